@@ -1,0 +1,14 @@
+//! Squadron's pure core: domain types, ports as traits, acceptance criteria, the refinement
+//! check, the squad scheduler and the merge gate.
+//!
+//! Architecture invariant: nothing in this crate performs I/O, reads a clock or draws random
+//! numbers. Time comes in as an argument; the outside world is reached only through the
+//! traits in [`ports`], which adapter crates implement.
+
+pub mod acceptance;
+pub mod domain;
+pub mod ports;
+pub mod refinement;
+pub mod scheduler;
+
+pub use domain::*;

@@ -1,0 +1,107 @@
+//! The chat model port: one request/response exchange with a tool-calling model.
+//!
+//! The shapes follow OpenAI's chat-completions API, which every supported provider speaks;
+//! the adapter owns the wire format, these types only carry what the harness needs.
+
+use async_trait::async_trait;
+
+use super::error::PortError;
+use crate::domain::TokenUsage;
+
+/// A tool the model may call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolSpec {
+    /// The tool's name, e.g. `read_file`.
+    pub name: String,
+    /// What the tool does, for the model.
+    pub description: String,
+    /// JSON Schema of the arguments, as JSON text.
+    pub parameters: String,
+}
+
+/// A tool call the model made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The provider's id for the call; the result must echo it.
+    pub id: String,
+    /// The tool named.
+    pub name: String,
+    /// The arguments as the JSON text the model wrote (possibly invalid).
+    pub arguments: String,
+}
+
+/// One message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatMessage {
+    /// Standing instructions.
+    System {
+        /// Text.
+        content: String,
+    },
+    /// The task, or the harness speaking to the model.
+    User {
+        /// Text.
+        content: String,
+    },
+    /// What the model said and which tools it called.
+    Assistant {
+        /// Text, if any.
+        content: Option<String>,
+        /// Tool calls, possibly several.
+        tool_calls: Vec<ToolCall>,
+    },
+    /// The result of one tool call.
+    Tool {
+        /// The id of the call this answers.
+        tool_call_id: String,
+        /// The result text.
+        content: String,
+    },
+}
+
+/// Why the model stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FinishReason {
+    /// A natural end of the message.
+    Stop,
+    /// The model called tools.
+    ToolCalls,
+    /// Cut off at the token limit.
+    Length,
+    /// Withheld by the provider's filter.
+    ContentFilter,
+}
+
+/// A request for the next assistant message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatRequest {
+    /// The provider-specific model name (without the `provider/` prefix).
+    pub model: String,
+    /// The whole conversation so far, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Tools the model may call.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// The model's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatReply {
+    /// The assistant message text, if any.
+    pub content: Option<String>,
+    /// The tool calls made.
+    pub tool_calls: Vec<ToolCall>,
+    /// Why the model stopped.
+    pub finish_reason: FinishReason,
+    /// Tokens the call used.
+    pub usage: TokenUsage,
+    /// The model that answered, as the provider named it.
+    pub model: String,
+}
+
+/// A chat-completions endpoint. Implementations retry transient failures themselves and
+/// report an unusable reply as an error, never a panic.
+#[async_trait]
+pub trait ChatModel: Send + Sync {
+    /// Asks for the next assistant message.
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError>;
+}

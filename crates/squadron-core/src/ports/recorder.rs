@@ -1,0 +1,54 @@
+//! The recorder port: where the harness writes what agents said and what it cost.
+
+use async_trait::async_trait;
+
+use super::error::PortError;
+use super::model::ChatMessage;
+use crate::domain::{Role, RunId, SquadId, Timestamp, TokenUsage, Usd};
+
+/// Usage of one model call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The run.
+    pub run_id: RunId,
+    /// The squad.
+    pub squad_id: SquadId,
+    /// The role that made the call.
+    pub role: Role,
+    /// `provider/model` as configured.
+    pub model: String,
+    /// Tokens used.
+    pub usage: TokenUsage,
+    /// Cost at the configured prices.
+    pub cost: Usd,
+    /// When the call ended.
+    pub at: Timestamp,
+}
+
+/// What a budget applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpendScope {
+    /// One squad.
+    Squad(SquadId),
+    /// A whole run.
+    Run(RunId),
+}
+
+/// Persists transcripts and usage as they happen.
+#[async_trait]
+pub trait AgentRecorder: Send + Sync {
+    /// Appends one message to the squad's transcript for `role`, in order.
+    async fn append_message(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+        message: &ChatMessage,
+        at: Timestamp,
+    ) -> Result<(), PortError>;
+
+    /// Records the usage of one model call.
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), PortError>;
+
+    /// Total cost recorded so far for `scope`.
+    async fn spent(&self, scope: &SpendScope) -> Result<Usd, PortError>;
+}

@@ -1,0 +1,1 @@
+//! Refinement check: every reason an issue is not ready for a squad.
