@@ -7,6 +7,8 @@
 
 pub mod acceptance;
 pub mod domain;
+pub mod gate;
+pub mod merge_queue;
 pub mod ports;
 pub mod refinement;
 pub mod scheduler;

@@ -3,11 +3,17 @@
 //! Adapter crates implement them; tests use in-memory fakes.
 
 pub mod clock;
+pub mod code_host;
 pub mod error;
 pub mod model;
 pub mod recorder;
 
 pub use clock::Clock;
+pub use code_host::{
+    CodeHost, ConversationEntry, InlineCommentEntry, MergeMethod, MergeOutcome, PostedReview,
+    PullRequestFeedback, PullRequestInfo, PullRequestRequest, RepoRef, ResolvedIdentities,
+    ReviewDelivery, ReviewEntry, StatusUpdate,
+};
 pub use error::{PortError, PortErrorKind};
 pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
