@@ -1,1 +1,65 @@
-//! Placeholder: the stand-in is being written.
+//! A loopback stand-in for an OpenAI-compatible chat-completions endpoint that plays
+//! per-role scripts, records every request, and injects faults on cue.
+//!
+//! It answers `POST /v1/chat/completions` and `POST /chat/completions` the way OpenAI's
+//! published description says (`content: null` beside `tool_calls`, `finish_reason`,
+//! `usage` with or without `prompt_tokens_details`, `id`, `object`, `created`, `model`), and
+//! refuses with HTTP 400 what a real endpoint refuses (no model, empty messages, a tool
+//! message that answers no call, a tool call left unanswered).
+//!
+//! # Choosing a script
+//!
+//! Each request is matched against the loaded scripts in order; the first whose conditions
+//! all hold answers it with its next step. `system_contains` matches a text in the request's
+//! first `system` message (the agent file's system prompt names the role, so the role's name
+//! or any marker in it works); `model` matches the request's `model` field exactly. A script
+//! with neither matches everything, which makes it a good last fallback. A request that no
+//! script matches, or that comes after its script's last step, gets HTTP 400 naming the
+//! problem (and is recorded), so a test sees at once that its script ran out.
+//!
+//! # Script format (TOML)
+//!
+//! ```toml
+//! [[script]]
+//! name = "developer"                    # recorded with each request it answers
+//! system_contains = "You are the Developer"
+//! # model = "dev-model"                 # optional, exact match on the request's `model`
+//!
+//! [[script.step]]                       # one step per request, in order
+//! tool_calls = [
+//!   { name = "read_file", arguments = { path = "src/lib.rs" } },
+//!   { name = "list_files", arguments = { glob = "src/**" }, id = "call_fixed" },
+//! ]
+//!
+//! [[script.step]]
+//! fault = "rate_limited"                # 429; also: server_error, tool_calls_in_content,
+//! retry_after = "2"                     #   missing_fields, invalid_json
+//!
+//! [[script.step]]
+//! delay_ms = 1500                       # a slow reply
+//! content = "Done."
+//! tool_calls = [{ name = "finish", raw_arguments = "{\"summary\": \"fixed\"}" }]
+//! usage = { prompt_tokens = 1200, completion_tokens = 40, cached_tokens = 1024 }
+//!
+//! [[script.step]]
+//! content = "cut"
+//! finish_reason = "length"              # any text, sent verbatim (unknown reasons too)
+//! ```
+//!
+//! A step is a reply (`content` and/or `tool_calls`, optional `finish_reason` and `usage`)
+//! or a `fault`. `finish_reason` defaults to `tool_calls` when there are tool calls, else
+//! `stop`. Without `usage` the figures are estimated from the sizes (four bytes a token) and
+//! `prompt_tokens_details` is left out; with `cached_tokens` it is sent. Tool call ids default
+//! to `call_<script>_<step>_<position>` (1-based). `server_error` takes an optional
+//! `status` (500–599); `tool_calls_in_content` writes the step's `tool_calls` as JSON text in
+//! `content` with `finish_reason: "stop"`. The same scripts can be built in Rust with
+//! [`Script`], [`Action`], [`Reply`] and [`ScriptedToolCall`].
+
+mod script;
+mod server;
+mod wire;
+
+pub use script::{
+    Action, Reply, Script, ScriptBook, ScriptError, ScriptedToolCall, ScriptedUsage, Step,
+};
+pub use server::{RecordedRequest, StandinModel};

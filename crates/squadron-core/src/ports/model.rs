@@ -105,3 +105,56 @@ pub trait ChatModel: Send + Sync {
     /// Asks for the next assistant message.
     async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError>;
 }
+
+/// Why a reply that arrived could not be used. A [`ChatModel`] attaches it as the source of
+/// the [`PortError`] it returns, so the harness can tell a bad reply (worth showing to the
+/// model once) from a transport or configuration failure: see [`UnusableReply::of`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnusableReply {
+    /// The model wrote its tool calls as JSON text in `content` instead of `tool_calls`.
+    ToolCallsInContent {
+        /// The tool names found in the text.
+        tools: Vec<String>,
+    },
+    /// `finish_reason` held a value this port does not know.
+    UnknownFinishReason(String),
+    /// The reply was cut off at the token limit (`finish_reason: "length"`).
+    CutOff,
+    /// The reply carried neither text nor tool calls.
+    Empty,
+    /// A field the reply needs was missing or had the wrong type.
+    Malformed(String),
+    /// The body was not JSON at all.
+    NotJson(String),
+}
+
+impl UnusableReply {
+    /// The unusable-reply description attached to `error`, if that is what it reports.
+    pub fn of(error: &PortError) -> Option<&UnusableReply> {
+        std::error::Error::source(error).and_then(|source| source.downcast_ref::<UnusableReply>())
+    }
+}
+
+impl std::fmt::Display for UnusableReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnusableReply::ToolCallsInContent { tools } => write!(
+                f,
+                "the model wrote tool calls ({}) as JSON text in `content` instead of using \
+                 `tool_calls`",
+                tools.join(", ")
+            ),
+            UnusableReply::UnknownFinishReason(reason) => {
+                write!(f, "the reply has an unknown finish_reason `{reason}`")
+            }
+            UnusableReply::CutOff => {
+                f.write_str("the reply was cut off at the token limit (finish_reason `length`)")
+            }
+            UnusableReply::Empty => f.write_str("the reply has neither text nor tool calls"),
+            UnusableReply::Malformed(problem) => write!(f, "the reply is malformed: {problem}"),
+            UnusableReply::NotJson(problem) => write!(f, "the reply is not valid JSON: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for UnusableReply {}

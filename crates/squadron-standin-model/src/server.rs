@@ -1,0 +1,282 @@
+//! The loopback HTTP server: matches each request to a script, records it, and plays the
+//! script's next step.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::script::{Action, Script, ScriptBook, Step};
+use crate::wire;
+
+/// Conversations grow with every turn; real providers accept many megabytes.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// One request the stand-in received, whatever it answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    /// The request path, e.g. `/v1/chat/completions`.
+    pub path: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The body exactly as received.
+    pub raw_body: String,
+    /// The body parsed as JSON; `Value::Null` when it was not JSON.
+    pub body: Value,
+    /// The script that answered, if one matched.
+    pub script: Option<String>,
+    /// The step of that script that answered, counted from 1.
+    pub step: Option<usize>,
+    /// Why the request was refused with HTTP 400 before reaching a script step, if it was.
+    pub refused: Option<String>,
+}
+
+/// A running stand-in. The server stops when this value is dropped.
+#[derive(Debug)]
+pub struct StandinModel {
+    address: SocketAddr,
+    state: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    scripts: Mutex<Vec<PlayedScript>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+#[derive(Debug)]
+struct PlayedScript {
+    script: Script,
+    played: usize,
+}
+
+impl StandinModel {
+    /// Starts a stand-in on `127.0.0.1` at a free port, playing `book`.
+    pub async fn start(book: ScriptBook) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let address = listener.local_addr()?;
+        let state = Arc::new(Shared::default());
+        load_into(&state, book);
+        let router = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/chat/completions", post(chat_completions))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(Arc::clone(&state));
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "stand-in model server stopped");
+            }
+        });
+        Ok(Self {
+            address,
+            state,
+            server,
+        })
+    }
+
+    /// The base URL to configure as a provider's `base_url`, e.g. `http://127.0.0.1:4321/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+
+    /// The socket address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Adds the scripts of `book` after those already loaded.
+    pub fn load(&self, book: ScriptBook) {
+        load_into(&self.state, book);
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// The requests the script named `script` answered, in order.
+    pub fn requests_for(&self, script: &str) -> Vec<RecordedRequest> {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|request| request.script.as_deref() == Some(script))
+            .cloned()
+            .collect()
+    }
+
+    /// For each script with steps not yet played: its name and how many remain. Empty once
+    /// every script has been played to the end.
+    pub fn unplayed_steps(&self) -> Vec<(String, usize)> {
+        lock(&self.state.scripts)
+            .iter()
+            .filter(|played| played.played < played.script.steps().len())
+            .map(|played| {
+                (
+                    played.script.name().to_owned(),
+                    played.script.steps().len() - played.played,
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for StandinModel {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn load_into(state: &Shared, book: ScriptBook) {
+    lock(&state.scripts).extend(
+        book.into_scripts()
+            .into_iter()
+            .map(|script| PlayedScript { script, played: 0 }),
+    );
+}
+
+/// A poisoned lock only means another handler panicked mid-update; the recorded data is
+/// still the best account of what happened, so keep serving it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn chat_completions(
+    State(state): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let raw_body = String::from_utf8_lossy(&body).into_owned();
+    let mut record = RecordedRequest {
+        path: uri.path().to_owned(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        body: serde_json::from_str(&raw_body).unwrap_or(Value::Null),
+        raw_body,
+        script: None,
+        step: None,
+        refused: None,
+    };
+    let chosen = choose_step(&state, &record);
+    let (script, step_number, step) = match chosen {
+        Ok(chosen) => chosen,
+        Err(refusal) => {
+            let answer = bad_request(&refusal);
+            record.refused = Some(refusal);
+            lock(&state.requests).push(record);
+            return answer;
+        }
+    };
+    record.script = Some(script.clone());
+    record.step = Some(step_number);
+    let model = record.body["model"].as_str().unwrap_or_default().to_owned();
+    let request_bytes = record.raw_body.len();
+    let request_number = {
+        let mut requests = lock(&state.requests);
+        requests.push(record);
+        requests.len()
+    };
+    if !step.delay.is_zero() {
+        tokio::time::sleep(step.delay).await;
+    }
+    let completion_id = format!("chatcmpl-standin-{request_number}");
+    let id_prefix = format!("call_{script}_{step_number}");
+    match step.action {
+        Action::Reply(reply) => {
+            let body = wire::completion(&reply, &model, &completion_id, &id_prefix, request_bytes);
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Action::RateLimited { retry_after } => {
+            let body = wire::error_body(
+                "Rate limit reached for requests (stand-in). Please try again later.",
+                "requests",
+                Some("rate_limit_exceeded"),
+            );
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            if let Some(value) = retry_after.and_then(|value| HeaderValue::from_str(&value).ok()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Action::ServerError { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = wire::error_body(
+                "The server had an error while processing your request (stand-in).",
+                "server_error",
+                None,
+            );
+            (status, axum::Json(body)).into_response()
+        }
+        Action::ToolCallsInContent(reply) => {
+            let body = wire::tool_calls_in_content(&reply, &model, &completion_id);
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Action::MissingFields => (
+            StatusCode::OK,
+            axum::Json(wire::missing_choices(&model, &completion_id)),
+        )
+            .into_response(),
+        Action::InvalidJson => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"id\": \"chatcmpl-standin\", \"choices\": [",
+        )
+            .into_response(),
+    }
+}
+
+/// Checks the request, finds its script and takes that script's next step.
+fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usize, Step), String> {
+    if record.body.is_null() {
+        return Err("We could not parse the JSON body of your request.".to_owned());
+    }
+    wire::check_request(&record.body)?;
+    let system_prompt = record.body["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().find(|message| message["role"] == "system"))
+        .and_then(|message| message["content"].as_str());
+    let model = record.body["model"].as_str();
+    let mut scripts = lock(&state.scripts);
+    let names: Vec<String> = scripts
+        .iter()
+        .map(|played| played.script.name().to_owned())
+        .collect();
+    let Some(played) = scripts
+        .iter_mut()
+        .find(|played| played.script.matches(system_prompt, model))
+    else {
+        return Err(format!(
+            "no stand-in script matches this request (model `{}`; scripts loaded: {})",
+            model.unwrap_or_default(),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    let Some(step) = played.script.steps().get(played.played).cloned() else {
+        return Err(format!(
+            "stand-in script `{}` has no step {} (it has {})",
+            played.script.name(),
+            played.played + 1,
+            played.script.steps().len()
+        ));
+    };
+    played.played += 1;
+    Ok((played.script.name().to_owned(), played.played, step))
+}
+
+fn bad_request(message: &str) -> Response {
+    let body = wire::error_body(message, "invalid_request_error", None);
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
