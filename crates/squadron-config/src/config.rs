@@ -1,0 +1,575 @@
+//! Squadron's configuration: the typed sections, loading with layering
+//! (shipped defaults < file < environment) and resolution of secrets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+use squadron_core::TokenPrices;
+use url::Url;
+
+use crate::env::Env;
+use crate::error::{ConfigError, KeyPath};
+use crate::layering;
+use crate::secret::{MissingSecret, Secret, Secrets};
+use crate::validate;
+
+/// The shipped defaults, `config/squadron.toml`, compiled into the binary.
+pub const SHIPPED_CONFIG: &str = include_str!("../../../config/squadron.toml");
+
+/// The whole configuration, validated. Build it with [`Config::load`] or [`Config::shipped`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Linear endpoint, credentials and workflow state names.
+    pub linear: LinearConfig,
+    /// GitHub endpoints, identities, merge settings.
+    pub github: GithubConfig,
+    /// Slack endpoint and credentials.
+    pub slack: SlackConfig,
+    /// Model providers by name (the `openai` of `openai/gpt-4.1`).
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Concurrency, review rounds, admission limits and budgets.
+    pub limits: Limits,
+    /// Target repository per Linear team key.
+    pub repositories: BTreeMap<String, RepositoryConfig>,
+    /// How agents' commands are confined.
+    pub sandbox: SandboxConfig,
+    /// Where state is persisted.
+    pub store: StoreConfig,
+    /// Bug-fix diagnosis settings.
+    pub diagnosis: DiagnosisConfig,
+    /// The daemon's HTTP server.
+    pub server: ServerConfig,
+}
+
+/// `[linear]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LinearConfig {
+    /// GraphQL endpoint.
+    #[serde(deserialize_with = "http_url")]
+    pub api_url: Url,
+    /// Environment variable holding a personal API key.
+    pub api_key_env: String,
+    /// Environment variable holding an OAuth access token.
+    pub oauth_token_env: String,
+    /// Environment variable holding the webhook signing secret.
+    pub webhook_secret_env: String,
+    /// Workflow state names used unless a team overrides them.
+    pub states: StateNames,
+    /// Per-team overrides of [`LinearConfig::states`], by Linear team key.
+    #[serde(default)]
+    pub team_states: BTreeMap<String, StateNameOverrides>,
+}
+
+impl LinearConfig {
+    /// The state names to use for issues of `team_key` (the `ENG` of `ENG-123`).
+    pub fn states_for(&self, team_key: &str) -> StateNames {
+        let mut names = self.states.clone();
+        if let Some(overrides) = self.team_states.get(team_key) {
+            if let Some(started) = &overrides.started {
+                names.started.clone_from(started);
+            }
+            if let Some(in_review) = &overrides.in_review {
+                names.in_review.clone_from(in_review);
+            }
+            if let Some(done) = &overrides.done {
+                names.done.clone_from(done);
+            }
+        }
+        names
+    }
+}
+
+/// Names of the Linear workflow states Squadron moves issues into.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateNames {
+    /// When a squad starts on the issue.
+    pub started: String,
+    /// When its pull request is under review.
+    pub in_review: String,
+    /// When its pull request has merged.
+    pub done: String,
+}
+
+/// One team's overrides of [`StateNames`]; unset names fall back to the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateNameOverrides {
+    /// Overrides [`StateNames::started`].
+    pub started: Option<String>,
+    /// Overrides [`StateNames::in_review`].
+    pub in_review: Option<String>,
+    /// Overrides [`StateNames::done`].
+    pub done: Option<String>,
+}
+
+/// `[github]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GithubConfig {
+    /// REST API root.
+    #[serde(deserialize_with = "http_url")]
+    pub api_url: Url,
+    /// Base URL for git transfers: `<git_url>/owner/repo.git`.
+    #[serde(deserialize_with = "git_url")]
+    pub git_url: Url,
+    /// How approved pull requests are merged.
+    pub merge_method: MergeMethod,
+    /// Environment variable holding the Developer identity's token.
+    pub developer_token_env: String,
+    /// Environment variable holding the Code Reviewer identity's token.
+    pub code_reviewer_token_env: String,
+    /// Environment variable holding the QA Specialist identity's token.
+    pub qa_specialist_token_env: String,
+    /// Checks that must succeed on the head commit before a merge.
+    #[serde(default)]
+    pub required_checks: Vec<String>,
+    /// Whether a needs-human squad's worktree stays on disk for inspection.
+    pub keep_worktrees_on_needs_human: bool,
+    /// Environment variable holding the webhook signing secret.
+    pub webhook_secret_env: String,
+}
+
+impl GithubConfig {
+    /// The URL git fetches and pushes `repo` through.
+    pub fn clone_url(&self, repo: &GithubRepo) -> String {
+        format!(
+            "{}/{}/{}.git",
+            self.git_url.as_str().trim_end_matches('/'),
+            repo.owner(),
+            repo.name()
+        )
+    }
+}
+
+/// How GitHub merges a pull request (`merge_method` of the merge endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base.
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The name GitHub's API uses.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+}
+
+impl fmt::Display for MergeMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[slack]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SlackConfig {
+    /// Web API root.
+    #[serde(deserialize_with = "http_url")]
+    pub api_url: Url,
+    /// Environment variable holding the bot token.
+    pub bot_token_env: String,
+    /// Environment variable holding the signing secret.
+    pub signing_secret_env: String,
+    /// Channel for announcements of runs not started from Slack.
+    pub channel: Option<String>,
+}
+
+/// `[providers.<name>]`: one OpenAI-compatible endpoint and the prices of its models.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// API root; `/chat/completions` is appended.
+    #[serde(deserialize_with = "http_url")]
+    pub base_url: Url,
+    /// Environment variable holding the API key; `None` for servers that need no key.
+    pub api_key_env: Option<String>,
+    /// Seconds one request may take.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Tries of one request in total before the turn fails.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Prices per model name (the part after `provider/`).
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelPrices>,
+}
+
+fn default_timeout_secs() -> u64 {
+    300
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+/// Prices of one model in US dollars per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrices {
+    /// Uncached input tokens.
+    pub input: f64,
+    /// Input tokens served from the provider's prompt cache.
+    pub cached_input: f64,
+    /// Output tokens.
+    pub output: f64,
+}
+
+impl ModelPrices {
+    /// The prices as the core's metering type.
+    pub fn token_prices(&self) -> TokenPrices {
+        TokenPrices {
+            input_per_million: self.input,
+            cached_input_per_million: self.cached_input,
+            output_per_million: self.output,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Squads running at once.
+    pub concurrency: u32,
+    /// Review rounds before needs-human.
+    pub review_rounds: u32,
+    /// Largest admitted estimate.
+    pub max_estimate: u32,
+    /// Whether an issue without estimate is refused.
+    pub require_estimate: bool,
+    /// Budget of one squad in US dollars.
+    pub budget_per_squad_usd: f64,
+    /// Budget of one run in US dollars.
+    pub budget_per_run_usd: f64,
+    /// Most model turns of one agent on one task.
+    pub agent_turn_limit: u32,
+}
+
+/// `[repositories.<TEAM>]`: where a Linear team's code lives.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RepositoryConfig {
+    /// The GitHub repository.
+    pub github: GithubRepo,
+    /// The branch pull requests target.
+    #[serde(default = "default_base_branch")]
+    pub base: String,
+}
+
+fn default_base_branch() -> String {
+    "main".to_owned()
+}
+
+/// A GitHub repository named `owner/repo`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GithubRepo {
+    owner: String,
+    name: String,
+}
+
+impl GithubRepo {
+    /// Parses `owner/repo`; both parts use letters, digits, `-`, `_` and `.`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let valid_part = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        match text.split_once('/') {
+            Some((owner, name)) if valid_part(owner) && valid_part(name) => {
+                Ok(Self { owner: owner.to_owned(), name: name.to_owned() })
+            }
+            _ => Err("must be a GitHub repository as `owner/repo` (letters, digits, `-`, `_`, `.`), e.g. \"acme/shop\"".to_owned()),
+        }
+    }
+
+    /// The owning user or organisation.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The repository's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for GithubRepo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for GithubRepo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        GithubRepo::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[sandbox]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SandboxConfig {
+    /// Which runner confines commands.
+    pub mode: SandboxMode,
+    /// Wall-clock limit of one command in seconds.
+    pub command_timeout_secs: u64,
+    /// Most bytes of output kept.
+    pub output_cap_bytes: u64,
+}
+
+/// Which runner confines agents' commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// bubblewrap when installed, else the restricted runner with a warning.
+    Auto,
+    /// bubblewrap or nothing.
+    Bubblewrap,
+    /// Never bubblewrap: scrubbed environment, confined directory, limits.
+    Restricted,
+}
+
+impl SandboxMode {
+    /// The name used in configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::Auto => "auto",
+            SandboxMode::Bubblewrap => "bubblewrap",
+            SandboxMode::Restricted => "restricted",
+        }
+    }
+}
+
+impl fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `postgres://…`, `postgresql://…` or `sqlite:…`; may carry a password, hence secret.
+    pub database_url: Option<Secret>,
+    /// SQLite file used when no `database_url` is set.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+/// `[diagnosis]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DiagnosisConfig {
+    /// Lowest confidence (0 to 1) with which a bug-fix squad goes on to fix.
+    pub confidence_threshold: f64,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    #[serde(deserialize_with = "socket_addr")]
+    pub listen: SocketAddr,
+}
+
+impl Config {
+    /// The shipped defaults alone.
+    pub fn shipped() -> Config {
+        // Invariant: the embedded defaults parse and validate; the `shipped_config_validates`
+        // test fails the build's test suite otherwise.
+        Config::load(None, &Env::new()).expect("the shipped config/squadron.toml is valid")
+    }
+
+    /// Loads the configuration: shipped defaults, then `file` (read from disk) when given,
+    /// then `SQUADRON_<SECTION>_<KEY>` variables of `env`; then validates the result.
+    pub fn load(file: Option<&Path>, env: &Env) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.to_owned(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let file = file.zip(text.as_deref());
+        Config::load_text(file, env)
+    }
+
+    /// Like [`Config::load`] with the file's text already in hand: `file` is its path (used
+    /// in messages) and contents.
+    pub fn load_text(file: Option<(&Path, &str)>, env: &Env) -> Result<Config, ConfigError> {
+        let layers = layering::merge_layers(SHIPPED_CONFIG, file, env)?;
+        let config: Config = layers.deserialize()?;
+        validate::validate(&config, &layers.provenance)?;
+        Ok(config)
+    }
+
+    /// The repository configured for a Linear team key.
+    pub fn repository(&self, team_key: &str) -> Option<&RepositoryConfig> {
+        self.repositories.get(team_key)
+    }
+
+    /// The prices of `model` at `provider`, if both are configured.
+    pub fn model_prices(&self, provider: &str, model: &str) -> Option<ModelPrices> {
+        self.providers.get(provider)?.models.get(model).copied()
+    }
+
+    /// Reads every secret the configuration names from `env`.
+    pub fn resolve_secrets(&self, env: &Env) -> Secrets {
+        let mut missing = Vec::new();
+        let mut read = |key: &[&str], var: &str, purpose: &str| -> Option<Secret> {
+            let value = env.non_empty(var).map(Secret::new);
+            if value.is_none() {
+                missing.push(MissingSecret {
+                    key: KeyPath::new(key.iter().copied()),
+                    env_var: var.to_owned(),
+                    purpose: purpose.to_owned(),
+                });
+            }
+            value
+        };
+        let (linear, github, slack) = (&self.linear, &self.github, &self.slack);
+        let mut secrets = Secrets {
+            linear_api_key: read(
+                &["linear", "api_key_env"],
+                &linear.api_key_env,
+                "a Linear personal API key",
+            ),
+            linear_oauth_token: read(
+                &["linear", "oauth_token_env"],
+                &linear.oauth_token_env,
+                "a Linear OAuth access token",
+            ),
+            linear_webhook_secret: read(
+                &["linear", "webhook_secret_env"],
+                &linear.webhook_secret_env,
+                "the Linear webhook signing secret",
+            ),
+            github_developer_token: read(
+                &["github", "developer_token_env"],
+                &github.developer_token_env,
+                "the GitHub token of the Developer identity",
+            ),
+            github_code_reviewer_token: read(
+                &["github", "code_reviewer_token_env"],
+                &github.code_reviewer_token_env,
+                "the GitHub token of the Code Reviewer identity",
+            ),
+            github_qa_specialist_token: read(
+                &["github", "qa_specialist_token_env"],
+                &github.qa_specialist_token_env,
+                "the GitHub token of the QA Specialist identity",
+            ),
+            github_webhook_secret: read(
+                &["github", "webhook_secret_env"],
+                &github.webhook_secret_env,
+                "the GitHub webhook secret",
+            ),
+            slack_bot_token: read(
+                &["slack", "bot_token_env"],
+                &slack.bot_token_env,
+                "the Slack bot token",
+            ),
+            slack_signing_secret: read(
+                &["slack", "signing_secret_env"],
+                &slack.signing_secret_env,
+                "the Slack signing secret",
+            ),
+            provider_api_keys: BTreeMap::new(),
+            missing: Vec::new(),
+        };
+        for (name, provider) in &self.providers {
+            if let Some(var) = &provider.api_key_env {
+                let purpose = format!("the API key of model provider `{name}`");
+                if let Some(key) = read(&["providers", name, "api_key_env"], var, &purpose) {
+                    secrets.provider_api_keys.insert(name.clone(), key);
+                }
+            }
+        }
+        secrets.missing = missing;
+        secrets
+    }
+}
+
+/// An absolute `http` or `https` URL.
+fn http_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    parse_url(&String::deserialize(deserializer)?, &["http", "https"])
+        .map_err(serde::de::Error::custom)
+}
+
+/// An absolute `http`, `https` or `file` URL (local bare repositories in tests and demos).
+fn git_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    parse_url(
+        &String::deserialize(deserializer)?,
+        &["http", "https", "file"],
+    )
+    .map_err(serde::de::Error::custom)
+}
+
+fn parse_url(text: &str, schemes: &[&str]) -> Result<Url, String> {
+    let expected = || {
+        let schemes: Vec<String> = schemes
+            .iter()
+            .map(|scheme| format!("{scheme}://"))
+            .collect();
+        format!(
+            "must be an absolute URL starting with {}",
+            schemes.join(" or ")
+        )
+    };
+    match Url::parse(text) {
+        Ok(url)
+            if schemes.contains(&url.scheme()) && (url.has_host() || url.scheme() == "file") =>
+        {
+            Ok(url)
+        }
+        Ok(_) => Err(expected()),
+        Err(error) => Err(format!("{} ({error})", expected())),
+    }
+}
+
+fn socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(
+            "must be an IP address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\"",
+        )
+    })
+}

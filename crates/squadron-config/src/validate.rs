@@ -1,0 +1,359 @@
+//! Checks of a deserialized [`Config`] that types alone cannot express: ranges, names and
+//! formats, and relations between keys.
+
+use std::fmt::Display;
+
+use crate::config::{Config, ProviderConfig};
+use crate::error::{ConfigError, KeyPath};
+use crate::layering::Provenance;
+
+/// Most squads one daemon runs at once.
+pub const MAX_CONCURRENCY: u32 = 64;
+
+/// Validates `config`; the first problem found is returned, naming where it was written.
+pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), ConfigError> {
+    let check = Checker { provenance };
+
+    let linear = &config.linear;
+    check.env_name(&["linear", "api_key_env"], &linear.api_key_env)?;
+    check.env_name(&["linear", "oauth_token_env"], &linear.oauth_token_env)?;
+    check.env_name(
+        &["linear", "webhook_secret_env"],
+        &linear.webhook_secret_env,
+    )?;
+    check.non_blank(&["linear", "states", "started"], &linear.states.started)?;
+    check.non_blank(&["linear", "states", "in_review"], &linear.states.in_review)?;
+    check.non_blank(&["linear", "states", "done"], &linear.states.done)?;
+    for (team, overrides) in &linear.team_states {
+        check.team_key(&["linear", "team_states", team])?;
+        for (name, value) in [
+            ("started", &overrides.started),
+            ("in_review", &overrides.in_review),
+            ("done", &overrides.done),
+        ] {
+            if let Some(value) = value {
+                check.non_blank(&["linear", "team_states", team, name], value)?;
+            }
+        }
+    }
+
+    let github = &config.github;
+    check.env_name(
+        &["github", "developer_token_env"],
+        &github.developer_token_env,
+    )?;
+    check.env_name(
+        &["github", "code_reviewer_token_env"],
+        &github.code_reviewer_token_env,
+    )?;
+    check.env_name(
+        &["github", "qa_specialist_token_env"],
+        &github.qa_specialist_token_env,
+    )?;
+    check.env_name(
+        &["github", "webhook_secret_env"],
+        &github.webhook_secret_env,
+    )?;
+    for (index, name) in github.required_checks.iter().enumerate() {
+        let key = KeyPath::new(["github", "required_checks"]).index(index);
+        if name.trim().is_empty() {
+            return Err(check.invalid(
+                key,
+                format!("{name:?}"),
+                "must be the name of a check, not blank",
+            ));
+        }
+        if github.required_checks[..index].contains(name) {
+            return Err(check.invalid(
+                key,
+                format!("{name:?}"),
+                "is listed twice; list each check once",
+            ));
+        }
+    }
+
+    let slack = &config.slack;
+    check.env_name(&["slack", "bot_token_env"], &slack.bot_token_env)?;
+    check.env_name(&["slack", "signing_secret_env"], &slack.signing_secret_env)?;
+    if let Some(channel) = &slack.channel {
+        check.non_blank(&["slack", "channel"], channel)?;
+    }
+
+    if config.providers.is_empty() {
+        return Err(check.invalid(
+            KeyPath::new(["providers"]),
+            "{}",
+            "must configure at least one model provider, e.g. [providers.openai] base_url = \"https://api.openai.com/v1\"",
+        ));
+    }
+    for (name, provider) in &config.providers {
+        check.provider(name, provider)?;
+    }
+
+    let limits = &config.limits;
+    check.range(
+        &["limits", "concurrency"],
+        limits.concurrency,
+        1,
+        MAX_CONCURRENCY,
+    )?;
+    check.range(&["limits", "review_rounds"], limits.review_rounds, 1, 20)?;
+    check.range(&["limits", "max_estimate"], limits.max_estimate, 1, 1000)?;
+    check.range(
+        &["limits", "agent_turn_limit"],
+        limits.agent_turn_limit,
+        1,
+        1000,
+    )?;
+    check.money(
+        &["limits", "budget_per_squad_usd"],
+        limits.budget_per_squad_usd,
+    )?;
+    check.money(&["limits", "budget_per_run_usd"], limits.budget_per_run_usd)?;
+    if limits.budget_per_run_usd < limits.budget_per_squad_usd {
+        return Err(check.invalid(
+            KeyPath::new(["limits", "budget_per_run_usd"]),
+            limits.budget_per_run_usd,
+            format!(
+                "must be at least limits.budget_per_squad_usd ({}), or no squad could spend its budget",
+                limits.budget_per_squad_usd
+            ),
+        ));
+    }
+
+    for (team, repository) in &config.repositories {
+        check.team_key(&["repositories", team])?;
+        check.branch(&["repositories", team, "base"], &repository.base)?;
+    }
+
+    let sandbox = &config.sandbox;
+    check.range(
+        &["sandbox", "command_timeout_secs"],
+        sandbox.command_timeout_secs,
+        1,
+        86_400,
+    )?;
+    check.range(
+        &["sandbox", "output_cap_bytes"],
+        sandbox.output_cap_bytes,
+        1024,
+        64 * 1024 * 1024,
+    )?;
+
+    if let Some(url) = &config.store.database_url {
+        let url = url.expose();
+        let valid = ["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !valid {
+            return Err(check.invalid(
+                KeyPath::new(["store", "database_url"]),
+                "[redacted]",
+                "must be a postgres://, postgresql:// or sqlite: URL",
+            ));
+        }
+    }
+    if let Some(path) = &config.store.sqlite_path
+        && path.as_os_str().is_empty()
+    {
+        return Err(check.invalid(
+            KeyPath::new(["store", "sqlite_path"]),
+            "\"\"",
+            "must be a file path; leave it unset for the platform data directory",
+        ));
+    }
+
+    let threshold = config.diagnosis.confidence_threshold;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(check.invalid(
+            KeyPath::new(["diagnosis", "confidence_threshold"]),
+            threshold,
+            "must be between 0.0 and 1.0",
+        ));
+    }
+    Ok(())
+}
+
+struct Checker<'a> {
+    provenance: &'a Provenance,
+}
+
+impl Checker<'_> {
+    fn invalid(
+        &self,
+        key: KeyPath,
+        value: impl Display,
+        expected: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::InvalidValue {
+            origin: self.provenance.origin_of(&key),
+            key,
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+
+    fn range<T: PartialOrd + Display + Copy>(
+        &self,
+        key: &[&str],
+        value: T,
+        min: T,
+        max: T,
+    ) -> Result<(), ConfigError> {
+        if value < min || value > max {
+            return Err(self.invalid(
+                KeyPath::new(key.iter().copied()),
+                value,
+                format!("must be between {min} and {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn money(&self, key: &[&str], value: f64) -> Result<(), ConfigError> {
+        if !(value.is_finite() && value > 0.0 && value <= 1_000_000.0) {
+            return Err(self.invalid(
+                KeyPath::new(key.iter().copied()),
+                value,
+                "must be an amount of US dollars above 0 and at most 1000000",
+            ));
+        }
+        Ok(())
+    }
+
+    fn non_blank(&self, key: &[&str], value: &str) -> Result<(), ConfigError> {
+        if value.trim().is_empty() {
+            return Err(self.invalid(
+                KeyPath::new(key.iter().copied()),
+                format!("{value:?}"),
+                "must not be blank",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keys ending in `_env` name a variable; a value that is not a variable name may be the
+    /// secret itself pasted by mistake, so it is never echoed.
+    fn env_name(&self, key: &[&str], value: &str) -> Result<(), ConfigError> {
+        let valid = value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && value
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(self.invalid(
+                KeyPath::new(key.iter().copied()),
+                format!("[hidden, {} characters]", value.chars().count()),
+                "must be the NAME of an environment variable (uppercase letters, digits and `_`, e.g. \
+                 LINEAR_API_KEY) that holds the secret, never the secret itself",
+            ));
+        }
+        Ok(())
+    }
+
+    fn team_key(&self, key: &[&str]) -> Result<(), ConfigError> {
+        let team = key.last().copied().unwrap_or_default();
+        let valid = team.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && team
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !valid {
+            let path = KeyPath::new(key.iter().copied());
+            return Err(ConfigError::InvalidValue {
+                origin: self.provenance.origin_of(&path),
+                value: format!("{team:?}"),
+                key: path,
+                expected: "the table name must be a Linear team key: uppercase letters and digits, such as ENG \
+                           (the ENG of ENG-123)"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A branch name git accepts, checked by the rules of `git check-ref-format` that matter.
+    fn branch(&self, key: &[&str], value: &str) -> Result<(), ConfigError> {
+        let forbidden = |c: char| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        };
+        let valid = !value.is_empty()
+            && !value.chars().any(forbidden)
+            && !value.starts_with(['-', '/', '.'])
+            && !value.ends_with(['/', '.'])
+            && !value.ends_with(".lock")
+            && !value.contains("..")
+            && !value.contains("//")
+            && !value.contains("@{");
+        if !valid {
+            return Err(self.invalid(
+                KeyPath::new(key.iter().copied()),
+                format!("{value:?}"),
+                "must be a git branch name such as \"main\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn provider(&self, name: &str, provider: &ProviderConfig) -> Result<(), ConfigError> {
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name {
+            let path = KeyPath::new(["providers", name]);
+            return Err(ConfigError::InvalidValue {
+                origin: self.provenance.origin_of(&path),
+                value: format!("{name:?}"),
+                key: path,
+                expected:
+                    "the provider name must use lowercase letters, digits and `-`, such as openai"
+                        .to_owned(),
+            });
+        }
+        if let Some(var) = &provider.api_key_env {
+            self.env_name(&["providers", name, "api_key_env"], var)?;
+        }
+        self.range(
+            &["providers", name, "timeout_secs"],
+            provider.timeout_secs,
+            1,
+            3600,
+        )?;
+        self.range(
+            &["providers", name, "max_attempts"],
+            provider.max_attempts,
+            1,
+            20,
+        )?;
+        for (model, prices) in &provider.models {
+            if model.trim().is_empty() {
+                return Err(self.invalid(
+                    KeyPath::new(["providers", name, "models"]),
+                    "\"\"",
+                    "model names must not be blank",
+                ));
+            }
+            for (field, price) in [
+                ("input", prices.input),
+                ("cached_input", prices.cached_input),
+                ("output", prices.output),
+            ] {
+                if !(price.is_finite() && (0.0..=10_000.0).contains(&price)) {
+                    return Err(self.invalid(
+                        KeyPath::new(["providers", name, "models", model, field]),
+                        price,
+                        "must be a price in US dollars per million tokens, from 0 to 10000",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
