@@ -1,1 +1,21 @@
-//! placeholder
+//! GitHub adapter: PRs, reviews under separate identities, statuses, merges, webhooks.
+//!
+//! [`GithubCodeHost`] implements the core's `CodeHost` port with one octocrab client per
+//! role token, conditional GETs and a shared [`RateLimiter`]. [`webhook`] verifies and
+//! parses deliveries; [`body`] renders PR titles and bodies; [`diff`] decides which review
+//! comments GitHub accepts inline.
+
+pub mod body;
+mod client;
+pub mod diff;
+mod error;
+mod host;
+pub mod rate_limit;
+pub mod webhook;
+mod wire;
+
+pub use body::{ChecklistItem, PullRequestBody, pull_request_title, render_pull_request_body};
+pub use error::{GithubError, GithubErrorKind};
+pub use host::{GithubCodeHost, RoleTokens};
+pub use rate_limit::RateLimiter;
+pub use webhook::{GithubEvent, Reevaluate, WebhookError};

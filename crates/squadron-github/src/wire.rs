@@ -1,0 +1,186 @@
+//! GitHub's REST JSON shapes, only the fields Squadron reads or writes.
+//!
+//! Field names follow `github-pulls-openapi.json`; the conversions into core types live in
+//! `host.rs`, so the core never sees GitHub's wire format.
+
+use serde::{Deserialize, Serialize};
+
+/// GitHub's error body: `{"message": …, "errors": [...]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub message: String,
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// The message with each detail, whether GitHub sent it as a string or an object.
+    pub fn describe(&self) -> String {
+        let details: Vec<String> = self
+            .errors
+            .iter()
+            .filter_map(|error| match error {
+                serde_json::Value::String(text) => Some(text.clone()),
+                serde_json::Value::Object(fields) => fields
+                    .get("message")
+                    .or_else(|| fields.get("code"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        if details.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} ({})", self.message, details.join("; "))
+        }
+    }
+
+    /// Whether any part of the error contains `needle`.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.describe().contains(needle)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct User {
+    pub login: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BranchRef {
+    pub sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PullRequest {
+    pub number: u64,
+    pub html_url: String,
+    pub state: String,
+    #[serde(default)]
+    pub merged: Option<bool>,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub draft: Option<bool>,
+    pub head: BranchRef,
+    #[serde(default)]
+    pub mergeable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Review {
+    pub id: u64,
+    pub user: Option<User>,
+    pub state: String,
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReviewComment {
+    pub id: u64,
+    #[serde(default)]
+    pub pull_request_review_id: Option<u64>,
+    pub user: Option<User>,
+    pub path: String,
+    #[serde(default)]
+    pub line: Option<u32>,
+    pub body: String,
+    pub commit_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IssueComment {
+    pub id: u64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CombinedStatus {
+    #[serde(default)]
+    pub statuses: Vec<StatusEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StatusEntry {
+    pub context: String,
+    pub state: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckRunList {
+    #[serde(default)]
+    pub check_runs: Vec<CheckRunEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckRunEntry {
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PullRequestFile {
+    pub filename: String,
+    #[serde(default)]
+    pub patch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MergeResult {
+    #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(default)]
+    pub merged: bool,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewPullRequest<'a> {
+    pub title: &'a str,
+    pub head: &'a str,
+    pub base: &'a str,
+    pub body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PullRequestBodyUpdate<'a> {
+    pub body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewReview<'a> {
+    pub commit_id: &'a str,
+    pub body: &'a str,
+    pub event: &'static str,
+    pub comments: Vec<NewReviewComment<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewReviewComment<'a> {
+    pub path: &'a str,
+    pub line: u32,
+    pub side: &'static str,
+    pub body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewStatus<'a> {
+    pub state: &'static str,
+    pub context: &'a str,
+    pub description: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct MergeRequest<'a> {
+    pub sha: &'a str,
+    pub merge_method: &'static str,
+}
