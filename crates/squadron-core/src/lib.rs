@@ -6,6 +6,7 @@
 //! traits in [`ports`], which adapter crates implement.
 
 pub mod acceptance;
+pub mod admission;
 pub mod domain;
 pub mod gate;
 pub mod merge_queue;

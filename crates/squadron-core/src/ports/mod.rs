@@ -7,6 +7,7 @@ pub mod code_host;
 pub mod error;
 pub mod model;
 pub mod recorder;
+pub mod tracker;
 
 pub use clock::Clock;
 pub use code_host::{
@@ -17,3 +18,4 @@ pub use code_host::{
 pub use error::{PortError, PortErrorKind};
 pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
+pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
