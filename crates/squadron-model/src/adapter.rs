@@ -1,0 +1,441 @@
+//! [`OpenAiCompatibleModel`]: the [`ChatModel`] port over any OpenAI-compatible
+//! chat-completions endpoint, with retries, `Retry-After`, and a per-provider gate.
+//!
+//! async-openai supplies the endpoint configuration (base URL, auth headers) and the request
+//! types; the HTTP exchange itself is done here with reqwest, because async-openai's client
+//! retries on its own (a fixed three times, `Retry-After` in seconds only, on tokio's sleep)
+//! and drops the response headers from its errors, so it cannot honour the bounded,
+//! configured, `Retry-After`-aware policy the harness relies on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_openai::config::{Config, OpenAIConfig};
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use squadron_core::ports::{ChatModel, ChatReply, ChatRequest, Clock, PortError, PortErrorKind};
+
+use squadron_core::ports::model::UnusableReply;
+
+use crate::gate::ProviderGate;
+use crate::reply::{parse_reply, preview};
+use crate::request::request_body;
+use crate::retry::{Backoff, RetryPolicy, parse_retry_after};
+
+/// How to reach one provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// The provider's name in the configuration, e.g. `openai` or `local`.
+    pub name: String,
+    /// The API base, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
+    pub base_url: String,
+    /// The API key, sent as `Authorization: Bearer …`; `None` sends no `Authorization`
+    /// header (a local server).
+    pub api_key: Option<String>,
+    /// Calls in flight at once to this provider, across all squads.
+    pub max_concurrent_requests: usize,
+    /// How long one HTTP exchange may take before it counts as timed out (and is retried).
+    pub request_timeout: Duration,
+    /// Retries and backoff.
+    pub retry: RetryPolicy,
+}
+
+impl ProviderSettings {
+    /// Settings with the defaults: no key, 8 calls in flight, a 10-minute timeout (long
+    /// completions are slow), and [`RetryPolicy::default`].
+    pub fn new(name: impl Into<String>, base_url: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            base_url: base_url.into(),
+            api_key: None,
+            max_concurrent_requests: 8,
+            request_timeout: Duration::from_secs(600),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// These settings with `api_key`.
+    #[must_use]
+    pub fn with_api_key(mut self, api_key: impl Into<String>) -> Self {
+        self.api_key = Some(api_key.into());
+        self
+    }
+}
+
+/// Settings that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderSetupError {
+    /// The base URL does not parse as an http(s) URL.
+    #[error(
+        "set up model provider `{provider}`: base_url `{base_url}` is not an http(s) URL; \
+         write it like `https://api.openai.com/v1`"
+    )]
+    InvalidBaseUrl {
+        /// The provider.
+        provider: String,
+        /// The offending value.
+        base_url: String,
+    },
+    /// The key holds characters an HTTP header cannot carry (the key itself is not shown).
+    #[error(
+        "set up model provider `{provider}`: its API key contains characters an HTTP header \
+         cannot carry (a stray newline or quote?); check the environment variable it comes from"
+    )]
+    InvalidApiKey {
+        /// The provider.
+        provider: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("set up the HTTP client for model provider `{provider}`")]
+    HttpClient {
+        /// The provider.
+        provider: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Two providers share a name.
+    #[error("register model provider `{provider}`: a provider of that name is already registered")]
+    DuplicateProvider {
+        /// The name.
+        provider: String,
+    },
+    /// A `provider/model` reference that cannot be resolved.
+    #[error(
+        "resolve model `{reference}`: {problem}; write it as `provider/model` with a provider \
+         from the configuration ({known})"
+    )]
+    UnknownModel {
+        /// The reference as written.
+        reference: String,
+        /// What is wrong with it.
+        problem: String,
+        /// The providers configured, comma-separated.
+        known: String,
+    },
+}
+
+/// A [`ChatModel`] over one OpenAI-compatible provider; it serves every model of that
+/// provider (the model is named per request). Cheap to clone: clones share the HTTP client,
+/// the concurrency gate and the backoff generator.
+#[derive(Clone, Debug)]
+pub struct OpenAiCompatibleModel {
+    inner: Arc<Provider>,
+}
+
+struct Provider {
+    name: String,
+    url: String,
+    headers: HeaderMap,
+    http: reqwest::Client,
+    gate: ProviderGate,
+    backoff: Backoff,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers are left out: they carry the API key.
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One failed try, as the retry loop needs to see it.
+enum TryFailure {
+    /// Worth another try; `retry_after` is what the provider asked for.
+    Retryable {
+        what: String,
+        retry_after: Option<Duration>,
+        rate_limited: bool,
+    },
+    /// Another try would get the same answer.
+    Final(PortError),
+}
+
+impl OpenAiCompatibleModel {
+    /// An adapter for the provider `settings` describe. `clock` gives the wall-clock time
+    /// that a `Retry-After` HTTP date is measured from.
+    ///
+    /// Installs rustls' ring crypto provider as the process default if none is installed
+    /// yet, since reqwest cannot build a client without one.
+    pub fn new(
+        settings: ProviderSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ProviderSetupError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let provider = settings.name.clone();
+        let base_url = settings.base_url.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base_url).ok();
+        if !parsed.is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host()) {
+            return Err(ProviderSetupError::InvalidBaseUrl {
+                provider,
+                base_url: settings.base_url,
+            });
+        }
+        let key = settings.api_key.clone().unwrap_or_default();
+        // OpenAIConfig::headers() panics on a key that is no valid header value; checking here
+        // is the invariant that makes the call below safe.
+        if HeaderValue::from_str(&format!("Bearer {key}")).is_err() {
+            return Err(ProviderSetupError::InvalidApiKey { provider });
+        }
+        // Every field that OpenAIConfig::new() would take from OPENAI_* environment variables
+        // is overwritten: a library must not read the environment, and another provider's
+        // organisation or key must never reach this endpoint.
+        let config = OpenAIConfig::new()
+            .with_api_base(&base_url)
+            .with_api_key(key)
+            .with_org_id("")
+            .with_project_id("");
+        let mut headers = config.headers();
+        if settings.api_key.is_none() {
+            headers.remove(AUTHORIZATION);
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(30)))
+            .build()
+            .map_err(|source| ProviderSetupError::HttpClient {
+                provider: provider.clone(),
+                source,
+            })?;
+        Ok(Self {
+            inner: Arc::new(Provider {
+                url: config.url("/chat/completions"),
+                name: provider,
+                headers,
+                http,
+                gate: ProviderGate::new(settings.max_concurrent_requests),
+                backoff: Backoff::new(settings.retry),
+                clock,
+            }),
+        })
+    }
+
+    /// The provider's name.
+    pub fn provider(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The chat-completions URL called.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.url
+    }
+}
+
+#[async_trait]
+impl ChatModel for OpenAiCompatibleModel {
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError> {
+        self.inner.complete(request).await
+    }
+}
+
+impl Provider {
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError> {
+        let body = request_body(request)?;
+        let max_tries = self.backoff.policy().max_tries.max(1);
+        let mut try_number = 1;
+        loop {
+            let outcome = {
+                let _slot = self.gate.enter().await;
+                self.try_once(&request.model, body.clone()).await
+            };
+            let (what, retry_after, rate_limited) = match outcome {
+                Ok(reply) => return Ok(reply),
+                Err(TryFailure::Final(error)) => return Err(error),
+                Err(TryFailure::Retryable {
+                    what,
+                    retry_after,
+                    rate_limited,
+                }) => (what, retry_after, rate_limited),
+            };
+            if try_number >= max_tries {
+                return Err(PortError::new(
+                    PortErrorKind::Transient,
+                    format!(
+                        "get a reply from model provider `{}` at {}: gave up after {try_number} \
+                         tries; the last one failed with {what}",
+                        self.name, self.url
+                    ),
+                ));
+            }
+            let max_retry_after = self.backoff.policy().max_retry_after;
+            let wait = match retry_after {
+                Some(asked) if asked > max_retry_after => {
+                    return Err(PortError::new(
+                        PortErrorKind::Transient,
+                        format!(
+                            "get a reply from model provider `{}` at {}: it failed with {what} \
+                             and asked to wait {} s, longer than the {} s this adapter waits \
+                             (retry.max_retry_after); try again later",
+                            self.name,
+                            self.url,
+                            asked.as_secs(),
+                            max_retry_after.as_secs()
+                        ),
+                    ));
+                }
+                Some(asked) => asked,
+                None => self.backoff.wait_after(try_number),
+            };
+            if rate_limited {
+                self.gate.pause_for(wait);
+            }
+            tracing::warn!(
+                provider = %self.name, try_number, max_tries, wait_ms = wait.as_millis(),
+                "model call failed with {what}; trying again"
+            );
+            tokio::time::sleep(wait).await;
+            try_number += 1;
+        }
+    }
+
+    async fn try_once(&self, model: &str, body: Vec<u8>) -> Result<ChatReply, TryFailure> {
+        let sent = self
+            .http
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(self.transport_failure(&error)),
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, self.clock.now()));
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return Err(self.transport_failure(&error)),
+        };
+        if status.is_success() {
+            return parse_reply(&bytes)
+                .map_err(|unusable| TryFailure::Final(self.unusable(model, unusable)));
+        }
+        let what = format!("HTTP {status} ({})", error_message(&bytes));
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && error_code(&bytes).as_deref() == Some("insufficient_quota")
+        {
+            return Err(TryFailure::Final(PortError::new(
+                PortErrorKind::Auth,
+                format!(
+                    "get a reply from model provider `{}` at {}: {what}; the account is out of \
+                     quota, add credit or raise its limits",
+                    self.name, self.url
+                ),
+            )));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status.is_server_error()
+        {
+            return Err(TryFailure::Retryable {
+                what,
+                retry_after,
+                rate_limited: status == StatusCode::TOO_MANY_REQUESTS,
+            });
+        }
+        let (kind, advice) = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => (
+                PortErrorKind::Auth,
+                "check the API key in the environment variable the provider's configuration names",
+            ),
+            StatusCode::NOT_FOUND => (
+                PortErrorKind::NotFound,
+                "check the model name and the provider's base_url",
+            ),
+            _ => (
+                PortErrorKind::Invalid,
+                "the endpoint refused the request as sent",
+            ),
+        };
+        Err(TryFailure::Final(PortError::new(
+            kind,
+            format!(
+                "get a reply from model provider `{}` at {} for model `{model}`: {what}; {advice}",
+                self.name, self.url
+            ),
+        )))
+    }
+
+    fn transport_failure(&self, error: &reqwest::Error) -> TryFailure {
+        let what = if error.is_timeout() {
+            "a timeout".to_owned()
+        } else if error.is_connect() {
+            format!("a connection error ({})", source_chain(error))
+        } else if error.is_builder() {
+            return TryFailure::Final(PortError::new(
+                PortErrorKind::Internal,
+                format!(
+                    "build the request to model provider `{}` at {}: {}",
+                    self.name,
+                    self.url,
+                    source_chain(error)
+                ),
+            ));
+        } else {
+            format!("a transport error ({})", source_chain(error))
+        };
+        TryFailure::Retryable {
+            what,
+            retry_after: None,
+            rate_limited: false,
+        }
+    }
+
+    fn unusable(&self, model: &str, unusable: UnusableReply) -> PortError {
+        let advice = match &unusable {
+            UnusableReply::ToolCallsInContent { .. } => {
+                "; the endpoint must return native `tool_calls` (vLLM needs \
+                 --enable-auto-tool-choice and a --tool-call-parser)"
+            }
+            _ => "",
+        };
+        PortError::new(
+            PortErrorKind::Invalid,
+            format!(
+                "get a usable reply from model provider `{}` at {} for model `{model}`: {unusable}{advice}",
+                self.name, self.url
+            ),
+        )
+        .with_source(unusable)
+    }
+}
+
+/// The `error.message` of an OpenAI error body, else the start of the body.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| preview(body))
+}
+
+/// The `error.code` (or `error.type`) of an OpenAI error body.
+fn error_code(body: &[u8]) -> Option<String> {
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let error = &value["error"];
+    error["code"]
+        .as_str()
+        .or_else(|| error["type"].as_str())
+        .map(str::to_owned)
+}
+
+/// An error with its causes, for messages: reqwest's own text hides the useful part.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

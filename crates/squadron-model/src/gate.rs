@@ -1,0 +1,67 @@
+//! The per-provider gate every call passes: a bound on calls in flight, and a pause that a
+//! rate-limit answer imposes on all squads using the provider, not just the one that met it.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// Shared by every call to one provider.
+#[derive(Debug)]
+pub(crate) struct ProviderGate {
+    in_flight: Semaphore,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl ProviderGate {
+    pub(crate) fn new(max_in_flight: usize) -> Self {
+        Self {
+            in_flight: Semaphore::new(max_in_flight.max(1)),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Waits until the provider is not paused and a slot is free, and holds the slot until
+    /// the returned permit is dropped.
+    pub(crate) async fn enter(&self) -> SemaphorePermit<'_> {
+        loop {
+            self.wait_out_pause().await;
+            // The semaphore is never closed, so acquiring only ever waits.
+            let Ok(permit) = self.in_flight.acquire().await else {
+                continue;
+            };
+            // A rate limit may have arrived while this call queued for a slot.
+            if self.pause_remaining().is_none() {
+                return permit;
+            }
+        }
+    }
+
+    /// Holds back every call to this provider for `wait` from now (a longer pause already in
+    /// force stays).
+    pub(crate) fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    fn pause_remaining(&self) -> Option<Instant> {
+        let paused = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        paused.filter(|until| *until > Instant::now())
+    }
+
+    async fn wait_out_pause(&self) {
+        while let Some(until) = self.pause_remaining() {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+}
