@@ -1,1 +1,23 @@
-//! placeholder
+//! Squadron's persistent store: runs, squads, their append-only event log, agent transcripts,
+//! model usage and the side-effect journal, on a SQLite file (the default) or PostgreSQL.
+//!
+//! [`SqlStore`] implements the core's [`Store`](squadron_core::ports::Store) and
+//! [`AgentRecorder`](squadron_core::ports::AgentRecorder) ports and adds the read models the
+//! CLI shows. This crate is the only place that speaks SQL.
+
+mod codec;
+mod error;
+mod journal;
+mod location;
+mod port;
+mod read_model;
+mod runs;
+mod squads;
+mod store;
+mod transcripts;
+mod usage;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use location::{DEFAULT_SQLITE_FILE, StoreLocation};
+pub use read_model::{SquadLog, SquadOverview};
+pub use store::SqlStore;

@@ -7,6 +7,7 @@ pub mod code_host;
 pub mod error;
 pub mod model;
 pub mod recorder;
+pub mod store;
 pub mod tracker;
 
 pub use clock::Clock;
@@ -19,3 +20,7 @@ pub use error::{PortError, PortErrorKind};
 pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
+pub use store::{
+    JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange, SquadEvent,
+    SquadRecord, Store, TranscriptEntry, UsageTotals,
+};

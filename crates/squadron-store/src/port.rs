@@ -1,0 +1,153 @@
+//! [`SqlStore`] as the core's [`Store`] and [`AgentRecorder`] ports: each method delegates
+//! to the inherent one and sorts its error into a [`PortError`].
+
+use async_trait::async_trait;
+use squadron_core::ports::{
+    AgentRecorder, ChatMessage, JournalBegin, JournalEntry, PortError, RunRecord, RunStatus,
+    SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry, UsageRecord,
+    UsageTotals,
+};
+use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
+
+use crate::store::SqlStore;
+
+#[async_trait]
+impl AgentRecorder for SqlStore {
+    async fn append_message(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+        message: &ChatMessage,
+        at: Timestamp,
+    ) -> Result<(), PortError> {
+        SqlStore::append_message(self, squad_id, role, message, at).await?;
+        Ok(())
+    }
+
+    async fn record_usage(&self, record: &UsageRecord) -> Result<(), PortError> {
+        Ok(SqlStore::record_usage(self, record).await?)
+    }
+
+    async fn spent(&self, scope: &SpendScope) -> Result<Usd, PortError> {
+        Ok(SqlStore::spent(self, scope).await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_run(&self, run: &Run) -> Result<(), PortError> {
+        Ok(SqlStore::create_run(self, run).await?)
+    }
+
+    async fn run(&self, id: &RunId) -> Result<RunRecord, PortError> {
+        Ok(SqlStore::run(self, id).await?)
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>, PortError> {
+        Ok(SqlStore::runs(self).await?)
+    }
+
+    async fn set_run_status(
+        &self,
+        id: &RunId,
+        status: RunStatus,
+        at: Timestamp,
+    ) -> Result<(), PortError> {
+        Ok(SqlStore::set_run_status(self, id, status, at).await?)
+    }
+
+    async fn create_squad(&self, squad: &SquadRecord) -> Result<(), PortError> {
+        Ok(SqlStore::create_squad(self, squad).await?)
+    }
+
+    async fn squad(&self, id: &SquadId) -> Result<SquadRecord, PortError> {
+        Ok(SqlStore::squad(self, id).await?)
+    }
+
+    async fn squads_of_run(&self, run_id: &RunId) -> Result<Vec<SquadRecord>, PortError> {
+        Ok(SqlStore::squads_of_run(self, run_id).await?)
+    }
+
+    async fn unfinished_squads(&self) -> Result<Vec<SquadRecord>, PortError> {
+        Ok(SqlStore::unfinished_squads(self).await?)
+    }
+
+    async fn set_phase(
+        &self,
+        id: &SquadId,
+        expected_from: &Phase,
+        to: &Phase,
+        at: Timestamp,
+    ) -> Result<SquadEvent, PortError> {
+        Ok(SqlStore::set_phase(self, id, expected_from, to, at).await?)
+    }
+
+    async fn change_squad(
+        &self,
+        id: &SquadId,
+        change: &SquadChange,
+        at: Timestamp,
+    ) -> Result<SquadEvent, PortError> {
+        Ok(SqlStore::change_squad(self, id, change, at).await?)
+    }
+
+    async fn append_event(
+        &self,
+        id: &SquadId,
+        kind: &str,
+        payload: &str,
+        at: Timestamp,
+    ) -> Result<SquadEvent, PortError> {
+        Ok(SqlStore::append_event(self, id, kind, payload, at).await?)
+    }
+
+    async fn events(&self, id: &SquadId) -> Result<Vec<SquadEvent>, PortError> {
+        Ok(SqlStore::events(self, id).await?)
+    }
+
+    async fn transcript(
+        &self,
+        id: &SquadId,
+        role: Option<Role>,
+    ) -> Result<Vec<TranscriptEntry>, PortError> {
+        Ok(SqlStore::transcript(self, id, role).await?)
+    }
+
+    async fn usage_totals(&self, scope: &SpendScope) -> Result<UsageTotals, PortError> {
+        Ok(SqlStore::usage_totals(self, scope).await?)
+    }
+
+    async fn usage_by_role(
+        &self,
+        scope: &SpendScope,
+    ) -> Result<Vec<(Role, UsageTotals)>, PortError> {
+        Ok(SqlStore::usage_by_role(self, scope).await?)
+    }
+
+    async fn journal_begin(
+        &self,
+        key: &str,
+        squad_id: Option<&SquadId>,
+        kind: &str,
+        at: Timestamp,
+    ) -> Result<JournalBegin, PortError> {
+        Ok(SqlStore::journal_begin(self, key, squad_id, kind, at).await?)
+    }
+
+    async fn journal_complete(
+        &self,
+        key: &str,
+        result: &str,
+        at: Timestamp,
+    ) -> Result<(), PortError> {
+        Ok(SqlStore::journal_complete(self, key, result, at).await?)
+    }
+
+    async fn journal_fail(&self, key: &str, error: &str, at: Timestamp) -> Result<(), PortError> {
+        Ok(SqlStore::journal_fail(self, key, error, at).await?)
+    }
+
+    async fn journal_entry(&self, key: &str) -> Result<Option<JournalEntry>, PortError> {
+        Ok(SqlStore::journal_entry(self, key).await?)
+    }
+}

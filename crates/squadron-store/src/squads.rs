@@ -1,0 +1,393 @@
+//! Squads and their append-only event log. Every change to a squad is written together with
+//! the event that records it, in one transaction.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection};
+use squadron_core::ports::{SquadChange, SquadEvent, SquadRecord};
+use squadron_core::{IssueId, IssueKey, Phase, PrNumber, RunId, Squad, SquadId, Timestamp};
+
+use crate::codec::{
+    check_json, column, count, issue_keys, issue_keys_json, phase, small_count, squad_kind,
+    squad_kind_name, stored_count, timestamp,
+};
+use crate::error::{StoreError, StoreErrorKind};
+use crate::store::SqlStore;
+
+/// Columns read into a [`SquadRecord`], qualified so joins can use them.
+pub(crate) const SQUAD_COLUMNS: &str = "squads.id, squads.run_id, squads.issue_key, \
+     squads.issue_id, squads.kind, squads.phase, squads.phase_detail, squads.round, \
+     squads.pr_number, squads.branch, squads.worktree, squads.blocked_by, squads.created_at, \
+     squads.updated_at";
+
+const EVENT_COLUMNS: &str = "squad_id, seq, at, kind, payload, phase, phase_detail, round";
+
+impl SqlStore {
+    /// Records a new squad of an existing run and starts its event log with
+    /// [`SquadEvent::CREATED`] at `created_at`.
+    pub async fn create_squad(&self, record: &SquadRecord) -> Result<(), StoreError> {
+        let squad = &record.squad;
+        let what = || format!("record squad `{}` for {}", squad.id, squad.issue);
+        let pr = squad
+            .pr
+            .map(|pr| stored_count(pr.0, "PR number"))
+            .transpose()?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        sqlx::query(
+            "INSERT INTO squads (id, run_id, issue_key, issue_id, kind, phase, phase_detail, \
+             round, pr_number, branch, worktree, blocked_by, last_event_seq, last_message_seq, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, $13, $14)",
+        )
+        .bind(squad.id.as_str())
+        .bind(squad.run_id.as_str())
+        .bind(squad.issue.as_str())
+        .bind(record.issue_id.as_str())
+        .bind(squad_kind_name(squad.kind))
+        .bind(squad.phase.name())
+        .bind(squad.phase.detail())
+        .bind(i64::from(squad.round))
+        .bind(pr)
+        .bind(squad.branch.as_str())
+        .bind(squad.worktree.as_deref())
+        .bind(issue_keys_json(&record.blocked_by))
+        .bind(record.created_at.as_millis())
+        .bind(record.updated_at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| match error {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                crate::runs::run_not_found(&squad.run_id)
+            }
+            error => StoreError::database(what(), error),
+        })?;
+        let payload = json!({
+            "issue": squad.issue.as_str(),
+            "kind": squad_kind_name(squad.kind),
+            "branch": squad.branch,
+        });
+        insert_event(
+            &mut tx,
+            &squad.id,
+            SquadEvent::CREATED,
+            &payload.to_string(),
+            record.created_at,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))
+    }
+
+    /// One squad.
+    pub async fn squad(&self, id: &SquadId) -> Result<SquadRecord, StoreError> {
+        let sql = format!("SELECT {SQUAD_COLUMNS} FROM squads WHERE squads.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(format!("read squad `{id}`"), error))?
+            .ok_or_else(|| squad_not_found(id))?;
+        squad_record(&row)
+    }
+
+    /// The squads of one run, in creation order.
+    pub async fn squads_of_run(&self, run_id: &RunId) -> Result<Vec<SquadRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SQUAD_COLUMNS} FROM squads WHERE squads.run_id = $1 \
+             ORDER BY squads.created_at, squads.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(format!("list squads of run `{run_id}`"), error))?
+            .iter()
+            .map(squad_record)
+            .collect()
+    }
+
+    /// Squads not in a terminal phase, oldest first: what a restarted daemon resumes.
+    pub async fn unfinished_squads(&self) -> Result<Vec<SquadRecord>, StoreError> {
+        // The terminal names come from the domain, so a new terminal phase needs no SQL edit.
+        let terminal = [
+            Phase::Merged,
+            Phase::NeedsHuman(String::new()),
+            Phase::Failed(String::new()),
+            Phase::Cancelled,
+            Phase::Skipped(String::new()),
+        ];
+        debug_assert!(terminal.iter().all(Phase::is_terminal));
+        let placeholders: Vec<String> = (1..=terminal.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT {SQUAD_COLUMNS} FROM squads WHERE squads.phase NOT IN ({}) \
+             ORDER BY squads.created_at, squads.id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for phase in &terminal {
+            query = query.bind(phase.name());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database("list unfinished squads", error))?
+            .iter()
+            .map(squad_record)
+            .collect()
+    }
+
+    /// Moves a squad from `expected_from` to `to` and appends [`SquadEvent::PHASE_CHANGED`]
+    /// in one transaction. Refuses with [`StoreErrorKind::Conflict`], changing nothing, when
+    /// the stored phase (name and detail) is not `expected_from`.
+    pub async fn set_phase(
+        &self,
+        id: &SquadId,
+        expected_from: &Phase,
+        to: &Phase,
+        at: Timestamp,
+    ) -> Result<SquadEvent, StoreError> {
+        let what = || format!("move squad `{id}` from {expected_from} to {to}");
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        // The guard on the current phase makes the check and the change one atomic step: of
+        // two writers starting from the same phase, the second finds it changed.
+        let updated = sqlx::query(
+            "UPDATE squads SET phase = $1, phase_detail = $2, updated_at = $3 \
+             WHERE id = $4 AND phase = $5 AND phase_detail IS NOT DISTINCT FROM $6",
+        )
+        .bind(to.name())
+        .bind(to.detail())
+        .bind(at.as_millis())
+        .bind(id.as_str())
+        .bind(expected_from.name())
+        .bind(expected_from.detail())
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?;
+        if updated.rows_affected() == 0 {
+            drop(tx);
+            let current = self.squad(id).await?.squad.phase;
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("{}: it is {current} now", what()),
+            ));
+        }
+        let payload = json!({
+            "from": expected_from.name(),
+            "to": to.name(),
+            "detail": to.detail(),
+        });
+        let event = insert_event(
+            &mut tx,
+            id,
+            SquadEvent::PHASE_CHANGED,
+            &payload.to_string(),
+            at,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        Ok(event)
+    }
+
+    /// Applies one bookkeeping change and appends its event in one transaction.
+    pub async fn change_squad(
+        &self,
+        id: &SquadId,
+        change: &SquadChange,
+        at: Timestamp,
+    ) -> Result<SquadEvent, StoreError> {
+        let (sql, kind, payload) = match change {
+            SquadChange::Round(round) => (
+                "UPDATE squads SET round = $1, updated_at = $2 WHERE id = $3",
+                SquadEvent::ROUND_CHANGED,
+                json!({ "round": round }),
+            ),
+            SquadChange::Pr(pr) => (
+                "UPDATE squads SET pr_number = $1, updated_at = $2 WHERE id = $3",
+                SquadEvent::PR_LINKED,
+                json!({ "pr": pr.0 }),
+            ),
+            SquadChange::Branch(branch) => (
+                "UPDATE squads SET branch = $1, updated_at = $2 WHERE id = $3",
+                SquadEvent::BRANCH_CHANGED,
+                json!({ "branch": branch }),
+            ),
+            SquadChange::Worktree(worktree) => (
+                "UPDATE squads SET worktree = $1, updated_at = $2 WHERE id = $3",
+                SquadEvent::WORKTREE_CHANGED,
+                json!({ "worktree": worktree }),
+            ),
+        };
+        let what = || format!("record {kind} of squad `{id}`");
+        let query = sqlx::query::<Any>(sql);
+        let query = match change {
+            SquadChange::Round(round) => query.bind(i64::from(*round)),
+            SquadChange::Pr(pr) => query.bind(stored_count(pr.0, "PR number")?),
+            SquadChange::Branch(branch) => query.bind(branch.clone()),
+            SquadChange::Worktree(worktree) => query.bind(worktree.clone()),
+        };
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        let updated = query
+            .bind(at.as_millis())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        if updated.rows_affected() == 0 {
+            return Err(squad_not_found(id));
+        }
+        let event = insert_event(&mut tx, id, kind, &payload.to_string(), at).await?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        Ok(event)
+    }
+
+    /// Appends an event to a squad's log; `payload` must be a JSON document.
+    pub async fn append_event(
+        &self,
+        id: &SquadId,
+        kind: &str,
+        payload: &str,
+        at: Timestamp,
+    ) -> Result<SquadEvent, StoreError> {
+        check_json(payload, &format!("the payload of {kind} event"))?;
+        let what = || format!("append {kind} event to squad `{id}`");
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        let event = insert_event(&mut tx, id, kind, payload, at).await?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        Ok(event)
+    }
+
+    /// A squad's event log, in order.
+    pub async fn events(&self, id: &SquadId) -> Result<Vec<SquadEvent>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM squad_events WHERE squad_id = $1 ORDER BY seq");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(format!("read events of squad `{id}`"), error))?;
+        if rows.is_empty() {
+            // Every squad has its creation event, so no rows means no squad.
+            return Err(squad_not_found(id));
+        }
+        rows.iter().map(squad_event).collect()
+    }
+}
+
+/// Appends one event inside `tx`. Taking the next sequence number from the squad's row locks
+/// that row until commit, so concurrent appends to one squad get consecutive numbers on both
+/// backends, and the event carries the squad's phase and round as the same transaction sees
+/// them.
+async fn insert_event(
+    tx: &mut AnyConnection,
+    id: &SquadId,
+    kind: &str,
+    payload: &str,
+    at: Timestamp,
+) -> Result<SquadEvent, StoreError> {
+    let what = || format!("append {kind} event to squad `{id}`");
+    let row = sqlx::query(
+        "UPDATE squads SET last_event_seq = last_event_seq + 1, updated_at = $1 WHERE id = $2 \
+         RETURNING last_event_seq, phase, phase_detail, round",
+    )
+    .bind(at.as_millis())
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|error| StoreError::database(what(), error))?
+    .ok_or_else(|| squad_not_found(id))?;
+    let event = SquadEvent {
+        squad_id: id.clone(),
+        seq: count(&row, "last_event_seq")?,
+        at,
+        kind: kind.to_owned(),
+        payload: payload.to_owned(),
+        phase: phase(&row, "phase", "phase_detail")?,
+        round: small_count(&row, "round")?,
+    };
+    sqlx::query(
+        "INSERT INTO squad_events (squad_id, seq, at, kind, payload, phase, phase_detail, round) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_str())
+    .bind(stored_count(event.seq, "event sequence number")?)
+    .bind(at.as_millis())
+    .bind(kind)
+    .bind(payload)
+    .bind(event.phase.name())
+    .bind(event.phase.detail())
+    .bind(i64::from(event.round))
+    .execute(&mut *tx)
+    .await
+    .map_err(|error| StoreError::database(what(), error))?;
+    Ok(event)
+}
+
+pub(crate) fn squad_not_found(id: &SquadId) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::NotFound,
+        format!("find squad `{id}`: no such squad is recorded"),
+    )
+}
+
+/// Reads a row selected with [`SQUAD_COLUMNS`].
+pub(crate) fn squad_record(row: &AnyRow) -> Result<SquadRecord, StoreError> {
+    let pr = column::<Option<i64>>(row, "pr_number")?
+        .map(|pr| {
+            u64::try_from(pr)
+                .map(PrNumber)
+                .map_err(|_| StoreError::corrupt("pr_number", &pr.to_string()))
+        })
+        .transpose()?;
+    Ok(SquadRecord {
+        squad: Squad {
+            id: SquadId::from(column::<String>(row, "id")?),
+            run_id: RunId::from(column::<String>(row, "run_id")?),
+            issue: IssueKey::from(column::<String>(row, "issue_key")?),
+            kind: squad_kind(row, "kind")?,
+            phase: phase(row, "phase", "phase_detail")?,
+            round: small_count(row, "round")?,
+            pr,
+            branch: column(row, "branch")?,
+            worktree: column(row, "worktree")?,
+        },
+        issue_id: IssueId::from(column::<String>(row, "issue_id")?),
+        blocked_by: issue_keys(row, "blocked_by")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+    })
+}
+
+fn squad_event(row: &AnyRow) -> Result<SquadEvent, StoreError> {
+    Ok(SquadEvent {
+        squad_id: SquadId::from(column::<String>(row, "squad_id")?),
+        seq: count(row, "seq")?,
+        at: timestamp(row, "at")?,
+        kind: column(row, "kind")?,
+        payload: column(row, "payload")?,
+        phase: phase(row, "phase", "phase_detail")?,
+        round: small_count(row, "round")?,
+    })
+}

@@ -1,0 +1,92 @@
+//! Agent transcripts, message by message, so a squad's conversation can be read back (by
+//! `squadron logs`) or resumed after a restart.
+
+use sqlx::any::AnyRow;
+use squadron_core::ports::{ChatMessage, TranscriptEntry};
+use squadron_core::{Role, SquadId, Timestamp};
+
+use crate::codec::{column, count, message, message_columns, role, stored_count, timestamp};
+use crate::error::StoreError;
+use crate::squads::squad_not_found;
+use crate::store::SqlStore;
+
+impl SqlStore {
+    /// Appends one message to the squad's transcript; returns its sequence number, which
+    /// orders all roles' messages of the squad.
+    pub async fn append_message(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+        message: &ChatMessage,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let what = || format!("record a {role} message of squad `{squad_id}`");
+        let columns = message_columns(message);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        // As for events, the counter on the squad's row serializes concurrent appends.
+        let row = sqlx::query(
+            "UPDATE squads SET last_message_seq = last_message_seq + 1 WHERE id = $1 \
+             RETURNING last_message_seq",
+        )
+        .bind(squad_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?
+        .ok_or_else(|| squad_not_found(squad_id))?;
+        let seq = count(&row, "last_message_seq")?;
+        sqlx::query(
+            "INSERT INTO transcript_messages (squad_id, seq, role, at, message_kind, content, \
+             tool_calls, tool_call_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(squad_id.as_str())
+        .bind(stored_count(seq, "message sequence number")?)
+        .bind(role.as_str())
+        .bind(at.as_millis())
+        .bind(columns.kind)
+        .bind(columns.content)
+        .bind(columns.tool_calls)
+        .bind(columns.tool_call_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        Ok(seq)
+    }
+
+    /// A squad's transcript in order (every role interleaved), or one role's part of it.
+    pub async fn transcript(
+        &self,
+        squad_id: &SquadId,
+        role: Option<Role>,
+    ) -> Result<Vec<TranscriptEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT squad_id, seq, role, at, message_kind, content, tool_calls, tool_call_id \
+             FROM transcript_messages WHERE squad_id = $1 AND ($2 IS NULL OR role = $2) \
+             ORDER BY seq",
+        )
+        .bind(squad_id.as_str())
+        .bind(role.map(Role::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|error| {
+            StoreError::database(format!("read the transcript of squad `{squad_id}`"), error)
+        })?;
+        rows.iter().map(transcript_entry).collect()
+    }
+}
+
+fn transcript_entry(row: &AnyRow) -> Result<TranscriptEntry, StoreError> {
+    Ok(TranscriptEntry {
+        squad_id: SquadId::from(column::<String>(row, "squad_id")?),
+        role: role(row, "role")?,
+        seq: count(row, "seq")?,
+        at: timestamp(row, "at")?,
+        message: message(row)?,
+    })
+}

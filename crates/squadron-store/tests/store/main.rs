@@ -1,0 +1,54 @@
+//! The store's test suite. Every test in [`on_both_backends!`] runs twice: on SQLite in a
+//! temporary directory and on PostgreSQL when `SQUADRON_TEST_POSTGRES_URL` is set.
+
+mod journal;
+mod opening;
+mod records;
+mod squads;
+mod support;
+
+/// Declares `sqlite::<name>` and `postgres::<name>` tests for each async fn
+/// `<module>::<name>(db: TestDb)`.
+macro_rules! on_both_backends {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::support::run_on_sqlite(crate::$module::$name).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    crate::support::run_on_postgres(crate::$module::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends! {
+    opening::migrations_are_idempotent_on_reopen,
+    opening::unknown_stored_values_are_reported_not_panicked_on,
+    opening::event_log_refuses_rewrites,
+    squads::runs_round_trip_with_their_triggers_and_status,
+    squads::squads_round_trip_with_every_field,
+    squads::phase_change_appends_its_event_in_the_same_step,
+    squads::phase_change_refuses_a_stale_expected_phase,
+    squads::racing_phase_changes_from_one_phase_let_exactly_one_win,
+    squads::bookkeeping_changes_are_logged_as_events,
+    squads::event_log_keeps_order_under_concurrent_appends,
+    squads::resume_lists_unfinished_squads_oldest_first,
+    squads::logs_find_a_squad_by_id_or_issue_key_newest_run_first,
+    records::transcripts_round_trip_every_message_kind_in_order,
+    records::usage_sums_per_squad_run_and_role,
+    journal::racing_callers_on_one_key_exactly_one_begins,
+    journal::a_done_effect_is_never_begun_again,
+    journal::a_pending_effect_is_reported_in_progress_for_reconciliation,
+    journal::a_failed_effect_may_begin_again_once,
+    journal::misuse_of_keys_is_refused,
+}
