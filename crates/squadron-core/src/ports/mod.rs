@@ -19,8 +19,8 @@ pub use code_host::{
 pub use error::{PortError, PortErrorKind};
 pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
-pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
 pub use store::{
     JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange, SquadEvent,
     SquadRecord, Store, TranscriptEntry, UsageTotals,
 };
+pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
