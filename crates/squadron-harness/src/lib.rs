@@ -1,1 +1,39 @@
-//! placeholder
+//! The agent harness: runs one agent's turn on any OpenAI-compatible model through the
+//! [`ChatModel`](squadron_core::ports::ChatModel) port, with the tools its role was given,
+//! confined to the squad's worktree, commands sandboxed, guardrails enforced, untrusted text
+//! fenced, and every call persisted and metered.
+//!
+//! Architecture invariant: this crate depends on `squadron-core` and `squadron-config` only;
+//! it never talks to a provider, the store or git hosting directly.
+
+pub mod confine;
+pub mod fence;
+pub mod guardrails;
+pub mod metering;
+pub mod permissions;
+pub mod registry;
+pub mod sandbox;
+pub mod terminal;
+pub mod tool_spec;
+pub mod turn;
+pub mod workspace;
+
+mod command_tools;
+mod file_tools;
+mod git;
+
+pub use confine::{ConfinedPath, PathRefusal, Worktree};
+pub use fence::{STANDING_INSTRUCTION, fence};
+pub use git::GitError;
+pub use guardrails::{CommitError, CommitOutcome, after_write, commit, commit_identity};
+pub use metering::{BudgetExceeded, check_budgets};
+pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
+pub use registry::{Executed, ToolRegistry};
+pub use sandbox::{
+    CommandOutput, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
+    SandboxSettings, WorktreeAccess,
+};
+pub use terminal::{Confidence, Diagnosis, TerminalCall};
+pub use tool_spec::{ToolName, UnknownTool};
+pub use turn::{AgentSpec, Harness, TurnFailure, TurnOutcome, TurnReport};
+pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

@@ -1,0 +1,238 @@
+//! Confinement of agent paths to the squad's worktree.
+//!
+//! Every path a tool touches goes through [`Worktree::resolve`]: it refuses absolute paths,
+//! `..`, anything inside `.git`, and paths whose existing part resolves (through symlinks)
+//! outside the worktree. Paths that do not exist yet are judged by their nearest existing
+//! ancestor, so a new file cannot be created through a symlinked directory either.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// The root of a squad's git worktree, canonicalized once.
+#[derive(Clone, Debug)]
+pub struct Worktree {
+    root: PathBuf,
+}
+
+/// A path known to lie inside the worktree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfinedPath {
+    relative: String,
+    absolute: PathBuf,
+}
+
+impl ConfinedPath {
+    /// The path relative to the worktree root, `/`-separated, symlinks resolved; empty for
+    /// the root itself.
+    pub fn relative(&self) -> &str {
+        &self.relative
+    }
+
+    /// The absolute path on disk.
+    pub fn absolute(&self) -> &Path {
+        &self.absolute
+    }
+}
+
+/// Why a path was refused. Messages are written for the model: they say what was wrong and
+/// what is allowed instead.
+#[derive(Debug, thiserror::Error)]
+pub enum PathRefusal {
+    /// An empty path.
+    #[error("resolve an empty path: name a file relative to the repository root")]
+    Empty,
+    /// An absolute path.
+    #[error(
+        "resolve `{path}`: absolute paths are refused; use a path relative to the repository root"
+    )]
+    Absolute {
+        /// The path as requested.
+        path: String,
+    },
+    /// A path with a `..` component.
+    #[error("resolve `{path}`: `..` is refused; paths must stay inside the repository")]
+    ParentComponent {
+        /// The path as requested.
+        path: String,
+    },
+    /// A path inside `.git`.
+    #[error(
+        "resolve `{path}`: the `.git` directory is off limits; use git_diff and git_log instead"
+    )]
+    GitDirectory {
+        /// The path as requested.
+        path: String,
+    },
+    /// A path that a symlink leads outside the worktree.
+    #[error("resolve `{path}`: it leads outside the repository through a symlink")]
+    EscapesThroughSymlink {
+        /// The path as requested.
+        path: String,
+    },
+    /// The file system could not be inspected.
+    #[error("inspect `{path}`")]
+    Io {
+        /// The path as requested.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Worktree {
+    /// A worktree rooted at `root`, which must exist.
+    pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(Self {
+            root: root.as_ref().canonicalize()?,
+        })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves `requested` (relative to the root) to a path inside the worktree, or says
+    /// why it is refused.
+    pub fn resolve(&self, requested: &str) -> Result<ConfinedPath, PathRefusal> {
+        let owned = || requested.to_owned();
+        if requested.trim().is_empty() {
+            return Err(PathRefusal::Empty);
+        }
+        let path = Path::new(requested);
+        if path.is_absolute() || requested.starts_with('~') {
+            return Err(PathRefusal::Absolute { path: owned() });
+        }
+        let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Normal(part) => {
+                    if part == ".git" {
+                        return Err(PathRefusal::GitDirectory { path: owned() });
+                    }
+                    parts.push(part);
+                }
+                Component::CurDir => {}
+                Component::ParentDir => return Err(PathRefusal::ParentComponent { path: owned() }),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(PathRefusal::Absolute { path: owned() });
+                }
+            }
+        }
+
+        // Find the longest prefix that exists (a symlink counts as existing, even dangling),
+        // canonicalize it, and append the parts that do not exist yet.
+        let mut existing = self.root.clone();
+        let mut consumed = 0;
+        for part in &parts {
+            let candidate = existing.join(part);
+            match candidate.symlink_metadata() {
+                Ok(_) => {
+                    existing = candidate;
+                    consumed += 1;
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => break,
+                Err(source) => {
+                    return Err(PathRefusal::Io {
+                        path: owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        let canonical = match existing.canonicalize() {
+            Ok(canonical) => canonical,
+            // A dangling symlink: its target cannot be checked, so it cannot be trusted.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(PathRefusal::EscapesThroughSymlink { path: owned() });
+            }
+            Err(source) => {
+                return Err(PathRefusal::Io {
+                    path: owned(),
+                    source,
+                });
+            }
+        };
+        let Ok(inside) = canonical.strip_prefix(&self.root) else {
+            return Err(PathRefusal::EscapesThroughSymlink { path: owned() });
+        };
+        let mut relative = inside.to_path_buf();
+        for part in &parts[consumed..] {
+            relative.push(part);
+        }
+        if relative
+            .components()
+            .next()
+            .is_some_and(|first| first.as_os_str() == ".git")
+        {
+            return Err(PathRefusal::GitDirectory { path: owned() });
+        }
+        let relative_text = relative
+            .components()
+            .map(|component| component.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(ConfinedPath {
+            absolute: self.root.join(&relative),
+            relative: relative_text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worktree() -> (tempfile::TempDir, Worktree) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+        let worktree = Worktree::open(dir.path()).unwrap();
+        (dir, worktree)
+    }
+
+    #[test]
+    fn plain_and_new_paths_resolve_inside() {
+        let (_dir, worktree) = worktree();
+        assert_eq!(
+            worktree.resolve("./src/lib.rs").unwrap().relative(),
+            "src/lib.rs"
+        );
+        let new = worktree.resolve("src/new/deep.rs").unwrap();
+        assert_eq!(new.relative(), "src/new/deep.rs");
+        assert!(new.absolute().starts_with(worktree.root()));
+        assert_eq!(worktree.resolve(".").unwrap().relative(), "");
+    }
+
+    #[test]
+    fn symlink_inside_resolves_to_its_target() {
+        let (dir, worktree) = worktree();
+        std::os::unix::fs::symlink("src", dir.path().join("alias")).unwrap();
+        assert_eq!(
+            worktree.resolve("alias/lib.rs").unwrap().relative(),
+            "src/lib.rs"
+        );
+    }
+
+    #[test]
+    fn symlink_to_git_directory_is_refused() {
+        let (dir, worktree) = worktree();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::os::unix::fs::symlink(".git", dir.path().join("sneaky")).unwrap();
+        assert!(matches!(
+            worktree.resolve("sneaky/config"),
+            Err(PathRefusal::GitDirectory { .. })
+        ));
+    }
+
+    #[test]
+    fn dangling_symlink_is_refused() {
+        let (dir, worktree) = worktree();
+        std::os::unix::fs::symlink("/nonexistent/squadron", dir.path().join("dangling")).unwrap();
+        assert!(matches!(
+            worktree.resolve("dangling"),
+            Err(PathRefusal::EscapesThroughSymlink { .. })
+        ));
+    }
+}

@@ -1,0 +1,248 @@
+//! Who may write what: write scopes per role, the repository's test globs, and the squad's
+//! record of files QA wrote (which the Developer may not change).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use squadron_core::Role;
+
+/// What an agent may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Nothing: reviewers and the diagnostician.
+    Nothing,
+    /// Only files matching the repository's test globs: QA.
+    TestFiles,
+    /// Any file inside the worktree, except those QA wrote in this squad: the Developer.
+    Anything,
+}
+
+impl WriteScope {
+    /// The widest scope a role can ever have; an agent file can narrow it, never widen it.
+    pub const fn ceiling(role: Role) -> WriteScope {
+        match role {
+            Role::Developer => WriteScope::Anything,
+            Role::Qa => WriteScope::TestFiles,
+            Role::CodeReviewer | Role::QaSpecialist | Role::Diagnostician => WriteScope::Nothing,
+        }
+    }
+
+    /// The narrower of `self` and `other`.
+    pub fn narrowest(self, other: WriteScope) -> WriteScope {
+        let rank = |scope: WriteScope| match scope {
+            WriteScope::Nothing => 0,
+            WriteScope::TestFiles => 1,
+            WriteScope::Anything => 2,
+        };
+        if rank(self) <= rank(other) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+/// The repository's test file globs, compiled.
+#[derive(Clone, Debug)]
+pub struct TestGlobs {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+/// A test glob that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("parse test glob `{pattern}`: fix it in `.squadron.toml`")]
+pub struct InvalidGlob {
+    /// The offending pattern.
+    pub pattern: String,
+    /// The cause.
+    #[source]
+    pub source: globset::Error,
+}
+
+impl TestGlobs {
+    /// Compiles `patterns` (e.g. `tests/**`, `**/*_test.go`).
+    pub fn new(patterns: &[String]) -> Result<Self, InvalidGlob> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            let glob = Glob::new(pattern).map_err(|source| InvalidGlob {
+                pattern: pattern.clone(),
+                source,
+            })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|source| InvalidGlob {
+            pattern: patterns.join(", "),
+            source,
+        })?;
+        Ok(Self {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    /// Whether `relative` (a worktree-relative, `/`-separated path) is a test file.
+    pub fn matches(&self, relative: &str) -> bool {
+        self.set.is_match(relative)
+    }
+
+    /// The patterns as configured.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
+/// Files QA wrote in this squad, shared by every agent of the squad.
+///
+/// Cloning shares the same record.
+#[derive(Clone, Debug, Default)]
+pub struct QaFiles {
+    paths: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl QaFiles {
+    /// An empty record, or one restored from earlier progress.
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            paths: Arc::new(Mutex::new(paths.into_iter().collect())),
+        }
+    }
+
+    /// Notes that QA wrote `relative`.
+    pub fn insert(&self, relative: &str) {
+        self.lock().insert(relative.to_owned());
+    }
+
+    /// Whether QA wrote `relative`.
+    pub fn contains(&self, relative: &str) -> bool {
+        self.lock().contains(relative)
+    }
+
+    /// Every path QA wrote, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.lock().iter().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // The set stays consistent even if a holder panicked: inserts are atomic.
+        self.paths.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why a write was refused, worded for the model.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WriteRefusal {
+    /// The role writes nothing.
+    #[error("write `{path}`: the {role} is read-only and cannot change files")]
+    ReadOnlyRole {
+        /// The role.
+        role: Role,
+        /// The path.
+        path: String,
+    },
+    /// QA wrote outside the test globs.
+    #[error("write `{path}`: QA may only write test files (matching {globs})")]
+    NotATestFile {
+        /// The path.
+        path: String,
+        /// The globs, joined for display.
+        globs: String,
+    },
+    /// The Developer touched a file QA wrote.
+    #[error(
+        "write `{path}`: QA wrote this test in this squad and only QA may change it; if the test is wrong, say so in your finish summary"
+    )]
+    WrittenByQa {
+        /// The path.
+        path: String,
+    },
+}
+
+/// Decides whether `role` with `scope` may write `relative`.
+pub fn check_write(
+    role: Role,
+    scope: WriteScope,
+    relative: &str,
+    test_globs: &TestGlobs,
+    qa_files: &QaFiles,
+) -> Result<(), WriteRefusal> {
+    match scope.narrowest(WriteScope::ceiling(role)) {
+        WriteScope::Nothing => Err(WriteRefusal::ReadOnlyRole {
+            role,
+            path: relative.to_owned(),
+        }),
+        WriteScope::TestFiles if !test_globs.matches(relative) => Err(WriteRefusal::NotATestFile {
+            path: relative.to_owned(),
+            globs: if test_globs.patterns().is_empty() {
+                "no globs: the repository declares no test files".to_owned()
+            } else {
+                test_globs.patterns().join(", ")
+            },
+        }),
+        WriteScope::TestFiles => Ok(()),
+        WriteScope::Anything if role != Role::Qa && qa_files.contains(relative) => {
+            Err(WriteRefusal::WrittenByQa {
+                path: relative.to_owned(),
+            })
+        }
+        WriteScope::Anything => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_file_cannot_widen_a_role() {
+        let globs = TestGlobs::new(&["tests/**".to_owned()]).unwrap();
+        let qa_files = QaFiles::default();
+        let refusal = check_write(
+            Role::CodeReviewer,
+            WriteScope::Anything,
+            "src/a.rs",
+            &globs,
+            &qa_files,
+        );
+        assert!(matches!(refusal, Err(WriteRefusal::ReadOnlyRole { .. })));
+        let refusal = check_write(
+            Role::Qa,
+            WriteScope::Anything,
+            "src/a.rs",
+            &globs,
+            &qa_files,
+        );
+        assert!(matches!(refusal, Err(WriteRefusal::NotATestFile { .. })));
+        assert!(
+            check_write(
+                Role::Qa,
+                WriteScope::Anything,
+                "tests/a.rs",
+                &globs,
+                &qa_files
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn qa_files_are_shared_between_clones() {
+        let globs = TestGlobs::new(&[]).unwrap();
+        let qa_files = QaFiles::default();
+        qa_files.clone().insert("tests/login.rs");
+        let refusal = check_write(
+            Role::Developer,
+            WriteScope::Anything,
+            "tests/login.rs",
+            &globs,
+            &qa_files,
+        );
+        assert_eq!(
+            refusal,
+            Err(WriteRefusal::WrittenByQa {
+                path: "tests/login.rs".to_owned()
+            })
+        );
+    }
+}

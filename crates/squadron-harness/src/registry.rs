@@ -1,0 +1,192 @@
+//! The tool registry: which tools an agent was given, and the dispatch that enforces it.
+//!
+//! The registry is built from the agent definition's tool list and the role. Each role gets
+//! its own terminal tool; tools a role can never use (writing tools for read-only roles,
+//! other roles' terminal tools) are dropped even if an agent file lists them. A model that
+//! names a tool it was not given gets a refusal as the tool result.
+
+use squadron_core::Role;
+use squadron_core::ports::{ToolCall, ToolSpec};
+
+use crate::command_tools;
+use crate::file_tools;
+use crate::permissions::WriteScope;
+use crate::sandbox::WorktreeAccess;
+use crate::terminal::{self, TerminalCall};
+use crate::tool_spec::ToolName;
+use crate::workspace::SquadWorkspace;
+
+/// The tools one agent may call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolRegistry {
+    role: Role,
+    write_scope: WriteScope,
+    tools: Vec<ToolName>,
+}
+
+/// What a tool needs to know about who calls it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ToolContext<'a> {
+    pub(crate) workspace: &'a SquadWorkspace,
+    pub(crate) role: Role,
+    pub(crate) write_scope: WriteScope,
+}
+
+impl ToolContext<'_> {
+    /// Read-only roles run commands against a read-only worktree.
+    pub(crate) fn access(&self) -> WorktreeAccess {
+        if self.write_scope == WriteScope::Nothing {
+            WorktreeAccess::ReadOnly
+        } else {
+            WorktreeAccess::ReadWrite
+        }
+    }
+}
+
+/// The result of executing one tool call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Executed {
+    /// Text for the `tool` message.
+    Output {
+        /// The text.
+        content: String,
+        /// Whether the call was refused or failed.
+        is_error: bool,
+    },
+    /// A valid terminal call: the turn may end.
+    Terminal(TerminalCall),
+}
+
+impl ToolRegistry {
+    /// The registry for `role` given `granted` (from the agent file) and the agent file's
+    /// `write_scope`, narrowed to what the role may ever do.
+    pub fn new(role: Role, granted: &[ToolName], write_scope: WriteScope) -> Self {
+        let write_scope = write_scope.narrowest(WriteScope::ceiling(role));
+        let terminal = ToolName::terminal_for(role);
+        let mut tools: Vec<ToolName> = Vec::new();
+        for &tool in granted {
+            let usable = if tool.is_terminal() {
+                tool == terminal
+            } else {
+                !(tool.writes() && write_scope == WriteScope::Nothing)
+            };
+            if !usable {
+                tracing::warn!(%role, %tool, "dropping a tool the role may not use");
+            } else if !tools.contains(&tool) {
+                tools.push(tool);
+            }
+        }
+        if !tools.contains(&terminal) {
+            tools.push(terminal);
+        }
+        tools.sort();
+        Self {
+            role,
+            write_scope,
+            tools,
+        }
+    }
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The effective write scope.
+    pub fn write_scope(&self) -> WriteScope {
+        self.write_scope
+    }
+
+    /// The tools, in a stable order.
+    pub fn tools(&self) -> &[ToolName] {
+        &self.tools
+    }
+
+    /// The tool specifications sent with every request.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools.iter().map(|tool| tool.spec()).collect()
+    }
+
+    fn tool_list(&self) -> String {
+        self.tools
+            .iter()
+            .map(|tool| tool.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Executes one call: refuses tools not granted, reports invalid arguments as errors.
+    pub async fn execute(&self, workspace: &SquadWorkspace, call: &ToolCall) -> Executed {
+        let refuse = |content: String| Executed::Output {
+            content,
+            is_error: true,
+        };
+        let Ok(tool) = call.name.parse::<ToolName>() else {
+            return refuse(format!(
+                "refused: there is no tool `{}`; your tools are: {}",
+                call.name,
+                self.tool_list()
+            ));
+        };
+        if !self.tools.contains(&tool) {
+            let reason = if tool.writes() && self.write_scope == WriteScope::Nothing {
+                format!("the {} is read-only and cannot change files", self.role)
+            } else {
+                format!("it was not given to the {}", self.role)
+            };
+            return refuse(format!(
+                "refused: `{tool}` is not available: {reason}; your tools are: {}",
+                self.tool_list()
+            ));
+        }
+        let context = ToolContext {
+            workspace,
+            role: self.role,
+            write_scope: self.write_scope,
+        };
+        let arguments = call.arguments.as_str();
+        let result = match tool {
+            ToolName::ReadFile => file_tools::read_file(&context, arguments),
+            ToolName::ListFiles => file_tools::list_files(&context, arguments),
+            ToolName::SearchCode => file_tools::search_code(&context, arguments),
+            ToolName::WriteFile => file_tools::write_file(&context, arguments).await,
+            ToolName::EditFile => file_tools::edit_file(&context, arguments).await,
+            ToolName::RunTests => command_tools::run_tests(&context, arguments).await,
+            ToolName::RunCommand => command_tools::run_command(&context, arguments).await,
+            ToolName::GitDiff => command_tools::git_diff(&context, arguments).await,
+            ToolName::GitLog => command_tools::git_log(&context, arguments).await,
+            ToolName::Finish => return terminal_result(terminal::parse_finish(arguments), tool),
+            ToolName::SubmitReview => {
+                return terminal_result(
+                    terminal::parse_review(arguments, &workspace.worktree),
+                    tool,
+                );
+            }
+            ToolName::SubmitDiagnosis => {
+                return terminal_result(
+                    terminal::parse_diagnosis(arguments, &workspace.worktree),
+                    tool,
+                );
+            }
+        };
+        match result {
+            Ok(content) => Executed::Output {
+                content,
+                is_error: false,
+            },
+            Err(message) => refuse(format!("error from `{tool}`: {message}")),
+        }
+    }
+}
+
+fn terminal_result(parsed: Result<TerminalCall, String>, tool: ToolName) -> Executed {
+    match parsed {
+        Ok(call) => Executed::Terminal(call),
+        Err(message) => Executed::Output {
+            content: format!(
+                "error from `{tool}`: {message}; call `{tool}` again with valid arguments"
+            ),
+            is_error: true,
+        },
+    }
+}

@@ -1,0 +1,659 @@
+//! Sandboxed execution of commands inside a worktree: bubblewrap when it works, otherwise a
+//! restricted runner.
+//!
+//! With bubblewrap the system is mounted read-only, only the worktree and a private `/tmp`
+//! are writable, there is no network, and the command runs in its own PID namespace that
+//! dies with the harness. Both runners clear the environment down to an allow-list (never a
+//! variable whose name looks like a credential), confine the working directory, enforce a
+//! wall-clock limit that kills the whole process tree, and cap the output kept.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+/// Which runner the configuration asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Bubblewrap when it is installed and works here, otherwise the restricted runner.
+    #[default]
+    Auto,
+    /// Bubblewrap or nothing: refuse to run commands without it.
+    Bubblewrap,
+    /// The restricted runner, even where bubblewrap exists.
+    Restricted,
+}
+
+impl SandboxMode {
+    /// The mode as written in configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::Auto => "auto",
+            SandboxMode::Bubblewrap => "bubblewrap",
+            SandboxMode::Restricted => "restricted",
+        }
+    }
+}
+
+impl FromStr for SandboxMode {
+    type Err = SandboxError;
+
+    fn from_str(s: &str) -> Result<Self, SandboxError> {
+        match s {
+            "auto" => Ok(SandboxMode::Auto),
+            "bubblewrap" => Ok(SandboxMode::Bubblewrap),
+            "restricted" => Ok(SandboxMode::Restricted),
+            other => Err(SandboxError::UnknownMode(other.to_owned())),
+        }
+    }
+}
+
+/// The runner actually in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxKind {
+    /// Commands run under bubblewrap.
+    Bubblewrap,
+    /// Commands run with a scrubbed environment and limits, but see the system as it is.
+    Restricted,
+}
+
+impl fmt::Display for SandboxKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SandboxKind::Bubblewrap => "bubblewrap",
+            SandboxKind::Restricted => "restricted",
+        })
+    }
+}
+
+/// Fragments of variable names that mark a credential; such variables never reach a command.
+const SECRET_NAME_MARKERS: [&str; 8] = [
+    "TOKEN",
+    "KEY",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "AUTH",
+    "COOKIE",
+];
+
+/// The `PATH` commands get unless the caller supplies one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Whether a variable name looks like it holds a credential.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_MARKERS
+        .iter()
+        .any(|marker| upper.contains(marker))
+}
+
+/// How commands are run. The binary fills `env` from its own environment; the harness never
+/// reads the environment itself.
+#[derive(Clone, Debug)]
+pub struct SandboxSettings {
+    /// The requested runner.
+    pub mode: SandboxMode,
+    /// Wall-clock limit of one command.
+    pub timeout: Duration,
+    /// Bytes kept of each of stdout and stderr.
+    pub output_cap: usize,
+    /// The allow-listed environment (`PATH`, `LANG`, `TERM`, toolchain homes…). `HOME` and
+    /// `TMPDIR` are always replaced by the private temp dir.
+    env: BTreeMap<String, String>,
+    /// The bubblewrap program, looked up on the allow-listed `PATH` when not absolute.
+    pub bwrap_program: PathBuf,
+}
+
+impl SandboxSettings {
+    /// Settings with a ten-minute limit, a 64 KiB output cap, and `PATH`, `LANG` defaults.
+    pub fn new(mode: SandboxMode) -> Self {
+        let env = BTreeMap::from([
+            ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ]);
+        Self {
+            mode,
+            timeout: Duration::from_secs(600),
+            output_cap: 64 * 1024,
+            env,
+            bwrap_program: PathBuf::from("bwrap"),
+        }
+    }
+
+    /// Allows one variable into commands' environment. A name that looks like a credential
+    /// (`*TOKEN*`, `*KEY*`, `*SECRET*`…) is refused.
+    pub fn allow_env(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<(), SandboxError> {
+        let name = name.into();
+        if is_secret_name(&name) {
+            return Err(SandboxError::SecretVariable(name));
+        }
+        if matches!(name.as_str(), "HOME" | "TMPDIR") {
+            return Err(SandboxError::ReservedVariable(name));
+        }
+        self.env.insert(name, value.into());
+        Ok(())
+    }
+
+    /// The allow-listed environment.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+
+    pub(crate) fn path_env(&self) -> &str {
+        self.env.get("PATH").map_or(DEFAULT_PATH, String::as_str)
+    }
+}
+
+/// Whether a command may change the worktree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorktreeAccess {
+    /// Writers' commands (and guardrails) may change files.
+    ReadWrite,
+    /// Read-only roles' commands see the worktree read-only.
+    ReadOnly,
+}
+
+/// A command to run in the worktree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SandboxCommand {
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A shell command line from the repository's own configuration, run with `sh -c`.
+    Shell(String),
+}
+
+impl SandboxCommand {
+    fn argv(&self) -> Vec<String> {
+        match self {
+            SandboxCommand::Argv(argv) => argv.clone(),
+            SandboxCommand::Shell(line) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
+        }
+    }
+}
+
+impl fmt::Display for SandboxCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SandboxCommand::Argv(argv) => f.write_str(
+                &shlex::try_join(argv.iter().map(String::as_str))
+                    .unwrap_or_else(|_| argv.join(" ")),
+            ),
+            SandboxCommand::Shell(line) => f.write_str(line),
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The exit code; `None` when killed by a signal (including the timeout).
+    pub exit_code: Option<i32>,
+    /// Standard output, lossily decoded, at most the cap.
+    pub stdout: String,
+    /// Standard error, lossily decoded, at most the cap.
+    pub stderr: String,
+    /// Whether output beyond the cap was dropped.
+    pub truncated: bool,
+    /// Whether the wall-clock limit killed it.
+    pub timed_out: bool,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl CommandOutput {
+    /// Whether the command exited with status 0 in time.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+
+    /// A plain-text account of the run, for the model (to be fenced by the caller).
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if self.timed_out {
+            text.push_str(&format!(
+                "killed after the time limit ({:.1}s)\n",
+                self.elapsed.as_secs_f64()
+            ));
+        } else {
+            match self.exit_code {
+                Some(code) => text.push_str(&format!("exit code {code}\n")),
+                None => text.push_str("killed by a signal\n"),
+            }
+        }
+        if !self.stdout.is_empty() {
+            text.push_str("--- stdout ---\n");
+            text.push_str(&self.stdout);
+            if !self.stdout.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        if !self.stderr.is_empty() {
+            text.push_str("--- stderr ---\n");
+            text.push_str(&self.stderr);
+            if !self.stderr.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        if self.truncated {
+            text.push_str("(output truncated at the cap)\n");
+        }
+        text
+    }
+}
+
+/// A failure to run a command at all (a command that runs and fails is a [`CommandOutput`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The configured mode is not one of the three.
+    #[error("parse sandbox mode `{0}`: expected one of auto, bubblewrap, restricted")]
+    UnknownMode(String),
+    /// `sandbox = "bubblewrap"` but no `bwrap` program was found.
+    #[error(
+        "run commands with bubblewrap: `{program}` was not found on PATH `{path}`; install bubblewrap (`apt-get install bubblewrap`) or set sandbox = \"auto\""
+    )]
+    BubblewrapMissing {
+        /// The program looked for.
+        program: String,
+        /// The PATH searched.
+        path: String,
+    },
+    /// `bwrap` exists but cannot create its sandbox here.
+    #[error(
+        "run commands with bubblewrap: the probe run failed ({reason}); this host probably forbids unprivileged user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1) or set sandbox = \"auto\" to fall back to the restricted runner"
+    )]
+    BubblewrapBroken {
+        /// What the probe reported.
+        reason: String,
+    },
+    /// A variable that looks like a credential was offered to the allow-list.
+    #[error(
+        "allow `{0}` into the sandbox: its name looks like a credential, and commands never see credentials"
+    )]
+    SecretVariable(String),
+    /// `HOME` or `TMPDIR` was offered; the sandbox sets them itself.
+    #[error("allow `{0}` into the sandbox: the sandbox sets it to its private temp dir")]
+    ReservedVariable(String),
+    /// A read-only run was asked of the restricted runner.
+    #[error(
+        "run a command with a read-only worktree: that needs bubblewrap, and this host runs the restricted runner"
+    )]
+    ReadOnlyNeedsBubblewrap,
+    /// An empty argument vector.
+    #[error("run an empty command")]
+    EmptyCommand,
+    /// The private temp dir could not be created.
+    #[error("create the private temp dir for a command")]
+    TempDir(#[source] io::Error),
+    /// The process could not be started.
+    #[error("start `{program}`")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting for the process failed.
+    #[error("wait for `{program}`")]
+    Wait {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A ready runner: which kind, with what settings, and any warning to show the operator.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    kind: SandboxKind,
+    settings: SandboxSettings,
+    bwrap: Option<PathBuf>,
+    warning: Option<String>,
+}
+
+/// How long to keep reading output after the process ended or was killed; a grandchild that
+/// escaped the process group may hold the pipe open forever.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+impl Sandbox {
+    /// Picks the runner for `settings.mode`, probing bubblewrap with a trivial run so that a
+    /// host without user namespaces is detected now rather than at the first command.
+    pub async fn detect(settings: SandboxSettings) -> Result<Self, SandboxError> {
+        let restricted = |settings: SandboxSettings, warning: String| {
+            tracing::warn!(sandbox = "restricted", "{warning}");
+            Sandbox {
+                kind: SandboxKind::Restricted,
+                settings,
+                bwrap: None,
+                warning: Some(warning),
+            }
+        };
+        if settings.mode == SandboxMode::Restricted {
+            let warning = "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network".to_owned();
+            return Ok(restricted(settings, warning));
+        }
+        let probe = match find_program(&settings.bwrap_program, settings.path_env()) {
+            None => Err(SandboxError::BubblewrapMissing {
+                program: settings.bwrap_program.display().to_string(),
+                path: settings.path_env().to_owned(),
+            }),
+            Some(bwrap) => probe_bubblewrap(&bwrap, &settings).await.map(|()| bwrap),
+        };
+        match (probe, settings.mode) {
+            (Ok(bwrap), _) => Ok(Sandbox {
+                kind: SandboxKind::Bubblewrap,
+                settings,
+                bwrap: Some(bwrap),
+                warning: None,
+            }),
+            (Err(error), SandboxMode::Bubblewrap) => Err(error),
+            (Err(error), _) => {
+                let warning = format!(
+                    "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network"
+                );
+                Ok(restricted(settings, warning))
+            }
+        }
+    }
+
+    /// The runner in use.
+    pub fn kind(&self) -> SandboxKind {
+        self.kind
+    }
+
+    /// Why the runner is weaker than bubblewrap, for the log and `doctor`.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &SandboxSettings {
+        &self.settings
+    }
+
+    /// Runs `command` with `worktree` as its working directory and writable.
+    pub async fn run(
+        &self,
+        worktree: &Path,
+        command: &SandboxCommand,
+    ) -> Result<CommandOutput, SandboxError> {
+        self.run_with(worktree, command, WorktreeAccess::ReadWrite)
+            .await
+    }
+
+    /// Runs `command` with `worktree` as its working directory, writable or not. Read-only
+    /// runs need bubblewrap: the restricted runner cannot stop a command from writing.
+    pub async fn run_with(
+        &self,
+        worktree: &Path,
+        command: &SandboxCommand,
+        access: WorktreeAccess,
+    ) -> Result<CommandOutput, SandboxError> {
+        if access == WorktreeAccess::ReadOnly && self.kind != SandboxKind::Bubblewrap {
+            return Err(SandboxError::ReadOnlyNeedsBubblewrap);
+        }
+        let argv = command.argv();
+        let Some(program) = argv.first().cloned() else {
+            return Err(SandboxError::EmptyCommand);
+        };
+        let private_tmp = tempfile::Builder::new()
+            .prefix("squadron-cmd-")
+            .tempdir()
+            .map_err(SandboxError::TempDir)?;
+        let mut process = match (&self.kind, &self.bwrap) {
+            (SandboxKind::Bubblewrap, Some(bwrap)) => {
+                let mut process = Command::new(bwrap);
+                process
+                    .args(bubblewrap_args(worktree, &self.settings, access))
+                    .arg("--")
+                    .args(&argv);
+                // Bubblewrap itself gets only PATH: the sandbox's env is set with --setenv.
+                process.env_clear().env("PATH", self.settings.path_env());
+                process
+            }
+            _ => {
+                let mut process = Command::new(&program);
+                process.args(&argv[1..]);
+                process.env_clear().envs(allowed_env(&self.settings));
+                process
+                    .env("HOME", private_tmp.path())
+                    .env("TMPDIR", private_tmp.path());
+                process
+            }
+        };
+        process
+            .current_dir(worktree)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        run_limited(process, &program, &self.settings).await
+    }
+}
+
+/// Arguments that build the bubblewrap sandbox around a command run in `worktree`.
+fn bubblewrap_args(
+    worktree: &Path,
+    settings: &SandboxSettings,
+    access: WorktreeAccess,
+) -> Vec<String> {
+    let worktree = worktree.display().to_string();
+    let mut args: Vec<String> = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // After the tmpfs, so that a worktree under /tmp is visible (and writable) again.
+    let bind = match access {
+        WorktreeAccess::ReadWrite => "--bind",
+        WorktreeAccess::ReadOnly => "--ro-bind",
+    };
+    args.extend([bind.to_owned(), worktree.clone(), worktree.clone()]);
+    args.extend(
+        [
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+        ]
+        .map(str::to_owned),
+    );
+    for (name, value) in allowed_env(settings) {
+        args.extend(["--setenv".to_owned(), name, value]);
+    }
+    args.extend(["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"].map(str::to_owned));
+    args.extend(["--chdir".to_owned(), worktree]);
+    args
+}
+
+/// The allow-listed variables, with any credential-like name dropped once more in case the
+/// settings were built by hand.
+fn allowed_env(settings: &SandboxSettings) -> Vec<(String, String)> {
+    settings
+        .env
+        .iter()
+        .filter(|(name, _)| !is_secret_name(name) && !matches!(name.as_str(), "HOME" | "TMPDIR"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// Runs `true` in a bubblewrap sandbox to learn whether bubblewrap works on this host.
+async fn probe_bubblewrap(bwrap: &Path, settings: &SandboxSettings) -> Result<(), SandboxError> {
+    let probe_dir = tempfile::tempdir().map_err(SandboxError::TempDir)?;
+    let mut process = Command::new(bwrap);
+    process
+        .args(bubblewrap_args(
+            probe_dir.path(),
+            settings,
+            WorktreeAccess::ReadWrite,
+        ))
+        .args(["--", "true"])
+        .env_clear()
+        .env("PATH", settings.path_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut probe_settings = settings.clone();
+    probe_settings.timeout = Duration::from_secs(10);
+    let output = run_limited(process, "bwrap", &probe_settings).await?;
+    if output.success() {
+        Ok(())
+    } else {
+        let reason = output.stderr.trim();
+        let reason = if reason.is_empty() {
+            output.render()
+        } else {
+            reason.to_owned()
+        };
+        Err(SandboxError::BubblewrapBroken { reason })
+    }
+}
+
+/// Spawns `process` and collects its capped output under the wall-clock limit, killing its
+/// whole process group when the limit is reached. The caller sets up the process group.
+pub(crate) async fn run_limited(
+    mut process: Command,
+    program: &str,
+    settings: &SandboxSettings,
+) -> Result<CommandOutput, SandboxError> {
+    let started = Instant::now();
+    let mut child = process.spawn().map_err(|source| SandboxError::Spawn {
+        program: program.to_owned(),
+        source,
+    })?;
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    let stdout = spawn_reader(child.stdout.take(), settings.output_cap);
+    let stderr = spawn_reader(child.stderr.take(), settings.output_cap);
+
+    let (status, timed_out) = match tokio::time::timeout(settings.timeout, child.wait()).await {
+        Ok(status) => (
+            Some(status.map_err(|source| SandboxError::Wait {
+                program: program.to_owned(),
+                source,
+            })?),
+            false,
+        ),
+        Err(_elapsed) => (None, true),
+    };
+    // Kill whatever is left of the group: on timeout the whole tree, otherwise stray
+    // background processes. ESRCH (nothing left) is the common, harmless case.
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    let status = match status {
+        Some(status) => status,
+        None => child.wait().await.map_err(|source| SandboxError::Wait {
+            program: program.to_owned(),
+            source,
+        })?,
+    };
+    let (stdout, stdout_truncated) = stdout.collect().await;
+    let (stderr, stderr_truncated) = stderr.collect().await;
+    Ok(CommandOutput {
+        exit_code: if timed_out { None } else { status.code() },
+        stdout,
+        stderr,
+        truncated: stdout_truncated || stderr_truncated,
+        timed_out,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Output read so far from one pipe: the kept bytes and whether any were dropped. Shared with
+/// the reader task so that what was read survives a reader that never sees end-of-file.
+type Captured = Arc<Mutex<(Vec<u8>, bool)>>;
+
+/// Reads a pipe to its end, keeping at most `cap` bytes (the rest is drained so the writer
+/// never blocks on a full pipe).
+async fn read_capped(mut pipe: impl AsyncRead + Unpin, cap: usize, captured: Captured) {
+    let mut buffer = [0_u8; 8192];
+    loop {
+        match pipe.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => {
+                let mut guard = captured.lock().unwrap_or_else(PoisonError::into_inner);
+                let (kept, truncated) = &mut *guard;
+                let room = cap.saturating_sub(kept.len());
+                if read > room {
+                    *truncated = true;
+                }
+                kept.extend_from_slice(&buffer[..read.min(room)]);
+            }
+        }
+    }
+}
+
+fn spawn_reader(pipe: Option<impl AsyncRead + Unpin + Send + 'static>, cap: usize) -> Reader {
+    let captured = Captured::default();
+    let task = pipe.map(|pipe| tokio::spawn(read_capped(pipe, cap, Arc::clone(&captured))));
+    Reader { captured, task }
+}
+
+/// A pipe being read in the background.
+struct Reader {
+    captured: Captured,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Reader {
+    /// Waits (briefly) for end-of-file and returns what was read.
+    async fn collect(self) -> (String, bool) {
+        let mut cut_short = false;
+        if let Some(mut task) = self.task
+            && tokio::time::timeout(DRAIN_GRACE, &mut task).await.is_err()
+        {
+            task.abort();
+            cut_short = true;
+        }
+        let guard = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            String::from_utf8_lossy(&guard.0).into_owned(),
+            guard.1 || cut_short,
+        )
+    }
+}
+
+/// Finds `program` on `path` (or takes it as is when it contains a slash).
+fn find_program(program: &Path, path: &str) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,56 @@
+//! What one squad's agents share: the worktree, the sandbox, the repository's guardrail
+//! policy, the record of QA's files, and the budgets.
+
+use std::sync::Arc;
+
+use squadron_core::{IssueKey, RunId, SquadId, Usd};
+
+use crate::confine::Worktree;
+use crate::permissions::{QaFiles, TestGlobs};
+use crate::sandbox::Sandbox;
+
+/// The target repository's guardrail policy (from its `.squadron.toml`).
+#[derive(Clone, Debug)]
+pub struct RepoPolicy {
+    /// Formatter command line; `{file}` is replaced by the written file's path (quoted),
+    /// otherwise the path is appended.
+    pub format: Option<String>,
+    /// Linter command line, run after every write.
+    pub lint: Option<String>,
+    /// Test command line, run by `run_tests` and before every commit.
+    pub test: Option<String>,
+    /// Which files are tests (the only files QA may write).
+    pub test_globs: TestGlobs,
+    /// Command prefixes `run_command` accepts, e.g. `cargo check` or `npm run build`.
+    pub allowed_commands: Vec<String>,
+}
+
+/// Spending limits; `None` means unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budgets {
+    /// Limit for this squad.
+    pub squad: Option<Usd>,
+    /// Limit for the whole run.
+    pub run: Option<Usd>,
+}
+
+/// Everything a squad's agents share. Cheap to clone: clones share the sandbox and QA record.
+#[derive(Clone, Debug)]
+pub struct SquadWorkspace {
+    /// The run the squad belongs to.
+    pub run_id: RunId,
+    /// The squad.
+    pub squad_id: SquadId,
+    /// The issue the squad works on; named in every commit message.
+    pub issue: IssueKey,
+    /// The squad's worktree.
+    pub worktree: Worktree,
+    /// How commands run.
+    pub sandbox: Arc<Sandbox>,
+    /// The repository's guardrails.
+    pub policy: Arc<RepoPolicy>,
+    /// Files QA wrote in this squad.
+    pub qa_files: QaFiles,
+    /// Spending limits.
+    pub budgets: Budgets,
+}

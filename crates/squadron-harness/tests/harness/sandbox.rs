@@ -1,0 +1,274 @@
+//! Sandboxed commands: no network, no credentials, a read-only system, and limits that kill
+//! the whole process tree.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use serde_json::json;
+use squadron_core::Role;
+use squadron_harness::{
+    Executed, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode, SandboxSettings,
+    ToolName, ToolRegistry, WorktreeAccess, WriteScope,
+};
+
+use crate::support::{call, policy, repository, workspace_with};
+
+/// Runs the inner probe in a child test process that has `GITHUB_TOKEN` set, since this
+/// crate forbids the `unsafe` needed to set variables in the test process itself.
+#[test]
+fn sandboxed_commands_see_no_token_and_no_network() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sandbox::token_and_network_probe",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GITHUB_TOKEN", "ghp_test_secret_value")
+        .env("OPENAI_API_KEY", "sk-test-secret-value")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the probe did not run: {stdout}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by sandboxed_commands_see_no_token_and_no_network with GITHUB_TOKEN set"]
+async fn token_and_network_probe() {
+    assert_eq!(
+        std::env::var("GITHUB_TOKEN").as_deref(),
+        Ok("ghp_test_secret_value")
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let repo = repository();
+    let mut policy = policy();
+    policy.allowed_commands = vec!["env".to_owned(), "curl".to_owned()];
+    let workspace = workspace_with(repo.path(), policy, SandboxMode::Bubblewrap).await;
+    assert_eq!(workspace.sandbox.kind(), SandboxKind::Bubblewrap);
+    let developer = ToolRegistry::new(
+        Role::Developer,
+        &[ToolName::RunCommand],
+        WriteScope::Anything,
+    );
+
+    let Executed::Output { content, .. } = developer
+        .execute(
+            &workspace,
+            &call("c1", "run_command", json!({"command": "env"})),
+        )
+        .await
+    else {
+        panic!("terminal");
+    };
+    assert!(content.contains("Command `env` passed"), "{content}");
+    assert!(content.contains("PATH="), "{content}");
+    assert!(
+        !content.contains("GITHUB_TOKEN") && !content.contains("ghp_test_secret_value"),
+        "{content}"
+    );
+    assert!(!content.contains("OPENAI_API_KEY"), "{content}");
+
+    let url = format!("http://127.0.0.1:{port}/");
+    let command = format!("curl --silent --show-error --max-time 5 {url}");
+    let Executed::Output { content, .. } = developer
+        .execute(
+            &workspace,
+            &call("c2", "run_command", json!({"command": command})),
+        )
+        .await
+    else {
+        panic!("terminal");
+    };
+    assert!(content.contains("FAILED"), "{content}");
+    assert!(
+        content.contains("Couldn't connect") || content.contains("Failed to connect"),
+        "{content}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the sandboxed command reached the host's loopback"
+    );
+}
+
+#[tokio::test]
+async fn bubblewrap_keeps_the_system_read_only_and_the_worktree_writable() {
+    let repo = repository();
+    let sandbox = Sandbox::detect(SandboxSettings::new(SandboxMode::Bubblewrap))
+        .await
+        .unwrap();
+    let output = sandbox
+        .run(
+            repo.path(),
+            &SandboxCommand::Shell(
+                "touch /usr/squadron-escape; echo built > out.txt; echo $HOME".to_owned(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(
+        output.stderr.contains("Read-only file system"),
+        "{output:?}"
+    );
+    assert_eq!(output.stdout.trim(), "/tmp");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("out.txt")).unwrap(),
+        "built\n"
+    );
+    assert!(!std::path::Path::new("/usr/squadron-escape").exists());
+    // Read-only roles get a read-only worktree.
+    let output = sandbox
+        .run_with(
+            repo.path(),
+            &SandboxCommand::Shell("echo x > mine.txt".to_owned()),
+            WorktreeAccess::ReadOnly,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !output.success() && !repo.path().join("mine.txt").exists(),
+        "{output:?}"
+    );
+}
+
+#[tokio::test]
+async fn restricted_runner_scrubs_the_environment_and_confines_the_directory() {
+    let repo = repository();
+    let mut settings = SandboxSettings::new(SandboxMode::Restricted);
+    settings.allow_env("TERM", "dumb").unwrap();
+    assert!(matches!(
+        settings.allow_env("GITHUB_TOKEN", "x"),
+        Err(SandboxError::SecretVariable(_))
+    ));
+    assert!(matches!(
+        settings.allow_env("AWS_SECRET_ACCESS_KEY", "x"),
+        Err(SandboxError::SecretVariable(_))
+    ));
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    assert_eq!(sandbox.kind(), SandboxKind::Restricted);
+    assert!(sandbox.warning().unwrap().contains("restricted"));
+    let output = sandbox
+        .run(repo.path(), &SandboxCommand::Shell("env; pwd".to_owned()))
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| name)
+        .collect();
+    names.sort_unstable();
+    names.retain(|name| !matches!(*name, "PWD" | "SHLVL" | "_" | "OLDPWD"));
+    assert_eq!(
+        names,
+        ["HOME", "LANG", "PATH", "TERM", "TMPDIR"],
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains(&repo.path().canonicalize().unwrap().display().to_string())
+    );
+    // Read-only runs cannot be promised without bubblewrap.
+    let refused = sandbox
+        .run_with(
+            repo.path(),
+            &SandboxCommand::Shell("true".to_owned()),
+            WorktreeAccess::ReadOnly,
+        )
+        .await;
+    assert!(matches!(
+        refused,
+        Err(SandboxError::ReadOnlyNeedsBubblewrap)
+    ));
+}
+
+#[tokio::test]
+async fn bubblewrap_mode_refuses_to_run_without_bwrap() {
+    let mut settings = SandboxSettings::new(SandboxMode::Bubblewrap);
+    settings.bwrap_program = "squadron-no-such-bwrap".into();
+    let error = Sandbox::detect(settings.clone()).await.unwrap_err();
+    assert!(
+        matches!(error, SandboxError::BubblewrapMissing { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("install bubblewrap"), "{error}");
+    settings.mode = SandboxMode::Auto;
+    let fallback = Sandbox::detect(settings).await.unwrap();
+    assert_eq!(fallback.kind(), SandboxKind::Restricted);
+    assert!(
+        fallback
+            .warning()
+            .unwrap()
+            .contains("falling back to the restricted runner")
+    );
+}
+
+async fn assert_tree_killed_on_timeout(mode: SandboxMode) {
+    let repo = repository();
+    let mut settings = SandboxSettings::new(mode);
+    settings.timeout = Duration::from_millis(500);
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    let script = "sleep 30 & echo $! > child.pid; echo started; wait";
+    let output = sandbox
+        .run(repo.path(), &SandboxCommand::Shell(script.to_owned()))
+        .await
+        .unwrap();
+    assert!(output.timed_out && !output.success(), "{output:?}");
+    assert!(output.elapsed < Duration::from_secs(10), "{output:?}");
+    assert!(output.render().contains("killed after the time limit"));
+    assert_eq!(output.stdout.trim(), "started");
+    if mode == SandboxMode::Restricted {
+        // The grandchild shares the host's PID namespace here, so it can be checked directly.
+        let pid = std::fs::read_to_string(repo.path().join("child.pid")).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let mut dead = false;
+        for _ in 0..200 {
+            dead = std::fs::read_to_string(&stat).map_or(true, |stat| stat.contains(") Z "));
+            if dead {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(dead, "the background child outlived the timeout");
+    }
+}
+
+#[tokio::test]
+async fn timeouts_kill_the_process_tree_restricted() {
+    assert_tree_killed_on_timeout(SandboxMode::Restricted).await;
+}
+
+#[tokio::test]
+async fn timeouts_kill_the_process_tree_bubblewrap() {
+    assert_tree_killed_on_timeout(SandboxMode::Bubblewrap).await;
+}
+
+#[tokio::test]
+async fn output_is_capped() {
+    let repo = repository();
+    let mut settings = SandboxSettings::new(SandboxMode::Auto);
+    settings.output_cap = 1000;
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    let output = sandbox
+        .run(
+            repo.path(),
+            &SandboxCommand::Shell("head -c 100000 /dev/zero | tr '\\0' a".to_owned()),
+        )
+        .await
+        .unwrap();
+    assert!(output.success(), "{output:?}");
+    assert_eq!(output.stdout.len(), 1000);
+    assert!(output.truncated);
+}
