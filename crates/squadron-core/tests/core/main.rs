@@ -3,3 +3,4 @@
 
 mod acceptance;
 mod refinement;
+mod scheduler;

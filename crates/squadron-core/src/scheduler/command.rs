@@ -1,0 +1,148 @@
+//! Commands: what the scheduler asks the runtime to do next, and the run summary it reports.
+
+use std::fmt;
+
+use crate::domain::{IssueKey, Phase, RunId, SquadId, Timestamp};
+use crate::gate::CommitSha;
+use crate::merge_queue::RebaseReason;
+
+/// One thing for the runtime to do. Commands come in the order to execute them: a
+/// [`Command::RecordPhase`] always precedes the work of the phase it enters, so the store
+/// knows where a squad stands before anything happens in that phase. Every command may be
+/// re-issued after a restart, so the runtime executes each one idempotently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Persist a phase change (and the round it happened in) before acting on it.
+    RecordPhase {
+        /// The squad.
+        squad: SquadId,
+        /// The phase it left.
+        from: Phase,
+        /// The phase it entered.
+        to: Phase,
+        /// Its review round after the change.
+        round: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// Create the worktree on the issue's branch and move the issue to started.
+    PrepareWorkspace {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Run the diagnostician on the bug report and post its fix plan.
+    Diagnose {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Run the developer and QA on the issue (or the fix plan).
+    Implement {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Run the guardrails and the test command; when the squad has a PR, push the verified
+    /// head. With `rebase`, first rebase the branch onto the base (letting the developer
+    /// resolve conflicts).
+    Verify {
+        /// The squad.
+        squad: SquadId,
+        /// Why to rebase first, if at all.
+        rebase: Option<RebaseReason>,
+    },
+    /// Push the branch and open the PR (or find the one already open).
+    OpenPr {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Run both reviewers on the current head; each submits its review.
+    Review {
+        /// The squad.
+        squad: SquadId,
+        /// The round, from 1; part of the reviews' idempotency keys.
+        round: u32,
+    },
+    /// Run the developer (and QA for test findings) on the round's review comments.
+    Fix {
+        /// The squad.
+        squad: SquadId,
+        /// The round whose findings to fix.
+        round: u32,
+    },
+    /// Read the PR from the code host and decide whether it may merge.
+    EvaluateGate {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Merge the PR with the head SHA as a guard (or find it already merged).
+    Merge {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Abort the squad's step in flight: the squad ended while it was working.
+    StopWork {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Release the squad's worktree; its branch and PR stay.
+    CleanUp {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Every squad of the run has ended.
+    RunFinished {
+        /// The run.
+        run: RunId,
+        /// How each squad ended.
+        summary: RunSummary,
+    },
+}
+
+/// How one squad of a finished run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SquadOutcome {
+    /// The squad.
+    pub squad: SquadId,
+    /// Its issue.
+    pub issue: IssueKey,
+    /// Its terminal phase, with its reason.
+    pub phase: Phase,
+    /// Review rounds it went through.
+    pub round: u32,
+    /// The merge commit, when it merged.
+    pub merge_sha: Option<CommitSha>,
+}
+
+/// How a run ended, squad by squad in admission order (skipped issues last).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// One entry per squad.
+    pub outcomes: Vec<SquadOutcome>,
+}
+
+impl RunSummary {
+    /// How many squads ended in a phase of this name (`merged`, `needs-human`, …).
+    pub fn count(&self, phase_name: &str) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|outcome| outcome.phase.name() == phase_name)
+            .count()
+    }
+}
+
+impl fmt::Display for RunSummary {
+    /// `2 merged, 1 needs-human` — only the phases that occurred, in a fixed order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = ["merged", "needs-human", "failed", "cancelled", "skipped"];
+        let parts: Vec<String> = names
+            .into_iter()
+            .map(|name| (name, self.count(name)))
+            .filter(|(_, count)| *count > 0)
+            .map(|(name, count)| format!("{count} {name}"))
+            .collect();
+        if parts.is_empty() {
+            f.write_str("no squads")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}

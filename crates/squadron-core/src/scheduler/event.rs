@@ -1,0 +1,211 @@
+//! Events: what the runtime reports to the scheduler, each an outcome of a command or a
+//! request from outside (a person, the budget meter, the clock).
+
+use crate::domain::{IssueKey, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, Usd};
+use crate::gate::{CommitSha, GateDecision};
+use crate::merge_queue::RebaseReason;
+
+/// One squad as admitted into a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SquadSpec {
+    /// The squad's id, minted by the store.
+    pub id: SquadId,
+    /// The issue it works, for messages (`ENG-123`).
+    pub issue: IssueKey,
+    /// Feature squads implement straight away; bug-fix squads diagnose first.
+    pub kind: SquadKind,
+    /// Urgent issues start first when slots are scarce.
+    pub priority: Priority,
+    /// Squads of the same run that must merge before this one starts.
+    pub blocked_by: Vec<SquadId>,
+}
+
+/// An issue of the run that was not admitted; squads it blocks cannot proceed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedSquad {
+    /// The squad's id, minted by the store.
+    pub id: SquadId,
+    /// The issue, for messages.
+    pub issue: IssueKey,
+    /// Why it was skipped (the refinement reasons, for instance).
+    pub reason: String,
+}
+
+/// How the guardrails and the test command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Everything passed; when the squad has a PR the verified head was pushed.
+    Passed,
+    /// Something failed after the agents had their chances; the text says what.
+    Failed(String),
+}
+
+/// Why the code host did not merge a PR the gate let through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeRejection {
+    /// The base moved on or the PR conflicts: rebase, verify and get re-reviewed.
+    NeedsRebase(RebaseReason),
+    /// The head is no longer the commit that was approved (someone pushed): re-review.
+    HeadMoved,
+    /// Refused for a reason automation cannot fix (branch protection, permissions).
+    Refused(String),
+}
+
+/// What a budget overrun applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BudgetScope {
+    /// One squad spent its budget.
+    Squad(SquadId),
+    /// The whole run spent its budget: every unfinished squad of it stops.
+    Run(RunId),
+}
+
+/// What a cancellation applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelTarget {
+    /// One squad.
+    Squad(SquadId),
+    /// Every unfinished squad of a run.
+    Run(RunId),
+}
+
+/// Everything the scheduler reacts to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A run's issues were resolved and checked: admitted squads enter the queue, skipped
+    /// ones end at once. Squads must already exist in the store, in phase `queued`.
+    RunAdmitted {
+        /// The run.
+        run: RunId,
+        /// Admitted squads, in admission order (the tie-breaker after priority).
+        squads: Vec<SquadSpec>,
+        /// Issues of the run that were not admitted.
+        skipped: Vec<SkippedSquad>,
+    },
+    /// The worktree is ready (answers [`Command::PrepareWorkspace`](super::Command)).
+    Prepared {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// The diagnostician produced a fix plan (answers `Diagnose`).
+    Diagnosed {
+        /// The squad.
+        squad: SquadId,
+        /// Whether the plan is confident enough to implement without a person.
+        confident: bool,
+    },
+    /// Developer and QA finished their work (answers `Implement`).
+    Implemented {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// Guardrails ran on the branch (answers `Verify`).
+    Verified {
+        /// The squad.
+        squad: SquadId,
+        /// How they ended.
+        outcome: Verification,
+    },
+    /// The PR is open (answers `OpenPr`).
+    PrOpened {
+        /// The squad.
+        squad: SquadId,
+        /// The PR.
+        pr: PrNumber,
+    },
+    /// Both reviewers submitted their reviews of the round's head (answers `Review`).
+    ReviewsCompleted {
+        /// The squad.
+        squad: SquadId,
+        /// The round reviewed; a report for another round is refused as stale.
+        round: u32,
+        /// The code reviewer's verdict.
+        code_reviewer: ReviewVerdict,
+        /// The QA specialist's verdict.
+        qa_specialist: ReviewVerdict,
+    },
+    /// Developer and QA committed fixes for the round's findings (answers `Fix`).
+    Fixed {
+        /// The squad.
+        squad: SquadId,
+        /// The round whose findings were fixed.
+        round: u32,
+    },
+    /// The merge gate read the PR (answers `EvaluateGate`). With a merge queue, report
+    /// [`GateDecision::Merge`] once the squad holds its lane's merge ticket.
+    GateDecided {
+        /// The squad.
+        squad: SquadId,
+        /// The gate's answer.
+        decision: GateDecision,
+    },
+    /// The PR merged (answers `Merge`).
+    Merged {
+        /// The squad.
+        squad: SquadId,
+        /// The merge commit on the base branch.
+        sha: CommitSha,
+    },
+    /// The code host did not merge (answers `Merge`).
+    MergeRejected {
+        /// The squad.
+        squad: SquadId,
+        /// Why.
+        rejection: MergeRejection,
+    },
+    /// Another PR landed on the base while this approved one waited: it must be rebased
+    /// and re-reviewed before it may merge.
+    RebaseRequired {
+        /// The squad.
+        squad: SquadId,
+        /// Behind or conflicting.
+        reason: RebaseReason,
+    },
+    /// The step in flight failed in a way retries did not fix.
+    StepFailed {
+        /// The squad.
+        squad: SquadId,
+        /// What failed, as a message for the status view.
+        error: String,
+    },
+    /// The budget meter found a squad or a run over its budget.
+    BudgetExceeded {
+        /// Who overspent.
+        scope: BudgetScope,
+        /// What was spent.
+        spent: Usd,
+        /// The configured budget.
+        limit: Usd,
+    },
+    /// A person (or the tracker) asked to stop a squad or a run.
+    CancelRequested {
+        /// What to cancel.
+        target: CancelTarget,
+    },
+    /// Time passed: re-ask the merge gate for squads whose wait is over.
+    Tick,
+}
+
+impl Event {
+    /// The event's name as refusals and logs show it (`reviews-completed`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Event::RunAdmitted { .. } => "run-admitted",
+            Event::Prepared { .. } => "prepared",
+            Event::Diagnosed { .. } => "diagnosed",
+            Event::Implemented { .. } => "implemented",
+            Event::Verified { .. } => "verified",
+            Event::PrOpened { .. } => "pr-opened",
+            Event::ReviewsCompleted { .. } => "reviews-completed",
+            Event::Fixed { .. } => "fixed",
+            Event::GateDecided { .. } => "gate-decided",
+            Event::Merged { .. } => "merged",
+            Event::MergeRejected { .. } => "merge-rejected",
+            Event::RebaseRequired { .. } => "rebase-required",
+            Event::StepFailed { .. } => "step-failed",
+            Event::BudgetExceeded { .. } => "budget-exceeded",
+            Event::CancelRequested { .. } => "cancel-requested",
+            Event::Tick => "tick",
+        }
+    }
+}

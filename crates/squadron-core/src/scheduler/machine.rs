@@ -1,0 +1,836 @@
+//! The scheduler's state machine: squads, runs, and every legal move between phases.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::command::{Command, RunSummary, SquadOutcome};
+use super::event::{
+    BudgetScope, CancelTarget, Event, MergeRejection, SkippedSquad, SquadSpec, Verification,
+};
+use super::refusal::Refusal;
+use crate::domain::{
+    IssueKey, Phase, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, Timestamp,
+};
+use crate::gate::{CommitSha, GateBlocker, GateDecision};
+use crate::merge_queue::RebaseReason;
+
+/// The scheduler's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Squads that may hold a slot (be started and not ended) at once; at least one is
+    /// always allowed so a run can make progress.
+    pub concurrency: usize,
+    /// Review rounds a squad gets; a round that still requests changes at this cap ends
+    /// the squad as needs-human.
+    pub max_review_rounds: u32,
+    /// How long to wait before asking the merge gate again when it said to wait.
+    pub gate_retry_after: Duration,
+    /// How long the gate may keep saying "wait" before a person is asked to look.
+    pub gate_wait_limit: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_review_rounds: 3,
+            gate_retry_after: Duration::from_secs(30),
+            gate_wait_limit: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// A squad as the store kept it, for [`Scheduler::restore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistedSquad {
+    /// The run it belongs to.
+    pub run: RunId,
+    /// Id, issue, kind, priority and blockers, as admitted.
+    pub spec: SquadSpec,
+    /// The last recorded phase.
+    pub phase: Phase,
+    /// The last recorded review round.
+    pub round: u32,
+    /// The PR, once open.
+    pub pr: Option<PrNumber>,
+}
+
+/// A read-only view of one scheduled squad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SquadStatus<'a> {
+    /// The squad.
+    pub id: &'a SquadId,
+    /// Its run.
+    pub run: &'a RunId,
+    /// Its issue.
+    pub issue: &'a IssueKey,
+    /// Where it stands.
+    pub phase: &'a Phase,
+    /// Its review round (0 before the first review).
+    pub round: u32,
+    /// Its PR, once open.
+    pub pr: Option<PrNumber>,
+}
+
+/// The merge gate said to wait: since when, and when to ask again (`None` while an
+/// evaluation is outstanding).
+#[derive(Clone, Copy, Debug)]
+struct GateWait {
+    since: Timestamp,
+    ask_at: Option<Timestamp>,
+}
+
+#[derive(Debug)]
+struct SquadState {
+    id: SquadId,
+    run: RunId,
+    issue: IssueKey,
+    kind: SquadKind,
+    priority: Priority,
+    blocked_by: Vec<usize>,
+    phase: Phase,
+    round: u32,
+    pr: Option<PrNumber>,
+    gate_wait: Option<GateWait>,
+    merge_sha: Option<CommitSha>,
+}
+
+#[derive(Debug)]
+struct RunState {
+    squads: Vec<usize>,
+    finished: bool,
+}
+
+/// The squad scheduler. Feed it [`Event`]s with the current time; execute the
+/// [`Command`]s it returns in order. A refused event leaves it unchanged.
+#[derive(Debug)]
+pub struct Scheduler {
+    config: SchedulerConfig,
+    /// Every squad in admission order; the index is the admission sequence.
+    squads: Vec<SquadState>,
+    index: BTreeMap<SquadId, usize>,
+    runs: BTreeMap<RunId, RunState>,
+}
+
+impl Scheduler {
+    /// An empty scheduler.
+    pub fn new(config: SchedulerConfig) -> Self {
+        Self {
+            config,
+            squads: Vec::new(),
+            index: BTreeMap::new(),
+            runs: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds the scheduler after a restart from the squads of unfinished runs, in the
+    /// order they were admitted, and returns the commands that resume them: the command of
+    /// each squad's current phase again (the runtime executes commands idempotently), new
+    /// starts for free slots, and `RunFinished` for runs whose squads have all ended.
+    /// Verification interrupted mid-rebase resumes without the rebase; the merge gate
+    /// asks for it again if the branch is still behind.
+    pub fn restore(
+        config: SchedulerConfig,
+        squads: Vec<PersistedSquad>,
+        now: Timestamp,
+    ) -> Result<(Scheduler, Vec<Command>), Refusal> {
+        let mut scheduler = Scheduler::new(config);
+        let mut by_run: BTreeMap<RunId, Vec<PersistedSquad>> = BTreeMap::new();
+        for squad in squads {
+            by_run.entry(squad.run.clone()).or_default().push(squad);
+        }
+        // Validate everything before building anything.
+        let mut seen = BTreeMap::new();
+        for squads in by_run.values() {
+            for squad in squads {
+                if seen.insert(squad.spec.id.clone(), ()).is_some() {
+                    return Err(Refusal::DuplicateSquad {
+                        squad: squad.spec.id.clone(),
+                    });
+                }
+            }
+            for squad in squads {
+                check_blockers(&squad.spec, squads.iter().map(|s| &s.spec.id))?;
+            }
+        }
+        let mut out = Vec::new();
+        for (run, persisted) in by_run {
+            let specs = persisted.iter().map(|p| p.spec.clone()).collect();
+            let first = scheduler.insert_run(run, specs);
+            for (offset, squad) in persisted.into_iter().enumerate() {
+                let state = &mut scheduler.squads[first + offset];
+                state.phase = squad.phase;
+                state.round = squad.round;
+                state.pr = squad.pr;
+                if let Some(command) = resume_command(state) {
+                    out.push(command);
+                }
+            }
+            let queued: Vec<usize> = (first..scheduler.squads.len())
+                .filter(|&i| scheduler.squads[i].phase == Phase::Queued)
+                .collect();
+            scheduler.end_cycles(&queued, now, &mut out);
+        }
+        scheduler.settle(now, &mut out);
+        Ok((scheduler, out))
+    }
+
+    /// Handles one event at `now` and returns the commands to execute, in order. Refuses
+    /// (and changes nothing) when the event makes no sense for the squad or run it names.
+    pub fn handle(&mut self, event: Event, now: Timestamp) -> Result<Vec<Command>, Refusal> {
+        let mut out = Vec::new();
+        let name = event.name();
+        match event {
+            Event::RunAdmitted {
+                run,
+                squads,
+                skipped,
+            } => {
+                self.admit(run, squads, skipped, now, &mut out)?;
+            }
+            Event::Prepared { squad } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Preparing)?;
+                match self.squads[i].kind {
+                    SquadKind::BugFix => self.enter(i, Phase::Diagnosing, now, &mut out),
+                    SquadKind::Feature => self.enter(i, Phase::Implementing, now, &mut out),
+                }
+            }
+            Event::Diagnosed { squad, confident } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Diagnosing)?;
+                if confident {
+                    self.enter(i, Phase::Implementing, now, &mut out);
+                } else {
+                    let reason = "the diagnosis is not confident enough to fix automatically: \
+                                  read the posted fix plan and decide how to proceed";
+                    self.end(
+                        i,
+                        Phase::NeedsHuman(reason.to_owned()),
+                        false,
+                        now,
+                        &mut out,
+                    );
+                }
+            }
+            Event::Implemented { squad } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Implementing)?;
+                self.enter(i, Phase::Verifying, now, &mut out);
+            }
+            Event::Verified { squad, outcome } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Verifying)?;
+                match outcome {
+                    Verification::Passed if self.squads[i].pr.is_none() => {
+                        self.enter(i, Phase::PrOpen, now, &mut out);
+                    }
+                    Verification::Passed => self.start_review_round(i, now, &mut out),
+                    Verification::Failed(failure) => {
+                        let reason = format!("verification failed: {failure}");
+                        self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
+                    }
+                }
+            }
+            Event::PrOpened { squad, pr } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::PrOpen)?;
+                self.squads[i].pr = Some(pr);
+                self.start_review_round(i, now, &mut out);
+            }
+            Event::ReviewsCompleted {
+                squad,
+                round,
+                code_reviewer,
+                qa_specialist,
+            } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Reviewing)?;
+                self.expect_round(i, round, name)?;
+                self.reviews_completed(i, code_reviewer, qa_specialist, now, &mut out);
+            }
+            Event::Fixed { squad, round } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Fixing)?;
+                self.expect_round(i, round, name)?;
+                self.enter(i, Phase::Verifying, now, &mut out);
+            }
+            Event::GateDecided { squad, decision } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Approved)?;
+                self.gate_decided(i, decision, now, &mut out);
+            }
+            Event::Merged { squad, sha } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
+                self.squads[i].merge_sha = Some(sha);
+                self.end(i, Phase::Merged, false, now, &mut out);
+            }
+            Event::MergeRejected { squad, rejection } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
+                match rejection {
+                    MergeRejection::NeedsRebase(reason) => self.rebase(i, reason, now, &mut out),
+                    MergeRejection::HeadMoved => self.start_review_round(i, now, &mut out),
+                    MergeRejection::Refused(reason) => {
+                        let reason = format!("the code host refused the merge: {reason}");
+                        self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
+                    }
+                }
+            }
+            Event::RebaseRequired { squad, reason } => {
+                let i = self.expect(&squad, name, |phase| {
+                    matches!(phase, Phase::Approved | Phase::Merging)
+                })?;
+                self.rebase(i, reason, now, &mut out);
+            }
+            Event::StepFailed { squad, error } => {
+                let i = self.expect(&squad, name, Phase::holds_slot)?;
+                self.end(i, Phase::Failed(error), false, now, &mut out);
+            }
+            Event::BudgetExceeded {
+                scope,
+                spent,
+                limit,
+            } => {
+                let (targets, whose) = match &scope {
+                    BudgetScope::Squad(squad) => (
+                        vec![self.expect(squad, name, |phase| !phase.is_terminal())?],
+                        "squad",
+                    ),
+                    BudgetScope::Run(run) => (self.unfinished_of_run(run, name)?, "run"),
+                };
+                let reason = format!(
+                    "the {whose} is over budget: spent {spent} of {limit}; raise the budget or \
+                     finish the work by hand"
+                );
+                for i in targets {
+                    self.end(i, Phase::NeedsHuman(reason.clone()), true, now, &mut out);
+                }
+            }
+            Event::CancelRequested { target } => {
+                let targets = match &target {
+                    CancelTarget::Squad(squad) => {
+                        vec![self.expect(squad, name, |phase| !phase.is_terminal())?]
+                    }
+                    CancelTarget::Run(run) => self.unfinished_of_run(run, name)?,
+                };
+                for i in targets {
+                    self.end(i, Phase::Cancelled, true, now, &mut out);
+                }
+            }
+            Event::Tick => self.ask_gate_again(now, &mut out),
+        }
+        self.settle(now, &mut out);
+        Ok(out)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
+    /// One squad, if scheduled.
+    pub fn squad(&self, id: &SquadId) -> Option<SquadStatus<'_>> {
+        self.index.get(id).map(|&i| status(&self.squads[i]))
+    }
+
+    /// Every scheduled squad, in admission order.
+    pub fn squads(&self) -> impl Iterator<Item = SquadStatus<'_>> {
+        self.squads.iter().map(status)
+    }
+
+    /// How many squads hold a slot now.
+    pub fn slots_in_use(&self) -> usize {
+        self.squads
+            .iter()
+            .filter(|squad| squad.phase.holds_slot())
+            .count()
+    }
+
+    fn admit(
+        &mut self,
+        run: RunId,
+        squads: Vec<SquadSpec>,
+        skipped: Vec<SkippedSquad>,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) -> Result<(), Refusal> {
+        if self.runs.contains_key(&run) {
+            return Err(Refusal::RunAlreadyAdmitted { run });
+        }
+        let ids = || {
+            squads
+                .iter()
+                .map(|s| &s.id)
+                .chain(skipped.iter().map(|s| &s.id))
+        };
+        let mut seen = BTreeMap::new();
+        for id in ids() {
+            if self.index.contains_key(id) || seen.insert(id, ()).is_some() {
+                return Err(Refusal::DuplicateSquad { squad: id.clone() });
+            }
+        }
+        for spec in &squads {
+            check_blockers(spec, ids())?;
+        }
+        let admitted = squads.len();
+        let specs = squads
+            .into_iter()
+            .chain(skipped.iter().map(|skip| SquadSpec {
+                id: skip.id.clone(),
+                issue: skip.issue.clone(),
+                kind: SquadKind::Feature,
+                priority: Priority::None,
+                blocked_by: Vec::new(),
+            }));
+        let first = self.insert_run(run, specs.collect());
+        for (offset, skip) in skipped.into_iter().enumerate() {
+            self.end(
+                first + admitted + offset,
+                Phase::Skipped(skip.reason),
+                false,
+                now,
+                out,
+            );
+        }
+        let new: Vec<usize> = (first..first + admitted).collect();
+        self.end_cycles(&new, now, out);
+        Ok(())
+    }
+
+    /// Adds a run's squads in phase `queued` and returns the index of the first. Blockers
+    /// must have been checked to belong to `specs`.
+    fn insert_run(&mut self, run: RunId, specs: Vec<SquadSpec>) -> usize {
+        let first = self.squads.len();
+        for (offset, spec) in specs.iter().enumerate() {
+            self.index.insert(spec.id.clone(), first + offset);
+        }
+        for spec in specs {
+            let blocked_by = spec
+                .blocked_by
+                .iter()
+                .filter_map(|id| self.index.get(id).copied())
+                .collect();
+            self.squads.push(SquadState {
+                id: spec.id,
+                run: run.clone(),
+                issue: spec.issue,
+                kind: spec.kind,
+                priority: spec.priority,
+                blocked_by,
+                phase: Phase::Queued,
+                round: 0,
+                pr: None,
+                gate_wait: None,
+                merge_sha: None,
+            });
+        }
+        let squads = (first..self.squads.len()).collect();
+        self.runs.insert(
+            run,
+            RunState {
+                squads,
+                finished: false,
+            },
+        );
+        first
+    }
+
+    /// Ends every squad among `candidates` that blocks itself through a cycle of blocked-by
+    /// relations: it could never start.
+    fn end_cycles(&mut self, candidates: &[usize], now: Timestamp, out: &mut Vec<Command>) {
+        let cycles: Vec<(usize, Vec<usize>)> = candidates
+            .iter()
+            .filter_map(|&i| self.cycle_through(i).map(|cycle| (i, cycle)))
+            .collect();
+        for (i, cycle) in cycles {
+            let path: Vec<&str> = cycle
+                .iter()
+                .map(|&j| self.squads[j].issue.as_str())
+                .collect();
+            let reason = format!(
+                "its blocked-by relations form a cycle ({}): remove one of them in the tracker",
+                path.join(" → ")
+            );
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+        }
+    }
+
+    /// A path of blocked-by relations from `start` back to itself, if there is one.
+    fn cycle_through(&self, start: usize) -> Option<Vec<usize>> {
+        let mut path = vec![start];
+        let mut visited = vec![false; self.squads.len()];
+        self.find_path_to(start, start, &mut path, &mut visited)
+            .then_some(path)
+    }
+
+    fn find_path_to(
+        &self,
+        from: usize,
+        target: usize,
+        path: &mut Vec<usize>,
+        visited: &mut [bool],
+    ) -> bool {
+        for &next in &self.squads[from].blocked_by {
+            if next == target {
+                path.push(next);
+                return true;
+            }
+            if !visited[next] {
+                visited[next] = true;
+                path.push(next);
+                if self.find_path_to(next, target, path, visited) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+
+    /// The index of `squad` if its phase satisfies `allowed`, else the refusal.
+    fn expect(
+        &self,
+        squad: &SquadId,
+        event: &'static str,
+        allowed: impl Fn(&Phase) -> bool,
+    ) -> Result<usize, Refusal> {
+        let &i = self.index.get(squad).ok_or_else(|| Refusal::UnknownSquad {
+            squad: squad.clone(),
+            event,
+        })?;
+        let state = &self.squads[i];
+        if allowed(&state.phase) {
+            Ok(i)
+        } else {
+            Err(Refusal::IllegalTransition {
+                squad: state.id.clone(),
+                issue: state.issue.clone(),
+                phase: state.phase.clone(),
+                event,
+            })
+        }
+    }
+
+    fn expect_round(&self, i: usize, reported: u32, event: &'static str) -> Result<(), Refusal> {
+        let state = &self.squads[i];
+        if state.round == reported {
+            Ok(())
+        } else {
+            Err(Refusal::StaleRound {
+                squad: state.id.clone(),
+                issue: state.issue.clone(),
+                round: state.round,
+                reported,
+                event,
+            })
+        }
+    }
+
+    fn unfinished_of_run(&self, run: &RunId, event: &'static str) -> Result<Vec<usize>, Refusal> {
+        let state = self.runs.get(run).ok_or_else(|| Refusal::UnknownRun {
+            run: run.clone(),
+            event,
+        })?;
+        let unfinished: Vec<usize> = state
+            .squads
+            .iter()
+            .copied()
+            .filter(|&i| !self.squads[i].phase.is_terminal())
+            .collect();
+        if unfinished.is_empty() {
+            return Err(Refusal::RunAlreadyFinished {
+                run: run.clone(),
+                event,
+            });
+        }
+        Ok(unfinished)
+    }
+
+    fn reviews_completed(
+        &mut self,
+        i: usize,
+        code_reviewer: ReviewVerdict,
+        qa_specialist: ReviewVerdict,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        if code_reviewer == ReviewVerdict::Approved && qa_specialist == ReviewVerdict::Approved {
+            self.squads[i].gate_wait = None;
+            self.enter(i, Phase::Approved, now, out);
+            return;
+        }
+        let round = self.squads[i].round;
+        let max = self.config.max_review_rounds;
+        if round >= max {
+            let reason = format!(
+                "review round {round} of {max} ended with changes still requested \
+                 (code-reviewer: {code_reviewer}, qa-specialist: {qa_specialist}): read the \
+                 PR's reviews and finish it by hand"
+            );
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+        } else {
+            self.enter(i, Phase::Fixing, now, out);
+        }
+    }
+
+    fn gate_decided(
+        &mut self,
+        i: usize,
+        decision: GateDecision,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        let blockers = match &decision {
+            GateDecision::Merge => {
+                self.squads[i].gate_wait = None;
+                self.enter(i, Phase::Merging, now, out);
+                return;
+            }
+            GateDecision::AskAgainShortly => &[][..],
+            GateDecision::Blocked(blockers) => blockers.as_slice(),
+        };
+        // Pending checks and reviews not yet visible resolve by themselves; a PR that no
+        // longer merges cleanly needs a rebase; anything else needs a person.
+        let passes_in_time = |blocker: &GateBlocker| {
+            matches!(
+                blocker,
+                GateBlocker::CheckPending { .. }
+                    | GateBlocker::CheckMissing { .. }
+                    | GateBlocker::ReviewMissing { .. }
+                    | GateBlocker::VerdictStatusMissing { .. }
+            )
+        };
+        if blockers.iter().all(passes_in_time) {
+            let since = self.squads[i].gate_wait.map_or(now, |wait| wait.since);
+            if now.since(since) >= self.config.gate_wait_limit {
+                let reason = format!(
+                    "the merge gate kept waiting for {} minutes ({decision}): check the PR",
+                    self.config.gate_wait_limit.as_secs() / 60
+                );
+                self.end(i, Phase::NeedsHuman(reason), false, now, out);
+            } else {
+                let ask_at = Some(now + self.config.gate_retry_after);
+                self.squads[i].gate_wait = Some(GateWait { since, ask_at });
+            }
+        } else if blockers
+            .iter()
+            .all(|blocker| passes_in_time(blocker) || *blocker == GateBlocker::NotMergeable)
+        {
+            self.rebase(i, RebaseReason::Conflicts, now, out);
+        } else {
+            let reason = format!("the merge gate refused the PR: {decision}");
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+        }
+    }
+
+    fn ask_gate_again(&mut self, now: Timestamp, out: &mut Vec<Command>) {
+        for squad in &mut self.squads {
+            if squad.phase != Phase::Approved {
+                continue;
+            }
+            if let Some(wait) = &mut squad.gate_wait
+                && wait.ask_at.is_some_and(|at| at <= now)
+            {
+                wait.ask_at = None;
+                out.push(Command::EvaluateGate {
+                    squad: squad.id.clone(),
+                });
+            }
+        }
+    }
+
+    /// Old approvals are stale once the branch moves, so a rebased branch is verified and
+    /// then reviewed again in a new round.
+    fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
+        self.squads[i].gate_wait = None;
+        self.move_to(i, Phase::Verifying, now, out);
+        out.push(Command::Verify {
+            squad: self.squads[i].id.clone(),
+            rebase: Some(reason),
+        });
+    }
+
+    fn start_review_round(&mut self, i: usize, now: Timestamp, out: &mut Vec<Command>) {
+        self.squads[i].round += 1;
+        self.enter(i, Phase::Reviewing, now, out);
+    }
+
+    /// Moves a squad into a working phase and issues that phase's command.
+    fn enter(&mut self, i: usize, to: Phase, now: Timestamp, out: &mut Vec<Command>) {
+        self.move_to(i, to, now, out);
+        out.extend(resume_command(&self.squads[i]));
+    }
+
+    /// Ends a squad. One that held a slot releases its worktree; with `interrupt`, its step
+    /// in flight is stopped first (the squad ended from outside, not by its step's result).
+    fn end(
+        &mut self,
+        i: usize,
+        to: Phase,
+        interrupt: bool,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        let held_slot = self.squads[i].phase.holds_slot();
+        self.move_to(i, to, now, out);
+        let squad = self.squads[i].id.clone();
+        if held_slot {
+            if interrupt {
+                out.push(Command::StopWork {
+                    squad: squad.clone(),
+                });
+            }
+            out.push(Command::CleanUp { squad });
+        }
+    }
+
+    fn move_to(&mut self, i: usize, to: Phase, now: Timestamp, out: &mut Vec<Command>) {
+        let squad = &mut self.squads[i];
+        let from = std::mem::replace(&mut squad.phase, to.clone());
+        out.push(Command::RecordPhase {
+            squad: squad.id.clone(),
+            from,
+            to,
+            round: squad.round,
+            at: now,
+        });
+    }
+
+    /// What follows any event: squads whose blockers ended without merging end too, queued
+    /// squads start while slots are free, and finished runs are reported.
+    fn settle(&mut self, now: Timestamp, out: &mut Vec<Command>) {
+        self.end_orphans(now, out);
+        self.start_ready(now, out);
+        self.finish_runs(out);
+    }
+
+    /// Ends queued squads whose blocker ended other than merged, repeating so chains of
+    /// blocked squads end in one go, each naming its own blocker.
+    fn end_orphans(&mut self, now: Timestamp, out: &mut Vec<Command>) {
+        loop {
+            let orphan = (0..self.squads.len()).find_map(|i| {
+                let squad = &self.squads[i];
+                if squad.phase != Phase::Queued {
+                    return None;
+                }
+                squad.blocked_by.iter().find_map(|&b| {
+                    let blocker = &self.squads[b];
+                    (blocker.phase.is_terminal() && blocker.phase != Phase::Merged).then(|| {
+                        let reason = format!(
+                            "blocked by {}, which ended {}: resolve {} first, then start this \
+                             issue again",
+                            blocker.issue, blocker.phase, blocker.issue
+                        );
+                        (i, reason)
+                    })
+                })
+            });
+            let Some((i, reason)) = orphan else { return };
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+        }
+    }
+
+    /// Starts queued squads whose blockers all merged, most urgent first, then in admission
+    /// order, while slots are free.
+    fn start_ready(&mut self, now: Timestamp, out: &mut Vec<Command>) {
+        let limit = self.config.concurrency.max(1);
+        let free = limit.saturating_sub(self.slots_in_use());
+        let mut ready: Vec<usize> = (0..self.squads.len())
+            .filter(|&i| {
+                let squad = &self.squads[i];
+                squad.phase == Phase::Queued
+                    && squad
+                        .blocked_by
+                        .iter()
+                        .all(|&b| self.squads[b].phase == Phase::Merged)
+            })
+            .collect();
+        ready.sort_by_key(|&i| (self.squads[i].priority.rank(), i));
+        for i in ready.into_iter().take(free) {
+            self.enter(i, Phase::Preparing, now, out);
+        }
+    }
+
+    fn finish_runs(&mut self, out: &mut Vec<Command>) {
+        for (run, state) in &mut self.runs {
+            if state.finished
+                || !state
+                    .squads
+                    .iter()
+                    .all(|&i| self.squads[i].phase.is_terminal())
+            {
+                continue;
+            }
+            state.finished = true;
+            let outcomes = state
+                .squads
+                .iter()
+                .map(|&i| {
+                    let squad = &self.squads[i];
+                    SquadOutcome {
+                        squad: squad.id.clone(),
+                        issue: squad.issue.clone(),
+                        phase: squad.phase.clone(),
+                        round: squad.round,
+                        merge_sha: squad.merge_sha.clone(),
+                    }
+                })
+                .collect();
+            out.push(Command::RunFinished {
+                run: run.clone(),
+                summary: RunSummary { outcomes },
+            });
+        }
+    }
+}
+
+/// Refuses a blocker that is not among `run_ids` (the squads of the same run).
+fn check_blockers<'a>(
+    spec: &SquadSpec,
+    run_ids: impl Iterator<Item = &'a SquadId> + Clone,
+) -> Result<(), Refusal> {
+    for blocker in &spec.blocked_by {
+        if !run_ids.clone().any(|id| id == blocker) {
+            return Err(Refusal::UnknownBlocker {
+                squad: spec.id.clone(),
+                blocker: blocker.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The command that does the work of the squad's current phase; `None` where the squad
+/// waits for the scheduler (queued) or has ended.
+fn resume_command(squad: &SquadState) -> Option<Command> {
+    let id = squad.id.clone();
+    Some(match squad.phase {
+        Phase::Preparing => Command::PrepareWorkspace { squad: id },
+        Phase::Diagnosing => Command::Diagnose { squad: id },
+        Phase::Implementing => Command::Implement { squad: id },
+        Phase::Verifying => Command::Verify {
+            squad: id,
+            rebase: None,
+        },
+        Phase::PrOpen => Command::OpenPr { squad: id },
+        Phase::Reviewing => Command::Review {
+            squad: id,
+            round: squad.round,
+        },
+        Phase::Fixing => Command::Fix {
+            squad: id,
+            round: squad.round,
+        },
+        Phase::Approved => Command::EvaluateGate { squad: id },
+        Phase::Merging => Command::Merge { squad: id },
+        Phase::Queued
+        | Phase::Merged
+        | Phase::NeedsHuman(_)
+        | Phase::Failed(_)
+        | Phase::Cancelled
+        | Phase::Skipped(_) => return None,
+    })
+}
+
+fn status(squad: &SquadState) -> SquadStatus<'_> {
+    SquadStatus {
+        id: &squad.id,
+        run: &squad.run,
+        issue: &squad.issue,
+        phase: &squad.phase,
+        round: squad.round,
+        pr: squad.pr,
+    }
+}

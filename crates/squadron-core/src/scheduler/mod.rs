@@ -1,0 +1,19 @@
+//! The squad scheduler: a sans-IO state machine, `handle(event, now) -> Vec<Command>`.
+//!
+//! The async runtime runs each [`Command`] through the ports and reports the outcome back
+//! as an [`Event`]; the [`Scheduler`] decides what happens next. It owns every legal move
+//! between [`Phase`](crate::domain::Phase)s, the concurrency limit, blocked-by ordering,
+//! the review-round cap and restoring after a restart, so all of it is testable without
+//! tokio, HTTP or a clock.
+
+mod command;
+mod event;
+mod machine;
+mod refusal;
+
+pub use command::{Command, RunSummary, SquadOutcome};
+pub use event::{
+    BudgetScope, CancelTarget, Event, MergeRejection, SkippedSquad, SquadSpec, Verification,
+};
+pub use machine::{PersistedSquad, Scheduler, SchedulerConfig, SquadStatus};
+pub use refusal::Refusal;

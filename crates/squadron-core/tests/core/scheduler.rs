@@ -1,0 +1,1260 @@
+//! The squad scheduler, driven event by event without tokio, HTTP or a clock.
+
+use std::time::Duration;
+
+use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
+use squadron_core::merge_queue::RebaseReason;
+use squadron_core::scheduler::{
+    BudgetScope, CancelTarget, Command, Event, MergeRejection, PersistedSquad, Refusal, Scheduler,
+    SchedulerConfig, SkippedSquad, SquadSpec, Verification,
+};
+use squadron_core::{
+    IssueKey, Phase, PrNumber, Priority, ReviewVerdict, Role, RunId, SquadId, SquadKind, Timestamp,
+    Usd,
+};
+
+const APPROVED: ReviewVerdict = ReviewVerdict::Approved;
+const CHANGES: ReviewVerdict = ReviewVerdict::ChangesRequested;
+
+fn id(name: &str) -> SquadId {
+    SquadId::new(name)
+}
+
+fn spec(name: &str, blocked_by: &[&str]) -> SquadSpec {
+    SquadSpec {
+        id: id(name),
+        issue: IssueKey::new(format!("ENG-{name}")),
+        kind: SquadKind::Feature,
+        priority: Priority::Medium,
+        blocked_by: blocked_by.iter().map(|b| id(b)).collect(),
+    }
+}
+
+fn bug(name: &str) -> SquadSpec {
+    SquadSpec {
+        kind: SquadKind::BugFix,
+        ..spec(name, &[])
+    }
+}
+
+/// Commands as short lines, so a test states the whole expected output at once.
+fn show(commands: &[Command]) -> Vec<String> {
+    commands
+        .iter()
+        .map(|command| match command {
+            Command::RecordPhase {
+                squad,
+                from,
+                to,
+                round,
+                at,
+            } => {
+                format!("record {squad} {from} -> {to} r{round} @{}", at.as_millis())
+            }
+            Command::PrepareWorkspace { squad } => format!("prepare {squad}"),
+            Command::Diagnose { squad } => format!("diagnose {squad}"),
+            Command::Implement { squad } => format!("implement {squad}"),
+            Command::Verify {
+                squad,
+                rebase: None,
+            } => format!("verify {squad}"),
+            Command::Verify {
+                squad,
+                rebase: Some(reason),
+            } => {
+                format!("verify {squad} rebase {reason:?}")
+            }
+            Command::OpenPr { squad } => format!("open-pr {squad}"),
+            Command::Review { squad, round } => format!("review {squad} r{round}"),
+            Command::Fix { squad, round } => format!("fix {squad} r{round}"),
+            Command::EvaluateGate { squad } => format!("gate {squad}"),
+            Command::Merge { squad } => format!("merge {squad}"),
+            Command::StopWork { squad } => format!("stop {squad}"),
+            Command::CleanUp { squad } => format!("clean {squad}"),
+            Command::RunFinished { run, summary } => format!("finished {run}: {summary}"),
+        })
+        .collect()
+}
+
+/// A scheduler plus a clock that advances one millisecond per event.
+struct Harness {
+    scheduler: Scheduler,
+    now: i64,
+}
+
+impl Harness {
+    fn new(concurrency: usize) -> Self {
+        let config = SchedulerConfig {
+            concurrency,
+            ..SchedulerConfig::default()
+        };
+        Harness {
+            scheduler: Scheduler::new(config),
+            now: 0,
+        }
+    }
+
+    fn with_config(config: SchedulerConfig) -> Self {
+        Harness {
+            scheduler: Scheduler::new(config),
+            now: 0,
+        }
+    }
+
+    fn try_send(&mut self, event: Event) -> Result<Vec<Command>, Refusal> {
+        self.now += 1;
+        self.scheduler
+            .handle(event, Timestamp::from_millis(self.now))
+    }
+
+    fn send(&mut self, event: Event) -> Vec<String> {
+        let name = event.name();
+        let commands = self
+            .try_send(event)
+            .unwrap_or_else(|refusal| panic!("{name}: {refusal}"));
+        assert!(
+            self.scheduler.slots_in_use() <= self.scheduler.config().concurrency,
+            "never more squads working than the limit"
+        );
+        show(&commands)
+    }
+
+    fn admit(&mut self, squads: Vec<SquadSpec>) -> Vec<String> {
+        self.send(Event::RunAdmitted {
+            run: RunId::new("run"),
+            squads,
+            skipped: vec![],
+        })
+    }
+
+    fn phase(&self, name: &str) -> String {
+        self.scheduler
+            .squad(&id(name))
+            .expect("squad is scheduled")
+            .phase
+            .to_string()
+    }
+
+    fn round(&self, name: &str) -> u32 {
+        self.scheduler
+            .squad(&id(name))
+            .expect("squad is scheduled")
+            .round
+    }
+
+    /// Drives a started feature squad from `preparing` to the phase named `target`.
+    fn drive(&mut self, name: &str, target: &str) {
+        let squad = id(name);
+        let path = [
+            (
+                "implementing",
+                Event::Prepared {
+                    squad: squad.clone(),
+                },
+            ),
+            (
+                "verifying",
+                Event::Implemented {
+                    squad: squad.clone(),
+                },
+            ),
+            (
+                "pr-open",
+                Event::Verified {
+                    squad: squad.clone(),
+                    outcome: Verification::Passed,
+                },
+            ),
+            (
+                "reviewing",
+                Event::PrOpened {
+                    squad: squad.clone(),
+                    pr: PrNumber(7),
+                },
+            ),
+            ("fixing", reviews(name, 1, APPROVED, CHANGES)),
+            (
+                "verifying-again",
+                Event::Fixed {
+                    squad: squad.clone(),
+                    round: 1,
+                },
+            ),
+            (
+                "reviewing-again",
+                Event::Verified {
+                    squad: squad.clone(),
+                    outcome: Verification::Passed,
+                },
+            ),
+            ("approved", reviews(name, 2, APPROVED, APPROVED)),
+            (
+                "merging",
+                Event::GateDecided {
+                    squad: squad.clone(),
+                    decision: GateDecision::Merge,
+                },
+            ),
+            (
+                "merged",
+                Event::Merged {
+                    squad: squad.clone(),
+                    sha: CommitSha::new("abc1234def"),
+                },
+            ),
+        ];
+        if target == "preparing" {
+            return;
+        }
+        for (reached, event) in path {
+            self.send(event);
+            if reached == target {
+                return;
+            }
+        }
+        panic!("no phase {target}");
+    }
+}
+
+fn reviews(name: &str, round: u32, code: ReviewVerdict, qa: ReviewVerdict) -> Event {
+    Event::ReviewsCompleted {
+        squad: id(name),
+        round,
+        code_reviewer: code,
+        qa_specialist: qa,
+    }
+}
+
+/// Phases a started feature squad passes through, as [`Harness::drive`] names them.
+const WORKING: [&str; 10] = [
+    "preparing",
+    "implementing",
+    "verifying",
+    "pr-open",
+    "reviewing",
+    "fixing",
+    "verifying-again",
+    "reviewing-again",
+    "approved",
+    "merging",
+];
+
+mod transitions {
+    use super::*;
+
+    #[test]
+    fn a_feature_squad_goes_from_queued_to_merged_recording_every_phase() {
+        let mut h = Harness::new(2);
+        assert_eq!(
+            h.admit(vec![spec("a", &[])]),
+            ["record a queued -> preparing r0 @1", "prepare a"]
+        );
+        let a = || id("a");
+        let steps: Vec<(Event, &[&str])> = vec![
+            (
+                Event::Prepared { squad: a() },
+                &["record a preparing -> implementing r0 @2", "implement a"],
+            ),
+            (
+                Event::Implemented { squad: a() },
+                &["record a implementing -> verifying r0 @3", "verify a"],
+            ),
+            (
+                Event::Verified {
+                    squad: a(),
+                    outcome: Verification::Passed,
+                },
+                &["record a verifying -> pr-open r0 @4", "open-pr a"],
+            ),
+            (
+                Event::PrOpened {
+                    squad: a(),
+                    pr: PrNumber(42),
+                },
+                &["record a pr-open -> reviewing r1 @5", "review a r1"],
+            ),
+            (
+                reviews("a", 1, CHANGES, APPROVED),
+                &["record a reviewing -> fixing r1 @6", "fix a r1"],
+            ),
+            (
+                Event::Fixed {
+                    squad: a(),
+                    round: 1,
+                },
+                &["record a fixing -> verifying r1 @7", "verify a"],
+            ),
+            (
+                Event::Verified {
+                    squad: a(),
+                    outcome: Verification::Passed,
+                },
+                &["record a verifying -> reviewing r2 @8", "review a r2"],
+            ),
+            (
+                reviews("a", 2, APPROVED, APPROVED),
+                &["record a reviewing -> approved r2 @9", "gate a"],
+            ),
+            (
+                Event::GateDecided {
+                    squad: a(),
+                    decision: GateDecision::Merge,
+                },
+                &["record a approved -> merging r2 @10", "merge a"],
+            ),
+            (
+                Event::Merged {
+                    squad: a(),
+                    sha: CommitSha::new("abc1234def"),
+                },
+                &[
+                    "record a merging -> merged r2 @11",
+                    "clean a",
+                    "finished run: 1 merged",
+                ],
+            ),
+        ];
+        for (event, expected) in steps {
+            let name = event.name();
+            assert_eq!(h.send(event), expected, "after {name}");
+        }
+        assert_eq!(
+            h.scheduler.squad(&a()).map(|s| s.pr),
+            Some(Some(PrNumber(42)))
+        );
+    }
+
+    #[test]
+    fn a_bug_fix_squad_diagnoses_before_implementing() {
+        let mut h = Harness::new(2);
+        h.admit(vec![bug("b"), bug("c")]);
+        assert_eq!(
+            h.send(Event::Prepared { squad: id("b") }),
+            ["record b preparing -> diagnosing r0 @2", "diagnose b"]
+        );
+        assert_eq!(
+            h.send(Event::Diagnosed {
+                squad: id("b"),
+                confident: true
+            }),
+            ["record b diagnosing -> implementing r0 @3", "implement b"]
+        );
+        h.send(Event::Prepared { squad: id("c") });
+        let out = h.send(Event::Diagnosed {
+            squad: id("c"),
+            confident: false,
+        });
+        assert_eq!(out[1..], ["clean c"]);
+        assert!(
+            out[0]
+                .starts_with("record c diagnosing -> needs-human (the diagnosis is not confident")
+        );
+    }
+
+    #[test]
+    fn failed_verification_asks_a_person_with_the_failure() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "verifying");
+        let out = h.send(Event::Verified {
+            squad: id("a"),
+            outcome: Verification::Failed("cargo test: 2 failed".into()),
+        });
+        assert_eq!(
+            out[0],
+            "record a verifying -> needs-human (verification failed: cargo test: 2 failed) r0 @4"
+        );
+        assert_eq!(out[1..], ["clean a", "finished run: 1 needs-human"]);
+    }
+
+    #[test]
+    fn the_gate_waits_then_asks_again_on_a_later_tick() {
+        let config = SchedulerConfig {
+            concurrency: 1,
+            gate_retry_after: Duration::from_millis(10),
+            gate_wait_limit: Duration::from_millis(25),
+            ..SchedulerConfig::default()
+        };
+        let mut h = Harness::with_config(config);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "approved");
+        let wait = |h: &mut Harness| {
+            h.send(Event::GateDecided {
+                squad: id("a"),
+                decision: GateDecision::Blocked(vec![GateBlocker::CheckPending {
+                    name: "ci".into(),
+                }]),
+            })
+        };
+        assert_eq!(
+            wait(&mut h),
+            Vec::<String>::new(),
+            "a pending check waits quietly"
+        );
+        assert_eq!(
+            h.send(Event::Tick),
+            Vec::<String>::new(),
+            "too early to ask again"
+        );
+        h.now += 10;
+        assert_eq!(h.send(Event::Tick), ["gate a"]);
+        assert_eq!(
+            h.send(Event::Tick),
+            Vec::<String>::new(),
+            "one evaluation at a time"
+        );
+        h.send(Event::GateDecided {
+            squad: id("a"),
+            decision: GateDecision::AskAgainShortly,
+        });
+        h.now += 20;
+        let out = wait(&mut h);
+        assert!(
+            out[0].contains("needs-human (the merge gate kept waiting"),
+            "{out:?}"
+        );
+        assert!(out[0].contains("required check `ci` is pending"), "{out:?}");
+    }
+
+    #[test]
+    fn the_gate_sends_conflicts_to_rebase_and_other_blockers_to_a_person() {
+        let mut h = Harness::new(2);
+        h.admit(vec![spec("a", &[]), spec("b", &[])]);
+        h.drive("a", "approved");
+        h.drive("b", "approved");
+        let out = h.send(Event::GateDecided {
+            squad: id("a"),
+            decision: GateDecision::Blocked(vec![GateBlocker::NotMergeable]),
+        });
+        assert_eq!(
+            out,
+            [
+                "record a approved -> verifying r2 @18",
+                "verify a rebase Conflicts"
+            ]
+        );
+        let out = h.send(Event::GateDecided {
+            squad: id("b"),
+            decision: GateDecision::Blocked(vec![GateBlocker::ReviewerRequestedChanges {
+                role: Role::CodeReviewer,
+                login: "squad-reviewer".into(),
+            }]),
+        });
+        assert_eq!(
+            out[0],
+            "record b approved -> needs-human (the merge gate refused the PR: blocked: code-reviewer (`squad-reviewer`) requested changes) r2 @19"
+        );
+    }
+
+    #[test]
+    fn a_rejected_merge_rebases_or_rereviews_and_old_approvals_do_not_count() {
+        let mut h = Harness::new(3);
+        h.admit(vec![spec("a", &[]), spec("b", &[]), spec("c", &[])]);
+        for name in ["a", "b", "c"] {
+            h.drive(name, "merging");
+        }
+        let out = h.send(Event::MergeRejected {
+            squad: id("a"),
+            rejection: MergeRejection::NeedsRebase(RebaseReason::Behind),
+        });
+        assert_eq!(out[1], "verify a rebase Behind");
+        assert_eq!(
+            h.send(Event::Verified {
+                squad: id("a"),
+                outcome: Verification::Passed
+            })[1],
+            "review a r3",
+            "the rebased head is reviewed in a new round"
+        );
+        assert_eq!(
+            h.send(Event::MergeRejected {
+                squad: id("b"),
+                rejection: MergeRejection::HeadMoved
+            })[1],
+            "review b r3"
+        );
+        let out = h.send(Event::MergeRejected {
+            squad: id("c"),
+            rejection: MergeRejection::Refused("branch protection requires a signed commit".into()),
+        });
+        assert!(out[0].contains("needs-human (the code host refused the merge: branch protection"));
+    }
+
+    #[test]
+    fn an_approved_squad_behind_its_base_rebases() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "approved");
+        let out = h.send(Event::RebaseRequired {
+            squad: id("a"),
+            reason: RebaseReason::Behind,
+        });
+        assert_eq!(out[1], "verify a rebase Behind");
+        assert_eq!(h.phase("a"), "verifying");
+    }
+
+    #[test]
+    fn a_failed_step_fails_the_squad_in_every_working_phase() {
+        for target in WORKING {
+            let mut h = Harness::new(1);
+            h.admit(vec![spec("a", &[]), spec("b", &[])]);
+            h.drive("a", target);
+            let out = h.send(Event::StepFailed {
+                squad: id("a"),
+                error: "push refused".into(),
+            });
+            assert!(
+                out[0].ends_with(&format!(
+                    "-> failed (push refused) r{} @{}",
+                    h.round("a"),
+                    h.now
+                )),
+                "{target}: {out:?}"
+            );
+            assert_eq!(
+                out[1..],
+                [
+                    "clean a",
+                    &format!("record b queued -> preparing r0 @{}", h.now),
+                    "prepare b"
+                ],
+                "{target}: the slot goes to the next squad"
+            );
+        }
+    }
+
+    #[test]
+    fn budget_overruns_stop_a_squad_or_a_whole_run() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[]), spec("b", &[])]);
+        h.drive("a", "implementing");
+        let out = h.send(Event::BudgetExceeded {
+            scope: BudgetScope::Squad(id("a")),
+            spent: Usd::from_dollars(5.5),
+            limit: Usd::from_dollars(5.0),
+        });
+        assert!(
+            out[0].contains("needs-human (the squad is over budget: spent $5.5000 of $5.0000"),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1..4],
+            ["stop a", "clean a", "record b queued -> preparing r0 @3"]
+        );
+        let out = h.send(Event::BudgetExceeded {
+            scope: BudgetScope::Run(RunId::new("run")),
+            spent: Usd::from_dollars(20.0),
+            limit: Usd::from_dollars(20.0),
+        });
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert!(out[0].contains("the run is over budget"));
+        assert_eq!(out[3], "finished run: 2 needs-human");
+    }
+}
+
+mod review_rounds {
+    use super::*;
+
+    #[test]
+    fn the_round_cap_ends_the_squad_with_a_summary() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "reviewing-again");
+        h.send(reviews("a", 2, CHANGES, APPROVED));
+        h.send(Event::Fixed {
+            squad: id("a"),
+            round: 2,
+        });
+        h.send(Event::Verified {
+            squad: id("a"),
+            outcome: Verification::Passed,
+        });
+        assert_eq!(h.round("a"), 3);
+        let out = h.send(reviews("a", 3, APPROVED, CHANGES));
+        assert_eq!(
+            out[0],
+            "record a reviewing -> needs-human (review round 3 of 3 ended with changes still requested (code-reviewer: approved, qa-specialist: changes-requested): read the PR's reviews and finish it by hand) r3 @12"
+        );
+    }
+
+    #[test]
+    fn approval_in_the_last_round_still_merges() {
+        let mut h = Harness::with_config(SchedulerConfig {
+            max_review_rounds: 2,
+            ..SchedulerConfig::default()
+        });
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "approved");
+        assert_eq!(h.round("a"), 2);
+        assert_eq!(h.phase("a"), "approved");
+    }
+
+    #[test]
+    fn a_cap_of_one_allows_no_fixing() {
+        let mut h = Harness::with_config(SchedulerConfig {
+            max_review_rounds: 1,
+            ..SchedulerConfig::default()
+        });
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "reviewing");
+        h.send(reviews("a", 1, CHANGES, CHANGES));
+        assert!(h.phase("a").starts_with("needs-human (review round 1 of 1"));
+    }
+}
+
+mod refusals {
+    use super::*;
+
+    /// Every event a squad can receive, for squad `a` in round 1.
+    fn all_events() -> Vec<Event> {
+        let a = id("a");
+        vec![
+            Event::Prepared { squad: a.clone() },
+            Event::Diagnosed {
+                squad: a.clone(),
+                confident: true,
+            },
+            Event::Implemented { squad: a.clone() },
+            Event::Verified {
+                squad: a.clone(),
+                outcome: Verification::Passed,
+            },
+            Event::PrOpened {
+                squad: a.clone(),
+                pr: PrNumber(1),
+            },
+            reviews("a", 1, APPROVED, APPROVED),
+            Event::Fixed {
+                squad: a.clone(),
+                round: 1,
+            },
+            Event::GateDecided {
+                squad: a.clone(),
+                decision: GateDecision::Merge,
+            },
+            Event::Merged {
+                squad: a.clone(),
+                sha: CommitSha::new("abc"),
+            },
+            Event::MergeRejected {
+                squad: a.clone(),
+                rejection: MergeRejection::HeadMoved,
+            },
+            Event::RebaseRequired {
+                squad: a.clone(),
+                reason: RebaseReason::Behind,
+            },
+            Event::StepFailed {
+                squad: a.clone(),
+                error: "x".into(),
+            },
+            Event::CancelRequested {
+                target: CancelTarget::Squad(a.clone()),
+            },
+            Event::BudgetExceeded {
+                scope: BudgetScope::Squad(a),
+                spent: Usd::ZERO,
+                limit: Usd::ZERO,
+            },
+        ]
+    }
+
+    /// Which events each phase accepts; everything else must be refused untouched.
+    fn accepted(phase: &str, event: &str) -> bool {
+        let always = ["cancel-requested", "budget-exceeded"];
+        let working = phase != "queued" && phase != "merged";
+        let specific: &[&str] = match phase {
+            "preparing" => &["prepared"],
+            "implementing" => &["implemented"],
+            "verifying" => &["verified"],
+            "pr-open" => &["pr-opened"],
+            "reviewing" => &["reviews-completed"],
+            "fixing" => &["fixed"],
+            "approved" => &["gate-decided", "rebase-required"],
+            "merging" => &["merged", "merge-rejected", "rebase-required"],
+            _ => &[],
+        };
+        phase != "merged"
+            && (always.contains(&event)
+                || specific.contains(&event)
+                || (working && event == "step-failed"))
+    }
+
+    #[test]
+    fn events_that_make_no_sense_in_a_phase_are_refused_and_change_nothing() {
+        let mut checked = 0;
+        for target in [
+            "queued",
+            "preparing",
+            "implementing",
+            "verifying",
+            "pr-open",
+            "reviewing",
+            "fixing",
+            "approved",
+            "merging",
+            "merged",
+        ] {
+            for event in all_events() {
+                let mut h = Harness::new(1);
+                h.admit(vec![spec("blocker", &[]), spec("a", &["blocker"])]);
+                if target != "queued" {
+                    h.drive("blocker", "merged");
+                    h.drive("a", target);
+                }
+                let name = event.name();
+                // Round 1 is the current round where fixing and reviewing are reached.
+                let round_ok = !matches!(target, "reviewing" | "fixing") || h.round("a") == 1;
+                let before = h.phase("a");
+                let result = h.try_send(event);
+                if accepted(target, name) && round_ok {
+                    assert!(result.is_ok(), "{target} should accept {name}: {result:?}");
+                    continue;
+                }
+                let refusal = result.expect_err(&format!("{target} must refuse {name}"));
+                assert_eq!(
+                    h.phase("a"),
+                    before,
+                    "{target}/{name}: a refusal changes nothing"
+                );
+                let Refusal::IllegalTransition {
+                    squad,
+                    phase,
+                    event,
+                    ..
+                } = &refusal
+                else {
+                    panic!("{target}/{name}: {refusal:?}");
+                };
+                assert_eq!(
+                    (squad.as_str(), phase.name(), *event),
+                    ("a", before.split(' ').next().unwrap_or_default(), name)
+                );
+                let message = refusal.to_string();
+                assert!(
+                    message.contains("squad a (ENG-a)") && message.contains(name),
+                    "{message}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "the table covers most pairs ({checked})");
+    }
+
+    #[test]
+    fn a_late_result_after_cancellation_is_refused() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "implementing");
+        h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("a")),
+        });
+        let refusal = h
+            .try_send(Event::Implemented { squad: id("a") })
+            .unwrap_err();
+        assert_eq!(
+            refusal.to_string(),
+            "handle `implemented` for squad a (ENG-a): it is cancelled, where `implemented` is not expected"
+        );
+    }
+
+    #[test]
+    fn unknown_squads_runs_and_stale_rounds_are_refused() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "reviewing-again");
+        let cases = [
+            (
+                Event::Prepared { squad: id("ghost") },
+                "handle `prepared` for squad ghost: no such squad is scheduled",
+            ),
+            (
+                Event::CancelRequested {
+                    target: CancelTarget::Run(RunId::new("other")),
+                },
+                "handle `cancel-requested` for run other: no such run is scheduled",
+            ),
+            (
+                reviews("a", 1, APPROVED, APPROVED),
+                "handle `reviews-completed` for squad a (ENG-a): it reports round 1 but the squad is in round 2",
+            ),
+            (
+                Event::RunAdmitted {
+                    run: RunId::new("run"),
+                    squads: vec![],
+                    skipped: vec![],
+                },
+                "admit run run: it was already admitted",
+            ),
+            (
+                Event::RunAdmitted {
+                    run: RunId::new("r2"),
+                    squads: vec![spec("a", &[])],
+                    skipped: vec![],
+                },
+                "admit squad a: a squad with this id is already scheduled",
+            ),
+            (
+                Event::RunAdmitted {
+                    run: RunId::new("r3"),
+                    squads: vec![spec("x", &["a"])],
+                    skipped: vec![],
+                },
+                "admit squad x: its blocker a is not a squad of the same run; pass only blockers admitted or skipped in that run",
+            ),
+        ];
+        for (event, message) in cases {
+            let refusal = h.try_send(event).unwrap_err();
+            assert_eq!(refusal.to_string(), message);
+        }
+        assert_eq!(h.scheduler.squads().count(), 1, "nothing was admitted");
+        assert_eq!(h.phase("a"), "reviewing");
+    }
+
+    #[test]
+    fn a_finished_run_cannot_be_cancelled_again() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        h.send(Event::CancelRequested {
+            target: CancelTarget::Run(RunId::new("run")),
+        });
+        let refusal = h.try_send(Event::CancelRequested {
+            target: CancelTarget::Run(RunId::new("run")),
+        });
+        assert!(
+            matches!(refusal, Err(Refusal::RunAlreadyFinished { .. })),
+            "{refusal:?}"
+        );
+    }
+}
+
+mod concurrency {
+    use super::*;
+
+    #[test]
+    fn never_more_than_the_limit_and_the_next_starts_when_one_ends() {
+        let mut h = Harness::new(2);
+        let out = h.admit((1..=5).map(|n| spec(&n.to_string(), &[])).collect());
+        assert_eq!(
+            out,
+            [
+                "record 1 queued -> preparing r0 @1",
+                "prepare 1",
+                "record 2 queued -> preparing r0 @1",
+                "prepare 2"
+            ]
+        );
+        assert_eq!(h.scheduler.slots_in_use(), 2);
+        h.drive("1", "approved");
+        assert_eq!(
+            h.phase("3"),
+            "queued",
+            "approved squads still hold their slot"
+        );
+        let out = h.send(Event::StepFailed {
+            squad: id("2"),
+            error: "boom".into(),
+        });
+        assert_eq!(
+            out[2..],
+            ["record 3 queued -> preparing r0 @10", "prepare 3"]
+        );
+        let out = h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("1")),
+        });
+        assert_eq!(
+            out[3..],
+            ["record 4 queued -> preparing r0 @11", "prepare 4"]
+        );
+        let out = h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("5")),
+        });
+        assert_eq!(
+            out,
+            ["record 5 queued -> cancelled r0 @12"],
+            "a queued squad holds no slot"
+        );
+        assert_eq!(h.scheduler.slots_in_use(), 2);
+    }
+
+    #[test]
+    fn urgent_issues_start_first_then_admission_order() {
+        let mut h = Harness::new(2);
+        let with = |name, priority| SquadSpec {
+            priority,
+            ..spec(name, &[])
+        };
+        let out = h.admit(vec![
+            with("low", Priority::Low),
+            with("none", Priority::None),
+            with("urgent", Priority::Urgent),
+            with("high1", Priority::High),
+            with("high2", Priority::High),
+        ]);
+        assert_eq!(
+            out.iter()
+                .filter(|line| line.starts_with("prepare"))
+                .collect::<Vec<_>>(),
+            ["prepare urgent", "prepare high1"]
+        );
+        h.send(Event::StepFailed {
+            squad: id("urgent"),
+            error: "x".into(),
+        });
+        h.send(Event::StepFailed {
+            squad: id("high1"),
+            error: "x".into(),
+        });
+        assert_eq!(
+            (h.phase("high2").as_str(), h.phase("low").as_str()),
+            ("preparing", "preparing")
+        );
+        assert_eq!(h.phase("none"), "queued", "no priority sorts last");
+    }
+
+    #[test]
+    fn the_limit_spans_runs() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[])]);
+        let out = h.send(Event::RunAdmitted {
+            run: RunId::new("fix"),
+            squads: vec![bug("b")],
+            skipped: vec![],
+        });
+        assert_eq!(out, Vec::<String>::new());
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            error: "x".into(),
+        });
+        assert_eq!(
+            out[2..],
+            [
+                "record b queued -> preparing r0 @3",
+                "prepare b",
+                "finished run: 1 failed"
+            ]
+        );
+    }
+}
+
+mod blocked_by {
+    use super::*;
+
+    #[test]
+    fn a_blocked_squad_waits_for_its_blocker_to_merge() {
+        let mut h = Harness::new(3);
+        let out = h.admit(vec![spec("b", &["a"]), spec("a", &[])]);
+        assert_eq!(
+            out,
+            ["record a queued -> preparing r0 @1", "prepare a"],
+            "b waits despite free slots"
+        );
+        h.drive("a", "merging");
+        let out = h.send(Event::Merged {
+            squad: id("a"),
+            sha: CommitSha::new("f00"),
+        });
+        assert_eq!(
+            out,
+            [
+                "record a merging -> merged r2 @11",
+                "clean a",
+                "record b queued -> preparing r0 @11",
+                "prepare b"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chain_ends_in_order_when_its_head_fails() {
+        let mut h = Harness::new(3);
+        h.admit(vec![
+            spec("a", &[]),
+            spec("b", &["a"]),
+            spec("c", &["b"]),
+            spec("free", &[]),
+        ]);
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            error: "push refused".into(),
+        });
+        assert_eq!(
+            out,
+            [
+                "record a preparing -> failed (push refused) r0 @2",
+                "clean a",
+                "record b queued -> needs-human (blocked by ENG-a, which ended failed (push refused): resolve ENG-a first, then start this issue again) r0 @2",
+                "record c queued -> needs-human (blocked by ENG-b, which ended needs-human (blocked by ENG-a, which ended failed (push refused): resolve ENG-a first, then start this issue again): resolve ENG-b first, then start this issue again) r0 @2",
+            ]
+        );
+        assert_eq!(h.phase("free"), "preparing");
+    }
+
+    #[test]
+    fn a_chain_runs_one_after_another_when_each_merges() {
+        let mut h = Harness::new(3);
+        h.admit(vec![spec("c", &["b"]), spec("b", &["a"]), spec("a", &[])]);
+        for name in ["a", "b", "c"] {
+            assert_eq!(
+                h.phase(name),
+                "preparing",
+                "{name} starts once its blocker merged"
+            );
+            assert_eq!(h.scheduler.slots_in_use(), 1);
+            h.drive(name, "merged");
+        }
+    }
+
+    #[test]
+    fn any_ending_other_than_merged_releases_dependents_to_a_person() {
+        fn cancel(h: &mut Harness) {
+            h.send(Event::CancelRequested {
+                target: CancelTarget::Squad(id("a")),
+            });
+        }
+        fn fail_verification(h: &mut Harness) {
+            h.drive("a", "verifying");
+            h.send(Event::Verified {
+                squad: id("a"),
+                outcome: Verification::Failed("lint".into()),
+            });
+        }
+        fn fail_step(h: &mut Harness) {
+            h.send(Event::StepFailed {
+                squad: id("a"),
+                error: "e".into(),
+            });
+        }
+        /// How the blocker ends, and the phase name the dependent's reason must show.
+        type Ending = (&'static str, fn(&mut Harness));
+        let endings: [Ending; 3] = [
+            ("cancelled", cancel),
+            ("needs-human", fail_verification),
+            ("failed", fail_step),
+        ];
+        for (ending, end) in endings {
+            let mut h = Harness::new(2);
+            h.admit(vec![spec("a", &[]), spec("b", &["a"])]);
+            end(&mut h);
+            assert!(
+                h.phase("b").starts_with(&format!(
+                    "needs-human (blocked by ENG-a, which ended {ending}"
+                )),
+                "{ending}: {}",
+                h.phase("b")
+            );
+        }
+    }
+
+    #[test]
+    fn a_squad_blocked_by_a_skipped_issue_needs_a_person_at_once() {
+        let mut h = Harness::new(2);
+        let out = h.send(Event::RunAdmitted {
+            run: RunId::new("run"),
+            squads: vec![spec("b", &["a"])],
+            skipped: vec![SkippedSquad {
+                id: id("a"),
+                issue: IssueKey::new("ENG-a"),
+                reason: "no scenarios".into(),
+            }],
+        });
+        assert_eq!(
+            out,
+            [
+                "record a queued -> skipped (no scenarios) r0 @1",
+                "record b queued -> needs-human (blocked by ENG-a, which ended skipped (no scenarios): resolve ENG-a first, then start this issue again) r0 @1",
+                "finished run: 1 needs-human, 1 skipped",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_blockers_is_reported_instead_of_waiting_forever() {
+        let mut h = Harness::new(2);
+        let out = h.admit(vec![
+            spec("a", &["b"]),
+            spec("b", &["a"]),
+            spec("c", &["a"]),
+        ]);
+        assert_eq!(
+            out[0],
+            "record a queued -> needs-human (its blocked-by relations form a cycle (ENG-a → ENG-b → ENG-a): remove one of them in the tracker) r0 @1"
+        );
+        assert!(out[1].starts_with("record b queued -> needs-human (its blocked-by relations form a cycle (ENG-b → ENG-a → ENG-b)"));
+        assert!(out[2].starts_with("record c queued -> needs-human (blocked by ENG-a"));
+        assert_eq!(out[3], "finished run: 3 needs-human");
+    }
+}
+
+mod cancellation {
+    use super::*;
+
+    #[test]
+    fn cancel_works_in_every_phase_and_stops_work_in_flight() {
+        for target in WORKING {
+            let mut h = Harness::new(1);
+            h.admit(vec![spec("a", &[])]);
+            h.drive("a", target);
+            let from = h.phase("a");
+            let out = h.send(Event::CancelRequested {
+                target: CancelTarget::Squad(id("a")),
+            });
+            assert_eq!(
+                out,
+                [
+                    format!("record a {from} -> cancelled r{} @{}", h.round("a"), h.now),
+                    "stop a".to_owned(),
+                    "clean a".to_owned(),
+                    "finished run: 1 cancelled".to_owned(),
+                ],
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn cancelling_a_run_cancels_every_unfinished_squad_once() {
+        let mut h = Harness::new(1);
+        h.admit(vec![spec("a", &[]), spec("b", &[]), spec("c", &[])]);
+        h.drive("a", "merged");
+        let out = h.send(Event::CancelRequested {
+            target: CancelTarget::Run(RunId::new("run")),
+        });
+        assert_eq!(
+            out,
+            [
+                "record b preparing -> cancelled r0 @12",
+                "stop b",
+                "clean b",
+                "record c queued -> cancelled r0 @12",
+                "finished run: 1 merged, 2 cancelled",
+            ]
+        );
+    }
+}
+
+mod restore {
+    use super::*;
+
+    fn persisted(name: &str, blocked_by: &[&str], phase: Phase, round: u32) -> PersistedSquad {
+        PersistedSquad {
+            run: RunId::new("run"),
+            spec: spec(name, blocked_by),
+            phase,
+            round,
+            pr: (round > 0).then_some(PrNumber(9)),
+        }
+    }
+
+    #[test]
+    fn every_unfinished_squad_resumes_its_phase() {
+        let squads = vec![
+            persisted("prep", &[], Phase::Preparing, 0),
+            persisted("impl", &[], Phase::Implementing, 0),
+            persisted("review", &[], Phase::Reviewing, 2),
+            persisted("fix", &[], Phase::Fixing, 1),
+            persisted("ok", &[], Phase::Approved, 1),
+            persisted("merge", &[], Phase::Merging, 3),
+            persisted("done", &[], Phase::Merged, 1),
+            persisted("after-done", &["done"], Phase::Queued, 0),
+            persisted("waits", &["merge"], Phase::Queued, 0),
+        ];
+        let config = SchedulerConfig {
+            concurrency: 7,
+            ..SchedulerConfig::default()
+        };
+        let (mut scheduler, commands) =
+            Scheduler::restore(config, squads, Timestamp::from_millis(100)).unwrap();
+        assert_eq!(
+            show(&commands),
+            [
+                "prepare prep",
+                "implement impl",
+                "review review r2",
+                "fix fix r1",
+                "gate ok",
+                "merge merge",
+                "record after-done queued -> preparing r0 @100",
+                "prepare after-done",
+            ]
+        );
+        assert_eq!(scheduler.slots_in_use(), 7);
+        // The restored scheduler carries on: the merge releases the blocked squad.
+        let out = scheduler
+            .handle(
+                Event::Merged {
+                    squad: id("merge"),
+                    sha: CommitSha::new("1"),
+                },
+                Timestamp::from_millis(101),
+            )
+            .unwrap();
+        assert_eq!(
+            show(&out)[2..],
+            ["record waits queued -> preparing r0 @101", "prepare waits"]
+        );
+        let out = scheduler
+            .handle(
+                reviews("review", 2, APPROVED, APPROVED),
+                Timestamp::from_millis(102),
+            )
+            .unwrap();
+        assert_eq!(
+            show(&out),
+            ["record review reviewing -> approved r2 @102", "gate review"]
+        );
+    }
+
+    #[test]
+    fn restore_ends_what_can_no_longer_proceed_and_reports_finished_runs() {
+        let squads = vec![
+            persisted("a", &[], Phase::Failed("boom".into()), 0),
+            persisted("b", &["a"], Phase::Queued, 0),
+        ];
+        let (_, commands) = Scheduler::restore(
+            SchedulerConfig::default(),
+            squads,
+            Timestamp::from_millis(5),
+        )
+        .unwrap();
+        assert_eq!(
+            show(&commands),
+            [
+                "record b queued -> needs-human (blocked by ENG-a, which ended failed (boom): resolve ENG-a first, then start this issue again) r0 @5",
+                "finished run: 1 needs-human, 1 failed",
+            ]
+        );
+    }
+
+    #[test]
+    fn restore_respects_the_limit_and_refuses_inconsistent_input() {
+        let squads = vec![
+            persisted("a", &[], Phase::Verifying, 0),
+            persisted("b", &[], Phase::Queued, 0),
+        ];
+        let config = SchedulerConfig {
+            concurrency: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, commands) =
+            Scheduler::restore(config, squads, Timestamp::from_millis(1)).unwrap();
+        assert_eq!(show(&commands), ["verify a"]);
+        assert_eq!(
+            scheduler.squad(&id("b")).map(|s| s.phase.clone()),
+            Some(Phase::Queued)
+        );
+
+        let unknown = Scheduler::restore(
+            SchedulerConfig::default(),
+            vec![persisted("a", &["zz"], Phase::Queued, 0)],
+            Timestamp::default(),
+        );
+        assert!(matches!(unknown, Err(Refusal::UnknownBlocker { .. })));
+        let twice = vec![
+            persisted("a", &[], Phase::Queued, 0),
+            persisted("a", &[], Phase::Queued, 0),
+        ];
+        let duplicate = Scheduler::restore(SchedulerConfig::default(), twice, Timestamp::default());
+        assert!(matches!(duplicate, Err(Refusal::DuplicateSquad { .. })));
+    }
+}
