@@ -68,8 +68,8 @@ impl SqlStore {
                 return Err(StoreError::new(
                     StoreErrorKind::Conflict,
                     format!(
-                        "{}: the key already belongs to a {} effect of {} (idempotency keys \
-                         must name one effect)",
+                        "{}: the key already belongs to effect `{}` of {} (an idempotency \
+                         key names exactly one effect)",
                         what(),
                         existing.kind,
                         existing

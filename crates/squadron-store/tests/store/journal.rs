@@ -174,7 +174,7 @@ pub async fn misuse_of_keys_is_refused(db: TestDb) {
     assert!(
         other_kind
             .to_string()
-            .contains("already belongs to a open-pr effect of squad `s1`"),
+            .contains("already belongs to effect `open-pr` of squad `s1`"),
         "{other_kind}"
     );
     let other_squad = store
