@@ -82,7 +82,7 @@ pub enum Event {
         /// Issues of the run that were not admitted.
         skipped: Vec<SkippedSquad>,
     },
-    /// The worktree is ready (answers [`Command::PrepareWorkspace`](super::Command)).
+    /// The worktree is ready (answers [`Command::PrepareWorkspace`](super::Command::PrepareWorkspace)).
     Prepared {
         /// The squad.
         squad: SquadId,
