@@ -359,53 +359,69 @@ impl Layers {
     /// Deserializes the merged table, turning serde's errors into [`ConfigError`]s that name
     /// the key, the value and the source.
     pub(crate) fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        serde_path_to_error::deserialize(Value::Table(self.merged.clone())).map_err(|error| {
-            let path = key_path(error.path());
-            self.explain(path, error.inner().message())
-        })
+        deserialize_table(&self.merged, &self.provenance)
     }
+}
 
-    fn explain(&self, path: KeyPath, message: &str) -> ConfigError {
-        if let Some(rest) = message.strip_prefix("unknown field `") {
-            let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
-            // serde_path_to_error reports the enclosing table; the unknown key is below it.
-            let key = if path.segments().last().map(String::as_str) == Some(field) {
-                path
-            } else {
-                path.join(field)
-            };
-            let expected = expected.trim_start_matches(", ");
-            let valid = match expected.strip_prefix("expected ") {
-                Some(list) => list.to_owned(),
-                None => "no keys here".to_owned(),
-            };
-            return ConfigError::UnknownKey {
-                origin: self.provenance.origin_of(&key),
-                key,
-                valid,
-            };
-        }
-        if let Some(rest) = message.strip_prefix("missing field `") {
-            let field = rest.split('`').next().unwrap_or(rest);
-            let origin = self.provenance.origin_of(&path);
-            return ConfigError::MissingKey {
-                key: path.join(field),
-                origin,
-                expected: format!("add `{field} = …`"),
-            };
-        }
-        let value = if is_secret(&path) {
-            "[redacted]".to_owned()
+impl Provenance {
+    /// Every key of a document comes from one file.
+    pub(crate) fn whole_file(origin: Origin) -> Provenance {
+        let mut provenance = Provenance::default();
+        provenance.record(KeyPath::default(), &origin);
+        provenance
+    }
+}
+
+/// Deserializes `table`, explaining failures with the key path, value and origin.
+pub(crate) fn deserialize_table<T: DeserializeOwned>(
+    table: &Table,
+    provenance: &Provenance,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(Value::Table(table.clone())).map_err(|error| {
+        let path = key_path(error.path());
+        explain(table, provenance, path, error.inner().message())
+    })
+}
+
+fn explain(table: &Table, provenance: &Provenance, path: KeyPath, message: &str) -> ConfigError {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        // serde_path_to_error reports the enclosing table; the unknown key is below it.
+        let key = if path.segments().last().map(String::as_str) == Some(field) {
+            path
         } else {
-            get_path(&self.merged, &path)
-                .map_or_else(|| "(nothing)".to_owned(), ToString::to_string)
+            path.join(field)
         };
-        ConfigError::InvalidValue {
-            origin: self.provenance.origin_of(&path),
-            key: path,
-            value,
-            expected: friendly(message),
-        }
+        let expected = expected.trim_start_matches(", ");
+        let valid = match expected.strip_prefix("expected ") {
+            Some(list) => list.to_owned(),
+            None => "no keys here".to_owned(),
+        };
+        return ConfigError::UnknownKey {
+            origin: provenance.origin_of(&key),
+            key,
+            valid,
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        let origin = provenance.origin_of(&path);
+        return ConfigError::MissingKey {
+            key: path.join(field),
+            origin,
+            expected: format!("add `{field} = …`"),
+        };
+    }
+    let value = if is_secret(&path) {
+        "[redacted]".to_owned()
+    } else {
+        get_path(table, &path).map_or_else(|| "(nothing)".to_owned(), ToString::to_string)
+    };
+    ConfigError::InvalidValue {
+        origin: provenance.origin_of(&path),
+        key: path,
+        value,
+        expected: friendly(message),
     }
 }
 

@@ -1,0 +1,277 @@
+//! The values prompt templates are rendered with. Every piece of outside text is an
+//! [`Untrusted`] field, so templates print it fenced whatever they do.
+
+use serde::Serialize;
+
+use crate::fence::Untrusted;
+
+/// Context of the `system` template: the agent's standing instructions and the repository.
+#[derive(Clone, Debug, Serialize)]
+pub struct SystemContext {
+    /// The agent.
+    pub agent: AgentContext,
+    /// The repository it works in.
+    pub repository: RepositoryContext,
+    /// Documents the repository's `.squadron.toml` asks every agent to read.
+    pub docs: Vec<DocContext>,
+}
+
+/// The agent a system prompt is for.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentContext {
+    /// Role name (`code-reviewer`).
+    pub role: String,
+    /// The agent file's body.
+    pub instructions: String,
+    /// Names of its tools.
+    pub tools: Vec<String>,
+    /// Name of the tool that ends its task.
+    pub terminal_tool: String,
+}
+
+/// A document loaded into the system prompt.
+#[derive(Clone, Debug, Serialize)]
+pub struct DocContext {
+    /// Path inside the repository.
+    pub path: String,
+    /// Its contents (repository content is data like any other).
+    pub text: Untrusted,
+}
+
+/// Context of every task template (`implement`, `write-tests`, `review-code`, `review-tests`,
+/// `fix-from-review`, `diagnose`). Fields a task does not use may stay empty.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskContext {
+    /// Role doing the task (`developer`).
+    pub role: String,
+    /// The issue.
+    pub issue: IssueContext,
+    /// The repository and the squad's branch.
+    pub repository: RepositoryContext,
+    /// Review round, from 1.
+    pub round: u32,
+    /// Review rounds allowed before a human takes over.
+    pub max_rounds: u32,
+    /// Reviews to address (`fix-from-review`).
+    pub reviews: Vec<ReviewContext>,
+    /// The diagnosis a bug fix follows, if any.
+    pub diagnosis: Option<DiagnosisContext>,
+    /// Fail-on-base / pass-on-head results (`review-tests`).
+    pub evidence: Option<EvidenceContext>,
+    /// The Developer's `finish` summary, for the reviewers.
+    pub developer_summary: Option<Untrusted>,
+    /// QA's `finish` summary, for the reviewers.
+    pub qa_summary: Option<Untrusted>,
+}
+
+/// The issue being worked.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssueContext {
+    /// Linear identifier (`ENG-123`).
+    pub identifier: String,
+    /// Link to the issue.
+    pub url: String,
+    /// Its title.
+    pub title: Untrusted,
+    /// Its Markdown description.
+    pub description: Untrusted,
+    /// Its acceptance scenarios with stable ids.
+    pub scenarios: Vec<ScenarioContext>,
+}
+
+/// One acceptance scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioContext {
+    /// Stable id (`AC-1`).
+    pub id: String,
+    /// The scenario as written: `Scenario:` line and steps.
+    pub text: Untrusted,
+}
+
+/// The repository and the squad's place in it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RepositoryContext {
+    /// `owner/repo`.
+    pub github: String,
+    /// Branch pull requests target.
+    pub base_branch: String,
+    /// The squad's branch.
+    pub branch: String,
+    /// Commit the branch started from, once known.
+    pub base_sha: Option<String>,
+    /// Commit under review, once known.
+    pub head_sha: Option<String>,
+    /// The test command, as shown to agents.
+    pub test_command: String,
+    /// Globs of test files.
+    pub test_globs: Vec<String>,
+}
+
+/// One reviewer's review to address.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewContext {
+    /// Reviewer role (`code-reviewer`, `qa-specialist`).
+    pub reviewer: String,
+    /// `approved` or `changes_requested`.
+    pub verdict: String,
+    /// The review's body.
+    pub body: Untrusted,
+    /// Line comments.
+    pub comments: Vec<ReviewCommentContext>,
+}
+
+/// A comment on a line of the diff.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewCommentContext {
+    /// File path.
+    pub path: String,
+    /// Line in the new file, when anchored on one.
+    pub line: Option<u32>,
+    /// The comment.
+    pub body: Untrusted,
+}
+
+/// The diagnostician's result that a bug fix follows.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiagnosisContext {
+    /// Root-cause hypothesis.
+    pub hypothesis: Untrusted,
+    /// Fix plan.
+    pub plan: Untrusted,
+    /// Stated confidence, as submitted.
+    pub confidence: String,
+    /// Files the fix will touch.
+    pub files: Vec<String>,
+}
+
+/// Results of the new tests on the base and the head commit.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvidenceContext {
+    /// The base commit.
+    pub base_sha: String,
+    /// The head commit.
+    pub head_sha: String,
+    /// One row per new or changed test.
+    pub tests: Vec<TestEvidence>,
+    /// Output of the base run's failures, capped.
+    pub base_output: Untrusted,
+    /// Output of the head run's failures, capped.
+    pub head_output: Untrusted,
+}
+
+/// One test's outcome on base and head.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestEvidence {
+    /// The test's name as the runner reports it.
+    pub name: String,
+    /// `passed`, `failed` or `missing` (the test does not exist or compile on base).
+    pub on_base: String,
+    /// `passed` or `failed`.
+    pub on_head: String,
+}
+
+impl SystemContext {
+    /// A complete example, used to check templates (`PromptLibrary::check`) and in tests.
+    pub fn example() -> SystemContext {
+        SystemContext {
+            agent: AgentContext {
+                role: "developer".to_owned(),
+                instructions: "You are the Developer.".to_owned(),
+                tools: vec![
+                    "read_file".to_owned(),
+                    "edit_file".to_owned(),
+                    "finish".to_owned(),
+                ],
+                terminal_tool: "finish".to_owned(),
+            },
+            repository: RepositoryContext::example(),
+            docs: vec![DocContext {
+                path: "CONTRIBUTING.md".to_owned(),
+                text: Untrusted::new("CONTRIBUTING.md", "Run the tests before you push."),
+            }],
+        }
+    }
+}
+
+impl RepositoryContext {
+    fn example() -> RepositoryContext {
+        RepositoryContext {
+            github: "acme/shop".to_owned(),
+            base_branch: "main".to_owned(),
+            branch: "eng-42-free-shipping".to_owned(),
+            base_sha: Some("1111111111111111111111111111111111111111".to_owned()),
+            head_sha: Some("2222222222222222222222222222222222222222".to_owned()),
+            test_command: "cargo test".to_owned(),
+            test_globs: vec!["tests/**".to_owned()],
+        }
+    }
+}
+
+impl TaskContext {
+    /// A complete example with every optional part present, used to check templates
+    /// (`PromptLibrary::check`) and in tests.
+    pub fn example() -> TaskContext {
+        let scenario = "Scenario: Free shipping above 50\n  Given a cart worth 60\n  When I check out\n  \
+                        Then shipping costs 0";
+        TaskContext {
+            role: "developer".to_owned(),
+            issue: IssueContext {
+                identifier: "ENG-42".to_owned(),
+                url: "https://linear.app/acme/issue/ENG-42".to_owned(),
+                title: Untrusted::new("issue title", "Free shipping above 50"),
+                description: Untrusted::new(
+                    "issue description",
+                    format!("```gherkin\n{scenario}\n```"),
+                ),
+                scenarios: vec![ScenarioContext {
+                    id: "AC-1".to_owned(),
+                    text: Untrusted::new("scenario AC-1", scenario),
+                }],
+            },
+            repository: RepositoryContext::example(),
+            round: 1,
+            max_rounds: 3,
+            reviews: vec![ReviewContext {
+                reviewer: "code-reviewer".to_owned(),
+                verdict: "changes_requested".to_owned(),
+                body: Untrusted::new("review by code-reviewer", "Use the Money type."),
+                comments: vec![ReviewCommentContext {
+                    path: "src/cart.rs".to_owned(),
+                    line: Some(12),
+                    body: Untrusted::new("review comment", "This is a float."),
+                }],
+            }],
+            diagnosis: Some(DiagnosisContext {
+                hypothesis: Untrusted::new(
+                    "diagnosis hypothesis",
+                    "The total is None for empty carts.",
+                ),
+                plan: Untrusted::new("diagnosis plan", "1. Treat an empty cart as 0."),
+                confidence: "high".to_owned(),
+                files: vec!["src/cart.rs".to_owned()],
+            }),
+            evidence: Some(EvidenceContext {
+                base_sha: "1111111111111111111111111111111111111111".to_owned(),
+                head_sha: "2222222222222222222222222222222222222222".to_owned(),
+                tests: vec![TestEvidence {
+                    name: "free_shipping_above_50".to_owned(),
+                    on_base: "failed".to_owned(),
+                    on_head: "passed".to_owned(),
+                }],
+                base_output: Untrusted::new(
+                    "test output on base",
+                    "assertion failed: shipping == 0",
+                ),
+                head_output: Untrusted::new("test output on head", ""),
+            }),
+            developer_summary: Some(Untrusted::new(
+                "developer summary",
+                "Added the rule in src/cart.rs.",
+            )),
+            qa_summary: Some(Untrusted::new(
+                "qa summary",
+                "AC-1: tests/cart.rs free_shipping_above_50",
+            )),
+        }
+    }
+}
