@@ -27,10 +27,11 @@ impl ProviderGate {
     pub(crate) async fn enter(&self) -> SemaphorePermit<'_> {
         loop {
             self.wait_out_pause().await;
-            // The semaphore is never closed, so acquiring only ever waits.
-            let Ok(permit) = self.in_flight.acquire().await else {
-                continue;
-            };
+            let permit = self
+                .in_flight
+                .acquire()
+                .await
+                .expect("the gate never closes its semaphore, and only a closed one refuses");
             // A rate limit may have arrived while this call queued for a slot.
             if self.pause_remaining().is_none() {
                 return permit;

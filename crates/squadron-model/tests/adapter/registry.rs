@@ -89,3 +89,14 @@ fn settings_that_cannot_work_are_refused_without_showing_the_key() {
     assert!(matches!(bad_key, ProviderSetupError::InvalidApiKey { .. }));
     assert!(!bad_key.to_string().contains("sk-secret"));
 }
+
+#[test]
+fn settings_never_show_the_key_when_logged() {
+    let settings =
+        ProviderSettings::new("openai", "https://api.openai.com/v1").with_api_key("sk-secret");
+    let logged = format!("{settings:?}");
+    assert!(
+        !logged.contains("sk-secret") && logged.contains("<redacted>"),
+        "{logged}"
+    );
+}
