@@ -1,0 +1,320 @@
+//! `squadron doctor`: checks the configuration, agents, prompts, credentials, store, sandbox
+//! and, unless `--offline`, the configured services. One line per check: ok, warn or fail.
+//!
+//! Missing credentials and unreachable services are warnings that say what to set; anything
+//! that would make a run fail for certain is a failure, and any failure exits 1.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings, SandboxMode};
+use squadron_harness::{Sandbox, SandboxKind, SandboxSettings};
+use squadron_store::{SqlStore, StoreLocation};
+
+use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::context::Context;
+use crate::error::{CliError, error_chain};
+
+/// How one check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Fine.
+    Ok,
+    /// Works, but something should be set or is weaker than it could be.
+    Warn,
+    /// Will not work.
+    Fail,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad` so that width specifiers line the table up.
+        f.pad(match self {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        })
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// How it came out.
+    pub level: Level,
+    /// What was found, and for warn/fail what to do.
+    pub message: String,
+}
+
+impl Check {
+    fn new(name: &'static str, level: Level, message: impl Into<String>) -> Check {
+        Check {
+            name,
+            level,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs every check, prints them, and exits 1 when any failed.
+pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, CliError> {
+    let mut checks = Vec::new();
+    let context = match Context::load(global) {
+        Ok(context) => {
+            checks.push(config_check(&context));
+            Some(context)
+        }
+        Err(error) => {
+            checks.push(Check::new("config", Level::Fail, error.message()));
+            None
+        }
+    };
+    checks.extend(agent_and_prompt_checks(
+        context.as_ref().map(|context| &context.config),
+        args,
+    ));
+    if let Some(context) = &context {
+        checks.extend(credential_checks(context));
+        checks.push(repositories_check(&context.config));
+        checks.push(store_check(context).await);
+        checks.push(sandbox_check(&context.config).await);
+    }
+
+    for check in &checks {
+        println!(
+            "{:<5} {:<13} {}",
+            check.level,
+            check.name,
+            check.message.replace('\n', "\n                    ")
+        );
+    }
+    let count = |level| checks.iter().filter(|check| check.level == level).count();
+    let (warnings, failures) = (count(Level::Warn), count(Level::Fail));
+    println!(
+        "\n{} checks: {} ok, {warnings} warnings, {failures} failures",
+        checks.len(),
+        count(Level::Ok)
+    );
+    Ok(if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn config_check(context: &Context) -> Check {
+    let overrides = context
+        .env
+        .iter()
+        .filter(|(name, _)| {
+            name.starts_with("SQUADRON_")
+                && *name != "SQUADRON_CONFIG"
+                && *name != "SQUADRON_LOG_FORMAT"
+        })
+        .count();
+    let file = match &context.config_file {
+        Some(path) => format!(" + {}", path.display()),
+        None => String::new(),
+    };
+    Check::new(
+        "config",
+        Level::Ok,
+        format!("shipped defaults{file} + {overrides} SQUADRON_* variables"),
+    )
+}
+
+fn agent_and_prompt_checks(config: Option<&Config>, args: &DoctorArgs) -> Vec<Check> {
+    let agents_dir = args.repo.as_ref().map(|repo| repo.join("agents"));
+    let prompts_dir = args.repo.as_ref().map(|repo| repo.join("prompts"));
+    let mut checks = Vec::new();
+
+    let agents = AgentCatalog::load(agents_dir.as_deref()).and_then(|catalog| match config {
+        Some(config) => catalog.check_models(config).map(|()| catalog),
+        None => Ok(catalog),
+    });
+    checks.push(match agents {
+        Ok(catalog) => {
+            let list: Vec<String> = catalog
+                .iter()
+                .map(|agent| format!("{} ({})", agent.role, agent.model))
+                .collect();
+            let mut message = list.join(", ");
+            for ignored in catalog.ignored_files() {
+                message.push_str(&format!(
+                    "\nignored {}: not a role's agent file",
+                    ignored.display()
+                ));
+            }
+            let level = if catalog.ignored_files().is_empty() {
+                Level::Ok
+            } else {
+                Level::Warn
+            };
+            Check::new("agents", level, message)
+        }
+        Err(error) => Check::new("agents", Level::Fail, error.to_string()),
+    });
+
+    checks.push(
+        match PromptLibrary::load(prompts_dir.as_deref())
+            .and_then(|library| library.check().map(|()| library))
+        {
+            Ok(library) => {
+                let mut message = "every task template renders".to_owned();
+                for ignored in library.ignored_files() {
+                    message.push_str(&format!(
+                        "\nignored {}: not a known template",
+                        ignored.display()
+                    ));
+                }
+                let level = if library.ignored_files().is_empty() {
+                    Level::Ok
+                } else {
+                    Level::Warn
+                };
+                Check::new("prompts", level, message)
+            }
+            Err(error) => Check::new("prompts", Level::Fail, error.to_string()),
+        },
+    );
+
+    if let Some(repo) = &args.repo {
+        checks.push(match RepoSettings::load(repo) {
+            Ok(settings) => Check::new("repo", Level::Ok, repo_summary(&settings)),
+            Err(error) => Check::new("repo", Level::Fail, error_chain(&error)),
+        });
+    }
+    checks
+}
+
+fn repo_summary(settings: &RepoSettings) -> String {
+    let command = |command: &Option<squadron_config::CommandLine>| match command {
+        Some(command) => command.argv().join(" "),
+        None => "none".to_owned(),
+    };
+    format!(
+        "test: {}; format: {}; lint: {}; test files: {}",
+        settings.test.argv().join(" "),
+        command(&settings.format),
+        command(&settings.lint),
+        settings.test_globs.join(", "),
+    )
+}
+
+fn credential_checks(context: &Context) -> Vec<Check> {
+    let secrets = context.config.resolve_secrets(&context.env);
+    let linear_authenticated =
+        secrets.linear_api_key.is_some() || secrets.linear_oauth_token.is_some();
+    // One warning per service, each line naming the variable to set and what it is for.
+    let mut by_section: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for missing in &secrets.missing {
+        let section = missing.key.segments().first().cloned().unwrap_or_default();
+        let is_linear_auth = matches!(
+            missing.key.segments().get(1).map(String::as_str),
+            Some("api_key_env" | "oauth_token_env")
+        ) && section == "linear";
+        if is_linear_auth && linear_authenticated {
+            // Either Linear credential is enough.
+            continue;
+        }
+        by_section
+            .entry(section)
+            .or_default()
+            .push(missing.to_string());
+    }
+    if by_section.is_empty() {
+        return vec![Check::new(
+            "credentials",
+            Level::Ok,
+            "every configured secret is set",
+        )];
+    }
+    by_section
+        .into_values()
+        .map(|lines| Check::new("credentials", Level::Warn, lines.join("\n")))
+        .collect()
+}
+
+fn repositories_check(config: &Config) -> Check {
+    if config.repositories.is_empty() {
+        return Check::new(
+            "repositories",
+            Level::Warn,
+            "no repositories configured: add [repositories.<TEAM KEY>] with github = \"owner/repo\" and base = \"main\" so squads know where each team's code lives",
+        );
+    }
+    let list: Vec<String> = config
+        .repositories
+        .iter()
+        .map(|(team, repo)| format!("{team} → {} ({})", repo.github, repo.base))
+        .collect();
+    Check::new("repositories", Level::Ok, list.join(", "))
+}
+
+async fn store_check(context: &Context) -> Check {
+    let location = match context.store_location() {
+        Ok(location) => location,
+        Err(error) => return Check::new("store", Level::Fail, error.to_string()),
+    };
+    let described = describe(&location);
+    match tokio::time::timeout(Duration::from_secs(10), SqlStore::open(&location)).await {
+        Ok(Ok(store)) => {
+            store.close().await;
+            Check::new("store", Level::Ok, described)
+        }
+        Ok(Err(error)) => Check::new(
+            "store",
+            Level::Fail,
+            format!("failed to {}", error_chain(&error)),
+        ),
+        Err(_) => Check::new(
+            "store",
+            Level::Fail,
+            format!("{described}: no answer within 10 s; check that the database is running"),
+        ),
+    }
+}
+
+fn describe(location: &StoreLocation) -> String {
+    match location.sqlite_path() {
+        Some(path) => format!("SQLite at {}", path.display()),
+        None => format!("{}", location.backend()),
+    }
+}
+
+async fn sandbox_check(config: &Config) -> Check {
+    let mode = match config.sandbox.mode {
+        SandboxMode::Auto => squadron_harness::SandboxMode::Auto,
+        SandboxMode::Bubblewrap => squadron_harness::SandboxMode::Bubblewrap,
+        SandboxMode::Restricted => squadron_harness::SandboxMode::Restricted,
+    };
+    match Sandbox::detect(SandboxSettings::new(mode)).await {
+        Ok(sandbox) => match (sandbox.kind(), sandbox.warning()) {
+            (SandboxKind::Bubblewrap, _) => Check::new(
+                "sandbox",
+                Level::Ok,
+                "bubblewrap: read-only system, writable worktree, no network",
+            ),
+            (SandboxKind::Restricted, warning) => Check::new(
+                "sandbox",
+                Level::Warn,
+                format!(
+                    "{}; install bubblewrap (`apt-get install bubblewrap`) for full confinement",
+                    warning.unwrap_or("restricted runner")
+                ),
+            ),
+        },
+        Err(error) => Check::new(
+            "sandbox",
+            Level::Fail,
+            format!(
+                "sandbox = \"bubblewrap\" but {}; install bubblewrap or set sandbox.mode = \"auto\"",
+                error_chain(&error)
+            ),
+        ),
+    }
+}

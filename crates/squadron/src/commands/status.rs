@@ -1,0 +1,157 @@
+//! `squadron status`: every run and its squads, read from the store.
+
+use std::process::ExitCode;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+use squadron_core::ports::{RunRecord, SquadRecord};
+use squadron_core::{RunTrigger, Timestamp};
+use squadron_store::SquadOverview;
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::context::{Context, store_error};
+use crate::error::CliError;
+use crate::format::{age, now, rfc3339};
+
+/// Prints runs and squads as tables, or as JSON with `--json`.
+pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, CliError> {
+    let context = Context::load(global)?;
+    let store = context.open_store().await?;
+    let runs = store.runs().await.map_err(store_error)?;
+    let squads = store.squad_overviews(None).await.map_err(store_error)?;
+    store.close().await;
+
+    let now = now();
+    if args.json {
+        println!("{:#}", status_json(&runs, &squads));
+    } else if runs.is_empty() {
+        println!("No runs yet. Start one with `squadron run <Linear project URL>`.");
+    } else {
+        for run in &runs {
+            let of_run: Vec<&SquadOverview> = squads
+                .iter()
+                .filter(|overview| overview.record.squad.run_id == run.run.id)
+                .collect();
+            println!("{}", run_heading(run, now));
+            println!("{}\n", squad_table(&of_run, now));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_heading(record: &RunRecord, now: Timestamp) -> String {
+    format!(
+        "Run {} · {} · {} · started {} ago",
+        record.run.id,
+        trigger_text(&record.run.trigger),
+        record.status.as_str(),
+        age(record.run.created_at, now),
+    )
+}
+
+fn trigger_text(trigger: &RunTrigger) -> String {
+    match trigger {
+        RunTrigger::Milestone { url } => url.clone(),
+        RunTrigger::Fix {
+            issue,
+            requested_by,
+            ..
+        } => format!("fix {issue} (by {requested_by})"),
+    }
+}
+
+fn squad_table(squads: &[&SquadOverview], now: Timestamp) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "issue", "phase", "round", "PR", "tokens", "cost", "age", "squad",
+    ]);
+    for overview in squads {
+        let squad = &overview.record.squad;
+        table.add_row([
+            squad.issue.to_string(),
+            squad.phase.to_string(),
+            squad.round.to_string(),
+            squad
+                .pr
+                .map(|pr| pr.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+            overview.usage.usage.total().to_string(),
+            overview.usage.cost.to_string(),
+            age(overview.record.created_at, now),
+            squad.id.to_string(),
+        ]);
+    }
+    table
+}
+
+fn status_json(runs: &[RunRecord], squads: &[SquadOverview]) -> Value {
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|record| {
+            let squads: Vec<Value> = squads
+                .iter()
+                .filter(|overview| overview.record.squad.run_id == record.run.id)
+                .map(squad_json)
+                .collect();
+            json!({
+                "id": record.run.id.as_str(),
+                "trigger": trigger_json(&record.run.trigger),
+                "status": record.status.as_str(),
+                "created_at": rfc3339(record.run.created_at),
+                "updated_at": rfc3339(record.updated_at),
+                "squads": squads,
+            })
+        })
+        .collect();
+    json!({ "runs": runs })
+}
+
+fn trigger_json(trigger: &RunTrigger) -> Value {
+    match trigger {
+        RunTrigger::Milestone { url } => json!({ "kind": "milestone", "url": url }),
+        RunTrigger::Fix {
+            issue,
+            requested_by,
+            slack_channel,
+        } => json!({
+            "kind": "fix",
+            "issue": issue.as_str(),
+            "requested_by": requested_by,
+            "slack_channel": slack_channel,
+        }),
+    }
+}
+
+/// One squad as JSON, shared with `squadron logs --json`.
+pub fn squad_record_json(record: &SquadRecord) -> Value {
+    let squad = &record.squad;
+    json!({
+        "id": squad.id.as_str(),
+        "run_id": squad.run_id.as_str(),
+        "issue": squad.issue.as_str(),
+        "phase": squad.phase.name(),
+        "detail": squad.phase.detail(),
+        "round": squad.round,
+        "pr": squad.pr.map(|pr| pr.0),
+        "branch": squad.branch,
+        "worktree": squad.worktree,
+        "blocked_by": record.blocked_by.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
+        "created_at": rfc3339(record.created_at),
+        "updated_at": rfc3339(record.updated_at),
+    })
+}
+
+fn squad_json(overview: &SquadOverview) -> Value {
+    let mut value = squad_record_json(&overview.record);
+    let usage = &overview.usage;
+    value["model_calls"] = json!(usage.calls);
+    value["tokens"] = json!({
+        "prompt": usage.usage.prompt,
+        "cached": usage.usage.cached,
+        "completion": usage.usage.completion,
+        "total": usage.usage.total(),
+    });
+    value["cost_usd"] = json!(usage.cost.as_dollars());
+    value
+}

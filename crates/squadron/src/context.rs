@@ -1,0 +1,82 @@
+//! What every command starts from: the environment read once, the layered configuration,
+//! and the store location.
+
+use std::path::PathBuf;
+
+use squadron_config::{Config, ConfigError, ConfigErrorKind, Env};
+use squadron_store::{SqlStore, StoreError, StoreErrorKind, StoreLocation};
+
+use crate::cli::GlobalArgs;
+use crate::error::{CliError, ErrorClass, error_chain};
+
+/// The loaded configuration and the environment it was resolved against.
+#[derive(Debug)]
+pub struct Context {
+    /// The layered configuration.
+    pub config: Config,
+    /// The process environment, read once: libraries never read it themselves.
+    pub env: Env,
+    /// The configuration file layered over the defaults, if any.
+    pub config_file: Option<PathBuf>,
+    database_url: Option<String>,
+}
+
+impl Context {
+    /// Reads the environment and loads the configuration named by the global options.
+    pub fn load(global: &GlobalArgs) -> Result<Context, CliError> {
+        let env: Env = std::env::vars().collect();
+        let config = Config::load(global.config.as_deref(), &env).map_err(config_error)?;
+        Ok(Context {
+            config,
+            env,
+            config_file: global.config.clone(),
+            database_url: global.database_url.clone(),
+        })
+    }
+
+    /// Where the store lives: `--database-url`/`DATABASE_URL`, else `store.database_url`,
+    /// else `store.sqlite_path`, else a SQLite file in the platform data directory.
+    pub fn store_location(&self) -> Result<StoreLocation, CliError> {
+        let configured = self.database_url.clone().or_else(|| {
+            self.config
+                .store
+                .database_url
+                .as_ref()
+                .map(|url| url.expose().to_owned())
+        });
+        let location = match (configured, &self.config.store.sqlite_path) {
+            (Some(url), _) => StoreLocation::parse(&url),
+            (None, Some(path)) => Ok(StoreLocation::Sqlite(path.clone())),
+            (None, None) => StoreLocation::default_sqlite(),
+        };
+        location.map_err(store_error)
+    }
+
+    /// Opens (and if needed creates and migrates) the store.
+    pub async fn open_store(&self) -> Result<SqlStore, CliError> {
+        let location = self.store_location()?;
+        SqlStore::open(&location).await.map_err(store_error)
+    }
+}
+
+/// A configuration failure, reported with the file, key and value the library named.
+pub fn config_error(error: ConfigError) -> CliError {
+    let hint = match error.kind() {
+        ConfigErrorKind::Io => "check the path given with --config or SQUADRON_CONFIG",
+        _ => "fix the named key; `squadron doctor` checks the whole configuration at once",
+    };
+    CliError::config(format!("invalid configuration: {}", error_chain(&error))).with_hint(hint)
+}
+
+/// A store failure, sorted by what the user can do about it.
+pub fn store_error(error: StoreError) -> CliError {
+    let class = match error.kind() {
+        StoreErrorKind::NotFound | StoreErrorKind::Invalid => ErrorClass::User,
+        StoreErrorKind::Open => ErrorClass::Config,
+        StoreErrorKind::Unavailable => ErrorClass::Transient,
+        StoreErrorKind::Conflict | StoreErrorKind::Corrupt | StoreErrorKind::Database => {
+            ErrorClass::Internal
+        }
+    };
+    CliError::new(class, format!("failed to {}", error_chain(&error)))
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `squadron` command: each runs the real binary in a scrubbed
+//! environment with its own store and configuration files.
+
+mod doctor;
+mod status_and_logs;
+mod support;

@@ -1,0 +1,223 @@
+//! `squadron status` and `squadron logs` read what the store recorded.
+
+use squadron_core::ports::{ChatMessage, SquadRecord, ToolCall, UsageRecord};
+use squadron_core::{
+    IssueId, IssueKey, Phase, PrNumber, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind,
+    Timestamp, TokenUsage, Usd,
+};
+use squadron_store::{SqlStore, StoreLocation};
+
+use crate::support::Sandbox;
+
+const URL: &str = "https://linear.app/acme/project/checkout-v2-a5e6ddb5d475/overview";
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_millis(1_700_000_000_000 + seconds * 1000)
+}
+
+/// Records one run with two squads, one of them reviewing with usage and a transcript.
+async fn seed(sandbox: &Sandbox) {
+    let store = SqlStore::open(&StoreLocation::Sqlite(sandbox.database()))
+        .await
+        .expect("open store");
+    let run = Run {
+        id: RunId::from("run-1"),
+        trigger: RunTrigger::Milestone { url: URL.into() },
+        created_at: at(0),
+    };
+    store.create_run(&run).await.expect("create run");
+    for (id, key) in [("squad-a", "ENG-1"), ("squad-b", "ENG-2")] {
+        let record = SquadRecord {
+            squad: Squad {
+                id: SquadId::from(id),
+                run_id: run.id.clone(),
+                issue: IssueKey::from(key),
+                kind: SquadKind::Feature,
+                phase: Phase::Queued,
+                round: 0,
+                pr: None,
+                branch: format!("eng-{key}"),
+                worktree: None,
+            },
+            issue_id: IssueId::from(format!("uuid-{key}")),
+            blocked_by: if key == "ENG-2" {
+                vec![IssueKey::from("ENG-1")]
+            } else {
+                vec![]
+            },
+            created_at: at(1),
+            updated_at: at(1),
+        };
+        store.create_squad(&record).await.expect("create squad");
+    }
+    let squad = SquadId::from("squad-a");
+    store
+        .set_phase(&squad, &Phase::Queued, &Phase::Preparing, at(2))
+        .await
+        .expect("phase");
+    store
+        .set_phase(&squad, &Phase::Preparing, &Phase::Implementing, at(3))
+        .await
+        .expect("phase");
+    store
+        .append_message(
+            &squad,
+            Role::Developer,
+            &ChatMessage::User {
+                content: "Implement ENG-1".into(),
+            },
+            at(4),
+        )
+        .await
+        .expect("message");
+    let call = ToolCall {
+        id: "call-1".into(),
+        name: "read_file".into(),
+        arguments: r#"{"path":"src/lib.rs"}"#.into(),
+    };
+    store
+        .append_message(
+            &squad,
+            Role::Developer,
+            &ChatMessage::Assistant {
+                content: None,
+                tool_calls: vec![call],
+            },
+            at(5),
+        )
+        .await
+        .expect("message");
+    store
+        .record_usage(&UsageRecord {
+            run_id: run.id.clone(),
+            squad_id: squad.clone(),
+            role: Role::Developer,
+            model: "openai/gpt-4.1".into(),
+            usage: TokenUsage {
+                prompt: 1200,
+                cached: 200,
+                completion: 300,
+            },
+            cost: Usd::from_micros(4_500),
+            at: at(5),
+        })
+        .await
+        .expect("usage");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn status_on_an_empty_store_says_how_to_start() {
+    let sandbox = Sandbox::new();
+    let outcome = sandbox.run(&["status"], &[]);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr());
+    assert!(
+        outcome.stdout().contains("No runs yet"),
+        "{}",
+        outcome.stdout()
+    );
+    assert!(
+        sandbox.database().exists(),
+        "the SQLite store is created on first use"
+    );
+}
+
+#[tokio::test]
+async fn status_lists_each_squad_with_phase_round_tokens_and_cost() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+
+    let table = sandbox.run(&["status"], &[]);
+    assert_eq!(table.code(), 0, "{}", table.stderr());
+    let text = table.stdout();
+    assert!(text.contains("Run run-1"), "{text}");
+    assert!(text.contains(URL), "{text}");
+    let eng1 = text
+        .lines()
+        .find(|line| line.contains("ENG-1"))
+        .expect("a row for ENG-1");
+    assert!(
+        eng1.contains("implementing") && eng1.contains("1500") && eng1.contains("$0.0045"),
+        "{eng1}"
+    );
+    let eng2 = text
+        .lines()
+        .find(|line| line.contains("ENG-2"))
+        .expect("a row for ENG-2");
+    assert!(eng2.contains("queued"), "{eng2}");
+
+    let json = sandbox.run(&["status", "--json"], &[]).json();
+    let squads = json["runs"][0]["squads"].as_array().expect("squads");
+    assert_eq!(squads.len(), 2);
+    let first = &squads[0];
+    assert_eq!(first["issue"], "ENG-1");
+    assert_eq!(first["phase"], "implementing");
+    assert_eq!(first["tokens"]["total"], 1500);
+    assert_eq!(first["tokens"]["cached"], 200);
+    assert_eq!(first["cost_usd"], 0.0045);
+    assert_eq!(squads[1]["blocked_by"][0], "ENG-1");
+    assert_eq!(json["runs"][0]["trigger"]["url"], URL);
+}
+
+#[tokio::test]
+async fn logs_show_events_and_transcript_by_issue_key() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+
+    let text = sandbox.run(&["logs", "eng-1"], &[]);
+    assert_eq!(text.code(), 0, "{}", text.stderr());
+    let out = text.stdout();
+    assert!(
+        out.contains("Squad squad-a · ENG-1 · implementing"),
+        "{out}"
+    );
+    assert!(out.contains("Implement ENG-1"), "{out}");
+    assert!(
+        out.contains(r#"→ read_file({"path":"src/lib.rs"})"#),
+        "{out}"
+    );
+    let preparing = out
+        .find("preparing")
+        .expect("the phase change to preparing");
+    let implementing = out
+        .rfind("implementing")
+        .expect("the phase change to implementing");
+    assert!(preparing < implementing, "events are in order:\n{out}");
+
+    let json = sandbox.run(&["logs", "squad-a", "--json"], &[]).json();
+    assert_eq!(json["squad"]["issue"], "ENG-1");
+    assert_eq!(
+        json["transcript"][1]["message"]["tool_calls"][0]["name"],
+        "read_file"
+    );
+    assert!(
+        json["events"]
+            .as_array()
+            .is_some_and(|events| events.len() >= 2)
+    );
+}
+
+#[tokio::test]
+async fn logs_of_an_unknown_squad_is_a_user_error_that_says_what_to_do() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+    let outcome = sandbox.run(&["logs", "ENG-99"], &[]);
+    assert_eq!(outcome.code(), 64);
+    assert!(outcome.stderr().contains("ENG-99"), "{}", outcome.stderr());
+    assert!(
+        outcome.stderr().contains("squadron status"),
+        "{}",
+        outcome.stderr()
+    );
+}
+
+#[test]
+fn a_bad_database_url_is_a_config_error_naming_the_scheme() {
+    let sandbox = Sandbox::new();
+    let outcome = sandbox.run(
+        &["status", "--database-url", "mysql://root@localhost/db"],
+        &[],
+    );
+    assert_eq!(outcome.code(), 78, "{}", outcome.stderr());
+    assert!(outcome.stderr().contains("mysql"), "{}", outcome.stderr());
+}
