@@ -272,7 +272,8 @@ impl Provider {
                     PortErrorKind::Transient,
                     format!(
                         "get a reply from model provider `{}` at {}: gave up after {try_number} \
-                         tries; the last one failed with {what}",
+                         tries; the last one failed with {what}; the provider may be down or \
+                         overloaded: check its status, or raise retry.max_tries",
                         self.name, self.url
                     ),
                 ));
