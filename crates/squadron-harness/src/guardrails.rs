@@ -67,8 +67,11 @@ pub async fn after_write(workspace: &SquadWorkspace, relative: &str) -> String {
         Some(format) => {
             let quoted =
                 shlex::try_quote(relative).map_or_else(|_| relative.to_owned(), |q| q.into_owned());
+            // `'{file}'` is how a placeholder comes out of quoting an argv into shell text.
             let line = if format.contains("{file}") {
-                format.replace("{file}", &quoted)
+                format
+                    .replace("'{file}'", &quoted)
+                    .replace("{file}", &quoted)
             } else {
                 format!("{format} {quoted}")
             };

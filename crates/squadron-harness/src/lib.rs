@@ -20,6 +20,7 @@ pub mod workspace;
 
 mod command_tools;
 mod file_tools;
+mod from_config;
 mod git;
 
 pub use confine::{ConfinedPath, PathRefusal, Worktree};

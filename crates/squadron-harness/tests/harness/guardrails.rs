@@ -94,3 +94,24 @@ async fn a_commit_is_refused_while_tests_fail_and_made_once_they_pass() {
         .unwrap();
     assert_eq!(again, CommitOutcome::NothingToCommit);
 }
+
+#[tokio::test]
+async fn repository_settings_become_the_policy() {
+    let repo = repository();
+    std::fs::write(
+        repo.path().join(".squadron.toml"),
+        "format = \"sed -i s/x/y/ {file}\"\ntest = \"grep -q 42 src/lib.rs\"\ntest_globs = [\"tests/**\"]\nallowed_commands = [\"cargo check\"]\n",
+    )
+    .unwrap();
+    let settings = squadron_config::RepoSettings::load(repo.path()).unwrap();
+    let policy = squadron_harness::RepoPolicy::from_settings(&settings).unwrap();
+    assert_eq!(policy.test.as_deref(), Some("grep -q 42 src/lib.rs"));
+    assert!(policy.test_globs.matches("tests/a.rs") && !policy.test_globs.matches("src/a.rs"));
+    assert_eq!(policy.allowed_commands, ["cargo check"]);
+    let workspace = workspace_with(repo.path(), policy, SandboxMode::Auto).await;
+    let report = squadron_harness::after_write(&workspace, "src/lib.rs").await;
+    assert!(
+        report.contains("formatter (`sed -i s/x/y/ src/lib.rs`): ok"),
+        "{report}"
+    );
+}
