@@ -2,5 +2,6 @@
 //! environment with its own store and configuration files.
 
 mod doctor;
+mod plan;
 mod status_and_logs;
 mod support;

@@ -2,8 +2,8 @@
 
 use squadron_core::ports::{ChatMessage, SquadRecord, ToolCall, UsageRecord};
 use squadron_core::{
-    IssueId, IssueKey, Phase, PrNumber, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind,
-    Timestamp, TokenUsage, Usd,
+    IssueId, IssueKey, Phase, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, Timestamp,
+    TokenUsage, Usd,
 };
 use squadron_store::{SqlStore, StoreLocation};
 

@@ -1,1 +1,55 @@
-fn main() {}
+//! The `squadron` command: parses arguments, sets up logging, runs one subcommand and maps
+//! its outcome to an exit code.
+
+mod cli;
+mod commands;
+mod context;
+mod error;
+mod format;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = logging::init(cli.global.log_format, cli.global.log.as_deref()) {
+        eprintln!("error: {error}");
+        return error.class().exit_code();
+    }
+    // Every HTTP client in the process uses rustls with the ring provider; installing it
+    // fails only when it is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return error::ErrorClass::Internal.exit_code();
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.class().exit_code()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    let global = cli.global;
+    match cli.command {
+        Command::Doctor(args) => commands::doctor::run(&global, &args).await,
+        Command::Status(args) => commands::status::run(&global, &args).await,
+        Command::Logs(args) => commands::logs::run(&global, &args).await,
+        Command::Plan(args) => commands::plan::run(&global, &args).await,
+    }
+}

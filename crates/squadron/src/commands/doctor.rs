@@ -282,7 +282,7 @@ async fn store_check(context: &Context) -> Check {
 fn describe(location: &StoreLocation) -> String {
     match location.sqlite_path() {
         Some(path) => format!("SQLite at {}", path.display()),
-        None => format!("{}", location.backend()),
+        None => location.backend().to_owned(),
     }
 }
 

@@ -1,0 +1,103 @@
+//! Command-line arguments of `squadron`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+/// Squadron turns a refined Linear milestone into reviewed, merged code.
+#[derive(Debug, Parser)]
+#[command(name = "squadron", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file layered over the shipped defaults.
+    #[arg(long, global = true, env = "SQUADRON_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Store location: a `postgres://` URL, or a SQLite file path or `sqlite://` URL.
+    /// Defaults to `store.database_url` in the config, then a SQLite file in the data dir.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Log line format.
+    #[arg(long, global = true, env = "SQUADRON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `RUST_LOG` syntax (e.g. `info,squadron_linear=debug`).
+    #[arg(long, global = true, env = "RUST_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration, agents, prompts, credentials, endpoints and sandbox.
+    Doctor(DoctorArgs),
+    /// Show runs and squads: issue, phase, round, PR, tokens, cost, age.
+    Status(StatusArgs),
+    /// Show one squad's event log and agent transcript.
+    Logs(LogsArgs),
+    /// Dry run: show which issues of a milestone would get a squad, changing nothing.
+    Plan(PlanArgs),
+}
+
+/// Arguments of `squadron doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Skip the network checks (endpoint reachability, identity look-ups).
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Also check a target repository: its `.squadron.toml` and its `agents/` and `prompts/`
+    /// overrides.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// Arguments of `squadron status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `squadron logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The squad: its id, or the issue identifier (e.g. `ENG-123`) for its newest squad.
+    pub squad: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `squadron plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The Linear project URL, optionally with `#milestone-<id>`.
+    pub url: String,
+
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}

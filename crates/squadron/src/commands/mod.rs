@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod doctor;
+pub mod logs;
+pub mod plan;
+pub mod status;
