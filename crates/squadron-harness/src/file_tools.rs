@@ -9,11 +9,11 @@ use regex::RegexBuilder;
 use serde::Deserialize;
 
 use crate::confine::ConfinedPath;
-use crate::fence::fence;
 use crate::guardrails::after_write;
 use crate::permissions::check_write;
 use crate::registry::ToolContext;
 use crate::terminal::parse;
+use squadron_config::fence;
 
 /// Bytes of file text `read_file` returns at most.
 pub const READ_CAP: usize = 100 * 1024;

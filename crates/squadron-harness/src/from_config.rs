@@ -6,7 +6,6 @@ use squadron_core::TokenPrices;
 
 use crate::permissions::{InvalidGlob, TestGlobs, WriteScope};
 use crate::registry::ToolRegistry;
-use crate::sandbox::SandboxMode;
 use crate::tool_spec::ToolName;
 use crate::turn::AgentSpec;
 use crate::workspace::RepoPolicy;
@@ -36,16 +35,6 @@ impl From<squadron_config::WriteScope> for WriteScope {
             squadron_config::WriteScope::None => WriteScope::Nothing,
             squadron_config::WriteScope::Tests => WriteScope::TestFiles,
             squadron_config::WriteScope::Code => WriteScope::Anything,
-        }
-    }
-}
-
-impl From<squadron_config::SandboxMode> for SandboxMode {
-    fn from(mode: squadron_config::SandboxMode) -> SandboxMode {
-        match mode {
-            squadron_config::SandboxMode::Auto => SandboxMode::Auto,
-            squadron_config::SandboxMode::Bubblewrap => SandboxMode::Bubblewrap,
-            squadron_config::SandboxMode::Restricted => SandboxMode::Restricted,
         }
     }
 }

@@ -4,10 +4,10 @@
 
 use squadron_core::{Role, Timestamp};
 
-use crate::fence::fence;
 use crate::git::{GitError, git, git_output};
 use crate::sandbox::{CommandOutput, SandboxCommand, SandboxError};
 use crate::workspace::SquadWorkspace;
+use squadron_config::fence;
 
 /// What a commit attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,6 @@
 //! it never talks to a provider, the store or git hosting directly.
 
 pub mod confine;
-pub mod fence;
 pub mod guardrails;
 pub mod metering;
 pub mod permissions;
@@ -24,7 +23,7 @@ mod from_config;
 mod git;
 
 pub use confine::{ConfinedPath, PathRefusal, Worktree};
-pub use fence::{STANDING_INSTRUCTION, fence};
+
 pub use git::GitError;
 pub use guardrails::{CommitError, CommitOutcome, after_write, commit, commit_identity};
 pub use metering::{BudgetExceeded, check_budgets};

@@ -12,7 +12,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,41 +20,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-/// Which runner the configuration asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SandboxMode {
-    /// Bubblewrap when it is installed and works here, otherwise the restricted runner.
-    #[default]
-    Auto,
-    /// Bubblewrap or nothing: refuse to run commands without it.
-    Bubblewrap,
-    /// The restricted runner, even where bubblewrap exists.
-    Restricted,
-}
-
-impl SandboxMode {
-    /// The mode as written in configuration.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SandboxMode::Auto => "auto",
-            SandboxMode::Bubblewrap => "bubblewrap",
-            SandboxMode::Restricted => "restricted",
-        }
-    }
-}
-
-impl FromStr for SandboxMode {
-    type Err = SandboxError;
-
-    fn from_str(s: &str) -> Result<Self, SandboxError> {
-        match s {
-            "auto" => Ok(SandboxMode::Auto),
-            "bubblewrap" => Ok(SandboxMode::Bubblewrap),
-            "restricted" => Ok(SandboxMode::Restricted),
-            other => Err(SandboxError::UnknownMode(other.to_owned())),
-        }
-    }
-}
+/// Which runner the configuration asks for (`sandbox.mode`).
+pub use squadron_config::SandboxMode;
 
 /// The runner actually in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,9 +225,6 @@ impl CommandOutput {
 /// A failure to run a command at all (a command that runs and fails is a [`CommandOutput`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    /// The configured mode is not one of the three.
-    #[error("parse sandbox mode `{0}`: expected one of auto, bubblewrap, restricted")]
-    UnknownMode(String),
     /// `sandbox = "bubblewrap"` but no `bwrap` program was found.
     #[error(
         "run commands with bubblewrap: `{program}` was not found on PATH `{path}`; install bubblewrap (`apt-get install bubblewrap`) or set sandbox = \"auto\""

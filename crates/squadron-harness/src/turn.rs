@@ -15,12 +15,12 @@ use squadron_core::ports::{
 };
 use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
 
-use crate::fence::{STANDING_INSTRUCTION, fence};
 use crate::guardrails::{CommitError, CommitOutcome, commit, error_chain};
 use crate::metering::{BudgetExceeded, check_budgets};
 use crate::registry::{Executed, ToolRegistry};
 use crate::terminal::{Diagnosis, TerminalCall};
 use crate::workspace::SquadWorkspace;
+use squadron_config::{UNTRUSTED_NOTE, fence};
 
 /// One agent as the turn loop needs it.
 #[derive(Clone, Debug)]
@@ -219,10 +219,7 @@ impl Harness {
             workspace,
             role: agent.role,
         };
-        let system = format!(
-            "{}\n\n{STANDING_INSTRUCTION}",
-            agent.system_prompt.trim_end()
-        );
+        let system = format!("{}\n\n{UNTRUSTED_NOTE}", agent.system_prompt.trim_end());
         transcript
             .push(ChatMessage::System { content: system })
             .await?;

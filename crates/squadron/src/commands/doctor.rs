@@ -9,7 +9,7 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings, SandboxMode};
+use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings};
 use squadron_harness::{Sandbox, SandboxKind, SandboxSettings};
 use squadron_store::{SqlStore, StoreLocation};
 
@@ -287,12 +287,7 @@ fn describe(location: &StoreLocation) -> String {
 }
 
 async fn sandbox_check(config: &Config) -> Check {
-    let mode = match config.sandbox.mode {
-        SandboxMode::Auto => squadron_harness::SandboxMode::Auto,
-        SandboxMode::Bubblewrap => squadron_harness::SandboxMode::Bubblewrap,
-        SandboxMode::Restricted => squadron_harness::SandboxMode::Restricted,
-    };
-    match Sandbox::detect(SandboxSettings::new(mode)).await {
+    match Sandbox::detect(SandboxSettings::new(config.sandbox.mode)).await {
         Ok(sandbox) => match (sandbox.kind(), sandbox.warning()) {
             (SandboxKind::Bubblewrap, _) => Check::new(
                 "sandbox",
