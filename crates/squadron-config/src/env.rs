@@ -2,11 +2,20 @@
 //! process environment themselves.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Environment variables as name → value. The binary builds one with
 /// `Env::from_iter(std::env::vars())`; tests build their own.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The environment carries every credential, so `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env(BTreeMap<String, String>);
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl Env {
     /// No variables at all.
@@ -47,5 +56,18 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_names_but_never_values() {
+        let env = Env::new().with("GITHUB_TOKEN_DEVELOPER", "ghp_secret");
+        let shown = format!("{env:?}");
+        assert!(shown.contains("GITHUB_TOKEN_DEVELOPER"), "{shown}");
+        assert!(!shown.contains("ghp_secret"), "{shown}");
     }
 }
