@@ -52,7 +52,10 @@ impl StateType {
 
     /// Whether no more work is expected on an issue in this state.
     pub const fn is_closed(self) -> bool {
-        matches!(self, StateType::Completed | StateType::Canceled | StateType::Duplicate)
+        matches!(
+            self,
+            StateType::Completed | StateType::Canceled | StateType::Duplicate
+        )
     }
 }
 

@@ -25,7 +25,10 @@ impl Usd {
     /// An amount from a decimal number of dollars, rounded to the nearest micro-dollar.
     pub fn from_dollars(dollars: f64) -> Self {
         // Rounding to micro-dollars is the documented precision of every amount.
-        #[expect(clippy::cast_possible_truncation, reason = "amounts are far below i64::MAX micro-dollars")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "amounts are far below i64::MAX micro-dollars"
+        )]
         let micros = (dollars * 1_000_000.0).round() as i64;
         Self { micros }
     }
@@ -135,7 +138,11 @@ mod tests {
             cached_input_per_million: 0.5,
             output_per_million: 8.0,
         };
-        let usage = TokenUsage { prompt: 1_000_000, cached: 400_000, completion: 100_000 };
+        let usage = TokenUsage {
+            prompt: 1_000_000,
+            cached: 400_000,
+            completion: 100_000,
+        };
         // 600k uncached * $2/M + 400k cached * $0.5/M + 100k * $8/M = 1.2 + 0.2 + 0.8
         assert_eq!(usage.cost(&prices), Usd::from_dollars(2.2));
         assert_eq!(usage.total(), 1_100_000);

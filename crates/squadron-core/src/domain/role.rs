@@ -20,8 +20,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Role; 5] =
-        [Role::Developer, Role::Qa, Role::CodeReviewer, Role::QaSpecialist, Role::Diagnostician];
+    pub const ALL: [Role; 5] = [
+        Role::Developer,
+        Role::Qa,
+        Role::CodeReviewer,
+        Role::QaSpecialist,
+        Role::Diagnostician,
+    ];
 
     /// The two reviewer roles whose approvals the merge gate requires.
     pub const REVIEWERS: [Role; 2] = [Role::CodeReviewer, Role::QaSpecialist];
@@ -56,7 +61,9 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}` (expected one of: developer, qa, code-reviewer, qa-specialist, diagnostician)")]
+#[error(
+    "unknown role `{0}` (expected one of: developer, qa, code-reviewer, qa-specialist, diagnostician)"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -79,6 +86,12 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
-        assert!("reviewer".parse::<Role>().unwrap_err().to_string().contains("code-reviewer"));
+        assert!(
+            "reviewer"
+                .parse::<Role>()
+                .unwrap_err()
+                .to_string()
+                .contains("code-reviewer")
+        );
     }
 }

@@ -185,7 +185,10 @@ mod tests {
             Phase::Skipped("no scenarios".into()),
         ];
         for phase in phases {
-            assert_eq!(Phase::from_parts(phase.name(), phase.detail()), Some(phase.clone()));
+            assert_eq!(
+                Phase::from_parts(phase.name(), phase.detail()),
+                Some(phase.clone())
+            );
         }
         assert_eq!(Phase::from_parts("waiting", None), None);
     }

@@ -32,7 +32,11 @@ pub struct PortError {
 impl PortError {
     /// A new error of `kind`; `message` is a lowercase fragment that reads after "failed to …".
     pub fn new(kind: PortErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), source: None }
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.
@@ -60,6 +64,8 @@ impl fmt::Display for PortError {
 
 impl StdError for PortError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|source| source as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
     }
 }
