@@ -12,8 +12,11 @@
 //! Each request is matched against the loaded scripts in order; the first whose conditions
 //! all hold answers it with its next step. `system_contains` matches a text in the request's
 //! first `system` message (the agent file's system prompt names the role, so the role's name
-//! or any marker in it works); `model` matches the request's `model` field exactly. A script
-//! with neither matches everything, which makes it a good last fallback. A request that no
+//! or any marker in it works); `task_contains` matches a text in the request's first `user`
+//! message, the task the agent was given (it names the issue and the step, e.g.
+//! `Task: implement ENG-2`, so concurrent squads of one role each get their own script);
+//! `model` matches the request's `model` field exactly. A script with none of them matches
+//! everything, which makes it a good last fallback. A request that no
 //! script matches, or that comes after its script's last step, gets HTTP 400 naming the
 //! problem (and is recorded), so a test sees at once that its script ran out.
 //!
@@ -23,6 +26,7 @@
 //! [[script]]
 //! name = "developer"                    # recorded with each request it answers
 //! system_contains = "You are the Developer"
+//! # task_contains = "implement ENG-2"   # optional, a text in the first user message
 //! # model = "dev-model"                 # optional, exact match on the request's `model`
 //!
 //! [[script.step]]                       # one step per request, in order

@@ -1,8 +1,8 @@
 //! Scripts the stand-in plays: per role, the HTTP answers to give, in order.
 //!
 //! A script is chosen for each request by what the request says about itself (a text in its
-//! first system message, or its `model` field), so concurrent roles each get their own
-//! script. Scripts are written in TOML (see the crate documentation) or built in Rust.
+//! first system message or in its first user message, or its `model` field), so concurrent
+//! roles, and concurrent squads of one role, each get their own script. Scripts are written in TOML (see the crate documentation) or built in Rust.
 
 use std::path::Path;
 use std::time::Duration;
@@ -67,17 +67,20 @@ impl ScriptBook {
 pub struct Script {
     name: String,
     system_contains: Option<String>,
+    task_contains: Option<String>,
     model: Option<String>,
     steps: Vec<Step>,
 }
 
 impl Script {
     /// A script named `name` that matches every request until narrowed with
-    /// [`Script::when_system_contains`] or [`Script::when_model`].
+    /// [`Script::when_system_contains`], [`Script::when_task_contains`] or
+    /// [`Script::when_model`].
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             system_contains: None,
+            task_contains: None,
             model: None,
             steps: Vec::new(),
         }
@@ -87,6 +90,15 @@ impl Script {
     #[must_use]
     pub fn when_system_contains(mut self, marker: impl Into<String>) -> Self {
         self.system_contains = Some(marker.into());
+        self
+    }
+
+    /// Matches only requests whose first user message (the task the agent was given)
+    /// contains `marker`: several squads of one role run at once, and the task names the
+    /// issue, so this is how each squad gets its own script.
+    #[must_use]
+    pub fn when_task_contains(mut self, marker: impl Into<String>) -> Self {
+        self.task_contains = Some(marker.into());
         self
     }
 
@@ -120,16 +132,19 @@ impl Script {
         &self.steps
     }
 
-    pub(crate) fn matches(&self, system_prompt: Option<&str>, model: Option<&str>) -> bool {
-        let system_ok = self
-            .system_contains
-            .as_deref()
-            .is_none_or(|marker| system_prompt.is_some_and(|prompt| prompt.contains(marker)));
+    pub(crate) fn matches(&self, request: &RequestTraits<'_>) -> bool {
+        let contains = |marker: &Option<String>, text: Option<&str>| {
+            marker
+                .as_deref()
+                .is_none_or(|marker| text.is_some_and(|text| text.contains(marker)))
+        };
         let model_ok = self
             .model
             .as_deref()
-            .is_none_or(|wanted| model == Some(wanted));
-        system_ok && model_ok
+            .is_none_or(|wanted| request.model == Some(wanted));
+        contains(&self.system_contains, request.system_prompt)
+            && contains(&self.task_contains, request.task)
+            && model_ok
     }
 
     fn from_spec(spec: ScriptSpec, origin: &str) -> Result<Self, ScriptError> {
@@ -149,10 +164,22 @@ impl Script {
         Ok(Self {
             name: spec.name,
             system_contains: spec.system_contains,
+            task_contains: spec.task_contains,
             model: spec.model,
             steps,
         })
     }
+}
+
+/// What a request says about itself, as scripts are matched against it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RequestTraits<'a> {
+    /// The first `system` message's text.
+    pub(crate) system_prompt: Option<&'a str>,
+    /// The first `user` message's text: the agent's task.
+    pub(crate) task: Option<&'a str>,
+    /// The `model` field.
+    pub(crate) model: Option<&'a str>,
 }
 
 /// One answer of a script: an optional delay, then what to send.
@@ -339,6 +366,7 @@ struct ScriptFile {
 struct ScriptSpec {
     name: String,
     system_contains: Option<String>,
+    task_contains: Option<String>,
     model: Option<String>,
     #[serde(default)]
     step: Vec<StepSpec>,

@@ -13,7 +13,7 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::script::{Action, Script, ScriptBook, Step};
+use crate::script::{Action, RequestTraits, Script, ScriptBook, Step};
 use crate::wire;
 
 /// Conversations grow with every turn; real providers accept many megabytes.
@@ -240,11 +240,18 @@ fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usiz
         return Err("We could not parse the JSON body of your request.".to_owned());
     }
     wire::check_request(&record.body)?;
-    let system_prompt = record.body["messages"]
-        .as_array()
-        .and_then(|messages| messages.iter().find(|message| message["role"] == "system"))
-        .and_then(|message| message["content"].as_str());
+    let first_of = |role: &str| {
+        record.body["messages"]
+            .as_array()
+            .and_then(|messages| messages.iter().find(|message| message["role"] == role))
+            .and_then(|message| message["content"].as_str())
+    };
     let model = record.body["model"].as_str();
+    let traits = RequestTraits {
+        system_prompt: first_of("system"),
+        task: first_of("user"),
+        model,
+    };
     let mut scripts = lock(&state.scripts);
     let names: Vec<String> = scripts
         .iter()
@@ -252,7 +259,7 @@ fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usiz
         .collect();
     let Some(played) = scripts
         .iter_mut()
-        .find(|played| played.script.matches(system_prompt, model))
+        .find(|played| played.script.matches(&traits))
     else {
         return Err(format!(
             "no stand-in script matches this request (model `{}`; scripts loaded: {})",

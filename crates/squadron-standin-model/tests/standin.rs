@@ -166,6 +166,59 @@ async fn concurrent_roles_each_get_their_own_script() {
 }
 
 #[tokio::test]
+async fn concurrent_squads_of_one_role_are_told_apart_by_their_task() {
+    let book = ScriptBook::from_toml(
+        r#"
+[[script]]
+name = "developer-eng-2"
+system_contains = "Developer"
+task_contains = "implement ENG-2"
+
+[[script.step]]
+content = "working on ENG-2"
+
+[[script]]
+name = "developer-eng-3"
+system_contains = "Developer"
+task_contains = "implement ENG-3"
+
+[[script.step]]
+content = "working on ENG-3"
+"#,
+        "squads",
+    )
+    .expect("loads");
+    let standin = StandinModel::start(book).await.expect("starts");
+    let task = |issue: &str| {
+        json!({ "model": "dev-model", "messages": [
+            { "role": "system", "content": "You are the Developer." },
+            { "role": "user", "content": format!("# Task: implement {issue}") },
+            { "role": "user", "content": "implement ENG-2" },
+        ] })
+    };
+
+    let (eng_3, eng_2) = (task("ENG-3"), task("ENG-2"));
+    let (third, second) = tokio::join!(post(&standin, &eng_3), post(&standin, &eng_2));
+
+    assert_eq!(
+        json_of(&third.2)["choices"][0]["message"]["content"],
+        "working on ENG-3",
+        "only the first user message counts, so a later message naming ENG-2 changes nothing"
+    );
+    assert_eq!(
+        json_of(&second.2)["choices"][0]["message"]["content"],
+        "working on ENG-2"
+    );
+    let (status, _, body) = post(&standin, &task("ENG-4")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("no stand-in script matches") && body.contains("developer-eng-2"),
+        "{body}"
+    );
+    assert!(standin.unplayed_steps().is_empty());
+}
+
+#[tokio::test]
 async fn requests_a_real_endpoint_would_refuse_get_a_400_and_are_recorded() {
     let book = ScriptBook::new().with(
         Script::new("only")
