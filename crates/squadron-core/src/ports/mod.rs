@@ -9,6 +9,7 @@ pub mod model;
 pub mod recorder;
 pub mod store;
 pub mod tracker;
+pub mod workspace;
 
 pub use clock::Clock;
 pub use code_host::{
@@ -24,3 +25,4 @@ pub use store::{
     SquadRecord, Store, TranscriptEntry, UsageTotals,
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
+pub use workspace::{PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest};

@@ -1,0 +1,114 @@
+//! The workspaces port: the local git worktrees squads work in, and the fetches, pushes,
+//! rebases and scratch checkouts around them.
+//!
+//! Every operation is safe to repeat after a restart: preparing reuses an existing worktree,
+//! pushing a head the remote already has changes nothing, removing a missing worktree
+//! succeeds.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::code_host::RepoRef;
+use super::error::PortError;
+use crate::domain::SquadId;
+use crate::gate::CommitSha;
+
+/// Where a squad works: which repository, and which branch off which base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorktreeRequest {
+    /// The squad; names the worktree's directory.
+    pub squad: SquadId,
+    /// The repository on the code host.
+    pub repo: RepoRef,
+    /// The branch pull requests target (`main`).
+    pub base_branch: String,
+    /// The squad's branch (the tracker's suggested branch name).
+    pub branch: String,
+}
+
+/// A worktree ready for work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedWorktree {
+    /// Its directory.
+    pub path: PathBuf,
+    /// The base commit the branch starts from: the base tip for a new branch, the merge base
+    /// with the base branch for a reused one.
+    pub base_sha: CommitSha,
+    /// The branch's current head.
+    pub head_sha: CommitSha,
+    /// The branch's tip on the remote, `None` when it was never pushed; the lease of the
+    /// next push.
+    pub remote_sha: Option<CommitSha>,
+}
+
+/// How a rebase onto the base branch's current tip ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RebaseOutcome {
+    /// The branch now sits on the new base.
+    Rebased {
+        /// The new head.
+        head: CommitSha,
+        /// The base tip it sits on.
+        base: CommitSha,
+    },
+    /// The branch already contains the base tip; nothing changed.
+    UpToDate,
+    /// The branch conflicts with the base; the rebase was abandoned and the worktree is as
+    /// it was.
+    Conflict {
+        /// Files that conflict.
+        paths: Vec<String>,
+    },
+}
+
+/// Local git worktrees, one per squad, over a mirror of each repository.
+///
+/// Errors use [`PortErrorKind::Conflict`](super::PortErrorKind::Conflict) when a push's lease
+/// no longer holds (someone else moved the branch) and `Transient` for network failures.
+#[async_trait]
+pub trait Workspaces: Send + Sync {
+    /// Fetches the repository's mirror and creates the squad's worktree on `branch` from
+    /// the current base tip, or reuses the worktree (and branch) a previous attempt left.
+    async fn prepare(&self, request: &WorktreeRequest) -> Result<PreparedWorktree, PortError>;
+
+    /// The worktree's current head commit.
+    async fn head(&self, worktree: &Path) -> Result<CommitSha, PortError>;
+
+    /// Pushes the worktree's head to `branch`, only if the remote branch is still at
+    /// `expected_remote` (`None`: the branch must not exist yet). Pushing a head the remote
+    /// already has is a success. Returns the pushed head.
+    async fn push(
+        &self,
+        worktree: &Path,
+        branch: &str,
+        expected_remote: Option<&CommitSha>,
+    ) -> Result<CommitSha, PortError>;
+
+    /// Fetches and rebases the worktree's branch onto the current tip of `base_branch`.
+    async fn rebase(&self, worktree: &Path, base_branch: &str) -> Result<RebaseOutcome, PortError>;
+
+    /// Fetches and says whether the worktree's head contains the current tip of
+    /// `base_branch`.
+    async fn contains_base_tip(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<bool, PortError>;
+
+    /// Files added or modified by the commits from `base` to the worktree's head, relative to
+    /// the repository root, sorted; deleted files are left out.
+    async fn changed_files(
+        &self,
+        worktree: &Path,
+        base: &CommitSha,
+    ) -> Result<Vec<String>, PortError>;
+
+    /// A detached scratch worktree of the same repository at commit `at`, for evidence runs.
+    /// Remove it with [`Workspaces::remove`].
+    async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError>;
+
+    /// Removes a worktree (a squad's or a scratch one); its branch stays. Removing a
+    /// worktree that is already gone succeeds.
+    async fn remove(&self, worktree: &Path) -> Result<(), PortError>;
+}
