@@ -7,6 +7,7 @@
 
 pub mod acceptance;
 pub mod admission;
+pub mod bug_report;
 pub mod domain;
 pub mod gate;
 pub mod merge_queue;

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod code_host;
 pub mod error;
 pub mod model;
+pub mod notifier;
 pub mod recorder;
 pub mod store;
 pub mod tracker;
@@ -19,6 +20,7 @@ pub use code_host::{
 };
 pub use error::{PortError, PortErrorKind};
 pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
+pub use notifier::{Confidence, MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
 pub use store::{
     JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange, SquadEvent,
