@@ -1,0 +1,13 @@
+//! `squadron demo`'s offline world: a sample Python repository, a sample Linear milestone,
+//! scripted agents, and the stand-ins that serve them on loopback. The command itself lives
+//! in `commands/demo.rs`; the end-to-end tests start the same world.
+
+pub mod report;
+pub mod sample_repo;
+pub mod scenario;
+pub mod world;
+
+pub use report::{DemoReport, IssueReport};
+pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
+pub use scenario::{ExpectedIssue, Outcome, Scenario, UnknownScenario};
+pub use world::{DemoWorld, IDENTITIES, Identity, WorldError};

@@ -1,0 +1,95 @@
+//! `report.json`: what the demo run did to each issue of the active milestone, in a form
+//! scripts and tests can check.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::demo::scenario::{ExpectedIssue, Outcome};
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DemoReport {
+    /// The scenario that ran.
+    pub scenario: String,
+    /// The Linear project URL the run was started from.
+    pub project_url: String,
+    /// Whether every issue reached the outcome the scenario expects.
+    pub expected_outcome_reached: bool,
+    /// One entry per issue of the active milestone, in identifier order.
+    pub issues: Vec<IssueReport>,
+}
+
+/// What happened to one issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueReport {
+    /// `ENG-2`.
+    pub identifier: String,
+    /// `merged`, `skipped`, `needs-human` or `failed`.
+    pub outcome: String,
+    /// The pull request's number, once one was opened.
+    pub pr: Option<u64>,
+    /// The commit the merge produced on the base branch.
+    pub merged_sha: Option<String>,
+    /// Review rounds the squad went through.
+    pub rounds: u32,
+    /// Logins whose approvals of the merged head let it merge.
+    pub approved_by: Vec<String>,
+    /// Model tokens the squad's agents used, prompt and completion.
+    pub tokens: u64,
+    /// What those tokens cost, in US dollars.
+    pub cost: f64,
+}
+
+impl DemoReport {
+    /// A report of `issues` for `scenario`, noting whether each reached its expected
+    /// outcome.
+    pub fn new(
+        scenario: &str,
+        project_url: &str,
+        expected: &[ExpectedIssue],
+        mut issues: Vec<IssueReport>,
+    ) -> DemoReport {
+        issues.sort_by_key(|issue| issue_number(&issue.identifier));
+        let mut report = DemoReport {
+            scenario: scenario.to_owned(),
+            project_url: project_url.to_owned(),
+            expected_outcome_reached: false,
+            issues,
+        };
+        report.expected_outcome_reached = report.unexpected(expected).is_empty();
+        report
+    }
+
+    /// The issues whose outcome differs from what the scenario expects: identifier,
+    /// expected and actual outcome (`missing` when the run never reported the issue).
+    pub fn unexpected(&self, expected: &[ExpectedIssue]) -> Vec<(String, Outcome, String)> {
+        expected
+            .iter()
+            .filter_map(|want| {
+                let actual = self
+                    .issues
+                    .iter()
+                    .find(|issue| issue.identifier == want.identifier)
+                    .map_or("missing", |issue| issue.outcome.as_str());
+                (actual != want.outcome.as_str())
+                    .then(|| (want.identifier.clone(), want.outcome, actual.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+}
+
+/// Orders `ENG-10` after `ENG-9`.
+fn issue_number(identifier: &str) -> (String, u64) {
+    match identifier.rsplit_once('-') {
+        Some((team, number)) => (team.to_owned(), number.parse().unwrap_or(u64::MAX)),
+        None => (identifier.to_owned(), u64::MAX),
+    }
+}

@@ -1,0 +1,243 @@
+//! The demo's world: the three stand-ins (Linear, GitHub backed by real bare repositories,
+//! the scripted model) started on loopback and seeded for one scenario, and the
+//! configuration and secrets that point Squadron at them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use squadron_standin_github::GithubStandin;
+use squadron_standin_linear::StandinLinear;
+use squadron_standin_model::StandinModel;
+
+use crate::demo::sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
+use crate::demo::scenario::{Scenario, TEAM_KEY};
+
+/// The three GitHub identities of the demo: the Developer opens the PRs, each reviewer
+/// approves under its own login, so GitHub's self-approval rule never gets in the way.
+pub const IDENTITIES: [Identity; 3] = [
+    Identity {
+        login: "squadron-developer",
+        token: "ghp_demo_developer_0000000000000000000000",
+        token_env: "GITHUB_TOKEN_DEVELOPER",
+    },
+    Identity {
+        login: "squadron-code-reviewer",
+        token: "ghp_demo_code_reviewer_00000000000000000",
+        token_env: "GITHUB_TOKEN_CODE_REVIEWER",
+    },
+    Identity {
+        login: "squadron-qa-specialist",
+        token: "ghp_demo_qa_specialist_00000000000000000",
+        token_env: "GITHUB_TOKEN_QA_SPECIALIST",
+    },
+];
+
+/// The API key the demo's provider is configured with; the stand-in accepts any.
+const MODEL_API_KEY: &str = "sk-demo-standin";
+/// The environment variable the demo configuration names for the model's API key.
+const MODEL_API_KEY_ENV: &str = "SQUADRON_DEMO_MODEL_API_KEY";
+/// The environment variable the demo configuration names for the Linear API key.
+const LINEAR_API_KEY_ENV: &str = "SQUADRON_DEMO_LINEAR_API_KEY";
+
+/// One GitHub identity of the demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The login reviews and PRs show.
+    pub login: &'static str,
+    /// The token the stand-in accepts for it.
+    pub token: &'static str,
+    /// The environment variable the configuration reads the token from.
+    pub token_env: &'static str,
+}
+
+/// A failure to set up the demo's world.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The Linear stand-in did not start.
+    #[error("start the Linear stand-in")]
+    Linear(#[source] squadron_standin_linear::StandinError),
+    /// The GitHub stand-in did not start or refused the sample repository.
+    #[error("start the GitHub stand-in with the sample repository `{SAMPLE_REPO}`")]
+    Github(#[source] squadron_standin_github::StandinError),
+    /// The scenario's model scripts did not load (a defect in the shipped scripts).
+    #[error("load the model scripts of the demo")]
+    Scripts(#[source] squadron_standin_model::ScriptError),
+    /// The model stand-in did not start.
+    #[error("start the model stand-in")]
+    Model(#[source] std::io::Error),
+    /// Copying a bare repository out of the GitHub stand-in failed.
+    #[error("copy the bare repository `{repo}` to `{}`: {reason}", target.display())]
+    KeepRemote {
+        /// `owner/name`.
+        repo: String,
+        /// Where it was to go.
+        target: PathBuf,
+        /// What git or the file system said.
+        reason: String,
+    },
+}
+
+/// The running stand-ins of one demo, seeded for its scenario. Dropping it stops them.
+#[derive(Debug)]
+pub struct DemoWorld {
+    scenario: Scenario,
+    /// Linear's GraphQL API.
+    pub linear: StandinLinear,
+    /// GitHub's REST API and git smart HTTP.
+    pub github: GithubStandin,
+    /// The OpenAI-compatible model endpoint.
+    pub model: StandinModel,
+}
+
+impl DemoWorld {
+    /// Starts the stand-ins on loopback: Linear holding the scenario's workspace, GitHub
+    /// holding the sample repository on its base branch and the three identities, and the
+    /// model playing the scenario's scripts.
+    pub async fn start(scenario: Scenario) -> Result<DemoWorld, WorldError> {
+        let linear = StandinLinear::start(scenario.linear_workspace())
+            .await
+            .map_err(WorldError::Linear)?;
+        let github = GithubStandin::start().await.map_err(WorldError::Github)?;
+        for identity in IDENTITIES {
+            github
+                .add_user(identity.login, identity.token)
+                .map_err(WorldError::Github)?;
+        }
+        github
+            .create_repo(SAMPLE_REPO, BASE_BRANCH, &sample_repo_files())
+            .map_err(WorldError::Github)?;
+        let book = scenario.script_book().map_err(WorldError::Scripts)?;
+        let model = StandinModel::start(book).await.map_err(WorldError::Model)?;
+        Ok(DemoWorld {
+            scenario,
+            linear,
+            github,
+            model,
+        })
+    }
+
+    /// The scenario this world was seeded for.
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// The project URL to run, as a person would paste it from Linear.
+    pub fn project_url(&self) -> String {
+        self.scenario.project_url()
+    }
+
+    /// A configuration file (layered over the shipped defaults) pointing every endpoint at
+    /// the stand-ins, the store at `database`, and team ENG at the sample repository.
+    pub fn config_toml(&self, database: &Path) -> String {
+        let [developer, code_reviewer, qa_specialist] = IDENTITIES.map(|id| id.token_env);
+        let github = self.github.base_url();
+        format!(
+            r#"# Written by `squadron demo`: every endpoint is a stand-in on loopback.
+
+[linear]
+api_url = "{linear}"
+api_key_env = "{LINEAR_API_KEY_ENV}"
+
+[github]
+api_url = "{github}"
+git_url = "{github}"
+merge_method = "squash"
+developer_token_env = "{developer}"
+code_reviewer_token_env = "{code_reviewer}"
+qa_specialist_token_env = "{qa_specialist}"
+keep_worktrees_on_needs_human = false
+
+[providers.openai]
+base_url = "{model}"
+api_key_env = "{MODEL_API_KEY_ENV}"
+timeout_secs = 60
+max_attempts = 2
+
+[limits]
+concurrency = 4
+review_rounds = 3
+
+[repositories.{TEAM_KEY}]
+github = "{SAMPLE_REPO}"
+base = "{BASE_BRANCH}"
+
+[store]
+sqlite_path = {database}
+"#,
+            linear = self.linear.endpoint(),
+            model = self.model.base_url(),
+            database = toml_string(&database.display().to_string()),
+        )
+    }
+
+    /// The secrets the configuration names, as environment variables: one GitHub token per
+    /// identity, the Linear API key and the model's API key.
+    pub fn secrets_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = IDENTITIES
+            .iter()
+            .map(|id| (id.token_env.to_owned(), id.token.to_owned()))
+            .collect();
+        env.push((
+            LINEAR_API_KEY_ENV.to_owned(),
+            StandinLinear::API_KEY.to_owned(),
+        ));
+        env.push((MODEL_API_KEY_ENV.to_owned(), MODEL_API_KEY.to_owned()));
+        env
+    }
+
+    /// Copies the sample repository's bare repository out of the stand-in into
+    /// `<remotes>/<owner>/<name>.git` (a `git clone --mirror`: every branch, every commit).
+    pub async fn keep_remotes(&self, remotes: &Path) -> Result<PathBuf, WorldError> {
+        let target = remotes.join(format!("{SAMPLE_REPO}.git"));
+        let failed = |reason: String| WorldError::KeepRemote {
+            repo: SAMPLE_REPO.to_owned(),
+            target: target.clone(),
+            reason,
+        };
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|error| failed(error.to_string()))?;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| failed(error.to_string()))?;
+        }
+        let [developer, ..] = IDENTITIES;
+        let output = tokio::process::Command::new("git")
+            .arg("-c")
+            .arg(format!(
+                "http.extraHeader=Authorization: Bearer {}",
+                developer.token
+            ))
+            .args(["clone", "--mirror", "--quiet"])
+            .arg(self.github.clone_url(SAMPLE_REPO))
+            .arg(&target)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|error| failed(format!("could not run git: {error}")))?;
+        if !output.status.success() {
+            return Err(failed(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        Ok(target)
+    }
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}

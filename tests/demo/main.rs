@@ -1,0 +1,6 @@
+//! The offline demo: its sample repository, sample milestone and model scripts, proved
+//! against the real Linear adapter, the real harness and the sample repository's own tests.
+
+mod scenario;
+mod scripts;
+mod support;
