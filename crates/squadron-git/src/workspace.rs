@@ -1,0 +1,490 @@
+//! The squads' git workspace: bare mirrors under `<data>/mirrors/<owner>/<name>.git` and
+//! worktrees under `<data>/worktrees/<owner>/<name>/<branch>`, found again after a restart
+//! by their names.
+
+use std::path::{Path, PathBuf};
+
+use git2::{
+    BranchType, IndexAddOption, Oid, Repository, ResetType, StatusOptions, WorktreeAddOptions,
+    WorktreePruneOptions,
+};
+
+use crate::credentials::AccessToken;
+use crate::error::GitError;
+use crate::identity::CommitAuthor;
+use crate::rebase::{self, RebaseOutcome};
+use crate::transport::{GitCli, PushOutcome};
+
+/// A repository Squadron works on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositorySpec {
+    /// `owner/name`.
+    pub slug: String,
+    /// The HTTPS clone URL, without credentials (`https://github.com/acme/shop.git`).
+    pub clone_url: String,
+    /// The branch squads start from and merge into (`main`).
+    pub base_branch: String,
+}
+
+/// A squad's checkout of its issue branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SquadWorktree {
+    pub slug: String,
+    pub branch: String,
+    pub base_branch: String,
+    /// The directory agents work in.
+    pub path: PathBuf,
+    /// The worktree existed already (a restart) and was reused as it stood.
+    pub reused: bool,
+    mirror: PathBuf,
+    remote: String,
+    name: String,
+}
+
+/// Whether removing a worktree also deletes its local branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchDisposal {
+    Keep,
+    Delete,
+}
+
+/// Mirrors and worktrees under one data directory; see the module docs for the layout.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    data_dir: PathBuf,
+    cli: GitCli,
+}
+
+impl Workspace {
+    /// A workspace under `data_dir` using the `git` program found on the standard path.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self::with_git_program(data_dir, PathBuf::from("git"))
+    }
+
+    /// A workspace whose network transfers run `git_program`.
+    pub fn with_git_program(data_dir: impl Into<PathBuf>, git_program: PathBuf) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            cli: GitCli::new(git_program),
+        }
+    }
+
+    /// Where the bare mirror of `repo` lives.
+    pub fn mirror_path(&self, repo: &RepositorySpec) -> PathBuf {
+        self.data_dir
+            .join("mirrors")
+            .join(format!("{}.git", repo.slug))
+    }
+
+    fn worktree_root(&self, repo: &RepositorySpec) -> PathBuf {
+        self.data_dir.join("worktrees").join(&repo.slug)
+    }
+
+    /// Creates the mirror on first use and fetches every branch of the remote into
+    /// `refs/remotes/origin/*`; returns the base branch's tip.
+    pub async fn sync_mirror(
+        &self,
+        repo: &RepositorySpec,
+        token: &AccessToken,
+    ) -> Result<String, GitError> {
+        let mirror = self.mirror_path(repo);
+        let url = repo.clone_url.clone();
+        let path = mirror.clone();
+        blocking(move || prepare_mirror(&path, &url)).await?;
+        self.cli.fetch(&mirror, &repo.clone_url, token).await?;
+        let base = repo.base_branch.clone();
+        let remote = repo.clone_url.clone();
+        blocking(move || {
+            let git = Repository::open_bare(&mirror)
+                .map_err(GitError::git("open the mirror", &mirror))?;
+            remote_tip(&git, &base)
+                .map(|oid| oid.to_string())
+                .ok_or(GitError::UnknownBase {
+                    branch: base,
+                    remote,
+                })
+        })
+        .await
+    }
+
+    /// The squad's worktree on `branch`: the existing one after a restart, else a new one
+    /// on the existing local or remote branch, else on a new branch from the base tip of
+    /// the last [`Self::sync_mirror`].
+    pub async fn open_worktree(
+        &self,
+        repo: &RepositorySpec,
+        branch: &str,
+    ) -> Result<SquadWorktree, GitError> {
+        if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+            return Err(GitError::InvalidBranch(branch.to_owned()));
+        }
+        let name = worktree_name(branch);
+        let worktree = SquadWorktree {
+            slug: repo.slug.clone(),
+            branch: branch.to_owned(),
+            base_branch: repo.base_branch.clone(),
+            path: self.worktree_root(repo).join(&name),
+            reused: false,
+            mirror: self.mirror_path(repo),
+            remote: repo.clone_url.clone(),
+            name,
+        };
+        blocking(move || open_or_create(worktree)).await
+    }
+
+    /// Every squad worktree of `repo` on disk, for a restarted daemon to pick up.
+    pub async fn list_worktrees(
+        &self,
+        repo: &RepositorySpec,
+    ) -> Result<Vec<SquadWorktree>, GitError> {
+        let mirror = self.mirror_path(repo);
+        let root = self.worktree_root(repo);
+        let repo = repo.clone();
+        blocking(move || {
+            if !mirror.exists() {
+                return Ok(Vec::new());
+            }
+            let git = Repository::open_bare(&mirror)
+                .map_err(GitError::git("open the mirror", &mirror))?;
+            let names = git
+                .worktrees()
+                .map_err(GitError::git("list worktrees", &mirror))?;
+            let mut found = Vec::new();
+            for name in names.iter().flatten().flatten() {
+                let path = root.join(name);
+                let Ok(checkout) = Repository::open(&path) else {
+                    continue;
+                };
+                let Some(branch) = checkout
+                    .head()
+                    .ok()
+                    .and_then(|h| h.shorthand().ok().map(str::to_owned))
+                else {
+                    continue;
+                };
+                found.push(SquadWorktree {
+                    slug: repo.slug.clone(),
+                    branch,
+                    base_branch: repo.base_branch.clone(),
+                    path,
+                    reused: true,
+                    mirror: mirror.clone(),
+                    remote: repo.clone_url.clone(),
+                    name: name.to_owned(),
+                });
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Stages every change in the worktree (new, modified, deleted; ignored files stay
+    /// out) and commits it as `author` with the subject `<issue>: <summary>`. Returns the
+    /// new commit, or `None` when there was nothing to commit.
+    pub async fn commit_all(
+        &self,
+        worktree: &SquadWorktree,
+        author: &CommitAuthor,
+        issue: &str,
+        summary: &str,
+    ) -> Result<Option<String>, GitError> {
+        let path = worktree.path.clone();
+        let author = author.clone();
+        let message = format!("{issue}: {summary}\n");
+        blocking(move || {
+            let fail = |action| GitError::git(action, &path);
+            let git = Repository::open(&path).map_err(fail("open the worktree"))?;
+            let mut index = git.index().map_err(fail("read the index"))?;
+            index
+                .add_all(["*"], IndexAddOption::DEFAULT, None)
+                .map_err(fail("stage changes"))?;
+            index
+                .update_all(["*"], None)
+                .map_err(fail("stage deletions"))?;
+            index.write().map_err(fail("write the index"))?;
+            let tree = index.write_tree().map_err(fail("write the tree"))?;
+            let parent = git
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .map_err(fail("read HEAD"))?;
+            if parent.tree_id() == tree {
+                return Ok(None);
+            }
+            let tree = git.find_tree(tree).map_err(fail("read the tree"))?;
+            let signature = author.signature().map_err(fail("build the signature"))?;
+            let oid = git
+                .commit(
+                    Some("HEAD"),
+                    &signature,
+                    &signature,
+                    &message,
+                    &tree,
+                    &[&parent],
+                )
+                .map_err(fail("commit"))?;
+            Ok(Some(oid.to_string()))
+        })
+        .await
+    }
+
+    /// The commit the worktree's branch points at.
+    pub async fn head(&self, worktree: &SquadWorktree) -> Result<String, GitError> {
+        let path = worktree.path.clone();
+        blocking(move || {
+            let git = Repository::open(&path).map_err(GitError::git("open the worktree", &path))?;
+            let head = git
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .map_err(GitError::git("read HEAD", &path))?;
+            Ok(head.id().to_string())
+        })
+        .await
+    }
+
+    /// Where the remote branch stood at the last fetch or push, if it exists there.
+    pub async fn remote_head(&self, worktree: &SquadWorktree) -> Result<Option<String>, GitError> {
+        let mirror = worktree.mirror.clone();
+        let branch = worktree.branch.clone();
+        blocking(move || {
+            let git = Repository::open_bare(&mirror)
+                .map_err(GitError::git("open the mirror", &mirror))?;
+            Ok(remote_tip(&git, &branch).map(|oid| oid.to_string()))
+        })
+        .await
+    }
+
+    /// Pushes the squad branch with lease semantics: the remote branch moves only if it
+    /// is at `expected_remote` (`None`: the branch must not exist on the remote yet).
+    pub async fn push(
+        &self,
+        worktree: &SquadWorktree,
+        token: &AccessToken,
+        expected_remote: Option<&str>,
+    ) -> Result<PushOutcome, GitError> {
+        let pushed = self
+            .cli
+            .push(
+                &worktree.mirror,
+                &worktree.remote,
+                &worktree.branch,
+                expected_remote,
+                token,
+            )
+            .await?;
+        if !pushed {
+            return Ok(PushOutcome::LeaseRejected);
+        }
+        Ok(PushOutcome::Pushed {
+            sha: self.head(worktree).await?,
+        })
+    }
+
+    /// Replays the squad branch onto the base tip of the last [`Self::sync_mirror`]. On
+    /// conflicts nothing changes and the conflicting paths are reported.
+    pub async fn rebase_onto_base(
+        &self,
+        worktree: &SquadWorktree,
+        committer: &CommitAuthor,
+    ) -> Result<RebaseOutcome, GitError> {
+        let worktree = worktree.clone();
+        let committer = committer.clone();
+        blocking(move || {
+            let path = &worktree.path;
+            let fail = |action| GitError::git(action, path);
+            let git = Repository::open(path).map_err(fail("open the worktree"))?;
+            let mut options = StatusOptions::new();
+            options.include_untracked(true).include_ignored(false);
+            if !git
+                .statuses(Some(&mut options))
+                .map_err(fail("read the status"))?
+                .is_empty()
+            {
+                return Err(GitError::DirtyWorktree { path: path.clone() });
+            }
+            let onto =
+                remote_tip(&git, &worktree.base_branch).ok_or_else(|| GitError::UnknownBase {
+                    branch: worktree.base_branch.clone(),
+                    remote: worktree.remote.clone(),
+                })?;
+            let head = git
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .map_err(fail("read HEAD"))?
+                .id();
+            if head == onto
+                || git
+                    .graph_descendant_of(head, onto)
+                    .map_err(fail("compare with the base"))?
+            {
+                return Ok(RebaseOutcome::UpToDate {
+                    head: head.to_string(),
+                });
+            }
+            match rebase::replay(&git, onto, head, &committer).map_err(fail("replay commits"))? {
+                Err(paths) => Ok(RebaseOutcome::Conflicts { paths }),
+                Ok(tip) => {
+                    let commit = git
+                        .find_object(tip, None)
+                        .map_err(fail("read the rebased tip"))?;
+                    // HEAD is the branch, so a hard reset moves the branch and the files.
+                    git.reset(&commit, ResetType::Hard, None)
+                        .map_err(fail("check out the rebased tip"))?;
+                    Ok(RebaseOutcome::Rebased {
+                        head: tip.to_string(),
+                    })
+                }
+            }
+        })
+        .await
+    }
+
+    /// Removes the worktree's directory and git's record of it; with
+    /// [`BranchDisposal::Delete`] also the local branch (the remote branch stays).
+    pub async fn remove_worktree(
+        &self,
+        worktree: &SquadWorktree,
+        branch: BranchDisposal,
+    ) -> Result<(), GitError> {
+        let worktree = worktree.clone();
+        blocking(move || {
+            let mirror = &worktree.mirror;
+            let git =
+                Repository::open_bare(mirror).map_err(GitError::git("open the mirror", mirror))?;
+            if let Ok(registered) = git.find_worktree(&worktree.name) {
+                let mut options = WorktreePruneOptions::new();
+                options.valid(true).locked(true).working_tree(true);
+                registered
+                    .prune(Some(&mut options))
+                    .map_err(GitError::git("prune the worktree", mirror))?;
+            }
+            if worktree.path.exists() {
+                std::fs::remove_dir_all(&worktree.path).map_err(GitError::io(
+                    "delete the worktree directory",
+                    &worktree.path,
+                ))?;
+            }
+            if branch == BranchDisposal::Delete
+                && let Ok(mut local) = git.find_branch(&worktree.branch, BranchType::Local)
+            {
+                local
+                    .delete()
+                    .map_err(GitError::git("delete the local branch", mirror))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// A worktree name git accepts (no slashes) that stays unique per branch name.
+fn worktree_name(branch: &str) -> String {
+    branch
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn remote_tip(git: &Repository, branch: &str) -> Option<Oid> {
+    git.refname_to_id(&format!("refs/remotes/origin/{branch}"))
+        .ok()
+}
+
+fn prepare_mirror(path: &Path, url: &str) -> Result<(), GitError> {
+    let git = match Repository::open_bare(path) {
+        Ok(git) => git,
+        Err(_) => {
+            std::fs::create_dir_all(path)
+                .map_err(GitError::io("create the mirror directory", path))?;
+            Repository::init_bare(path).map_err(GitError::git("create the mirror", path))?
+        }
+    };
+    match git.find_remote("origin") {
+        Ok(remote) if remote.url().ok() == Some(url) => Ok(()),
+        Ok(_) => git
+            .remote_set_url("origin", url)
+            .map_err(GitError::git("update the mirror's remote", path)),
+        Err(_) => git
+            .remote_with_fetch("origin", url, "+refs/heads/*:refs/remotes/origin/*")
+            .map(|_| ())
+            .map_err(GitError::git("add the mirror's remote", path)),
+    }
+}
+
+fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError> {
+    let mirror = worktree.mirror.clone();
+    let fail = |action| GitError::git(action, &mirror);
+    if !mirror.exists() {
+        return Err(GitError::MirrorMissing(worktree.slug));
+    }
+    let git = Repository::open_bare(&mirror).map_err(fail("open the mirror"))?;
+    if let Ok(existing) = git.find_worktree(&worktree.name) {
+        if existing.validate().is_ok() && worktree.path.exists() {
+            worktree.reused = true;
+            return Ok(worktree);
+        }
+        // The directory vanished (or was never completed): forget it and start afresh.
+        let mut options = WorktreePruneOptions::new();
+        options.valid(true).locked(true).working_tree(true);
+        existing
+            .prune(Some(&mut options))
+            .map_err(fail("prune a stale worktree"))?;
+    }
+    if worktree.path.exists() {
+        std::fs::remove_dir_all(&worktree.path).map_err(GitError::io(
+            "clear a leftover worktree directory",
+            &worktree.path,
+        ))?;
+    }
+    let local = format!("refs/heads/{}", worktree.branch);
+    if git.find_reference(&local).is_err() {
+        let start = remote_tip(&git, &worktree.branch)
+            .or_else(|| remote_tip(&git, &worktree.base_branch))
+            .ok_or_else(|| GitError::UnknownBase {
+                branch: worktree.base_branch.clone(),
+                remote: worktree.remote.clone(),
+            })?;
+        git.reference(&local, start, false, "squadron: start squad branch")
+            .map_err(fail("create the branch"))?;
+    }
+    let reference = git
+        .find_reference(&local)
+        .map_err(fail("read the branch"))?;
+    if let Some(parent) = worktree.path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(GitError::io("create the worktree directory", parent))?;
+    }
+    let mut options = WorktreeAddOptions::new();
+    options.reference(Some(&reference));
+    git.worktree(&worktree.name, &worktree.path, Some(&options))
+        .map_err(fail("add the worktree"))?;
+    Ok(worktree)
+}
+
+/// Runs blocking git work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| GitError::Panicked)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worktree_names_replace_slashes_and_keep_the_rest() {
+        assert_eq!(
+            worktree_name("alice/eng-123-fix-login"),
+            "alice-eng-123-fix-login"
+        );
+        assert_eq!(worktree_name("eng-7_v2.1"), "eng-7_v2.1");
+    }
+}
