@@ -1,0 +1,145 @@
+//! The JSON API: start a run from a milestone URL, read a run, list every squad, and the
+//! health check.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use squadron_core::RunId;
+use squadron_linear::ACCEPTED_SHAPES;
+use tracing::info;
+
+use super::error::ApiError;
+use super::json::{run_json, squad_json};
+use super::state::AppState;
+
+/// The body of `POST /api/runs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRun {
+    url: String,
+}
+
+/// `POST /api/runs` `{"url": …}` → 202 `{"run_id": …}`.
+pub(crate) async fn start_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require_json(&headers)?;
+    let body = body.map_err(body_error)?;
+    let request: StartRun = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("read the request body as {{\"url\": \"<Linear project URL>\"}}: {error}"),
+        )
+    })?;
+    if let Err(error) = squadron_linear::parse_project_url(&request.url) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_url",
+            format!("failed to {error}"),
+        )
+        .with_field("accepted_shapes", accepted_shapes()));
+    }
+    let run_id = state.control.start_run(request.url.trim()).await?;
+    info!(run = %run_id, url = %request.url.trim(), "run started over the API");
+    let location = format!("/api/runs/{run_id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(json!({ "run_id": run_id.as_str() })),
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/{id}`: the run and its squads.
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.control.run(&RunId::new(id)).await?;
+    Ok(Json(run_json(&view, state.clock.now())))
+}
+
+/// `GET /api/squads`: every squad, newest run first.
+pub(crate) async fn squads(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let squads = state.control.squads().await?;
+    let now = state.clock.now();
+    let squads: Vec<Value> = squads.iter().map(|view| squad_json(view, now)).collect();
+    Ok(Json(json!({ "squads": squads })))
+}
+
+/// `GET /healthz`: 200 when the store answers, 503 otherwise.
+pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.control.health().await.map_err(|error| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            format!("failed to {}", error.message()),
+        )
+    })?;
+    Ok(Json(json!({ "status": "ok" })))
+}
+
+/// Any path the server does not serve.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route; the API is POST /api/runs, GET /api/runs/<id>, GET /api/squads, \
+         GET /api/events, GET /healthz, GET /metrics",
+    )
+}
+
+/// The accepted URL shapes, one per element, for clients to show.
+fn accepted_shapes() -> Value {
+    ACCEPTED_SHAPES
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Refuses bodies not declared as JSON: besides being explicit, this keeps a cross-site
+/// HTML form (which cannot send `application/json` without a CORS preflight) from starting
+/// runs through a browser that can reach the daemon.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "read the request body: its Content-Type is `{content_type}`; send `application/json`"
+            ),
+        ))
+    }
+}
+
+/// A body that could not be read: too large (413) or broken off.
+pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "unreadable_body"
+    };
+    ApiError::new(
+        status,
+        code,
+        format!("read the request body: {}", rejection.body_text()),
+    )
+}

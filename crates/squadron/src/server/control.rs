@@ -1,0 +1,152 @@
+//! What the HTTP server asks of the pipeline runtime, as one narrow trait.
+//!
+//! The server never reaches the scheduler, the store or the adapters directly: every route
+//! goes through [`ServerControl`], so tests drive the whole server with an in-memory fake
+//! and `squadron serve` plugs in the real runtime.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use squadron_core::gate::CommitSha;
+use squadron_core::ports::{RepoRef, RunRecord, SquadRecord, UsageTotals};
+use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
+use tokio::sync::broadcast;
+
+/// The pipeline runtime as the server sees it.
+#[async_trait]
+pub trait ServerControl: Send + Sync {
+    /// Starts a run for a milestone URL the server already checked to be a Linear project
+    /// URL, and returns its id once the run is recorded; the work goes on in the background.
+    async fn start_run(&self, url: &str) -> Result<RunId, ControlError>;
+
+    /// One run and its squads.
+    async fn run(&self, id: &RunId) -> Result<RunView, ControlError>;
+
+    /// Every squad, newest run first, in creation order within a run.
+    async fn squads(&self) -> Result<Vec<SquadView>, ControlError>;
+
+    /// Cancels the unfinished squads working `issue` (the issue was canceled in Linear).
+    async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError>;
+
+    /// Asks the runtime to re-evaluate promptly the PRs `target` names (a review, check or
+    /// push arrived), instead of waiting for its next poll.
+    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError>;
+
+    /// A feed of squad changes from now on. A receiver that falls behind gets
+    /// [`broadcast::error::RecvError::Lagged`] and should re-read [`ServerControl::squads`].
+    fn subscribe(&self) -> broadcast::Receiver<SquadView>;
+
+    /// Checks that the store answers.
+    async fn health(&self) -> Result<(), ControlError>;
+
+    /// The figures `/metrics` reports beyond what [`ServerControl::squads`] shows.
+    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError>;
+
+    /// Stops starting new work and checkpoints in-flight work into the store; returns once
+    /// nothing is left unrecorded. Squads left unfinished resume at the next start.
+    async fn shutdown(&self);
+}
+
+/// A squad with what its model calls used so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SquadView {
+    /// The squad as recorded.
+    pub record: SquadRecord,
+    /// Its usage so far.
+    pub usage: UsageTotals,
+}
+
+/// A run with its squads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunView {
+    /// The run as recorded.
+    pub run: RunRecord,
+    /// Its squads, in creation order.
+    pub squads: Vec<SquadView>,
+}
+
+/// What a cancellation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CancelOutcome {
+    /// The squads asked to stop; empty when no unfinished squad works the issue.
+    pub cancelled: Vec<SquadId>,
+}
+
+/// Which PRs should have their merge gate re-evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReevaluateTarget {
+    /// One PR (a review was submitted, the PR changed, a check named it).
+    PullRequest {
+        /// The repository.
+        repo: RepoRef,
+        /// The PR.
+        pr: PrNumber,
+    },
+    /// Every PR whose head is this commit (a status or an unassociated check changed).
+    Commit {
+        /// The repository.
+        repo: RepoRef,
+        /// The commit.
+        sha: CommitSha,
+    },
+    /// Every PR whose head or base is this branch (it was pushed to).
+    Branch {
+        /// The repository.
+        repo: RepoRef,
+        /// The branch, without `refs/heads/`.
+        branch: String,
+    },
+}
+
+/// Figures for `/metrics` that need the store's history.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Usage of every run so far, per role; roles without calls may be left out.
+    pub usage_by_role: Vec<(Role, UsageTotals)>,
+    /// For each merged squad, the time from its admission to its merge.
+    pub lead_times: Vec<Duration>,
+}
+
+/// Why the runtime could not do what a route asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    kind: ControlErrorKind,
+    message: String,
+}
+
+/// The kind of a [`ControlError`], which decides the HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlErrorKind {
+    /// The run or squad does not exist (404).
+    NotFound,
+    /// The request cannot be carried out as given, e.g. the milestone cannot be resolved
+    /// (400).
+    Invalid,
+    /// The runtime or the store cannot take requests now (shutting down, store down): try
+    /// again later (503).
+    Unavailable,
+    /// A bug or an unexpected failure (500).
+    Internal,
+}
+
+impl ControlError {
+    /// A failure of `kind`; `message` is a lowercase fragment naming what failed, e.g.
+    /// "find run `r-1`: no such run".
+    pub fn new(kind: ControlErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The failure's kind.
+    pub fn kind(&self) -> ControlErrorKind {
+        self.kind
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}

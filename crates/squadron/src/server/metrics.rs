@@ -1,0 +1,181 @@
+//! `GET /metrics`: Prometheus text exposition of squads by phase, merges, model usage and
+//! cost by role, and the lead time from admission to merge.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use squadron_core::Phase;
+
+use super::control::{MetricsSnapshot, SquadView};
+use super::error::ApiError;
+use super::state::AppState;
+
+/// Every phase name, so each series exists (at 0) before its first squad: dashboards and
+/// alerts then see a 0 rather than a missing series.
+const PHASES: [&str; 15] = [
+    "queued",
+    "preparing",
+    "diagnosing",
+    "implementing",
+    "verifying",
+    "pr-open",
+    "reviewing",
+    "fixing",
+    "approved",
+    "merging",
+    "merged",
+    "needs-human",
+    "failed",
+    "cancelled",
+    "skipped",
+];
+
+/// Upper bounds of the lead-time histogram, in seconds: 15 min to a week.
+const LEAD_TIME_BUCKETS: [u64; 9] = [
+    900, 1_800, 3_600, 7_200, 14_400, 28_800, 86_400, 172_800, 604_800,
+];
+
+/// Prometheus' text format, version 0.0.4.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let squads = state.control.squads().await?;
+    let snapshot = state.control.metrics().await?;
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        render(&squads, &snapshot),
+    ))
+}
+
+/// The exposition text.
+pub(crate) fn render(squads: &[SquadView], snapshot: &MetricsSnapshot) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "squadron_squads",
+        "gauge",
+        "Squads by current phase.",
+    );
+    for phase in PHASES {
+        let count = squads
+            .iter()
+            .filter(|view| view.record.squad.phase.name() == phase)
+            .count();
+        line(&mut out, "squadron_squads", &[("phase", phase)], count);
+    }
+
+    let merges = squads
+        .iter()
+        .filter(|view| view.record.squad.phase == Phase::Merged)
+        .count();
+    family(
+        &mut out,
+        "squadron_merges_total",
+        "counter",
+        "Squads whose PR merged.",
+    );
+    line(&mut out, "squadron_merges_total", &[], merges);
+
+    family(
+        &mut out,
+        "squadron_model_calls_total",
+        "counter",
+        "Model calls, by role.",
+    );
+    for (role, totals) in &snapshot.usage_by_role {
+        let labels = [("role", role.as_str())];
+        line(
+            &mut out,
+            "squadron_model_calls_total",
+            &labels,
+            totals.calls,
+        );
+    }
+    family(
+        &mut out,
+        "squadron_tokens_total",
+        "counter",
+        "Tokens of model calls, by role and kind (cached tokens are part of prompt tokens).",
+    );
+    for (role, totals) in &snapshot.usage_by_role {
+        let usage = &totals.usage;
+        for (kind, tokens) in [
+            ("prompt", usage.prompt),
+            ("cached", usage.cached),
+            ("completion", usage.completion),
+        ] {
+            let labels = [("role", role.as_str()), ("kind", kind)];
+            line(&mut out, "squadron_tokens_total", &labels, tokens);
+        }
+    }
+    family(
+        &mut out,
+        "squadron_cost_usd_total",
+        "counter",
+        "What model calls cost, in US dollars, by role.",
+    );
+    for (role, totals) in &snapshot.usage_by_role {
+        let labels = [("role", role.as_str())];
+        line(
+            &mut out,
+            "squadron_cost_usd_total",
+            &labels,
+            totals.cost.as_dollars(),
+        );
+    }
+
+    lead_time_histogram(&mut out, &snapshot.lead_times);
+    out
+}
+
+fn lead_time_histogram(out: &mut String, lead_times: &[Duration]) {
+    const NAME: &str = "squadron_lead_time_seconds";
+    family(
+        out,
+        NAME,
+        "histogram",
+        "Time from a squad's admission to its merge.",
+    );
+    let bucket = format!("{NAME}_bucket");
+    for bound in LEAD_TIME_BUCKETS {
+        let count = lead_times
+            .iter()
+            .filter(|lead| **lead <= Duration::from_secs(bound))
+            .count();
+        line(out, &bucket, &[("le", &bound.to_string())], count);
+    }
+    line(out, &bucket, &[("le", "+Inf")], lead_times.len());
+    let sum: f64 = lead_times.iter().map(Duration::as_secs_f64).sum();
+    line(out, &format!("{NAME}_sum"), &[], sum);
+    line(out, &format!("{NAME}_count"), &[], lead_times.len());
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    // Writing into a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(key, value)| format!("{key}=\"{}\"", escape(value)))
+            .collect();
+        out.push('{');
+        out.push_str(&labels.join(","));
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

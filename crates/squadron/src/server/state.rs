@@ -1,0 +1,75 @@
+//! What every route shares: the runtime, the clock, the settings and the stop signal.
+
+use std::fmt;
+use std::sync::Arc;
+
+use squadron_config::Secret;
+use squadron_core::ports::Clock;
+use tokio::sync::watch;
+
+use super::control::ServerControl;
+
+/// How the server is set up, independent of where it listens.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// The secret Linear signs webhooks with.
+    pub linear_webhook: WebhookSecret,
+    /// The secret GitHub signs webhooks with.
+    pub github_webhook: WebhookSecret,
+    /// Largest request body the API accepts, in bytes.
+    pub api_body_limit: usize,
+    /// Largest webhook body accepted, in bytes.
+    pub webhook_body_limit: usize,
+}
+
+impl ServerSettings {
+    /// `POST /api/runs` carries one URL: 64 KiB is generous.
+    pub const DEFAULT_API_BODY_LIMIT: usize = 64 * 1024;
+    /// GitHub caps deliveries at 25 MB, but the events Squadron reacts to (reviews, checks,
+    /// statuses, pushes of a squad branch) are far smaller; larger ones are refused with 413
+    /// before they are buffered.
+    pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 5 * 1024 * 1024;
+
+    /// Settings with both webhook secrets and the default body limits.
+    pub fn new(linear_webhook: WebhookSecret, github_webhook: WebhookSecret) -> Self {
+        Self {
+            linear_webhook,
+            github_webhook,
+            api_body_limit: Self::DEFAULT_API_BODY_LIMIT,
+            webhook_body_limit: Self::DEFAULT_WEBHOOK_BODY_LIMIT,
+        }
+    }
+}
+
+/// A webhook signing secret and where it comes from, so a server without it can tell the
+/// operator exactly what to set.
+#[derive(Clone)]
+pub struct WebhookSecret {
+    /// The secret; `None` when its variable is unset, and then the route answers 503.
+    pub value: Option<Secret>,
+    /// The environment variable that holds it, e.g. `LINEAR_WEBHOOK_SECRET`.
+    pub env_var: String,
+    /// The configuration key naming the variable, e.g. `linear.webhook_secret_env`.
+    pub config_key: String,
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSecret")
+            .field("configured", &self.value.is_some())
+            .field("env_var", &self.env_var)
+            .field("config_key", &self.config_key)
+            .finish()
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) control: Arc<dyn ServerControl>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Arc<ServerSettings>,
+    /// Turns `true` when the server starts shutting down, so long-lived responses (the event
+    /// stream) end and the drain can complete.
+    pub(crate) stopping: watch::Receiver<bool>,
+}

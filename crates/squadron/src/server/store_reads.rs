@@ -1,0 +1,171 @@
+//! The read side of [`ServerControl`](super::ServerControl) answered from the SQL store:
+//! runs, squads with their usage, the health check, and the history `/metrics` needs.
+//!
+//! The store, not the runtime's in-memory view, is the source of truth: it also knows the
+//! runs of earlier daemon lifetimes and answers the same whether or not the runtime runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
+use squadron_core::{Phase, Role, RunId, SquadId};
+use squadron_store::{SqlStore, StoreError, StoreErrorKind};
+
+use super::control::{ControlError, ControlErrorKind, MetricsSnapshot, RunView, SquadView};
+
+/// Answers the server's reads from a [`SqlStore`].
+#[derive(Debug)]
+pub struct StoreReads {
+    store: Arc<SqlStore>,
+    /// Lead times of merged squads: merged is terminal, so each is computed once.
+    lead_times: Mutex<HashMap<SquadId, Duration>>,
+}
+
+impl StoreReads {
+    /// Reads from `store`.
+    pub fn new(store: Arc<SqlStore>) -> Self {
+        Self {
+            store,
+            lead_times: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One run and its squads.
+    pub async fn run(&self, id: &RunId) -> Result<RunView, ControlError> {
+        let run = self.store.run(id).await.map_err(control_error)?;
+        let squads = self
+            .store
+            .squad_overviews(Some(id))
+            .await
+            .map_err(control_error)?;
+        Ok(RunView {
+            run,
+            squads: squads.into_iter().map(view).collect(),
+        })
+    }
+
+    /// Every squad, newest run first.
+    pub async fn squads(&self) -> Result<Vec<SquadView>, ControlError> {
+        let squads = self
+            .store
+            .squad_overviews(None)
+            .await
+            .map_err(control_error)?;
+        Ok(squads.into_iter().map(view).collect())
+    }
+
+    /// One squad with its usage.
+    pub async fn squad(&self, id: &SquadId) -> Result<SquadView, ControlError> {
+        let record = self.store.squad(id).await.map_err(control_error)?;
+        let usage = self
+            .store
+            .usage_totals(&SpendScope::Squad(id.clone()))
+            .await
+            .map_err(control_error)?;
+        Ok(SquadView { record, usage })
+    }
+
+    /// Whether the store answers a query.
+    pub async fn health(&self) -> Result<(), ControlError> {
+        // A keyed lookup of a key never written: one cheap indexed query on any backend,
+        // which proves the database is reachable and its schema in place.
+        self.store
+            .journal_entry("squadron/healthz")
+            .await
+            .map(|_| ())
+            .map_err(control_error)
+    }
+
+    /// Usage per role over every run, and the lead time of every merged squad.
+    pub async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
+        let mut per_role: Vec<(Role, UsageTotals)> = Vec::new();
+        for record in self.store.runs().await.map_err(control_error)? {
+            let scope = SpendScope::Run(record.run.id);
+            for (role, totals) in self
+                .store
+                .usage_by_role(&scope)
+                .await
+                .map_err(control_error)?
+            {
+                match per_role.iter_mut().find(|(known, _)| *known == role) {
+                    Some((_, sum)) => add(sum, &totals),
+                    None => per_role.push((role, totals)),
+                }
+            }
+        }
+        per_role.sort_by_key(|(role, _)| *role);
+        Ok(MetricsSnapshot {
+            usage_by_role: per_role,
+            lead_times: self.lead_times().await?,
+        })
+    }
+
+    async fn lead_times(&self) -> Result<Vec<Duration>, ControlError> {
+        let merged: Vec<SquadView> = self
+            .squads()
+            .await?
+            .into_iter()
+            .filter(|view| view.record.squad.phase == Phase::Merged)
+            .collect();
+        let mut lead_times = Vec::with_capacity(merged.len());
+        for view in merged {
+            let id = &view.record.squad.id;
+            if let Some(known) = self.cached_lead_time(id) {
+                lead_times.push(known);
+                continue;
+            }
+            let events = self.store.events(id).await.map_err(control_error)?;
+            let merged_at = events
+                .iter()
+                .rev()
+                .find(|event| {
+                    event.kind == SquadEvent::PHASE_CHANGED && event.phase == Phase::Merged
+                })
+                .map(|event| event.at);
+            if let Some(merged_at) = merged_at {
+                let lead_time = merged_at.since(view.record.created_at);
+                self.lead_times
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id.clone(), lead_time);
+                lead_times.push(lead_time);
+            }
+        }
+        Ok(lead_times)
+    }
+
+    fn cached_lead_time(&self, id: &SquadId) -> Option<Duration> {
+        self.lead_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .copied()
+    }
+}
+
+fn view(overview: squadron_store::SquadOverview) -> SquadView {
+    SquadView {
+        record: overview.record,
+        usage: overview.usage,
+    }
+}
+
+fn add(sum: &mut UsageTotals, more: &UsageTotals) {
+    sum.calls += more.calls;
+    sum.usage += more.usage;
+    sum.cost += more.cost;
+}
+
+/// A store failure in the server's terms.
+pub(crate) fn control_error(error: StoreError) -> ControlError {
+    let kind = match error.kind() {
+        StoreErrorKind::NotFound => ControlErrorKind::NotFound,
+        StoreErrorKind::Invalid => ControlErrorKind::Invalid,
+        StoreErrorKind::Open | StoreErrorKind::Unavailable => ControlErrorKind::Unavailable,
+        StoreErrorKind::Conflict | StoreErrorKind::Corrupt | StoreErrorKind::Database => {
+            ControlErrorKind::Internal
+        }
+    };
+    ControlError::new(kind, error.to_string())
+}

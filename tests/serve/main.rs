@@ -1,0 +1,10 @@
+//! End-to-end tests of `squadron serve`: the HTTP server in-process on a loopback port in
+//! front of a fake runtime, and the real binary started and stopped with SIGTERM.
+
+mod api;
+mod events;
+mod metrics_and_dashboard;
+mod shutdown;
+mod store_reads;
+mod support;
+mod webhooks;

@@ -1,0 +1,164 @@
+//! The server's reads from a real SQLite store: squads with usage, runs, health, and the
+//! usage-by-role and lead-time figures behind `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use squadron::server::{ControlErrorKind, StoreReads};
+use squadron_core::ports::{SquadRecord, UsageRecord};
+use squadron_core::{
+    IssueId, IssueKey, Phase, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, Timestamp,
+    TokenUsage, Usd,
+};
+use squadron_store::{SqlStore, StoreLocation};
+use tempfile::TempDir;
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_millis(1_700_000_000_000 + seconds * 1000)
+}
+
+async fn squad_in(store: &SqlStore, run: &str, id: &str, issue: &str, created: i64) -> SquadId {
+    let record = SquadRecord {
+        squad: Squad {
+            id: SquadId::from(id),
+            run_id: RunId::from(run),
+            issue: IssueKey::from(issue),
+            kind: SquadKind::Feature,
+            phase: Phase::Queued,
+            round: 0,
+            pr: None,
+            branch: format!("squadron/{issue}"),
+            worktree: None,
+        },
+        issue_id: IssueId::from(format!("uuid-{issue}")),
+        blocked_by: Vec::new(),
+        created_at: at(created),
+        updated_at: at(created),
+    };
+    store.create_squad(&record).await.expect("create squad");
+    record.squad.id
+}
+
+async fn usage(store: &SqlStore, run: &str, squad: &SquadId, role: Role, prompt: u64, micros: i64) {
+    store
+        .record_usage(&UsageRecord {
+            run_id: RunId::from(run),
+            squad_id: squad.clone(),
+            role,
+            model: "stand-in/scripted".into(),
+            usage: TokenUsage {
+                prompt,
+                cached: 0,
+                completion: 10,
+            },
+            cost: Usd::from_micros(micros),
+            at: at(50),
+        })
+        .await
+        .expect("record usage");
+}
+
+/// Two runs: ENG-1 merged 30 minutes after admission, ENG-2 still implementing.
+async fn seeded() -> (TempDir, Arc<SqlStore>) {
+    let dir = TempDir::new().expect("temporary directory");
+    let store = SqlStore::open(&StoreLocation::Sqlite(dir.path().join("squadron.db")))
+        .await
+        .expect("open store");
+    for (id, created) in [("run-1", 0), ("run-2", 10)] {
+        let run = Run {
+            id: RunId::from(id),
+            trigger: RunTrigger::Milestone {
+                url: "https://linear.app/acme/project/shop-a5e6ddb5d475".into(),
+            },
+            created_at: at(created),
+        };
+        store.create_run(&run).await.expect("create run");
+    }
+    let merged = squad_in(&store, "run-1", "squad-a", "ENG-1", 1).await;
+    let path = [
+        Phase::Queued,
+        Phase::Preparing,
+        Phase::Implementing,
+        Phase::Verifying,
+        Phase::PrOpen,
+        Phase::Reviewing,
+        Phase::Approved,
+        Phase::Merging,
+        Phase::Merged,
+    ];
+    for (step, pair) in path.windows(2).enumerate() {
+        let when = if pair[1] == Phase::Merged {
+            1 + 1800
+        } else {
+            2 + step as i64
+        };
+        store
+            .set_phase(&merged, &pair[0], &pair[1], at(when))
+            .await
+            .expect("phase");
+    }
+    let working = squad_in(&store, "run-2", "squad-b", "ENG-2", 11).await;
+    store
+        .set_phase(&working, &Phase::Queued, &Phase::Preparing, at(12))
+        .await
+        .expect("phase");
+    usage(&store, "run-1", &merged, Role::Developer, 1000, 2_000_000).await;
+    usage(&store, "run-1", &merged, Role::CodeReviewer, 400, 500_000).await;
+    usage(&store, "run-2", &working, Role::Developer, 300, 250_000).await;
+    (dir, Arc::new(store))
+}
+
+#[tokio::test]
+async fn squads_and_runs_come_with_their_usage() {
+    let (_dir, store) = seeded().await;
+    let reads = StoreReads::new(store);
+
+    let squads = reads.squads().await.expect("squads");
+    let issues: Vec<&str> = squads
+        .iter()
+        .map(|view| view.record.squad.issue.as_str())
+        .collect();
+    assert_eq!(issues, ["ENG-2", "ENG-1"], "newest run first");
+    assert_eq!(squads[1].record.squad.phase, Phase::Merged);
+    assert_eq!(squads[1].usage.usage.prompt, 1400);
+    assert_eq!(squads[1].usage.cost, Usd::from_micros(2_500_000));
+
+    let run = reads.run(&RunId::from("run-1")).await.expect("run-1");
+    assert_eq!(run.squads.len(), 1);
+    assert_eq!(run.squads[0].record.squad.id, SquadId::from("squad-a"));
+
+    let missing = reads.run(&RunId::from("run-404")).await.unwrap_err();
+    assert_eq!(missing.kind(), ControlErrorKind::NotFound);
+    assert!(reads.health().await.is_ok());
+}
+
+#[tokio::test]
+async fn metrics_sum_usage_per_role_over_runs_and_measure_admission_to_merge() {
+    let (_dir, store) = seeded().await;
+    let reads = StoreReads::new(store);
+
+    let snapshot = reads.metrics().await.expect("metrics");
+
+    let developer = snapshot
+        .usage_by_role
+        .iter()
+        .find(|(role, _)| *role == Role::Developer)
+        .map(|(_, totals)| *totals)
+        .expect("developer usage");
+    assert_eq!(developer.calls, 2);
+    assert_eq!(developer.usage.prompt, 1300);
+    assert_eq!(developer.cost, Usd::from_micros(2_250_000));
+    let roles: Vec<Role> = snapshot
+        .usage_by_role
+        .iter()
+        .map(|(role, _)| *role)
+        .collect();
+    assert_eq!(roles, [Role::Developer, Role::CodeReviewer]);
+    assert_eq!(snapshot.lead_times, [Duration::from_secs(1800)]);
+
+    // Asked again, the cached lead time gives the same answer.
+    assert_eq!(
+        reads.metrics().await.expect("metrics").lead_times,
+        [Duration::from_secs(1800)]
+    );
+}
