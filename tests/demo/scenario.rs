@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use squadron::demo::{DemoWorld, Outcome, SAMPLE_REPO, Scenario};
+use squadron_core::Role;
 use squadron_core::admission::admit;
 use squadron_core::ports::IssueTracker;
 use squadron_core::refinement::RefinementPolicy;
@@ -27,7 +28,7 @@ async fn the_sample_milestone_admits_three_issues_in_blocker_order_and_skips_the
     let world = DemoWorld::start(Scenario::Milestone)
         .await
         .expect("the demo world starts");
-    let intake = IssueTracker::resolve_milestone(&client(&world), &world.project_url())
+    let intake = IssueTracker::resolve_milestone(&client(&world), world.project_url())
         .await
         .expect("the project URL resolves");
     assert_eq!(
@@ -113,7 +114,10 @@ async fn the_github_stand_in_holds_the_sample_repository_and_three_identities() 
         .expect("the sample repository carries its guardrails");
     assert!(settings.contains("python3 -m unittest discover -s tests -t ."));
 
-    let config = world.config_toml(std::path::Path::new("/tmp/demo \"store\".db"));
+    let config = world.config_toml(
+        std::path::Path::new("/tmp/demo \"store\".db"),
+        squadron::demo::DemoLimits::default(),
+    );
     let parsed: toml::Table = toml::from_str(&config).expect("the demo config is TOML");
     assert_eq!(
         parsed["github"]["api_url"].as_str(),
@@ -125,6 +129,22 @@ async fn the_github_stand_in_holds_the_sample_repository_and_three_identities() 
         "paths are quoted"
     );
     let secrets = world.secrets_env();
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let file = dir.path().join("squadron.toml");
+    std::fs::write(&file, &config).expect("write the config");
+    let env: squadron_config::Env = secrets.iter().cloned().collect();
+    let loaded = squadron_config::Config::load(Some(&file), &env)
+        .expect("Squadron accepts the demo configuration");
+    assert_eq!(loaded.repositories["ENG"].github.to_string(), "acme/ledger");
+    assert_eq!(loaded.limits.concurrency, 4);
+    let resolved = loaded.resolve_secrets(&env);
+    for role in [Role::Developer, Role::CodeReviewer, Role::QaSpecialist] {
+        assert!(
+            resolved.github_token(role).is_some(),
+            "{role} has its token"
+        );
+    }
+    assert!(resolved.linear_api_key.is_some() && resolved.provider_api_key("openai").is_some());
     let tokens: std::collections::BTreeSet<&str> = secrets
         .iter()
         .filter(|(name, _)| name.starts_with("GITHUB_TOKEN_"))

@@ -10,4 +10,4 @@ pub mod world;
 pub use report::{DemoReport, IssueReport};
 pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 pub use scenario::{ExpectedIssue, Outcome, Scenario, UnknownScenario};
-pub use world::{DemoWorld, IDENTITIES, Identity, WorldError};
+pub use world::{DemoLimits, DemoWorld, IDENTITIES, Identity, WorldError, WorldSeed};

@@ -39,6 +39,8 @@ pub struct IssueReport {
     pub tokens: u64,
     /// What those tokens cost, in US dollars.
     pub cost: f64,
+    /// For a skipped issue: the comment Squadron left on it saying why.
+    pub comment: Option<String>,
 }
 
 impl DemoReport {

@@ -7,7 +7,8 @@ use std::process::Stdio;
 
 use squadron_standin_github::GithubStandin;
 use squadron_standin_linear::StandinLinear;
-use squadron_standin_model::StandinModel;
+use squadron_standin_linear::Workspace;
+use squadron_standin_model::{ScriptBook, StandinModel};
 
 use crate::demo::sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 use crate::demo::scenario::{Scenario, TEAM_KEY};
@@ -77,10 +78,43 @@ pub enum WorldError {
     },
 }
 
+/// What a world is seeded with: the Linear workspace, the model's scripts, and the URL of
+/// the project to run. Built-in scenarios provide one; tests build their own.
+#[derive(Debug)]
+pub struct WorldSeed {
+    /// The Linear workspace.
+    pub workspace: Workspace,
+    /// The scripts the model plays.
+    pub scripts: ScriptBook,
+    /// The project URL to run.
+    pub project_url: String,
+}
+
+/// Settings the demo configuration takes from the scenario instead of the defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DemoLimits {
+    /// Squads at once.
+    pub concurrency: u32,
+    /// Review rounds before needs-human.
+    pub review_rounds: u32,
+    /// Budget of one squad in US dollars.
+    pub budget_per_squad_usd: f64,
+}
+
+impl Default for DemoLimits {
+    fn default() -> DemoLimits {
+        DemoLimits {
+            concurrency: 4,
+            review_rounds: 3,
+            budget_per_squad_usd: 10.0,
+        }
+    }
+}
+
 /// The running stand-ins of one demo, seeded for its scenario. Dropping it stops them.
 #[derive(Debug)]
 pub struct DemoWorld {
-    scenario: Scenario,
+    project_url: String,
     /// Linear's GraphQL API.
     pub linear: StandinLinear,
     /// GitHub's REST API and git smart HTTP.
@@ -94,7 +128,17 @@ impl DemoWorld {
     /// holding the sample repository on its base branch and the three identities, and the
     /// model playing the scenario's scripts.
     pub async fn start(scenario: Scenario) -> Result<DemoWorld, WorldError> {
-        let linear = StandinLinear::start(scenario.linear_workspace())
+        let seed = WorldSeed {
+            workspace: scenario.linear_workspace(),
+            scripts: scenario.script_book().map_err(WorldError::Scripts)?,
+            project_url: scenario.project_url(),
+        };
+        DemoWorld::start_seeded(seed).await
+    }
+
+    /// Starts the stand-ins seeded with `seed`, the sample repository and the identities.
+    pub async fn start_seeded(seed: WorldSeed) -> Result<DemoWorld, WorldError> {
+        let linear = StandinLinear::start(seed.workspace)
             .await
             .map_err(WorldError::Linear)?;
         let github = GithubStandin::start().await.map_err(WorldError::Github)?;
@@ -106,29 +150,25 @@ impl DemoWorld {
         github
             .create_repo(SAMPLE_REPO, BASE_BRANCH, &sample_repo_files())
             .map_err(WorldError::Github)?;
-        let book = scenario.script_book().map_err(WorldError::Scripts)?;
-        let model = StandinModel::start(book).await.map_err(WorldError::Model)?;
+        let model = StandinModel::start(seed.scripts)
+            .await
+            .map_err(WorldError::Model)?;
         Ok(DemoWorld {
-            scenario,
+            project_url: seed.project_url,
             linear,
             github,
             model,
         })
     }
 
-    /// The scenario this world was seeded for.
-    pub fn scenario(&self) -> Scenario {
-        self.scenario
-    }
-
     /// The project URL to run, as a person would paste it from Linear.
-    pub fn project_url(&self) -> String {
-        self.scenario.project_url()
+    pub fn project_url(&self) -> &str {
+        &self.project_url
     }
 
     /// A configuration file (layered over the shipped defaults) pointing every endpoint at
     /// the stand-ins, the store at `database`, and team ENG at the sample repository.
-    pub fn config_toml(&self, database: &Path) -> String {
+    pub fn config_toml(&self, database: &Path, limits: DemoLimits) -> String {
         let [developer, code_reviewer, qa_specialist] = IDENTITIES.map(|id| id.token_env);
         let github = self.github.base_url();
         format!(
@@ -154,8 +194,9 @@ timeout_secs = 60
 max_attempts = 2
 
 [limits]
-concurrency = 4
-review_rounds = 3
+concurrency = {concurrency}
+review_rounds = {review_rounds}
+budget_per_squad_usd = {budget:?}
 
 [repositories.{TEAM_KEY}]
 github = "{SAMPLE_REPO}"
@@ -167,6 +208,9 @@ sqlite_path = {database}
             linear = self.linear.endpoint(),
             model = self.model.base_url(),
             database = toml_string(&database.display().to_string()),
+            concurrency = limits.concurrency,
+            review_rounds = limits.review_rounds,
+            budget = limits.budget_per_squad_usd,
         )
     }
 
