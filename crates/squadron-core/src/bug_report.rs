@@ -72,9 +72,11 @@ impl StackFrame {
             file: file.to_owned(),
             line,
             column,
+            // Sentry's templates print a missing function as `None` (Django renders Python's
+            // None) or `?`; V8 prints `<anonymous>`.
             function: function
                 .map(str::trim)
-                .filter(|name| !name.is_empty())
+                .filter(|name| !matches!(*name, "" | "None" | "?" | "<anonymous>"))
                 .map(str::to_owned),
             module: None,
         }
@@ -1090,6 +1092,21 @@ handleClick@https://shop.example.com/static/js/cart.js:10:5
         assert_eq!(
             report.frames,
             vec![StackFrame::new("src/parser.rs", Some(17), Some(13), None)]
+        );
+    }
+
+    #[test]
+    fn a_function_sentry_could_not_name_is_absent() {
+        let report = parse_bug_report(
+            "```\nError: boom\n  at None (app:///src/index.ts:3:1)\n  at ? (app:///src/boot.ts:9:2)\n```",
+            &[],
+        );
+        assert_eq!(
+            report.frames,
+            vec![
+                StackFrame::new("app:///src/index.ts", Some(3), Some(1), None),
+                StackFrame::new("app:///src/boot.ts", Some(9), Some(2), None),
+            ]
         );
     }
 
