@@ -1,0 +1,112 @@
+//! The runtime's handle: how the CLI, the HTTP server and webhooks talk to a running
+//! [`Pipeline`](crate::Pipeline). Cheap to clone; every call goes through the runtime's
+//! request channel, so it never races the scheduler.
+
+use squadron_core::{IssueKey, RunId, SquadId};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::PipelineError;
+use crate::progress::{Progress, SquadView};
+
+/// What a cancel request did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// These squads were cancelled (their step in flight stopped, their worktree removed).
+    Cancelled {
+        /// The squads.
+        squads: Vec<SquadId>,
+    },
+    /// Nothing unfinished matched: the issue has no squad, or it already ended.
+    NothingToCancel,
+}
+
+/// A request to the runtime's loop.
+#[derive(Debug)]
+pub(crate) enum Request {
+    StartRun {
+        url: String,
+        reply: oneshot::Sender<Result<RunId, PipelineError>>,
+    },
+    CancelIssue {
+        issue: IssueKey,
+        reply: oneshot::Sender<CancelOutcome>,
+    },
+    CancelRun {
+        run: RunId,
+        reply: oneshot::Sender<CancelOutcome>,
+    },
+}
+
+/// Talks to a running pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineHandle {
+    pub(crate) requests: mpsc::Sender<Request>,
+    pub(crate) progress: watch::Receiver<Progress>,
+}
+
+impl PipelineHandle {
+    /// Starts a run for a Linear project URL (optionally with `#milestone-<id>`): resolves
+    /// the milestone, admits its issues, comments on the skipped ones and queues a squad
+    /// per admitted issue. When a run for the same URL is still unfinished, returns that
+    /// run instead of starting another. Returns once the run's squads are recorded.
+    pub async fn start_run(&self, url: &str) -> Result<RunId, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::StartRun {
+                url: url.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())?
+    }
+
+    /// Cancels the unfinished squad working `issue` (`ENG-123`), as a person or the
+    /// tracker's webhook asks.
+    pub async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::CancelIssue {
+                issue: issue.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())
+    }
+
+    /// Cancels every unfinished squad of a run.
+    pub async fn cancel_run(&self, run: &RunId) -> Result<CancelOutcome, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::CancelRun {
+                run: run.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())
+    }
+
+    /// The live view: every change replaces it as a whole.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
+    /// The view right now.
+    pub fn snapshot(&self) -> Progress {
+        self.progress.borrow().clone()
+    }
+
+    /// Waits until every squad of `run` has ended and returns them. Fails with
+    /// [`PipelineErrorKind::Stopped`](crate::PipelineErrorKind::Stopped) when the runtime
+    /// stops first.
+    pub async fn wait_run(&self, run: &RunId) -> Result<Vec<SquadView>, PipelineError> {
+        let mut progress = self.progress.clone();
+        let finished = progress
+            .wait_for(|progress| progress.run(run).is_some_and(|view| view.finished))
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        Ok(finished.squads_of(run))
+    }
+}

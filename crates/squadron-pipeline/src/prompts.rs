@@ -1,0 +1,220 @@
+//! Prompts and agents for one squad: the system prompt rendered around each agent file, and
+//! the task contexts with every piece of outside text marked untrusted (fenced on render).
+
+use std::sync::Arc;
+
+use squadron_config::{
+    AgentContext, EvidenceContext, IssueContext, PromptName, RepositoryContext, ReviewContext,
+    ScenarioContext, SystemContext, TaskContext, Untrusted,
+};
+use squadron_core::Role;
+use squadron_core::ports::ChatModel;
+use squadron_harness::{AgentSpec, TurnOutcome};
+
+use crate::runtime::Shared;
+use crate::squad::SquadCtx;
+
+/// Why an agent's turn did not produce its result.
+#[derive(Debug)]
+pub(crate) enum TurnStop {
+    /// A budget ran out: the squad stops as needs-human.
+    Budget(squadron_harness::BudgetExceeded),
+    /// Anything else: the step fails with this message.
+    Failed(String),
+}
+
+impl From<String> for TurnStop {
+    fn from(message: String) -> Self {
+        TurnStop::Failed(message)
+    }
+}
+
+/// The repository part of every prompt.
+pub(crate) fn repository_context(ctx: &SquadCtx) -> RepositoryContext {
+    let (github, base_branch) = ctx.target.as_ref().map_or_else(
+        || (String::new(), String::new()),
+        |target| (target.repo.to_string(), target.base_branch.clone()),
+    );
+    RepositoryContext {
+        github,
+        base_branch,
+        branch: ctx
+            .issue
+            .as_ref()
+            .map(|issue| issue.branch_name.clone())
+            .unwrap_or_default(),
+        base_sha: ctx
+            .worktree
+            .as_ref()
+            .map(|prepared| prepared.base_sha.to_string()),
+        head_sha: None,
+        test_command: ctx.test_command.clone(),
+        test_globs: ctx.test_globs.clone(),
+    }
+}
+
+/// A task context for `role` in `round`, without reviews, evidence or a diagnosis.
+pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u32) -> TaskContext {
+    let issue = ctx.issue.as_ref();
+    let identifier = ctx.issue_key.to_string();
+    let scenarios = issue
+        .map(|issue| {
+            issue
+                .acceptance_criteria
+                .iter()
+                .map(|scenario| {
+                    let mut text = format!("Scenario: {}", scenario.name);
+                    for step in &scenario.steps {
+                        text.push_str(&format!("\n  {} {}", step.keyword, step.text));
+                    }
+                    ScenarioContext {
+                        id: scenario.id.clone(),
+                        text: Untrusted::new(format!("scenario {}", scenario.id), text),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    TaskContext {
+        role: role.as_str().to_owned(),
+        issue: IssueContext {
+            identifier,
+            url: issue.map(|issue| issue.url.clone()).unwrap_or_default(),
+            title: Untrusted::new(
+                "issue title",
+                issue.map(|issue| issue.title.clone()).unwrap_or_default(),
+            ),
+            description: Untrusted::new(
+                "issue description",
+                issue
+                    .map(|issue| issue.description.clone())
+                    .unwrap_or_default(),
+            ),
+            scenarios,
+        },
+        repository: repository_context(ctx),
+        round,
+        max_rounds,
+        reviews: Vec::<ReviewContext>::new(),
+        diagnosis: None,
+        evidence: None::<EvidenceContext>,
+        developer_summary: ctx
+            .developer_summary
+            .as_ref()
+            .map(|summary| Untrusted::new("developer summary", summary.clone())),
+        qa_summary: ctx
+            .qa_summary
+            .as_ref()
+            .map(|summary| Untrusted::new("qa summary", summary.clone())),
+    }
+}
+
+/// The agent of `role` for this squad: its file's tools and write scope, its system prompt
+/// rendered around its instructions with the repository, and its model.
+pub(crate) fn agent(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+) -> Result<(AgentSpec, Arc<dyn ChatModel>), String> {
+    let setup = shared
+        .services
+        .agents
+        .get(&role)
+        .ok_or_else(|| format!("run the {role}: no agent is configured for that role"))?;
+    let definition = &setup.definition;
+    let system = SystemContext {
+        agent: AgentContext {
+            role: role.as_str().to_owned(),
+            instructions: definition.instructions.clone(),
+            tools: definition
+                .tools
+                .iter()
+                .map(|tool| tool.as_str().to_owned())
+                .collect(),
+            terminal_tool: definition.terminal_tool().as_str().to_owned(),
+        },
+        repository: repository_context(ctx),
+        docs: Vec::new(),
+    };
+    let system_prompt = shared
+        .services
+        .prompts
+        .render(PromptName::System, &system)
+        .map_err(|error| format!("render the {role}'s system prompt: {error}"))?;
+    let mut spec =
+        AgentSpec::from_definition(definition, setup.prices, shared.settings.agent_turn_limit);
+    spec.system_prompt = system_prompt;
+    // Writers finish without committing: Developer and QA share one worktree, so the
+    // runtime commits once both are done, through the same test guardrail.
+    spec.commit_on_finish = false;
+    Ok((spec, Arc::clone(&setup.model)))
+}
+
+/// What a finished turn produced.
+pub(crate) enum TurnResult {
+    /// A writer's summary.
+    Finished(String),
+    /// A reviewer's review.
+    Reviewed(squadron_core::Review),
+}
+
+/// Renders `prompt` with `task` and runs one turn of `role`.
+pub(crate) async fn run_turn(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+    prompt: PromptName,
+    task: &TaskContext,
+    extra: Option<&str>,
+) -> Result<TurnResult, TurnStop> {
+    let (spec, model) = agent(shared, ctx, role)?;
+    let workspace = ctx
+        .workspace
+        .clone()
+        .ok_or_else(|| format!("run the {role}: the worktree was not prepared"))?;
+    let mut task_prompt = shared
+        .services
+        .prompts
+        .render(prompt, task)
+        .map_err(|error| format!("render the {prompt} prompt for the {role}: {error}"))?;
+    if let Some(extra) = extra {
+        task_prompt.push_str("\n\n");
+        task_prompt.push_str(extra);
+    }
+    let report = shared
+        .harness
+        .run_turn(model.as_ref(), &workspace, &spec, &task_prompt)
+        .await;
+    tracing::info!(
+        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, role = %role,
+        steps = report.steps, tokens = report.usage.total(), cost = %report.cost,
+        "agent turn ended"
+    );
+    match report.outcome {
+        TurnOutcome::Finished { summary, .. } => Ok(TurnResult::Finished(summary)),
+        TurnOutcome::Reviewed(review) => Ok(TurnResult::Reviewed(review)),
+        TurnOutcome::Diagnosed(_) => Err(TurnStop::Failed(format!(
+            "run the {role}: it submitted a diagnosis where none was asked for"
+        ))),
+        TurnOutcome::StepLimitReached { steps } => Err(TurnStop::Failed(format!(
+            "run the {role}: it used all {steps} steps without finishing"
+        ))),
+        TurnOutcome::BudgetExceeded(exceeded) => Err(TurnStop::Budget(exceeded)),
+        TurnOutcome::Failed(failure) => Err(TurnStop::Failed(format!(
+            "run the {role}: {}",
+            error_chain(&failure)
+        ))),
+    }
+}
+
+/// An error with its causes.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

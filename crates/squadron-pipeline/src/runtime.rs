@@ -1,0 +1,750 @@
+//! The runtime's loop: events in, the scheduler's commands out, each command executed as a
+//! task that reports its outcome back over a channel. Phase changes are written to the store
+//! before anything of the new phase happens; the merge queue lives here too, since it orders
+//! squads against each other.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use squadron_core::merge_queue::{MergeAttempt, MergeQueue, QueuedMerge};
+use squadron_core::ports::{RunStatus, SpendScope, SquadChange};
+use squadron_core::scheduler::{
+    CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
+};
+use squadron_core::{Phase, PrNumber, Priority, RunId, RunTrigger, SquadId, Timestamp};
+use squadron_harness::Harness;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::error::{PipelineError, PipelineErrorKind};
+use crate::handle::{CancelOutcome, PipelineHandle, Request};
+use crate::intake::{self, Admitted};
+use crate::progress::{Progress, RunView, SquadView};
+use crate::services::{PipelineSettings, Services};
+use crate::squad::SquadCtx;
+use crate::steps;
+
+/// What the runtime's tasks share.
+pub(crate) struct Shared {
+    pub services: Services,
+    pub settings: PipelineSettings,
+    pub harness: Harness,
+    squads: Mutex<HashMap<SquadId, Arc<tokio::sync::Mutex<SquadCtx>>>>,
+}
+
+impl Shared {
+    /// The working state of a squad, created on first use.
+    pub fn squad(&self, view: &SquadView) -> Arc<tokio::sync::Mutex<SquadCtx>> {
+        let mut squads = self
+            .squads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(squads.entry(view.squad.clone()).or_insert_with(|| {
+            let mut ctx = SquadCtx::new(view.run.clone(), view.squad.clone(), view.issue.clone());
+            ctx.pr = view.pr;
+            ctx.pr_url = view.pr_url.clone();
+            Arc::new(tokio::sync::Mutex::new(ctx))
+        }))
+    }
+}
+
+/// What a task reports back to the loop.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// An event for the scheduler.
+    Event(Event),
+    /// The gate let the PR through: it joins its base's merge lane.
+    GatePassed {
+        squad: SquadId,
+        pr: PrNumber,
+        base: String,
+    },
+    /// The ticket holder's merge attempt ended; `event` reports it to the scheduler.
+    MergeAttempted {
+        squad: SquadId,
+        landed: bool,
+        event: Event,
+    },
+    /// A run's intake finished.
+    Admitted(Box<Admitted>),
+    /// A run's intake failed.
+    IntakeFailed {
+        url: String,
+        error: PipelineError,
+        reply: tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>,
+    },
+    /// Something to show about a squad.
+    View(SquadId, ViewUpdate),
+}
+
+/// A change to a squad's view that no phase change carries.
+#[derive(Debug)]
+pub(crate) enum ViewUpdate {
+    Title(String),
+    PrUrl(String),
+    Usage(squadron_core::ports::UsageTotals),
+    Merged {
+        sha: squadron_core::gate::CommitSha,
+        approved_by: Vec<String>,
+    },
+}
+
+/// The runtime. Build it with [`Pipeline::new`], take a [`PipelineHandle`] with
+/// [`Pipeline::handle`], then drive it with [`Pipeline::run`].
+pub struct Pipeline {
+    shared: Arc<Shared>,
+    requests_tx: mpsc::Sender<Request>,
+    requests_rx: mpsc::Receiver<Request>,
+    progress_tx: watch::Sender<Progress>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A runtime over `services` with `settings`; nothing runs until [`Pipeline::run`].
+    pub fn new(services: Services, settings: PipelineSettings) -> Pipeline {
+        let harness = Harness::new(services.store.clone(), services.clock.clone());
+        let (requests_tx, requests_rx) = mpsc::channel(64);
+        let (progress_tx, _) = watch::channel(Progress::default());
+        Pipeline {
+            shared: Arc::new(Shared {
+                services,
+                settings,
+                harness,
+                squads: Mutex::new(HashMap::new()),
+            }),
+            requests_tx,
+            requests_rx,
+            progress_tx,
+        }
+    }
+
+    /// A handle for starting and cancelling runs and watching progress. Calls made before
+    /// [`Pipeline::run`] starts wait for it.
+    pub fn handle(&self) -> PipelineHandle {
+        PipelineHandle {
+            requests: self.requests_tx.clone(),
+            progress: self.progress_tx.subscribe(),
+        }
+    }
+
+    /// Resumes every unfinished squad recorded in the store, then serves requests and runs
+    /// squads until `shutdown` completes. On shutdown no new step starts; steps in flight
+    /// get [`PipelineSettings::shutdown_grace`] to finish (their results are recorded), and
+    /// are abandoned after it: their phase is recorded, so the next start repeats them.
+    ///
+    /// Fails when the store cannot be read at start, or when a failpoint killed the runtime
+    /// (tests only).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), PipelineError> {
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
+        let mut runtime = Runtime {
+            shared: self.shared,
+            scheduler: Scheduler::new(Default::default()),
+            queue: MergeQueue::new(),
+            outcomes_tx,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            views: BTreeMap::new(),
+            order: Vec::new(),
+            runs: Vec::new(),
+            progress_tx: self.progress_tx,
+            intaking: HashSet::new(),
+            stopping: false,
+        };
+        // Keep a sender alive so the request channel never reports closed while running.
+        let _requests_tx = self.requests_tx;
+        let result = runtime.drive(self.requests_rx, outcomes_rx, shutdown).await;
+        runtime.tasks.abort_all();
+        result
+    }
+}
+
+struct Runtime {
+    shared: Arc<Shared>,
+    scheduler: Scheduler,
+    queue: MergeQueue,
+    outcomes_tx: mpsc::UnboundedSender<Outcome>,
+    tasks: JoinSet<()>,
+    running: HashMap<SquadId, AbortHandle>,
+    views: BTreeMap<SquadId, SquadView>,
+    order: Vec<SquadId>,
+    runs: Vec<RunView>,
+    progress_tx: watch::Sender<Progress>,
+    intaking: HashSet<String>,
+    stopping: bool,
+}
+
+/// The runtime must stop at once, as if the process were killed (a failpoint fired).
+#[derive(Debug)]
+struct Killed(String);
+
+impl Runtime {
+    async fn drive(
+        &mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), PipelineError> {
+        tokio::pin!(shutdown);
+        self.restore().await.map_err(|killed| killed.into_error())?;
+        self.publish();
+        let mut tick = tokio::time::interval(self.shared.settings.tick_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let grace = tokio::time::sleep(std::time::Duration::MAX / 4);
+        tokio::pin!(grace);
+        loop {
+            let step = tokio::select! {
+                () = &mut shutdown, if !self.stopping => {
+                    tracing::info!(in_flight = self.tasks.len(), "shutting down: no new steps start; waiting for the steps in flight");
+                    self.stopping = true;
+                    grace.as_mut().reset(tokio::time::Instant::now() + self.shared.settings.shutdown_grace);
+                    Ok(())
+                }
+                Some(request) = requests.recv(), if !self.stopping => {
+                    self.request(request).await
+                }
+                Some(outcome) = outcomes.recv() => self.outcome(outcome).await,
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    match joined {
+                        Ok((id, ())) => self.running.retain(|_, handle| handle.id() != id),
+                        Err(error) => {
+                            let id = error.id();
+                            self.running.retain(|_, handle| handle.id() != id);
+                            if error.is_panic() {
+                                tracing::error!(%error, "a step panicked; its squad stays in its recorded phase until the next start");
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+                _ = tick.tick(), if !self.stopping => self.apply(Event::Tick).await,
+                () = &mut grace, if self.stopping => {
+                    tracing::warn!(abandoned = self.tasks.len(), "shutdown grace is over: abandoning the steps in flight; they repeat on the next start");
+                    self.tasks.abort_all();
+                    break;
+                }
+            };
+            step.map_err(Killed::into_error)?;
+            self.publish();
+            if self.stopping && self.tasks.is_empty() && outcomes.is_empty() {
+                break;
+            }
+        }
+        tracing::info!("the squad runtime stopped; every squad's state is recorded");
+        Ok(())
+    }
+
+    /// Rebuilds the scheduler from the store's unfinished runs and resumes their squads.
+    async fn restore(&mut self) -> Result<(), Killed> {
+        let shared = Arc::clone(&self.shared);
+        let store = &shared.services.store;
+        let now = shared.services.clock.now();
+        let unfinished = match store.unfinished_squads().await {
+            Ok(squads) => squads,
+            Err(error) => {
+                return Err(Killed(format!(
+                    "read the unfinished squads from the store: {error}"
+                )));
+            }
+        };
+        let mut run_ids: Vec<RunId> = Vec::new();
+        for record in &unfinished {
+            if !run_ids.contains(&record.squad.run_id) {
+                run_ids.push(record.squad.run_id.clone());
+            }
+        }
+        let mut persisted = Vec::new();
+        for run in &run_ids {
+            let record = store
+                .run(run)
+                .await
+                .map_err(|error| Killed(format!("read run {run}: {error}")))?;
+            self.runs.push(RunView {
+                id: run.clone(),
+                url: trigger_url(&record.run.trigger),
+                finished: false,
+            });
+            let squads = store
+                .squads_of_run(run)
+                .await
+                .map_err(|error| Killed(format!("read the squads of run {run}: {error}")))?;
+            let ids: HashMap<_, _> = squads
+                .iter()
+                .map(|record| (record.squad.issue.clone(), record.squad.id.clone()))
+                .collect();
+            for record in squads {
+                let squad = &record.squad;
+                self.add_view(SquadView {
+                    run: run.clone(),
+                    squad: squad.id.clone(),
+                    issue: squad.issue.clone(),
+                    title: String::new(),
+                    phase: squad.phase.clone(),
+                    round: squad.round,
+                    pr: squad.pr,
+                    pr_url: None,
+                    merged_sha: None,
+                    approved_by: Vec::new(),
+                    tokens: Default::default(),
+                    cost: Default::default(),
+                });
+                persisted.push(PersistedSquad {
+                    run: run.clone(),
+                    spec: SquadSpec {
+                        id: squad.id.clone(),
+                        issue: squad.issue.clone(),
+                        kind: squad.kind,
+                        priority: Priority::None,
+                        blocked_by: record
+                            .blocked_by
+                            .iter()
+                            .filter_map(|key| ids.get(key).cloned())
+                            .collect(),
+                    },
+                    phase: squad.phase.clone(),
+                    round: squad.round,
+                    pr: squad.pr,
+                });
+            }
+        }
+        for view in self.views.values() {
+            let totals = store
+                .usage_totals(&SpendScope::Squad(view.squad.clone()))
+                .await
+                .unwrap_or_default();
+            let _ = self
+                .outcomes_tx
+                .send(Outcome::View(view.squad.clone(), ViewUpdate::Usage(totals)));
+        }
+        // Runs whose squads all ended but whose status was never updated (killed in between).
+        if let Ok(runs) = store.runs().await {
+            for record in runs {
+                if record.status == RunStatus::Running && !run_ids.contains(&record.run.id) {
+                    let _ = store
+                        .set_run_status(&record.run.id, RunStatus::Finished, now)
+                        .await;
+                }
+            }
+        }
+        if !persisted.is_empty() {
+            tracing::info!(
+                runs = run_ids.len(),
+                squads = unfinished.len(),
+                "resuming unfinished squads from the store"
+            );
+        }
+        let config = self.shared.settings.scheduler.clone();
+        match Scheduler::restore(config.clone(), persisted, now) {
+            Ok((scheduler, commands)) => {
+                self.scheduler = scheduler;
+                self.execute(commands).await
+            }
+            Err(refusal) => {
+                tracing::error!(%refusal, "could not resume the recorded squads; starting without them");
+                self.scheduler = Scheduler::new(config);
+                Ok(())
+            }
+        }
+    }
+
+    async fn request(&mut self, request: Request) -> Result<(), Killed> {
+        match request {
+            Request::StartRun { url, reply } => {
+                if let Some(run) = self
+                    .runs
+                    .iter()
+                    .find(|run| !run.finished && run.url.as_deref() == Some(url.as_str()))
+                {
+                    tracing::info!(run = %run.id, %url, "a run for this URL is unfinished; resuming it");
+                    let _ = reply.send(Ok(run.id.clone()));
+                    return Ok(());
+                }
+                if !self.intaking.insert(url.clone()) {
+                    let _ = reply.send(Err(PipelineError::new(
+                        PipelineErrorKind::Invalid,
+                        format!("start a run for {url}: one is being started right now"),
+                    )));
+                    return Ok(());
+                }
+                let shared = Arc::clone(&self.shared);
+                let outcomes = self.outcomes_tx.clone();
+                self.tasks.spawn(async move {
+                    let outcome = match intake::admit_run(&shared, &url).await {
+                        Ok(mut admitted) => {
+                            admitted.reply = Some(reply);
+                            Outcome::Admitted(Box::new(admitted))
+                        }
+                        Err(error) => Outcome::IntakeFailed { url, error, reply },
+                    };
+                    let _ = outcomes.send(outcome);
+                });
+            }
+            Request::CancelIssue { issue, reply } => {
+                let targets: Vec<SquadId> = self
+                    .scheduler
+                    .squads()
+                    .filter(|squad| *squad.issue == issue && !squad.phase.is_terminal())
+                    .map(|squad| squad.id.clone())
+                    .collect();
+                let cancelled = self.cancel(targets).await?;
+                let _ = reply.send(cancelled);
+            }
+            Request::CancelRun { run, reply } => {
+                let targets: Vec<SquadId> = self
+                    .scheduler
+                    .squads()
+                    .filter(|squad| *squad.run == run && !squad.phase.is_terminal())
+                    .map(|squad| squad.id.clone())
+                    .collect();
+                let cancelled = self.cancel(targets).await?;
+                let _ = reply.send(cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel(&mut self, targets: Vec<SquadId>) -> Result<CancelOutcome, Killed> {
+        if targets.is_empty() {
+            return Ok(CancelOutcome::NothingToCancel);
+        }
+        for squad in &targets {
+            tracing::info!(squad = %squad, "cancel requested");
+            self.apply(Event::CancelRequested {
+                target: CancelTarget::Squad(squad.clone()),
+            })
+            .await?;
+        }
+        Ok(CancelOutcome::Cancelled { squads: targets })
+    }
+
+    async fn outcome(&mut self, outcome: Outcome) -> Result<(), Killed> {
+        match outcome {
+            Outcome::Event(event) => self.apply(event).await?,
+            Outcome::GatePassed { squad, pr, base } => {
+                let entry = QueuedMerge {
+                    squad: squad.clone(),
+                    pr,
+                    base: base.clone(),
+                };
+                let enqueued = self.queue.enqueue(entry);
+                tracing::info!(squad = %squad, pr = pr.0, base = %base, ?enqueued, "gate passed; joined the merge queue");
+                self.start_merges().await?;
+            }
+            Outcome::MergeAttempted {
+                squad,
+                landed,
+                event,
+            } => {
+                let attempt = if landed {
+                    MergeAttempt::Landed
+                } else {
+                    MergeAttempt::NotMerged
+                };
+                let after = self.queue.finish(&squad, attempt);
+                self.apply(event).await?;
+                for waiting in after.recheck {
+                    tracing::info!(squad = %waiting.squad, pr = waiting.pr.0, base = %waiting.base, "the base moved: re-checking an approved PR");
+                    self.spawn_step(
+                        &waiting.squad,
+                        Command::EvaluateGate {
+                            squad: waiting.squad.clone(),
+                        },
+                    );
+                }
+                self.start_merges().await?;
+            }
+            Outcome::Admitted(admitted) => {
+                let Admitted {
+                    url,
+                    run,
+                    views,
+                    event,
+                    reply,
+                } = *admitted;
+                self.intaking.remove(&url);
+                self.runs.push(RunView {
+                    id: run.clone(),
+                    url: Some(url),
+                    finished: false,
+                });
+                for view in views {
+                    self.add_view(view);
+                }
+                self.apply(event).await?;
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(run));
+                }
+            }
+            Outcome::IntakeFailed { url, error, reply } => {
+                self.intaking.remove(&url);
+                tracing::warn!(%url, %error, "could not start a run");
+                let _ = reply.send(Err(error));
+            }
+            Outcome::View(squad, update) => {
+                if let Some(view) = self.views.get_mut(&squad) {
+                    match update {
+                        ViewUpdate::Title(title) => view.title = title,
+                        ViewUpdate::PrUrl(url) => view.pr_url = Some(url),
+                        ViewUpdate::Usage(totals) => {
+                            view.tokens = totals.usage;
+                            view.cost = totals.cost;
+                        }
+                        ViewUpdate::Merged { sha, approved_by } => {
+                            view.merged_sha = Some(sha);
+                            view.approved_by = approved_by;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands merge tickets to the first waiting PR of every free lane.
+    async fn start_merges(&mut self) -> Result<(), Killed> {
+        for ticket in self.queue.start_merges() {
+            tracing::info!(squad = %ticket.squad, pr = ticket.pr.0, base = %ticket.base, "merge ticket granted");
+            self.apply(Event::GateDecided {
+                squad: ticket.squad.clone(),
+                decision: squadron_core::gate::GateDecision::Merge,
+            })
+            .await?;
+            // A ticket holder that was not approved any more frees its lane again.
+            if self
+                .scheduler
+                .squad(&ticket.squad)
+                .is_none_or(|status| *status.phase != Phase::Merging)
+            {
+                self.queue.finish(&ticket.squad, MergeAttempt::NotMerged);
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, event: Event) -> Result<(), Killed> {
+        let now = self.shared.services.clock.now();
+        let name = event.name();
+        match self.scheduler.handle(event, now) {
+            Ok(commands) => self.execute(commands).await,
+            Err(refusal) => {
+                tracing::info!(event = name, %refusal, "the scheduler refused an event; carrying on");
+                Ok(())
+            }
+        }
+    }
+
+    async fn execute(&mut self, commands: Vec<Command>) -> Result<(), Killed> {
+        for command in commands {
+            match command {
+                Command::RecordPhase {
+                    squad,
+                    from,
+                    to,
+                    round,
+                    at,
+                } => self.record_phase(&squad, &from, &to, round, at).await?,
+                Command::StopWork { squad } => {
+                    if let Some(handle) = self.running.remove(&squad) {
+                        tracing::info!(squad = %squad, "stopping the squad's step in flight");
+                        handle.abort();
+                    }
+                }
+                Command::CleanUp { squad } => self.spawn_cleanup(&squad),
+                Command::RunFinished { run, summary } => self.run_finished(&run, &summary).await,
+                work => {
+                    let Some(squad) = steps::squad_of(&work).cloned() else {
+                        continue;
+                    };
+                    if self.stopping {
+                        tracing::info!(squad = %squad, "not starting a step during shutdown; it resumes on the next start");
+                    } else {
+                        self.spawn_step(&squad, work);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_phase(
+        &mut self,
+        squad: &SquadId,
+        from: &Phase,
+        to: &Phase,
+        round: u32,
+        at: Timestamp,
+    ) -> Result<(), Killed> {
+        let store = &self.shared.services.store;
+        let view = self.views.get(squad).cloned();
+        if view.as_ref().is_some_and(|view| view.round != round)
+            && let Err(error) = store
+                .change_squad(squad, &SquadChange::Round(round), at)
+                .await
+        {
+            tracing::error!(squad = %squad, %error, "could not record the review round");
+        }
+        if let Err(error) = store.set_phase(squad, from, to, at).await {
+            // A conflict means the store is already past `from` (a repeated step after a
+            // restart); anything else is a store failure the next start will repair.
+            let stored = store
+                .squad(squad)
+                .await
+                .ok()
+                .map(|record| record.squad.phase);
+            if stored.as_ref() != Some(to) {
+                tracing::error!(squad = %squad, from = %from, to = %to, %error, "could not record a phase change");
+            }
+        }
+        let pr = self.scheduler.squad(squad).and_then(|status| status.pr);
+        if let Some(view) = self.views.get_mut(squad) {
+            view.phase = to.clone();
+            view.round = round;
+            view.pr = pr.or(view.pr);
+            tracing::info!(
+                run = %view.run, squad = %squad, issue = %view.issue, phase = to.name(),
+                from = from.name(), round, pr = pr.map(|pr| pr.0), detail = to.detail(),
+                "phase changed"
+            );
+        }
+        if !matches!(to, Phase::Approved | Phase::Merging) {
+            self.queue.withdraw(squad);
+        }
+        if let Phase::NeedsHuman(reason) = to
+            && let Some(view) = self.views.get(squad).cloned()
+        {
+            let shared = Arc::clone(&self.shared);
+            let reason = reason.clone();
+            self.tasks.spawn(async move {
+                steps::post_needs_human(&shared, &view, &reason).await;
+            });
+        }
+        failpoint(&format!(
+            "{}::{}",
+            self.shared.settings.failpoint_scope,
+            to.name()
+        ))
+    }
+
+    fn spawn_step(&mut self, squad: &SquadId, command: Command) {
+        let Some(view) = self.views.get(squad).cloned() else {
+            tracing::error!(squad = %squad, "no view of the squad; cannot run its step");
+            return;
+        };
+        let pr = self.scheduler.squad(squad).and_then(|status| status.pr);
+        let shared = Arc::clone(&self.shared);
+        let outcomes = self.outcomes_tx.clone();
+        let handle = self.tasks.spawn(async move {
+            let ctx = shared.squad(&view);
+            let mut ctx = ctx.lock().await;
+            if ctx.pr.is_none() {
+                ctx.pr = pr;
+            }
+            for outcome in steps::run(&shared, &mut ctx, command).await {
+                let _ = outcomes.send(outcome);
+            }
+            if let Some(issue) = &ctx.issue {
+                let _ = outcomes.send(Outcome::View(
+                    view.squad.clone(),
+                    ViewUpdate::Title(issue.title.clone()),
+                ));
+            }
+            if let Ok(totals) = shared
+                .services
+                .store
+                .usage_totals(&SpendScope::Squad(view.squad.clone()))
+                .await
+            {
+                let _ = outcomes.send(Outcome::View(view.squad.clone(), ViewUpdate::Usage(totals)));
+            }
+        });
+        if let Some(previous) = self.running.insert(squad.clone(), handle) {
+            // The scheduler issues one step at a time per squad; a re-check after a merge
+            // may overlap a step that is ending, which keeps running.
+            drop(previous);
+        }
+    }
+
+    fn spawn_cleanup(&mut self, squad: &SquadId) {
+        let Some(view) = self.views.get(squad).cloned() else {
+            return;
+        };
+        let keep = matches!(view.phase, Phase::NeedsHuman(_))
+            && self.shared.settings.keep_worktrees_on_needs_human;
+        let shared = Arc::clone(&self.shared);
+        self.tasks.spawn(async move {
+            steps::clean_up(&shared, &view, keep).await;
+        });
+    }
+
+    async fn run_finished(&mut self, run: &RunId, summary: &RunSummary) {
+        let now = self.shared.services.clock.now();
+        if let Err(error) = self
+            .shared
+            .services
+            .store
+            .set_run_status(run, RunStatus::Finished, now)
+            .await
+        {
+            tracing::error!(run = %run, %error, "could not record the run as finished");
+        }
+        if let Some(view) = self.runs.iter_mut().find(|view| &view.id == run) {
+            view.finished = true;
+        }
+        tracing::info!(run = %run, summary = %summary, "run finished");
+    }
+
+    fn add_view(&mut self, view: SquadView) {
+        if !self.views.contains_key(&view.squad) {
+            self.order.push(view.squad.clone());
+        }
+        self.views.insert(view.squad.clone(), view);
+    }
+
+    fn publish(&self) {
+        let progress = Progress {
+            runs: self.runs.clone(),
+            squads: self
+                .order
+                .iter()
+                .filter_map(|id| self.views.get(id).cloned())
+                .collect(),
+        };
+        self.progress_tx.send_if_modified(|current| {
+            if *current == progress {
+                false
+            } else {
+                *current = progress;
+                true
+            }
+        });
+    }
+}
+
+impl Killed {
+    fn into_error(self) -> PipelineError {
+        PipelineError::new(PipelineErrorKind::Stopped, self.0)
+    }
+}
+
+/// The milestone URL a run was started from.
+fn trigger_url(trigger: &RunTrigger) -> Option<String> {
+    match trigger {
+        RunTrigger::Milestone { url } => Some(url.clone()),
+        RunTrigger::Fix { .. } => None,
+    }
+}
+
+/// A failpoint at a phase boundary (`<scope>::<phase>`): with the `failpoints` feature,
+/// tests configure it to `return` and the runtime stops at once, as if killed.
+fn failpoint(name: &str) -> Result<(), Killed> {
+    fail::fail_point!(name, |_| Err(Killed(format!(
+        "run on: killed at failpoint `{name}`"
+    ))));
+    let _ = name;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! What the runtime is built from: the ports the binary wired, the agents, and the settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use squadron_config::{AgentDefinition, PromptLibrary};
+use squadron_core::gate::ReviewerIdentities;
+use squadron_core::ports::{
+    ChatModel, Clock, CodeHost, IssueTracker, MergeMethod, RepoRef, ResolvedIdentities,
+    ReviewDelivery, Store, Workspaces,
+};
+use squadron_core::refinement::RefinementPolicy;
+use squadron_core::scheduler::SchedulerConfig;
+use squadron_core::{Role, TokenPrices};
+use squadron_harness::{Budgets, Sandbox};
+
+/// One agent role as the runtime runs it: its definition (instructions, tools, write
+/// scope), its model's prices, and the model to call.
+#[derive(Clone)]
+pub struct AgentSetup {
+    /// The agent file.
+    pub definition: AgentDefinition,
+    /// Prices of its model, for metering.
+    pub prices: TokenPrices,
+    /// The model it calls.
+    pub model: Arc<dyn ChatModel>,
+}
+
+impl fmt::Debug for AgentSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentSetup")
+            .field("role", &self.definition.role)
+            .field("model", &self.definition.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ports and shared machinery the runtime works through. The binary builds the real
+/// adapters; tests pass fakes.
+#[derive(Clone)]
+pub struct Services {
+    /// Runs, squads, the event log, transcripts, usage and the side-effect journal.
+    pub store: Arc<dyn Store>,
+    /// Linear.
+    pub tracker: Arc<dyn IssueTracker>,
+    /// GitHub.
+    pub code_host: Arc<dyn CodeHost>,
+    /// Local git worktrees.
+    pub workspaces: Arc<dyn Workspaces>,
+    /// Every role's agent; a role without one fails the squads that need it.
+    pub agents: BTreeMap<Role, AgentSetup>,
+    /// Prompt templates.
+    pub prompts: Arc<PromptLibrary>,
+    /// How agents' commands and the test command run.
+    pub sandbox: Arc<Sandbox>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Services {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Services")
+            .field("agents", &self.agents)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The repository a team's issues are worked in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositoryTarget {
+    /// `owner/name` on the code host.
+    pub repo: RepoRef,
+    /// The branch pull requests target.
+    pub base_branch: String,
+}
+
+/// How reviewers' verdicts reach the code host and how the gate reads them back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewMode {
+    /// Real reviews, or comments plus commit statuses.
+    pub delivery: ReviewDelivery,
+    /// Whose approvals the gate counts.
+    pub reviewers: ReviewerIdentities,
+    /// Each role's login, when known: lets a restarted squad find a review it posted but
+    /// never recorded instead of posting it again.
+    pub identities: Option<ResolvedIdentities>,
+}
+
+/// The runtime's settings, from the configuration.
+#[derive(Clone, Debug)]
+pub struct PipelineSettings {
+    /// Concurrency, review-round cap and gate waits.
+    pub scheduler: SchedulerConfig,
+    /// Which issues are refined enough to admit.
+    pub refinement: RefinementPolicy,
+    /// Repository per Linear team key (`ENG`).
+    pub repositories: BTreeMap<String, RepositoryTarget>,
+    /// Spending limits per squad and per run.
+    pub budgets: Budgets,
+    /// Model calls one agent may make on one task.
+    pub agent_turn_limit: u32,
+    /// How many times a failing test run goes back to the agents before the squad stops.
+    pub verify_attempts: u32,
+    /// How approved PRs merge.
+    pub merge_method: MergeMethod,
+    /// Review delivery and the reviewers the gate counts.
+    pub review_mode: ReviewMode,
+    /// Checks that must pass on the head before a merge.
+    pub required_checks: Vec<String>,
+    /// Keep a needs-human squad's worktree for a person to inspect.
+    pub keep_worktrees_on_needs_human: bool,
+    /// How often the scheduler is ticked (to re-ask a waiting merge gate).
+    pub tick_every: Duration,
+    /// How long in-flight steps may run after shutdown was asked for before they are
+    /// abandoned (their phase is recorded, so a restart repeats them).
+    pub shutdown_grace: Duration,
+    /// Prefix of the failpoint names (`<scope>::<phase>`), so concurrent tests do not
+    /// trip each other's failpoints.
+    pub failpoint_scope: String,
+}
+
+impl PipelineSettings {
+    /// Settings with the shipped defaults for everything but the repositories and review
+    /// mode, which depend on the deployment.
+    pub fn new(repositories: BTreeMap<String, RepositoryTarget>, review_mode: ReviewMode) -> Self {
+        Self {
+            scheduler: SchedulerConfig::default(),
+            refinement: RefinementPolicy {
+                max_estimate: Some(5.0),
+                require_estimate: true,
+            },
+            repositories,
+            budgets: Budgets::default(),
+            agent_turn_limit: 80,
+            verify_attempts: 2,
+            merge_method: MergeMethod::Squash,
+            review_mode,
+            required_checks: Vec::new(),
+            keep_worktrees_on_needs_human: true,
+            tick_every: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(600),
+            failpoint_scope: "squadron".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! What the runtime keeps about one squad between its steps: the issue, the repository, the
+//! worktree and the agents' summaries. Everything here can be rebuilt after a restart (the
+//! issue from the tracker, the worktree by preparing it again), so none of it is persisted.
+
+use std::sync::Arc;
+
+use squadron_config::RepoSettings;
+use squadron_core::gate::CommitSha;
+use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
+use squadron_core::{Issue, IssueKey, PrNumber, RunId, SquadId};
+use squadron_harness::{QaFiles, RepoPolicy, SquadWorkspace, Worktree};
+
+use crate::runtime::Shared;
+use crate::services::RepositoryTarget;
+
+/// One squad's working state.
+#[derive(Debug)]
+pub(crate) struct SquadCtx {
+    pub run: RunId,
+    pub squad: SquadId,
+    pub issue_key: IssueKey,
+    pub issue: Option<Issue>,
+    pub target: Option<RepositoryTarget>,
+    pub worktree: Option<PreparedWorktree>,
+    pub workspace: Option<SquadWorkspace>,
+    /// The test command as shown to agents.
+    pub test_command: String,
+    pub test_globs: Vec<String>,
+    /// What the remote branch is known to hold: the lease of the next push.
+    pub remote_sha: Option<CommitSha>,
+    pub pr: Option<PrNumber>,
+    pub pr_url: Option<String>,
+    pub developer_summary: Option<String>,
+    pub qa_summary: Option<String>,
+}
+
+impl SquadCtx {
+    pub fn new(run: RunId, squad: SquadId, issue_key: IssueKey) -> Self {
+        Self {
+            run,
+            squad,
+            issue_key,
+            issue: None,
+            target: None,
+            worktree: None,
+            workspace: None,
+            test_command: String::new(),
+            test_globs: Vec::new(),
+            remote_sha: None,
+            pr: None,
+            pr_url: None,
+            developer_summary: None,
+            qa_summary: None,
+        }
+    }
+
+    /// The issue, read from the tracker on first use (after a restart it is not cached).
+    pub async fn issue(&mut self, shared: &Shared) -> Result<&Issue, String> {
+        if self.issue.is_none() {
+            let issue = shared
+                .services
+                .tracker
+                .fetch_issue(self.issue_key.as_str())
+                .await
+                .map_err(|error| format!("read issue {}: {error}", self.issue_key))?;
+            self.issue = Some(issue);
+        }
+        self.issue
+            .as_ref()
+            .ok_or_else(|| format!("read issue {}", self.issue_key))
+    }
+
+    /// The repository the issue's team works in.
+    pub async fn target(&mut self, shared: &Shared) -> Result<RepositoryTarget, String> {
+        if let Some(target) = &self.target {
+            return Ok(target.clone());
+        }
+        let team = self.issue(shared).await?.team_key.clone();
+        let target = shared
+            .settings
+            .repositories
+            .get(&team)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "find the repository of team {team}: none is configured; add \
+                     [repositories.{team}] to the configuration"
+                )
+            })?;
+        self.target = Some(target.clone());
+        Ok(target)
+    }
+
+    /// Prepares (or, after a restart, finds again) the worktree and the agents' shared
+    /// workspace. Repeating it is harmless: the worktree is reused as it stands.
+    pub async fn ensure_workspace(&mut self, shared: &Shared) -> Result<SquadWorkspace, String> {
+        if let Some(workspace) = &self.workspace {
+            return Ok(workspace.clone());
+        }
+        let target = self.target(shared).await?;
+        let branch = self.issue(shared).await?.branch_name.clone();
+        let request = WorktreeRequest {
+            squad: self.squad.clone(),
+            repo: target.repo.clone(),
+            base_branch: target.base_branch.clone(),
+            branch,
+        };
+        let prepared = shared
+            .services
+            .workspaces
+            .prepare(&request)
+            .await
+            .map_err(|error| format!("prepare the worktree of {}: {error}", self.issue_key))?;
+        let settings = RepoSettings::load(&prepared.path).map_err(|error| {
+            format!(
+                "read the repository settings in {}: {error}",
+                prepared.path.display()
+            )
+        })?;
+        let policy = RepoPolicy::from_settings(&settings)
+            .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
+        let worktree = Worktree::open(&prepared.path)
+            .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
+        self.test_command = settings.test.to_string();
+        self.test_globs = settings.test_globs.clone();
+        if self.remote_sha.is_none() {
+            self.remote_sha = prepared.remote_sha.clone();
+        }
+        let workspace = SquadWorkspace {
+            run_id: self.run.clone(),
+            squad_id: self.squad.clone(),
+            issue: self.issue_key.clone(),
+            worktree,
+            sandbox: Arc::clone(&shared.services.sandbox),
+            policy: Arc::new(policy),
+            qa_files: QaFiles::new([]),
+            budgets: shared.settings.budgets,
+        };
+        self.worktree = Some(prepared);
+        self.workspace = Some(workspace.clone());
+        Ok(workspace)
+    }
+
+    /// The prepared worktree; call [`SquadCtx::ensure_workspace`] first.
+    pub fn prepared(&self) -> Result<&PreparedWorktree, String> {
+        self.worktree.as_ref().ok_or_else(|| {
+            format!(
+                "use the worktree of {}: it was not prepared",
+                self.issue_key
+            )
+        })
+    }
+
+    /// Forgets the worktree (after removing it), so a later step prepares it again.
+    pub fn forget_worktree(&mut self) {
+        self.worktree = None;
+        self.workspace = None;
+    }
+}

@@ -1,0 +1,5 @@
+//! Drives the squad runtime end to end with fakes of every port: in-memory tracker and code
+//! host, workspaces over real git in a temporary directory, and scripted models.
+
+mod runs;
+mod support;

@@ -1,0 +1,295 @@
+//! Whole runs: milestones merged in blocked-by order, the review-round cap, budgets,
+//! cancellation, and a restart from the store mid-run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use squadron_core::ports::{Store, WorkflowTarget};
+use squadron_core::{IssueKey, Phase, RunId, Usd};
+use squadron_pipeline::{CancelOutcome, Pipeline, PipelineHandle, PipelineSettings, SquadView};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::support::{ReviewScript, URL, World, issue, unrefined_issue};
+
+const LIMIT: Duration = Duration::from_secs(180);
+
+struct Running {
+    handle: PipelineHandle,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), squadron_pipeline::PipelineError>>,
+}
+
+fn start(world: &World, settings: PipelineSettings) -> Running {
+    let pipeline = Pipeline::new(world.services(), settings);
+    let handle = pipeline.handle();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(pipeline.run(async move {
+        let _ = stopped.await;
+    }));
+    Running { handle, stop, task }
+}
+
+async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
+    let squads = tokio::time::timeout(LIMIT, running.handle.wait_run(run))
+        .await
+        .expect("the run finishes in time")
+        .expect("the runtime keeps running");
+    let _ = running.stop.send(());
+    running.task.await.unwrap().unwrap();
+    squads
+}
+
+fn view<'a>(squads: &'a [SquadView], issue: &str) -> &'a SquadView {
+    squads
+        .iter()
+        .find(|squad| squad.issue.as_str() == issue)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_milestone_merges_every_refined_issue_in_blocked_by_order() {
+    let script = ReviewScript {
+        reject_first: vec!["ENG-3".to_owned()],
+        ..ReviewScript::default()
+    };
+    let world = World::new(
+        vec![
+            issue(1, &[]),
+            issue(2, &[1]),
+            issue(3, &[]),
+            unrefined_issue(4),
+        ],
+        script,
+    )
+    .await;
+    let running = start(&world, world.settings("milestone"));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+
+    for key in ["ENG-1", "ENG-2", "ENG-3"] {
+        let squad = view(&squads, key);
+        assert_eq!(squad.phase, Phase::Merged, "{key}: {:?}", squad.phase);
+        assert!(squad.merged_sha.is_some(), "{key} has its merge commit");
+        let mut approvers = squad.approved_by.clone();
+        approvers.sort();
+        assert_eq!(
+            approvers,
+            ["cr-bot", "qa-bot"],
+            "{key} approved by both reviewers"
+        );
+        assert!(
+            squad.tokens.total() > 0 && squad.cost > Usd::ZERO,
+            "{key} is metered"
+        );
+        assert!(world.merged_file(key), "{key}'s change is on main");
+        assert_eq!(world.tracker.state(key), Some(WorkflowTarget::Done));
+    }
+    // ENG-3 needed a fix round; squads whose base moved while they waited were rebased and
+    // reviewed again, each time in a new round.
+    assert!(view(&squads, "ENG-3").round >= 2);
+    assert!(
+        world
+            .code_host
+            .reviews
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, review)| {
+                review.state == squadron_core::gate::ReviewState::ChangesRequested
+            })
+    );
+    assert!(matches!(view(&squads, "ENG-4").phase, Phase::Skipped(_)));
+    assert_eq!(
+        world.tracker.comments_on("ENG-4").len(),
+        1,
+        "the skipped issue says why"
+    );
+
+    // ENG-2 is blocked by ENG-1: its squad starts only once ENG-1 merged.
+    let history = world.code_host.history.lock().unwrap().clone();
+    let at = |entry: &str| history.iter().position(|seen| seen == entry).unwrap();
+    assert!(at("merged eng-1") < at("created eng-2"), "{history:?}");
+    // Every squad's evidence was recorded: its new test fails on the base.
+    let statuses = world.code_host.statuses.lock().unwrap().clone();
+    assert!(
+        statuses
+            .iter()
+            .any(|(_, status)| status.context == "squadron/evidence"
+                && status.description.contains("fail on the base"))
+    );
+    // Worktrees of merged squads are gone.
+    let records = world.store.squads_of_run(&run).await.unwrap();
+    assert!(records.iter().all(|record| record.squad.worktree.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squad_still_rejected_at_the_round_cap_needs_a_person() {
+    let script = ReviewScript {
+        always_reject: vec!["ENG-1".to_owned()],
+        ..ReviewScript::default()
+    };
+    let world = World::new(vec![issue(1, &[])], script).await;
+    let mut settings = world.settings("round-cap");
+    settings.scheduler.max_review_rounds = 2;
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+
+    let squad = view(&squads, "ENG-1");
+    assert!(
+        matches!(&squad.phase, Phase::NeedsHuman(reason) if reason.contains("round 2 of 2")),
+        "{:?}",
+        squad.phase
+    );
+    assert_eq!(squad.round, 2);
+    assert!(world.code_host.merges.lock().unwrap().is_empty());
+    let comments = world.tracker.comments_on("ENG-1");
+    assert!(
+        comments.iter().any(|body| body.contains("needs a person")),
+        "{comments:?}"
+    );
+    let body = world.code_host.prs.lock().unwrap()[0].body.clone();
+    assert!(body.contains("Needs a person"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squad_over_budget_stops_before_its_next_model_call() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    let mut settings = world.settings("budget");
+    // One reply costs $0.013: the second call of the first turn is refused.
+    settings.budgets.squad = Some(Usd::from_dollars(0.01));
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+
+    let squad = view(&squads, "ENG-1");
+    assert!(
+        matches!(&squad.phase, Phase::NeedsHuman(reason) if reason.contains("over budget")),
+        "{:?}",
+        squad.phase
+    );
+    assert!(
+        world.code_host.prs.lock().unwrap().is_empty(),
+        "no PR without finished work"
+    );
+    assert!(
+        world
+            .tracker
+            .comments_on("ENG-1")
+            .iter()
+            .any(|body| body.contains("over budget"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_issue_mid_run_stops_its_squad_and_removes_its_worktree() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    // Hold every model call, so the squad is caught mid-turn.
+    let permits = world.gate.available_permits();
+    world.gate.forget_permits(permits);
+    let running = start(&world, world.settings("cancel"));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let mut progress = running.handle.progress();
+    tokio::time::timeout(
+        LIMIT,
+        progress.wait_for(|progress| {
+            progress
+                .squads
+                .iter()
+                .any(|squad| squad.phase == Phase::Implementing)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let outcome = running
+        .handle
+        .cancel_issue(&IssueKey::new("ENG-1"))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CancelOutcome::Cancelled { ref squads } if squads.len() == 1));
+    let squads = finish(running, &run).await;
+    assert_eq!(view(&squads, "ENG-1").phase, Phase::Cancelled);
+    let again = {
+        let running = start(&world, world.settings("cancel"));
+        let outcome = running
+            .handle
+            .cancel_issue(&IssueKey::new("ENG-1"))
+            .await
+            .unwrap();
+        let _ = running.stop.send(());
+        running.task.await.unwrap().unwrap();
+        outcome
+    };
+    assert_eq!(
+        again,
+        CancelOutcome::NothingToCancel,
+        "an ended squad is not cancelled twice"
+    );
+    // The worktree is removed asynchronously after the cancel; the store says so at the end.
+    let worktrees = world.dir.path().join("worktrees");
+    let left: Vec<_> = std::fs::read_dir(&worktrees)
+        .map(|dir| dir.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "worktrees left: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_side_effects() {
+    let script = ReviewScript {
+        reject_first: vec!["ENG-2".to_owned()],
+        ..ReviewScript::default()
+    };
+    let world = World::new(
+        vec![issue(1, &[]), issue(2, &[]), unrefined_issue(3)],
+        script,
+    )
+    .await;
+    let scope = "restart";
+    // Kill the runtime the second time any squad enters review: one squad has a PR, a
+    // review round and perhaps a merge behind it, the other is mid-flight.
+    fail::cfg(format!("{scope}::reviewing"), "1*off->1*return").unwrap();
+    let running = start(&world, world.settings(scope));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let killed = tokio::time::timeout(LIMIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(killed.is_err(), "the failpoint killed the runtime");
+    fail::remove(format!("{scope}::reviewing"));
+
+    let running = start(&world, world.settings(scope));
+    let resumed = running.handle.start_run(URL).await.unwrap();
+    assert_eq!(resumed, run, "the same URL resumes the unfinished run");
+    let squads = finish(running, &run).await;
+    for key in ["ENG-1", "ENG-2"] {
+        assert_eq!(view(&squads, key).phase, Phase::Merged, "{key}");
+    }
+    let created = world.code_host.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2, "one PR per branch: {created:?}");
+    for ((pr, login, head), count) in world.code_host.review_counts() {
+        assert_eq!(count, 1, "PR {pr} reviewed twice by {login} on {head}");
+    }
+    assert_eq!(
+        world.code_host.merges.lock().unwrap().len(),
+        2,
+        "each PR merged once"
+    );
+    assert_eq!(
+        world.tracker.comments_on("ENG-3").len(),
+        1,
+        "the skip comment is posted once"
+    );
+    let store: Arc<dyn Store> = world.store.clone();
+    for record in store.squads_of_run(&run).await.unwrap() {
+        let entry = store
+            .journal_entry(&format!("{}/open-pr", record.squad.id))
+            .await
+            .unwrap();
+        if let Some(entry) = entry {
+            assert_eq!(entry.status, squadron_core::ports::JournalStatus::Done);
+        }
+    }
+}
