@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod json;
 mod metrics;
+mod pipeline_control;
 mod run;
 mod state;
 mod store_reads;
@@ -18,6 +19,7 @@ pub use control::{
     CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
     ServerControl, SquadView,
 };
+pub use pipeline_control::PipelineControl;
 pub use run::{ServeError, Server, run};
 pub use state::{ServerSettings, WebhookSecret};
 pub use store_reads::StoreReads;
