@@ -13,8 +13,10 @@ pub enum GitErrorKind {
     Auth,
     /// A value given by the caller or the configuration is unusable.
     Invalid,
-    /// The worktree is not in the state the operation needs.
+    /// The worktree is not in the state the operation needs, or the remote moved.
     State,
+    /// A worktree or commit the caller named does not exist.
+    NotFound,
     /// Local git or file-system failure.
     Internal,
 }
@@ -62,6 +64,53 @@ pub enum GitError {
     MirrorMissing(String),
     #[error("rebase `{}`: the worktree has uncommitted changes; commit or discard them first", path.display())]
     DirtyWorktree { path: PathBuf },
+    #[error(
+        "reuse worktree `{}` for branch `{wanted}`: it has {found} checked out; remove the worktree to start over",
+        path.display()
+    )]
+    WorktreeOnOtherBranch {
+        path: PathBuf,
+        wanted: String,
+        found: String,
+    },
+    #[error(
+        "check out branch `{branch}`: it is already checked out in `{}`; remove that worktree first",
+        path.display()
+    )]
+    BranchInUse { branch: String, path: PathBuf },
+    #[error("use branch `{branch}` for a squad: it is the base branch, which only merges may move")]
+    BaseBranchTarget { branch: String },
+    #[error(
+        "find repository `{0}`: it is not among the configured repositories; add it to the configuration"
+    )]
+    UnknownRepository(String),
+    #[error("open worktree `{}`: it does not exist; prepare the squad's worktree again", path.display())]
+    WorktreeMissing { path: PathBuf },
+    #[error(
+        "use `{}` as a worktree: it is not a worktree of any configured repository's mirror",
+        path.display()
+    )]
+    NotAWorktree { path: PathBuf },
+    #[error(
+        "find the branch of worktree `{}`: its HEAD is detached; push and rebase only squad worktrees",
+        path.display()
+    )]
+    DetachedHead { path: PathBuf },
+    #[error("find commit `{sha}` in the mirror of `{slug}`; check the SHA or fetch first")]
+    UnknownCommit { sha: String, slug: String },
+    /// The remote branch is not where the lease expected; `actual` is `None` when the
+    /// branch does not exist there.
+    #[error(
+        "push to `{branch}` on `{remote}`: the remote branch is at {}, not at {} as expected; re-read it and decide",
+        actual.as_deref().unwrap_or("nothing (it does not exist)"),
+        expected.as_deref().unwrap_or("nothing (a new branch)")
+    )]
+    LeaseRejected {
+        branch: String,
+        remote: String,
+        expected: Option<String>,
+        actual: Option<String>,
+    },
     #[error("finish git work: the worker thread panicked")]
     Panicked,
 }
@@ -71,10 +120,21 @@ impl GitError {
         match self {
             GitError::Transfer { auth: true, .. } => GitErrorKind::Auth,
             GitError::Transfer { .. } => GitErrorKind::Transient,
-            GitError::InvalidBranch(_) | GitError::UnknownBase { .. } | GitError::Spawn { .. } => {
-                GitErrorKind::Invalid
+            GitError::InvalidBranch(_)
+            | GitError::UnknownBase { .. }
+            | GitError::Spawn { .. }
+            | GitError::BaseBranchTarget { .. }
+            | GitError::UnknownRepository(_)
+            | GitError::NotAWorktree { .. }
+            | GitError::DetachedHead { .. } => GitErrorKind::Invalid,
+            GitError::MirrorMissing(_)
+            | GitError::DirtyWorktree { .. }
+            | GitError::WorktreeOnOtherBranch { .. }
+            | GitError::BranchInUse { .. }
+            | GitError::LeaseRejected { .. } => GitErrorKind::State,
+            GitError::WorktreeMissing { .. } | GitError::UnknownCommit { .. } => {
+                GitErrorKind::NotFound
             }
-            GitError::MirrorMissing(_) | GitError::DirtyWorktree { .. } => GitErrorKind::State,
             GitError::Git { .. } | GitError::Io { .. } | GitError::Panicked => {
                 GitErrorKind::Internal
             }
@@ -113,6 +173,7 @@ impl From<GitError> for PortError {
             GitErrorKind::Auth => PortErrorKind::Auth,
             GitErrorKind::Invalid => PortErrorKind::Invalid,
             GitErrorKind::State => PortErrorKind::Conflict,
+            GitErrorKind::NotFound => PortErrorKind::NotFound,
             GitErrorKind::Internal => PortErrorKind::Internal,
         };
         PortError::new(kind, error.to_string()).with_source(error)

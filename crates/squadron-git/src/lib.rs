@@ -13,6 +13,7 @@ mod identity;
 mod rebase;
 mod transport;
 mod workspace;
+mod workspaces;
 
 pub use credentials::AccessToken;
 pub use error::{GitError, GitErrorKind};
@@ -20,3 +21,4 @@ pub use identity::CommitAuthor;
 pub use rebase::RebaseOutcome;
 pub use transport::PushOutcome;
 pub use workspace::{BranchDisposal, RepositorySpec, SquadWorktree, Workspace};
+pub use workspaces::GitWorkspaces;

@@ -10,8 +10,8 @@ use crate::identity::CommitAuthor;
 pub enum RebaseOutcome {
     /// The branch already contains the base tip; nothing changed.
     UpToDate { head: String },
-    /// The branch was replayed onto the base; the worktree now holds `head`.
-    Rebased { head: String },
+    /// The branch was replayed onto the base tip `base`; the worktree now holds `head`.
+    Rebased { head: String, base: String },
     /// Replaying stopped on conflicts in `paths`; the branch and worktree are unchanged.
     Conflicts { paths: Vec<String> },
 }

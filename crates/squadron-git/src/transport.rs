@@ -91,12 +91,14 @@ impl GitCli {
         }
     }
 
-    /// `git push --force-with-lease=refs/heads/<branch>:<expected> origin <branch>`: the
-    /// remote branch moves only if it still points at `expected` (`None`: must not exist).
+    /// `git push --force-with-lease=refs/heads/<branch>:<expected> origin
+    /// <source>:refs/heads/<branch>`: the remote branch moves to `source` (a SHA or a local
+    /// ref) only if it still points at `expected` (`None`: must not exist).
     pub(crate) async fn push(
         &self,
         mirror: &Path,
         remote: &str,
+        source: &str,
         branch: &str,
         expected: Option<&str>,
         token: &AccessToken,
@@ -110,7 +112,7 @@ impl GitCli {
                 expected.unwrap_or_default()
             ))
             .arg("origin")
-            .arg(format!("{refname}:{refname}"));
+            .arg(format!("{source}:{refname}"));
         let (ok, text) = self.run(command, token).await?;
         if ok {
             return Ok(true);

@@ -1,6 +1,7 @@
-//! The squads' git workspace: bare mirrors under `<data>/mirrors/<owner>/<name>.git` and
-//! worktrees under `<data>/worktrees/<owner>/<name>/<branch>`, found again after a restart
-//! by their names.
+//! The squads' git workspace: bare mirrors under `<data>/mirrors/<owner>/<name>.git`,
+//! worktrees under `<data>/worktrees/<owner>/<name>/<dir>` (`<dir>` is the branch name here
+//! and the squad id through [`crate::GitWorkspaces`]), found again after a restart by their
+//! names, and detached scratch worktrees under `<data>/scratch/<owner>/<name>/`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,30 @@ pub struct SquadWorktree {
     mirror: PathBuf,
     remote: String,
     name: String,
+}
+
+impl SquadWorktree {
+    /// The worktree registered as `name` in `repo`'s mirror at `path`, found on disk rather
+    /// than opened by [`Workspace::open_worktree`]; `branch` is the branch to push and
+    /// rebase, `base_branch` the one to rebase onto.
+    pub(crate) fn located(
+        workspace: &Workspace,
+        repo: &RepositorySpec,
+        path: PathBuf,
+        name: String,
+        branch: String,
+    ) -> Self {
+        Self {
+            slug: repo.slug.clone(),
+            branch,
+            base_branch: repo.base_branch.clone(),
+            path,
+            reused: true,
+            mirror: workspace.mirror_path(repo),
+            remote: repo.clone_url.clone(),
+            name,
+        }
+    }
 }
 
 /// Whether removing a worktree also deletes its local branch.
@@ -80,6 +105,11 @@ impl Workspace {
         self.data_dir.join("worktrees").join(&repo.slug)
     }
 
+    /// Where detached scratch worktrees of `repo` live.
+    pub(crate) fn scratch_root(&self, repo: &RepositorySpec) -> PathBuf {
+        self.data_dir.join("scratch").join(&repo.slug)
+    }
+
     /// Creates the mirror on first use and fetches every branch of the remote into
     /// `refs/remotes/origin/*`; returns the base branch's tip.
     pub async fn sync_mirror(
@@ -115,10 +145,19 @@ impl Workspace {
         repo: &RepositorySpec,
         branch: &str,
     ) -> Result<SquadWorktree, GitError> {
-        if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-            return Err(GitError::InvalidBranch(branch.to_owned()));
-        }
-        let name = worktree_name(branch);
+        self.open_named_worktree(repo, branch, branch).await
+    }
+
+    /// Like [`Self::open_worktree`], with the directory named after `label` (made safe for
+    /// git) instead of the branch.
+    pub(crate) async fn open_named_worktree(
+        &self,
+        repo: &RepositorySpec,
+        branch: &str,
+        label: &str,
+    ) -> Result<SquadWorktree, GitError> {
+        check_branch_name(branch)?;
+        let name = worktree_name(label);
         let worktree = SquadWorktree {
             slug: repo.slug.clone(),
             branch: branch.to_owned(),
@@ -253,19 +292,24 @@ impl Workspace {
         .await
     }
 
-    /// Pushes the squad branch with lease semantics: the remote branch moves only if it
-    /// is at `expected_remote` (`None`: the branch must not exist on the remote yet).
+    /// Pushes the worktree's head to the squad branch with lease semantics: the remote
+    /// branch moves only if it is at `expected_remote` (`None`: the branch must not exist on
+    /// the remote yet).
     pub async fn push(
         &self,
         worktree: &SquadWorktree,
         token: &AccessToken,
         expected_remote: Option<&str>,
     ) -> Result<PushOutcome, GitError> {
+        // The commit is read once and pushed by SHA, so the reported SHA is exactly the one
+        // that landed even if the worktree moves on meanwhile.
+        let sha = self.head(worktree).await?;
         let pushed = self
             .cli
             .push(
                 &worktree.mirror,
                 &worktree.remote,
+                &sha,
                 &worktree.branch,
                 expected_remote,
                 token,
@@ -274,9 +318,7 @@ impl Workspace {
         if !pushed {
             return Ok(PushOutcome::LeaseRejected);
         }
-        Ok(PushOutcome::Pushed {
-            sha: self.head(worktree).await?,
-        })
+        Ok(PushOutcome::Pushed { sha })
     }
 
     /// Replays the squad branch onto the base tip of the last [`Self::sync_mirror`]. On
@@ -331,6 +373,7 @@ impl Workspace {
                         .map_err(fail("check out the rebased tip"))?;
                     Ok(RebaseOutcome::Rebased {
                         head: tip.to_string(),
+                        base: onto.to_string(),
                     })
                 }
             }
@@ -376,21 +419,28 @@ impl Workspace {
     }
 }
 
-/// A worktree name git accepts (no slashes) that stays unique per branch name.
-fn worktree_name(branch: &str) -> String {
-    branch
+/// A worktree name git accepts (no slashes) made from a branch name or squad id.
+pub(crate) fn worktree_name(label: &str) -> String {
+    let name: String = label
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+        .enumerate()
+        .map(|(i, c)| {
+            // A leading dot would allow `.` and `..`, which name no directory of ours.
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') || (c == '.' && i > 0) {
                 c
             } else {
                 '-'
             }
         })
-        .collect()
+        .collect();
+    if name.is_empty() {
+        "-".to_owned()
+    } else {
+        name
+    }
 }
 
-fn remote_tip(git: &Repository, branch: &str) -> Option<Oid> {
+pub(crate) fn remote_tip(git: &Repository, branch: &str) -> Option<Oid> {
     git.refname_to_id(&format!("refs/remotes/origin/{branch}"))
         .ok()
 }
@@ -423,8 +473,20 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
         return Err(GitError::MirrorMissing(worktree.slug));
     }
     let git = Repository::open_bare(&mirror).map_err(fail("open the mirror"))?;
+    let local = format!("refs/heads/{}", worktree.branch);
     if let Ok(existing) = git.find_worktree(&worktree.name) {
         if existing.validate().is_ok() && worktree.path.exists() {
+            let found = checked_out_ref(&existing);
+            if found.as_deref() != Some(local.as_str()) {
+                return Err(GitError::WorktreeOnOtherBranch {
+                    path: worktree.path,
+                    wanted: worktree.branch,
+                    found: found.map_or_else(
+                        || "a detached HEAD".to_owned(),
+                        |r| format!("`{}`", r.trim_start_matches("refs/heads/")),
+                    ),
+                });
+            }
             worktree.reused = true;
             return Ok(worktree);
         }
@@ -441,7 +503,18 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
             &worktree.path,
         ))?;
     }
-    let local = format!("refs/heads/{}", worktree.branch);
+    // git refuses a second checkout of a branch; say which worktree holds it.
+    let names = git.worktrees().map_err(fail("list worktrees"))?;
+    for name in names.iter().flatten().flatten() {
+        if let Ok(other) = git.find_worktree(name)
+            && checked_out_ref(&other).as_deref() == Some(local.as_str())
+        {
+            return Err(GitError::BranchInUse {
+                branch: worktree.branch,
+                path: other.path().to_path_buf(),
+            });
+        }
+    }
     if git.find_reference(&local).is_err() {
         let start = remote_tip(&git, &worktree.branch)
             .or_else(|| remote_tip(&git, &worktree.base_branch))
@@ -466,8 +539,24 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
     Ok(worktree)
 }
 
+/// The ref a worktree's HEAD names (`refs/heads/<branch>`), `None` when it is detached or
+/// unreadable.
+fn checked_out_ref(worktree: &git2::Worktree) -> Option<String> {
+    let checkout = Repository::open_from_worktree(worktree).ok()?;
+    let head = checkout.find_reference("HEAD").ok()?;
+    head.symbolic_target().ok().flatten().map(str::to_owned)
+}
+
+pub(crate) fn check_branch_name(branch: &str) -> Result<(), GitError> {
+    if git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        Ok(())
+    } else {
+        Err(GitError::InvalidBranch(branch.to_owned()))
+    }
+}
+
 /// Runs blocking git work off the async runtime's threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, GitError> {
     tokio::task::spawn_blocking(work)
@@ -486,5 +575,7 @@ mod tests {
             "alice-eng-123-fix-login"
         );
         assert_eq!(worktree_name("eng-7_v2.1"), "eng-7_v2.1");
+        assert_eq!(worktree_name(".."), "-.");
+        assert_eq!(worktree_name(""), "-");
     }
 }

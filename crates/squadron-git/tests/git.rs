@@ -1,5 +1,6 @@
 //! The workspace against a stand-in GitHub over real HTTP and real git: mirrors,
-//! worktrees, commits, pushes with lease, rebases and removal.
+//! worktrees, commits, pushes with lease, rebases and removal; the `Workspaces` port in
+//! `git/workspaces.rs`.
 
 use std::path::Path;
 
@@ -9,6 +10,9 @@ use squadron_git::{
     RepositorySpec, Workspace,
 };
 use squadron_standin_github::GithubStandin;
+
+#[path = "git/workspaces.rs"]
+mod workspaces;
 
 const SLUG: &str = "acme/shop";
 const TOKEN: &str = "ghs_developer_secret_4711";
@@ -275,7 +279,7 @@ async fn a_branch_is_rebased_onto_a_moved_base() {
         .sync_mirror(&fx.spec, &fx.token)
         .await
         .expect("fetch");
-    let RebaseOutcome::Rebased { head } = workspace
+    let RebaseOutcome::Rebased { head, .. } = workspace
         .rebase_onto_base(&worktree, &developer())
         .await
         .expect("rebase")

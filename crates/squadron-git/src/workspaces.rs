@@ -1,0 +1,567 @@
+//! The core [`Workspaces`] port over [`Workspace`]: squad worktrees named by squad id,
+//! pushes with lease that treat "the remote already has it" as success, rebases onto a
+//! freshly fetched base, and detached scratch worktrees for evidence runs.
+//!
+//! The port names worktrees by path only, so every operation finds the mirror a path belongs
+//! to from git's own records (the worktree's common directory) instead of remembering it:
+//! a restarted daemon works on the paths it stored without calling `prepare` first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use git2::{Oid, Repository, WorktreeAddOptions, WorktreePruneOptions};
+use squadron_core::Role;
+use squadron_core::gate::CommitSha;
+use squadron_core::ports::{
+    PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef, Workspaces,
+    WorktreeRequest,
+};
+use tokio::sync::Mutex;
+
+use crate::credentials::AccessToken;
+use crate::error::GitError;
+use crate::identity::CommitAuthor;
+use crate::rebase::RebaseOutcome;
+use crate::transport::PushOutcome;
+use crate::workspace::{
+    BranchDisposal, RepositorySpec, SquadWorktree, Workspace, blocking, check_branch_name,
+    worktree_name,
+};
+
+/// Local worktrees for the configured repositories, each fetched and pushed with the token
+/// of the identity that authors the squads' branches (the Developer's).
+#[derive(Debug)]
+pub struct GitWorkspaces {
+    workspace: Workspace,
+    repositories: HashMap<RepoRef, Configured>,
+    committer: CommitAuthor,
+}
+
+#[derive(Debug)]
+struct Configured {
+    spec: RepositorySpec,
+    token: AccessToken,
+    /// Serialises the work that writes to the mirror (fetches, pushes, worktree changes,
+    /// rebases): squads of one repository share it, and concurrent git processes in one
+    /// repository fail on each other's ref locks.
+    lock: Mutex<()>,
+}
+
+impl Configured {
+    /// The repository with `base_branch` as the branch to start from and rebase onto.
+    fn on_base(&self, base_branch: &str) -> RepositorySpec {
+        RepositorySpec {
+            base_branch: base_branch.to_owned(),
+            ..self.spec.clone()
+        }
+    }
+}
+
+/// A worktree found on disk: which configured repository, git's name for it, and its
+/// branch (`None` for a detached scratch worktree).
+struct Located<'a> {
+    repo: &'a Configured,
+    name: String,
+    branch: Option<String>,
+}
+
+impl GitWorkspaces {
+    /// Worktrees under `workspace` for `repositories`: each code-host repository with its
+    /// clone URL and the token fetches and pushes use. Rebased commits name the Developer
+    /// as committer; see [`Self::with_committer`].
+    pub fn new(
+        workspace: Workspace,
+        repositories: impl IntoIterator<Item = (RepoRef, (RepositorySpec, AccessToken))>,
+    ) -> Self {
+        let repositories = repositories
+            .into_iter()
+            .map(|(repo, (spec, token))| {
+                let configured = Configured {
+                    spec,
+                    token,
+                    lock: Mutex::new(()),
+                };
+                (repo, configured)
+            })
+            .collect();
+        Self {
+            workspace,
+            repositories,
+            committer: CommitAuthor::for_role(Role::Developer),
+        }
+    }
+
+    /// Uses `committer` for the commits a rebase rewrites (their authors stay).
+    #[must_use]
+    pub fn with_committer(mut self, committer: CommitAuthor) -> Self {
+        self.committer = committer;
+        self
+    }
+
+    /// The workspace underneath, for work the port does not cover ([`Workspace::commit_all`]).
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// The squad worktree at `path` (as [`Workspaces::prepare`] returned it), to use with
+    /// [`Workspace`]'s own operations.
+    pub async fn find_worktree(&self, path: &Path) -> Result<SquadWorktree, GitError> {
+        let located = self.locate(path).await?;
+        let branch = located.branch.ok_or_else(|| GitError::DetachedHead {
+            path: path.to_path_buf(),
+        })?;
+        Ok(self.squad_worktree(&located.repo.spec, path, &located.name, &branch))
+    }
+
+    fn repository(&self, repo: &RepoRef) -> Result<&Configured, GitError> {
+        self.repositories
+            .get(repo)
+            .ok_or_else(|| GitError::UnknownRepository(repo.to_string()))
+    }
+
+    /// Finds which configured repository's mirror `path` is a worktree of.
+    async fn locate(&self, path: &Path) -> Result<Located<'_>, GitError> {
+        let mirrors: Vec<(RepoRef, PathBuf)> = self
+            .repositories
+            .iter()
+            .map(|(repo, configured)| (repo.clone(), self.workspace.mirror_path(&configured.spec)))
+            .collect();
+        let path = path.to_path_buf();
+        let (repo, name, branch) = blocking(move || inspect(&path, &mirrors)).await?;
+        let repo = self.repository(&repo)?;
+        Ok(Located { repo, name, branch })
+    }
+
+    fn squad_worktree(
+        &self,
+        spec: &RepositorySpec,
+        path: &Path,
+        name: &str,
+        branch: &str,
+    ) -> SquadWorktree {
+        SquadWorktree::located(
+            &self.workspace,
+            spec,
+            path.to_path_buf(),
+            name.to_owned(),
+            branch.to_owned(),
+        )
+    }
+}
+
+#[async_trait]
+impl Workspaces for GitWorkspaces {
+    async fn prepare(&self, request: &WorktreeRequest) -> Result<PreparedWorktree, PortError> {
+        let repo = self.repository(&request.repo)?;
+        check_branch_name(&request.branch)?;
+        if request.branch == request.base_branch {
+            return Err(GitError::BaseBranchTarget {
+                branch: request.branch.clone(),
+            }
+            .into());
+        }
+        let spec = repo.on_base(&request.base_branch);
+        let guard = repo.lock.lock().await;
+        let base_tip = self.workspace.sync_mirror(&spec, &repo.token).await?;
+        let worktree = self
+            .workspace
+            .open_named_worktree(&spec, &request.branch, request.squad.as_str())
+            .await?;
+        let remote = self.workspace.remote_head(&worktree).await?;
+        drop(guard);
+        let path = worktree.path.clone();
+        let (base, head) = blocking(move || {
+            let git = open_worktree(&path)?;
+            let head = head_of(&git, &path)?;
+            let tip =
+                Oid::from_str(&base_tip).map_err(GitError::git("read the base tip", &path))?;
+            // A new branch starts at the tip; a reused one may predate it, and its own work
+            // begins where it forked from the base.
+            let base = git.merge_base(head, tip).map_err(GitError::git(
+                "find where the branch forked from the base",
+                &path,
+            ))?;
+            Ok((base, head))
+        })
+        .await?;
+        tracing::info!(
+            squad = %request.squad,
+            repo = %request.repo,
+            branch = %request.branch,
+            path = %worktree.path.display(),
+            reused = worktree.reused,
+            base = %base,
+            head = %head,
+            "squad worktree prepared"
+        );
+        Ok(PreparedWorktree {
+            path: worktree.path,
+            base_sha: CommitSha::new(base.to_string()),
+            head_sha: CommitSha::new(head.to_string()),
+            remote_sha: remote.map(CommitSha::new),
+        })
+    }
+
+    async fn head(&self, worktree: &Path) -> Result<CommitSha, PortError> {
+        let path = worktree.to_path_buf();
+        let head = blocking(move || {
+            let git = open_worktree(&path)?;
+            head_of(&git, &path)
+        })
+        .await?;
+        Ok(CommitSha::new(head.to_string()))
+    }
+
+    async fn push(
+        &self,
+        worktree: &Path,
+        branch: &str,
+        expected_remote: Option<&CommitSha>,
+    ) -> Result<CommitSha, PortError> {
+        check_branch_name(branch)?;
+        let located = self.locate(worktree).await?;
+        let repo = located.repo;
+        if branch == repo.spec.base_branch {
+            return Err(GitError::BaseBranchTarget {
+                branch: branch.to_owned(),
+            }
+            .into());
+        }
+        let target = self.squad_worktree(&repo.spec, worktree, &located.name, branch);
+        let expected = expected_remote.map(CommitSha::as_str);
+        let _guard = repo.lock.lock().await;
+        let outcome = self.workspace.push(&target, &repo.token, expected).await?;
+        if let PushOutcome::Pushed { sha } = outcome {
+            tracing::info!(repo = %repo.spec.slug, %branch, %sha, "pushed");
+            return Ok(CommitSha::new(sha));
+        }
+        // git treats a remote that already holds this head as up to date before it checks
+        // the lease, so a repeated push (say, after a restart that lost the record of the
+        // first) never gets here. Fetch to say where the branch is now.
+        self.workspace.sync_mirror(&repo.spec, &repo.token).await?;
+        let actual = self.workspace.remote_head(&target).await?;
+        tracing::warn!(
+            repo = %repo.spec.slug,
+            %branch,
+            expected = expected.unwrap_or("none"),
+            actual = actual.as_deref().unwrap_or("none"),
+            "push lease rejected"
+        );
+        Err(GitError::LeaseRejected {
+            branch: branch.to_owned(),
+            remote: repo.spec.clone_url.clone(),
+            expected: expected.map(str::to_owned),
+            actual,
+        }
+        .into())
+    }
+
+    async fn rebase(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<PortRebaseOutcome, PortError> {
+        let located = self.locate(worktree).await?;
+        let branch = located.branch.ok_or_else(|| GitError::DetachedHead {
+            path: worktree.to_path_buf(),
+        })?;
+        let repo = located.repo;
+        let spec = repo.on_base(base_branch);
+        let target = self.squad_worktree(&spec, worktree, &located.name, &branch);
+        let _guard = repo.lock.lock().await;
+        self.workspace.sync_mirror(&spec, &repo.token).await?;
+        let outcome = self
+            .workspace
+            .rebase_onto_base(&target, &self.committer)
+            .await?;
+        tracing::info!(repo = %spec.slug, %branch, %base_branch, ?outcome, "rebase finished");
+        Ok(match outcome {
+            RebaseOutcome::UpToDate { .. } => PortRebaseOutcome::UpToDate,
+            RebaseOutcome::Rebased { head, base } => PortRebaseOutcome::Rebased {
+                head: CommitSha::new(head),
+                base: CommitSha::new(base),
+            },
+            RebaseOutcome::Conflicts { paths } => PortRebaseOutcome::Conflict { paths },
+        })
+    }
+
+    async fn contains_base_tip(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<bool, PortError> {
+        let located = self.locate(worktree).await?;
+        let repo = located.repo;
+        let spec = repo.on_base(base_branch);
+        let tip = {
+            let _guard = repo.lock.lock().await;
+            self.workspace.sync_mirror(&spec, &repo.token).await?
+        };
+        let path = worktree.to_path_buf();
+        let contains = blocking(move || {
+            let git = open_worktree(&path)?;
+            let head = head_of(&git, &path)?;
+            let tip = Oid::from_str(&tip).map_err(GitError::git("read the base tip", &path))?;
+            Ok(head == tip
+                || git
+                    .graph_descendant_of(head, tip)
+                    .map_err(GitError::git("compare with the base tip", &path))?)
+        })
+        .await?;
+        Ok(contains)
+    }
+
+    async fn changed_files(
+        &self,
+        worktree: &Path,
+        base: &CommitSha,
+    ) -> Result<Vec<String>, PortError> {
+        let path = worktree.to_path_buf();
+        let base = base.as_str().to_owned();
+        let files = blocking(move || changed_since(&path, &base)).await?;
+        Ok(files)
+    }
+
+    async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError> {
+        let located = self.locate(worktree).await?;
+        let repo = located.repo;
+        let unknown = || GitError::UnknownCommit {
+            sha: at.as_str().to_owned(),
+            slug: repo.spec.slug.clone(),
+        };
+        let oid = Oid::from_str(at.as_str()).map_err(|_| unknown())?;
+        let sha = oid.to_string();
+        // One scratch per squad worktree and commit: the name says which, so an evidence run
+        // at the base and one at the head can exist side by side.
+        let name = worktree_name(&format!(
+            "{}-at-{}",
+            located.name,
+            sha.get(..12).unwrap_or(&sha)
+        ));
+        let path = self.workspace.scratch_root(&repo.spec).join(&name);
+        let mirror = self.workspace.mirror_path(&repo.spec);
+        let slug = repo.spec.slug.clone();
+        let _guard = repo.lock.lock().await;
+        let created = path.clone();
+        blocking(move || add_scratch(&mirror, &name, &created, oid, &slug)).await?;
+        tracing::info!(repo = %repo.spec.slug, %sha, path = %path.display(), "scratch worktree added");
+        Ok(path)
+    }
+
+    async fn remove(&self, worktree: &Path) -> Result<(), PortError> {
+        if worktree.exists() {
+            let located = self.locate(worktree).await?;
+            let repo = located.repo;
+            let branch = located.branch.unwrap_or_default();
+            let target = self.squad_worktree(&repo.spec, worktree, &located.name, &branch);
+            let _guard = repo.lock.lock().await;
+            self.workspace
+                .remove_worktree(&target, BranchDisposal::Keep)
+                .await?;
+            tracing::info!(repo = %repo.spec.slug, path = %worktree.display(), "worktree removed");
+            return Ok(());
+        }
+        // Already gone from disk: forget any record of it a mirror still holds, so a new
+        // worktree of the same name can be added later.
+        for repo in self.repositories.values() {
+            let mirror = self.workspace.mirror_path(&repo.spec);
+            let path = worktree.to_path_buf();
+            let _guard = repo.lock.lock().await;
+            blocking(move || forget_missing(&mirror, &path)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Which of `mirrors` the worktree at `path` belongs to, its name in that mirror, and its
+/// branch.
+fn inspect(
+    path: &Path,
+    mirrors: &[(RepoRef, PathBuf)],
+) -> Result<(RepoRef, String, Option<String>), GitError> {
+    let not_ours = || GitError::NotAWorktree {
+        path: path.to_path_buf(),
+    };
+    let git = open_worktree(path)?;
+    // `Repository::open` does not search upwards, but a nested checkout could still answer.
+    let root = git.workdir().ok_or_else(not_ours)?;
+    if !git.is_worktree() || !same_place(root, path) {
+        return Err(not_ours());
+    }
+    let common = canonical(git.commondir());
+    let repo = mirrors
+        .iter()
+        .find(|(_, mirror)| canonical(mirror) == common)
+        .map(|(repo, _)| repo.clone())
+        .ok_or_else(not_ours)?;
+    let registered = git2::Worktree::open_from_repository(&git)
+        .map_err(GitError::git("read the worktree's record", path))?;
+    let name = registered
+        .name()
+        .map_err(GitError::git("read the worktree's name", path))?
+        .ok_or_else(not_ours)?
+        .to_owned();
+    let branch = git
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_owned))
+        .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_owned));
+    Ok((repo, name, branch))
+}
+
+fn open_worktree(path: &Path) -> Result<Repository, GitError> {
+    if !path.exists() {
+        return Err(GitError::WorktreeMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    Repository::open(path).map_err(|_| GitError::NotAWorktree {
+        path: path.to_path_buf(),
+    })
+}
+
+fn head_of(git: &Repository, path: &Path) -> Result<Oid, GitError> {
+    git.head()
+        .and_then(|head| head.peel_to_commit())
+        .map(|commit| commit.id())
+        .map_err(GitError::git("read HEAD", path))
+}
+
+/// Paths added or modified between the fork point of `base` and HEAD: the three-dot diff,
+/// so a base that moved on after the branch forked adds nothing of its own.
+fn changed_since(path: &Path, base: &str) -> Result<Vec<String>, GitError> {
+    let fail = |action| GitError::git(action, path);
+    let git = open_worktree(path)?;
+    let head = head_of(&git, path)?;
+    let unknown = || GitError::UnknownCommit {
+        sha: base.to_owned(),
+        slug: path.display().to_string(),
+    };
+    let base = Oid::from_str(base).map_err(|_| unknown())?;
+    git.find_commit(base).map_err(|_| unknown())?;
+    let fork = git
+        .merge_base(base, head)
+        .map_err(fail("find where the branch forked from the base"))?;
+    let old = git
+        .find_commit(fork)
+        .and_then(|c| c.tree())
+        .map_err(fail("read the base tree"))?;
+    let new = git
+        .find_commit(head)
+        .and_then(|c| c.tree())
+        .map_err(fail("read the head tree"))?;
+    let diff = git
+        .diff_tree_to_tree(Some(&old), Some(&new), None)
+        .map_err(fail("diff against the base"))?;
+    let mut files: Vec<String> = diff
+        .deltas()
+        .filter(|delta| {
+            matches!(
+                delta.status(),
+                git2::Delta::Added
+                    | git2::Delta::Modified
+                    | git2::Delta::Renamed
+                    | git2::Delta::Copied
+                    | git2::Delta::Typechange
+            )
+        })
+        .filter_map(|delta| delta.new_file().path())
+        .map(|file| file.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Adds the worktree `name` at `path`, detached at `at`, replacing a leftover of the same
+/// name so every evidence run starts from clean files.
+fn add_scratch(
+    mirror: &Path,
+    name: &str,
+    path: &Path,
+    at: Oid,
+    slug: &str,
+) -> Result<(), GitError> {
+    let fail = |action| GitError::git(action, mirror);
+    let git = Repository::open_bare(mirror).map_err(fail("open the mirror"))?;
+    let commit = git.find_commit(at).map_err(|_| GitError::UnknownCommit {
+        sha: at.to_string(),
+        slug: slug.to_owned(),
+    })?;
+    if let Ok(leftover) = git.find_worktree(name) {
+        leftover
+            .prune(Some(&mut prune_everything()))
+            .map_err(fail("prune a leftover scratch worktree"))?;
+    }
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .map_err(GitError::io("clear a leftover scratch directory", path))?;
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(GitError::io("create the scratch directory", parent))?;
+    }
+    // libgit2 adds worktrees only on a branch: add one on a throwaway branch, detach its
+    // HEAD, then delete the branch.
+    let mut throwaway = git
+        .branch(&format!("squadron-scratch/{name}"), &commit, true)
+        .map_err(fail("create the scratch branch"))?;
+    let mut options = WorktreeAddOptions::new();
+    options.reference(Some(throwaway.get()));
+    git.worktree(name, path, Some(&options))
+        .map_err(fail("add the scratch worktree"))?;
+    let checkout =
+        Repository::open(path).map_err(GitError::git("open the scratch worktree", path))?;
+    checkout
+        .set_head_detached(at)
+        .map_err(GitError::git("detach the scratch worktree", path))?;
+    throwaway
+        .delete()
+        .map_err(fail("delete the scratch branch"))?;
+    Ok(())
+}
+
+/// Prunes the mirror's record of a worktree at `path` whose directory is gone.
+fn forget_missing(mirror: &Path, path: &Path) -> Result<(), GitError> {
+    if !mirror.exists() {
+        return Ok(());
+    }
+    let fail = |action| GitError::git(action, mirror);
+    let git = Repository::open_bare(mirror).map_err(fail("open the mirror"))?;
+    let names = git.worktrees().map_err(fail("list worktrees"))?;
+    for name in names.iter().flatten().flatten() {
+        if let Ok(registered) = git.find_worktree(name)
+            && same_place(registered.path(), path)
+        {
+            registered
+                .prune(Some(&mut prune_everything()))
+                .map_err(fail("prune a vanished worktree"))?;
+        }
+    }
+    Ok(())
+}
+
+fn prune_everything() -> WorktreePruneOptions {
+    let mut options = WorktreePruneOptions::new();
+    options.valid(true).locked(true).working_tree(true);
+    options
+}
+
+fn same_place(a: &Path, b: &Path) -> bool {
+    canonical(a) == canonical(b)
+}
+
+/// `path` with symbolic links resolved; for a path that no longer exists, its parent's
+/// resolved form joined with its name.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(resolved) = path.canonicalize() {
+        return resolved;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map_or_else(|_| path.to_path_buf(), |parent| parent.join(name)),
+        _ => path.to_path_buf(),
+    }
+}
