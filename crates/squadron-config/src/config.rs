@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 use squadron_core::TokenPrices;
+use squadron_core::ports::Confidence;
 use url::Url;
 
 use crate::env::Env;
@@ -385,6 +386,8 @@ pub struct StoreConfig {
     pub database_url: Option<Secret>,
     /// SQLite file used when no `database_url` is set.
     pub sqlite_path: Option<PathBuf>,
+    /// Directory for repository mirrors and squad worktrees (and the default SQLite file).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `[diagnosis]`.
@@ -392,8 +395,9 @@ pub struct StoreConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DiagnosisConfig {
-    /// Lowest confidence (0 to 1) with which a bug-fix squad goes on to fix.
-    pub confidence_threshold: f64,
+    /// Lowest confidence with which a bug-fix squad goes on to fix.
+    #[serde(deserialize_with = "confidence")]
+    pub min_confidence: Confidence,
 }
 
 /// `[server]`.
@@ -562,6 +566,17 @@ fn parse_url(text: &str, schemes: &[&str]) -> Result<Url, String> {
         }
         Ok(_) => Err(expected()),
         Err(error) => Err(format!("{} ({error})", expected())),
+    }
+}
+
+fn confidence<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Confidence, D::Error> {
+    match String::deserialize(deserializer)?.as_str() {
+        "low" => Ok(Confidence::Low),
+        "medium" => Ok(Confidence::Medium),
+        "high" => Ok(Confidence::High),
+        _ => Err(serde::de::Error::custom(
+            "must be \"low\", \"medium\" or \"high\"",
+        )),
     }
 }
 

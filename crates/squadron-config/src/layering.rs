@@ -56,7 +56,8 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("sandbox", &["output_cap_bytes"], Kind::Integer),
     ("store", &["database_url"], Kind::Text),
     ("store", &["sqlite_path"], Kind::Text),
-    ("diagnosis", &["confidence_threshold"], Kind::Float),
+    ("store", &["data_dir"], Kind::Text),
+    ("diagnosis", &["min_confidence"], Kind::Text),
     ("server", &["listen"], Kind::Text),
 ];
 

@@ -163,12 +163,13 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
         ));
     }
 
-    let threshold = config.diagnosis.confidence_threshold;
-    if !(0.0..=1.0).contains(&threshold) {
+    if let Some(path) = &config.store.data_dir
+        && path.as_os_str().is_empty()
+    {
         return Err(check.invalid(
-            KeyPath::new(["diagnosis", "confidence_threshold"]),
-            threshold,
-            "must be between 0.0 and 1.0",
+            KeyPath::new(["store", "data_dir"]),
+            "\"\"",
+            "must be a directory path; leave it unset for the platform data directory",
         ));
     }
     Ok(())

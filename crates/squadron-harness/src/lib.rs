@@ -33,7 +33,7 @@ pub use sandbox::{
     CommandOutput, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
     SandboxSettings, WorktreeAccess,
 };
-pub use terminal::{Confidence, Diagnosis, TerminalCall};
+pub use terminal::{Diagnosis, TerminalCall};
 pub use tool_spec::{ToolName, UnknownTool};
 pub use turn::{AgentSpec, Harness, TurnFailure, TurnOutcome, TurnReport};
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

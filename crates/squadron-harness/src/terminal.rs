@@ -1,21 +1,10 @@
 //! The terminal tools that end a turn, and the typed results they carry.
 
 use serde::Deserialize;
+use squadron_core::ports::Confidence;
 use squadron_core::{Review, ReviewComment, ReviewVerdict};
 
 use crate::confine::Worktree;
-
-/// How sure the diagnostician is of its hypothesis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    /// A guess worth checking.
-    Low,
-    /// Plausible, with supporting evidence.
-    Medium,
-    /// Confirmed by the code and the trace.
-    High,
-}
 
 /// The diagnostician's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,8 +67,27 @@ struct CommentArgs {
 struct DiagnosisArgs {
     hypothesis: String,
     plan: String,
-    confidence: Confidence,
+    confidence: ConfidenceArg,
     files: Vec<String>,
+}
+
+/// `confidence` as the model writes it.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ConfidenceArg {
+    Low,
+    Medium,
+    High,
+}
+
+impl From<ConfidenceArg> for Confidence {
+    fn from(arg: ConfidenceArg) -> Confidence {
+        match arg {
+            ConfidenceArg::Low => Confidence::Low,
+            ConfidenceArg::Medium => Confidence::Medium,
+            ConfidenceArg::High => Confidence::High,
+        }
+    }
 }
 
 pub(crate) fn parse_finish(arguments: &str) -> Result<TerminalCall, String> {
@@ -143,7 +151,7 @@ pub(crate) fn parse_diagnosis(
     Ok(TerminalCall::Diagnosis(Diagnosis {
         hypothesis: args.hypothesis,
         plan: args.plan,
-        confidence: args.confidence,
+        confidence: args.confidence.into(),
         files,
     }))
 }

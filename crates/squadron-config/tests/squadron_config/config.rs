@@ -138,8 +138,8 @@ fn out_of_range_values_name_file_key_value_and_range() {
         "sandbox.output_cap_bytes = 10 in /x/squadron.toml: must be between 1024 and 67108864"
     );
     assert_eq!(
-        file_error("[diagnosis]\nconfidence_threshold = 1.5\n"),
-        "diagnosis.confidence_threshold = 1.5 in /x/squadron.toml: must be between 0.0 and 1.0"
+        file_error("[diagnosis]\nmin_confidence = \"certain\"\n"),
+        "diagnosis.min_confidence = \"certain\" in /x/squadron.toml: must be \"low\", \"medium\" or \"high\""
     );
     assert_eq!(
         file_error("[limits]\nbudget_per_squad_usd = 50.0\nbudget_per_run_usd = 20.0\n"),
