@@ -111,7 +111,9 @@ impl Workspace {
     }
 
     /// Creates the mirror on first use and fetches every branch of the remote into
-    /// `refs/remotes/origin/*`; returns the base branch's tip.
+    /// `refs/remotes/origin/*`; returns the base branch's tip. Two fetches into one mirror
+    /// at once fail on git's ref locks: callers serialise them ([`crate::GitWorkspaces`]
+    /// does, per repository).
     pub async fn sync_mirror(
         &self,
         repo: &RepositorySpec,

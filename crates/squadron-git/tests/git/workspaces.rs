@@ -475,6 +475,34 @@ async fn paths_and_requests_outside_the_configuration_are_refused_untouched() {
     let missing = worktree.path.join("nope");
     let error = port.head(&missing).await.expect_err("missing");
     assert_eq!(error.kind(), PortErrorKind::NotFound, "{error}");
+    let unknown = CommitSha::new("0123456789abcdef0123456789abcdef01234567");
+    let error = port
+        .scratch(&worktree.path, &unknown)
+        .await
+        .expect_err("no such commit");
+    assert_eq!(error.kind(), PortErrorKind::NotFound, "{error}");
+    assert!(error.to_string().contains(unknown.as_str()), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn squads_of_one_repository_prepare_side_by_side() {
+    let fx = Fixture::new().await;
+    let port = port(&fx);
+    let (first, second) = (
+        request("squad-1", "eng-1-login"),
+        request("squad-2", "eng-2-logout"),
+    );
+    let (one, two) = tokio::join!(port.prepare(&first), port.prepare(&second));
+    let (one, two) = (one.expect("first squad"), two.expect("second squad"));
+    assert_ne!(one.path, two.path);
+    assert_eq!(one.base_sha, two.base_sha);
+
+    let error = port
+        .prepare(&request("squad-3", "eng-1-login"))
+        .await
+        .expect_err("a branch is checked out once");
+    assert_eq!(error.kind(), PortErrorKind::Conflict, "{error}");
+    assert!(error.to_string().contains("squad-1"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
