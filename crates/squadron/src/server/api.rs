@@ -36,7 +36,9 @@ pub(crate) async fn start_run(
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            format!("read the request body as {{\"url\": \"<Linear project URL>\"}}: {error}"),
+            format!(
+                "failed to read the request body as {{\"url\": \"<Linear project URL>\"}}: {error}"
+            ),
         )
     })?;
     if let Err(error) = squadron_linear::parse_project_url(&request.url) {
@@ -123,7 +125,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             format!(
-                "read the request body: its Content-Type is `{content_type}`; send `application/json`"
+                "failed to read the request body: its Content-Type is `{content_type}`; send `application/json`"
             ),
         ))
     }
@@ -140,6 +142,6 @@ pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
     ApiError::new(
         status,
         code,
-        format!("read the request body: {}", rejection.body_text()),
+        format!("failed to read the request body: {}", rejection.body_text()),
     )
 }

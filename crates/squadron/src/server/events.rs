@@ -28,10 +28,7 @@ pub(crate) async fn stream(
             }
             let event = tokio::select! {
                 // A dropped sender means the server is going away as well.
-                changed = stopping.changed() => {
-                    let _ = changed;
-                    return None;
-                }
+                _ = stopping.changed() => return None,
                 update = updates.recv() => match update {
                     Ok(view) => Event::default()
                         .event("squad")

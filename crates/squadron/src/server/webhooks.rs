@@ -108,7 +108,7 @@ fn configured<'a>(secret: &'a WebhookSecret, service: &str) -> Result<&'a Secret
             StatusCode::SERVICE_UNAVAILABLE,
             "webhook_secret_missing",
             format!(
-                "verify the {service} webhook: no signing secret is configured; set {} \
+                "failed to verify the {service} webhook: no signing secret is configured; set {} \
                  (the variable named by {}) to the webhook's secret and restart `squadron serve`",
                 secret.env_var, secret.config_key
             ),
