@@ -215,10 +215,16 @@ async fn the_scripted_squads_write_code_that_passes_the_sample_repository_tests(
         output.contains("Ran 12 tests"),
         "every new test ran:\n{output}"
     );
+    let refused: Vec<_> = rig
+        .model_server
+        .requests()
+        .into_iter()
+        .filter_map(|request| request.refused)
+        .collect();
     assert_eq!(
-        rig.model_server.unplayed_steps(),
-        [],
-        "every scripted step was played, none was left over"
+        refused,
+        Vec::<String>::new(),
+        "every request found its script"
     );
 }
 

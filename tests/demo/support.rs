@@ -175,7 +175,7 @@ pub fn task(
             test_globs: vec!["tests/**".to_owned()],
         },
         round,
-        max_rounds: 3,
+        max_rounds: 5,
         reviews: reviews
             .iter()
             .map(|review| ReviewContext {

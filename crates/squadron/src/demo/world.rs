@@ -102,10 +102,13 @@ pub struct DemoLimits {
 }
 
 impl Default for DemoLimits {
+    /// Four squads at once and five review rounds: squads that run in parallel rebase and
+    /// are re-reviewed when another merges first, and the built-in scripts approve every
+    /// such round up to five.
     fn default() -> DemoLimits {
         DemoLimits {
             concurrency: 4,
-            review_rounds: 3,
+            review_rounds: 5,
             budget_per_squad_usd: 10.0,
         }
     }
@@ -167,8 +170,10 @@ impl DemoWorld {
     }
 
     /// A configuration file (layered over the shipped defaults) pointing every endpoint at
-    /// the stand-ins, the store at `database`, and team ENG at the sample repository.
+    /// the stand-ins, the store at the SQLite file `database`, mirrors and worktrees into the
+    /// directory holding it, and team ENG at the sample repository.
     pub fn config_toml(&self, database: &Path, limits: DemoLimits) -> String {
+        let data_dir = database.parent().unwrap_or(database);
         let [developer, code_reviewer, qa_specialist] = IDENTITIES.map(|id| id.token_env);
         let github = self.github.base_url();
         format!(
@@ -203,10 +208,12 @@ github = "{SAMPLE_REPO}"
 base = "{BASE_BRANCH}"
 
 [store]
+data_dir = {data_dir}
 sqlite_path = {database}
 "#,
             linear = self.linear.endpoint(),
             model = self.model.base_url(),
+            data_dir = toml_string(&data_dir.display().to_string()),
             database = toml_string(&database.display().to_string()),
             concurrency = limits.concurrency,
             review_rounds = limits.review_rounds,
