@@ -51,6 +51,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Check the configuration, agents, prompts, credentials, endpoints and sandbox.
     Doctor(DoctorArgs),
+    /// Run a milestone in the foreground: every admitted issue to a merged PR, with live
+    /// progress. Running the same URL again resumes an unfinished run.
+    Run(RunArgs),
     /// Show runs and squads: issue, phase, round, PR, tokens, cost, age.
     Status(StatusArgs),
     /// Show one squad's event log and agent transcript.
@@ -100,4 +103,11 @@ pub struct PlanArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `squadron run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The Linear project URL, optionally naming a milestone with `#milestone-<id>`.
+    pub url: String,
 }

@@ -7,6 +7,8 @@ mod context;
 mod error;
 mod format;
 mod logging;
+mod progress;
+mod wiring;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let global = cli.global;
     match cli.command {
         Command::Doctor(args) => commands::doctor::run(&global, &args).await,
+        Command::Run(args) => commands::run::run(&global, &args).await,
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,

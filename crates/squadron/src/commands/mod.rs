@@ -3,4 +3,5 @@
 pub mod doctor;
 pub mod logs;
 pub mod plan;
+pub mod run;
 pub mod status;

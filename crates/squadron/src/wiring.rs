@@ -1,0 +1,325 @@
+//! Wiring: the real adapters built from the configuration and the environment, handed to
+//! the pipeline as ports. The one place that knows which adapter serves which port.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use squadron_config::{AgentCatalog, Config, PromptLibrary, Secrets};
+use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
+use squadron_core::ports::{
+    Clock, CodeHost, MergeMethod, RepoRef, ResolvedIdentities, ReviewDelivery,
+};
+use squadron_core::refinement::RefinementPolicy;
+use squadron_core::{Role, Timestamp, Usd};
+use squadron_git::{AccessToken, GitWorkspaces, RepositorySpec, Workspace};
+use squadron_github::{GithubCodeHost, RoleTokens};
+use squadron_harness::{Budgets, Sandbox, SandboxSettings};
+use squadron_linear::{Credentials, LinearClient, LinearError, LinearErrorKind};
+use squadron_model::{ProviderRegistry, ProviderSettings};
+use squadron_pipeline::{
+    AgentSetup, Pipeline, PipelineSettings, RepositoryTarget, ReviewMode, Services,
+};
+use squadron_store::{SqlStore, StoreLocation};
+use tracing::warn;
+
+use crate::context::{Context, store_error};
+use crate::error::{CliError, ErrorClass, error_chain};
+use crate::format::now;
+
+/// The wall clock.
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        now()
+    }
+}
+
+/// The Linear client for the configured endpoint and credentials (the OAuth token when
+/// both are set).
+pub fn linear_client(config: &Config, secrets: &Secrets) -> Result<LinearClient, CliError> {
+    let credentials = match (&secrets.linear_oauth_token, &secrets.linear_api_key) {
+        (Some(token), _) => Credentials::OAuthToken(token.expose().to_owned()),
+        (None, Some(key)) => Credentials::ApiKey(key.expose().to_owned()),
+        (None, None) => {
+            return Err(CliError::config(format!(
+                "failed to read Linear credentials: neither {} nor {} is set",
+                config.linear.api_key_env, config.linear.oauth_token_env
+            ))
+            .with_hint("set one to a Linear personal API key or OAuth access token"));
+        }
+    };
+    let limiter = squadron_linear::RateLimiter::new(Arc::new(SystemClock));
+    let states = |team: Option<&str>| {
+        let names = match team {
+            Some(team) => config.linear.states_for(team),
+            None => config.linear.states.clone(),
+        };
+        squadron_linear::StateNames {
+            started: names.started,
+            in_review: names.in_review,
+            done: names.done,
+        }
+    };
+    let per_team: HashMap<String, squadron_linear::StateNames> = config
+        .linear
+        .team_states
+        .keys()
+        .map(|team| (team.clone(), states(Some(team))))
+        .collect();
+    LinearClient::new(config.linear.api_url.as_str(), &credentials, limiter)
+        .map(|client| client.with_state_names(states(None), per_team))
+        .map_err(linear_error)
+}
+
+/// A Linear failure, sorted by what the user can do about it.
+pub fn linear_error(error: LinearError) -> CliError {
+    let class = match error.kind() {
+        LinearErrorKind::BadInput | LinearErrorKind::NotFound | LinearErrorKind::InvalidInput => {
+            ErrorClass::User
+        }
+        LinearErrorKind::Authentication | LinearErrorKind::Forbidden => ErrorClass::Config,
+        LinearErrorKind::RateLimited | LinearErrorKind::Transport => ErrorClass::Transient,
+        LinearErrorKind::Protocol => ErrorClass::Internal,
+    };
+    CliError::new(class, format!("failed to {}", error_chain(&error)))
+}
+
+/// The three GitHub role tokens, or a config error naming every variable still unset.
+fn role_tokens(config: &Config, secrets: &Secrets) -> Result<RoleTokens, CliError> {
+    let github = &config.github;
+    let token = |role: Role| {
+        secrets
+            .github_token(role)
+            .map(|secret| SecretString::from(secret.expose().to_owned()))
+    };
+    match (
+        token(Role::Developer),
+        token(Role::CodeReviewer),
+        token(Role::QaSpecialist),
+    ) {
+        (Some(developer), Some(code_reviewer), Some(qa_specialist)) => Ok(RoleTokens {
+            developer,
+            code_reviewer,
+            qa_specialist,
+        }),
+        _ => {
+            let unset: Vec<&str> = [
+                (Role::Developer, github.developer_token_env.as_str()),
+                (Role::CodeReviewer, github.code_reviewer_token_env.as_str()),
+                (Role::QaSpecialist, github.qa_specialist_token_env.as_str()),
+            ]
+            .into_iter()
+            .filter(|(role, _)| secrets.github_token(*role).is_none())
+            .map(|(_, var)| var)
+            .collect();
+            Err(CliError::config(format!("failed to read GitHub tokens: {} not set", unset.join(", ")))
+                .with_hint("give the Developer, the Code Reviewer and the QA Specialist a token each; three distinct GitHub identities are the strong mode"))
+        }
+    }
+}
+
+/// The GitHub adapter with one client per role identity.
+pub fn code_host(config: &Config, secrets: &Secrets) -> Result<GithubCodeHost, CliError> {
+    let tokens = role_tokens(config, secrets)?;
+    GithubCodeHost::new(
+        config.github.api_url.as_str(),
+        &tokens,
+        Arc::new(squadron_github::RateLimiter::new()),
+    )
+    .map_err(|error| CliError::config(format!("failed to set up GitHub: {}", error_chain(&error))))
+}
+
+/// Resolves each role's login and chooses the review mode: real reviews when the three
+/// identities are distinct, comments plus commit statuses otherwise.
+pub async fn review_mode(
+    code_host: &dyn CodeHost,
+) -> Result<(ReviewMode, Vec<IdentityWarning>), CliError> {
+    let identities: ResolvedIdentities = code_host.resolve_identities().await.map_err(|error| {
+        let message = format!(
+            "failed to resolve the GitHub identities: {}",
+            error_chain(&error)
+        );
+        match error.kind() {
+            squadron_core::ports::PortErrorKind::Auth => CliError::config(message)
+                .with_hint("check the GitHub tokens named by github.*_token_env"),
+            squadron_core::ports::PortErrorKind::Transient => CliError::transient(message),
+            _ => CliError::internal(message),
+        }
+    })?;
+    let (reviewers, warnings) = ReviewerIdentities::from_logins(
+        &identities.developer,
+        &identities.code_reviewer,
+        &identities.qa_specialist,
+    );
+    let delivery = match reviewers {
+        ReviewerIdentities::Distinct { .. } => ReviewDelivery::Review,
+        ReviewerIdentities::SingleIdentity => ReviewDelivery::CommentWithStatus,
+    };
+    Ok((
+        ReviewMode {
+            delivery,
+            reviewers,
+            identities: Some(identities),
+        },
+        warnings,
+    ))
+}
+
+/// Where mirrors and worktrees live: `store.data_dir`, else the platform data directory.
+pub fn data_dir(config: &Config) -> Result<PathBuf, CliError> {
+    if let Some(dir) = &config.store.data_dir {
+        return Ok(dir.clone());
+    }
+    let default = StoreLocation::default_sqlite().map_err(store_error)?;
+    default
+        .sqlite_path()
+        .and_then(|path| path.parent())
+        .map(PathBuf::from)
+        .ok_or_else(|| CliError::config("failed to find a data directory: set store.data_dir"))
+}
+
+/// Every model provider the agents use, each with its key from the environment.
+fn agents(
+    config: &Config,
+    secrets: &Secrets,
+    catalog: &AgentCatalog,
+) -> Result<BTreeMap<Role, AgentSetup>, CliError> {
+    catalog
+        .check_models(config)
+        .map_err(|error| CliError::config(error.to_string()))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut registry = ProviderRegistry::new();
+    for (name, provider) in &config.providers {
+        let mut settings = ProviderSettings::new(name.clone(), provider.base_url.as_str());
+        if let Some(key) = secrets.provider_api_key(name) {
+            settings = settings.with_api_key(key.expose());
+        }
+        settings.request_timeout = Duration::from_secs(provider.timeout_secs);
+        settings.retry.max_tries = provider.max_attempts;
+        registry
+            .add(settings, Arc::clone(&clock))
+            .map_err(|error| {
+                CliError::config(format!("failed to set up model provider `{name}`: {error}"))
+            })?;
+    }
+    catalog
+        .iter()
+        .map(|definition| {
+            let reference = definition.model.to_string();
+            let route = registry.resolve(&reference).map_err(|error| {
+                CliError::config(format!(
+                    "failed to use model `{reference}` for {}: {error}",
+                    definition.role
+                ))
+            })?;
+            let prices = config
+                .model_prices(definition.model.provider(), definition.model.model())
+                .map(|prices| prices.token_prices())
+                .unwrap_or_default();
+            let setup = AgentSetup {
+                definition: definition.clone(),
+                prices,
+                model: route.chat_model,
+            };
+            Ok((definition.role, setup))
+        })
+        .collect()
+}
+
+/// The runtime's settings from the configuration.
+fn settings(config: &Config, review_mode: ReviewMode) -> Result<PipelineSettings, CliError> {
+    let mut repositories = BTreeMap::new();
+    for (team, repository) in &config.repositories {
+        repositories.insert(
+            team.clone(),
+            RepositoryTarget {
+                repo: RepoRef::new(repository.github.owner(), repository.github.name()),
+                base_branch: repository.base.clone(),
+            },
+        );
+    }
+    let limits = &config.limits;
+    let mut settings = PipelineSettings::new(repositories, review_mode);
+    settings.scheduler.concurrency = usize::try_from(limits.concurrency).unwrap_or(usize::MAX);
+    settings.scheduler.max_review_rounds = limits.review_rounds;
+    settings.refinement = RefinementPolicy {
+        max_estimate: Some(f64::from(limits.max_estimate)),
+        require_estimate: limits.require_estimate,
+    };
+    settings.budgets = Budgets {
+        squad: Some(Usd::from_dollars(limits.budget_per_squad_usd)),
+        run: Some(Usd::from_dollars(limits.budget_per_run_usd)),
+    };
+    settings.agent_turn_limit = limits.agent_turn_limit;
+    settings.merge_method = match config.github.merge_method {
+        squadron_config::MergeMethod::Merge => MergeMethod::Merge,
+        squadron_config::MergeMethod::Squash => MergeMethod::Squash,
+        squadron_config::MergeMethod::Rebase => MergeMethod::Rebase,
+    };
+    settings.required_checks = config.github.required_checks.clone();
+    settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;
+    Ok(settings)
+}
+
+/// The whole runtime over the real adapters: Linear, GitHub (one identity per role), git
+/// worktrees under the data directory, the configured model providers, the sandbox and
+/// `store`.
+pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<Pipeline, CliError> {
+    let config = &context.config;
+    let secrets = config.resolve_secrets(&context.env);
+    let tracker = Arc::new(linear_client(config, &secrets)?);
+    let code_host = Arc::new(code_host(config, &secrets)?);
+    let (review_mode, warnings) = review_mode(code_host.as_ref()).await?;
+    for warning in &warnings {
+        warn!("{warning}");
+    }
+
+    let developer_token = secrets
+        .github_token(Role::Developer)
+        .map(|token| token.expose().to_owned())
+        .unwrap_or_default();
+    let repositories = config.repositories.values().map(|repository| {
+        let repo = RepoRef::new(repository.github.owner(), repository.github.name());
+        let spec = RepositorySpec {
+            slug: format!("{}/{}", repository.github.owner(), repository.github.name()),
+            clone_url: config.github.clone_url(&repository.github),
+            base_branch: repository.base.clone(),
+        };
+        (repo, (spec, AccessToken::new(developer_token.clone())))
+    });
+    let workspaces = Arc::new(GitWorkspaces::new(
+        Workspace::new(data_dir(config)?),
+        repositories,
+    ));
+
+    let catalog = AgentCatalog::load(None).map_err(|error| CliError::config(error.to_string()))?;
+    let prompts = PromptLibrary::load(None).map_err(|error| CliError::config(error.to_string()))?;
+    let mut sandbox_settings = SandboxSettings::new(config.sandbox.mode);
+    sandbox_settings.timeout = Duration::from_secs(config.sandbox.command_timeout_secs);
+    sandbox_settings.output_cap =
+        usize::try_from(config.sandbox.output_cap_bytes).unwrap_or(usize::MAX);
+    let sandbox = Sandbox::detect(sandbox_settings).await.map_err(|error| {
+        CliError::config(format!(
+            "failed to set up the sandbox: {}",
+            error_chain(&error)
+        ))
+        .with_hint("install bubblewrap, or set sandbox.mode = \"auto\"")
+    })?;
+
+    let services = Services {
+        store,
+        tracker,
+        code_host,
+        workspaces,
+        agents: agents(config, &secrets, &catalog)?,
+        prompts: Arc::new(prompts),
+        sandbox: Arc::new(sandbox),
+        clock: Arc::new(SystemClock),
+    };
+    Ok(Pipeline::new(services, settings(config, review_mode)?))
+}
