@@ -4,6 +4,7 @@
 mod api;
 mod events;
 mod metrics_and_dashboard;
+mod request_log;
 mod shutdown;
 mod store_reads;
 mod support;
