@@ -132,3 +132,111 @@ fn help_lists_only_commands_that_work() {
         version.stdout()
     );
 }
+
+/// Environment pointing `doctor` at stand-ins with the given GitHub role tokens.
+fn service_env(linear: &str, github: &str, tokens: [&str; 3]) -> Vec<(String, String)> {
+    vec![
+        ("SQUADRON_LINEAR_API_URL".into(), linear.into()),
+        ("SQUADRON_GITHUB_API_URL".into(), github.into()),
+        (
+            "LINEAR_API_KEY".into(),
+            squadron_standin_linear::StandinLinear::API_KEY.into(),
+        ),
+        ("GITHUB_TOKEN_DEVELOPER".into(), tokens[0].into()),
+        ("GITHUB_TOKEN_CODE_REVIEWER".into(), tokens[1].into()),
+        ("GITHUB_TOKEN_QA_SPECIALIST".into(), tokens[2].into()),
+    ]
+}
+
+async fn standins() -> (
+    squadron_standin_linear::StandinLinear,
+    squadron_standin_github::GithubStandin,
+) {
+    let mut workspace = squadron_standin_linear::Workspace::new("acme");
+    workspace.add_team("ENG", "Engineering");
+    let linear = squadron_standin_linear::StandinLinear::start(workspace)
+        .await
+        .expect("Linear stand-in");
+    let github = squadron_standin_github::GithubStandin::start()
+        .await
+        .expect("GitHub stand-in");
+    for (login, token) in [
+        ("dev-bot", "tok-dev"),
+        ("review-bot", "tok-review"),
+        ("qa-bot", "tok-qa"),
+    ] {
+        github.add_user(login, token).expect("add user");
+    }
+    (linear, github)
+}
+
+fn line<'a>(out: &'a str, check: &str) -> &'a str {
+    out.lines()
+        .find(|line| line.split_whitespace().nth(1) == Some(check))
+        .unwrap_or_else(|| panic!("no `{check}` line in:\n{out}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_resolves_three_distinct_identities_as_the_strong_mode() {
+    let (linear, github) = standins().await;
+    let sandbox = Sandbox::new();
+    let env = service_env(
+        &linear.endpoint(),
+        github.base_url(),
+        ["tok-dev", "tok-review", "tok-qa"],
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let outcome = sandbox.run(&["doctor"], &env);
+    let out = outcome.stdout();
+    assert_eq!(outcome.code(), 0, "{out}\n{}", outcome.stderr());
+    assert!(line(&out, "linear").starts_with("ok"), "{out}");
+    let github_line = line(&out, "github");
+    assert!(github_line.starts_with("ok"), "{out}");
+    assert!(
+        github_line.contains("dev-bot")
+            && github_line.contains("review-bot")
+            && github_line.contains("qa-bot"),
+        "{out}"
+    );
+    assert!(!out.contains("tok-dev"), "tokens are never printed:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_warns_when_a_reviewer_shares_the_developers_identity() {
+    let (linear, github) = standins().await;
+    let sandbox = Sandbox::new();
+    let env = service_env(
+        &linear.endpoint(),
+        github.base_url(),
+        ["tok-dev", "tok-dev", "tok-qa"],
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let outcome = sandbox.run(&["doctor"], &env);
+    let out = outcome.stdout();
+    assert_eq!(
+        outcome.code(),
+        0,
+        "a weaker mode is a warning, not a failure:\n{out}"
+    );
+    assert!(line(&out, "github").starts_with("warn"), "{out}");
+    assert!(out.contains("GitHub refuses self-approval"), "{out}");
+    assert!(out.contains("strong mode"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_fails_on_refused_credentials() {
+    let (linear, github) = standins().await;
+    linear.revoke_keys();
+    let sandbox = Sandbox::new();
+    let env = service_env(
+        &linear.endpoint(),
+        github.base_url(),
+        ["tok-dev", "wrong", "tok-qa"],
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let outcome = sandbox.run(&["doctor"], &env);
+    let out = outcome.stdout();
+    assert_eq!(outcome.code(), 1, "{out}");
+    assert!(line(&out, "linear").starts_with("FAIL"), "{out}");
+    assert!(line(&out, "github").starts_with("FAIL"), "{out}");
+}

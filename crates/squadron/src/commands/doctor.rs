@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings};
 use squadron_harness::{Sandbox, SandboxKind, SandboxSettings};
+use squadron_linear::LinearErrorKind;
 use squadron_store::{SqlStore, StoreLocation};
 
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::context::Context;
-use crate::error::{CliError, error_chain};
+use crate::error::{CliError, ErrorClass, error_chain};
+use crate::wiring::{code_host, linear_client, review_mode};
 
 /// How one check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,6 +84,9 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Cli
         checks.push(repositories_check(&context.config));
         checks.push(store_check(context).await);
         checks.push(sandbox_check(&context.config).await);
+        if !args.offline {
+            checks.extend(service_checks(context).await);
+        }
     }
 
     for check in &checks {
@@ -284,6 +289,88 @@ fn describe(location: &StoreLocation) -> String {
         Some(path) => format!("SQLite at {}", path.display()),
         None => location.backend().to_owned(),
     }
+}
+
+/// Reaches each service whose credentials are set: Linear (whose identity), GitHub (the
+/// three role identities and what they mean for the review mode) and the model providers.
+/// Missing credentials were already reported; unreachable services are warnings, refused
+/// credentials failures.
+async fn service_checks(context: &Context) -> Vec<Check> {
+    let config = &context.config;
+    let secrets = config.resolve_secrets(&context.env);
+    let mut checks = Vec::new();
+    if let Ok(linear) = linear_client(config, &secrets) {
+        checks.push(match timeout(linear.viewer()).await {
+            Some(Ok(viewer)) => Check::new(
+                "linear",
+                Level::Ok,
+                format!("authenticated as {}", viewer.name),
+            ),
+            Some(Err(error)) => {
+                let level = match error.kind() {
+                    LinearErrorKind::Authentication | LinearErrorKind::Forbidden => Level::Fail,
+                    _ => Level::Warn,
+                };
+                Check::new(
+                    "linear",
+                    level,
+                    format!("failed to {}", error_chain(&error)),
+                )
+            }
+            None => Check::new(
+                "linear",
+                Level::Warn,
+                format!("{} did not answer within 15 s", config.linear.api_url),
+            ),
+        });
+    }
+    if let Ok(github) = code_host(config, &secrets) {
+        checks.push(match timeout(review_mode(&github)).await {
+            Some(Ok((mode, warnings))) => {
+                let logins = mode.identities.as_ref().map_or_else(String::new, |ids| {
+                    format!(
+                        "developer {}, code reviewer {}, QA specialist {}",
+                        ids.developer, ids.code_reviewer, ids.qa_specialist
+                    )
+                });
+                if warnings.is_empty() {
+                    Check::new(
+                        "github",
+                        Level::Ok,
+                        format!("{logins}: distinct identities, reviews gate the merge"),
+                    )
+                } else {
+                    let mut message = logins;
+                    for warning in &warnings {
+                        message.push('\n');
+                        message.push_str(&warning.to_string());
+                    }
+                    Check::new("github", Level::Warn, message)
+                }
+            }
+            Some(Err(error)) => {
+                let level = if error.class() == ErrorClass::Config {
+                    Level::Fail
+                } else {
+                    Level::Warn
+                };
+                Check::new("github", level, error.message().to_owned())
+            }
+            None => Check::new(
+                "github",
+                Level::Warn,
+                format!("{} did not answer within 15 s", config.github.api_url),
+            ),
+        });
+    }
+    checks
+}
+
+/// Bounds a network check so an unreachable service cannot hang `doctor`.
+async fn timeout<T>(check: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(Duration::from_secs(15), check)
+        .await
+        .ok()
 }
 
 async fn sandbox_check(config: &Config) -> Check {

@@ -5,31 +5,19 @@
 //! prints the same as JSON.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
+use squadron_core::IssueKey;
 use squadron_core::admission::{Admission, Verdict, admit};
-use squadron_core::ports::{Clock, MilestoneIntake};
+use squadron_core::ports::MilestoneIntake;
 use squadron_core::refinement::RefinementPolicy;
-use squadron_core::{IssueKey, Timestamp};
-use squadron_linear::{
-    Credentials, LinearClient, LinearError, LinearErrorKind, RateLimiter, parse_project_url,
-};
+use squadron_linear::parse_project_url;
 
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::context::Context;
 use crate::error::CliError;
-use crate::format::now;
-
-/// The wall clock, for the rate limiter's reading of Linear's reset times.
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        now()
-    }
-}
+use crate::wiring::{linear_client, linear_error};
 
 /// Runs `squadron plan`.
 ///
@@ -41,23 +29,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitCode, CliEr
         parse_project_url(&args.url).map_err(|error| CliError::user(error.to_string()))?;
     let context = Context::load(global)?;
     let secrets = context.config.resolve_secrets(&context.env);
-    let credentials = match (&secrets.linear_oauth_token, &secrets.linear_api_key) {
-        (Some(token), _) => Credentials::OAuthToken(token.expose().to_owned()),
-        (None, Some(key)) => Credentials::ApiKey(key.expose().to_owned()),
-        (None, None) => {
-            return Err(CliError::config(format!(
-                "read Linear credentials: neither {} nor {} is set; set one to a Linear API key or OAuth token",
-                context.config.linear.api_key_env, context.config.linear.oauth_token_env
-            )));
-        }
-    };
-    let limiter = RateLimiter::new(Arc::new(SystemClock));
-    let linear = LinearClient::new(
-        context.config.linear.api_url.as_str(),
-        &credentials,
-        limiter,
-    )
-    .map_err(linear_error)?;
+    let linear = linear_client(&context.config, &secrets)?;
     let intake = linear
         .resolve_milestone(&project)
         .await
@@ -73,21 +45,6 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitCode, CliEr
         println!("{}", plan_text(&intake, &admission));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn linear_error(error: LinearError) -> CliError {
-    match error.kind() {
-        LinearErrorKind::BadInput | LinearErrorKind::NotFound | LinearErrorKind::InvalidInput => {
-            CliError::user(error.to_string())
-        }
-        LinearErrorKind::Authentication | LinearErrorKind::Forbidden => {
-            CliError::config(error.to_string())
-        }
-        LinearErrorKind::RateLimited | LinearErrorKind::Transport => {
-            CliError::transient(error.to_string())
-        }
-        LinearErrorKind::Protocol => CliError::internal(error.to_string()),
-    }
 }
 
 fn keys(keys: &[IssueKey]) -> Vec<&str> {
