@@ -60,6 +60,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Dry run: show which issues of a milestone would get a squad, changing nothing.
     Plan(PlanArgs),
+    /// Run the whole pipeline offline on built-in stand-ins of Linear, GitHub and a model,
+    /// with a sample repository and milestone; writes `report.json`.
+    Demo(DemoArgs),
 }
 
 /// Arguments of `squadron doctor`.
@@ -103,6 +106,19 @@ pub struct PlanArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `squadron demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The built-in scenario to run: `milestone`.
+    #[arg(long, value_name = "NAME", default_value = "milestone")]
+    pub scenario: String,
+
+    /// Keep the state in this directory: the configuration, the store, `report.json`, and
+    /// the bare repositories under `remotes/`. Without it everything goes when the demo ends.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
 /// Arguments of `squadron run`.

@@ -34,6 +34,19 @@ impl Context {
         })
     }
 
+    /// A context for `squadron demo`: `config_file` layered over the defaults and resolved
+    /// against `env` alone, so the demo's stand-ins and secrets win over anything exported
+    /// for real accounts (`DATABASE_URL` included: the store is the one the file names).
+    pub fn with_env(config_file: PathBuf, env: Env) -> Result<Context, CliError> {
+        let config = Config::load(Some(&config_file), &env).map_err(config_error)?;
+        Ok(Context {
+            config,
+            env,
+            config_file: Some(config_file),
+            database_url: None,
+        })
+    }
+
     /// Where the store lives: `--database-url`/`DATABASE_URL`, else `store.database_url`,
     /// else `store.sqlite_path`, else a SQLite file in the platform data directory.
     pub fn store_location(&self) -> Result<StoreLocation, CliError> {

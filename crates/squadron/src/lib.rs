@@ -1,4 +1,5 @@
 //! The parts of the `squadron` command that tests drive in-process: the daemon's HTTP
 //! server. The command-line front end lives in `main.rs`.
 
+pub mod demo;
 pub mod server;

@@ -54,5 +54,6 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
+        Command::Demo(args) => commands::demo::run(&args).await,
     }
 }
