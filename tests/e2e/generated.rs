@@ -1,0 +1,184 @@
+//! Generated milestones: `count` independent issues of team ENG, each adding its own small
+//! module and test to the sample repository, with scripts for every role that write real,
+//! passing code. Variants change what the reviewers or the model do.
+
+use serde_json::json;
+use squadron::demo::WorldSeed;
+use squadron_standin_linear::{IssueSpec, Workspace};
+use squadron_standin_model::{Action, Reply, Script, ScriptBook, ScriptedToolCall, ScriptedUsage};
+
+/// The review-round cap the generated milestones are run with; the scripted reviewers
+/// approve that many rounds.
+pub const MAX_ROUNDS: u32 = 10;
+
+/// The generated project's slug id.
+const SLUG_ID: &str = "9e2e0c0ffee1";
+
+/// How the generated squads behave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Both reviewers approve the first round.
+    Approve,
+    /// The Code Reviewer requests changes in every one of `rounds` rounds.
+    NeverSatisfied {
+        /// Rounds scripted.
+        rounds: u32,
+    },
+    /// The Developer's first model call reports a million prompt tokens.
+    Expensive,
+}
+
+/// A milestone of `count` issues, ENG-1 … ENG-`count`, all refined and independent.
+pub fn milestone(count: u32, behaviour: Behaviour) -> WorldSeed {
+    let behaviours: Vec<Behaviour> = (0..count).map(|_| behaviour).collect();
+    milestone_of(&behaviours)
+}
+
+/// A milestone with one issue per entry of `behaviours`, ENG-1 first.
+pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
+    let mut workspace = Workspace::new("acme");
+    workspace.add_team("ENG", "Engineering");
+    let project = workspace.add_project("Plans", SLUG_ID);
+    let milestone = workspace.add_milestone(&project, "Rates", 1.0, "next");
+    let mut scripts = ScriptBook::new();
+    for (n, behaviour) in (1..).zip(behaviours.iter().copied()) {
+        let identifier = workspace.add_issue(
+            IssueSpec::new("ENG", &format!("Rate of plan {n}"))
+                .description(&description(n))
+                .estimate(1.0)
+                .milestone(&milestone),
+        );
+        for script in issue_scripts(&identifier, n, behaviour) {
+            scripts = scripts.with(script);
+        }
+    }
+    WorldSeed {
+        workspace,
+        scripts,
+        project_url: format!("https://linear.app/acme/project/plans-{SLUG_ID}/overview"),
+    }
+}
+
+fn description(n: u32) -> String {
+    format!(
+        "Add `ledger/rate_{n}.py` with `rate_{n}()`.\n\n```gherkin\nFeature: Plan {n}\n\n  \
+         Scenario: The rate of plan {n}\n    When I ask for the rate of plan {n}\n    \
+         Then it is {n}00 cents\n```\n"
+    )
+}
+
+fn module(n: u32, revision: u32) -> String {
+    let note = if revision == 0 {
+        String::new()
+    } else {
+        format!("\n# Revised after review round {revision}.\n")
+    };
+    format!(
+        "\"\"\"The rate of plan {n}.\"\"\"\n\n\ndef rate_{n}():\n    \"\"\"Return the monthly rate of plan {n}, in integer cents.\"\"\"\n    return {n}00\n{note}"
+    )
+}
+
+fn test_file(n: u32) -> String {
+    format!(
+        "\"\"\"Tests of ledger.rate_{n}.\"\"\"\n\nimport unittest\n\nfrom ledger.rate_{n} import rate_{n}\n\n\nclass Rate{n}Test(unittest.TestCase):\n    def test_ac1_the_rate_of_plan_{n}(self):\n        \"\"\"AC-1: the rate of plan {n}.\"\"\"\n        self.assertEqual(rate_{n}(), {n}00)\n"
+    )
+}
+
+fn call(name: &str, arguments: &serde_json::Value) -> Action {
+    Action::Reply(Reply::tool_calls([ScriptedToolCall::new(name, arguments)]))
+}
+
+fn review(verdict: &str, n: u32) -> Action {
+    let comments = if verdict == "request_changes" {
+        json!([{ "path": format!("ledger/rate_{n}.py"), "line": 4, "body": "Name the plan's currency in the docstring." }])
+    } else {
+        json!([])
+    };
+    call(
+        "submit_review",
+        &json!({ "verdict": verdict, "summary": format!("Review of plan {n}."), "comments": comments }),
+    )
+}
+
+fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> {
+    let path = format!("ledger/rate_{n}.py");
+    // The Developer reads the conventions first; in the expensive variant that one call
+    // reports a million prompt tokens, which spends the squad's budget.
+    let mut reading = Reply::tool_calls([ScriptedToolCall::new(
+        "read_file",
+        &json!({ "path": "AGENTS.md" }),
+    )]);
+    if behaviour == Behaviour::Expensive {
+        reading = reading.usage(ScriptedUsage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 1_000,
+            cached_tokens: None,
+        });
+    }
+    let developer = Script::new(format!("developer-{identifier}"))
+        .when_task_contains(format!("# Task: implement {identifier}\n"))
+        .then(Action::Reply(reading))
+        .then(call(
+            "write_file",
+            &json!({ "path": path, "content": module(n, 0) }),
+        ))
+        .then(call(
+            "finish",
+            &json!({ "summary": format!("Add rate_{n}") }),
+        ));
+    let qa = Script::new(format!("qa-{identifier}"))
+        .when_task_contains(format!("# Task: write the tests for {identifier}\n"))
+        .then(call(
+            "write_file",
+            &json!({ "path": format!("tests/test_rate_{n}.py"), "content": test_file(n) }),
+        ))
+        .then(call(
+            "finish",
+            &json!({ "summary": format!("AC-1: test_ac1_the_rate_of_plan_{n}") }),
+        ));
+    let mut scripts = vec![developer, qa];
+    if let Behaviour::NeverSatisfied { rounds } = behaviour {
+        for round in 1..=rounds {
+            scripts.push(
+                Script::new(format!("code-reviewer-{identifier}-{round}"))
+                    .when_task_contains(format!(
+                        "# Task: review the code of {identifier} (round {round} of"
+                    ))
+                    .then(review("request_changes", n)),
+            );
+            scripts.push(
+                Script::new(format!("qa-specialist-{identifier}-{round}"))
+                    .when_task_contains(format!(
+                        "# Task: review the tests of {identifier} (round {round} of"
+                    ))
+                    .then(review("approve", n)),
+            );
+            scripts.push(
+                Script::new(format!("developer-fix-{identifier}-{round}"))
+                    .when_task_contains(format!(
+                        "# Task: address the reviews of {identifier} (round {round} of"
+                    ))
+                    .then(call(
+                        "write_file",
+                        &json!({ "path": path, "content": module(n, round) }),
+                    ))
+                    .then(call(
+                        "finish",
+                        &json!({ "summary": format!("Revise rate_{n} after round {round}") }),
+                    )),
+            );
+        }
+        return scripts;
+    }
+    // Squads run in parallel, so a branch falls behind when another merges first; it is
+    // then rebased and reviewed again. Reviewers approve every round up to the cap.
+    for (role, kind) in [("code-reviewer", "code"), ("qa-specialist", "tests")] {
+        let mut script = Script::new(format!("{role}-{identifier}"))
+            .when_task_contains(format!("# Task: review the {kind} of {identifier} (round"));
+        for _ in 0..MAX_ROUNDS {
+            script = script.then(review("approve", n));
+        }
+        scripts.push(script);
+    }
+    scripts
+}

@@ -1,0 +1,7 @@
+//! End-to-end runs of the `squadron` binary against the stand-ins on loopback: a large
+//! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
+//! cancelled in Linear mid-run, and kills at every phase boundary followed by a restart.
+
+mod generated;
+mod limits;
+mod support;

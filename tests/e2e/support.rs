@@ -1,0 +1,90 @@
+//! A world of stand-ins in the test process and the real binary pointed at it: each test
+//! gets its own stand-ins, store and configuration, and runs `squadron` as a child process.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use squadron::demo::{DemoLimits, DemoWorld, SAMPLE_REPO, WorldSeed};
+use squadron_standin_github::PullSnapshot;
+
+/// The stand-ins, a scratch directory with the store and configuration, and the secrets.
+pub struct Rig {
+    pub world: DemoWorld,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Rig {
+    /// Starts the stand-ins seeded with `seed` and writes a configuration with `limits`.
+    pub async fn start(seed: WorldSeed, limits: DemoLimits) -> Rig {
+        let world = DemoWorld::start_seeded(seed)
+            .await
+            .expect("the stand-ins start");
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let config = dir.path().join("squadron.toml");
+        let text = world.config_toml(&dir.path().join("squadron.db"), limits);
+        std::fs::write(&config, text).expect("write the configuration");
+        Rig { world, dir, config }
+    }
+
+    /// The scratch directory (home of the child processes).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `squadron <args>` in a scrubbed environment plus the demo's secrets and `extra`;
+    /// awaited without blocking the stand-ins, which share this test's runtime.
+    pub async fn squadron(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_squadron"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir())
+            .env("SQUADRON_CONFIG", &self.config)
+            .env("SQUADRON_LOG_FORMAT", "json")
+            .envs(self.world.secrets_env())
+            .envs(extra.iter().copied())
+            .current_dir(self.dir())
+            .kill_on_drop(true);
+        command.output().await.expect("run the squadron binary")
+    }
+
+    /// `squadron run <project url>`.
+    pub async fn run(&self, extra: &[(&str, &str)]) -> Output {
+        let url = self.world.project_url().to_owned();
+        self.squadron(&["run", &url], extra).await
+    }
+
+    /// Every pull request of the sample repository.
+    pub fn pulls(&self) -> Vec<PullSnapshot> {
+        self.world
+            .github
+            .pulls(SAMPLE_REPO)
+            .expect("the sample repository exists")
+    }
+
+    /// The comments on a Linear issue.
+    pub fn linear_comments(&self, identifier: &str) -> Vec<String> {
+        self.world
+            .linear
+            .with_workspace(|workspace| workspace.comments_of(identifier))
+    }
+
+    /// The Linear state of an issue.
+    pub fn linear_state(&self, identifier: &str) -> Option<String> {
+        self.world
+            .linear
+            .with_workspace(|workspace| workspace.state_name_of(identifier))
+    }
+}
+
+/// The output of a child process, for failure messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
