@@ -6,6 +6,7 @@ use squadron_core::{IssueKey, RunId, SquadId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::PipelineError;
+use crate::fix::FixRequest;
 use crate::progress::{Progress, SquadView};
 
 /// What a cancel request did.
@@ -25,6 +26,10 @@ pub enum CancelOutcome {
 pub(crate) enum Request {
     StartRun {
         url: String,
+        reply: oneshot::Sender<Result<RunId, PipelineError>>,
+    },
+    StartFix {
+        request: FixRequest,
         reply: oneshot::Sender<Result<RunId, PipelineError>>,
     },
     CancelIssue {
@@ -56,6 +61,26 @@ impl PipelineHandle {
                 url: url.to_owned(),
                 reply,
             })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())?
+    }
+
+    /// Starts a bug fix for one issue (its key or Linear URL, in `request.issue`): reads
+    /// the issue (no refinement gate), records a run triggered by the fix and queues one
+    /// bug-fix squad, which diagnoses first and reports in `request.slack`'s thread (or the
+    /// configured channel). Returns once the squad is recorded. When a fix squad for the
+    /// same issue is still unfinished, returns its run instead of starting another.
+    ///
+    /// Fails with [`PipelineErrorKind::NotFound`](crate::PipelineErrorKind::NotFound) for an
+    /// issue the tracker does not know, and with
+    /// [`PipelineErrorKind::Invalid`](crate::PipelineErrorKind::Invalid) when the issue's
+    /// team has no repository or a milestone squad is working the issue; the message says
+    /// what to do in both cases.
+    pub async fn start_fix(&self, request: FixRequest) -> Result<RunId, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::StartFix { request, reply })
             .await
             .map_err(|_| PipelineError::stopped())?;
         answer.await.map_err(|_| PipelineError::stopped())?

@@ -74,6 +74,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             run: run.clone(),
             squad: id.clone(),
             issue: decision.key.clone(),
+            kind: SquadKind::Feature,
             title: issue.title.clone(),
             phase: Phase::Queued,
             round: 0,
@@ -83,6 +84,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             approved_by: Vec::new(),
             tokens: Default::default(),
             cost: Default::default(),
+            time_to_merge: None,
         });
         let team = &issue.team_key;
         match &decision.verdict {
@@ -133,7 +135,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
 }
 
 /// A run id unused in the store: `run-<unix millis>`, with a suffix if taken.
-async fn mint_run_id(shared: &Shared, now: Timestamp) -> Result<RunId, PipelineError> {
+pub(crate) async fn mint_run_id(shared: &Shared, now: Timestamp) -> Result<RunId, PipelineError> {
     for attempt in 0..100_u32 {
         let id = match attempt {
             0 => RunId::new(format!("run-{}", now.as_millis())),

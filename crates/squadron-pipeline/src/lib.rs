@@ -8,11 +8,15 @@
 //!
 //! [`Scheduler`]: squadron_core::scheduler::Scheduler
 
+mod diagnose;
 mod effects;
 mod error;
 mod evidence;
+mod fix;
 mod handle;
 mod intake;
+mod metrics;
+mod notify;
 mod progress;
 mod prompts;
 mod runtime;
@@ -21,7 +25,9 @@ mod squad;
 mod steps;
 
 pub use error::{PipelineError, PipelineErrorKind};
+pub use fix::{FixRequest, SlackOrigin};
 pub use handle::{CancelOutcome, PipelineHandle};
+pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
 pub use progress::{Progress, RunView, SquadView};
 pub use runtime::Pipeline;
 pub use services::{AgentSetup, PipelineSettings, RepositoryTarget, ReviewMode, Services};

@@ -1,8 +1,10 @@
 //! The live view of every run and squad the runtime knows, published on a
 //! `tokio::sync::watch` channel for the CLI's progress lines and the server's API.
 
+use std::time::Duration;
+
 use squadron_core::gate::CommitSha;
-use squadron_core::{IssueKey, Phase, PrNumber, RunId, SquadId, TokenUsage, Usd};
+use squadron_core::{IssueKey, Phase, PrNumber, RunId, SquadId, SquadKind, TokenUsage, Usd};
 
 /// One squad as shown: issue, phase, round, PR, tokens, cost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub struct SquadView {
     pub squad: SquadId,
     /// Its issue (`ENG-123`).
     pub issue: IssueKey,
+    /// A milestone's feature or a bug fix (which starts with a diagnosis).
+    pub kind: SquadKind,
     /// The issue's title, once read.
     pub title: String,
     /// Where it stands; terminal phases carry their reason.
@@ -31,6 +35,8 @@ pub struct SquadView {
     pub tokens: TokenUsage,
     /// What they cost.
     pub cost: Usd,
+    /// Bug fixes only: the time from the fix trigger to the merge (time to restore).
+    pub time_to_merge: Option<Duration>,
 }
 
 /// One run as shown.

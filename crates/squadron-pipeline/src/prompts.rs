@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use squadron_config::{
-    AgentContext, EvidenceContext, IssueContext, PromptName, RepositoryContext, ReviewContext,
-    ScenarioContext, SystemContext, TaskContext, Untrusted,
+    AgentContext, DiagnosisContext, EvidenceContext, IssueContext, PromptName, RepositoryContext,
+    ReviewContext, ScenarioContext, SystemContext, TaskContext, Untrusted,
 };
 use squadron_core::Role;
 use squadron_core::ports::ChatModel;
-use squadron_harness::{AgentSpec, TurnOutcome};
+use squadron_harness::{AgentSpec, Diagnosis, TurnOutcome};
 
 use crate::runtime::Shared;
 use crate::squad::SquadCtx;
@@ -53,7 +53,8 @@ pub(crate) fn repository_context(ctx: &SquadCtx) -> RepositoryContext {
     }
 }
 
-/// A task context for `role` in `round`, without reviews, evidence or a diagnosis.
+/// A task context for `role` in `round`, without reviews or evidence; a bug fix's diagnosis
+/// (call [`SquadCtx::ensure_diagnosis`] first) stands in for the refined issue's scenarios.
 pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u32) -> TaskContext {
     let issue = ctx.issue.as_ref();
     let identifier = ctx.issue_key.to_string();
@@ -96,7 +97,12 @@ pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u
         round,
         max_rounds,
         reviews: Vec::<ReviewContext>::new(),
-        diagnosis: None,
+        diagnosis: ctx.diagnosis.as_ref().map(|diagnosis| DiagnosisContext {
+            hypothesis: Untrusted::new("diagnosis hypothesis", diagnosis.hypothesis.clone()),
+            plan: Untrusted::new("diagnosis plan", diagnosis.plan.clone()),
+            confidence: diagnosis.confidence.as_str().to_owned(),
+            files: diagnosis.files.clone(),
+        }),
         evidence: None::<EvidenceContext>,
         developer_summary: ctx
             .developer_summary
@@ -156,6 +162,8 @@ pub(crate) enum TurnResult {
     Finished(String),
     /// A reviewer's review.
     Reviewed(squadron_core::Review),
+    /// The diagnostician's diagnosis.
+    Diagnosed(Diagnosis),
 }
 
 /// Renders `prompt` with `task` and runs one turn of `role`.
@@ -193,9 +201,7 @@ pub(crate) async fn run_turn(
     match report.outcome {
         TurnOutcome::Finished { summary, .. } => Ok(TurnResult::Finished(summary)),
         TurnOutcome::Reviewed(review) => Ok(TurnResult::Reviewed(review)),
-        TurnOutcome::Diagnosed(_) => Err(TurnStop::Failed(format!(
-            "run the {role}: it submitted a diagnosis where none was asked for"
-        ))),
+        TurnOutcome::Diagnosed(diagnosis) => Ok(TurnResult::Diagnosed(diagnosis)),
         TurnOutcome::StepLimitReached { steps } => Err(TurnStop::Failed(format!(
             "run the {role}: it used all {steps} steps without finishing"
         ))),

@@ -8,18 +8,23 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use squadron_core::merge_queue::{MergeAttempt, MergeQueue, QueuedMerge};
-use squadron_core::ports::{RunStatus, SpendScope, SquadChange};
+use squadron_core::ports::{RunStatus, SpendScope, SquadChange, ThreadRef};
 use squadron_core::scheduler::{
     CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
 };
-use squadron_core::{Phase, PrNumber, Priority, RunId, RunTrigger, SquadId, Timestamp};
+use squadron_core::{
+    Issue, IssueKey, Phase, PrNumber, Priority, RunId, RunTrigger, SquadId, SquadKind, Timestamp,
+};
 use squadron_harness::Harness;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::diagnose;
 use crate::error::{PipelineError, PipelineErrorKind};
+use crate::fix::{self, FixAdmitted, FixRequest};
 use crate::handle::{CancelOutcome, PipelineHandle, Request};
 use crate::intake::{self, Admitted};
+use crate::metrics;
 use crate::progress::{Progress, RunView, SquadView};
 use crate::services::{PipelineSettings, Services};
 use crate::squad::SquadCtx;
@@ -31,7 +36,12 @@ pub(crate) struct Shared {
     pub settings: PipelineSettings,
     pub harness: Harness,
     squads: Mutex<HashMap<SquadId, Arc<tokio::sync::Mutex<SquadCtx>>>>,
+    /// Each squad's chat thread once known (`None`: it reports nowhere). A cell, so the
+    /// two reviewers' verdicts racing to post cannot start two threads.
+    threads: Mutex<HashMap<SquadId, ThreadCell>>,
 }
+
+type ThreadCell = Arc<tokio::sync::OnceCell<Option<ThreadRef>>>;
 
 impl Shared {
     /// The working state of a squad, created on first use.
@@ -41,11 +51,25 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(squads.entry(view.squad.clone()).or_insert_with(|| {
-            let mut ctx = SquadCtx::new(view.run.clone(), view.squad.clone(), view.issue.clone());
+            let mut ctx = SquadCtx::new(
+                view.run.clone(),
+                view.squad.clone(),
+                view.issue.clone(),
+                view.kind,
+            );
             ctx.pr = view.pr;
             ctx.pr_url = view.pr_url.clone();
             Arc::new(tokio::sync::Mutex::new(ctx))
         }))
+    }
+
+    /// The cell holding a squad's chat thread, created on first use.
+    pub fn thread_cell(&self, squad: &SquadId) -> ThreadCell {
+        let mut threads = self
+            .threads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(threads.entry(squad.clone()).or_default())
     }
 }
 
@@ -68,6 +92,21 @@ pub(crate) enum Outcome {
     },
     /// A run's intake finished.
     Admitted(Box<Admitted>),
+    /// The issue of a fix request was read.
+    FixFetched {
+        request: FixRequest,
+        issue: Box<Issue>,
+        reply: tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>,
+    },
+    /// A fix run and its squad are recorded.
+    FixAdmitted(IssueKey, Box<FixAdmitted>),
+    /// A fix request failed: before its issue was known (with its reply), or while
+    /// recording it (the replies wait under the issue).
+    FixFailed {
+        issue: Option<IssueKey>,
+        error: PipelineError,
+        reply: Option<tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>>,
+    },
     /// A run's intake failed.
     IntakeFailed {
         url: String,
@@ -88,6 +127,7 @@ pub(crate) enum ViewUpdate {
         sha: squadron_core::gate::CommitSha,
         approved_by: Vec<String>,
     },
+    TimeToMerge(std::time::Duration),
 }
 
 /// The runtime. Build it with [`Pipeline::new`], take a [`PipelineHandle`] with
@@ -117,6 +157,7 @@ impl Pipeline {
                 settings,
                 harness,
                 squads: Mutex::new(HashMap::new()),
+                threads: Mutex::new(HashMap::new()),
             }),
             requests_tx,
             requests_rx,
@@ -154,6 +195,7 @@ impl Pipeline {
             runs: Vec::new(),
             progress_tx: self.progress_tx,
             intaking: HashSet::new(),
+            fixing: HashMap::new(),
             stopping: false,
         };
         // Keep a sender alive so the request channel never reports closed while running.
@@ -176,8 +218,13 @@ struct Runtime {
     runs: Vec<RunView>,
     progress_tx: watch::Sender<Progress>,
     intaking: HashSet<String>,
+    /// Fix requests whose squad is being recorded, by issue: later requests for the same
+    /// issue wait for the same run.
+    fixing: HashMap<IssueKey, Vec<FixReply>>,
     stopping: bool,
 }
+
+type FixReply = tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>;
 
 /// The runtime must stop at once, as if the process were killed (a failpoint fired).
 #[derive(Debug)]
@@ -279,10 +326,21 @@ impl Runtime {
                 .collect();
             for record in squads {
                 let squad = &record.squad;
+                let time_to_merge =
+                    if squad.kind == SquadKind::BugFix && squad.phase == Phase::Merged {
+                        store
+                            .events(&squad.id)
+                            .await
+                            .ok()
+                            .and_then(|events| metrics::time_to_merge(&events))
+                    } else {
+                        None
+                    };
                 self.add_view(SquadView {
                     run: run.clone(),
                     squad: squad.id.clone(),
                     issue: squad.issue.clone(),
+                    kind: squad.kind,
                     title: String::new(),
                     phase: squad.phase.clone(),
                     round: squad.round,
@@ -292,6 +350,7 @@ impl Runtime {
                     approved_by: Vec::new(),
                     tokens: Default::default(),
                     cost: Default::default(),
+                    time_to_merge,
                 });
                 persisted.push(PersistedSquad {
                     run: run.clone(),
@@ -380,6 +439,25 @@ impl Runtime {
                             Outcome::Admitted(Box::new(admitted))
                         }
                         Err(error) => Outcome::IntakeFailed { url, error, reply },
+                    };
+                    let _ = outcomes.send(outcome);
+                });
+            }
+            Request::StartFix { request, reply } => {
+                let shared = Arc::clone(&self.shared);
+                let outcomes = self.outcomes_tx.clone();
+                self.tasks.spawn(async move {
+                    let outcome = match fix::fetch_issue(&shared, &request).await {
+                        Ok(issue) => Outcome::FixFetched {
+                            request,
+                            issue: Box::new(issue),
+                            reply,
+                        },
+                        Err(error) => Outcome::FixFailed {
+                            issue: None,
+                            error,
+                            reply: Some(reply),
+                        },
                     };
                     let _ = outcomes.send(outcome);
                 });
@@ -480,6 +558,40 @@ impl Runtime {
                     let _ = reply.send(Ok(run));
                 }
             }
+            Outcome::FixFetched {
+                request,
+                issue,
+                reply,
+            } => self.fix_fetched(request, *issue, reply),
+            Outcome::FixAdmitted(issue, admitted) => {
+                let FixAdmitted { run, view, event } = *admitted;
+                self.runs.push(RunView {
+                    id: run.clone(),
+                    url: None,
+                    finished: false,
+                });
+                self.add_view(view);
+                self.apply(event).await?;
+                for reply in self.fixing.remove(&issue).unwrap_or_default() {
+                    let _ = reply.send(Ok(run.clone()));
+                }
+            }
+            Outcome::FixFailed {
+                issue,
+                error,
+                reply,
+            } => {
+                tracing::warn!(issue = ?issue, %error, "could not start a fix squad");
+                let waiting = issue
+                    .and_then(|issue| self.fixing.remove(&issue))
+                    .unwrap_or_default();
+                for waiting in waiting {
+                    let _ = waiting.send(Err(PipelineError::new(error.kind(), error.to_string())));
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(error));
+                }
+            }
             Outcome::IntakeFailed { url, error, reply } => {
                 self.intaking.remove(&url);
                 tracing::warn!(%url, %error, "could not start a run");
@@ -498,11 +610,57 @@ impl Runtime {
                             view.merged_sha = Some(sha);
                             view.approved_by = approved_by;
                         }
+                        ViewUpdate::TimeToMerge(elapsed) => view.time_to_merge = Some(elapsed),
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The issue of a fix request is known: answers with the unfinished fix squad's run
+    /// when there is one, else records a new run (requests for the same issue arriving
+    /// meanwhile wait for it).
+    fn fix_fetched(&mut self, request: FixRequest, issue: Issue, reply: FixReply) {
+        let working = self
+            .views
+            .values()
+            .find(|view| view.issue == issue.key && !view.phase.is_terminal());
+        if let Some(view) = working {
+            let answer = if view.kind == SquadKind::BugFix {
+                tracing::info!(run = %view.run, issue = %issue.key, "a fix squad for this issue is unfinished; answering with its run");
+                Ok(view.run.clone())
+            } else {
+                Err(PipelineError::new(
+                    PipelineErrorKind::Invalid,
+                    format!(
+                        "start a fix squad for {}: squad {} of run {} is working on the issue                          already; cancel it first to fix the issue as a bug",
+                        issue.key, view.squad, view.run
+                    ),
+                ))
+            };
+            let _ = reply.send(answer);
+            return;
+        }
+        if let Some(waiting) = self.fixing.get_mut(&issue.key) {
+            waiting.push(reply);
+            return;
+        }
+        self.fixing.insert(issue.key.clone(), vec![reply]);
+        let shared = Arc::clone(&self.shared);
+        let outcomes = self.outcomes_tx.clone();
+        self.tasks.spawn(async move {
+            let key = issue.key.clone();
+            let outcome = match fix::admit_fix(&shared, &request, &issue).await {
+                Ok(admitted) => Outcome::FixAdmitted(key, Box::new(admitted)),
+                Err(error) => Outcome::FixFailed {
+                    issue: Some(key),
+                    error,
+                    reply: None,
+                },
+            };
+            let _ = outcomes.send(outcome);
+        });
     }
 
     /// Hands merge tickets to the first waiting PR of every free lane.
@@ -579,6 +737,8 @@ impl Runtime {
         round: u32,
         at: Timestamp,
     ) -> Result<(), Killed> {
+        let enriched = self.low_confidence_phase(squad, from, to).await;
+        let to = enriched.as_ref().unwrap_or(to);
         let store = &self.shared.services.store;
         let view = self.views.get(squad).cloned();
         if view.as_ref().is_some_and(|view| view.round != round)
@@ -623,11 +783,45 @@ impl Runtime {
                 steps::post_needs_human(&shared, &view, &reason).await;
             });
         }
+        if let Phase::Failed(error) = to
+            && let Some(view) = self.views.get(squad).cloned()
+        {
+            let shared = Arc::clone(&self.shared);
+            let error = error.clone();
+            self.tasks.spawn(async move {
+                steps::notify_failed(&shared, &view, &error).await;
+            });
+        }
         failpoint(&format!(
             "{}::{}",
             self.shared.settings.failpoint_scope,
             to.name()
         ))
+    }
+
+    /// A bug fix stopped for a diagnosis below the required confidence carries the
+    /// diagnosis in its needs-human reason: the scheduler only knows it was not confident,
+    /// the runtime knows what it said. `None` for every other phase change.
+    async fn low_confidence_phase(
+        &self,
+        squad: &SquadId,
+        from: &Phase,
+        to: &Phase,
+    ) -> Option<Phase> {
+        let (Phase::Diagnosing, Phase::NeedsHuman(reason)) = (from, to) else {
+            return None;
+        };
+        let minimum = self.shared.settings.min_confidence;
+        match diagnose::recorded(&self.shared, squad).await {
+            Ok(Some(diagnosis)) if diagnosis.confidence < minimum => Some(Phase::NeedsHuman(
+                diagnose::low_confidence_reason(reason, &diagnosis, minimum),
+            )),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(squad = %squad, %error, "could not read the diagnosis for the needs-human reason");
+                None
+            }
+        }
     }
 
     fn spawn_step(&mut self, squad: &SquadId, command: Command) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use squadron_config::{AgentDefinition, PromptLibrary};
 use squadron_core::gate::ReviewerIdentities;
 use squadron_core::ports::{
-    ChatModel, Clock, CodeHost, IssueTracker, MergeMethod, RepoRef, ResolvedIdentities,
-    ReviewDelivery, Store, Workspaces,
+    ChatModel, Clock, CodeHost, Confidence, IssueTracker, MergeMethod, Notifier, RepoRef,
+    ResolvedIdentities, ReviewDelivery, Store, Workspaces,
 };
 use squadron_core::refinement::RefinementPolicy;
 use squadron_core::scheduler::SchedulerConfig;
@@ -57,12 +57,17 @@ pub struct Services {
     pub sandbox: Arc<Sandbox>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Where squads' progress is told to people (Slack), when a bot token is configured.
+    /// Without one, squads run silently; with one, squads started from Slack (or every
+    /// squad, when [`PipelineSettings::notify_channel`] is set) report in a thread.
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl fmt::Debug for Services {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Services")
             .field("agents", &self.agents)
+            .field("notifier", &self.notifier.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +124,12 @@ pub struct PipelineSettings {
     /// Prefix of the failpoint names (`<scope>::<phase>`), so concurrent tests do not
     /// trip each other's failpoints.
     pub failpoint_scope: String,
+    /// Lowest diagnosis confidence with which a bug-fix squad goes on to fix; below it the
+    /// squad stops as needs-human with the diagnosis.
+    pub min_confidence: Confidence,
+    /// Channel for the threads of squads not started from Slack (config `slack.channel`);
+    /// `None` keeps them silent.
+    pub notify_channel: Option<String>,
 }
 
 impl PipelineSettings {
@@ -142,6 +153,8 @@ impl PipelineSettings {
             tick_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(600),
             failpoint_scope: "squadron".to_owned(),
+            min_confidence: Confidence::Medium,
+            notify_channel: None,
         }
     }
 }

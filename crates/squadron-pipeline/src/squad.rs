@@ -1,14 +1,15 @@
 //! What the runtime keeps about one squad between its steps: the issue, the repository, the
-//! worktree and the agents' summaries. Everything here can be rebuilt after a restart (the
-//! issue from the tracker, the worktree by preparing it again), so none of it is persisted.
+//! worktree, a bug fix's diagnosis and the agents' summaries. Everything here can be rebuilt
+//! after a restart (the issue from the tracker, the worktree by preparing it again, the
+//! diagnosis from the squad's event log), so none of it is persisted from here.
 
 use std::sync::Arc;
 
 use squadron_config::RepoSettings;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
-use squadron_core::{Issue, IssueKey, PrNumber, RunId, SquadId};
-use squadron_harness::{QaFiles, RepoPolicy, SquadWorkspace, Worktree};
+use squadron_core::{Issue, IssueKey, PrNumber, RunId, SquadId, SquadKind};
+use squadron_harness::{Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, Worktree};
 
 use crate::runtime::Shared;
 use crate::services::RepositoryTarget;
@@ -19,6 +20,7 @@ pub(crate) struct SquadCtx {
     pub run: RunId,
     pub squad: SquadId,
     pub issue_key: IssueKey,
+    pub kind: SquadKind,
     pub issue: Option<Issue>,
     pub target: Option<RepositoryTarget>,
     pub worktree: Option<PreparedWorktree>,
@@ -32,14 +34,17 @@ pub(crate) struct SquadCtx {
     pub pr_url: Option<String>,
     pub developer_summary: Option<String>,
     pub qa_summary: Option<String>,
+    /// A bug fix's diagnosis, once made or read back from the event log.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 impl SquadCtx {
-    pub fn new(run: RunId, squad: SquadId, issue_key: IssueKey) -> Self {
+    pub fn new(run: RunId, squad: SquadId, issue_key: IssueKey, kind: SquadKind) -> Self {
         Self {
             run,
             squad,
             issue_key,
+            kind,
             issue: None,
             target: None,
             worktree: None,
@@ -51,7 +56,18 @@ impl SquadCtx {
             pr_url: None,
             developer_summary: None,
             qa_summary: None,
+            diagnosis: None,
         }
+    }
+
+    /// A bug fix's diagnosis, read back from the event log after a restart; `None` for a
+    /// feature squad or a fix not diagnosed yet. The plan stands in for the refined issue
+    /// in the agents' prompts, so every step that renders one calls this first.
+    pub async fn ensure_diagnosis(&mut self, shared: &Shared) -> Result<(), String> {
+        if self.kind == SquadKind::BugFix && self.diagnosis.is_none() {
+            self.diagnosis = crate::diagnose::recorded(shared, &self.squad).await?;
+        }
+        Ok(())
     }
 
     /// The issue, read from the tracker on first use (after a restart it is not cached).

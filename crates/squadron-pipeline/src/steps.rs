@@ -10,14 +10,17 @@ use squadron_core::merge_queue::RebaseReason;
 use squadron_core::merge_queue::{BaseRelation, RecheckVerdict};
 use squadron_core::ports::{
     JournalBegin, MergeOutcome, PostedReview, PullRequestRequest, ReviewDelivery, SpendScope,
-    SquadChange, StatusUpdate, WorkflowTarget,
+    SquadChange, SquadUpdate, StatusUpdate, WorkflowTarget,
 };
 use squadron_core::scheduler::{BudgetScope, Command, Event, MergeRejection, Verification};
-use squadron_core::{PrNumber, Review, ReviewVerdict, Role, SquadId};
+use squadron_core::{PrNumber, Review, ReviewVerdict, Role, SquadId, SquadKind};
 use squadron_harness::{CommitOutcome, commit};
 
+use crate::diagnose;
 use crate::effects;
 use crate::evidence;
+use crate::metrics;
+use crate::notify::{self, Subject};
 use crate::progress::SquadView;
 use crate::prompts::{TurnResult, TurnStop, run_turn, task_context};
 use crate::runtime::{Outcome, Shared, ViewUpdate};
@@ -80,11 +83,7 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::Merge { .. } => {
             return merge(shared, ctx).await;
         }
-        Command::Diagnose { .. } => Err(Stop::Failed(
-            "diagnose the bug report: bug-fix squads are started by the Slack trigger, which \
-             this runtime does not run yet"
-                .to_owned(),
-        )),
+        Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
         Command::RecordPhase { .. }
         | Command::StopWork { .. }
         | Command::CleanUp { .. }
@@ -154,6 +153,7 @@ async fn prepare(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         tracing::warn!(squad = %ctx.squad, %error, "could not record the worktree path");
     }
     move_issue(shared, ctx, WorkflowTarget::Started, "started").await?;
+    notify::open_thread(shared, &Subject::of(ctx)).await;
     Ok(vec![Outcome::Event(Event::Prepared {
         squad: ctx.squad.clone(),
     })])
@@ -180,6 +180,7 @@ async fn move_issue(
 
 async fn implement(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
     let max = shared.settings.scheduler.max_review_rounds;
     let developer_task = task_context(ctx, Role::Developer, 0, max);
     let qa_task = task_context(ctx, Role::Qa, 0, max);
@@ -216,6 +217,7 @@ async fn implement(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
 
 async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason>) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
     let root = workspace.worktree.root().to_path_buf();
     let workspaces = &shared.services.workspaces;
     let target = ctx.target(shared).await?;
@@ -414,11 +416,26 @@ fn pr_body(ctx: &SquadCtx, evidence: Option<&str>, needs_human: Option<&str>) ->
     );
     body.push_str("\n\n### Tests\n");
     body.push_str(ctx.qa_summary.as_deref().unwrap_or("(no summary recorded)"));
-    body.push_str("\n\n### Acceptance criteria\n");
-    if let Some(issue) = &ctx.issue {
-        for scenario in &issue.acceptance_criteria {
+    if let Some(diagnosis) = &ctx.diagnosis {
+        body.push_str(&format!(
+            "\n\n### Diagnosis (confidence: {})\n{}\n\n**Fix plan:** {}",
+            diagnosis.confidence,
+            diagnosis.hypothesis.trim(),
+            diagnosis.plan.trim()
+        ));
+    }
+    let scenarios = ctx
+        .issue
+        .as_ref()
+        .map(|issue| issue.acceptance_criteria.as_slice())
+        .unwrap_or_default();
+    if !scenarios.is_empty() || ctx.diagnosis.is_none() {
+        body.push_str("\n\n### Acceptance criteria\n");
+        for scenario in scenarios {
             body.push_str(&format!("- [ ] {}: {}\n", scenario.id, scenario.name));
         }
+    } else {
+        body.push('\n');
     }
     if let Some(evidence) = evidence {
         body.push('\n');
@@ -492,6 +509,17 @@ async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     })
     .await?;
     move_issue(shared, ctx, WorkflowTarget::InReview, "in-review").await?;
+    notify::post(
+        shared,
+        &Subject::of(ctx),
+        "pr-opened",
+        SquadUpdate::PullRequestOpened {
+            number,
+            url: url.clone(),
+            title,
+        },
+    )
+    .await;
     Ok(vec![
         Outcome::View(ctx.squad.clone(), ViewUpdate::PrUrl(url)),
         Outcome::Event(Event::PrOpened {
@@ -503,6 +531,7 @@ async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
 
 async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
     let pr = ctx
         .pr
         .ok_or_else(|| format!("review {}: the squad has no PR", ctx.issue_key))?;
@@ -635,11 +664,14 @@ async fn review_as(
         && entry.status == squadron_core::ports::JournalStatus::Done
         && let Some(result) = entry.result
     {
-        return Ok(parse_verdict(&result));
+        let verdict = parse_verdict(&result);
+        // Killed between posting and telling the thread: tell it now (journaled, so once).
+        notify_verdict(shared, ctx, round, role, verdict).await;
+        return Ok(verdict);
     }
     let review = match run_turn(shared, ctx, role, prompt, task, None).await? {
         TurnResult::Reviewed(review) => review,
-        TurnResult::Finished(_) => {
+        TurnResult::Finished(_) | TurnResult::Diagnosed(_) => {
             return Err(Stop::Failed(format!(
                 "get the {role}'s review: it finished without submitting one"
             )));
@@ -700,7 +732,28 @@ async fn review_as(
         run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, role = %role, round,
         pr = pr.0, verdict = verdict.as_str(), comments, "review verdict"
     );
+    notify_verdict(shared, ctx, round, role, verdict).await;
     Ok(verdict)
+}
+
+async fn notify_verdict(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    round: u32,
+    role: Role,
+    verdict: ReviewVerdict,
+) {
+    notify::post(
+        shared,
+        &Subject::of(ctx),
+        &format!("review-{round}-{role}"),
+        SquadUpdate::ReviewVerdict {
+            reviewer: role,
+            verdict,
+            round,
+        },
+    )
+    .await;
 }
 
 async fn post_review(
@@ -752,6 +805,7 @@ fn parse_verdict(result: &str) -> ReviewVerdict {
 
 async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
     let pr = ctx
         .pr
         .ok_or_else(|| format!("fix {}: the squad has no PR", ctx.issue_key))?;
@@ -1061,17 +1115,99 @@ async fn try_merge(
         sha = %sha, approved_by = ?approved_by, "merged"
     );
     move_issue(shared, ctx, WorkflowTarget::Done, "done").await?;
+    let mut outcomes = vec![Outcome::View(
+        ctx.squad.clone(),
+        ViewUpdate::Merged {
+            sha: sha.clone(),
+            approved_by,
+        },
+    )];
+    if ctx.kind == SquadKind::BugFix
+        && let Some(elapsed) = record_time_to_merge(shared, ctx).await
+    {
+        outcomes.push(Outcome::View(
+            ctx.squad.clone(),
+            ViewUpdate::TimeToMerge(elapsed),
+        ));
+    }
+    let url = match &ctx.pr_url {
+        Some(url) => url.clone(),
+        None => journaled_pr_url(shared, &ctx.squad)
+            .await
+            .unwrap_or_default(),
+    };
+    notify::post(
+        shared,
+        &Subject::of(ctx),
+        "merged",
+        SquadUpdate::Merged {
+            number: pr,
+            url,
+            sha: sha.to_string(),
+        },
+    )
+    .await;
     Ok((
         Event::Merged {
             squad: ctx.squad.clone(),
-            sha: sha.clone(),
+            sha,
         },
         true,
-        vec![Outcome::View(
-            ctx.squad.clone(),
-            ViewUpdate::Merged { sha, approved_by },
-        )],
+        outcomes,
     ))
+}
+
+/// Records a bug fix's time from its trigger (the run's creation) to its merge, once; a
+/// restart that finds the merge recorded finds this recorded too.
+async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::time::Duration> {
+    let store = &shared.services.store;
+    let triggered = match store.run(&ctx.run).await {
+        Ok(record) => record.run.created_at,
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not read the run to time the fix");
+            return None;
+        }
+    };
+    let key = format!("{}/time-to-merge", ctx.squad);
+    let (payload, elapsed) = metrics::time_to_merge_payload(triggered, shared.services.clock.now());
+    let recorded = effects::once(shared, &key, Some(&ctx.squad), "metric", |_| async {
+        store
+            .append_event(
+                &ctx.squad,
+                metrics::TIME_TO_MERGE_EVENT,
+                &payload,
+                shared.services.clock.now(),
+            )
+            .await
+            .map(|_| payload.clone())
+            .map_err(|error| format!("record the time to merge of {}: {error}", ctx.squad))
+    })
+    .await;
+    match recorded {
+        Ok(payload) => {
+            // After a restart the journal holds the time measured at the merge.
+            let elapsed = metrics::payload_duration(&payload).unwrap_or(elapsed);
+            tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, seconds = elapsed.as_secs(), "fix merged: time from trigger to merge recorded");
+            Some(elapsed)
+        }
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not record the time to merge");
+            None
+        }
+    }
+}
+
+/// The PR's page as the open-PR step journaled it (`<number> <url>`), after a restart.
+async fn journaled_pr_url(shared: &Shared, squad: &SquadId) -> Option<String> {
+    let entry = shared
+        .services
+        .store
+        .journal_entry(&format!("{squad}/open-pr"))
+        .await
+        .ok()
+        .flatten()?;
+    let result = entry.result?;
+    result.split_once(' ').map(|(_, url)| url.to_owned())
 }
 
 async fn complete(shared: &Shared, key: &str, result: &str) -> Result<(), String> {
@@ -1145,6 +1281,15 @@ pub(crate) async fn post_needs_human(shared: &Shared, view: &SquadView, reason: 
     }
     let ctx = shared.squad(view);
     let ctx = ctx.lock().await;
+    notify::post(
+        shared,
+        &subject_of(&ctx, view),
+        "needs-human",
+        SquadUpdate::NeedsHuman {
+            reason: reason.to_owned(),
+        },
+    )
+    .await;
     if let (Some(pr), Some(target)) = (ctx.pr.or(view.pr), ctx.target.as_ref()) {
         let body = pr_body(&ctx, None, Some(reason));
         if let Err(error) = shared
@@ -1157,6 +1302,30 @@ pub(crate) async fn post_needs_human(shared: &Shared, view: &SquadView, reason: 
         }
     }
     tracing::info!(run = %view.run, squad = %view.squad, issue = %view.issue, pr = view.pr.map(|pr| pr.0), %reason, "needs a person");
+}
+
+/// Tells the squad's thread that it failed: a person must look, as after needs-human.
+pub(crate) async fn notify_failed(shared: &Shared, view: &SquadView, error: &str) {
+    let ctx = shared.squad(view);
+    let ctx = ctx.lock().await;
+    notify::post(
+        shared,
+        &subject_of(&ctx, view),
+        "needs-human",
+        SquadUpdate::NeedsHuman {
+            reason: format!("the squad failed: {error}"),
+        },
+    )
+    .await;
+}
+
+/// The squad as its thread shows it, with the view's title when the issue was not read.
+fn subject_of(ctx: &SquadCtx, view: &SquadView) -> Subject {
+    let mut subject = Subject::of(ctx);
+    if subject.title.is_empty() {
+        subject.title = view.title.clone();
+    }
+    subject
 }
 
 /// Removes a squad's worktree (its branch and PR stay), unless it is kept for a person.

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use squadron_config::{AgentCatalog, Config, PromptLibrary, Secrets};
 use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
 use squadron_core::ports::{
-    Clock, CodeHost, MergeMethod, RepoRef, ResolvedIdentities, ReviewDelivery,
+    Clock, CodeHost, MergeMethod, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
 };
 use squadron_core::refinement::RefinementPolicy;
 use squadron_core::{Role, Timestamp, Usd};
@@ -22,6 +22,7 @@ use squadron_model::{ProviderRegistry, ProviderSettings};
 use squadron_pipeline::{
     AgentSetup, Pipeline, PipelineSettings, RepositoryTarget, ReviewMode, Services,
 };
+use squadron_slack::{SlackClient, SlackNotifier};
 use squadron_store::{SqlStore, StoreLocation};
 use tracing::warn;
 
@@ -263,7 +264,21 @@ fn settings(config: &Config, review_mode: ReviewMode) -> Result<PipelineSettings
     };
     settings.required_checks = config.github.required_checks.clone();
     settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;
+    settings.min_confidence = config.diagnosis.min_confidence;
+    settings.notify_channel = config.slack.channel.clone();
     Ok(settings)
+}
+
+/// The Slack notifier when a bot token is set; without one squads report nowhere.
+fn notifier(config: &Config, secrets: &Secrets) -> Result<Option<Arc<dyn Notifier>>, CliError> {
+    let Some(token) = &secrets.slack_bot_token else {
+        return Ok(None);
+    };
+    let client =
+        SlackClient::new(config.slack.api_url.as_str(), token.expose()).map_err(|error| {
+            CliError::config(format!("failed to set up Slack: {}", error_chain(&error)))
+        })?;
+    Ok(Some(Arc::new(SlackNotifier::new(client))))
 }
 
 /// The whole runtime over the real adapters: Linear, GitHub (one identity per role), git
@@ -320,6 +335,7 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         prompts: Arc::new(prompts),
         sandbox: Arc::new(sandbox),
         clock: Arc::new(SystemClock),
+        notifier: notifier(config, &secrets)?,
     };
     Ok(Pipeline::new(services, settings(config, review_mode)?))
 }

@@ -1,5 +1,6 @@
 //! Drives the squad runtime end to end with fakes of every port: in-memory tracker and code
 //! host, workspaces over real git in a temporary directory, and scripted models.
 
+mod fixes;
 mod runs;
 mod support;

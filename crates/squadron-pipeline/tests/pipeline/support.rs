@@ -1,6 +1,7 @@
 //! Fakes of every port for driving the runtime: an in-memory tracker and code host (which
 //! enforces approvals on the head SHA and merges into a real bare repository), workspaces
-//! over real git in a temporary directory, and one scripted model per role.
+//! over real git in a temporary directory, one scripted model per role, and a notifier that
+//! records every chat post.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -70,6 +71,12 @@ pub fn sample_remote(root: &Path) -> PathBuf {
     )
     .unwrap();
     std::fs::write(seed.join("src/README"), "sources\n").unwrap();
+    std::fs::create_dir_all(seed.join("src/shop")).unwrap();
+    std::fs::write(
+        seed.join("src/shop/cart.py"),
+        "def total(cart):\n    return sum(item.price for item in cart.items)\n",
+    )
+    .unwrap();
     std::fs::write(seed.join("tests/base.sh"), "true\n").unwrap();
     git(&seed, &["init", "-q", "-b", "main"]).unwrap();
     git(&seed, &["add", "-A"]).unwrap();
@@ -421,6 +428,22 @@ pub fn issue(n: u32, blocked_by: &[u32]) -> Issue {
             .collect(),
         attachments: Vec::new(),
     }
+}
+
+/// A stub issue as Sentry's Linear integration creates it: no estimate, no scenarios, a
+/// `Sentry Issue:` line and a Python trace whose innermost app frame is `src/shop/cart.py`.
+pub fn sentry_stub(n: u32) -> Issue {
+    let mut issue = issue(n, &[]);
+    issue.title = format!("TypeError: 'NoneType' object is not iterable ({n})");
+    issue.description = format!(
+        "Sentry Issue: [SHOP-{n}A](https://acme.sentry.io/issues/4{n}/?referrer=linear_integration)\n\n\
+         ```\nTypeError: 'NoneType' object is not iterable\n  \
+         File \"/app/src/shop/cart.py\", line 2, in total\n  \
+         File \"/usr/lib/python3.12/site-packages/flask/app.py\", line 880, in dispatch\n```\n"
+    );
+    issue.acceptance_criteria = Vec::new();
+    issue.estimate = None;
+    issue
 }
 
 /// An issue with no acceptance scenarios: admission skips it.
@@ -782,6 +805,10 @@ pub struct ScriptedModel {
     pub calls: AtomicU64,
     /// Replies wait for the gate to open: tests hold agents mid-turn.
     pub gate: Arc<Semaphore>,
+    /// The confidence the Diagnostician states.
+    pub confidence: Mutex<&'static str>,
+    /// The task prompt of every turn this model started.
+    pub tasks: Mutex<Vec<String>>,
 }
 
 impl ScriptedModel {
@@ -792,7 +819,14 @@ impl ScriptedModel {
             seen: Mutex::default(),
             calls: AtomicU64::new(0),
             gate,
+            confidence: Mutex::new("high"),
+            tasks: Mutex::default(),
         }
+    }
+
+    /// The task prompts of the turns started so far.
+    pub fn tasks(&self) -> Vec<String> {
+        self.tasks.lock().unwrap().clone()
     }
 }
 
@@ -846,7 +880,19 @@ impl ChatModel for ScriptedModel {
         let issue = issue_of(request);
         let slug = issue.to_ascii_lowercase();
         let mid_turn = matches!(request.messages.last(), Some(ChatMessage::Tool { .. }));
+        if !mid_turn {
+            self.tasks.lock().unwrap().push(first_task(request));
+        }
         Ok(match self.role {
+            Role::Diagnostician => tool_call(
+                "submit_diagnosis",
+                serde_json::json!({
+                    "hypothesis": format!("The cart of {issue} has no items list when it is empty."),
+                    "plan": "Treat a missing items list as empty in total(); regression test: an empty cart totals 0.",
+                    "confidence": *self.confidence.lock().unwrap(),
+                    "files": ["src/shop/cart.py"],
+                }),
+            ),
             Role::Developer | Role::Qa if mid_turn => tool_call(
                 "finish",
                 serde_json::json!({"summary": format!("{} work on {issue}", self.role)}),
@@ -903,6 +949,7 @@ pub struct World {
     pub models: BTreeMap<Role, Arc<ScriptedModel>>,
     pub gate: Arc<Semaphore>,
     pub sandbox: Arc<Sandbox>,
+    pub notifier: Arc<RecordingNotifier>,
 }
 
 /// The clock tests run on: real milliseconds are fine, only ordering matters.
@@ -954,6 +1001,7 @@ impl World {
             models,
             gate,
             sandbox: Arc::new(sandbox),
+            notifier: Arc::new(RecordingNotifier::default()),
         }
     }
 
@@ -986,6 +1034,7 @@ impl World {
             prompts: Arc::new(PromptLibrary::shipped()),
             sandbox: Arc::clone(&self.sandbox),
             clock: Arc::new(TestClock),
+            notifier: Some(self.notifier.clone()),
         }
     }
 
@@ -1028,6 +1077,93 @@ impl World {
             ],
         )
         .is_ok()
+    }
+}
+
+/// One chat post: a thread's opening (`update` is `None`) or an update in a thread.
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub key: String,
+    pub channel: String,
+    /// The thread it was posted in; `None` for an opening.
+    pub thread: Option<String>,
+    pub ts: String,
+    pub update: Option<SquadUpdate>,
+}
+
+/// A notifier that records every post and never drops a repeated key, so tests see
+/// duplicates; it can be told to fail every post.
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    pub posts: Mutex<Vec<Post>>,
+    pub failing: std::sync::atomic::AtomicBool,
+    next: AtomicU64,
+}
+
+impl RecordingNotifier {
+    pub fn posts(&self) -> Vec<Post> {
+        self.posts.lock().unwrap().clone()
+    }
+
+    /// The kinds of the updates posted (`diagnosis`, `pr-opened`, …), in order.
+    pub fn update_kinds(&self) -> Vec<&'static str> {
+        self.posts()
+            .iter()
+            .filter_map(|post| post.update.as_ref().map(SquadUpdate::kind))
+            .collect()
+    }
+
+    fn record(
+        &self,
+        key: &str,
+        channel: &str,
+        thread: Option<&MessageTs>,
+        update: Option<&SquadUpdate>,
+    ) -> Result<String, PortError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "post to the chat: channel_not_found",
+            ));
+        }
+        let ts = format!(
+            "1700000000.{:06}",
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
+        self.posts.lock().unwrap().push(Post {
+            key: key.to_owned(),
+            channel: channel.to_owned(),
+            thread: thread.map(|ts| ts.as_str().to_owned()),
+            ts: ts.clone(),
+            update: update.cloned(),
+        });
+        Ok(ts)
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn start_thread(
+        &self,
+        key: &str,
+        channel: &str,
+        _opening: &ThreadOpening,
+    ) -> Result<ThreadRef, PortError> {
+        let ts = self.record(key, channel, None, None)?;
+        Ok(ThreadRef {
+            channel: channel.to_owned(),
+            ts: MessageTs::new(ts),
+        })
+    }
+
+    async fn post_update(
+        &self,
+        key: &str,
+        thread: &ThreadRef,
+        update: &SquadUpdate,
+    ) -> Result<MessageTs, PortError> {
+        self.record(key, &thread.channel, Some(&thread.ts), Some(update))
+            .map(MessageTs::new)
     }
 }
 
