@@ -2,6 +2,7 @@
 //! front of a fake runtime, and the real binary started and stopped with SIGTERM.
 
 mod api;
+mod binary;
 mod events;
 mod metrics_and_dashboard;
 mod request_log;
