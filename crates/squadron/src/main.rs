@@ -18,9 +18,6 @@ use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    // Test builds arm the runtime's failpoints from `FAILPOINTS`; the guard lives until exit.
-    #[cfg(feature = "failpoints")]
-    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     if let Err(error) = logging::init(cli.global.log_format, cli.global.log.as_deref()) {
         eprintln!("error: {error}");
@@ -57,7 +54,6 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
-        Command::Fix(args) => commands::fix::run(&global, &args).await,
         Command::Demo(args) => commands::demo::run(&args).await,
         Command::Serve(args) => commands::serve::run(&global, &args).await,
     }
