@@ -54,6 +54,10 @@ pub enum Command {
     /// Run a milestone in the foreground: every admitted issue to a merged PR, with live
     /// progress. Running the same URL again resumes an unfinished run.
     Run(RunArgs),
+    /// Fix one bug (usually a Sentry-created stub) in the foreground: diagnose it, fix it
+    /// with a regression test, review and merge, with live progress. Fixing the same issue
+    /// again resumes an unfinished fix.
+    Fix(FixArgs),
     /// Show runs and squads: issue, phase, round, PR, tokens, cost, age.
     Status(StatusArgs),
     /// Show one squad's event log and agent transcript.
@@ -138,4 +142,13 @@ pub struct DemoArgs {
 pub struct RunArgs {
     /// The Linear project URL, optionally naming a milestone with `#milestone-<id>`.
     pub url: String,
+}
+
+/// Arguments of `squadron fix`.
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The issue: its identifier (`ENG-123`) or its Linear URL
+    /// (`https://linear.app/<workspace>/issue/ENG-123/<title>`).
+    #[arg(value_name = "ENG-123 | URL")]
+    pub issue: String,
 }

@@ -54,6 +54,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
+        Command::Fix(args) => commands::fix::run(&global, &args).await,
         Command::Demo(args) => commands::demo::run(&args).await,
         Command::Serve(args) => commands::serve::run(&global, &args).await,
     }

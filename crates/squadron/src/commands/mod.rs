@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod doctor;
+pub mod fix;
 pub mod logs;
 pub mod plan;
 pub mod run;
