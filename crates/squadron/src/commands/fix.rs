@@ -106,3 +106,36 @@ async fn fix_to_end(context: &Context, issue: &str) -> Result<SquadView, CliErro
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorClass;
+    use crate::logging::LogFormat;
+
+    #[tokio::test]
+    async fn input_that_names_no_issue_is_a_user_error_listing_the_accepted_shapes() {
+        // A config file that does not exist proves nothing was loaded before the refusal.
+        let global = GlobalArgs {
+            config: Some("/nonexistent/squadron.toml".into()),
+            database_url: None,
+            log_format: LogFormat::Auto,
+            log: None,
+        };
+        for input in [
+            "checkout",
+            "https://linear.app/acme/project/checkout-a5e6ddb5d475",
+        ] {
+            let args = FixArgs {
+                issue: input.to_owned(),
+            };
+            let error = run(&global, &args).await.unwrap_err();
+            assert_eq!(error.class(), ErrorClass::User, "{error}");
+            let message = error.to_string();
+            assert!(
+                message.contains(input) && message.contains("ENG-123"),
+                "{message}"
+            );
+        }
+    }
+}
