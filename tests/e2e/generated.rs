@@ -2,6 +2,8 @@
 //! module and test to the sample repository, with scripts for every role that write real,
 //! passing code. Variants change what the reviewers or the model do.
 
+use std::time::Duration;
+
 use serde_json::json;
 use squadron::demo::WorldSeed;
 use squadron_standin_linear::{IssueSpec, Workspace};
@@ -26,6 +28,8 @@ pub enum Behaviour {
     },
     /// The Developer's first model call reports a million prompt tokens.
     Expensive,
+    /// The Developer's first model call takes a minute: long enough to cancel it.
+    Stalled,
 }
 
 /// A milestone of `count` issues, ENG-1 … ENG-`count`, all refined and independent.
@@ -115,9 +119,14 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
             cached_tokens: None,
         });
     }
+    let stall = if behaviour == Behaviour::Stalled {
+        Duration::from_secs(60)
+    } else {
+        Duration::ZERO
+    };
     let developer = Script::new(format!("developer-{identifier}"))
         .when_task_contains(format!("# Task: implement {identifier}\n"))
-        .then(Action::Reply(reading))
+        .then_after(stall, Action::Reply(reading))
         .then(call(
             "write_file",
             &json!({ "path": path, "content": module(n, 0) }),

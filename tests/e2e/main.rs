@@ -2,6 +2,7 @@
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
 //! cancelled in Linear mid-run, and kills at every phase boundary followed by a restart.
 
+mod cancel;
 mod generated;
 mod limits;
 mod support;

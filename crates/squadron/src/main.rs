@@ -18,6 +18,9 @@ use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
+    // Test builds arm the runtime's failpoints from `FAILPOINTS`; the guard lives until exit.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     if let Err(error) = logging::init(cli.global.log_format, cli.global.log.as_deref()) {
         eprintln!("error: {error}");

@@ -1,0 +1,7 @@
+//! Restart safety of the `squadron` binary: killed at each phase boundary through the
+//! runtime's failpoints (`FAILPOINTS`, armed only in builds with the `failpoints` feature),
+//! then run again on the same store and stand-ins.
+
+mod kill;
+#[path = "../e2e/support.rs"]
+mod support;
