@@ -8,7 +8,13 @@ use crate::logging::LogFormat;
 
 /// Squadron turns a refined Linear milestone into reviewed, merged code.
 #[derive(Debug, Parser)]
-#[command(name = "squadron", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "squadron",
+    version,
+    about = "Squadron turns a refined Linear milestone into reviewed, merged code",
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Options every command shares.
     #[command(flatten)]
