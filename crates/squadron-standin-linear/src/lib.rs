@@ -4,7 +4,7 @@
 //! `schema/linear.graphql`) and refused with a GraphQL error when invalid, as Linear does;
 //! valid operations run against an in-memory [`Workspace`] built with its builder methods.
 //! The server counts requests, records mutations, and can be told to answer rate-limit and
-//! authentication errors.
+//! authentication errors, or to hold every answer until released.
 
 mod fixtures;
 mod resolver;

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::fixtures::{RecordedMutation, Workspace};
@@ -93,6 +94,10 @@ struct Shared {
     workspace: Mutex<Workspace>,
     faults: Mutex<Faults>,
     requests: AtomicUsize,
+    /// Requests answered so far (held ones are not, until released).
+    answered: AtomicUsize,
+    /// While `true`, every request is held unanswered, as a stalled Linear would.
+    held: watch::Sender<bool>,
     api_key: String,
     oauth_token: String,
 }
@@ -144,6 +149,8 @@ impl StandinLinear {
                 keys_revoked: false,
             }),
             requests: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
+            held: watch::Sender::new(false),
             api_key: Self::API_KEY.to_owned(),
             oauth_token: Self::OAUTH_TOKEN.to_owned(),
         });
@@ -170,6 +177,23 @@ impl StandinLinear {
     /// How many requests reached the server, refused ones included.
     pub fn request_count(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests the server has answered; a held request counts once released.
+    pub fn answered_count(&self) -> usize {
+        self.shared.answered.load(Ordering::SeqCst)
+    }
+
+    /// Holds every request (arrived or arriving) unanswered until [`Self::release`], as a
+    /// stalled Linear would: a test can then prove that something happened before any
+    /// answer from Linear, without waiting on a real delay.
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Answers the held requests and stops holding new ones.
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Mutations executed so far, oldest first.
@@ -259,7 +283,14 @@ fn add_budget_headers(headers: &mut HeaderMap, budget: Budget) {
 
 async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    // The sender lives in `shared`, which this handler holds, so the wait cannot fail.
+    let _ = shared.held.subscribe().wait_for(|held| !held).await;
+    let response = answer(&shared, &headers, &body);
+    shared.answered.fetch_add(1, Ordering::SeqCst);
+    response
+}
 
+fn answer(shared: &Shared, headers: &HeaderMap, body: &str) -> Response {
     let credential = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok());
@@ -293,7 +324,7 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: St
         faults.budget
     };
 
-    let (status, body) = execute(&shared, &body);
+    let (status, body) = execute(shared, body);
     let mut response = (status, axum::Json(body)).into_response();
     if let Some(budget) = budget {
         add_budget_headers(response.headers_mut(), budget);

@@ -97,3 +97,35 @@ async fn unknown_credentials_get_linears_authentication_error() {
         "authentication error"
     );
 }
+
+#[tokio::test]
+async fn held_requests_are_seen_but_answered_only_once_released() {
+    let standin = std::sync::Arc::new(StandinLinear::start(workspace()).await.expect("starts"));
+    standin.hold();
+    let pending = tokio::spawn({
+        let standin = std::sync::Arc::clone(&standin);
+        async move {
+            post(
+                &standin,
+                json!({ "query": "query { issue(id: \"ENG-1\") { identifier } }" }),
+            )
+            .await
+        }
+    });
+    // The request is counted on arrival; wait for it without a clock.
+    while standin.request_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        standin.answered_count(),
+        0,
+        "a held request is not answered"
+    );
+    assert!(!pending.is_finished());
+
+    standin.release();
+    let (status, body) = pending.await.expect("the request completes");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["issue"]["identifier"], "ENG-1");
+    assert_eq!(standin.answered_count(), 1);
+}
