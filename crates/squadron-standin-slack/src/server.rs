@@ -1,4 +1,5 @@
-//! The loopback Web API server: `POST /api/chat.postMessage`, recorded with its thread.
+//! The loopback Web API server: `POST /api/chat.postMessage`, recorded with its thread, and
+//! `POST /response/<id>`, the response URLs of commands.
 //!
 //! A request passes, in order: the bot token check, the injected rate limit, reading the
 //! body (JSON or form, as Slack accepts both), the channel check, and only then is it
@@ -63,9 +64,20 @@ struct Faults {
     missing_channels: HashSet<String>,
 }
 
+/// One delayed reply an app posted to a command's `response_url`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedResponse {
+    /// The id in the URL (`/response/<id>`), naming which command it answers.
+    pub id: String,
+    /// The JSON body as posted (`response_type`, `text`, …).
+    pub body: Value,
+}
+
 #[derive(Debug, Default)]
 struct Recorded {
     messages: Vec<RecordedMessage>,
+    /// Replies posted to response URLs, oldest first.
+    responses: Vec<RecordedResponse>,
     /// Every refusal's error code, oldest first.
     refusals: Vec<String>,
 }
@@ -117,6 +129,7 @@ impl StandinSlack {
         });
         let app = Router::new()
             .route("/api/{method}", post(api_method))
+            .route("/response/{id}", post(response_url))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -133,6 +146,17 @@ impl StandinSlack {
     /// The Web API root, `http://127.0.0.1:<port>/api` (what `slack.api_url` names).
     pub fn api_url(&self) -> String {
         format!("http://{}/api", self.address)
+    }
+
+    /// A command's `response_url` on this stand-in: replies posted there are recorded under
+    /// `id` (Slack gives each command its own URL, valid for 30 minutes).
+    pub fn response_url(&self, id: &str) -> String {
+        format!("http://{}/response/{id}", self.address)
+    }
+
+    /// Every reply posted to a response URL, oldest first.
+    pub fn responses(&self) -> Vec<RecordedResponse> {
+        lock(&self.shared.recorded).responses.clone()
     }
 
     /// How many calls reached the server, refused ones included.
@@ -289,6 +313,30 @@ async fn api_method(
     };
     recorded.messages.push(message);
     axum::Json(json!({ "ok": true, "channel": channel, "ts": ts })).into_response()
+}
+
+/// A reply posted to a command's response URL: Slack takes a JSON message and answers `ok`,
+/// or 400 `invalid_payload` for anything else.
+async fn response_url(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(body @ Value::Object(_)) => {
+            lock(&shared.recorded)
+                .responses
+                .push(RecordedResponse { id, body });
+            (StatusCode::OK, "ok").into_response()
+        }
+        _ => {
+            lock(&shared.recorded)
+                .refusals
+                .push("invalid_payload".to_owned());
+            (StatusCode::BAD_REQUEST, "invalid_payload").into_response()
+        }
+    }
 }
 
 /// The call's arguments from a JSON body or a form (where `blocks` and `metadata` are JSON

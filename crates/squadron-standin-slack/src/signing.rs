@@ -69,6 +69,9 @@ pub struct SlashCommandRequest {
     pub user_id: String,
     /// Their handle.
     pub user_name: String,
+    /// Where the app may post delayed replies (point it at
+    /// [`StandinSlack::response_url`](crate::StandinSlack::response_url) in tests).
+    pub response_url: String,
 }
 
 impl SlashCommandRequest {
@@ -81,7 +84,17 @@ impl SlashCommandRequest {
             channel_id: "C0SQUADRON".to_owned(),
             user_id: "U2CERLKJA".to_owned(),
             user_name: "roadrunner".to_owned(),
+            response_url:
+                "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN"
+                    .to_owned(),
         }
+    }
+
+    /// The same command with its delayed replies going to `response_url`.
+    #[must_use]
+    pub fn with_response_url(mut self, response_url: &str) -> Self {
+        response_url.clone_into(&mut self.response_url);
+        self
     }
 
     /// The form body, fields in Slack's order.
@@ -96,10 +109,7 @@ impl SlashCommandRequest {
             .append_pair("user_name", &self.user_name)
             .append_pair("command", &self.command)
             .append_pair("text", &self.text)
-            .append_pair(
-                "response_url",
-                "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN",
-            )
+            .append_pair("response_url", &self.response_url)
             .append_pair(
                 "trigger_id",
                 "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",

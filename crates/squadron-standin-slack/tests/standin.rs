@@ -143,3 +143,45 @@ fn a_slash_command_is_form_encoded_and_signed_like_slacks() {
         )
     );
 }
+
+#[tokio::test]
+async fn replies_to_a_response_url_are_recorded_under_its_id() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let standin = StandinSlack::start().await.expect("starts");
+    let command = SlashCommandRequest::new("/squad", "fix ENG-1")
+        .with_response_url(&standin.response_url("cmd-1"));
+    assert!(
+        command.form_body().contains(&format!(
+            "response_url={}",
+            url_encode(&standin.response_url("cmd-1"))
+        )),
+        "{}",
+        command.form_body()
+    );
+    let client = reqwest::Client::new();
+    let reply = json!({ "response_type": "ephemeral", "text": "no such issue" });
+    let accepted = client
+        .post(&command.response_url)
+        .json(&reply)
+        .send()
+        .await
+        .expect("stand-in answers");
+    assert_eq!(accepted.status(), 200);
+    let refused = client
+        .post(standin.response_url("cmd-2"))
+        .body("not json")
+        .send()
+        .await
+        .expect("stand-in answers");
+    assert_eq!(refused.status(), 400);
+
+    let responses = standin.responses();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0].id, "cmd-1");
+    assert_eq!(responses[0].body, reply);
+    assert_eq!(standin.refusals(), ["invalid_payload"]);
+}
+
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
