@@ -17,6 +17,7 @@ use squadron_core::{
     IssueId, IssueKey, Phase, PrNumber, Run, RunId, RunTrigger, Squad, SquadId, SquadKind,
     Timestamp,
 };
+use squadron_pipeline::FixRequest;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, oneshot};
 use tokio::task::JoinHandle;
@@ -25,6 +26,7 @@ use tokio::task::JoinHandle;
 pub const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 pub const LINEAR_SECRET: &str = "linear-webhook-secret";
 pub const GITHUB_SECRET: &str = "github-webhook-secret";
+pub const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const PROJECT_URL: &str = "https://linear.app/acme/project/checkout-v2-a5e6ddb5d475/overview";
 
 pub struct FixedClock;
@@ -35,11 +37,28 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock stopped at a given instant.
+pub struct ClockAt(pub Timestamp);
+
+impl Clock for ClockAt {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
 /// Everything the fake runtime was asked, and what it answers.
 #[derive(Default)]
 pub struct Recorded {
     pub runs: Vec<RunView>,
     pub started: Vec<String>,
+    /// Every fix asked for, in order.
+    pub fixes: Vec<FixRequest>,
+    pub refuse_fix: Option<ControlError>,
+    /// When set, `start_fix` records the request, signals the first and waits for the
+    /// second, as the runtime does while it reads the issue from Linear.
+    pub fix_gate: Option<(Arc<Notify>, Arc<Notify>)>,
+    /// Signalled after each `start_fix` answered.
+    pub fix_answered: Arc<Notify>,
     pub cancelled: Vec<IssueKey>,
     pub reevaluated: Vec<ReevaluateTarget>,
     pub unhealthy: Option<String>,
@@ -116,6 +135,31 @@ impl ServerControl for FakeControl {
         drop(recorded);
         self.add_run(&id, Vec::new());
         Ok(RunId::new(id))
+    }
+
+    async fn start_fix(&self, request: FixRequest) -> Result<RunId, ControlError> {
+        let (gate, answered) = {
+            let mut recorded = self.recorded();
+            recorded.calls.push("start_fix");
+            recorded.fixes.push(request);
+            (
+                recorded.fix_gate.clone(),
+                Arc::clone(&recorded.fix_answered),
+            )
+        };
+        if let Some((entered, release)) = gate {
+            entered.notify_one();
+            release.notified().await;
+        }
+        let answer = {
+            let recorded = self.recorded();
+            match recorded.refuse_fix.clone() {
+                Some(error) => Err(error),
+                None => Ok(RunId::new(format!("fix-{}", recorded.fixes.len()))),
+            }
+        };
+        answered.notify_one();
+        answer
     }
 
     async fn run(&self, id: &RunId) -> Result<RunView, ControlError> {
@@ -220,6 +264,11 @@ pub fn settings() -> ServerSettings {
             "GITHUB_WEBHOOK_SECRET",
             "github.webhook_secret_env",
         ),
+        secret(
+            Some(SLACK_SECRET),
+            "SLACK_SIGNING_SECRET",
+            "slack.signing_secret_env",
+        ),
     )
 }
 
@@ -245,11 +294,20 @@ impl TestServer {
     }
 
     pub async fn start_with(control: Arc<FakeControl>, settings: ServerSettings) -> TestServer {
+        TestServer::start_at(control, settings, Arc::new(FixedClock)).await
+    }
+
+    /// A server whose webhooks are checked against `clock`.
+    pub async fn start_at(
+        control: Arc<FakeControl>,
+        settings: ServerSettings,
+        clock: Arc<dyn Clock>,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(control, Arc::new(FixedClock), settings);
+        let server = Server::new(control, clock, settings);
         let task = tokio::spawn(squadron::server::run(listener, server, async move {
             let _ = stopped.await;
         }));

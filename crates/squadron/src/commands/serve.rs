@@ -76,8 +76,8 @@ pub async fn serve(
     }
 }
 
-/// Webhook secrets as configured; an unset one is reported now and refused per request.
-fn server_settings(context: &Context, secrets: &Secrets) -> ServerSettings {
+/// Webhook and Slack signing secrets as configured; an unset one is reported now and refused per request.
+pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSettings {
     let linear = WebhookSecret {
         value: secrets.linear_webhook_secret.clone(),
         env_var: context.config.linear.webhook_secret_env.clone(),
@@ -88,7 +88,12 @@ fn server_settings(context: &Context, secrets: &Secrets) -> ServerSettings {
         env_var: context.config.github.webhook_secret_env.clone(),
         config_key: "github.webhook_secret_env".to_owned(),
     };
-    for (service, secret) in [("Linear", &linear), ("GitHub", &github)] {
+    let slack = WebhookSecret {
+        value: secrets.slack_signing_secret.clone(),
+        env_var: context.config.slack.signing_secret_env.clone(),
+        config_key: "slack.signing_secret_env".to_owned(),
+    };
+    for (service, secret) in [("Linear", &linear), ("GitHub", &github), ("Slack", &slack)] {
         if secret.value.is_none() {
             warn!(
                 env_var = %secret.env_var,
@@ -97,7 +102,7 @@ fn server_settings(context: &Context, secrets: &Secrets) -> ServerSettings {
             );
         }
     }
-    ServerSettings::new(linear, github)
+    ServerSettings::new(linear, github, slack)
 }
 
 /// Resolves on SIGTERM (how service managers stop the daemon) or SIGINT (Ctrl-C), naming

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use super::error::ErrorNote;
 use super::state::AppState;
-use super::{api, events, metrics, webhooks};
+use super::{api, events, metrics, slack, webhooks};
 
 /// The dashboard: one self-contained page that reads `/api/squads` and `/api/events`.
 const DASHBOARD: &str = include_str!("dashboard.html");
@@ -29,6 +29,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/linear", post(webhooks::linear))
         .route("/webhooks/github", post(webhooks::github))
+        .route("/webhooks/slack", post(slack::slack))
         .layer(DefaultBodyLimit::max(settings.webhook_body_limit));
     Router::new()
         .route("/", get(dashboard))

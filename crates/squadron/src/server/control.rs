@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{RepoRef, RunRecord, SquadRecord, UsageTotals};
 use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
+use squadron_pipeline::FixRequest;
 use tokio::sync::broadcast;
 
 /// The pipeline runtime as the server sees it.
@@ -18,6 +19,12 @@ pub trait ServerControl: Send + Sync {
     /// Starts a run for a milestone URL the server already checked to be a Linear project
     /// URL, and returns its id once the run is recorded; the work goes on in the background.
     async fn start_run(&self, url: &str) -> Result<RunId, ControlError>;
+
+    /// Starts a bug-fix squad on one issue (its key or Linear URL): reads the issue and
+    /// returns the run's id once its squad is recorded, or the unfinished fix of the same
+    /// issue. Fails with [`ControlErrorKind::NotFound`] for an issue the tracker does not
+    /// know. Slow (it reads the tracker): the Slack route calls it after acknowledging.
+    async fn start_fix(&self, request: FixRequest) -> Result<RunId, ControlError>;
 
     /// One run and its squads.
     async fn run(&self, id: &RunId) -> Result<RunView, ControlError>;

@@ -1,6 +1,6 @@
 //! The daemon's HTTP server: the JSON API, server-sent events, the Linear and GitHub
-//! webhooks, Prometheus metrics, the health check and the dashboard, all in front of a
-//! [`ServerControl`].
+//! webhooks, Slack's `/squad` command, Prometheus metrics, the health check and the
+//! dashboard, all in front of a [`ServerControl`].
 
 mod api;
 mod app;
@@ -11,6 +11,7 @@ mod json;
 mod metrics;
 mod pipeline_control;
 mod run;
+mod slack;
 mod state;
 mod store_reads;
 mod webhooks;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use squadron_core::{IssueKey, RunId, SquadId};
 use squadron_pipeline::{
-    CancelOutcome as PipelineCancel, Pipeline, PipelineError, PipelineErrorKind, PipelineHandle,
+    CancelOutcome as PipelineCancel, FixRequest, Pipeline, PipelineError, PipelineErrorKind,
+    PipelineHandle,
 };
 use squadron_store::SqlStore;
 use tokio::sync::{broadcast, oneshot};
@@ -127,6 +128,10 @@ async fn feed(
 impl ServerControl for PipelineControl {
     async fn start_run(&self, url: &str) -> Result<RunId, ControlError> {
         self.handle.start_run(url).await.map_err(control_error)
+    }
+
+    async fn start_fix(&self, request: FixRequest) -> Result<RunId, ControlError> {
+        self.handle.start_fix(request).await.map_err(control_error)
     }
 
     async fn run(&self, id: &RunId) -> Result<RunView, ControlError> {

@@ -14,6 +14,7 @@ use tracing::info;
 
 use super::app::router;
 use super::control::ServerControl;
+use super::slack::SlackReplies;
 use super::state::{AppState, ServerSettings};
 
 /// The HTTP face of the daemon: the runtime it fronts, the clock webhooks are checked
@@ -48,7 +49,7 @@ impl Server {
     }
 }
 
-/// Why the server stopped other than by being asked to.
+/// Why the server stopped other than by being asked to, or could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("serve HTTP on {address}: {source}")]
 pub struct ServeError {
@@ -64,7 +65,8 @@ pub struct ServeError {
 /// Returns once all of that is done.
 ///
 /// # Errors
-/// A [`ServeError`] when the listener fails.
+/// A [`ServeError`] when the listener fails or the HTTP client for Slack's response URLs
+/// cannot be built.
 pub async fn run(
     listener: TcpListener,
     server: Server,
@@ -74,12 +76,17 @@ pub async fn run(
         |_| "an unknown address".to_owned(),
         |addr: SocketAddr| addr.to_string(),
     );
+    let slack_replies = SlackReplies::new().map_err(|source| ServeError {
+        address: address.clone(),
+        source,
+    })?;
     let (stop, stopping) = watch::channel(false);
     let control = Arc::clone(&server.control);
     let app = router(AppState {
         control: server.control,
         clock: server.clock,
         settings: Arc::new(server.settings),
+        slack_replies,
         stopping,
     });
     info!(%address, "serving the API, webhooks and dashboard");

@@ -8,6 +8,7 @@ use squadron_core::ports::Clock;
 use tokio::sync::watch;
 
 use super::control::ServerControl;
+use super::slack::SlackReplies;
 
 /// How the server is set up, independent of where it listens.
 #[derive(Clone, Debug)]
@@ -16,6 +17,8 @@ pub struct ServerSettings {
     pub linear_webhook: WebhookSecret,
     /// The secret GitHub signs webhooks with.
     pub github_webhook: WebhookSecret,
+    /// The Slack app's signing secret, which signs slash commands, events and clicks.
+    pub slack_signing: WebhookSecret,
     /// Largest request body the API accepts, in bytes.
     pub api_body_limit: usize,
     /// Largest webhook body accepted, in bytes.
@@ -30,11 +33,16 @@ impl ServerSettings {
     /// before they are buffered.
     pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
-    /// Settings with both webhook secrets and the default body limits.
-    pub fn new(linear_webhook: WebhookSecret, github_webhook: WebhookSecret) -> Self {
+    /// Settings with the three signing secrets and the default body limits.
+    pub fn new(
+        linear_webhook: WebhookSecret,
+        github_webhook: WebhookSecret,
+        slack_signing: WebhookSecret,
+    ) -> Self {
         Self {
             linear_webhook,
             github_webhook,
+            slack_signing,
             api_body_limit: Self::DEFAULT_API_BODY_LIMIT,
             webhook_body_limit: Self::DEFAULT_WEBHOOK_BODY_LIMIT,
         }
@@ -69,6 +77,8 @@ pub(crate) struct AppState {
     pub(crate) control: Arc<dyn ServerControl>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Arc<ServerSettings>,
+    /// Posts delayed replies to Slack commands' response URLs.
+    pub(crate) slack_replies: SlackReplies,
     /// Turns `true` when the server starts shutting down, so long-lived responses (the event
     /// stream) end and the drain can complete.
     pub(crate) stopping: watch::Receiver<bool>,

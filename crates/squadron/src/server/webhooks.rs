@@ -102,7 +102,10 @@ pub(crate) async fn github(
 }
 
 /// The secret, or 503 naming the variable to set.
-fn configured<'a>(secret: &'a WebhookSecret, service: &str) -> Result<&'a Secret, ApiError> {
+pub(crate) fn configured<'a>(
+    secret: &'a WebhookSecret,
+    service: &str,
+) -> Result<&'a Secret, ApiError> {
     secret.value.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
