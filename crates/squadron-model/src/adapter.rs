@@ -301,6 +301,7 @@ impl Provider {
                 self.gate.pause_for(wait);
             }
             tracing::warn!(
+                event = "retry", what = "model-call", attempt = try_number + 1,
                 provider = %self.name, try_number, max_tries, wait_ms = wait.as_millis(),
                 "model call failed with {what}; trying again"
             );

@@ -7,6 +7,7 @@ use std::future::Future;
 use squadron_core::SquadId;
 use squadron_core::ports::JournalBegin;
 
+use crate::log_events::RETRY;
 use crate::runtime::Shared;
 
 /// Performs the effect `key` once across restarts and returns its recorded result.
@@ -40,6 +41,8 @@ where
         JournalBegin::Begun { attempt } => {
             if attempt > 1 {
                 tracing::info!(
+                    event = RETRY,
+                    what = kind,
                     key,
                     attempt,
                     "retrying a side effect whose last attempt failed"
@@ -49,8 +52,10 @@ where
         }
         JournalBegin::InProgress(entry) => {
             tracing::info!(
+                event = RETRY,
+                what = kind,
                 key,
-                attempts = entry.attempts,
+                attempt = entry.attempts + 1,
                 "reconciling a side effect interrupted mid-flight"
             );
             true

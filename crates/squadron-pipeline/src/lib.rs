@@ -15,6 +15,7 @@ mod evidence;
 mod fix;
 mod handle;
 mod intake;
+pub mod log_events;
 mod metrics;
 mod notify;
 mod progress;

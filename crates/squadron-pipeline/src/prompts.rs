@@ -8,9 +8,11 @@ use squadron_config::{
     ReviewContext, ScenarioContext, SystemContext, TaskContext, Untrusted,
 };
 use squadron_core::Role;
-use squadron_core::ports::ChatModel;
+use squadron_core::ports::{ChatModel, SpendScope};
 use squadron_harness::{AgentSpec, Diagnosis, TurnOutcome};
+use tracing::Instrument;
 
+use crate::log_events::{self, BUDGET_EXCEEDED};
 use crate::runtime::Shared;
 use crate::squad::SquadCtx;
 
@@ -166,8 +168,22 @@ pub(crate) enum TurnResult {
     Diagnosed(Diagnosis),
 }
 
-/// Renders `prompt` with `task` and runs one turn of `role`.
+/// Renders `prompt` with `task` and runs one turn of `role` inside its `role` span.
 pub(crate) async fn run_turn(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+    prompt: PromptName,
+    task: &TaskContext,
+    extra: Option<&str>,
+) -> Result<TurnResult, TurnStop> {
+    turn(shared, ctx, role, prompt, task, extra)
+        .instrument(log_events::role_span(role))
+        .await
+}
+
+/// [`run_turn`] for a caller already inside the role's span.
+pub(crate) async fn turn(
     shared: &Shared,
     ctx: &SquadCtx,
     role: Role,
@@ -194,8 +210,9 @@ pub(crate) async fn run_turn(
         .run_turn(model.as_ref(), &workspace, &spec, &task_prompt)
         .await;
     tracing::info!(
-        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, role = %role,
-        steps = report.steps, tokens = report.usage.total(), cost = %report.cost,
+        steps = report.steps,
+        tokens = report.usage.total(),
+        cost = %report.cost,
         "agent turn ended"
     );
     match report.outcome {
@@ -205,7 +222,17 @@ pub(crate) async fn run_turn(
         TurnOutcome::StepLimitReached { steps } => Err(TurnStop::Failed(format!(
             "run the {role}: it used all {steps} steps without finishing"
         ))),
-        TurnOutcome::BudgetExceeded(exceeded) => Err(TurnStop::Budget(exceeded)),
+        TurnOutcome::BudgetExceeded(exceeded) => {
+            let scope = match &exceeded.scope {
+                SpendScope::Squad(_) => "squad",
+                SpendScope::Run(_) => "run",
+            };
+            tracing::warn!(
+                event = BUDGET_EXCEEDED, scope, spent = %exceeded.spent,
+                budget = %exceeded.budget, "budget exceeded: the squad stops before its next model call"
+            );
+            Err(TurnStop::Budget(exceeded))
+        }
         TurnOutcome::Failed(failure) => Err(TurnStop::Failed(format!(
             "run the {role}: {}",
             error_chain(&failure)

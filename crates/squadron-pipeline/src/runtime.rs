@@ -18,12 +18,14 @@ use squadron_core::{
 use squadron_harness::Harness;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
+use tracing::Instrument;
 
 use crate::diagnose;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::fix::{self, FixAdmitted, FixRequest};
 use crate::handle::{CancelOutcome, PipelineHandle, Request};
 use crate::intake::{self, Admitted};
+use crate::log_events::{self, PHASE_CHANGED};
 use crate::metrics;
 use crate::progress::{Progress, RunView, SquadView};
 use crate::services::{PipelineSettings, Services};
@@ -765,10 +767,12 @@ impl Runtime {
             view.phase = to.clone();
             view.round = round;
             view.pr = pr.or(view.pr);
+            // Logged by the loop, outside any squad's task: the squad's fields go on the line
+            // itself (readers such as the e2e tests look for them there).
             tracing::info!(
-                run = %view.run, squad = %squad, issue = %view.issue, phase = to.name(),
-                from = from.name(), round, pr = pr.map(|pr| pr.0), detail = to.detail(),
-                "phase changed"
+                event = PHASE_CHANGED, run = %view.run, squad = %squad, issue = %view.issue,
+                phase = to.name(), from = from.name(), round, pr = view.pr.map(|pr| pr.0),
+                detail = to.detail(), "phase changed"
             );
         }
         if !matches!(to, Phase::Approved | Phase::Merging) {
@@ -779,18 +783,26 @@ impl Runtime {
         {
             let shared = Arc::clone(&self.shared);
             let reason = reason.clone();
-            self.tasks.spawn(async move {
-                steps::post_needs_human(&shared, &view, &reason).await;
-            });
+            let span = view_span(&view);
+            self.tasks.spawn(
+                async move {
+                    steps::post_needs_human(&shared, &view, &reason).await;
+                }
+                .instrument(span),
+            );
         }
         if let Phase::Failed(error) = to
             && let Some(view) = self.views.get(squad).cloned()
         {
             let shared = Arc::clone(&self.shared);
             let error = error.clone();
-            self.tasks.spawn(async move {
-                steps::notify_failed(&shared, &view, &error).await;
-            });
+            let span = view_span(&view);
+            self.tasks.spawn(
+                async move {
+                    steps::notify_failed(&shared, &view, &error).await;
+                }
+                .instrument(span),
+            );
         }
         failpoint(&format!(
             "{}::{}",
@@ -830,9 +842,17 @@ impl Runtime {
             return;
         };
         let pr = self.scheduler.squad(squad).and_then(|status| status.pr);
+        let span = log_events::squad_span(
+            &view.run,
+            squad,
+            &view.issue,
+            &view.phase,
+            view.round,
+            pr.or(view.pr),
+        );
         let shared = Arc::clone(&self.shared);
         let outcomes = self.outcomes_tx.clone();
-        let handle = self.tasks.spawn(async move {
+        let step = async move {
             let ctx = shared.squad(&view);
             let mut ctx = ctx.lock().await;
             if ctx.pr.is_none() {
@@ -855,7 +875,8 @@ impl Runtime {
             {
                 let _ = outcomes.send(Outcome::View(view.squad.clone(), ViewUpdate::Usage(totals)));
             }
-        });
+        };
+        let handle = self.tasks.spawn(step.instrument(span));
         if let Some(previous) = self.running.insert(squad.clone(), handle) {
             // The scheduler issues one step at a time per squad; a re-check after a merge
             // may overlap a step that is ending, which keeps running.
@@ -870,9 +891,13 @@ impl Runtime {
         let keep = matches!(view.phase, Phase::NeedsHuman(_))
             && self.shared.settings.keep_worktrees_on_needs_human;
         let shared = Arc::clone(&self.shared);
-        self.tasks.spawn(async move {
-            steps::clean_up(&shared, &view, keep).await;
-        });
+        let span = view_span(&view);
+        self.tasks.spawn(
+            async move {
+                steps::clean_up(&shared, &view, keep).await;
+            }
+            .instrument(span),
+        );
     }
 
     async fn run_finished(&mut self, run: &RunId, summary: &RunSummary) {
@@ -923,6 +948,18 @@ impl Killed {
     fn into_error(self) -> PipelineError {
         PipelineError::new(PipelineErrorKind::Stopped, self.0)
     }
+}
+
+/// The `squad` span of a task for the squad `view` shows.
+fn view_span(view: &SquadView) -> tracing::Span {
+    log_events::squad_span(
+        &view.run,
+        &view.squad,
+        &view.issue,
+        &view.phase,
+        view.round,
+        view.pr,
+    )
 }
 
 /// The milestone URL a run was started from.

@@ -15,14 +15,16 @@ use squadron_core::ports::{
 use squadron_core::scheduler::{BudgetScope, Command, Event, MergeRejection, Verification};
 use squadron_core::{PrNumber, Review, ReviewVerdict, Role, SquadId, SquadKind};
 use squadron_harness::{CommitOutcome, commit};
+use tracing::Instrument;
 
 use crate::diagnose;
 use crate::effects;
 use crate::evidence;
+use crate::log_events::{self, GATE_DECISION, MERGED, RETRY, REVIEW_VERDICT};
 use crate::metrics;
 use crate::notify::{self, Subject};
 use crate::progress::SquadView;
-use crate::prompts::{TurnResult, TurnStop, run_turn, task_context};
+use crate::prompts::{TurnResult, TurnStop, run_turn, task_context, turn};
 use crate::runtime::{Outcome, Shared, ViewUpdate};
 use crate::squad::SquadCtx;
 
@@ -105,10 +107,7 @@ fn stop_event(ctx: &SquadCtx, step: &str, stop: Stop) -> Event {
             }
         }
         Stop::Budget(exceeded) => {
-            tracing::warn!(
-                run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, step,
-                spent = %exceeded.spent, budget = %exceeded.budget, "budget exceeded"
-            );
+            // The turn that met the budget logged it, in its role's span.
             let scope = match exceeded.scope {
                 SpendScope::Squad(squad) => BudgetScope::Squad(squad),
                 SpendScope::Run(run) => BudgetScope::Run(run),
@@ -296,8 +295,11 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
             .iter()
             .any(|path| rendered.contains(path.as_str()));
         tracing::info!(
-            run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, attempt = attempt + 1,
-            qa = qa_at_fault, "tests fail; handing the failure back to the agents"
+            event = RETRY,
+            what = "tests",
+            attempt = attempt + 1,
+            qa = qa_at_fault,
+            "tests fail; handing the failure back to the agents"
         );
         let extra = format!(
             "## The test command fails\nThe harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
@@ -445,6 +447,32 @@ fn pr_body(ctx: &SquadCtx, evidence: Option<&str>, needs_human: Option<&str>) ->
     body
 }
 
+/// Logs a gate decision other than merge: wait (with what it waits for) or blocked, with
+/// every reason.
+fn log_gate_decision(decision: &GateDecision) {
+    let (name, reasons) = match decision {
+        GateDecision::Merge => ("merge", String::new()),
+        GateDecision::AskAgainShortly => (
+            "wait",
+            "the code host has not computed mergeability yet".to_owned(),
+        ),
+        GateDecision::Blocked(blockers) => (
+            "blocked",
+            blockers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    tracing::info!(
+        event = GATE_DECISION,
+        decision = name,
+        reasons,
+        "gate decided"
+    );
+}
+
 async fn update_pr_body(shared: &Shared, ctx: &SquadCtx, evidence: Option<&str>) {
     let (Some(pr), Some(target)) = (ctx.pr, ctx.target.as_ref()) else {
         return;
@@ -496,6 +524,7 @@ async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     }
     ctx.pr = Some(number);
     ctx.pr_url = Some(url.clone());
+    log_events::record_pr(number);
     tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %issue.key, pr = number.0, %url, "PR open");
     let link_key = format!("{}/link-pr", ctx.squad);
     let tracker = &shared.services.tracker;
@@ -572,7 +601,8 @@ async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
             Role::CodeReviewer,
             PromptName::ReviewCode,
             &code_task
-        ),
+        )
+        .instrument(log_events::role_span(Role::CodeReviewer)),
         review_as(
             shared,
             ctx_ref,
@@ -583,7 +613,8 @@ async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
             Role::QaSpecialist,
             PromptName::ReviewTests,
             &qa_task
-        ),
+        )
+        .instrument(log_events::role_span(Role::QaSpecialist)),
     );
     let (code_reviewer, qa_specialist) = (code_reviewer?, qa_specialist?);
     Ok(vec![Outcome::Event(Event::ReviewsCompleted {
@@ -669,7 +700,7 @@ async fn review_as(
         notify_verdict(shared, ctx, round, role, verdict).await;
         return Ok(verdict);
     }
-    let review = match run_turn(shared, ctx, role, prompt, task, None).await? {
+    let review = match turn(shared, ctx, role, prompt, task, None).await? {
         TurnResult::Reviewed(review) => review,
         TurnResult::Finished(_) | TurnResult::Diagnosed(_) => {
             return Err(Stop::Failed(format!(
@@ -729,8 +760,10 @@ async fn review_as(
         tracing::warn!(squad = %ctx.squad, %error, "could not log the review verdict");
     }
     tracing::info!(
-        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, role = %role, round,
-        pr = pr.0, verdict = verdict.as_str(), comments, "review verdict"
+        event = REVIEW_VERDICT,
+        verdict = verdict.as_str(),
+        comments,
+        "review verdict"
     );
     notify_verdict(shared, ctx, round, role, verdict).await;
     Ok(verdict)
@@ -962,11 +995,8 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         required_checks: shared.settings.required_checks.clone(),
     };
     let decision = MergeGate::evaluate(&snapshot, &policy);
-    tracing::info!(
-        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0,
-        decision = %decision, "gate decided"
-    );
     if decision != GateDecision::Merge {
+        log_gate_decision(&decision);
         return Ok(vec![Outcome::Event(Event::GateDecided {
             squad: ctx.squad.clone(),
             decision,
@@ -987,15 +1017,29 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         mergeable: snapshot.mergeable,
         contains_base_tip,
     };
-    match relation.verdict() {
-        RecheckVerdict::Proceed => gate_passed(),
-        RecheckVerdict::Rebase(reason) => {
-            tracing::info!(squad = %ctx.squad, pr = pr.0, ?reason, "the PR must be rebased before it merges");
-            Ok(vec![Outcome::Event(Event::RebaseRequired {
-                squad: ctx.squad.clone(),
-                reason,
-            })])
+    let verdict = relation.verdict();
+    let reasons = match verdict {
+        RecheckVerdict::Proceed => String::new(),
+        RecheckVerdict::Rebase(RebaseReason::Behind) => {
+            format!("the branch is behind {}", target.base_branch)
         }
+        RecheckVerdict::Rebase(RebaseReason::Conflicts) => {
+            format!("the branch conflicts with {}", target.base_branch)
+        }
+        RecheckVerdict::AskAgain => "the code host has not computed mergeability yet".to_owned(),
+    };
+    let decision = match verdict {
+        RecheckVerdict::Proceed => "merge",
+        RecheckVerdict::Rebase(_) => "rebase",
+        RecheckVerdict::AskAgain => "wait",
+    };
+    tracing::info!(event = GATE_DECISION, decision, reasons, "gate decided");
+    match verdict {
+        RecheckVerdict::Proceed => gate_passed(),
+        RecheckVerdict::Rebase(reason) => Ok(vec![Outcome::Event(Event::RebaseRequired {
+            squad: ctx.squad.clone(),
+            reason,
+        })]),
         RecheckVerdict::AskAgain => Ok(vec![Outcome::Event(Event::GateDecided {
             squad: ctx.squad.clone(),
             decision: GateDecision::AskAgainShortly,
@@ -1110,10 +1154,7 @@ async fn try_merge(
             }
         }
     };
-    tracing::info!(
-        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0,
-        sha = %sha, approved_by = ?approved_by, "merged"
-    );
+    tracing::info!(event = MERGED, sha = %sha, approved_by = ?approved_by, "merged");
     move_issue(shared, ctx, WorkflowTarget::Done, "done").await?;
     let mut outcomes = vec![Outcome::View(
         ctx.squad.clone(),

@@ -2,5 +2,6 @@
 //! host, workspaces over real git in a temporary directory, and scripted models.
 
 mod fixes;
+mod logs;
 mod runs;
 mod support;
