@@ -2,7 +2,9 @@
 //! [`Pipeline`](crate::Pipeline). Cheap to clone; every call goes through the runtime's
 //! request channel, so it never races the scheduler.
 
-use squadron_core::{IssueKey, RunId, SquadId};
+use squadron_core::gate::CommitSha;
+use squadron_core::ports::RepoRef;
+use squadron_core::{IssueKey, PrNumber, RunId, SquadId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::PipelineError;
@@ -19,6 +21,32 @@ pub enum CancelOutcome {
     },
     /// Nothing unfinished matched: the issue has no squad, or it already ended.
     NothingToCancel,
+}
+
+/// Whose merge gate a change on the code host concerns, as a webhook names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GateTarget {
+    /// One PR (a review was submitted, the PR changed, a check run named it).
+    PullRequest {
+        /// The repository.
+        repo: RepoRef,
+        /// The PR.
+        pr: PrNumber,
+    },
+    /// Every PR whose head is this commit (a status or a check run on it changed).
+    Commit {
+        /// The repository.
+        repo: RepoRef,
+        /// The commit.
+        sha: CommitSha,
+    },
+    /// Every PR whose head or base branch this is (it was pushed to).
+    Branch {
+        /// The repository.
+        repo: RepoRef,
+        /// The branch, without `refs/heads/`.
+        branch: String,
+    },
 }
 
 /// A request to the runtime's loop.
@@ -39,6 +67,10 @@ pub(crate) enum Request {
     CancelRun {
         run: RunId,
         reply: oneshot::Sender<CancelOutcome>,
+    },
+    Reevaluate {
+        target: GateTarget,
+        reply: oneshot::Sender<Vec<SquadId>>,
     },
 }
 
@@ -108,6 +140,22 @@ impl PipelineHandle {
                 run: run.clone(),
                 reply,
             })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())
+    }
+
+    /// Asks the merge gate again, now, for the approved squads `target` concerns, instead of
+    /// at their next scheduled look: what a code-host webhook calls after a review, a check
+    /// or a push. A squad whose gate is being read right now is asked once more as soon as
+    /// that read ends, so a change arriving mid-read is not missed. Squads not waiting for
+    /// their gate (working, queued to merge, ended) are left alone: for them it is a no-op.
+    ///
+    /// Returns the squads that will be asked again (empty when none matched).
+    pub async fn reevaluate(&self, target: GateTarget) -> Result<Vec<SquadId>, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Reevaluate { target, reply })
             .await
             .map_err(|_| PipelineError::stopped())?;
         answer.await.map_err(|_| PipelineError::stopped())

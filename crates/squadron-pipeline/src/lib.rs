@@ -27,7 +27,7 @@ mod steps;
 
 pub use error::{PipelineError, PipelineErrorKind};
 pub use fix::{FixRequest, SlackOrigin};
-pub use handle::{CancelOutcome, PipelineHandle};
+pub use handle::{CancelOutcome, GateTarget, PipelineHandle};
 pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
 pub use progress::{Progress, RunView, SquadView};
 pub use runtime::Pipeline;

@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::diagnose;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::fix::{self, FixAdmitted, FixRequest};
-use crate::handle::{CancelOutcome, PipelineHandle, Request};
+use crate::handle::{CancelOutcome, GateTarget, PipelineHandle, Request};
 use crate::intake::{self, Admitted};
 use crate::log_events::{self, PHASE_CHANGED};
 use crate::metrics;
@@ -117,6 +117,30 @@ pub(crate) enum Outcome {
     },
     /// Something to show about a squad.
     View(SquadId, ViewUpdate),
+    /// The gate read the squad's PR: what code-host events concern it.
+    GateRead { squad: SquadId, watch: GateWatch },
+}
+
+/// What identifies a squad's PR in code-host events, as its last gate read saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct GateWatch {
+    pub repo: squadron_core::ports::RepoRef,
+    pub pr: PrNumber,
+    pub branch: String,
+    pub base_branch: String,
+    pub head: squadron_core::gate::CommitSha,
+}
+
+impl GateWatch {
+    fn concerned_by(&self, target: &GateTarget) -> bool {
+        match target {
+            GateTarget::PullRequest { repo, pr } => *repo == self.repo && *pr == self.pr,
+            GateTarget::Commit { repo, sha } => *repo == self.repo && *sha == self.head,
+            GateTarget::Branch { repo, branch } => {
+                *repo == self.repo && (*branch == self.branch || *branch == self.base_branch)
+            }
+        }
+    }
 }
 
 /// A change to a squad's view that no phase change carries.
@@ -198,6 +222,9 @@ impl Pipeline {
             progress_tx: self.progress_tx,
             intaking: HashSet::new(),
             fixing: HashMap::new(),
+            gate_watch: HashMap::new(),
+            gate_waiting: HashSet::new(),
+            gate_reask: HashSet::new(),
             stopping: false,
         };
         // Keep a sender alive so the request channel never reports closed while running.
@@ -223,6 +250,13 @@ struct Runtime {
     /// Fix requests whose squad is being recorded, by issue: later requests for the same
     /// issue wait for the same run.
     fixing: HashMap<IssueKey, Vec<FixReply>>,
+    /// Each squad's PR as its gate last read it, for matching code-host events.
+    gate_watch: HashMap<SquadId, GateWatch>,
+    /// Approved squads whose gate said to wait, until it is asked again.
+    gate_waiting: HashSet<SquadId>,
+    /// Approved squads whose gate is being read while an event concerning them arrived:
+    /// asked again as soon as that read decides to wait.
+    gate_reask: HashSet<SquadId>,
     stopping: bool,
 }
 
@@ -484,8 +518,66 @@ impl Runtime {
                 let cancelled = self.cancel(targets).await?;
                 let _ = reply.send(cancelled);
             }
+            Request::Reevaluate { target, reply } => {
+                let _ = reply.send(self.reevaluate(&target));
+            }
         }
         Ok(())
+    }
+
+    /// Asks the gate again for the approved squads `target` concerns: now for those
+    /// waiting, right after the read in flight for those being read. Squads queued to merge
+    /// are left alone (the queue re-checks them after each merge).
+    fn reevaluate(&mut self, target: &GateTarget) -> Vec<SquadId> {
+        let approved: Vec<SquadId> = self
+            .scheduler
+            .squads()
+            .filter(|status| *status.phase == Phase::Approved)
+            .map(|status| status.id.clone())
+            .collect();
+        let mut asked = Vec::new();
+        for squad in approved {
+            let concerned = match (self.gate_watch.get(&squad), target) {
+                (Some(watch), _) => watch.concerned_by(target),
+                // Not read yet (its first read is in flight): its PR number and its team's
+                // repository are known.
+                (None, GateTarget::PullRequest { repo, pr }) => {
+                    self.views.get(&squad).is_some_and(|view| {
+                        view.pr == Some(*pr)
+                            && view
+                                .issue
+                                .as_str()
+                                .rsplit_once('-')
+                                .and_then(|(team, _)| self.shared.settings.repositories.get(team))
+                                .is_some_and(|target| target.repo == *repo)
+                    })
+                }
+                (None, _) => false,
+            };
+            if !concerned || self.queue.position(&squad).is_some() {
+                continue;
+            }
+            if self.gate_waiting.contains(&squad) {
+                tracing::info!(squad = %squad, ?target, "a code-host event concerns a waiting gate: asking it again now");
+                self.spawn_step(
+                    &squad,
+                    Command::EvaluateGate {
+                        squad: squad.clone(),
+                    },
+                );
+            } else {
+                tracing::info!(squad = %squad, ?target, "a code-host event concerns a gate being read: asking it again after this read");
+                self.gate_reask.insert(squad.clone());
+            }
+            asked.push(squad);
+        }
+        if asked.is_empty() {
+            tracing::debug!(
+                ?target,
+                "a code-host event concerns no squad waiting for its gate"
+            );
+        }
+        asked
     }
 
     async fn cancel(&mut self, targets: Vec<SquadId>) -> Result<CancelOutcome, Killed> {
@@ -504,7 +596,23 @@ impl Runtime {
 
     async fn outcome(&mut self, outcome: Outcome) -> Result<(), Killed> {
         match outcome {
-            Outcome::Event(event) => self.apply(event).await?,
+            Outcome::Event(event) => {
+                let waits = match &event {
+                    Event::GateDecided { squad, decision }
+                        if *decision != squadron_core::gate::GateDecision::Merge =>
+                    {
+                        Some(squad.clone())
+                    }
+                    _ => None,
+                };
+                self.apply(event).await?;
+                if let Some(squad) = waits {
+                    self.gate_decided_to_wait(&squad);
+                }
+            }
+            Outcome::GateRead { squad, watch } => {
+                self.gate_watch.insert(squad, watch);
+            }
             Outcome::GatePassed { squad, pr, base } => {
                 let entry = QueuedMerge {
                     squad: squad.clone(),
@@ -665,6 +773,29 @@ impl Runtime {
         });
     }
 
+    /// A gate read decided the squad must wait: it waits for the next tick or a code-host
+    /// event, unless an event arrived during the read, in which case it is asked again now.
+    fn gate_decided_to_wait(&mut self, squad: &SquadId) {
+        let approved = self
+            .scheduler
+            .squad(squad)
+            .is_some_and(|status| *status.phase == Phase::Approved);
+        if !approved {
+            return;
+        }
+        if self.gate_reask.remove(squad) {
+            tracing::info!(squad = %squad, "asking the gate again: a code-host event arrived while it was read");
+            self.spawn_step(
+                squad,
+                Command::EvaluateGate {
+                    squad: squad.clone(),
+                },
+            );
+        } else {
+            self.gate_waiting.insert(squad.clone());
+        }
+    }
+
     /// Hands merge tickets to the first waiting PR of every free lane.
     async fn start_merges(&mut self) -> Result<(), Killed> {
         for ticket in self.queue.start_merges() {
@@ -778,6 +909,10 @@ impl Runtime {
         if !matches!(to, Phase::Approved | Phase::Merging) {
             self.queue.withdraw(squad);
         }
+        if *to != Phase::Approved {
+            self.gate_waiting.remove(squad);
+            self.gate_reask.remove(squad);
+        }
         if let Phase::NeedsHuman(reason) = to
             && let Some(view) = self.views.get(squad).cloned()
         {
@@ -837,6 +972,9 @@ impl Runtime {
     }
 
     fn spawn_step(&mut self, squad: &SquadId, command: Command) {
+        if matches!(command, Command::EvaluateGate { .. }) {
+            self.gate_waiting.remove(squad);
+        }
         let Some(view) = self.views.get(squad).cloned() else {
             tracing::error!(squad = %squad, "no view of the squad; cannot run its step");
             return;

@@ -25,7 +25,7 @@ use crate::metrics;
 use crate::notify::{self, Subject};
 use crate::progress::SquadView;
 use crate::prompts::{TurnResult, TurnStop, run_turn, task_context, turn};
-use crate::runtime::{Outcome, Shared, ViewUpdate};
+use crate::runtime::{GateWatch, Outcome, Shared, ViewUpdate};
 use crate::squad::SquadCtx;
 
 /// Why a step stopped short.
@@ -965,6 +965,7 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         )
     })?;
     let target = ctx.target(shared).await?;
+    let branch = ctx.issue(shared).await?.branch_name.clone();
     let snapshot = shared
         .services
         .code_host
@@ -989,6 +990,16 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         .head(root)
         .await
         .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let watch = Outcome::GateRead {
+        squad: ctx.squad.clone(),
+        watch: GateWatch {
+            repo: target.repo.clone(),
+            pr,
+            branch,
+            base_branch: target.base_branch.clone(),
+            head: head.clone(),
+        },
+    };
     let policy = GatePolicy {
         pushed_sha: head,
         reviewers: shared.settings.review_mode.reviewers.clone(),
@@ -997,10 +1008,13 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     let decision = MergeGate::evaluate(&snapshot, &policy);
     if decision != GateDecision::Merge {
         log_gate_decision(&decision);
-        return Ok(vec![Outcome::Event(Event::GateDecided {
-            squad: ctx.squad.clone(),
-            decision,
-        })]);
+        return Ok(vec![
+            watch,
+            Outcome::Event(Event::GateDecided {
+                squad: ctx.squad.clone(),
+                decision,
+            }),
+        ]);
     }
     let contains_base_tip = shared
         .services
@@ -1040,10 +1054,13 @@ async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             squad: ctx.squad.clone(),
             reason,
         })]),
-        RecheckVerdict::AskAgain => Ok(vec![Outcome::Event(Event::GateDecided {
-            squad: ctx.squad.clone(),
-            decision: GateDecision::AskAgainShortly,
-        })]),
+        RecheckVerdict::AskAgain => Ok(vec![
+            watch,
+            Outcome::Event(Event::GateDecided {
+                squad: ctx.squad.clone(),
+                decision: GateDecision::AskAgainShortly,
+            }),
+        ]),
     }
 }
 

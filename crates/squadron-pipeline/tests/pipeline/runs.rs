@@ -1,12 +1,15 @@
 //! Whole runs: milestones merged in blocked-by order, the review-round cap, budgets,
-//! cancellation, and a restart from the store mid-run.
+//! cancellation, a restart from the store mid-run, and a gate asked again by a webhook.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use squadron_core::ports::{Store, WorkflowTarget};
-use squadron_core::{IssueKey, Phase, RunId, Usd};
-use squadron_pipeline::{CancelOutcome, Pipeline, PipelineHandle, PipelineSettings, SquadView};
+use squadron_core::gate::{CommitStatus, StatusState};
+use squadron_core::ports::{RepoRef, Store, WorkflowTarget};
+use squadron_core::{IssueKey, Phase, PrNumber, RunId, SquadId, Usd};
+use squadron_pipeline::{
+    CancelOutcome, GateTarget, Pipeline, PipelineHandle, PipelineSettings, SquadView,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -292,4 +295,71 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
             assert_eq!(entry.status, squadron_core::ports::JournalStatus::Done);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_reevaluation_merges_a_squad_waiting_for_its_checks_without_waiting_for_a_tick() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    let mut settings = world.settings("reevaluate");
+    // The gate would be asked again only after an hour: only the re-evaluation can merge
+    // the squad within the test's time.
+    settings.tick_every = Duration::from_secs(3600);
+    settings.scheduler.gate_retry_after = Duration::from_secs(3600);
+    settings.required_checks = vec!["ci".to_owned()];
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let other_repo = GateTarget::PullRequest {
+        repo: RepoRef::new("acme", "elsewhere"),
+        pr: PrNumber(1),
+    };
+
+    // The gate reads the PR while `ci` has not reported: the squad waits.
+    tokio::time::timeout(LIMIT, world.code_host.snapshot_read.notified())
+        .await
+        .expect("the gate reads the PR");
+    world.code_host.checks.lock().unwrap().push(CommitStatus {
+        context: "ci".to_owned(),
+        state: StatusState::Success,
+    });
+    assert_eq!(
+        running.handle.reevaluate(other_repo).await.unwrap(),
+        Vec::<SquadId>::new(),
+        "a PR of another repository concerns no squad"
+    );
+    let asked = running
+        .handle
+        .reevaluate(GateTarget::PullRequest {
+            repo: RepoRef::new("acme", "shop"),
+            pr: PrNumber(1),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.len(),
+        1,
+        "the waiting squad is asked again: {asked:?}"
+    );
+
+    let squads = tokio::time::timeout(Duration::from_secs(60), running.handle.wait_run(&run))
+        .await
+        .expect("the squad merges without waiting for the next tick")
+        .unwrap();
+    let _ = running.stop.send(());
+    running.task.await.unwrap().unwrap();
+    assert_eq!(view(&squads, "ENG-1").phase, Phase::Merged);
+    assert_eq!(world.code_host.merges.lock().unwrap().len(), 1);
+
+    // Once the squad ended, the same event is a no-op.
+    let running = start(&world, world.settings("reevaluate"));
+    let asked = running
+        .handle
+        .reevaluate(GateTarget::Branch {
+            repo: RepoRef::new("acme", "shop"),
+            branch: "eng-1".to_owned(),
+        })
+        .await
+        .unwrap();
+    assert!(asked.is_empty(), "{asked:?}");
+    let _ = running.stop.send(());
+    running.task.await.unwrap().unwrap();
 }

@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use squadron_config::{AgentCatalog, PromptLibrary};
 use squadron_core::acceptance::parse_acceptance_criteria;
 use squadron_core::gate::{
-    CommitSha, PullRequestSnapshot, PullRequestState, ReviewRecord, ReviewState, ReviewerIdentities,
+    CommitSha, CommitStatus, PullRequestSnapshot, PullRequestState, ReviewRecord, ReviewState,
+    ReviewerIdentities,
 };
 use squadron_core::ports::*;
 use squadron_core::{
@@ -476,6 +477,10 @@ pub struct FakeCodeHost {
     pub statuses: Mutex<Vec<(String, StatusUpdate)>>,
     /// `created <branch>` and `merged <branch>`, in order.
     pub history: Mutex<Vec<String>>,
+    /// Statuses of CI checks every PR's snapshot shows.
+    pub checks: Mutex<Vec<CommitStatus>>,
+    /// Told on every snapshot read, so a test knows the gate has looked.
+    pub snapshot_read: tokio::sync::Notify,
     next_id: AtomicU64,
 }
 
@@ -490,6 +495,8 @@ impl FakeCodeHost {
             merges: Mutex::default(),
             statuses: Mutex::default(),
             history: Mutex::default(),
+            checks: Mutex::default(),
+            snapshot_read: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(100),
         }
     }
@@ -666,6 +673,7 @@ impl CodeHost for FakeCodeHost {
     ) -> Result<PullRequestSnapshot, PortError> {
         let found = self.pr(pr)?;
         let head = self.tip(&found.branch)?;
+        self.snapshot_read.notify_one();
         Ok(PullRequestSnapshot {
             number: pr,
             state: found.state,
@@ -684,7 +692,7 @@ impl CodeHost for FakeCodeHost {
                     commit_id: review.commit_id.clone(),
                 })
                 .collect(),
-            statuses: Vec::new(),
+            statuses: self.checks.lock().unwrap().clone(),
             check_runs: Vec::new(),
         })
     }

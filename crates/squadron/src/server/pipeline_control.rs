@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use squadron_core::{IssueKey, RunId, SquadId};
 use squadron_pipeline::{
-    CancelOutcome as PipelineCancel, FixRequest, Pipeline, PipelineError, PipelineErrorKind,
-    PipelineHandle,
+    CancelOutcome as PipelineCancel, FixRequest, GateTarget, Pipeline, PipelineError,
+    PipelineErrorKind, PipelineHandle,
 };
 use squadron_store::SqlStore;
 use tokio::sync::{broadcast, oneshot};
@@ -156,12 +156,13 @@ impl ServerControl for PipelineControl {
     }
 
     async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
-        // The runtime re-asks every waiting gate on each tick; until it takes a targeted
-        // request, a webhook only shortens the wait to the next tick.
-        debug!(
-            ?target,
-            "re-evaluation requested; the runtime re-checks gates on its next tick"
-        );
+        let gate = match target.clone() {
+            ReevaluateTarget::PullRequest { repo, pr } => GateTarget::PullRequest { repo, pr },
+            ReevaluateTarget::Commit { repo, sha } => GateTarget::Commit { repo, sha },
+            ReevaluateTarget::Branch { repo, branch } => GateTarget::Branch { repo, branch },
+        };
+        let asked = self.handle.reevaluate(gate).await.map_err(control_error)?;
+        debug!(?target, ?asked, "asked the merge gate again");
         Ok(())
     }
 
