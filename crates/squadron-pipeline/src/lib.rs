@@ -31,4 +31,7 @@ pub use handle::{CancelOutcome, GateTarget, PipelineHandle};
 pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
 pub use progress::{Progress, RunView, SquadView};
 pub use runtime::Pipeline;
-pub use services::{AgentSetup, PipelineSettings, RepositoryTarget, ReviewMode, Services};
+pub use services::{
+    AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,
+    Services,
+};

@@ -124,8 +124,8 @@ pub(crate) fn agent(
     ctx: &SquadCtx,
     role: Role,
 ) -> Result<(AgentSpec, Arc<dyn ChatModel>), String> {
-    let setup = shared
-        .services
+    let squad = ctx.agents()?;
+    let setup = squad
         .agents
         .get(&role)
         .ok_or_else(|| format!("run the {role}: no agent is configured for that role"))?;
@@ -144,8 +144,7 @@ pub(crate) fn agent(
         repository: repository_context(ctx),
         docs: Vec::new(),
     };
-    let system_prompt = shared
-        .services
+    let system_prompt = squad
         .prompts
         .render(PromptName::System, &system)
         .map_err(|error| format!("render the {role}'s system prompt: {error}"))?;
@@ -196,8 +195,8 @@ pub(crate) async fn turn(
         .workspace
         .clone()
         .ok_or_else(|| format!("run the {role}: the worktree was not prepared"))?;
-    let mut task_prompt = shared
-        .services
+    let mut task_prompt = ctx
+        .agents()?
         .prompts
         .render(prompt, task)
         .map_err(|error| format!("render the {prompt} prompt for the {role}: {error}"))?;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use squadron_config::{AgentDefinition, PromptLibrary};
+use squadron_config::{AgentDefinition, ModelRef, PromptLibrary};
 use squadron_core::gate::ReviewerIdentities;
 use squadron_core::ports::{
     ChatModel, Clock, CodeHost, Confidence, IssueTracker, MergeMethod, Notifier, RepoRef,
@@ -37,6 +37,32 @@ impl fmt::Debug for AgentSetup {
     }
 }
 
+/// A model an agent file names, ready to call.
+#[derive(Clone)]
+pub struct ResolvedModel {
+    /// The model to call.
+    pub model: Arc<dyn ChatModel>,
+    /// Its prices, for metering.
+    pub prices: TokenPrices,
+}
+
+impl fmt::Debug for ResolvedModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedModel")
+            .field("prices", &self.prices)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a model reference (`provider/model`) into the model to call, for agents a target
+/// repository overrides with a model of their own. The binary resolves over the configured
+/// providers and price table.
+pub trait ModelResolver: Send + Sync {
+    /// The model `reference` names, or what is wrong with it (an unknown provider, a model
+    /// without prices), as a fragment that reads after "failed to use model …:".
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String>;
+}
+
 /// The ports and shared machinery the runtime works through. The binary builds the real
 /// adapters; tests pass fakes.
 #[derive(Clone)]
@@ -49,9 +75,12 @@ pub struct Services {
     pub code_host: Arc<dyn CodeHost>,
     /// Local git worktrees.
     pub workspaces: Arc<dyn Workspaces>,
-    /// Every role's agent; a role without one fails the squads that need it.
+    /// Every role's agent as shipped (or configured); a role without one fails the squads
+    /// that need it. A target repository's `agents/` overrides these for its squads.
     pub agents: BTreeMap<Role, AgentSetup>,
-    /// Prompt templates.
+    /// Models for agents a target repository overrides with a model of their own.
+    pub models: Arc<dyn ModelResolver>,
+    /// Prompt templates; a target repository's `prompts/` overrides these for its squads.
     pub prompts: Arc<PromptLibrary>,
     /// How agents' commands and the test command run.
     pub sandbox: Arc<Sandbox>,

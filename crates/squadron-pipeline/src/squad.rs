@@ -3,16 +3,30 @@
 //! after a restart (the issue from the tracker, the worktree by preparing it again, the
 //! diagnosis from the squad's event log), so none of it is persisted from here.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
-use squadron_config::RepoSettings;
+use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, RepoSettings};
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
-use squadron_core::{Issue, IssueKey, PrNumber, RunId, SquadId, SquadKind};
+use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
 use squadron_harness::{Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, Worktree};
 
 use crate::runtime::Shared;
-use crate::services::RepositoryTarget;
+use crate::services::{AgentSetup, RepositoryTarget};
+
+/// Where a target repository keeps its overrides of the shipped agents and prompts.
+const AGENTS_DIR: &str = "agents";
+const PROMPTS_DIR: &str = "prompts";
+
+/// The agents and prompts one squad works with: the shipped ones, overridden by its target
+/// repository's `agents/` and `prompts/`.
+#[derive(Clone, Debug)]
+pub(crate) struct SquadAgents {
+    pub agents: BTreeMap<Role, AgentSetup>,
+    pub prompts: Arc<PromptLibrary>,
+}
 
 /// One squad's working state.
 #[derive(Debug)]
@@ -36,6 +50,8 @@ pub(crate) struct SquadCtx {
     pub qa_summary: Option<String>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
+    /// Its agents and prompts, once the worktree is prepared.
+    pub agents: Option<SquadAgents>,
 }
 
 impl SquadCtx {
@@ -57,6 +73,7 @@ impl SquadCtx {
             developer_summary: None,
             qa_summary: None,
             diagnosis: None,
+            agents: None,
         }
     }
 
@@ -137,6 +154,7 @@ impl SquadCtx {
             .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
         let worktree = Worktree::open(&prepared.path)
             .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
+        let agents = repository_agents(shared, &prepared).await?;
         self.test_command = settings.test.to_string();
         self.test_globs = settings.test_globs.clone();
         if self.remote_sha.is_none() {
@@ -154,7 +172,18 @@ impl SquadCtx {
         };
         self.worktree = Some(prepared);
         self.workspace = Some(workspace.clone());
+        self.agents = Some(agents);
         Ok(workspace)
+    }
+
+    /// The squad's agents and prompts; call [`SquadCtx::ensure_workspace`] first.
+    pub fn agents(&self) -> Result<&SquadAgents, String> {
+        self.agents.as_ref().ok_or_else(|| {
+            format!(
+                "use the agents of {}: its worktree was not prepared",
+                self.issue_key
+            )
+        })
     }
 
     /// The prepared worktree; call [`SquadCtx::ensure_workspace`] first.
@@ -171,5 +200,96 @@ impl SquadCtx {
     pub fn forget_worktree(&mut self) {
         self.worktree = None;
         self.workspace = None;
+        self.agents = None;
     }
+}
+
+/// The squad's agents and prompts: the shipped ones, overridden by the target repository's
+/// `agents/` and `prompts/` when its worktree has them. The overrides are read from the
+/// base commit, not the worktree, so no agent can rewrite its own instructions (or another
+/// role's) by editing them on the squad's branch. A malformed override fails the squad with
+/// the file and the problem.
+async fn repository_agents(
+    shared: &Shared,
+    prepared: &PreparedWorktree,
+) -> Result<SquadAgents, String> {
+    let shipped = SquadAgents {
+        agents: shared.services.agents.clone(),
+        prompts: Arc::clone(&shared.services.prompts),
+    };
+    let has = |dir: &str| prepared.path.join(dir).is_dir();
+    if !has(AGENTS_DIR) && !has(PROMPTS_DIR) {
+        return Ok(shipped);
+    }
+    let workspaces = &shared.services.workspaces;
+    let base = &prepared.base_sha;
+    let scratch = workspaces
+        .scratch(&prepared.path, base)
+        .await
+        .map_err(|error| {
+            format!(
+                "check out the base {} to read the repository's agent overrides: {error}",
+                base.short()
+            )
+        })?;
+    let loaded = overrides_in(shared, &scratch, shipped);
+    if let Err(error) = workspaces.remove(&scratch).await {
+        tracing::warn!(path = %scratch.display(), %error, "could not remove a scratch worktree");
+    }
+    loaded
+}
+
+/// Applies the overrides found in `root` (a checkout of the repository) to `shipped`.
+fn overrides_in(
+    shared: &Shared,
+    root: &Path,
+    mut squad: SquadAgents,
+) -> Result<SquadAgents, String> {
+    let prompts_dir = root.join(PROMPTS_DIR);
+    if prompts_dir.is_dir() {
+        let prompts = PromptLibrary::load(Some(&prompts_dir))
+            .map_err(|error| format!("load the repository's prompt overrides: {error}"))?;
+        squad.prompts = Arc::new(prompts);
+    }
+    let agents_dir = root.join(AGENTS_DIR);
+    if !agents_dir.is_dir() {
+        return Ok(squad);
+    }
+    let catalog = AgentCatalog::load(Some(&agents_dir))
+        .map_err(|error| format!("load the repository's agent overrides: {error}"))?;
+    for definition in catalog.iter() {
+        if !matches!(definition.source, AgentSource::Override(_)) {
+            continue;
+        }
+        let role = definition.role;
+        let setup = match squad.agents.get(&role) {
+            // The shipped agent's model, already wired: no need to resolve it again.
+            Some(shipped) if shipped.definition.model == definition.model => AgentSetup {
+                definition: definition.clone(),
+                ..shipped.clone()
+            },
+            _ => {
+                let resolved =
+                    shared
+                        .services
+                        .models
+                        .resolve(&definition.model)
+                        .map_err(|problem| {
+                            format!(
+                                "use model `{}` named by the repository's agent override {}: \
+                             {problem}",
+                                definition.model, definition.source
+                            )
+                        })?;
+                AgentSetup {
+                    definition: definition.clone(),
+                    prices: resolved.prices,
+                    model: resolved.model,
+                }
+            }
+        };
+        tracing::info!(role = %role, file = %definition.source, model = %definition.model, "the repository overrides this agent");
+        squad.agents.insert(role, setup);
+    }
+    Ok(squad)
 }

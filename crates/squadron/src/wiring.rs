@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use squadron_config::{AgentCatalog, Config, PromptLibrary, Secrets};
+use squadron_config::{AgentCatalog, Config, ModelRef, PromptLibrary, Secrets};
 use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
 use squadron_core::ports::{
     Clock, CodeHost, MergeMethod, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
@@ -20,7 +20,8 @@ use squadron_harness::{Budgets, Sandbox, SandboxSettings};
 use squadron_linear::{Credentials, LinearClient, LinearError, LinearErrorKind};
 use squadron_model::{ProviderRegistry, ProviderSettings};
 use squadron_pipeline::{
-    AgentSetup, Pipeline, PipelineSettings, RepositoryTarget, ReviewMode, Services,
+    AgentSetup, ModelResolver, Pipeline, PipelineSettings, RepositoryTarget, ResolvedModel,
+    ReviewMode, Services,
 };
 use squadron_slack::{SlackClient, SlackNotifier};
 use squadron_store::{SqlStore, StoreLocation};
@@ -184,15 +185,8 @@ pub fn data_dir(config: &Config) -> Result<PathBuf, CliError> {
         .ok_or_else(|| CliError::config("failed to find a data directory: set store.data_dir"))
 }
 
-/// Every model provider the agents use, each with its key from the environment.
-fn agents(
-    config: &Config,
-    secrets: &Secrets,
-    catalog: &AgentCatalog,
-) -> Result<BTreeMap<Role, AgentSetup>, CliError> {
-    catalog
-        .check_models(config)
-        .map_err(|error| CliError::config(error.to_string()))?;
+/// Every configured model provider, each with its key from the environment.
+fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut registry = ProviderRegistry::new();
     for (name, provider) in &config.providers {
@@ -208,6 +202,18 @@ fn agents(
                 CliError::config(format!("failed to set up model provider `{name}`: {error}"))
             })?;
     }
+    Ok(registry)
+}
+
+/// The shipped agents, each with its model from `registry`.
+fn agents(
+    config: &Config,
+    registry: &ProviderRegistry,
+    catalog: &AgentCatalog,
+) -> Result<BTreeMap<Role, AgentSetup>, CliError> {
+    catalog
+        .check_models(config)
+        .map_err(|error| CliError::config(error.to_string()))?;
     catalog
         .iter()
         .map(|definition| {
@@ -230,6 +236,33 @@ fn agents(
             Ok((definition.role, setup))
         })
         .collect()
+}
+
+/// Models for agents a target repository overrides: any priced model of a configured
+/// provider.
+struct ConfiguredModels {
+    registry: ProviderRegistry,
+    config: Config,
+}
+
+impl ModelResolver for ConfiguredModels {
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String> {
+        let (provider, model) = (reference.provider(), reference.model());
+        let prices = self.config.model_prices(provider, model).ok_or_else(|| {
+            format!(
+                "it has no prices in the configuration; add [providers.{provider}.models.\"{model}\"] \
+                 with input, cached_input and output (0 for a free local model)"
+            )
+        })?;
+        let route = self
+            .registry
+            .resolve(&reference.to_string())
+            .map_err(|error| error.to_string())?;
+        Ok(ResolvedModel {
+            model: route.chat_model,
+            prices: prices.token_prices(),
+        })
+    }
 }
 
 /// The runtime's settings from the configuration.
@@ -326,12 +359,17 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         .with_hint("install bubblewrap, or set sandbox.mode = \"auto\"")
     })?;
 
+    let registry = providers(config, &secrets)?;
     let services = Services {
         store,
         tracker,
         code_host,
         workspaces,
-        agents: agents(config, &secrets, &catalog)?,
+        agents: agents(config, &registry, &catalog)?,
+        models: Arc::new(ConfiguredModels {
+            registry,
+            config: config.clone(),
+        }),
         prompts: Arc::new(prompts),
         sandbox: Arc::new(sandbox),
         clock: Arc::new(SystemClock),

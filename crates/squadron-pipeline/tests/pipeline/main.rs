@@ -3,5 +3,6 @@
 
 mod fixes;
 mod logs;
+mod overrides;
 mod runs;
 mod support;

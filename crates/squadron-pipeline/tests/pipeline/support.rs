@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use squadron_config::{AgentCatalog, PromptLibrary};
+use squadron_config::{AgentCatalog, ModelRef, PromptLibrary};
 use squadron_core::acceptance::parse_acceptance_criteria;
 use squadron_core::gate::{
     CommitSha, CommitStatus, PullRequestSnapshot, PullRequestState, ReviewRecord, ReviewState,
@@ -24,7 +24,10 @@ use squadron_core::{
     TokenUsage,
 };
 use squadron_harness::{Sandbox, SandboxMode, SandboxSettings};
-use squadron_pipeline::{AgentSetup, PipelineSettings, RepositoryTarget, ReviewMode, Services};
+use squadron_pipeline::{
+    AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,
+    Services,
+};
 use squadron_store::{SqlStore, StoreLocation};
 
 pub const URL: &str = "https://linear.app/acme/project/shop-0123456789ab";
@@ -817,6 +820,8 @@ pub struct ScriptedModel {
     pub confidence: Mutex<&'static str>,
     /// The task prompt of every turn this model started.
     pub tasks: Mutex<Vec<String>>,
+    /// The system prompt of every turn this model started.
+    pub systems: Mutex<Vec<String>>,
 }
 
 impl ScriptedModel {
@@ -829,6 +834,7 @@ impl ScriptedModel {
             gate,
             confidence: Mutex::new("high"),
             tasks: Mutex::default(),
+            systems: Mutex::default(),
         }
     }
 
@@ -890,6 +896,14 @@ impl ChatModel for ScriptedModel {
         let mid_turn = matches!(request.messages.last(), Some(ChatMessage::Tool { .. }));
         if !mid_turn {
             self.tasks.lock().unwrap().push(first_task(request));
+            let system = request.messages.iter().find_map(|message| match message {
+                ChatMessage::System { content } => Some(content.clone()),
+                _ => None,
+            });
+            self.systems
+                .lock()
+                .unwrap()
+                .push(system.unwrap_or_default());
         }
         Ok(match self.role {
             Role::Diagnostician => tool_call(
@@ -1039,6 +1053,9 @@ impl World {
             code_host: self.code_host.clone(),
             workspaces: self.workspaces.clone(),
             agents,
+            models: Arc::new(TestModels {
+                developer: self.models[&Role::Developer].clone(),
+            }),
             prompts: Arc::new(PromptLibrary::shipped()),
             sandbox: Arc::clone(&self.sandbox),
             clock: Arc::new(TestClock),
@@ -1073,6 +1090,30 @@ impl World {
         settings
     }
 
+    /// Commits `files` (path, contents) to the remote's main branch, as a person would
+    /// before a run.
+    pub fn add_to_main(&self, files: &[(&str, &str)]) {
+        let clone = self.dir.path().join("author");
+        git(
+            self.dir.path(),
+            &[
+                "clone",
+                "-q",
+                self.code_host.remote.to_str().unwrap(),
+                "author",
+            ],
+        )
+        .unwrap();
+        for (path, contents) in files {
+            let path = clone.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        git(&clone, &["add", "-A"]).unwrap();
+        git(&clone, &["commit", "-q", "-m", "overrides"]).unwrap();
+        git(&clone, &["push", "-q", "origin", "HEAD:main"]).unwrap();
+    }
+
     /// Every journal entry's key of a squad-level effect kind, for duplicate checks.
     pub fn merged_file(&self, issue: &str) -> bool {
         let main = self.code_host.main_tip();
@@ -1085,6 +1126,31 @@ impl World {
             ],
         )
         .is_ok()
+    }
+}
+
+/// The one model an overriding agent may name besides its role's shipped one:
+/// `scripted/override`, played by the Developer's script at its own prices.
+pub struct TestModels {
+    developer: Arc<ScriptedModel>,
+}
+
+impl ModelResolver for TestModels {
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String> {
+        if reference.to_string() != "scripted/override" {
+            return Err(format!(
+                "provider `{}` is not configured",
+                reference.provider()
+            ));
+        }
+        Ok(ResolvedModel {
+            model: self.developer.clone(),
+            prices: TokenPrices {
+                input_per_million: 1.0,
+                cached_input_per_million: 0.1,
+                output_per_million: 2.0,
+            },
+        })
     }
 }
 

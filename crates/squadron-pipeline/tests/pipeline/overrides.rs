@@ -1,0 +1,97 @@
+//! A target repository's own agents and prompts: an overriding agent file's instructions
+//! and model reach that repository's squads, and a malformed one fails the squad (not the
+//! runtime) naming the file and the problem.
+
+use std::time::Duration;
+
+use squadron_core::{Phase, Role, RunId};
+use squadron_pipeline::{Pipeline, PipelineSettings, SquadView};
+
+use crate::support::{ReviewScript, URL, World, issue};
+
+const LIMIT: Duration = Duration::from_secs(180);
+const MARKER: &str = "Name every helper after the shop's glossary (override-7f3a).";
+
+async fn run_one(world: &World, settings: PipelineSettings) -> SquadView {
+    let pipeline = Pipeline::new(world.services(), settings);
+    let handle = pipeline.handle();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(pipeline.run(async move {
+        let _ = stopped.await;
+    }));
+    let run: RunId = handle.start_run(URL).await.unwrap();
+    let mut squads = tokio::time::timeout(LIMIT, handle.wait_run(&run))
+        .await
+        .expect("the run finishes in time")
+        .expect("the runtime keeps running");
+    let _ = stop.send(());
+    task.await
+        .unwrap()
+        .expect("the runtime stops cleanly, whatever the squad's overrides");
+    squads.remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repositorys_agent_override_gives_its_squads_the_overriding_instructions_and_model() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    let developer = format!(
+        "---\nname: developer\ndescription: The shop's own Developer.\nmodel: scripted/override\n\
+         tools: [read_file, list_files, write_file, edit_file, run_tests, finish]\nwrites: code\n---\n\
+         You are the shop's Developer. {MARKER}\n"
+    );
+    world.add_to_main(&[("agents/developer.md", &developer)]);
+
+    let squad = run_one(&world, world.settings("override")).await;
+
+    assert_eq!(squad.phase, Phase::Merged, "{:?}", squad.phase);
+    let systems = world.models[&Role::Developer]
+        .systems
+        .lock()
+        .unwrap()
+        .clone();
+    assert!(!systems.is_empty(), "the Developer worked");
+    assert!(
+        systems.iter().all(|system| system.contains(MARKER)),
+        "every Developer turn runs on the override: {systems:#?}"
+    );
+    let qa = world.models[&Role::Qa].systems.lock().unwrap().clone();
+    assert!(
+        qa.iter().all(|system| !system.contains(MARKER)),
+        "QA keeps its shipped agent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_agent_override_fails_the_squad_naming_the_file_and_the_problem() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.add_to_main(&[("agents/qa.md", "name: qa\nno front matter here\n")]);
+
+    let squad = run_one(&world, world.settings("override-bad")).await;
+
+    let Phase::Failed(reason) = &squad.phase else {
+        panic!("the squad fails: {:?}", squad.phase);
+    };
+    assert!(
+        reason.contains("agent overrides") && reason.contains("agents/qa.md"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_naming_an_unconfigured_model_fails_the_squad_naming_the_model() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.add_to_main(&[(
+        "agents/developer.md",
+        "---\nname: developer\ndescription: x\nmodel: nowhere/model-9\ntools: [finish]\nwrites: code\n---\nWork.\n",
+    )]);
+
+    let squad = run_one(&world, world.settings("override-model")).await;
+
+    let Phase::Failed(reason) = &squad.phase else {
+        panic!("the squad fails: {:?}", squad.phase);
+    };
+    assert!(
+        reason.contains("nowhere/model-9") && reason.contains("not configured"),
+        "{reason}"
+    );
+}
