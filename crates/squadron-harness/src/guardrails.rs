@@ -122,8 +122,36 @@ pub async fn commit(
     summary: &str,
     at: Timestamp,
 ) -> Result<CommitOutcome, CommitError> {
+    let change = AuthoredChange {
+        role,
+        summary,
+        paths: None,
+    };
+    commit_by_author(workspace, &[change], at).await
+}
+
+/// One commit of [`commit_by_author`]: whose work it is and which of the changes.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthoredChange<'a> {
+    /// The author.
+    pub role: Role,
+    /// What the work was, for the commit message.
+    pub summary: &'a str,
+    /// The paths (relative to the worktree's root) it takes; `None` takes every change
+    /// still uncommitted.
+    pub paths: Option<&'a [String]>,
+}
+
+/// Runs the test command once on the worktree as it stands and, if it passes, commits
+/// `changes` in order, each as its author (e.g. QA's test files as QA, then the rest as the
+/// Developer). A change with nothing left to commit makes no commit. A failing run commits
+/// nothing. Returns the head after the last commit.
+pub async fn commit_by_author(
+    workspace: &SquadWorkspace,
+    changes: &[AuthoredChange<'_>],
+    at: Timestamp,
+) -> Result<CommitOutcome, CommitError> {
     let root = workspace.worktree.root();
-    let settings = workspace.sandbox.settings();
     if let Some(test) = &workspace.policy.test {
         let output = workspace
             .sandbox
@@ -139,11 +167,52 @@ pub async fn commit(
     } else {
         tracing::warn!(issue = %workspace.issue, "committing without tests: the repository configures no test command");
     }
-    git(root, settings, &["add", "--all"], &[]).await?;
+    let mut head = None;
+    for change in changes {
+        if let Some(sha) = commit_change(workspace, change, at).await? {
+            head = Some(sha);
+        }
+    }
+    Ok(head.map_or(CommitOutcome::NothingToCommit, |sha| {
+        CommitOutcome::Committed { sha }
+    }))
+}
+
+/// Stages `change`'s paths (or everything) and commits them as its role; `None` when
+/// nothing of it was left to commit.
+async fn commit_change(
+    workspace: &SquadWorkspace,
+    change: &AuthoredChange<'_>,
+    at: Timestamp,
+) -> Result<Option<String>, CommitError> {
+    let root = workspace.worktree.root();
+    let settings = workspace.sandbox.settings();
+    match change.paths {
+        None => {
+            git(root, settings, &["add", "--all"], &[]).await?;
+        }
+        Some(paths) => {
+            // Only paths with changes: naming an unchanged path that no longer exists
+            // would make `git add` fail.
+            let changed = changed_paths(workspace).await?;
+            let pathspecs: Vec<String> = paths
+                .iter()
+                .filter(|path| changed.contains(*path))
+                .map(|path| format!(":(literal){path}"))
+                .collect();
+            if pathspecs.is_empty() {
+                return Ok(None);
+            }
+            let mut args = vec!["add", "--all", "--"];
+            args.extend(pathspecs.iter().map(String::as_str));
+            git(root, settings, &args, &[]).await?;
+        }
+    }
     let staged = git_output(root, settings, &["diff", "--cached", "--quiet"], &[]).await?;
     if staged.success() {
-        return Ok(CommitOutcome::NothingToCommit);
+        return Ok(None);
     }
+    let (role, summary) = (change.role, change.summary);
     let (name, email) = commit_identity(role);
     let date = format!("@{} +0000", at.as_millis().div_euclid(1000));
     let identity = [
@@ -163,9 +232,32 @@ pub async fn commit(
     )
     .await?;
     let head = git(root, settings, &["rev-parse", "HEAD"], &[]).await?;
-    Ok(CommitOutcome::Committed {
-        sha: head.stdout.trim().to_owned(),
-    })
+    Ok(Some(head.stdout.trim().to_owned()))
+}
+
+/// Every path with uncommitted changes (untracked files included), relative to the root.
+async fn changed_paths(
+    workspace: &SquadWorkspace,
+) -> Result<std::collections::BTreeSet<String>, CommitError> {
+    let status = git(
+        workspace.worktree.root(),
+        workspace.sandbox.settings(),
+        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+        &[],
+    )
+    .await?;
+    let mut paths = std::collections::BTreeSet::new();
+    let mut entries = status.stdout.split('\0');
+    while let Some(entry) = entries.next() {
+        let Some(path) = entry.get(3..) else { continue };
+        paths.insert(path.to_owned());
+        // A rename or copy is followed by the path it came from.
+        let renamed = entry.starts_with(['R', 'C']) || matches!(entry.get(1..2), Some("R" | "C"));
+        if renamed && let Some(from) = entries.next() {
+            paths.insert(from.to_owned());
+        }
+    }
+    Ok(paths)
 }
 
 /// `ENG-1: <first line of the summary>`, the rest of the summary as the body, and trailers

@@ -25,7 +25,10 @@ mod git;
 pub use confine::{ConfinedPath, PathRefusal, Worktree};
 
 pub use git::GitError;
-pub use guardrails::{CommitError, CommitOutcome, after_write, commit, commit_identity};
+pub use guardrails::{
+    AuthoredChange, CommitError, CommitOutcome, after_write, commit, commit_by_author,
+    commit_identity,
+};
 pub use metering::{BudgetExceeded, check_budgets};
 pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
 pub use registry::{Executed, ToolRegistry};

@@ -14,7 +14,7 @@ use squadron_core::ports::{
 };
 use squadron_core::scheduler::{BudgetScope, Command, Event, MergeRejection, Verification};
 use squadron_core::{PrNumber, Review, ReviewVerdict, Role, SquadId, SquadKind};
-use squadron_harness::{CommitOutcome, commit};
+use squadron_harness::{AuthoredChange, CommitOutcome, commit_by_author};
 use tracing::Instrument;
 
 use crate::diagnose;
@@ -256,9 +256,28 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
         .developer_summary
         .clone()
         .unwrap_or_else(|| format!("Implement {}", ctx.issue_key));
+    let qa_summary = ctx
+        .qa_summary
+        .clone()
+        .unwrap_or_else(|| format!("Test {}", ctx.issue_key));
     for attempt in 0..=attempts {
         let now = shared.services.clock.now();
-        let outcome = commit(&workspace, Role::Developer, &summary, now)
+        // The tests run once on the whole tree; then QA's files are committed as QA and
+        // the rest as the Developer, so the branch shows who wrote what.
+        let qa_paths = workspace.qa_files.paths();
+        let changes = [
+            AuthoredChange {
+                role: Role::Qa,
+                summary: &qa_summary,
+                paths: Some(&qa_paths),
+            },
+            AuthoredChange {
+                role: Role::Developer,
+                summary: &summary,
+                paths: None,
+            },
+        ];
+        let outcome = commit_by_author(&workspace, &changes, now)
             .await
             .map_err(|error| {
                 format!(

@@ -363,3 +363,36 @@ async fn a_webhook_reevaluation_merges_a_squad_waiting_for_its_checks_without_wa
     let _ = running.stop.send(());
     running.task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qas_tests_are_committed_as_qa_and_the_developers_work_as_the_developer() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    let running = start(&world, world.settings("authors"));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+    assert_eq!(view(&squads, "ENG-1").phase, Phase::Merged);
+
+    let commits = world.commits_on("main");
+    let by = |author: &str| -> Vec<String> {
+        commits
+            .iter()
+            .filter(|(name, _)| name == author)
+            .flat_map(|(_, files)| files.clone())
+            .collect()
+    };
+    assert_eq!(
+        by("Squadron QA <qa@squadron.invalid>"),
+        ["tests/eng-1.sh"],
+        "{commits:?}"
+    );
+    assert_eq!(
+        by("Squadron Developer <developer@squadron.invalid>"),
+        ["src/eng-1.txt"],
+        "{commits:?}"
+    );
+    // QA's tests come first: the Developer's commit is the head.
+    assert_eq!(
+        commits[0].0,
+        "Squadron Developer <developer@squadron.invalid>"
+    );
+}

@@ -1114,6 +1114,24 @@ impl World {
         git(&clone, &["push", "-q", "origin", "HEAD:main"]).unwrap();
     }
 
+    /// The commits on the remote's `branch`, newest first: each one's author
+    /// (`Name <email>`) and the files it touches.
+    pub fn commits_on(&self, branch: &str) -> Vec<(String, Vec<String>)> {
+        let log = git(
+            &self.code_host.remote,
+            &["log", "--format=commit %an <%ae>", "--name-only", branch],
+        )
+        .unwrap();
+        log.split("commit ")
+            .filter(|block| !block.trim().is_empty())
+            .map(|block| {
+                let mut lines = block.lines().filter(|line| !line.trim().is_empty());
+                let author = lines.next().unwrap().to_owned();
+                (author, lines.map(str::to_owned).collect())
+            })
+            .collect()
+    }
+
     /// Every journal entry's key of a squad-level effect kind, for duplicate checks.
     pub fn merged_file(&self, issue: &str) -> bool {
         let main = self.code_host.main_tip();
