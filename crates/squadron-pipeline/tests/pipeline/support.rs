@@ -96,6 +96,10 @@ pub fn sample_remote(root: &Path) -> PathBuf {
 pub struct GitWorkspaces {
     mirror: PathBuf,
     worktrees: PathBuf,
+    /// Serialises every git process that writes the mirror's refs, as the real adapter
+    /// does: worktrees share the mirror's refs, so a push (which updates
+    /// `refs/remotes/origin/<branch>`) or a rebase racing another squad's fetch fails on
+    /// git's ref locks.
     lock: tokio::sync::Mutex<()>,
     scratch: AtomicU64,
 }
@@ -176,6 +180,7 @@ impl Workspaces for GitWorkspaces {
         branch: &str,
         expected_remote: Option<&CommitSha>,
     ) -> Result<CommitSha, PortError> {
+        let _guard = self.lock.lock().await;
         let head = git(worktree, &["rev-parse", "HEAD"]).map_err(port)?;
         let remote = git(
             worktree,
@@ -204,10 +209,8 @@ impl Workspaces for GitWorkspaces {
     }
 
     async fn rebase(&self, worktree: &Path, base_branch: &str) -> Result<RebaseOutcome, PortError> {
-        {
-            let _guard = self.lock.lock().await;
-            self.fetch()?;
-        }
+        let _guard = self.lock.lock().await;
+        self.fetch()?;
         let base = format!("origin/{base_branch}");
         if git(worktree, &["merge-base", "--is-ancestor", &base, "HEAD"]).is_ok() {
             return Ok(RebaseOutcome::UpToDate);
