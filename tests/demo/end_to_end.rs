@@ -1,7 +1,8 @@
-//! `squadron demo --keep DIR` end to end, as a person runs it from a fresh clone: the
-//! admitted issues merged on the bare repository's base branch, the sample repository's own
-//! tests pass there, the unrefined issue carries its comment, and every merged PR was
-//! approved on its merged head by two distinct reviewer logins.
+//! `squadron demo --keep DIR` end to end for both scenarios, as a person runs it from a
+//! fresh clone. The milestone: the admitted issues merged on the bare repository's base
+//! branch, the sample repository's own tests pass there, the unrefined issue carries its
+//! comment, and every merged PR was approved on its merged head by two distinct reviewer
+//! logins. The bug fix: the Sentry stub fixed from Slack, told in one thread.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -110,5 +111,95 @@ fn the_milestone_demo_merges_every_admitted_issue_with_two_approvals() {
         passed,
         "the sample repository's tests fail on the merged base:\n{tests}"
     );
-    assert!(tests.contains("Ran 12 tests"), "{tests}");
+    assert!(tests.contains("Ran 13 tests"), "{tests}");
+}
+
+/// `squadron demo --scenario bugfix --keep DIR`: the Sentry stub is fixed through a signed
+/// `/squad fix` sent to the running daemon, every step is told in one Slack thread, and the
+/// fix with its regression test is on the bare repository's base branch.
+#[test]
+fn the_bugfix_demo_fixes_the_sentry_crash_from_slack_and_tells_the_thread() {
+    let keep = tempfile::tempdir().expect("a scratch directory");
+    let home = tempfile::tempdir().expect("a scratch home");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_squadron"))
+        .args(["demo", "--scenario", "bugfix", "--keep"])
+        .arg(keep.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SQUADRON_LOG_FORMAT", "json")
+        .output()
+        .expect("run the squadron binary");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "the demo failed:\n{stderr}");
+    assert!(
+        elapsed < Duration::from_secs(60),
+        "the demo took {elapsed:?}"
+    );
+
+    assert!(
+        stderr.contains("slack: /squad fix ENG-1")
+            && stderr.contains("squadron: Fix squad for ENG-1 starting…"),
+        "the command and its acknowledgement are shown:\n{stderr}"
+    );
+    let thread = stdout
+        .split_once("Slack:")
+        .map(|(_, thread)| thread)
+        .unwrap_or_else(|| panic!("the Slack thread is printed:\n{stdout}"));
+    let opening = thread.find("Fix squad started on").expect("the opening");
+    let diagnosis = thread
+        .find("*Diagnosis* (confidence: high)")
+        .expect("the diagnosis");
+    let pr = thread.find("Pull request opened").expect("the PR");
+    let merged = thread.find(":tada: Merged").expect("the merge");
+    assert!(
+        opening < diagnosis && diagnosis < pr && pr < merged,
+        "in order:\n{thread}"
+    );
+    assert_eq!(
+        thread.matches("approved (review round 1)").count(),
+        2,
+        "both reviewers' verdicts:\n{thread}"
+    );
+
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(keep.path().join("report.json")).expect("report.json is written"),
+    )
+    .expect("report.json is JSON");
+    assert_eq!(report["scenario"], "bugfix");
+    assert_eq!(report["expected_outcome_reached"], true, "{report:#}");
+    let issue = &report["issues"][0];
+    assert_eq!(issue["identifier"], "ENG-1");
+    assert_eq!(issue["outcome"], "merged", "{issue:#}");
+    assert_eq!(
+        issue["approved_by"],
+        serde_json::json!(["squadron-code-reviewer", "squadron-qa-specialist"])
+    );
+
+    // The fix and its regression test are on main, and the sample's tests pass there.
+    let remote = keep.path().join("remotes/acme/ledger.git");
+    let checkout = tempfile::tempdir().expect("a scratch checkout");
+    git(
+        checkout.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            "main",
+            &remote.display().to_string(),
+            ".",
+        ],
+    );
+    let importer = std::fs::read_to_string(checkout.path().join("ledger/importer.py"))
+        .expect("the importer is on main");
+    assert!(importer.contains("if not row:"), "{importer}");
+    let (passed, tests) = sample_tests(checkout.path());
+    assert!(passed, "the tests fail on the merged base:\n{tests}");
+    assert!(
+        tests.contains("Ran 8 tests"),
+        "the base's seven tests and the regression test ran:\n{tests}"
+    );
 }

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use squadron::demo::{DemoWorld, Outcome, SAMPLE_REPO, Scenario};
+use squadron::demo::{BUGFIX_ISSUE, DemoWorld, Outcome, SAMPLE_REPO, Scenario};
 use squadron_core::Role;
 use squadron_core::admission::admit;
+use squadron_core::bug_report::{BugReport, map_frames_to_files};
 use squadron_core::ports::IssueTracker;
 use squadron_core::refinement::RefinementPolicy;
 use squadron_linear::{Credentials, LinearClient, RateLimiter};
 use squadron_standin_linear::StandinLinear;
 
-use crate::support::WallClock;
+use crate::support::{WallClock, sample_checkout, sample_tests};
 
 fn client(world: &DemoWorld) -> LinearClient {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -145,6 +146,12 @@ async fn the_github_stand_in_holds_the_sample_repository_and_three_identities() 
         );
     }
     assert!(resolved.linear_api_key.is_some() && resolved.provider_api_key("openai").is_some());
+    assert_eq!(
+        loaded.slack.api_url.as_str().trim_end_matches('/'),
+        world.slack.api_url(),
+        "Slack goes to the stand-in"
+    );
+    assert!(resolved.slack_bot_token.is_some() && resolved.slack_signing_secret.is_some());
     let tokens: std::collections::BTreeSet<&str> = secrets
         .iter()
         .filter(|(name, _)| name.starts_with("GITHUB_TOKEN_"))
@@ -160,10 +167,83 @@ fn an_unknown_scenario_is_refused_with_the_list_of_scenarios() {
         .expect_err("not a scenario");
     assert_eq!(
         error.to_string(),
-        "pick the demo scenario `bugfix-later`: there is no such scenario; built-in scenarios: milestone"
+        "pick the demo scenario `bugfix-later`: there is no such scenario; built-in scenarios: milestone, bugfix"
     );
     assert_eq!(
         "milestone".parse::<Scenario>().ok(),
         Some(Scenario::Milestone)
+    );
+    assert_eq!("bugfix".parse::<Scenario>().ok(), Some(Scenario::Bugfix));
+}
+
+#[tokio::test]
+async fn the_bugfix_stub_reads_as_sentry_wrote_it_and_its_frame_lands_in_the_sample_package() {
+    let world = DemoWorld::start(Scenario::Bugfix)
+        .await
+        .expect("the demo world starts");
+    let issue = IssueTracker::fetch_issue(&client(&world), BUGFIX_ISSUE)
+        .await
+        .expect("the stub exists");
+    let report = BugReport::from_issue(&issue);
+
+    assert_eq!(report.sentry_short_id.as_deref(), Some("LEDGER-1A"));
+    assert!(report.is_from_sentry());
+    let exception = report
+        .exception
+        .as_ref()
+        .expect("the trace names the exception");
+    assert_eq!(exception.type_name, "ValueError");
+    let files: Vec<String> = squadron::demo::sample_repo_files()
+        .iter()
+        .map(|(path, _)| (*path).to_owned())
+        .collect();
+    let mapped = map_frames_to_files(&report.frames, &files);
+    let placed: Vec<Option<&str>> = mapped.iter().map(|frame| frame.repository_file()).collect();
+    assert_eq!(
+        placed,
+        [None, Some("ledger/importer.py")],
+        "the web frame is not in the repository; the innermost one is"
+    );
+    assert_eq!(
+        Scenario::Bugfix.expected()[0].identifier,
+        BUGFIX_ISSUE,
+        "the scenario expects its stub merged"
+    );
+}
+
+#[test]
+fn the_bug_the_stub_reports_is_real_on_the_sample_repositorys_base() {
+    let checkout = sample_checkout();
+    let (passed, output) = sample_tests(checkout.path());
+    assert!(passed, "the base passes its own tests:\n{output}");
+
+    // The regression test the scenario's QA writes fails on the base, with the trace's error.
+    let scripts: toml::Table =
+        toml::from_str(squadron::demo::BUGFIX_SCRIPTS).expect("the scripts are TOML");
+    let qa = scripts["script"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|script| script["name"].as_str() == Some("qa-ENG-1"))
+        })
+        .expect("a QA script");
+    let test_file = qa["step"]
+        .as_array()
+        .and_then(|steps| {
+            steps.iter().find_map(|step| {
+                let call = &step["tool_calls"][0];
+                (call["name"].as_str() == Some("write_file"))
+                    .then(|| call["arguments"]["content"].as_str().map(str::to_owned))
+                    .flatten()
+            })
+        })
+        .expect("QA writes the test file");
+    std::fs::write(checkout.path().join("tests/test_importer.py"), test_file)
+        .expect("write the regression test");
+    let (passed, output) = sample_tests(checkout.path());
+    assert!(!passed, "the regression test fails on the base:\n{output}");
+    assert!(
+        output.contains("not enough values to unpack (expected 4, got 0)"),
+        "it fails with the error Sentry reported:\n{output}"
     );
 }

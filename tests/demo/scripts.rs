@@ -212,7 +212,7 @@ async fn the_scripted_squads_write_code_that_passes_the_sample_repository_tests(
     let (passed, output) = sample_tests(root);
     assert!(passed, "the tests fail on the merged base:\n{output}");
     assert!(
-        output.contains("Ran 12 tests"),
+        output.contains("Ran 13 tests"),
         "every new test ran:\n{output}"
     );
     let refused: Vec<_> = rig

@@ -133,7 +133,7 @@ pub struct ServeArgs {
 /// Arguments of `squadron demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The built-in scenario to run: `milestone`.
+    /// The built-in scenario to run: `milestone` or `bugfix`.
     #[arg(long, value_name = "NAME", default_value = "milestone")]
     pub scenario: String,
 

@@ -1,24 +1,39 @@
 //! `squadron demo`: the whole pipeline offline. Starts the stand-ins (Linear, GitHub backed
-//! by real bare repositories, the scripted model) on loopback, points a configuration at
-//! them, and runs a built-in scenario through the real adapters, the real store and the
-//! real runtime, with the same live progress and summary as `squadron run`. Writes
-//! `report.json` and, with `--keep`, leaves the store and the bare repositories behind.
+//! by real bare repositories, the scripted model, Slack) on loopback, points a configuration
+//! at them, and runs a built-in scenario through the real adapters, the real store and the
+//! real runtime, with the same live progress and summary as `squadron run`. The milestone
+//! scenario runs like `squadron run`; the bug-fix scenario starts the daemon's HTTP server
+//! in-process and sends it a signed `/squad fix`, as Slack would. Writes `report.json` and,
+//! with `--keep`, leaves the store and the bare repositories behind.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use squadron::demo::{
-    DemoLimits, DemoReport, DemoWorld, IssueReport, Outcome, SAMPLE_REPO, Scenario,
+    DemoLimits, DemoReport, DemoWorld, IssueReport, Outcome, SAMPLE_REPO, SLACK_SIGNING_SECRET,
+    Scenario,
 };
+use squadron::server::{self, PipelineControl, Server};
 use squadron_config::Env;
-use squadron_core::Phase;
-use squadron_pipeline::SquadView;
+use squadron_core::{IssueKey, Phase};
+use squadron_pipeline::{PipelineHandle, SquadView};
+use squadron_standin_slack::SlashCommandRequest;
+use tokio::net::TcpListener;
 
 use crate::cli::DemoArgs;
-use crate::commands::run::run_to_end;
+use crate::commands::run::{build_pipeline, run_to_end};
+use crate::commands::serve::server_settings;
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
-use crate::progress::{outcome_counts, summary_table};
+use crate::format::now;
+use crate::progress::{ProgressView, outcome_counts, summary_table};
+use crate::wiring::SystemClock;
+
+/// How often the demo looks for a reply the daemon sent to the command's response URL,
+/// which would mean the fix could not start.
+const REPLY_POLL: Duration = Duration::from_millis(200);
 
 /// Runs `squadron demo`.
 ///
@@ -27,8 +42,10 @@ use crate::progress::{outcome_counts, summary_table};
 /// error when a stand-in or the runtime fails.
 pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let scenario: Scenario = args.scenario.parse().map_err(|error| {
-        CliError::user(error_chain(&error))
-            .with_hint("run `squadron demo --scenario milestone`, or leave --scenario out")
+        CliError::user(error_chain(&error)).with_hint(
+            "run `squadron demo --scenario milestone` or `--scenario bugfix`, or leave \
+                 --scenario out",
+        )
     })?;
     let (dir, _scratch) = state_dir(args.keep.as_deref())?;
     eprintln!(
@@ -53,9 +70,15 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let env: Env = world.secrets_env().into_iter().collect();
     let context = Context::with_env(config_file, env)?;
 
-    let squads = run_to_end(&context, world.project_url()).await?;
+    let squads = match scenario.fix_issue() {
+        None => run_to_end(&context, world.project_url()).await?,
+        Some(issue) => vec![fix_through_slack(&context, &world, issue).await?],
+    };
     println!("{}", summary_table(&squads));
     println!("{}", outcome_counts(&squads));
+    if scenario.fix_issue().is_some() {
+        println!("{}", slack_threads(&world));
+    }
     let report = report(scenario, &world, &squads);
 
     let report_file = dir.join("report.json");
@@ -84,6 +107,145 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Runs the daemon's HTTP server in-process on a free loopback port in front of the real
+/// runtime, sends it `/squad fix <issue>` signed as Slack signs it, and follows the fix
+/// with live progress until its squad has ended; then stops the server, which lets the
+/// runtime checkpoint. Returns the squad.
+async fn fix_through_slack(
+    context: &Context,
+    world: &DemoWorld,
+    issue: &str,
+) -> Result<SquadView, CliError> {
+    let store = Arc::new(context.open_store().await?);
+    let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
+    let handle = pipeline.handle();
+    let secrets = context.config.resolve_secrets(&context.env);
+    let settings = server_settings(context, &secrets);
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|error| {
+        CliError::internal(format!(
+            "failed to listen on a loopback port for the demo's daemon: {error}"
+        ))
+    })?;
+    let address = listener.local_addr().map_err(|error| internal(&error))?;
+    let control = Arc::new(PipelineControl::start(pipeline, store));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::run(
+        listener,
+        Server::new(control, Arc::new(SystemClock), settings),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let outcome = async {
+        let text = format!("fix {issue}");
+        let signed = SlashCommandRequest::new("/squad", &text)
+            .with_response_url(&world.slack.response_url("demo"))
+            .sign(SLACK_SIGNING_SECRET, now().as_millis() / 1000);
+        eprintln!("slack: /squad {text}");
+        let mut request = reqwest::Client::new()
+            .post(format!("http://{address}/webhooks/slack"))
+            .body(signed.body.clone());
+        for (name, value) in signed.headers() {
+            request = request.header(name, value);
+        }
+        let answer = request
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|error| internal(&error))?;
+        let answer: serde_json::Value = answer.json().await.map_err(|error| internal(&error))?;
+        eprintln!(
+            "squadron: {}",
+            answer["text"].as_str().unwrap_or("(no acknowledgement)")
+        );
+        follow_fix(&handle, world, &IssueKey::from(issue)).await
+    }
+    .await;
+
+    let _ = stop.send(());
+    match serving.await {
+        Ok(Ok(())) => outcome,
+        Ok(Err(error)) => Err(internal(&error)),
+        Err(error) => Err(CliError::internal(format!(
+            "the demo's daemon panicked: {error}"
+        ))),
+    }
+}
+
+/// An unexpected failure of the demo's own plumbing.
+fn internal(error: &(dyn std::error::Error + 'static)) -> CliError {
+    CliError::internal(format!("failed to {}", error_chain(error)))
+}
+
+/// Shows live progress of the fix of `issue` until its run has finished, and returns its
+/// squad. Fails when the daemon tells the person (through the command's response URL) that
+/// the fix could not start.
+async fn follow_fix(
+    handle: &PipelineHandle,
+    world: &DemoWorld,
+    issue: &IssueKey,
+) -> Result<SquadView, CliError> {
+    let mut progress = handle.progress();
+    let mut view = ProgressView::new();
+    let mut poll = tokio::time::interval(REPLY_POLL);
+    loop {
+        let squad = progress.borrow_and_update().squad_for_issue(issue).cloned();
+        if let Some(squad) = squad {
+            let current = progress.borrow().squads_of(&squad.run);
+            view.update(&current);
+            if progress
+                .borrow()
+                .run(&squad.run)
+                .is_some_and(|run| run.finished)
+            {
+                return Ok(current.into_iter().next().unwrap_or(squad));
+            }
+        }
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    return Err(CliError::internal("the squad runtime stopped before the fix finished"));
+                }
+            }
+            _ = poll.tick() => {
+                if let Some(reply) = world.slack.responses().into_iter().next() {
+                    let text = reply.body["text"].as_str().unwrap_or_default().to_owned();
+                    return Err(CliError::internal(format!(
+                        "failed to start the demo's fix of {issue}: Squadron replied \"{text}\""
+                    )));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                return Err(CliError::transient("interrupted: the demo's state is discarded unless --keep was given"));
+            }
+        }
+    }
+}
+
+/// Every Slack thread the stand-in recorded, as a person would read the channel.
+fn slack_threads(world: &DemoWorld) -> String {
+    let mut text = String::from("Slack:");
+    for thread in world.slack.threads() {
+        let line = |message: &squadron_standin_slack::RecordedMessage| {
+            message
+                .text
+                .clone()
+                .unwrap_or_default()
+                .replace('\n', "\n    ")
+        };
+        text.push_str(&format!(
+            "\n#{} {}",
+            thread.parent.channel,
+            line(&thread.parent)
+        ));
+        for reply in &thread.replies {
+            text.push_str(&format!("\n  └ {}", line(reply)));
+        }
+    }
+    text
 }
 
 /// The directory the demo keeps its state in: `--keep DIR` (created if needed), else a

@@ -1,6 +1,6 @@
-//! `squadron demo`'s offline world: a sample Python repository, a sample Linear milestone,
-//! scripted agents, and the stand-ins that serve them on loopback. The command itself lives
-//! in `commands/demo.rs`; the end-to-end tests start the same world.
+//! `squadron demo`'s offline world: a sample Python repository, a sample Linear milestone
+//! and a Sentry stub, scripted agents, and the stand-ins that serve them on loopback. The
+//! command itself lives in `commands/demo.rs`; the end-to-end tests start the same world.
 
 pub mod report;
 pub mod sample_repo;
@@ -9,5 +9,9 @@ pub mod world;
 
 pub use report::{DemoReport, IssueReport};
 pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
-pub use scenario::{ExpectedIssue, Outcome, Scenario, UnknownScenario};
-pub use world::{DemoLimits, DemoWorld, IDENTITIES, Identity, WorldError, WorldSeed};
+pub use scenario::{
+    BUGFIX_ISSUE, BUGFIX_SCRIPTS, ExpectedIssue, Outcome, Scenario, UnknownScenario,
+};
+pub use world::{
+    DemoLimits, DemoWorld, IDENTITIES, Identity, SLACK_SIGNING_SECRET, WorldError, WorldSeed,
+};

@@ -1,7 +1,8 @@
 //! The sample target repository the demo creates: a small Python package with its own
-//! `unittest` suite, conventions for reviewers to cite, and a `.squadron.toml`. The files
-//! live in `crates/squadron/demo/sample-repo/` and are compiled into the binary, so the demo
-//! works from any directory.
+//! `unittest` suite, conventions for reviewers to cite, and a `.squadron.toml`. Its base
+//! carries one real bug for the bug-fix scenario: `ledger/importer.py` fails on a blank
+//! line, which its tests do not cover. The files live in `crates/squadron/demo/sample-repo/`
+//! and are compiled into the binary, so the demo works from any directory.
 
 /// `owner/name` of the sample repository on the GitHub stand-in.
 pub const SAMPLE_REPO: &str = "acme/ledger";
@@ -10,7 +11,7 @@ pub const SAMPLE_REPO: &str = "acme/ledger";
 pub const BASE_BRANCH: &str = "main";
 
 /// Every file of the sample repository's first commit: path and content.
-pub fn sample_repo_files() -> [(&'static str, &'static str); 10] {
+pub fn sample_repo_files() -> [(&'static str, &'static str); 12] {
     [
         (
             ".gitignore",
@@ -37,6 +38,10 @@ pub fn sample_repo_files() -> [(&'static str, &'static str); 10] {
             include_str!("../../demo/sample-repo/ledger/entries.py"),
         ),
         (
+            "ledger/importer.py",
+            include_str!("../../demo/sample-repo/ledger/importer.py"),
+        ),
+        (
             "ledger/money.py",
             include_str!("../../demo/sample-repo/ledger/money.py"),
         ),
@@ -47,6 +52,10 @@ pub fn sample_repo_files() -> [(&'static str, &'static str); 10] {
         (
             "tests/test_entries.py",
             include_str!("../../demo/sample-repo/tests/test_entries.py"),
+        ),
+        (
+            "tests/test_importer.py",
+            include_str!("../../demo/sample-repo/tests/test_importer.py"),
         ),
         (
             "tests/test_money.py",

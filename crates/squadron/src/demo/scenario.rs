@@ -15,6 +15,11 @@ pub const TEAM_KEY: &str = "ENG";
 pub const PROJECT_NAME: &str = "Household ledger";
 /// The demo project's 12-hex slug id.
 pub const PROJECT_SLUG_ID: &str = "5e1f2c5a7b3d";
+/// The Sentry stub the bug-fix scenario fixes.
+pub const BUGFIX_ISSUE: &str = "ENG-1";
+/// The model scripts of the bug-fix scenario, also for tests that vary them (a diagnosis
+/// too unsure to act on).
+pub const BUGFIX_SCRIPTS: &str = include_str!("../../demo/scripts/bugfix.toml");
 
 /// A built-in scenario, picked with `squadron demo --scenario <name>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +27,10 @@ pub enum Scenario {
     /// A milestone of four issues: one blocks another, one gets changes requested in its
     /// first review, one is not refined and is skipped with a comment.
     Milestone,
+    /// A stub Sentry created for a crash in the sample repository, fixed through
+    /// `/squad fix` sent to the running daemon: diagnosed, fixed with a regression test,
+    /// reviewed twice and merged, with every step told in a Slack thread.
+    Bugfix,
 }
 
 /// How an issue of a scenario ends, as `report.json` names it.
@@ -77,12 +86,13 @@ pub struct UnknownScenario {
 
 impl Scenario {
     /// Every built-in scenario.
-    pub const ALL: [Scenario; 1] = [Scenario::Milestone];
+    pub const ALL: [Scenario; 2] = [Scenario::Milestone, Scenario::Bugfix];
 
     /// The name given to `--scenario`.
     pub const fn name(self) -> &'static str {
         match self {
             Scenario::Milestone => "milestone",
+            Scenario::Bugfix => "bugfix",
         }
     }
 
@@ -101,6 +111,11 @@ impl Scenario {
                 "a milestone of four issues: one blocks another, one gets changes requested \
                  in its first review, one is not refined and is skipped with a comment"
             }
+            Scenario::Bugfix => {
+                "a crash Sentry reported, fixed from Slack: `/squad fix ENG-1` sent to the \
+                 running daemon diagnoses it, fixes it with a regression test, gets two \
+                 approvals and merges, telling each step in a thread"
+            }
         }
     }
 
@@ -108,6 +123,7 @@ impl Scenario {
     pub fn linear_workspace(self) -> Workspace {
         match self {
             Scenario::Milestone => milestone_workspace(),
+            Scenario::Bugfix => bugfix_workspace(),
         }
     }
 
@@ -118,6 +134,9 @@ impl Scenario {
                 include_str!("../../demo/scripts/milestone.toml"),
                 "crates/squadron/demo/scripts/milestone.toml",
             ),
+            Scenario::Bugfix => {
+                ScriptBook::from_toml(BUGFIX_SCRIPTS, "crates/squadron/demo/scripts/bugfix.toml")
+            }
         }
     }
 
@@ -134,6 +153,16 @@ impl Scenario {
                 issue("ENG-4", Outcome::Merged),
                 issue("ENG-5", Outcome::Skipped),
             ],
+            Scenario::Bugfix => vec![issue(BUGFIX_ISSUE, Outcome::Merged)],
+        }
+    }
+
+    /// The issue the scenario fixes through Slack's `/squad fix`; `None` for a scenario that
+    /// runs a milestone.
+    pub const fn fix_issue(self) -> Option<&'static str> {
+        match self {
+            Scenario::Milestone => None,
+            Scenario::Bugfix => Some(BUGFIX_ISSUE),
         }
     }
 
@@ -208,5 +237,30 @@ fn milestone_workspace() -> Workspace {
             .milestone(&reports),
     );
     workspace.add_blocks(&totals, &summary);
+    workspace
+}
+
+/// Team ENG with the project "Household ledger" and ENG-1, the stub Sentry's Linear
+/// integration created for a crash of `read_export` on the bank's CSV export: the
+/// `Sentry Issue:` line, the Python traceback into the sample package, and the Sentry
+/// attachment, as Sentry writes them.
+fn bugfix_workspace() -> Workspace {
+    let mut workspace = Workspace::new(WORKSPACE_KEY);
+    workspace.add_team(TEAM_KEY, "Engineering");
+    workspace.add_project(PROJECT_NAME, PROJECT_SLUG_ID);
+    let stub = workspace.add_issue(
+        IssueSpec::new(
+            TEAM_KEY,
+            "ValueError: not enough values to unpack (expected 4, got 0)",
+        )
+        .description(include_str!("../../demo/issues/crash.md"))
+        .priority(1),
+    );
+    workspace.add_attachment(
+        &stub,
+        "LEDGER-1A: ValueError: not enough values to unpack (expected 4, got 0)",
+        "https://acme.sentry.io/issues/4511227/",
+        "sentry",
+    );
     workspace
 }

@@ -1,5 +1,5 @@
-//! The demo's world: the three stand-ins (Linear, GitHub backed by real bare repositories,
-//! the scripted model) started on loopback and seeded for one scenario, and the
+//! The demo's world: the stand-ins (Linear, GitHub backed by real bare repositories, the
+//! scripted model, Slack's Web API) started on loopback and seeded for one scenario, and the
 //! configuration and secrets that point Squadron at them.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use squadron_standin_github::GithubStandin;
 use squadron_standin_linear::StandinLinear;
 use squadron_standin_linear::Workspace;
 use squadron_standin_model::{ScriptBook, StandinModel};
+use squadron_standin_slack::StandinSlack;
 
 use crate::demo::sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 use crate::demo::scenario::{Scenario, TEAM_KEY};
@@ -39,6 +40,13 @@ const MODEL_API_KEY: &str = "sk-demo-standin";
 const MODEL_API_KEY_ENV: &str = "SQUADRON_DEMO_MODEL_API_KEY";
 /// The environment variable the demo configuration names for the Linear API key.
 const LINEAR_API_KEY_ENV: &str = "SQUADRON_DEMO_LINEAR_API_KEY";
+/// The environment variable the demo configuration names for the Slack bot token.
+const SLACK_BOT_TOKEN_ENV: &str = "SQUADRON_DEMO_SLACK_BOT_TOKEN";
+/// The environment variable the demo configuration names for the Slack signing secret.
+const SLACK_SIGNING_SECRET_ENV: &str = "SQUADRON_DEMO_SLACK_SIGNING_SECRET";
+/// The signing secret of the demo's Slack app: it signs the demo's slash commands, and the
+/// daemon verifies them with it.
+pub const SLACK_SIGNING_SECRET: &str = "demo-slack-signing-secret-0000000";
 
 /// One GitHub identity of the demo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +74,9 @@ pub enum WorldError {
     /// The model stand-in did not start.
     #[error("start the model stand-in")]
     Model(#[source] std::io::Error),
+    /// The Slack stand-in did not start.
+    #[error("start the Slack stand-in")]
+    Slack(#[source] squadron_standin_slack::StandinError),
     /// Copying a bare repository out of the GitHub stand-in failed.
     #[error("copy the bare repository `{repo}` to `{}`: {reason}", target.display())]
     KeepRemote {
@@ -124,12 +135,15 @@ pub struct DemoWorld {
     pub github: GithubStandin,
     /// The OpenAI-compatible model endpoint.
     pub model: StandinModel,
+    /// Slack's Web API (`chat.postMessage`, recorded with its threads) and the response
+    /// URLs of slash commands.
+    pub slack: StandinSlack,
 }
 
 impl DemoWorld {
     /// Starts the stand-ins on loopback: Linear holding the scenario's workspace, GitHub
-    /// holding the sample repository on its base branch and the three identities, and the
-    /// model playing the scenario's scripts.
+    /// holding the sample repository on its base branch and the three identities, the
+    /// model playing the scenario's scripts, and Slack.
     pub async fn start(scenario: Scenario) -> Result<DemoWorld, WorldError> {
         let seed = WorldSeed {
             workspace: scenario.linear_workspace(),
@@ -156,11 +170,13 @@ impl DemoWorld {
         let model = StandinModel::start(seed.scripts)
             .await
             .map_err(WorldError::Model)?;
+        let slack = StandinSlack::start().await.map_err(WorldError::Slack)?;
         Ok(DemoWorld {
             project_url: seed.project_url,
             linear,
             github,
             model,
+            slack,
         })
     }
 
@@ -192,6 +208,11 @@ code_reviewer_token_env = "{code_reviewer}"
 qa_specialist_token_env = "{qa_specialist}"
 keep_worktrees_on_needs_human = false
 
+[slack]
+api_url = "{slack}"
+bot_token_env = "{SLACK_BOT_TOKEN_ENV}"
+signing_secret_env = "{SLACK_SIGNING_SECRET_ENV}"
+
 [providers.openai]
 base_url = "{model}"
 api_key_env = "{MODEL_API_KEY_ENV}"
@@ -213,6 +234,7 @@ sqlite_path = {database}
 "#,
             linear = self.linear.endpoint(),
             model = self.model.base_url(),
+            slack = self.slack.api_url(),
             data_dir = toml_string(&data_dir.display().to_string()),
             database = toml_string(&database.display().to_string()),
             concurrency = limits.concurrency,
@@ -222,7 +244,8 @@ sqlite_path = {database}
     }
 
     /// The secrets the configuration names, as environment variables: one GitHub token per
-    /// identity, the Linear API key and the model's API key.
+    /// identity, the Linear API key, the model's API key, and the Slack bot token and
+    /// signing secret.
     pub fn secrets_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = IDENTITIES
             .iter()
@@ -233,6 +256,14 @@ sqlite_path = {database}
             StandinLinear::API_KEY.to_owned(),
         ));
         env.push((MODEL_API_KEY_ENV.to_owned(), MODEL_API_KEY.to_owned()));
+        env.push((
+            SLACK_BOT_TOKEN_ENV.to_owned(),
+            StandinSlack::BOT_TOKEN.to_owned(),
+        ));
+        env.push((
+            SLACK_SIGNING_SECRET_ENV.to_owned(),
+            SLACK_SIGNING_SECRET.to_owned(),
+        ));
         env
     }
 
