@@ -2,81 +2,16 @@
 //! `squadron serve`, the squad stops mid-step and opens no PR, and the other squad of the
 //! run merges as usual.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use squadron::demo::{DemoLimits, SAMPLE_REPO};
 
 use crate::generated::{Behaviour, milestone_of};
-use crate::support::Rig;
+use crate::support::{Rig, until};
 
 const WEBHOOK_SECRET: &str = "linear-webhook-secret";
-
-/// Kills the daemon when the test ends, whatever happened.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `squadron serve` on a free port; returns it with its address, read from its
-/// `serving` log line.
-fn serve(rig: &Rig) -> (Daemon, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
-        .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", rig.dir())
-        .env("SQUADRON_CONFIG", rig.dir().join("squadron.toml"))
-        .env("LINEAR_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .envs(rig.world.secrets_env())
-        .current_dir(rig.dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start squadron serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (lines, log) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let daemon = Daemon(child);
-    loop {
-        let line = log
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the daemon logs its address within 60 s");
-        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if let Some(address) = parsed["fields"]["address"].as_str() {
-            // Keep draining the log so the daemon never blocks on a full pipe.
-            std::thread::spawn(move || for _ in log.iter() {});
-            return (daemon, address.to_owned());
-        }
-    }
-}
-
-/// Waits, polling the stand-in, until `ready` holds (an external process is being watched,
-/// so there is no event to await); fails after 60 s.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issue_cancelled_in_linear_mid_run_stops_its_squad_and_only_its_squad() {
@@ -86,7 +21,7 @@ async fn an_issue_cancelled_in_linear_mid_run_stops_its_squad_and_only_its_squad
         DemoLimits::default(),
     )
     .await;
-    let (_daemon, address) = serve(&rig);
+    let (_daemon, address) = rig.serve(&[("LINEAR_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
     let client = reqwest::Client::new();
     let started = client
         .post(format!("http://{address}/api/runs"))
@@ -144,14 +79,27 @@ async fn an_issue_cancelled_in_linear_mid_run_stops_its_squad_and_only_its_squad
             == 1
     })
     .await;
-    let squads: serde_json::Value = client
-        .get(format!("http://{address}/api/squads"))
-        .send()
-        .await
-        .expect("GET /api/squads")
-        .json()
-        .await
-        .expect("JSON");
+    // GitHub merges before the runtime records it: read the squads once ENG-2 shows merged.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let squads = loop {
+        let squads: serde_json::Value = client
+            .get(format!("http://{address}/api/squads"))
+            .send()
+            .await
+            .expect("GET /api/squads")
+            .json()
+            .await
+            .expect("JSON");
+        let list = squads.as_array().or_else(|| squads["squads"].as_array());
+        let merged = list.is_some_and(|list| {
+            list.iter()
+                .any(|squad| squad["issue"] == "ENG-2" && squad["phase"] == "merged")
+        });
+        if merged || tokio::time::Instant::now() >= deadline {
+            break squads;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let phase_of = |issue: &str| {
         squads
             .as_array()

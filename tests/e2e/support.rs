@@ -1,8 +1,11 @@
 //! A world of stand-ins in the test process and the real binary pointed at it: each test
 //! gets its own stand-ins, store and configuration, and runs `squadron` as a child process.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use squadron::demo::{DemoLimits, DemoWorld, SAMPLE_REPO, WorldSeed};
 use squadron_standin_github::PullSnapshot;
@@ -50,6 +53,45 @@ impl Rig {
         command.output().await.expect("run the squadron binary")
     }
 
+    /// Starts `squadron serve` on a free loopback port with the demo's secrets and `extra`;
+    /// returns it with its address, read from its `serving` log line.
+    pub fn serve(&self, extra: &[(&str, &str)]) -> (Daemon, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
+            .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir())
+            .env("SQUADRON_CONFIG", &self.config)
+            .envs(self.world.secrets_env())
+            .envs(extra.iter().copied())
+            .current_dir(self.dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start squadron serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (lines, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let daemon = Daemon(child);
+        loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the daemon logs its address within 60 s");
+            let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(address) = parsed["fields"]["address"].as_str() {
+                // Keep draining the log so the daemon never blocks on a full pipe.
+                std::thread::spawn(move || for _ in log.iter() {});
+                return (daemon, address.to_owned());
+            }
+        }
+    }
+
     /// `squadron run <project url>`.
     pub async fn run(&self, extra: &[(&str, &str)]) -> Output {
         let url = self.world.project_url().to_owned();
@@ -87,4 +129,27 @@ pub fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// A daemon started by [`Rig::serve`]; killed when the test ends, whatever happened.
+pub struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits, polling the stand-ins, until `ready` holds (an external process is being
+/// watched, so there is no event to await); fails after 60 s.
+pub async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
