@@ -9,6 +9,7 @@ pub mod acceptance;
 pub mod admission;
 pub mod bug_report;
 pub mod domain;
+pub mod error_chain;
 pub mod gate;
 pub mod merge_queue;
 pub mod ports;
@@ -16,3 +17,4 @@ pub mod refinement;
 pub mod scheduler;
 
 pub use domain::*;
+pub use error_chain::error_chain;

@@ -3,11 +3,11 @@
 use serde::Deserialize;
 
 use crate::git::git_output;
-use crate::guardrails::error_chain;
 use crate::registry::ToolContext;
 use crate::sandbox::{CommandOutput, SandboxCommand};
 use crate::terminal::parse;
 use squadron_config::fence;
+use squadron_core::error_chain;
 
 /// Characters that would mean something to a shell; `run_command` uses none, so a command
 /// containing them would not do what the model expects.

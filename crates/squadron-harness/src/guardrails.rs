@@ -109,7 +109,7 @@ async fn run_guardrail(workspace: &SquadWorkspace, what: &str, line: &str) -> St
         }
         Err(error) => format!(
             "{what} (`{line}`): could not run: {}\n",
-            error_chain(&error)
+            squadron_core::error_chain(&error)
         ),
     }
 }
@@ -285,18 +285,6 @@ fn commit_message(issue: &str, role: Role, summary: &str) -> String {
     }
     message.push_str(&format!("Issue: {issue}\nSquadron-Role: {role}\n"));
     message
-}
-
-/// An error with its causes, for messages that leave the process as text.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use squadron_core::ports::{
 };
 use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
 
-use crate::guardrails::{CommitError, CommitOutcome, commit, error_chain};
+use squadron_core::error_chain;
+
+use crate::guardrails::{CommitError, CommitOutcome, commit};
 use crate::metering::{BudgetExceeded, check_budgets};
 use crate::registry::{Executed, ToolRegistry};
 use crate::terminal::{Diagnosis, TerminalCall};

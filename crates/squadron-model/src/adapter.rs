@@ -386,7 +386,7 @@ impl Provider {
         let what = if error.is_timeout() {
             "a timeout".to_owned()
         } else if error.is_connect() {
-            format!("a connection error ({})", source_chain(error))
+            format!("a connection error ({})", squadron_core::error_chain(error))
         } else if error.is_builder() {
             return TryFailure::Final(PortError::new(
                 PortErrorKind::Internal,
@@ -394,11 +394,11 @@ impl Provider {
                     "build the request to model provider `{}` at {}: {}",
                     self.name,
                     self.url,
-                    source_chain(error)
+                    squadron_core::error_chain(error)
                 ),
             ));
         } else {
-            format!("a transport error ({})", source_chain(error))
+            format!("a transport error ({})", squadron_core::error_chain(error))
         };
         TryFailure::Retryable {
             what,
@@ -442,16 +442,4 @@ fn error_code(body: &[u8]) -> Option<String> {
         .as_str()
         .or_else(|| error["type"].as_str())
         .map(str::to_owned)
-}
-
-/// An error with its causes, for messages: reqwest's own text hides the useful part.
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -234,19 +234,7 @@ pub(crate) async fn turn(
         }
         TurnOutcome::Failed(failure) => Err(TurnStop::Failed(format!(
             "run the {role}: {}",
-            error_chain(&failure)
+            squadron_core::error_chain(&failure)
         ))),
     }
-}
-
-/// An error with its causes.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

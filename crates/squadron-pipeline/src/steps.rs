@@ -282,7 +282,7 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
             .map_err(|error| {
                 format!(
                     "commit the squad's work: {}",
-                    crate::prompts::error_chain(&error)
+                    squadron_core::error_chain(&error)
                 )
             })?;
         let CommitOutcome::TestsFailed { output } = outcome else {

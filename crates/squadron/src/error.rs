@@ -98,18 +98,4 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Renders an error and its chain of causes as one line each.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Many error types repeat their cause in their own message; print it once.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use squadron_core::error_chain;

@@ -3,19 +3,16 @@
 //! with a summary. Exit 0 when the fix merged, 1 otherwise.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use squadron_core::Phase;
 use squadron_linear::parse_issue_ref;
 use squadron_pipeline::{FixRequest, SquadView};
-use tracing::info;
 
 use crate::cli::{FixArgs, GlobalArgs};
-use crate::commands::run::pipeline_error;
+use crate::commands::run::follow_to_end;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::progress::{ProgressView, summary_table};
-use crate::wiring::build_pipeline;
+use crate::progress::summary_table;
 
 /// Who a fix started from the command line is recorded as having been asked by.
 const REQUESTED_BY: &str = "cli";
@@ -48,63 +45,20 @@ pub async fn run(global: &GlobalArgs, args: &FixArgs) -> Result<ExitCode, CliErr
 /// its squad has ended, and returns it. Ctrl-C stops the runtime gracefully: the store keeps
 /// every step, and fixing the same issue again resumes.
 async fn fix_to_end(context: &Context, issue: &str) -> Result<SquadView, CliError> {
-    let store = Arc::new(context.open_store().await?);
-    let pipeline = build_pipeline(context, store).await?;
-    let handle = pipeline.handle();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runtime = tokio::spawn(pipeline.run(async move {
-        let _ = stopped.await;
-    }));
-
     let request = FixRequest {
         issue: issue.to_owned(),
         requested_by: REQUESTED_BY.to_owned(),
         slack: None,
     };
-    let started = handle.start_fix(request).await.map_err(pipeline_error);
-    let outcome = match started {
-        Ok(run) => {
-            info!(run = %run, issue, "fix started");
-            let mut progress = handle.progress();
-            let mut view = ProgressView::new();
-            loop {
-                view.update(&progress.borrow_and_update().squads_of(&run));
-                if progress.borrow().run(&run).is_some_and(|run| run.finished) {
-                    break progress
-                        .borrow()
-                        .squads_of(&run)
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| {
-                            CliError::internal(format!(
-                                "the fix run {run} finished without a squad"
-                            ))
-                        });
-                }
-                tokio::select! {
-                    changed = progress.changed() => {
-                        if changed.is_err() {
-                            break Err(CliError::internal("the squad runtime stopped before the fix finished"));
-                        }
-                    }
-                    _ = tokio::signal::ctrl_c() => {
-                        break Err(CliError::transient(format!(
-                            "interrupted: the fix's progress is recorded; run `squadron fix {issue}` again to resume"
-                        )));
-                    }
-                }
-            }
-        }
-        Err(error) => Err(error),
-    };
-    let _ = stop.send(());
-    match runtime.await {
-        Ok(Ok(())) => outcome,
-        Ok(Err(error)) => Err(pipeline_error(error)),
-        Err(error) => Err(CliError::internal(format!(
-            "the squad runtime panicked: {error}"
-        ))),
-    }
+    let resume = format!("squadron fix {issue}");
+    let squads = follow_to_end(context, &resume, |handle| async move {
+        handle.start_fix(request).await
+    })
+    .await?;
+    squads
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::internal(format!("the fix of {issue} finished without a squad")))
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! `squadron run <url>`: one milestone in the foreground, with live progress, ending with a
 //! summary table. Exit 0 when every admitted issue merged, 1 otherwise.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use squadron_core::RunId;
 use squadron_linear::parse_project_url;
-use squadron_pipeline::{PipelineError, PipelineErrorKind, SquadView};
+use squadron_pipeline::{PipelineError, PipelineErrorKind, PipelineHandle, SquadView};
 use tracing::info;
 
 use crate::cli::{GlobalArgs, RunArgs};
@@ -33,6 +35,25 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
 /// every squad has ended, and returns the squads. Ctrl-C stops the runtime gracefully: the
 /// store keeps every step, and running the same URL again resumes.
 pub async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, CliError> {
+    let resume = format!("squadron run {url}");
+    follow_to_end(context, &resume, |handle| async move {
+        handle.start_run(url).await
+    })
+    .await
+}
+
+/// Builds the runtime on the real adapters, starts a run with `start`, shows its squads'
+/// live progress until every one has ended, and stops the runtime. Ctrl-C stops it
+/// gracefully and says to run `resume` (the command that picks the run up again).
+pub async fn follow_to_end<F, Fut>(
+    context: &Context,
+    resume: &str,
+    start: F,
+) -> Result<Vec<SquadView>, CliError>
+where
+    F: FnOnce(PipelineHandle) -> Fut,
+    Fut: Future<Output = Result<RunId, PipelineError>>,
+{
     let store = Arc::new(context.open_store().await?);
     let pipeline = build_pipeline(context, store).await?;
     let handle = pipeline.handle();
@@ -41,27 +62,12 @@ pub async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, 
         let _ = stopped.await;
     }));
 
-    let run = handle.start_run(url).await.map_err(pipeline_error)?;
-    info!(run = %run, "run started");
-    let mut progress = handle.progress();
-    let mut view = ProgressView::new();
-    let outcome = loop {
-        view.update(&progress.borrow_and_update().squads_of(&run));
-        if progress.borrow().run(&run).is_some_and(|run| run.finished) {
-            break Ok(progress.borrow().squads_of(&run));
+    let outcome = match start(handle.clone()).await {
+        Ok(run) => {
+            info!(run = %run, "run started");
+            follow(&handle, &run, resume).await
         }
-        tokio::select! {
-            changed = progress.changed() => {
-                if changed.is_err() {
-                    break Err(CliError::internal("the squad runtime stopped before the run finished"));
-                }
-            }
-            _ = tokio::signal::ctrl_c() => {
-                break Err(CliError::transient(format!(
-                    "interrupted: every squad's progress is recorded; run `squadron run {url}` again to resume"
-                )));
-            }
-        }
+        Err(error) => Err(pipeline_error(error)),
     };
     let _ = stop.send(());
     match runtime.await {
@@ -70,6 +76,34 @@ pub async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, 
         Err(error) => Err(CliError::internal(format!(
             "the squad runtime panicked: {error}"
         ))),
+    }
+}
+
+/// Shows `run`'s squads as they change until every one has ended, or Ctrl-C.
+async fn follow(
+    handle: &PipelineHandle,
+    run: &RunId,
+    resume: &str,
+) -> Result<Vec<SquadView>, CliError> {
+    let mut progress = handle.progress();
+    let mut view = ProgressView::new();
+    loop {
+        view.update(&progress.borrow_and_update().squads_of(run));
+        if progress.borrow().run(run).is_some_and(|run| run.finished) {
+            return Ok(progress.borrow().squads_of(run));
+        }
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    return Err(CliError::internal("the squad runtime stopped before the run finished"));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                return Err(CliError::transient(format!(
+                    "interrupted: every squad's progress is recorded; run `{resume}` again to resume"
+                )));
+            }
+        }
     }
 }
 

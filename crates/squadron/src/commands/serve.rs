@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use squadron::server::{self, PipelineControl, Server, ServerSettings, WebhookSecret};
 use squadron_config::Secrets;
-use squadron_core::Timestamp;
-use squadron_core::ports::Clock;
 use squadron_pipeline::Pipeline;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
@@ -18,7 +16,7 @@ use tracing::{info, warn};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
-use crate::format::now;
+use crate::wiring::SystemClock;
 
 /// Loads the configuration, opens the store, builds the runtime and serves until a signal.
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
@@ -119,15 +117,5 @@ async fn shutdown_signal() -> &'static str {
             let _ = tokio::signal::ctrl_c().await;
             "SIGINT"
         }
-    }
-}
-
-/// The wall clock, for webhook freshness checks.
-#[derive(Debug)]
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        now()
     }
 }

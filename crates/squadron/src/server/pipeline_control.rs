@@ -210,19 +210,5 @@ fn control_error(error: PipelineError) -> ControlError {
         }
         PipelineErrorKind::Internal => ControlErrorKind::Internal,
     };
-    ControlError::new(kind, error_chain(&error))
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    ControlError::new(kind, squadron_core::error_chain(&error))
 }
