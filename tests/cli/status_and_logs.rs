@@ -221,3 +221,34 @@ fn a_bad_database_url_is_a_config_error_naming_the_scheme() {
     assert_eq!(outcome.code(), 78, "{}", outcome.stderr());
     assert!(outcome.stderr().contains("mysql"), "{}", outcome.stderr());
 }
+
+#[tokio::test]
+async fn status_watch_redraws_until_interrupted() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+    let mut child = sandbox
+        .command(&["status", "--watch"], &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start squadron status --watch");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    // Read until the first frame shows the seeded squad; a frame comes every two seconds.
+    let mut seen = String::new();
+    let mut buffer = [0_u8; 4096];
+    while !seen.contains("ENG-2") {
+        let read = stdout.read(&mut buffer).expect("read the watch output");
+        assert!(
+            read > 0,
+            "the watch ended before drawing the squads: {seen}"
+        );
+        seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    let status = child.wait().expect("wait for the watch to end");
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends the watch cleanly");
+    assert!(seen.contains("implementing"), "{seen}");
+}

@@ -36,6 +36,15 @@ impl Sandbox {
 
     /// `squadron <args>` with a clean environment plus `vars`.
     pub fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Outcome {
+        Outcome(
+            self.command(args, vars)
+                .output()
+                .expect("run the squadron binary"),
+        )
+    }
+
+    /// The command `run` would run, for tests that drive the process themselves.
+    pub fn command(&self, args: &[&str], vars: &[(&str, &str)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_squadron"));
         command
             .env_clear()
@@ -47,7 +56,7 @@ impl Sandbox {
         for (name, value) in vars {
             command.env(name, value);
         }
-        Outcome(command.output().expect("run the squadron binary"))
+        command
     }
 }
 

@@ -95,8 +95,12 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print JSON instead of tables.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub json: bool,
+
+    /// Redraw every two seconds until Ctrl-C (for a terminal beside a running daemon).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// Arguments of `squadron logs`.

@@ -1,42 +1,78 @@
 //! `squadron status`: every run and its squads, read from the store.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::ports::{RunRecord, SquadRecord};
 use squadron_core::{RunTrigger, Timestamp};
-use squadron_store::SquadOverview;
+use squadron_store::{SqlStore, SquadOverview};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, now, rfc3339};
 
-/// Prints runs and squads as tables, or as JSON with `--json`.
+/// How often `--watch` redraws.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Prints runs and squads as tables, or as JSON with `--json`; with `--watch`, redraws the
+/// tables until Ctrl-C. The store is read afresh each time, so a running daemon's or
+/// `squadron run`'s progress shows live.
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, CliError> {
     let context = Context::load(global)?;
     let store = context.open_store().await?;
+    let outcome = if args.watch {
+        watch(&store).await
+    } else {
+        print_once(&store, args.json).await
+    };
+    store.close().await;
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+async fn print_once(store: &SqlStore, json: bool) -> Result<(), CliError> {
     let runs = store.runs().await.map_err(store_error)?;
     let squads = store.squad_overviews(None).await.map_err(store_error)?;
-    store.close().await;
-
-    let now = now();
-    if args.json {
+    if json {
         println!("{:#}", status_json(&runs, &squads));
-    } else if runs.is_empty() {
-        println!("No runs yet. Start one with `squadron run <Linear project URL>`.");
     } else {
-        for run in &runs {
-            let of_run: Vec<&SquadOverview> = squads
-                .iter()
-                .filter(|overview| overview.record.squad.run_id == run.run.id)
-                .collect();
-            println!("{}", run_heading(run, now));
-            println!("{}\n", squad_table(&of_run, now));
+        print!("{}", status_text(&runs, &squads, now()));
+    }
+    Ok(())
+}
+
+async fn watch(store: &SqlStore) -> Result<(), CliError> {
+    loop {
+        let runs = store.runs().await.map_err(store_error)?;
+        let squads = store.squad_overviews(None).await.map_err(store_error)?;
+        // Clear the screen and draw from the top left.
+        print!("\x1b[2J\x1b[H{}", status_text(&runs, &squads, now()));
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+fn status_text(runs: &[RunRecord], squads: &[SquadOverview], now: Timestamp) -> String {
+    if runs.is_empty() {
+        return "No runs yet. Start one with `squadron run <Linear project URL>`.\n".to_owned();
+    }
+    let mut text = String::new();
+    for run in runs {
+        let of_run: Vec<&SquadOverview> = squads
+            .iter()
+            .filter(|overview| overview.record.squad.run_id == run.run.id)
+            .collect();
+        text.push_str(&format!(
+            "{}\n{}\n\n",
+            run_heading(run, now),
+            squad_table(&of_run, now)
+        ));
+    }
+    text
 }
 
 fn run_heading(record: &RunRecord, now: Timestamp) -> String {
