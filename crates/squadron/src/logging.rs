@@ -19,14 +19,15 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. `filter` follows `RUST_LOG` syntax (e.g. `info,squadron_linear=debug`).
-pub fn init(format: LogFormat, filter: Option<&str>) -> Result<(), CliError> {
+/// Installs the global subscriber. `filter` follows `RUST_LOG` syntax (e.g.
+/// `info,squadron_linear=debug`); without one, `default` applies.
+pub fn init(format: LogFormat, filter: Option<&str>, default: &str) -> Result<(), CliError> {
     let filter = match filter {
         Some(directives) => EnvFilter::try_new(directives).map_err(|error| {
             CliError::config(format!("log filter `{directives}` is not valid: {error}"))
                 .with_hint("use RUST_LOG syntax, e.g. `info` or `warn,squadron=debug`")
         })?,
-        None => EnvFilter::new("info"),
+        None => EnvFilter::new(default),
     };
     let json = match format {
         LogFormat::Json => true,

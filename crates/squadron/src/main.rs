@@ -10,6 +10,7 @@ mod logging;
 mod progress;
 mod wiring;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,7 +23,22 @@ fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
-    if let Err(error) = logging::init(cli.global.log_format, cli.global.log.as_deref()) {
+    // Commands that draw live progress on a terminal keep the log to warnings unless asked,
+    // so log lines do not tear the redrawn progress; elsewhere the log is the progress.
+    let shows_progress = matches!(
+        cli.command,
+        Command::Run(_) | Command::Fix(_) | Command::Demo(_)
+    );
+    let default_filter = if shows_progress && std::io::stdout().is_terminal() {
+        "warn"
+    } else {
+        "info"
+    };
+    if let Err(error) = logging::init(
+        cli.global.log_format,
+        cli.global.log.as_deref(),
+        default_filter,
+    ) {
         eprintln!("error: {error}");
         return error.class().exit_code();
     }

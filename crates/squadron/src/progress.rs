@@ -1,6 +1,6 @@
 //! The live progress view of `squadron run` and `squadron demo`: one line per squad (issue,
 //! phase, round, PR, tokens, cost), redrawn in place on a terminal and printed as a plain
-//! log line per change otherwise. It writes to stderr so stdout carries only the summary.
+//! log line per change otherwise. It writes to stdout, beside the summary; logs go to stderr.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -18,10 +18,10 @@ pub struct ProgressView {
 }
 
 impl ProgressView {
-    /// A view that redraws in place when stderr is a terminal.
+    /// A view that redraws in place when stdout is a terminal.
     pub fn new() -> ProgressView {
         ProgressView {
-            terminal: std::io::stderr().is_terminal(),
+            terminal: std::io::stdout().is_terminal(),
             lines_drawn: 0,
             shown: HashMap::new(),
         }
@@ -29,26 +29,26 @@ impl ProgressView {
 
     /// Shows the squads' current state.
     pub fn update(&mut self, squads: &[SquadView]) {
-        let mut err = std::io::stderr().lock();
+        let mut out = std::io::stdout().lock();
         if self.terminal {
             // Move up over the previous drawing and clear it, then draw every squad again.
             if self.lines_drawn > 0 {
-                let _ = write!(err, "\x1b[{}A\x1b[J", self.lines_drawn);
+                let _ = write!(out, "\x1b[{}A\x1b[J", self.lines_drawn);
             }
             for squad in squads {
-                let _ = writeln!(err, "{}", squad_line(squad));
+                let _ = writeln!(out, "{}", squad_line(squad));
             }
             self.lines_drawn = squads.len();
         } else {
             for squad in squads {
                 let line = squad_line(squad);
                 if self.shown.get(&squad.squad) != Some(&line) {
-                    let _ = writeln!(err, "{line}");
+                    let _ = writeln!(out, "{line}");
                     self.shown.insert(squad.squad.clone(), line);
                 }
             }
         }
-        let _ = err.flush();
+        let _ = out.flush();
     }
 }
 
@@ -61,12 +61,25 @@ pub fn squad_line(squad: &SquadView) -> String {
     format!(
         "{:<10} {:<40} round {}  {:<8} {:>8} tokens  {}",
         squad.issue.as_str(),
-        squad.phase.to_string(),
+        clip(&squad.phase.to_string(), PHASE_WIDTH),
         squad.round,
         pr,
         compact(squad.tokens.total()),
         squad.cost,
     )
+}
+
+/// Width of the phase column; a longer reason is cut (the summary prints it whole).
+const PHASE_WIDTH: usize = 40;
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(width - 1).collect();
+    clipped.push('…');
+    clipped
 }
 
 fn compact(tokens: u64) -> String {
@@ -96,7 +109,7 @@ pub fn summary_table(squads: &[SquadView]) -> Table {
         table.add_row([
             squad.issue.to_string(),
             squad.title.clone(),
-            squad.phase.to_string(),
+            squad.phase.name().to_owned(),
             squad.round.to_string(),
             squad
                 .pr
@@ -117,6 +130,31 @@ pub fn summary_table(squads: &[SquadView]) -> Table {
         ]);
     }
     table
+}
+
+/// The end-of-run summary: the table, the reason of every squad that did not merge, and
+/// the counts per outcome.
+pub fn summary(squads: &[SquadView]) -> String {
+    format!(
+        "{}\n{}{}",
+        summary_table(squads),
+        outcome_reasons(squads),
+        outcome_counts(squads)
+    )
+}
+
+/// The reason of every squad that ended without merging, one line each, for under the
+/// summary table (the table keeps to the phase name).
+pub fn outcome_reasons(squads: &[SquadView]) -> String {
+    squads
+        .iter()
+        .filter_map(|squad| {
+            squad
+                .phase
+                .detail()
+                .map(|detail| format!("{} {}: {detail}\n", squad.issue, squad.phase.name()))
+        })
+        .collect()
 }
 
 /// `3 merged, 1 skipped, 1 needs-human`.

@@ -28,7 +28,7 @@ use crate::commands::serve::server_settings;
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
 use crate::format::now;
-use crate::progress::{ProgressView, outcome_counts, summary_table};
+use crate::progress::{ProgressView, summary};
 use crate::wiring::SystemClock;
 
 /// How often the demo looks for a reply the daemon sent to the command's response URL,
@@ -74,8 +74,7 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         None => run_to_end(&context, world.project_url()).await?,
         Some(issue) => vec![fix_through_slack(&context, &world, issue).await?],
     };
-    println!("{}", summary_table(&squads));
-    println!("{}", outcome_counts(&squads));
+    println!("{}", summary(&squads));
     if scenario.fix_issue().is_some() {
         println!("{}", slack_threads(&world));
     }

@@ -13,7 +13,7 @@ use tracing::info;
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
-use crate::progress::{ProgressView, all_admitted_merged, outcome_counts, summary_table};
+use crate::progress::{ProgressView, all_admitted_merged, summary};
 pub use crate::wiring::build_pipeline;
 
 /// Runs `squadron run`.
@@ -22,8 +22,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
     parse_project_url(&args.url).map_err(|error| CliError::user(error.to_string()))?;
     let context = Context::load(global)?;
     let squads = run_to_end(&context, &args.url).await?;
-    println!("{}", summary_table(&squads));
-    println!("{}", outcome_counts(&squads));
+    println!("{}", summary(&squads));
     Ok(if all_admitted_merged(&squads) {
         ExitCode::SUCCESS
     } else {
