@@ -157,6 +157,43 @@ pub enum WriteRefusal {
         /// The path.
         path: String,
     },
+    /// The path configures Squadron itself or the repository's delivery.
+    #[error(
+        "write `{path}`: this file configures {what}, which no agent may change; if it needs a change, say so in your summary for a person to make"
+    )]
+    Protected {
+        /// The path.
+        path: String,
+        /// What the file configures.
+        what: &'static str,
+    },
+}
+
+/// Paths no agent may write, whatever its role: Squadron's own settings for the repository
+/// (its guardrail commands, agent instructions and prompts — an agent that could rewrite them
+/// could switch off its own checks) and the repository's CI and deployment workflows.
+const PROTECTED: [(&str, &str); 4] = [
+    (
+        ".squadron.toml",
+        "Squadron's guardrails for this repository",
+    ),
+    (
+        "agents/",
+        "Squadron's agent instructions for this repository",
+    ),
+    ("prompts/", "Squadron's prompts for this repository"),
+    (".github/", "the repository's CI and deployment"),
+];
+
+fn protected(relative: &str) -> Option<&'static str> {
+    PROTECTED.iter().find_map(|(prefix, what)| {
+        let matches = if let Some(dir) = prefix.strip_suffix('/') {
+            relative == dir || relative.starts_with(prefix)
+        } else {
+            relative == *prefix
+        };
+        matches.then_some(*what)
+    })
 }
 
 /// Decides whether `role` with `scope` may write `relative`.
@@ -167,6 +204,12 @@ pub fn check_write(
     test_globs: &TestGlobs,
     qa_files: &QaFiles,
 ) -> Result<(), WriteRefusal> {
+    if let Some(what) = protected(relative) {
+        return Err(WriteRefusal::Protected {
+            path: relative.to_owned(),
+            what,
+        });
+    }
     match scope.narrowest(WriteScope::ceiling(role)) {
         WriteScope::Nothing => Err(WriteRefusal::ReadOnlyRole {
             role,
@@ -193,6 +236,41 @@ pub fn check_write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_role_may_rewrite_squadrons_settings_or_the_repositorys_workflows() {
+        let globs = TestGlobs::new(&["tests/**".to_owned(), "**/*_test.py".to_owned()]).unwrap();
+        let qa_files = QaFiles::default();
+        for path in [
+            ".squadron.toml",
+            "agents/developer.md",
+            "prompts/implement.md",
+            ".github/workflows/deploy.yml",
+        ] {
+            for role in [Role::Developer, Role::Qa] {
+                let refusal = check_write(role, WriteScope::Anything, path, &globs, &qa_files)
+                    .expect_err(path);
+                assert!(
+                    matches!(refusal, WriteRefusal::Protected { .. }),
+                    "{path}: {refusal}"
+                );
+            }
+        }
+        // Only the exact names are protected, not look-alikes.
+        for path in ["src/agents/mod.rs", "docs/prompts.md", "squadron.toml"] {
+            assert_eq!(
+                check_write(
+                    Role::Developer,
+                    WriteScope::Anything,
+                    path,
+                    &globs,
+                    &qa_files
+                ),
+                Ok(()),
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn an_agent_file_cannot_widen_a_role() {
