@@ -56,6 +56,7 @@ impl Rig {
             sandbox: Arc::clone(&self.sandbox),
             policy: Arc::new(RepoPolicy::from_settings(&settings).expect("valid test globs")),
             qa_files: QaFiles::default(),
+            test_change_requests: Default::default(),
             budgets: Budgets::default(),
         }
     }

@@ -61,6 +61,8 @@ pub enum Tool {
     GitDiff,
     /// Shows commit history.
     GitLog,
+    /// Asks QA to change a test QA wrote; the Developer's only.
+    RequestTestChange,
     /// Ends a writer's task with a summary.
     Finish,
     /// Ends a review with a verdict, summary and line comments.
@@ -71,7 +73,7 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in a stable order.
-    pub const ALL: [Tool; 12] = [
+    pub const ALL: [Tool; 13] = [
         Tool::ReadFile,
         Tool::ListFiles,
         Tool::SearchCode,
@@ -81,6 +83,7 @@ impl Tool {
         Tool::RunCommand,
         Tool::GitDiff,
         Tool::GitLog,
+        Tool::RequestTestChange,
         Tool::Finish,
         Tool::SubmitReview,
         Tool::SubmitDiagnosis,
@@ -98,6 +101,7 @@ impl Tool {
             Tool::RunCommand => "run_command",
             Tool::GitDiff => "git_diff",
             Tool::GitLog => "git_log",
+            Tool::RequestTestChange => "request_test_change",
             Tool::Finish => "finish",
             Tool::SubmitReview => "submit_review",
             Tool::SubmitDiagnosis => "submit_diagnosis",
@@ -115,6 +119,15 @@ impl Tool {
     /// Whether the tool changes files.
     pub const fn writes(self) -> bool {
         matches!(self, Tool::WriteFile | Tool::EditFile)
+    }
+
+    /// The only role that may be given the tool, if it is limited to one.
+    pub const fn only_for(self) -> Option<Role> {
+        match self {
+            // Only the Developer works beside QA and may not change QA's tests.
+            Tool::RequestTestChange => Some(Role::Developer),
+            _ => None,
+        }
     }
 
     /// The terminal tool a role must end with.
@@ -373,6 +386,18 @@ impl AgentDefinition {
                 line_of("tools"),
                 AgentErrorKind::Invalid,
                 format!("the {role} cannot be given `{other}`; its terminal tool is `{terminal}`"),
+            ));
+        }
+
+        if let Some((tool, only)) = tools.iter().find_map(|tool| {
+            tool.only_for()
+                .filter(|only| *only != role)
+                .map(|only| (tool, only))
+        }) {
+            return Err(fail(
+                line_of("tools"),
+                AgentErrorKind::Invalid,
+                format!("the {role} cannot be given `{tool}`; only the {only} may use it"),
             ));
         }
 

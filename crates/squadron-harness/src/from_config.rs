@@ -22,6 +22,7 @@ impl From<Tool> for ToolName {
             Tool::RunCommand => ToolName::RunCommand,
             Tool::GitDiff => ToolName::GitDiff,
             Tool::GitLog => ToolName::GitLog,
+            Tool::RequestTestChange => ToolName::RequestTestChange,
             Tool::Finish => ToolName::Finish,
             Tool::SubmitReview => ToolName::SubmitReview,
             Tool::SubmitDiagnosis => ToolName::SubmitDiagnosis,

@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod registry;
 pub mod sandbox;
 pub mod terminal;
+pub mod test_requests;
 pub mod tool_spec;
 pub mod turn;
 pub mod workspace;
@@ -37,6 +38,7 @@ pub use sandbox::{
     SandboxSettings, WorktreeAccess,
 };
 pub use terminal::{Diagnosis, TerminalCall};
+pub use test_requests::{TestChangeRequest, TestChangeRequests};
 pub use tool_spec::{ToolName, UnknownTool};
 pub use turn::{AgentSpec, Harness, TurnFailure, TurnOutcome, TurnReport};
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

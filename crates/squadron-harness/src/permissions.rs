@@ -151,7 +151,7 @@ pub enum WriteRefusal {
     },
     /// The Developer touched a file QA wrote.
     #[error(
-        "write `{path}`: QA wrote this test in this squad and only QA may change it; if the test is wrong, say so in your finish summary"
+        "write `{path}`: QA wrote this test in this squad and only QA may change it; if the test is wrong, ask QA to change it with `request_test_change`"
     )]
     WrittenByQa {
         /// The path.

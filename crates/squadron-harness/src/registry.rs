@@ -2,8 +2,9 @@
 //!
 //! The registry is built from the agent definition's tool list and the role. Each role gets
 //! its own terminal tool; tools a role can never use (writing tools for read-only roles,
-//! other roles' terminal tools) are dropped even if an agent file lists them. A model that
-//! names a tool it was not given gets a refusal as the tool result.
+//! other roles' terminal tools, the Developer's `request_test_change`) are dropped even if
+//! an agent file lists them. A model that names a tool it was not given gets a refusal as
+//! the tool result.
 
 use squadron_core::Role;
 use squadron_core::ports::{ToolCall, ToolSpec};
@@ -13,6 +14,7 @@ use crate::file_tools;
 use crate::permissions::WriteScope;
 use crate::sandbox::WorktreeAccess;
 use crate::terminal::{self, TerminalCall};
+use crate::test_requests;
 use crate::tool_spec::ToolName;
 use crate::workspace::SquadWorkspace;
 
@@ -67,6 +69,8 @@ impl ToolRegistry {
         for &tool in granted {
             let usable = if tool.is_terminal() {
                 tool == terminal
+            } else if let Some(only) = tool.only_for() {
+                only == role
             } else {
                 !(tool.writes() && write_scope == WriteScope::Nothing)
             };
@@ -131,6 +135,10 @@ impl ToolRegistry {
         if !self.tools.contains(&tool) {
             let reason = if tool.writes() && self.write_scope == WriteScope::Nothing {
                 format!("the {} is read-only and cannot change files", self.role)
+            } else if let Some(only) = tool.only_for()
+                && only != self.role
+            {
+                format!("only the {only} may use it")
             } else {
                 format!("it was not given to the {}", self.role)
             };
@@ -155,6 +163,7 @@ impl ToolRegistry {
             ToolName::RunCommand => command_tools::run_command(&context, arguments).await,
             ToolName::GitDiff => command_tools::git_diff(&context, arguments).await,
             ToolName::GitLog => command_tools::git_log(&context, arguments).await,
+            ToolName::RequestTestChange => test_requests::request_test_change(&context, arguments),
             ToolName::Finish => return terminal_result(terminal::parse_finish(arguments), tool),
             ToolName::SubmitReview => {
                 return terminal_result(

@@ -28,6 +28,8 @@ pub enum ToolName {
     GitDiff,
     /// Show recent commits.
     GitLog,
+    /// Ask QA to change a test QA wrote (the Developer's way to dispute a test).
+    RequestTestChange,
     /// End a writer's turn with a summary.
     Finish,
     /// End a reviewer's turn with a verdict.
@@ -38,7 +40,7 @@ pub enum ToolName {
 
 impl ToolName {
     /// Every tool, in the order they are offered to models.
-    pub const ALL: [ToolName; 12] = [
+    pub const ALL: [ToolName; 13] = [
         ToolName::ReadFile,
         ToolName::ListFiles,
         ToolName::SearchCode,
@@ -48,6 +50,7 @@ impl ToolName {
         ToolName::RunCommand,
         ToolName::GitDiff,
         ToolName::GitLog,
+        ToolName::RequestTestChange,
         ToolName::Finish,
         ToolName::SubmitReview,
         ToolName::SubmitDiagnosis,
@@ -65,6 +68,7 @@ impl ToolName {
             ToolName::RunCommand => "run_command",
             ToolName::GitDiff => "git_diff",
             ToolName::GitLog => "git_log",
+            ToolName::RequestTestChange => "request_test_change",
             ToolName::Finish => "finish",
             ToolName::SubmitReview => "submit_review",
             ToolName::SubmitDiagnosis => "submit_diagnosis",
@@ -74,6 +78,15 @@ impl ToolName {
     /// Whether the tool changes files.
     pub const fn writes(self) -> bool {
         matches!(self, ToolName::WriteFile | ToolName::EditFile)
+    }
+
+    /// The only role that may ever be given the tool, if it is limited to one.
+    pub const fn only_for(self) -> Option<Role> {
+        match self {
+            // Only the Developer works beside QA and may not change QA's tests.
+            ToolName::RequestTestChange => Some(Role::Developer),
+            _ => None,
+        }
     }
 
     /// Whether calling the tool ends the turn.
@@ -184,6 +197,16 @@ impl ToolName {
                     &[],
                 ),
             ),
+            ToolName::RequestTestChange => (
+                "Ask QA to change a test you may not edit because QA wrote it. QA judges the request after your turn and changes the test only if you are right; you are told the outcome through the next task.",
+                object(
+                    json!({
+                        "path": {"type": "string", "description": "The test file, relative to the repository root."},
+                        "reason": {"type": "string", "description": "What is wrong with the test and what it should assert instead."}
+                    }),
+                    &["path", "reason"],
+                ),
+            ),
             ToolName::Finish => (
                 "End your turn. The harness runs the tests and commits your changes; if the tests fail the commit is refused and you get the failure back.",
                 object(
@@ -246,7 +269,7 @@ impl fmt::Display for ToolName {
 /// A tool name that is not one of [`ToolName::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "parse tool name `{0}`: expected one of read_file, list_files, search_code, write_file, edit_file, run_tests, run_command, git_diff, git_log, finish, submit_review, submit_diagnosis"
+    "parse tool name `{0}`: expected one of read_file, list_files, search_code, write_file, edit_file, run_tests, run_command, git_diff, git_log, request_test_change, finish, submit_review, submit_diagnosis"
 )]
 pub struct UnknownTool(pub String);
 

@@ -1,5 +1,5 @@
 //! What one squad's agents share: the worktree, the sandbox, the repository's guardrail
-//! policy, the record of QA's files, and the budgets.
+//! policy, the record of QA's files, the Developer's test-change requests, and the budgets.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use squadron_core::{IssueKey, RunId, SquadId, Usd};
 use crate::confine::Worktree;
 use crate::permissions::{QaFiles, TestGlobs};
 use crate::sandbox::Sandbox;
+use crate::test_requests::TestChangeRequests;
 
 /// The target repository's guardrail policy (from its `.squadron.toml`).
 #[derive(Clone, Debug)]
@@ -34,7 +35,7 @@ pub struct Budgets {
     pub run: Option<Usd>,
 }
 
-/// Everything a squad's agents share. Cheap to clone: clones share the sandbox and QA record.
+/// Everything a squad's agents share. Cheap to clone: clones share the sandbox, the QA record and the requests.
 #[derive(Clone, Debug)]
 pub struct SquadWorkspace {
     /// The run the squad belongs to.
@@ -51,6 +52,8 @@ pub struct SquadWorkspace {
     pub policy: Arc<RepoPolicy>,
     /// Files QA wrote in this squad.
     pub qa_files: QaFiles,
+    /// The Developer's pending requests for QA to change a test.
+    pub test_change_requests: TestChangeRequests,
     /// Spending limits.
     pub budgets: Budgets,
 }

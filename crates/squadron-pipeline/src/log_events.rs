@@ -29,6 +29,9 @@ pub const MERGED: &str = "merged";
 pub const RETRY: &str = "retry";
 /// A squad or run went over its budget; the line carries `spent` and `budget`.
 pub const BUDGET_EXCEEDED: &str = "budget-exceeded";
+/// The Developer asked QA to change tests and QA is asked to judge them; the line carries
+/// `requests` and `paths`.
+pub const TEST_CHANGE_REQUESTED: &str = "test-change-requested";
 
 /// The `squad` span of one squad's task, at its current phase, round and PR.
 pub(crate) fn squad_span(

@@ -11,7 +11,9 @@ use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, RepoSettings};
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
-use squadron_harness::{Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, Worktree};
+use squadron_harness::{
+    Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
+};
 
 use crate::runtime::Shared;
 use crate::services::{AgentSetup, RepositoryTarget};
@@ -168,6 +170,7 @@ impl SquadCtx {
             sandbox: Arc::clone(&shared.services.sandbox),
             policy: Arc::new(policy),
             qa_files: QaFiles::new([]),
+            test_change_requests: TestChangeRequests::default(),
             budgets: shared.settings.budgets,
         };
         self.worktree = Some(prepared);

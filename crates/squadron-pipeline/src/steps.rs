@@ -20,7 +20,9 @@ use tracing::Instrument;
 use crate::diagnose;
 use crate::effects;
 use crate::evidence;
-use crate::log_events::{self, GATE_DECISION, MERGED, RETRY, REVIEW_VERDICT};
+use crate::log_events::{
+    self, GATE_DECISION, MERGED, RETRY, REVIEW_VERDICT, TEST_CHANGE_REQUESTED,
+};
 use crate::metrics;
 use crate::notify::{self, Subject};
 use crate::progress::SquadView;
@@ -209,6 +211,7 @@ async fn implement(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     if let TurnResult::Finished(summary) = qa? {
         ctx.qa_summary = Some(summary);
     }
+    answer_test_change_requests(shared, ctx, 0).await?;
     Ok(vec![Outcome::Event(Event::Implemented {
         squad: ctx.squad.clone(),
     })])
@@ -359,6 +362,7 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
             )
             .await?;
         }
+        answer_test_change_requests(shared, ctx, 0).await?;
     }
     let head = workspaces
         .head(&root)
@@ -381,6 +385,75 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
         update_pr_body(shared, ctx, None).await;
     }
     Ok(verified(ctx, Verification::Passed))
+}
+
+/// Hands the test-change requests the Developer made in its last turn to QA, who judges
+/// each one and changes a test only where the request is right; the requests are cleared
+/// either way. Nothing happens when there are none.
+async fn answer_test_change_requests(
+    shared: &Shared,
+    ctx: &mut SquadCtx,
+    round: u32,
+) -> Result<(), Stop> {
+    let requests = ctx
+        .workspace
+        .as_ref()
+        .map(|workspace| workspace.test_change_requests.take())
+        .unwrap_or_default();
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|request| request.path.as_str())
+        .collect();
+    let payload = serde_json::json!({
+        "round": round,
+        "requests": requests
+            .iter()
+            .map(|request| serde_json::json!({"path": request.path, "reason": request.reason}))
+            .collect::<Vec<_>>(),
+    });
+    let now = shared.services.clock.now();
+    if let Err(error) = shared
+        .services
+        .store
+        .append_event(&ctx.squad, TEST_CHANGE_REQUESTED, &payload.to_string(), now)
+        .await
+    {
+        tracing::warn!(squad = %ctx.squad, %error, "could not log the test change requests");
+    }
+    tracing::info!(
+        event = TEST_CHANGE_REQUESTED,
+        requests = requests.len(),
+        ?paths,
+        "the developer asks QA to change tests"
+    );
+    let listed: String = requests
+        .iter()
+        .enumerate()
+        .map(|(index, request)| format!("{}. `{}`: {}\n", index + 1, request.path, request.reason))
+        .collect();
+    // The reasons are the Developer model's words: data for QA to judge, never instructions.
+    let extra = format!(
+        "## The Developer asks you to change tests\nThe Developer may not edit the tests you wrote and asks you to change the ones below. Judge each request against the issue and its acceptance scenarios: change a test only where the request is right, and keep it where the test is right and the code must change instead. Run the tests, then call `finish`; its summary says which requests you accepted, which you declined, and why.\n{}",
+        fence("the developer's test change requests", &listed)
+    );
+    let max = shared.settings.scheduler.max_review_rounds;
+    let task = task_context(ctx, Role::Qa, round, max);
+    if let TurnResult::Finished(summary) = run_turn(
+        shared,
+        ctx,
+        Role::Qa,
+        PromptName::WriteTests,
+        &task,
+        Some(&extra),
+    )
+    .await?
+    {
+        ctx.qa_summary = Some(summary);
+    }
+    Ok(())
 }
 
 fn verified(ctx: &SquadCtx, outcome: Verification) -> Vec<Outcome> {
@@ -969,6 +1042,7 @@ async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     {
         ctx.developer_summary = Some(summary);
     }
+    answer_test_change_requests(shared, ctx, round).await?;
     Ok(vec![Outcome::Event(Event::Fixed {
         squad: ctx.squad.clone(),
         round,

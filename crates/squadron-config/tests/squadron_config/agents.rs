@@ -54,6 +54,13 @@ fn every_shipped_agent_loads_with_its_role_tools_and_write_scope() {
             "{role} may not write"
         );
     }
+    for role in Role::ALL {
+        assert_eq!(
+            catalog.get(role).has_tool(Tool::RequestTestChange),
+            role == Role::Developer,
+            "only the developer asks QA for test changes, not the {role}"
+        );
+    }
     assert_eq!(
         catalog.get(Role::CodeReviewer).terminal_tool(),
         Tool::SubmitReview
@@ -118,8 +125,8 @@ fn an_unknown_tool_names_the_file_line_and_the_valid_tools() {
         error.to_string(),
         format!(
             "{}:5: unknown tool `git_push` (expected one of `read_file`, `list_files`, `search_code`, `write_file`, \
-             `edit_file`, `run_tests`, `run_command`, `git_diff`, `git_log`, `finish`, `submit_review`, \
-             `submit_diagnosis`)",
+             `edit_file`, `run_tests`, `run_command`, `git_diff`, `git_log`, `request_test_change`, `finish`, \
+             `submit_review`, `submit_diagnosis`)",
             path.display()
         )
     );
@@ -199,6 +206,26 @@ fn a_reviewer_cannot_be_given_write_access() {
             "{}:5: tool `edit_file` writes files, but the agent declares `writes: none`",
             path.display()
         )
+    );
+}
+
+#[test]
+fn only_the_developer_may_request_test_changes() {
+    let front = VALID_FRONT.replace("git_diff", "request_test_change");
+    let (path, error) = override_error("code-reviewer.md", &format!("---\n{front}---\nBody.\n"));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:5: the code-reviewer cannot be given `request_test_change`; only the developer may use it",
+            path.display()
+        )
+    );
+    let qa = "name: qa\ndescription: Tests.\nmodel: openai/gpt-4.1\n\
+              tools: [write_file, request_test_change, finish]\nwrites: tests\n";
+    let (_, error) = override_error("qa.md", &format!("---\n{qa}---\nBody.\n"));
+    assert_eq!(
+        error.problem,
+        "the qa cannot be given `request_test_change`; only the developer may use it"
     );
 }
 

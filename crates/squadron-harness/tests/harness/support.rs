@@ -13,8 +13,8 @@ use squadron_core::ports::{
 };
 use squadron_core::{IssueKey, Role, RunId, SquadId, Timestamp, Usd};
 use squadron_harness::{
-    Budgets, QaFiles, RepoPolicy, Sandbox, SandboxMode, SandboxSettings, SquadWorkspace, TestGlobs,
-    Worktree,
+    Budgets, QaFiles, RepoPolicy, Sandbox, SandboxMode, SandboxSettings, SquadWorkspace,
+    TestChangeRequests, TestGlobs, Worktree,
 };
 
 /// Records everything in memory; `spent` sums recorded costs plus a preset amount.
@@ -192,6 +192,7 @@ pub async fn workspace_with(root: &Path, policy: RepoPolicy, mode: SandboxMode) 
         sandbox: sandbox(mode).await,
         policy: Arc::new(policy),
         qa_files: QaFiles::default(),
+        test_change_requests: TestChangeRequests::default(),
         budgets: Budgets::default(),
     }
 }

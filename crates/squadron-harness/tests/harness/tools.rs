@@ -3,7 +3,9 @@
 
 use serde_json::json;
 use squadron_core::Role;
-use squadron_harness::{Executed, SquadWorkspace, ToolName, ToolRegistry, WriteScope};
+use squadron_harness::{
+    Executed, SquadWorkspace, TestChangeRequest, ToolName, ToolRegistry, WriteScope,
+};
 
 use crate::support::{call, repository, workspace};
 
@@ -19,6 +21,7 @@ fn developer() -> ToolRegistry {
             ToolName::RunTests,
             ToolName::GitDiff,
             ToolName::GitLog,
+            ToolName::RequestTestChange,
         ],
         WriteScope::Anything,
     )
@@ -298,6 +301,101 @@ async fn developer_cannot_change_what_qa_wrote() {
     )
     .await;
     assert!(!is_error, "{content}");
+}
+
+#[tokio::test]
+async fn the_developers_test_change_request_is_recorded_for_qa() {
+    let repo = repository();
+    let workspace = workspace(repo.path()).await;
+    let reason = "AC-2 says the total is 0 for an empty cart, the test expects None";
+    let (content, is_error) = run(
+        &developer(),
+        &workspace,
+        "request_test_change",
+        json!({"path": "./tests/cart_test.rs", "reason": reason}),
+    )
+    .await;
+    assert!(!is_error, "{content}");
+    assert!(content.contains("QA will be asked"), "{content}");
+    // A clone shares the list, as the pipeline's copy of the workspace does.
+    assert_eq!(
+        workspace.clone().test_change_requests.take(),
+        [TestChangeRequest {
+            path: "tests/cart_test.rs".to_owned(),
+            reason: reason.to_owned(),
+        }]
+    );
+    assert!(workspace.test_change_requests.pending().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_developer_may_request_test_changes() {
+    let repo = repository();
+    let workspace = workspace(repo.path()).await;
+    let arguments = json!({"path": "tests/cart_test.rs", "reason": "wrong"});
+    let qa = ToolRegistry::new(
+        Role::Qa,
+        &[ToolName::ReadFile, ToolName::RequestTestChange],
+        WriteScope::TestFiles,
+    );
+    let reviewer = ToolRegistry::new(
+        Role::CodeReviewer,
+        &[ToolName::ReadFile, ToolName::RequestTestChange],
+        WriteScope::Nothing,
+    );
+    for (registry, role) in [(qa, "qa"), (reviewer, "code-reviewer")] {
+        assert!(
+            !registry.tools().contains(&ToolName::RequestTestChange),
+            "{role} was given it"
+        );
+        let (content, is_error) = run(
+            &registry,
+            &workspace,
+            "request_test_change",
+            arguments.clone(),
+        )
+        .await;
+        assert!(is_error, "{content}");
+        assert!(
+            content
+                .contains("`request_test_change` is not available: only the developer may use it"),
+            "{content}"
+        );
+    }
+    assert!(workspace.test_change_requests.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_test_change_request_must_name_a_test_inside_the_worktree() {
+    let repo = repository();
+    let workspace = workspace(repo.path()).await;
+    let developer = developer();
+    for (path, refusal) in [
+        ("../other/tests/cart_test.rs", "`..` is refused"),
+        ("/etc/passwd", "absolute paths are refused"),
+        ("src/lib.rs", "`src/lib.rs` is not a test file"),
+    ] {
+        let (content, is_error) = run(
+            &developer,
+            &workspace,
+            "request_test_change",
+            json!({"path": path, "reason": "it asserts the wrong total"}),
+        )
+        .await;
+        assert!(is_error && content.contains(refusal), "{path}: {content}");
+    }
+    let (content, is_error) = run(
+        &developer,
+        &workspace,
+        "request_test_change",
+        json!({"path": "tests/cart_test.rs", "reason": "  "}),
+    )
+    .await;
+    assert!(
+        is_error && content.contains("`reason` is empty"),
+        "{content}"
+    );
+    assert!(workspace.test_change_requests.pending().is_empty());
 }
 
 #[tokio::test]

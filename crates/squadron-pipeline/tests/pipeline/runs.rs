@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use squadron_core::gate::{CommitStatus, StatusState};
 use squadron_core::ports::{RepoRef, Store, WorkflowTarget};
-use squadron_core::{IssueKey, Phase, PrNumber, RunId, SquadId, Usd};
+use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId, Usd};
 use squadron_pipeline::{
     CancelOutcome, GateTarget, Pipeline, PipelineHandle, PipelineSettings, SquadView,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::{ReviewScript, URL, World, issue, unrefined_issue};
+use crate::support::{DISPUTE, ReviewScript, URL, World, issue, unrefined_issue};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
@@ -395,4 +395,56 @@ async fn qas_tests_are_committed_as_qa_and_the_developers_work_as_the_developer(
         commits[0].0,
         "Squadron Developer <developer@squadron.invalid>"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developers_test_change_request_goes_to_qa_whose_change_is_committed_as_qa() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.models[&Role::Developer]
+        .disputes
+        .lock()
+        .unwrap()
+        .push("ENG-1".to_owned());
+    let running = start(&world, world.settings("test-change"));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+    let squad = view(&squads, "ENG-1");
+    assert_eq!(squad.phase, Phase::Merged, "{:?}", squad.phase);
+
+    // QA got one extra turn, and its task carries the Developer's request.
+    let asked: Vec<String> = world.models[&Role::Qa]
+        .tasks()
+        .into_iter()
+        .filter(|task| task.contains("The Developer asks you to change tests"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert!(
+        asked[0].contains(&format!("1. `tests/eng-1.sh`: {DISPUTE}")),
+        "{}",
+        asked[0]
+    );
+
+    // QA's changed test is what merged, committed as QA; the Developer never touched it.
+    assert_eq!(
+        world.file_on("main", "tests/eng-1.sh"),
+        format!("grep -q done src/eng-1.txt # {DISPUTE}")
+    );
+    let commits = world.commits_on("main");
+    for (author, files) in &commits {
+        if files.iter().any(|file| file == "tests/eng-1.sh") {
+            assert_eq!(author, "Squadron QA <qa@squadron.invalid>", "{commits:?}");
+        }
+    }
+
+    let store: Arc<dyn Store> = world.store.clone();
+    let requested: Vec<String> = store
+        .events(&squad.squad)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.kind == "test-change-requested")
+        .map(|event| event.payload)
+        .collect();
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert!(requested[0].contains("tests/eng-1.sh"), "{requested:?}");
 }

@@ -799,6 +799,9 @@ impl CodeHost for FakeCodeHost {
     }
 }
 
+/// The reason a disputing Developer gives for asking QA to change its test.
+pub const DISPUTE: &str = "the test should also check the file ends with a newline";
+
 /// How a reviewer behaves.
 #[derive(Clone, Debug, Default)]
 pub struct ReviewScript {
@@ -825,6 +828,8 @@ pub struct ScriptedModel {
     pub tasks: Mutex<Vec<String>>,
     /// The system prompt of every turn this model started.
     pub systems: Mutex<Vec<String>>,
+    /// Issues on which the Developer, after its first write, asks QA to change its test.
+    pub disputes: Mutex<Vec<String>>,
 }
 
 impl ScriptedModel {
@@ -838,6 +843,7 @@ impl ScriptedModel {
             confidence: Mutex::new("high"),
             tasks: Mutex::default(),
             systems: Mutex::default(),
+            disputes: Mutex::default(),
         }
     }
 
@@ -918,6 +924,20 @@ impl ChatModel for ScriptedModel {
                     "files": ["src/shop/cart.py"],
                 }),
             ),
+            Role::Developer
+                if mid_turn
+                    && self.disputes.lock().unwrap().contains(&issue)
+                    && matches!(
+                        request.messages.last(),
+                        Some(ChatMessage::Tool { tool_call_id, .. }) if tool_call_id == "call-write_file"
+                    )
+                    && !first_task(request).contains("address the reviews") =>
+            {
+                tool_call(
+                    "request_test_change",
+                    serde_json::json!({"path": format!("tests/{slug}.sh"), "reason": DISPUTE}),
+                )
+            }
             Role::Developer | Role::Qa if mid_turn => tool_call(
                 "finish",
                 serde_json::json!({"summary": format!("{} work on {issue}", self.role)}),
@@ -931,10 +951,19 @@ impl ChatModel for ScriptedModel {
                     serde_json::json!({"path": format!("src/{slug}.txt"), "content": content}),
                 )
             }
-            Role::Qa => tool_call(
-                "write_file",
-                serde_json::json!({"path": format!("tests/{slug}.sh"), "content": format!("grep -q done src/{slug}.txt\n")}),
-            ),
+            Role::Qa => {
+                // Asked to change its test, QA agrees and changes it.
+                let asked = first_task(request).contains("The Developer asks you to change tests");
+                let content = if asked {
+                    format!("grep -q done src/{slug}.txt # {DISPUTE}\n")
+                } else {
+                    format!("grep -q done src/{slug}.txt\n")
+                };
+                tool_call(
+                    "write_file",
+                    serde_json::json!({"path": format!("tests/{slug}.sh"), "content": content}),
+                )
+            }
             _ => {
                 let round = {
                     let mut seen = self.seen.lock().unwrap();
@@ -1133,6 +1162,15 @@ impl World {
                 (author, lines.map(str::to_owned).collect())
             })
             .collect()
+    }
+
+    /// The contents of `path` at the tip of the remote's `branch`, without trailing newlines.
+    pub fn file_on(&self, branch: &str, path: &str) -> String {
+        git(
+            &self.code_host.remote,
+            &["show", &format!("{branch}:{path}")],
+        )
+        .unwrap()
     }
 
     /// Every journal entry's key of a squad-level effect kind, for duplicate checks.
