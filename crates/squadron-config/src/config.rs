@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 use squadron_core::TokenPrices;
-use squadron_core::ports::Confidence;
+use squadron_core::ports::{Confidence, MergeMethod};
 use url::Url;
 
 use crate::env::Env;
@@ -123,6 +123,7 @@ pub struct GithubConfig {
     #[serde(deserialize_with = "git_url")]
     pub git_url: Url,
     /// How approved pull requests are merged.
+    #[serde(deserialize_with = "merge_method")]
     pub merge_method: MergeMethod,
     /// Environment variable holding the Developer identity's token.
     pub developer_token_env: String,
@@ -148,35 +149,6 @@ impl GithubConfig {
             repo.owner(),
             repo.name()
         )
-    }
-}
-
-/// How GitHub merges a pull request (`merge_method` of the merge endpoint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MergeMethod {
-    /// A merge commit.
-    Merge,
-    /// One squashed commit.
-    Squash,
-    /// The commits rebased onto the base.
-    Rebase,
-}
-
-impl MergeMethod {
-    /// The name GitHub's API uses.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MergeMethod::Merge => "merge",
-            MergeMethod::Squash => "squash",
-            MergeMethod::Rebase => "rebase",
-        }
-    }
-}
-
-impl fmt::Display for MergeMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -566,6 +538,17 @@ fn parse_url(text: &str, schemes: &[&str]) -> Result<Url, String> {
         }
         Ok(_) => Err(expected()),
         Err(error) => Err(format!("{} ({error})", expected())),
+    }
+}
+
+fn merge_method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MergeMethod, D::Error> {
+    match String::deserialize(deserializer)?.as_str() {
+        "merge" => Ok(MergeMethod::Merge),
+        "squash" => Ok(MergeMethod::Squash),
+        "rebase" => Ok(MergeMethod::Rebase),
+        _ => Err(serde::de::Error::custom(
+            "must be \"merge\", \"squash\" or \"rebase\"",
+        )),
     }
 }
 

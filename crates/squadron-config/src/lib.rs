@@ -23,9 +23,9 @@ pub use agents::{
     WriteScope,
 };
 pub use config::{
-    Config, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig, MergeMethod,
-    ModelPrices, ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode,
-    ServerConfig, SlackConfig, StateNameOverrides, StateNames, StoreConfig,
+    Config, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig, ModelPrices,
+    ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode, ServerConfig,
+    SlackConfig, StateNameOverrides, StateNames, StoreConfig,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use squadron_config::{AgentCatalog, Config, ModelRef, PromptLibrary, Secrets};
 use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
 use squadron_core::ports::{
-    Clock, CodeHost, MergeMethod, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
+    Clock, CodeHost, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
 };
 use squadron_core::refinement::RefinementPolicy;
 use squadron_core::{Role, Timestamp, Usd};
@@ -290,11 +290,7 @@ fn settings(config: &Config, review_mode: ReviewMode) -> Result<PipelineSettings
         run: Some(Usd::from_dollars(limits.budget_per_run_usd)),
     };
     settings.agent_turn_limit = limits.agent_turn_limit;
-    settings.merge_method = match config.github.merge_method {
-        squadron_config::MergeMethod::Merge => MergeMethod::Merge,
-        squadron_config::MergeMethod::Squash => MergeMethod::Squash,
-        squadron_config::MergeMethod::Rebase => MergeMethod::Rebase,
-    };
+    settings.merge_method = config.github.merge_method;
     settings.required_checks = config.github.required_checks.clone();
     settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;
     settings.min_confidence = config.diagnosis.min_confidence;

@@ -3,8 +3,7 @@
 use std::path::Path;
 
 use squadron_config::{
-    AgentCatalog, AgentErrorKind, Config, ConfigError, ConfigErrorKind, Env, MergeMethod,
-    SandboxMode, Secret,
+    AgentCatalog, AgentErrorKind, Config, ConfigError, ConfigErrorKind, Env, SandboxMode, Secret,
 };
 
 const FILE: &str = "/x/squadron.toml";
@@ -34,7 +33,10 @@ fn shipped_config_validates() {
     let config = Config::load(None, &Env::new()).expect("shipped defaults are valid");
     assert_eq!(config.limits.concurrency, 4);
     assert_eq!(config.limits.review_rounds, 3);
-    assert_eq!(config.github.merge_method, MergeMethod::Squash);
+    assert_eq!(
+        config.github.merge_method,
+        squadron_core::ports::MergeMethod::Squash
+    );
     assert_eq!(config.sandbox.mode, SandboxMode::Auto);
     assert_eq!(
         config.linear.api_url.as_str(),
@@ -186,8 +188,7 @@ fn malformed_formats_say_what_is_valid() {
     );
     assert_eq!(
         file_error("[github]\nmerge_method = \"fast-forward\"\n"),
-        "github.merge_method = \"fast-forward\" in /x/squadron.toml: unknown variant `fast-forward`, expected one of \
-         `merge`, `squash`, `rebase`"
+        "github.merge_method = \"fast-forward\" in /x/squadron.toml: must be \"merge\", \"squash\" or \"rebase\""
     );
     assert_eq!(
         file_error("[repositories.ENG]\ngithub = \"acme\"\n"),
