@@ -44,14 +44,20 @@ async fn print_once(store: &SqlStore, json: bool) -> Result<(), CliError> {
 }
 
 async fn watch(store: &SqlStore) -> Result<(), CliError> {
+    // Listen for Ctrl-C before the first frame is drawn, so an interrupt that arrives at any
+    // point ends the watch cleanly instead of killing the process.
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|error| CliError::internal(format!("failed to listen for Ctrl-C: {error}")))?;
     loop {
         let runs = store.runs().await.map_err(store_error)?;
         let squads = store.squad_overviews(None).await.map_err(store_error)?;
         // Clear the screen and draw from the top left.
         print!("\x1b[2J\x1b[H{}", status_text(&runs, &squads, now()));
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
             () = tokio::time::sleep(WATCH_EVERY) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
         }
     }
 }
