@@ -33,6 +33,7 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
             },
         )],
         lead_times: vec![Duration::from_secs(1_200), Duration::from_secs(5_400)],
+        restore_times: vec![Duration::from_secs(600)],
     };
     let server = TestServer::start(control).await;
 
@@ -64,6 +65,10 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
         "squadron_lead_time_seconds_bucket{le=\"+Inf\"} 2",
         "squadron_lead_time_seconds_sum 6600",
         "squadron_lead_time_seconds_count 2",
+        "# TYPE squadron_time_to_restore_seconds histogram",
+        "squadron_time_to_restore_seconds_bucket{le=\"900\"} 1",
+        "squadron_time_to_restore_seconds_sum 600",
+        "squadron_time_to_restore_seconds_count 1",
     ] {
         assert!(
             text.lines().any(|line| line == expected),

@@ -162,3 +162,77 @@ async fn metrics_sum_usage_per_role_over_runs_and_measure_admission_to_merge() {
         [Duration::from_secs(1800)]
     );
 }
+
+#[tokio::test]
+async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
+    let (_dir, store) = seeded().await;
+    let fix_run = Run {
+        id: RunId::from("run-fix"),
+        trigger: RunTrigger::Fix {
+            issue: IssueKey::from("ENG-9"),
+            requested_by: "U123".into(),
+            slack_channel: Some("C1".into()),
+        },
+        created_at: at(100),
+    };
+    store
+        .create_run(&fix_run)
+        .await
+        .expect("create the fix run");
+    let record = SquadRecord {
+        squad: Squad {
+            id: SquadId::from("squad-fix"),
+            run_id: fix_run.id.clone(),
+            issue: IssueKey::from("ENG-9"),
+            kind: SquadKind::BugFix,
+            phase: Phase::Queued,
+            round: 0,
+            pr: None,
+            branch: "squadron/eng-9".into(),
+            worktree: None,
+        },
+        issue_id: IssueId::from("uuid-ENG-9"),
+        blocked_by: Vec::new(),
+        created_at: at(100),
+        updated_at: at(100),
+    };
+    store
+        .create_squad(&record)
+        .await
+        .expect("create the fix squad");
+    let path = [
+        Phase::Queued,
+        Phase::Preparing,
+        Phase::Diagnosing,
+        Phase::Implementing,
+        Phase::Verifying,
+        Phase::PrOpen,
+        Phase::Reviewing,
+        Phase::Approved,
+        Phase::Merging,
+        Phase::Merged,
+    ];
+    for (step, pair) in path.windows(2).enumerate() {
+        store
+            .set_phase(&record.squad.id, &pair[0], &pair[1], at(101 + step as i64))
+            .await
+            .expect("phase");
+    }
+    store
+        .append_event(
+            &record.squad.id,
+            squadron_pipeline::TIME_TO_MERGE_EVENT,
+            r#"{"millis": 600000}"#,
+            at(120),
+        )
+        .await
+        .expect("record the time to merge");
+
+    let snapshot = StoreReads::new(store).metrics().await.expect("metrics");
+    assert_eq!(snapshot.restore_times, [Duration::from_secs(600)]);
+    assert_eq!(
+        snapshot.lead_times.len(),
+        2,
+        "both merged squads have a lead time"
+    );
+}

@@ -112,6 +112,9 @@ pub struct MetricsSnapshot {
     pub usage_by_role: Vec<(Role, UsageTotals)>,
     /// For each merged squad, the time from its admission to its merge.
     pub lead_times: Vec<Duration>,
+    /// For each merged bug-fix squad, the time from its trigger to its merge (time to
+    /// restore).
+    pub restore_times: Vec<Duration>,
 }
 
 /// Why the runtime could not do what a route asked.

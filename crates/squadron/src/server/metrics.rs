@@ -127,30 +127,35 @@ pub(crate) fn render(squads: &[SquadView], snapshot: &MetricsSnapshot) -> String
         );
     }
 
-    lead_time_histogram(&mut out, &snapshot.lead_times);
+    histogram(
+        &mut out,
+        "squadron_lead_time_seconds",
+        "Time from a squad's admission to its merge.",
+        &snapshot.lead_times,
+    );
+    histogram(
+        &mut out,
+        "squadron_time_to_restore_seconds",
+        "Time from a bug fix's trigger to its merge.",
+        &snapshot.restore_times,
+    );
     out
 }
 
-fn lead_time_histogram(out: &mut String, lead_times: &[Duration]) {
-    const NAME: &str = "squadron_lead_time_seconds";
-    family(
-        out,
-        NAME,
-        "histogram",
-        "Time from a squad's admission to its merge.",
-    );
-    let bucket = format!("{NAME}_bucket");
+fn histogram(out: &mut String, name: &str, help: &str, values: &[Duration]) {
+    family(out, name, "histogram", help);
+    let bucket = format!("{name}_bucket");
     for bound in LEAD_TIME_BUCKETS {
-        let count = lead_times
+        let count = values
             .iter()
-            .filter(|lead| **lead <= Duration::from_secs(bound))
+            .filter(|value| **value <= Duration::from_secs(bound))
             .count();
         line(out, &bucket, &[("le", &bound.to_string())], count);
     }
-    line(out, &bucket, &[("le", "+Inf")], lead_times.len());
-    let sum: f64 = lead_times.iter().map(Duration::as_secs_f64).sum();
-    line(out, &format!("{NAME}_sum"), &[], sum);
-    line(out, &format!("{NAME}_count"), &[], lead_times.len());
+    line(out, &bucket, &[("le", "+Inf")], values.len());
+    let sum: f64 = values.iter().map(Duration::as_secs_f64).sum();
+    line(out, &format!("{name}_sum"), &[], sum);
+    line(out, &format!("{name}_count"), &[], values.len());
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

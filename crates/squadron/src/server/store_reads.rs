@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
-use squadron_core::{Phase, Role, RunId, SquadId};
+use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
+use squadron_pipeline::time_to_merge;
 use squadron_store::{SqlStore, StoreError, StoreErrorKind};
 
 use super::control::{ControlError, ControlErrorKind, MetricsSnapshot, RunView, SquadView};
@@ -19,7 +20,7 @@ use super::control::{ControlError, ControlErrorKind, MetricsSnapshot, RunView, S
 pub struct StoreReads {
     store: Arc<SqlStore>,
     /// Lead times of merged squads: merged is terminal, so each is computed once.
-    lead_times: Mutex<HashMap<SquadId, Duration>>,
+    flow_times: Mutex<HashMap<SquadId, FlowTimes>>,
 }
 
 impl StoreReads {
@@ -27,7 +28,7 @@ impl StoreReads {
     pub fn new(store: Arc<SqlStore>) -> Self {
         Self {
             store,
-            lead_times: Mutex::new(HashMap::new()),
+            flow_times: Mutex::new(HashMap::new()),
         }
     }
 
@@ -95,24 +96,28 @@ impl StoreReads {
             }
         }
         per_role.sort_by_key(|(role, _)| *role);
+        let flow = self.flow_times().await?;
         Ok(MetricsSnapshot {
             usage_by_role: per_role,
-            lead_times: self.lead_times().await?,
+            lead_times: flow.iter().map(|times| times.lead).collect(),
+            restore_times: flow.iter().filter_map(|times| times.restore).collect(),
         })
     }
 
-    async fn lead_times(&self) -> Result<Vec<Duration>, ControlError> {
+    /// Lead time (and, for bug fixes, time to restore) of every merged squad; each is read
+    /// from the squad's event log once and cached, since a merged squad never changes.
+    async fn flow_times(&self) -> Result<Vec<FlowTimes>, ControlError> {
         let merged: Vec<SquadView> = self
             .squads()
             .await?
             .into_iter()
             .filter(|view| view.record.squad.phase == Phase::Merged)
             .collect();
-        let mut lead_times = Vec::with_capacity(merged.len());
+        let mut flow = Vec::with_capacity(merged.len());
         for view in merged {
             let id = &view.record.squad.id;
-            if let Some(known) = self.cached_lead_time(id) {
-                lead_times.push(known);
+            if let Some(known) = self.cached_flow_times(id) {
+                flow.push(known);
                 continue;
             }
             let events = self.store.events(id).await.map_err(control_error)?;
@@ -124,24 +129,39 @@ impl StoreReads {
                 })
                 .map(|event| event.at);
             if let Some(merged_at) = merged_at {
-                let lead_time = merged_at.since(view.record.created_at);
-                self.lead_times
+                let times = FlowTimes {
+                    lead: merged_at.since(view.record.created_at),
+                    restore: match view.record.squad.kind {
+                        SquadKind::BugFix => time_to_merge(&events),
+                        SquadKind::Feature => None,
+                    },
+                };
+                self.flow_times
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id.clone(), lead_time);
-                lead_times.push(lead_time);
+                    .insert(id.clone(), times);
+                flow.push(times);
             }
         }
-        Ok(lead_times)
+        Ok(flow)
     }
 
-    fn cached_lead_time(&self, id: &SquadId) -> Option<Duration> {
-        self.lead_times
+    fn cached_flow_times(&self, id: &SquadId) -> Option<FlowTimes> {
+        self.flow_times
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
             .copied()
     }
+}
+
+/// How long a merged squad took.
+#[derive(Clone, Copy, Debug)]
+struct FlowTimes {
+    /// From admission to merge.
+    lead: Duration,
+    /// From a bug fix's trigger to its merge.
+    restore: Option<Duration>,
 }
 
 fn view(overview: squadron_store::SquadOverview) -> SquadView {
