@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, RepoSettings};
+use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, REPO_SETTINGS_FILE, RepoSettings};
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
@@ -146,17 +146,11 @@ impl SquadCtx {
             .prepare(&request)
             .await
             .map_err(|error| format!("prepare the worktree of {}: {error}", self.issue_key))?;
-        let settings = RepoSettings::load(&prepared.path).map_err(|error| {
-            format!(
-                "read the repository settings in {}: {error}",
-                prepared.path.display()
-            )
-        })?;
+        let (settings, agents) = read_repository(shared, &prepared).await?;
         let policy = RepoPolicy::from_settings(&settings)
             .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
         let worktree = Worktree::open(&prepared.path)
             .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
-        let agents = repository_agents(shared, &prepared).await?;
         self.test_command = settings.test.to_string();
         self.test_globs = settings.test_globs.clone();
         if self.remote_sha.is_none() {
@@ -207,22 +201,26 @@ impl SquadCtx {
     }
 }
 
-/// The squad's agents and prompts: the shipped ones, overridden by the target repository's
-/// `agents/` and `prompts/` when its worktree has them. The overrides are read from the
-/// base commit, not the worktree, so no agent can rewrite its own instructions (or another
-/// role's) by editing them on the squad's branch. A malformed override fails the squad with
-/// the file and the problem.
-async fn repository_agents(
+/// What the target repository says about how its squads work: its `.squadron.toml`
+/// (guardrail commands, test globs, allowed commands) and its `agents/` and `prompts/`
+/// overrides of the shipped agents. All three are read from the base commit, not the
+/// worktree, so no agent can rewrite its own guardrails or instructions (or another role's)
+/// by changing them on the squad's branch; only when the repository has none of them are the
+/// settings inferred from the worktree's project files. A malformed file fails the squad
+/// with the file and the problem.
+async fn read_repository(
     shared: &Shared,
     prepared: &PreparedWorktree,
-) -> Result<SquadAgents, String> {
+) -> Result<(RepoSettings, SquadAgents), String> {
     let shipped = SquadAgents {
         agents: shared.services.agents.clone(),
         prompts: Arc::clone(&shared.services.prompts),
     };
-    let has = |dir: &str| prepared.path.join(dir).is_dir();
-    if !has(AGENTS_DIR) && !has(PROMPTS_DIR) {
-        return Ok(shipped);
+    let has_dir = |dir: &str| prepared.path.join(dir).is_dir();
+    let has_settings = prepared.path.join(REPO_SETTINGS_FILE).is_file();
+    if !has_settings && !has_dir(AGENTS_DIR) && !has_dir(PROMPTS_DIR) {
+        let settings = load_settings(&prepared.path)?;
+        return Ok((settings, shipped));
     }
     let workspaces = &shared.services.workspaces;
     let base = &prepared.base_sha;
@@ -231,15 +229,26 @@ async fn repository_agents(
         .await
         .map_err(|error| {
             format!(
-                "check out the base {} to read the repository's agent overrides: {error}",
+                "check out the base {} to read the repository's Squadron settings: {error}",
                 base.short()
             )
         })?;
-    let loaded = overrides_in(shared, &scratch, shipped);
+    let loaded = load_settings(&scratch).and_then(|settings| {
+        overrides_in(shared, &scratch, shipped).map(|agents| (settings, agents))
+    });
     if let Err(error) = workspaces.remove(&scratch).await {
         tracing::warn!(path = %scratch.display(), %error, "could not remove a scratch worktree");
     }
     loaded
+}
+
+fn load_settings(root: &Path) -> Result<RepoSettings, String> {
+    RepoSettings::load(root).map_err(|error| {
+        format!(
+            "read the repository settings in {}: {error}",
+            root.display()
+        )
+    })
 }
 
 /// Applies the overrides found in `root` (a checkout of the repository) to `shipped`.

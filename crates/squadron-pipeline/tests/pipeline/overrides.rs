@@ -95,3 +95,19 @@ async fn an_override_naming_an_unconfigured_model_fails_the_squad_naming_the_mod
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repositorys_squadron_settings_are_read_from_the_base_and_a_bad_one_fails_the_squad() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.add_to_main(&[(".squadron.toml", "test = 42\n")]);
+
+    let squad = run_one(&world, world.settings("settings-bad")).await;
+
+    let Phase::Failed(reason) = &squad.phase else {
+        panic!("the squad fails: {:?}", squad.phase);
+    };
+    assert!(
+        reason.contains("repository settings") && reason.contains(".squadron.toml"),
+        "{reason}"
+    );
+}
