@@ -193,6 +193,17 @@ impl SquadCtx {
         })
     }
 
+    /// Keeps the summaries of the writers' latest finished turns, for the commit messages
+    /// and the PR body.
+    pub fn keep_summaries(&mut self, developer: Option<String>, qa: Option<String>) {
+        if developer.is_some() {
+            self.developer_summary = developer;
+        }
+        if qa.is_some() {
+            self.qa_summary = qa;
+        }
+    }
+
     /// Forgets the worktree (after removing it), so a later step prepares it again.
     pub fn forget_worktree(&mut self) {
         self.worktree = None;

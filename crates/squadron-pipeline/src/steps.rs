@@ -185,36 +185,53 @@ async fn implement(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     let max = shared.settings.scheduler.max_review_rounds;
     let developer_task = task_context(ctx, Role::Developer, 0, max);
     let qa_task = task_context(ctx, Role::Qa, 0, max);
-    // Developer and QA work at the same time in the same worktree; the harness confines
-    // QA to test files and the Developer to the rest.
-    let (developer, qa) = tokio::join!(
-        run_turn(
-            shared,
-            ctx,
-            Role::Developer,
-            PromptName::Implement,
-            &developer_task,
-            None
-        ),
-        run_turn(
-            shared,
-            ctx,
-            Role::Qa,
-            PromptName::WriteTests,
-            &qa_task,
-            None
-        ),
-    );
-    if let TurnResult::Finished(summary) = developer? {
-        ctx.developer_summary = Some(summary);
-    }
-    if let TurnResult::Finished(summary) = qa? {
-        ctx.qa_summary = Some(summary);
-    }
+    let (developer, qa) = developer_and_qa(
+        shared,
+        ctx,
+        (PromptName::Implement, &developer_task),
+        Some((PromptName::WriteTests, &qa_task)),
+        None,
+    )
+    .await?;
+    ctx.keep_summaries(developer, qa);
     answer_test_change_requests(shared, ctx, 0).await?;
     Ok(vec![Outcome::Event(Event::Implemented {
         squad: ctx.squad.clone(),
     })])
+}
+
+/// A turn of the Developer and, when `qa` is given, one of QA at the same time in the same
+/// worktree: the harness confines QA to test files and the Developer to the rest. Returns
+/// the summaries of the turns that finished.
+async fn developer_and_qa(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    developer: (PromptName, &squadron_config::TaskContext),
+    qa: Option<(PromptName, &squadron_config::TaskContext)>,
+    extra: Option<&str>,
+) -> Result<(Option<String>, Option<String>), TurnStop> {
+    let (developer_prompt, developer_task) = developer;
+    let developer_turn = run_turn(
+        shared,
+        ctx,
+        Role::Developer,
+        developer_prompt,
+        developer_task,
+        extra,
+    );
+    let (developer, qa) = match qa {
+        Some((qa_prompt, qa_task)) => {
+            let qa_turn = run_turn(shared, ctx, Role::Qa, qa_prompt, qa_task, extra);
+            let (developer, qa) = tokio::join!(developer_turn, qa_turn);
+            (developer?, Some(qa?))
+        }
+        None => (developer_turn.await?, None),
+    };
+    let summary = |result: TurnResult| match result {
+        TurnResult::Finished(summary) => Some(summary),
+        TurnResult::Reviewed(_) | TurnResult::Diagnosed(_) => None,
+    };
+    Ok((summary(developer), qa.and_then(summary)))
 }
 
 async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason>) -> StepResult {
@@ -330,38 +347,14 @@ async fn verify(shared: &Shared, ctx: &mut SquadCtx, rebase: Option<RebaseReason
         let max = shared.settings.scheduler.max_review_rounds;
         let developer_task = task_context(ctx, Role::Developer, 0, max);
         let qa_task = task_context(ctx, Role::Qa, 0, max);
-        if qa_at_fault {
-            let (developer, qa) = tokio::join!(
-                run_turn(
-                    shared,
-                    ctx,
-                    Role::Developer,
-                    PromptName::Implement,
-                    &developer_task,
-                    Some(&extra)
-                ),
-                run_turn(
-                    shared,
-                    ctx,
-                    Role::Qa,
-                    PromptName::WriteTests,
-                    &qa_task,
-                    Some(&extra)
-                ),
-            );
-            developer?;
-            qa?;
-        } else {
-            run_turn(
-                shared,
-                ctx,
-                Role::Developer,
-                PromptName::Implement,
-                &developer_task,
-                Some(&extra),
-            )
-            .await?;
-        }
+        developer_and_qa(
+            shared,
+            ctx,
+            (PromptName::Implement, &developer_task),
+            qa_at_fault.then_some((PromptName::WriteTests, &qa_task)),
+            Some(&extra),
+        )
+        .await?;
         answer_test_change_requests(shared, ctx, 0).await?;
     }
     let head = workspaces
@@ -1005,43 +998,15 @@ async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     developer_task.reviews = reviews.clone();
     let mut qa_task = task_context(ctx, Role::Qa, round, max);
     qa_task.reviews = reviews;
-    if qa_needed {
-        let (developer, qa) = tokio::join!(
-            run_turn(
-                shared,
-                ctx,
-                Role::Developer,
-                PromptName::FixFromReview,
-                &developer_task,
-                None
-            ),
-            run_turn(
-                shared,
-                ctx,
-                Role::Qa,
-                PromptName::FixFromReview,
-                &qa_task,
-                None
-            ),
-        );
-        if let TurnResult::Finished(summary) = developer? {
-            ctx.developer_summary = Some(summary);
-        }
-        if let TurnResult::Finished(summary) = qa? {
-            ctx.qa_summary = Some(summary);
-        }
-    } else if let TurnResult::Finished(summary) = run_turn(
+    let (developer, qa) = developer_and_qa(
         shared,
         ctx,
-        Role::Developer,
-        PromptName::FixFromReview,
-        &developer_task,
+        (PromptName::FixFromReview, &developer_task),
+        qa_needed.then_some((PromptName::FixFromReview, &qa_task)),
         None,
     )
-    .await?
-    {
-        ctx.developer_summary = Some(summary);
-    }
+    .await?;
+    ctx.keep_summaries(developer, qa);
     answer_test_change_requests(shared, ctx, round).await?;
     Ok(vec![Outcome::Event(Event::Fixed {
         squad: ctx.squad.clone(),
