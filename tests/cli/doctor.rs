@@ -2,47 +2,88 @@
 
 use crate::support::Sandbox;
 
+/// Every credential a run needs on the shipped configuration, with dummy values.
+const REQUIRED: [(&str, &str); 5] = [
+    ("LINEAR_API_KEY", "lin_api_x"),
+    ("GITHUB_TOKEN_DEVELOPER", "tok-dev"),
+    ("GITHUB_TOKEN_CODE_REVIEWER", "tok-review"),
+    ("GITHUB_TOKEN_QA_SPECIALIST", "tok-qa"),
+    ("OPENAI_API_KEY", "sk-x"),
+];
+
 #[test]
-fn doctor_passes_on_the_shipped_config_and_warns_about_missing_credentials() {
+fn doctor_fails_naming_each_required_credential_that_is_unset() {
     let sandbox = Sandbox::new();
     let outcome = sandbox.run(&["doctor", "--offline"], &[]);
-    assert_eq!(
-        outcome.code(),
-        0,
-        "{}\n{}",
-        outcome.stdout(),
-        outcome.stderr()
-    );
     let out = outcome.stdout();
+    assert_eq!(outcome.code(), 1, "{out}\n{}", outcome.stderr());
     for check in ["config", "agents", "prompts", "store", "sandbox"] {
-        let line = out
-            .lines()
-            .find(|line| line.split_whitespace().nth(1) == Some(check))
-            .unwrap_or_else(|| panic!("no `{check}` line in:\n{out}"));
-        assert!(!line.starts_with("FAIL"), "{line}");
+        assert!(!line(&out, check).starts_with("FAIL"), "{out}");
     }
-    assert!(out.contains("LINEAR_API_KEY is not set"), "{out}");
-    assert!(
-        out.contains("GITHUB_TOKEN_CODE_REVIEWER is not set"),
-        "{out}"
-    );
+    let failed: String = out
+        .split("\n")
+        .skip_while(|line| !line.starts_with("FAIL  credentials"))
+        .take_while(|line| !line.starts_with("ok") && !line.starts_with("warn"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for variable in [
+        "LINEAR_API_KEY is not set",
+        "GITHUB_TOKEN_CODE_REVIEWER is not set",
+        "OPENAI_API_KEY is not set",
+    ] {
+        assert!(failed.contains(variable), "{variable} fails:\n{out}");
+    }
+    // Secrets only `serve` and Slack need are warnings, not failures.
+    assert!(!failed.contains("SLACK_BOT_TOKEN"), "{out}");
+    assert!(out.contains("SLACK_BOT_TOKEN is not set"), "{out}");
+    assert!(!sandbox.database().exists(), "doctor creates no store");
+}
+
+#[test]
+fn doctor_passes_offline_once_every_required_credential_is_set() {
+    let sandbox = Sandbox::new();
+    let outcome = sandbox.run(&["doctor", "--offline"], &REQUIRED);
+    let out = outcome.stdout();
+    assert_eq!(outcome.code(), 0, "{out}\n{}", outcome.stderr());
     assert!(out.contains("0 failures"), "{out}");
+    assert!(line(&out, "store").contains("does not exist yet"), "{out}");
 }
 
 #[test]
 fn doctor_counts_either_linear_credential_as_enough() {
     let sandbox = Sandbox::new();
-    let outcome = sandbox.run(
-        &["doctor", "--offline"],
-        &[("LINEAR_OAUTH_TOKEN", "lin_oauth_x")],
-    );
-    assert_eq!(outcome.code(), 0);
+    let mut env: Vec<(&str, &str)> = REQUIRED[1..].to_vec();
+    env.push(("LINEAR_OAUTH_TOKEN", "lin_oauth_x"));
+    let outcome = sandbox.run(&["doctor", "--offline"], &env);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stdout());
     let out = outcome.stdout();
     assert!(!out.contains("LINEAR_API_KEY is not set"), "{out}");
     assert!(
         !out.contains("lin_oauth_x"),
         "a secret value is never printed:\n{out}"
     );
+}
+
+#[test]
+fn doctor_fails_when_linear_and_github_do_not_answer_and_offline_skips_them() {
+    // A port that was free a moment ago: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .to_string();
+    let sandbox = Sandbox::new();
+    let mut env: Vec<(&str, &str)> = REQUIRED.to_vec();
+    let url = format!("http://{closed}/");
+    env.push(("SQUADRON_LINEAR_API_URL", &url));
+    env.push(("SQUADRON_GITHUB_API_URL", &url));
+    let outcome = sandbox.run(&["doctor"], &env);
+    let out = outcome.stdout();
+    assert_eq!(outcome.code(), 1, "{out}\n{}", outcome.stderr());
+    assert!(line(&out, "linear").starts_with("FAIL"), "{out}");
+    assert!(line(&out, "github").starts_with("FAIL"), "{out}");
+
+    let offline = sandbox.run(&["doctor", "--offline"], &env);
+    assert_eq!(offline.code(), 0, "{}", offline.stdout());
 }
 
 #[test]
@@ -145,6 +186,7 @@ fn service_env(linear: &str, github: &str, tokens: [&str; 3]) -> Vec<(String, St
         ("GITHUB_TOKEN_DEVELOPER".into(), tokens[0].into()),
         ("GITHUB_TOKEN_CODE_REVIEWER".into(), tokens[1].into()),
         ("GITHUB_TOKEN_QA_SPECIALIST".into(), tokens[2].into()),
+        ("OPENAI_API_KEY".into(), "sk-x".into()),
     ]
 }
 

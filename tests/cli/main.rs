@@ -2,6 +2,7 @@
 //! environment with its own store and configuration files.
 
 mod doctor;
+mod exit_codes;
 mod plan;
 mod status_and_logs;
 mod support;

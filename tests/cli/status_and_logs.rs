@@ -16,7 +16,7 @@ fn at(seconds: i64) -> Timestamp {
 }
 
 /// Records one run with two squads, one of them reviewing with usage and a transcript.
-async fn seed(sandbox: &Sandbox) {
+pub async fn seed(sandbox: &Sandbox) {
     let store = SqlStore::open(&StoreLocation::Sqlite(sandbox.database()))
         .await
         .expect("open store");
@@ -109,6 +109,11 @@ async fn seed(sandbox: &Sandbox) {
 #[tokio::test]
 async fn status_on_an_empty_store_says_how_to_start() {
     let sandbox = Sandbox::new();
+    SqlStore::open(&StoreLocation::Sqlite(sandbox.database()))
+        .await
+        .expect("create an empty store")
+        .close()
+        .await;
     let outcome = sandbox.run(&["status"], &[]);
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr());
     assert!(
@@ -116,9 +121,23 @@ async fn status_on_an_empty_store_says_how_to_start() {
         "{}",
         outcome.stdout()
     );
+}
+
+#[test]
+fn status_without_any_store_at_the_default_location_says_how_to_start_and_creates_none() {
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command(&["status"], &[]);
+    command.env_remove("DATABASE_URL");
+    let outcome = crate::support::Outcome(command.output().expect("run squadron status"));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr());
     assert!(
-        sandbox.database().exists(),
-        "the SQLite store is created on first use"
+        outcome.stdout().contains("No runs yet"),
+        "{}",
+        outcome.stdout()
+    );
+    assert!(
+        !sandbox.path().join(".local/share/squadron").exists(),
+        "reading creates no store"
     );
 }
 

@@ -65,10 +65,47 @@ impl Context {
         location.map_err(store_error)
     }
 
-    /// Opens (and if needed creates and migrates) the store.
+    /// Opens (and if needed creates and migrates) the store: for the commands that record
+    /// work (`run`, `fix`, `serve`, `demo`).
     pub async fn open_store(&self) -> Result<SqlStore, CliError> {
         let location = self.store_location()?;
         SqlStore::open(&location).await.map_err(store_error)
+    }
+
+    /// Opens the store for a command that only reads it (`status`, `logs`), without creating
+    /// one. `Ok(None)` when the default SQLite file does not exist yet (nothing has run on
+    /// this machine); a location the user named (`--database-url`, `DATABASE_URL`, the
+    /// configuration) that points at a missing file is refused: a typo must not read as an
+    /// empty store.
+    pub async fn open_existing_store(&self) -> Result<Option<SqlStore>, CliError> {
+        let location = self.store_location()?;
+        if let Some(path) = location.sqlite_path()
+            && !path.exists()
+        {
+            if !self.names_store() {
+                return Ok(None);
+            }
+            return Err(CliError::user(format!(
+                "failed to open the store: no SQLite database at `{}`",
+                path.display()
+            ))
+            .with_hint(
+                "check the path given with --database-url, DATABASE_URL, store.database_url or \
+                 store.sqlite_path; `squadron run`, `serve` and `demo` create a store, `status` \
+                 and `logs` only read one",
+            ));
+        }
+        SqlStore::open(&location)
+            .await
+            .map(Some)
+            .map_err(store_error)
+    }
+
+    /// Whether the user named the store's location rather than leaving it to the default.
+    fn names_store(&self) -> bool {
+        self.database_url.is_some()
+            || self.config.store.database_url.is_some()
+            || self.config.store.sqlite_path.is_some()
     }
 }
 

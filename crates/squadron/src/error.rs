@@ -17,6 +17,9 @@ pub enum ErrorClass {
     Transient,
     /// A bug in Squadron.
     Internal,
+    /// Whoever read standard output went away (`squadron logs ENG-4 | head -1`): the command
+    /// ends quietly and successfully, as `head` asked.
+    OutputClosed,
 }
 
 impl ErrorClass {
@@ -27,6 +30,7 @@ impl ErrorClass {
             ErrorClass::Config => 78,    // EX_CONFIG
             ErrorClass::Transient => 75, // EX_TEMPFAIL
             ErrorClass::Internal => 70,  // EX_SOFTWARE
+            ErrorClass::OutputClosed => 0,
         })
     }
 }
@@ -67,6 +71,11 @@ impl CliError {
     /// Squadron itself failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorClass::Internal, message)
+    }
+
+    /// Standard output's reader went away.
+    pub fn output_closed() -> Self {
+        Self::new(ErrorClass::OutputClosed, "standard output was closed")
     }
 
     /// Adds what the user can do about it.

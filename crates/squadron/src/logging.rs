@@ -37,7 +37,10 @@ pub fn init(format: LogFormat, filter: Option<&str>, default: &str) -> Result<()
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        // A closed stderr must not turn into a panic (the default reports write failures
+        // with `eprintln!`, which panics on a broken pipe).
+        .log_internal_errors(false);
     let result = if json {
         builder
             .json()

@@ -7,13 +7,14 @@ mod context;
 mod error;
 mod format;
 mod logging;
+mod output;
 mod progress;
 mod wiring;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
@@ -22,7 +23,10 @@ fn main() -> ExitCode {
     // Test builds arm the runtime's failpoints from `FAILPOINTS`; the guard lives until exit.
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return argument_error(&error),
+    };
     // Commands that draw live progress on a terminal keep the log to warnings unless asked,
     // so log lines do not tear the redrawn progress; elsewhere the log is the progress.
     let shows_progress = matches!(
@@ -39,7 +43,7 @@ fn main() -> ExitCode {
         cli.global.log.as_deref(),
         default_filter,
     ) {
-        eprintln!("error: {error}");
+        tell_error(&error);
         return error.class().exit_code();
     }
     // Every HTTP client in the process uses rustls with the ring provider; installing it
@@ -52,16 +56,38 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: failed to start the async runtime: {error}");
-            return error::ErrorClass::Internal.exit_code();
+            let error = CliError::internal(format!("failed to start the async runtime: {error}"));
+            tell_error(&error);
+            return error.class().exit_code();
         }
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            tell_error(&error);
             error.class().exit_code()
         }
+    }
+}
+
+/// Tells the user what failed on stderr; nothing when stdout's reader went away, which is
+/// no failure. A stderr that cannot be written to is ignored rather than panicked on.
+fn tell_error(error: &CliError) {
+    if error.class() != error::ErrorClass::OutputClosed {
+        let _ = writeln!(std::io::stderr(), "error: {error}");
+    }
+}
+
+/// Prints what clap found wrong with the arguments (or the help or version asked for) and
+/// picks the exit code: 0 for help and version, 64 (bad input) for anything else, as the
+/// README documents, instead of clap's own 2.
+fn argument_error(error: &clap::Error) -> ExitCode {
+    // A closed stdout while printing help is no failure; there is nothing left to tell.
+    let _ = error.print();
+    if error.use_stderr() {
+        error::ErrorClass::User.exit_code()
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

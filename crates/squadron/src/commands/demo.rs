@@ -74,9 +74,9 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         None => run_to_end(&context, world.project_url()).await?,
         Some(issue) => vec![fix_through_slack(&context, &world, issue).await?],
     };
-    println!("{}", summary(&squads));
+    crate::output::println(&summary(&squads))?;
     if scenario.fix_issue().is_some() {
-        println!("{}", slack_threads(&world));
+        crate::output::println(&slack_threads(&world))?;
     }
     let report = report(scenario, &world, &squads);
 

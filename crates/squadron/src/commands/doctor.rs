@@ -1,8 +1,11 @@
 //! `squadron doctor`: checks the configuration, agents, prompts, credentials, store, sandbox
 //! and, unless `--offline`, the configured services. One line per check: ok, warn or fail.
 //!
-//! Missing credentials and unreachable services are warnings that say what to set; anything
-//! that would make a run fail for certain is a failure, and any failure exits 1.
+//! Anything that would make a run fail for certain is a failure, and any failure exits 1: a
+//! credential every run needs (Linear, the three GitHub identities, the key of a provider an
+//! agent uses) that is unset, a service that does not answer or refuses the credentials.
+//! Secrets only some features need (webhook and Slack secrets) are warnings that say what
+//! to set.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +19,7 @@ use squadron_store::{SqlStore, StoreLocation};
 
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::context::Context;
-use crate::error::{CliError, ErrorClass, error_chain};
+use crate::error::{CliError, error_chain};
 use crate::wiring::{code_host, linear_client, review_mode};
 
 /// How one check came out.
@@ -80,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Cli
         args,
     ));
     if let Some(context) = &context {
-        checks.extend(credential_checks(context));
+        checks.extend(credential_checks(context, args));
         checks.push(repositories_check(&context.config));
         checks.push(store_check(context).await);
         checks.push(sandbox_check(&context.config).await);
@@ -89,21 +92,23 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Cli
         }
     }
 
+    let mut text = String::new();
     for check in &checks {
-        println!(
-            "{:<5} {:<13} {}",
+        text.push_str(&format!(
+            "{:<5} {:<13} {}\n",
             check.level,
             check.name,
             check.message.replace('\n', "\n                    ")
-        );
+        ));
     }
     let count = |level| checks.iter().filter(|check| check.level == level).count();
     let (warnings, failures) = (count(Level::Warn), count(Level::Fail));
-    println!(
-        "\n{} checks: {} ok, {warnings} warnings, {failures} failures",
+    text.push_str(&format!(
+        "\n{} checks: {} ok, {warnings} warnings, {failures} failures\n",
         checks.len(),
         count(Level::Ok)
-    );
+    ));
+    crate::output::print(&text)?;
     Ok(if failures > 0 {
         ExitCode::FAILURE
     } else {
@@ -210,24 +215,33 @@ fn repo_summary(settings: &RepoSettings) -> String {
     )
 }
 
-fn credential_checks(context: &Context) -> Vec<Check> {
+fn credential_checks(context: &Context, args: &DoctorArgs) -> Vec<Check> {
     let secrets = context.config.resolve_secrets(&context.env);
     let linear_authenticated =
         secrets.linear_api_key.is_some() || secrets.linear_oauth_token.is_some();
-    // One warning per service, each line naming the variable to set and what it is for.
-    let mut by_section: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let used_providers = providers_agents_use(args);
+    // One check per service and level, each line naming the variable to set and what it is
+    // for.
+    let mut by_section: BTreeMap<(Level, String), Vec<String>> = BTreeMap::new();
     for missing in &secrets.missing {
-        let section = missing.key.segments().first().cloned().unwrap_or_default();
-        let is_linear_auth = matches!(
-            missing.key.segments().get(1).map(String::as_str),
-            Some("api_key_env" | "oauth_token_env")
-        ) && section == "linear";
+        let segments = missing.key.segments();
+        let section = segments.first().cloned().unwrap_or_default();
+        let field = segments.get(1).map(String::as_str);
+        let is_linear_auth =
+            section == "linear" && matches!(field, Some("api_key_env" | "oauth_token_env"));
         if is_linear_auth && linear_authenticated {
             // Either Linear credential is enough.
             continue;
         }
+        let required = match (section.as_str(), field) {
+            ("linear", _) => is_linear_auth,
+            ("github", Some(field)) => field.ends_with("_token_env"),
+            ("providers", Some(provider)) => used_providers.iter().any(|used| used == provider),
+            _ => false,
+        };
+        let level = if required { Level::Fail } else { Level::Warn };
         by_section
-            .entry(section)
+            .entry((level, section))
             .or_default()
             .push(missing.to_string());
     }
@@ -239,9 +253,23 @@ fn credential_checks(context: &Context) -> Vec<Check> {
         )];
     }
     by_section
-        .into_values()
-        .map(|lines| Check::new("credentials", Level::Warn, lines.join("\n")))
+        .into_iter()
+        .map(|((level, _), lines)| Check::new("credentials", level, lines.join("\n")))
         .collect()
+}
+
+/// The providers the agents' models name (the shipped agents, or the repository's
+/// overrides with `--repo`); an agent file that does not load was reported already.
+fn providers_agents_use(args: &DoctorArgs) -> Vec<String> {
+    let agents_dir = args.repo.as_ref().map(|repo| repo.join("agents"));
+    AgentCatalog::load(agents_dir.as_deref())
+        .map(|catalog| {
+            catalog
+                .iter()
+                .map(|agent| agent.model.provider().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn repositories_check(config: &Config) -> Check {
@@ -266,6 +294,19 @@ async fn store_check(context: &Context) -> Check {
         Err(error) => return Check::new("store", Level::Fail, error.to_string()),
     };
     let described = describe(&location);
+    // Doctor changes nothing: a store that does not exist yet is not created here.
+    if let Some(path) = location.sqlite_path()
+        && !path.exists()
+    {
+        return Check::new(
+            "store",
+            Level::Warn,
+            format!(
+                "{described} does not exist yet; `squadron run`, `serve` and `demo` create it \
+                 (if you expected one there, check --database-url, DATABASE_URL and store.*)"
+            ),
+        );
+    }
     match tokio::time::timeout(Duration::from_secs(10), SqlStore::open(&location)).await {
         Ok(Ok(store)) => {
             store.close().await;
@@ -293,8 +334,8 @@ fn describe(location: &StoreLocation) -> String {
 
 /// Reaches each service whose credentials are set: Linear (whose identity), GitHub (the
 /// three role identities and what they mean for the review mode) and the model providers.
-/// Missing credentials were already reported; unreachable services are warnings, refused
-/// credentials failures.
+/// Missing credentials were already reported; a service that does not answer or refuses the
+/// credentials is a failure (a run could not start), a rate limit a warning.
 async fn service_checks(context: &Context) -> Vec<Check> {
     let config = &context.config;
     let secrets = config.resolve_secrets(&context.env);
@@ -308,8 +349,8 @@ async fn service_checks(context: &Context) -> Vec<Check> {
             ),
             Some(Err(error)) => {
                 let level = match error.kind() {
-                    LinearErrorKind::Authentication | LinearErrorKind::Forbidden => Level::Fail,
-                    _ => Level::Warn,
+                    LinearErrorKind::RateLimited => Level::Warn,
+                    _ => Level::Fail,
                 };
                 Check::new(
                     "linear",
@@ -319,7 +360,7 @@ async fn service_checks(context: &Context) -> Vec<Check> {
             }
             None => Check::new(
                 "linear",
-                Level::Warn,
+                Level::Fail,
                 format!("{} did not answer within 15 s", config.linear.api_url),
             ),
         });
@@ -348,17 +389,10 @@ async fn service_checks(context: &Context) -> Vec<Check> {
                     Check::new("github", Level::Warn, message)
                 }
             }
-            Some(Err(error)) => {
-                let level = if error.class() == ErrorClass::Config {
-                    Level::Fail
-                } else {
-                    Level::Warn
-                };
-                Check::new("github", level, error.message().to_owned())
-            }
+            Some(Err(error)) => Check::new("github", Level::Fail, error.message().to_owned()),
             None => Check::new(
                 "github",
-                Level::Warn,
+                Level::Fail,
                 format!("{} did not answer within 15 s", config.github.api_url),
             ),
         });

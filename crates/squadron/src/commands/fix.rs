@@ -24,18 +24,18 @@ pub async fn run(global: &GlobalArgs, args: &FixArgs) -> Result<ExitCode, CliErr
         .map_err(|error| CliError::user(format!("failed to {error}")))?;
     let context = Context::load(global)?;
     let squad = fix_to_end(&context, &issue.identifier).await?;
-    println!("{}", summary_table(std::slice::from_ref(&squad)));
+    crate::output::println(&summary_table(std::slice::from_ref(&squad)).to_string())?;
     match &squad.phase {
         Phase::Merged => {
             let elapsed = squad
                 .time_to_merge
                 .map(|elapsed| format!(" {}s after it was triggered", elapsed.as_secs()))
                 .unwrap_or_default();
-            println!("{} fixed: merged{elapsed}", squad.issue);
+            crate::output::println(&format!("{} fixed: merged{elapsed}", squad.issue))?;
             Ok(ExitCode::SUCCESS)
         }
         phase => {
-            println!("{} not fixed: {phase}", squad.issue);
+            crate::output::println(&format!("{} not fixed: {phase}", squad.issue))?;
             Ok(ExitCode::FAILURE)
         }
     }

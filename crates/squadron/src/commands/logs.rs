@@ -15,14 +15,20 @@ use crate::format::rfc3339;
 /// Prints the squad's events, then its transcript, oldest first.
 pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<ExitCode, CliError> {
     let context = Context::load(global)?;
-    let store = context.open_store().await?;
+    let Some(store) = context.open_existing_store().await? else {
+        return Err(CliError::user(format!(
+            "failed to find squad `{}`: nothing has run on this machine yet",
+            args.squad
+        ))
+        .with_hint("start a run with `squadron run <Linear project URL>`, or point --database-url at the daemon's store"));
+    };
     let log = store.squad_log(&args.squad).await.map_err(store_error);
     store.close().await;
     let log = log?;
     if args.json {
-        println!("{:#}", log_json(&log));
+        crate::output::println(&format!("{:#}", log_json(&log)))?;
     } else {
-        print!("{}", log_text(&log));
+        crate::output::print(&log_text(&log))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,9 +40,9 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitCode, CliEr
     };
     let admission = admit(&intake.issues, &policy);
     if args.json {
-        println!("{:#}", plan_json(&intake, &admission));
+        crate::output::println(&format!("{:#}", plan_json(&intake, &admission)))?;
     } else {
-        println!("{}", plan_text(&intake, &admission));
+        crate::output::println(&plan_text(&intake, &admission))?;
     }
     Ok(ExitCode::SUCCESS)
 }

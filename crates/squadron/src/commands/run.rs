@@ -22,7 +22,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
     parse_project_url(&args.url).map_err(|error| CliError::user(error.to_string()))?;
     let context = Context::load(global)?;
     let squads = run_to_end(&context, &args.url).await?;
-    println!("{}", summary(&squads));
+    crate::output::println(&summary(&squads))?;
     Ok(if all_admitted_merged(&squads) {
         ExitCode::SUCCESS
     } else {

@@ -14,6 +14,9 @@ use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, now, rfc3339};
 
+/// What a store without runs shows.
+const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
+
 /// How often `--watch` redraws.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
@@ -22,7 +25,10 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// `squadron run`'s progress shows live.
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, CliError> {
     let context = Context::load(global)?;
-    let store = context.open_store().await?;
+    let Some(store) = context.open_existing_store().await? else {
+        crate::output::print(NO_RUNS)?;
+        return Ok(ExitCode::SUCCESS);
+    };
     let outcome = if args.watch {
         watch(&store).await
     } else {
@@ -36,9 +42,9 @@ async fn print_once(store: &SqlStore, json: bool) -> Result<(), CliError> {
     let runs = store.runs().await.map_err(store_error)?;
     let squads = store.squad_overviews(None).await.map_err(store_error)?;
     if json {
-        println!("{:#}", status_json(&runs, &squads));
+        crate::output::println(&format!("{:#}", status_json(&runs, &squads)))?;
     } else {
-        print!("{}", status_text(&runs, &squads, now()));
+        crate::output::print(&status_text(&runs, &squads, now()))?;
     }
     Ok(())
 }
@@ -53,7 +59,10 @@ async fn watch(store: &SqlStore) -> Result<(), CliError> {
         let runs = store.runs().await.map_err(store_error)?;
         let squads = store.squad_overviews(None).await.map_err(store_error)?;
         // Clear the screen and draw from the top left.
-        print!("\x1b[2J\x1b[H{}", status_text(&runs, &squads, now()));
+        crate::output::print(&format!(
+            "\x1b[2J\x1b[H{}",
+            status_text(&runs, &squads, now())
+        ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
             () = tokio::time::sleep(WATCH_EVERY) => {}
@@ -64,7 +73,7 @@ async fn watch(store: &SqlStore) -> Result<(), CliError> {
 
 fn status_text(runs: &[RunRecord], squads: &[SquadOverview], now: Timestamp) -> String {
     if runs.is_empty() {
-        return "No runs yet. Start one with `squadron run <Linear project URL>`.\n".to_owned();
+        return NO_RUNS.to_owned();
     }
     let mut text = String::new();
     for run in runs {
