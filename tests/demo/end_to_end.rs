@@ -37,7 +37,25 @@ fn the_milestone_demo_merges_every_admitted_issue_with_two_approvals() {
     )
     .expect("report.json is JSON");
     assert_eq!(report["expected_outcome_reached"], true, "{report:#}");
+    assert!(report["run_id"].as_str().is_some(), "{report:#}");
     let issues = report["issues"].as_array().expect("an issue list");
+    let summed: u64 = issues
+        .iter()
+        .filter_map(|issue| issue["tokens"].as_u64())
+        .sum();
+    assert_eq!(
+        report["totals"]["tokens"].as_u64(),
+        Some(summed),
+        "{report:#}"
+    );
+    assert!(
+        report["totals"]["cost_usd"].as_f64() > Some(0.0),
+        "{report:#}"
+    );
+    assert!(
+        report["totals"]["duration_seconds"].as_f64() > Some(0.0),
+        "{report:#}"
+    );
     let outcome = |id: &str| {
         issues
             .iter()
@@ -52,7 +70,16 @@ fn the_milestone_demo_merges_every_admitted_issue_with_two_approvals() {
             issue["tokens"].as_u64() > Some(0),
             "{id} used metered tokens"
         );
-        assert!(issue["cost"].as_f64() > Some(0.0), "{id} has a cost");
+        assert!(issue["cost_usd"].as_f64() > Some(0.0), "{id} has a cost");
+        let pr_url = issue["pr_url"].as_str().unwrap_or_default();
+        assert!(
+            pr_url.starts_with("http") && pr_url.ends_with(&format!("/pull/{}", issue["pr"])),
+            "{id} links its PR: {issue:#}"
+        );
+        assert!(
+            issue["duration_seconds"].as_f64() > Some(0.0),
+            "{id} says how long it took: {issue:#}"
+        );
         let approvers: BTreeSet<&str> = issue["approved_by"]
             .as_array()
             .expect("approved_by is a list")
@@ -201,5 +228,23 @@ fn the_bugfix_demo_fixes_the_sentry_crash_from_slack_and_tells_the_thread() {
     assert!(
         tests.contains("Ran 8 tests"),
         "the base's seven tests and the regression test ran:\n{tests}"
+    );
+}
+
+#[test]
+fn the_demo_names_the_programs_it_needs_before_starting_anything() {
+    let empty = tempfile::tempdir().expect("a directory with no programs");
+    let output = Command::new(env!("CARGO_BIN_EXE_squadron"))
+        .arg("demo")
+        .env_clear()
+        .env("PATH", empty.path())
+        .env("HOME", empty.path())
+        .output()
+        .expect("run the squadron binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("python3") && stderr.contains("git") && stderr.contains("apt-get"),
+        "{stderr}"
     );
 }

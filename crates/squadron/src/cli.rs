@@ -72,10 +72,23 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the whole pipeline offline on built-in stand-ins of Linear, GitHub and a model,
     /// with a sample repository and milestone; writes `report.json`.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// The daemon: resume unfinished squads, run the scheduler, and serve the API,
     /// webhooks, metrics and dashboard until SIGTERM or SIGINT.
     Serve(ServeArgs),
+}
+
+impl Command {
+    /// Whether the command draws live progress (and so keeps log lines off a terminal).
+    pub fn shows_progress(&self) -> bool {
+        match self {
+            Command::Run(_) | Command::Fix(_) => true,
+            #[cfg(feature = "demo")]
+            Command::Demo(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Arguments of `squadron doctor`.
@@ -135,6 +148,7 @@ pub struct ServeArgs {
 }
 
 /// Arguments of `squadron demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The built-in scenario to run: `milestone` or `bugfix`.

@@ -37,6 +37,7 @@ impl Context {
     /// A context for `squadron demo`: `config_file` layered over the defaults and resolved
     /// against `env` alone, so the demo's stand-ins and secrets win over anything exported
     /// for real accounts (`DATABASE_URL` included: the store is the one the file names).
+    #[cfg(feature = "demo")]
     pub fn with_env(config_file: PathBuf, env: Env) -> Result<Context, CliError> {
         let config = Config::load(Some(&config_file), &env).map_err(config_error)?;
         Ok(Context {

@@ -1,5 +1,6 @@
 //! The parts of the `squadron` command that tests drive in-process: the daemon's HTTP
 //! server. The command-line front end lives in `main.rs`.
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod server;

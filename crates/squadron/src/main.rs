@@ -29,11 +29,7 @@ fn main() -> ExitCode {
     };
     // Commands that draw live progress on a terminal keep the log to warnings unless asked,
     // so log lines do not tear the redrawn progress; elsewhere the log is the progress.
-    let shows_progress = matches!(
-        cli.command,
-        Command::Run(_) | Command::Fix(_) | Command::Demo(_)
-    );
-    let default_filter = if shows_progress && std::io::stdout().is_terminal() {
+    let default_filter = if cli.command.shows_progress() && std::io::stdout().is_terminal() {
         "warn"
     } else {
         "info"
@@ -100,6 +96,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
         Command::Fix(args) => commands::fix::run(&global, &args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => commands::demo::run(&args).await,
         Command::Serve(args) => commands::serve::run(&global, &args).await,
     }

@@ -6,6 +6,7 @@
 //! in-process and sends it a signed `/squad fix`, as Slack would. Writes `report.json` and,
 //! with `--keep`, leaves the store and the bare repositories behind.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use squadron_standin_slack::SlashCommandRequest;
 use tokio::net::TcpListener;
 
 use crate::cli::DemoArgs;
-use crate::commands::run::{build_pipeline, run_to_end};
+use crate::commands::run::{build_pipeline, follow_to_end};
 use crate::commands::serve::server_settings;
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
@@ -47,12 +48,18 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
                  --scenario out",
         )
     })?;
+    check_requirements()?;
     let (dir, _scratch) = state_dir(args.keep.as_deref())?;
-    eprintln!(
-        "demo `{scenario}`: {}\nstate in {}",
-        scenario.description(),
-        dir.display()
-    );
+    let kept = if args.keep.is_some() {
+        format!("state kept in {}", dir.display())
+    } else {
+        "nothing is kept (add --keep DIR to keep the store, report.json and the repositories)"
+            .to_owned()
+    };
+    say(&format!(
+        "demo `{scenario}`: {}\n{kept}",
+        scenario.description()
+    ));
 
     let world = DemoWorld::start(scenario)
         .await
@@ -70,42 +77,102 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let env: Env = world.secrets_env().into_iter().collect();
     let context = Context::with_env(config_file, env)?;
 
+    let interrupted = if args.keep.is_some() {
+        format!(
+            "interrupted: the demo stopped; what it did so far is kept in {}",
+            dir.display()
+        )
+    } else {
+        "interrupted: the demo stopped and its state is discarded".to_owned()
+    };
     let squads = match scenario.fix_issue() {
-        None => run_to_end(&context, world.project_url()).await?,
-        Some(issue) => vec![fix_through_slack(&context, &world, issue).await?],
+        None => {
+            let url = world.project_url().to_owned();
+            follow_to_end(&context, &interrupted, |handle| async move {
+                handle.start_run(&url).await
+            })
+            .await?
+        }
+        Some(issue) => vec![fix_through_slack(&context, &world, issue, &interrupted).await?],
     };
     crate::output::println(&summary(&squads))?;
     if scenario.fix_issue().is_some() {
         crate::output::println(&slack_threads(&world))?;
     }
-    let report = report(scenario, &world, &squads);
+    let report = report(scenario, &world, &context, &squads).await;
 
-    let report_file = dir.join("report.json");
-    report.write(&report_file).map_err(|error| {
-        CliError::user(format!(
-            "failed to write `{}`: {error}",
-            report_file.display()
-        ))
-    })?;
     if args.keep.is_some() {
+        let report_file = dir.join("report.json");
+        report.write(&report_file).map_err(|error| {
+            CliError::user(format!(
+                "failed to write `{}`: {error}",
+                report_file.display()
+            ))
+        })?;
         let remote = world
             .keep_remotes(&dir.join("remotes"))
             .await
             .map_err(|error| CliError::internal(format!("failed to {}", error_chain(&error))))?;
-        eprintln!("bare repository: {}", remote.display());
+        say(&format!(
+            "report: {}\nbare repository: {}",
+            report_file.display(),
+            remote.display()
+        ));
     }
-    eprintln!("report: {}", report_file.display());
 
     let unexpected = report.unexpected(&scenario.expected());
     if unexpected.is_empty() {
-        eprintln!("demo `{scenario}`: every issue reached its expected outcome");
+        say(&format!(
+            "demo `{scenario}`: every issue reached its expected outcome"
+        ));
         Ok(ExitCode::SUCCESS)
     } else {
         for (issue, expected, actual) in &unexpected {
-            eprintln!("demo `{scenario}`: {issue} ended {actual}, expected {expected}");
+            say(&format!(
+                "demo `{scenario}`: {issue} ended {actual}, expected {expected}"
+            ));
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Tells the person watching, on stderr beside the progress; a closed stderr is ignored.
+fn say(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// The programs the demo runs besides itself: `git` (the stand-in GitHub serves real bare
+/// repositories through `git http-backend`, and worktrees are git's) and `python3` (the
+/// sample repository is a Python project whose tests the guardrails run). Checked first so
+/// a missing one is named, instead of surfacing as a stand-in script that ran out of steps.
+const REQUIREMENTS: [(&str, &str); 2] = [
+    (
+        "git",
+        "the stand-in GitHub keeps real bare repositories and squads work in git worktrees",
+    ),
+    (
+        "python3",
+        "the sample repository is a Python project whose tests the agents run",
+    ),
+];
+
+fn check_requirements() -> Result<(), CliError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<String> = REQUIREMENTS
+        .iter()
+        .filter(|(program, _)| !std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        .map(|(program, why)| format!("{program} ({why})"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::config(format!(
+        "failed to start the demo: not found on PATH: {}",
+        missing.join("; ")
+    ))
+    .with_hint(
+        "install them (on Debian or Ubuntu: `apt-get install git python3`) and run the demo again",
+    ))
 }
 
 /// Runs the daemon's HTTP server in-process on a free loopback port in front of the real
@@ -116,6 +183,7 @@ async fn fix_through_slack(
     context: &Context,
     world: &DemoWorld,
     issue: &str,
+    interrupted: &str,
 ) -> Result<SquadView, CliError> {
     let store = Arc::new(context.open_store().await?);
     let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
@@ -143,7 +211,7 @@ async fn fix_through_slack(
         let signed = SlashCommandRequest::new("/squad", &text)
             .with_response_url(&world.slack.response_url("demo"))
             .sign(SLACK_SIGNING_SECRET, now().as_millis() / 1000);
-        eprintln!("slack: /squad {text}");
+        say(&format!("slack: /squad {text}"));
         let mut request = reqwest::Client::new()
             .post(format!("http://{address}/webhooks/slack"))
             .body(signed.body.clone());
@@ -156,11 +224,11 @@ async fn fix_through_slack(
             .and_then(reqwest::Response::error_for_status)
             .map_err(|error| internal(&error))?;
         let answer: serde_json::Value = answer.json().await.map_err(|error| internal(&error))?;
-        eprintln!(
+        say(&format!(
             "squadron: {}",
             answer["text"].as_str().unwrap_or("(no acknowledgement)")
-        );
-        follow_fix(&handle, world, &IssueKey::from(issue)).await
+        ));
+        follow_fix(&handle, world, &IssueKey::from(issue), interrupted).await
     }
     .await;
 
@@ -186,6 +254,7 @@ async fn follow_fix(
     handle: &PipelineHandle,
     world: &DemoWorld,
     issue: &IssueKey,
+    interrupted: &str,
 ) -> Result<SquadView, CliError> {
     let mut progress = handle.progress();
     let mut view = ProgressView::new();
@@ -218,7 +287,7 @@ async fn follow_fix(
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                return Err(CliError::transient("interrupted: the demo's state is discarded unless --keep was given"));
+                return Err(CliError::transient(interrupted));
             }
         }
     }
@@ -281,10 +350,21 @@ fn state_dir(keep: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)
 }
 
 /// One entry per issue of the active milestone: its squad's end, or `skipped` for an issue
-/// that got no squad. PR numbers and approvals are read back from the GitHub stand-in, and
-/// the skip comment from the Linear stand-in, so the report shows what the services hold.
-fn report(scenario: Scenario, world: &DemoWorld, squads: &[SquadView]) -> DemoReport {
+/// that got no squad. PR numbers and approvals are read back from the GitHub stand-in, the
+/// skip comment from the Linear stand-in, and the durations from the store, so the report
+/// shows what the services and the store hold.
+async fn report(
+    scenario: Scenario,
+    world: &DemoWorld,
+    context: &Context,
+    squads: &[SquadView],
+) -> DemoReport {
     let expected = scenario.expected();
+    let run = squads.first().map(|squad| squad.run.clone());
+    let timing = match &run {
+        Some(run) => run_timing(context, run).await,
+        None => RunTiming::default(),
+    };
     let issues = expected
         .iter()
         .map(|issue| {
@@ -293,6 +373,9 @@ fn report(scenario: Scenario, world: &DemoWorld, squads: &[SquadView]) -> DemoRe
                 .rev()
                 .find(|squad| squad.issue.as_str() == issue.identifier);
             let mut entry = squad.map_or_else(|| skipped(&issue.identifier), issue_report);
+            if let Some(squad) = squad {
+                entry.duration_seconds = timing.squads.get(&squad.squad).copied();
+            }
             if let Some(pr) = entry.pr {
                 entry.approved_by = approvals_of_head(world, pr);
             }
@@ -305,7 +388,50 @@ fn report(scenario: Scenario, world: &DemoWorld, squads: &[SquadView]) -> DemoRe
             entry
         })
         .collect();
-    DemoReport::new(scenario.name(), world.project_url(), &expected, issues)
+    DemoReport::new(
+        scenario.name(),
+        world.project_url(),
+        run.map(|run| run.to_string()),
+        &expected,
+        issues,
+        timing.run_seconds,
+    )
+}
+
+/// How long a run and each of its squads took, as the store recorded them.
+#[derive(Debug, Default)]
+struct RunTiming {
+    /// From the run's start to its last squad's last change.
+    run_seconds: f64,
+    /// From each squad's admission to its last change (its end, once it ended).
+    squads: std::collections::HashMap<squadron_core::SquadId, f64>,
+}
+
+/// Reads the run's timing from the store; a store that cannot be read leaves it empty,
+/// which the report shows as unknown durations rather than failing the demo.
+async fn run_timing(context: &Context, run: &squadron_core::RunId) -> RunTiming {
+    let Ok(store) = context.open_store().await else {
+        return RunTiming::default();
+    };
+    let mut timing = RunTiming::default();
+    if let (Ok(record), Ok(squads)) = (store.run(run).await, store.squads_of_run(run).await) {
+        let seconds = |from: squadron_core::Timestamp, to: squadron_core::Timestamp| {
+            to.since(from).as_secs_f64()
+        };
+        let last = squads.iter().map(|squad| squad.updated_at).max();
+        timing.run_seconds = last.map_or(0.0, |last| seconds(record.run.created_at, last));
+        timing.squads = squads
+            .iter()
+            .map(|squad| {
+                (
+                    squad.squad.id.clone(),
+                    seconds(squad.created_at, squad.updated_at),
+                )
+            })
+            .collect();
+    }
+    store.close().await;
+    timing
 }
 
 fn skipped(identifier: &str) -> IssueReport {
@@ -313,11 +439,13 @@ fn skipped(identifier: &str) -> IssueReport {
         identifier: identifier.to_owned(),
         outcome: Outcome::Skipped.as_str().to_owned(),
         pr: None,
+        pr_url: None,
         merged_sha: None,
         rounds: 0,
         approved_by: Vec::new(),
         tokens: 0,
-        cost: 0.0,
+        cost_usd: 0.0,
+        duration_seconds: None,
         comment: None,
     }
 }
@@ -333,11 +461,13 @@ fn issue_report(squad: &SquadView) -> IssueReport {
         identifier: squad.issue.to_string(),
         outcome: outcome.as_str().to_owned(),
         pr: squad.pr.map(|pr| pr.0),
+        pr_url: squad.pr_url.clone(),
         merged_sha: squad.merged_sha.as_ref().map(ToString::to_string),
         rounds: squad.round,
         approved_by: squad.approved_by.clone(),
         tokens: squad.tokens.total(),
-        cost: squad.cost.as_dollars(),
+        cost_usd: squad.cost.as_dollars(),
+        duration_seconds: None,
         comment: None,
     }
 }

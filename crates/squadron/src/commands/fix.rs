@@ -50,8 +50,10 @@ async fn fix_to_end(context: &Context, issue: &str) -> Result<SquadView, CliErro
         requested_by: REQUESTED_BY.to_owned(),
         slack: None,
     };
-    let resume = format!("squadron fix {issue}");
-    let squads = follow_to_end(context, &resume, |handle| async move {
+    let interrupted = format!(
+        "interrupted: the fix's progress is recorded; run `squadron fix {issue}` again to resume"
+    );
+    let squads = follow_to_end(context, &interrupted, |handle| async move {
         handle.start_fix(request).await
     })
     .await?;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
 pub mod fix;

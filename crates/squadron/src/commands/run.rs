@@ -33,9 +33,11 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
 /// Starts (or resumes) the run for `url` on the real adapters, shows live progress until
 /// every squad has ended, and returns the squads. Ctrl-C stops the runtime gracefully: the
 /// store keeps every step, and running the same URL again resumes.
-pub async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, CliError> {
-    let resume = format!("squadron run {url}");
-    follow_to_end(context, &resume, |handle| async move {
+async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, CliError> {
+    let interrupted = format!(
+        "interrupted: every squad's progress is recorded; run `squadron run {url}` again to resume"
+    );
+    follow_to_end(context, &interrupted, |handle| async move {
         handle.start_run(url).await
     })
     .await
@@ -43,10 +45,10 @@ pub async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, 
 
 /// Builds the runtime on the real adapters, starts a run with `start`, shows its squads'
 /// live progress until every one has ended, and stops the runtime. Ctrl-C stops it
-/// gracefully and says to run `resume` (the command that picks the run up again).
+/// gracefully and fails with `interrupted` (which says how to pick the run up again).
 pub async fn follow_to_end<F, Fut>(
     context: &Context,
-    resume: &str,
+    interrupted: &str,
     start: F,
 ) -> Result<Vec<SquadView>, CliError>
 where
@@ -64,7 +66,7 @@ where
     let outcome = match start(handle.clone()).await {
         Ok(run) => {
             info!(run = %run, "run started");
-            follow(&handle, &run, resume).await
+            follow(&handle, &run, interrupted).await
         }
         Err(error) => Err(pipeline_error(error)),
     };
@@ -82,7 +84,7 @@ where
 async fn follow(
     handle: &PipelineHandle,
     run: &RunId,
-    resume: &str,
+    interrupted: &str,
 ) -> Result<Vec<SquadView>, CliError> {
     let mut progress = handle.progress();
     let mut view = ProgressView::new();
@@ -98,9 +100,7 @@ async fn follow(
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                return Err(CliError::transient(format!(
-                    "interrupted: every squad's progress is recorded; run `{resume}` again to resume"
-                )));
+                return Err(CliError::transient(interrupted));
             }
         }
     }

@@ -7,7 +7,7 @@ pub mod sample_repo;
 pub mod scenario;
 pub mod world;
 
-pub use report::{DemoReport, IssueReport};
+pub use report::{DemoReport, IssueReport, Totals};
 pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 pub use scenario::{
     BUGFIX_ISSUE, BUGFIX_SCRIPTS, ExpectedIssue, Outcome, Scenario, UnknownScenario,

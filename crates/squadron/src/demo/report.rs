@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use squadron_core::Usd;
 
 use crate::demo::scenario::{ExpectedIssue, Outcome};
 
@@ -14,6 +15,10 @@ pub struct DemoReport {
     pub scenario: String,
     /// The Linear project URL the run was started from.
     pub project_url: String,
+    /// The run's id, as `squadron status` and the dashboard show it.
+    pub run_id: Option<String>,
+    /// What the whole run took and spent.
+    pub totals: Totals,
     /// Whether every issue reached the outcome the scenario expects.
     pub expected_outcome_reached: bool,
     /// One entry per issue of the active milestone, in identifier order.
@@ -29,6 +34,8 @@ pub struct IssueReport {
     pub outcome: String,
     /// The pull request's number, once one was opened.
     pub pr: Option<u64>,
+    /// The pull request's page.
+    pub pr_url: Option<String>,
     /// The commit the merge produced on the base branch.
     pub merged_sha: Option<String>,
     /// Review rounds the squad went through.
@@ -38,9 +45,23 @@ pub struct IssueReport {
     /// Model tokens the squad's agents used, prompt and completion.
     pub tokens: u64,
     /// What those tokens cost, in US dollars.
-    pub cost: f64,
+    pub cost_usd: f64,
+    /// From the squad's admission to its end, in seconds; `None` for an issue that got no
+    /// squad.
+    pub duration_seconds: Option<f64>,
     /// For a skipped issue: the comment Squadron left on it saying why.
     pub comment: Option<String>,
+}
+
+/// The run's totals.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Model tokens of every squad.
+    pub tokens: u64,
+    /// What they cost, in US dollars.
+    pub cost_usd: f64,
+    /// From the run's start to its last squad's end, in seconds.
+    pub duration_seconds: f64,
 }
 
 impl DemoReport {
@@ -49,13 +70,29 @@ impl DemoReport {
     pub fn new(
         scenario: &str,
         project_url: &str,
+        run_id: Option<String>,
         expected: &[ExpectedIssue],
         mut issues: Vec<IssueReport>,
+        duration_seconds: f64,
     ) -> DemoReport {
         issues.sort_by_key(|issue| issue_number(&issue.identifier));
+        let totals = Totals {
+            tokens: issues.iter().map(|issue| issue.tokens).sum(),
+            // Summed in micro-dollars as the store counts them, so totals do not drift.
+            cost_usd: Usd::from_micros(
+                issues
+                    .iter()
+                    .map(|issue| Usd::from_dollars(issue.cost_usd).as_micros())
+                    .sum(),
+            )
+            .as_dollars(),
+            duration_seconds,
+        };
         let mut report = DemoReport {
             scenario: scenario.to_owned(),
             project_url: project_url.to_owned(),
+            run_id,
+            totals,
             expected_outcome_reached: false,
             issues,
         };
