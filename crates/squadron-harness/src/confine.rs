@@ -1,17 +1,26 @@
 //! Confinement of agent paths to the squad's worktree.
 //!
-//! Every path a tool touches goes through [`Worktree::resolve`]: it refuses absolute paths,
-//! `..`, anything inside `.git`, and paths whose existing part resolves (through symlinks)
-//! outside the worktree. Paths that do not exist yet are judged by their nearest existing
-//! ancestor, so a new file cannot be created through a symlinked directory either.
+//! Every path an agent names is judged by its text first ([`lexical_parts`]): absolute
+//! paths, `~`, `..` and anything inside `.git` are refused. File contents are then read and
+//! written only through the worktree's directory handle ([`crate::confined_io`]), never by
+//! name, so a symlink swapped in between a check and a use cannot lead outside.
+//! [`Worktree::resolve`] answers where a path leads today (symlinks resolved, refusing those
+//! that lead outside), for uses that hand a path to another program, such as a pathspec for
+//! the harness's own git.
 
+use std::ffi::OsStr;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-/// The root of a squad's git worktree, canonicalized once.
+use cap_std::fs::Dir;
+
+/// The root of a squad's git worktree, canonicalized once, and a directory handle on it
+/// through which every file is read and written (see [`crate::confined_io`]).
 #[derive(Clone, Debug)]
 pub struct Worktree {
     root: PathBuf,
+    dir: Arc<Dir>,
 }
 
 /// A path known to lie inside the worktree.
@@ -83,9 +92,17 @@ pub enum PathRefusal {
 impl Worktree {
     /// A worktree rooted at `root`, which must exist.
     pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root = root.as_ref().canonicalize()?;
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())?;
         Ok(Self {
-            root: root.as_ref().canonicalize()?,
+            root,
+            dir: Arc::new(dir),
         })
+    }
+
+    /// The handle every confined read and write starts from.
+    pub(crate) fn dir(&self) -> &Dir {
+        &self.dir
     }
 
     /// The canonical root directory.
@@ -97,29 +114,7 @@ impl Worktree {
     /// why it is refused.
     pub fn resolve(&self, requested: &str) -> Result<ConfinedPath, PathRefusal> {
         let owned = || requested.to_owned();
-        if requested.trim().is_empty() {
-            return Err(PathRefusal::Empty);
-        }
-        let path = Path::new(requested);
-        if path.is_absolute() || requested.starts_with('~') {
-            return Err(PathRefusal::Absolute { path: owned() });
-        }
-        let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
-        for component in path.components() {
-            match component {
-                Component::Normal(part) => {
-                    if part == ".git" {
-                        return Err(PathRefusal::GitDirectory { path: owned() });
-                    }
-                    parts.push(part);
-                }
-                Component::CurDir => {}
-                Component::ParentDir => return Err(PathRefusal::ParentComponent { path: owned() }),
-                Component::RootDir | Component::Prefix(_) => {
-                    return Err(PathRefusal::Absolute { path: owned() });
-                }
-            }
-        }
+        let parts = lexical_parts(requested)?;
 
         // Find the longest prefix that exists (a symlink counts as existing, even dangling),
         // canonicalize it, and append the parts that do not exist yet.
@@ -178,6 +173,37 @@ impl Worktree {
             relative: relative_text,
         })
     }
+}
+
+/// The normal components of `requested`, refusing what can never name a file inside the
+/// worktree: an empty path, an absolute one, `~`, `..`, and any `.git` component. Only the
+/// text is judged; the file system is not looked at. `.` yields no component.
+pub(crate) fn lexical_parts(requested: &str) -> Result<Vec<&OsStr>, PathRefusal> {
+    let owned = || requested.to_owned();
+    if requested.trim().is_empty() {
+        return Err(PathRefusal::Empty);
+    }
+    let path = Path::new(requested);
+    if path.is_absolute() || requested.starts_with('~') {
+        return Err(PathRefusal::Absolute { path: owned() });
+    }
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => {
+                if part == ".git" {
+                    return Err(PathRefusal::GitDirectory { path: owned() });
+                }
+                parts.push(part);
+            }
+            Component::CurDir => {}
+            Component::ParentDir => return Err(PathRefusal::ParentComponent { path: owned() }),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(PathRefusal::Absolute { path: owned() });
+            }
+        }
+    }
+    Ok(parts)
 }
 
 #[cfg(test)]

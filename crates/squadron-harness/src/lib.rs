@@ -7,6 +7,7 @@
 //! it never talks to a provider, the store or git hosting directly.
 
 pub mod confine;
+pub mod confined_io;
 pub mod guardrails;
 pub mod metering;
 pub mod permissions;
@@ -24,6 +25,7 @@ mod from_config;
 mod git;
 
 pub use confine::{ConfinedPath, PathRefusal, Worktree};
+pub use confined_io::{ConfinedFile, FileContents, FileError, FileHead};
 
 pub use git::GitError;
 pub use guardrails::{

@@ -154,9 +154,9 @@ impl ToolRegistry {
         };
         let arguments = call.arguments.as_str();
         let result = match tool {
-            ToolName::ReadFile => file_tools::read_file(&context, arguments),
-            ToolName::ListFiles => file_tools::list_files(&context, arguments),
-            ToolName::SearchCode => file_tools::search_code(&context, arguments),
+            ToolName::ReadFile => file_tools::read_file(&context, arguments).await,
+            ToolName::ListFiles => file_tools::list_files(&context, arguments).await,
+            ToolName::SearchCode => file_tools::search_code(&context, arguments).await,
             ToolName::WriteFile => file_tools::write_file(&context, arguments).await,
             ToolName::EditFile => file_tools::edit_file(&context, arguments).await,
             ToolName::RunTests => command_tools::run_tests(&context, arguments).await,

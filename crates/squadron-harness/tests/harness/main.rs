@@ -1,6 +1,7 @@
 //! The harness's integration tests, in one binary for link speed.
 
 mod guardrails;
+mod hostile_files;
 mod http;
 mod sandbox;
 mod support;

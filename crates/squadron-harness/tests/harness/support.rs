@@ -13,8 +13,8 @@ use squadron_core::ports::{
 };
 use squadron_core::{IssueKey, Role, RunId, SquadId, Timestamp, Usd};
 use squadron_harness::{
-    Budgets, QaFiles, RepoPolicy, Sandbox, SandboxMode, SandboxSettings, SquadWorkspace,
-    TestChangeRequests, TestGlobs, Worktree,
+    Budgets, Executed, QaFiles, RepoPolicy, Sandbox, SandboxMode, SandboxSettings, SquadWorkspace,
+    TestChangeRequests, TestGlobs, ToolName, ToolRegistry, Worktree, WriteScope,
 };
 
 /// Records everything in memory; `spent` sums recorded costs plus a preset amount.
@@ -199,4 +199,39 @@ pub async fn workspace_with(root: &Path, policy: RepoPolicy, mode: SandboxMode) 
 
 pub async fn workspace(root: &Path) -> SquadWorkspace {
     workspace_with(root, policy(), SandboxMode::Auto).await
+}
+
+/// The Developer with every file, git and test tool.
+pub fn developer() -> ToolRegistry {
+    ToolRegistry::new(
+        Role::Developer,
+        &[
+            ToolName::ReadFile,
+            ToolName::ListFiles,
+            ToolName::SearchCode,
+            ToolName::WriteFile,
+            ToolName::EditFile,
+            ToolName::RunTests,
+            ToolName::GitDiff,
+            ToolName::GitLog,
+            ToolName::RequestTestChange,
+        ],
+        WriteScope::Anything,
+    )
+}
+
+/// Executes one tool call and returns its text and whether it was an error.
+pub async fn run(
+    registry: &ToolRegistry,
+    workspace: &SquadWorkspace,
+    name: &str,
+    arguments: serde_json::Value,
+) -> (String, bool) {
+    match registry
+        .execute(workspace, &call("c1", name, arguments))
+        .await
+    {
+        Executed::Output { content, is_error } => (content, is_error),
+        Executed::Terminal(terminal) => panic!("unexpected terminal call {terminal:?}"),
+    }
 }

@@ -3,29 +3,9 @@
 
 use serde_json::json;
 use squadron_core::Role;
-use squadron_harness::{
-    Executed, SquadWorkspace, TestChangeRequest, ToolName, ToolRegistry, WriteScope,
-};
+use squadron_harness::{Executed, TestChangeRequest, ToolName, ToolRegistry, WriteScope};
 
-use crate::support::{call, repository, workspace};
-
-fn developer() -> ToolRegistry {
-    ToolRegistry::new(
-        Role::Developer,
-        &[
-            ToolName::ReadFile,
-            ToolName::ListFiles,
-            ToolName::SearchCode,
-            ToolName::WriteFile,
-            ToolName::EditFile,
-            ToolName::RunTests,
-            ToolName::GitDiff,
-            ToolName::GitLog,
-            ToolName::RequestTestChange,
-        ],
-        WriteScope::Anything,
-    )
-}
+use crate::support::{call, developer, repository, run, workspace};
 
 fn qa() -> ToolRegistry {
     ToolRegistry::new(
@@ -33,21 +13,6 @@ fn qa() -> ToolRegistry {
         &[ToolName::ReadFile, ToolName::WriteFile, ToolName::EditFile],
         WriteScope::TestFiles,
     )
-}
-
-async fn run(
-    registry: &ToolRegistry,
-    workspace: &SquadWorkspace,
-    name: &str,
-    arguments: serde_json::Value,
-) -> (String, bool) {
-    match registry
-        .execute(workspace, &call("c1", name, arguments))
-        .await
-    {
-        Executed::Output { content, is_error } => (content, is_error),
-        Executed::Terminal(terminal) => panic!("unexpected terminal call {terminal:?}"),
-    }
 }
 
 #[tokio::test]
