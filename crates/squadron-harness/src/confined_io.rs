@@ -521,16 +521,7 @@ impl Worktree {
         blocking(ACTION, requested, move || {
             let parts = lexical_parts(&owned)?;
             let (dir, name) = worktree.parent_dir(ACTION, &owned, &parts, false)?;
-            let meta = dir
-                .symlink_metadata(name)
-                .map_err(|source| io_error(ACTION, &owned, source))?;
-            if meta.is_dir() {
-                return Err(FileError::NotRegular {
-                    action: ACTION,
-                    path: owned,
-                    kind: "a directory",
-                });
-            }
+            not_a_directory(ACTION, &owned, &dir, name)?;
             dir.remove_file(name)
                 .map_err(|source| io_error(ACTION, &owned, source))?;
             Ok(join(&parts))
@@ -550,16 +541,7 @@ impl Worktree {
             let from_parts = lexical_parts(&from)?;
             let to_parts = lexical_parts(&to)?;
             let (from_dir, from_name) = worktree.parent_dir(ACTION, &from, &from_parts, false)?;
-            let meta = from_dir
-                .symlink_metadata(from_name)
-                .map_err(|source| io_error(ACTION, &from, source))?;
-            if meta.is_dir() {
-                return Err(FileError::NotRegular {
-                    action: ACTION,
-                    path: from,
-                    kind: "a directory",
-                });
-            }
+            not_a_directory(ACTION, &from, &from_dir, from_name)?;
             let (to_dir, to_name) = worktree.parent_dir(ACTION, &to, &to_parts, true)?;
             match to_dir.symlink_metadata(to_name) {
                 Ok(_) => return Err(FileError::TargetExists { path: to }),
@@ -573,6 +555,26 @@ impl Worktree {
         })
         .await
     }
+}
+
+/// Fails unless `name` in `dir` exists and is not a directory (it is not followed).
+fn not_a_directory(
+    action: &'static str,
+    requested: &str,
+    dir: &Dir,
+    name: &OsStr,
+) -> Result<(), FileError> {
+    let meta = dir
+        .symlink_metadata(name)
+        .map_err(|source| io_error(action, requested, source))?;
+    if meta.is_dir() {
+        return Err(FileError::NotRegular {
+            action,
+            path: requested.to_owned(),
+            kind: "a directory",
+        });
+    }
+    Ok(())
 }
 
 fn parts_path(parts: &[&OsStr]) -> PathBuf {
@@ -716,5 +718,48 @@ mod tests {
             .filter(|entry| entry.file_name().to_string_lossy().contains("squadron-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[tokio::test]
+    async fn removes_and_moves_follow_no_symlink() {
+        let (dir, worktree) = worktree();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep.txt"), "keep").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root_path(&dir, "out")).unwrap();
+        let refused = worktree.remove_file("out/keep.txt").await.unwrap_err();
+        assert!(
+            matches!(refused, FileError::ThroughSymlink { .. }),
+            "{refused}"
+        );
+        let refused = worktree.remove_file("src").await.unwrap_err();
+        assert!(matches!(refused, FileError::NotRegular { .. }), "{refused}");
+        // Removing the symlink removes the link, not what it points to.
+        assert_eq!(worktree.remove_file("out").await.unwrap(), "out");
+        assert!(outside.path().join("keep.txt").exists());
+
+        std::fs::write(root_path(&dir, "a.txt"), "a").unwrap();
+        let refused = worktree
+            .rename_file("a.txt", "src/lib.rs")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, FileError::TargetExists { .. }),
+            "{refused}"
+        );
+        std::os::unix::fs::symlink(outside.path(), root_path(&dir, "out")).unwrap();
+        let refused = worktree
+            .rename_file("a.txt", "out/a.txt")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, FileError::ThroughSymlink { .. }),
+            "{refused}"
+        );
+        assert_eq!(
+            worktree.rename_file("a.txt", "docs/a.txt").await.unwrap(),
+            ("a.txt".to_owned(), "docs/a.txt".to_owned())
+        );
+        assert_eq!(std::fs::read(root_path(&dir, "docs/a.txt")).unwrap(), b"a");
+        assert!(!outside.path().join("a.txt").exists());
     }
 }
