@@ -8,7 +8,7 @@ use squadron_core::SquadId;
 use squadron_core::ports::JournalBegin;
 
 use crate::log_events::RETRY;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Performs the effect `key` once across restarts and returns its recorded result.
 ///

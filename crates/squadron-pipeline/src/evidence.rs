@@ -9,7 +9,7 @@ use squadron_config::{EvidenceContext, TestEvidence, Untrusted};
 use squadron_core::gate::CommitSha;
 use squadron_harness::{CommandOutput, SandboxCommand, SquadWorkspace};
 
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Output kept of each run for the prompt.
 const OUTPUT_CAP: usize = 4000;

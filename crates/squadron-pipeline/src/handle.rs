@@ -8,7 +8,7 @@ use squadron_core::{IssueKey, PrNumber, RunId, SquadId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::PipelineError;
-use crate::fix::FixRequest;
+use crate::intake::FixRequest;
 use crate::progress::{Progress, SquadView};
 
 /// What a cancel request did.

@@ -8,26 +8,27 @@
 //!
 //! [`Scheduler`]: squadron_core::scheduler::Scheduler
 
-mod diagnose;
+mod diagnosis;
 mod effects;
 mod error;
 mod evidence;
-mod fix;
 mod handle;
 mod intake;
 pub mod log_events;
 mod metrics;
 mod notify;
+mod outcome;
 mod progress;
 mod prompts;
 mod runtime;
 mod services;
+mod shared;
 mod squad;
 mod steps;
 
 pub use error::{PipelineError, PipelineErrorKind};
-pub use fix::{FixRequest, SlackOrigin};
 pub use handle::{CancelOutcome, GateTarget, PipelineHandle};
+pub use intake::{FixRequest, SlackOrigin};
 pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
 pub use progress::{Progress, RunView, SquadView};
 pub use runtime::Pipeline;

@@ -14,7 +14,7 @@ use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, Thre
 use squadron_core::{IssueKey, SquadId};
 
 use crate::effects;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
 /// Kind of the event-log entry recording who asked for a fix and where; its payload is

@@ -13,7 +13,7 @@ use squadron_harness::{AgentSpec, Diagnosis, TurnOutcome};
 use tracing::Instrument;
 
 use crate::log_events::{self, BUDGET_EXCEEDED};
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
 /// Why an agent's turn did not produce its result.

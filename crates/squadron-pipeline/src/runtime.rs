@@ -5,156 +5,32 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use squadron_core::merge_queue::{MergeAttempt, MergeQueue, QueuedMerge};
-use squadron_core::ports::{RunStatus, SpendScope, SquadChange, ThreadRef};
+use squadron_core::ports::{RunStatus, SpendScope, SquadChange};
 use squadron_core::scheduler::{
     CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
 };
 use squadron_core::{
-    Issue, IssueKey, Phase, PrNumber, Priority, RunId, RunTrigger, SquadId, SquadKind, Timestamp,
+    Issue, IssueKey, Phase, Priority, RunId, RunTrigger, SquadId, SquadKind, Timestamp,
 };
-use squadron_harness::Harness;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
-use crate::diagnose;
+use crate::diagnosis;
 use crate::error::{PipelineError, PipelineErrorKind};
-use crate::fix::{self, FixAdmitted, FixRequest};
 use crate::handle::{CancelOutcome, GateTarget, PipelineHandle, Request};
-use crate::intake::{self, Admitted};
+use crate::intake::{self, Admitted, FixAdmitted, FixRequest};
 use crate::log_events::{self, PHASE_CHANGED};
 use crate::metrics;
+use crate::outcome::{GateWatch, Outcome, ViewUpdate};
 use crate::progress::{Progress, RunView, SquadView};
 use crate::services::{PipelineSettings, Services};
-use crate::squad::SquadCtx;
+use crate::shared::Shared;
+use crate::squad::{SharedCtx, SquadCtx};
 use crate::steps;
-
-/// What the runtime's tasks share.
-pub(crate) struct Shared {
-    pub services: Services,
-    pub settings: PipelineSettings,
-    pub harness: Harness,
-    squads: Mutex<HashMap<SquadId, Arc<tokio::sync::Mutex<SquadCtx>>>>,
-    /// Each squad's chat thread once known (`None`: it reports nowhere). A cell, so the
-    /// two reviewers' verdicts racing to post cannot start two threads.
-    threads: Mutex<HashMap<SquadId, ThreadCell>>,
-}
-
-type ThreadCell = Arc<tokio::sync::OnceCell<Option<ThreadRef>>>;
-
-impl Shared {
-    /// The working state of a squad, created on first use.
-    pub fn squad(&self, view: &SquadView) -> Arc<tokio::sync::Mutex<SquadCtx>> {
-        let mut squads = self
-            .squads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(squads.entry(view.squad.clone()).or_insert_with(|| {
-            let mut ctx = SquadCtx::new(
-                view.run.clone(),
-                view.squad.clone(),
-                view.issue.clone(),
-                view.kind,
-            );
-            ctx.pr = view.pr;
-            ctx.pr_url = view.pr_url.clone();
-            Arc::new(tokio::sync::Mutex::new(ctx))
-        }))
-    }
-
-    /// The cell holding a squad's chat thread, created on first use.
-    pub fn thread_cell(&self, squad: &SquadId) -> ThreadCell {
-        let mut threads = self
-            .threads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(threads.entry(squad.clone()).or_default())
-    }
-}
-
-/// What a task reports back to the loop.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// An event for the scheduler.
-    Event(Event),
-    /// The gate let the PR through: it joins its base's merge lane.
-    GatePassed {
-        squad: SquadId,
-        pr: PrNumber,
-        base: String,
-    },
-    /// The ticket holder's merge attempt ended; `event` reports it to the scheduler.
-    MergeAttempted {
-        squad: SquadId,
-        landed: bool,
-        event: Event,
-    },
-    /// A run's intake finished.
-    Admitted(Box<Admitted>),
-    /// The issue of a fix request was read.
-    FixFetched {
-        request: FixRequest,
-        issue: Box<Issue>,
-        reply: tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>,
-    },
-    /// A fix run and its squad are recorded.
-    FixAdmitted(IssueKey, Box<FixAdmitted>),
-    /// A fix request failed: before its issue was known (with its reply), or while
-    /// recording it (the replies wait under the issue).
-    FixFailed {
-        issue: Option<IssueKey>,
-        error: PipelineError,
-        reply: Option<tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>>,
-    },
-    /// A run's intake failed.
-    IntakeFailed {
-        url: String,
-        error: PipelineError,
-        reply: tokio::sync::oneshot::Sender<Result<RunId, PipelineError>>,
-    },
-    /// Something to show about a squad.
-    View(SquadId, ViewUpdate),
-    /// The gate read the squad's PR: what code-host events concern it.
-    GateRead { squad: SquadId, watch: GateWatch },
-}
-
-/// What identifies a squad's PR in code-host events, as its last gate read saw it.
-#[derive(Clone, Debug)]
-pub(crate) struct GateWatch {
-    pub repo: squadron_core::ports::RepoRef,
-    pub pr: PrNumber,
-    pub branch: String,
-    pub base_branch: String,
-    pub head: squadron_core::gate::CommitSha,
-}
-
-impl GateWatch {
-    fn concerned_by(&self, target: &GateTarget) -> bool {
-        match target {
-            GateTarget::PullRequest { repo, pr } => *repo == self.repo && *pr == self.pr,
-            GateTarget::Commit { repo, sha } => *repo == self.repo && *sha == self.head,
-            GateTarget::Branch { repo, branch } => {
-                *repo == self.repo && (*branch == self.branch || *branch == self.base_branch)
-            }
-        }
-    }
-}
-
-/// A change to a squad's view that no phase change carries.
-#[derive(Debug)]
-pub(crate) enum ViewUpdate {
-    Title(String),
-    PrUrl(String),
-    Usage(squadron_core::ports::UsageTotals),
-    Merged {
-        sha: squadron_core::gate::CommitSha,
-        approved_by: Vec<String>,
-    },
-    TimeToMerge(std::time::Duration),
-}
 
 /// The runtime. Build it with [`Pipeline::new`], take a [`PipelineHandle`] with
 /// [`Pipeline::handle`], then drive it with [`Pipeline::run`].
@@ -174,17 +50,10 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// A runtime over `services` with `settings`; nothing runs until [`Pipeline::run`].
     pub fn new(services: Services, settings: PipelineSettings) -> Pipeline {
-        let harness = Harness::new(services.store.clone(), services.clock.clone());
         let (requests_tx, requests_rx) = mpsc::channel(64);
         let (progress_tx, _) = watch::channel(Progress::default());
         Pipeline {
-            shared: Arc::new(Shared {
-                services,
-                settings,
-                harness,
-                squads: Mutex::new(HashMap::new()),
-                threads: Mutex::new(HashMap::new()),
-            }),
+            shared: Arc::new(Shared::new(services, settings)),
             requests_tx,
             requests_rx,
             progress_tx,
@@ -219,6 +88,7 @@ impl Pipeline {
             views: BTreeMap::new(),
             order: Vec::new(),
             runs: Vec::new(),
+            contexts: HashMap::new(),
             progress_tx: self.progress_tx,
             intaking: HashSet::new(),
             fixing: HashMap::new(),
@@ -245,6 +115,8 @@ struct Runtime {
     views: BTreeMap<SquadId, SquadView>,
     order: Vec<SquadId>,
     runs: Vec<RunView>,
+    /// Each squad's working state between its steps.
+    contexts: HashMap<SquadId, SharedCtx>,
     progress_tx: watch::Sender<Progress>,
     intaking: HashSet<String>,
     /// Fix requests whose squad is being recorded, by issue: later requests for the same
@@ -483,7 +355,7 @@ impl Runtime {
                 let shared = Arc::clone(&self.shared);
                 let outcomes = self.outcomes_tx.clone();
                 self.tasks.spawn(async move {
-                    let outcome = match fix::fetch_issue(&shared, &request).await {
+                    let outcome = match intake::fetch_issue(&shared, &request).await {
                         Ok(issue) => Outcome::FixFetched {
                             request,
                             issue: Box::new(issue),
@@ -761,7 +633,7 @@ impl Runtime {
         let outcomes = self.outcomes_tx.clone();
         self.tasks.spawn(async move {
             let key = issue.key.clone();
-            let outcome = match fix::admit_fix(&shared, &request, &issue).await {
+            let outcome = match intake::admit_fix(&shared, &request, &issue).await {
                 Ok(admitted) => Outcome::FixAdmitted(key, Box::new(admitted)),
                 Err(error) => Outcome::FixFailed {
                     issue: Some(key),
@@ -917,11 +789,12 @@ impl Runtime {
             && let Some(view) = self.views.get(squad).cloned()
         {
             let shared = Arc::clone(&self.shared);
+            let ctx = self.ctx(&view);
             let reason = reason.clone();
             let span = view_span(&view);
             self.tasks.spawn(
                 async move {
-                    steps::post_needs_human(&shared, &view, &reason).await;
+                    steps::post_needs_human(&shared, &ctx, &view, &reason).await;
                 }
                 .instrument(span),
             );
@@ -930,11 +803,12 @@ impl Runtime {
             && let Some(view) = self.views.get(squad).cloned()
         {
             let shared = Arc::clone(&self.shared);
+            let ctx = self.ctx(&view);
             let error = error.clone();
             let span = view_span(&view);
             self.tasks.spawn(
                 async move {
-                    steps::notify_failed(&shared, &view, &error).await;
+                    steps::notify_failed(&shared, &ctx, &view, &error).await;
                 }
                 .instrument(span),
             );
@@ -959,9 +833,9 @@ impl Runtime {
             return None;
         };
         let minimum = self.shared.settings.min_confidence;
-        match diagnose::recorded(&self.shared, squad).await {
+        match diagnosis::recorded(&self.shared, squad).await {
             Ok(Some(diagnosis)) if diagnosis.confidence < minimum => Some(Phase::NeedsHuman(
-                diagnose::low_confidence_reason(reason, &diagnosis, minimum),
+                diagnosis::low_confidence_reason(reason, &diagnosis, minimum),
             )),
             Ok(_) => None,
             Err(error) => {
@@ -969,6 +843,15 @@ impl Runtime {
                 None
             }
         }
+    }
+
+    /// The working state of the squad `view` shows, created on first use.
+    fn ctx(&mut self, view: &SquadView) -> SharedCtx {
+        Arc::clone(
+            self.contexts
+                .entry(view.squad.clone())
+                .or_insert_with(|| SquadCtx::for_view(view)),
+        )
     }
 
     fn spawn_step(&mut self, squad: &SquadId, command: Command) {
@@ -989,9 +872,9 @@ impl Runtime {
             pr.or(view.pr),
         );
         let shared = Arc::clone(&self.shared);
+        let ctx = self.ctx(&view);
         let outcomes = self.outcomes_tx.clone();
         let step = async move {
-            let ctx = shared.squad(&view);
             let mut ctx = ctx.lock().await;
             if ctx.pr.is_none() {
                 ctx.pr = pr;
@@ -1029,10 +912,11 @@ impl Runtime {
         let keep = matches!(view.phase, Phase::NeedsHuman(_))
             && self.shared.settings.keep_worktrees_on_needs_human;
         let shared = Arc::clone(&self.shared);
+        let ctx = self.ctx(&view);
         let span = view_span(&view);
         self.tasks.spawn(
             async move {
-                steps::clean_up(&shared, &view, keep).await;
+                steps::clean_up(&shared, &ctx, &view, keep).await;
             }
             .instrument(span),
         );

@@ -15,8 +15,9 @@ use squadron_harness::{
     Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
 };
 
-use crate::runtime::Shared;
+use crate::progress::SquadView;
 use crate::services::{AgentSetup, RepositoryTarget};
+use crate::shared::Shared;
 
 /// Where a target repository keeps its overrides of the shipped agents and prompts.
 const AGENTS_DIR: &str = "agents";
@@ -56,7 +57,23 @@ pub(crate) struct SquadCtx {
     pub agents: Option<SquadAgents>,
 }
 
+/// A squad's working state, shared by the tasks that work for it one at a time.
+pub(crate) type SharedCtx = Arc<tokio::sync::Mutex<SquadCtx>>;
+
 impl SquadCtx {
+    /// The working state of the squad `view` shows, before any step filled it in.
+    pub fn for_view(view: &SquadView) -> SharedCtx {
+        let mut ctx = SquadCtx::new(
+            view.run.clone(),
+            view.squad.clone(),
+            view.issue.clone(),
+            view.kind,
+        );
+        ctx.pr = view.pr;
+        ctx.pr_url = view.pr_url.clone();
+        Arc::new(tokio::sync::Mutex::new(ctx))
+    }
+
     pub fn new(run: RunId, squad: SquadId, issue_key: IssueKey, kind: SquadKind) -> Self {
         Self {
             run,
@@ -84,7 +101,7 @@ impl SquadCtx {
     /// in the agents' prompts, so every step that renders one calls this first.
     pub async fn ensure_diagnosis(&mut self, shared: &Shared) -> Result<(), String> {
         if self.kind == SquadKind::BugFix && self.diagnosis.is_none() {
-            self.diagnosis = crate::diagnose::recorded(shared, &self.squad).await?;
+            self.diagnosis = crate::diagnosis::recorded(shared, &self.squad).await?;
         }
         Ok(())
     }

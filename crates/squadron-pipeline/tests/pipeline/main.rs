@@ -6,3 +6,4 @@ mod logs;
 mod overrides;
 mod runs;
 mod support;
+mod tidy;

@@ -8,20 +8,19 @@
 use std::path::{Path, PathBuf};
 
 use squadron_config::{PromptName, fence};
+use squadron_core::Role;
 use squadron_core::bug_report::{BugReport, FrameLocation, MappedFrame, map_frames_to_files};
 use squadron_core::ports::{Confidence, SquadUpdate};
 use squadron_core::scheduler::Event;
-use squadron_core::{Role, SquadId};
 use squadron_harness::Diagnosis;
 
+use crate::diagnosis::record;
 use crate::effects;
 use crate::notify::{self, Subject};
+use crate::outcome::Outcome;
 use crate::prompts::{TurnResult, TurnStop, run_turn, task_context};
-use crate::runtime::{Outcome, Shared};
+use crate::shared::Shared;
 use crate::squad::SquadCtx;
-
-/// Kind of the event-log entry holding a squad's diagnosis.
-const DIAGNOSIS_EVENT: &str = "diagnosis";
 
 /// Repository files listed for frame mapping at most: enough for any application, and a
 /// bound on a worktree full of generated files.
@@ -203,99 +202,6 @@ fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
     }
     files.sort();
     Ok(files)
-}
-
-/// Records the diagnosis in the squad's event log.
-async fn record(shared: &Shared, squad: &SquadId, diagnosis: &Diagnosis) -> Result<(), String> {
-    let payload = serde_json::json!({
-        "hypothesis": diagnosis.hypothesis,
-        "plan": diagnosis.plan,
-        "confidence": diagnosis.confidence.as_str(),
-        "files": diagnosis.files,
-    });
-    shared
-        .services
-        .store
-        .append_event(
-            squad,
-            DIAGNOSIS_EVENT,
-            &payload.to_string(),
-            shared.services.clock.now(),
-        )
-        .await
-        .map(drop)
-        .map_err(|error| format!("record the diagnosis of {squad}: {error}"))
-}
-
-/// The diagnosis recorded in the squad's event log, if any.
-pub(crate) async fn recorded(
-    shared: &Shared,
-    squad: &SquadId,
-) -> Result<Option<Diagnosis>, String> {
-    let events = shared
-        .services
-        .store
-        .events(squad)
-        .await
-        .map_err(|error| format!("read the event log of {squad}: {error}"))?;
-    let Some(event) = events
-        .iter()
-        .rev()
-        .find(|event| event.kind == DIAGNOSIS_EVENT)
-    else {
-        return Ok(None);
-    };
-    let payload: serde_json::Value = serde_json::from_str(&event.payload)
-        .map_err(|error| format!("read the recorded diagnosis of {squad}: {error}"))?;
-    let text = |name: &str| {
-        payload
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let confidence = match text("confidence").as_str() {
-        "high" => Confidence::High,
-        "medium" => Confidence::Medium,
-        "low" => Confidence::Low,
-        other => {
-            return Err(format!(
-                "read the recorded diagnosis of {squad}: unknown confidence `{other}`"
-            ));
-        }
-    };
-    let files = payload
-        .get("files")
-        .and_then(serde_json::Value::as_array)
-        .map(|files| {
-            files
-                .iter()
-                .filter_map(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Some(Diagnosis {
-        hypothesis: text("hypothesis"),
-        plan: text("plan"),
-        confidence,
-        files,
-    }))
-}
-
-/// The needs-human reason of a squad whose diagnosis was not confident enough: the
-/// scheduler's reason followed by the diagnosis itself, so the person has it at hand.
-pub(crate) fn low_confidence_reason(
-    reason: &str,
-    diagnosis: &Diagnosis,
-    minimum: Confidence,
-) -> String {
-    format!(
-        "{reason} (confidence {}, below the required {minimum}). Hypothesis: {} Plan: {}",
-        diagnosis.confidence,
-        diagnosis.hypothesis.trim(),
-        diagnosis.plan.trim()
-    )
 }
 
 /// Posts the diagnosis on the issue, once per squad.

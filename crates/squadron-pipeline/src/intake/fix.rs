@@ -6,11 +6,11 @@ use squadron_core::ports::{PortErrorKind, SquadRecord};
 use squadron_core::scheduler::{Event, SquadSpec};
 use squadron_core::{Issue, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind};
 
+use super::milestone::mint_run_id;
 use crate::error::{PipelineError, PipelineErrorKind};
-use crate::intake::mint_run_id;
 use crate::notify::FIX_REQUESTED_EVENT;
 use crate::progress::SquadView;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Where in Slack a fix was asked for: the squad reports there.
 #[derive(Clone, Debug, PartialEq, Eq)]

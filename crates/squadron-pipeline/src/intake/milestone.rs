@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::effects;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::progress::SquadView;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// A run whose squads are recorded, ready for the scheduler.
 #[derive(Debug)]

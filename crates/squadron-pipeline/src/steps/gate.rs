@@ -1,0 +1,146 @@
+//! `EvaluateGate`: the merge gate over the code host's own PR state, and whether an approved
+//! PR is up to date with its base.
+
+use squadron_core::gate::{GateDecision, GatePolicy, MergeGate, PullRequestState};
+use squadron_core::merge_queue::{BaseRelation, RebaseReason, RecheckVerdict};
+use squadron_core::scheduler::Event;
+
+use super::stop::StepResult;
+use crate::log_events::GATE_DECISION;
+use crate::outcome::{GateWatch, Outcome};
+use crate::shared::Shared;
+use crate::squad::SquadCtx;
+
+pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
+    let workspace = ctx.ensure_workspace(shared).await?;
+    let pr = ctx.pr.ok_or_else(|| {
+        format!(
+            "evaluate the gate of {}: the squad has no PR",
+            ctx.issue_key
+        )
+    })?;
+    let target = ctx.target(shared).await?;
+    let branch = ctx.issue(shared).await?.branch_name.clone();
+    let snapshot = shared
+        .services
+        .code_host
+        .read_snapshot(&target.repo, pr)
+        .await
+        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+    let gate_passed = || {
+        Ok(vec![Outcome::GatePassed {
+            squad: ctx.squad.clone(),
+            pr,
+            base: target.base_branch.clone(),
+        }])
+    };
+    if snapshot.state == PullRequestState::Merged {
+        // Merged before a restart: the merge step finds it merged and records it.
+        return gate_passed();
+    }
+    let root = workspace.worktree.root();
+    let head = shared
+        .services
+        .workspaces
+        .head(root)
+        .await
+        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let watch = Outcome::GateRead {
+        squad: ctx.squad.clone(),
+        watch: GateWatch {
+            repo: target.repo.clone(),
+            pr,
+            branch,
+            base_branch: target.base_branch.clone(),
+            head: head.clone(),
+        },
+    };
+    let policy = GatePolicy {
+        pushed_sha: head,
+        reviewers: shared.settings.review_mode.reviewers.clone(),
+        required_checks: shared.settings.required_checks.clone(),
+    };
+    let decision = MergeGate::evaluate(&snapshot, &policy);
+    if decision != GateDecision::Merge {
+        log_gate_decision(&decision);
+        return Ok(vec![
+            watch,
+            Outcome::Event(Event::GateDecided {
+                squad: ctx.squad.clone(),
+                decision,
+            }),
+        ]);
+    }
+    let contains_base_tip = shared
+        .services
+        .workspaces
+        .contains_base_tip(root, &target.base_branch)
+        .await
+        .map_err(|error| {
+            format!(
+                "compare {} with {}: {error}",
+                ctx.issue_key, target.base_branch
+            )
+        })?;
+    let relation = BaseRelation {
+        mergeable: snapshot.mergeable,
+        contains_base_tip,
+    };
+    let verdict = relation.verdict();
+    let reasons = match verdict {
+        RecheckVerdict::Proceed => String::new(),
+        RecheckVerdict::Rebase(RebaseReason::Behind) => {
+            format!("the branch is behind {}", target.base_branch)
+        }
+        RecheckVerdict::Rebase(RebaseReason::Conflicts) => {
+            format!("the branch conflicts with {}", target.base_branch)
+        }
+        RecheckVerdict::AskAgain => "the code host has not computed mergeability yet".to_owned(),
+    };
+    let decision = match verdict {
+        RecheckVerdict::Proceed => "merge",
+        RecheckVerdict::Rebase(_) => "rebase",
+        RecheckVerdict::AskAgain => "wait",
+    };
+    tracing::info!(event = GATE_DECISION, decision, reasons, "gate decided");
+    match verdict {
+        RecheckVerdict::Proceed => gate_passed(),
+        RecheckVerdict::Rebase(reason) => Ok(vec![Outcome::Event(Event::RebaseRequired {
+            squad: ctx.squad.clone(),
+            reason,
+        })]),
+        RecheckVerdict::AskAgain => Ok(vec![
+            watch,
+            Outcome::Event(Event::GateDecided {
+                squad: ctx.squad.clone(),
+                decision: GateDecision::AskAgainShortly,
+            }),
+        ]),
+    }
+}
+
+/// Logs a gate decision other than merge: wait (with what it waits for) or blocked, with
+/// every reason.
+fn log_gate_decision(decision: &GateDecision) {
+    let (name, reasons) = match decision {
+        GateDecision::Merge => ("merge", String::new()),
+        GateDecision::AskAgainShortly => (
+            "wait",
+            "the code host has not computed mergeability yet".to_owned(),
+        ),
+        GateDecision::Blocked(blockers) => (
+            "blocked",
+            blockers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    tracing::info!(
+        event = GATE_DECISION,
+        decision = name,
+        reasons,
+        "gate decided"
+    );
+}

@@ -1,0 +1,268 @@
+//! `Merge`: the lane holder's PR merged with its head as a guard (or found merged), the issue
+//! moved to done; a refusal is read again to decide what it means.
+
+use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
+use squadron_core::merge_queue::RebaseReason;
+use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
+use squadron_core::scheduler::{Event, MergeRejection};
+use squadron_core::{PrNumber, SquadId, SquadKind};
+
+use super::publish::move_issue;
+use super::stop::{Stop, stop_event};
+use crate::effects;
+use crate::log_events::MERGED;
+use crate::metrics;
+use crate::notify::{self, Subject};
+use crate::outcome::{Outcome, ViewUpdate};
+use crate::shared::Shared;
+use crate::squad::SquadCtx;
+
+/// Merges the ticket holder's PR guarded by its head, or finds it merged already. Always
+/// reports a [`Outcome::MergeAttempted`] so the merge lane is freed.
+pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> Vec<Outcome> {
+    let squad = ctx.squad.clone();
+    match try_merge(shared, ctx).await {
+        Ok((event, landed, extra)) => {
+            let mut outcomes = extra;
+            outcomes.push(Outcome::MergeAttempted {
+                squad,
+                landed,
+                event,
+            });
+            outcomes
+        }
+        Err(stop) => vec![Outcome::MergeAttempted {
+            squad,
+            landed: false,
+            event: stop_event(ctx, "merge", stop),
+        }],
+    }
+}
+
+async fn try_merge(
+    shared: &Shared,
+    ctx: &mut SquadCtx,
+) -> Result<(Event, bool, Vec<Outcome>), Stop> {
+    let workspace = ctx.ensure_workspace(shared).await?;
+    let pr = ctx
+        .pr
+        .ok_or_else(|| format!("merge {}: the squad has no PR", ctx.issue_key))?;
+    let target = ctx.target(shared).await?;
+    let code_host = &shared.services.code_host;
+    let store = &shared.services.store;
+    let root = workspace.worktree.root();
+    let head = shared
+        .services
+        .workspaces
+        .head(root)
+        .await
+        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let key = format!("{}/merge", ctx.squad);
+    let now = shared.services.clock.now();
+    let begin = store
+        .journal_begin(&key, Some(&ctx.squad), "merge", now)
+        .await
+        .map_err(|error| format!("journal `{key}`: {error}"))?;
+    let snapshot = code_host
+        .read_snapshot(&target.repo, pr)
+        .await
+        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+    let approved_by: Vec<String> = snapshot
+        .reviews
+        .iter()
+        .filter(|review| {
+            review.state == ReviewState::Approved && review.commit_id == snapshot.head_sha
+        })
+        .map(|review| review.author.clone())
+        .collect();
+    let sha = match begin {
+        JournalBegin::AlreadyDone(sha) => CommitSha::new(sha),
+        JournalBegin::Begun { .. } | JournalBegin::InProgress(_)
+            if snapshot.state == PullRequestState::Merged =>
+        {
+            // Merged before the result was recorded: reconcile instead of merging again.
+            let sha = snapshot.head_sha.clone();
+            complete(shared, &key, sha.as_str()).await?;
+            sha
+        }
+        JournalBegin::Begun { .. } | JournalBegin::InProgress(_) => {
+            let outcome = code_host
+                .merge(&target.repo, pr, &head, shared.settings.merge_method)
+                .await;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let _ = store
+                        .journal_fail(&key, &error.to_string(), shared.services.clock.now())
+                        .await;
+                    return Err(Stop::Failed(format!("merge PR #{}: {error}", pr.0)));
+                }
+            };
+            match outcome {
+                MergeOutcome::Merged { sha } => {
+                    complete(shared, &key, sha.as_str()).await?;
+                    sha
+                }
+                MergeOutcome::NotMergeable { message } | MergeOutcome::HeadChanged { message } => {
+                    let _ = store
+                        .journal_fail(&key, &message, shared.services.clock.now())
+                        .await;
+                    let rejection = reread_rejection(shared, ctx, pr, &head, &message).await?;
+                    tracing::info!(
+                        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0,
+                        %message, ?rejection, "the code host did not merge; re-decided"
+                    );
+                    return Ok((
+                        Event::MergeRejected {
+                            squad: ctx.squad.clone(),
+                            rejection,
+                        },
+                        false,
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
+    };
+    tracing::info!(event = MERGED, sha = %sha, approved_by = ?approved_by, "merged");
+    move_issue(shared, ctx, WorkflowTarget::Done, "done").await?;
+    let mut outcomes = vec![Outcome::View(
+        ctx.squad.clone(),
+        ViewUpdate::Merged {
+            sha: sha.clone(),
+            approved_by,
+        },
+    )];
+    if ctx.kind == SquadKind::BugFix
+        && let Some(elapsed) = record_time_to_merge(shared, ctx).await
+    {
+        outcomes.push(Outcome::View(
+            ctx.squad.clone(),
+            ViewUpdate::TimeToMerge(elapsed),
+        ));
+    }
+    let url = match &ctx.pr_url {
+        Some(url) => url.clone(),
+        None => journaled_pr_url(shared, &ctx.squad)
+            .await
+            .unwrap_or_default(),
+    };
+    notify::post(
+        shared,
+        &Subject::of(ctx),
+        "merged",
+        SquadUpdate::Merged {
+            number: pr,
+            url,
+            sha: sha.to_string(),
+        },
+    )
+    .await;
+    Ok((
+        Event::Merged {
+            squad: ctx.squad.clone(),
+            sha,
+        },
+        true,
+        outcomes,
+    ))
+}
+
+/// Records a bug fix's time from its trigger (the run's creation) to its merge, once; a
+/// restart that finds the merge recorded finds this recorded too.
+async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::time::Duration> {
+    let store = &shared.services.store;
+    let triggered = match store.run(&ctx.run).await {
+        Ok(record) => record.run.created_at,
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not read the run to time the fix");
+            return None;
+        }
+    };
+    let key = format!("{}/time-to-merge", ctx.squad);
+    let (payload, elapsed) = metrics::time_to_merge_payload(triggered, shared.services.clock.now());
+    let recorded = effects::once(shared, &key, Some(&ctx.squad), "metric", |_| async {
+        store
+            .append_event(
+                &ctx.squad,
+                metrics::TIME_TO_MERGE_EVENT,
+                &payload,
+                shared.services.clock.now(),
+            )
+            .await
+            .map(|_| payload.clone())
+            .map_err(|error| format!("record the time to merge of {}: {error}", ctx.squad))
+    })
+    .await;
+    match recorded {
+        Ok(payload) => {
+            // After a restart the journal holds the time measured at the merge.
+            let elapsed = metrics::payload_duration(&payload).unwrap_or(elapsed);
+            tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, seconds = elapsed.as_secs(), "fix merged: time from trigger to merge recorded");
+            Some(elapsed)
+        }
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not record the time to merge");
+            None
+        }
+    }
+}
+
+/// The PR's page as the open-PR step journaled it (`<number> <url>`), after a restart.
+async fn journaled_pr_url(shared: &Shared, squad: &SquadId) -> Option<String> {
+    let entry = shared
+        .services
+        .store
+        .journal_entry(&format!("{squad}/open-pr"))
+        .await
+        .ok()
+        .flatten()?;
+    let result = entry.result?;
+    result.split_once(' ').map(|(_, url)| url.to_owned())
+}
+
+async fn complete(shared: &Shared, key: &str, result: &str) -> Result<(), String> {
+    shared
+        .services
+        .store
+        .journal_complete(key, result, shared.services.clock.now())
+        .await
+        .map_err(|error| format!("journal `{key}` as done: {error}"))
+}
+
+/// After a 405 or 409, reads the PR again and decides what the refusal means.
+async fn reread_rejection(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    pr: PrNumber,
+    head: &CommitSha,
+    message: &str,
+) -> Result<MergeRejection, String> {
+    let target = ctx
+        .target
+        .as_ref()
+        .ok_or_else(|| format!("merge {}: no repository", ctx.issue_key))?;
+    let snapshot = shared
+        .services
+        .code_host
+        .read_snapshot(&target.repo, pr)
+        .await
+        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+    if &snapshot.head_sha != head {
+        return Ok(MergeRejection::HeadMoved);
+    }
+    if snapshot.mergeable == Some(false) {
+        return Ok(MergeRejection::NeedsRebase(RebaseReason::Conflicts));
+    }
+    let root = ctx.prepared()?.path.clone();
+    let contains = shared
+        .services
+        .workspaces
+        .contains_base_tip(&root, &target.base_branch)
+        .await
+        .map_err(|error| format!("compare with {}: {error}", target.base_branch))?;
+    if !contains {
+        return Ok(MergeRejection::NeedsRebase(RebaseReason::Behind));
+    }
+    Ok(MergeRejection::Refused(message.to_owned()))
+}

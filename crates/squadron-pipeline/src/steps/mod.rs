@@ -1,0 +1,24 @@
+//! The steps: one module per scheduler command, each executed idempotently (after a restart
+//! the scheduler re-issues the command of a squad's recorded phase) and reporting its
+//! outcome as runtime [`Outcome`](crate::outcome::Outcome)s.
+
+mod clean_up;
+mod diagnose;
+mod dispatch;
+mod fix;
+mod gate;
+mod implement;
+mod merge;
+mod needs_human;
+mod open_pr;
+mod pr_text;
+mod prepare;
+mod publish;
+mod review;
+mod stop;
+mod verify;
+mod writers;
+
+pub(crate) use clean_up::clean_up;
+pub(crate) use dispatch::{run, squad_of};
+pub(crate) use needs_human::{notify_failed, post_needs_human};

@@ -1,0 +1,298 @@
+//! `Review`: both reviewers on the current head at once, with the test evidence for the QA
+//! Specialist; each review is posted once under its reviewer's identity.
+
+use squadron_config::PromptName;
+use squadron_core::gate::{CommitSha, ReviewState, StatusState};
+use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
+use squadron_core::scheduler::Event;
+use squadron_core::{PrNumber, Review, ReviewVerdict, Role};
+use tracing::Instrument;
+
+use super::publish::update_pr_body;
+use super::stop::{StepResult, Stop};
+use crate::effects;
+use crate::evidence;
+use crate::log_events::{self, REVIEW_VERDICT};
+use crate::notify::{self, Subject};
+use crate::outcome::Outcome;
+use crate::prompts::{TurnResult, task_context, turn};
+use crate::shared::Shared;
+use crate::squad::SquadCtx;
+
+pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
+    let workspace = ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
+    let pr = ctx
+        .pr
+        .ok_or_else(|| format!("review {}: the squad has no PR", ctx.issue_key))?;
+    let target = ctx.target(shared).await?;
+    let head = shared
+        .services
+        .workspaces
+        .head(workspace.worktree.root())
+        .await
+        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let base = ctx.prepared()?.base_sha.clone();
+    let evidence = evidence::gather(shared, &workspace, &ctx.test_command, &base, &head).await;
+    let evidence = match evidence {
+        Ok(evidence) => {
+            record_evidence(shared, ctx, pr, &head, round, &evidence).await;
+            Some(evidence)
+        }
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not gather the test evidence; the QA Specialist reviews without it");
+            None
+        }
+    };
+    let max = shared.settings.scheduler.max_review_rounds;
+    let mut code_task = task_context(ctx, Role::CodeReviewer, round, max);
+    code_task.repository.head_sha = Some(head.to_string());
+    let mut qa_task = task_context(ctx, Role::QaSpecialist, round, max);
+    qa_task.repository.head_sha = Some(head.to_string());
+    qa_task.evidence = evidence.as_ref().map(|evidence| evidence.context.clone());
+    let ctx_ref = &*ctx;
+    let (code_reviewer, qa_specialist) = tokio::join!(
+        review_as(
+            shared,
+            ctx_ref,
+            pr,
+            &target.repo,
+            &head,
+            round,
+            Role::CodeReviewer,
+            PromptName::ReviewCode,
+            &code_task
+        )
+        .instrument(log_events::role_span(Role::CodeReviewer)),
+        review_as(
+            shared,
+            ctx_ref,
+            pr,
+            &target.repo,
+            &head,
+            round,
+            Role::QaSpecialist,
+            PromptName::ReviewTests,
+            &qa_task
+        )
+        .instrument(log_events::role_span(Role::QaSpecialist)),
+    );
+    let (code_reviewer, qa_specialist) = (code_reviewer?, qa_specialist?);
+    Ok(vec![Outcome::Event(Event::ReviewsCompleted {
+        squad: ctx.squad.clone(),
+        round,
+        code_reviewer,
+        qa_specialist,
+    })])
+}
+
+async fn record_evidence(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    pr: PrNumber,
+    head: &CommitSha,
+    round: u32,
+    evidence: &evidence::Evidence,
+) {
+    update_pr_body(shared, ctx, Some(&evidence.markdown)).await;
+    let Some(target) = &ctx.target else { return };
+    let description = if evidence.convincing {
+        "new tests fail on the base and pass on the head".to_owned()
+    } else if !evidence.already_passing.is_empty() {
+        format!(
+            "{} test file(s) already pass on the base",
+            evidence.already_passing.len()
+        )
+    } else {
+        "no convincing test evidence".to_owned()
+    };
+    let status = StatusUpdate {
+        context: "squadron/evidence".to_owned(),
+        state: if evidence.convincing {
+            StatusState::Success
+        } else {
+            StatusState::Failure
+        },
+        description: description.clone(),
+    };
+    let key = format!("{}/evidence/{round}/{}", ctx.squad, head.short());
+    let code_host = &shared.services.code_host;
+    let recorded = effects::once(shared, &key, Some(&ctx.squad), "evidence", |_| async {
+        code_host
+            .set_commit_status(&target.repo, head, Role::QaSpecialist, &status)
+            .await
+            .map(|()| description.clone())
+            .map_err(|error| format!("record the test evidence on PR #{}: {error}", pr.0))
+    })
+    .await;
+    if let Err(error) = recorded {
+        tracing::warn!(squad = %ctx.squad, %error, "could not record the evidence status");
+    }
+    tracing::info!(
+        run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0, round,
+        convincing = evidence.convincing, already_passing = ?evidence.already_passing,
+        "test evidence gathered"
+    );
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one reviewer's whole review round, spelled out"
+)]
+async fn review_as(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    pr: PrNumber,
+    repo: &squadron_core::ports::RepoRef,
+    head: &CommitSha,
+    round: u32,
+    role: Role,
+    prompt: PromptName,
+    task: &squadron_config::TaskContext,
+) -> Result<ReviewVerdict, Stop> {
+    let key = format!("{}/review/{round}/{role}", ctx.squad);
+    let store = &shared.services.store;
+    if let Ok(Some(entry)) = store.journal_entry(&key).await
+        && entry.status == squadron_core::ports::JournalStatus::Done
+        && let Some(result) = entry.result
+    {
+        let verdict = parse_verdict(&result);
+        // Killed between posting and telling the thread: tell it now (journaled, so once).
+        notify_verdict(shared, ctx, round, role, verdict).await;
+        return Ok(verdict);
+    }
+    let review = match turn(shared, ctx, role, prompt, task, None).await? {
+        TurnResult::Reviewed(review) => review,
+        TurnResult::Finished(_) | TurnResult::Diagnosed(_) => {
+            return Err(Stop::Failed(format!(
+                "get the {role}'s review: it finished without submitting one"
+            )));
+        }
+    };
+    let verdict = review.verdict;
+    let comments = review.comments.len();
+    let code_host = &shared.services.code_host;
+    let delivery = shared.settings.review_mode.delivery;
+    let login = shared
+        .settings
+        .review_mode
+        .identities
+        .as_ref()
+        .map(|ids| match role {
+            Role::QaSpecialist => ids.qa_specialist.clone(),
+            _ => ids.code_reviewer.clone(),
+        });
+    let review = &review;
+    effects::once(
+        shared,
+        &key,
+        Some(&ctx.squad),
+        "review",
+        |reconciling| async move {
+            if reconciling
+                && let Some(login) = &login
+                && let Ok(feedback) = code_host.read_feedback(repo, pr).await
+                && let Some(found) = feedback
+                    .reviews
+                    .iter()
+                    .find(|entry| &entry.author == login && &entry.commit_id == head)
+            {
+                let verdict = if found.state == ReviewState::Approved {
+                    ReviewVerdict::Approved
+                } else {
+                    ReviewVerdict::ChangesRequested
+                };
+                return Ok(format!("{} {}", verdict.as_str(), found.id));
+            }
+            post_review(code_host.as_ref(), repo, pr, role, head, review, delivery)
+                .await
+                .map(|id| format!("{} {id}", verdict.as_str()))
+        },
+    )
+    .await?;
+    let now = shared.services.clock.now();
+    let payload = serde_json::json!({
+        "round": round, "role": role.as_str(), "verdict": verdict.as_str(), "head": head.as_str(),
+    });
+    if let Err(error) = store
+        .append_event(&ctx.squad, "review-verdict", &payload.to_string(), now)
+        .await
+    {
+        tracing::warn!(squad = %ctx.squad, %error, "could not log the review verdict");
+    }
+    tracing::info!(
+        event = REVIEW_VERDICT,
+        verdict = verdict.as_str(),
+        comments,
+        "review verdict"
+    );
+    notify_verdict(shared, ctx, round, role, verdict).await;
+    Ok(verdict)
+}
+
+async fn notify_verdict(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    round: u32,
+    role: Role,
+    verdict: ReviewVerdict,
+) {
+    notify::post(
+        shared,
+        &Subject::of(ctx),
+        &format!("review-{round}-{role}"),
+        SquadUpdate::ReviewVerdict {
+            reviewer: role,
+            verdict,
+            round,
+        },
+    )
+    .await;
+}
+
+async fn post_review(
+    code_host: &dyn squadron_core::ports::CodeHost,
+    repo: &squadron_core::ports::RepoRef,
+    pr: PrNumber,
+    role: Role,
+    head: &CommitSha,
+    review: &Review,
+    delivery: ReviewDelivery,
+) -> Result<u64, String> {
+    let posted = code_host
+        .post_review(repo, pr, role, head, review, delivery)
+        .await
+        .map_err(|error| format!("post the {role}'s review on PR #{}: {error}", pr.0))?;
+    match posted {
+        PostedReview::Posted { review_id } => Ok(review_id),
+        PostedReview::SelfApprovalRefused => {
+            tracing::warn!(role = %role, pr = pr.0, "the code host refused a self-approval; posting the verdict as a comment with a status");
+            match code_host
+                .post_review(
+                    repo,
+                    pr,
+                    role,
+                    head,
+                    review,
+                    ReviewDelivery::CommentWithStatus,
+                )
+                .await
+                .map_err(|error| format!("post the {role}'s review on PR #{}: {error}", pr.0))?
+            {
+                PostedReview::Posted { review_id } => Ok(review_id),
+                PostedReview::SelfApprovalRefused => Err(format!(
+                    "post the {role}'s review on PR #{}: the code host refused it twice",
+                    pr.0
+                )),
+            }
+        }
+    }
+}
+
+fn parse_verdict(result: &str) -> ReviewVerdict {
+    if result.starts_with(ReviewVerdict::Approved.as_str()) {
+        ReviewVerdict::Approved
+    } else {
+        ReviewVerdict::ChangesRequested
+    }
+}

@@ -1,0 +1,56 @@
+//! Why a step stopped short, and the event that reports it.
+
+use squadron_core::ports::SpendScope;
+use squadron_core::scheduler::{BudgetScope, Event};
+
+use crate::outcome::Outcome;
+use crate::prompts::TurnStop;
+use crate::squad::SquadCtx;
+
+/// Why a step stopped short.
+pub(crate) enum Stop {
+    Failed(String),
+    Budget(squadron_harness::BudgetExceeded),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Stop::Failed(message)
+    }
+}
+
+impl From<TurnStop> for Stop {
+    fn from(stop: TurnStop) -> Self {
+        match stop {
+            TurnStop::Budget(exceeded) => Stop::Budget(exceeded),
+            TurnStop::Failed(message) => Stop::Failed(message),
+        }
+    }
+}
+
+pub(crate) type StepResult = Result<Vec<Outcome>, Stop>;
+
+/// The event reporting a step that stopped short.
+pub(crate) fn stop_event(ctx: &SquadCtx, step: &str, stop: Stop) -> Event {
+    match stop {
+        Stop::Failed(error) => {
+            tracing::warn!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, step, %error, "step failed");
+            Event::StepFailed {
+                squad: ctx.squad.clone(),
+                error: format!("failed to {error}"),
+            }
+        }
+        Stop::Budget(exceeded) => {
+            // The turn that met the budget logged it, in its role's span.
+            let scope = match exceeded.scope {
+                SpendScope::Squad(squad) => BudgetScope::Squad(squad),
+                SpendScope::Run(run) => BudgetScope::Run(run),
+            };
+            Event::BudgetExceeded {
+                scope,
+                spent: exceeded.spent,
+                limit: exceeded.budget,
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `Verify`: an optional rebase onto the base, then the test command before the commit, with
+//! failing tests handed back to the agents a bounded number of times; a squad with a PR
+//! pushes the verified head.
+
+use squadron_config::PromptName;
+use squadron_config::fence;
+use squadron_core::Role;
+use squadron_core::merge_queue::RebaseReason;
+use squadron_core::scheduler::{Event, Verification};
+use squadron_harness::{AuthoredChange, CommitOutcome, commit_by_author};
+
+use super::publish::{push, update_pr_body};
+use super::stop::StepResult;
+use super::writers::{answer_test_change_requests, developer_and_qa};
+use crate::log_events::RETRY;
+use crate::outcome::Outcome;
+use crate::prompts::task_context;
+use crate::shared::Shared;
+use crate::squad::SquadCtx;
+
+pub(crate) async fn verify(
+    shared: &Shared,
+    ctx: &mut SquadCtx,
+    rebase: Option<RebaseReason>,
+) -> StepResult {
+    let workspace = ctx.ensure_workspace(shared).await?;
+    ctx.ensure_diagnosis(shared).await?;
+    let root = workspace.worktree.root().to_path_buf();
+    let workspaces = &shared.services.workspaces;
+    let target = ctx.target(shared).await?;
+    if let Some(reason) = rebase {
+        let outcome = workspaces
+            .rebase(&root, &target.base_branch)
+            .await
+            .map_err(|error| {
+                format!(
+                    "rebase {} onto {}: {error}",
+                    ctx.issue_key, target.base_branch
+                )
+            })?;
+        tracing::info!(squad = %ctx.squad, issue = %ctx.issue_key, ?reason, ?outcome, "rebased onto the base");
+        match outcome {
+            squadron_core::ports::RebaseOutcome::Rebased { head, base } => {
+                if let Some(prepared) = ctx.worktree.as_mut() {
+                    prepared.base_sha = base;
+                    prepared.head_sha = head;
+                }
+            }
+            squadron_core::ports::RebaseOutcome::UpToDate => {}
+            squadron_core::ports::RebaseOutcome::Conflict { paths } => {
+                return Ok(verified(
+                    ctx,
+                    Verification::Failed(format!(
+                        "the branch conflicts with {} in {}: resolve the conflicts by hand",
+                        target.base_branch,
+                        paths.join(", ")
+                    )),
+                ));
+            }
+        }
+    }
+    let attempts = shared.settings.verify_attempts;
+    let summary = ctx
+        .developer_summary
+        .clone()
+        .unwrap_or_else(|| format!("Implement {}", ctx.issue_key));
+    let qa_summary = ctx
+        .qa_summary
+        .clone()
+        .unwrap_or_else(|| format!("Test {}", ctx.issue_key));
+    for attempt in 0..=attempts {
+        let now = shared.services.clock.now();
+        // The tests run once on the whole tree; then QA's files are committed as QA and
+        // the rest as the Developer, so the branch shows who wrote what.
+        let qa_paths = workspace.qa_files.paths();
+        let changes = [
+            AuthoredChange {
+                role: Role::Qa,
+                summary: &qa_summary,
+                paths: Some(&qa_paths),
+            },
+            AuthoredChange {
+                role: Role::Developer,
+                summary: &summary,
+                paths: None,
+            },
+        ];
+        let outcome = commit_by_author(&workspace, &changes, now)
+            .await
+            .map_err(|error| {
+                format!(
+                    "commit the squad's work: {}",
+                    squadron_core::error_chain(&error)
+                )
+            })?;
+        let CommitOutcome::TestsFailed { output } = outcome else {
+            break;
+        };
+        let rendered = output.render();
+        if attempt == attempts {
+            let tail: String = rendered
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Ok(verified(
+                ctx,
+                Verification::Failed(format!(
+                    "the tests still fail after {attempts} attempts to fix them: {tail}"
+                )),
+            ));
+        }
+        // Failures go back to whoever can fix them: the Developer always, QA as well when
+        // one of its test files shows up in the failure.
+        let qa_at_fault = workspace
+            .qa_files
+            .paths()
+            .iter()
+            .any(|path| rendered.contains(path.as_str()));
+        tracing::info!(
+            event = RETRY,
+            what = "tests",
+            attempt = attempt + 1,
+            qa = qa_at_fault,
+            "tests fail; handing the failure back to the agents"
+        );
+        let extra = format!(
+            "## The test command fails\nThe harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
+            fence("test output", &rendered)
+        );
+        let max = shared.settings.scheduler.max_review_rounds;
+        let developer_task = task_context(ctx, Role::Developer, 0, max);
+        let qa_task = task_context(ctx, Role::Qa, 0, max);
+        developer_and_qa(
+            shared,
+            ctx,
+            (PromptName::Implement, &developer_task),
+            qa_at_fault.then_some((PromptName::WriteTests, &qa_task)),
+            Some(&extra),
+        )
+        .await?;
+        answer_test_change_requests(shared, ctx, 0).await?;
+    }
+    let head = workspaces
+        .head(&root)
+        .await
+        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let base = ctx.prepared()?.base_sha.clone();
+    if head == base {
+        return Ok(verified(
+            ctx,
+            Verification::Failed(
+                "the agents changed nothing: the branch has no commit over the base".to_owned(),
+            ),
+        ));
+    }
+    if let Some(prepared) = ctx.worktree.as_mut() {
+        prepared.head_sha = head;
+    }
+    if ctx.pr.is_some() {
+        push(shared, ctx).await?;
+        update_pr_body(shared, ctx, None).await;
+    }
+    Ok(verified(ctx, Verification::Passed))
+}
+
+fn verified(ctx: &SquadCtx, outcome: Verification) -> Vec<Outcome> {
+    tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, ?outcome, "verified");
+    vec![Outcome::Event(Event::Verified {
+        squad: ctx.squad.clone(),
+        outcome,
+    })]
+}
