@@ -82,6 +82,7 @@ pub async fn seed(sandbox: &Sandbox) {
             &ChatMessage::Assistant {
                 content: None,
                 tool_calls: vec![call],
+                reasoning: None,
             },
             at(5),
         )

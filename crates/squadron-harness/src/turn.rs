@@ -297,6 +297,7 @@ impl Harness {
                 .push(ChatMessage::Assistant {
                     content: reply.content.clone(),
                     tool_calls: reply.tool_calls.clone(),
+                    reasoning: reply.reasoning.clone(),
                 })
                 .await?;
             if reply.tool_calls.is_empty() {

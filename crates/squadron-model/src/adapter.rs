@@ -7,24 +7,30 @@
 //! and drops the response headers from its errors, so it cannot honour the bounded,
 //! configured, `Retry-After`-aware policy the harness relies on.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_openai::config::{Config, OpenAIConfig};
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use squadron_core::ports::{ChatModel, ChatReply, ChatRequest, Clock, PortError, PortErrorKind};
+use serde_json::Value;
+use squadron_core::ports::{
+    BilledUnusable, ChatModel, ChatReply, ChatRequest, Clock, ContextOverflow, ModelLimits,
+    PortError, PortErrorKind,
+};
 
 use squadron_core::ports::model::UnusableReply;
 
 use crate::gate::ProviderGate;
-use crate::reply::{parse_reply, preview};
+use crate::profile::{Droppable, ModelProfile};
+use crate::reply::{billed_usage, parse_reply, preview};
 use crate::request::request_body;
 use crate::retry::{Backoff, RetryPolicy, parse_retry_after};
 
 /// How to reach one provider.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct ProviderSettings {
     /// The provider's name in the configuration, e.g. `openai` or `local`.
     pub name: String,
@@ -39,6 +45,10 @@ pub struct ProviderSettings {
     pub request_timeout: Duration,
     /// Retries and backoff.
     pub retry: RetryPolicy,
+    /// Profiles of the models configured for this provider, by the model name sent.
+    pub profiles: BTreeMap<String, ModelProfile>,
+    /// The profile of a model not in [`ProviderSettings::profiles`].
+    pub default_profile: ModelProfile,
 }
 
 impl ProviderSettings {
@@ -52,7 +62,16 @@ impl ProviderSettings {
             max_concurrent_requests: 8,
             request_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
+            profiles: BTreeMap::new(),
+            default_profile: ModelProfile::default(),
         }
+    }
+
+    /// These settings with `profile` for `model`.
+    #[must_use]
+    pub fn with_profile(mut self, model: impl Into<String>, profile: ModelProfile) -> Self {
+        self.profiles.insert(model.into(), profile);
+        self
     }
 
     /// These settings with `api_key`.
@@ -73,6 +92,8 @@ impl std::fmt::Debug for ProviderSettings {
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
+            .field("profiles", &self.profiles)
+            .field("default_profile", &self.default_profile)
             .finish()
     }
 }
@@ -146,6 +167,10 @@ struct Provider {
     gate: ProviderGate,
     backoff: Backoff,
     clock: Arc<dyn Clock>,
+    profiles: BTreeMap<String, ModelProfile>,
+    default_profile: ModelProfile,
+    /// Per model, the optional fields its server refused; they are no longer sent to it.
+    dropped: Mutex<BTreeMap<String, BTreeSet<Droppable>>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -166,6 +191,8 @@ enum TryFailure {
         retry_after: Option<Duration>,
         rate_limited: bool,
     },
+    /// The server refused an optional field; the same call without it may work.
+    Refused(Droppable),
     /// Another try would get the same answer.
     Final(PortError),
 }
@@ -226,6 +253,9 @@ impl OpenAiCompatibleModel {
                 gate: ProviderGate::new(settings.max_concurrent_requests),
                 backoff: Backoff::new(settings.retry),
                 clock,
+                profiles: settings.profiles,
+                default_profile: settings.default_profile,
+                dropped: Mutex::default(),
             }),
         })
     }
@@ -239,6 +269,19 @@ impl OpenAiCompatibleModel {
     pub fn endpoint(&self) -> &str {
         &self.inner.url
     }
+
+    /// The profile `model` is called with.
+    pub fn profile(&self, model: &str) -> &ModelProfile {
+        self.inner.profile(model)
+    }
+
+    /// This provider's adapter bound to `model`: its [`ChatModel::limits`] are that model's.
+    pub fn for_model(&self, model: impl Into<String>) -> ProfiledModel {
+        ProfiledModel {
+            provider: self.clone(),
+            model: model.into(),
+        }
+    }
 }
 
 #[async_trait]
@@ -248,19 +291,82 @@ impl ChatModel for OpenAiCompatibleModel {
     }
 }
 
-impl Provider {
+/// One provider's adapter bound to one model, so that the harness learns that model's
+/// limits through [`ChatModel::limits`]. Requests are sent as they come (their `model` field
+/// decides the profile used), so binding never changes what is sent.
+#[derive(Clone, Debug)]
+pub struct ProfiledModel {
+    provider: OpenAiCompatibleModel,
+    model: String,
+}
+
+impl ProfiledModel {
+    /// The model bound.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Its profile.
+    pub fn profile(&self) -> &ModelProfile {
+        self.provider.profile(&self.model)
+    }
+}
+
+#[async_trait]
+impl ChatModel for ProfiledModel {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError> {
-        let body = request_body(request)?;
+        self.provider.complete(request).await
+    }
+
+    fn limits(&self) -> ModelLimits {
+        self.profile().limits
+    }
+}
+
+impl Provider {
+    fn profile(&self, model: &str) -> &ModelProfile {
+        self.profiles.get(model).unwrap_or(&self.default_profile)
+    }
+
+    fn dropped(&self, model: &str) -> BTreeSet<Droppable> {
+        self.dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(model)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError> {
+        let profile = self.profile(&request.model);
         let max_tries = self.backoff.policy().max_tries.max(1);
         let mut try_number = 1;
         loop {
+            let sent = request_body(request, profile, &self.dropped(&request.model))?;
             let outcome = {
                 let _slot = self.gate.enter().await;
-                self.try_once(&request.model, body.clone()).await
+                self.try_once(&request.model, &sent).await
             };
             let (what, retry_after, rate_limited) = match outcome {
                 Ok(reply) => return Ok(reply),
                 Err(TryFailure::Final(error)) => return Err(error),
+                Err(TryFailure::Refused(field)) => {
+                    // Each field is dropped once and only when it was sent, so this
+                    // converges after at most as many tries as there are optional fields.
+                    tracing::warn!(
+                        provider = %self.name, model = %request.model, field = field.field(),
+                        "the server refused `{}`; no longer sending it to this model \
+                         (set {} in its profile to avoid the refused call)",
+                        field.field(), field.advice()
+                    );
+                    self.dropped
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(request.model.clone())
+                        .or_default()
+                        .insert(field);
+                    continue;
+                }
                 Err(TryFailure::Retryable {
                     what,
                     retry_after,
@@ -310,15 +416,28 @@ impl Provider {
         }
     }
 
-    async fn try_once(&self, model: &str, body: Vec<u8>) -> Result<ChatReply, TryFailure> {
-        let sent = self
+    async fn try_once(
+        &self,
+        model: &str,
+        sent: &serde_json::Map<String, Value>,
+    ) -> Result<ChatReply, TryFailure> {
+        let body = serde_json::to_vec(sent).map_err(|source| {
+            TryFailure::Final(
+                PortError::new(
+                    PortErrorKind::Internal,
+                    "serialise the chat-completions request",
+                )
+                .with_source(source),
+            )
+        })?;
+        let sent_http = self
             .http
             .post(&self.url)
             .headers(self.headers.clone())
             .body(body)
             .send()
             .await;
-        let response = match sent {
+        let response = match sent_http {
             Ok(response) => response,
             Err(error) => return Err(self.transport_failure(&error)),
         };
@@ -333,10 +452,29 @@ impl Provider {
             Err(error) => return Err(self.transport_failure(&error)),
         };
         if status.is_success() {
-            return parse_reply(&bytes)
-                .map_err(|unusable| TryFailure::Final(self.unusable(model, unusable)));
+            return parse_reply(&bytes).map_err(|unusable| {
+                TryFailure::Final(self.unusable(model, unusable, billed_usage(&bytes)))
+            });
         }
         let what = format!("HTTP {status} ({})", error_message(&bytes));
+        let error_body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(overflow) = context_overflow(status, &error_body) {
+            return Err(TryFailure::Final(
+                PortError::new(
+                    PortErrorKind::Invalid,
+                    format!(
+                        "get a reply from model provider `{}` at {} for model `{model}`: {what}",
+                        self.name, self.url
+                    ),
+                )
+                .with_source(overflow),
+            ));
+        }
+        if status == StatusCode::BAD_REQUEST
+            && let Some(field) = Droppable::refused_in(&error_body, sent)
+        {
+            return Err(TryFailure::Refused(field));
+        }
         if status == StatusCode::TOO_MANY_REQUESTS
             && error_code(&bytes).as_deref() == Some("insufficient_quota")
         {
@@ -407,7 +545,12 @@ impl Provider {
         }
     }
 
-    fn unusable(&self, model: &str, unusable: UnusableReply) -> PortError {
+    fn unusable(
+        &self,
+        model: &str,
+        unusable: UnusableReply,
+        usage: Option<squadron_core::TokenUsage>,
+    ) -> PortError {
         let advice = match &unusable {
             UnusableReply::ToolCallsInContent { .. } => {
                 "; the endpoint must return native `tool_calls` (vLLM needs \
@@ -422,13 +565,79 @@ impl Provider {
                 self.name, self.url
             ),
         )
-        .with_source(unusable)
+        .with_source(BilledUnusable {
+            problem: unusable,
+            usage,
+        })
     }
+}
+
+/// The context overflow an error answer reports, in any of the forms servers use: OpenAI's
+/// `code: "context_length_exceeded"`, llama.cpp's `type: "exceed_context_size_error"` (with
+/// `n_ctx`), vLLM's and LiteLLM's "maximum context length is N tokens", Anthropic's "prompt
+/// is too long: N tokens > M maximum", and a 413 from a proxy.
+fn context_overflow(status: StatusCode, body: &Value) -> Option<ContextOverflow> {
+    const PHRASES: [&str; 9] = [
+        "maximum context length",
+        "context_length_exceeded",
+        "context length",
+        "context window",
+        "context size",
+        "prompt is too long",
+        "too many tokens",
+        "reduce the length of the messages",
+        "input is too long",
+    ];
+    let error = &body["error"];
+    let message = error["message"]
+        .as_str()
+        .or_else(|| error.as_str())
+        .or_else(|| body["message"].as_str())
+        .or_else(|| body["detail"].as_str())
+        .unwrap_or_default();
+    let lowered = message.to_lowercase();
+    let code = error["code"].as_str().unwrap_or_default();
+    let kind = error["type"].as_str().unwrap_or_default();
+    let overflow = code == "context_length_exceeded"
+        || kind == "exceed_context_size_error"
+        || kind == "ContextWindowExceededError"
+        || (status == StatusCode::PAYLOAD_TOO_LARGE)
+        || (status.is_client_error() && PHRASES.iter().any(|phrase| lowered.contains(phrase)));
+    if !overflow {
+        return None;
+    }
+    let context_window = error["n_ctx"]
+        .as_u64()
+        .or_else(|| number_after(&lowered, "maximum context length is "))
+        .or_else(|| {
+            lowered
+                .split_once("tokens > ")
+                .and_then(|(_, rest)| number_after(rest, ""))
+        });
+    Some(ContextOverflow {
+        context_window,
+        message: if message.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            message.to_owned()
+        },
+    })
+}
+
+/// The whole number right after `prefix` in `text` (digits, `,` and `_` allowed inside).
+fn number_after(text: &str, prefix: &str) -> Option<u64> {
+    let start = text.find(prefix)? + prefix.len();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '_')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// The `error.message` of an OpenAI error body, else the start of the body.
 fn error_message(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
+    serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|value| value["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| preview(body))
@@ -436,10 +645,44 @@ fn error_message(body: &[u8]) -> String {
 
 /// The `error.code` (or `error.type`) of an OpenAI error body.
 fn error_code(body: &[u8]) -> Option<String> {
-    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let value = serde_json::from_slice::<Value>(body).ok()?;
     let error = &value["error"];
     error["code"]
         .as_str()
         .or_else(|| error["type"].as_str())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn recognises_every_servers_context_overflow() {
+        let bad = StatusCode::BAD_REQUEST;
+        let openai = json!({"error": {"message": "This model's maximum context length is 128000 tokens. However, your messages resulted in 130532 tokens.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}});
+        assert_eq!(
+            context_overflow(bad, &openai).and_then(|o| o.context_window),
+            Some(128_000)
+        );
+        let llama = json!({"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 40000, "n_ctx": 32768}});
+        assert_eq!(
+            context_overflow(bad, &llama).and_then(|o| o.context_window),
+            Some(32_768)
+        );
+        let anthropic = json!({"error": {"message": "prompt is too long: 210000 tokens > 200000 maximum", "type": "invalid_request_error"}});
+        assert_eq!(
+            context_overflow(bad, &anthropic).and_then(|o| o.context_window),
+            Some(200_000)
+        );
+        let vllm = json!({"object": "error", "message": "This model's maximum context length is 4,096 tokens. However, you requested 5000 tokens", "type": "BadRequestError", "param": null, "code": 400});
+        assert_eq!(
+            context_overflow(bad, &vllm).and_then(|o| o.context_window),
+            Some(4096)
+        );
+        assert!(context_overflow(StatusCode::PAYLOAD_TOO_LARGE, &Value::Null).is_some());
+        let other = json!({"error": {"message": "Invalid 'tools[0].function.name'", "code": "invalid_value"}});
+        assert!(context_overflow(bad, &other).is_none());
+    }
 }

@@ -13,15 +13,25 @@
 //!   [`UnusableReply`](squadron_core::ports::model::UnusableReply) saying which class it is
 //!   (tool calls written in `content`, unknown `finish_reason`, `length` cut-off, empty,
 //!   missing fields, not JSON); it is not retried here, so the harness can show it to the
-//!   model once. Nothing in a reply can make the adapter panic.
+//!   model once, and it carries the usage the provider billed for it;
+//! - a context-length refusal, in any of the forms servers send, is an `Invalid` error whose
+//!   source is a [`ContextOverflow`](squadron_core::ports::ContextOverflow), so the harness
+//!   condenses and tries again;
+//! - each model is called as its [`ModelProfile`] says (optional fields, reasoning echoed
+//!   back, cache breakpoints, extra body fields), and an optional field a server refuses as
+//!   unsupported is dropped for that model and the call made again.
+//!
+//! Nothing in a reply can make the adapter panic.
 
 mod adapter;
 mod gate;
+mod profile;
 mod registry;
 mod reply;
 mod request;
 mod retry;
 
-pub use adapter::{OpenAiCompatibleModel, ProviderSettings, ProviderSetupError};
+pub use adapter::{OpenAiCompatibleModel, ProfiledModel, ProviderSettings, ProviderSetupError};
+pub use profile::{CacheStyle, ModelProfile, OutputLimitField, ToolChoice};
 pub use registry::{ModelRoute, ProviderRegistry};
 pub use retry::{Jitter, RetryPolicy};

@@ -90,7 +90,7 @@ impl ProviderRegistry {
             .get(provider)
             .ok_or_else(|| unknown(format!("there is no provider `{provider}`")))?;
         Ok(ModelRoute {
-            chat_model: Arc::new(adapter.clone()),
+            chat_model: Arc::new(adapter.for_model(model)),
             provider: provider.to_owned(),
             model: model.to_owned(),
         })

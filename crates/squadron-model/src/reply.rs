@@ -67,13 +67,26 @@ pub(crate) fn parse_reply(body: &[u8]) -> Result<ChatReply, UnusableReply> {
     if finish_reason == FinishReason::Stop && tool_calls.is_empty() && !has_text {
         return Err(UnusableReply::Empty);
     }
+    let reasoning = ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|field| message.get(*field).and_then(Value::as_str))
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned);
     Ok(ChatReply {
         content,
         tool_calls,
         finish_reason,
         usage,
         model,
+        reasoning,
     })
+}
+
+/// The usage a 2xx body reports, if it reports one, whatever else is wrong with it: a
+/// provider bills a reply the harness cannot use all the same.
+pub(crate) fn billed_usage(body: &[u8]) -> Option<TokenUsage> {
+    let root: Value = serde_json::from_slice(body).ok()?;
+    usage(&root).ok()
 }
 
 fn tool_calls(message: &Value) -> Result<Vec<ToolCall>, UnusableReply> {

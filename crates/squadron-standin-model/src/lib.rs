@@ -20,6 +20,22 @@
 //! script matches, or that comes after its script's last step, gets HTTP 400 naming the
 //! problem (and is recorded), so a test sees at once that its script ran out.
 //!
+//! # Servers that differ
+//!
+//! A script may also say how the server behind it behaves whatever step comes next; a
+//! request these rules refuse gets HTTP 400 (recorded, with `refused` set) and takes no step:
+//!
+//! ```toml
+//! [[script]]
+//! name = "small-window"
+//! context_window = 4096                 # bigger prompts (4 bytes a token) get OpenAI's
+//!                                       #   `context_length_exceeded`
+//! rejects = ["parallel_tool_calls"]     # `unsupported_parameter`, as o-series models answer
+//! reasoning = true                      # replies carry `reasoning_content`; an assistant
+//!                                       #   tool-call message sent back without it is refused,
+//!                                       #   as DeepSeek's thinking mode does
+//! ```
+//!
 //! # Script format (TOML)
 //!
 //! ```toml
@@ -37,7 +53,8 @@
 //!
 //! [[script.step]]
 //! fault = "rate_limited"                # 429; also: server_error, tool_calls_in_content,
-//! retry_after = "2"                     #   missing_fields, invalid_json
+//! retry_after = "2"                     #   missing_fields, invalid_json,
+//!                                       #   context_length_exceeded (a 400)
 //!
 //! [[script.step]]
 //! delay_ms = 1500                       # a slow reply
@@ -64,6 +81,7 @@ mod server;
 mod wire;
 
 pub use script::{
-    Action, Reply, Script, ScriptBook, ScriptError, ScriptedToolCall, ScriptedUsage, Step,
+    Action, Reply, Script, ScriptBook, ScriptError, ScriptedToolCall, ScriptedUsage,
+    ServerTraits, Step,
 };
 pub use server::{RecordedRequest, StandinModel};

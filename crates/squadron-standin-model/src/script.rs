@@ -69,7 +69,24 @@ pub struct Script {
     system_contains: Option<String>,
     task_contains: Option<String>,
     model: Option<String>,
+    server: ServerTraits,
     steps: Vec<Step>,
+}
+
+/// How the server behind a script behaves whatever step comes next: the ways real servers
+/// differ that a client must cope with. A request these rules refuse gets HTTP 400 and
+/// takes no step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerTraits {
+    /// Prompts larger than this many tokens (estimated at four bytes a token) are refused
+    /// with OpenAI's `context_length_exceeded`.
+    pub context_window: Option<u64>,
+    /// Request fields refused with OpenAI's `unsupported_parameter`, as o-series models
+    /// refuse `parallel_tool_calls` and `max_tokens`.
+    pub rejects: Vec<String>,
+    /// Like DeepSeek's thinking mode: every reply carries `reasoning_content`, and a request
+    /// whose assistant tool-call messages do not carry theirs back is refused.
+    pub reasoning: bool,
 }
 
 impl Script {
@@ -82,8 +99,21 @@ impl Script {
             system_contains: None,
             task_contains: None,
             model: None,
+            server: ServerTraits::default(),
             steps: Vec::new(),
         }
+    }
+
+    /// This script with the server behaving as `server` says.
+    #[must_use]
+    pub fn with_server(mut self, server: ServerTraits) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// How the server behaves for this script.
+    pub fn server(&self) -> &ServerTraits {
+        &self.server
     }
 
     /// Matches only requests whose first system message contains `marker`.
@@ -166,6 +196,11 @@ impl Script {
             system_contains: spec.system_contains,
             task_contains: spec.task_contains,
             model: spec.model,
+            server: ServerTraits {
+                context_window: spec.context_window,
+                rejects: spec.rejects,
+                reasoning: spec.reasoning,
+            },
             steps,
         })
     }
@@ -214,6 +249,8 @@ pub enum Action {
     MissingFields,
     /// A 200 answer whose body is not JSON.
     InvalidJson,
+    /// HTTP 400 with OpenAI's `context_length_exceeded` error, whatever the request's size.
+    ContextLengthExceeded,
 }
 
 /// A chat completion to send.
@@ -368,6 +405,11 @@ struct ScriptSpec {
     system_contains: Option<String>,
     task_contains: Option<String>,
     model: Option<String>,
+    context_window: Option<u64>,
+    #[serde(default)]
+    rejects: Vec<String>,
+    #[serde(default)]
+    reasoning: bool,
     #[serde(default)]
     step: Vec<StepSpec>,
 }
@@ -411,6 +453,7 @@ enum FaultSpec {
     ToolCallsInContent,
     MissingFields,
     InvalidJson,
+    ContextLengthExceeded,
 }
 
 impl Step {
@@ -491,6 +534,10 @@ impl Step {
             Some(FaultSpec::InvalidJson) => {
                 no_reply_fields("invalid_json")?;
                 Action::InvalidJson
+            }
+            Some(FaultSpec::ContextLengthExceeded) => {
+                no_reply_fields("context_length_exceeded")?;
+                Action::ContextLengthExceeded
             }
         };
         Ok(Step { delay, action })

@@ -167,11 +167,11 @@ async fn chat_completions(
         refused: None,
     };
     let chosen = choose_step(&state, &record);
-    let (script, step_number, step) = match chosen {
+    let (script, step_number, step, reasoning) = match chosen {
         Ok(chosen) => chosen,
         Err(refusal) => {
-            let answer = bad_request(&refusal);
-            record.refused = Some(refusal);
+            let answer = refusal.response();
+            record.refused = Some(refusal.message);
             lock(&state.requests).push(record);
             return answer;
         }
@@ -192,8 +192,18 @@ async fn chat_completions(
     let id_prefix = format!("call_{script}_{step_number}");
     match step.action {
         Action::Reply(reply) => {
-            let body = wire::completion(&reply, &model, &completion_id, &id_prefix, request_bytes);
+            let mut body =
+                wire::completion(&reply, &model, &completion_id, &id_prefix, request_bytes);
+            if reasoning {
+                body["choices"][0]["message"]["reasoning_content"] = Value::String(format!(
+                    "Reasoning of {script} for step {step_number}."
+                ));
+            }
             (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Action::ContextLengthExceeded => {
+            let tokens = request_bytes.div_ceil(4);
+            refusal_response(&wire::context_length_exceeded(tokens, tokens.saturating_sub(1)))
         }
         Action::RateLimited { retry_after } => {
             let body = wire::error_body(
@@ -234,12 +244,47 @@ async fn chat_completions(
     }
 }
 
-/// Checks the request, finds its script and takes that script's next step.
-fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usize, Step), String> {
-    if record.body.is_null() {
-        return Err("We could not parse the JSON body of your request.".to_owned());
+/// Why a request got HTTP 400 before reaching a step, and the error body sent.
+struct Refusal {
+    message: String,
+    body: Value,
+}
+
+impl Refusal {
+    fn invalid(message: String) -> Self {
+        let body = wire::error_body(&message, "invalid_request_error", None);
+        Self { message, body }
     }
-    wire::check_request(&record.body)?;
+
+    fn with_body(body: Value) -> Self {
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Self { message, body }
+    }
+
+    fn response(&self) -> Response {
+        refusal_response(&self.body)
+    }
+}
+
+fn refusal_response(body: &Value) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(body.clone())).into_response()
+}
+
+/// Checks the request, finds its script and takes that script's next step; also says
+/// whether the reply carries reasoning text.
+fn choose_step(
+    state: &Shared,
+    record: &RecordedRequest,
+) -> Result<(String, usize, Step, bool), Refusal> {
+    if record.body.is_null() {
+        return Err(Refusal::invalid(
+            "We could not parse the JSON body of your request.".to_owned(),
+        ));
+    }
+    wire::check_request(&record.body).map_err(Refusal::invalid)?;
     let first_of = |role: &str| {
         record.body["messages"]
             .as_array()
@@ -261,7 +306,7 @@ fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usiz
         .iter_mut()
         .find(|played| played.script.matches(&traits))
     else {
-        return Err(format!(
+        return Err(Refusal::invalid(format!(
             "no stand-in script matches this request (model `{}`; scripts loaded: {})",
             model.unwrap_or_default(),
             if names.is_empty() {
@@ -269,21 +314,23 @@ fn choose_step(state: &Shared, record: &RecordedRequest) -> Result<(String, usiz
             } else {
                 names.join(", ")
             }
-        ));
+        )));
     };
+    wire::check_server_traits(played.script.server(), &record.body, record.raw_body.len())
+        .map_err(Refusal::with_body)?;
     let Some(step) = played.script.steps().get(played.played).cloned() else {
-        return Err(format!(
+        return Err(Refusal::invalid(format!(
             "stand-in script `{}` has no step {} (it has {})",
             played.script.name(),
             played.played + 1,
             played.script.steps().len()
-        ));
+        )));
     };
     played.played += 1;
-    Ok((played.script.name().to_owned(), played.played, step))
-}
-
-fn bad_request(message: &str) -> Response {
-    let body = wire::error_body(message, "invalid_request_error", None);
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    Ok((
+        played.script.name().to_owned(),
+        played.played,
+        step,
+        played.script.server().reasoning,
+    ))
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::script::{Reply, ScriptedUsage};
+use crate::script::{Reply, ScriptedUsage, ServerTraits};
 
 /// `created` of every reply: fixed, so recorded exchanges are reproducible.
 const CREATED: u64 = 1_700_000_000;
@@ -243,4 +243,77 @@ fn check_messages(messages: &[Value]) -> Result<(), String> {
             unanswered.join(", ")
         ))
     }
+}
+
+/// OpenAI's answer to a prompt larger than the model's window.
+pub(crate) fn context_length_exceeded(requested: usize, window: usize) -> Value {
+    with_param(
+        error_body(
+            &format!(
+                "This model's maximum context length is {window} tokens. However, your messages \
+                 resulted in {requested} tokens. Please reduce the length of the messages."
+            ),
+            "invalid_request_error",
+            Some("context_length_exceeded"),
+        ),
+        "messages",
+    )
+}
+
+/// `body` with `error.param` naming the offending request field, as OpenAI sends it.
+fn with_param(mut body: Value, param: &str) -> Value {
+    body["error"]["param"] = Value::String(param.to_owned());
+    body
+}
+
+/// Applies the script's server rules to a request, returning the error body a server that
+/// behaves so would answer with HTTP 400.
+pub(crate) fn check_server_traits(
+    server: &ServerTraits,
+    body: &Value,
+    request_bytes: usize,
+) -> Result<(), Value> {
+    for field in &server.rejects {
+        if body.get(field).is_some() {
+            return Err(with_param(
+                error_body(
+                    &format!("Unsupported parameter: '{field}' is not supported with this model."),
+                    "invalid_request_error",
+                    Some("unsupported_parameter"),
+                ),
+                field,
+            ));
+        }
+    }
+    if let Some(window) = server.context_window {
+        let tokens = request_bytes.div_ceil(4);
+        let window = usize::try_from(window).unwrap_or(usize::MAX);
+        if tokens > window {
+            return Err(context_length_exceeded(tokens, window));
+        }
+    }
+    if server.reasoning {
+        let messages = body["messages"].as_array().map_or(&[][..], Vec::as_slice);
+        for (index, message) in messages.iter().enumerate() {
+            let calls_tools = message["role"] == "assistant"
+                && message["tool_calls"]
+                    .as_array()
+                    .is_some_and(|calls| !calls.is_empty());
+            let echoed = message["reasoning_content"]
+                .as_str()
+                .is_some_and(|text| !text.is_empty());
+            if calls_tools && !echoed {
+                return Err(error_body(
+                    &format!(
+                        "Missing `reasoning_content` field in the assistant message at message \
+                         index {index}. The reasoning_content of an assistant message that made \
+                         tool calls must be passed back in the following requests."
+                    ),
+                    "invalid_request_error",
+                    Some("invalid_request_error"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

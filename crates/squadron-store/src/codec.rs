@@ -127,7 +127,11 @@ pub(crate) fn message_columns(message: &ChatMessage) -> MessageColumns {
             tool_calls: None,
             tool_call_id: None,
         },
-        ChatMessage::Assistant { content, tool_calls } => MessageColumns {
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+            ..
+        } => MessageColumns {
             kind: "assistant",
             content: content.clone(),
             tool_calls: Some(
@@ -171,6 +175,7 @@ pub(crate) fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
             ChatMessage::Assistant {
                 content,
                 tool_calls: tool_calls(&stored)?,
+                reasoning: None,
             }
         }
         "tool" => ChatMessage::Tool {

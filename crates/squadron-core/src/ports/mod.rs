@@ -19,7 +19,10 @@ pub use code_host::{
     ReviewDelivery, ReviewEntry, StatusUpdate,
 };
 pub use error::{PortError, PortErrorKind};
-pub use model::{ChatMessage, ChatModel, ChatReply, ChatRequest, FinishReason, ToolCall, ToolSpec};
+pub use model::{
+    BilledUnusable, ChatMessage, ChatModel, ChatReply, ChatRequest, ContextOverflow, FinishReason,
+    ModelLimits, TokenEncoding, ToolCall, ToolSpec,
+};
 pub use notifier::{Confidence, MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
 pub use store::{

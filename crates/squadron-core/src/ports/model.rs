@@ -49,6 +49,9 @@ pub enum ChatMessage {
         content: Option<String>,
         /// Tool calls, possibly several.
         tool_calls: Vec<ToolCall>,
+        /// The reasoning text the model returned beside its answer (DeepSeek's
+        /// `reasoning_content`), kept so that a model whose profile asks for it gets it back.
+        reasoning: Option<String>,
     },
     /// The result of one tool call.
     Tool {
@@ -96,6 +99,47 @@ pub struct ChatReply {
     pub usage: TokenUsage,
     /// The model that answered, as the provider named it.
     pub model: String,
+    /// Reasoning text returned beside the answer, if the provider sends any.
+    pub reasoning: Option<String>,
+}
+
+/// How a model's tokens are counted, so the harness can tell how full its context is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenEncoding {
+    /// OpenAI's `o200k_base` (GPT-4o, GPT-4.1, GPT-5, the o-series).
+    O200kBase,
+    /// OpenAI's `cl100k_base` (GPT-4, GPT-3.5).
+    Cl100kBase,
+    /// No tokenizer is known: a conservative estimate from the text's size.
+    Estimate,
+}
+
+/// What one model can take: its context window, the most it writes in one reply, and how
+/// its tokens are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelLimits {
+    /// Tokens of prompt and reply together that the model accepts.
+    pub context_window: u64,
+    /// The most tokens one reply may have (sent as the request's output limit).
+    pub max_output_tokens: u64,
+    /// How tokens are counted.
+    pub encoding: TokenEncoding,
+}
+
+impl ModelLimits {
+    /// Limits that hold for any model worth running agents on: a 32k window, 4k replies,
+    /// tokens estimated conservatively. Used when the configuration says nothing better.
+    pub const CONSERVATIVE: ModelLimits = ModelLimits {
+        context_window: 32_768,
+        max_output_tokens: 4_096,
+        encoding: TokenEncoding::Estimate,
+    };
+}
+
+impl Default for ModelLimits {
+    fn default() -> Self {
+        Self::CONSERVATIVE
+    }
 }
 
 /// A chat-completions endpoint. Implementations retry transient failures themselves and
@@ -104,6 +148,76 @@ pub struct ChatReply {
 pub trait ChatModel: Send + Sync {
     /// Asks for the next assistant message.
     async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError>;
+
+    /// The limits of the model this endpoint serves; conservative unless the adapter knows
+    /// the model's configured profile.
+    fn limits(&self) -> ModelLimits {
+        ModelLimits::CONSERVATIVE
+    }
+}
+
+/// The provider refused the request because the conversation does not fit the model's
+/// context window (OpenAI's `context_length_exceeded`, vLLM's "maximum context length",
+/// llama.cpp's `exceed_context_size_error`, Anthropic's "prompt is too long"). A
+/// [`ChatModel`] attaches it as the source of the `Invalid` [`PortError`] it returns, so the
+/// harness condenses the conversation and tries again instead of failing: see
+/// [`ContextOverflow::of`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextOverflow {
+    /// The window the provider said the model has, when it said so.
+    pub context_window: Option<u64>,
+    /// The provider's own message.
+    pub message: String,
+}
+
+impl ContextOverflow {
+    /// The context overflow `error` reports, if that is what it reports.
+    pub fn of(error: &PortError) -> Option<&ContextOverflow> {
+        std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<ContextOverflow>())
+    }
+}
+
+impl std::fmt::Display for ContextOverflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the conversation does not fit the model's context window ({})",
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ContextOverflow {}
+
+/// A reply that arrived, was billed, and could not be used: the problem and the tokens the
+/// provider charged for it. The adapter attaches it as the source of an `Invalid`
+/// [`PortError`]; [`UnusableReply::of`] finds the problem, [`BilledUnusable::of`] the usage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BilledUnusable {
+    /// What is wrong with the reply.
+    pub problem: UnusableReply,
+    /// The tokens charged, when the body said.
+    pub usage: Option<TokenUsage>,
+}
+
+impl BilledUnusable {
+    /// The billed unusable reply `error` reports, if that is what it reports.
+    pub fn of(error: &PortError) -> Option<&BilledUnusable> {
+        std::error::Error::source(error).and_then(|source| source.downcast_ref::<BilledUnusable>())
+    }
+}
+
+impl std::fmt::Display for BilledUnusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.problem.fmt(f)
+    }
+}
+
+impl std::error::Error for BilledUnusable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.problem)
+    }
 }
 
 /// Why a reply that arrived could not be used. A [`ChatModel`] attaches it as the source of
@@ -131,7 +245,12 @@ pub enum UnusableReply {
 impl UnusableReply {
     /// The unusable-reply description attached to `error`, if that is what it reports.
     pub fn of(error: &PortError) -> Option<&UnusableReply> {
-        std::error::Error::source(error).and_then(|source| source.downcast_ref::<UnusableReply>())
+        let source = std::error::Error::source(error)?;
+        source.downcast_ref::<UnusableReply>().or_else(|| {
+            source
+                .downcast_ref::<BilledUnusable>()
+                .map(|billed| &billed.problem)
+        })
     }
 }
 

@@ -55,6 +55,7 @@ fn reply(calls: Vec<ToolCall>) -> Result<ChatReply, PortError> {
             completion: 100,
         },
         model: "dev-model".to_owned(),
+        reasoning: None,
     })
 }
 
@@ -241,6 +242,7 @@ async fn the_step_limit_ends_a_turn_that_never_finishes() {
             finish_reason: FinishReason::Stop,
             usage: TokenUsage::default(),
             model: "dev-model".to_owned(),
+            reasoning: None,
         })
     };
     let model = FakeModel::new([chatty(), chatty(), chatty()]);

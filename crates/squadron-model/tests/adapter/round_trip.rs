@@ -51,6 +51,7 @@ async fn tool_calls_come_back_with_ids_names_and_arguments_and_results_go_out_in
     request.messages.push(ChatMessage::Assistant {
         content: None,
         tool_calls: first.tool_calls.clone(),
+        reasoning: None,
     });
     for call in &first.tool_calls {
         request.messages.push(ChatMessage::Tool {
@@ -103,7 +104,7 @@ async fn tool_calls_come_back_with_ids_names_and_arguments_and_results_go_out_in
             ],
             "tools": tools,
             "tool_choice": "auto",
-            "parallel_tool_calls": true,
+            "max_tokens": 4096,
         })
     );
 }
@@ -117,6 +118,7 @@ async fn a_growing_conversation_is_sent_with_a_byte_identical_prefix() {
     request.messages.push(ChatMessage::Assistant {
         content: None,
         tool_calls: first.tool_calls.clone(),
+        reasoning: None,
     });
     for call in &first.tool_calls {
         request.messages.push(ChatMessage::Tool {

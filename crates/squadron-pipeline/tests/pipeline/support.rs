@@ -888,6 +888,7 @@ fn tool_call(name: &str, arguments: serde_json::Value) -> ChatReply {
             completion: 100,
         },
         model: "scripted".to_owned(),
+        reasoning: None,
     }
 }
 

@@ -38,6 +38,7 @@ pub async fn transcripts_round_trip_every_message_kind_in_order(db: TestDb) {
                         arguments: "{not json".into(),
                     },
                 ],
+                reasoning: None,
             },
         ),
         (
@@ -52,6 +53,7 @@ pub async fn transcripts_round_trip_every_message_kind_in_order(db: TestDb) {
             ChatMessage::Assistant {
                 content: Some("Done: ✓ «quoted»".into()),
                 tool_calls: Vec::new(),
+                reasoning: None,
             },
         ),
     ];

@@ -79,6 +79,7 @@ fn transcript_block(entry: &TranscriptEntry) -> String {
         ChatMessage::Assistant {
             content,
             tool_calls,
+            ..
         } => {
             let mut body = String::from("assistant:\n");
             if let Some(content) = content {
@@ -140,6 +141,7 @@ fn transcript_json(entry: &TranscriptEntry) -> Value {
         ChatMessage::Assistant {
             content,
             tool_calls,
+            ..
         } => json!({
             "role": "assistant",
             "content": content,
