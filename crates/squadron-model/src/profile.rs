@@ -188,12 +188,14 @@ mod tests {
             Droppable::refused_in(&max_tokens, &sent()),
             Some(Droppable::MaxTokens)
         );
-        let vague = json!({"error": {"message": "temperature does not support 0.2 with this model"}});
+        let vague =
+            json!({"error": {"message": "temperature does not support 0.2 with this model"}});
         assert_eq!(
             Droppable::refused_in(&vague, &sent()),
             Some(Droppable::Temperature)
         );
-        let other = json!({"error": {"message": "Invalid 'messages[2].content'", "param": "messages"}});
+        let other =
+            json!({"error": {"message": "Invalid 'messages[2].content'", "param": "messages"}});
         assert_eq!(Droppable::refused_in(&other, &sent()), None);
         let unsent = json!({"error": {"message": "Unsupported parameter: 'reasoning_effort'", "param": "reasoning_effort", "code": "unsupported_parameter"}});
         assert_eq!(Droppable::refused_in(&unsent, &sent()), None);

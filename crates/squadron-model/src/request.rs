@@ -82,10 +82,7 @@ pub(crate) fn request_body(
         other => other,
     };
     if let Some(field) = limit_field.field() {
-        body.insert(
-            field.to_owned(),
-            json!(profile.limits.max_output_tokens),
-        );
+        body.insert(field.to_owned(), json!(profile.limits.max_output_tokens));
     }
     if let Some(temperature) = profile.temperature.filter(|_| keep(Droppable::Temperature)) {
         body.insert("temperature".to_owned(), json!(temperature));
@@ -172,17 +169,16 @@ fn merge(body: &mut Map<String, Value>, key: &str, value: &Value) {
 }
 
 fn tool(spec: &ToolSpec) -> Result<ChatCompletionTools, PortError> {
-    let parameters: Value =
-        serde_json::from_str(&spec.parameters).map_err(|source| {
-            PortError::new(
-                PortErrorKind::Invalid,
-                format!(
-                    "send tool `{}`: its parameters are not a JSON Schema in JSON text",
-                    spec.name
-                ),
-            )
-            .with_source(source)
-        })?;
+    let parameters: Value = serde_json::from_str(&spec.parameters).map_err(|source| {
+        PortError::new(
+            PortErrorKind::Invalid,
+            format!(
+                "send tool `{}`: its parameters are not a JSON Schema in JSON text",
+                spec.name
+            ),
+        )
+        .with_source(source)
+    })?;
     Ok(ChatCompletionTools::Function(ChatCompletionTool {
         function: FunctionObject {
             name: spec.name.clone(),
@@ -294,7 +290,10 @@ mod tests {
             reasoning_effort: Some("high".into()),
             echo_reasoning: Some("reasoning_content".into()),
             cache: CacheStyle::Breakpoints,
-            extra_body: json!({"options": {"num_ctx": 8192}}).as_object().cloned().unwrap(),
+            extra_body: json!({"options": {"num_ctx": 8192}})
+                .as_object()
+                .cloned()
+                .unwrap(),
         };
         let body = Value::Object(request_body(&request(), &profile, &BTreeSet::new()).unwrap());
         assert_eq!(body["tool_choice"], "required");

@@ -81,7 +81,7 @@ mod server;
 mod wire;
 
 pub use script::{
-    Action, Reply, Script, ScriptBook, ScriptError, ScriptedToolCall, ScriptedUsage,
-    ServerTraits, Step,
+    Action, Reply, Script, ScriptBook, ScriptError, ScriptedToolCall, ScriptedUsage, ServerTraits,
+    Step,
 };
 pub use server::{RecordedRequest, StandinModel};

@@ -195,15 +195,17 @@ async fn chat_completions(
             let mut body =
                 wire::completion(&reply, &model, &completion_id, &id_prefix, request_bytes);
             if reasoning {
-                body["choices"][0]["message"]["reasoning_content"] = Value::String(format!(
-                    "Reasoning of {script} for step {step_number}."
-                ));
+                body["choices"][0]["message"]["reasoning_content"] =
+                    Value::String(format!("Reasoning of {script} for step {step_number}."));
             }
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Action::ContextLengthExceeded => {
             let tokens = request_bytes.div_ceil(4);
-            refusal_response(&wire::context_length_exceeded(tokens, tokens.saturating_sub(1)))
+            refusal_response(&wire::context_length_exceeded(
+                tokens,
+                tokens.saturating_sub(1),
+            ))
         }
         Action::RateLimited { retry_after } => {
             let body = wire::error_body(

@@ -173,8 +173,7 @@ pub struct ContextOverflow {
 impl ContextOverflow {
     /// The context overflow `error` reports, if that is what it reports.
     pub fn of(error: &PortError) -> Option<&ContextOverflow> {
-        std::error::Error::source(error)
-            .and_then(|source| source.downcast_ref::<ContextOverflow>())
+        std::error::Error::source(error).and_then(|source| source.downcast_ref::<ContextOverflow>())
     }
 }
 

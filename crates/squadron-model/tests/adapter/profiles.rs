@@ -79,7 +79,12 @@ async fn a_refused_optional_field_is_dropped_for_that_model_and_the_call_made_ag
 
     let sent = standin.requests();
     assert_eq!(sent.len(), 3, "{sent:#?}");
-    assert!(sent[0].refused.as_deref().is_some_and(|why| why.contains("parallel_tool_calls")));
+    assert!(
+        sent[0]
+            .refused
+            .as_deref()
+            .is_some_and(|why| why.contains("parallel_tool_calls"))
+    );
     assert!(sent[1].body.get("parallel_tool_calls").is_none());
     assert!(
         sent[2].body.get("parallel_tool_calls").is_none(),
@@ -150,18 +155,22 @@ async fn a_context_length_refusal_is_reported_as_an_overflow_with_the_window() {
 
 #[tokio::test]
 async fn an_unusable_reply_keeps_the_usage_it_was_billed() {
-    let standin = standin(Script::new("cut").then(Action::Reply(
-        Reply::text("half a senten")
-            .finish_reason("length")
-            .usage(ScriptedUsage {
-                prompt_tokens: 900,
-                completion_tokens: 4096,
-                cached_tokens: None,
-            }),
-    )))
-    .await;
+    let standin =
+        standin(Script::new("cut").then(
+            Action::Reply(Reply::text("half a senten").finish_reason("length").usage(
+                ScriptedUsage {
+                    prompt_tokens: 900,
+                    completion_tokens: 4096,
+                    cached_tokens: None,
+                },
+            )),
+        ))
+        .await;
     let model = adapter(settings(&standin, 1));
-    let error = model.complete(&request("s", "t")).await.expect_err("cut off");
+    let error = model
+        .complete(&request("s", "t"))
+        .await
+        .expect_err("cut off");
     let billed = BilledUnusable::of(&error).expect("billed");
     assert_eq!(billed.usage.map(|usage| usage.completion), Some(4096));
 }
@@ -189,7 +198,14 @@ async fn a_resolved_model_reports_its_profiles_limits() {
             )),
         )
         .expect("added");
-    assert_eq!(registry.resolve("local/gpt-4.1").unwrap().chat_model.limits(), limits);
+    assert_eq!(
+        registry
+            .resolve("local/gpt-4.1")
+            .unwrap()
+            .chat_model
+            .limits(),
+        limits
+    );
     assert_eq!(
         registry.resolve("local/other").unwrap().chat_model.limits(),
         ModelLimits::CONSERVATIVE
