@@ -178,8 +178,12 @@ fn the_bugfix_demo_fixes_the_sentry_crash_from_slack_and_tells_the_thread() {
         .unwrap_or_else(|| panic!("the Slack thread is printed:\n{stdout}"));
     let opening = thread.find("Fix squad started on").expect("the opening");
     let diagnosis = thread
-        .find("*Diagnosis* (confidence: high)")
+        .find("Diagnosis (confidence: high)")
         .expect("the diagnosis");
+    assert!(
+        !thread.contains("*Diagnosis*") && !thread.contains("<http"),
+        "Slack's mrkdwn reads as plain text:\n{thread}"
+    );
     let pr = thread.find("Pull request opened").expect("the PR");
     let merged = thread.find(":tada: Merged").expect("the merge");
     assert!(

@@ -159,6 +159,16 @@ pub struct DemoArgs {
     /// the bare repositories under `remotes/`. Without it everything goes when the demo ends.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+
+    /// Run the scenario through the daemon and keep its dashboard open after the run, until
+    /// Ctrl-C, so it can be watched in a browser.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// Where the demo's daemon listens (e.g. `127.0.0.1:8080`); any free loopback port by
+    /// default. The address is printed.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `squadron run`.

@@ -1,4 +1,4 @@
-//! Small formatting helpers shared by the commands: times and ages.
+//! Small formatting helpers shared by the commands: times, ages, durations and token counts.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,9 +34,43 @@ pub fn age(then: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// A duration to the second, compact: `42s`, `2m05s`, `1h02m`.
+pub fn elapsed(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// A token count in four characters or so: `950`, `12.3k`, `4.1M`.
+pub fn compact_tokens(tokens: u64) -> String {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count shown to one decimal place"
+    )]
+    let as_float = tokens as f64;
+    match tokens {
+        0..1_000 => tokens.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", as_float / 1_000.0),
+        _ => format!("{:.1}M", as_float / 1_000_000.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_and_token_counts_are_compact() {
+        assert_eq!(elapsed(Duration::from_secs(42)), "42s");
+        assert_eq!(elapsed(Duration::from_secs(125)), "2m05s");
+        assert_eq!(elapsed(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(compact_tokens(950), "950");
+        assert_eq!(compact_tokens(12_345), "12.3k");
+        assert_eq!(compact_tokens(4_100_000), "4.1M");
+    }
 
     #[test]
     fn ages_are_coarse_and_readable() {

@@ -1,114 +1,444 @@
-//! The live progress view of `squadron run` and `squadron demo`: one line per squad (issue,
-//! phase, round, PR, tokens, cost), redrawn in place on a terminal and printed as a plain
-//! log line per change otherwise. It writes to stdout, beside the summary; logs go to stderr.
+//! The live progress view of `squadron run`, `fix` and `demo`: a run header with totals and
+//! one line per squad (issue, phase, who is at work, round, PR, elapsed time, tokens, cost,
+//! and what a waiting squad waits for), redrawn in place by indicatif on a terminal and cut
+//! to its width so no line ever wraps; printed as a plain line per change otherwise. It
+//! writes to stdout, beside the summary; logs go to stderr.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write as _;
+use std::time::Duration;
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use squadron_core::{Phase, SquadId};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use console::{Style, measure_text_width, truncate_str};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use squadron_core::{IssueKey, Phase, SquadId, Timestamp, TokenUsage, Usd};
 use squadron_pipeline::SquadView;
+
+use crate::format::{compact_tokens, elapsed};
+
+/// How the view draws: decided once by the command from where stdout goes and `NO_COLOR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Look {
+    /// Stdout is a terminal: redraw in place, fit the width.
+    pub terminal: bool,
+    /// Colour the phases (a terminal without `NO_COLOR`).
+    pub color: bool,
+}
+
+impl Look {
+    /// The look for stdout as it is now: a terminal redraws in colour unless `NO_COLOR` is
+    /// set to anything non-empty (<https://no-color.org>).
+    pub fn of_stdout() -> Look {
+        let terminal = console::Term::stdout().is_term();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let look = Look {
+            terminal,
+            color: terminal && !no_color,
+        };
+        // indicatif and comfy-table style through `console`; one switch for all of them.
+        console::set_colors_enabled(look.color);
+        look
+    }
+
+    /// The width to fit lines to: the terminal's, or none.
+    pub fn width(self) -> Option<usize> {
+        if !self.terminal {
+            return None;
+        }
+        let (_rows, columns) = console::Term::stdout().size();
+        Some(usize::from(columns).max(MIN_WIDTH))
+    }
+}
+
+/// Narrower terminals are drawn as if this wide (and then cut by the terminal).
+const MIN_WIDTH: usize = 20;
+
+/// What the store knows of a squad beyond the live view: when it started and ended, and
+/// which issues it waits for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SquadFacts {
+    /// When it was admitted.
+    pub created_at: Option<Timestamp>,
+    /// When it last changed: its end, once it ended.
+    pub updated_at: Option<Timestamp>,
+    /// The issues that block it (Linear `blocks` relations within the milestone).
+    pub blocked_by: Vec<IssueKey>,
+}
+
+/// Everything one frame shows.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// The run's id.
+    pub run: &'a str,
+    /// When the run started, if known.
+    pub started_at: Option<Timestamp>,
+    /// The squads, in admission order.
+    pub squads: &'a [SquadView],
+    /// Per squad, what the store adds.
+    pub facts: &'a HashMap<SquadId, SquadFacts>,
+    /// The current time.
+    pub now: Timestamp,
+}
 
 /// Draws squads as they change.
 #[derive(Debug)]
 pub struct ProgressView {
-    terminal: bool,
-    lines_drawn: usize,
+    look: Look,
+    live: Option<Live>,
+    /// Plain mode: what was last printed per squad, to print only changes.
     shown: HashMap<SquadId, String>,
 }
 
+/// The indicatif side of a terminal view: a header line and one line per squad.
+#[derive(Debug)]
+struct Live {
+    multi: MultiProgress,
+    header: ProgressBar,
+    rows: Vec<(SquadId, ProgressBar)>,
+}
+
 impl ProgressView {
-    /// A view that redraws in place when stdout is a terminal.
-    pub fn new() -> ProgressView {
+    /// A view for `look`.
+    pub fn new(look: Look) -> ProgressView {
+        let live = look.terminal.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(8));
+            let header = multi.add(line_bar());
+            Live {
+                multi,
+                header,
+                rows: Vec::new(),
+            }
+        });
         ProgressView {
-            terminal: std::io::stdout().is_terminal(),
-            lines_drawn: 0,
+            look,
+            live,
             shown: HashMap::new(),
         }
     }
 
-    /// Shows the squads' current state.
-    pub fn update(&mut self, squads: &[SquadView]) {
-        let mut out = std::io::stdout().lock();
-        if self.terminal {
-            // Move up over the previous drawing and clear it, then draw every squad again.
-            if self.lines_drawn > 0 {
-                let _ = write!(out, "\x1b[{}A\x1b[J", self.lines_drawn);
-            }
-            for squad in squads {
-                let _ = writeln!(out, "{}", squad_line(squad));
-            }
-            self.lines_drawn = squads.len();
-        } else {
-            for squad in squads {
-                let line = squad_line(squad);
-                if self.shown.get(&squad.squad) != Some(&line) {
-                    let _ = writeln!(out, "{line}");
-                    self.shown.insert(squad.squad.clone(), line);
+    /// Shows `frame`: redrawn in place on a terminal, a plain line per squad whose phase,
+    /// round, PR or wait changed otherwise.
+    pub fn update(&mut self, frame: &Frame<'_>) {
+        let width = self.look.width();
+        match &mut self.live {
+            Some(live) => {
+                live.header.set_message(header_line(frame, width));
+                for squad in frame.squads {
+                    let line = squad_line(squad, frame, width, self.look.color);
+                    match live.rows.iter().find(|(id, _)| id == &squad.squad) {
+                        Some((_, bar)) => bar.set_message(line),
+                        None => {
+                            let bar = live.multi.add(line_bar());
+                            bar.set_message(line);
+                            live.rows.push((squad.squad.clone(), bar));
+                        }
+                    }
                 }
             }
+            None => {
+                let mut out = std::io::stdout().lock();
+                for squad in frame.squads {
+                    let key = change_key(squad, frame);
+                    if self.shown.get(&squad.squad) != Some(&key) {
+                        let _ = writeln!(out, "{}", squad_line(squad, frame, None, false));
+                        self.shown.insert(squad.squad.clone(), key);
+                    }
+                }
+                let _ = out.flush();
+            }
         }
-        let _ = out.flush();
+    }
+
+    /// Leaves the last frame on screen (a terminal) so the summary follows it.
+    pub fn finish(&mut self, frame: &Frame<'_>) {
+        self.update(frame);
+        if let Some(live) = self.live.take() {
+            live.header.finish();
+            for (_, bar) in &live.rows {
+                bar.finish();
+            }
+            // indicatif fills each line to the terminal's width and leaves the cursor at the
+            // end of the last one, relying on the terminal's automatic wrap for what comes
+            // next; a line break makes the summary start on a line of its own everywhere.
+            let _ = writeln!(std::io::stdout());
+        }
     }
 }
 
-/// One squad: `ENG-1  reviewing  round 1  PR #4  12.3k tokens  $0.0412`.
-pub fn squad_line(squad: &SquadView) -> String {
-    let pr = squad
-        .pr
-        .map(|pr| format!("PR {pr}"))
-        .unwrap_or_else(|| "no PR".to_owned());
+/// A bar that is only a line of text.
+fn line_bar() -> ProgressBar {
+    let bar = ProgressBar::hidden();
+    // `{msg}` is a valid template; the fallback is never taken.
+    bar.set_style(
+        ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// What a plain view prints a new line for: the figures (tokens, elapsed time) change too
+/// often to be worth a line each.
+fn change_key(squad: &SquadView, frame: &Frame<'_>) -> String {
     format!(
-        "{:<10} {:<40} round {}  {:<8} {:>8} tokens  {}",
-        squad.issue.as_str(),
-        clip(&squad.phase.to_string(), PHASE_WIDTH),
+        "{}|{}|{:?}|{}",
+        squad.phase,
         squad.round,
-        pr,
-        compact(squad.tokens.total()),
-        squad.cost,
+        squad.pr,
+        waits_for(squad, frame).unwrap_or_default()
     )
 }
 
-/// Width of the phase column; a longer reason is cut (the summary prints it whole).
-const PHASE_WIDTH: usize = 40;
+/// `4 squads · 2 ended: 1 merged, 1 skipped · 3m12s · 45.1k tokens · $0.1234 · run r-1`:
+/// the totals first, so a narrow terminal cuts the run id rather than them.
+pub fn header_line(frame: &Frame<'_>, width: Option<usize>) -> String {
+    let totals = Totals::of(frame.squads);
+    let ended = frame
+        .squads
+        .iter()
+        .filter(|squad| squad.phase.is_terminal())
+        .count();
+    let mut line = format!("{} squads · {ended} ended", frame.squads.len());
+    let counts = outcome_counts(
+        &frame
+            .squads
+            .iter()
+            .filter(|squad| squad.phase.is_terminal())
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    if !counts.is_empty() {
+        line.push_str(&format!(": {counts}"));
+    }
+    if let Some(started) = frame.started_at {
+        let end = if ended == frame.squads.len() && !frame.squads.is_empty() {
+            last_change(frame).unwrap_or(frame.now)
+        } else {
+            frame.now
+        };
+        line.push_str(&format!(" · {}", elapsed(end.since(started))));
+    }
+    line.push_str(&format!(
+        " · {} tokens · {} · run {}",
+        compact_tokens(totals.tokens.total()),
+        totals.cost,
+        frame.run
+    ));
+    fit(&line, width)
+}
 
-/// `text` cut to `width` characters, ending in `…` when cut.
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+/// When the last squad changed, for a run that has ended.
+fn last_change(frame: &Frame<'_>) -> Option<Timestamp> {
+    frame
+        .squads
+        .iter()
+        .filter_map(|squad| frame.facts.get(&squad.squad)?.updated_at)
+        .max()
+}
+
+/// Width of the issue column; longer keys push the line right.
+const ISSUE_WIDTH: usize = 8;
+/// Width of the phase column: `implementing`, the longest phase name.
+const PHASE_WIDTH: usize = 12;
+/// Width of the column naming who is at work.
+const WHO_WIDTH: usize = 13;
+
+/// One squad:
+/// `ENG-2    reviewing    2 reviewers   r1  #4   2m05s  12.3k  $0.0412  Add totals`.
+pub fn squad_line(
+    squad: &SquadView,
+    frame: &Frame<'_>,
+    width: Option<usize>,
+    color: bool,
+) -> String {
+    let facts = frame.facts.get(&squad.squad);
+    let pr = squad
+        .pr
+        .map_or_else(|| "-".to_owned(), |pr| format!("#{}", pr.0));
+    let since = facts.and_then(|facts| {
+        let start = facts.created_at?;
+        let end = if squad.phase.is_terminal() {
+            facts.updated_at.unwrap_or(frame.now)
+        } else {
+            frame.now
+        };
+        Some(elapsed(end.since(start)))
+    });
+    let note = waits_for(squad, frame)
+        .or_else(|| squad.phase.detail().map(str::to_owned))
+        .unwrap_or_else(|| squad.title.clone());
+    let phase = format!("{:<PHASE_WIDTH$}", squad.phase.name());
+    let phase = if color {
+        phase_style(&squad.phase).apply_to(phase).to_string()
+    } else {
+        phase
+    };
+    let round = if squad.round == 0 {
+        String::new()
+    } else {
+        format!("r{}", squad.round)
+    };
+    let line = format!(
+        "{:<ISSUE_WIDTH$} {phase} {:<WHO_WIDTH$} {round:<3} {:<5} {:>6} {:>6} {:>8}  {note}",
+        squad.issue.as_str(),
+        at_work(&squad.phase),
+        pr,
+        since.unwrap_or_else(|| "-".to_owned()),
+        compact_tokens(squad.tokens.total()),
+        squad.cost.to_string(),
+    );
+    fit(line.trim_end(), width)
+}
+
+/// Who works in `phase`, as far as the phase tells.
+fn at_work(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Preparing => "worktree",
+        Phase::Diagnosing => "diagnostician",
+        Phase::Implementing | Phase::Fixing => "developer, QA",
+        Phase::Verifying => "test command",
+        Phase::PrOpen => "pull request",
+        Phase::Reviewing => "2 reviewers",
+        Phase::Approved => "merge queue",
+        Phase::Merging => "merge gate",
+        Phase::Queued
+        | Phase::Merged
+        | Phase::NeedsHuman(_)
+        | Phase::Failed(_)
+        | Phase::Cancelled
+        | Phase::Skipped(_) => "",
+    }
+}
+
+/// What a queued squad waits for: the blockers of its run that have not merged, else a
+/// free slot.
+fn waits_for(squad: &SquadView, frame: &Frame<'_>) -> Option<String> {
+    if squad.phase != Phase::Queued {
+        return None;
+    }
+    let blocked_by = frame
+        .facts
+        .get(&squad.squad)
+        .map(|facts| facts.blocked_by.as_slice())
+        .unwrap_or_default();
+    let open: Vec<&str> = blocked_by
+        .iter()
+        .filter(|blocker| {
+            !frame
+                .squads
+                .iter()
+                .any(|other| &other.issue == *blocker && other.phase == Phase::Merged)
+        })
+        .map(IssueKey::as_str)
+        .collect();
+    Some(if open.is_empty() {
+        "waits for a free slot".to_owned()
+    } else {
+        format!("waits for {} to merge", open.join(", "))
+    })
+}
+
+fn phase_style(phase: &Phase) -> Style {
+    match phase {
+        Phase::Merged => Style::new().green(),
+        Phase::NeedsHuman(_) | Phase::Failed(_) => Style::new().red(),
+        Phase::Cancelled | Phase::Skipped(_) | Phase::Queued => Style::new().dim(),
+        _ => Style::new().cyan(),
+    }
+}
+
+/// `text` cut to `width` columns with `…`, or whole without a width.
+pub fn fit(text: &str, width: Option<usize>) -> String {
+    match width {
+        Some(width) if measure_text_width(text) > width => {
+            truncate_str(text, width, "…").into_owned()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// `text` broken at spaces into lines of at most `width` columns, continuation lines
+/// indented by `indent` spaces; a word longer than a line is cut. Whole without a width.
+pub fn wrap(text: &str, width: Option<usize>, indent: usize) -> String {
+    let Some(width) = width else {
         return text.to_owned();
+    };
+    let indent = indent.min(width / 2);
+    let mut lines: Vec<String> = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        let mut first = true;
+        for word in paragraph.split(' ') {
+            let room = if first { width } else { width - indent };
+            if line.is_empty() {
+                line = word.to_owned();
+            } else if measure_text_width(&line) + 1 + measure_text_width(word) <= room {
+                line.push(' ');
+                line.push_str(word);
+            } else {
+                lines.push(indented(&line, first, indent, room));
+                first = false;
+                line = word.to_owned();
+            }
+        }
+        let room = if first { width } else { width - indent };
+        lines.push(indented(&line, first, indent, room));
     }
-    let mut clipped: String = text.chars().take(width - 1).collect();
-    clipped.push('…');
-    clipped
+    lines.join("\n")
 }
 
-fn compact(tokens: u64) -> String {
-    match tokens {
-        0..1_000 => tokens.to_string(),
-        1_000..1_000_000 => format!("{:.1}k", tokens as f64 / 1_000.0),
-        _ => format!("{:.1}M", tokens as f64 / 1_000_000.0),
+/// One wrapped line: cut to `room`, and indented unless it is a paragraph's first.
+fn indented(line: &str, first: bool, indent: usize, room: usize) -> String {
+    let prefix = if first { 0 } else { indent };
+    format!("{}{}", " ".repeat(prefix), fit(line, Some(room)))
+}
+
+/// The run's figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Tokens of every squad.
+    pub tokens: TokenUsage,
+    /// Their cost.
+    pub cost: Usd,
+}
+
+impl Totals {
+    /// Sums `squads`.
+    pub fn of(squads: &[SquadView]) -> Totals {
+        squads.iter().fold(Totals::default(), |mut totals, squad| {
+            totals.tokens += squad.tokens;
+            totals.cost += squad.cost;
+            totals
+        })
     }
 }
 
-/// The end-of-run table: one row per squad with its outcome.
-pub fn summary_table(squads: &[SquadView]) -> Table {
+/// Below this width the table counts approvals instead of naming the approvers.
+const APPROVER_NAMES_WIDTH: usize = 140;
+
+/// The end-of-run table: one row per squad with its outcome, fitted to `width` (the title,
+/// last, wraps within its column).
+pub fn summary_table(squads: &[SquadView], width: Option<usize>) -> Table {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
+    let names = width.is_none_or(|width| width >= APPROVER_NAMES_WIDTH);
+    if let Some(width) = width {
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+    }
     table.set_header([
         "issue",
-        "title",
         "outcome",
         "rounds",
         "PR",
         "merged",
-        "approved by",
+        if names { "approved by" } else { "approvals" },
         "tokens",
         "cost",
+        "title",
     ]);
     for squad in squads {
         table.add_row([
             squad.issue.to_string(),
-            squad.title.clone(),
             squad.phase.name().to_owned(),
             squad.round.to_string(),
             squad
@@ -120,39 +450,51 @@ pub fn summary_table(squads: &[SquadView]) -> Table {
                 .as_ref()
                 .map(|sha| sha.short().to_owned())
                 .unwrap_or_else(|| "-".to_owned()),
-            if squad.approved_by.is_empty() {
-                "-".to_owned()
-            } else {
-                squad.approved_by.join(", ")
+            match (names, squad.approved_by.len()) {
+                (_, 0) => "-".to_owned(),
+                (true, _) => squad.approved_by.join(", "),
+                (false, count) => count.to_string(),
             },
-            squad.tokens.total().to_string(),
+            compact_tokens(squad.tokens.total()),
             squad.cost.to_string(),
+            squad.title.clone(),
         ]);
     }
     table
 }
 
 /// The end-of-run summary: the table, the reason of every squad that did not merge, and
-/// the counts per outcome.
-pub fn summary(squads: &[SquadView]) -> String {
+/// a totals line (`4 squads: 3 merged, 1 skipped · 45.1k tokens · $0.1234 · 3m12s`).
+pub fn summary(squads: &[SquadView], duration: Option<Duration>, width: Option<usize>) -> String {
+    let totals = Totals::of(squads);
+    let mut last = format!(
+        "{} squads: {} · {} tokens · {}",
+        squads.len(),
+        outcome_counts(squads),
+        compact_tokens(totals.tokens.total()),
+        totals.cost
+    );
+    if let Some(duration) = duration {
+        last.push_str(&format!(" · {}", elapsed(duration)));
+    }
     format!(
         "{}\n{}{}",
-        summary_table(squads),
-        outcome_reasons(squads),
-        outcome_counts(squads)
+        summary_table(squads, width),
+        outcome_reasons(squads, width),
+        wrap(&last, width, 2)
     )
 }
 
-/// The reason of every squad that ended without merging, one line each, for under the
+/// The reason of every squad that ended without merging, one paragraph each, for under the
 /// summary table (the table keeps to the phase name).
-pub fn outcome_reasons(squads: &[SquadView]) -> String {
+pub fn outcome_reasons(squads: &[SquadView], width: Option<usize>) -> String {
     squads
         .iter()
         .filter_map(|squad| {
-            squad
-                .phase
-                .detail()
-                .map(|detail| format!("{} {}: {detail}\n", squad.issue, squad.phase.name()))
+            squad.phase.detail().map(|detail| {
+                let text = format!("{} {}: {detail}", squad.issue, squad.phase.name());
+                format!("{}\n", wrap(&text, width, 2))
+            })
         })
         .collect()
 }

@@ -3,10 +3,13 @@
 //! at them, and runs a built-in scenario through the real adapters, the real store and the
 //! real runtime, with the same live progress and summary as `squadron run`. The milestone
 //! scenario runs like `squadron run`; the bug-fix scenario starts the daemon's HTTP server
-//! in-process and sends it a signed `/squad fix`, as Slack would. Writes `report.json` and,
-//! with `--keep`, leaves the store and the bare repositories behind.
+//! in-process and sends it a signed `/squad fix`, as Slack would. With `--serve` every
+//! scenario runs through that daemon (the milestone started with `POST /api/runs`, as the
+//! dashboard does), whose dashboard stays open after the run until Ctrl-C. With `--keep` it
+//! writes `report.json` and leaves the store and the bare repositories behind.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,15 +24,17 @@ use squadron_config::Env;
 use squadron_core::{IssueKey, Phase};
 use squadron_pipeline::{PipelineHandle, SquadView};
 use squadron_standin_slack::SlashCommandRequest;
+use squadron_store::SqlStore;
 use tokio::net::TcpListener;
 
 use crate::cli::DemoArgs;
+use crate::commands::follow::{Followed, follow};
 use crate::commands::run::{build_pipeline, follow_to_end};
 use crate::commands::serve::server_settings;
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
 use crate::format::now;
-use crate::progress::{ProgressView, summary};
+use crate::progress::{Look, summary, wrap};
 use crate::wiring::SystemClock;
 
 /// How often the demo looks for a reply the daemon sent to the command's response URL,
@@ -85,19 +90,38 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     } else {
         "interrupted: the demo stopped and its state is discarded".to_owned()
     };
-    let squads = match scenario.fix_issue() {
-        None => {
-            let url = world.project_url().to_owned();
-            follow_to_end(&context, &interrupted, |handle| async move {
-                handle.start_run(&url).await
-            })
-            .await?
+    let look = Look::of_stdout();
+    let (followed, daemon) = if args.serve || scenario.fix_issue().is_some() {
+        let daemon = DemoDaemon::start(&context, args.listen).await?;
+        if args.serve {
+            say(&format!(
+                "dashboard: http://{}/ (it stays open after the run until Ctrl-C)",
+                daemon.address
+            ));
         }
-        Some(issue) => vec![fix_through_slack(&context, &world, issue, &interrupted).await?],
+        let followed = match scenario.fix_issue() {
+            Some(issue) => fix_through_slack(&daemon, &world, issue, &interrupted, look).await,
+            None => run_through_api(&daemon, world.project_url(), &interrupted, look).await,
+        };
+        match followed {
+            Ok(followed) => (followed, Some(daemon)),
+            Err(error) => {
+                daemon.stop().await?;
+                return Err(error);
+            }
+        }
+    } else {
+        let url = world.project_url().to_owned();
+        let followed = follow_to_end(&context, look, &interrupted, |handle| async move {
+            handle.start_run(&url).await
+        })
+        .await?;
+        (followed, None)
     };
-    crate::output::println(&summary(&squads))?;
+    let squads = followed.squads;
+    crate::output::println(&summary(&squads, followed.duration, look.width()))?;
     if scenario.fix_issue().is_some() {
-        crate::output::println(&slack_threads(&world))?;
+        crate::output::println(&slack_threads(&world, look.width()))?;
     }
     let report = report(scenario, &world, &context, &squads).await;
 
@@ -121,24 +145,125 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     }
 
     let unexpected = report.unexpected(&scenario.expected());
-    if unexpected.is_empty() {
+    let code = if unexpected.is_empty() {
         say(&format!(
             "demo `{scenario}`: every issue reached its expected outcome"
         ));
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     } else {
         for (issue, expected, actual) in &unexpected {
             say(&format!(
                 "demo `{scenario}`: {issue} ended {actual}, expected {expected}"
             ));
         }
-        Ok(ExitCode::FAILURE)
+        ExitCode::FAILURE
+    };
+    if let Some(daemon) = daemon {
+        if args.serve {
+            say(&format!(
+                "the dashboard stays open at http://{}/ ; press Ctrl-C to stop",
+                daemon.address
+            ));
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        daemon.stop().await?;
+    }
+    Ok(code)
+}
+
+/// The daemon's HTTP server in-process on a loopback port, in front of the real runtime:
+/// what `squadron serve` runs, for the scenarios that go through it.
+struct DemoDaemon {
+    handle: PipelineHandle,
+    store: Arc<SqlStore>,
+    address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), server::ServeError>>,
+}
+
+impl DemoDaemon {
+    /// Builds the runtime and serves it on `listen` (a free loopback port without one).
+    async fn start(context: &Context, listen: Option<SocketAddr>) -> Result<DemoDaemon, CliError> {
+        let store = Arc::new(context.open_store().await?);
+        let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
+        let handle = pipeline.handle();
+        let secrets = context.config.resolve_secrets(&context.env);
+        let settings = server_settings(context, &secrets);
+        let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(listen).await.map_err(|error| {
+            CliError::user(format!(
+                "failed to listen on {listen} for the demo's daemon: {error}"
+            ))
+            .with_hint("pick a free address with --listen, e.g. 127.0.0.1:8080, or leave it out for any free port")
+        })?;
+        let address = listener.local_addr().map_err(|error| internal(&error))?;
+        let control = Arc::new(PipelineControl::start(pipeline, Arc::clone(&store)));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server::run(
+            listener,
+            Server::new(control, Arc::new(SystemClock), settings),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(DemoDaemon {
+            handle,
+            store,
+            address,
+            stop,
+            serving,
+        })
+    }
+
+    /// Stops serving, which lets the runtime checkpoint.
+    async fn stop(self) -> Result<(), CliError> {
+        let _ = self.stop.send(());
+        match self.serving.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(internal(&error)),
+            Err(error) => Err(CliError::internal(format!(
+                "the demo's daemon panicked: {error}"
+            ))),
+        }
     }
 }
 
-/// Tells the person watching, on stderr beside the progress; a closed stderr is ignored.
+/// Starts the milestone run with `POST /api/runs`, as the dashboard does, and follows it.
+async fn run_through_api(
+    daemon: &DemoDaemon,
+    url: &str,
+    interrupted: &str,
+    look: Look,
+) -> Result<Followed, CliError> {
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/api/runs", daemon.address))
+        .json(&serde_json::json!({ "url": url }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|error| internal(&error))?;
+    let answer: serde_json::Value = answer.json().await.map_err(|error| internal(&error))?;
+    let run = answer["run_id"].as_str().ok_or_else(|| {
+        CliError::internal(format!(
+            "failed to start the demo's run: the daemon answered {answer}"
+        ))
+    })?;
+    follow(
+        &daemon.handle,
+        &daemon.store,
+        &squadron_core::RunId::new(run),
+        interrupted,
+        look,
+    )
+    .await
+}
+
+/// Tells the person watching, on stderr beside the progress, wrapped to the terminal's
+/// width; a closed stderr is ignored.
 fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
+    let stderr = console::Term::stderr();
+    let width = stderr.is_term().then(|| usize::from(stderr.size().1));
+    let _ = writeln!(std::io::stderr(), "{}", wrap(text, width, 2));
 }
 
 /// The programs the demo runs besides itself: `git` (the stand-in GitHub serves real bare
@@ -175,71 +300,38 @@ fn check_requirements() -> Result<(), CliError> {
     ))
 }
 
-/// Runs the daemon's HTTP server in-process on a free loopback port in front of the real
-/// runtime, sends it `/squad fix <issue>` signed as Slack signs it, and follows the fix
-/// with live progress until its squad has ended; then stops the server, which lets the
-/// runtime checkpoint. Returns the squad.
+/// Sends the daemon `/squad fix <issue>` signed as Slack signs it, and follows the fix
+/// with live progress until its squad has ended.
 async fn fix_through_slack(
-    context: &Context,
+    daemon: &DemoDaemon,
     world: &DemoWorld,
     issue: &str,
     interrupted: &str,
-) -> Result<SquadView, CliError> {
-    let store = Arc::new(context.open_store().await?);
-    let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
-    let handle = pipeline.handle();
-    let secrets = context.config.resolve_secrets(&context.env);
-    let settings = server_settings(context, &secrets);
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|error| {
-        CliError::internal(format!(
-            "failed to listen on a loopback port for the demo's daemon: {error}"
-        ))
-    })?;
-    let address = listener.local_addr().map_err(|error| internal(&error))?;
-    let control = Arc::new(PipelineControl::start(pipeline, store));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server::run(
-        listener,
-        Server::new(control, Arc::new(SystemClock), settings),
-        async move {
-            let _ = stopped.await;
-        },
+    look: Look,
+) -> Result<Followed, CliError> {
+    let text = format!("fix {issue}");
+    let signed = SlashCommandRequest::new("/squad", &text)
+        .with_response_url(&world.slack.response_url("demo"))
+        .sign(SLACK_SIGNING_SECRET, now().as_millis() / 1000);
+    say(&format!("slack: /squad {text}"));
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/slack", daemon.address))
+        .body(signed.body.clone());
+    for (name, value) in signed.headers() {
+        request = request.header(name, value);
+    }
+    let answer = request
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|error| internal(&error))?;
+    let answer: serde_json::Value = answer.json().await.map_err(|error| internal(&error))?;
+    say(&format!(
+        "squadron: {}",
+        answer["text"].as_str().unwrap_or("(no acknowledgement)")
     ));
-
-    let outcome = async {
-        let text = format!("fix {issue}");
-        let signed = SlashCommandRequest::new("/squad", &text)
-            .with_response_url(&world.slack.response_url("demo"))
-            .sign(SLACK_SIGNING_SECRET, now().as_millis() / 1000);
-        say(&format!("slack: /squad {text}"));
-        let mut request = reqwest::Client::new()
-            .post(format!("http://{address}/webhooks/slack"))
-            .body(signed.body.clone());
-        for (name, value) in signed.headers() {
-            request = request.header(name, value);
-        }
-        let answer = request
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| internal(&error))?;
-        let answer: serde_json::Value = answer.json().await.map_err(|error| internal(&error))?;
-        say(&format!(
-            "squadron: {}",
-            answer["text"].as_str().unwrap_or("(no acknowledgement)")
-        ));
-        follow_fix(&handle, world, &IssueKey::from(issue), interrupted).await
-    }
-    .await;
-
-    let _ = stop.send(());
-    match serving.await {
-        Ok(Ok(())) => outcome,
-        Ok(Err(error)) => Err(internal(&error)),
-        Err(error) => Err(CliError::internal(format!(
-            "the demo's daemon panicked: {error}"
-        ))),
-    }
+    let run = fix_started(&daemon.handle, world, &IssueKey::from(issue), interrupted).await?;
+    follow(&daemon.handle, &daemon.store, &run, interrupted, look).await
 }
 
 /// An unexpected failure of the demo's own plumbing.
@@ -247,35 +339,24 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> CliError {
     CliError::internal(format!("failed to {}", error_chain(error)))
 }
 
-/// Shows live progress of the fix of `issue` until its run has finished, and returns its
-/// squad. Fails when the daemon tells the person (through the command's response URL) that
-/// the fix could not start.
-async fn follow_fix(
+/// Waits until the fix of `issue` has a squad, and returns its run. Fails when the daemon
+/// tells the person (through the command's response URL) that the fix could not start.
+async fn fix_started(
     handle: &PipelineHandle,
     world: &DemoWorld,
     issue: &IssueKey,
     interrupted: &str,
-) -> Result<SquadView, CliError> {
+) -> Result<squadron_core::RunId, CliError> {
     let mut progress = handle.progress();
-    let mut view = ProgressView::new();
     let mut poll = tokio::time::interval(REPLY_POLL);
     loop {
-        let squad = progress.borrow_and_update().squad_for_issue(issue).cloned();
-        if let Some(squad) = squad {
-            let current = progress.borrow().squads_of(&squad.run);
-            view.update(&current);
-            if progress
-                .borrow()
-                .run(&squad.run)
-                .is_some_and(|run| run.finished)
-            {
-                return Ok(current.into_iter().next().unwrap_or(squad));
-            }
+        if let Some(squad) = progress.borrow_and_update().squad_for_issue(issue) {
+            return Ok(squad.run.clone());
         }
         tokio::select! {
             changed = progress.changed() => {
                 if changed.is_err() {
-                    return Err(CliError::internal("the squad runtime stopped before the fix finished"));
+                    return Err(CliError::internal("the squad runtime stopped before the fix started"));
                 }
             }
             _ = poll.tick() => {
@@ -294,26 +375,79 @@ async fn follow_fix(
 }
 
 /// Every Slack thread the stand-in recorded, as a person would read the channel.
-fn slack_threads(world: &DemoWorld) -> String {
+fn slack_threads(world: &DemoWorld, width: Option<usize>) -> String {
     let mut text = String::from("Slack:");
     for thread in world.slack.threads() {
-        let line = |message: &squadron_standin_slack::RecordedMessage| {
-            message
-                .text
-                .clone()
-                .unwrap_or_default()
-                .replace('\n', "\n    ")
+        let plain = |message: &squadron_standin_slack::RecordedMessage| {
+            plain_mrkdwn(message.text.as_deref().unwrap_or_default())
         };
-        text.push_str(&format!(
-            "\n#{} {}",
-            thread.parent.channel,
-            line(&thread.parent)
-        ));
+        let parent = format!("#{} {}", thread.parent.channel, plain(&thread.parent));
+        text.push('\n');
+        text.push_str(&wrap(&parent, width, 4));
         for reply in &thread.replies {
-            text.push_str(&format!("\n  └ {}", line(reply)));
+            text.push('\n');
+            text.push_str(&wrap(&format!("  └ {}", plain(reply)), width, 4));
         }
     }
     text
+}
+
+/// Slack's mrkdwn as a terminal shows it: `<url|label>` as `label (url)`, `<url>` as the
+/// URL, `*bold*` and `_italic_` without their marks, and `&lt;`, `&gt;`, `&amp;` unescaped.
+fn plain_mrkdwn(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('>') {
+            Some(close) => {
+                let link = &after[..close];
+                match link.split_once('|') {
+                    Some((url, label)) => out.push_str(&format!("{label} ({url})")),
+                    None => out.push_str(link),
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    let unmarked: String = out
+        .split('\n')
+        .map(|line| {
+            line.split(' ')
+                .map(strip_marks)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    unmarked
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A word without the `*…*` or `_…_` that make it bold or italic in mrkdwn.
+fn strip_marks(word: &str) -> String {
+    let mut word = word.to_owned();
+    for mark in ['*', '_'] {
+        let starts = word.starts_with(mark);
+        let ends = word
+            .trim_end_matches([',', '.', ':', ';', ')'])
+            .ends_with(mark);
+        if starts {
+            word.remove(0);
+        }
+        if ends && let Some(at) = word.rfind(mark) {
+            word.remove(at);
+        }
+    }
+    word
 }
 
 /// The directory the demo keeps its state in: `--keep DIR` (created if needed), else a
@@ -504,4 +638,23 @@ fn approvals_of_head(world: &DemoWorld, number: u64) -> Vec<String> {
         .collect();
     logins.sort();
     logins
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_mrkdwn_reads_as_plain_text_on_a_terminal() {
+        assert_eq!(
+            plain_mrkdwn(
+                "*PR opened*: <https://github.test/acme/ledger/pull/4|#4> for _ENG-1_ &amp; more"
+            ),
+            "PR opened: #4 (https://github.test/acme/ledger/pull/4) for ENG-1 & more"
+        );
+        assert_eq!(
+            plain_mrkdwn("see <https://linear.test/i/ENG-1> and snake_case_name"),
+            "see https://linear.test/i/ENG-1 and snake_case_name"
+        );
+    }
 }

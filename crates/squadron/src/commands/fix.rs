@@ -12,7 +12,8 @@ use crate::cli::{FixArgs, GlobalArgs};
 use crate::commands::run::follow_to_end;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::progress::summary_table;
+use crate::format::elapsed;
+use crate::progress::{Look, summary_table, wrap};
 
 /// Who a fix started from the command line is recorded as having been asked by.
 const REQUESTED_BY: &str = "cli";
@@ -23,28 +24,33 @@ pub async fn run(global: &GlobalArgs, args: &FixArgs) -> Result<ExitCode, CliErr
     let issue = parse_issue_ref(&args.issue)
         .map_err(|error| CliError::user(format!("failed to {error}")))?;
     let context = Context::load(global)?;
-    let squad = fix_to_end(&context, &issue.identifier).await?;
-    crate::output::println(&summary_table(std::slice::from_ref(&squad)).to_string())?;
-    match &squad.phase {
+    let look = Look::of_stdout();
+    let squad = fix_to_end(&context, look, &issue.identifier).await?;
+    crate::output::println(&summary_table(std::slice::from_ref(&squad), look.width()).to_string())?;
+    let (code, line) = match &squad.phase {
         Phase::Merged => {
-            let elapsed = squad
+            let after = squad
                 .time_to_merge
-                .map(|elapsed| format!(" {}s after it was triggered", elapsed.as_secs()))
+                .map(|took| format!(" {} after it was triggered", elapsed(took)))
                 .unwrap_or_default();
-            crate::output::println(&format!("{} fixed: merged{elapsed}", squad.issue))?;
-            Ok(ExitCode::SUCCESS)
+            (
+                ExitCode::SUCCESS,
+                format!("{} fixed: merged{after}", squad.issue),
+            )
         }
-        phase => {
-            crate::output::println(&format!("{} not fixed: {phase}", squad.issue))?;
-            Ok(ExitCode::FAILURE)
-        }
-    }
+        phase => (
+            ExitCode::FAILURE,
+            format!("{} not fixed: {phase}", squad.issue),
+        ),
+    };
+    crate::output::println(&wrap(&line, look.width(), 2))?;
+    Ok(code)
 }
 
 /// Starts (or resumes) the fix of `issue` on the real adapters, shows live progress until
 /// its squad has ended, and returns it. Ctrl-C stops the runtime gracefully: the store keeps
 /// every step, and fixing the same issue again resumes.
-async fn fix_to_end(context: &Context, issue: &str) -> Result<SquadView, CliError> {
+async fn fix_to_end(context: &Context, look: Look, issue: &str) -> Result<SquadView, CliError> {
     let request = FixRequest {
         issue: issue.to_owned(),
         requested_by: REQUESTED_BY.to_owned(),
@@ -53,11 +59,12 @@ async fn fix_to_end(context: &Context, issue: &str) -> Result<SquadView, CliErro
     let interrupted = format!(
         "interrupted: the fix's progress is recorded; run `squadron fix {issue}` again to resume"
     );
-    let squads = follow_to_end(context, &interrupted, |handle| async move {
+    let followed = follow_to_end(context, look, &interrupted, |handle| async move {
         handle.start_fix(request).await
     })
     .await?;
-    squads
+    followed
+        .squads
         .into_iter()
         .next()
         .ok_or_else(|| CliError::internal(format!("the fix of {issue} finished without a squad")))

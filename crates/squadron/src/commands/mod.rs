@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod doctor;
 pub mod fix;
+pub mod follow;
 pub mod logs;
 pub mod plan;
 pub mod run;

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use squadron_core::RunId;
 use squadron_linear::parse_project_url;
-use squadron_pipeline::{PipelineError, PipelineErrorKind, PipelineHandle, SquadView};
+use squadron_pipeline::{PipelineError, PipelineErrorKind, PipelineHandle};
 use tracing::info;
 
 use crate::cli::{GlobalArgs, RunArgs};
+use crate::commands::follow::{Followed, follow};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
-use crate::progress::{ProgressView, all_admitted_merged, summary};
+use crate::progress::{Look, all_admitted_merged, summary};
 pub use crate::wiring::build_pipeline;
 
 /// Runs `squadron run`.
@@ -21,26 +22,22 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
     // A bad URL is refused before anything is opened or contacted.
     parse_project_url(&args.url).map_err(|error| CliError::user(error.to_string()))?;
     let context = Context::load(global)?;
-    let squads = run_to_end(&context, &args.url).await?;
-    crate::output::println(&summary(&squads))?;
-    Ok(if all_admitted_merged(&squads) {
+    let look = Look::of_stdout();
+    let interrupted = format!(
+        "interrupted: every squad's progress is recorded; run `squadron run {}` again to resume",
+        args.url
+    );
+    let url = args.url.clone();
+    let followed = follow_to_end(&context, look, &interrupted, |handle| async move {
+        handle.start_run(&url).await
+    })
+    .await?;
+    crate::output::println(&summary(&followed.squads, followed.duration, look.width()))?;
+    Ok(if all_admitted_merged(&followed.squads) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Starts (or resumes) the run for `url` on the real adapters, shows live progress until
-/// every squad has ended, and returns the squads. Ctrl-C stops the runtime gracefully: the
-/// store keeps every step, and running the same URL again resumes.
-async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, CliError> {
-    let interrupted = format!(
-        "interrupted: every squad's progress is recorded; run `squadron run {url}` again to resume"
-    );
-    follow_to_end(context, &interrupted, |handle| async move {
-        handle.start_run(url).await
-    })
-    .await
 }
 
 /// Builds the runtime on the real adapters, starts a run with `start`, shows its squads'
@@ -48,15 +45,16 @@ async fn run_to_end(context: &Context, url: &str) -> Result<Vec<SquadView>, CliE
 /// gracefully and fails with `interrupted` (which says how to pick the run up again).
 pub async fn follow_to_end<F, Fut>(
     context: &Context,
+    look: Look,
     interrupted: &str,
     start: F,
-) -> Result<Vec<SquadView>, CliError>
+) -> Result<Followed, CliError>
 where
     F: FnOnce(PipelineHandle) -> Fut,
     Fut: Future<Output = Result<RunId, PipelineError>>,
 {
     let store = Arc::new(context.open_store().await?);
-    let pipeline = build_pipeline(context, store).await?;
+    let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
     let handle = pipeline.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runtime = tokio::spawn(pipeline.run(async move {
@@ -66,7 +64,7 @@ where
     let outcome = match start(handle.clone()).await {
         Ok(run) => {
             info!(run = %run, "run started");
-            follow(&handle, &run, interrupted).await
+            follow(&handle, &store, &run, interrupted, look).await
         }
         Err(error) => Err(pipeline_error(error)),
     };
@@ -77,32 +75,6 @@ where
         Err(error) => Err(CliError::internal(format!(
             "the squad runtime panicked: {error}"
         ))),
-    }
-}
-
-/// Shows `run`'s squads as they change until every one has ended, or Ctrl-C.
-async fn follow(
-    handle: &PipelineHandle,
-    run: &RunId,
-    interrupted: &str,
-) -> Result<Vec<SquadView>, CliError> {
-    let mut progress = handle.progress();
-    let mut view = ProgressView::new();
-    loop {
-        view.update(&progress.borrow_and_update().squads_of(run));
-        if progress.borrow().run(run).is_some_and(|run| run.finished) {
-            return Ok(progress.borrow().squads_of(run));
-        }
-        tokio::select! {
-            changed = progress.changed() => {
-                if changed.is_err() {
-                    return Err(CliError::internal("the squad runtime stopped before the run finished"));
-                }
-            }
-            _ = tokio::signal::ctrl_c() => {
-                return Err(CliError::transient(interrupted));
-            }
-        }
     }
 }
 
