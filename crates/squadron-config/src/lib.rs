@@ -7,13 +7,17 @@
 //! it once and passes an [`Env`] in.
 
 mod agents;
+mod command_line;
 mod config;
 mod env;
 mod error;
 mod fence;
+mod instructions;
 mod layering;
 mod prompt_context;
 mod prompts;
+mod repo_defaults;
+mod repo_sandbox;
 mod repo_settings;
 mod secret;
 mod validate;
@@ -22,6 +26,7 @@ pub use agents::{
     AgentCatalog, AgentDefinition, AgentError, AgentErrorKind, AgentSource, ModelRef, Tool,
     WriteScope,
 };
+pub use command_line::{CommandLine, FILE_PLACEHOLDER, FILES_PLACEHOLDER, SELECTOR_PLACEHOLDER};
 pub use config::{
     Config, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig, ModelPrices,
     ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode, ServerConfig,
@@ -29,12 +34,16 @@ pub use config::{
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};
-pub use fence::{UNTRUSTED_NOTE, Untrusted, fence};
+pub use fence::{GUIDANCE_NOTE, Guidance, UNTRUSTED_NOTE, Untrusted, fence, guidance_fence};
+pub use instructions::{InstructionDocument, LeftOutDocument, ProjectInstructions};
 pub use prompt_context::{
-    AgentContext, DiagnosisContext, DocContext, EvidenceContext, IssueContext, RepositoryContext,
-    ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
+    AgentContext, DiagnosisContext, DocContext, EvidenceContext, IssueContext, LeftOutContext,
+    RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext,
+    TaskContext, TestEvidence,
 };
 pub use prompts::{PromptError, PromptErrorKind, PromptLibrary, PromptName, PromptSource};
-pub use repo_settings::{CommandLine, Ecosystem, REPO_SETTINGS_FILE, RepoSettings};
+pub use repo_defaults::{Ecosystem, Installed};
+pub use repo_sandbox::{HostEnvironment, RepoSandbox, SYSTEM_PATH, is_secret_name};
+pub use repo_settings::{DEFAULT_DOCS_MAX_BYTES, REPO_SETTINGS_FILE, RepoSettings};
 pub use secret::{MissingSecret, Secret, Secrets};
 pub use validate::MAX_CONCURRENCY;

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::fence::Untrusted;
+use crate::fence::{Guidance, Untrusted};
+use crate::instructions::ProjectInstructions;
 
 /// Context of the `system` template: the agent's standing instructions and the repository.
 #[derive(Clone, Debug, Serialize)]
@@ -12,8 +13,16 @@ pub struct SystemContext {
     pub agent: AgentContext,
     /// The repository it works in.
     pub repository: RepositoryContext,
-    /// Documents the repository's `.squadron.toml` asks every agent to read.
+    /// The repository's guidance shown in full or in part (`AGENTS.md`, `CLAUDE.md`, nested
+    /// `AGENTS.md`, the docs of `.squadron.toml`), most general first.
     pub docs: Vec<DocContext>,
+    /// Guidance left out for size.
+    pub docs_left_out: Vec<LeftOutContext>,
+    /// Nested instruction files that apply to other directories, to read before changing
+    /// files there.
+    pub guidance_elsewhere: Vec<String>,
+    /// The size cap of the guidance, in bytes.
+    pub docs_cap_bytes: usize,
 }
 
 /// The agent a system prompt is for.
@@ -29,13 +38,50 @@ pub struct AgentContext {
     pub terminal_tool: String,
 }
 
-/// A document loaded into the system prompt.
+/// A document of the repository's guidance loaded into the system prompt.
 #[derive(Clone, Debug, Serialize)]
 pub struct DocContext {
     /// Path inside the repository.
     pub path: String,
-    /// Its contents (repository content is data like any other).
-    pub text: Untrusted,
+    /// Its contents (or first part), fenced as guidance.
+    pub text: Guidance,
+    /// The document's whole size in bytes, when only its first part is shown.
+    pub cut_from: Option<u64>,
+}
+
+/// A guidance document left out for size.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeftOutContext {
+    /// Path inside the repository.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl SystemContext {
+    /// Sets the guidance part of the context from `instructions`.
+    pub fn with_instructions(mut self, instructions: &ProjectInstructions) -> SystemContext {
+        self.docs = instructions
+            .documents
+            .iter()
+            .map(|document| DocContext {
+                path: document.path.clone(),
+                text: Guidance::new(document.path.clone(), document.text.clone()),
+                cut_from: document.cut_from,
+            })
+            .collect();
+        self.docs_left_out = instructions
+            .left_out
+            .iter()
+            .map(|left_out| LeftOutContext {
+                path: left_out.path.clone(),
+                bytes: left_out.bytes,
+            })
+            .collect();
+        self.guidance_elsewhere = instructions.elsewhere.clone();
+        self.docs_cap_bytes = instructions.cap_bytes;
+        self
+    }
 }
 
 /// Context of every task template (`implement`, `write-tests`, `review-code`, `review-tests`,
@@ -187,8 +233,15 @@ impl SystemContext {
             repository: RepositoryContext::example(),
             docs: vec![DocContext {
                 path: "CONTRIBUTING.md".to_owned(),
-                text: Untrusted::new("CONTRIBUTING.md", "Run the tests before you push."),
+                text: Guidance::new("CONTRIBUTING.md", "Run the tests before you push."),
+                cut_from: Some(4096),
             }],
+            docs_left_out: vec![LeftOutContext {
+                path: "docs/adr/0001-money.md".to_owned(),
+                bytes: 9000,
+            }],
+            guidance_elsewhere: vec!["crates/shop/AGENTS.md".to_owned()],
+            docs_cap_bytes: 32 * 1024,
         }
     }
 }

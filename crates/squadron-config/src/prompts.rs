@@ -10,7 +10,7 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::fence::{UNTRUSTED_NOTE, fence};
+use crate::fence::{GUIDANCE_NOTE, UNTRUSTED_NOTE, fence};
 use crate::prompt_context::{SystemContext, TaskContext};
 
 /// A prompt template.
@@ -156,6 +156,7 @@ impl PromptLibrary {
             fence(&source, &text)
         });
         env.add_global("untrusted_note", UNTRUSTED_NOTE);
+        env.add_global("guidance_note", GUIDANCE_NOTE);
 
         let mut sources = BTreeMap::new();
         for name in PromptName::ALL {

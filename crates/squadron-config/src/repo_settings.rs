@@ -1,16 +1,19 @@
-//! A target repository's `.squadron.toml`: the guardrail commands (format, lint, test), which
-//! files are tests, the docs every agent reads, and the commands agents may run. Keys the file
-//! leaves out (or the whole file, when absent) default from the kind of project found.
+//! A target repository's `.squadron.toml`: the guardrail commands (format, lint, test and
+//! the narrowed `test_one`), which files are tests, the docs every agent reads, the commands
+//! agents may run, and what its commands need from the host (`[sandbox]`). Keys the file
+//! leaves out (or the whole file, when absent) default from the kind of project found and
+//! the programs installed on the commands' `PATH`.
 
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
+use crate::command_line::{CommandLine, FILE_PLACEHOLDER, FILES_PLACEHOLDER, SELECTOR_PLACEHOLDER};
 use crate::error::{ConfigError, KeyPath, Origin};
 use crate::layering::{Provenance, deserialize_table, parse_table};
+use crate::repo_defaults::{Defaults, Ecosystem, Guard, Installed, defaults, regular_file};
+use crate::repo_sandbox::{HostEnvironment, RawSandbox, RepoSandbox, resolve};
 
 /// The settings file's name at the repository root.
 pub const REPO_SETTINGS_FILE: &str = ".squadron.toml";
@@ -23,217 +26,59 @@ const DEFAULT_DOCS: [&str; 4] = [
     "CONTRIBUTING.md",
 ];
 
-/// A command as an argument vector; run without a shell.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CommandLine(Vec<String>);
-
-impl CommandLine {
-    /// A command from its arguments; `None` when empty.
-    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Option<CommandLine> {
-        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
-        if argv.is_empty() {
-            None
-        } else {
-            Some(CommandLine(argv))
-        }
-    }
-
-    fn parse_words(text: &str) -> Option<CommandLine> {
-        CommandLine::new(text.split_whitespace())
-    }
-
-    /// The program and its arguments.
-    pub fn argv(&self) -> &[String] {
-        &self.0
-    }
-
-    /// The argument vector with `{file}` replaced by `file`; a command without `{file}` runs
-    /// as written (for formatters that format the whole tree).
-    pub fn for_file(&self, file: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .map(|arg| arg.replace("{file}", file))
-            .collect()
-    }
-
-    /// Whether `argv` is this command or this command with more arguments.
-    pub fn is_prefix_of(&self, argv: &[String]) -> bool {
-        argv.starts_with(&self.0)
-    }
-}
-
-impl fmt::Display for CommandLine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join(" "))
-    }
-}
-
-impl<'de> Deserialize<'de> for CommandLine {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CommandVisitor;
-
-        impl<'de> Visitor<'de> for CommandVisitor {
-            type Value = CommandLine;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a command as a string (\"cargo test\") or a list ([\"cargo\", \"test\"])",
-                )
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<CommandLine, E> {
-                if text.contains(['"', '\'', '\\']) {
-                    return Err(E::custom(
-                        "quotes and backslashes are not interpreted in the string form; write the \
-                         command as a list such as [\"sh\", \"-c\", \"make test\"]",
-                    ));
-                }
-                CommandLine::parse_words(text)
-                    .ok_or_else(|| E::custom("a command must not be empty"))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CommandLine, A::Error> {
-                let mut argv = Vec::new();
-                while let Some(arg) = seq.next_element::<String>()? {
-                    argv.push(arg);
-                }
-                CommandLine::new(argv)
-                    .ok_or_else(|| de::Error::custom("a command must not be empty"))
-            }
-        }
-
-        deserializer.deserialize_any(CommandVisitor)
-    }
-}
-
-/// The kind of project found at the repository root, which sets the defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ecosystem {
-    /// `Cargo.toml`.
-    Rust,
-    /// `package.json`.
-    Node,
-    /// `pyproject.toml` or `setup.py`.
-    Python,
-    /// `go.mod`.
-    Go,
-}
-
-impl Ecosystem {
-    fn detect(root: &Path) -> Option<Ecosystem> {
-        [
-            ("Cargo.toml", Ecosystem::Rust),
-            ("go.mod", Ecosystem::Go),
-            ("pyproject.toml", Ecosystem::Python),
-            ("setup.py", Ecosystem::Python),
-            ("package.json", Ecosystem::Node),
-        ]
-        .into_iter()
-        .find(|(marker, _)| root.join(marker).is_file())
-        .map(|(_, ecosystem)| ecosystem)
-    }
-
-    fn defaults(self) -> Defaults {
-        let words = |text: &str| CommandLine::parse_words(text);
-        let strings = |items: &[&str]| {
-            items
-                .iter()
-                .map(|item| (*item).to_owned())
-                .collect::<Vec<_>>()
-        };
-        let commands = |items: &[&str]| {
-            items
-                .iter()
-                .filter_map(|item| words(item))
-                .collect::<Vec<_>>()
-        };
-        match self {
-            Ecosystem::Rust => Defaults {
-                format: words("cargo fmt"),
-                lint: words("cargo clippy --all-targets --quiet"),
-                test: words("cargo test"),
-                test_globs: strings(&["tests/**", "**/tests/**", "benches/**"]),
-                allowed_commands: commands(&[
-                    "cargo check",
-                    "cargo build",
-                    "cargo tree",
-                    "cargo metadata",
-                ]),
-            },
-            Ecosystem::Node => Defaults {
-                format: None,
-                lint: None,
-                test: words("npm test"),
-                test_globs: strings(&[
-                    "**/*.test.*",
-                    "**/*.spec.*",
-                    "**/__tests__/**",
-                    "test/**",
-                    "tests/**",
-                ]),
-                allowed_commands: commands(&["npm run"]),
-            },
-            Ecosystem::Python => Defaults {
-                format: None,
-                lint: None,
-                test: words("python -m pytest"),
-                test_globs: strings(&[
-                    "tests/**",
-                    "**/test_*.py",
-                    "**/*_test.py",
-                    "**/conftest.py",
-                ]),
-                allowed_commands: commands(&["python -m pytest"]),
-            },
-            Ecosystem::Go => Defaults {
-                format: words("gofmt -w {file}"),
-                lint: words("go vet ./..."),
-                test: words("go test ./..."),
-                test_globs: strings(&["**/*_test.go", "**/testdata/**"]),
-                allowed_commands: commands(&["go build", "go vet"]),
-            },
-        }
-    }
-}
-
-#[derive(Default)]
-struct Defaults {
-    format: Option<CommandLine>,
-    lint: Option<CommandLine>,
-    test: Option<CommandLine>,
-    test_globs: Vec<String>,
-    allowed_commands: Vec<CommandLine>,
-}
+/// Bytes of project instructions the system prompt holds unless the file says otherwise.
+pub const DEFAULT_DOCS_MAX_BYTES: usize = 32 * 1024;
+/// The range `docs_max_bytes` may take.
+const DOCS_MAX_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=512 * 1024;
 
 /// `.squadron.toml` as written; every key optional.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     format: Option<CommandLine>,
     lint: Option<CommandLine>,
     test: Option<CommandLine>,
+    test_one: Option<CommandLine>,
     test_globs: Option<Vec<String>>,
     docs: Option<Vec<String>>,
+    docs_max_bytes: Option<usize>,
     allowed_commands: Option<Vec<CommandLine>>,
+    sandbox: Option<RawSandbox>,
 }
 
 /// A target repository's guardrail settings, validated.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RepoSettings {
-    /// Formatter run after every write; `{file}` in it is replaced by the written file.
+    /// Formatter run on each written file: `{file}` in it is replaced by the file; without
+    /// `{file}` it runs as written (a formatter of the whole tree).
     pub format: Option<CommandLine>,
-    /// Linter run after every write.
+    /// Extensions (`rs`) of the files the formatter applies to; empty: every file.
+    pub format_extensions: Vec<String>,
+    /// Linter: with `{files}` it runs after each write on the written files; without, it
+    /// checks the whole tree, so it runs once when a writer finishes.
     pub lint: Option<CommandLine>,
+    /// Extensions of the files the linter applies to; empty: every file.
+    pub lint_extensions: Vec<String>,
     /// The full test command, run by `run_tests` and before every commit.
     pub test: CommandLine,
+    /// The test command narrowed to some tests: `{selector}` is replaced by the test names or
+    /// paths an agent gives `run_tests`.
+    pub test_one: Option<CommandLine>,
     /// Globs (relative to the root, `**` crosses directories) of test files: the only files QA
     /// may write.
     pub test_globs: Vec<String>,
     /// Documents (files or directories, relative to the root) loaded for every agent.
     pub docs: Vec<PathBuf>,
+    /// Bytes of project instructions a system prompt holds at most.
+    pub docs_max_bytes: usize,
     /// Commands `run_command` accepts: a command is allowed when it starts with one of these.
     pub allowed_commands: Vec<CommandLine>,
+    /// What the repository's commands need from the host.
+    pub sandbox: RepoSandbox,
+    /// What was left out and why (a formatter that is not installed, a variable the host
+    /// does not set), for `doctor` and the log.
+    pub notes: Vec<String>,
     /// The settings file, when the repository has one.
     pub file: Option<PathBuf>,
     /// The kind of project found, which supplied the defaults.
@@ -242,11 +87,21 @@ pub struct RepoSettings {
 }
 
 impl RepoSettings {
-    /// Reads `<worktree_root>/.squadron.toml` when present; keys it leaves out default from
-    /// the project found at the root (`Cargo.toml`, `package.json`, `pyproject.toml`, `go.mod`).
+    /// Reads `<worktree_root>/.squadron.toml` when present, on a host that offers nothing
+    /// (see [`RepoSettings::load_with`]).
     pub fn load(worktree_root: &Path) -> Result<RepoSettings, ConfigError> {
+        RepoSettings::load_with(worktree_root, &HostEnvironment::bare())
+    }
+
+    /// Reads `<worktree_root>/.squadron.toml` when present; keys it leaves out default from
+    /// the project found at the root (`Cargo.toml`, `package.json`, `pyproject.toml`,
+    /// `go.mod`) and from the programs on the `PATH` the repository's commands get on `host`.
+    pub fn load_with(
+        worktree_root: &Path,
+        host: &HostEnvironment,
+    ) -> Result<RepoSettings, ConfigError> {
         let path = worktree_root.join(REPO_SETTINGS_FILE);
-        let text = if path.is_file() {
+        let text = if regular_file(&path) {
             Some(
                 std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
@@ -256,13 +111,22 @@ impl RepoSettings {
         } else {
             None
         };
-        RepoSettings::from_text(worktree_root, text.as_deref())
+        RepoSettings::from_text_with(worktree_root, text.as_deref(), host)
     }
 
     /// Like [`RepoSettings::load`] with the file's text in hand (`None`: no file).
     pub fn from_text(
         worktree_root: &Path,
         text: Option<&str>,
+    ) -> Result<RepoSettings, ConfigError> {
+        RepoSettings::from_text_with(worktree_root, text, &HostEnvironment::bare())
+    }
+
+    /// Like [`RepoSettings::load_with`] with the file's text in hand (`None`: no file).
+    pub fn from_text_with(
+        worktree_root: &Path,
+        text: Option<&str>,
+        host: &HostEnvironment,
     ) -> Result<RepoSettings, ConfigError> {
         let path = worktree_root.join(REPO_SETTINGS_FILE);
         let origin = Origin::File(path.clone());
@@ -271,25 +135,38 @@ impl RepoSettings {
                 let table = parse_table(text, origin.clone())?;
                 deserialize_table::<RawSettings>(&table, &Provenance::whole_file(origin.clone()))?
             }
-            None => RawSettings {
-                format: None,
-                lint: None,
-                test: None,
-                test_globs: None,
-                docs: None,
-                allowed_commands: None,
-            },
+            None => RawSettings::default(),
         };
-        let ecosystem = Ecosystem::detect(worktree_root);
-        let defaults = ecosystem.map(Ecosystem::defaults).unwrap_or_default();
         let invalid = |key: KeyPath, value: String, expected: String| ConfigError::InvalidValue {
             key,
             value,
             origin: origin.clone(),
             expected,
         };
+        let sandbox = resolve(raw.sandbox.unwrap_or_default(), host, &origin)?;
+        let installed = Installed::on_path(sandbox.path(host));
+        let ecosystem = Ecosystem::detect(worktree_root);
+        let defaults = ecosystem
+            .map(|ecosystem| defaults(ecosystem, worktree_root, &installed))
+            .unwrap_or_default();
+        let Defaults {
+            format: default_format,
+            lint: default_lint,
+            test: default_test,
+            test_one: default_test_one,
+            test_globs: default_test_globs,
+            allowed_commands: default_allowed,
+        } = defaults;
+        let mut notes: Vec<String> = sandbox
+            .withheld_env
+            .iter()
+            .map(|withheld| format!("sandbox.pass_env {withheld}"))
+            .collect();
 
-        let Some(test) = raw.test.or(defaults.test) else {
+        // A `test_one` of the file's own goes with its own `test`; the ecosystem's default
+        // narrows the ecosystem's default test command only.
+        let test_defaulted = raw.test.is_none() || raw.test == default_test;
+        let Some(test) = raw.test.or(default_test) else {
             return Err(ConfigError::MissingKey {
                 key: KeyPath::new(["test"]),
                 origin: origin.clone(),
@@ -300,8 +177,33 @@ impl RepoSettings {
                 ),
             });
         };
+        let test_one = match (raw.test_one, test_defaulted) {
+            (Some(test_one), _) => {
+                if !test_one.mentions(SELECTOR_PLACEHOLDER) {
+                    return Err(invalid(
+                        KeyPath::new(["test_one"]),
+                        format!("{:?}", test_one.to_string()),
+                        "must contain `{selector}`, where the test names or paths go, e.g. \"cargo test -- {selector}\"".to_owned(),
+                    ));
+                }
+                Some(test_one)
+            }
+            (None, true) => default_test_one,
+            (None, false) => None,
+        };
+        if let Some(format) = &raw.format
+            && format.mentions(FILES_PLACEHOLDER)
+        {
+            return Err(invalid(
+                KeyPath::new(["format"]),
+                format!("{:?}", format.to_string()),
+                "formats one file at a time: write `{file}` where the file goes".to_owned(),
+            ));
+        }
+        let format = guard(raw.format, default_format, &installed, "format", &mut notes);
+        let lint = guard(raw.lint, default_lint, &installed, "lint", &mut notes);
 
-        let test_globs = raw.test_globs.unwrap_or(defaults.test_globs);
+        let test_globs = raw.test_globs.unwrap_or(default_test_globs);
         let mut matcher = GlobSetBuilder::new();
         for (index, glob) in test_globs.iter().enumerate() {
             let key = KeyPath::new(["test_globs"]).index(index);
@@ -364,17 +266,35 @@ impl RepoSettings {
             None => DEFAULT_DOCS
                 .iter()
                 .map(PathBuf::from)
-                .filter(|doc| worktree_root.join(doc).is_file())
+                .filter(|doc| regular_file(&worktree_root.join(doc)))
                 .collect(),
         };
+        let docs_max_bytes = raw.docs_max_bytes.unwrap_or(DEFAULT_DOCS_MAX_BYTES);
+        if !DOCS_MAX_BYTES_RANGE.contains(&docs_max_bytes) {
+            return Err(invalid(
+                KeyPath::new(["docs_max_bytes"]),
+                docs_max_bytes.to_string(),
+                format!(
+                    "must be between {} and {} bytes",
+                    DOCS_MAX_BYTES_RANGE.start(),
+                    DOCS_MAX_BYTES_RANGE.end()
+                ),
+            ));
+        }
 
         Ok(RepoSettings {
-            format: raw.format.or(defaults.format),
-            lint: raw.lint.or(defaults.lint),
+            format: format.command,
+            format_extensions: format.extensions,
+            lint: lint.command,
+            lint_extensions: lint.extensions,
             test,
+            test_one,
             test_globs,
             docs,
-            allowed_commands: raw.allowed_commands.unwrap_or(defaults.allowed_commands),
+            docs_max_bytes,
+            allowed_commands: raw.allowed_commands.unwrap_or(default_allowed),
+            sandbox,
+            notes,
             file: text.map(|_| path),
             ecosystem,
             test_matcher,
@@ -391,5 +311,45 @@ impl RepoSettings {
         self.allowed_commands
             .iter()
             .any(|allowed| allowed.is_prefix_of(argv))
+    }
+
+    /// Whether the linter checks the written files after each write (it has `{files}`), as
+    /// opposed to the whole tree once when a writer finishes.
+    pub fn lints_per_write(&self) -> bool {
+        self.lint
+            .as_ref()
+            .is_some_and(|lint| lint.mentions(FILES_PLACEHOLDER) || lint.mentions(FILE_PLACEHOLDER))
+    }
+}
+
+/// The file's command for a guardrail, else the default; notes a default that is missing and
+/// a configured program that is not installed.
+fn guard(
+    configured: Option<CommandLine>,
+    default: Guard,
+    installed: &Installed,
+    key: &str,
+    notes: &mut Vec<String>,
+) -> Guard {
+    match configured {
+        Some(command) => {
+            let program = command.program();
+            if !program.contains('/') && !installed.has(program) {
+                notes.push(format!(
+                    "{key}: `{program}` is not installed on the commands' PATH, so `{command}` will fail"
+                ));
+            }
+            Guard {
+                command: Some(command),
+                extensions: Vec::new(),
+                missing: None,
+            }
+        }
+        None => {
+            if let Some(missing) = &default.missing {
+                notes.push(format!("{key}: {missing}"));
+            }
+            default
+        }
     }
 }

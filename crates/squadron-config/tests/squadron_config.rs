@@ -3,6 +3,7 @@
 mod squadron_config {
     mod agents;
     mod config;
+    mod instructions;
     mod prompts;
     mod repo_settings;
 }

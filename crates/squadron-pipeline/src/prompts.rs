@@ -143,6 +143,9 @@ pub(crate) fn agent(
         },
         repository: repository_context(ctx),
         docs: Vec::new(),
+        docs_left_out: Vec::new(),
+        guidance_elsewhere: Vec::new(),
+        docs_cap_bytes: 0,
     };
     let system_prompt = squad
         .prompts

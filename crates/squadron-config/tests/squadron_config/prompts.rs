@@ -2,8 +2,8 @@
 //! undefined variables are errors.
 
 use squadron_config::{
-    AgentCatalog, AgentContext, DiagnosisContext, DocContext, EvidenceContext, IssueContext,
-    PromptErrorKind, PromptLibrary, PromptName, PromptSource, RepositoryContext,
+    AgentCatalog, AgentContext, DiagnosisContext, DocContext, EvidenceContext, Guidance,
+    IssueContext, PromptErrorKind, PromptLibrary, PromptName, PromptSource, RepositoryContext,
     ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
     Untrusted, fence,
 };
@@ -158,8 +158,12 @@ fn sample_system() -> SystemContext {
         repository: sample_repository(),
         docs: vec![DocContext {
             path: "ARCHITECTURE.md".to_owned(),
-            text: Untrusted::new("ARCHITECTURE.md", "# Architecture\nThe domain does no I/O."),
+            text: Guidance::new("ARCHITECTURE.md", "# Architecture\nThe domain does no I/O."),
+            cut_from: None,
         }],
+        docs_left_out: Vec::new(),
+        guidance_elsewhere: Vec::new(),
+        docs_cap_bytes: 32 * 1024,
     }
 }
 
