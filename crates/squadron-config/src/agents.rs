@@ -51,8 +51,12 @@ pub enum Tool {
     SearchCode,
     /// Creates or overwrites a file.
     WriteFile,
-    /// Replaces one exact, unique piece of text in a file.
+    /// Replaces exact pieces of text in a file.
     EditFile,
+    /// Deletes a file.
+    DeleteFile,
+    /// Moves or renames a file.
+    MoveFile,
     /// Runs the repository's test command.
     RunTests,
     /// Runs a command the repository's `.squadron.toml` allows.
@@ -73,12 +77,14 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in a stable order.
-    pub const ALL: [Tool; 13] = [
+    pub const ALL: [Tool; 15] = [
         Tool::ReadFile,
         Tool::ListFiles,
         Tool::SearchCode,
         Tool::WriteFile,
         Tool::EditFile,
+        Tool::DeleteFile,
+        Tool::MoveFile,
         Tool::RunTests,
         Tool::RunCommand,
         Tool::GitDiff,
@@ -97,6 +103,8 @@ impl Tool {
             Tool::SearchCode => "search_code",
             Tool::WriteFile => "write_file",
             Tool::EditFile => "edit_file",
+            Tool::DeleteFile => "delete_file",
+            Tool::MoveFile => "move_file",
             Tool::RunTests => "run_tests",
             Tool::RunCommand => "run_command",
             Tool::GitDiff => "git_diff",
@@ -118,7 +126,10 @@ impl Tool {
 
     /// Whether the tool changes files.
     pub const fn writes(self) -> bool {
-        matches!(self, Tool::WriteFile | Tool::EditFile)
+        matches!(
+            self,
+            Tool::WriteFile | Tool::EditFile | Tool::DeleteFile | Tool::MoveFile
+        )
     }
 
     /// The only role that may be given the tool, if it is limited to one.

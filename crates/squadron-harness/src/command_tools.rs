@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::git::git_output;
+use crate::guardrails::narrowed_test;
 use crate::registry::ToolContext;
 use crate::sandbox::{CommandOutput, SandboxCommand};
 use crate::terminal::parse;
@@ -15,7 +16,9 @@ const SHELL_SYNTAX: [char; 9] = [';', '|', '&', '>', '<', '`', '$', '\n', '\\'];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoArgs {}
+struct TestArgs {
+    selector: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,11 +52,21 @@ pub(crate) async fn run_tests(
     context: &ToolContext<'_>,
     arguments: &str,
 ) -> Result<String, String> {
-    let _: NoArgs = parse(arguments)?;
-    let Some(test) = context.workspace.policy.test.clone() else {
+    let args: TestArgs = parse(arguments)?;
+    let policy = &context.workspace.policy;
+    let Some(whole) = policy.test.clone() else {
         return Err(
             "this repository configures no test command (`test` in .squadron.toml)".to_owned(),
         );
+    };
+    let test = match (args.selector.as_deref(), policy.test_one.as_deref()) {
+        (None, _) => whole,
+        (Some(selector), Some(test_one)) => narrowed_test(test_one, selector)?,
+        (Some(_), None) => {
+            return Err(format!(
+                "this repository has no command to run some of its tests (`test_one` in .squadron.toml); call `run_tests` without `selector` to run the whole suite (`{whole}`)"
+            ));
+        }
     };
     let output = context
         .workspace

@@ -1,4 +1,5 @@
-//! The file tools: read, list, search, write and edit, all confined to the worktree.
+//! The file tools: read, list, search, write, edit, delete and move, all confined to the
+//! worktree and to the role's write scope.
 //!
 //! File contents go only through the worktree's confined reader and writer
 //! ([`crate::confined_io`]), and walking the tree runs on the blocking pool: nothing an agent
@@ -7,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use globset::{Glob, GlobMatcher};
 use ignore::WalkBuilder;
@@ -15,7 +17,7 @@ use serde::Deserialize;
 
 use crate::confine::{ConfinedPath, Worktree};
 use crate::confined_io::FileError;
-use crate::guardrails::after_write;
+use crate::guardrails::{after_write, lint_pending_after};
 use crate::permissions::check_write;
 use crate::registry::ToolContext;
 use crate::terminal::parse;
@@ -68,8 +70,32 @@ struct WriteArgs {
 #[serde(deny_unknown_fields)]
 struct EditArgs {
     path: String,
+    old: Option<String>,
+    new: Option<String>,
+    replace_all: Option<bool>,
+    edits: Option<Vec<Edit>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
     old: String,
     new: String,
+    #[serde(default)]
+    replace_all: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteArgs {
+    path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveArgs {
+    from: String,
+    to: String,
 }
 
 fn resolve(context: &ToolContext<'_>, path: &str) -> Result<ConfinedPath, String> {
@@ -316,6 +342,20 @@ fn writable(context: &ToolContext<'_>, requested: &str) -> Result<String, String
     Ok(relative)
 }
 
+/// Records who wrote `written` and runs the guardrails on them.
+async fn after_writing(context: &ToolContext<'_>, written: &[String]) -> String {
+    let workspace = context.workspace;
+    if context.role == squadron_core::Role::Qa {
+        for file in written {
+            workspace.qa_files.insert(file);
+        }
+    }
+    if lint_pending_after(&workspace.policy, written) {
+        context.lint_pending.store(true, Ordering::SeqCst);
+    }
+    after_write(workspace, written).await
+}
+
 /// Writes `content` to `relative` (already checked with [`writable`]) through the confined
 /// writer, records QA's files, and runs the guardrails.
 async fn write_checked(
@@ -330,10 +370,7 @@ async fn write_checked(
         .write_file(relative, content.as_bytes().to_vec())
         .await
         .map_err(refused)?;
-    if context.role == squadron_core::Role::Qa {
-        workspace.qa_files.insert(relative);
-    }
-    let report = after_write(workspace, relative).await;
+    let report = after_writing(context, &[relative.to_owned()]).await;
     Ok(format!(
         "{verb} `{relative}` ({} bytes).\n{report}",
         content.len()
@@ -354,12 +391,28 @@ pub(crate) async fn edit_file(
     arguments: &str,
 ) -> Result<String, String> {
     let args: EditArgs = parse(arguments)?;
-    if args.old.is_empty() {
-        return Err("`old` is empty: give the exact text to replace".to_owned());
-    }
+    let edits = match (args.old, args.new, args.edits) {
+        (Some(old), Some(new), None) => vec![Edit {
+            old,
+            new,
+            replace_all: args.replace_all.unwrap_or(false),
+        }],
+        (None, None, Some(edits)) if args.replace_all.is_none() && !edits.is_empty() => edits,
+        (None, None, Some(_)) if args.replace_all.is_some() => {
+            return Err("`replace_all` goes inside each of `edits`".to_owned());
+        }
+        (None, None, Some(_)) => return Err("`edits` is empty: give at least one edit".to_owned()),
+        (Some(_), None, None) | (None, Some(_), None) => {
+            return Err("give both `old` and `new` (or `edits`)".to_owned());
+        }
+        (None, None, None) => {
+            return Err("give `old` and `new`, or `edits`, to say what to replace".to_owned());
+        }
+        _ => return Err("give either `old` and `new`, or `edits`, not both".to_owned()),
+    };
     // Check permission before revealing anything about the file's contents.
     let relative = writable(context, &args.path)?;
-    let text = match read_text(&context.workspace.worktree, &relative).await {
+    let original = match read_text(&context.workspace.worktree, &relative).await {
         Err(message) if message.contains("does not exist") => {
             return Err(format!(
                 "`{relative}` does not exist: use write_file to create it"
@@ -367,16 +420,358 @@ pub(crate) async fn edit_file(
         }
         other => other?.1,
     };
-    match text.matches(&args.old).count() {
-        1 => {
-            let edited = text.replacen(&args.old, &args.new, 1);
-            write_checked(context, &relative, &edited, "Edited").await
+    let edited = apply_edits(&original, &edits).map_err(|failure| {
+        let which = if edits.len() > 1 {
+            format!("edit {} of {}: ", failure.index + 1, edits.len())
+        } else {
+            String::new()
+        };
+        let unchanged = if edits.len() > 1 {
+            " Nothing was changed: fix that edit and send them all again."
+        } else {
+            ""
+        };
+        format!("{which}{}{unchanged}", failure.explain(&relative))
+    })?;
+    if edited == original {
+        return Err(format!(
+            "the edits leave `{relative}` as it was: `new` equals `old`"
+        ));
+    }
+    let verb = match edits.len() {
+        1 => "Edited".to_owned(),
+        count => format!("Made {count} edits to"),
+    };
+    write_checked(context, &relative, &edited, &verb).await
+}
+
+pub(crate) async fn delete_file(
+    context: &ToolContext<'_>,
+    arguments: &str,
+) -> Result<String, String> {
+    let args: DeleteArgs = parse(arguments)?;
+    let relative = writable(context, &args.path)?;
+    let worktree = &context.workspace.worktree;
+    let removed = worktree
+        .remove_file(&relative)
+        .await
+        .map_err(|error| refused_change(error, "delete"))?;
+    remove_empty_dirs_above(worktree, &removed).await;
+    if lint_pending_after(&context.workspace.policy, std::slice::from_ref(&removed)) {
+        context.lint_pending.store(true, Ordering::SeqCst);
+    }
+    Ok(format!("Deleted `{removed}`."))
+}
+
+pub(crate) async fn move_file(
+    context: &ToolContext<'_>,
+    arguments: &str,
+) -> Result<String, String> {
+    let args: MoveArgs = parse(arguments)?;
+    let from = writable(context, &args.from)?;
+    let to = writable(context, &args.to)?;
+    let worktree = &context.workspace.worktree;
+    let (from, to) = worktree
+        .rename_file(&from, &to)
+        .await
+        .map_err(|error| refused_change(error, "move"))?;
+    remove_empty_dirs_above(worktree, &from).await;
+    if lint_pending_after(&context.workspace.policy, std::slice::from_ref(&from)) {
+        context.lint_pending.store(true, Ordering::SeqCst);
+    }
+    let report = after_writing(context, std::slice::from_ref(&to)).await;
+    Ok(format!("Moved `{from}` to `{to}`.\n{report}"))
+}
+
+/// Removes the directories that the removal of `relative` left empty, deepest first, up to
+/// (not including) the root; through the worktree's directory handle, so nothing outside it
+/// is touched whatever the tree holds by then.
+async fn remove_empty_dirs_above(worktree: &Worktree, relative: &str) {
+    let worktree = worktree.clone();
+    let relative = relative.to_owned();
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut dir = Path::new(&relative).parent();
+        while let Some(current) = dir {
+            if current.as_os_str().is_empty() || worktree.dir().remove_dir(current).is_err() {
+                break;
+            }
+            dir = current.parent();
         }
-        0 => Err(format!(
-            "`old` was not found in `{relative}` (0 matches): read the file again and copy the text exactly, including whitespace"
-        )),
-        many => Err(format!(
-            "`old` occurs {many} times in `{relative}`: it must occur exactly once; include more surrounding lines to make it unique"
-        )),
+    })
+    .await;
+}
+
+/// A refused removal or move, with what to do instead.
+fn refused_change(error: FileError, verb: &str) -> String {
+    match error {
+        FileError::NotRegular {
+            kind: "a directory",
+            ..
+        } => format!("failed to {error}: {verb} files one at a time"),
+        error => format!("failed to {error}"),
+    }
+}
+
+/// Why one edit of a batch could not be applied.
+#[derive(Debug)]
+struct EditFailure {
+    index: usize,
+    kind: EditFailureKind,
+}
+
+#[derive(Debug)]
+enum EditFailureKind {
+    EmptyOld,
+    NotFound { closest: Option<ClosestMatch> },
+    Ambiguous { lines: Vec<usize> },
+}
+
+impl EditFailure {
+    fn explain(&self, relative: &str) -> String {
+        match &self.kind {
+            EditFailureKind::EmptyOld => {
+                "`old` is empty: give the exact text to replace".to_owned()
+            }
+            EditFailureKind::Ambiguous { lines } => {
+                let shown: Vec<String> = lines.iter().take(10).map(ToString::to_string).collect();
+                let more = if lines.len() > 10 { ", …" } else { "" };
+                format!(
+                    "`old` occurs {} times in `{relative}` (starting on lines {}{more}): include more surrounding lines to make it unique, or set `replace_all` to replace every one",
+                    lines.len(),
+                    shown.join(", ")
+                )
+            }
+            EditFailureKind::NotFound { closest: None } => format!(
+                "`old` was not found in `{relative}`: read the file again and copy the text exactly, including whitespace"
+            ),
+            EditFailureKind::NotFound {
+                closest: Some(closest),
+            } => {
+                let hint = if closest.whitespace_only {
+                    "it differs from `old` only in whitespace or indentation"
+                } else {
+                    "compare it with `old` character by character"
+                };
+                format!(
+                    "`old` was not found in `{relative}`. The closest text is on lines {}-{} ({hint}):\n{}",
+                    closest.first_line,
+                    closest.last_line,
+                    fence(
+                        &format!(
+                            "file {relative} lines {}-{}",
+                            closest.first_line, closest.last_line
+                        ),
+                        &closest.text
+                    )
+                )
+            }
+        }
+    }
+}
+
+/// Applies `edits` in order to `text`. A file whose every line ends with CRLF is edited with
+/// plain newlines (as `read_file` shows it) and written back with CRLF.
+fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditFailure> {
+    let crlf = text.contains("\r\n") && !text.replace("\r\n", "").contains('\n');
+    let mut current = if crlf {
+        text.replace("\r\n", "\n")
+    } else {
+        text.to_owned()
+    };
+    for (index, edit) in edits.iter().enumerate() {
+        let fail = |kind| EditFailure { index, kind };
+        let (old, new) = if crlf {
+            (
+                edit.old.replace("\r\n", "\n"),
+                edit.new.replace("\r\n", "\n"),
+            )
+        } else {
+            (edit.old.clone(), edit.new.clone())
+        };
+        if old.is_empty() {
+            return Err(fail(EditFailureKind::EmptyOld));
+        }
+        let starts: Vec<usize> = current.match_indices(&old).map(|(at, _)| at).collect();
+        match starts.len() {
+            0 => {
+                return Err(fail(EditFailureKind::NotFound {
+                    closest: closest_match(&current, &old),
+                }));
+            }
+            1 => current = current.replacen(&old, &new, 1),
+            _ if edit.replace_all => current = current.replace(&old, &new),
+            _ => {
+                let lines = starts
+                    .iter()
+                    .map(|at| current[..*at].matches('\n').count() + 1)
+                    .collect();
+                return Err(fail(EditFailureKind::Ambiguous { lines }));
+            }
+        }
+    }
+    Ok(if crlf {
+        current.replace('\n', "\r\n")
+    } else {
+        current
+    })
+}
+
+/// The lines of a file most like some text that was not found in it.
+#[derive(Debug)]
+struct ClosestMatch {
+    first_line: usize,
+    last_line: usize,
+    text: String,
+    whitespace_only: bool,
+}
+
+/// Files larger than this get no closest-match search.
+const CLOSEST_MATCH_FILE_LIMIT: usize = 1024 * 1024;
+/// Lines of `old` compared at most.
+const CLOSEST_MATCH_LINES: usize = 200;
+
+/// The window of `text`'s lines most similar to `old` (by character-bigram overlap, line by
+/// line), when it is similar enough to be worth showing.
+fn closest_match(text: &str, old: &str) -> Option<ClosestMatch> {
+    if text.len() > CLOSEST_MATCH_FILE_LIMIT {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let wanted: Vec<&str> = old.lines().take(CLOSEST_MATCH_LINES).collect();
+    if wanted.is_empty() || lines.is_empty() {
+        return None;
+    }
+    let span = wanted.len().min(lines.len());
+    let line_grams: Vec<Vec<u32>> = lines.iter().map(|line| bigrams(line)).collect();
+    let wanted_grams: Vec<Vec<u32>> = wanted.iter().map(|line| bigrams(line)).collect();
+    let mut best: Option<(f64, usize)> = None;
+    for start in 0..=lines.len() - span {
+        let score: f64 = (0..span)
+            .map(|offset| dice(&line_grams[start + offset], &wanted_grams[offset]))
+            .sum::<f64>()
+            / span as f64;
+        if best.is_none_or(|(top, _)| score > top) {
+            best = Some((score, start));
+        }
+    }
+    let (score, start) = best?;
+    let window = &lines[start..start + span];
+    let squeeze = |lines: &[&str]| -> String {
+        lines
+            .iter()
+            .flat_map(|line| line.split_whitespace())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let whitespace_only = squeeze(window) == squeeze(&wanted);
+    if score < 0.5 && !whitespace_only {
+        return None;
+    }
+    Some(ClosestMatch {
+        first_line: start + 1,
+        last_line: start + span,
+        text: window.join("\n") + "\n",
+        whitespace_only,
+    })
+}
+
+/// The sorted character bigrams of a line, trimmed, as packed integers.
+fn bigrams(line: &str) -> Vec<u32> {
+    let chars: Vec<char> = line.trim().chars().collect();
+    let mut grams: Vec<u32> = chars
+        .windows(2)
+        .map(|pair| (u32::from(pair[0]) << 16) ^ u32::from(pair[1]))
+        .collect();
+    grams.sort_unstable();
+    grams
+}
+
+/// Sørensen–Dice similarity of two sorted bigram lists (1 for two empty lines).
+fn dice(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * shared as f64 / (a.len() + b.len()) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(old: &str, new: &str) -> Edit {
+        Edit {
+            old: old.to_owned(),
+            new: new.to_owned(),
+            replace_all: false,
+        }
+    }
+
+    #[test]
+    fn edits_apply_in_order_and_keep_crlf() {
+        let text = "fn a() {\r\n    1\r\n}\r\n\r\nfn b() {\r\n    1\r\n}\r\n";
+        let edited = apply_edits(
+            text,
+            &[
+                edit("fn a() {\n    1\n}", "fn a() {\n    2\n}"),
+                edit("2", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            edited,
+            "fn a() {\r\n    3\r\n}\r\n\r\nfn b() {\r\n    1\r\n}\r\n"
+        );
+        let all = apply_edits(
+            text,
+            &[Edit {
+                old: "    1".to_owned(),
+                new: "    0".to_owned(),
+                replace_all: true,
+            }],
+        )
+        .unwrap();
+        assert_eq!(all.matches("    0\r\n").count(), 2);
+        // A file with mixed line endings is matched as it is.
+        let mixed = "a\r\nb\nc\n";
+        assert_eq!(
+            apply_edits(mixed, &[edit("b\nc", "x")]).unwrap(),
+            "a\r\nx\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_edit_names_which_and_where() {
+        let text = "let total = 0;\nlet total = 0;\n";
+        let failure = apply_edits(text, &[edit("x", "y"), edit("let total = 0;", "")]).unwrap_err();
+        assert_eq!(failure.index, 0);
+        let failure = apply_edits(text, &[edit("let total", "let sum")]).unwrap_err();
+        assert!(
+            matches!(&failure.kind, EditFailureKind::Ambiguous { lines } if lines == &[1, 2]),
+            "{failure:?}"
+        );
+    }
+
+    #[test]
+    fn the_closest_match_is_found_and_whitespace_differences_said() {
+        let text = "fn main() {\n    let cart = Cart::new();\n    cart.total()\n}\n";
+        let closest = closest_match(text, "let cart = Cart::new();\ncart.total()").unwrap();
+        assert_eq!((closest.first_line, closest.last_line), (2, 3));
+        assert!(closest.whitespace_only);
+        let closest = closest_match(text, "    let cart = Cart::empty();").unwrap();
+        assert_eq!((closest.first_line, closest.last_line), (2, 2));
+        assert!(!closest.whitespace_only);
+        assert!(closest_match(text, "something else entirely").is_none());
     }
 }

@@ -18,6 +18,8 @@ impl From<Tool> for ToolName {
             Tool::SearchCode => ToolName::SearchCode,
             Tool::WriteFile => ToolName::WriteFile,
             Tool::EditFile => ToolName::EditFile,
+            Tool::DeleteFile => ToolName::DeleteFile,
+            Tool::MoveFile => ToolName::MoveFile,
             Tool::RunTests => ToolName::RunTests,
             Tool::RunCommand => ToolName::RunCommand,
             Tool::GitDiff => ToolName::GitDiff,
@@ -51,10 +53,14 @@ impl RepoPolicy {
     pub fn from_settings(settings: &RepoSettings) -> Result<RepoPolicy, InvalidGlob> {
         Ok(RepoPolicy {
             format: settings.format.as_ref().map(shell_line),
+            format_extensions: settings.format_extensions.clone(),
             lint: settings.lint.as_ref().map(shell_line),
+            lint_extensions: settings.lint_extensions.clone(),
             test: Some(shell_line(&settings.test)),
+            test_one: settings.test_one.as_ref().map(shell_line),
             test_globs: TestGlobs::new(&settings.test_globs)?,
             allowed_commands: settings.allowed_commands.iter().map(shell_line).collect(),
+            notes: settings.notes.clone(),
         })
     }
 }

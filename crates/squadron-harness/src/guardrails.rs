@@ -58,35 +58,229 @@ pub fn commit_identity(role: Role) -> (String, String) {
     )
 }
 
-/// Runs the formatter on `relative` and then the linter, and describes both for the tool
-/// result. Missing commands are reported as not configured.
-pub async fn after_write(workspace: &SquadWorkspace, relative: &str) -> String {
+/// Bytes of one guardrail's output handed to the agent: its head and its tail.
+pub const GUARDRAIL_OUTPUT_CAP: usize = 8 * 1024;
+
+/// Placeholders of the repository's command lines, as the settings write them.
+const FILE: &str = "{file}";
+const FILES: &str = "{files}";
+const SELECTOR: &str = "{selector}";
+
+/// `line` (shell text) with `placeholder` replaced by `values`, each shell-quoted. Quoting
+/// an argument vector into shell text turns `{file}` into `'{file}'`, so both forms are
+/// replaced.
+pub(crate) fn fill(line: &str, placeholder: &str, values: &[String]) -> String {
+    let quoted: Vec<String> = values
+        .iter()
+        .map(|value| {
+            shlex::try_quote(value).map_or_else(|_| value.clone(), |quoted| quoted.into_owned())
+        })
+        .collect();
+    let joined = quoted.join(" ");
+    line.replace(&format!("'{placeholder}'"), &joined)
+        .replace(placeholder, &joined)
+}
+
+/// The test command narrowed to `selector` (test names or paths, separated by spaces);
+/// `Err` says why the selector cannot be used.
+pub(crate) fn narrowed_test(test_one: &str, selector: &str) -> Result<String, String> {
+    let words: Vec<String> = selector.split_whitespace().map(str::to_owned).collect();
+    if words.is_empty() {
+        return Err(
+            "`selector` is empty: name tests or test files, or leave it out to run the whole suite"
+                .to_owned(),
+        );
+    }
+    if words.len() > 50 {
+        return Err(format!(
+            "`selector` names {} tests; name at most 50, or run the whole suite",
+            words.len()
+        ));
+    }
+    if let Some(word) = words.iter().find(|word| word.starts_with('-')) {
+        return Err(format!(
+            "`{word}` in `selector` looks like an option; the selector holds test names or paths only"
+        ));
+    }
+    if words.iter().any(|word| word.chars().any(char::is_control)) {
+        return Err("`selector` holds control characters".to_owned());
+    }
+    Ok(fill(test_one, SELECTOR, &words))
+}
+
+/// Whether the linter checks the written files after each write (it names `{files}`), as
+/// opposed to the whole tree once before a writer's turn ends.
+pub fn lints_per_write(lint: &str) -> bool {
+    lint.contains(FILES) || lint.contains(FILE)
+}
+
+/// Whether `file` has one of `extensions` (every file does when there are none).
+pub(crate) fn applies_to(extensions: &[String], file: &str) -> bool {
+    extensions.is_empty()
+        || std::path::Path::new(file)
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| extensions.iter().any(|wanted| wanted == ext))
+}
+
+/// Whether writing `files` leaves work for the linter that runs before `finish`.
+pub(crate) fn lint_pending_after(policy: &crate::workspace::RepoPolicy, files: &[String]) -> bool {
+    policy
+        .lint
+        .as_deref()
+        .is_some_and(|lint| !lints_per_write(lint))
+        && files
+            .iter()
+            .any(|file| applies_to(&policy.lint_extensions, file))
+}
+
+fn extensions_shown(extensions: &[String]) -> String {
+    extensions
+        .iter()
+        .map(|ext| format!(".{ext}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a guardrail is absent, from the repository's notes (`format: no formatter: …`).
+fn absent(policy: &crate::workspace::RepoPolicy, key: &str, what: &str) -> String {
+    let prefix = format!("{key}: ");
+    policy
+        .notes
+        .iter()
+        .find_map(|note| note.strip_prefix(&prefix))
+        .map_or_else(
+            || format!("{what}: none configured for this repository\n"),
+            |why| format!("{what}: none ({why})\n"),
+        )
+}
+
+/// Runs the formatter on each written file and then the linter on them (or says that it runs
+/// before `finish`), and describes both for the tool result. `written` are paths relative to
+/// the worktree root.
+pub async fn after_write(workspace: &SquadWorkspace, written: &[String]) -> String {
     let policy = &workspace.policy;
     let mut report = String::new();
     match &policy.format {
         Some(format) => {
-            let quoted =
-                shlex::try_quote(relative).map_or_else(|_| relative.to_owned(), |q| q.into_owned());
-            // `'{file}'` is how a placeholder comes out of quoting an argv into shell text.
-            let line = if format.contains("{file}") {
-                format
-                    .replace("'{file}'", &quoted)
-                    .replace("{file}", &quoted)
-            } else {
-                format!("{format} {quoted}")
-            };
-            report.push_str(&run_guardrail(workspace, "formatter", &line).await);
+            for file in written {
+                if !applies_to(&policy.format_extensions, file) {
+                    report.push_str(&format!(
+                        "formatter: not run on `{file}` (it formats {} files)\n",
+                        extensions_shown(&policy.format_extensions)
+                    ));
+                    continue;
+                }
+                let line = if format.contains(FILE) {
+                    fill(format, FILE, std::slice::from_ref(file))
+                } else {
+                    format.clone()
+                };
+                let absolute = workspace.worktree.root().join(file);
+                let before = read_regular(&absolute);
+                report.push_str(&run_guardrail(workspace, "formatter", &line).await.0);
+                if before.is_some() && read_regular(&absolute) != before {
+                    report.push_str(&format!(
+                        "The formatter changed `{file}`: read it again before you edit it.\n"
+                    ));
+                }
+            }
         }
-        None => report.push_str("formatter: not configured for this repository\n"),
+        None => report.push_str(&absent(policy, "format", "formatter")),
     }
     match &policy.lint {
-        Some(lint) => report.push_str(&run_guardrail(workspace, "linter", lint).await),
-        None => report.push_str("linter: not configured for this repository\n"),
+        Some(lint) if lints_per_write(lint) => {
+            let files: Vec<String> = written
+                .iter()
+                .filter(|file| applies_to(&policy.lint_extensions, file))
+                .cloned()
+                .collect();
+            if files.is_empty() {
+                report.push_str(&format!(
+                    "linter: not run (it checks {} files)\n",
+                    extensions_shown(&policy.lint_extensions)
+                ));
+            } else {
+                let line = fill(&fill(lint, FILES, &files), FILE, &files);
+                report.push_str(&run_guardrail(workspace, "linter", &line).await.0);
+            }
+        }
+        Some(lint) if lint_pending_after(policy, written) => report.push_str(&format!(
+            "linter: `{lint}` checks the whole project, so it runs once when you call `finish`\n"
+        )),
+        Some(_) => {}
+        None => report.push_str(&absent(policy, "lint", "linter")),
     }
     report
 }
 
-async fn run_guardrail(workspace: &SquadWorkspace, what: &str, line: &str) -> String {
+/// What the linter said before a writer's turn ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LintReport {
+    /// Whether it passed without findings.
+    pub clean: bool,
+    /// Its account, for the tool result.
+    pub text: String,
+}
+
+/// Runs the whole-tree linter once (the one without `{files}`), for a writer about to finish.
+pub async fn lint_before_finish(workspace: &SquadWorkspace) -> Option<LintReport> {
+    let lint = workspace.policy.lint.as_deref()?;
+    if lints_per_write(lint) {
+        return None;
+    }
+    let (text, clean) = run_guardrail(workspace, "linter", lint).await;
+    Some(LintReport { clean, text })
+}
+
+/// The file's bytes when it is a regular file (never a symlink or a FIFO a command left in
+/// its place), at most the read-file cap.
+fn read_regular(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(crate::file_tools::READ_CAP as u64 * 10)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
+}
+
+/// The head and the tail of `text` within `cap` bytes, saying how much was left out.
+pub(crate) fn bounded(text: &str, cap: usize) -> String {
+    if text.len() <= cap {
+        return text.to_owned();
+    }
+    let head_end = floor_boundary(text, cap * 3 / 4);
+    let tail_start = ceil_boundary(text, text.len() - cap / 4);
+    format!(
+        "{}\n… {} bytes left out …\n{}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
+fn floor_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+fn ceil_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
+}
+
+/// Runs one guardrail command and describes it; the flag says whether it passed silently.
+async fn run_guardrail(workspace: &SquadWorkspace, what: &str, line: &str) -> (String, bool) {
     let command = SandboxCommand::Shell(line.to_owned());
     match workspace
         .sandbox
@@ -98,18 +292,25 @@ async fn run_guardrail(workspace: &SquadWorkspace, what: &str, line: &str) -> St
                 && output.stdout.trim().is_empty()
                 && output.stderr.trim().is_empty() =>
         {
-            format!("{what} (`{line}`): ok\n")
+            (format!("{what} (`{line}`): ok\n"), true)
         }
         Ok(output) => {
             let verdict = if output.success() { "ok" } else { "FAILED" };
-            format!(
+            let text = format!(
                 "{what} (`{line}`): {verdict}\n{}\n",
-                fence(&format!("{what} output"), &output.render())
-            )
+                fence(
+                    &format!("{what} output"),
+                    &bounded(&output.render(), GUARDRAIL_OUTPUT_CAP)
+                )
+            );
+            (text, false)
         }
-        Err(error) => format!(
-            "{what} (`{line}`): could not run: {}\n",
-            squadron_core::error_chain(&error)
+        Err(error) => (
+            format!(
+                "{what} (`{line}`): could not run: {}\n",
+                squadron_core::error_chain(&error)
+            ),
+            false,
         ),
     }
 }

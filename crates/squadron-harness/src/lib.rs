@@ -29,8 +29,8 @@ pub use confined_io::{ConfinedFile, FileContents, FileError, FileHead};
 
 pub use git::GitError;
 pub use guardrails::{
-    AuthoredChange, CommitError, CommitOutcome, after_write, commit, commit_by_author,
-    commit_identity,
+    AuthoredChange, CommitError, CommitOutcome, GUARDRAIL_OUTPUT_CAP, LintReport, after_write,
+    commit, commit_by_author, commit_identity, lint_before_finish, lints_per_write,
 };
 pub use metering::{BudgetExceeded, check_budgets};
 pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
@@ -41,6 +41,6 @@ pub use sandbox::{
 };
 pub use terminal::{Diagnosis, TerminalCall};
 pub use test_requests::{TestChangeRequest, TestChangeRequests};
-pub use tool_spec::{ToolName, UnknownTool};
+pub use tool_spec::{SpecContext, ToolName, UnknownTool};
 pub use turn::{AgentSpec, Harness, TurnFailure, TurnOutcome, TurnReport};
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

@@ -61,6 +61,16 @@ pub struct InvalidGlob {
     pub source: globset::Error,
 }
 
+impl Default for TestGlobs {
+    /// No test files at all.
+    fn default() -> Self {
+        Self {
+            patterns: Vec::new(),
+            set: GlobSet::empty(),
+        }
+    }
+}
+
 impl TestGlobs {
     /// Compiles `patterns` (e.g. `tests/**`, `**/*_test.go`).
     pub fn new(patterns: &[String]) -> Result<Self, InvalidGlob> {

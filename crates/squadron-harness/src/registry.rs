@@ -6,25 +6,39 @@
 //! an agent file lists them. A model that names a tool it was not given gets a refusal as
 //! the tool result.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use squadron_core::Role;
 use squadron_core::ports::{ToolCall, ToolSpec};
 
 use crate::command_tools;
 use crate::file_tools;
+use crate::guardrails::{lint_before_finish, lints_per_write};
 use crate::permissions::WriteScope;
 use crate::sandbox::WorktreeAccess;
 use crate::terminal::{self, TerminalCall};
 use crate::test_requests;
-use crate::tool_spec::ToolName;
-use crate::workspace::SquadWorkspace;
+use crate::tool_spec::{SpecContext, ToolName};
+use crate::workspace::{RepoPolicy, SquadWorkspace};
 
-/// The tools one agent may call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The tools one agent may call, and what its turn has written that the whole-tree linter
+/// has not seen yet.
+#[derive(Clone, Debug)]
 pub struct ToolRegistry {
     role: Role,
     write_scope: WriteScope,
     tools: Vec<ToolName>,
+    lint_pending: Arc<AtomicBool>,
 }
+
+impl PartialEq for ToolRegistry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.role, self.write_scope, &self.tools) == (other.role, other.write_scope, &other.tools)
+    }
+}
+
+impl Eq for ToolRegistry {}
 
 /// What a tool needs to know about who calls it.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +46,8 @@ pub(crate) struct ToolContext<'a> {
     pub(crate) workspace: &'a SquadWorkspace,
     pub(crate) role: Role,
     pub(crate) write_scope: WriteScope,
+    /// Set by a write that the whole-tree linter should see before the turn ends.
+    pub(crate) lint_pending: &'a AtomicBool,
 }
 
 impl ToolContext<'_> {
@@ -88,6 +104,7 @@ impl ToolRegistry {
             role,
             write_scope,
             tools,
+            lint_pending: Arc::default(),
         }
     }
 
@@ -106,9 +123,33 @@ impl ToolRegistry {
         &self.tools
     }
 
-    /// The tool specifications sent with every request.
+    /// The tool specifications, described for a repository whose guardrails are unknown.
     pub fn specs(&self) -> Vec<ToolSpec> {
         self.tools.iter().map(|tool| tool.spec()).collect()
+    }
+
+    /// The tool specifications sent with every request of a turn in a repository with
+    /// `policy`, where `finish` commits (`finish_commits`) or leaves committing to the
+    /// runtime.
+    pub fn specs_for(&self, policy: &RepoPolicy, finish_commits: bool) -> Vec<ToolSpec> {
+        let writes = self.write_scope != WriteScope::Nothing;
+        let (lint_per_write, lint_at_finish) = match &policy.lint {
+            Some(lint) if lints_per_write(lint) => (Some(lint.clone()), None),
+            Some(lint) => (None, writes.then(|| lint.clone())),
+            None => (None, None),
+        };
+        let context = SpecContext {
+            test: policy.test.clone(),
+            test_one: policy.test_one.clone(),
+            format: policy.format.clone(),
+            lint_per_write,
+            lint_at_finish,
+            finish_commits,
+        };
+        self.tools
+            .iter()
+            .map(|tool| tool.spec_in(&context))
+            .collect()
     }
 
     fn tool_list(&self) -> String {
@@ -151,6 +192,7 @@ impl ToolRegistry {
             workspace,
             role: self.role,
             write_scope: self.write_scope,
+            lint_pending: &self.lint_pending,
         };
         let arguments = call.arguments.as_str();
         let result = match tool {
@@ -159,12 +201,25 @@ impl ToolRegistry {
             ToolName::SearchCode => file_tools::search_code(&context, arguments).await,
             ToolName::WriteFile => file_tools::write_file(&context, arguments).await,
             ToolName::EditFile => file_tools::edit_file(&context, arguments).await,
+            ToolName::DeleteFile => file_tools::delete_file(&context, arguments).await,
+            ToolName::MoveFile => file_tools::move_file(&context, arguments).await,
             ToolName::RunTests => command_tools::run_tests(&context, arguments).await,
             ToolName::RunCommand => command_tools::run_command(&context, arguments).await,
             ToolName::GitDiff => command_tools::git_diff(&context, arguments).await,
             ToolName::GitLog => command_tools::git_log(&context, arguments).await,
             ToolName::RequestTestChange => test_requests::request_test_change(&context, arguments),
-            ToolName::Finish => return terminal_result(terminal::parse_finish(arguments), tool),
+            ToolName::Finish => {
+                let finish = terminal::parse_finish(arguments);
+                if finish.is_ok()
+                    && let Some(findings) = self.lint_once(workspace).await
+                {
+                    return Executed::Output {
+                        content: findings,
+                        is_error: true,
+                    };
+                }
+                return terminal_result(finish, tool);
+            }
             ToolName::SubmitReview => {
                 return terminal_result(
                     terminal::parse_review(arguments, &workspace.worktree),
@@ -185,6 +240,24 @@ impl ToolRegistry {
             },
             Err(message) => refuse(format!("error from `{tool}`: {message}")),
         }
+    }
+}
+
+impl ToolRegistry {
+    /// Runs the whole-tree linter when this turn wrote files it checks and it has not run
+    /// since; its findings (to fix before calling `finish` again) when it did not pass.
+    async fn lint_once(&self, workspace: &SquadWorkspace) -> Option<String> {
+        if !self.lint_pending.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        let report = lint_before_finish(workspace).await?;
+        if report.clean {
+            return None;
+        }
+        Some(format!(
+            "not finished yet: the linter checks the whole project once before your turn ends, and it reported problems. Fix those in code you changed, then call `finish` again; if a finding is not yours to fix, call `finish` again and name it in your summary.\n{}",
+            report.text
+        ))
     }
 }
 

@@ -18,8 +18,12 @@ pub enum ToolName {
     SearchCode,
     /// Create or overwrite a file.
     WriteFile,
-    /// Replace one exact, unique piece of text in a file.
+    /// Replace exact pieces of text in a file.
     EditFile,
+    /// Delete a file.
+    DeleteFile,
+    /// Move or rename a file.
+    MoveFile,
     /// Run the repository's test command.
     RunTests,
     /// Run a command the repository allows.
@@ -40,12 +44,14 @@ pub enum ToolName {
 
 impl ToolName {
     /// Every tool, in the order they are offered to models.
-    pub const ALL: [ToolName; 13] = [
+    pub const ALL: [ToolName; 15] = [
         ToolName::ReadFile,
         ToolName::ListFiles,
         ToolName::SearchCode,
         ToolName::WriteFile,
         ToolName::EditFile,
+        ToolName::DeleteFile,
+        ToolName::MoveFile,
         ToolName::RunTests,
         ToolName::RunCommand,
         ToolName::GitDiff,
@@ -64,6 +70,8 @@ impl ToolName {
             ToolName::SearchCode => "search_code",
             ToolName::WriteFile => "write_file",
             ToolName::EditFile => "edit_file",
+            ToolName::DeleteFile => "delete_file",
+            ToolName::MoveFile => "move_file",
             ToolName::RunTests => "run_tests",
             ToolName::RunCommand => "run_command",
             ToolName::GitDiff => "git_diff",
@@ -77,7 +85,10 @@ impl ToolName {
 
     /// Whether the tool changes files.
     pub const fn writes(self) -> bool {
-        matches!(self, ToolName::WriteFile | ToolName::EditFile)
+        matches!(
+            self,
+            ToolName::WriteFile | ToolName::EditFile | ToolName::DeleteFile | ToolName::MoveFile
+        )
     }
 
     /// The only role that may ever be given the tool, if it is limited to one.
@@ -106,20 +117,28 @@ impl ToolName {
         }
     }
 
-    /// The specification sent to the model.
+    /// The specification sent to the model, described for a repository whose guardrails are
+    /// unknown (see [`ToolName::spec_in`]).
     pub fn spec(self) -> ToolSpec {
-        let (description, parameters) = self.description_and_schema();
+        self.spec_in(&SpecContext::default())
+    }
+
+    /// The specification sent to the model, with descriptions that say what this
+    /// repository's guardrails and this turn's `finish` really do.
+    pub fn spec_in(self, context: &SpecContext) -> ToolSpec {
+        let (description, parameters) = self.description_and_schema(context);
         ToolSpec {
             name: self.as_str().to_owned(),
-            description: description.to_owned(),
+            description,
             parameters: parameters.to_string(),
         }
     }
 
-    fn description_and_schema(self) -> (&'static str, Value) {
+    fn description_and_schema(self, context: &SpecContext) -> (String, Value) {
         let path =
             json!({"type": "string", "description": "Path relative to the repository root."});
-        match self {
+        let after_write = context.after_write();
+        let (description, schema): (&str, Value) = match self {
             ToolName::ReadFile => (
                 "Read a text file. Lines come numbered as `<n>\\t<text>`; the numbers are not part of the file. Large files are cut at a size cap: ask for a line range.",
                 object(
@@ -152,24 +171,57 @@ impl ToolName {
                     &["pattern"],
                 ),
             ),
-            ToolName::WriteFile => (
-                "Create or overwrite a file with the given content. The formatter and linter run afterwards and their results are returned.",
-                object(
-                    json!({"path": path, "content": {"type": "string"}}),
-                    &["path", "content"],
-                ),
+            ToolName::WriteFile => {
+                return (
+                    format!(
+                        "Create a file, or overwrite one with the given content. Prefer `edit_file` for changes to an existing file.{after_write}"
+                    ),
+                    object(
+                        json!({"path": path, "content": {"type": "string", "description": "The whole new content of the file."}}),
+                        &["path", "content"],
+                    ),
+                );
+            }
+            ToolName::EditFile => {
+                let edit = json!({
+                    "old": {"type": "string", "description": "Text to replace, exactly as in the file, whitespace included (read_file's line numbers are not part of it)."},
+                    "new": {"type": "string", "description": "The text to put in its place."},
+                    "replace_all": {"type": "boolean", "description": "Replace every occurrence; by default `old` must occur exactly once."}
+                });
+                let mut properties = edit.clone();
+                properties["path"] = path;
+                properties["edits"] = json!({
+                    "type": "array",
+                    "minItems": 1,
+                    "description": "Several replacements instead of `old`/`new`: applied in order, each to the result of the previous one; all succeed or the file is left unchanged.",
+                    "items": object(edit, &["old", "new"])
+                });
+                return (
+                    format!(
+                        "Replace text in an existing file: `old` by `new`, where `old` must occur exactly once unless `replace_all` is set; or give `edits` to make several replacements in one call. Line endings are kept: in a file with CRLF line endings write `old` and `new` with plain newlines. When `old` is not found you are shown the closest text in the file.{after_write}"
+                    ),
+                    object(properties, &["path"]),
+                );
+            }
+            ToolName::DeleteFile => (
+                "Delete a file you may write (a symlink is deleted itself, never what it points to; directories are refused). Directories left empty are removed.",
+                object(json!({"path": path}), &["path"]),
             ),
-            ToolName::EditFile => (
-                "Replace exactly one occurrence of `old` with `new` in a file. `old` must match the file byte for byte and occur exactly once. The formatter and linter run afterwards.",
-                object(
-                    json!({"path": path, "old": {"type": "string"}, "new": {"type": "string"}}),
-                    &["path", "old", "new"],
-                ),
-            ),
-            ToolName::RunTests => (
-                "Run the repository's test command and return its output.",
-                object(json!({}), &[]),
-            ),
+            ToolName::MoveFile => {
+                return (
+                    format!(
+                        "Move or rename a file you may write to a path you may write that does not exist yet; missing directories are created.{after_write}"
+                    ),
+                    object(
+                        json!({
+                            "from": {"type": "string", "description": "The file to move, relative to the repository root."},
+                            "to": {"type": "string", "description": "Its new path, relative to the repository root."}
+                        }),
+                        &["from", "to"],
+                    ),
+                );
+            }
+            ToolName::RunTests => return context.run_tests(),
             ToolName::RunCommand => (
                 "Run one command the repository allows (no shell: no pipes, redirections or `;`). Runs sandboxed without network.",
                 object(
@@ -207,13 +259,7 @@ impl ToolName {
                     &["path", "reason"],
                 ),
             ),
-            ToolName::Finish => (
-                "End your turn. The harness runs the tests and commits your changes; if the tests fail the commit is refused and you get the failure back.",
-                object(
-                    json!({"summary": {"type": "string", "description": "What you did and why."}}),
-                    &["summary"],
-                ),
-            ),
+            ToolName::Finish => return context.finish(),
             ToolName::SubmitReview => (
                 "End your review with a verdict, a summary and inline comments.",
                 object(
@@ -247,7 +293,94 @@ impl ToolName {
                     &["hypothesis", "plan", "confidence", "files"],
                 ),
             ),
+        };
+        (description.to_owned(), schema)
+    }
+}
+
+/// What the descriptions of one turn's tools say about the repository and the turn: its
+/// commands, whether `run_tests` can narrow, and what `finish` does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpecContext {
+    /// The full test command.
+    pub test: Option<String>,
+    /// The narrowed test command, with `{selector}`.
+    pub test_one: Option<String>,
+    /// The formatter run on written files.
+    pub format: Option<String>,
+    /// The linter run on written files (it has `{files}`).
+    pub lint_per_write: Option<String>,
+    /// The linter run once before a writer's turn ends (it checks the whole tree).
+    pub lint_at_finish: Option<String>,
+    /// Whether `finish` commits through the test guardrail (otherwise the runtime commits
+    /// after the turn).
+    pub finish_commits: bool,
+}
+
+impl SpecContext {
+    fn after_write(&self) -> String {
+        match (&self.format, &self.lint_per_write) {
+            (Some(format), Some(lint)) => format!(
+                " Afterwards the harness formats the file (`{format}`) and lints it (`{lint}`), and returns both results."
+            ),
+            (Some(format), None) => format!(
+                " Afterwards the harness formats the file (`{format}`) and returns the result."
+            ),
+            (None, Some(lint)) => {
+                format!(" Afterwards the harness lints the file (`{lint}`) and returns the result.")
+            }
+            (None, None) => String::new(),
         }
+    }
+
+    fn run_tests(&self) -> (String, Value) {
+        let whole = self.test.as_deref().map_or_else(
+            || "the repository's test command".to_owned(),
+            |test| format!("`{test}`"),
+        );
+        match &self.test_one {
+            Some(test_one) => (
+                format!(
+                    "Run the repository's tests and return their output: the whole suite ({whole}), or only the tests `selector` names (`{test_one}`), which is quicker while you work. The whole suite runs anyway before your work is committed."
+                ),
+                object(
+                    json!({"selector": {"type": "string", "description": "Test names or test file paths, separated by spaces, as the test runner takes them."}}),
+                    &[],
+                ),
+            ),
+            None => (
+                format!("Run the repository's whole test suite ({whole}) and return its output."),
+                object(json!({}), &[]),
+            ),
+        }
+    }
+
+    fn finish(&self) -> (String, Value) {
+        let tests = self
+            .test
+            .as_deref()
+            .map_or_else(|| "the test command".to_owned(), |test| format!("`{test}`"));
+        let mut description = if self.finish_commits {
+            format!(
+                "End your turn with a summary. The harness runs the whole test suite ({tests}) and commits your changes; if the tests fail nothing is committed, you get the failures back and your turn goes on."
+            )
+        } else {
+            format!(
+                "End your turn with a summary of what you did and why. Your changes are committed after your turn, once the whole test suite ({tests}) passes; failures come back to you as a new task."
+            )
+        };
+        if let Some(lint) = &self.lint_at_finish {
+            description.push_str(&format!(
+                " If you changed files the linter covers, it first checks the project once (`{lint}`); when it finds problems you get them back, and you call `finish` again."
+            ));
+        }
+        (
+            description,
+            object(
+                json!({"summary": {"type": "string", "description": "What you did and why, and anything left for a person."}}),
+                &["summary"],
+            ),
+        )
     }
 }
 
@@ -269,7 +402,7 @@ impl fmt::Display for ToolName {
 /// A tool name that is not one of [`ToolName::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "parse tool name `{0}`: expected one of read_file, list_files, search_code, write_file, edit_file, run_tests, run_command, git_diff, git_log, request_test_change, finish, submit_review, submit_diagnosis"
+    "parse tool name `{0}`: expected one of read_file, list_files, search_code, write_file, edit_file, delete_file, move_file, run_tests, run_command, git_diff, git_log, request_test_change, finish, submit_review, submit_diagnosis"
 )]
 pub struct UnknownTool(pub String);
 

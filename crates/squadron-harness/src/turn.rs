@@ -230,7 +230,9 @@ impl Harness {
                 content: task_prompt.to_owned(),
             })
             .await?;
-        let tools = agent.tools.specs();
+        let tools = agent
+            .tools
+            .specs_for(&workspace.policy, agent.commit_on_finish);
         let mut unusable: Option<String> = None;
         loop {
             if report.steps >= agent.max_steps {

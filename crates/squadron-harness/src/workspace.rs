@@ -10,20 +10,32 @@ use crate::permissions::{QaFiles, TestGlobs};
 use crate::sandbox::Sandbox;
 use crate::test_requests::TestChangeRequests;
 
-/// The target repository's guardrail policy (from its `.squadron.toml`).
-#[derive(Clone, Debug)]
+/// The target repository's guardrail policy (from its `.squadron.toml`). Commands are shell
+/// lines run in the sandbox; placeholders in them are filled with shell-quoted values.
+#[derive(Clone, Debug, Default)]
 pub struct RepoPolicy {
-    /// Formatter command line; `{file}` is replaced by the written file's path (quoted),
-    /// otherwise the path is appended.
+    /// Formatter run on each written file: `{file}` is replaced by the file's path; a command
+    /// without it runs as written (it formats the whole tree).
     pub format: Option<String>,
-    /// Linter command line, run after every write.
+    /// Extensions (`rs`) of the files the formatter applies to; empty: every file.
+    pub format_extensions: Vec<String>,
+    /// Linter: with `{files}` it runs after each write on the written files; without, it
+    /// checks the whole tree, so it runs once when a writer calls `finish`.
     pub lint: Option<String>,
+    /// Extensions of the files the linter applies to; empty: every file.
+    pub lint_extensions: Vec<String>,
     /// Test command line, run by `run_tests` and before every commit.
     pub test: Option<String>,
+    /// The test command narrowed to some tests: `{selector}` is replaced by the test names or
+    /// paths given to `run_tests`.
+    pub test_one: Option<String>,
     /// Which files are tests (the only files QA may write).
     pub test_globs: TestGlobs,
     /// Command prefixes `run_command` accepts, e.g. `cargo check` or `npm run build`.
     pub allowed_commands: Vec<String>,
+    /// Why a usual guardrail is missing (a formatter that is not installed…), told to agents
+    /// instead of a bare "not configured".
+    pub notes: Vec<String>,
 }
 
 /// Spending limits; `None` means unlimited.

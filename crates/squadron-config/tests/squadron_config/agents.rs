@@ -125,7 +125,7 @@ fn an_unknown_tool_names_the_file_line_and_the_valid_tools() {
         error.to_string(),
         format!(
             "{}:5: unknown tool `git_push` (expected one of `read_file`, `list_files`, `search_code`, `write_file`, \
-             `edit_file`, `run_tests`, `run_command`, `git_diff`, `git_log`, `request_test_change`, `finish`, \
+             `edit_file`, `delete_file`, `move_file`, `run_tests`, `run_command`, `git_diff`, `git_log`, `request_test_change`, `finish`, \
              `submit_review`, `submit_diagnosis`)",
             path.display()
         )

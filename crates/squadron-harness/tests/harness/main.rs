@@ -1,5 +1,6 @@
 //! The harness's integration tests, in one binary for link speed.
 
+mod file_changes;
 mod guardrails;
 mod hostile_files;
 mod http;

@@ -171,11 +171,10 @@ pub fn repository() -> tempfile::TempDir {
 
 pub fn policy() -> RepoPolicy {
     RepoPolicy {
-        format: None,
-        lint: None,
         test: Some("grep -q 42 src/lib.rs".to_owned()),
         test_globs: TestGlobs::new(&["tests/**".to_owned(), "**/*_test.rs".to_owned()]).unwrap(),
         allowed_commands: vec!["cargo check".to_owned()],
+        ..RepoPolicy::default()
     }
 }
 

@@ -461,7 +461,7 @@ async fn edit_file_requires_exactly_one_match() {
     )
     .await;
     assert!(
-        is_error && content.contains("`old` was not found in `src/lib.rs` (0 matches)"),
+        is_error && content.contains("`old` was not found in `src/lib.rs`"),
         "{content}"
     );
     let (content, is_error) = run(
