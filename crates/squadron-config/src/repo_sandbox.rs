@@ -173,15 +173,26 @@ pub(crate) fn resolve(
             }
         }
     }
-    for (name, value) in raw.env.unwrap_or_default() {
+    for (name, written) in raw.env.unwrap_or_default() {
         let key = table.join("env").join(name.clone());
-        check_variable(&name, host)
-            .map_err(|problem| invalid(key.clone(), format!("{value:?}"), problem))?;
+        let value = check_variable(&name, host)
+            .and_then(|()| expand(&written, host))
+            .map_err(|problem| invalid(key.clone(), format!("{written:?}"), problem))?
+            .to_string_lossy()
+            .into_owned();
         if value.contains('\0') {
             return Err(invalid(
                 key,
-                format!("{value:?}"),
+                format!("{written:?}"),
                 "must not contain a NUL character".to_owned(),
+            ));
+        }
+        if carries_credentials(&value) && !carries_credentials(&written) {
+            return Err(invalid(
+                key,
+                format!("{written:?}"),
+                "expands to a value holding a password (user:password@ in a URL); commands never see credentials"
+                    .to_owned(),
             ));
         }
         sandbox.env.insert(name, value);
@@ -256,7 +267,8 @@ fn carries_credentials(value: &str) -> bool {
     })
 }
 
-/// `~/` and `${NAME}` expanded from the host's environment.
+/// `~/` and `${NAME}` expanded from the host's environment (names that may not reach commands
+/// may not be expanded into them either).
 fn expand(written: &str, host: &HostEnvironment) -> Result<PathBuf, String> {
     let mut text = match written.strip_prefix("~/") {
         Some(rest) => {

@@ -36,7 +36,9 @@ const DOCS_MAX_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=512 * 1024;
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     format: Option<CommandLine>,
+    format_extensions: Option<Vec<String>>,
     lint: Option<CommandLine>,
+    lint_extensions: Option<Vec<String>>,
     test: Option<CommandLine>,
     test_one: Option<CommandLine>,
     test_globs: Option<Vec<String>>,
@@ -200,8 +202,30 @@ impl RepoSettings {
                 "formats one file at a time: write `{file}` where the file goes".to_owned(),
             ));
         }
-        let format = guard(raw.format, default_format, &installed, "format", &mut notes);
-        let lint = guard(raw.lint, default_lint, &installed, "lint", &mut notes);
+        let mut format = guard(raw.format, default_format, &installed, "format", &mut notes);
+        let mut lint = guard(raw.lint, default_lint, &installed, "lint", &mut notes);
+        for (key, extensions, guard) in [
+            ("format_extensions", raw.format_extensions, &mut format),
+            ("lint_extensions", raw.lint_extensions, &mut lint),
+        ] {
+            let Some(extensions) = extensions else {
+                continue;
+            };
+            for (index, extension) in extensions.iter().enumerate() {
+                let plain = !extension.is_empty()
+                    && extension
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !plain {
+                    return Err(invalid(
+                        KeyPath::new([key]).index(index),
+                        format!("{extension:?}"),
+                        "must be a file extension without the dot, such as \"py\"".to_owned(),
+                    ));
+                }
+            }
+            guard.extensions = extensions;
+        }
 
         let test_globs = raw.test_globs.unwrap_or(default_test_globs);
         let mut matcher = GlobSetBuilder::new();

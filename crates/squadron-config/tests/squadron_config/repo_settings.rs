@@ -133,8 +133,9 @@ fn errors_name_the_file_the_key_and_the_value() {
     assert_eq!(
         error,
         format!(
-            "unknown key `tests` in {file}: expected one of `format`, `lint`, `test`, `test_one`, \
-             `test_globs`, `docs`, `docs_max_bytes`, `allowed_commands`, `sandbox`"
+            "unknown key `tests` in {file}: expected one of `format`, `format_extensions`, `lint`, \
+             `lint_extensions`, `test`, `test_one`, `test_globs`, `docs`, `docs_max_bytes`, \
+             `allowed_commands`, `sandbox`"
         )
     );
     let (file, error) = settings_error("test_globs = [\"**/*_test.go\", \"a/[b\"]\n");
@@ -287,6 +288,16 @@ fn formatters_and_linters_default_only_to_what_is_installed() {
         Some("npx --no-install eslint {files}")
     );
 
+    // The file narrows a default linter to the files it names.
+    let settings = RepoSettings::from_text_with(
+        python.path(),
+        Some("lint_extensions = [\"py\"]\nformat = \"black {file}\"\nformat_extensions = [\"py\", \"pyi\"]\n"),
+        &host_with(bin.path()),
+    )
+    .unwrap();
+    assert_eq!(settings.lint_extensions, ["py"]);
+    assert_eq!(settings.format_extensions, ["py", "pyi"]);
+
     // A configured program that is not installed is noted, not silently dropped.
     let settings = RepoSettings::from_text_with(
         dir.path(),
@@ -329,14 +340,17 @@ fn the_sandbox_table_passes_toolchains_through_and_never_a_secret() {
     .unwrap();
     let text = format!(
         "[sandbox]\npass_env = [\"RUSTUP_HOME\", \"CARGO_HOME\", \"NPM_REGISTRY\", \"JAVA_HOME\"]\n\
-         env = {{ CI = \"true\", PATH = \"{0}/bin:/usr/bin:/bin\" }}\n\
+         env = {{ CI = \"true\", PATH = \"${{CARGO_HOME}}/bin:{0}/bin:/usr/bin:/bin\" }}\n\
          mounts = [\"{0}\", \"{0}\"]\ncaches = [\"CARGO_TARGET_DIR\"]\nsetup = \"cargo fetch\"\n",
         toolchain.path().display()
     );
     let host = sandbox_host(data.path());
     let settings = RepoSettings::from_text_with(repo.path(), Some(&text), &host).unwrap();
     let sandbox = &settings.sandbox;
-    let toolchain_bin = format!("{}/bin:/usr/bin:/bin", toolchain.path().display());
+    let toolchain_bin = format!(
+        "/opt/cargo/bin:{}/bin:/usr/bin:/bin",
+        toolchain.path().display()
+    );
     assert_eq!(
         sandbox
             .env
@@ -456,6 +470,17 @@ fn the_sandbox_table_refuses_secrets_and_mounts_that_expose_the_host() {
             "[sandbox]\nmounts = [\"${GH_PAT}/bin\"]\n".to_owned(),
             "sandbox.mounts[0] = \"${GH_PAT}/bin\" in {file}: names ${GH_PAT}, which carries one of Squadron's own \
              secrets or settings; commands never see it"
+                .to_owned(),
+        ),
+        (
+            "[sandbox]\nenv = { REGISTRY = \"${NPM_REGISTRY}\" }\n".to_owned(),
+            "sandbox.env.REGISTRY = \"${NPM_REGISTRY}\" in {file}: expands to a value holding a password \
+             (user:password@ in a URL); commands never see credentials"
+                .to_owned(),
+        ),
+        (
+            "lint = \"ruff check {files}\"\nlint_extensions = [\".py\"]\n".to_owned(),
+            "lint_extensions[0] = \".py\" in {file}: must be a file extension without the dot, such as \"py\""
                 .to_owned(),
         ),
         (
