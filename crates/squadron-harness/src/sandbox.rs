@@ -41,28 +41,12 @@ impl fmt::Display for SandboxKind {
     }
 }
 
-/// Fragments of variable names that mark a credential; such variables never reach a command.
-const SECRET_NAME_MARKERS: [&str; 8] = [
-    "TOKEN",
-    "KEY",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "AUTH",
-    "COOKIE",
-];
+/// Whether a variable name looks like it holds a credential (one list for the whole
+/// daemon: the repository settings refuse to pass such variables through as well).
+pub use squadron_config::is_secret_name;
 
 /// The `PATH` commands get unless the caller supplies one.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Whether a variable name looks like it holds a credential.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    SECRET_NAME_MARKERS
-        .iter()
-        .any(|marker| upper.contains(marker))
-}
+pub const DEFAULT_PATH: &str = squadron_config::SYSTEM_PATH;
 
 /// How commands are run. The binary fills `env` from its own environment; the harness never
 /// reads the environment itself.

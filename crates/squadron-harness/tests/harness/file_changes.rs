@@ -4,9 +4,9 @@
 
 use serde_json::json;
 use squadron_core::Role;
-use squadron_harness::{Executed, SquadWorkspace, ToolName, ToolRegistry, WriteScope};
+use squadron_harness::{ToolName, ToolRegistry, WriteScope};
 
-use crate::support::{call, repository, workspace};
+use crate::support::{repository, run, workspace};
 
 fn writer(role: Role, scope: WriteScope) -> ToolRegistry {
     ToolRegistry::new(
@@ -28,21 +28,6 @@ fn developer() -> ToolRegistry {
 
 fn qa() -> ToolRegistry {
     writer(Role::Qa, WriteScope::TestFiles)
-}
-
-async fn run(
-    registry: &ToolRegistry,
-    workspace: &SquadWorkspace,
-    name: &str,
-    arguments: serde_json::Value,
-) -> (String, bool) {
-    match registry
-        .execute(workspace, &call("c1", name, arguments))
-        .await
-    {
-        Executed::Output { content, is_error } => (content, is_error),
-        Executed::Terminal(terminal) => panic!("unexpected terminal call {terminal:?}"),
-    }
 }
 
 fn read(root: &std::path::Path, relative: &str) -> String {

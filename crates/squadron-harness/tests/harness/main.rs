@@ -6,5 +6,6 @@ mod hostile_files;
 mod http;
 mod sandbox;
 mod support;
+mod toolchains;
 mod tools;
 mod turn;
