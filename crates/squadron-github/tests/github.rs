@@ -552,6 +552,7 @@ async fn required_checks_are_read_from_statuses_and_check_runs() {
                 name: "lint".into(),
                 status: "in_progress".into(),
                 conclusion: None,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -39,6 +39,9 @@ pub enum StandinError {
         #[source]
         source: git2::Error,
     },
+    /// A workflow could not be run on the repository's commits.
+    #[error("run the workflows of `{repo}`: {message}")]
+    Ci { repo: String, message: String },
     /// The shared state was poisoned by a panicking request handler.
     #[error("lock the stand-in's state: a request handler panicked earlier")]
     Poisoned,

@@ -110,8 +110,18 @@ async fn bridge(
         headers: &parts.headers,
         remote_user: &caller.login,
     };
+    let pushed = service == "git-receive-pack";
     match cgi.run(body).await {
-        Ok(response) => response,
+        Ok(response) => {
+            if pushed {
+                // A push is an event: run what it triggers before the pusher hears back.
+                let (owner, name, pusher) = (owner.clone(), name.clone(), caller.id);
+                let _ = state
+                    .run(move |world| world.observe_pushes(&owner, &name, Some(pusher)))
+                    .await;
+            }
+            response
+        }
         Err(error) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("git http-backend failed: {error}\n"),

@@ -120,8 +120,13 @@ pub(crate) fn test_merge(
     })
 }
 
-/// Paths in conflict when merging `head` into `base`.
-fn merged_tree(repo: &Repository, base: Oid, head: Oid) -> Result<Option<Oid>, git2::Error> {
+/// The tree of `head` merged into `base`, written to the object store; `None` when they
+/// conflict.
+pub(crate) fn merged_tree(
+    repo: &Repository,
+    base: Oid,
+    head: Oid,
+) -> Result<Option<Oid>, git2::Error> {
     let mut index = repo.merge_commits(&repo.find_commit(base)?, &repo.find_commit(head)?, None)?;
     if index.has_conflicts() {
         return Ok(None);
@@ -383,6 +388,13 @@ fn parse_hunk_header(header: &str) -> Option<(u64, u64)> {
     let new = parts.next()?.strip_prefix('+')?;
     let start = |range: &str| range.split(',').next()?.parse::<u64>().ok();
     Some((start(old)?, start(new)?))
+}
+
+/// Text of `path` in tree `tree`, if it exists and is UTF-8.
+pub(crate) fn file_in_tree(repo: &Repository, tree: Oid, path: &str) -> Option<String> {
+    let entry = repo.find_tree(tree).ok()?.get_path(Path::new(path)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    String::from_utf8(blob.content().to_vec()).ok()
 }
 
 /// Text of `path` at commit `oid`, if it exists and is UTF-8.

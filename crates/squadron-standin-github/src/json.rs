@@ -1,13 +1,15 @@
 //! Response bodies shaped as GitHub's published description says (`simple-user`,
 //! `repository`, `pull-request`, `pull-request-review`, `review-comment`, `issue-comment`,
-//! `status`, `check-run`, `diff-entry`), with every field the schemas mark required.
+//! `status`, `check-run`, `check-annotation`, `integration`, `workflow-run`, `job`,
+//! `diff-entry`), with every field the schemas mark required.
 
 use serde_json::{Map, Value, json};
 
+use crate::actions::{Annotation, Job, Outcome, WorkflowRun, run_outcome};
 use crate::gitops::FileDiff;
 use crate::world::{
-    CheckRun, IssueComment, Pull, PullState, Repo, Review, ReviewComment, ReviewState, Status,
-    User, UserId, World,
+    CheckApp, CheckRun, IssueComment, Pull, PullState, Repo, Review, ReviewComment, ReviewState,
+    Status, User, UserId, World,
 };
 
 /// `simple-user` for a login, registered or not (repository owners need not be users).
@@ -389,26 +391,223 @@ pub(crate) fn check_run(world: &World, repo: &Repo, run: &CheckRun) -> Value {
     let base = &world.base_url;
     let slug = repo.slug();
     let url = format!("{base}/repos/{slug}/check-runs/{}", run.id);
+    let html = run
+        .details_url
+        .clone()
+        .unwrap_or_else(|| format!("{base}/{slug}/runs/{}", run.id));
     json!({
         "id": run.id,
         "head_sha": run.head_sha,
         "node_id": format!("CR_{}", run.id),
-        "external_id": "",
+        "external_id": run.external_id,
         "url": url,
-        "html_url": format!("{base}/{slug}/runs/{}", run.id),
-        "details_url": format!("{base}/{slug}/runs/{}", run.id),
+        "html_url": html,
+        "details_url": html,
         "status": run.status,
         "conclusion": run.conclusion,
         "started_at": run.started_at.rfc3339(),
         "completed_at": run.completed_at.map(|t| t.rfc3339()),
         "output": {
-            "title": null, "summary": null, "text": null, "annotations_count": 0,
+            "title": run.output.title,
+            "summary": run.output.summary,
+            "text": run.output.text,
+            "annotations_count": run.output.annotations.len(),
             "annotations_url": format!("{url}/annotations"),
         },
         "name": run.name,
-        "check_suite": { "id": run.id },
-        "app": null,
+        "check_suite": { "id": run.check_suite_id },
+        "app": app(world, run.app),
         "pull_requests": [],
+    })
+}
+
+/// `integration`: GitHub Actions, or the stand-in's external CI app.
+fn app(world: &World, app: CheckApp) -> Value {
+    let base = &world.base_url;
+    let (id, owner_id, slug, name, owner): (u64, u64, _, _, _) = match app {
+        CheckApp::Actions => (15368, 9919, "github-actions", "GitHub Actions", "github"),
+        CheckApp::External => (4242, 4243, "standin-ci", "Stand-in CI", "standin-ci"),
+    };
+    json!({
+        "id": id,
+        "slug": slug,
+        "node_id": format!("MDM6QXBw{id}"),
+        "owner": simple_user(base, owner, owner_id, "Organization"),
+        "name": name,
+        "description": "",
+        "external_url": format!("{base}/apps/{slug}"),
+        "html_url": format!("{base}/apps/{slug}"),
+        "created_at": "2018-07-30T09:30:17Z",
+        "updated_at": "2019-12-10T19:04:12Z",
+        "permissions": { "checks": "write", "metadata": "read" },
+        "events": ["check_run", "check_suite", "pull_request", "push"],
+    })
+}
+
+/// `check-annotation`.
+pub(crate) fn annotation(world: &World, repo: &Repo, run: &CheckRun, note: &Annotation) -> Value {
+    json!({
+        "path": note.path,
+        "blob_href": format!("{}/{}/blob/{}/{}", world.base_url, repo.slug(), run.head_sha, note.path),
+        "start_line": note.line,
+        "end_line": note.line,
+        "start_column": null,
+        "end_column": null,
+        "annotation_level": "failure",
+        "title": null,
+        "message": note.message,
+        "raw_details": null,
+    })
+}
+
+/// `workflow-run`.
+pub(crate) fn workflow_run(world: &World, repo: &Repo, run: &WorkflowRun) -> Value {
+    let base = &world.base_url;
+    let slug = repo.slug();
+    let api = format!("{base}/repos/{slug}");
+    let url = format!("{api}/actions/runs/{}", run.id);
+    let workflow = repo.workflows.get(run.workflow);
+    let outcome = run_outcome(&repo.jobs, run);
+    let (status, conclusion) = match outcome {
+        Some(Outcome::Queued) | None => ("queued", None),
+        Some(Outcome::Success) => ("completed", Some("success")),
+        Some(Outcome::Failure) => ("completed", Some("failure")),
+    };
+    let workflow_id = 7000 + run.workflow as u64;
+    let head_commit = world
+        .git(&repo.owner, &repo.name)
+        .ok()
+        .and_then(|git| {
+            let oid = git2::Oid::from_str(&run.head_sha).ok()?;
+            let commit = git.find_commit(oid).ok()?;
+            let person = |sig: git2::Signature<'_>| {
+                json!({"name": sig.name().unwrap_or_default(), "email": sig.email().unwrap_or_default()})
+            };
+            Some(json!({
+                "id": run.head_sha,
+                "tree_id": commit.tree_id().to_string(),
+                "message": commit.message().unwrap_or_default(),
+                "timestamp": crate::clock::Instant(commit.time().seconds()).rfc3339(),
+                "author": person(commit.author()),
+                "committer": person(commit.committer()),
+            }))
+        })
+        .unwrap_or(Value::Null);
+    let pull_requests: Vec<Value> = run
+        .pull_number
+        .and_then(|number| repo.pull(number).ok())
+        .map(|pull| {
+            json!({
+                "id": pull.id,
+                "number": pull.number,
+                "url": format!("{api}/pulls/{}", pull.number),
+                "head": {"ref": pull.head_ref, "sha": pull.head_sha, "repo": {"id": repo.id, "url": api, "name": repo.name}},
+                "base": {"ref": pull.base_ref, "sha": pull.base_sha, "repo": {"id": repo.id, "url": api, "name": repo.name}},
+            })
+        })
+        .into_iter()
+        .collect();
+    let repository = repository(world, repo);
+    let mut value = json!({
+        "id": run.id,
+        "name": workflow.map(|w| w.name.clone()),
+        "node_id": format!("WFR_{}", run.id),
+        "check_suite_id": run.check_suite_id,
+        "check_suite_node_id": format!("CS_{}", run.check_suite_id),
+        "head_branch": run.head_branch,
+        "head_sha": run.head_sha,
+        "path": workflow.map(|w| w.path.clone()).unwrap_or_default(),
+        "run_number": run.run_number,
+        "run_attempt": run.run_attempt,
+        "referenced_workflows": [],
+        "event": run.event.as_str(),
+        "status": status,
+        "conclusion": conclusion,
+        "workflow_id": workflow_id,
+        "url": url,
+        "html_url": format!("{base}/{slug}/actions/runs/{}", run.id),
+        "pull_requests": pull_requests,
+        "created_at": run.created_at.rfc3339(),
+        "updated_at": run.updated_at.rfc3339(),
+        "run_started_at": run.created_at.rfc3339(),
+        "jobs_url": format!("{url}/jobs"),
+        "logs_url": format!("{url}/logs"),
+        "check_suite_url": format!("{api}/check-suites/{}", run.check_suite_id),
+        "artifacts_url": format!("{url}/artifacts"),
+        "cancel_url": format!("{url}/cancel"),
+        "rerun_url": format!("{url}/rerun"),
+        "previous_attempt_url": (run.run_attempt > 1).then(|| format!("{url}/attempts/{}", run.run_attempt - 1)),
+        "workflow_url": format!("{api}/actions/workflows/{workflow_id}"),
+        "head_commit": head_commit,
+        "repository": repository.clone(),
+        "head_repository": repository,
+        "head_repository_id": repo.id,
+        "display_title": run
+            .pull_number
+            .and_then(|number| repo.pull(number).ok())
+            .map_or_else(|| workflow.map(|w| w.name.clone()).unwrap_or_default(), |p| p.title.clone()),
+    });
+    if let Some(actor) = run.actor {
+        value["actor"] = user(world, actor);
+        value["triggering_actor"] = user(world, actor);
+    }
+    value
+}
+
+/// `job`.
+pub(crate) fn job(world: &World, repo: &Repo, run: &WorkflowRun, job: &Job) -> Value {
+    let base = &world.base_url;
+    let slug = repo.slug();
+    let api = format!("{base}/repos/{slug}");
+    let workflow = repo.workflows.get(run.workflow);
+    let name = workflow.map(|w| w.job.clone()).unwrap_or_default();
+    let done = job.completed_at.map(|t| t.rfc3339());
+    let step = |number: u64, step: &str, conclusion: Option<&str>| {
+        json!({
+            "name": step,
+            "status": if job.completed_at.is_some() { "completed" } else { "queued" },
+            "conclusion": conclusion,
+            "number": number,
+            "started_at": job.completed_at.map(|_| job.started_at.rfc3339()),
+            "completed_at": done,
+        })
+    };
+    let conclusion = job.conclusion();
+    let steps = if job.completed_at.is_some() {
+        vec![
+            step(1, "Set up job", Some("success")),
+            step(2, "Run actions/checkout@v4", Some("success")),
+            step(3, "Run tests", conclusion),
+            step(4, "Complete job", Some("success")),
+        ]
+    } else {
+        Vec::new()
+    };
+    let picked_up = job.completed_at.is_some();
+    json!({
+        "id": job.id,
+        "run_id": run.id,
+        "run_url": format!("{api}/actions/runs/{}", run.id),
+        "run_attempt": job.run_attempt,
+        "node_id": format!("CR_{}", job.id),
+        "head_sha": run.head_sha,
+        "url": format!("{api}/actions/jobs/{}", job.id),
+        "html_url": format!("{base}/{slug}/actions/runs/{}/job/{}", run.id, job.id),
+        "status": job.status(),
+        "conclusion": conclusion,
+        "created_at": job.created_at.rfc3339(),
+        "started_at": job.started_at.rfc3339(),
+        "completed_at": done,
+        "name": name,
+        "steps": steps,
+        "check_run_url": format!("{api}/check-runs/{}", job.id),
+        "labels": ["ubuntu-latest"],
+        "runner_id": picked_up.then_some(1),
+        "runner_name": picked_up.then_some("GitHub Actions 1"),
+        "runner_group_id": picked_up.then_some(1),
+        "runner_group_name": picked_up.then_some("GitHub Actions"),
+        "workflow_name": workflow.map(|w| w.name.clone()),
+        "head_branch": run.head_branch,
     })
 }
 

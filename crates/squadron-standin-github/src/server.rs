@@ -1,6 +1,7 @@
 //! Starting the stand-in, its router, and the Rust API tests use to set it up and to
 //! inspect what the code under test did.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -9,17 +10,19 @@ use axum::routing::{get, post};
 use git2::{Oid, Repository};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::actions::Workflow;
 use crate::error::{ApiError, StandinError};
 use crate::faults::FaultRule;
 use crate::gitops::{self, Ident};
 use crate::world::{
-    CheckRun, CheckRunSnapshot, CommitInfo, MergeRecord, PullSnapshot, PullState, RecordedRequest,
-    Repo, RepoSettings, ReviewCommentSnapshot, ReviewSnapshot, Status, User, UserId, World,
+    CheckApp, CheckRun, CheckRunSnapshot, CommitInfo, LogDownload, MergeRecord, PullSnapshot,
+    PullState, RecordedRequest, Repo, RepoSettings, ReviewCommentSnapshot, ReviewSnapshot, Status,
+    User, UserId, World,
 };
-use crate::{git_http, observe, rest};
+use crate::{git_http, log_host, observe, rest};
 
 /// Shared by every handler: the world behind a lock and where git lives.
 #[derive(Clone, Debug)]
@@ -53,15 +56,17 @@ impl AppState {
     }
 }
 
-/// A running stand-in GitHub on `127.0.0.1`, serving REST at [`Self::base_url`] and git at
-/// `{base_url}/{owner}/{name}.git`. Dropping it stops the server and deletes its
+/// A running stand-in GitHub on `127.0.0.1`, serving REST at [`Self::base_url`], git at
+/// `{base_url}/{owner}/{name}.git`, and Actions job logs on a second origin (the log host
+/// the logs endpoint redirects to). Dropping it stops the servers and deletes its
 /// repositories.
 #[derive(Debug)]
 pub struct GithubStandin {
     state: AppState,
     base_url: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    log_host_url: String,
+    shutdown: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
     // Declared last so the server stops before its repositories disappear.
     _dir: TempDir,
 }
@@ -85,28 +90,30 @@ impl GithubStandin {
             .map_err(StandinError::Start)?;
         let address = listener.local_addr().map_err(StandinError::Start)?;
         let base_url = format!("http://{address}");
+        let log_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(StandinError::Start)?;
+        let log_address = log_listener.local_addr().map_err(StandinError::Start)?;
+        let log_host_url = format!("http://{log_address}");
         let mut world = World::new(dir.path().to_path_buf());
         world.base_url.clone_from(&base_url);
+        world.log_host_url.clone_from(&log_host_url);
         let state = AppState {
             world: Arc::new(Mutex::new(world)),
             http_backend: Arc::new(http_backend),
             root: Arc::new(dir.path().to_path_buf()),
         };
-        let app = router(state.clone());
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = signal.await;
-            });
-            if let Err(error) = serving.await {
-                tracing::error!(%error, "stand-in github server stopped");
-            }
-        });
+        let (shutdown, signal) = watch::channel(false);
+        let servers = vec![
+            serve(listener, router(state.clone()), signal.clone()),
+            serve(log_listener, log_host::router(state.clone()), signal),
+        ];
         Ok(Self {
             state,
             base_url,
-            shutdown: Some(shutdown),
-            server,
+            log_host_url,
+            shutdown,
+            servers,
             _dir: dir,
         })
     }
@@ -114,6 +121,11 @@ impl GithubStandin {
     /// `http://127.0.0.1:PORT`, the REST API root (like `https://api.github.com`).
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// `http://127.0.0.1:PORT` of the log host, a different origin from [`Self::base_url`].
+    pub fn log_host_url(&self) -> &str {
+        &self.log_host_url
     }
 
     /// The smart-HTTP clone URL of `owner/name`.
@@ -163,11 +175,12 @@ impl GithubStandin {
                 email: "seeder@standin.invalid",
                 unix_seconds: at.0,
             };
-            gitops::init_bare(&world.repo_dir(owner, name), default_branch, files, &ident)
-                .map_err(|source| StandinError::Git {
-                    repo: slug.to_owned(),
-                    source,
-                })?;
+            let tip =
+                gitops::init_bare(&world.repo_dir(owner, name), default_branch, files, &ident)
+                    .map_err(|source| StandinError::Git {
+                        repo: slug.to_owned(),
+                        source,
+                    })?;
             let id = world.next_id();
             world.repos.insert(
                 key,
@@ -184,6 +197,11 @@ impl GithubStandin {
                     statuses: Vec::new(),
                     check_runs: Vec::new(),
                     merges: Vec::new(),
+                    workflows: Vec::new(),
+                    workflow_runs: Vec::new(),
+                    jobs: Vec::new(),
+                    next_run_number: 0,
+                    seen_tips: BTreeMap::from([(default_branch.to_owned(), tip.to_string())]),
                 },
             );
             Ok(())
@@ -218,6 +236,67 @@ impl GithubStandin {
             };
             gitops::commit_files(git, branch, files, message, &ident).map(|oid| oid.to_string())
         })
+        .and_then(|sha| {
+            self.observe_pushes(slug)?;
+            Ok(sha)
+        })
+    }
+
+    /// Runs the workflows that pushes since the last look trigger.
+    fn observe_pushes(&self, slug: &str) -> Result<(), StandinError> {
+        let (owner, name) = split_slug(slug)?;
+        self.state
+            .read(|world| world.observe_pushes(owner, name, None))?
+            .map_err(|error| StandinError::Ci {
+                repo: slug.to_owned(),
+                message: error.body["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+    }
+
+    /// Registers a GitHub Actions workflow on `owner/name`. It runs at once on the default
+    /// branch's tip and on the head of every open pull request its triggers cover, as if it
+    /// had been in place at their last push, and from then on at every push and pull request
+    /// it is triggered by.
+    pub fn add_workflow(&self, slug: &str, workflow: Workflow) -> Result<(), StandinError> {
+        let (owner, name) = split_slug(slug)?;
+        let ci_error = |error: ApiError| StandinError::Ci {
+            repo: slug.to_owned(),
+            message: error.body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        self.state.read(|world| {
+            let repo = world
+                .repo_mut(owner, name)
+                .map_err(|_| StandinError::UnknownRepository(slug.to_owned()))?;
+            repo.workflows.push(workflow);
+            let default_branch = repo.default_branch.clone();
+            let open: Vec<u64> = repo
+                .pulls
+                .iter()
+                .filter(|p| p.state == PullState::Open)
+                .map(|p| p.number)
+                .collect();
+            world.observe_pushes(owner, name, None).map_err(ci_error)?;
+            world
+                .run_default_branch_workflows(owner, name, &default_branch)
+                .map_err(ci_error)?;
+            for number in open {
+                world
+                    .run_pull_request_workflows(owner, name, number, None)
+                    .map_err(ci_error)?;
+            }
+            Ok(())
+        })?
+    }
+
+    /// Every request for a job's log that reached the log host, in order.
+    pub fn log_downloads(&self) -> Result<Vec<LogDownload>, StandinError> {
+        self.state.read(|world| world.log_downloads.clone())
     }
 
     /// The tip of `branch`, or `None` when it does not exist.
@@ -397,6 +476,7 @@ impl GithubStandin {
     ) -> Result<(), StandinError> {
         self.with_repo(slug, |world, repo| {
             let id = world.next_id();
+            let check_suite_id = world.next_id();
             let started_at = world.clock.tick();
             repo.check_runs.push(CheckRun {
                 id,
@@ -406,6 +486,11 @@ impl GithubStandin {
                 status: run.status,
                 conclusion: run.conclusion,
                 started_at,
+                check_suite_id,
+                app: CheckApp::External,
+                external_id: String::new(),
+                details_url: None,
+                output: run.output,
             });
         })
     }
@@ -464,11 +549,22 @@ impl GithubStandin {
 
 impl Drop for GithubStandin {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+        let _ = self.shutdown.send(true);
+        for server in &self.servers {
+            server.abort();
         }
-        self.server.abort();
     }
+}
+
+fn serve(listener: TcpListener, app: Router, mut signal: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        });
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "stand-in github server stopped");
+        }
+    })
 }
 
 fn split_slug(slug: &str) -> Result<(&str, &str), StandinError> {
@@ -524,9 +620,50 @@ fn router(state: AppState) -> Router {
             &format!("{repo}/commits/{{*rest}}"),
             get(rest::statuses::by_ref),
         )
+        .route(&format!("{repo}/check-runs"), post(rest::checks::create))
         .route(
-            &format!("{repo}/check-runs"),
-            post(rest::statuses::create_check_run),
+            &format!("{repo}/check-runs/{{check_run_id}}"),
+            get(rest::checks::get).patch(rest::checks::update),
+        )
+        .route(
+            &format!("{repo}/check-runs/{{check_run_id}}/annotations"),
+            get(rest::checks::annotations),
+        )
+        .route(
+            &format!("{repo}/check-runs/{{check_run_id}}/rerequest"),
+            post(rest::checks::rerequest),
+        )
+        .route(
+            &format!("{repo}/actions/runs"),
+            get(rest::actions::list_runs),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}"),
+            get(rest::actions::get_run),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/jobs"),
+            get(rest::actions::list_jobs),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/rerun"),
+            post(rest::actions::rerun_run),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/rerun-failed-jobs"),
+            post(rest::actions::rerun_failed_jobs),
+        )
+        .route(
+            &format!("{repo}/actions/jobs/{{job_id}}"),
+            get(rest::actions::get_job),
+        )
+        .route(
+            &format!("{repo}/actions/jobs/{{job_id}}/logs"),
+            get(rest::actions::job_logs),
+        )
+        .route(
+            &format!("{repo}/actions/jobs/{{job_id}}/rerun"),
+            post(rest::actions::rerun_job),
         )
         .route("/{owner}/{repo}/info/refs", get(git_http::serve_info_refs))
         .route("/{owner}/{repo}/{service}", post(git_http::serve))

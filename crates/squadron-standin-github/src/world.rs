@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use git2::Repository;
 
+use crate::actions::{Annotation, Job, Workflow, WorkflowRun};
 use crate::clock::{FakeClock, Instant};
 use crate::error::ApiError;
 use crate::faults::FaultRule;
@@ -46,6 +47,13 @@ pub(crate) struct Repo {
     pub(crate) statuses: Vec<Status>,
     pub(crate) check_runs: Vec<CheckRun>,
     pub(crate) merges: Vec<MergeRecord>,
+    /// Registered GitHub Actions workflows, their runs and their jobs' attempts.
+    pub(crate) workflows: Vec<Workflow>,
+    pub(crate) workflow_runs: Vec<WorkflowRun>,
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) next_run_number: u64,
+    /// Branch tips as last seen, so pushes made through git can trigger workflows.
+    pub(crate) seen_tips: BTreeMap<String, String>,
 }
 
 impl Repo {
@@ -189,6 +197,32 @@ pub(crate) struct CheckRun {
     pub(crate) conclusion: Option<String>,
     pub(crate) started_at: Instant,
     pub(crate) completed_at: Option<Instant>,
+    pub(crate) check_suite_id: u64,
+    pub(crate) app: CheckApp,
+    pub(crate) external_id: String,
+    pub(crate) details_url: Option<String>,
+    pub(crate) output: CheckOutput,
+}
+
+/// Which app owns a check run: GitHub Actions (re-run through the Actions API) or an app
+/// that created it through the Checks API (re-requested through the Checks API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CheckApp {
+    Actions,
+    External,
+}
+
+/// A check run's `output`: what it says about its result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckOutput {
+    /// `output.title`.
+    pub title: Option<String>,
+    /// `output.summary` (Markdown).
+    pub summary: Option<String>,
+    /// `output.text` (Markdown).
+    pub text: Option<String>,
+    /// Annotations, listed by `GET …/check-runs/{id}/annotations`.
+    pub annotations: Vec<Annotation>,
 }
 
 /// A merge the stand-in performed through `PUT …/pulls/{n}/merge`.
@@ -242,7 +276,7 @@ pub struct ReviewCommentSnapshot {
 }
 
 /// A check run as a test sees it (and as [`crate::GithubStandin::add_check_run`] takes it).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckRunSnapshot {
     pub name: String,
     /// `queued`, `in_progress` or `completed`.
@@ -250,6 +284,21 @@ pub struct CheckRunSnapshot {
     /// `success`, `failure`, `neutral`, `cancelled`, `skipped`, `timed_out`,
     /// `action_required`, or `None` while not completed.
     pub conclusion: Option<String>,
+    /// What the check says about its result.
+    pub output: CheckOutput,
+}
+
+/// A request for a job's log that reached the log host, the stand-in's
+/// `pipelines.actions.githubusercontent.com`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDownload {
+    /// The job whose log was fetched.
+    pub job_id: u64,
+    /// Whether the request carried an `Authorization` header: a GitHub token must never
+    /// travel to the log host.
+    pub sent_authorization: bool,
+    /// The HTTP status answered.
+    pub status: u16,
 }
 
 /// A commit in one of the stand-in's repositories.
@@ -286,6 +335,11 @@ pub(crate) struct World {
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) mergeable_null_reads: u32,
+    /// The log host's root URL, and the signed log links it serves: signature → (repository
+    /// key, job id).
+    pub(crate) log_host_url: String,
+    pub(crate) log_links: BTreeMap<String, (String, u64)>,
+    pub(crate) log_downloads: Vec<LogDownload>,
     next_id: u64,
     rate_remaining: u64,
 }
@@ -303,6 +357,9 @@ impl World {
             faults: Vec::new(),
             requests: Vec::new(),
             mergeable_null_reads: 1,
+            log_host_url: String::new(),
+            log_links: BTreeMap::new(),
+            log_downloads: Vec::new(),
             next_id: 1000,
             rate_remaining: RATE_LIMIT,
         }
@@ -368,8 +425,10 @@ impl World {
     }
 
     /// Re-reads the branch tips of every open pull request of the repository, since pushes
-    /// arrive through `git http-backend` behind the stand-in's back.
+    /// arrive through `git http-backend` behind the stand-in's back, and runs the workflows
+    /// those pushes trigger.
     pub(crate) fn refresh_tips(&mut self, owner: &str, name: &str) -> Result<(), ApiError> {
+        self.observe_pushes(owner, name, None)?;
         let git = self.git(owner, name)?;
         let repo = self.repo_mut(owner, name)?;
         for pull in repo.pulls.iter_mut().filter(|p| p.state == PullState::Open) {

@@ -1,5 +1,5 @@
 //! Drives the stand-in over real HTTP (plain reqwest) and real git, checking the GitHub
-//! rules the adapters rely on.
+//! rules the adapters rely on, and the scripted GitHub Actions (`actions.rs`).
 
 use std::path::Path;
 use std::process::Command;
@@ -640,6 +640,7 @@ mod merging {
                     name: "ci".into(),
                     status: "completed".into(),
                     conclusion: Some("success".into()),
+                    ..CheckRunSnapshot::default()
                 },
             )
             .expect("check run");
@@ -734,3 +735,9 @@ mod faults {
         );
     }
 }
+
+#[path = "standin/actions.rs"]
+mod actions;
+
+#[path = "standin/conformance.rs"]
+mod conformance;

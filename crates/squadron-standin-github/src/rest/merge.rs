@@ -133,6 +133,8 @@ pub(crate) async fn merge(
             pull.closed_at = Some(now);
             pull.updated_at = now;
             pull.merged = Some(Merged { sha: sha.clone(), by: caller.id, at: now });
+            // The merge is a push to the base branch.
+            world.observe_pushes(&owner, &name, Some(caller.id))?;
             Ok(json_with(
                 StatusCode::OK,
                 json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
@@ -238,6 +240,7 @@ pub(crate) async fn update_branch(
                 |_| ApiError::unprocessable(&["expected head sha didn’t match current head ref."]),
             )?;
             let html = format!("{}/{}/pull/{number}", world.base_url, repo.slug());
+            world.observe_pushes(&owner, &name, Some(caller.id))?;
             Ok(json_with(
                 StatusCode::ACCEPTED,
                 json!({"message": "Updating pull request branch.", "url": html}),

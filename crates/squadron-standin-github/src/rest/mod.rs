@@ -1,5 +1,7 @@
 //! REST handlers, one module per resource family, and the helpers they share.
 
+pub(crate) mod actions;
+pub(crate) mod checks;
 pub(crate) mod comments;
 pub(crate) mod merge;
 pub(crate) mod pulls;
@@ -33,6 +35,28 @@ pub(crate) struct PageQuery {
 /// A JSON array answer, paginated as GitHub does (default 30 per page, at most 100) with a
 /// `Link` header naming the next and last pages.
 pub(crate) fn paginated(items: Vec<Value>, page: &PageQuery, url: &str) -> Response {
+    let (slice, link) = one_page(items, page, url);
+    with_link(Json(Value::Array(slice)).into_response(), link)
+}
+
+/// A list wrapped in an object, `{"total_count": n, "<key>": [...]}`, paginated like
+/// [`paginated`]: the shape of GitHub's check-run, workflow-run and job lists.
+pub(crate) fn paginated_object(
+    key: &str,
+    items: Vec<Value>,
+    page: &PageQuery,
+    url: &str,
+) -> Response {
+    let total = items.len();
+    let (slice, link) = one_page(items, page, url);
+    let mut body = serde_json::Map::new();
+    body.insert("total_count".to_owned(), Value::from(total));
+    body.insert(key.to_owned(), Value::Array(slice));
+    with_link(Json(Value::Object(body)).into_response(), link)
+}
+
+/// The requested page of `items` and the `Link` header value when more pages follow.
+fn one_page(items: Vec<Value>, page: &PageQuery, url: &str) -> (Vec<Value>, Option<String>) {
     let per_page = page.per_page.unwrap_or(30).clamp(1, 100);
     let current = page.page.unwrap_or(1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
@@ -41,16 +65,19 @@ pub(crate) fn paginated(items: Vec<Value>, page: &PageQuery, url: &str) -> Respo
         .skip((current - 1) * per_page)
         .take(per_page)
         .collect();
-    let mut response = Json(Value::Array(slice)).into_response();
-    if current < last {
+    let link = (current < last).then(|| {
         let separator = if url.contains('?') { '&' } else { '?' };
-        let link = format!(
+        format!(
             "<{url}{separator}per_page={per_page}&page={}>; rel=\"next\", <{url}{separator}per_page={per_page}&page={last}>; rel=\"last\"",
             current + 1
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        )
+    });
+    (slice, link)
+}
+
+fn with_link(mut response: Response, link: Option<String>) -> Response {
+    if let Some(value) = link.and_then(|link| HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(header::LINK, value);
     }
     response
 }

@@ -179,6 +179,8 @@ pub(crate) async fn create(
                 reviews: Vec::new(),
                 review_comments: Vec::new(),
             });
+            // Opening a pull request is the `pull_request` event workflows run on.
+            world.run_pull_request_workflows(&owner, &name, number, Some(caller.id))?;
             let detail = PullDetail {
                 mergeable: None,
                 mergeable_state: "unknown",

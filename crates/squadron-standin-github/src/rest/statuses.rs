@@ -1,5 +1,5 @@
-//! Commit statuses (create, list, combined) and check runs (create, list by ref), and the
-//! required-checks verdict that `mergeable_state` and merges use.
+//! Commit statuses (create, list, combined), the by-ref reads of statuses and check runs,
+//! and the required-checks verdict that `mergeable_state` and merges use.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::gitops;
 use crate::json;
 use crate::observe::Caller;
-use crate::rest::{PageQuery, json_with, list_url, paginated, parse_body};
+use crate::rest::{checks, json_with, list_url, paginated, parse_body};
 use crate::server::AppState;
 use crate::world::{CheckRun, Repo, Status};
 
@@ -148,12 +148,13 @@ pub(crate) async fn by_ref(
     State(state): State<AppState>,
     _caller: Caller,
     Path((owner, name, rest)): Path<(String, String, String)>,
-    Query(page): Query<PageQuery>,
+    Query(query): Query<checks::ListQuery>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     state
         .run(move |world| {
             let (reference, what) = rest.rsplit_once('/').ok_or_else(ApiError::not_found)?;
+            world.refresh_tips(&owner, &name)?;
             let git = world.git(&owner, &name)?;
             let sha = gitops::resolve(&git, reference)
                 .ok_or_else(|| {
@@ -192,75 +193,11 @@ pub(crate) async fn by_ref(
                         .filter(|s| s.sha == sha)
                         .map(|s| json::status(world, repo, s))
                         .collect();
-                    Ok(paginated(items, &page, &list_url(base, &uri)))
+                    Ok(paginated(items, &query.page(), &list_url(base, &uri)))
                 }
-                "check-runs" => {
-                    let runs: Vec<Value> = repo
-                        .check_runs
-                        .iter()
-                        .filter(|r| r.head_sha == sha)
-                        .map(|r| json::check_run(world, repo, r))
-                        .collect();
-                    Ok(
-                        Json(json!({"total_count": runs.len(), "check_runs": runs}))
-                            .into_response(),
-                    )
-                }
+                "check-runs" => checks::list_for_ref(world, repo, &sha, &query, &uri),
                 _ => Err(ApiError::not_found()),
             }
-        })
-        .await
-}
-
-#[derive(Debug, Deserialize)]
-struct CreateCheckRun {
-    name: Option<String>,
-    head_sha: Option<String>,
-    status: Option<String>,
-    conclusion: Option<String>,
-}
-
-pub(crate) async fn create_check_run(
-    State(state): State<AppState>,
-    _caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let request: CreateCheckRun = parse_body(&body)?;
-    state
-        .run(move |world| {
-            let missing = |field: &str| {
-                ApiError::validation_failed(
-                    json!([{"resource": "CheckRun", "field": field, "code": "missing_field"}]),
-                )
-            };
-            let run_name = request.name.ok_or_else(|| missing("name"))?;
-            let head_sha = request.head_sha.ok_or_else(|| missing("head_sha"))?;
-            let git = world.git(&owner, &name)?;
-            let head_sha = gitops::resolve(&git, &head_sha)
-                .ok_or_else(|| ApiError::unprocessable(&["No commit found for SHA"]))?
-                .to_string();
-            let status = match (&request.conclusion, request.status) {
-                (Some(_), _) => "completed".to_owned(),
-                (None, Some(status)) => status,
-                (None, None) => "queued".to_owned(),
-            };
-            let started_at = world.clock.tick();
-            let run = CheckRun {
-                id: world.next_id(),
-                head_sha,
-                name: run_name,
-                completed_at: (status == "completed").then_some(started_at),
-                status,
-                conclusion: request.conclusion,
-                started_at,
-            };
-            world.repo_mut(&owner, &name)?.check_runs.push(run.clone());
-            let repo = world.repo(&owner, &name)?;
-            Ok(json_with(
-                StatusCode::CREATED,
-                json::check_run(world, repo, &run),
-            ))
         })
         .await
 }
