@@ -5,11 +5,13 @@
 //! what its typed API hides: the status code (405, 409, 422 are decisions, not failures),
 //! the `ETag`, the `Link` header and the rate-limit headers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::header::{ETAG, IF_NONE_MATCH, LINK};
 use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -26,6 +28,14 @@ const RATE_LIMIT_ATTEMPTS: usize = 3;
 
 /// Bound on remembered `ETag`s per identity; the cache is cleared when it fills up.
 const ETAG_CACHE_LIMIT: usize = 1024;
+
+/// Bytes of a downloaded log kept from its start, and from its end: a log of any size costs
+/// at most their sum in memory, and the errors (early) and the summary (last) survive.
+const LOG_HEAD_BYTES: usize = 4 * 1024 * 1024;
+const LOG_TAIL_BYTES: usize = 1024 * 1024;
+
+/// How long a log download may take in all before it is abandoned.
+const LOG_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The HTTP methods the adapter uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +282,83 @@ impl GithubClient {
             next = following;
         }
         Ok(items)
+    }
+
+    /// GETs a log: GitHub answers with a redirect to a short-lived signed URL on another
+    /// host, which the client follows without the token (credentials never cross origins).
+    /// The body is streamed, keeping its first [`LOG_HEAD_BYTES`] and last
+    /// [`LOG_TAIL_BYTES`]; returns their text and how many bytes between them were skipped.
+    pub async fn get_log(&self, uri: &str, action: &str) -> Result<(String, u64), GithubError> {
+        let transport = |error| GithubError::new(action, GithubErrorKind::Transport(error));
+        let download = async {
+            self.limiter.ready().await;
+            let response = self.octocrab._get(uri).await.map_err(transport)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            // Only GitHub's own answers speak for its rate limit; the log host's do not.
+            if headers.contains_key("x-ratelimit-limit")
+                && let RateLimitVerdict::Refused { wait } = self.limiter.observe(status, &headers)
+            {
+                return Err(GithubError::new(
+                    action,
+                    GithubErrorKind::RateLimited {
+                        retry_after_secs: wait.as_secs(),
+                    },
+                ));
+            }
+            let mut body = response.into_body();
+            let mut head: Vec<u8> = Vec::new();
+            let mut tail: VecDeque<u8> = VecDeque::new();
+            let mut skipped: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(transport)?;
+                let Ok(chunk) = frame.into_data() else {
+                    continue;
+                };
+                let to_head = LOG_HEAD_BYTES.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..to_head]);
+                tail.extend(&chunk[to_head..]);
+                if !status.is_success() && head.len() + tail.len() >= 4096 {
+                    break;
+                }
+                let excess = tail.len().saturating_sub(LOG_TAIL_BYTES);
+                if excess > 0 {
+                    tail.drain(..excess);
+                    skipped += excess as u64;
+                }
+            }
+            if !status.is_success() {
+                head.extend(tail);
+                return Err(RawResponse {
+                    status,
+                    headers,
+                    body: String::from_utf8_lossy(&head).into_owned(),
+                }
+                .into_error(action));
+            }
+            let mut text = String::from_utf8_lossy(&head).into_owned();
+            let tail: Vec<u8> = tail.into();
+            if skipped > 0 {
+                // Both cuts fall mid-line: end the head's last line, start at the tail's
+                // first whole one.
+                text.push('\n');
+                let start = tail.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+                text.push_str(&String::from_utf8_lossy(&tail[start..]));
+            } else {
+                text.push_str(&String::from_utf8_lossy(&tail));
+            }
+            Ok((text, skipped))
+        };
+        tokio::time::timeout(LOG_DOWNLOAD_TIMEOUT, download)
+            .await
+            .map_err(|_| {
+                GithubError::new(
+                    action,
+                    GithubErrorKind::Timeout {
+                        after_secs: LOG_DOWNLOAD_TIMEOUT.as_secs(),
+                    },
+                )
+            })?
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedPage>> {

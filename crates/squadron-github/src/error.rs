@@ -32,6 +32,12 @@ pub enum GithubErrorKind {
         /// How long GitHub asked to wait last.
         retry_after_secs: u64,
     },
+    /// A download did not finish in time.
+    #[error("GitHub did not finish answering within {after_secs}s")]
+    Timeout {
+        /// The time allowed.
+        after_secs: u64,
+    },
     /// GitHub's answer did not have the expected shape.
     #[error("unexpected response from GitHub")]
     Decode(#[source] serde_json::Error),
@@ -70,9 +76,9 @@ impl GithubError {
     /// How the runtime should treat the failure.
     pub fn port_kind(&self) -> PortErrorKind {
         match &self.kind {
-            GithubErrorKind::Transport(_) | GithubErrorKind::RateLimited { .. } => {
-                PortErrorKind::Transient
-            }
+            GithubErrorKind::Transport(_)
+            | GithubErrorKind::RateLimited { .. }
+            | GithubErrorKind::Timeout { .. } => PortErrorKind::Transient,
             GithubErrorKind::Status { status, .. } => match *status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PortErrorKind::Auth,
                 StatusCode::NOT_FOUND => PortErrorKind::NotFound,

@@ -45,8 +45,8 @@ impl std::fmt::Debug for RoleTokens {
 }
 
 #[derive(Debug)]
-struct Identity {
-    client: GithubClient,
+pub(crate) struct Identity {
+    pub(crate) client: GithubClient,
     login: OnceCell<String>,
 }
 
@@ -75,7 +75,7 @@ impl Identity {
 /// merges; each reviewer's identity posts its own reviews.
 #[derive(Debug)]
 pub struct GithubCodeHost {
-    developer: Identity,
+    pub(crate) developer: Identity,
     code_reviewer: Identity,
     qa_specialist: Identity,
 }
@@ -632,7 +632,7 @@ fn non_empty(body: String, fallback: &str) -> String {
 }
 
 /// Percent-encodes a query value, keeping what GitHub's `head=owner:branch` needs readable.
-fn query_value(value: &str) -> String {
+pub(crate) fn query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {

@@ -1,11 +1,14 @@
 //! GitHub adapter: PRs, reviews under separate identities, statuses, merges, webhooks.
 //!
 //! [`GithubCodeHost`] implements the core's `CodeHost` port with one octocrab client per
-//! role token, conditional GETs and a shared [`RateLimiter`]. [`webhook`] verifies and
-//! parses deliveries; [`body`] renders PR titles and bodies; [`diff`] decides which review
-//! comments GitHub accepts inline.
+//! role token, conditional GETs and a shared [`RateLimiter`]; it also reads a failed check
+//! (output, annotations, an excerpt of the Actions job's log) and runs one again.
+//! [`webhook`] verifies and parses deliveries; [`body`] renders PR titles and bodies;
+//! [`diff`] decides which review comments GitHub accepts inline.
 
 pub mod body;
+mod checks;
+mod ci_log;
 mod client;
 pub mod diff;
 mod error;

@@ -103,6 +103,8 @@ pub(crate) struct IssueComment {
 #[derive(Debug, Deserialize)]
 pub(crate) struct CombinedStatus {
     #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(default)]
     pub statuses: Vec<StatusEntry>,
 }
 
@@ -110,6 +112,10 @@ pub(crate) struct CombinedStatus {
 pub(crate) struct StatusEntry {
     pub context: String,
     pub state: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +130,90 @@ pub(crate) struct CheckRunEntry {
     pub status: String,
     #[serde(default)]
     pub conclusion: Option<String>,
+}
+
+/// `GET …/commits/{ref}/check-runs` with every field the failure reading needs.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckRunDetailList {
+    #[serde(default)]
+    pub check_runs: Vec<CheckRunDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckRunDetail {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub details_url: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub output: Option<CheckRunOutput>,
+    #[serde(default)]
+    pub check_suite: Option<IdOnly>,
+    #[serde(default)]
+    pub app: Option<App>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckRunOutput {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub annotations_count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IdOnly {
+    pub id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct App {
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckAnnotation {
+    pub path: String,
+    #[serde(default)]
+    pub start_line: Option<u32>,
+    #[serde(default)]
+    pub annotation_level: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WorkflowRunList {
+    #[serde(default)]
+    pub workflow_runs: Vec<IdOnly>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct JobList {
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Job {
+    pub id: u64,
+    #[serde(default)]
+    pub check_run_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,6 @@
 //! The GitHub adapter against the stand-in GitHub over real HTTP on loopback, backed by real
-//! bare repositories: PRs, reviews under separate identities, the gate's reading, merges.
+//! bare repositories: PRs, reviews under separate identities, the gate's reading, merges,
+//! and reading and re-running failed checks (`github/checks.rs`).
 
 use std::sync::Arc;
 
@@ -833,3 +834,6 @@ async fn a_pr_that_conflicts_after_another_merges_is_rebased_re_reviewed_and_mer
     );
     assert_eq!(fixture.standin.merges(SLUG).unwrap().len(), 2);
 }
+
+#[path = "github/checks.rs"]
+mod checks;

@@ -2,6 +2,7 @@
 //!
 //! Adapter crates implement them; tests use in-memory fakes.
 
+pub mod checks;
 pub mod clock;
 pub mod code_host;
 pub mod error;
@@ -12,6 +13,9 @@ pub mod store;
 pub mod tracker;
 pub mod workspace;
 
+pub use checks::{
+    CheckAnnotation, CheckEvidence, CheckOrigin, CheckReport, CheckState, RerunOutcome,
+};
 pub use clock::Clock;
 pub use code_host::{
     CodeHost, ConversationEntry, InlineCommentEntry, MergeMethod, MergeOutcome, PostedReview,
