@@ -252,3 +252,78 @@ fn the_demo_names_the_programs_it_needs_before_starting_anything() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn demo_serve_runs_through_the_daemon_and_keeps_the_dashboard_open_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let home = tempfile::tempdir().expect("a scratch home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
+        .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SQUADRON_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start squadron demo --serve");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        loop {
+            let line = said
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("no `{needle}` line within 120 s"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    let dashboard = wait_for("dashboard: http://");
+    let address = dashboard
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the dashboard's address")
+        .to_owned();
+    wait_for("press Ctrl-C");
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(page.status(), 200, "the dashboard stays open after the run");
+    let runs = client
+        .get(format!("http://{address}/api/runs"))
+        .send()
+        .await
+        .expect("GET /api/runs");
+    assert_eq!(runs.status(), 200);
+    let runs: serde_json::Value = runs.json().await.expect("JSON");
+    assert_eq!(runs["runs"][0]["finished"], true, "{runs:#}");
+    assert_eq!(
+        runs["runs"][0]["totals"]["outcomes"]["merged"], 3,
+        "{runs:#}"
+    );
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    let status = child.wait().expect("wait for the demo");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "Ctrl-C closes the dashboard cleanly"
+    );
+}

@@ -1,10 +1,14 @@
 //! End-to-end runs of the `squadron` binary against the stand-ins on loopback: a large
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
-//! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, and
-//! kills at every phase boundary followed by a restart.
+//! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
+//! daemon starting with GitHub down, the dashboard in a headless browser, and kills at every
+//! phase boundary followed by a restart.
 
+mod browser;
 mod bugfix;
 mod cancel;
+mod dashboard;
+mod degraded;
 mod generated;
 mod limits;
 mod support;

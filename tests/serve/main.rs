@@ -6,6 +6,7 @@ mod api;
 mod binary;
 mod events;
 mod metrics_and_dashboard;
+mod pages;
 mod request_log;
 mod shutdown;
 mod slack;

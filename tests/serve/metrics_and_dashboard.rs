@@ -96,7 +96,9 @@ async fn the_dashboard_is_one_page_that_reads_the_api_and_loads_nothing_else() {
         .to_owned();
     let page = response.text().await.unwrap();
 
-    assert!(page.contains("fetch(\"/api/squads\")"));
+    assert!(page.contains("getJson(\"/api/runs\")"));
+    assert!(page.contains("\"/api/squads/\""));
+    assert!(page.contains("getJson(\"/readyz\")"));
     assert!(page.contains("new EventSource(\"/api/events\")"));
     for external in ["src=\"http", "href=\"http", "@import", "//cdn"] {
         assert!(!page.contains(external), "the page loads `{external}`");

@@ -8,11 +8,14 @@ use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use squadron::server::{
-    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServeError, Server, ServerControl, ServerSettings, SquadView, WebhookSecret,
+    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, Readiness, ReevaluateTarget,
+    RunView, ServeError, Server, ServerControl, ServerSettings, SquadDetail, SquadView,
+    WebhookSecret,
 };
 use squadron_config::Secret;
-use squadron_core::ports::{Clock, RunRecord, RunStatus, SquadRecord, UsageTotals};
+use squadron_core::ports::{
+    Clock, RunRecord, RunStatus, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
+};
 use squadron_core::{
     IssueId, IssueKey, Phase, PrNumber, Run, RunId, RunTrigger, Squad, SquadId, SquadKind,
     Timestamp,
@@ -69,6 +72,9 @@ pub struct Recorded {
     pub calls: Vec<&'static str>,
     /// When set, `start_run` signals the first and then waits for the second.
     pub start_gate: Option<(Arc<Notify>, Arc<Notify>)>,
+    /// What every squad's page shows as its event log and transcript.
+    pub events: Vec<SquadEvent>,
+    pub transcript: Vec<TranscriptEntry>,
 }
 
 /// An in-memory runtime: runs and squads live in a list, changes go out on a channel.
@@ -180,6 +186,36 @@ impl ServerControl for FakeControl {
             .iter()
             .flat_map(|run| run.squads.clone())
             .collect())
+    }
+
+    async fn runs(&self) -> Result<Vec<RunView>, ControlError> {
+        Ok(self.recorded().runs.iter().rev().cloned().collect())
+    }
+
+    async fn squad_detail(&self, id: &SquadId) -> Result<SquadDetail, ControlError> {
+        let recorded = self.recorded();
+        let squad = recorded
+            .runs
+            .iter()
+            .flat_map(|run| run.squads.iter())
+            .find(|view| &view.record.squad.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                ControlError::new(ControlErrorKind::NotFound, format!("find squad `{id}`"))
+            })?;
+        let run = recorded
+            .runs
+            .iter()
+            .find(|run| run.run.run.id == squad.record.squad.run_id)
+            .map(|run| run.run.clone());
+        Ok(SquadDetail {
+            squad,
+            run,
+            events: recorded.events.clone(),
+            transcript: recorded.transcript.clone(),
+            usage_by_role: Vec::new(),
+            side_effects: Vec::new(),
+        })
     }
 
     async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError> {
@@ -297,17 +333,35 @@ impl TestServer {
         TestServer::start_at(control, settings, Arc::new(FixedClock)).await
     }
 
+    /// A server reporting `readiness` on `/readyz`.
+    pub async fn start_ready(
+        control: Arc<FakeControl>,
+        settings: ServerSettings,
+        readiness: Readiness,
+    ) -> TestServer {
+        TestServer::start_server(control, settings, Arc::new(FixedClock), readiness).await
+    }
+
     /// A server whose webhooks are checked against `clock`.
     pub async fn start_at(
         control: Arc<FakeControl>,
         settings: ServerSettings,
         clock: Arc<dyn Clock>,
     ) -> TestServer {
+        TestServer::start_server(control, settings, clock, Readiness::new()).await
+    }
+
+    async fn start_server(
+        control: Arc<FakeControl>,
+        settings: ServerSettings,
+        clock: Arc<dyn Clock>,
+        readiness: Readiness,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(control, clock, settings);
+        let server = Server::new(control, clock, settings).with_readiness(readiness);
         let task = tokio::spawn(squadron::server::run(listener, server, async move {
             let _ = stopped.await;
         }));

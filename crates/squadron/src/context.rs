@@ -10,7 +10,7 @@ use crate::cli::GlobalArgs;
 use crate::error::{CliError, ErrorClass, error_chain};
 
 /// The loaded configuration and the environment it was resolved against.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Context {
     /// The layered configuration.
     pub config: Config,

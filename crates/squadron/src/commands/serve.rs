@@ -1,41 +1,52 @@
 //! `squadron serve`: the daemon. Resumes every unfinished squad from the store, runs the
 //! scheduler, and serves the API, webhooks, metrics and dashboard until SIGTERM or SIGINT;
-//! then stops accepting, lets in-flight work checkpoint, and exits 0.
+//! then stops accepting, lets in-flight work checkpoint, and exits 0. A service that is
+//! down at start does not keep it from serving: it says so on `/readyz` and the dashboard
+//! and starts the runtime once the service answers.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use squadron::server::{self, PipelineControl, Server, ServerSettings, WebhookSecret};
+use std::time::Duration;
+
+use squadron::server::{
+    self, DaemonControl, PageLinks, Readiness, Server, ServerControl, ServerSettings, WebhookSecret,
+};
 use squadron_config::Secrets;
-use squadron_pipeline::Pipeline;
+use squadron_core::Usd;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::context::Context;
-use crate::error::{CliError, error_chain};
-use crate::wiring::SystemClock;
+use crate::error::{CliError, ErrorClass, error_chain};
+use crate::format::now;
+use crate::wiring::{SystemClock, build_pipeline, code_host, linear_client, review_mode};
 
-/// Loads the configuration, opens the store, builds the runtime and serves until a signal.
+/// Loads the configuration, opens the store, starts the runtime and serves until a signal.
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let context = Context::load(global)?;
     let store = Arc::new(context.open_store().await?);
-    let pipeline = crate::commands::run::build_pipeline(&context, Arc::clone(&store)).await?;
-    serve(&context, store, pipeline, args.listen).await
+    serve(context, store, args.listen).await
 }
 
-/// Serves `pipeline` on `listen` (default: `server.listen`) until SIGTERM or SIGINT, or
-/// until the runtime stops on its own (then exits with its failure).
+/// Serves on `listen` (default: `server.listen`) until SIGTERM or SIGINT, or until the
+/// runtime stops on its own (then exits with its failure).
+///
+/// The runtime needs GitHub to start (it resolves the reviewers' identities). When GitHub
+/// does not answer, the daemon serves anyway: reads, `/healthz` and the dashboard work,
+/// `/readyz` says what is down, work is refused with 503, and the runtime is started in
+/// the background as soon as GitHub answers. A configuration the runtime refuses (a
+/// refused token, no sandbox) still fails at once.
 pub async fn serve(
-    context: &Context,
+    context: Context,
     store: Arc<SqlStore>,
-    pipeline: Pipeline,
     listen: Option<SocketAddr>,
 ) -> Result<ExitCode, CliError> {
     let secrets = context.config.resolve_secrets(&context.env);
-    let settings = server_settings(context, &secrets);
+    let settings = server_settings(&context, &secrets);
     let address = listen.unwrap_or(context.config.server.listen);
     let listener = TcpListener::bind(address).await.map_err(|error| {
         CliError::config(format!("failed to listen on {address}: {error}")).with_hint(
@@ -43,7 +54,32 @@ pub async fn serve(
         )
     })?;
 
-    let control = Arc::new(PipelineControl::start(pipeline, store));
+    let readiness = Readiness::new();
+    let control = DaemonControl::waiting(Arc::clone(&store), "starting");
+    let context = Arc::new(context);
+    match start_runtime(&context, &store, &control, &readiness).await {
+        Ok(()) => {}
+        Err(error) if error.class() == ErrorClass::Transient => {
+            warn!(
+                error = %error.message(),
+                "serving without the squad runtime until the services answer; retrying in the background"
+            );
+            tokio::spawn(retry_start(
+                Arc::clone(&context),
+                Arc::clone(&store),
+                Arc::clone(&control),
+                readiness.clone(),
+                error.message().to_owned(),
+            ));
+        }
+        Err(error) => return Err(error),
+    }
+    tokio::spawn(probe_services(
+        Arc::clone(&context),
+        Arc::clone(&control),
+        readiness.clone(),
+    ));
+
     let runtime_stopped = control.stopped();
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {
@@ -56,7 +92,8 @@ pub async fn serve(
             }
         }
     };
-    let server = Server::new(control, Arc::new(SystemClock), settings);
+    let control: Arc<dyn ServerControl> = control;
+    let server = Server::new(control, Arc::new(SystemClock), settings).with_readiness(readiness);
     server::run(listener, server, shutdown)
         .await
         .map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
@@ -73,6 +110,138 @@ pub async fn serve(
         Err(_) => Ok(ExitCode::SUCCESS),
     }
 }
+
+/// The first wait between attempts to start the runtime; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between attempts to start the runtime.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// How often the services are checked once the daemon runs.
+const PROBE_EVERY: Duration = Duration::from_secs(30);
+
+/// Builds the runtime and starts it behind `control`, recording GitHub's state (the build
+/// resolves the reviewers' identities there) and the runtime's.
+async fn start_runtime(
+    context: &Context,
+    store: &Arc<SqlStore>,
+    control: &DaemonControl,
+    readiness: &Readiness,
+) -> Result<(), CliError> {
+    match build_pipeline(context, Arc::clone(store)).await {
+        Ok(pipeline) => {
+            readiness.record("github", true, "the reviewers' identities resolved", now());
+            if control.start(pipeline) {
+                readiness.record("runtime", true, "running", now());
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let message = error.message().to_owned();
+            if message.contains("GitHub") {
+                readiness.record("github", false, message.clone(), now());
+            }
+            readiness.record("runtime", false, format!("not started: {message}"), now());
+            control.still_waiting(message);
+            Err(error)
+        }
+    }
+}
+
+/// Tries to start the runtime again, backing off, until it starts or the daemon stops. A
+/// failure that is not transient (a refused token) is recorded and retried at the longest
+/// wait: the operator sees it on `/readyz` and may fix it without a restart.
+async fn retry_start(
+    context: Arc<Context>,
+    store: Arc<SqlStore>,
+    control: Arc<DaemonControl>,
+    readiness: Readiness,
+    first_failure: String,
+) {
+    let mut wait = RETRY_FIRST;
+    let mut failure = first_failure;
+    loop {
+        control.still_waiting(format!("{failure}; trying again in {}s", wait.as_secs()));
+        tokio::time::sleep(wait).await;
+        match start_runtime(&context, &store, &control, &readiness).await {
+            Ok(()) => {
+                info!("the services answer: the squad runtime started");
+                return;
+            }
+            Err(error) => {
+                warn!(error = %error.message(), "the squad runtime still cannot start");
+                failure = error.message().to_owned();
+                wait = if error.class() == ErrorClass::Transient {
+                    (wait * 2).min(RETRY_MAX)
+                } else {
+                    RETRY_MAX
+                };
+            }
+        }
+    }
+}
+
+/// Checks Linear (and GitHub once the runtime runs) every [`PROBE_EVERY`], so `/readyz`
+/// and the dashboard show a service that went away.
+async fn probe_services(context: Arc<Context>, control: Arc<DaemonControl>, readiness: Readiness) {
+    let config = &context.config;
+    let secrets = config.resolve_secrets(&context.env);
+    loop {
+        match linear_client(config, &secrets) {
+            Ok(linear) => match tokio::time::timeout(PROBE_TIMEOUT, linear.viewer()).await {
+                Ok(Ok(viewer)) => {
+                    readiness.record(
+                        "linear",
+                        true,
+                        format!("authenticated as {}", viewer.name),
+                        now(),
+                    );
+                }
+                Ok(Err(error)) => readiness.record(
+                    "linear",
+                    false,
+                    format!("failed to {}", error_chain(&error)),
+                    now(),
+                ),
+                Err(_) => readiness.record(
+                    "linear",
+                    false,
+                    format!(
+                        "{} did not answer within {}s",
+                        config.linear.api_url,
+                        PROBE_TIMEOUT.as_secs()
+                    ),
+                    now(),
+                ),
+            },
+            Err(error) => readiness.record("linear", false, error.message().to_owned(), now()),
+        }
+        if control.is_running()
+            && let Ok(github) = code_host(config, &secrets)
+        {
+            match tokio::time::timeout(PROBE_TIMEOUT, review_mode(&github)).await {
+                Ok(Ok(_)) => {
+                    readiness.record("github", true, "the reviewers' identities resolved", now())
+                }
+                Ok(Err(error)) => {
+                    readiness.record("github", false, error.message().to_owned(), now())
+                }
+                Err(_) => readiness.record(
+                    "github",
+                    false,
+                    format!(
+                        "{} did not answer within {}s",
+                        config.github.api_url,
+                        PROBE_TIMEOUT.as_secs()
+                    ),
+                    now(),
+                ),
+            }
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}
+
+/// How long one probe of a service may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Webhook and Slack signing secrets as configured; an unset one is reported now and refused per request.
 pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSettings {
@@ -100,8 +269,26 @@ pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSet
             );
         }
     }
-    ServerSettings::new(linear, github, slack)
+    let mut settings = ServerSettings::new(linear, github, slack);
+    settings.links = PageLinks {
+        github_web: context.config.github.git_url.as_str().to_owned(),
+        repositories: context
+            .config
+            .repositories
+            .iter()
+            .map(|(team, repository)| {
+                let repo = &repository.github;
+                (team.clone(), format!("{}/{}", repo.owner(), repo.name()))
+            })
+            .collect(),
+        linear_web: LINEAR_WEB.to_owned(),
+    };
+    settings.run_budget = Some(Usd::from_dollars(context.config.limits.budget_per_run_usd));
+    settings
 }
+
+/// Linear's web app, where issues are linked to.
+const LINEAR_WEB: &str = "https://linear.app";
 
 /// Resolves on SIGTERM (how service managers stop the daemon) or SIGINT (Ctrl-C), naming
 /// which arrived.

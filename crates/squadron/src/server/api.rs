@@ -1,5 +1,5 @@
-//! The JSON API: start a run from a milestone URL, read a run, list every squad, and the
-//! health check.
+//! The JSON API: start a run from a milestone URL, read runs and squads (one squad with its
+//! whole record), and the health and readiness checks.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use squadron_core::RunId;
+use squadron_core::{RunId, SquadId};
 use squadron_linear::ACCEPTED_SHAPES;
 use tracing::info;
 
 use super::error::ApiError;
-use super::json::{run_json, squad_json};
+use super::json::{rfc3339, run_json, squad_detail_json, squad_json};
 use super::state::AppState;
 
 /// The body of `POST /api/runs`.
@@ -60,21 +60,92 @@ pub(crate) async fn start_run(
         .into_response())
 }
 
+/// `GET /api/runs`: every run with its squads and totals, newest first.
+pub(crate) async fn runs(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let runs = state.control.runs().await?;
+    let now = state.clock.now();
+    let settings = &state.settings;
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|view| run_json(view, now, &settings.links, settings.run_budget))
+        .collect();
+    Ok(Json(json!({ "runs": runs })))
+}
+
 /// `GET /api/runs/{id}`: the run and its squads.
 pub(crate) async fn run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let view = state.control.run(&RunId::new(id)).await?;
-    Ok(Json(run_json(&view, state.clock.now())))
+    let settings = &state.settings;
+    Ok(Json(run_json(
+        &view,
+        state.clock.now(),
+        &settings.links,
+        settings.run_budget,
+    )))
 }
 
 /// `GET /api/squads`: every squad, newest run first.
 pub(crate) async fn squads(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let squads = state.control.squads().await?;
     let now = state.clock.now();
-    let squads: Vec<Value> = squads.iter().map(|view| squad_json(view, now)).collect();
+    let squads: Vec<Value> = squads
+        .iter()
+        .map(|view| squad_json(view, now, &state.settings.links))
+        .collect();
     Ok(Json(json!({ "squads": squads })))
+}
+
+/// `GET /api/squads/{id}`: one squad with its timeline, reviews, transcript, usage per role
+/// and side effects.
+pub(crate) async fn squad(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let detail = state.control.squad_detail(&SquadId::new(id)).await?;
+    Ok(Json(squad_detail_json(
+        &detail,
+        state.clock.now(),
+        &state.settings.links,
+    )))
+}
+
+/// `GET /readyz`: 200 when the store answers and every service the daemon checked is
+/// reachable, 503 otherwise; both list each check, so an operator sees what is down.
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let now = state.clock.now();
+    let store = state.control.health().await;
+    let mut checks = vec![json!({
+        "name": "store",
+        "ok": store.is_ok(),
+        "detail": match &store {
+            Ok(()) => "answers".to_owned(),
+            Err(error) => format!("failed to {}", error.message()),
+        },
+        "checked_at": rfc3339(now),
+    })];
+    let mut ready = store.is_ok();
+    for check in state.readiness.checks() {
+        ready &= check.ok;
+        checks.push(json!({
+            "name": check.name,
+            "ok": check.ok,
+            "detail": check.detail,
+            "checked_at": rfc3339(check.checked_at),
+        }));
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": checks,
+    });
+    (status, Json(body)).into_response()
 }
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.
@@ -94,8 +165,9 @@ pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such route; the API is POST /api/runs, GET /api/runs/<id>, GET /api/squads, \
-         GET /api/events, GET /healthz, GET /metrics",
+        "no such route; the API is POST /api/runs, GET /api/runs, GET /api/runs/<id>, \
+         GET /api/squads, GET /api/squads/<id>, GET /api/events, GET /healthz, GET /readyz, \
+         GET /metrics",
     )
 }
 

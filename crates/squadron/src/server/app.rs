@@ -14,16 +14,18 @@ use super::error::ErrorNote;
 use super::state::AppState;
 use super::{api, events, metrics, slack, webhooks};
 
-/// The dashboard: one self-contained page that reads `/api/squads` and `/api/events`.
+/// The dashboard: one self-contained page (no build step, nothing loaded from elsewhere)
+/// that reads `/api/runs`, `/api/squads/<id>`, `/readyz` and `/api/events`.
 const DASHBOARD: &str = include_str!("dashboard.html");
 
 /// Every route, with its body limit and the request log.
 pub(crate) fn router(state: AppState) -> Router {
     let settings = &state.settings;
     let api = Router::new()
-        .route("/api/runs", post(api::start_run))
+        .route("/api/runs", post(api::start_run).get(api::runs))
         .route("/api/runs/{id}", get(api::run))
         .route("/api/squads", get(api::squads))
+        .route("/api/squads/{id}", get(api::squad))
         .route("/api/events", get(events::stream))
         .layer(DefaultBodyLimit::max(settings.api_body_limit));
     let webhooks = Router::new()
@@ -34,6 +36,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(api::health))
+        .route("/readyz", get(api::ready))
         .route("/metrics", get(metrics::metrics))
         .merge(api)
         .merge(webhooks)

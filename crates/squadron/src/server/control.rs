@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use squadron_core::gate::CommitSha;
-use squadron_core::ports::{RepoRef, RunRecord, SquadRecord, UsageTotals};
+use squadron_core::ports::{
+    JournalEntry, RepoRef, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
+};
 use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
 use squadron_pipeline::FixRequest;
 use tokio::sync::broadcast;
@@ -31,6 +33,12 @@ pub trait ServerControl: Send + Sync {
 
     /// Every squad, newest run first, in creation order within a run.
     async fn squads(&self) -> Result<Vec<SquadView>, ControlError>;
+
+    /// Every run with its squads, newest first.
+    async fn runs(&self) -> Result<Vec<RunView>, ControlError>;
+
+    /// One squad with its event log, transcript, usage per role and side effects.
+    async fn squad_detail(&self, id: &SquadId) -> Result<SquadDetail, ControlError>;
 
     /// Cancels the unfinished squads working `issue` (the issue was canceled in Linear).
     async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError>;
@@ -70,6 +78,23 @@ pub struct RunView {
     pub run: RunRecord,
     /// Its squads, in creation order.
     pub squads: Vec<SquadView>,
+}
+
+/// Everything recorded about one squad, for its page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SquadDetail {
+    /// The squad with its usage.
+    pub squad: SquadView,
+    /// Its run, when it could be read.
+    pub run: Option<RunRecord>,
+    /// Its event log, oldest first.
+    pub events: Vec<SquadEvent>,
+    /// Every agent message, oldest first.
+    pub transcript: Vec<TranscriptEntry>,
+    /// What each role's model calls used.
+    pub usage_by_role: Vec<(Role, UsageTotals)>,
+    /// Its journaled side effects (PR, pushes, reviews, merge), with their attempts.
+    pub side_effects: Vec<JournalEntry>,
 }
 
 /// What a cancellation did.

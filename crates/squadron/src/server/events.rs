@@ -32,7 +32,7 @@ pub(crate) async fn stream(
                 update = updates.recv() => match update {
                     Ok(view) => Event::default()
                         .event("squad")
-                        .data(squad_json(&view, state.clock.now()).to_string()),
+                        .data(squad_json(&view, state.clock.now(), &state.settings.links).to_string()),
                     Err(RecvError::Lagged(missed)) => {
                         debug!(missed, "event stream client fell behind; asking it to resync");
                         Event::default().event("resync").data(missed.to_string())

@@ -1,15 +1,22 @@
 //! The JSON shapes of runs and squads the API, the event stream and the dashboard share.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
-use squadron_core::RunTrigger;
-use squadron_core::Timestamp;
+use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
+use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::control::{RunView, SquadView};
+use super::control::{RunView, SquadDetail, SquadView};
+use super::links::PageLinks;
 
-/// One squad: issue, phase, round, PR, tokens, cost and age (seconds since it was admitted).
-pub fn squad_json(view: &SquadView, now: Timestamp) -> Value {
+/// Longest message text the squad page receives; the rest is `squadron logs`'s.
+const MESSAGE_LIMIT: usize = 16 * 1024;
+
+/// One squad: issue, phase, who is at work, round, PR and its page, tokens, cost (as a
+/// number and as the one money text every surface shows) and age.
+pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value {
     let record = &view.record;
     let squad = &record.squad;
     let usage = &view.usage;
@@ -20,8 +27,10 @@ pub fn squad_json(view: &SquadView, now: Timestamp) -> Value {
         "phase": squad.phase.name(),
         "detail": squad.phase.detail(),
         "terminal": squad.phase.is_terminal(),
+        "at_work": at_work(&squad.phase),
         "round": squad.round,
         "pr": squad.pr.map(|pr| pr.0),
+        "pr_url": squad.pr.and_then(|pr| links.pull_request(&squad.issue, pr)),
         "branch": squad.branch,
         "blocked_by": record.blocked_by.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
         "model_calls": usage.calls,
@@ -32,14 +41,36 @@ pub fn squad_json(view: &SquadView, now: Timestamp) -> Value {
             "total": usage.usage.total(),
         },
         "cost_usd": usage.cost.as_dollars(),
+        "cost": usage.cost.to_string(),
         "age_seconds": now.since(record.created_at).as_secs(),
         "created_at": rfc3339(record.created_at),
         "updated_at": rfc3339(record.updated_at),
     })
 }
 
-/// One run with its squads.
-pub fn run_json(view: &RunView, now: Timestamp) -> Value {
+/// Who works in `phase`, as far as the phase tells.
+fn at_work(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Preparing => "worktree",
+        Phase::Diagnosing => "diagnostician",
+        Phase::Implementing | Phase::Fixing => "developer, QA",
+        Phase::Verifying => "test command",
+        Phase::PrOpen => "pull request",
+        Phase::Reviewing => "code reviewer, QA specialist",
+        Phase::Approved => "merge queue",
+        Phase::Merging => "merge gate",
+        Phase::Queued
+        | Phase::Merged
+        | Phase::NeedsHuman(_)
+        | Phase::Failed(_)
+        | Phase::Cancelled
+        | Phase::Skipped(_) => "",
+    }
+}
+
+/// One run with its squads (each with its issue's page and, while queued, what it waits
+/// for), its totals and its budget.
+pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Option<Usd>) -> Value {
     let record = &view.run;
     let trigger = match &record.run.trigger {
         RunTrigger::Milestone { url } => json!({ "kind": "milestone", "url": url }),
@@ -57,20 +88,223 @@ pub fn run_json(view: &RunView, now: Timestamp) -> Value {
     let squads: Vec<Value> = view
         .squads
         .iter()
-        .map(|squad| squad_json(squad, now))
+        .map(|squad| {
+            let mut value = squad_json(squad, now, links);
+            value["issue_url"] = json!(links.issue(&record.run.trigger, &squad.record.squad.issue));
+            value["waits_for"] = json!(waits_for(squad, &view.squads));
+            value
+        })
         .collect();
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    for squad in &view.squads {
+        *outcomes.entry(squad.record.squad.phase.name()).or_default() += 1;
+    }
+    let tokens: u64 = view
+        .squads
+        .iter()
+        .map(|squad| squad.usage.usage.total())
+        .sum();
+    let cost = Usd::from_micros(
+        view.squads
+            .iter()
+            .map(|squad| squad.usage.cost.as_micros())
+            .sum(),
+    );
+    let finished = !view.squads.is_empty()
+        && view
+            .squads
+            .iter()
+            .all(|squad| squad.record.squad.phase.is_terminal());
     json!({
         "id": record.run.id.as_str(),
         "trigger": trigger,
         "status": record.status.as_str(),
+        "finished": finished,
         "created_at": rfc3339(record.run.created_at),
-        "updated_at": rfc3339(record.updated_at),
+        "updated_at": rfc3339(
+            view.squads
+                .iter()
+                .map(|squad| squad.record.updated_at)
+                .max()
+                .unwrap_or(record.updated_at)
+        ),
+        "totals": {
+            "squads": view.squads.len(),
+            "outcomes": outcomes,
+            "tokens": tokens,
+            "cost_usd": cost.as_dollars(),
+            "cost": cost.to_string(),
+        },
+        "budget": budget.map(|limit| json!({
+            "limit_usd": limit.as_dollars(),
+            "limit": limit.to_string(),
+            "spent_usd": cost.as_dollars(),
+            "exceeded": cost > limit,
+        })),
         "squads": squads,
     })
 }
 
+/// What a queued squad waits for: the blockers in its run that have not merged, else a
+/// free slot.
+fn waits_for(squad: &SquadView, run: &[SquadView]) -> Option<String> {
+    if squad.record.squad.phase != Phase::Queued {
+        return None;
+    }
+    let open: Vec<&str> = squad
+        .record
+        .blocked_by
+        .iter()
+        .filter(|blocker| {
+            !run.iter().any(|other| {
+                &other.record.squad.issue == *blocker && other.record.squad.phase == Phase::Merged
+            })
+        })
+        .map(|blocker| blocker.as_str())
+        .collect();
+    Some(if open.is_empty() {
+        "waits for a free slot".to_owned()
+    } else {
+        format!("waits for {} to merge", open.join(", "))
+    })
+}
+
+/// One squad with everything its page shows: the event log (payloads as JSON), the
+/// reviews with their verdicts and head commits, the transcript, usage per role and the
+/// journaled side effects with their attempts.
+pub fn squad_detail_json(detail: &SquadDetail, now: Timestamp, links: &PageLinks) -> Value {
+    let mut squad = squad_json(&detail.squad, now, links);
+    squad["issue_url"] = json!(
+        detail
+            .run
+            .as_ref()
+            .and_then(|run| links.issue(&run.run.trigger, &detail.squad.record.squad.issue))
+    );
+    let events: Vec<Value> = detail.events.iter().map(event_json).collect();
+    let reviews: Vec<Value> = detail
+        .events
+        .iter()
+        .filter(|event| event.kind == "review-verdict")
+        .filter_map(|event| {
+            let payload: Value = serde_json::from_str(&event.payload).ok()?;
+            Some(json!({
+                "round": payload["round"],
+                "role": payload["role"],
+                "verdict": payload["verdict"],
+                "head": payload["head"],
+                "at": rfc3339(event.at),
+            }))
+        })
+        .collect();
+    let usage: Vec<Value> = detail
+        .usage_by_role
+        .iter()
+        .map(|(role, totals)| {
+            json!({
+                "role": role.as_str(),
+                "calls": totals.calls,
+                "tokens": totals.usage.total(),
+                "cost_usd": totals.cost.as_dollars(),
+                "cost": totals.cost.to_string(),
+            })
+        })
+        .collect();
+    let effects: Vec<Value> = detail.side_effects.iter().map(effect_json).collect();
+    json!({
+        "squad": squad,
+        "events": events,
+        "reviews": reviews,
+        "transcript": detail.transcript.iter().map(transcript_json).collect::<Vec<_>>(),
+        "usage_by_role": usage,
+        "side_effects": effects,
+    })
+}
+
+fn event_json(event: &SquadEvent) -> Value {
+    json!({
+        "seq": event.seq,
+        "at": rfc3339(event.at),
+        "kind": event.kind,
+        "phase": event.phase.name(),
+        "round": event.round,
+        // Payloads are JSON documents; keep them structured when they parse.
+        "payload": serde_json::from_str::<Value>(&event.payload)
+            .unwrap_or_else(|_| Value::String(event.payload.clone())),
+    })
+}
+
+fn effect_json(entry: &JournalEntry) -> Value {
+    json!({
+        "key": entry.key,
+        "kind": entry.kind,
+        "status": entry.status.as_str(),
+        "attempts": entry.attempts,
+        "result": entry.result.as_deref().map(|text| capped(text, 2048)),
+        "created_at": rfc3339(entry.created_at),
+        "updated_at": rfc3339(entry.updated_at),
+    })
+}
+
+fn transcript_json(entry: &TranscriptEntry) -> Value {
+    let message = match &entry.message {
+        ChatMessage::System { content } => {
+            json!({ "role": "system", "content": capped(content, MESSAGE_LIMIT) })
+        }
+        ChatMessage::User { content } => {
+            json!({ "role": "user", "content": capped(content, MESSAGE_LIMIT) })
+        }
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+            reasoning,
+        } => json!({
+            "role": "assistant",
+            "content": content.as_deref().map(|text| capped(text, MESSAGE_LIMIT)),
+            "reasoning": reasoning.as_deref().map(|text| capped(text, MESSAGE_LIMIT)),
+            "tool_calls": tool_calls
+                .iter()
+                .map(|call| json!({
+                    "id": call.id,
+                    "name": call.name,
+                    "arguments": capped(&call.arguments, MESSAGE_LIMIT),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+        ChatMessage::Tool {
+            tool_call_id,
+            content,
+        } => json!({
+            "role": "tool",
+            "tool_call_id": tool_call_id,
+            "content": capped(content, MESSAGE_LIMIT),
+        }),
+    };
+    json!({
+        "seq": entry.seq,
+        "at": rfc3339(entry.at),
+        "agent": entry.role.as_str(),
+        "message": message,
+    })
+}
+
+/// `text` cut to about `limit` bytes on a character boundary, saying how much was left out.
+fn capped(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… {} more bytes (`squadron logs` shows everything)",
+        &text[..end],
+        text.len() - end
+    )
+}
+
 /// A timestamp as RFC 3339 in UTC, e.g. `2026-11-21T01:06:34.123Z`.
-fn rfc3339(at: Timestamp) -> String {
+pub fn rfc3339(at: Timestamp) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.as_millis()) * 1_000_000)
         .ok()
         .and_then(|time| time.format(&Rfc3339).ok())

@@ -1,15 +1,18 @@
 //! The daemon's HTTP server: the JSON API, server-sent events, the Linear and GitHub
-//! webhooks, Slack's `/squad` command, Prometheus metrics, the health check and the
-//! dashboard, all in front of a [`ServerControl`].
+//! webhooks, Slack's `/squad` command, Prometheus metrics, the health and readiness checks
+//! and the dashboard, all in front of a [`ServerControl`].
 
 mod api;
 mod app;
 pub mod control;
+mod daemon_control;
 mod error;
 mod events;
 mod json;
+mod links;
 mod metrics;
 mod pipeline_control;
+pub mod readiness;
 mod run;
 mod slack;
 mod state;
@@ -18,9 +21,12 @@ mod webhooks;
 
 pub use control::{
     CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServerControl, SquadView,
+    ServerControl, SquadDetail, SquadView,
 };
+pub use daemon_control::DaemonControl;
+pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
+pub use readiness::{Readiness, ServiceCheck};
 pub use run::{ServeError, Server, run};
 pub use state::{ServerSettings, WebhookSecret};
 pub use store_reads::StoreReads;

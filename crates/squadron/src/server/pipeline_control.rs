@@ -19,13 +19,13 @@ use tracing::{debug, error, info, warn};
 
 use super::control::{
     CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServerControl, SquadView,
+    ServerControl, SquadDetail, SquadView,
 };
 use super::store_reads::StoreReads;
 
 /// How many squad changes a slow event-stream client may fall behind before it is told to
 /// resync.
-const UPDATE_BUFFER: usize = 256;
+pub(crate) const UPDATE_BUFFER: usize = 256;
 
 /// The running pipeline behind the server.
 pub struct PipelineControl {
@@ -47,9 +47,18 @@ impl PipelineControl {
     /// Starts `pipeline` (which first resumes every unfinished squad from the store) and
     /// the feed that turns its live view into squad events. Call within a Tokio runtime.
     pub fn start(pipeline: Pipeline, store: Arc<SqlStore>) -> PipelineControl {
+        Self::start_publishing(pipeline, store, broadcast::channel(UPDATE_BUFFER).0)
+    }
+
+    /// Like [`PipelineControl::start`], publishing squad changes on `updates` (a daemon
+    /// whose event stream began before the runtime).
+    pub fn start_publishing(
+        pipeline: Pipeline,
+        store: Arc<SqlStore>,
+        updates: broadcast::Sender<SquadView>,
+    ) -> PipelineControl {
         let handle = pipeline.handle();
         let reads = Arc::new(StoreReads::new(store));
-        let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         let (stop, stopped) = oneshot::channel::<()>();
         let runtime = tokio::spawn(pipeline.run(async move {
             // A dropped sender means the control is gone: stop as well.
@@ -140,6 +149,14 @@ impl ServerControl for PipelineControl {
 
     async fn squads(&self) -> Result<Vec<SquadView>, ControlError> {
         self.reads.squads().await
+    }
+
+    async fn runs(&self) -> Result<Vec<RunView>, ControlError> {
+        self.reads.runs().await
+    }
+
+    async fn squad_detail(&self, id: &SquadId) -> Result<SquadDetail, ControlError> {
+        self.reads.squad_detail(id).await
     }
 
     async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError> {

@@ -14,6 +14,7 @@ use tracing::info;
 
 use super::app::router;
 use super::control::ServerControl;
+use super::readiness::Readiness;
 use super::slack::SlackReplies;
 use super::state::{AppState, ServerSettings};
 
@@ -24,6 +25,7 @@ pub struct Server {
     control: Arc<dyn ServerControl>,
     clock: Arc<dyn Clock>,
     settings: ServerSettings,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for Server {
@@ -45,7 +47,16 @@ impl Server {
             control,
             clock,
             settings,
+            readiness: Readiness::new(),
         }
+    }
+
+    /// Reports `readiness` on `/readyz` and the dashboard: whoever holds a clone records
+    /// what the daemon can reach.
+    #[must_use]
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
     }
 }
 
@@ -86,6 +97,7 @@ pub async fn run(
         control: server.control,
         clock: server.clock,
         settings: Arc::new(server.settings),
+        readiness: server.readiness,
         slack_replies,
         stopping,
     });

@@ -7,7 +7,11 @@ use squadron_config::Secret;
 use squadron_core::ports::Clock;
 use tokio::sync::watch;
 
+use squadron_core::Usd;
+
 use super::control::ServerControl;
+use super::links::PageLinks;
+use super::readiness::Readiness;
 use super::slack::SlackReplies;
 
 /// How the server is set up, independent of where it listens.
@@ -23,6 +27,10 @@ pub struct ServerSettings {
     pub api_body_limit: usize,
     /// Largest webhook body accepted, in bytes.
     pub webhook_body_limit: usize,
+    /// Where the dashboard links each squad's issue and pull request.
+    pub links: PageLinks,
+    /// The budget of one run, which the dashboard shows spending against.
+    pub run_budget: Option<Usd>,
 }
 
 impl ServerSettings {
@@ -45,6 +53,8 @@ impl ServerSettings {
             slack_signing,
             api_body_limit: Self::DEFAULT_API_BODY_LIMIT,
             webhook_body_limit: Self::DEFAULT_WEBHOOK_BODY_LIMIT,
+            links: PageLinks::default(),
+            run_budget: None,
         }
     }
 }
@@ -77,6 +87,8 @@ pub(crate) struct AppState {
     pub(crate) control: Arc<dyn ServerControl>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Arc<ServerSettings>,
+    /// What the daemon can reach, for `/readyz` and the dashboard.
+    pub(crate) readiness: Readiness,
     /// Posts delayed replies to Slack commands' response URLs.
     pub(crate) slack_replies: SlackReplies,
     /// Turns `true` when the server starts shutting down, so long-lived responses (the event

@@ -13,7 +13,9 @@ use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
 use squadron_pipeline::time_to_merge;
 use squadron_store::{SqlStore, StoreError, StoreErrorKind};
 
-use super::control::{ControlError, ControlErrorKind, MetricsSnapshot, RunView, SquadView};
+use super::control::{
+    ControlError, ControlErrorKind, MetricsSnapshot, RunView, SquadDetail, SquadView,
+};
 
 /// Answers the server's reads from a [`SqlStore`].
 #[derive(Debug)]
@@ -54,6 +56,59 @@ impl StoreReads {
             .await
             .map_err(control_error)?;
         Ok(squads.into_iter().map(view).collect())
+    }
+
+    /// Every run with its squads, newest first.
+    pub async fn runs(&self) -> Result<Vec<RunView>, ControlError> {
+        let mut runs = self.store.runs().await.map_err(control_error)?;
+        runs.sort_by_key(|record| std::cmp::Reverse(record.run.created_at));
+        let squads = self
+            .store
+            .squad_overviews(None)
+            .await
+            .map_err(control_error)?;
+        Ok(runs
+            .into_iter()
+            .map(|run| RunView {
+                squads: squads
+                    .iter()
+                    .filter(|overview| overview.record.squad.run_id == run.run.id)
+                    .cloned()
+                    .map(view)
+                    .collect(),
+                run,
+            })
+            .collect())
+    }
+
+    /// One squad with everything its page shows.
+    pub async fn squad_detail(&self, id: &SquadId) -> Result<SquadDetail, ControlError> {
+        let squad = self.squad(id).await?;
+        let run = self.store.run(&squad.record.squad.run_id).await.ok();
+        let events = self.store.events(id).await.map_err(control_error)?;
+        let transcript = self
+            .store
+            .transcript(id, None)
+            .await
+            .map_err(control_error)?;
+        let usage_by_role = self
+            .store
+            .usage_by_role(&SpendScope::Squad(id.clone()))
+            .await
+            .map_err(control_error)?;
+        let side_effects = self
+            .store
+            .journal_entries(id)
+            .await
+            .map_err(control_error)?;
+        Ok(SquadDetail {
+            squad,
+            run,
+            events,
+            transcript,
+            usage_by_role,
+            side_effects,
+        })
     }
 
     /// One squad with its usage.

@@ -1,0 +1,183 @@
+//! [`ServerControl`] for a daemon whose squad runtime may not be running yet: `squadron
+//! serve` starts serving before GitHub answers (the runtime needs the reviewers'
+//! identities to start), reads from the store meanwhile, refuses work with 503 saying why,
+//! and hands everything to the runtime once it has started.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use squadron_core::{IssueKey, RunId, SquadId};
+use squadron_pipeline::{FixRequest, Pipeline, PipelineError};
+use squadron_store::SqlStore;
+use tokio::sync::{broadcast, watch};
+
+use super::control::{
+    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
+    ServerControl, SquadDetail, SquadView,
+};
+use super::pipeline_control::{PipelineControl, UPDATE_BUFFER};
+use super::store_reads::StoreReads;
+
+/// Where the runtime stands.
+enum Runtime {
+    /// Not started; the text says why (for the 503 answers).
+    Waiting(String),
+    /// Running behind this control.
+    Running(Arc<PipelineControl>),
+    /// Shut down (or never started before the daemon stopped): nothing starts any more.
+    Stopped,
+}
+
+/// The server's control while the runtime starts, and after.
+pub struct DaemonControl {
+    reads: StoreReads,
+    store: Arc<SqlStore>,
+    updates: broadcast::Sender<SquadView>,
+    runtime: Mutex<Runtime>,
+    started: watch::Sender<Option<Arc<PipelineControl>>>,
+}
+
+impl std::fmt::Debug for DaemonControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonControl").finish_non_exhaustive()
+    }
+}
+
+impl DaemonControl {
+    /// A control over `store` whose runtime has not started, for the reason `waiting`.
+    pub fn waiting(store: Arc<SqlStore>, waiting: impl Into<String>) -> Arc<DaemonControl> {
+        Arc::new(DaemonControl {
+            reads: StoreReads::new(Arc::clone(&store)),
+            store,
+            updates: broadcast::channel(UPDATE_BUFFER).0,
+            runtime: Mutex::new(Runtime::Waiting(waiting.into())),
+            started: watch::channel(None).0,
+        })
+    }
+
+    /// Says why the runtime is still not running (shown in 503 answers).
+    pub fn still_waiting(&self, why: impl Into<String>) {
+        let mut runtime = self.runtime();
+        if let Runtime::Waiting(reason) = &mut *runtime {
+            *reason = why.into();
+        }
+    }
+
+    /// Starts `pipeline` behind this control (it first resumes every unfinished squad).
+    /// Returns false, dropping the pipeline unstarted, when the daemon is already stopping.
+    pub fn start(&self, pipeline: Pipeline) -> bool {
+        let mut runtime = self.runtime();
+        if matches!(*runtime, Runtime::Stopped) {
+            return false;
+        }
+        let control = Arc::new(PipelineControl::start_publishing(
+            pipeline,
+            Arc::clone(&self.store),
+            self.updates.clone(),
+        ));
+        *runtime = Runtime::Running(Arc::clone(&control));
+        drop(runtime);
+        self.started.send_replace(Some(control));
+        true
+    }
+
+    /// Whether the runtime runs.
+    pub fn is_running(&self) -> bool {
+        matches!(*self.runtime(), Runtime::Running(_))
+    }
+
+    /// Resolves when the runtime, once started, ends on its own (with its failure, if
+    /// any); never while it has not started or after a shutdown.
+    pub fn stopped(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = Option<PipelineError>> + Send + 'static {
+        let mut started = self.started.subscribe();
+        async move {
+            let control = loop {
+                if let Some(control) = started.borrow_and_update().clone() {
+                    break control;
+                }
+                if started.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            control.stopped().await
+        }
+    }
+
+    fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
+        self.runtime.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The running runtime, or the 503 that says why there is none.
+    fn running(&self, what: &str) -> Result<Arc<PipelineControl>, ControlError> {
+        match &*self.runtime() {
+            Runtime::Running(control) => Ok(Arc::clone(control)),
+            Runtime::Waiting(why) => Err(ControlError::new(
+                ControlErrorKind::Unavailable,
+                format!("{what}: the squad runtime has not started yet: {why}"),
+            )),
+            Runtime::Stopped => Err(ControlError::new(
+                ControlErrorKind::Unavailable,
+                format!("{what}: the daemon is shutting down"),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl ServerControl for DaemonControl {
+    async fn start_run(&self, url: &str) -> Result<RunId, ControlError> {
+        self.running("start the run")?.start_run(url).await
+    }
+
+    async fn start_fix(&self, request: FixRequest) -> Result<RunId, ControlError> {
+        self.running("start the fix")?.start_fix(request).await
+    }
+
+    async fn run(&self, id: &RunId) -> Result<RunView, ControlError> {
+        self.reads.run(id).await
+    }
+
+    async fn squads(&self) -> Result<Vec<SquadView>, ControlError> {
+        self.reads.squads().await
+    }
+
+    async fn runs(&self) -> Result<Vec<RunView>, ControlError> {
+        self.reads.runs().await
+    }
+
+    async fn squad_detail(&self, id: &SquadId) -> Result<SquadDetail, ControlError> {
+        self.reads.squad_detail(id).await
+    }
+
+    async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError> {
+        self.running("cancel the squads")?.cancel_issue(issue).await
+    }
+
+    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
+        self.running("re-evaluate the merge gate")?
+            .reevaluate(target)
+            .await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SquadView> {
+        self.updates.subscribe()
+    }
+
+    async fn health(&self) -> Result<(), ControlError> {
+        self.reads.health().await
+    }
+
+    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
+        self.reads.metrics().await
+    }
+
+    async fn shutdown(&self) {
+        let previous = std::mem::replace(&mut *self.runtime(), Runtime::Stopped);
+        if let Runtime::Running(control) = previous {
+            control.shutdown().await;
+        }
+    }
+}
