@@ -157,7 +157,7 @@ async fn status_lists_each_squad_with_phase_round_tokens_and_cost() {
         .find(|line| line.contains("ENG-1"))
         .expect("a row for ENG-1");
     assert!(
-        eng1.contains("implementing") && eng1.contains("1500") && eng1.contains("$0.0045"),
+        eng1.contains("implementing") && eng1.contains("1.5k") && eng1.contains("$0.0045"),
         "{eng1}"
     );
     let eng2 = text
@@ -271,4 +271,120 @@ async fn status_watch_redraws_until_interrupted() {
     let status = child.wait().expect("wait for the watch to end");
     assert_eq!(status.code(), Some(0), "Ctrl-C ends the watch cleanly");
     assert!(seen.contains("implementing"), "{seen}");
+}
+
+#[tokio::test]
+async fn status_heads_each_run_with_its_totals_puts_waits_below_and_narrows_to_one_run() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+
+    let text = sandbox.run(&["status"], &[]).stdout();
+    let heading = text
+        .lines()
+        .find(|line| line.starts_with("Run run-1"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        heading.contains("2 squads: 1 implementing, 1 queued")
+            && heading.contains("1.5k tokens")
+            && heading.contains("$0.0045"),
+        "{heading}"
+    );
+    assert!(
+        text.lines()
+            .any(|line| line == "ENG-2 waits for ENG-1 to merge"),
+        "what a queued squad waits for goes below the table:\n{text}"
+    );
+
+    let one = sandbox
+        .run(&["status", "--run", "run-1", "--json"], &[])
+        .json();
+    assert_eq!(one["runs"].as_array().map(Vec::len), Some(1));
+    let missing = sandbox.run(&["status", "--run", "run-404"], &[]);
+    assert_eq!(missing.code(), 64, "{}", missing.stderr());
+    assert!(missing.stderr().contains("run-404"), "{}", missing.stderr());
+}
+
+#[tokio::test]
+async fn logs_keep_only_the_roles_and_event_kinds_asked_for() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+
+    let phases = sandbox
+        .run(&["logs", "ENG-1", "--kind", "phase-changed"], &[])
+        .stdout();
+    let events: Vec<&str> = phases
+        .split("Transcript")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.contains("(none)"))
+        .collect();
+    assert!(!events.is_empty(), "{phases}");
+    assert!(
+        events.iter().all(|line| line.contains("phase-changed")),
+        "{phases}"
+    );
+    let qa = sandbox
+        .run(&["logs", "ENG-1", "--role", "qa"], &[])
+        .stdout();
+    assert!(!qa.contains("Implement ENG-1"), "only QA's messages:\n{qa}");
+    let bad = sandbox.run(&["logs", "ENG-1", "--role", "reviewer"], &[]);
+    assert_eq!(bad.code(), 64, "{}", bad.stderr());
+    assert!(bad.stderr().contains("code-reviewer"), "{}", bad.stderr());
+}
+
+#[tokio::test]
+async fn logs_follow_prints_new_entries_until_the_squad_ends() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+    let mut child = sandbox
+        .command(&["logs", "ENG-1", "--follow"], &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start squadron logs --follow");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut seen = String::new();
+    let mut buffer = [0_u8; 4096];
+    while !seen.contains("Following ENG-1") {
+        let read = stdout.read(&mut buffer).expect("read");
+        assert!(read > 0, "ended before following: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+
+    let store = SqlStore::open(&StoreLocation::Sqlite(sandbox.database()))
+        .await
+        .expect("open store");
+    let squad = SquadId::from("squad-a");
+    store
+        .append_message(
+            &squad,
+            Role::Qa,
+            &ChatMessage::User {
+                content: "Write the tests for ENG-1".into(),
+            },
+            at(6),
+        )
+        .await
+        .expect("message");
+    store
+        .set_phase(&squad, &Phase::Implementing, &Phase::Cancelled, at(7))
+        .await
+        .expect("phase");
+    store.close().await;
+
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read the rest");
+    let status = child.wait().expect("wait for logs --follow");
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("Write the tests for ENG-1"), "{rest}");
+    let message = rest.find("Write the tests").unwrap_or_default();
+    let cancelled = rest
+        .find("implementing → cancelled")
+        .or_else(|| rest.find("cancelled"))
+        .unwrap_or_default();
+    assert!(message < cancelled, "in the order they happened:\n{rest}");
+    assert!(rest.contains("ENG-1 ended: cancelled"), "{rest}");
 }

@@ -114,6 +114,10 @@ pub struct StatusArgs {
     /// Redraw every two seconds until Ctrl-C (for a terminal beside a running daemon).
     #[arg(long)]
     pub watch: bool,
+
+    /// Show only this run (its id, as `squadron status` lists it).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
 }
 
 /// Arguments of `squadron logs`.
@@ -123,8 +127,27 @@ pub struct LogsArgs {
     pub squad: String,
 
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     pub json: bool,
+
+    /// Keep printing new events and messages as they are recorded, until the squad ends or
+    /// Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+
+    /// Show only this role's messages (repeatable): developer, qa, code-reviewer,
+    /// qa-specialist, diagnostician.
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    pub role: Vec<squadron_core::Role>,
+
+    /// Show only events of this kind (repeatable), e.g. `phase-changed`, `review-verdict`.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<String>,
+}
+
+fn parse_role(text: &str) -> Result<squadron_core::Role, String> {
+    text.parse()
+        .map_err(|error: squadron_core::UnknownRole| error.to_string())
 }
 
 /// Arguments of `squadron plan`.

@@ -1,18 +1,20 @@
-//! `squadron status`: every run and its squads, read from the store.
+//! `squadron status`: every run (or one, with `--run`) with its totals and its squads, read
+//! from the store, fitted to the terminal's width: reasons and waits go below each table.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::ports::{RunRecord, SquadRecord};
-use squadron_core::{RunTrigger, Timestamp};
+use squadron_core::{Phase, RunId, RunTrigger, Timestamp, Usd};
 use squadron_store::{SqlStore, SquadOverview};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::context::{Context, store_error};
 use crate::error::CliError;
-use crate::format::{age, now, rfc3339};
+use crate::format::{age, compact_tokens, now, rfc3339};
+use crate::progress::{Look, wrap};
 
 /// What a store without runs shows.
 const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
@@ -30,38 +32,60 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
         return Ok(ExitCode::SUCCESS);
     };
     let outcome = if args.watch {
-        watch(&store).await
+        watch(&store, args).await
     } else {
-        print_once(&store, args.json).await
+        print_once(&store, args).await
     };
     store.close().await;
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-async fn print_once(store: &SqlStore, json: bool) -> Result<(), CliError> {
-    let runs = store.runs().await.map_err(store_error)?;
-    let squads = store.squad_overviews(None).await.map_err(store_error)?;
-    if json {
+async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
+    let (runs, squads) = read(store, args.run.as_deref()).await?;
+    if args.json {
         crate::output::println(&format!("{:#}", status_json(&runs, &squads)))?;
     } else {
-        crate::output::print(&status_text(&runs, &squads, now()))?;
+        let width = Look::of_stdout().width();
+        crate::output::print(&status_text(&runs, &squads, now(), width))?;
     }
     Ok(())
 }
 
-async fn watch(store: &SqlStore) -> Result<(), CliError> {
+/// The runs to show (one with `--run`) and their squads.
+async fn read(
+    store: &SqlStore,
+    run: Option<&str>,
+) -> Result<(Vec<RunRecord>, Vec<SquadOverview>), CliError> {
+    let runs = match run {
+        Some(id) => {
+            let id = RunId::new(id);
+            vec![store.run(&id).await.map_err(|error| {
+                store_error(error).with_hint("`squadron status` lists the runs and their ids")
+            })?]
+        }
+        None => store.runs().await.map_err(store_error)?,
+    };
+    let squads = match run {
+        Some(id) => store.squad_overviews(Some(&RunId::new(id))).await,
+        None => store.squad_overviews(None).await,
+    }
+    .map_err(store_error)?;
+    Ok((runs, squads))
+}
+
+async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     // Listen for Ctrl-C before the first frame is drawn, so an interrupt that arrives at any
     // point ends the watch cleanly instead of killing the process.
     let mut interrupt =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .map_err(|error| CliError::internal(format!("failed to listen for Ctrl-C: {error}")))?;
     loop {
-        let runs = store.runs().await.map_err(store_error)?;
-        let squads = store.squad_overviews(None).await.map_err(store_error)?;
+        let (runs, squads) = read(store, args.run.as_deref()).await?;
+        let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
             "\x1b[2J\x1b[H{}",
-            status_text(&runs, &squads, now())
+            status_text(&runs, &squads, now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
@@ -71,7 +95,12 @@ async fn watch(store: &SqlStore) -> Result<(), CliError> {
     }
 }
 
-fn status_text(runs: &[RunRecord], squads: &[SquadOverview], now: Timestamp) -> String {
+fn status_text(
+    runs: &[RunRecord],
+    squads: &[SquadOverview],
+    now: Timestamp,
+    width: Option<usize>,
+) -> String {
     if runs.is_empty() {
         return NO_RUNS.to_owned();
     }
@@ -82,22 +111,88 @@ fn status_text(runs: &[RunRecord], squads: &[SquadOverview], now: Timestamp) -> 
             .filter(|overview| overview.record.squad.run_id == run.run.id)
             .collect();
         text.push_str(&format!(
-            "{}\n{}\n\n",
-            run_heading(run, now),
-            squad_table(&of_run, now)
+            "{}\n{}\n{}\n",
+            wrap(&run_heading(run, &of_run, now), width, 2),
+            squad_table(&of_run, now, width),
+            details(&of_run, width)
         ));
     }
     text
 }
 
-fn run_heading(record: &RunRecord, now: Timestamp) -> String {
+/// `Run r-1 · <url> · running · started 5m ago · 4 squads: 3 merged, 1 queued · 45.1k
+/// tokens · $0.1234`.
+fn run_heading(record: &RunRecord, squads: &[&SquadOverview], now: Timestamp) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for overview in squads {
+        let name = overview.record.squad.phase.name();
+        match counts.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(name, count)| format!("{count} {name}"))
+        .collect();
+    let tokens: u64 = squads
+        .iter()
+        .map(|overview| overview.usage.usage.total())
+        .sum();
+    let cost = Usd::from_micros(
+        squads
+            .iter()
+            .map(|overview| overview.usage.cost.as_micros())
+            .sum(),
+    );
     format!(
-        "Run {} · {} · {} · started {} ago",
+        "Run {} · {} · {} · started {} ago · {} squads{} · {} tokens · {cost}",
         record.run.id,
         trigger_text(&record.run.trigger),
         record.status.as_str(),
         age(record.run.created_at, now),
+        squads.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", counts.join(", "))
+        },
+        compact_tokens(tokens),
     )
+}
+
+/// Why each squad that ended without merging ended, and what each queued squad waits for,
+/// below the table so that its columns stay narrow.
+fn details(squads: &[&SquadOverview], width: Option<usize>) -> String {
+    let mut text = String::new();
+    for overview in squads {
+        let squad = &overview.record.squad;
+        let line = match (&squad.phase, squad.phase.detail()) {
+            (_, Some(detail)) => format!("{} {}: {detail}", squad.issue, squad.phase.name()),
+            (Phase::Queued, None) => {
+                let open: Vec<&str> = overview
+                    .record
+                    .blocked_by
+                    .iter()
+                    .filter(|blocker| {
+                        !squads.iter().any(|other| {
+                            &other.record.squad.issue == *blocker
+                                && other.record.squad.phase == Phase::Merged
+                        })
+                    })
+                    .map(|blocker| blocker.as_str())
+                    .collect();
+                if open.is_empty() {
+                    continue;
+                }
+                format!("{} waits for {} to merge", squad.issue, open.join(", "))
+            }
+            _ => continue,
+        };
+        text.push_str(&wrap(&line, width, 2));
+        text.push('\n');
+    }
+    text
 }
 
 fn trigger_text(trigger: &RunTrigger) -> String {
@@ -111,9 +206,14 @@ fn trigger_text(trigger: &RunTrigger) -> String {
     }
 }
 
-fn squad_table(squads: &[&SquadOverview], now: Timestamp) -> Table {
+fn squad_table(squads: &[&SquadOverview], now: Timestamp, width: Option<usize>) -> Table {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
+    if let Some(width) = width {
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+    }
     table.set_header([
         "issue", "phase", "round", "PR", "tokens", "cost", "age", "squad",
     ]);
@@ -121,13 +221,13 @@ fn squad_table(squads: &[&SquadOverview], now: Timestamp) -> Table {
         let squad = &overview.record.squad;
         table.add_row([
             squad.issue.to_string(),
-            squad.phase.to_string(),
+            squad.phase.name().to_owned(),
             squad.round.to_string(),
             squad
                 .pr
                 .map(|pr| pr.to_string())
                 .unwrap_or_else(|| "-".to_owned()),
-            overview.usage.usage.total().to_string(),
+            compact_tokens(overview.usage.usage.total()),
             overview.usage.cost.to_string(),
             age(overview.record.created_at, now),
             squad.id.to_string(),
