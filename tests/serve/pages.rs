@@ -63,7 +63,7 @@ async fn runs_carry_totals_budget_links_and_what_a_queued_squad_waits_for() {
     assert_eq!(squads[0]["cost"], "$1.5000");
     assert_eq!(squads[1]["waits_for"], "waits for ENG-3 to merge");
     assert_eq!(squads[1]["pr_url"], serde_json::Value::Null);
-    assert_eq!(squads[2]["at_work"], "code reviewer, QA specialist");
+    assert_eq!(squads[2]["at_work"], "reviewers");
     assert_eq!(squads[2]["pr_url"], "https://github.com/acme/shop/pull/9");
     server.stop().await.expect("clean stop");
 }

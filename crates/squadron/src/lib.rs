@@ -3,4 +3,5 @@
 
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod labels;
 pub mod server;

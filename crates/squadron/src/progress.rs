@@ -11,6 +11,7 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use console::{Style, measure_text_width, truncate_str};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use squadron::labels::{self, at_work};
 use squadron_core::{IssueKey, Phase, SquadId, Timestamp, TokenUsage, Usd};
 use squadron_pipeline::SquadView;
 
@@ -288,51 +289,18 @@ pub fn squad_line(
     fit(line.trim_end(), width)
 }
 
-/// Who works in `phase`, as far as the phase tells.
-fn at_work(phase: &Phase) -> &'static str {
-    match phase {
-        Phase::Preparing => "worktree",
-        Phase::Diagnosing => "diagnostician",
-        Phase::Implementing | Phase::Fixing => "developer, QA",
-        Phase::Verifying => "test command",
-        Phase::PrOpen => "pull request",
-        Phase::Reviewing => "2 reviewers",
-        Phase::Approved => "merge queue",
-        Phase::Merging => "merge gate",
-        Phase::Queued
-        | Phase::Merged
-        | Phase::NeedsHuman(_)
-        | Phase::Failed(_)
-        | Phase::Cancelled
-        | Phase::Skipped(_) => "",
-    }
-}
-
-/// What a queued squad waits for: the blockers of its run that have not merged, else a
-/// free slot.
+/// What a queued squad waits for, from its blockers as the store knows them.
 fn waits_for(squad: &SquadView, frame: &Frame<'_>) -> Option<String> {
-    if squad.phase != Phase::Queued {
-        return None;
-    }
     let blocked_by = frame
         .facts
         .get(&squad.squad)
         .map(|facts| facts.blocked_by.as_slice())
         .unwrap_or_default();
-    let open: Vec<&str> = blocked_by
-        .iter()
-        .filter(|blocker| {
-            !frame
-                .squads
-                .iter()
-                .any(|other| &other.issue == *blocker && other.phase == Phase::Merged)
-        })
-        .map(IssueKey::as_str)
-        .collect();
-    Some(if open.is_empty() {
-        "waits for a free slot".to_owned()
-    } else {
-        format!("waits for {} to merge", open.join(", "))
+    labels::waits_for(&squad.phase, blocked_by, |blocker| {
+        frame
+            .squads
+            .iter()
+            .any(|other| &other.issue == blocker && other.phase == Phase::Merged)
     })
 }
 

@@ -15,6 +15,7 @@ use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, compact_tokens, now, rfc3339};
 use crate::progress::{Look, wrap};
+use squadron::labels::waits_for;
 
 /// What a store without runs shows.
 const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
@@ -169,23 +170,16 @@ fn details(squads: &[&SquadOverview], width: Option<usize>) -> String {
         let squad = &overview.record.squad;
         let line = match (&squad.phase, squad.phase.detail()) {
             (_, Some(detail)) => format!("{} {}: {detail}", squad.issue, squad.phase.name()),
-            (Phase::Queued, None) => {
-                let open: Vec<&str> = overview
-                    .record
-                    .blocked_by
-                    .iter()
-                    .filter(|blocker| {
-                        !squads.iter().any(|other| {
-                            &other.record.squad.issue == *blocker
-                                && other.record.squad.phase == Phase::Merged
-                        })
+            (Phase::Queued, None) if !overview.record.blocked_by.is_empty() => {
+                let Some(wait) = waits_for(&squad.phase, &overview.record.blocked_by, |blocker| {
+                    squads.iter().any(|other| {
+                        &other.record.squad.issue == blocker
+                            && other.record.squad.phase == Phase::Merged
                     })
-                    .map(|blocker| blocker.as_str())
-                    .collect();
-                if open.is_empty() {
+                }) else {
                     continue;
-                }
-                format!("{} waits for {} to merge", squad.issue, open.join(", "))
+                };
+                format!("{} {wait}", squad.issue)
             }
             _ => continue,
         };

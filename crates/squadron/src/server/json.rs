@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::control::{RunView, SquadDetail, SquadView};
 use super::links::PageLinks;
+use crate::labels::{at_work, waits_for};
 
 /// Longest message text the squad page receives; the rest is `squadron logs`'s.
 const MESSAGE_LIMIT: usize = 16 * 1024;
@@ -48,26 +49,6 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
     })
 }
 
-/// Who works in `phase`, as far as the phase tells.
-fn at_work(phase: &Phase) -> &'static str {
-    match phase {
-        Phase::Preparing => "worktree",
-        Phase::Diagnosing => "diagnostician",
-        Phase::Implementing | Phase::Fixing => "developer, QA",
-        Phase::Verifying => "test command",
-        Phase::PrOpen => "pull request",
-        Phase::Reviewing => "code reviewer, QA specialist",
-        Phase::Approved => "merge queue",
-        Phase::Merging => "merge gate",
-        Phase::Queued
-        | Phase::Merged
-        | Phase::NeedsHuman(_)
-        | Phase::Failed(_)
-        | Phase::Cancelled
-        | Phase::Skipped(_) => "",
-    }
-}
-
 /// One run with its squads (each with its issue's page and, while queued, what it waits
 /// for), its totals and its budget.
 pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Option<Usd>) -> Value {
@@ -91,7 +72,17 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
         .map(|squad| {
             let mut value = squad_json(squad, now, links);
             value["issue_url"] = json!(links.issue(&record.run.trigger, &squad.record.squad.issue));
-            value["waits_for"] = json!(waits_for(squad, &view.squads));
+            let record = &squad.record;
+            value["waits_for"] = json!(waits_for(
+                &record.squad.phase,
+                &record.blocked_by,
+                |blocker| {
+                    view.squads.iter().any(|other| {
+                        &other.record.squad.issue == blocker
+                            && other.record.squad.phase == Phase::Merged
+                    })
+                }
+            ));
             value
         })
         .collect();
@@ -142,30 +133,6 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
             "exceeded": cost > limit,
         })),
         "squads": squads,
-    })
-}
-
-/// What a queued squad waits for: the blockers in its run that have not merged, else a
-/// free slot.
-fn waits_for(squad: &SquadView, run: &[SquadView]) -> Option<String> {
-    if squad.record.squad.phase != Phase::Queued {
-        return None;
-    }
-    let open: Vec<&str> = squad
-        .record
-        .blocked_by
-        .iter()
-        .filter(|blocker| {
-            !run.iter().any(|other| {
-                &other.record.squad.issue == *blocker && other.record.squad.phase == Phase::Merged
-            })
-        })
-        .map(|blocker| blocker.as_str())
-        .collect();
-    Some(if open.is_empty() {
-        "waits for a free slot".to_owned()
-    } else {
-        format!("waits for {} to merge", open.join(", "))
     })
 }
 
