@@ -270,6 +270,8 @@ async fn demo_serve_runs_through_the_daemon_and_keeps_the_dashboard_open_until_c
         .spawn()
         .expect("start squadron demo --serve");
     let stderr = child.stderr.take().expect("piped stderr");
+    // Whatever fails below, the daemon does not outlive the test.
+    let mut child = KillOnDrop(child);
     let (lines, said) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -318,12 +320,22 @@ async fn demo_serve_runs_through_the_daemon_and_keeps_the_dashboard_open_until_c
         "{runs:#}"
     );
 
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.0.id()).expect("pid fits"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
-    let status = child.wait().expect("wait for the demo");
+    let status = child.0.wait().expect("wait for the demo");
     assert_eq!(
         status.code(),
         Some(0),
         "Ctrl-C closes the dashboard cleanly"
     );
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
