@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use squadron::demo::{DemoLimits, DemoWorld, Scenario};
+use squadron::demo::{DemoLimits, DemoWorld, SLACK_SIGNING_SECRET, Scenario};
+use squadron_standin_slack::SlashCommandRequest;
 use tempfile::TempDir;
 
 #[test]
@@ -27,6 +28,28 @@ fn serve_help_explains_the_daemon_and_its_listen_option() {
     assert!(help.contains("server.listen"), "{help}");
 }
 
+#[test]
+fn serve_refuses_a_control_api_open_to_the_network_without_a_token() {
+    let dir = TempDir::new().expect("temporary directory");
+    for control in ["0.0.0.0:0", "shared"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_squadron"));
+        command.env_clear().env("HOME", dir.path()).args([
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--control-listen",
+            control,
+        ]);
+        let output = command.output().expect("run squadron serve");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{control}: {stderr}");
+        assert!(
+            stderr.contains("without a token") && stderr.contains("SQUADRON_CONTROL_TOKEN"),
+            "{control}: {stderr}"
+        );
+    }
+}
+
 /// Kills the daemon if the test fails before stopping it.
 struct Daemon(Child);
 
@@ -37,16 +60,39 @@ impl Drop for Daemon {
     }
 }
 
-/// Starts `squadron serve` on a free loopback port and returns it with its address, read
-/// from its "serving" log line; the rest of its log keeps draining into `log`.
-fn start_daemon(dir: &TempDir, world: &DemoWorld) -> (Daemon, String, mpsc::Receiver<String>) {
+/// Where a started daemon listens.
+struct Addresses {
+    /// The webhooks.
+    webhooks: String,
+    /// The control API.
+    control: String,
+}
+
+/// Starts `squadron serve` on free loopback ports (webhooks and control apart) and returns
+/// it with its addresses, read from its "serving" log line; the rest of its log keeps
+/// draining into `log`. With `open_files`, the daemon runs under that open-file limit.
+fn start_daemon(
+    dir: &TempDir,
+    world: &DemoWorld,
+    open_files: Option<u32>,
+) -> (Daemon, Addresses, mpsc::Receiver<String>) {
     let config = dir.path().join("squadron.toml");
     std::fs::write(
         &config,
         world.config_toml(&dir.path().join("squadron.db"), DemoLimits::default()),
     )
     .expect("write the config");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_squadron"));
+    let mut command = match open_files {
+        None => Command::new(env!("CARGO_BIN_EXE_squadron")),
+        Some(limit) => {
+            let mut shell = Command::new("sh");
+            shell
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_squadron"));
+            shell
+        }
+    };
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -56,6 +102,7 @@ fn start_daemon(dir: &TempDir, world: &DemoWorld) -> (Daemon, String, mpsc::Rece
         .envs(world.secrets_env())
         .current_dir(dir.path())
         .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+        .args(["--control-listen", "127.0.0.1:0"])
         .arg("--config")
         .arg(&config)
         .stdout(Stdio::null())
@@ -82,8 +129,16 @@ fn start_daemon(dir: &TempDir, world: &DemoWorld) -> (Daemon, String, mpsc::Rece
                 )
             });
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if let Some(address) = parsed["fields"]["address"].as_str() {
-            return (daemon, address.to_owned(), log);
+        let fields = &parsed["fields"];
+        if let (Some(webhooks), Some(control)) = (
+            fields["address"].as_str(),
+            fields["control_address"].as_str(),
+        ) {
+            let addresses = Addresses {
+                webhooks: webhooks.to_owned(),
+                control: control.to_owned(),
+            };
+            return (daemon, addresses, log);
         }
         seen.push(line);
     }
@@ -96,7 +151,8 @@ async fn the_daemon_answers_healthz_streams_a_run_and_exits_0_on_sigterm() {
         .await
         .expect("start the stand-ins");
     let dir = TempDir::new().expect("temporary directory");
-    let (mut daemon, address, log) = start_daemon(&dir, &world);
+    let (mut daemon, addresses, log) = start_daemon(&dir, &world, None);
+    let address = addresses.control;
     let client = reqwest::Client::new();
 
     let health = client
@@ -173,4 +229,68 @@ async fn the_daemon_answers_healthz_streams_a_run_and_exits_0_on_sigterm() {
         "log:\n{}",
         rest.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_slack_commands_are_answered_within_a_second_while_2000_connections_idle() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The flood needs 2,000 descriptors here; the daemon gets a quarter of that.
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("read the open-file limit");
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)
+        .expect("raise the open-file limit");
+    assert!(
+        hard >= 2_200,
+        "the test needs an open-file limit of 2200, has {hard}"
+    );
+    let world = DemoWorld::start(Scenario::Milestone)
+        .await
+        .expect("start the stand-ins");
+    let dir = TempDir::new().expect("temporary directory");
+    let (daemon, addresses, _log) = start_daemon(&dir, &world, Some(512));
+
+    // Connections that never send a byte, as a slowloris client holds them.
+    let mut idle = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        let stream = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(&addresses.webhooks),
+        )
+        .await
+        .expect("the kernel accepts the connection")
+        .expect("connect");
+        idle.push(stream);
+    }
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let signed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for text in ["help", "status", "help"] {
+        let request = SlashCommandRequest::new("/squad", text)
+            .sign(SLACK_SIGNING_SECRET, i64::try_from(signed_at).unwrap());
+        let mut builder = client.post(format!("http://{}/webhooks/slack", addresses.webhooks));
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        let started = std::time::Instant::now();
+        let response = builder
+            .body(request.body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("`/squad {text}` was not answered: {error}"));
+        let elapsed = started.elapsed();
+        assert_eq!(response.status(), 200, "/squad {text}");
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "`/squad {text}` took {elapsed:?} while 2,000 connections idled"
+        );
+    }
+    drop(idle);
+    drop(daemon);
 }

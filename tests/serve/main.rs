@@ -2,6 +2,7 @@
 //! front of a fake runtime (the API, the webhooks, Slack's `/squad`), and the real binary
 //! started and stopped with SIGTERM.
 
+mod access;
 mod api;
 mod binary;
 mod events;

@@ -362,9 +362,13 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = Server::new(control, clock, settings).with_readiness(readiness);
-        let task = tokio::spawn(squadron::server::run(listener, server, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(squadron::server::run(
+            squadron::server::Listeners::shared(listener),
+            server,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             base,
             client: reqwest::Client::new(),

@@ -166,6 +166,12 @@ pub struct SlackConfig {
     pub signing_secret_env: String,
     /// Channel for announcements of runs not started from Slack.
     pub channel: Option<String>,
+    /// Slack user ids allowed to start fix squads; empty allows everyone.
+    #[serde(default)]
+    pub fix_users: Vec<String>,
+    /// Slack channel ids fix squads may be started from; empty allows every channel.
+    #[serde(default)]
+    pub fix_channels: Vec<String>,
 }
 
 /// `[providers.<name>]`: one OpenAI-compatible endpoint and the prices of its models.
@@ -377,9 +383,46 @@ pub struct DiagnosisConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Address and port to listen on.
+    /// Address and port of the webhook listener (Linear, GitHub, Slack, `/healthz`).
     #[serde(deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
+    /// Where the control API, dashboard and metrics listen: their own address, or `Shared`
+    /// to serve them on `listen` as well (then the control token is required).
+    pub control_listen: ControlListen,
+    /// Environment variable holding the control API's bearer token.
+    pub control_token_env: String,
+    /// Host names the control API answers to besides loopback names and its own address.
+    pub control_hosts: Vec<String>,
+    /// Seconds a client may take to send a request's headers, counted from the connection's
+    /// start or its previous response (so also the idle limit of a kept-alive connection).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take to be answered.
+    pub request_timeout_secs: u64,
+    /// Connections open at once per listener, at most.
+    pub max_connections: u64,
+}
+
+/// `server.control_listen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlListen {
+    /// Its own listener at this address.
+    Own(SocketAddr),
+    /// The webhook listener (`listen`).
+    Shared,
+}
+
+impl<'de> Deserialize<'de> for ControlListen {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "shared" {
+            return Ok(ControlListen::Shared);
+        }
+        text.parse().map(ControlListen::Own).map_err(|_| {
+            serde::de::Error::custom(
+                "must be an IP address and port such as \"127.0.0.1:8081\", or \"shared\" to serve the control API on `server.listen` too",
+            )
+        })
+    }
 }
 
 impl Config {
@@ -489,6 +532,10 @@ impl Config {
                 "the Slack signing secret",
             ),
             provider_api_keys: BTreeMap::new(),
+            // Optional: without it the control API relies on its private listener.
+            control_token: env
+                .non_empty(&self.server.control_token_env)
+                .map(Secret::new),
             missing: Vec::new(),
         };
         for (name, provider) in &self.providers {

@@ -59,6 +59,14 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("store", &["data_dir"], Kind::Text),
     ("diagnosis", &["min_confidence"], Kind::Text),
     ("server", &["listen"], Kind::Text),
+    ("server", &["control_listen"], Kind::Text),
+    ("server", &["control_token_env"], Kind::Text),
+    ("server", &["control_hosts"], Kind::TextList),
+    ("server", &["header_read_timeout_secs"], Kind::Integer),
+    ("server", &["request_timeout_secs"], Kind::Integer),
+    ("server", &["max_connections"], Kind::Integer),
+    ("slack", &["fix_users"], Kind::TextList),
+    ("slack", &["fix_channels"], Kind::TextList),
 ];
 
 /// Keys of every `[providers.<name>]` that environment variables may set, as

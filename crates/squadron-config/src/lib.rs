@@ -28,9 +28,9 @@ pub use agents::{
 };
 pub use command_line::{CommandLine, FILE_PLACEHOLDER, FILES_PLACEHOLDER, SELECTOR_PLACEHOLDER};
 pub use config::{
-    Config, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig, ModelPrices,
-    ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode, ServerConfig,
-    SlackConfig, StateNameOverrides, StateNames, StoreConfig,
+    Config, ControlListen, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig,
+    ModelPrices, ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode,
+    ServerConfig, SlackConfig, StateNameOverrides, StateNames, StoreConfig,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};

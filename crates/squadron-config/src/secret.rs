@@ -92,6 +92,8 @@ pub struct Secrets {
     pub slack_signing_secret: Option<Secret>,
     /// API key per provider name, for providers that name an `api_key_env`.
     pub provider_api_keys: BTreeMap<String, Secret>,
+    /// Bearer token of the control API, dashboard and metrics; optional, so never missing.
+    pub control_token: Option<Secret>,
     /// Every named secret whose variable is unset or blank.
     pub missing: Vec<MissingSecret>,
 }

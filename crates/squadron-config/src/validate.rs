@@ -75,6 +75,29 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
     let slack = &config.slack;
     check.env_name(&["slack", "bot_token_env"], &slack.bot_token_env)?;
     check.env_name(&["slack", "signing_secret_env"], &slack.signing_secret_env)?;
+    check.env_name(
+        &["server", "control_token_env"],
+        &config.server.control_token_env,
+    )?;
+    let server = &config.server;
+    check.range(
+        &["server", "header_read_timeout_secs"],
+        server.header_read_timeout_secs,
+        1,
+        600,
+    )?;
+    check.range(
+        &["server", "request_timeout_secs"],
+        server.request_timeout_secs,
+        1,
+        3_600,
+    )?;
+    check.range(
+        &["server", "max_connections"],
+        server.max_connections,
+        16,
+        1_000_000,
+    )?;
     if let Some(channel) = &slack.channel {
         check.non_blank(&["slack", "channel"], channel)?;
     }

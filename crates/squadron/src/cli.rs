@@ -164,10 +164,24 @@ pub struct PlanArgs {
 /// Arguments of `squadron serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on (e.g. `0.0.0.0:8080`, or `127.0.0.1:0` for any free
-    /// port). Defaults to `server.listen` in the config.
+    /// Address and port of the webhook listener, the one to expose (e.g. `0.0.0.0:8080`, or
+    /// `127.0.0.1:0` for any free port). Defaults to `server.listen` in the config.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Address and port of the control API, dashboard and metrics, or `shared` to serve them
+    /// on the webhook listener (which then needs the control token). Defaults to
+    /// `server.control_listen` in the config; keep it private.
+    #[arg(long, value_name = "ADDR", value_parser = parse_control_listen)]
+    pub control_listen: Option<squadron_config::ControlListen>,
+}
+
+fn parse_control_listen(text: &str) -> Result<squadron_config::ControlListen, String> {
+    if text == "shared" {
+        return Ok(squadron_config::ControlListen::Shared);
+    }
+    text.parse()
+        .map(squadron_config::ControlListen::Own)
+        .map_err(|_| "expected an address such as 127.0.0.1:8081, or `shared`".to_owned())
 }
 
 /// Arguments of `squadron demo`.

@@ -19,8 +19,8 @@ use squadron::demo::{
     DemoLimits, DemoReport, DemoWorld, IssueReport, Outcome, SAMPLE_REPO, SLACK_SIGNING_SECRET,
     Scenario,
 };
-use squadron::server::{self, PipelineControl, Server};
-use squadron_config::Env;
+use squadron::server::{self, Listeners, PipelineControl, Server};
+use squadron_config::{ControlListen, Env};
 use squadron_core::{IssueKey, Phase};
 use squadron_pipeline::{PipelineHandle, SquadView};
 use squadron_standin_slack::SlashCommandRequest;
@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use crate::cli::DemoArgs;
 use crate::commands::follow::{Followed, follow};
 use crate::commands::run::{build_pipeline, follow_to_end};
-use crate::commands::serve::server_settings;
+use crate::commands::serve::{check_exposure, server_settings};
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
 use crate::format::now;
@@ -190,6 +190,9 @@ impl DemoDaemon {
         let secrets = context.config.resolve_secrets(&context.env);
         let settings = server_settings(context, &secrets);
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        // The demo serves its dashboard and API on its one listener: never open to the
+        // network without the control token.
+        check_exposure(listen, ControlListen::Shared, &settings.control)?;
         let listener = TcpListener::bind(listen).await.map_err(|error| {
             CliError::user(format!(
                 "failed to listen on {listen} for the demo's daemon: {error}"
@@ -200,7 +203,7 @@ impl DemoDaemon {
         let control = Arc::new(PipelineControl::start(pipeline, Arc::clone(&store)));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server::run(
-            listener,
+            Listeners::shared(listener),
             Server::new(control, Arc::new(SystemClock), settings),
             async move {
                 let _ = stopped.await;

@@ -7,13 +7,13 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use squadron::server::{
-    self, DaemonControl, PageLinks, Readiness, Server, ServerControl, ServerSettings, WebhookSecret,
+    self, ControlAccess, DaemonControl, Listeners, PageLinks, Readiness, Server, ServerControl,
+    ServerSettings, SlackFixPolicy, TransportLimits, WebhookSecret,
 };
-use squadron_config::Secrets;
+use squadron_config::{ControlListen, Secrets};
 use squadron_core::Usd;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
@@ -28,11 +28,20 @@ use crate::wiring::{SystemClock, build_pipeline, code_host, linear_client, revie
 /// Loads the configuration, opens the store, starts the runtime and serves until a signal.
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let context = Context::load(global)?;
+    // Before anything is opened: a daemon that would expose its control API refuses now.
+    let secrets = context.config.resolve_secrets(&context.env);
+    check_exposure(
+        args.listen.unwrap_or(context.config.server.listen),
+        args.control_listen
+            .unwrap_or(context.config.server.control_listen),
+        &control_access(&context, &secrets),
+    )?;
     let store = Arc::new(context.open_store().await?);
-    serve(context, store, args.listen).await
+    serve(context, store, args.listen, args.control_listen).await
 }
 
-/// Serves on `listen` (default: `server.listen`) until SIGTERM or SIGINT, or until the
+/// Serves the webhooks on `listen` (default: `server.listen`) and the control routes on
+/// `control_listen` (default: `server.control_listen`) until SIGTERM or SIGINT, or until the
 /// runtime stops on its own (then exits with its failure).
 ///
 /// The runtime needs GitHub to start (it resolves the reviewers' identities). When GitHub
@@ -44,15 +53,21 @@ pub async fn serve(
     context: Context,
     store: Arc<SqlStore>,
     listen: Option<SocketAddr>,
+    control_listen: Option<ControlListen>,
 ) -> Result<ExitCode, CliError> {
     let secrets = context.config.resolve_secrets(&context.env);
     let settings = server_settings(&context, &secrets);
     let address = listen.unwrap_or(context.config.server.listen);
-    let listener = TcpListener::bind(address).await.map_err(|error| {
-        CliError::config(format!("failed to listen on {address}: {error}")).with_hint(
-            "pick a free address with --listen or `server.listen` (e.g. 127.0.0.1:0 for any port)",
-        )
-    })?;
+    let control_listen = control_listen.unwrap_or(context.config.server.control_listen);
+    check_exposure(address, control_listen, &settings.control)?;
+    let webhooks = bind(address, "--listen or `server.listen`").await?;
+    let listeners = match control_listen {
+        ControlListen::Shared => Listeners::shared(webhooks),
+        ControlListen::Own(control) => Listeners::split(
+            webhooks,
+            bind(control, "--control-listen or `server.control_listen`").await?,
+        ),
+    };
 
     let readiness = Readiness::new();
     let control = DaemonControl::waiting(Arc::clone(&store), "starting");
@@ -94,7 +109,7 @@ pub async fn serve(
     };
     let control: Arc<dyn ServerControl> = control;
     let server = Server::new(control, Arc::new(SystemClock), settings).with_readiness(readiness);
-    server::run(listener, server, shutdown)
+    server::run(listeners, server, shutdown)
         .await
         .map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
 
@@ -269,7 +284,18 @@ pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSet
             );
         }
     }
+    let server = &context.config.server;
     let mut settings = ServerSettings::new(linear, github, slack);
+    settings.control = control_access(context, secrets);
+    settings.transport = TransportLimits {
+        header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+        request_timeout: Duration::from_secs(server.request_timeout_secs),
+        max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
+    };
+    settings.slack_fix = SlackFixPolicy {
+        users: context.config.slack.fix_users.clone(),
+        channels: context.config.slack.fix_channels.clone(),
+    };
     settings.links = PageLinks {
         github_web: context.config.github.git_url.as_str().to_owned(),
         repositories: context
@@ -285,6 +311,52 @@ pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSet
     };
     settings.run_budget = Some(Usd::from_dollars(context.config.limits.budget_per_run_usd));
     settings
+}
+
+/// The control token and host names as configured.
+fn control_access(context: &Context, secrets: &Secrets) -> ControlAccess {
+    let server = &context.config.server;
+    ControlAccess {
+        token: secrets.control_token.clone(),
+        token_env: server.control_token_env.clone(),
+        hosts: server.control_hosts.clone(),
+    }
+}
+
+async fn bind(address: SocketAddr, option: &str) -> Result<TcpListener, CliError> {
+    TcpListener::bind(address).await.map_err(|error| {
+        CliError::config(format!("failed to listen on {address}: {error}")).with_hint(format!(
+            "pick a free address with {option} (e.g. 127.0.0.1:0 for any port)"
+        ))
+    })
+}
+
+/// Refuses to serve the control API where anyone who can reach it could start runs: on a
+/// non-loopback address without the control token.
+pub(crate) fn check_exposure(
+    webhooks: SocketAddr,
+    control: ControlListen,
+    access: &ControlAccess,
+) -> Result<(), CliError> {
+    if access.token.is_some() {
+        return Ok(());
+    }
+    let exposed = match control {
+        ControlListen::Shared => webhooks,
+        ControlListen::Own(address) => address,
+    };
+    if exposed.ip().is_loopback() {
+        return Ok(());
+    }
+    let variable = &access.token_env;
+    Err(CliError::config(format!(
+        "failed to start: the control API (runs, dashboard, metrics) would listen on {exposed} \
+         without a token, open to anyone who can reach it"
+    ))
+    .with_hint(format!(
+        "set {variable} to a long random token (sent as `Authorization: Bearer <token>`), or \
+         keep `server.control_listen` on a loopback address such as 127.0.0.1:8081"
+    )))
 }
 
 /// Linear's web app, where issues are linked to.

@@ -1,48 +1,95 @@
-//! The route table, the body limits, and the request log every route goes through.
+//! The route tables of the two listeners (webhooks; the control API, dashboard and
+//! metrics), their body limits, the control guard, the request timeout, and the request log
+//! every route goes through.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::{debug, warn};
 
-use super::error::ErrorNote;
+use super::access::{Guard, guard_control};
+use super::error::{ApiError, ErrorNote};
 use super::state::AppState;
 use super::{api, events, metrics, slack, webhooks};
+
+/// Which routes a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Routes {
+    /// The webhooks and the health check: what the outside must reach.
+    Webhooks,
+    /// The control API, dashboard, metrics and the health check.
+    Control,
+    /// Both on one listener.
+    Both,
+}
 
 /// The dashboard: one self-contained page (no build step, nothing loaded from elsewhere)
 /// that reads `/api/runs`, `/api/squads/<id>`, `/readyz` and `/api/events`.
 const DASHBOARD: &str = include_str!("dashboard.html");
 
-/// Every route, with its body limit and the request log.
-pub(crate) fn router(state: AppState) -> Router {
+/// The routes of one listener, with their body limits, the control guard (`guard`, built
+/// for the listener that serves the control routes), the request timeout and the log.
+pub(crate) fn router(state: AppState, routes: Routes, guard: &Arc<Guard>) -> Router {
     let settings = &state.settings;
-    let api = Router::new()
-        .route("/api/runs", post(api::start_run).get(api::runs))
-        .route("/api/runs/{id}", get(api::run))
-        .route("/api/squads", get(api::squads))
-        .route("/api/squads/{id}", get(api::squad))
-        .route("/api/events", get(events::stream))
-        .layer(DefaultBodyLimit::max(settings.api_body_limit));
+    let control = Router::new()
+        .route("/", get(dashboard))
+        .route("/metrics", get(metrics::metrics))
+        .merge(
+            Router::new()
+                .route("/api/runs", post(api::start_run).get(api::runs))
+                .route("/api/runs/{id}", get(api::run))
+                .route("/api/squads", get(api::squads))
+                .route("/api/squads/{id}", get(api::squad))
+                .route("/api/events", get(events::stream))
+                .layer(DefaultBodyLimit::max(settings.api_body_limit)),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(guard),
+            guard_control,
+        ));
     let webhooks = Router::new()
         .route("/webhooks/linear", post(webhooks::linear))
         .route("/webhooks/github", post(webhooks::github))
         .route("/webhooks/slack", post(slack::slack))
         .layer(DefaultBodyLimit::max(settings.webhook_body_limit));
-    Router::new()
-        .route("/", get(dashboard))
+    let mut router = Router::new()
         .route("/healthz", get(api::health))
-        .route("/readyz", get(api::ready))
-        .route("/metrics", get(metrics::metrics))
-        .merge(api)
-        .merge(webhooks)
+        .route("/readyz", get(api::ready));
+    if matches!(routes, Routes::Webhooks | Routes::Both) {
+        router = router.merge(webhooks);
+    }
+    if matches!(routes, Routes::Control | Routes::Both) {
+        router = router.merge(control);
+    }
+    let timeout = settings.transport.request_timeout;
+    router
         .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(timeout, time_limit))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// Answers 503 when a request is not answered within the request timeout (reading its body
+/// counts; an event stream's life after its headers does not).
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_elapsed) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            format!(
+                "failed to answer within {} s (server.request_timeout_secs); try again",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn dashboard() -> impl IntoResponse {

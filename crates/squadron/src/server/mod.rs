@@ -2,6 +2,7 @@
 //! webhooks, Slack's `/squad` command, Prometheus metrics, the health and readiness checks
 //! and the dashboard, all in front of a [`ServerControl`].
 
+mod access;
 mod api;
 mod app;
 pub mod control;
@@ -17,8 +18,10 @@ mod run;
 mod slack;
 mod state;
 mod store_reads;
+mod transport;
 mod webhooks;
 
+pub use access::ControlAccess;
 pub use control::{
     CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
     ServerControl, SquadDetail, SquadView,
@@ -27,6 +30,7 @@ pub use daemon_control::DaemonControl;
 pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
 pub use readiness::{Readiness, ServiceCheck};
-pub use run::{ServeError, Server, run};
-pub use state::{ServerSettings, WebhookSecret};
+pub use run::{Listeners, ServeError, Server, run};
+pub use state::{ServerSettings, SlackFixPolicy, WebhookSecret};
 pub use store_reads::StoreReads;
+pub use transport::TransportLimits;

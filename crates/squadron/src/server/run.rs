@@ -1,6 +1,6 @@
-//! Serving until told to stop: accept connections, then on the shutdown signal stop
-//! accepting, drain in-flight requests, end the event streams, and let the runtime
-//! checkpoint its work before returning.
+//! Serving until told to stop: the webhook listener and the control listener (or one for
+//! both), then on the shutdown signal stop accepting, drain in-flight requests, end the
+//! event streams, and let the runtime checkpoint its work before returning.
 
 use std::future::Future;
 use std::io;
@@ -12,11 +12,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
-use super::app::router;
+use super::access::Guard;
+use super::app::{Routes, router};
 use super::control::ServerControl;
 use super::readiness::Readiness;
 use super::slack::SlackReplies;
 use super::state::{AppState, ServerSettings};
+use super::transport::{self, connection_budget};
 
 /// The HTTP face of the daemon: the runtime it fronts, the clock webhooks are checked
 /// against, and its settings.
@@ -71,48 +73,133 @@ pub struct ServeError {
     pub source: io::Error,
 }
 
-/// Serves `server` on `listener` until `shutdown` completes, then stops accepting, drains
+/// Where the server listens.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The webhooks and the health check: the listener to expose.
+    pub webhooks: TcpListener,
+    /// The control API, dashboard and metrics on a listener of their own; `None` serves them
+    /// on `webhooks` too.
+    pub control: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Every route on one listener.
+    pub fn shared(listener: TcpListener) -> Self {
+        Self {
+            webhooks: listener,
+            control: None,
+        }
+    }
+
+    /// Webhooks on one listener, the control routes on another.
+    pub fn split(webhooks: TcpListener, control: TcpListener) -> Self {
+        Self {
+            webhooks,
+            control: Some(control),
+        }
+    }
+}
+
+fn address_of(listener: &TcpListener) -> String {
+    listener.local_addr().map_or_else(
+        |_| "an unknown address".to_owned(),
+        |addr: SocketAddr| addr.to_string(),
+    )
+}
+
+/// Serves `server` on `listeners` until `shutdown` completes, then stops accepting, drains
 /// in-flight requests, ends event streams and asks the runtime to checkpoint its work.
 /// Returns once all of that is done.
 ///
 /// # Errors
-/// A [`ServeError`] when the listener fails or the HTTP client for Slack's response URLs
+/// A [`ServeError`] when a listener fails or the HTTP client for Slack's response URLs
 /// cannot be built.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     server: Server,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let address = listener.local_addr().map_or_else(
-        |_| "an unknown address".to_owned(),
-        |addr: SocketAddr| addr.to_string(),
-    );
+    let address = address_of(&listeners.webhooks);
+    let control_address = listeners.control.as_ref().map(address_of);
     let slack_replies = SlackReplies::new().map_err(|source| ServeError {
         address: address.clone(),
         source,
     })?;
     let (stop, stopping) = watch::channel(false);
     let control = Arc::clone(&server.control);
-    let app = router(AppState {
+    let mut limits = server.settings.transport;
+    let count = if listeners.control.is_some() { 2 } else { 1 };
+    limits.max_connections = connection_budget(limits.max_connections, count);
+    let guard = Guard::new(
+        server.settings.control.clone(),
+        listeners
+            .control
+            .as_ref()
+            .unwrap_or(&listeners.webhooks)
+            .local_addr()
+            .ok(),
+    );
+    let state = AppState {
         control: server.control,
         clock: server.clock,
         settings: Arc::new(server.settings),
         readiness: server.readiness,
         slack_replies,
-        stopping,
+        stopping: stopping.clone(),
+    };
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: no new connections; draining requests");
+        // Ends the accept loops, the connections once their request is answered, and the
+        // event streams, which would otherwise hold the drain open forever.
+        stop.send_replace(true);
     });
-    info!(%address, "serving the API, webhooks and dashboard");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            info!("shutting down: no new connections; draining requests");
-            // Ends the event streams, which would otherwise hold the drain open forever.
-            stop.send_replace(true);
-        })
-        .await;
+    let served = match listeners.control {
+        None => {
+            info!(%address, "serving the webhooks, API, dashboard and metrics on one listener");
+            let app = router(state, Routes::Both, &guard);
+            transport::serve(listeners.webhooks, app, limits, stopping)
+                .await
+                .map_err(|source| ServeError {
+                    address: address.clone(),
+                    source,
+                })
+        }
+        Some(control_listener) => {
+            let control_address = control_address.unwrap_or_default();
+            info!(
+                %address,
+                %control_address,
+                "serving the webhooks, and the API, dashboard and metrics on the control address"
+            );
+            let webhooks = transport::serve(
+                listeners.webhooks,
+                router(state.clone(), Routes::Webhooks, &guard),
+                limits,
+                stopping.clone(),
+            );
+            let controls = transport::serve(
+                control_listener,
+                router(state, Routes::Control, &guard),
+                limits,
+                stopping,
+            );
+            let (webhooks, controls) = tokio::join!(webhooks, controls);
+            webhooks
+                .map_err(|source| ServeError {
+                    address: address.clone(),
+                    source,
+                })
+                .and(controls.map_err(|source| ServeError {
+                    address: control_address,
+                    source,
+                }))
+        }
+    };
     // Checkpoint even when serving failed: in-flight squads must be recorded either way.
     info!("checkpointing in-flight work");
     control.shutdown().await;
     info!("stopped");
-    served.map_err(|source| ServeError { address, source })
+    served
 }

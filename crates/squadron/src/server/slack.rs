@@ -81,18 +81,38 @@ pub(crate) async fn slack(
             SquadCommand::Status(target) => {
                 status(state.control.as_ref(), &command.command, target.as_ref()).await
             }
-            SquadCommand::Fix(target) => {
-                start_fix_in_background(&state, &target, &command.context, None);
-                fix_acknowledgement(&target.key)
+            SquadCommand::Fix(target) => match fix_refusal(&state, &command.context) {
+                Some(refusal) => refusal,
+                None => {
+                    start_fix_in_background(&state, &target, &command.context, None);
+                    fix_acknowledgement(&target.key)
+                }
+            },
+        },
+        SlackRequest::StartFixSquad(click) => match fix_refusal(&state, &click.context) {
+            Some(refusal) => refusal,
+            None => {
+                // The squad reports in the thread of the message carrying the button.
+                start_fix_in_background(&state, &click.issue, &click.context, click.message_ts);
+                ImmediateResponse::Empty
             }
         },
-        SlackRequest::StartFixSquad(click) => {
-            // The squad reports in the thread of the message carrying the button.
-            start_fix_in_background(&state, &click.issue, &click.context, click.message_ts);
-            ImmediateResponse::Empty
-        }
     };
     Ok(immediate(&answer))
+}
+
+/// The ephemeral answer to someone the configured allow-lists do not let start a fix.
+fn fix_refusal(state: &AppState, context: &RequestContext) -> Option<ImmediateResponse> {
+    let reason = state
+        .settings
+        .slack_fix
+        .refusal(&context.user_id, &context.channel_id)?;
+    warn!(
+        user = %context.user_id,
+        channel = %context.channel_id,
+        "refused a Slack fix request: not on the allow-list"
+    );
+    Some(ImmediateResponse::Ephemeral { text: reason })
 }
 
 /// The HTTP answer carrying `answer` (always 200: Slack shows nothing for other statuses).

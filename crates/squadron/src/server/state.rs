@@ -9,10 +9,12 @@ use tokio::sync::watch;
 
 use squadron_core::Usd;
 
+use super::access::ControlAccess;
 use super::control::ServerControl;
 use super::links::PageLinks;
 use super::readiness::Readiness;
 use super::slack::SlackReplies;
+use super::transport::TransportLimits;
 
 /// How the server is set up, independent of where it listens.
 #[derive(Clone, Debug)]
@@ -31,6 +33,39 @@ pub struct ServerSettings {
     pub links: PageLinks,
     /// The budget of one run, which the dashboard shows spending against.
     pub run_budget: Option<Usd>,
+    /// What guards the control API, dashboard and metrics.
+    pub control: ControlAccess,
+    /// Timeouts and the connection cap of each listener.
+    pub transport: TransportLimits,
+    /// Who may start fix squads from Slack.
+    pub slack_fix: SlackFixPolicy,
+}
+
+/// Which Slack users and channels may start fix squads; an empty list allows all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlackFixPolicy {
+    /// Slack user ids (`U012AB3CD`).
+    pub users: Vec<String>,
+    /// Slack channel ids (`C012AB3CD`).
+    pub channels: Vec<String>,
+}
+
+impl SlackFixPolicy {
+    /// Why `user` in `channel` may not start a fix, if they may not.
+    pub fn refusal(&self, user: &str, channel: &str) -> Option<String> {
+        if !self.users.is_empty() && !self.users.iter().any(|allowed| allowed == user) {
+            return Some(format!(
+                "<@{user}> may not start fix squads: ask someone listed in Squadron's `slack.fix_users`"
+            ));
+        }
+        if !self.channels.is_empty() && !self.channels.iter().any(|allowed| allowed == channel) {
+            return Some(
+                "fix squads cannot be started from this channel: use one listed in Squadron's `slack.fix_channels`"
+                    .to_owned(),
+            );
+        }
+        None
+    }
 }
 
 impl ServerSettings {
@@ -41,7 +76,8 @@ impl ServerSettings {
     /// before they are buffered.
     pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
-    /// Settings with the three signing secrets and the default body limits.
+    /// Settings with the three signing secrets, the default body limits and transport
+    /// limits, no control token, and no Slack allow-lists.
     pub fn new(
         linear_webhook: WebhookSecret,
         github_webhook: WebhookSecret,
@@ -55,6 +91,9 @@ impl ServerSettings {
             webhook_body_limit: Self::DEFAULT_WEBHOOK_BODY_LIMIT,
             links: PageLinks::default(),
             run_budget: None,
+            control: ControlAccess::open("SQUADRON_CONTROL_TOKEN"),
+            transport: TransportLimits::default(),
+            slack_fix: SlackFixPolicy::default(),
         }
     }
 }
