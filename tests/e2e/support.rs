@@ -58,6 +58,7 @@ impl Rig {
     pub fn serve(&self, extra: &[(&str, &str)]) -> (Daemon, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
             .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .args(["--control-listen", "shared"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir())

@@ -256,7 +256,8 @@ fn unknown_keys_are_errors_listing_the_valid_keys() {
     assert_eq!(
         env_error(&[("SQUADRON_SLACK_CHANEL", "#x")]),
         "unknown environment variable SQUADRON_SLACK_CHANEL: expected one of `SQUADRON_SLACK_API_URL`, \
-         `SQUADRON_SLACK_BOT_TOKEN_ENV`, `SQUADRON_SLACK_SIGNING_SECRET_ENV`, `SQUADRON_SLACK_CHANNEL`"
+         `SQUADRON_SLACK_BOT_TOKEN_ENV`, `SQUADRON_SLACK_SIGNING_SECRET_ENV`, `SQUADRON_SLACK_CHANNEL`, \
+         `SQUADRON_SLACK_FIX_USERS`, `SQUADRON_SLACK_FIX_CHANNELS`"
     );
     assert_eq!(
         env_error(&[("SQUADRON_REPOSITORIES_ENG", "acme/shop")]),
