@@ -40,6 +40,15 @@ struct LogArgs {
     path: Option<String>,
 }
 
+/// Whether `content`, a result of `run_tests` or `run_command`, reports a command that
+/// failed: the turn loop counts such calls like refused ones when they repeat.
+pub(crate) fn reports_failure(content: &str) -> bool {
+    content
+        .lines()
+        .next()
+        .is_some_and(|line| line.ends_with("` FAILED."))
+}
+
 fn report(what: &str, command: &str, output: &CommandOutput) -> String {
     let verdict = if output.success() { "passed" } else { "FAILED" };
     format!(

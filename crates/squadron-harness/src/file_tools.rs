@@ -20,11 +20,15 @@ use crate::confined_io::FileError;
 use crate::guardrails::{after_write, lint_pending_after};
 use crate::permissions::check_write;
 use crate::registry::ToolContext;
+use crate::scratch::{SCRATCH_PREFIX, Scratch};
 use crate::terminal::parse;
 use squadron_config::fence;
 
 /// Bytes of file text `read_file` returns at most.
-pub const READ_CAP: usize = 100 * 1024;
+/// It stays under the turn loop's default tool-output cap, so a read is never cut again.
+pub const READ_CAP: usize = 12 * 1024;
+/// Lines `read_file` returns when no `limit` is given.
+pub const READ_LINES: usize = 300;
 /// Paths `list_files` returns at most.
 pub const LIST_CAP: usize = 2_000;
 /// Matches `search_code` returns at most.
@@ -40,6 +44,10 @@ const SEARCH_LINE_CHARS: usize = 300;
 #[serde(deny_unknown_fields)]
 struct ReadArgs {
     path: String,
+    /// First line to read (1-based).
+    offset: Option<usize>,
+    /// Lines to read from `offset`.
+    limit: Option<usize>,
     start_line: Option<usize>,
     end_line: Option<usize>,
 }
@@ -142,13 +150,23 @@ pub(crate) async fn read_file(
     arguments: &str,
 ) -> Result<String, String> {
     let args: ReadArgs = parse(arguments)?;
-    let (relative, text) = read_text(&context.workspace.worktree, &args.path).await?;
+    let (relative, text) = if args.path.starts_with(SCRATCH_PREFIX) {
+        let scratch = Scratch::beside(context.workspace.worktree.root());
+        (args.path.clone(), scratch.read(&args.path)?)
+    } else {
+        read_text(&context.workspace.worktree, &args.path).await?
+    };
     let total = text.lines().count();
-    let start = args.start_line.unwrap_or(1).max(1);
-    let end = args.end_line.unwrap_or(total).min(total);
+    let start = args.offset.or(args.start_line).unwrap_or(1).max(1);
+    let end = match (args.limit, args.end_line) {
+        (Some(limit), _) => start.saturating_add(limit.max(1) - 1),
+        (None, Some(end)) => end,
+        (None, None) => start.saturating_add(READ_LINES - 1),
+    }
+    .min(total);
     if total > 0 && start > total {
         return Err(format!(
-            "`{relative}` has {total} lines; start_line {start} is past the end"
+            "`{relative}` has {total} lines; offset {start} is past the end"
         ));
     }
     let mut numbered = String::new();
@@ -170,10 +188,10 @@ pub(crate) async fn read_file(
         label.push_str(" (cut at the size cap)");
     }
     let mut result = fence(&label, &numbered);
-    if last < end {
+    if last < total {
         let _ = write!(
             result,
-            "\nThe output was cut at {READ_CAP} bytes: read on with start_line {}.",
+            "\nThe file goes on: read on with offset {} (and a limit of at most {READ_LINES} lines).",
             last + 1
         );
     }

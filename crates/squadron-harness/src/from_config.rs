@@ -7,7 +7,7 @@ use squadron_core::TokenPrices;
 use crate::permissions::{InvalidGlob, TestGlobs, WriteScope};
 use crate::registry::ToolRegistry;
 use crate::tool_spec::ToolName;
-use crate::turn::AgentSpec;
+use crate::turn::{AgentSpec, TurnSettings};
 use crate::workspace::RepoPolicy;
 
 impl From<Tool> for ToolName {
@@ -87,6 +87,7 @@ impl AgentSpec {
             prices,
             max_steps,
             commit_on_finish: definition.role.writes(),
+            turn: TurnSettings::default(),
         }
     }
 }

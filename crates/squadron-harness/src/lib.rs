@@ -8,13 +8,17 @@
 
 pub mod confine;
 pub mod confined_io;
+pub mod context;
 pub mod guardrails;
 pub mod metering;
+pub mod output_cap;
 pub mod permissions;
 pub mod registry;
 pub mod sandbox;
+pub mod scratch;
 pub mod terminal;
 pub mod test_requests;
+pub mod tokens;
 pub mod tool_spec;
 pub mod turn;
 pub mod workspace;
@@ -27,20 +31,27 @@ mod git;
 pub use confine::{ConfinedPath, PathRefusal, Worktree};
 pub use confined_io::{ConfinedFile, FileContents, FileError, FileHead};
 
+pub use context::ContextBudget;
 pub use git::GitError;
 pub use guardrails::{
     AuthoredChange, CommitError, CommitOutcome, GUARDRAIL_OUTPUT_CAP, LintReport, after_write,
     commit, commit_by_author, commit_identity, lint_before_finish, lints_per_write,
 };
 pub use metering::{BudgetExceeded, check_budgets};
+pub use output_cap::OutputLimits;
 pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
 pub use registry::{Executed, ToolRegistry};
 pub use sandbox::{
     CommandOutput, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
     SandboxSettings, WorktreeAccess,
 };
+pub use scratch::Scratch;
 pub use terminal::{Diagnosis, TerminalCall};
 pub use test_requests::{TestChangeRequest, TestChangeRequests};
+pub use tokens::TokenCounter;
 pub use tool_spec::{SpecContext, ToolName, UnknownTool};
-pub use turn::{AgentSpec, Harness, TurnFailure, TurnOutcome, TurnReport};
+pub use turn::{
+    AgentSpec, HANDOFF_REQUEST, HandOff, HandOffReason, Harness, TurnFailure, TurnOutcome,
+    TurnReport, TurnSettings,
+};
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

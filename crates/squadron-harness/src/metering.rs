@@ -1,4 +1,5 @@
-//! Metering: the budget check made before every model call.
+//! Metering: the budget check made before every model call, with the call's own projected
+//! cost.
 
 use squadron_core::Usd;
 use squadron_core::ports::{AgentRecorder, PortError, SpendScope};
@@ -14,6 +15,8 @@ pub struct BudgetExceeded {
     pub spent: Usd,
     /// The limit.
     pub budget: Usd,
+    /// The most the call that was not made could have cost.
+    pub next_call: Usd,
 }
 
 impl std::fmt::Display for BudgetExceeded {
@@ -26,16 +29,25 @@ impl std::fmt::Display for BudgetExceeded {
             f,
             "{what} spent {} of its {} budget",
             self.spent, self.budget
-        )
+        )?;
+        if self.spent < self.budget {
+            write!(
+                f,
+                ", and its next model call could cost up to {}",
+                self.next_call
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// Checks the squad's and the run's budgets; `Some` when one is spent. A call is allowed
-/// only while spending is strictly below the budget, since its own cost is not known in
-/// advance.
+/// Checks the squad's and the run's budgets for a call expected to cost at most `projected`
+/// (its prompt at the input price and a whole reply at the output price); `Some` when the
+/// spending so far plus that call would pass a budget, so the call is not made.
 pub async fn check_budgets(
     recorder: &dyn AgentRecorder,
     workspace: &SquadWorkspace,
+    projected: Usd,
 ) -> Result<Option<BudgetExceeded>, PortError> {
     let scopes = [
         (
@@ -50,11 +62,12 @@ pub async fn check_budgets(
     for (scope, budget) in scopes {
         let Some(budget) = budget else { continue };
         let spent = recorder.spent(&scope).await?;
-        if spent >= budget {
+        if spent >= budget || spent + projected > budget {
             return Ok(Some(BudgetExceeded {
                 scope,
                 spent,
                 budget,
+                next_call: projected,
             }));
         }
     }

@@ -235,8 +235,9 @@ impl ToolRegistry {
         };
         match result {
             Ok(content) => Executed::Output {
+                is_error: matches!(tool, ToolName::RunTests | ToolName::RunCommand)
+                    && command_tools::reports_failure(&content),
                 content,
-                is_error: false,
             },
             Err(message) => refuse(format!("error from `{tool}`: {message}")),
         }

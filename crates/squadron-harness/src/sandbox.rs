@@ -540,12 +540,48 @@ pub(crate) async fn run_limited(
     })
 }
 
-/// Output read so far from one pipe: the kept bytes and whether any were dropped. Shared with
-/// the reader task so that what was read survives a reader that never sees end-of-file.
-type Captured = Arc<Mutex<(Vec<u8>, bool)>>;
+/// Output read so far from one pipe: its head, its latest tail, and how many bytes between
+/// them were dropped. Shared with the reader task so that what was read survives a reader
+/// that never sees end-of-file.
+type Captured = Arc<Mutex<Kept>>;
 
-/// Reads a pipe to its end, keeping at most `cap` bytes (the rest is drained so the writer
-/// never blocks on a full pipe).
+/// The head and the tail of a stream, each up to half the cap: a test log's failure summary
+/// is at its end, so keeping only the first bytes would lose what matters most.
+#[derive(Debug, Default)]
+struct Kept {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    dropped: u64,
+}
+
+impl Kept {
+    fn take(&mut self, bytes: &[u8], cap: usize) {
+        let head_room = (cap / 2).saturating_sub(self.head.len());
+        let (to_head, rest) = bytes.split_at(bytes.len().min(head_room));
+        self.head.extend_from_slice(to_head);
+        let tail_cap = cap - cap / 2;
+        self.tail.extend(rest);
+        let over = self.tail.len().saturating_sub(tail_cap);
+        if over > 0 {
+            self.tail.drain(..over);
+            self.dropped += over as u64;
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut bytes = self.head.clone();
+        if self.dropped > 0 {
+            bytes.extend_from_slice(
+                format!("\n[… {} bytes of output dropped here …]\n", self.dropped).as_bytes(),
+            );
+        }
+        bytes.extend(self.tail.iter());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Reads a pipe to its end, keeping at most `cap` bytes, half from its start and half from
+/// its end (the rest is drained so the writer never blocks on a full pipe).
 async fn read_capped(mut pipe: impl AsyncRead + Unpin, cap: usize, captured: Captured) {
     let mut buffer = [0_u8; 8192];
     loop {
@@ -553,12 +589,7 @@ async fn read_capped(mut pipe: impl AsyncRead + Unpin, cap: usize, captured: Cap
             Ok(0) | Err(_) => break,
             Ok(read) => {
                 let mut guard = captured.lock().unwrap_or_else(PoisonError::into_inner);
-                let (kept, truncated) = &mut *guard;
-                let room = cap.saturating_sub(kept.len());
-                if read > room {
-                    *truncated = true;
-                }
-                kept.extend_from_slice(&buffer[..read.min(room)]);
+                guard.take(&buffer[..read], cap);
             }
         }
     }
@@ -587,10 +618,7 @@ impl Reader {
             cut_short = true;
         }
         let guard = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
-        (
-            String::from_utf8_lossy(&guard.0).into_owned(),
-            guard.1 || cut_short,
-        )
+        (guard.text(), guard.dropped > 0 || cut_short)
     }
 }
 

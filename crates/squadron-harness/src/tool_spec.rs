@@ -140,12 +140,12 @@ impl ToolName {
         let after_write = context.after_write();
         let (description, schema): (&str, Value) = match self {
             ToolName::ReadFile => (
-                "Read a text file. Lines come numbered as `<n>\\t<text>`; the numbers are not part of the file. Large files are cut at a size cap: ask for a line range.",
+                "Read a text file, 300 lines at a time unless `limit` says otherwise. Lines come numbered as `<n>\\t<text>`; the numbers are not part of the file. A tool output that was cut names the `scratch:` path where it is kept whole: read that path the same way.",
                 object(
                     json!({
-                        "path": path,
-                        "start_line": {"type": "integer", "minimum": 1, "description": "First line to read (1-based)."},
-                        "end_line": {"type": "integer", "minimum": 1, "description": "Last line to read, inclusive."}
+                        "path": {"type": "string", "description": "Path relative to the repository root, or a `scratch:` path named in a cut tool output."},
+                        "offset": {"type": "integer", "minimum": 1, "description": "First line to read (1-based); default 1."},
+                        "limit": {"type": "integer", "minimum": 1, "description": "How many lines to read; default 300."}
                     }),
                     &["path"],
                 ),

@@ -1,28 +1,76 @@
-//! The turn loop: one agent working one task until it calls its terminal tool, runs out of
-//! steps or budget, or the model fails.
+//! The turn loop: one agent working one task until it calls its terminal tool, hands off
+//! (step limit, a call failing the same way again and again, no tool calls), runs out of
+//! budget, or the model fails.
 //!
-//! The conversation only ever grows at its end: earlier messages are never reordered or
-//! rewritten, so each request's prefix is byte-identical to the previous request and
-//! providers can serve it from their prompt cache. Every message is persisted as it is
-//! appended, and every call's usage is metered.
+//! The conversation grows at its end, so each request's prefix is byte-identical to the
+//! previous request's and providers serve it from their prompt cache. Only the context
+//! budget rewrites it: older tool results are elided in one batch when the prompt passes a
+//! share of the model's window, and when that is not enough the conversation is condensed
+//! into a hand-off the model writes; the system prompt and the task stay byte-identical
+//! through both. Every message is persisted as it is appended, every billed call metered
+//! (unusable replies included), and no call is made whose projected cost would pass a
+//! budget.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use squadron_core::ports::model::UnusableReply;
 use squadron_core::ports::{
-    AgentRecorder, ChatMessage, ChatModel, ChatRequest, Clock, FinishReason, PortError,
-    PortErrorKind, UsageRecord,
+    AgentRecorder, BilledUnusable, ChatMessage, ChatModel, ChatReply, ChatRequest, Clock,
+    ContextOverflow, FinishReason, ModelLimits, PortError, PortErrorKind, ToolCall, UsageRecord,
 };
 use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
 
 use squadron_core::error_chain;
 
+use crate::context::{ContextBudget, Conversation, KEEP_WHOLE_BELOW};
 use crate::guardrails::{CommitError, CommitOutcome, commit};
 use crate::metering::{BudgetExceeded, check_budgets};
+use crate::output_cap::{OutputLimits, cap, fits};
 use crate::registry::{Executed, ToolRegistry};
+use crate::scratch::Scratch;
 use crate::terminal::{Diagnosis, TerminalCall};
+use crate::tokens::TokenCounter;
 use crate::workspace::SquadWorkspace;
 use squadron_config::{UNTRUSTED_NOTE, fence};
+
+/// How a turn keeps going with a real model: its context budget, how much of a tool result
+/// is shown, and when a turn that is going nowhere hands off.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TurnSettings {
+    /// The share of the model's window (less room for the reply) a prompt may fill before
+    /// older tool results are elided.
+    pub context_share: f64,
+    /// How much of one tool result the model is shown.
+    pub tool_output: OutputLimits,
+    /// Continuation turns after the step limit, each starting from a hand-off.
+    pub continuations: u32,
+    /// Steps before the limit at which the model is warned.
+    pub warn_steps_before_limit: u32,
+    /// The same failing call this many times gets a nudge to try something else.
+    pub repeated_failure_nudge: u32,
+    /// The same failing call this many times ends the turn with a hand-off.
+    pub repeated_failure_stop: u32,
+    /// Replies in a row without any tool call that end the turn with a hand-off.
+    pub text_only_replies: u32,
+    /// Unusable replies in a row that end the turn as failed.
+    pub unusable_replies: u32,
+}
+
+impl Default for TurnSettings {
+    fn default() -> Self {
+        Self {
+            context_share: 0.75,
+            tool_output: OutputLimits::default(),
+            continuations: 2,
+            warn_steps_before_limit: 5,
+            repeated_failure_nudge: 3,
+            repeated_failure_stop: 5,
+            text_only_replies: 4,
+            unusable_replies: 3,
+        }
+    }
+}
 
 /// One agent as the turn loop needs it.
 #[derive(Clone, Debug)]
@@ -37,10 +85,12 @@ pub struct AgentSpec {
     pub tools: ToolRegistry,
     /// Prices of the model, for metering.
     pub prices: TokenPrices,
-    /// Model calls allowed in one turn.
+    /// Model calls allowed in one turn (and again in each continuation).
     pub max_steps: u32,
     /// Whether `finish` commits the worktree (through the test guardrail).
     pub commit_on_finish: bool,
+    /// Context budget, output caps and hand-off rules.
+    pub turn: TurnSettings,
 }
 
 impl AgentSpec {
@@ -67,29 +117,96 @@ pub enum TurnOutcome {
     Reviewed(Review),
     /// The diagnostician submitted its diagnosis.
     Diagnosed(Diagnosis),
-    /// The agent used all its steps without calling its terminal tool.
-    StepLimitReached {
-        /// The steps used.
-        steps: u32,
-    },
-    /// A budget was spent before the next call: needs a human.
+    /// The agent stopped short of its terminal tool; the hand-off says where it stands.
+    HandedOff(HandOff),
+    /// A budget would be passed by the next call: needs a human.
     BudgetExceeded(BudgetExceeded),
     /// The turn could not go on.
     Failed(TurnFailure),
+}
+
+/// Where an agent that stopped short of its terminal tool stands, for a person or the next
+/// turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandOff {
+    /// Why the turn stopped.
+    pub reason: HandOffReason,
+    /// The hand-off: the model's own (goal, done so far, files changed, what is left,
+    /// failing tests) when it could write one, and the harness's record of the files written.
+    pub summary: String,
+}
+
+/// Why a turn handed off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandOffReason {
+    /// Every step of the turn and of its continuations was used.
+    StepLimit {
+        /// Model calls made in all.
+        steps: u32,
+        /// Continuations used.
+        continuations: u32,
+    },
+    /// The same call kept failing the same way.
+    RepeatedFailingCall {
+        /// The tool called.
+        tool: String,
+        /// How many times.
+        times: u32,
+    },
+    /// The model kept answering in text without calling any tool.
+    NoToolCalls {
+        /// Replies in a row.
+        replies: u32,
+    },
+}
+
+impl std::fmt::Display for HandOffReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandOffReason::StepLimit {
+                steps,
+                continuations,
+            } => write!(
+                f,
+                "it used all its steps ({steps} model calls over {} turns) without finishing",
+                continuations + 1
+            ),
+            HandOffReason::RepeatedFailingCall { tool, times } => write!(
+                f,
+                "it made the same failing `{tool}` call {times} times without changing anything"
+            ),
+            HandOffReason::NoToolCalls { replies } => write!(
+                f,
+                "it answered in text {replies} times in a row without calling a tool"
+            ),
+        }
+    }
 }
 
 /// Why a turn failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TurnFailure {
     /// The model's replies could not be used, even after being told why.
-    #[error("get a usable reply from {model}: {first}; after being told, it replied: {second}")]
+    #[error("get a usable reply from {model}: {first}; after being told, it still replied: {last}")]
     UnusableReply {
         /// The model.
         model: String,
         /// The first problem.
         first: String,
-        /// The problem with the retry.
-        second: String,
+        /// The problem with the last retry.
+        last: String,
+    },
+    /// The conversation does not fit the model's window even condensed.
+    #[error(
+        "fit the conversation into {model}'s context window: {message}; even condensed to the \
+         system prompt, the task and a hand-off it does not fit, so give the model a larger \
+         window (context_window in its configuration) or shorten the agent's prompt"
+    )]
+    ContextExhausted {
+        /// The model.
+        model: String,
+        /// The provider's last word.
+        message: String,
     },
     /// The model call failed (the adapter already retried transient failures).
     #[error("call {model} ({kind:?}): {message}")]
@@ -114,12 +231,18 @@ pub enum TurnFailure {
 pub struct TurnReport {
     /// How the turn ended.
     pub outcome: TurnOutcome,
-    /// Model calls made.
+    /// Model calls made (hand-off and condensation calls included).
     pub steps: u32,
     /// Tokens used by this turn.
     pub usage: TokenUsage,
     /// Cost of this turn.
     pub cost: Usd,
+    /// Times older tool results were elided.
+    pub elisions: u32,
+    /// Times the conversation was condensed into a hand-off.
+    pub condensations: u32,
+    /// Continuation turns started after the step limit.
+    pub continuations: u32,
 }
 
 /// Runs turns. Shared by every agent of every squad.
@@ -135,9 +258,14 @@ impl std::fmt::Debug for Harness {
     }
 }
 
-/// The conversation of one turn, persisted as it grows.
+/// What the model is asked when the conversation is condensed or a turn hands off.
+pub const HANDOFF_REQUEST: &str = "Stop working for a moment and write a hand-off for whoever continues this task (it may be you, with only this hand-off and the task). Do not call any tool. Use exactly these headings:\n## Goal\n## Done so far\n## Files changed\n## What is left\n## Failing tests\nBe specific: name files, functions, commands and error messages. Write only what the conversation shows.";
+
+/// The persisted, budgeted conversation of one turn.
 struct Transcript<'a> {
-    messages: Vec<ChatMessage>,
+    conversation: Conversation,
+    /// Paths written or edited in this turn, whatever was condensed since.
+    written: Vec<String>,
     recorder: &'a dyn AgentRecorder,
     clock: &'a dyn Clock,
     workspace: &'a SquadWorkspace,
@@ -145,26 +273,37 @@ struct Transcript<'a> {
 }
 
 impl Transcript<'_> {
-    async fn push(&mut self, message: ChatMessage) -> Result<(), TurnFailure> {
+    async fn record(&self, message: &ChatMessage) -> Result<(), TurnFailure> {
         self.recorder
             .append_message(
                 &self.workspace.squad_id,
                 self.role,
-                &message,
+                message,
                 self.clock.now(),
             )
             .await
-            .map_err(TurnFailure::Recorder)?;
-        self.messages.push(message);
+            .map_err(TurnFailure::Recorder)
+    }
+
+    async fn push(&mut self, message: ChatMessage) -> Result<(), TurnFailure> {
+        self.record(&message).await?;
+        self.conversation.push(message, None);
         Ok(())
     }
 
-    async fn tool(&mut self, tool_call_id: &str, content: String) -> Result<(), TurnFailure> {
-        self.push(ChatMessage::Tool {
+    async fn tool(
+        &mut self,
+        tool_call_id: &str,
+        content: String,
+        whole_at: Option<String>,
+    ) -> Result<(), TurnFailure> {
+        let message = ChatMessage::Tool {
             tool_call_id: tool_call_id.to_owned(),
             content,
-        })
-        .await
+        };
+        self.record(&message).await?;
+        self.conversation.push(message, whole_at);
+        Ok(())
     }
 }
 
@@ -172,6 +311,16 @@ impl Transcript<'_> {
 enum Next {
     Continue,
     End(TurnOutcome),
+}
+
+/// Counters of a turn that is going nowhere.
+#[derive(Default)]
+struct Stalls {
+    /// Per call (tool and exact arguments): failures since it last succeeded.
+    failing: BTreeMap<(String, String), u32>,
+    text_only: u32,
+    unusable: Vec<String>,
+    overflows: u32,
 }
 
 impl Harness {
@@ -190,10 +339,17 @@ impl Harness {
         task_prompt: &str,
     ) -> TurnReport {
         let mut report = TurnReport {
-            outcome: TurnOutcome::StepLimitReached { steps: 0 },
+            outcome: TurnOutcome::Failed(TurnFailure::Model {
+                model: agent.model.clone(),
+                kind: PortErrorKind::Internal,
+                message: "the turn did not start".to_owned(),
+            }),
             steps: 0,
             usage: TokenUsage::default(),
             cost: Usd::ZERO,
+            elisions: 0,
+            condensations: 0,
+            continuations: 0,
         };
         let outcome = self
             .drive(model, workspace, agent, task_prompt, &mut report)
@@ -201,9 +357,46 @@ impl Harness {
         report.outcome = outcome.unwrap_or_else(TurnOutcome::Failed);
         tracing::info!(
             squad = %workspace.squad_id, role = %agent.role, steps = report.steps,
-            cost = %report.cost, outcome = ?report.outcome, "turn ended"
+            cost = %report.cost, elisions = report.elisions,
+            condensations = report.condensations, continuations = report.continuations,
+            outcome = ?report.outcome, "turn ended"
         );
         report
+    }
+
+    async fn meter(
+        &self,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        usage: TokenUsage,
+        report: &mut TurnReport,
+    ) -> Result<(), TurnFailure> {
+        let cost = usage.cost(&agent.prices);
+        report.usage += usage;
+        report.cost += cost;
+        let record = UsageRecord {
+            run_id: workspace.run_id.clone(),
+            squad_id: workspace.squad_id.clone(),
+            role: agent.role,
+            model: agent.model.clone(),
+            usage,
+            cost,
+            at: self.clock.now(),
+        };
+        self.recorder
+            .record_usage(&record)
+            .await
+            .map_err(TurnFailure::Recorder)
+    }
+
+    /// The most a call with a prompt of `prompt_tokens` can cost.
+    fn projected_cost(agent: &AgentSpec, limits: &ModelLimits, prompt_tokens: u64) -> Usd {
+        TokenUsage {
+            prompt: prompt_tokens,
+            cached: 0,
+            completion: limits.max_output_tokens,
+        }
+        .cost(&agent.prices)
     }
 
     async fn drive(
@@ -214,13 +407,22 @@ impl Harness {
         task_prompt: &str,
         report: &mut TurnReport,
     ) -> Result<TurnOutcome, TurnFailure> {
+        let mut budget = ContextBudget {
+            limits: model.limits(),
+            share: agent.turn.context_share,
+        };
+        let tools = agent
+            .tools
+            .specs_for(&workspace.policy, agent.commit_on_finish);
         let mut transcript = Transcript {
-            messages: Vec::new(),
+            conversation: Conversation::new(TokenCounter::new(budget.limits.encoding), &tools),
+            written: Vec::new(),
             recorder: self.recorder.as_ref(),
             clock: self.clock.as_ref(),
             workspace,
             role: agent.role,
         };
+        let scratch = Scratch::beside(workspace.worktree.root());
         let system = format!("{}\n\n{UNTRUSTED_NOTE}", agent.system_prompt.trim_end());
         transcript
             .push(ChatMessage::System { content: system })
@@ -230,71 +432,89 @@ impl Harness {
                 content: task_prompt.to_owned(),
             })
             .await?;
-        let tools = agent
-            .tools
-            .specs_for(&workspace.policy, agent.commit_on_finish);
-        let mut unusable: Option<String> = None;
+        let mut stalls = Stalls::default();
+        let mut segment_steps: u32 = 0;
         loop {
-            if report.steps >= agent.max_steps {
-                return Ok(TurnOutcome::StepLimitReached {
-                    steps: report.steps,
-                });
+            if segment_steps >= agent.max_steps {
+                if report.continuations >= agent.turn.continuations {
+                    let summary = self
+                        .hand_off(model, workspace, agent, &mut transcript, &budget, report)
+                        .await?;
+                    let reason = HandOffReason::StepLimit {
+                        steps: report.steps,
+                        continuations: report.continuations,
+                    };
+                    return Ok(TurnOutcome::HandedOff(HandOff { reason, summary }));
+                }
+                let summary = self
+                    .hand_off(model, workspace, agent, &mut transcript, &budget, report)
+                    .await?;
+                report.continuations += 1;
+                segment_steps = 0;
+                stalls = Stalls::default();
+                let message = ChatMessage::User {
+                    content: format!(
+                        "You used all {} steps of your turn; this is continuation {} of {}. The conversation so far was replaced by this hand-off:\n{}\nGo on from there: work through your tools and call `{}` when you are done.",
+                        agent.max_steps,
+                        report.continuations,
+                        agent.turn.continuations,
+                        fence("hand-off", &summary),
+                        terminal_name(&agent.tools)
+                    ),
+                };
+                transcript.record(&message).await?;
+                transcript.conversation.restart(message);
+                continue;
             }
-            if let Some(exceeded) = check_budgets(self.recorder.as_ref(), workspace)
+            if let Some(outcome) = self
+                .keep_within_window(model, workspace, agent, &mut transcript, &budget, report)
+                .await?
+            {
+                return Ok(outcome);
+            }
+            let projected = Self::projected_cost(
+                agent,
+                &budget.limits,
+                transcript.conversation.prompt_tokens(),
+            );
+            if let Some(exceeded) = check_budgets(self.recorder.as_ref(), workspace, projected)
                 .await
                 .map_err(TurnFailure::Recorder)?
             {
                 return Ok(TurnOutcome::BudgetExceeded(exceeded));
             }
             report.steps += 1;
+            segment_steps += 1;
             let request = ChatRequest {
                 model: agent.provider_model().to_owned(),
-                messages: transcript.messages.clone(),
+                messages: transcript.conversation.messages(),
                 tools: tools.clone(),
             };
             let reply = match model.complete(&request).await {
                 Ok(reply) => reply,
-                Err(error) if UnusableReply::of(&error).is_some() => {
-                    let problem = error_chain(&error);
-                    if let Some(first) = unusable {
-                        return Err(TurnFailure::UnusableReply {
-                            model: agent.model.clone(),
-                            first,
-                            second: problem,
-                        });
+                Err(error) => {
+                    if let Some(outcome) = self
+                        .after_error(
+                            model,
+                            workspace,
+                            agent,
+                            &mut transcript,
+                            &mut budget,
+                            report,
+                            &mut stalls,
+                            &error,
+                        )
+                        .await?
+                    {
+                        return Ok(outcome);
                     }
-                    let content = format!(
-                        "Your last reply could not be used: {problem}. Reply again, calling your tools through the tool-calling interface (never as JSON written in the message text), and keep the reply short enough to finish."
-                    );
-                    transcript.push(ChatMessage::User { content }).await?;
-                    unusable = Some(problem);
                     continue;
                 }
-                Err(error) => {
-                    return Err(TurnFailure::Model {
-                        model: agent.model.clone(),
-                        kind: error.kind(),
-                        message: error_chain(&error),
-                    });
-                }
             };
-            unusable = None;
-            let cost = reply.usage.cost(&agent.prices);
-            report.usage += reply.usage;
-            report.cost += cost;
-            let usage = UsageRecord {
-                run_id: workspace.run_id.clone(),
-                squad_id: workspace.squad_id.clone(),
-                role: agent.role,
-                model: agent.model.clone(),
-                usage: reply.usage,
-                cost,
-                at: self.clock.now(),
-            };
-            self.recorder
-                .record_usage(&usage)
-                .await
-                .map_err(TurnFailure::Recorder)?;
+            stalls.unusable.clear();
+            stalls.overflows = 0;
+            transcript.conversation.calibrate(reply.usage.prompt);
+            self.meter(workspace, agent, reply.usage, report).await?;
             transcript
                 .push(ChatMessage::Assistant {
                     content: reply.content.clone(),
@@ -303,39 +523,291 @@ impl Harness {
                 })
                 .await?;
             if reply.tool_calls.is_empty() {
-                let terminal = agent.tools.tools().iter().find(|tool| tool.is_terminal());
-                let cut = if reply.finish_reason == FinishReason::Length {
-                    "Your reply was cut off at the length limit. "
-                } else {
-                    ""
-                };
-                let content = format!(
-                    "{cut}Work only through your tools. When you are done, call `{}`.",
-                    terminal.map_or("finish", |tool| tool.as_str())
-                );
-                transcript.push(ChatMessage::User { content }).await?;
+                stalls.text_only += 1;
+                if stalls.text_only >= agent.turn.text_only_replies {
+                    let reason = HandOffReason::NoToolCalls {
+                        replies: stalls.text_only,
+                    };
+                    let summary = self
+                        .hand_off(model, workspace, agent, &mut transcript, &budget, report)
+                        .await?;
+                    return Ok(TurnOutcome::HandedOff(HandOff { reason, summary }));
+                }
+                transcript
+                    .push(ChatMessage::User {
+                        content: text_only_nudge(&reply, agent),
+                    })
+                    .await?;
                 continue;
             }
-            if let Next::End(outcome) = self
-                .run_tool_calls(&mut transcript, workspace, agent, &reply.tool_calls)
+            stalls.text_only = 0;
+            match self
+                .run_tool_calls(
+                    &mut transcript,
+                    &scratch,
+                    workspace,
+                    agent,
+                    &reply.tool_calls,
+                    &mut stalls,
+                )
                 .await?
             {
-                return Ok(outcome);
+                Next::End(outcome) => return Ok(outcome),
+                Next::Continue => {}
+            }
+            if let Some((tool, times)) = worst_repeat(&stalls) {
+                if times >= agent.turn.repeated_failure_stop {
+                    let reason = HandOffReason::RepeatedFailingCall { tool, times };
+                    let summary = self
+                        .hand_off(model, workspace, agent, &mut transcript, &budget, report)
+                        .await?;
+                    return Ok(TurnOutcome::HandedOff(HandOff { reason, summary }));
+                }
+                if times == agent.turn.repeated_failure_nudge {
+                    transcript
+                        .push(ChatMessage::User {
+                            content: format!(
+                                "You have now made the same `{tool}` call {times} times with the same arguments, and it failed each time. Repeating it will not help: read the error, then change the code or the arguments, or try another approach."
+                            ),
+                        })
+                        .await?;
+                }
+            }
+            let left = agent.max_steps.saturating_sub(segment_steps);
+            if left == agent.turn.warn_steps_before_limit && left > 0 {
+                transcript
+                    .push(ChatMessage::User {
+                        content: format!(
+                            "{left} steps left in this turn. Get to a state you can hand over, and call `{}` if you are done.",
+                            terminal_name(&agent.tools)
+                        ),
+                    })
+                    .await?;
             }
         }
     }
 
+    /// Elides older tool results when the next prompt would pass the threshold, and condenses
+    /// when that is not enough.
+    async fn keep_within_window(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        transcript: &mut Transcript<'_>,
+        budget: &ContextBudget,
+        report: &mut TurnReport,
+    ) -> Result<Option<TurnOutcome>, TurnFailure> {
+        let threshold = budget.threshold();
+        if transcript.conversation.prompt_tokens() <= threshold {
+            return Ok(None);
+        }
+        if transcript.conversation.elide_for(budget) > 0 {
+            report.elisions += 1;
+            tracing::info!(
+                squad = %workspace.squad_id, role = %agent.role,
+                tokens = transcript.conversation.prompt_tokens(), threshold,
+                "elided older tool results to stay within the context window"
+            );
+        }
+        if transcript.conversation.prompt_tokens() <= threshold {
+            return Ok(None);
+        }
+        self.condense(model, workspace, agent, transcript, budget, report)
+            .await?;
+        if transcript.conversation.prompt_tokens() > budget.limits.context_window {
+            return Err(TurnFailure::ContextExhausted {
+                model: agent.model.clone(),
+                message: format!(
+                    "the system prompt, task and hand-off alone take about {} tokens of a {}-token window",
+                    transcript.conversation.prompt_tokens(),
+                    budget.limits.context_window
+                ),
+            });
+        }
+        Ok(None)
+    }
+
+    /// Asks the model for a hand-off of the conversation so far (without tools), metering
+    /// the call; when it cannot write one, the harness's own record stands in. The harness
+    /// adds the files written in this turn, which it knows better than the model.
+    async fn hand_off(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        transcript: &mut Transcript<'_>,
+        budget: &ContextBudget,
+        report: &mut TurnReport,
+    ) -> Result<String, TurnFailure> {
+        let messages = transcript
+            .conversation
+            .handoff_input(budget, HANDOFF_REQUEST);
+        let request = ChatRequest {
+            model: agent.provider_model().to_owned(),
+            messages,
+            tools: Vec::new(),
+        };
+        let projected = Self::projected_cost(
+            agent,
+            &budget.limits,
+            transcript.conversation.prompt_tokens(),
+        );
+        let affordable = check_budgets(self.recorder.as_ref(), workspace, projected)
+            .await
+            .map_err(TurnFailure::Recorder)?
+            .is_none();
+        let written = if affordable {
+            report.steps += 1;
+            match model.complete(&request).await {
+                Ok(reply) => {
+                    self.meter(workspace, agent, reply.usage, report).await?;
+                    reply.content.filter(|text| !text.trim().is_empty())
+                }
+                Err(error) => {
+                    if let Some(usage) = BilledUnusable::of(&error).and_then(|billed| billed.usage)
+                    {
+                        self.meter(workspace, agent, usage, report).await?;
+                    }
+                    tracing::warn!(
+                        squad = %workspace.squad_id, role = %agent.role,
+                        error = %error_chain(&error), "the model could not write a hand-off"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut summary = written.unwrap_or_else(|| {
+            "(The model did not write a hand-off; the harness's record follows.)".to_owned()
+        });
+        summary.push_str(&files_written(&transcript.written));
+        Ok(summary)
+    }
+
+    /// Condenses the conversation into a hand-off, keeping system prompt and task.
+    async fn condense(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        transcript: &mut Transcript<'_>,
+        budget: &ContextBudget,
+        report: &mut TurnReport,
+    ) -> Result<(), TurnFailure> {
+        let summary = self
+            .hand_off(model, workspace, agent, transcript, budget, report)
+            .await?;
+        let message = ChatMessage::User {
+            content: condensed_note(&summary, agent),
+        };
+        transcript.record(&message).await?;
+        transcript.conversation.condense(message, budget);
+        report.condensations += 1;
+        tracing::info!(
+            squad = %workspace.squad_id, role = %agent.role,
+            tokens = transcript.conversation.prompt_tokens(),
+            "condensed the conversation into a hand-off to stay within the context window"
+        );
+        Ok(())
+    }
+
+    /// Handles a failed call: an unusable reply is shown to the model (and metered), a
+    /// context overflow condenses, anything else ends the turn.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one turn's state, passed down once"
+    )]
+    async fn after_error(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        transcript: &mut Transcript<'_>,
+        budget: &mut ContextBudget,
+        report: &mut TurnReport,
+        stalls: &mut Stalls,
+        error: &PortError,
+    ) -> Result<Option<TurnOutcome>, TurnFailure> {
+        if let Some(overflow) = ContextOverflow::of(error) {
+            stalls.overflows += 1;
+            if stalls.overflows > 2 {
+                return Err(TurnFailure::ContextExhausted {
+                    model: agent.model.clone(),
+                    message: overflow.message.clone(),
+                });
+            }
+            // The provider knows the window better than the configuration does.
+            if let Some(window) = overflow
+                .context_window
+                .filter(|window| *window < budget.limits.context_window)
+            {
+                tracing::warn!(
+                    model = %agent.model, configured = budget.limits.context_window, window,
+                    "the provider's context window is smaller than configured; using its figure"
+                );
+                budget.limits.context_window = window;
+                budget.limits.max_output_tokens = budget.limits.max_output_tokens.min(window / 4);
+            }
+            self.condense(model, workspace, agent, transcript, budget, report)
+                .await?;
+            return Ok(None);
+        }
+        if let Some(problem) = UnusableReply::of(error) {
+            if let Some(usage) = BilledUnusable::of(error).and_then(|billed| billed.usage) {
+                self.meter(workspace, agent, usage, report).await?;
+            }
+            let problem = problem.to_string();
+            stalls.unusable.push(problem.clone());
+            if stalls.unusable.len() >= agent.turn.unusable_replies as usize {
+                return Err(TurnFailure::UnusableReply {
+                    model: agent.model.clone(),
+                    first: stalls.unusable.first().cloned().unwrap_or_default(),
+                    last: problem,
+                });
+            }
+            let content = format!(
+                "Your last reply could not be used: {problem}. Reply again, calling your tools through the tool-calling interface (never as JSON written in the message text), and keep the reply short enough to finish."
+            );
+            transcript.push(ChatMessage::User { content }).await?;
+            return Ok(None);
+        }
+        Err(TurnFailure::Model {
+            model: agent.model.clone(),
+            kind: error.kind(),
+            message: error_chain(error),
+        })
+    }
+
+    /// Runs one reply's tool calls, capping each result (the whole kept in scratch) and
+    /// counting calls that keep failing the same way.
     async fn run_tool_calls(
         &self,
         transcript: &mut Transcript<'_>,
+        scratch: &Scratch,
         workspace: &SquadWorkspace,
         agent: &AgentSpec,
-        calls: &[squadron_core::ports::ToolCall],
+        calls: &[ToolCall],
+        stalls: &mut Stalls,
     ) -> Result<Next, TurnFailure> {
         for (index, call) in calls.iter().enumerate() {
             let terminal = match agent.tools.execute(workspace, call).await {
-                Executed::Output { content, .. } => {
-                    transcript.tool(&call.id, content).await?;
+                Executed::Output { content, is_error } => {
+                    let key = (call.name.clone(), call.arguments.clone());
+                    if is_error {
+                        *stalls.failing.entry(key).or_default() += 1;
+                    } else {
+                        stalls.failing.remove(&key);
+                        if let Some(path) = written_path(call)
+                            && !transcript.written.contains(&path)
+                        {
+                            transcript.written.push(path);
+                        }
+                    }
+                    let (content, whole_at) =
+                        bounded(content, scratch, agent.role, agent.turn.tool_output);
+                    transcript.tool(&call.id, content, whole_at).await?;
                     continue;
                 }
                 Executed::Terminal(terminal) => terminal,
@@ -360,11 +832,15 @@ impl Harness {
                             },
                         ),
                         Ok(CommitOutcome::TestsFailed { output }) => {
+                            let key = (call.name.clone(), String::new());
+                            *stalls.failing.entry(key).or_default() += 1;
                             let content = format!(
                                 "refused: the tests fail, so nothing was committed and your turn goes on. Fix the failures, then call `finish` again.\n{}",
                                 fence("test output", &output.render())
                             );
-                            transcript.tool(&call.id, content).await?;
+                            let (content, whole_at) =
+                                bounded(content, scratch, agent.role, agent.turn.tool_output);
+                            transcript.tool(&call.id, content, whole_at).await?;
                             continue;
                         }
                         Err(error) => return Err(TurnFailure::Commit(error)),
@@ -386,14 +862,97 @@ impl Harness {
                     TurnOutcome::Diagnosed(diagnosis),
                 ),
             };
-            transcript.tool(&call.id, ack).await?;
+            transcript.tool(&call.id, ack, None).await?;
             // Every call gets an answer, so the transcript stays a valid conversation.
             for skipped in &calls[index + 1..] {
                 let content = format!("not run: the turn ended with `{}`", call.name);
-                transcript.tool(&skipped.id, content).await?;
+                transcript.tool(&skipped.id, content, None).await?;
             }
             return Ok(Next::End(outcome));
         }
         Ok(Next::Continue)
+    }
+}
+
+/// `content` capped to `limits`, with the whole kept in scratch when it is cut (or long
+/// enough that an elision note should point to a copy); returns where it was kept.
+fn bounded(
+    content: String,
+    scratch: &Scratch,
+    role: Role,
+    limits: OutputLimits,
+) -> (String, Option<String>) {
+    if content.len() < KEEP_WHOLE_BELOW {
+        return (content, None);
+    }
+    let whole_at = match scratch.save(role, &content) {
+        Ok(path) => Some(path),
+        Err(error) => {
+            tracing::warn!(%error, dir = %scratch.dir().display(), "could not keep a tool output in scratch");
+            None
+        }
+    };
+    if fits(&content, limits) {
+        return (content, whole_at);
+    }
+    (cap(&content, limits, whole_at.as_deref()), whole_at)
+}
+
+/// The call failing most often without success since, and how often.
+fn worst_repeat(stalls: &Stalls) -> Option<(String, u32)> {
+    stalls
+        .failing
+        .iter()
+        .max_by_key(|(_, times)| **times)
+        .map(|((tool, _), times)| (tool.clone(), *times))
+}
+
+fn terminal_name(tools: &ToolRegistry) -> &'static str {
+    tools
+        .tools()
+        .iter()
+        .find(|tool| tool.is_terminal())
+        .map_or("finish", |tool| tool.as_str())
+}
+
+fn text_only_nudge(reply: &ChatReply, agent: &AgentSpec) -> String {
+    let cut = if reply.finish_reason == FinishReason::Length {
+        "Your reply was cut off at the length limit. "
+    } else {
+        ""
+    };
+    format!(
+        "{cut}Work only through your tools. When you are done, call `{}`.",
+        terminal_name(&agent.tools)
+    )
+}
+
+fn condensed_note(summary: &str, agent: &AgentSpec) -> String {
+    format!(
+        "The conversation grew too long for the model's context window, so everything between your task and now was condensed into this hand-off:\n{}\nGo on from there: work through your tools and call `{}` when you are done.",
+        fence("hand-off", summary),
+        terminal_name(&agent.tools)
+    )
+}
+
+/// The path a successful `write_file` or `edit_file` call changed.
+fn written_path(call: &ToolCall) -> Option<String> {
+    if !matches!(call.name.as_str(), "write_file" | "edit_file") {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(&call.arguments)
+        .ok()
+        .and_then(|arguments| arguments["path"].as_str().map(str::to_owned))
+}
+
+/// The harness's record of the files the agent wrote or edited in this turn.
+fn files_written(paths: &[String]) -> String {
+    if paths.is_empty() {
+        "\n\nFiles written in this turn (harness record): none.".to_owned()
+    } else {
+        format!(
+            "\n\nFiles written in this turn (harness record): {}.",
+            paths.join(", ")
+        )
     }
 }

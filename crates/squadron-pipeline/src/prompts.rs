@@ -221,8 +221,9 @@ pub(crate) async fn turn(
         TurnOutcome::Finished { summary, .. } => Ok(TurnResult::Finished(summary)),
         TurnOutcome::Reviewed(review) => Ok(TurnResult::Reviewed(review)),
         TurnOutcome::Diagnosed(diagnosis) => Ok(TurnResult::Diagnosed(diagnosis)),
-        TurnOutcome::StepLimitReached { steps } => Err(TurnStop::Failed(format!(
-            "run the {role}: it used all {steps} steps without finishing"
+        TurnOutcome::HandedOff(handoff) => Err(TurnStop::Failed(format!(
+            "run the {role}: {}; its hand-off:\n{}",
+            handoff.reason, handoff.summary
         ))),
         TurnOutcome::BudgetExceeded(exceeded) => {
             let scope = match &exceeded.scope {

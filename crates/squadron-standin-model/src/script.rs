@@ -249,7 +249,8 @@ pub enum Action {
     MissingFields,
     /// A 200 answer whose body is not JSON.
     InvalidJson,
-    /// HTTP 400 with OpenAI's `context_length_exceeded` error, whatever the request's size.
+    /// HTTP 400 with OpenAI's `context_length_exceeded` error (a 128k window), whatever the
+    /// request's size.
     ContextLengthExceeded,
 }
 

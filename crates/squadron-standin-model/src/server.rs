@@ -201,11 +201,8 @@ async fn chat_completions(
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Action::ContextLengthExceeded => {
-            let tokens = request_bytes.div_ceil(4);
-            refusal_response(&wire::context_length_exceeded(
-                tokens,
-                tokens.saturating_sub(1),
-            ))
+            // The figures of OpenAI's own example: a 128k window passed by a little.
+            refusal_response(&wire::context_length_exceeded(130_532, 128_000))
         }
         Action::RateLimited { retry_after } => {
             let body = wire::error_body(

@@ -4,6 +4,7 @@ mod file_changes;
 mod guardrails;
 mod hostile_files;
 mod http;
+mod real_models;
 mod sandbox;
 mod support;
 mod toolchains;

@@ -269,6 +269,44 @@ async fn output_is_capped() {
         .await
         .unwrap();
     assert!(output.success(), "{output:?}");
-    assert_eq!(output.stdout.len(), 1000);
     assert!(output.truncated);
+    assert!(
+        output.stdout.starts_with(&"a".repeat(500)),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.ends_with(&"a".repeat(500)),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("[… 99000 bytes of output dropped here …]"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[tokio::test]
+async fn capped_output_keeps_its_end_where_failures_are_summed_up() {
+    let repo = repository();
+    let mut settings = SandboxSettings::new(SandboxMode::Auto);
+    settings.output_cap = 4096;
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    let output = sandbox
+        .run(
+            repo.path(),
+            &SandboxCommand::Shell("seq 1 200000; echo '1 failed, 9 passed'; exit 1".to_owned()),
+        )
+        .await
+        .unwrap();
+    assert!(!output.success());
+    assert!(output.stdout.starts_with("1\n2\n3\n"), "{}", output.stdout);
+    assert!(
+        output.stdout.ends_with("200000\n1 failed, 9 passed\n"),
+        "{}",
+        output.stdout
+    );
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use squadron_core::ports::{
-    AgentRecorder, ChatMessage, ChatModel, ChatReply, ChatRequest, Clock, PortError, SpendScope,
-    ToolCall, UsageRecord,
+    AgentRecorder, ChatMessage, ChatModel, ChatReply, ChatRequest, Clock, ModelLimits, PortError,
+    SpendScope, ToolCall, UsageRecord,
 };
 use squadron_core::{IssueKey, Role, RunId, SquadId, Timestamp, Usd};
 use squadron_harness::{
@@ -92,6 +92,7 @@ impl Clock for FixedClock {
 pub struct FakeModel {
     pub replies: Mutex<VecDeque<Result<ChatReply, PortError>>>,
     pub requests: Mutex<Vec<ChatRequest>>,
+    pub limits: ModelLimits,
 }
 
 impl FakeModel {
@@ -99,7 +100,14 @@ impl FakeModel {
         Self {
             replies: Mutex::new(replies.into_iter().collect()),
             requests: Mutex::default(),
+            limits: ModelLimits::CONSERVATIVE,
         }
+    }
+
+    /// This model with `limits` (a small output limit makes calls cheap to project).
+    pub fn with_limits(mut self, limits: ModelLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -113,6 +121,10 @@ impl ChatModel for FakeModel {
                 "script ran out",
             ))
         })
+    }
+
+    fn limits(&self) -> ModelLimits {
+        self.limits
     }
 }
 

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use serde_json::json;
 use squadron_core::ports::model::UnusableReply;
 use squadron_core::ports::{
-    ChatMessage, ChatReply, FinishReason, PortError, PortErrorKind, SpendScope, ToolCall,
+    ChatMessage, ChatReply, FinishReason, ModelLimits, PortError, PortErrorKind, SpendScope,
+    ToolCall,
 };
 use squadron_core::{Role, SquadId, TokenPrices, TokenUsage, Usd};
 use squadron_harness::{
-    AgentSpec, Budgets, Harness, ToolName, ToolRegistry, TurnFailure, TurnOutcome, WriteScope,
+    AgentSpec, Budgets, HandOffReason, Harness, ToolName, ToolRegistry, TurnFailure, TurnOutcome,
+    TurnSettings, WriteScope,
 };
 
 use crate::support::{FakeModel, FixedClock, MemoryRecorder, call, repository, workspace};
@@ -41,6 +43,7 @@ pub fn developer_agent() -> AgentSpec {
         prices: prices(),
         max_steps: 10,
         commit_on_finish: true,
+        turn: TurnSettings::default(),
     }
 }
 
@@ -126,7 +129,7 @@ async fn tests_failing_at_finish_keep_the_turn_going_until_fixed() {
 }
 
 #[tokio::test]
-async fn an_unusable_reply_is_explained_once_then_fails_clearly() {
+async fn unusable_replies_are_explained_then_fail_clearly_when_they_go_on() {
     let repo = repository();
     let workspace = workspace(repo.path()).await;
     let recorder = Arc::new(MemoryRecorder::default());
@@ -139,7 +142,7 @@ async fn an_unusable_reply_is_explained_once_then_fails_clearly() {
             ),
         )
     };
-    let model = FakeModel::new([unusable(), unusable()]);
+    let model = FakeModel::new([unusable(), unusable(), unusable()]);
     let report = harness(&recorder)
         .run_turn(&model, &workspace, &developer_agent(), "Task")
         .await;
@@ -184,9 +187,10 @@ async fn transport_failures_end_the_turn_with_the_error() {
 async fn the_budget_stops_the_turn_before_the_next_call() {
     let repo = repository();
     let mut workspace = workspace(repo.path()).await;
-    // Each call costs 0.0019 dollars; the second call would start at 0.0019 >= 0.0015.
+    // Each call costs 0.0019 dollars. The first may be made: its prompt and a 100-token
+    // reply project to about 0.002; the second would pass 0.0025 with that much again.
     workspace.budgets = Budgets {
-        squad: Some(Usd::from_dollars(0.0015)),
+        squad: Some(Usd::from_dollars(0.0025)),
         run: None,
     };
     let recorder = Arc::new(MemoryRecorder::default());
@@ -194,7 +198,11 @@ async fn the_budget_stops_the_turn_before_the_next_call() {
         "a",
         "read_file",
         json!({"path": "src/lib.rs"}),
-    )])]);
+    )])])
+    .with_limits(ModelLimits {
+        max_output_tokens: 100,
+        ..ModelLimits::CONSERVATIVE
+    });
     let report = harness(&recorder)
         .run_turn(&model, &workspace, &developer_agent(), "Task")
         .await;
@@ -203,7 +211,7 @@ async fn the_budget_stops_the_turn_before_the_next_call() {
     };
     assert_eq!(exceeded.scope, SpendScope::Squad(SquadId::new("squad-1")));
     assert_eq!(exceeded.spent, Usd::from_micros(1900));
-    assert_eq!(exceeded.budget, Usd::from_micros(1500));
+    assert_eq!(exceeded.budget, Usd::from_micros(2500));
     assert_eq!(model.requests.lock().unwrap().len(), 1);
 
     // A run budget already spent elsewhere stops the turn before its first call.
@@ -229,7 +237,7 @@ async fn the_budget_stops_the_turn_before_the_next_call() {
 }
 
 #[tokio::test]
-async fn the_step_limit_ends_a_turn_that_never_finishes() {
+async fn a_model_that_only_talks_is_nudged_then_handed_off() {
     let repo = repository();
     let workspace = workspace(repo.path()).await;
     let recorder = Arc::new(MemoryRecorder::default());
@@ -245,14 +253,21 @@ async fn the_step_limit_ends_a_turn_that_never_finishes() {
             reasoning: None,
         })
     };
+    agent.max_steps = 10;
+    agent.turn.text_only_replies = 2;
+    // Two replies in text, then the hand-off the harness asks for.
     let model = FakeModel::new([chatty(), chatty(), chatty()]);
     let report = harness(&recorder)
         .run_turn(&model, &workspace, &agent, "Task")
         .await;
+    let TurnOutcome::HandedOff(handoff) = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    assert_eq!(handoff.reason, HandOffReason::NoToolCalls { replies: 2 });
     assert!(
-        matches!(report.outcome, TurnOutcome::StepLimitReached { steps: 2 }),
-        "{:?}",
-        report.outcome
+        handoff.summary.starts_with("Thinking"),
+        "{}",
+        handoff.summary
     );
     let requests = model.requests.lock().unwrap();
     let ChatMessage::User { content } = requests[1].messages.last().unwrap() else {

@@ -1,0 +1,284 @@
+//! The context budget of one turn: how full the model's window is, the eliding of older tool
+//! results, and the condensed conversation that replaces a long one.
+//!
+//! The system prompt and the task, the first two messages, are never touched, so a provider's
+//! prompt cache keeps serving them after any elision or condensation. Elision rewrites older
+//! tool results in one batch, down to well under the threshold, so the prefix changes rarely
+//! and stays byte-identical between batches.
+
+use squadron_core::ports::{ChatMessage, ModelLimits, ToolCall, ToolSpec};
+
+use crate::tokens::TokenCounter;
+
+/// How many of the latest tool results elision leaves whole: the model is usually working
+/// on them.
+const KEEP_RECENT_RESULTS: usize = 3;
+
+/// Elision brings the prompt down to this share of the threshold, so that it is not needed
+/// again at once.
+const ELIDE_DOWN_TO: f64 = 0.6;
+
+/// The share of the threshold that the most recent exchange may take to be kept after a
+/// condensation.
+const TAIL_SHARE: f64 = 0.3;
+
+/// Tool results shorter than this are elided to a note without a scratch copy: calling the
+/// tool again is as cheap as reading the copy.
+pub(crate) const KEEP_WHOLE_BELOW: usize = 1024;
+
+/// The budget of one model: its limits and the share of the window a prompt may fill before
+/// older results are elided.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContextBudget {
+    /// The model's limits.
+    pub limits: ModelLimits,
+    /// The share of the window (less the reply's room) a prompt may fill.
+    pub share: f64,
+}
+
+impl ContextBudget {
+    /// Prompt tokens allowed before older tool results are elided.
+    pub fn threshold(&self) -> u64 {
+        let room = self
+            .limits
+            .context_window
+            .saturating_sub(self.limits.max_output_tokens);
+        (room as f64 * self.share.clamp(0.05, 1.0)) as u64
+    }
+}
+
+/// One message of the conversation with what the budget needs to know about it.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) message: ChatMessage,
+    pub(crate) tokens: u64,
+    /// Where the whole text of a tool result is kept, if it was kept.
+    pub(crate) whole_at: Option<String>,
+    pub(crate) elided: bool,
+}
+
+/// The conversation of one turn, counted.
+#[derive(Debug)]
+pub(crate) struct Conversation {
+    pub(crate) entries: Vec<Entry>,
+    counter: TokenCounter,
+    tool_tokens: u64,
+    /// Provider-reported prompt tokens over our count at the last call: corrects our count
+    /// towards the provider's own tokenizer (never below 1, so the estimate stays safe).
+    calibration: f64,
+}
+
+impl Conversation {
+    pub(crate) fn new(counter: TokenCounter, tools: &[ToolSpec]) -> Self {
+        let tool_tokens = tools
+            .iter()
+            .map(|tool| {
+                counter.text(&tool.name)
+                    + counter.text(&tool.description)
+                    + counter.text(&tool.parameters)
+                    + 8
+            })
+            .sum();
+        Self {
+            entries: Vec::new(),
+            counter,
+            tool_tokens,
+            calibration: 1.0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, message: ChatMessage, whole_at: Option<String>) {
+        let tokens = self.counter.message(&message);
+        self.entries.push(Entry {
+            message,
+            tokens,
+            whole_at,
+            elided: false,
+        });
+    }
+
+    pub(crate) fn messages(&self) -> Vec<ChatMessage> {
+        self.entries
+            .iter()
+            .map(|entry| entry.message.clone())
+            .collect()
+    }
+
+    fn counted(&self) -> u64 {
+        self.entries.iter().map(|entry| entry.tokens).sum::<u64>() + self.tool_tokens
+    }
+
+    /// The prompt's tokens as the provider will probably count them.
+    pub(crate) fn prompt_tokens(&self) -> u64 {
+        (self.counted() as f64 * self.calibration).ceil() as u64
+    }
+
+    /// Learns from the provider's count of the prompt just sent.
+    pub(crate) fn calibrate(&mut self, reported_prompt_tokens: u64) {
+        let counted = self.counted();
+        if counted > 0 && reported_prompt_tokens > 0 {
+            self.calibration = (reported_prompt_tokens as f64 / counted as f64).clamp(1.0, 4.0);
+        }
+    }
+
+    /// Replaces older tool results by one-line notes, oldest first, until the prompt is at
+    /// most `target` tokens or only the latest few results are left whole. Returns how many
+    /// were elided.
+    pub(crate) fn elide(&mut self, target: u64, keep_recent: usize) -> usize {
+        let results: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| matches!(entry.message, ChatMessage::Tool { .. }))
+            .map(|(index, _)| index)
+            .collect();
+        let elidable = results.len().saturating_sub(keep_recent);
+        let mut elided = 0;
+        for &index in &results[..elidable] {
+            if self.prompt_tokens() <= target {
+                break;
+            }
+            if self.entries[index].elided {
+                continue;
+            }
+            let note = self.elision_note(index);
+            let ChatMessage::Tool { tool_call_id, .. } = &self.entries[index].message else {
+                continue;
+            };
+            let message = ChatMessage::Tool {
+                tool_call_id: tool_call_id.clone(),
+                content: note,
+            };
+            self.entries[index].tokens = self.counter.message(&message);
+            self.entries[index].message = message;
+            self.entries[index].elided = true;
+            elided += 1;
+        }
+        elided
+    }
+
+    /// Elides what [`Conversation::elide`] would for a prompt over `budget`'s threshold.
+    pub(crate) fn elide_for(&mut self, budget: &ContextBudget) -> usize {
+        let target = (budget.threshold() as f64 * ELIDE_DOWN_TO) as u64;
+        self.elide(target, KEEP_RECENT_RESULTS)
+    }
+
+    fn call_answered(&self, index: usize) -> Option<&ToolCall> {
+        let ChatMessage::Tool { tool_call_id, .. } = &self.entries[index].message else {
+            return None;
+        };
+        self.entries[..index]
+            .iter()
+            .rev()
+            .find_map(|entry| match &entry.message {
+                ChatMessage::Assistant { tool_calls, .. } => {
+                    tool_calls.iter().find(|call| &call.id == tool_call_id)
+                }
+                _ => None,
+            })
+    }
+
+    fn elision_note(&self, index: usize) -> String {
+        let entry = &self.entries[index];
+        let ChatMessage::Tool { content, .. } = &entry.message else {
+            return String::new();
+        };
+        let what = self.call_answered(index).map_or_else(
+            || "a tool call".to_owned(),
+            |call| format!("`{}` {}", call.name, one_line(&call.arguments, 160)),
+        );
+        let lines = content.lines().count();
+        match &entry.whole_at {
+            Some(path) => format!(
+                "[elided to save context: the result of {what} ({lines} lines, {} bytes); it is kept whole in `{path}`, read it with read_file if you need it again]",
+                content.len()
+            ),
+            None => format!(
+                "[elided to save context: the result of {what} ({lines} lines, {} bytes); call the tool again if you need it]",
+                content.len()
+            ),
+        }
+    }
+
+    /// The input for the model's hand-off: system prompt, task and every later message with
+    /// all tool results elided, the oldest exchanges dropped until it fits `budget`'s
+    /// threshold with room for `request`.
+    pub(crate) fn handoff_input(&self, budget: &ContextBudget, request: &str) -> Vec<ChatMessage> {
+        let mut copy = Conversation {
+            entries: self.entries.clone(),
+            counter: self.counter,
+            tool_tokens: 0,
+            calibration: self.calibration,
+        };
+        copy.elide(0, 0);
+        let room = budget
+            .threshold()
+            .saturating_sub(self.counter.text(request) + 16);
+        while copy.prompt_tokens() > room && copy.entries.len() > 2 {
+            let end = copy.exchange_end(2);
+            copy.entries.drain(2..end);
+        }
+        let mut messages = copy.messages();
+        messages.push(ChatMessage::User {
+            content: request.to_owned(),
+        });
+        messages
+    }
+
+    /// The index after the exchange starting at `start`: one message, and for an assistant
+    /// message with tool calls, the tool results that answer it.
+    fn exchange_end(&self, start: usize) -> usize {
+        let mut end = start + 1;
+        if matches!(self.entries[start].message, ChatMessage::Assistant { .. }) {
+            while end < self.entries.len()
+                && matches!(self.entries[end].message, ChatMessage::Tool { .. })
+            {
+                end += 1;
+            }
+        }
+        end.min(self.entries.len())
+    }
+
+    /// Replaces everything after the system prompt and the task by `handoff`, followed by
+    /// the latest exchange when it fits comfortably (so the model sees where it was). The
+    /// first two messages are kept as they were, byte for byte.
+    pub(crate) fn condense(&mut self, handoff: ChatMessage, budget: &ContextBudget) {
+        let tail_start = self.entries.iter().rposition(
+            |entry| matches!(&entry.message, ChatMessage::Assistant { tool_calls, .. } if !tool_calls.is_empty()),
+        );
+        let tail: Vec<Entry> = match tail_start {
+            Some(start) if start >= 2 && self.exchange_end(start) == self.entries.len() => {
+                let tail = self.entries[start..].to_vec();
+                let tokens: u64 = tail.iter().map(|entry| entry.tokens).sum();
+                if (tokens as f64) <= budget.threshold() as f64 * TAIL_SHARE {
+                    tail
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        };
+        self.entries.truncate(2);
+        self.push(handoff, None);
+        self.entries.extend(tail);
+    }
+
+    /// Forgets everything after the system prompt and the task, for a continuation turn.
+    pub(crate) fn restart(&mut self, handoff: ChatMessage) {
+        self.entries.truncate(2);
+        self.push(handoff, None);
+    }
+}
+
+fn one_line(text: &str, limit: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > limit {
+        let cut: String = flat.chars().take(limit).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
