@@ -571,6 +571,16 @@ pub struct AgentCatalog {
 }
 
 impl AgentCatalog {
+    /// This catalog with every role using `model` (the configuration's `[agents] model`, or
+    /// `squadron demo --model`).
+    #[must_use]
+    pub fn with_model(mut self, model: &ModelRef) -> AgentCatalog {
+        for agent in self.agents.values_mut() {
+            agent.model = model.clone();
+        }
+        self
+    }
+
     /// The shipped definitions alone.
     pub fn shipped() -> AgentCatalog {
         // Invariant: every shipped file parses; the `every_shipped_agent_loads` test guards it.

@@ -14,6 +14,7 @@ use url::Url;
 use crate::env::Env;
 use crate::error::{ConfigError, KeyPath};
 use crate::layering;
+use crate::profiles::{ModelEntry, ProfilesConfig, ResolvedProfile};
 use crate::secret::{MissingSecret, Secret, Secrets};
 use crate::validate;
 
@@ -33,6 +34,12 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Model providers by name (the `openai` of `openai/gpt-4.1`).
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// How each kind of server and family of models is spoken to.
+    #[serde(default)]
+    pub profiles: ProfilesConfig,
+    /// Settings for every agent.
+    #[serde(default)]
+    pub agents: AgentsConfig,
     /// Concurrency, review rounds, admission limits and budgets.
     pub limits: Limits,
     /// Target repository per Linear team key.
@@ -45,6 +52,15 @@ pub struct Config {
     pub diagnosis: DiagnosisConfig,
     /// The daemon's HTTP server.
     pub server: ServerConfig,
+}
+
+/// `[agents]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AgentsConfig {
+    /// `provider/model` every role uses instead of the model its agent file names.
+    pub model: Option<String>,
 }
 
 /// `[linear]`.
@@ -190,9 +206,17 @@ pub struct ProviderConfig {
     /// Tries of one request in total before the turn fails.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// Prices per model name (the part after `provider/`).
+    /// Which kind of server it is, naming its `[profiles.kinds.<kind>]`: `openai`,
+    /// `openrouter`, `litellm`, `vllm`, `ollama`, `llama-cpp`, `deepseek` or `generic`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Prices and profile keys per model name (the part after `provider/`).
     #[serde(default)]
-    pub models: BTreeMap<String, ModelPrices>,
+    pub models: BTreeMap<String, ModelEntry>,
+}
+
+fn default_kind() -> String {
+    "generic".to_owned()
 }
 
 fn default_timeout_secs() -> u64 {
@@ -467,7 +491,16 @@ impl Config {
 
     /// The prices of `model` at `provider`, if both are configured.
     pub fn model_prices(&self, provider: &str, model: &str) -> Option<ModelPrices> {
-        self.providers.get(provider)?.models.get(model).copied()
+        Some(self.providers.get(provider)?.models.get(model)?.prices)
+    }
+
+    /// The profile of `model` at `provider`: the shipped and configured layers for the
+    /// provider's kind and the model's family, and the model entry's own keys. `None` when
+    /// the provider is not configured.
+    pub fn model_profile(&self, provider: &str, model: &str) -> Option<ResolvedProfile> {
+        let provider = self.providers.get(provider)?;
+        let own = provider.models.get(model).map(|entry| &entry.profile);
+        Some(self.profiles.resolve(&provider.kind, model, own))
     }
 
     /// Reads every secret the configuration names from `env`.

@@ -14,6 +14,7 @@ mod error;
 mod fence;
 mod instructions;
 mod layering;
+mod profiles;
 mod prompt_context;
 mod prompts;
 mod repo_defaults;
@@ -28,14 +29,18 @@ pub use agents::{
 };
 pub use command_line::{CommandLine, FILE_PLACEHOLDER, FILES_PLACEHOLDER, SELECTOR_PLACEHOLDER};
 pub use config::{
-    Config, ControlListen, DiagnosisConfig, GithubConfig, GithubRepo, Limits, LinearConfig,
-    ModelPrices, ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig, SandboxMode,
-    ServerConfig, SlackConfig, StateNameOverrides, StateNames, StoreConfig,
+    AgentsConfig, Config, ControlListen, DiagnosisConfig, GithubConfig, GithubRepo, Limits,
+    LinearConfig, ModelPrices, ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig,
+    SandboxMode, ServerConfig, SlackConfig, StateNameOverrides, StateNames, StoreConfig,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};
 pub use fence::{GUIDANCE_NOTE, Guidance, UNTRUSTED_NOTE, Untrusted, fence, guidance_fence};
 pub use instructions::{InstructionDocument, LeftOutDocument, ProjectInstructions};
+pub use profiles::{
+    CacheSetting, ModelEntry, OutputLimitFieldSetting, ProfileKeys, ProfilesConfig,
+    ResolvedProfile, TokenizerSetting, ToolChoiceSetting, wildcard_match,
+};
 pub use prompt_context::{
     AgentContext, DiagnosisContext, DocContext, EvidenceContext, IssueContext, LeftOutContext,
     RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext,

@@ -6,6 +6,7 @@ use std::fmt::Display;
 use crate::config::{Config, ProviderConfig};
 use crate::error::{ConfigError, KeyPath};
 use crate::layering::Provenance;
+use crate::profiles::ProfilesConfig;
 
 /// Most squads one daemon runs at once.
 pub const MAX_CONCURRENCY: u32 = 64;
@@ -110,7 +111,56 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
         ));
     }
     for (name, provider) in &config.providers {
-        check.provider(name, provider)?;
+        check.provider(name, provider, &config.profiles)?;
+        for model in provider.models.keys() {
+            let Some(profile) = config.model_profile(name, model) else {
+                continue;
+            };
+            let key = KeyPath::new(["providers", name, "models", model, "context_window"]);
+            if !(1024..=100_000_000).contains(&profile.context_window) {
+                return Err(check.invalid(
+                    key,
+                    profile.context_window,
+                    "must be the model's context window in tokens, from 1024",
+                ));
+            }
+            if profile.max_output_tokens == 0 || profile.max_output_tokens >= profile.context_window
+            {
+                return Err(check.invalid(
+                    KeyPath::new(["providers", name, "models", model, "max_output_tokens"]),
+                    profile.max_output_tokens,
+                    format!(
+                        "must be at least 1 and less than the model's context window ({})",
+                        profile.context_window
+                    ),
+                ));
+            }
+        }
+    }
+
+    if let Some(model) = &config.agents.model {
+        let reference = crate::agents::ModelRef::parse(model).map_err(|problem| {
+            check.invalid(
+                KeyPath::new(["agents", "model"]),
+                format!("{model:?}"),
+                problem,
+            )
+        })?;
+        let priced = config
+            .providers
+            .get(reference.provider())
+            .is_some_and(|provider| provider.models.contains_key(reference.model()));
+        if !priced {
+            return Err(check.invalid(
+                KeyPath::new(["agents", "model"]),
+                format!("{model:?}"),
+                format!(
+                    "must name a configured provider and a model priced under it, as [providers.{}.models.\"{}\"]",
+                    reference.provider(),
+                    reference.model()
+                ),
+            ));
+        }
     }
 
     let limits = &config.limits;
@@ -322,7 +372,12 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn provider(&self, name: &str, provider: &ProviderConfig) -> Result<(), ConfigError> {
+    fn provider(
+        &self,
+        name: &str,
+        provider: &ProviderConfig,
+        profiles: &ProfilesConfig,
+    ) -> Result<(), ConfigError> {
         let valid_name = name
             .chars()
             .next()
@@ -356,7 +411,21 @@ impl Checker<'_> {
             1,
             20,
         )?;
-        for (model, prices) in &provider.models {
+        let known_kind = provider.kind == "generic" || profiles.kinds.contains_key(&provider.kind);
+        if !known_kind {
+            let mut kinds: Vec<&str> = profiles.kinds.keys().map(String::as_str).collect();
+            kinds.push("generic");
+            return Err(self.invalid(
+                KeyPath::new(["providers", name, "kind"]),
+                format!("{:?}", provider.kind),
+                format!(
+                    "must be one of {} (a [profiles.kinds.<kind>] table)",
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        for (model, entry) in &provider.models {
+            let prices = &entry.prices;
             if model.trim().is_empty() {
                 return Err(self.invalid(
                     KeyPath::new(["providers", name, "models"]),

@@ -206,6 +206,11 @@ pub struct DemoArgs {
     /// default. The address is printed.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+
+    /// Run every role on this real model (`provider/model`) instead of the scripted one; the
+    /// provider, its price entry for the model and any profile keys come from `--config FILE`.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
 }
 
 /// Arguments of `squadron run`.

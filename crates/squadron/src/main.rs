@@ -97,7 +97,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plan(args) => commands::plan::run(&global, &args).await,
         Command::Fix(args) => commands::fix::run(&global, &args).await,
         #[cfg(feature = "demo")]
-        Command::Demo(args) => commands::demo::run(&args).await,
+        Command::Demo(args) => commands::demo::run(&global, &args).await,
         Command::Serve(args) => commands::serve::run(&global, &args).await,
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use squadron_config::{AgentCatalog, Config, ModelRef, PromptLibrary, Secrets};
+use squadron_config::{CacheSetting, OutputLimitFieldSetting, ResolvedProfile, ToolChoiceSetting};
 use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
+use squadron_core::ports::ModelLimits;
 use squadron_core::ports::{
     Clock, CodeHost, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
 };
@@ -18,7 +20,9 @@ use squadron_git::{AccessToken, GitWorkspaces, RepositorySpec, Workspace};
 use squadron_github::{GithubCodeHost, RoleTokens};
 use squadron_harness::{Budgets, Sandbox, SandboxSettings};
 use squadron_linear::{Credentials, LinearClient, LinearError, LinearErrorKind};
-use squadron_model::{ProviderRegistry, ProviderSettings};
+use squadron_model::{
+    CacheStyle, ModelProfile, OutputLimitField, ProviderRegistry, ProviderSettings, ToolChoice,
+};
 use squadron_pipeline::{
     AgentSetup, ModelResolver, Pipeline, PipelineSettings, RepositoryTarget, ResolvedModel,
     ReviewMode, Services,
@@ -196,6 +200,13 @@ fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, Cli
         }
         settings.request_timeout = Duration::from_secs(provider.timeout_secs);
         settings.retry.max_tries = provider.max_attempts;
+        settings.default_profile =
+            model_profile(&config.profiles.resolve(&provider.kind, "", None));
+        for model in provider.models.keys() {
+            if let Some(resolved) = config.model_profile(name, model) {
+                settings = settings.with_profile(model.clone(), model_profile(&resolved));
+            }
+        }
         registry
             .add(settings, Arc::clone(&clock))
             .map_err(|error| {
@@ -203,6 +214,40 @@ fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, Cli
             })?;
     }
     Ok(registry)
+}
+
+/// The adapter's profile of a model from its resolved configuration.
+pub fn model_profile(resolved: &ResolvedProfile) -> ModelProfile {
+    let extra_body = match serde_json::to_value(&resolved.extra_body) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    ModelProfile {
+        limits: ModelLimits {
+            context_window: resolved.context_window,
+            max_output_tokens: resolved.max_output_tokens,
+            encoding: resolved.tokenizer.encoding(),
+        },
+        parallel_tool_calls: resolved.parallel_tool_calls,
+        tool_choice: match resolved.tool_choice {
+            ToolChoiceSetting::Auto => ToolChoice::Auto,
+            ToolChoiceSetting::Required => ToolChoice::Required,
+            ToolChoiceSetting::Omit => ToolChoice::Omit,
+        },
+        temperature: resolved.temperature,
+        output_limit_field: match resolved.output_limit_field {
+            OutputLimitFieldSetting::MaxTokens => OutputLimitField::MaxTokens,
+            OutputLimitFieldSetting::MaxCompletionTokens => OutputLimitField::MaxCompletionTokens,
+            OutputLimitFieldSetting::Omit => OutputLimitField::Omit,
+        },
+        reasoning_effort: resolved.reasoning_effort.clone(),
+        echo_reasoning: resolved.echo_reasoning.clone(),
+        cache: match resolved.cache {
+            CacheSetting::Automatic => CacheStyle::Automatic,
+            CacheSetting::Breakpoints => CacheStyle::Breakpoints,
+        },
+        extra_body,
+    }
 }
 
 /// The shipped agents, each with its model from `registry`.
@@ -341,7 +386,14 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         repositories,
     ));
 
-    let catalog = AgentCatalog::load(None).map_err(|error| CliError::config(error.to_string()))?;
+    let mut catalog =
+        AgentCatalog::load(None).map_err(|error| CliError::config(error.to_string()))?;
+    if let Some(model) = &config.agents.model {
+        let model = ModelRef::parse(model).map_err(|problem| {
+            CliError::config(format!("failed to use [agents] model: {problem}"))
+        })?;
+        catalog = catalog.with_model(&model);
+    }
     let prompts = PromptLibrary::load(None).map_err(|error| CliError::config(error.to_string()))?;
     let mut sandbox_settings = SandboxSettings::new(config.sandbox.mode);
     sandbox_settings.timeout = Duration::from_secs(config.sandbox.command_timeout_secs);

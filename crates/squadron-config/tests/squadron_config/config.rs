@@ -251,7 +251,7 @@ fn unknown_keys_are_errors_listing_the_valid_keys() {
     assert_eq!(
         file_error("[slak]\nchannel = \"x\"\n"),
         "unknown key `slak` in /x/squadron.toml: expected one of `linear`, `github`, `slack`, `providers`, \
-         `limits`, `repositories`, `sandbox`, `store`, `diagnosis`, `server`"
+         `profiles`, `agents`, `limits`, `repositories`, `sandbox`, `store`, `diagnosis`, `server`"
     );
     assert_eq!(
         env_error(&[("SQUADRON_SLACK_CHANEL", "#x")]),

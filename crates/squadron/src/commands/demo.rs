@@ -27,7 +27,7 @@ use squadron_standin_slack::SlashCommandRequest;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, GlobalArgs};
 use crate::commands::follow::{Followed, follow};
 use crate::commands::run::{build_pipeline, follow_to_end};
 use crate::commands::serve::{check_exposure, server_settings};
@@ -46,7 +46,11 @@ const REPLY_POLL: Duration = Duration::from_millis(200);
 /// # Errors
 /// A user error for an unknown scenario or an unusable `--keep` directory; an internal
 /// error when a stand-in or the runtime fails.
-pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliError> {
+    let real_model = match &args.model {
+        Some(model) => Some(real_model_config(global, model)?),
+        None => None,
+    };
     let scenario: Scenario = args.scenario.parse().map_err(|error| {
         CliError::user(error_chain(&error)).with_hint(
             "run `squadron demo --scenario milestone` or `--scenario bugfix`, or leave \
@@ -70,7 +74,10 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         .await
         .map_err(|error| CliError::internal(format!("failed to {}", error_chain(&error))))?;
     let config_file = dir.join("squadron.toml");
-    let config = world.config_toml(&dir.join("squadron.db"), DemoLimits::default());
+    let mut config = world.config_toml(&dir.join("squadron.db"), DemoLimits::default());
+    if let Some(real) = &real_model {
+        config.push_str(real);
+    }
     std::fs::write(&config_file, config).map_err(|error| {
         CliError::user(format!(
             "failed to write the demo configuration `{}`: {error}",
@@ -263,6 +270,60 @@ async fn run_through_api(
 
 /// Tells the person watching, on stderr beside the progress, wrapped to the terminal's
 /// width; a closed stderr is ignored.
+/// The configuration that points every role of the demo at `model`: the provider's table
+/// (and any `[profiles]`) from the `--config` file, and `[agents] model`.
+fn real_model_config(global: &GlobalArgs, model: &str) -> Result<String, CliError> {
+    let reference = squadron_config::ModelRef::parse(model).map_err(|problem| {
+        CliError::user(format!("`--model {model}`: {problem}"))
+            .with_hint("write it as provider/model, e.g. --model llama/gemma-3-270m")
+    })?;
+    let Some(file) = &global.config else {
+        return Err(CliError::user(format!(
+            "`--model {model}` needs the provider `{}` from a configuration file",
+            reference.provider()
+        ))
+        .with_hint(format!(
+            "pass --config FILE with [providers.{0}] (base_url, kind) and [providers.{0}.models.\"{1}\"] (prices, 0 for a local model)",
+            reference.provider(),
+            reference.model()
+        )));
+    };
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        CliError::config(format!("failed to read `{}`: {error}", file.display()))
+    })?;
+    let table: toml::Table = text.parse().map_err(|error| {
+        CliError::config(format!("failed to parse `{}`: {error}", file.display()))
+    })?;
+    let provider = table
+        .get("providers")
+        .and_then(|providers| providers.get(reference.provider()))
+        .cloned()
+        .ok_or_else(|| {
+            CliError::config(format!(
+                "`{}` has no [providers.{}] for `--model {model}`",
+                file.display(),
+                reference.provider()
+            ))
+        })?;
+    let mut extra = toml::Table::new();
+    let mut providers = toml::Table::new();
+    providers.insert(reference.provider().to_owned(), provider);
+    extra.insert("providers".to_owned(), toml::Value::Table(providers));
+    if let Some(profiles) = table.get("profiles") {
+        extra.insert("profiles".to_owned(), profiles.clone());
+    }
+    let mut agents = toml::Table::new();
+    agents.insert("model".to_owned(), toml::Value::String(model.to_owned()));
+    extra.insert("agents".to_owned(), toml::Value::Table(agents));
+    let rendered = toml::to_string(&extra).map_err(|error| {
+        CliError::internal(format!("failed to write the demo configuration: {error}"))
+    })?;
+    Ok(format!(
+        "\n# From {} for `squadron demo --model {model}`.\n{rendered}",
+        file.display()
+    ))
+}
+
 fn say(text: &str) {
     let stderr = console::Term::stderr();
     let width = stderr.is_term().then(|| usize::from(stderr.size().1));
