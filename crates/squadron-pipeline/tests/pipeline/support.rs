@@ -994,10 +994,10 @@ impl ChatModel for ScriptedModel {
     }
 
     /// Replies of this model are 100 tokens, so a call projects to little beyond its prompt.
-    fn limits(&self) -> squadron_core::ports::ModelLimits {
-        squadron_core::ports::ModelLimits {
+    fn limits(&self) -> ModelLimits {
+        ModelLimits {
             max_output_tokens: 100,
-            ..squadron_core::ports::ModelLimits::CONSERVATIVE
+            ..ModelLimits::CONSERVATIVE
         }
     }
 }
