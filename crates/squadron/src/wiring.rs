@@ -191,6 +191,16 @@ pub fn data_dir(config: &Config) -> Result<PathBuf, CliError> {
 
 /// Every configured model provider, each with its key from the environment.
 fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, CliError> {
+    providers_trying(config, secrets, None)
+}
+
+/// [`providers`] with each request tried at most `max_tries` times instead of the
+/// configured number (a probe should say at once that a provider does not answer).
+pub fn providers_trying(
+    config: &Config,
+    secrets: &Secrets,
+    max_tries: Option<u32>,
+) -> Result<ProviderRegistry, CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut registry = ProviderRegistry::new();
     for (name, provider) in &config.providers {
@@ -199,7 +209,7 @@ fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, Cli
             settings = settings.with_api_key(key.expose());
         }
         settings.request_timeout = Duration::from_secs(provider.timeout_secs);
-        settings.retry.max_tries = provider.max_attempts;
+        settings.retry.max_tries = max_tries.unwrap_or(provider.max_attempts);
         settings.default_profile =
             model_profile(&config.profiles.resolve(&provider.kind, "", None));
         for model in provider.models.keys() {

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings};
+use squadron_core::ports::{ChatMessage, ChatRequest, ToolSpec};
 use squadron_harness::{Sandbox, SandboxKind, SandboxSettings};
 use squadron_linear::LinearErrorKind;
 use squadron_store::{SqlStore, StoreLocation};
@@ -87,8 +88,10 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Cli
         checks.push(repositories_check(&context.config));
         checks.push(store_check(context).await);
         checks.push(sandbox_check(&context.config).await);
+        checks.extend(model_profile_checks(&context.config));
         if !args.offline {
             checks.extend(service_checks(context).await);
+            checks.extend(model_probes(context).await);
         }
     }
 
@@ -394,6 +397,127 @@ async fn service_checks(context: &Context) -> Vec<Check> {
                 "github",
                 Level::Fail,
                 format!("{} did not answer within 15 s", config.github.api_url),
+            ),
+        });
+    }
+    checks
+}
+
+/// The models agents use: `[agents] model`, else each shipped agent's own.
+fn models_in_use(config: &Config) -> Vec<String> {
+    if let Some(model) = &config.agents.model {
+        return vec![model.clone()];
+    }
+    let mut models: Vec<String> = AgentCatalog::load(None)
+        .map(|catalog| {
+            catalog
+                .iter()
+                .map(|agent| agent.model.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    models.sort();
+    models.dedup();
+    models
+}
+
+/// A warning for each configured model whose context window nothing states: it runs with
+/// a conservative 32k window, which wastes a larger model and may overflow a smaller one.
+fn model_profile_checks(config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (provider, settings) in &config.providers {
+        for model in settings.models.keys() {
+            let Some(profile) = config.model_profile(provider, model) else {
+                continue;
+            };
+            if !profile.window_known {
+                checks.push(Check::new(
+                    "model",
+                    Level::Warn,
+                    format!(
+                        "{provider}/{model}: no profile states its context window, so a conservative {} tokens (replies up to {}) is assumed; set context_window and max_output_tokens under [providers.{provider}.models.\"{model}\"]",
+                        profile.context_window, profile.max_output_tokens
+                    ),
+                ));
+            }
+        }
+    }
+    checks
+}
+
+/// Sends each model the agents use a tiny tool-calling request and says what came back.
+async fn model_probes(context: &Context) -> Vec<Check> {
+    let config = &context.config;
+    let secrets = config.resolve_secrets(&context.env);
+    let registry = match crate::wiring::providers_trying(config, &secrets, Some(1)) {
+        Ok(registry) => registry,
+        Err(error) => return vec![Check::new("model", Level::Fail, error.message().to_owned())],
+    };
+    let mut checks = Vec::new();
+    for reference in models_in_use(config) {
+        let route = match registry.resolve(&reference) {
+            Ok(route) => route,
+            Err(error) => {
+                checks.push(Check::new("model", Level::Fail, error.to_string()));
+                continue;
+            }
+        };
+        let request = ChatRequest {
+            model: route.model.clone(),
+            messages: vec![
+                ChatMessage::System {
+                    content: "You check that tool calling works. Answer only by calling a tool."
+                        .to_owned(),
+                },
+                ChatMessage::User {
+                    content: "Call the `report` tool with ok set to true.".to_owned(),
+                },
+            ],
+            tools: vec![ToolSpec {
+                name: "report".to_owned(),
+                description: "Reports whether the check passed.".to_owned(),
+                parameters:
+                    r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}"#
+                        .to_owned(),
+            }],
+        };
+        let limits = route.chat_model.limits();
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(120),
+            route.chat_model.complete(&request),
+        )
+        .await;
+        let took = started.elapsed().as_secs_f64();
+        let window = format!(
+            "window {} tokens, replies up to {}",
+            limits.context_window, limits.max_output_tokens
+        );
+        checks.push(match answer {
+            Ok(Ok(reply)) if reply.tool_calls.iter().any(|call| call.name == "report") => {
+                Check::new(
+                    "model",
+                    Level::Ok,
+                    format!("{reference}: calls tools natively ({took:.1} s, {} prompt tokens; {window})", reply.usage.prompt),
+                )
+            }
+            Ok(Ok(reply)) => Check::new(
+                "model",
+                Level::Warn,
+                format!(
+                    "{reference}: answered without calling the tool ({took:.1} s): {:?}; agents need native tool calls (for vLLM: --enable-auto-tool-choice and a --tool-call-parser; for llama.cpp: --jinja)",
+                    reply.content.unwrap_or_default().chars().take(120).collect::<String>()
+                ),
+            ),
+            Ok(Err(error)) => Check::new(
+                "model",
+                Level::Fail,
+                format!("{reference}: {}", error_chain(&error)),
+            ),
+            Err(_) => Check::new(
+                "model",
+                Level::Fail,
+                format!("{reference}: no answer within 120 s"),
             ),
         });
     }

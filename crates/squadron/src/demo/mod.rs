@@ -2,11 +2,13 @@
 //! and a Sentry stub, scripted agents, and the stand-ins that serve them on loopback. The
 //! command itself lives in `commands/demo.rs`; the end-to-end tests start the same world.
 
+pub mod prefix;
 pub mod report;
 pub mod sample_repo;
 pub mod scenario;
 pub mod world;
 
+pub use prefix::{PrefixReuse, prefix_reuse};
 pub use report::{DemoReport, IssueReport, Totals};
 pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 pub use scenario::{
