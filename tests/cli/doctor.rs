@@ -190,6 +190,26 @@ fn service_env(linear: &str, github: &str, tokens: [&str; 3]) -> Vec<(String, St
     ]
 }
 
+/// A model stand-in that answers the doctor's probe with the tool call it asks for.
+async fn probe_model() -> squadron_standin_model::StandinModel {
+    let mut script = squadron_standin_model::Script::new("probe");
+    for _ in 0..8 {
+        script = script.then(squadron_standin_model::Action::Reply(
+            squadron_standin_model::Reply::tool_calls([
+                squadron_standin_model::ScriptedToolCall::new(
+                    "report",
+                    &serde_json::json!({"ok": true}),
+                ),
+            ]),
+        ));
+    }
+    squadron_standin_model::StandinModel::start(
+        squadron_standin_model::ScriptBook::new().with(script),
+    )
+    .await
+    .expect("model stand-in")
+}
+
 async fn standins() -> (
     squadron_standin_linear::StandinLinear,
     squadron_standin_github::GithubStandin,
@@ -227,6 +247,12 @@ async fn doctor_resolves_three_distinct_identities_as_the_strong_mode() {
         github.base_url(),
         ["tok-dev", "tok-review", "tok-qa"],
     );
+    let model = probe_model().await;
+    let mut env = env;
+    env.push((
+        "SQUADRON_PROVIDERS_OPENAI_BASE_URL".into(),
+        model.base_url(),
+    ));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let outcome = sandbox.run(&["doctor"], &env);
     let out = outcome.stdout();
@@ -241,6 +267,11 @@ async fn doctor_resolves_three_distinct_identities_as_the_strong_mode() {
         "{out}"
     );
     assert!(!out.contains("tok-dev"), "tokens are never printed:\n{out}");
+    let model_line = line(&out, "model");
+    assert!(
+        model_line.starts_with("ok") && model_line.contains("calls tools natively"),
+        "the doctor probes the agents' model:\n{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,6 +283,12 @@ async fn doctor_warns_when_a_reviewer_shares_the_developers_identity() {
         github.base_url(),
         ["tok-dev", "tok-dev", "tok-qa"],
     );
+    let model = probe_model().await;
+    let mut env = env;
+    env.push((
+        "SQUADRON_PROVIDERS_OPENAI_BASE_URL".into(),
+        model.base_url(),
+    ));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let outcome = sandbox.run(&["doctor"], &env);
     let out = outcome.stdout();

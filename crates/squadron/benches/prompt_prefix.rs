@@ -8,17 +8,23 @@ use std::process::Command;
 
 fn main() {
     for scenario in ["milestone", "bugfix"] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let output = Command::new(env!("CARGO_BIN_EXE_squadron"))
-            .args(["demo", "--scenario", scenario])
+            .args(["demo", "--scenario", scenario, "--keep"])
+            .arg(dir.path())
             .env("NO_COLOR", "1")
             .output()
             .expect("run squadron demo");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        let line = text
-            .lines()
-            .find(|line| line.contains("prompt prefix reuse"))
-            .unwrap_or("no prompt prefix figure: the demo did not finish");
-        println!("{scenario}: {line}");
+        let figure =
+            std::fs::read_to_string(dir.path().join("prompt-prefix.txt")).unwrap_or_else(|_| {
+                format!(
+                    "no figure: the demo did not finish ({})\n",
+                    String::from_utf8_lossy(&output.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                )
+            });
+        print!("{scenario}: {figure}");
     }
 }

@@ -187,10 +187,10 @@ async fn transport_failures_end_the_turn_with_the_error() {
 async fn the_budget_stops_the_turn_before_the_next_call() {
     let repo = repository();
     let mut workspace = workspace(repo.path()).await;
-    // Each call costs 0.0019 dollars. The first may be made: its prompt and a 100-token
-    // reply project to about 0.002; the second would pass 0.0025 with that much again.
+    // Input is free here, so a call costs its 100 completion tokens: $0.0008, and projects
+    // to that much whatever its prompt. The first call fits $0.0015; the second would pass it.
     workspace.budgets = Budgets {
-        squad: Some(Usd::from_dollars(0.0025)),
+        squad: Some(Usd::from_dollars(0.0015)),
         run: None,
     };
     let recorder = Arc::new(MemoryRecorder::default());
@@ -203,15 +203,22 @@ async fn the_budget_stops_the_turn_before_the_next_call() {
         max_output_tokens: 100,
         ..ModelLimits::CONSERVATIVE
     });
+    let mut agent = developer_agent();
+    agent.prices = TokenPrices {
+        input_per_million: 0.0,
+        cached_input_per_million: 0.0,
+        output_per_million: 8.0,
+    };
     let report = harness(&recorder)
-        .run_turn(&model, &workspace, &developer_agent(), "Task")
+        .run_turn(&model, &workspace, &agent, "Task")
         .await;
     let TurnOutcome::BudgetExceeded(exceeded) = &report.outcome else {
         panic!("{:?}", report.outcome)
     };
     assert_eq!(exceeded.scope, SpendScope::Squad(SquadId::new("squad-1")));
-    assert_eq!(exceeded.spent, Usd::from_micros(1900));
-    assert_eq!(exceeded.budget, Usd::from_micros(2500));
+    assert_eq!(exceeded.spent, Usd::from_micros(800));
+    assert_eq!(exceeded.budget, Usd::from_micros(1500));
+    assert_eq!(exceeded.next_call, Usd::from_micros(800));
     assert_eq!(model.requests.lock().unwrap().len(), 1);
 
     // A run budget already spent elsewhere stops the turn before its first call.

@@ -131,15 +131,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
         crate::output::println(&slack_threads(&world, look.width()))?;
     }
     let report = report(scenario, &world, &context, &squads).await;
-    let reuse = squadron::demo::prefix_reuse(&world.model.requests());
-    say(&format!(
-        "prompt prefix reuse: {:.1}% of {} prompt tokens over {} model requests repeated the same agent's previous request byte for byte",
-        reuse.share() * 100.0,
-        reuse.prompt_tokens,
-        reuse.requests
-    ));
 
     if args.keep.is_some() {
+        let reuse = squadron::demo::prefix_reuse(&world.model.requests());
+        let figure = format!(
+            "prompt prefix reuse: {:.1}% of {} prompt tokens over {} requests\n",
+            reuse.share() * 100.0,
+            reuse.prompt_tokens,
+            reuse.requests
+        );
+        let _ = std::fs::write(dir.join("prompt-prefix.txt"), figure);
         let report_file = dir.join("report.json");
         report.write(&report_file).map_err(|error| {
             CliError::user(format!(

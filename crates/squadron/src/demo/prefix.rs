@@ -1,6 +1,6 @@
 //! How much of each model request repeats the previous request of the same agent byte for
-//! byte: the share a provider's prompt cache can serve. `squadron demo` prints it for the
-//! scripted run, and `cargo bench -p squadron --bench prompt_prefix` reports it.
+//! byte: the share a provider's prompt cache can serve. `squadron demo --keep DIR` writes it to
+//! `DIR/prompt-prefix.txt`, and `cargo bench -p squadron --bench prompt_prefix` prints it.
 
 use squadron_core::ports::TokenEncoding;
 use squadron_harness::TokenCounter;
