@@ -503,6 +503,34 @@ impl Config {
         Some(self.profiles.resolve(&provider.kind, model, own))
     }
 
+    /// The names of the environment variables that carry Squadron's secrets: every `*_env`
+    /// key's variable and `DATABASE_URL`. A target repository's sandbox may never pass them
+    /// through (nor any `SQUADRON_*` variable, refused by its prefix).
+    pub fn secret_variable_names(&self) -> std::collections::BTreeSet<String> {
+        let (linear, github, slack) = (&self.linear, &self.github, &self.slack);
+        let mut names: std::collections::BTreeSet<String> = [
+            &linear.api_key_env,
+            &linear.oauth_token_env,
+            &linear.webhook_secret_env,
+            &github.developer_token_env,
+            &github.code_reviewer_token_env,
+            &github.qa_specialist_token_env,
+            &github.webhook_secret_env,
+            &slack.bot_token_env,
+            &slack.signing_secret_env,
+        ]
+        .into_iter()
+        .cloned()
+        .collect();
+        names.extend(
+            self.providers
+                .values()
+                .filter_map(|provider| provider.api_key_env.clone()),
+        );
+        names.insert("DATABASE_URL".to_owned());
+        names
+    }
+
     /// Reads every secret the configuration names from `env`.
     pub fn resolve_secrets(&self, env: &Env) -> Secrets {
         let mut missing = Vec::new();

@@ -7,6 +7,7 @@
 //! (never a symlink, FIFO or device, and never through a symlinked directory), each read is
 //! bounded, and walks skip `.git` and dependency directories.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -78,18 +79,42 @@ impl ProjectInstructions {
         changed: &[String],
         cap_bytes: usize,
     ) -> ProjectInstructions {
-        let mut instruction_files: Vec<String> = INSTRUCTION_FILES
+        RepositoryGuidance::read(root, docs, cap_bytes).instructions_for(changed)
+    }
+}
+
+/// Nested instruction files remembered at most, so a tree full of them costs little.
+const NESTED_LIMIT: usize = 200;
+/// Files a `docs` directory contributes at most.
+const LISTED_LIMIT: usize = 200;
+
+/// Every document that may become guidance, read once from a checkout of the base commit
+/// (each at most the cap, since no prompt shows more), so each agent's instructions can be
+/// chosen later for the files it works on, without the checkout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepositoryGuidance {
+    /// The root's instruction files, in order.
+    root_files: Vec<String>,
+    /// Nested instruction files, sorted.
+    nested: Vec<String>,
+    /// The files the `docs` setting lists, in order (directories expanded).
+    listed: Vec<String>,
+    /// What each file holds: its first `cap_bytes` bytes and its whole size.
+    contents: BTreeMap<String, (String, u64)>,
+    cap_bytes: usize,
+}
+
+impl RepositoryGuidance {
+    /// Reads the candidates from `root` (a checkout of the base commit): the root's
+    /// `AGENTS.md` and `CLAUDE.md`, every nested one, and `docs` (files or directories).
+    pub fn read(root: &Path, docs: &[PathBuf], cap_bytes: usize) -> RepositoryGuidance {
+        let root_files: Vec<String> = INSTRUCTION_FILES
             .iter()
             .filter(|file| safe_regular_file(root, file))
             .map(|file| (*file).to_owned())
             .collect();
-        let mut nearest: Vec<String> = changed
-            .iter()
-            .filter_map(|changed| closest_instructions(root, changed))
-            .collect();
-        nearest.sort();
-        nearest.dedup();
-        instruction_files.extend(nearest);
+        let mut nested = nested_instruction_files(root);
+        nested.truncate(NESTED_LIMIT);
         let mut listed: Vec<String> = Vec::new();
         for doc in docs {
             let relative = doc.to_string_lossy().trim_start_matches("./").to_owned();
@@ -101,16 +126,45 @@ impl ProjectInstructions {
                 Vec::new()
             };
             for file in files {
-                if !instruction_files.contains(&file) && !listed.contains(&file) {
+                let known = root_files.contains(&file) || nested.contains(&file);
+                if !known && !listed.contains(&file) && listed.len() < LISTED_LIMIT {
                     listed.push(file);
                 }
             }
         }
+        let contents = root_files
+            .iter()
+            .chain(&nested)
+            .chain(&listed)
+            .filter_map(|path| read_bounded(root, path, cap_bytes).map(|read| (path.clone(), read)))
+            .collect();
+        RepositoryGuidance {
+            root_files,
+            nested,
+            listed,
+            contents,
+            cap_bytes,
+        }
+    }
+
+    /// The instructions for an agent working on `changed` (paths from the root): the root's
+    /// instruction files, the nested ones closest to the changed files, then the listed docs,
+    /// under the cap.
+    pub fn instructions_for(&self, changed: &[String]) -> ProjectInstructions {
+        let mut instruction_files = self.root_files.clone();
+        let mut nearest: Vec<String> = changed
+            .iter()
+            .filter_map(|changed| self.closest_instructions(changed))
+            .collect();
+        nearest.sort();
+        nearest.dedup();
+        instruction_files.extend(nearest);
 
         let mut budget = Budget {
-            room: cap_bytes,
+            room: self.cap_bytes,
+            contents: &self.contents,
             instructions: ProjectInstructions {
-                cap_bytes,
+                cap_bytes: self.cap_bytes,
                 ..ProjectInstructions::default()
             },
         };
@@ -118,14 +172,15 @@ impl ProjectInstructions {
         // for agents. The other docs are shown whole while they fit, then cut into the room
         // left, so one long document does not crowd out several short ones.
         for path in &instruction_files {
-            budget.take(root, path, true);
+            budget.take(path, true);
         }
-        let deferred: Vec<&String> = listed
+        let deferred: Vec<&String> = self
+            .listed
             .iter()
-            .filter(|path| !budget.take(root, path, false))
+            .filter(|path| !budget.take(path, false))
             .collect();
         for path in deferred {
-            budget.take(root, path, true);
+            budget.take(path, true);
         }
         let mut instructions = budget.instructions;
         let shown: Vec<&str> = instructions
@@ -134,84 +189,87 @@ impl ProjectInstructions {
             .map(|doc| doc.path.as_str())
             .chain(instructions.left_out.iter().map(|doc| doc.path.as_str()))
             .collect();
-        instructions.elsewhere = nested_instruction_files(root)
-            .into_iter()
+        instructions.elsewhere = self
+            .nested
+            .iter()
             .filter(|path| !shown.contains(&path.as_str()))
+            .cloned()
             .collect();
         // Documents in the order they were listed, whatever pass took them.
-        let order: Vec<&String> = instruction_files.iter().chain(listed.iter()).collect();
+        let order: Vec<&String> = instruction_files.iter().chain(&self.listed).collect();
         instructions
             .documents
             .sort_by_key(|doc| order.iter().position(|path| **path == doc.path));
         instructions
     }
+
+    /// The nested instruction file closest to `changed`, walking up from its directory to
+    /// (not including) the root; `None` when only the root has one.
+    fn closest_instructions(&self, changed: &str) -> Option<String> {
+        let path = Path::new(changed);
+        if !path
+            .components()
+            .all(|part| matches!(part, Component::Normal(_)))
+        {
+            return None;
+        }
+        let mut dir = path.parent();
+        while let Some(current) = dir {
+            if current.as_os_str().is_empty() {
+                return None;
+            }
+            for file in INSTRUCTION_FILES {
+                let candidate = format!("{}/{file}", current.to_string_lossy());
+                if self.nested.contains(&candidate) {
+                    return Some(candidate);
+                }
+            }
+            dir = current.parent();
+        }
+        None
+    }
 }
 
 /// The room left under the cap, and what was taken so far.
-struct Budget {
+struct Budget<'a> {
     room: usize,
+    contents: &'a BTreeMap<String, (String, u64)>,
     instructions: ProjectInstructions,
 }
 
-impl Budget {
+impl Budget<'_> {
     /// Takes `path` whole when it fits; otherwise, when `or_cut`, its first part (or notes
     /// it as left out when too little room is left). Returns whether it was dealt with.
-    fn take(&mut self, root: &Path, path: &str, or_cut: bool) -> bool {
-        let Some((text, bytes)) = read_bounded(root, path, self.room) else {
+    fn take(&mut self, path: &str, or_cut: bool) -> bool {
+        let Some((text, bytes)) = self.contents.get(path) else {
             // Unreadable or not text: nothing to show, nothing to note.
             return true;
         };
-        if text.len() as u64 == bytes {
+        if text.len() as u64 == *bytes && text.len() <= self.room {
             self.room -= text.len();
             self.instructions.documents.push(InstructionDocument {
                 path: path.to_owned(),
-                text,
+                text: text.clone(),
                 cut_from: None,
             });
         } else if !or_cut {
             return false;
         } else if self.room >= MIN_CUT_BYTES {
-            let text = cut_at_line(&text, self.room);
+            let text = cut_at_line(text, self.room);
             self.room -= text.len();
             self.instructions.documents.push(InstructionDocument {
                 path: path.to_owned(),
                 text,
-                cut_from: Some(bytes),
+                cut_from: Some(*bytes),
             });
         } else {
             self.instructions.left_out.push(LeftOutDocument {
                 path: path.to_owned(),
-                bytes,
+                bytes: *bytes,
             });
         }
         true
     }
-}
-
-/// The nested instruction file closest to `changed`, walking up from its directory to (not
-/// including) the root; `None` when only the root has one.
-fn closest_instructions(root: &Path, changed: &str) -> Option<String> {
-    let path = Path::new(changed);
-    if !path
-        .components()
-        .all(|part| matches!(part, Component::Normal(_)))
-    {
-        return None;
-    }
-    let mut dir = path.parent();
-    while let Some(current) = dir {
-        if current.as_os_str().is_empty() {
-            return None;
-        }
-        for file in INSTRUCTION_FILES {
-            let candidate = format!("{}/{file}", current.to_string_lossy());
-            if safe_regular_file(root, &candidate) {
-                return Some(candidate);
-            }
-        }
-        dir = current.parent();
-    }
-    None
 }
 
 /// Every instruction file below the root (not at it), sorted, within the walk limit.

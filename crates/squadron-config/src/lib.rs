@@ -36,7 +36,9 @@ pub use config::{
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};
 pub use fence::{GUIDANCE_NOTE, Guidance, UNTRUSTED_NOTE, Untrusted, fence, guidance_fence};
-pub use instructions::{InstructionDocument, LeftOutDocument, ProjectInstructions};
+pub use instructions::{
+    InstructionDocument, LeftOutDocument, ProjectInstructions, RepositoryGuidance,
+};
 pub use profiles::{
     CacheSetting, ModelEntry, OutputLimitFieldSetting, ProfileKeys, ProfilesConfig,
     ResolvedProfile, TokenizerSetting, ToolChoiceSetting, wildcard_match,

@@ -246,7 +246,7 @@ fn check_variable(name: &str, host: &HostEnvironment) -> Result<(), String> {
                 .to_owned(),
         );
     }
-    if host.reserved_variables.contains(name) {
+    if host.reserved_variables.contains(name) || name.starts_with("SQUADRON_") {
         return Err(
             "carries one of Squadron's own secrets or settings; commands never see it".to_owned(),
         );

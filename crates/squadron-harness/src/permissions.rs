@@ -195,7 +195,16 @@ const PROTECTED: [(&str, &str); 4] = [
     (".github/", "the repository's CI and deployment"),
 ];
 
+/// File names no agent may write at any depth: the repository's instructions for agents,
+/// which every squad's system prompt shows as guidance. An agent that could write them would
+/// be writing the next squad's prompt.
+const PROTECTED_NAMES: [&str; 2] = ["AGENTS.md", "CLAUDE.md"];
+
 fn protected(relative: &str) -> Option<&'static str> {
+    let name = relative.rsplit('/').next().unwrap_or(relative);
+    if PROTECTED_NAMES.contains(&name) {
+        return Some("the repository's guidance for agents");
+    }
     PROTECTED.iter().find_map(|(prefix, what)| {
         let matches = if let Some(dir) = prefix.strip_suffix('/') {
             relative == dir || relative.starts_with(prefix)
@@ -256,6 +265,9 @@ mod tests {
             "agents/developer.md",
             "prompts/implement.md",
             ".github/workflows/deploy.yml",
+            "AGENTS.md",
+            "crates/shop/AGENTS.md",
+            "CLAUDE.md",
         ] {
             for role in [Role::Developer, Role::Qa] {
                 let refusal = check_write(role, WriteScope::Anything, path, &globs, &qa_files)
@@ -267,7 +279,12 @@ mod tests {
             }
         }
         // Only the exact names are protected, not look-alikes.
-        for path in ["src/agents/mod.rs", "docs/prompts.md", "squadron.toml"] {
+        for path in [
+            "src/agents/mod.rs",
+            "docs/prompts.md",
+            "squadron.toml",
+            "docs/AGENTS.md.bak",
+        ] {
             assert_eq!(
                 check_write(
                     Role::Developer,

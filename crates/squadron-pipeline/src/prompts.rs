@@ -123,6 +123,7 @@ pub(crate) fn agent(
     shared: &Shared,
     ctx: &SquadCtx,
     role: Role,
+    changed: &[String],
 ) -> Result<(AgentSpec, Arc<dyn ChatModel>), String> {
     let squad = ctx.agents()?;
     let setup = squad
@@ -147,6 +148,10 @@ pub(crate) fn agent(
         guidance_elsewhere: Vec::new(),
         docs_cap_bytes: 0,
     };
+    let system = match &ctx.guidance {
+        Some(guidance) => system.with_instructions(&guidance.instructions_for(changed)),
+        None => system,
+    };
     let system_prompt = squad
         .prompts
         .render(PromptName::System, &system)
@@ -158,6 +163,32 @@ pub(crate) fn agent(
     // runtime commits once both are done, through the same test guardrail.
     spec.commit_on_finish = false;
     Ok((spec, Arc::clone(&setup.model)))
+}
+
+/// The files the squad's change touches so far (and, for a bug fix, those its diagnosis
+/// names), which pick the nested guidance an agent is shown.
+async fn files_in_play(shared: &Shared, ctx: &SquadCtx) -> Vec<String> {
+    let mut files = ctx
+        .diagnosis
+        .as_ref()
+        .map(|diagnosis| diagnosis.files.clone())
+        .unwrap_or_default();
+    if let Some(prepared) = &ctx.worktree {
+        match shared
+            .services
+            .workspaces
+            .changed_files(&prepared.path, &prepared.base_sha)
+            .await
+        {
+            Ok(changed) => files.extend(changed),
+            Err(error) => {
+                tracing::warn!(squad = %ctx.squad, %error, "could not list the changed files; agents get the root guidance only");
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
 }
 
 /// What a finished turn produced.
@@ -193,7 +224,8 @@ pub(crate) async fn turn(
     task: &TaskContext,
     extra: Option<&str>,
 ) -> Result<TurnResult, TurnStop> {
-    let (spec, model) = agent(shared, ctx, role)?;
+    let changed = files_in_play(shared, ctx).await;
+    let (spec, model) = agent(shared, ctx, role, &changed)?;
     let workspace = ctx
         .workspace
         .clone()

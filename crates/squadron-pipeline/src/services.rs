@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use squadron_config::{AgentDefinition, ModelRef, PromptLibrary};
+use squadron_config::{AgentDefinition, HostEnvironment, ModelRef, PromptLibrary};
 use squadron_core::gate::ReviewerIdentities;
 use squadron_core::ports::{
     ChatModel, Clock, CodeHost, Confidence, IssueTracker, MergeMethod, Notifier, RepoRef,
@@ -159,6 +159,9 @@ pub struct PipelineSettings {
     /// Channel for the threads of squads not started from Slack (config `slack.channel`);
     /// `None` keeps them silent.
     pub notify_channel: Option<String>,
+    /// What this host offers a target repository's commands (its environment for
+    /// `pass_env`, the default `PATH`, what may never be passed or mounted).
+    pub host: HostEnvironment,
 }
 
 impl PipelineSettings {
@@ -184,6 +187,7 @@ impl PipelineSettings {
             failpoint_scope: "squadron".to_owned(),
             min_confidence: Confidence::Medium,
             notify_channel: None,
+            host: HostEnvironment::bare(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, REPO_SETTINGS_FILE, RepoSettings};
+use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, RepoSettings, RepositoryGuidance};
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
@@ -55,6 +55,9 @@ pub(crate) struct SquadCtx {
     pub diagnosis: Option<Diagnosis>,
     /// Its agents and prompts, once the worktree is prepared.
     pub agents: Option<SquadAgents>,
+    /// The repository's guidance for agents (`AGENTS.md`, `CLAUDE.md`, its docs), read from
+    /// the base commit when the worktree is prepared.
+    pub guidance: Option<Arc<RepositoryGuidance>>,
 }
 
 /// A squad's working state, shared by the tasks that work for it one at a time.
@@ -93,6 +96,7 @@ impl SquadCtx {
             qa_summary: None,
             diagnosis: None,
             agents: None,
+            guidance: None,
         }
     }
 
@@ -163,7 +167,7 @@ impl SquadCtx {
             .prepare(&request)
             .await
             .map_err(|error| format!("prepare the worktree of {}: {error}", self.issue_key))?;
-        let (settings, agents) = read_repository(shared, &prepared).await?;
+        let (settings, agents, guidance) = read_repository(shared, &prepared).await?;
         let policy = RepoPolicy::from_settings(&settings)
             .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
         let worktree = Worktree::open(&prepared.path)
@@ -187,6 +191,7 @@ impl SquadCtx {
         self.worktree = Some(prepared);
         self.workspace = Some(workspace.clone());
         self.agents = Some(agents);
+        self.guidance = Some(Arc::new(guidance));
         Ok(workspace)
     }
 
@@ -226,30 +231,25 @@ impl SquadCtx {
         self.worktree = None;
         self.workspace = None;
         self.agents = None;
+        self.guidance = None;
     }
 }
 
 /// What the target repository says about how its squads work: its `.squadron.toml`
-/// (guardrail commands, test globs, allowed commands) and its `agents/` and `prompts/`
-/// overrides of the shipped agents. All three are read from the base commit, not the
+/// (guardrail commands, test globs, allowed commands, sandbox), its `agents/` and `prompts/`
+/// overrides of the shipped agents, and its guidance for agents (`AGENTS.md`, `CLAUDE.md`,
+/// the docs it lists). All of it is read from a checkout of the base commit, not the
 /// worktree, so no agent can rewrite its own guardrails or instructions (or another role's)
-/// by changing them on the squad's branch; only when the repository has none of them are the
-/// settings inferred from the worktree's project files. A malformed file fails the squad
-/// with the file and the problem.
+/// by changing them on the squad's branch. A malformed file fails the squad with the file and
+/// the problem.
 async fn read_repository(
     shared: &Shared,
     prepared: &PreparedWorktree,
-) -> Result<(RepoSettings, SquadAgents), String> {
+) -> Result<(RepoSettings, SquadAgents, RepositoryGuidance), String> {
     let shipped = SquadAgents {
         agents: shared.services.agents.clone(),
         prompts: Arc::clone(&shared.services.prompts),
     };
-    let has_dir = |dir: &str| prepared.path.join(dir).is_dir();
-    let has_settings = prepared.path.join(REPO_SETTINGS_FILE).is_file();
-    if !has_settings && !has_dir(AGENTS_DIR) && !has_dir(PROMPTS_DIR) {
-        let settings = load_settings(&prepared.path)?;
-        return Ok((settings, shipped));
-    }
     let workspaces = &shared.services.workspaces;
     let base = &prepared.base_sha;
     let scratch = workspaces
@@ -261,17 +261,22 @@ async fn read_repository(
                 base.short()
             )
         })?;
-    let loaded = load_settings(&scratch).and_then(|settings| {
-        overrides_in(shared, &scratch, shipped).map(|agents| (settings, agents))
+    let loaded = load_settings(shared, &scratch).and_then(|settings| {
+        let guidance = RepositoryGuidance::read(&scratch, &settings.docs, settings.docs_max_bytes);
+        overrides_in(shared, &scratch, shipped).map(|agents| (settings, agents, guidance))
     });
     if let Err(error) = workspaces.remove(&scratch).await {
         tracing::warn!(path = %scratch.display(), %error, "could not remove a scratch worktree");
     }
-    loaded
+    let loaded = loaded?;
+    for note in &loaded.0.notes {
+        tracing::info!(note = %note, "repository settings");
+    }
+    Ok(loaded)
 }
 
-fn load_settings(root: &Path) -> Result<RepoSettings, String> {
-    RepoSettings::load(root).map_err(|error| {
+fn load_settings(shared: &Shared, root: &Path) -> Result<RepoSettings, String> {
+    RepoSettings::load_with(root, &shared.settings.host).map_err(|error| {
         format!(
             "read the repository settings in {}: {error}",
             root.display()

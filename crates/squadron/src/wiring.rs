@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use squadron_config::{AgentCatalog, Config, ModelRef, PromptLibrary, Secrets};
+use squadron_config::{
+    AgentCatalog, Config, Env, HostEnvironment, ModelRef, PromptLibrary, Secrets,
+};
 use squadron_config::{CacheSetting, OutputLimitFieldSetting, ResolvedProfile, ToolChoiceSetting};
 use squadron_core::gate::{IdentityWarning, ReviewerIdentities};
 use squadron_core::ports::ModelLimits;
@@ -320,8 +322,24 @@ impl ModelResolver for ConfiguredModels {
     }
 }
 
+/// What this host offers target repositories' commands: the daemon's environment for their
+/// `pass_env`, the sandbox's `PATH`, and what they may never reach (the variables carrying
+/// Squadron's secrets, the data directory with the store and every worktree).
+pub fn host_environment(config: &Config, env: &Env) -> Result<HostEnvironment, CliError> {
+    Ok(HostEnvironment {
+        env: env.clone(),
+        default_path: squadron_harness::sandbox::DEFAULT_PATH.to_owned(),
+        reserved_variables: config.secret_variable_names(),
+        reserved_dirs: vec![data_dir(config)?],
+    })
+}
+
 /// The runtime's settings from the configuration.
-fn settings(config: &Config, review_mode: ReviewMode) -> Result<PipelineSettings, CliError> {
+fn settings(
+    config: &Config,
+    env: &Env,
+    review_mode: ReviewMode,
+) -> Result<PipelineSettings, CliError> {
     let mut repositories = BTreeMap::new();
     for (team, repository) in &config.repositories {
         repositories.insert(
@@ -350,6 +368,7 @@ fn settings(config: &Config, review_mode: ReviewMode) -> Result<PipelineSettings
     settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;
     settings.min_confidence = config.diagnosis.min_confidence;
     settings.notify_channel = config.slack.channel.clone();
+    settings.host = host_environment(config, env)?;
     Ok(settings)
 }
 
@@ -433,5 +452,8 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         clock: Arc::new(SystemClock),
         notifier: notifier(config, &secrets)?,
     };
-    Ok(Pipeline::new(services, settings(config, review_mode)?))
+    Ok(Pipeline::new(
+        services,
+        settings(config, &context.env, review_mode)?,
+    ))
 }

@@ -404,3 +404,23 @@ fn an_agent_model_must_name_a_configured_priced_model() {
     let error = overridden.check_models(&unpriced).unwrap_err();
     assert!(error.problem.starts_with("model `vllm/qwen` has no prices in the configuration; add [providers.vllm.models.\"qwen\"]"), "{error}");
 }
+
+#[test]
+fn every_variable_that_carries_a_secret_is_named() {
+    let names = Config::shipped().secret_variable_names();
+    for name in [
+        "LINEAR_API_KEY",
+        "LINEAR_OAUTH_TOKEN",
+        "LINEAR_WEBHOOK_SECRET",
+        "GITHUB_TOKEN_DEVELOPER",
+        "GITHUB_TOKEN_CODE_REVIEWER",
+        "GITHUB_TOKEN_QA_SPECIALIST",
+        "GITHUB_WEBHOOK_SECRET",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "OPENAI_API_KEY",
+        "DATABASE_URL",
+    ] {
+        assert!(names.contains(name), "{name} missing from {names:?}");
+    }
+}

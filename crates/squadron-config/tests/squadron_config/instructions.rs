@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use squadron_config::{
     AgentCatalog, AgentContext, ProjectInstructions, PromptLibrary, PromptName, RepoSettings,
-    RepositoryContext, SystemContext,
+    RepositoryContext, RepositoryGuidance, SystemContext,
 };
 use squadron_core::Role;
 
@@ -187,4 +187,51 @@ fn nix_mkfifo(path: &Path) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn guidance_read_once_serves_each_agent_the_files_nearest_its_changes() {
+    let repo = shop();
+    let settings = RepoSettings::load(repo.path()).unwrap();
+    let guidance = RepositoryGuidance::read(repo.path(), &settings.docs, 8192);
+    // The checkout may go: the guidance was read.
+    drop(repo);
+    let nested = |changed: &[&str]| {
+        let changed: Vec<String> = changed.iter().map(|path| (*path).to_owned()).collect();
+        let instructions = guidance.instructions_for(&changed);
+        let shown: Vec<String> = instructions
+            .documents
+            .iter()
+            .map(|doc| doc.path.clone())
+            .filter(|path| path.starts_with("crates/"))
+            .collect();
+        (shown, instructions.elsewhere)
+    };
+    assert_eq!(
+        nested(&[]),
+        (
+            vec![],
+            vec![
+                "crates/billing/AGENTS.md".to_owned(),
+                "crates/pricing/AGENTS.md".to_owned()
+            ]
+        )
+    );
+    assert_eq!(
+        nested(&[
+            "crates/billing/src/invoice.rs",
+            "crates/pricing/src/rules/shipping.rs"
+        ]),
+        (
+            vec![
+                "crates/billing/AGENTS.md".to_owned(),
+                "crates/pricing/AGENTS.md".to_owned()
+            ],
+            vec![]
+        )
+    );
+    assert_eq!(
+        nested(&["README.md", "../escape.rs"]).0,
+        Vec::<String>::new()
+    );
 }

@@ -111,3 +111,44 @@ async fn the_repositorys_squadron_settings_are_read_from_the_base_and_a_bad_one_
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repositorys_guidance_reaches_every_agent_from_the_base() {
+    const ROOT: &str = "Write every file's last line with a newline (guidance-51c2).";
+    const NESTED: &str = "Files under src/ are plain text, one word a line (guidance-9e07).";
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.add_to_main(&[
+        ("AGENTS.md", &format!("# Shop conventions\n{ROOT}\n")),
+        ("src/AGENTS.md", &format!("{NESTED}\n")),
+    ]);
+
+    let squad = run_one(&world, world.settings("guidance")).await;
+
+    assert_eq!(squad.phase, Phase::Merged, "{:?}", squad.phase);
+    let systems = |role: Role| world.models[&role].systems.lock().unwrap().clone();
+    for role in [
+        Role::Developer,
+        Role::Qa,
+        Role::CodeReviewer,
+        Role::QaSpecialist,
+    ] {
+        let prompts = systems(role);
+        assert!(!prompts.is_empty(), "the {role} worked");
+        for prompt in &prompts {
+            // The repository's guidance, as guidance: not fenced as untrusted data.
+            let fence = prompt
+                .find("<repository-guidance id=\"")
+                .unwrap_or_else(|| panic!("the {role} has no guidance:\n{prompt}"));
+            assert!(prompt[fence..].contains(ROOT), "{role}:\n{prompt}");
+        }
+    }
+    // Before anything changed, the Developer is pointed at the nested guidance; the
+    // reviewers, whose change touches src/, are shown it.
+    let developer = &systems(Role::Developer)[0];
+    assert!(
+        developer.contains("- `src/AGENTS.md`") && !developer.contains(NESTED),
+        "{developer}"
+    );
+    let reviewer = &systems(Role::CodeReviewer)[0];
+    assert!(reviewer.contains(NESTED), "{reviewer}");
+}
