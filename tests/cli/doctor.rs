@@ -319,3 +319,105 @@ async fn doctor_fails_on_refused_credentials() {
     assert!(line(&out, "linear").starts_with("FAIL"), "{out}");
     assert!(line(&out, "github").starts_with("FAIL"), "{out}");
 }
+
+/// `tests/samples/<name>` copied into the sandbox and committed, with `edit` applied after.
+fn sample_repo(sandbox: &Sandbox, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/samples")
+        .join(name);
+    let repo = sandbox.path().join(name);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&source)
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (path, text) in files {
+        std::fs::write(repo.join(path), text).unwrap();
+    }
+    for args in [
+        &["init", "--quiet"][..],
+        &["add", "--all"],
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "sample",
+        ],
+    ] {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+    repo
+}
+
+#[test]
+fn doctor_runs_a_repositorys_setup_and_tests_on_its_committed_head() {
+    let sandbox = Sandbox::new();
+    let repo = sample_repo(
+        &sandbox,
+        "python-package",
+        &[(
+            ".squadron.toml",
+            "lint = \"python3 -m py_compile {files}\"\nlint_extensions = [\"py\"]\n\
+             [sandbox]\nsetup = [\"sh\", \"-c\", \"echo installing; touch .installed\"]\nsetup_network = false\n",
+        )],
+    );
+    // An uncommitted break is not what squads would see.
+    std::fs::write(repo.join("tests/test_broken.py"), "raise SystemExit(3)\n").unwrap();
+    let outcome = sandbox.run(
+        &["doctor", "--offline", "--repo", repo.to_str().unwrap()],
+        &REQUIRED,
+    );
+    let out = outcome.stdout();
+    assert!(
+        line(&out, "repo")
+            .contains("test: python3 -m unittest; test one: python3 -m unittest {selector}"),
+        "{out}"
+    );
+    assert!(line(&out, "repo-setup").starts_with("ok"), "{out}");
+    assert!(
+        line(&out, "repo-tests").contains("`python3 -m unittest` passed in"),
+        "{out}"
+    );
+    assert!(
+        !repo.join(".installed").exists(),
+        "doctor changed the checkout"
+    );
+
+    // A committed failure fails doctor, with the failing output.
+    let broken = sample_repo(
+        &sandbox,
+        "js-package",
+        &[(
+            "test/broken.test.js",
+            "require('node:test')('breaks', () => { throw new Error('boom-4711'); });\n",
+        )],
+    );
+    let outcome = sandbox.run(
+        &["doctor", "--offline", "--repo", broken.to_str().unwrap()],
+        &REQUIRED,
+    );
+    let out = outcome.stdout();
+    assert_eq!(outcome.code(), 1, "{out}");
+    let tests = out
+        .split("\n")
+        .skip_while(|line| !line.starts_with("FAIL  repo-tests"))
+        .take(42)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        tests.contains("`npm test` failed on the committed head") && tests.contains("boom-4711"),
+        "{out}"
+    );
+}

@@ -1,11 +1,14 @@
 //! Conversions from the configuration crate's types (agent files, `.squadron.toml`,
 //! `[sandbox]`) into the harness's own.
 
-use squadron_config::{AgentDefinition, CommandLine, RepoSettings, Tool};
+use std::path::Path;
+
+use squadron_config::{AgentDefinition, CommandLine, RepoSandbox, RepoSettings, Tool};
 use squadron_core::TokenPrices;
 
 use crate::permissions::{InvalidGlob, TestGlobs, WriteScope};
 use crate::registry::ToolRegistry;
+use crate::sandbox::{SandboxError, SandboxSettings};
 use crate::tool_spec::ToolName;
 use crate::turn::{AgentSpec, TurnSettings};
 use crate::workspace::RepoPolicy;
@@ -61,8 +64,59 @@ impl RepoPolicy {
             test_globs: TestGlobs::new(&settings.test_globs)?,
             allowed_commands: settings.allowed_commands.iter().map(shell_line).collect(),
             notes: settings.notes.clone(),
+            setup: settings.sandbox.setup.as_ref().map(shell_line),
+            setup_network: settings.sandbox.setup_network,
         })
     }
+}
+
+/// The settings a repository's commands run with: `base` (the daemon's) plus the
+/// repository's variables, its toolchain directories read-only with their credential files
+/// masked, and each of its cache variables set to a directory of its own under `caches`
+/// (created here, mounted writable, kept by the daemon for the repository's next squads).
+/// Without `caches` the cache variables are left unset, so tools use their defaults.
+pub fn repository_sandbox(
+    base: &SandboxSettings,
+    repository: &RepoSandbox,
+    caches: Option<&Path>,
+) -> Result<SandboxSettings, RepositorySandboxError> {
+    let mut settings = base.clone();
+    for (name, value) in &repository.env {
+        settings.allow_env(name.clone(), value.clone())?;
+    }
+    settings
+        .read_only_mounts
+        .extend(repository.mounts.iter().cloned());
+    settings.masked.extend(repository.masked.iter().cloned());
+    if let Some(caches) = caches {
+        for variable in &repository.caches {
+            let dir = caches.join(variable);
+            std::fs::create_dir_all(&dir).map_err(|source| RepositorySandboxError::Cache {
+                dir: dir.clone(),
+                source,
+            })?;
+            settings.allow_env(variable.clone(), dir.display().to_string())?;
+            settings.writable_mounts.push(dir);
+        }
+    }
+    Ok(settings)
+}
+
+/// Why a repository's sandbox could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositorySandboxError {
+    /// A variable was refused.
+    #[error(transparent)]
+    Variable(#[from] SandboxError),
+    /// A cache directory could not be created.
+    #[error("create the cache directory {}", dir.display())]
+    Cache {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl AgentSpec {

@@ -5,7 +5,7 @@
 use squadron_core::{Role, Timestamp};
 
 use crate::git::{GitError, git, git_output};
-use crate::sandbox::{CommandOutput, SandboxCommand, SandboxError};
+use crate::sandbox::{CommandOutput, Network, SandboxCommand, SandboxError, WorktreeAccess};
 use crate::workspace::SquadWorkspace;
 use squadron_config::fence;
 
@@ -214,6 +214,28 @@ pub async fn after_write(workspace: &SquadWorkspace, written: &[String]) -> Stri
     report
 }
 
+/// Runs the repository's setup command in the worktree (writable, with the network when
+/// the repository allows it), once before any agent; `None` when it has none.
+pub async fn run_setup(workspace: &SquadWorkspace) -> Option<Result<CommandOutput, SandboxError>> {
+    let setup = workspace.policy.setup.as_deref()?;
+    let network = if workspace.policy.setup_network {
+        Network::Allowed
+    } else {
+        Network::Isolated
+    };
+    Some(
+        workspace
+            .sandbox
+            .run_with_network(
+                workspace.worktree.root(),
+                &SandboxCommand::Shell(setup.to_owned()),
+                WorktreeAccess::ReadWrite,
+                network,
+            )
+            .await,
+    )
+}
+
 /// What the linter said before a writer's turn ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LintReport {
@@ -251,7 +273,7 @@ fn read_regular(path: &std::path::Path) -> Option<Vec<u8>> {
 }
 
 /// The head and the tail of `text` within `cap` bytes, saying how much was left out.
-pub(crate) fn bounded(text: &str, cap: usize) -> String {
+pub fn bounded(text: &str, cap: usize) -> String {
     if text.len() <= cap {
         return text.to_owned();
     }

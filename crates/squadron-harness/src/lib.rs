@@ -30,19 +30,20 @@ mod git;
 
 pub use confine::{ConfinedPath, PathRefusal, Worktree};
 pub use confined_io::{ConfinedFile, FileContents, FileError, FileHead};
+pub use from_config::{RepositorySandboxError, repository_sandbox};
 
 pub use context::ContextBudget;
 pub use git::GitError;
 pub use guardrails::{
     AuthoredChange, CommitError, CommitOutcome, GUARDRAIL_OUTPUT_CAP, LintReport, after_write,
-    commit, commit_by_author, commit_identity, lint_before_finish, lints_per_write,
+    commit, commit_by_author, commit_identity, lint_before_finish, lints_per_write, run_setup,
 };
 pub use metering::{BudgetExceeded, check_budgets};
 pub use output_cap::OutputLimits;
 pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
 pub use registry::{Executed, ToolRegistry};
 pub use sandbox::{
-    CommandOutput, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
+    CommandOutput, Network, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
     SandboxSettings, WorktreeAccess,
 };
 pub use scratch::Scratch;

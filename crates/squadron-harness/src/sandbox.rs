@@ -63,6 +63,13 @@ pub struct SandboxSettings {
     env: BTreeMap<String, String>,
     /// The bubblewrap program, looked up on the allow-listed `PATH` when not absolute.
     pub bwrap_program: PathBuf,
+    /// Host paths bound read-only at the same path (a repository's toolchains).
+    pub read_only_mounts: Vec<PathBuf>,
+    /// Host directories bound writable at the same path (a repository's caches, kept by the
+    /// daemon per repository). They must exist.
+    pub writable_mounts: Vec<PathBuf>,
+    /// Files inside the mounts that commands see empty (registry credentials).
+    pub masked: Vec<PathBuf>,
 }
 
 impl SandboxSettings {
@@ -78,6 +85,9 @@ impl SandboxSettings {
             output_cap: 64 * 1024,
             env,
             bwrap_program: PathBuf::from("bwrap"),
+            read_only_mounts: Vec::new(),
+            writable_mounts: Vec::new(),
+            masked: Vec::new(),
         }
     }
 
@@ -107,6 +117,16 @@ impl SandboxSettings {
     pub(crate) fn path_env(&self) -> &str {
         self.env.get("PATH").map_or(DEFAULT_PATH, String::as_str)
     }
+}
+
+/// Whether a command may reach the network. Only a repository's setup command ever does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// No network at all (bubblewrap's own network namespace, without even the host's
+    /// loopback).
+    Isolated,
+    /// The host's network, for installing dependencies.
+    Allowed,
 }
 
 /// Whether a command may change the worktree.
@@ -335,6 +355,17 @@ impl Sandbox {
         &self.settings
     }
 
+    /// The same runner with other settings (a repository's variables and mounts), without
+    /// probing bubblewrap again.
+    pub fn with_settings(&self, settings: SandboxSettings) -> Sandbox {
+        Sandbox {
+            kind: self.kind,
+            settings,
+            bwrap: self.bwrap.clone(),
+            warning: self.warning.clone(),
+        }
+    }
+
     /// Runs `command` with `worktree` as its working directory and writable.
     pub async fn run(
         &self,
@@ -353,6 +384,20 @@ impl Sandbox {
         command: &SandboxCommand,
         access: WorktreeAccess,
     ) -> Result<CommandOutput, SandboxError> {
+        self.run_with_network(worktree, command, access, Network::Isolated)
+            .await
+    }
+
+    /// Like [`Sandbox::run_with`], choosing whether the command reaches the network. Only a
+    /// repository's setup command is given [`Network::Allowed`]; the restricted runner
+    /// cannot take the network away in any case.
+    pub async fn run_with_network(
+        &self,
+        worktree: &Path,
+        command: &SandboxCommand,
+        access: WorktreeAccess,
+        network: Network,
+    ) -> Result<CommandOutput, SandboxError> {
         if access == WorktreeAccess::ReadOnly && self.kind != SandboxKind::Bubblewrap {
             return Err(SandboxError::ReadOnlyNeedsBubblewrap);
         }
@@ -368,7 +413,7 @@ impl Sandbox {
             (SandboxKind::Bubblewrap, Some(bwrap)) => {
                 let mut process = Command::new(bwrap);
                 process
-                    .args(bubblewrap_args(worktree, &self.settings, access))
+                    .args(bubblewrap_args(worktree, &self.settings, access, network))
                     .arg("--")
                     .args(&argv);
                 // Bubblewrap itself gets only PATH: the sandbox's env is set with --setenv.
@@ -401,6 +446,7 @@ fn bubblewrap_args(
     worktree: &Path,
     settings: &SandboxSettings,
     access: WorktreeAccess,
+    network: Network,
 ) -> Vec<String> {
     let worktree = worktree.display().to_string();
     let mut args: Vec<String> = [
@@ -416,15 +462,36 @@ fn bubblewrap_args(
     ]
     .map(str::to_owned)
     .to_vec();
-    // After the tmpfs, so that a worktree under /tmp is visible (and writable) again.
+    // After the tmpfs, so that a toolchain, cache or worktree under /tmp is visible again;
+    // `-try` skips a toolchain path that disappeared. The worktree comes after the mounts,
+    // so no mount can cover it, and masks come last, over what the mounts expose.
+    for mount in &settings.read_only_mounts {
+        let mount = mount.display().to_string();
+        args.extend(["--ro-bind-try".to_owned(), mount.clone(), mount]);
+    }
+    for mount in &settings.writable_mounts {
+        let mount = mount.display().to_string();
+        args.extend(["--bind".to_owned(), mount.clone(), mount]);
+    }
     let bind = match access {
         WorktreeAccess::ReadWrite => "--bind",
         WorktreeAccess::ReadOnly => "--ro-bind",
     };
     args.extend([bind.to_owned(), worktree.clone(), worktree.clone()]);
+    for masked in &settings.masked {
+        if masked.symlink_metadata().is_ok() {
+            args.extend([
+                "--ro-bind".to_owned(),
+                "/dev/null".to_owned(),
+                masked.display().to_string(),
+            ]);
+        }
+    }
+    if network == Network::Isolated {
+        args.push("--unshare-net".to_owned());
+    }
     args.extend(
         [
-            "--unshare-net",
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
@@ -462,6 +529,7 @@ async fn probe_bubblewrap(bwrap: &Path, settings: &SandboxSettings) -> Result<()
             probe_dir.path(),
             settings,
             WorktreeAccess::ReadWrite,
+            Network::Isolated,
         ))
         .args(["--", "true"])
         .env_clear()

@@ -36,6 +36,10 @@ pub struct RepoPolicy {
     /// Why a usual guardrail is missing (a formatter that is not installed…), told to agents
     /// instead of a bare "not configured".
     pub notes: Vec<String>,
+    /// Run once per worktree before any agent (installing dependencies…).
+    pub setup: Option<String>,
+    /// Whether the setup command may reach the network.
+    pub setup_network: bool,
 }
 
 /// Spending limits; `None` means unlimited.

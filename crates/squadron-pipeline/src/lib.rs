@@ -22,6 +22,7 @@ mod progress;
 mod prompts;
 mod runtime;
 mod services;
+mod setup;
 mod shared;
 mod squad;
 mod steps;

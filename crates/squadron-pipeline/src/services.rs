@@ -162,6 +162,10 @@ pub struct PipelineSettings {
     /// What this host offers a target repository's commands (its environment for
     /// `pass_env`, the default `PATH`, what may never be passed or mounted).
     pub host: HostEnvironment,
+    /// Where the caches a repository's `.squadron.toml` names are kept, one directory per
+    /// repository (`<root>/<owner>/<name>/<VARIABLE>`), reused by its later squads; `None`
+    /// leaves those variables unset.
+    pub cache_root: Option<std::path::PathBuf>,
 }
 
 impl PipelineSettings {
@@ -188,6 +192,7 @@ impl PipelineSettings {
             min_confidence: Confidence::Medium,
             notify_channel: None,
             host: HostEnvironment::bare(),
+            cache_root: None,
         }
     }
 }

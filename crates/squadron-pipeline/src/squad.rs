@@ -13,10 +13,12 @@ use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
 use squadron_harness::{
     Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
+    repository_sandbox,
 };
 
 use crate::progress::SquadView;
 use crate::services::{AgentSetup, RepositoryTarget};
+use crate::setup;
 use crate::shared::Shared;
 
 /// Where a target repository keeps its overrides of the shipped agents and prompts.
@@ -170,6 +172,23 @@ impl SquadCtx {
         let (settings, agents, guidance) = read_repository(shared, &prepared).await?;
         let policy = RepoPolicy::from_settings(&settings)
             .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
+        let caches = shared
+            .settings
+            .cache_root
+            .as_ref()
+            .map(|root| root.join(&target.repo.owner).join(&target.repo.name));
+        let base_sandbox = &shared.services.sandbox;
+        let sandbox_settings = repository_sandbox(
+            base_sandbox.settings(),
+            &settings.sandbox,
+            caches.as_deref(),
+        )
+        .map_err(|error| {
+            format!(
+                "set up the sandbox the repository's .squadron.toml asks for: {}",
+                squadron_core::error_chain(&error)
+            )
+        })?;
         let worktree = Worktree::open(&prepared.path)
             .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
         self.test_command = settings.test.to_string();
@@ -182,12 +201,13 @@ impl SquadCtx {
             squad_id: self.squad.clone(),
             issue: self.issue_key.clone(),
             worktree,
-            sandbox: Arc::clone(&shared.services.sandbox),
+            sandbox: Arc::new(base_sandbox.with_settings(sandbox_settings)),
             policy: Arc::new(policy),
             qa_files: QaFiles::new([]),
             test_change_requests: TestChangeRequests::default(),
             budgets: shared.settings.budgets,
         };
+        setup::run_once(shared, &self.squad, &self.issue_key, &workspace).await?;
         self.worktree = Some(prepared);
         self.workspace = Some(workspace.clone());
         self.agents = Some(agents);

@@ -369,6 +369,7 @@ fn settings(
     settings.min_confidence = config.diagnosis.min_confidence;
     settings.notify_channel = config.slack.channel.clone();
     settings.host = host_environment(config, env)?;
+    settings.cache_root = Some(data_dir(config)?.join("caches"));
     Ok(settings)
 }
 

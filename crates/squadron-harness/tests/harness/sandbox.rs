@@ -310,3 +310,129 @@ async fn capped_output_keeps_its_end_where_failures_are_summed_up() {
         output.stdout
     );
 }
+
+/// A workspace whose sandbox is the one the repository's `.squadron.toml` (`text`) asks for,
+/// under bubblewrap, with its caches under `caches`.
+async fn repository_workspace(
+    repo: &std::path::Path,
+    text: &str,
+    caches: &std::path::Path,
+) -> squadron_harness::SquadWorkspace {
+    let settings = squadron_config::RepoSettings::from_text_with(
+        repo,
+        Some(text),
+        &squadron_config::HostEnvironment::bare(),
+    )
+    .unwrap();
+    let base = SandboxSettings::new(SandboxMode::Bubblewrap);
+    let sandbox = Sandbox::detect(base.clone()).await.unwrap();
+    let repository =
+        squadron_harness::repository_sandbox(&base, &settings.sandbox, Some(caches)).unwrap();
+    let mut workspace = workspace_with(
+        repo,
+        squadron_harness::RepoPolicy::from_settings(&settings).unwrap(),
+        SandboxMode::Bubblewrap,
+    )
+    .await;
+    workspace.sandbox = std::sync::Arc::new(sandbox.with_settings(repository));
+    workspace
+}
+
+#[tokio::test]
+async fn a_repositorys_toolchain_is_read_only_its_cache_writable_and_its_credentials_hidden() {
+    let repo = repository();
+    // Under /tmp, which commands see as an empty tmpfs unless it is mounted.
+    let toolchain = tempfile::tempdir().unwrap();
+    std::fs::create_dir(toolchain.path().join("bin")).unwrap();
+    let tool = toolchain.path().join("bin/tool");
+    std::fs::write(&tool, "#!/bin/sh\necho toolchain-ok\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        toolchain.path().join("credentials.toml"),
+        "token = \"cio_secret\"\n",
+    )
+    .unwrap();
+    let caches = tempfile::tempdir().unwrap();
+    let dir = toolchain.path().display();
+    let text = format!(
+        "test = \"true\"\n[sandbox]\nmounts = [\"{dir}\"]\ncaches = [\"BUILD_CACHE\"]\nenv = {{ TOOLCHAIN = \"{dir}\" }}\n"
+    );
+    let workspace = repository_workspace(repo.path(), &text, caches.path()).await;
+    let script = "$TOOLCHAIN/bin/tool; cat $TOOLCHAIN/credentials.toml; \
+                  touch $TOOLCHAIN/planted 2>/dev/null || echo toolchain-read-only; \
+                  echo built > $BUILD_CACHE/artifact && echo cache-written";
+    let output = workspace
+        .sandbox
+        .run(repo.path(), &SandboxCommand::Shell(script.to_owned()))
+        .await
+        .unwrap();
+    assert!(output.success(), "{}", output.render());
+    assert_eq!(
+        output.stdout,
+        "toolchain-ok\ntoolchain-read-only\ncache-written\n",
+        "{}",
+        output.render()
+    );
+    assert!(!toolchain.path().join("planted").exists());
+    // The cache outlives the command, for the repository's next squad.
+    assert_eq!(
+        std::fs::read_to_string(caches.path().join("BUILD_CACHE/artifact")).unwrap(),
+        "built\n"
+    );
+
+    // Without the mount the toolchain is not there at all.
+    let unmounted = repository_workspace(repo.path(), "test = \"true\"\n", caches.path()).await;
+    let output = unmounted
+        .sandbox
+        .run(
+            repo.path(),
+            &SandboxCommand::Shell(format!("{dir}/bin/tool")),
+        )
+        .await
+        .unwrap();
+    assert!(!output.success(), "{}", output.render());
+}
+
+#[tokio::test]
+async fn only_the_setup_command_reaches_the_network_and_only_when_allowed() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let repo = repository();
+    let caches = tempfile::tempdir().unwrap();
+    let connect = format!("bash -c 'echo hello > /dev/tcp/127.0.0.1/{port}'");
+    let text = |network: bool| {
+        format!(
+            "test = \"true\"\n[sandbox]\nsetup = [\"sh\", \"-c\", \"{connect}\"]\nsetup_network = {network}\n"
+        )
+    };
+
+    let offline = repository_workspace(repo.path(), &text(false), caches.path()).await;
+    let output = squadron_harness::run_setup(&offline)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.success(), "{}", output.render());
+    let output = offline
+        .sandbox
+        .run(repo.path(), &SandboxCommand::Shell(connect.clone()))
+        .await
+        .unwrap();
+    assert!(!output.success(), "{}", output.render());
+    assert!(listener.accept().is_err(), "an isolated command connected");
+
+    let online = repository_workspace(repo.path(), &text(true), caches.path()).await;
+    let output = squadron_harness::run_setup(&online).await.unwrap().unwrap();
+    assert!(output.success(), "{}", output.render());
+    assert!(
+        listener.accept().is_ok(),
+        "the setup command did not connect"
+    );
+    // Every other command of the same repository stays offline.
+    let output = online
+        .sandbox
+        .run(repo.path(), &SandboxCommand::Shell(connect))
+        .await
+        .unwrap();
+    assert!(!output.success(), "{}", output.render());
+}

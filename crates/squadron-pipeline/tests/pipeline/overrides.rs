@@ -152,3 +152,70 @@ async fn the_repositorys_guidance_reaches_every_agent_from_the_base() {
     let reviewer = &systems(Role::CodeReviewer)[0];
     assert!(reviewer.contains(NESTED), "{reviewer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repositorys_setup_runs_before_any_agent_and_its_caches_outlive_the_squad() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    // The tests pass only where the setup ran and the cache variable points somewhere.
+    world.add_to_main(&[
+        (
+            ".squadron.toml",
+            "test = [\"sh\", \"-c\", \"test -f .deps/ready && test -d \\\"$BUILD_CACHE\\\" && sh run-tests.sh\"]\n\
+             test_globs = [\"tests/**\"]\n\
+             [sandbox]\n\
+             setup = [\"sh\", \"-c\", \"mkdir -p .deps && echo installed > .deps/ready && echo fetched 3 packages\"]\n\
+             caches = [\"BUILD_CACHE\"]\n",
+        ),
+        (".gitignore", ".deps/\n"),
+    ]);
+    let caches = tempfile::tempdir().unwrap();
+    let mut settings = world.settings("setup");
+    settings.cache_root = Some(caches.path().to_owned());
+
+    let squad = run_one(&world, settings).await;
+
+    assert_eq!(squad.phase, Phase::Merged, "{:?}", squad.phase);
+    let events = world.store.events(&squad.squad).await.unwrap();
+    let setups: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|event| event.kind == "setup")
+        .map(|event| serde_json::from_str(&event.payload).unwrap())
+        .collect();
+    assert!(!setups.is_empty(), "no setup recorded: {events:?}");
+    assert_eq!(setups[0]["passed"], true, "{setups:?}");
+    assert!(
+        setups[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("fetched 3 packages"),
+        "{setups:?}"
+    );
+    assert!(caches.path().join("acme/shop/BUILD_CACHE").is_dir());
+    // What the setup installed stays out of the merged change.
+    assert!(world.merged_file("ENG-1"));
+    assert!(crate::support::git(&world.code_host.remote, &["show", "main:.deps/ready"]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_setup_stops_the_squad_before_any_agent_with_its_output() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.add_to_main(&[(
+        ".squadron.toml",
+        "test = [\"sh\", \"run-tests.sh\"]\n[sandbox]\n\
+         setup = [\"sh\", \"-c\", \"echo 'npm ERR! network request failed'; exit 1\"]\n",
+    )]);
+
+    let squad = run_one(&world, world.settings("setup-bad")).await;
+
+    let Phase::Failed(reason) = &squad.phase else {
+        panic!("the squad fails: {:?}", squad.phase);
+    };
+    assert!(
+        reason.contains("setup command") && reason.contains("npm ERR! network request failed"),
+        "{reason}"
+    );
+    assert!(
+        world.models[&Role::Developer].tasks().is_empty(),
+        "an agent worked in a worktree whose setup failed"
+    );
+}

@@ -32,7 +32,7 @@ use squadron_store::{SqlStore, StoreLocation};
 
 pub const URL: &str = "https://linear.app/acme/project/shop-0123456789ab";
 
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)

@@ -9,19 +9,25 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use squadron_config::{AgentCatalog, Config, PromptLibrary, RepoSettings};
+use squadron_config::{
+    AgentCatalog, Config, HostEnvironment, PromptLibrary, RepoSettings, SandboxMode,
+};
 use squadron_core::ports::{ChatMessage, ChatRequest, ToolSpec};
-use squadron_harness::{Sandbox, SandboxKind, SandboxSettings};
+use squadron_harness::{
+    Network, RepoPolicy, Sandbox, SandboxCommand, SandboxKind, SandboxSettings, WorktreeAccess,
+    repository_sandbox,
+};
 use squadron_linear::LinearErrorKind;
 use squadron_store::{SqlStore, StoreLocation};
 
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::context::Context;
 use crate::error::{CliError, error_chain};
-use crate::wiring::{code_host, linear_client, review_mode};
+use crate::wiring::{code_host, host_environment, linear_client, review_mode};
 
 /// How one check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,6 +89,9 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Cli
         context.as_ref().map(|context| &context.config),
         args,
     ));
+    if let Some(repo) = &args.repo {
+        checks.extend(repo_checks(context.as_ref(), repo).await);
+    }
     if let Some(context) = &context {
         checks.extend(credential_checks(context, args));
         checks.push(repositories_check(&context.config));
@@ -195,27 +204,162 @@ fn agent_and_prompt_checks(config: Option<&Config>, args: &DoctorArgs) -> Vec<Ch
         },
     );
 
-    if let Some(repo) = &args.repo {
-        checks.push(match RepoSettings::load(repo) {
-            Ok(settings) => Check::new("repo", Level::Ok, repo_summary(&settings)),
-            Err(error) => Check::new("repo", Level::Fail, error_chain(&error)),
-        });
+    checks
+}
+
+/// `--repo DIR`: the repository's `.squadron.toml` as squads would read it on this host, and
+/// its setup and test commands run once, in the sandbox, on a clone of its committed head.
+async fn repo_checks(context: Option<&Context>, repo: &Path) -> Vec<Check> {
+    let host = match context.map(|context| host_environment(&context.config, &context.env)) {
+        Some(Ok(host)) => host,
+        Some(Err(error)) => return vec![Check::new("repo", Level::Fail, error.message())],
+        None => HostEnvironment::bare(),
+    };
+    let settings = match RepoSettings::load_with(repo, &host) {
+        Ok(settings) => settings,
+        Err(error) => return vec![Check::new("repo", Level::Fail, error_chain(&error))],
+    };
+    let mut summary = repo_summary(&settings);
+    for note in &settings.notes {
+        summary.push_str(&format!("\n{note}"));
     }
+    let level = if settings.notes.is_empty() {
+        Level::Ok
+    } else {
+        Level::Warn
+    };
+    let mut checks = vec![Check::new("repo", level, summary)];
+    let mode = context.map_or(SandboxMode::Auto, |context| context.config.sandbox.mode);
+    checks.extend(repo_commands(repo, &settings, mode).await);
     checks
 }
 
 fn repo_summary(settings: &RepoSettings) -> String {
-    let command = |command: &Option<squadron_config::CommandLine>| match command {
+    let command = |command: Option<&squadron_config::CommandLine>| match command {
         Some(command) => command.argv().join(" "),
         None => "none".to_owned(),
     };
     format!(
-        "test: {}; format: {}; lint: {}; test files: {}",
+        "test: {}; test one: {}; format: {}; lint: {}; setup: {}; test files: {}",
         settings.test.argv().join(" "),
-        command(&settings.format),
-        command(&settings.lint),
+        command(settings.test_one.as_ref()),
+        command(settings.format.as_ref()),
+        command(settings.lint.as_ref()),
+        command(settings.sandbox.setup.as_ref()),
         settings.test_globs.join(", "),
     )
+}
+
+/// Runs the setup command (when there is one) and then the test command on a clone of
+/// `repo`'s committed head, the way a squad's worktree would, and reports both.
+async fn repo_commands(repo: &Path, settings: &RepoSettings, mode: SandboxMode) -> Vec<Check> {
+    let clone = match clone_head(repo) {
+        Ok(clone) => clone,
+        Err(problem) => {
+            return vec![Check::new(
+                "repo-tests",
+                Level::Warn,
+                format!("not run: {problem}"),
+            )];
+        }
+    };
+    let worktree = clone.path().join("repo");
+    let policy = match RepoPolicy::from_settings(settings) {
+        Ok(policy) => policy,
+        Err(error) => return vec![Check::new("repo-tests", Level::Fail, error_chain(&error))],
+    };
+    let base = SandboxSettings::new(mode);
+    let sandbox = match Sandbox::detect(base.clone()).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => return vec![Check::new("repo-tests", Level::Fail, error_chain(&error))],
+    };
+    let caches = clone.path().join("caches");
+    let sandbox = match repository_sandbox(&base, &settings.sandbox, Some(&caches)) {
+        Ok(repository) => sandbox.with_settings(repository),
+        Err(error) => return vec![Check::new("repo-setup", Level::Fail, error_chain(&error))],
+    };
+    let mut checks = Vec::new();
+    if let Some(setup) = &policy.setup {
+        let network = if policy.setup_network {
+            Network::Allowed
+        } else {
+            Network::Isolated
+        };
+        let command = SandboxCommand::Shell(setup.clone());
+        let outcome = sandbox
+            .run_with_network(&worktree, &command, WorktreeAccess::ReadWrite, network)
+            .await;
+        let check = command_check("repo-setup", setup, outcome);
+        let failed = check.level == Level::Fail;
+        checks.push(check);
+        if failed {
+            return checks;
+        }
+    }
+    if let Some(test) = &policy.test {
+        let outcome = sandbox
+            .run(&worktree, &SandboxCommand::Shell(test.clone()))
+            .await;
+        checks.push(command_check("repo-tests", test, outcome));
+    }
+    checks
+}
+
+/// A clone of `repo`'s committed head in a temporary directory (`<tmp>/repo`), so the run
+/// neither uses nor changes what is uncommitted in it.
+fn clone_head(repo: &Path) -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("squadron-doctor-")
+        .tempdir()
+        .map_err(|error| format!("could not create a temporary directory: {error}"))?;
+    let output = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(repo)
+        .arg(dir.path().join("repo"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|error| format!("could not run git: {error}"))?;
+    if output.status.success() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{} is not a git repository with a commit to run them on ({})",
+            repo.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn command_check(
+    name: &'static str,
+    command: &str,
+    outcome: Result<squadron_harness::CommandOutput, squadron_harness::SandboxError>,
+) -> Check {
+    match outcome {
+        Ok(output) if output.success() => Check::new(
+            name,
+            Level::Ok,
+            format!("`{command}` passed in {:.1}s", output.elapsed.as_secs_f64()),
+        ),
+        Ok(output) => {
+            let rendered = output.render();
+            let tail: Vec<&str> = rendered.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Check::new(
+                name,
+                Level::Fail,
+                format!(
+                    "`{command}` failed on the committed head, so every squad would fail before an agent acts:\n{}",
+                    tail.join("\n")
+                ),
+            )
+        }
+        Err(error) => Check::new(
+            name,
+            Level::Fail,
+            format!("`{command}` could not run: {}", error_chain(&error)),
+        ),
+    }
 }
 
 fn credential_checks(context: &Context, args: &DoctorArgs) -> Vec<Check> {

@@ -1,0 +1,73 @@
+//! The repository's setup command (`[sandbox] setup` in its `.squadron.toml`): run in each
+//! prepared worktree before any agent works there, with the network only when the repository
+//! allows it, and told in the squad's event log so `squadron logs` shows what it printed.
+
+use squadron_harness::{GUARDRAIL_OUTPUT_CAP, SquadWorkspace, run_setup};
+
+use squadron_core::{IssueKey, SquadId};
+
+use crate::shared::Shared;
+
+/// Kind of the event-log entry that tells how the setup command went.
+pub(crate) const SETUP_EVENT: &str = "setup";
+
+/// Bytes of the setup command's output kept in the event log (head and tail).
+const KEPT_OUTPUT: usize = 4 * GUARDRAIL_OUTPUT_CAP;
+
+/// Runs the setup command, if the repository has one, and records it; a setup that fails
+/// (or cannot run) fails the step: no agent could build or test in such a worktree.
+pub(crate) async fn run_once(
+    shared: &Shared,
+    squad: &SquadId,
+    issue: &IssueKey,
+    workspace: &SquadWorkspace,
+) -> Result<(), String> {
+    let Some(result) = run_setup(workspace).await else {
+        return Ok(());
+    };
+    let command = workspace.policy.setup.clone().unwrap_or_default();
+    let output = result.map_err(|error| {
+        format!(
+            "run the repository's setup command `{command}`: {}",
+            squadron_core::error_chain(&error)
+        )
+    })?;
+    let passed = output.success();
+    let rendered = output.render();
+    let kept = squadron_harness::guardrails::bounded(&rendered, KEPT_OUTPUT);
+    let payload = serde_json::json!({
+        "command": command,
+        "network": workspace.policy.setup_network,
+        "passed": passed,
+        "exit_code": output.exit_code,
+        "elapsed_ms": u64::try_from(output.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "output": kept,
+    });
+    if let Err(error) = shared
+        .services
+        .store
+        .append_event(
+            squad,
+            SETUP_EVENT,
+            &payload.to_string(),
+            shared.services.clock.now(),
+        )
+        .await
+    {
+        tracing::warn!(%squad, %error, "could not record the setup command's output");
+    }
+    tracing::info!(
+        %squad, %issue, command = %command, passed,
+        elapsed_ms = output.elapsed.as_millis(), "setup command ran"
+    );
+    if passed {
+        Ok(())
+    } else {
+        let tail: Vec<&str> = rendered.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Err(format!(
+            "run the repository's setup command `{command}`: it failed, so no agent could work in this worktree (the whole output is in `squadron logs`):\n{}",
+            tail.join("\n")
+        ))
+    }
+}
