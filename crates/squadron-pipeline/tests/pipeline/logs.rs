@@ -152,8 +152,13 @@ async fn every_status_event_is_one_line_with_the_squads_fields() {
         let lines: Vec<_> = events.iter().filter(|line| line["event"] == kind).collect();
         assert!(!lines.is_empty(), "no `{kind}` line in {events:#?}");
         let complete = lines.iter().find(|line| {
+            // A squad has no PR to name before it opens one: the budget can run out while
+            // implementing when the Developer's and QA's calls overlap (how much is in flight
+            // at the check depends on timing).
+            let before_pr = line["phase"] == "implementing";
             squad_fields
                 .iter()
+                .filter(|field| !(before_pr && **field == "pr"))
                 .chain(extra)
                 .all(|field| line.contains_key(*field))
         });
