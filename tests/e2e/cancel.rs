@@ -8,8 +8,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use squadron::demo::{DemoLimits, SAMPLE_REPO};
 
-use crate::generated::{Behaviour, milestone_of};
 use crate::support::{Rig, until};
+use squadron::demo::generated::{Behaviour, milestone_of};
 
 const WEBHOOK_SECRET: &str = "linear-webhook-secret";
 

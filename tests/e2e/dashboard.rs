@@ -11,8 +11,8 @@ use std::time::Duration;
 use squadron::demo::DemoLimits;
 
 use crate::browser::Browser;
-use crate::generated::{Behaviour, milestone};
 use crate::support::Rig;
+use squadron::demo::generated::{Behaviour, milestone};
 
 fn artifacts() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")

@@ -9,8 +9,8 @@ use std::time::Duration;
 use squadron::demo::DemoLimits;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::generated::{Behaviour, milestone};
 use crate::support::Rig;
+use squadron::demo::generated::{Behaviour, milestone};
 
 /// A loopback port in front of a service that can be switched off: while down it accepts
 /// each connection and closes it at once, as a crashed service behind a load balancer does.

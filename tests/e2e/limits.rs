@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use squadron::demo::{DemoLimits, SAMPLE_REPO};
 
-use crate::generated::{Behaviour, MAX_ROUNDS, milestone};
 use crate::support::{Rig, describe};
+use squadron::demo::generated::{Behaviour, MAX_ROUNDS, milestone};
 
 /// The most squads that were between `preparing` and a terminal phase at once, read from
 /// the runtime's structured `phase changed` log lines.

@@ -9,6 +9,5 @@ mod bugfix;
 mod cancel;
 mod dashboard;
 mod degraded;
-mod generated;
 mod limits;
 mod support;

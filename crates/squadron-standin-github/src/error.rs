@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 #[derive(Debug, thiserror::Error)]
 pub enum StandinError {
     /// The loopback listener could not be bound or the server could not start.
-    #[error("start the stand-in server on 127.0.0.1")]
+    #[error("start the stand-in server on its loopback address")]
     Start(#[source] std::io::Error),
     /// `git --exec-path` could not be run, so `git http-backend` cannot be found.
     #[error("locate `git http-backend` through `git --exec-path`; is git installed?")]

@@ -2,6 +2,7 @@
 //! inspect what the code under test did.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -80,17 +81,26 @@ impl GithubStandin {
 
     /// Starts a stand-in whose git transport runs the `git http-backend` of `git_program`.
     pub async fn start_with_git(git_program: PathBuf) -> Result<Self, StandinError> {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::start_on(git_program, any, any).await
+    }
+
+    /// Starts a stand-in serving the REST API and git on `api` and the Actions log host on
+    /// `log_host` (port 0: any free port), with the `git http-backend` of `git_program`.
+    pub async fn start_on(
+        git_program: PathBuf,
+        api: SocketAddr,
+        log_host: SocketAddr,
+    ) -> Result<Self, StandinError> {
         let http_backend = git_http::locate_http_backend(&git_program)?;
         let dir = tempfile::Builder::new()
             .prefix("standin-github-")
             .tempdir()
             .map_err(StandinError::Start)?;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(StandinError::Start)?;
+        let listener = TcpListener::bind(api).await.map_err(StandinError::Start)?;
         let address = listener.local_addr().map_err(StandinError::Start)?;
         let base_url = format!("http://{address}");
-        let log_listener = TcpListener::bind("127.0.0.1:0")
+        let log_listener = TcpListener::bind(log_host)
             .await
             .map_err(StandinError::Start)?;
         let log_address = log_listener.local_addr().map_err(StandinError::Start)?;

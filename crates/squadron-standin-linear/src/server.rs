@@ -6,7 +6,7 @@
 //! never changes anything.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -67,7 +67,7 @@ pub enum StandinError {
     #[error("validate a GraphQL document against Linear's schema: {0}")]
     InvalidDocument(String),
     /// The listener could not be bound.
-    #[error("bind the Linear stand-in to 127.0.0.1")]
+    #[error("bind the Linear stand-in to its loopback address")]
     Bind(#[source] std::io::Error),
 }
 
@@ -135,8 +135,16 @@ impl StandinLinear {
     /// # Errors
     /// When the schema does not load or the port cannot be bound.
     pub async fn start(workspace: Workspace) -> Result<Self, StandinError> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), workspace).await
+    }
+
+    /// Starts the stand-in on `address` (port 0: any free port) serving `workspace`.
+    ///
+    /// # Errors
+    /// When the schema does not load or the address cannot be bound.
+    pub async fn start_on(address: SocketAddr, workspace: Workspace) -> Result<Self, StandinError> {
         linear_schema()?;
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(address)
             .await
             .map_err(StandinError::Bind)?;
         let address = listener.local_addr().map_err(StandinError::Bind)?;

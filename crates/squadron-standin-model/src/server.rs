@@ -61,7 +61,12 @@ struct PlayedScript {
 impl StandinModel {
     /// Starts a stand-in on `127.0.0.1` at a free port, playing `book`.
     pub async fn start(book: ScriptBook) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), book).await
+    }
+
+    /// Starts a stand-in on `address` (port 0: any free port), playing `book`.
+    pub async fn start_on(address: SocketAddr, book: ScriptBook) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let state = Arc::new(Shared::default());
         load_into(&state, book);

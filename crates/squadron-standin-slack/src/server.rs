@@ -7,7 +7,7 @@
 //! `{ok:false, error}`, or 429 with `Retry-After` for `ratelimited`.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 pub enum StandinError {
     /// The listener could not be bound.
-    #[error("bind the Slack stand-in to 127.0.0.1")]
+    #[error("bind the Slack stand-in to its loopback address")]
     Bind(#[source] std::io::Error),
 }
 
@@ -118,7 +118,15 @@ impl StandinSlack {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start() -> Result<Self, StandinError> {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts the stand-in on `address` (port 0: any free port).
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn start_on(address: SocketAddr) -> Result<Self, StandinError> {
+        let listener = TcpListener::bind(address)
             .await
             .map_err(StandinError::Bind)?;
         let address = listener.local_addr().map_err(StandinError::Bind)?;

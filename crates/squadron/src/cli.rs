@@ -71,7 +71,8 @@ pub enum Command {
     /// Dry run: show which issues of a milestone would get a squad, changing nothing.
     Plan(PlanArgs),
     /// Run the whole pipeline offline on built-in stand-ins of Linear, GitHub and a model,
-    /// with a sample repository and milestone; writes `report.json`.
+    /// with a sample repository and milestone; writes `report.json`. With `--standins`,
+    /// only start the stand-ins, for `serve` and `run` to work against until Ctrl-C.
     #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// The daemon: resume unfinished squads, run the scheduler, and serve the API,
@@ -203,15 +204,39 @@ pub struct DemoArgs {
     pub serve: bool,
 
     /// Where the demo's daemon listens (e.g. `127.0.0.1:8080`); any free loopback port by
-    /// default. The address is printed.
+    /// default. The address is printed. With `--standins`, the first of five consecutive
+    /// loopback ports the stand-ins take (Linear, GitHub, GitHub's log host, the model,
+    /// Slack).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+
+    /// Start only the stand-ins (Linear, GitHub with its bare repositories, the scripted
+    /// model, Slack) as loopback services, print the configuration and environment that
+    /// point `squadron serve` and `squadron run` at them, and keep them up until Ctrl-C.
+    #[arg(long, conflicts_with_all = ["serve", "model"])]
+    pub standins: bool,
+
+    /// With `--standins`: serve a milestone of N generated independent issues instead of
+    /// the scenario's.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "standins",
+        conflicts_with = "scenario",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_GENERATED_ISSUES)
+    )]
+    pub issues: Option<u32>,
 
     /// Run every role on this real model (`provider/model`) instead of the scripted one; the
     /// provider, its price entry for the model and any profile keys come from `--config FILE`.
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub model: Option<String>,
 }
+
+#[cfg(feature = "demo")]
+/// The most issues `squadron demo --standins --issues N` generates: each is a squad with a
+/// worktree, so more would only measure the machine's disk.
+pub const MAX_GENERATED_ISSUES: i64 = 500;
 
 /// Arguments of `squadron run`.
 #[derive(Debug, Args)]

@@ -6,7 +6,8 @@
 //! in-process and sends it a signed `/squad fix`, as Slack would. With `--serve` every
 //! scenario runs through that daemon (the milestone started with `POST /api/runs`, as the
 //! dashboard does), whose dashboard stays open after the run until Ctrl-C. With `--keep` it
-//! writes `report.json` and leaves the store and the bare repositories behind.
+//! writes `report.json` and leaves the store and the bare repositories behind. With
+//! `--standins` it only serves the stand-ins (`standins.rs`).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -47,6 +48,9 @@ const REPLY_POLL: Duration = Duration::from_millis(200);
 /// A user error for an unknown scenario or an unusable `--keep` directory; an internal
 /// error when a stand-in or the runtime fails.
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliError> {
+    if args.standins {
+        return crate::commands::standins::run(args).await;
+    }
     let real_model = match &args.model {
         Some(model) => Some(real_model_config(global, model)?),
         None => None,
@@ -276,8 +280,6 @@ async fn run_through_api(
     .await
 }
 
-/// Tells the person watching, on stderr beside the progress, wrapped to the terminal's
-/// width; a closed stderr is ignored.
 /// The configuration that points every role of the demo at `model`: the provider's table
 /// (and any `[profiles]`) from the `--config` file, and `[agents] model`.
 fn real_model_config(global: &GlobalArgs, model: &str) -> Result<String, CliError> {
@@ -332,7 +334,9 @@ fn real_model_config(global: &GlobalArgs, model: &str) -> Result<String, CliErro
     ))
 }
 
-fn say(text: &str) {
+/// Tells the person watching, on stderr beside the progress, wrapped to the terminal's
+/// width; a closed stderr is ignored.
+pub(crate) fn say(text: &str) {
     let stderr = console::Term::stderr();
     let width = stderr.is_term().then(|| usize::from(stderr.size().1));
     let _ = writeln!(std::io::stderr(), "{}", wrap(text, width, 2));
@@ -353,7 +357,7 @@ const REQUIREMENTS: [(&str, &str); 2] = [
     ),
 ];
 
-fn check_requirements() -> Result<(), CliError> {
+pub(crate) fn check_requirements() -> Result<(), CliError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let missing: Vec<String> = REQUIREMENTS
         .iter()
@@ -524,7 +528,9 @@ fn strip_marks(word: &str) -> String {
 
 /// The directory the demo keeps its state in: `--keep DIR` (created if needed), else a
 /// temporary directory removed when the returned guard drops.
-fn state_dir(keep: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>), CliError> {
+pub(crate) fn state_dir(
+    keep: Option<&Path>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), CliError> {
     match keep {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|error| {

@@ -9,4 +9,6 @@ pub mod logs;
 pub mod plan;
 pub mod run;
 pub mod serve;
+#[cfg(feature = "demo")]
+pub mod standins;
 pub mod status;

@@ -364,7 +364,7 @@ const LINEAR_WEB: &str = "https://linear.app";
 
 /// Resolves on SIGTERM (how service managers stop the daemon) or SIGINT (Ctrl-C), naming
 /// which arrived.
-async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut terminate) => tokio::select! {

@@ -2,6 +2,7 @@
 //! and a Sentry stub, scripted agents, and the stand-ins that serve them on loopback. The
 //! command itself lives in `commands/demo.rs`; the end-to-end tests start the same world.
 
+pub mod generated;
 pub mod prefix;
 pub mod report;
 pub mod sample_repo;
@@ -15,5 +16,6 @@ pub use scenario::{
     BUGFIX_ISSUE, BUGFIX_SCRIPTS, ExpectedIssue, Outcome, Scenario, UnknownScenario,
 };
 pub use world::{
-    DemoLimits, DemoWorld, IDENTITIES, Identity, SLACK_SIGNING_SECRET, WorldError, WorldSeed,
+    DemoLimits, DemoWorld, IDENTITIES, Identity, SLACK_SIGNING_SECRET, STANDIN_PORTS, WorldError,
+    WorldSeed,
 };

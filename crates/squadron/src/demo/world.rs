@@ -2,6 +2,7 @@
 //! scripted model, Slack's Web API) started on loopback and seeded for one scenario, and the
 //! configuration and secrets that point Squadron at them.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -101,6 +102,36 @@ pub struct WorldSeed {
     pub project_url: String,
 }
 
+impl WorldSeed {
+    /// The seed of a built-in scenario.
+    pub fn of_scenario(scenario: Scenario) -> Result<WorldSeed, WorldError> {
+        Ok(WorldSeed {
+            workspace: scenario.linear_workspace(),
+            scripts: scenario.script_book().map_err(WorldError::Scripts)?,
+            project_url: scenario.project_url(),
+        })
+    }
+}
+
+/// How many ports the stand-ins take: Linear, GitHub's API and git, GitHub's Actions log
+/// host, the model and Slack.
+pub const STANDIN_PORTS: u16 = 5;
+
+/// The address of each stand-in, in [`STANDIN_PORTS`] order: consecutive ports from
+/// `first`, or port 0 (any free port) for all of them. A range past the last port wraps to
+/// port 0, which the caller avoids by checking the range first.
+fn standin_addresses(first: SocketAddr) -> [SocketAddr; STANDIN_PORTS as usize] {
+    let mut offset = 0;
+    [(); STANDIN_PORTS as usize].map(|()| {
+        let port = match first.port() {
+            0 => 0,
+            port => port.checked_add(offset).unwrap_or(0),
+        };
+        offset += 1;
+        SocketAddr::new(first.ip(), port)
+    })
+}
+
 /// Settings the demo configuration takes from the scenario instead of the defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DemoLimits {
@@ -145,20 +176,29 @@ impl DemoWorld {
     /// holding the sample repository on its base branch and the three identities, the
     /// model playing the scenario's scripts, and Slack.
     pub async fn start(scenario: Scenario) -> Result<DemoWorld, WorldError> {
-        let seed = WorldSeed {
-            workspace: scenario.linear_workspace(),
-            scripts: scenario.script_book().map_err(WorldError::Scripts)?,
-            project_url: scenario.project_url(),
-        };
-        DemoWorld::start_seeded(seed).await
+        DemoWorld::start_seeded(WorldSeed::of_scenario(scenario)?).await
     }
 
-    /// Starts the stand-ins seeded with `seed`, the sample repository and the identities.
+    /// Starts the stand-ins seeded with `seed`, the sample repository and the identities,
+    /// each on a free loopback port.
     pub async fn start_seeded(seed: WorldSeed) -> Result<DemoWorld, WorldError> {
-        let linear = StandinLinear::start(seed.workspace)
+        DemoWorld::start_seeded_on(seed, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts the stand-ins seeded with `seed` on [`STANDIN_PORTS`] consecutive ports from
+    /// `first` (Linear, GitHub's API, GitHub's log host, the model, Slack), or each on a free
+    /// port of `first`'s address when its port is 0.
+    pub async fn start_seeded_on(
+        seed: WorldSeed,
+        first: SocketAddr,
+    ) -> Result<DemoWorld, WorldError> {
+        let [linear_at, github_at, log_host_at, model_at, slack_at] = standin_addresses(first);
+        let linear = StandinLinear::start_on(linear_at, seed.workspace)
             .await
             .map_err(WorldError::Linear)?;
-        let github = GithubStandin::start().await.map_err(WorldError::Github)?;
+        let github = GithubStandin::start_on(PathBuf::from("git"), github_at, log_host_at)
+            .await
+            .map_err(WorldError::Github)?;
         for identity in IDENTITIES {
             github
                 .add_user(identity.login, identity.token)
@@ -167,10 +207,12 @@ impl DemoWorld {
         github
             .create_repo(SAMPLE_REPO, BASE_BRANCH, &sample_repo_files())
             .map_err(WorldError::Github)?;
-        let model = StandinModel::start(seed.scripts)
+        let model = StandinModel::start_on(model_at, seed.scripts)
             .await
             .map_err(WorldError::Model)?;
-        let slack = StandinSlack::start().await.map_err(WorldError::Slack)?;
+        let slack = StandinSlack::start_on(slack_at)
+            .await
+            .map_err(WorldError::Slack)?;
         Ok(DemoWorld {
             project_url: seed.project_url,
             linear,

@@ -1,11 +1,12 @@
 //! Generated milestones: `count` independent issues of team ENG, each adding its own small
 //! module and test to the sample repository, with scripts for every role that write real,
-//! passing code. Variants change what the reviewers or the model do.
+//! passing code. Variants change what the reviewers or the model do. The end-to-end tests
+//! run them, and `squadron demo --standins --issues N` serves one.
 
 use std::time::Duration;
 
+use crate::demo::world::WorldSeed;
 use serde_json::json;
-use squadron::demo::WorldSeed;
 use squadron_standin_linear::{IssueSpec, Workspace};
 use squadron_standin_model::{Action, Reply, Script, ScriptBook, ScriptedToolCall, ScriptedUsage};
 

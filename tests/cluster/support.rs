@@ -1,0 +1,175 @@
+//! `squadron demo --standins` as a child process: started, read, stopped with SIGINT, and
+//! killed whatever happens to the test.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// How long the stand-ins may take to come up (a cold machine runs git for the sample
+/// repository first).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A running `squadron demo --standins --keep <dir>` and what it printed.
+pub struct Standins {
+    child: Child,
+    /// The shell script it printed on stdout.
+    pub script: String,
+    /// The variables the script exports.
+    pub env: BTreeMap<String, String>,
+    /// Where it keeps its state (`--keep`).
+    pub dir: tempfile::TempDir,
+    /// A scratch home for every child process.
+    home: tempfile::TempDir,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Standins {
+    /// Starts the stand-ins with `args` after `demo --standins`, and waits for the whole
+    /// script on stdout.
+    pub fn start(args: &[&str]) -> Standins {
+        let dir = tempfile::tempdir().expect("a state directory");
+        let home = tempfile::tempdir().expect("a scratch home");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
+            .args(["demo", "--standins", "--keep"])
+            .arg(dir.path())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("SQUADRON_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start squadron demo --standins");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (lines, said) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (script_lines, printed) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if script_lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut standins = Standins {
+            child,
+            script: String::new(),
+            env: BTreeMap::new(),
+            dir,
+            home,
+            stderr: said,
+        };
+        loop {
+            let line = printed.recv_timeout(STARTUP).unwrap_or_else(|_| {
+                panic!(
+                    "no complete script within {STARTUP:?}; so far:\n{}\nstderr:\n{}",
+                    standins.script,
+                    standins.stderr_so_far()
+                )
+            });
+            standins.script.push_str(&line);
+            standins.script.push('\n');
+            if let Some((name, value)) = line
+                .strip_prefix("export ")
+                .and_then(|assignment| assignment.split_once('='))
+            {
+                standins.env.insert(name.to_owned(), shell_unquote(value));
+            }
+            if line.starts_with("# the stand-ins are up") {
+                return standins;
+            }
+        }
+    }
+
+    /// The command the script says to run, e.g. `squadron run <url>`, split into words.
+    pub fn suggested_command(&self) -> Vec<String> {
+        self.script
+            .lines()
+            .find_map(|line| line.strip_prefix("#   squadron "))
+            .expect("the script names a command to run")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `squadron <args>` with nothing but the script's environment (plus `PATH` and a home).
+    pub fn squadron(&self, args: &[String]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_squadron"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("SQUADRON_LOG_FORMAT", "json")
+            .envs(&self.env)
+            .current_dir(self.home.path())
+            .output()
+            .expect("run the squadron binary")
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the stand-ins as Ctrl-C does; returns the exit code and the rest of stderr.
+    pub fn interrupt(&mut self) -> (Option<i32>, String) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits"));
+        kill(pid, Signal::SIGINT).expect("send SIGINT");
+        let status = self.child.wait().expect("wait for the stand-ins");
+        // The reader ends with the process's stderr, so this reads to the end.
+        let rest: Vec<String> = self.stderr.iter().collect();
+        (status.code(), rest.join("\n"))
+    }
+
+    fn stderr_so_far(&self) -> String {
+        let mut text = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The record the stand-ins wrote on exit.
+    pub fn record_path(&self) -> PathBuf {
+        self.dir().join("standins.json")
+    }
+}
+
+impl Drop for Standins {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A single-quoted shell word, as the script writes its values.
+fn shell_unquote(word: &str) -> String {
+    word.strip_prefix('\'')
+        .and_then(|inner| inner.strip_suffix('\''))
+        .map_or_else(|| word.to_owned(), |inner| inner.replace(r"'\''", "'"))
+}
+
+/// The output of a child process, for failure messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
