@@ -11,6 +11,7 @@ pub mod bug_report;
 pub mod domain;
 pub mod error_chain;
 pub mod gate;
+pub mod lease;
 pub mod merge_queue;
 pub mod ports;
 pub mod refinement;
