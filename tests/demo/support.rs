@@ -193,6 +193,7 @@ pub fn task(
                     .collect(),
             })
             .collect(),
+        previous_review: None,
         diagnosis: None,
         evidence: None,
         developer_summary: None,

@@ -45,8 +45,8 @@ pub use profiles::{
 };
 pub use prompt_context::{
     AgentContext, DiagnosisContext, DocContext, EvidenceContext, IssueContext, LeftOutContext,
-    RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext,
-    TaskContext, TestEvidence,
+    PreviousCommentContext, PreviousReviewContext, RepositoryContext, ReviewCommentContext,
+    ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
 };
 pub use prompts::{PromptError, PromptErrorKind, PromptLibrary, PromptName, PromptSource};
 pub use repo_defaults::{Ecosystem, Installed};

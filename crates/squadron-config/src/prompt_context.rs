@@ -100,6 +100,9 @@ pub struct TaskContext {
     pub max_rounds: u32,
     /// Reviews to address (`fix-from-review`).
     pub reviews: Vec<ReviewContext>,
+    /// The reviewer's own review of an earlier round and what changed since (`review-code`,
+    /// `review-tests` from round 2), so it checks its findings instead of starting afresh.
+    pub previous_review: Option<PreviousReviewContext>,
     /// The diagnosis a bug fix follows, if any.
     pub diagnosis: Option<DiagnosisContext>,
     /// Fail-on-base / pass-on-head results (`review-tests`).
@@ -175,6 +178,43 @@ pub struct ReviewCommentContext {
     pub line: Option<u32>,
     /// The comment.
     pub body: Untrusted,
+}
+
+/// A reviewer's own review of an earlier round, with what changed since the commit it
+/// reviewed.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviousReviewContext {
+    /// The round it was given in.
+    pub round: u32,
+    /// `approved` or `changes_requested`.
+    pub verdict: String,
+    /// The commit it reviewed.
+    pub commit: String,
+    /// Its body.
+    pub body: Untrusted,
+    /// Its line comments, each marked addressed or not.
+    pub comments: Vec<PreviousCommentContext>,
+    /// Files changed since the reviewed commit.
+    pub changed_files: Vec<String>,
+    /// The diff from the reviewed commit to the head (capped); `None` when it could not be
+    /// read.
+    pub diff: Option<Untrusted>,
+    /// Whether the diff was cut at the cap.
+    pub diff_cut: bool,
+}
+
+/// A line comment of a reviewer's earlier review.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviousCommentContext {
+    /// File path.
+    pub path: String,
+    /// Line it was anchored on, in the reviewed commit.
+    pub line: Option<u32>,
+    /// The comment.
+    pub body: Untrusted,
+    /// Whether the code it points at changed since: the lines around it, or the file for a
+    /// comment without a line.
+    pub addressed: bool,
 }
 
 /// The diagnostician's result that a bug fix follows.
@@ -294,6 +334,24 @@ impl TaskContext {
                     body: Untrusted::new("review comment", "This is a float."),
                 }],
             }],
+            previous_review: Some(PreviousReviewContext {
+                round: 1,
+                verdict: "changes_requested".to_owned(),
+                commit: "1111111111111111111111111111111111111111".to_owned(),
+                body: Untrusted::new("your review of round 1", "Use the Money type."),
+                comments: vec![PreviousCommentContext {
+                    path: "src/cart.rs".to_owned(),
+                    line: Some(12),
+                    body: Untrusted::new("your comment", "This is a float."),
+                    addressed: true,
+                }],
+                changed_files: vec!["src/cart.rs".to_owned()],
+                diff: Some(Untrusted::new(
+                    "diff since your review",
+                    "-    total: f64,\n+    total: Money,",
+                )),
+                diff_cut: false,
+            }),
             diagnosis: Some(DiagnosisContext {
                 hypothesis: Untrusted::new(
                     "diagnosis hypothesis",

@@ -14,6 +14,7 @@ pub mod metering;
 pub mod output_cap;
 pub mod permissions;
 pub mod registry;
+pub mod review_diff;
 pub mod sandbox;
 pub mod scratch;
 pub mod terminal;
@@ -42,6 +43,7 @@ pub use metering::{BudgetExceeded, check_budgets};
 pub use output_cap::OutputLimits;
 pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
 pub use registry::{Executed, ToolRegistry};
+pub use review_diff::{DiffSince, diff_since};
 pub use sandbox::{
     CommandOutput, Network, Sandbox, SandboxCommand, SandboxError, SandboxKind, SandboxMode,
     SandboxSettings, WorktreeAccess,

@@ -20,6 +20,7 @@ mod notify;
 mod outcome;
 mod progress;
 mod prompts;
+mod review_memory;
 mod runtime;
 mod services;
 mod setup;

@@ -99,6 +99,7 @@ pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u
         round,
         max_rounds,
         reviews: Vec::<ReviewContext>::new(),
+        previous_review: None,
         diagnosis: ctx.diagnosis.as_ref().map(|diagnosis| DiagnosisContext {
             hypothesis: Untrusted::new("diagnosis hypothesis", diagnosis.hypothesis.clone()),
             plan: Untrusted::new("diagnosis plan", diagnosis.plan.clone()),

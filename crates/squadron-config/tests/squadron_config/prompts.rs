@@ -3,9 +3,9 @@
 
 use squadron_config::{
     AgentCatalog, AgentContext, DiagnosisContext, DocContext, EvidenceContext, Guidance,
-    IssueContext, PromptErrorKind, PromptLibrary, PromptName, PromptSource, RepositoryContext,
-    ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
-    Untrusted, fence,
+    IssueContext, PreviousCommentContext, PreviousReviewContext, PromptErrorKind, PromptLibrary,
+    PromptName, PromptSource, RepositoryContext, ReviewCommentContext, ReviewContext,
+    ScenarioContext, SystemContext, TaskContext, TestEvidence, Untrusted, fence,
 };
 use squadron_core::Role;
 
@@ -84,6 +84,7 @@ fn sample_task(role: &str, round: u32) -> TaskContext {
                 comments: vec![],
             },
         ],
+        previous_review: (round > 1).then(sample_previous_review),
         diagnosis: None,
         evidence: Some(EvidenceContext {
             base_sha: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".to_owned(),
@@ -114,6 +115,39 @@ fn sample_task(role: &str, round: u32) -> TaskContext {
             "qa summary",
             "AC-1 and AC-2: tests/shipping.rs",
         )),
+    }
+}
+
+/// The Code Reviewer's review of round 1, one finding fixed since and one not.
+fn sample_previous_review() -> PreviousReviewContext {
+    PreviousReviewContext {
+        round: 1,
+        verdict: "changes_requested".to_owned(),
+        commit: "9d8c7b6a5f4e3d2c1b0a99887766554433221100".to_owned(),
+        body: Untrusted::new(
+            "your review of round 1",
+            "Shipping rules belong in the pricing module.",
+        ),
+        comments: vec![
+            PreviousCommentContext {
+                path: "src/checkout.rs".to_owned(),
+                line: Some(88),
+                body: Untrusted::new("your comment", "Use `Money`, not f64 (see ADR-0007)."),
+                addressed: true,
+            },
+            PreviousCommentContext {
+                path: "src/pricing.rs".to_owned(),
+                line: Some(12),
+                body: Untrusted::new("your comment", "Name the threshold constant."),
+                addressed: false,
+            },
+        ],
+        changed_files: vec!["src/checkout.rs".to_owned()],
+        diff: Some(Untrusted::new(
+            "diff since your review",
+            "--- a/src/checkout.rs\n+++ b/src/checkout.rs\n@@ -86,3 +86,3 @@\n fn shipping(total: Money) -> Money {\n-    if total.as_f64() > 50.0 {\n+    if total > Money::eur(50) {\n",
+        )),
+        diff_cut: false,
     }
 }
 
@@ -215,6 +249,14 @@ fn every_template_renders_for_a_sample_issue() {
         .render(PromptName::Implement, &sample_bug_task())
         .unwrap();
     insta::assert_snapshot!("implement-bug-fix", bug_fix);
+    let bug_fix_round = library
+        .render(PromptName::FixFromReview, &sample_bug_task())
+        .unwrap();
+    insta::assert_snapshot!("fix-from-review-bug-fix", bug_fix_round);
+    let tests_round_2 = library
+        .render(PromptName::ReviewTests, &sample_task("qa-specialist", 2))
+        .unwrap();
+    insta::assert_snapshot!("review-tests-round-2", tests_round_2);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use crate::log_events::{self, REVIEW_VERDICT};
 use crate::notify::{self, Subject};
 use crate::outcome::Outcome;
 use crate::prompts::{TurnResult, task_context, turn};
+use crate::review_memory;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
@@ -50,6 +51,16 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
     let mut qa_task = task_context(ctx, Role::QaSpecialist, round, max);
     qa_task.repository.head_sha = Some(head.to_string());
     qa_task.evidence = evidence.as_ref().map(|evidence| evidence.context.clone());
+    // A reviewer that reviewed an earlier commit is shown that review (after a fix or a rebase).
+    [code_task.previous_review, qa_task.previous_review] = review_memory::previous_reviews(
+        shared,
+        &ctx.squad,
+        &workspace,
+        (&target.repo, pr),
+        &head,
+        [Role::CodeReviewer, Role::QaSpecialist],
+    )
+    .await;
     let ctx_ref = &*ctx;
     let (code_reviewer, qa_specialist) = tokio::join!(
         review_as(
@@ -150,13 +161,13 @@ async fn review_as(
     prompt: PromptName,
     task: &squadron_config::TaskContext,
 ) -> Result<ReviewVerdict, Stop> {
-    let key = format!("{}/review/{round}/{role}", ctx.squad);
+    let key = review_memory::review_key(&ctx.squad, round, role);
     let store = &shared.services.store;
     if let Ok(Some(entry)) = store.journal_entry(&key).await
         && entry.status == squadron_core::ports::JournalStatus::Done
         && let Some(result) = entry.result
     {
-        let verdict = parse_verdict(&result);
+        let verdict = review_memory::verdict_of(&result);
         // Killed between posting and telling the thread: tell it now (journaled, so once).
         notify_verdict(shared, ctx, round, role, verdict).await;
         return Ok(verdict);
@@ -183,7 +194,7 @@ async fn review_as(
             _ => ids.code_reviewer.clone(),
         });
     let review = &review;
-    effects::once(
+    let posted = effects::once(
         shared,
         &key,
         Some(&ctx.squad),
@@ -202,17 +213,18 @@ async fn review_as(
                 } else {
                     ReviewVerdict::ChangesRequested
                 };
-                return Ok(format!("{} {}", verdict.as_str(), found.id));
+                return Ok(review_memory::journal_result(verdict, found.id));
             }
             post_review(code_host.as_ref(), repo, pr, role, head, review, delivery)
                 .await
-                .map(|id| format!("{} {id}", verdict.as_str()))
+                .map(|id| review_memory::journal_result(verdict, id))
         },
     )
     .await?;
     let now = shared.services.clock.now();
     let payload = serde_json::json!({
         "round": round, "role": role.as_str(), "verdict": verdict.as_str(), "head": head.as_str(),
+        "review_id": review_memory::review_id_of(&posted),
     });
     if let Err(error) = store
         .append_event(&ctx.squad, "review-verdict", &payload.to_string(), now)
@@ -286,13 +298,5 @@ async fn post_review(
                 )),
             }
         }
-    }
-}
-
-fn parse_verdict(result: &str) -> ReviewVerdict {
-    if result.starts_with(ReviewVerdict::Approved.as_str()) {
-        ReviewVerdict::Approved
-    } else {
-        ReviewVerdict::ChangesRequested
     }
 }

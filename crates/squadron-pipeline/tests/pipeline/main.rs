@@ -4,6 +4,7 @@
 mod fixes;
 mod logs;
 mod overrides;
+mod reviews;
 mod runs;
 mod support;
 mod tidy;
