@@ -2,7 +2,7 @@
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
 //! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
 //! daemon starting with GitHub down, the dashboard in a headless browser, and kills at every
-//! phase boundary followed by a restart.
+//! phase boundary followed by a restart, and a run under one GitHub identity.
 
 mod browser;
 mod bugfix;
@@ -10,4 +10,5 @@ mod cancel;
 mod dashboard;
 mod degraded;
 mod limits;
+mod single_identity;
 mod support;

@@ -2,14 +2,16 @@
 //! findings, read back from the code host.
 
 use squadron_config::{PromptName, ReviewCommentContext, ReviewContext};
-use squadron_core::Role;
-use squadron_core::gate::ReviewState;
+use squadron_core::gate::{CommitSha, ReviewState};
+use squadron_core::ports::{JournalStatus, PullRequestFeedback};
 use squadron_core::scheduler::Event;
+use squadron_core::{ReviewVerdict, Role};
 
 use super::stop::StepResult;
 use super::writers::{answer_test_change_requests, developer_and_qa};
 use crate::outcome::Outcome;
 use crate::prompts::task_context;
+use crate::review_memory::{self, PostedReview};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
@@ -32,25 +34,13 @@ pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> Step
         .head(workspace.worktree.root())
         .await
         .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
-    let identities = shared.settings.review_mode.identities.as_ref();
-    let reviewer_of = |login: &str| match identities {
-        Some(ids) if ids.qa_specialist == login => Role::QaSpecialist.as_str().to_owned(),
-        Some(ids) if ids.code_reviewer == login => Role::CodeReviewer.as_str().to_owned(),
-        _ => login.to_owned(),
-    };
-    let on_head: Vec<_> = feedback
-        .reviews
-        .iter()
-        .filter(|review| review.commit_id == head && review.state.is_opinion())
-        .collect();
     let mut reviews = Vec::new();
     let mut qa_needed = false;
-    for review in &on_head {
-        let reviewer = reviewer_of(&review.author);
-        let comments: Vec<ReviewCommentContext> = feedback
-            .review_comments
+    for (role, verdict, posted) in round_reviews(shared, ctx, round, &head, &feedback).await? {
+        let reviewer = role.as_str();
+        let comments: Vec<ReviewCommentContext> = posted
+            .comments
             .iter()
-            .filter(|comment| comment.review_id == Some(review.id))
             .map(|comment| {
                 if workspace.policy.test_globs.matches(&comment.path) {
                     qa_needed = true;
@@ -62,21 +52,15 @@ pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> Step
                 }
             })
             .collect();
-        let changes = review.state == ReviewState::ChangesRequested;
-        if changes && reviewer == Role::QaSpecialist.as_str() {
+        if verdict == ReviewVerdict::ChangesRequested && role == Role::QaSpecialist {
             qa_needed = true;
         }
         reviews.push(ReviewContext {
-            reviewer: reviewer.clone(),
-            verdict: if changes {
-                "changes_requested"
-            } else {
-                "approved"
-            }
-            .to_owned(),
+            reviewer: reviewer.to_owned(),
+            verdict: review_memory::verdict_text(verdict).to_owned(),
             body: squadron_config::Untrusted::new(
                 format!("review by {reviewer}"),
-                review.body.clone(),
+                posted.review.body.clone(),
             ),
             comments,
         });
@@ -104,4 +88,63 @@ pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> Step
         squad: ctx.squad.clone(),
         round,
     })])
+}
+
+/// Each reviewer's review of `round`, found by the id the squad recorded when it posted it,
+/// so a single identity's comment-only reviews count as much as real ones. Reviews the journal
+/// does not name (a store that lost them) are looked for on `head` by the reviewers' logins.
+async fn round_reviews<'a>(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    round: u32,
+    head: &CommitSha,
+    feedback: &'a PullRequestFeedback,
+) -> Result<Vec<(Role, ReviewVerdict, PostedReview<'a>)>, String> {
+    let identities = shared.settings.review_mode.identities.as_ref();
+    let mut found = Vec::new();
+    for role in [Role::CodeReviewer, Role::QaSpecialist] {
+        let key = review_memory::review_key(&ctx.squad, round, role);
+        let entry = shared
+            .services
+            .store
+            .journal_entry(&key)
+            .await
+            .map_err(|error| format!("read the journal of the {role}'s review: {error}"))?;
+        let recorded = entry
+            .filter(|entry| entry.status == JournalStatus::Done)
+            .and_then(|entry| entry.result)
+            .and_then(|result| {
+                let id = review_memory::review_id_of(&result)?;
+                let posted = review_memory::find(feedback, id)?;
+                Some((review_memory::verdict_of(&result), posted))
+            });
+        if let Some((verdict, posted)) = recorded {
+            found.push((role, verdict, posted));
+            continue;
+        }
+        let login = identities.map(|ids| match role {
+            Role::QaSpecialist => ids.qa_specialist.as_str(),
+            _ => ids.code_reviewer.as_str(),
+        });
+        let on_head = feedback.reviews.iter().rev().find(|review| {
+            Some(review.author.as_str()) == login
+                && &review.commit_id == head
+                && matches!(
+                    review.state,
+                    ReviewState::Approved | ReviewState::ChangesRequested
+                )
+        });
+        if let Some(review) = on_head {
+            tracing::warn!(squad = %ctx.squad, role = %role, round, "the journal does not name this review; using the reviewer's latest review of the head");
+            let verdict = if review.state == ReviewState::Approved {
+                ReviewVerdict::Approved
+            } else {
+                ReviewVerdict::ChangesRequested
+            };
+            if let Some(posted) = review_memory::find(feedback, review.id) {
+                found.push((role, verdict, posted));
+            }
+        }
+    }
+    Ok(found)
 }

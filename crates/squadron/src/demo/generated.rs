@@ -27,6 +27,9 @@ pub enum Behaviour {
         /// Rounds scripted.
         rounds: u32,
     },
+    /// The Code Reviewer requests changes in round 1 with one line comment and approves
+    /// after; the Developer's fix is played only when its task quotes that comment.
+    ChangesOnce,
     /// The Developer's first model call reports a million prompt tokens.
     Expensive,
     /// The Developer's first model call takes a minute: long enough to cancel it.
@@ -179,6 +182,29 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
             );
         }
         return scripts;
+    }
+    if behaviour == Behaviour::ChangesOnce {
+        scripts.push(
+            Script::new(format!("code-reviewer-{identifier}-1"))
+                .when_task_contains(format!(
+                    "# Task: review the code of {identifier} (round 1 of"
+                ))
+                .then(review("request_changes", n)),
+        );
+        // The comment's heading as the fix prompt shows it (a reviewer's own earlier comment
+        // carries its status after the line number instead).
+        scripts.push(
+            Script::new(format!("developer-fix-{identifier}"))
+                .when_task_contains(format!("### `{path}` line 4\n"))
+                .then(call(
+                    "write_file",
+                    &json!({ "path": path, "content": module(n, 1) }),
+                ))
+                .then(call(
+                    "finish",
+                    &json!({ "summary": format!("Name the currency of rate_{n}") }),
+                )),
+        );
     }
     // Squads run in parallel, so a branch falls behind when another merges first; it is
     // then rebased and reviewed again. Reviewers approve every round up to the cap.
