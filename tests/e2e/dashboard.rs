@@ -12,7 +12,7 @@ use squadron::demo::DemoLimits;
 
 use crate::browser::Browser;
 use crate::support::Rig;
-use squadron::demo::generated::{Behaviour, milestone};
+use squadron::demo::generated::{Behaviour, milestone, milestone_of};
 
 fn artifacts() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")
@@ -156,6 +156,16 @@ async fn a_person_starts_a_milestone_watches_it_live_and_reads_a_squads_reviews_
         page.contains("Timeline") && page.contains("phase-changed"),
         "{page}"
     );
+    let gate = browser
+        .script(r#"return [...document.querySelectorAll("tr[data-gate]")].map((row) => row.innerText);"#)
+        .await;
+    assert!(
+        gate.as_array().is_some_and(|rows| rows
+            .last()
+            .and_then(|row| row.as_str())
+            .is_some_and(|row| row.contains("merge") && row.contains("nothing holds it back"))),
+        "the gate's decision to merge, and why: {gate}\n{page}"
+    );
     let tabs = browser
         .script(r#"return [...document.querySelectorAll("[data-role]")].map((tab) => tab.dataset.role);"#)
         .await;
@@ -183,4 +193,60 @@ async fn a_person_starts_a_milestone_watches_it_live_and_reads_a_squads_reviews_
             .map(|dir| dir.display().to_string())
             .unwrap_or_default()
     );
+}
+
+/// The row of `issue` as the page shows it: (at-work cell, note cell).
+const ROW_OF: &str = r#"
+const row = [...document.querySelectorAll("tr[data-squad]")].find((row) => row.cells[0].innerText === arguments[0]);
+return row ? [row.cells[2].innerText, row.querySelector("td.note").innerText] : null;"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sees_which_agent_is_at_work_and_what_a_waiting_squad_waits_for() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // One squad at a time, and the first one's Developer stuck in a model call for a
+    // minute: the second waits for the slot the whole time the page is looked at.
+    let limits = DemoLimits {
+        concurrency: 1,
+        ..DemoLimits::default()
+    };
+    let rig = Rig::start(
+        milestone_of(&[Behaviour::Stalled, Behaviour::Approve]),
+        limits,
+    )
+    .await;
+    let (_daemon, address) = rig.serve(&[]);
+    let browser = Browser::start().await;
+    let dir = artifacts();
+
+    browser.open(&format!("http://{address}/")).await;
+    browser.type_into("#url", rig.world.project_url()).await;
+    browser.click("form.start button").await;
+    let row = |issue: &'static str| {
+        let browser = &browser;
+        async move {
+            let found = browser
+                .script(&ROW_OF.replace("arguments[0]", &format!("{issue:?}")))
+                .await;
+            (
+                found[0].as_str().unwrap_or_default().to_owned(),
+                found[1].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (working, _) = row("ENG-1").await;
+        let (_, waiting) = row("ENG-2").await;
+        if working == "developer" && waiting == "waits for a free slot" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ENG-1's Developer at work and ENG-2 waiting for a slot never showed: \
+             ENG-1 {working:?}, ENG-2 {waiting:?}\n{}",
+            browser.visible_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    browser.screenshot(&dir, "5-at-work-and-waiting").await;
 }

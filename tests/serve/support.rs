@@ -284,6 +284,7 @@ pub fn squad(run: &str, id: &str, issue: &str, phase: Phase) -> SquadView {
             updated_at: NOW - Duration::from_secs(10),
         },
         usage: UsageTotals::default(),
+        live: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use squadron_core::SquadId;
 use squadron_core::ports::JournalBegin;
 
-use crate::log_events::RETRY;
+use crate::log_events::{self, RETRY};
 use crate::shared::Shared;
 
 /// Performs the effect `key` once across restarts and returns its recorded result.
@@ -47,6 +47,10 @@ where
                     attempt,
                     "retrying a side effect whose last attempt failed"
                 );
+                if let Some(squad) = squad {
+                    log_events::retried(shared, squad, kind, attempt, "its last attempt failed")
+                        .await;
+                }
             }
             false
         }
@@ -58,6 +62,10 @@ where
                 attempt = entry.attempts + 1,
                 "reconciling a side effect interrupted mid-flight"
             );
+            if let Some(squad) = squad {
+                let why = "its last attempt was interrupted; checking whether it happened";
+                log_events::retried(shared, squad, kind, entry.attempts + 1, why).await;
+            }
             true
         }
     };

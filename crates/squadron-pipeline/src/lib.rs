@@ -8,6 +8,7 @@
 //!
 //! [`Scheduler`]: squadron_core::scheduler::Scheduler
 
+mod activity;
 mod diagnosis;
 mod effects;
 mod error;
@@ -32,7 +33,7 @@ pub use error::{PipelineError, PipelineErrorKind};
 pub use handle::{CancelOutcome, GateTarget, PipelineHandle};
 pub use intake::{FixRequest, SlackOrigin};
 pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
-pub use progress::{Progress, RunView, SquadView};
+pub use progress::{Progress, RunView, SquadView, Waiting};
 pub use runtime::Pipeline;
 pub use services::{
     AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,

@@ -11,9 +11,17 @@
 //!
 //! Lines logged by adapters during a squad's step (a model provider's retry, say) carry the
 //! same spans.
+//!
+//! Gate decisions and retries are also appended to the squad's event log (same kinds as
+//! the `event` field), so its page shows them after the logs are gone: a gate decision as
+//! `{"decision", "reasons": […], "head"}`, a retry as `{"what", "attempt", "why"}`.
 
+use serde_json::json;
+use squadron_core::gate::CommitSha;
 use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId};
 use tracing::Span;
+
+use crate::shared::Shared;
 
 /// A squad entered a phase; the line carries `from` and, for terminal phases, `detail`.
 pub const PHASE_CHANGED: &str = "phase-changed";
@@ -61,4 +69,51 @@ pub(crate) fn role_span(role: Role) -> Span {
 /// Records the squad's PR on the current `squad` span once it is known.
 pub(crate) fn record_pr(pr: PrNumber) {
     Span::current().record("pr", pr.0);
+}
+
+/// Logs the merge gate's decision (`merge`, `wait`, `blocked`, `rebase`) with every reason,
+/// and appends it to the squad's event log unless it repeats the last one recorded: a
+/// squad waiting an hour for a check is one entry, not one per read.
+pub(crate) async fn gate_decided(
+    shared: &Shared,
+    squad: &SquadId,
+    decision: &str,
+    reasons: &[String],
+    head: Option<&CommitSha>,
+) {
+    tracing::info!(
+        event = GATE_DECISION,
+        decision,
+        reasons = reasons.join("; "),
+        "gate decided"
+    );
+    let payload = json!({
+        "decision": decision,
+        "reasons": reasons,
+        "head": head.map(ToString::to_string),
+    })
+    .to_string();
+    if shared.activity.gate_decision_changed(squad, &payload) {
+        append(shared, squad, GATE_DECISION, &payload).await;
+    }
+}
+
+/// Appends a retry to the squad's event log: `what` is tried again, as attempt `attempt`,
+/// because of `why`. The caller logs it.
+pub(crate) async fn retried(shared: &Shared, squad: &SquadId, what: &str, attempt: u32, why: &str) {
+    let payload = json!({ "what": what, "attempt": attempt, "why": why }).to_string();
+    append(shared, squad, RETRY, &payload).await;
+}
+
+/// Appends an event; a failure costs the page an entry, never the squad its step.
+async fn append(shared: &Shared, squad: &SquadId, kind: &str, payload: &str) {
+    let now = shared.services.clock.now();
+    if let Err(error) = shared
+        .services
+        .store
+        .append_event(squad, kind, payload, now)
+        .await
+    {
+        tracing::warn!(squad = %squad, kind, %error, "could not record an event in the squad's log");
+    }
 }

@@ -1,12 +1,14 @@
 //! The live view of every run and squad the runtime knows, published on a
 //! `tokio::sync::watch` channel for the CLI's progress lines and the server's API.
 
+use std::fmt;
 use std::time::Duration;
 
-use squadron_core::gate::CommitSha;
-use squadron_core::{IssueKey, Phase, PrNumber, RunId, SquadId, SquadKind, TokenUsage, Usd};
+use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
+use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId, SquadKind, TokenUsage, Usd};
 
-/// One squad as shown: issue, phase, round, PR, tokens, cost.
+/// One squad as shown: issue, phase, who is at work, what it waits for, round, PR, tokens,
+/// cost.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SquadView {
     /// Its run.
@@ -37,6 +39,105 @@ pub struct SquadView {
     pub cost: Usd,
     /// Bug fixes only: the time from the fix trigger to the merge (time to restore).
     pub time_to_merge: Option<Duration>,
+    /// The issues of its run that block it (Linear `blocks`), as admitted.
+    pub blocked_by: Vec<IssueKey>,
+    /// The agents in a turn for it right now, in the order they started.
+    pub at_work: Vec<Role>,
+    /// What it waits for, when it waits on something other than its own agents.
+    pub waiting: Option<Waiting>,
+}
+
+/// What a squad waits for, beyond its own agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// Queued until these issues of its run merge.
+    Blockers(Vec<IssueKey>),
+    /// Queued for a free slot under the concurrency limit.
+    Slot,
+    /// Approved and in its base branch's merge lane, behind `ahead` merges.
+    MergeLane {
+        /// Merges before its own, the one in progress included.
+        ahead: usize,
+    },
+    /// Approved, and held by the merge gate for these reasons (checks not green yet, a
+    /// review missing or stale, …).
+    Gate(Vec<GateBlocker>),
+    /// Approved; the code host is still computing whether the PR merges cleanly.
+    Mergeability,
+}
+
+impl Waiting {
+    /// What a squad in `phase` waits for: when queued, the blockers not merged yet
+    /// (`open_blockers`) or else a slot; when approved, its place in the merge lane
+    /// (`lane_ahead`, `None` when not in a lane) or else the gate's last answer.
+    pub fn of(
+        phase: &Phase,
+        open_blockers: Vec<IssueKey>,
+        lane_ahead: Option<usize>,
+        gate: Option<&GateDecision>,
+    ) -> Option<Waiting> {
+        match phase {
+            Phase::Queued if open_blockers.is_empty() => Some(Waiting::Slot),
+            Phase::Queued => Some(Waiting::Blockers(open_blockers)),
+            Phase::Approved => match (lane_ahead, gate) {
+                (Some(ahead), _) if ahead > 0 => Some(Waiting::MergeLane { ahead }),
+                (Some(_), _) | (None, None | Some(GateDecision::Merge)) => None,
+                (None, Some(GateDecision::AskAgainShortly)) => Some(Waiting::Mergeability),
+                (None, Some(GateDecision::Blocked(blockers))) => {
+                    Some(Waiting::Gate(blockers.clone()))
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// A stable one-word name for machines: `blockers`, `slot`, `merge-lane`, `gate`,
+    /// `mergeability`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Waiting::Blockers(_) => "blockers",
+            Waiting::Slot => "slot",
+            Waiting::MergeLane { .. } => "merge-lane",
+            Waiting::Gate(_) => "gate",
+            Waiting::Mergeability => "mergeability",
+        }
+    }
+}
+
+/// The sentence every surface shows: `waits for ENG-1 to merge`.
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Waiting::Blockers(blockers) => {
+                f.write_str("waits for ")?;
+                for (index, blocker) in blockers.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(blocker.as_str())?;
+                }
+                f.write_str(" to merge")
+            }
+            Waiting::Slot => f.write_str("waits for a free slot"),
+            Waiting::MergeLane { ahead: 1 } => {
+                f.write_str("waits in the merge lane behind 1 merge")
+            }
+            Waiting::MergeLane { ahead } => {
+                write!(f, "waits in the merge lane behind {ahead} merges")
+            }
+            Waiting::Gate(blockers) => {
+                f.write_str("waits at the merge gate: ")?;
+                for (index, blocker) in blockers.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{blocker}")?;
+                }
+                Ok(())
+            }
+            Waiting::Mergeability => f.write_str("waits for the code host to compute mergeability"),
+        }
+    }
 }
 
 /// One run as shown.
@@ -77,5 +178,71 @@ impl Progress {
     /// The newest squad working `issue`, if any.
     pub fn squad_for_issue(&self, issue: &IssueKey) -> Option<&SquadView> {
         self.squads.iter().rev().find(|squad| &squad.issue == issue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(keys: &[&str]) -> Vec<IssueKey> {
+        keys.iter().map(|key| IssueKey::from(*key)).collect()
+    }
+
+    #[test]
+    fn a_queued_squad_waits_for_its_open_blockers_or_a_slot() {
+        let waiting = Waiting::of(&Phase::Queued, keys(&["ENG-1", "ENG-2"]), None, None);
+        assert_eq!(
+            waiting.map(|waiting| waiting.to_string()).as_deref(),
+            Some("waits for ENG-1, ENG-2 to merge")
+        );
+        assert_eq!(
+            Waiting::of(&Phase::Queued, Vec::new(), None, None),
+            Some(Waiting::Slot)
+        );
+    }
+
+    #[test]
+    fn an_approved_squad_waits_for_the_lane_before_the_gate() {
+        let pending = GateDecision::Blocked(vec![GateBlocker::CheckPending {
+            name: "ci".to_owned(),
+        }]);
+        let in_lane = Waiting::of(&Phase::Approved, Vec::new(), Some(2), Some(&pending));
+        assert_eq!(in_lane, Some(Waiting::MergeLane { ahead: 2 }));
+        assert_eq!(
+            in_lane.map(|waiting| waiting.to_string()).as_deref(),
+            Some("waits in the merge lane behind 2 merges")
+        );
+        let at_gate = Waiting::of(&Phase::Approved, Vec::new(), None, Some(&pending));
+        assert_eq!(
+            at_gate.as_ref().map(ToString::to_string).as_deref(),
+            Some("waits at the merge gate: required check `ci` is pending")
+        );
+        assert_eq!(at_gate.map(|waiting| waiting.kind()), Some("gate"));
+        assert_eq!(
+            Waiting::of(
+                &Phase::Approved,
+                Vec::new(),
+                None,
+                Some(&GateDecision::AskAgainShortly)
+            ),
+            Some(Waiting::Mergeability)
+        );
+        assert_eq!(
+            Waiting::of(&Phase::Approved, Vec::new(), Some(0), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_working_or_ended_squad_waits_for_nothing() {
+        for phase in [
+            Phase::Implementing,
+            Phase::Reviewing,
+            Phase::Merging,
+            Phase::Merged,
+        ] {
+            assert_eq!(Waiting::of(&phase, keys(&["ENG-1"]), Some(1), None), None);
+        }
     }
 }

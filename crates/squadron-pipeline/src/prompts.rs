@@ -225,6 +225,8 @@ pub(crate) async fn turn(
     task: &TaskContext,
     extra: Option<&str>,
 ) -> Result<TurnResult, TurnStop> {
+    // Shown as at work in the live view until the turn ends, however it ends.
+    let _at_work = shared.activity.enter(&ctx.squad, role);
     let changed = files_in_play(shared, ctx).await;
     let (spec, model) = agent(shared, ctx, role, &changed)?;
     let workspace = ctx

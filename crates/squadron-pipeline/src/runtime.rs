@@ -26,7 +26,7 @@ use crate::intake::{self, Admitted, FixAdmitted, FixRequest};
 use crate::log_events::{self, PHASE_CHANGED};
 use crate::metrics;
 use crate::outcome::{GateWatch, Outcome, ViewUpdate};
-use crate::progress::{Progress, RunView, SquadView};
+use crate::progress::{Progress, RunView, SquadView, Waiting};
 use crate::services::{PipelineSettings, Services};
 use crate::shared::Shared;
 use crate::squad::{SharedCtx, SquadCtx};
@@ -95,6 +95,7 @@ impl Pipeline {
             gate_watch: HashMap::new(),
             gate_waiting: HashSet::new(),
             gate_reask: HashSet::new(),
+            gate_said: HashMap::new(),
             stopping: false,
         };
         // Keep a sender alive so the request channel never reports closed while running.
@@ -129,6 +130,9 @@ struct Runtime {
     /// Approved squads whose gate is being read while an event concerning them arrived:
     /// asked again as soon as that read decides to wait.
     gate_reask: HashSet<SquadId>,
+    /// Approved squads' last gate answer other than merge: what the live view says they
+    /// wait for.
+    gate_said: HashMap<SquadId, squadron_core::gate::GateDecision>,
     stopping: bool,
 }
 
@@ -152,6 +156,8 @@ impl Runtime {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let grace = tokio::time::sleep(std::time::Duration::MAX / 4);
         tokio::pin!(grace);
+        // Agents starting and ending turns change the live view between loop events.
+        let mut at_work = self.shared.activity.changes();
         loop {
             let step = tokio::select! {
                 () = &mut shutdown, if !self.stopping => {
@@ -178,6 +184,7 @@ impl Runtime {
                     Ok(())
                 }
                 _ = tick.tick(), if !self.stopping => self.apply(Event::Tick).await,
+                Ok(()) = at_work.changed() => Ok(()),
                 () = &mut grace, if self.stopping => {
                     tracing::warn!(abandoned = self.tasks.len(), "shutdown grace is over: abandoning the steps in flight; they repeat on the next start");
                     self.tasks.abort_all();
@@ -259,6 +266,14 @@ impl Runtime {
                     tokens: Default::default(),
                     cost: Default::default(),
                     time_to_merge,
+                    blocked_by: record
+                        .blocked_by
+                        .iter()
+                        .filter(|key| ids.contains_key(key))
+                        .cloned()
+                        .collect(),
+                    at_work: Vec::new(),
+                    waiting: None,
                 });
                 persisted.push(PersistedSquad {
                     run: run.clone(),
@@ -473,6 +488,7 @@ impl Runtime {
                     Event::GateDecided { squad, decision }
                         if *decision != squadron_core::gate::GateDecision::Merge =>
                     {
+                        self.gate_said.insert(squad.clone(), decision.clone());
                         Some(squad.clone())
                     }
                     _ => None,
@@ -486,6 +502,7 @@ impl Runtime {
                 self.gate_watch.insert(squad, watch);
             }
             Outcome::GatePassed { squad, pr, base } => {
+                self.gate_said.remove(&squad);
                 let entry = QueuedMerge {
                     squad: squad.clone(),
                     pr,
@@ -784,6 +801,7 @@ impl Runtime {
         if *to != Phase::Approved {
             self.gate_waiting.remove(squad);
             self.gate_reask.remove(squad);
+            self.gate_said.remove(squad);
         }
         if let Phase::NeedsHuman(reason) = to
             && let Some(view) = self.views.get(squad).cloned()
@@ -952,7 +970,12 @@ impl Runtime {
             squads: self
                 .order
                 .iter()
-                .filter_map(|id| self.views.get(id).cloned())
+                .filter_map(|id| self.views.get(id))
+                .map(|view| SquadView {
+                    at_work: self.shared.activity.at_work(&view.squad),
+                    waiting: self.waiting(view),
+                    ..view.clone()
+                })
                 .collect(),
         };
         self.progress_tx.send_if_modified(|current| {
@@ -963,6 +986,31 @@ impl Runtime {
                 true
             }
         });
+    }
+}
+
+impl Runtime {
+    /// What the squad `view` shows waits for, from its blockers' phases, its place in the
+    /// merge lane and the gate's last answer.
+    fn waiting(&self, view: &SquadView) -> Option<Waiting> {
+        let open_blockers = view
+            .blocked_by
+            .iter()
+            .filter(|blocker| {
+                !self.views.values().any(|other| {
+                    other.run == view.run
+                        && &other.issue == *blocker
+                        && other.phase == Phase::Merged
+                })
+            })
+            .cloned()
+            .collect();
+        Waiting::of(
+            &view.phase,
+            open_blockers,
+            self.queue.position(&view.squad),
+            self.gate_said.get(&view.squad),
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use squadron_core::SquadId;
 use squadron_core::ports::ThreadRef;
 use squadron_harness::Harness;
 
+use crate::activity::Activity;
 use crate::services::{PipelineSettings, Services};
 
 /// What the runtime's tasks share.
@@ -15,6 +16,8 @@ pub(crate) struct Shared {
     pub services: Services,
     pub settings: PipelineSettings,
     pub harness: Harness,
+    /// Which agents are at work, for the live view.
+    pub activity: Activity,
     /// Each squad's chat thread once known (`None`: it reports nowhere). A cell, so the
     /// two reviewers' verdicts racing to post cannot start two threads.
     threads: Mutex<HashMap<SquadId, ThreadCell>>,
@@ -30,6 +33,7 @@ impl Shared {
             services,
             settings,
             harness,
+            activity: Activity::new(),
             threads: Mutex::new(HashMap::new()),
         }
     }

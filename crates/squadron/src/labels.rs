@@ -1,9 +1,39 @@
 //! Words every surface uses for a squad (the live progress, `status`, the dashboard), so
 //! that the terminal and the browser say the same thing.
 
-use squadron_core::{IssueKey, Phase};
+use squadron_core::{IssueKey, Phase, Role};
+use squadron_pipeline::Waiting;
 
-/// Who works in `phase`, as far as the phase tells; empty while queued and once ended.
+/// Who is at work, as the runtime knows it: the agents in a turn (`roles`), else what the
+/// phase runs without an agent (the test command, the merge); empty while waiting.
+pub fn at_work_now(phase: &Phase, roles: &[Role]) -> String {
+    if roles.is_empty() {
+        return match phase {
+            Phase::Preparing | Phase::Verifying | Phase::PrOpen | Phase::Merging => {
+                at_work(phase).to_owned()
+            }
+            _ => String::new(),
+        };
+    }
+    let has = |role: Role| roles.contains(&role);
+    if roles.len() == 2 && has(Role::CodeReviewer) && has(Role::QaSpecialist) {
+        return "reviewers".to_owned();
+    }
+    if roles.len() == 2 && has(Role::Developer) && has(Role::Qa) {
+        return "developer, QA".to_owned();
+    }
+    roles
+        .iter()
+        .map(|role| match role {
+            Role::Qa => "QA",
+            other => other.as_str(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who works in `phase`, as far as the phase alone tells (for a squad no runtime here
+/// runs); empty while queued and once ended.
 pub fn at_work(phase: &Phase) -> &'static str {
     match phase {
         Phase::Preparing => "worktree",
@@ -23,26 +53,23 @@ pub fn at_work(phase: &Phase) -> &'static str {
     }
 }
 
-/// What a squad in `phase` waits for: for a queued one, the blockers that have not merged
-/// (`merged` says which have), else a free slot; nothing in any other phase.
+/// What a squad in `phase` waits for as far as the store tells (for a squad no runtime
+/// here runs): for a queued one, the blockers that have not merged (`merged` says which
+/// have), else a free slot; nothing in any other phase.
 pub fn waits_for(
     phase: &Phase,
     blocked_by: &[IssueKey],
     merged: impl Fn(&IssueKey) -> bool,
-) -> Option<String> {
-    if *phase != Phase::Queued {
-        return None;
-    }
-    let open: Vec<&str> = blocked_by
+) -> Option<Waiting> {
+    let open = blocked_by
         .iter()
         .filter(|blocker| !merged(blocker))
-        .map(IssueKey::as_str)
+        .cloned()
         .collect();
-    Some(if open.is_empty() {
-        "waits for a free slot".to_owned()
-    } else {
-        format!("waits for {} to merge", open.join(", "))
-    })
+    match phase {
+        Phase::Queued => Waiting::of(phase, open, None, None),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -53,15 +80,35 @@ mod tests {
     fn a_queued_squad_waits_for_its_unmerged_blockers_or_a_slot() {
         let blockers = [IssueKey::from("ENG-1"), IssueKey::from("ENG-2")];
         let merged = |issue: &IssueKey| issue.as_str() == "ENG-1";
+        let text = |blockers: &[IssueKey]| {
+            waits_for(&Phase::Queued, blockers, merged).map(|waiting| waiting.to_string())
+        };
+        assert_eq!(text(&blockers).as_deref(), Some("waits for ENG-2 to merge"));
         assert_eq!(
-            waits_for(&Phase::Queued, &blockers, merged).as_deref(),
-            Some("waits for ENG-2 to merge")
-        );
-        assert_eq!(
-            waits_for(&Phase::Queued, &blockers[..1], merged).as_deref(),
+            text(&blockers[..1]).as_deref(),
             Some("waits for a free slot")
         );
         assert_eq!(waits_for(&Phase::Reviewing, &blockers, merged), None);
+        assert_eq!(waits_for(&Phase::Approved, &[], merged), None);
         assert_eq!(at_work(&Phase::Reviewing), "reviewers");
+    }
+
+    #[test]
+    fn the_agents_in_a_turn_say_who_is_at_work() {
+        let reviewers = [Role::QaSpecialist, Role::CodeReviewer];
+        assert_eq!(at_work_now(&Phase::Reviewing, &reviewers), "reviewers");
+        assert_eq!(
+            at_work_now(&Phase::Reviewing, &[Role::CodeReviewer]),
+            "code-reviewer"
+        );
+        assert_eq!(
+            at_work_now(&Phase::Implementing, &[Role::Qa, Role::Developer]),
+            "developer, QA"
+        );
+        assert_eq!(at_work_now(&Phase::Fixing, &[Role::Qa]), "QA");
+        assert_eq!(at_work_now(&Phase::Verifying, &[]), "test command");
+        // Between turns, or waiting: nobody, rather than a guess from the phase.
+        assert_eq!(at_work_now(&Phase::Implementing, &[]), "");
+        assert_eq!(at_work_now(&Phase::Approved, &[]), "");
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use console::{Style, measure_text_width, truncate_str};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use squadron::labels::{self, at_work};
-use squadron_core::{IssueKey, Phase, SquadId, Timestamp, TokenUsage, Usd};
+use squadron::labels::at_work_now;
+use squadron_core::{Phase, SquadId, Timestamp, TokenUsage, Usd};
 use squadron_pipeline::SquadView;
 
 use crate::format::{compact_tokens, elapsed};
@@ -54,16 +54,13 @@ impl Look {
 /// Narrower terminals are drawn as if this wide (and then cut by the terminal).
 const MIN_WIDTH: usize = 20;
 
-/// What the store knows of a squad beyond the live view: when it started and ended, and
-/// which issues it waits for.
+/// What the store knows of a squad beyond the live view: when it started and ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SquadFacts {
     /// When it was admitted.
     pub created_at: Option<Timestamp>,
     /// When it last changed: its end, once it ended.
     pub updated_at: Option<Timestamp>,
-    /// The issues that block it (Linear `blocks` relations within the milestone).
-    pub blocked_by: Vec<IssueKey>,
 }
 
 /// Everything one frame shows.
@@ -139,7 +136,7 @@ impl ProgressView {
             None => {
                 let mut out = std::io::stdout().lock();
                 for squad in frame.squads {
-                    let key = change_key(squad, frame);
+                    let key = change_key(squad);
                     if self.shown.get(&squad.squad) != Some(&key) {
                         let _ = writeln!(out, "{}", squad_line(squad, frame, None, false));
                         self.shown.insert(squad.squad.clone(), key);
@@ -178,13 +175,13 @@ fn line_bar() -> ProgressBar {
 
 /// What a plain view prints a new line for: the figures (tokens, elapsed time) change too
 /// often to be worth a line each.
-fn change_key(squad: &SquadView, frame: &Frame<'_>) -> String {
+fn change_key(squad: &SquadView) -> String {
     format!(
         "{}|{}|{:?}|{}",
         squad.phase,
         squad.round,
         squad.pr,
-        waits_for(squad, frame).unwrap_or_default()
+        waits_for(squad).unwrap_or_default()
     )
 }
 
@@ -263,7 +260,7 @@ pub fn squad_line(
         };
         Some(elapsed(end.since(start)))
     });
-    let note = waits_for(squad, frame)
+    let note = waits_for(squad)
         .or_else(|| squad.phase.detail().map(str::to_owned))
         .unwrap_or_else(|| squad.title.clone());
     let phase = format!("{:<PHASE_WIDTH$}", squad.phase.name());
@@ -280,7 +277,7 @@ pub fn squad_line(
     let line = format!(
         "{:<ISSUE_WIDTH$} {phase} {:<WHO_WIDTH$} {round:<3} {:<5} {:>6} {:>6} {:>8}  {note}",
         squad.issue.as_str(),
-        at_work(&squad.phase),
+        at_work_now(&squad.phase, &squad.at_work),
         pr,
         since.unwrap_or_else(|| "-".to_owned()),
         compact_tokens(squad.tokens.total()),
@@ -289,19 +286,9 @@ pub fn squad_line(
     fit(line.trim_end(), width)
 }
 
-/// What a queued squad waits for, from its blockers as the store knows them.
-fn waits_for(squad: &SquadView, frame: &Frame<'_>) -> Option<String> {
-    let blocked_by = frame
-        .facts
-        .get(&squad.squad)
-        .map(|facts| facts.blocked_by.as_slice())
-        .unwrap_or_default();
-    labels::waits_for(&squad.phase, blocked_by, |blocker| {
-        frame
-            .squads
-            .iter()
-            .any(|other| &other.issue == blocker && other.phase == Phase::Merged)
-    })
+/// What a waiting squad waits for, as the runtime knows it.
+fn waits_for(squad: &SquadView) -> Option<String> {
+    squad.waiting.as_ref().map(ToString::to_string)
 }
 
 fn phase_style(phase: &Phase) -> Style {

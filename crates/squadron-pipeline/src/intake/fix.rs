@@ -161,6 +161,9 @@ pub(crate) async fn admit_fix(
             tokens: Default::default(),
             cost: Default::default(),
             time_to_merge: None,
+            blocked_by: Vec::new(),
+            at_work: Vec::new(),
+            waiting: None,
         },
         event: Event::RunAdmitted {
             run,

@@ -85,6 +85,14 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             tokens: Default::default(),
             cost: Default::default(),
             time_to_merge: None,
+            blocked_by: decision
+                .waits_for()
+                .iter()
+                .filter(|key| issues.contains_key(key))
+                .cloned()
+                .collect(),
+            at_work: Vec::new(),
+            waiting: None,
         });
         let team = &issue.team_key;
         match &decision.verdict {

@@ -6,7 +6,7 @@ use squadron_core::merge_queue::{BaseRelation, RebaseReason, RecheckVerdict};
 use squadron_core::scheduler::Event;
 
 use super::stop::StepResult;
-use crate::log_events::GATE_DECISION;
+use crate::log_events;
 use crate::outcome::{GateWatch, Outcome};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
@@ -56,13 +56,14 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         },
     };
     let policy = GatePolicy {
-        pushed_sha: head,
+        pushed_sha: head.clone(),
         reviewers: shared.settings.review_mode.reviewers.clone(),
         required_checks: shared.settings.required_checks.clone(),
     };
     let decision = MergeGate::evaluate(&snapshot, &policy);
     if decision != GateDecision::Merge {
-        log_gate_decision(&decision);
+        let (name, reasons) = decision_and_reasons(&decision);
+        log_events::gate_decided(shared, &ctx.squad, name, &reasons, Some(&head)).await;
         return Ok(vec![
             watch,
             Outcome::Event(Event::GateDecided {
@@ -87,22 +88,22 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         contains_base_tip,
     };
     let verdict = relation.verdict();
-    let reasons = match verdict {
-        RecheckVerdict::Proceed => String::new(),
+    let reasons: Vec<String> = match verdict {
+        RecheckVerdict::Proceed => Vec::new(),
         RecheckVerdict::Rebase(RebaseReason::Behind) => {
-            format!("the branch is behind {}", target.base_branch)
+            vec![format!("the branch is behind {}", target.base_branch)]
         }
         RecheckVerdict::Rebase(RebaseReason::Conflicts) => {
-            format!("the branch conflicts with {}", target.base_branch)
+            vec![format!("the branch conflicts with {}", target.base_branch)]
         }
-        RecheckVerdict::AskAgain => "the code host has not computed mergeability yet".to_owned(),
+        RecheckVerdict::AskAgain => vec![MERGEABILITY_PENDING.to_owned()],
     };
     let decision = match verdict {
         RecheckVerdict::Proceed => "merge",
         RecheckVerdict::Rebase(_) => "rebase",
         RecheckVerdict::AskAgain => "wait",
     };
-    tracing::info!(event = GATE_DECISION, decision, reasons, "gate decided");
+    log_events::gate_decided(shared, &ctx.squad, decision, &reasons, Some(&head)).await;
     match verdict {
         RecheckVerdict::Proceed => gate_passed(),
         RecheckVerdict::Rebase(reason) => Ok(vec![Outcome::Event(Event::RebaseRequired {
@@ -119,28 +120,17 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
     }
 }
 
-/// Logs a gate decision other than merge: wait (with what it waits for) or blocked, with
-/// every reason.
-fn log_gate_decision(decision: &GateDecision) {
-    let (name, reasons) = match decision {
-        GateDecision::Merge => ("merge", String::new()),
-        GateDecision::AskAgainShortly => (
-            "wait",
-            "the code host has not computed mergeability yet".to_owned(),
-        ),
+/// Why the gate asks again shortly.
+const MERGEABILITY_PENDING: &str = "the code host has not computed mergeability yet";
+
+/// A gate decision as recorded: its name (`merge`, `wait`, `blocked`) and every reason.
+fn decision_and_reasons(decision: &GateDecision) -> (&'static str, Vec<String>) {
+    match decision {
+        GateDecision::Merge => ("merge", Vec::new()),
+        GateDecision::AskAgainShortly => ("wait", vec![MERGEABILITY_PENDING.to_owned()]),
         GateDecision::Blocked(blockers) => (
             "blocked",
-            blockers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
+            blockers.iter().map(ToString::to_string).collect(),
         ),
-    };
-    tracing::info!(
-        event = GATE_DECISION,
-        decision = name,
-        reasons,
-        "gate decided"
-    );
+    }
 }

@@ -12,7 +12,7 @@ use squadron_harness::{AuthoredChange, CommitOutcome, commit_by_author};
 use super::publish::{push, update_pr_body};
 use super::stop::StepResult;
 use super::writers::{answer_test_change_requests, developer_and_qa};
-use crate::log_events::RETRY;
+use crate::log_events::{self, RETRY};
 use crate::outcome::Outcome;
 use crate::prompts::task_context;
 use crate::shared::Shared;
@@ -121,13 +121,21 @@ pub(crate) async fn verify(
             .paths()
             .iter()
             .any(|path| rendered.contains(path.as_str()));
+        // `attempt` counts from 0; the run the agents' fix leads to is run number
+        // `attempt + 2`.
         tracing::info!(
             event = RETRY,
             what = "tests",
-            attempt = attempt + 1,
+            attempt = attempt + 2,
             qa = qa_at_fault,
             "tests fail; handing the failure back to the agents"
         );
+        let why = if qa_at_fault {
+            "the test command failed; the Developer and QA fix it"
+        } else {
+            "the test command failed; the Developer fixes it"
+        };
+        log_events::retried(shared, &ctx.squad, "tests", attempt + 2, why).await;
         let extra = format!(
             "## The test command fails\nThe harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
             fence("test output", &rendered)

@@ -124,6 +124,39 @@ async fn every_status_event_is_one_line_with_the_squads_fields() {
     });
     let squads = run(services, world.settings("logs-merge")).await;
     assert_eq!(squads[0].phase, Phase::Merged, "{:?}", squads[0].phase);
+    // The retry and the gate's decision stay in the squad's event log for its page.
+    let stored: Vec<(String, Value)> = world
+        .store
+        .events(&squads[0].squad)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.kind, serde_json::from_str(&event.payload).unwrap()))
+        .collect();
+    let retries: Vec<&Value> = stored
+        .iter()
+        .filter(|(kind, _)| kind == RETRY)
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(retries.len(), 1, "{stored:#?}");
+    assert_eq!(retries[0]["what"], "tests");
+    assert_eq!(retries[0]["attempt"], 2, "the second test run");
+    assert!(
+        retries[0]["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("the test command failed")),
+        "{retries:?}"
+    );
+    let gates: Vec<&Value> = stored
+        .iter()
+        .filter(|(kind, _)| kind == GATE_DECISION)
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(
+        gates.last().map(|gate| &gate["decision"]),
+        Some(&Value::from("merge")),
+        "{stored:#?}"
+    );
 
     // A squad that runs out of budget in its fix round, with its PR open: implementing
     // costs $0.052, each review $0.013.

@@ -8,3 +8,4 @@ mod reviews;
 mod runs;
 mod support;
 mod tidy;
+mod views;

@@ -17,13 +17,13 @@ use crate::support::{DISPUTE, ReviewScript, URL, World, issue, unrefined_issue};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
-struct Running {
-    handle: PipelineHandle,
+pub(crate) struct Running {
+    pub(crate) handle: PipelineHandle,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), squadron_pipeline::PipelineError>>,
 }
 
-fn start(world: &World, settings: PipelineSettings) -> Running {
+pub(crate) fn start(world: &World, settings: PipelineSettings) -> Running {
     let pipeline = Pipeline::new(world.services(), settings);
     let handle = pipeline.handle();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -33,7 +33,7 @@ fn start(world: &World, settings: PipelineSettings) -> Running {
     Running { handle, stop, task }
 }
 
-async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
+pub(crate) async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
     let squads = tokio::time::timeout(LIMIT, running.handle.wait_run(run))
         .await
         .expect("the run finishes in time")

@@ -1,7 +1,7 @@
 //! Following a run in the foreground (`squadron run`, `fix`, `demo`): the live view fed
 //! from the runtime's progress, with what only the store knows (when each squad started
-//! and ended, what it waits for) re-read whenever a squad changes phase, and a tick that
-//! keeps elapsed times moving.
+//! and ended) re-read whenever a squad changes phase, and a tick that keeps elapsed times
+//! moving.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -68,7 +68,6 @@ impl StoreFacts {
                     let facts = SquadFacts {
                         created_at: Some(record.created_at),
                         updated_at: Some(record.updated_at),
-                        blocked_by: record.blocked_by,
                     };
                     (record.squad.id, facts)
                 })

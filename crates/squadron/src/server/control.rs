@@ -12,7 +12,7 @@ use squadron_core::ports::{
     JournalEntry, RepoRef, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
 use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
-use squadron_pipeline::FixRequest;
+use squadron_pipeline::{FixRequest, Waiting};
 use tokio::sync::broadcast;
 
 /// The pipeline runtime as the server sees it.
@@ -69,6 +69,20 @@ pub struct SquadView {
     pub record: SquadRecord,
     /// Its usage so far.
     pub usage: UsageTotals,
+    /// What the runtime running it knows beyond the store, when that runtime is this
+    /// daemon's; `None` for a squad of another replica, or an ended one.
+    pub live: Option<LiveSquad>,
+}
+
+/// What only the runtime running a squad knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveSquad {
+    /// Its issue's title, once read.
+    pub title: String,
+    /// The agents in a turn right now.
+    pub at_work: Vec<Role>,
+    /// What it waits for, beyond its own agents.
+    pub waiting: Option<Waiting>,
 }
 
 /// A run with its squads.

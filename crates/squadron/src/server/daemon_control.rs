@@ -71,6 +71,7 @@ impl DaemonControl {
         if matches!(*runtime, Runtime::Stopped) {
             return false;
         }
+        self.reads.follow_runtime(pipeline.handle().progress());
         let control = Arc::new(PipelineControl::start_publishing(
             pipeline,
             Arc::clone(&self.store),

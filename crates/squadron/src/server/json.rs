@@ -10,17 +10,25 @@ use time::format_description::well_known::Rfc3339;
 
 use super::control::{RunView, SquadDetail, SquadView};
 use super::links::PageLinks;
-use crate::labels::{at_work, waits_for};
+use crate::labels::{at_work, at_work_now, waits_for};
 
 /// Longest message text the squad page receives; the rest is `squadron logs`'s.
 const MESSAGE_LIMIT: usize = 16 * 1024;
 
-/// One squad: issue, phase, who is at work, round, PR and its page, tokens, cost (as a
-/// number and as the one money text every surface shows) and age.
+/// One squad: issue, phase, who is at work and what it waits for (as its runtime knows,
+/// when it runs here), round, PR and its page, tokens, cost (as a number and as the one
+/// money text every surface shows) and age.
 pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value {
     let record = &view.record;
     let squad = &record.squad;
     let usage = &view.usage;
+    let (at_work, waiting) = match &view.live {
+        Some(live) => (
+            at_work_now(&squad.phase, &live.at_work),
+            live.waiting.as_ref(),
+        ),
+        None => (at_work(&squad.phase).to_owned(), None),
+    };
     json!({
         "id": squad.id.as_str(),
         "run_id": squad.run_id.as_str(),
@@ -28,7 +36,10 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
         "phase": squad.phase.name(),
         "detail": squad.phase.detail(),
         "terminal": squad.phase.is_terminal(),
-        "at_work": at_work(&squad.phase),
+        "at_work": at_work,
+        "waits_for": waiting.map(ToString::to_string),
+        "title": view.live.as_ref().map(|live| live.title.as_str()).filter(|title| !title.is_empty()),
+        "waiting": waiting.map(|waiting| waiting.kind()),
         "round": squad.round,
         "pr": squad.pr.map(|pr| pr.0),
         "pr_url": squad.pr.and_then(|pr| links.pull_request(&squad.issue, pr)),
@@ -73,16 +84,18 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
             let mut value = squad_json(squad, now, links);
             value["issue_url"] = json!(links.issue(&record.run.trigger, &squad.record.squad.issue));
             let record = &squad.record;
-            value["waits_for"] = json!(waits_for(
-                &record.squad.phase,
-                &record.blocked_by,
-                |blocker| {
-                    view.squads.iter().any(|other| {
-                        &other.record.squad.issue == blocker
-                            && other.record.squad.phase == Phase::Merged
-                    })
-                }
-            ));
+            if squad.live.is_some() {
+                return value;
+            }
+            // No runtime here runs it: what the store tells, its blockers.
+            let waiting = waits_for(&record.squad.phase, &record.blocked_by, |blocker| {
+                view.squads.iter().any(|other| {
+                    &other.record.squad.issue == blocker
+                        && other.record.squad.phase == Phase::Merged
+                })
+            });
+            value["waits_for"] = json!(waiting.as_ref().map(ToString::to_string));
+            value["waiting"] = json!(waiting.as_ref().map(|waiting| waiting.kind()));
             value
         })
         .collect();

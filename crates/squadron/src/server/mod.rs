@@ -23,8 +23,8 @@ mod webhooks;
 
 pub use access::ControlAccess;
 pub use control::{
-    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot, ReevaluateTarget,
+    RunView, ServerControl, SquadDetail, SquadView,
 };
 pub use daemon_control::DaemonControl;
 pub use links::PageLinks;

@@ -59,6 +59,7 @@ impl PipelineControl {
     ) -> PipelineControl {
         let handle = pipeline.handle();
         let reads = Arc::new(StoreReads::new(store));
+        reads.follow_runtime(handle.progress());
         let (stop, stopped) = oneshot::channel::<()>();
         let runtime = tokio::spawn(pipeline.run(async move {
             // A dropped sender means the control is gone: stop as well.

@@ -3,6 +3,8 @@
 //!
 //! The store, not the runtime's in-memory view, is the source of truth: it also knows the
 //! runs of earlier daemon lifetimes and answers the same whether or not the runtime runs.
+//! Only what the store cannot know (which agent is in a turn, what an approved squad waits
+//! for) is added from the runtime's live view, once it runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,11 +12,12 @@ use std::time::Duration;
 
 use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
 use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
-use squadron_pipeline::time_to_merge;
+use squadron_pipeline::{Progress, time_to_merge};
 use squadron_store::{SqlStore, StoreError, StoreErrorKind};
+use tokio::sync::watch;
 
 use super::control::{
-    ControlError, ControlErrorKind, MetricsSnapshot, RunView, SquadDetail, SquadView,
+    ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot, RunView, SquadDetail, SquadView,
 };
 
 /// Answers the server's reads from a [`SqlStore`].
@@ -23,6 +26,8 @@ pub struct StoreReads {
     store: Arc<SqlStore>,
     /// Lead times of merged squads: merged is terminal, so each is computed once.
     flow_times: Mutex<HashMap<SquadId, FlowTimes>>,
+    /// The runtime's live view, once it runs.
+    live: Mutex<Option<watch::Receiver<Progress>>>,
 }
 
 impl StoreReads {
@@ -31,6 +36,41 @@ impl StoreReads {
         Self {
             store,
             flow_times: Mutex::new(HashMap::new()),
+            live: Mutex::new(None),
+        }
+    }
+
+    /// Adds what the runtime behind `progress` knows to every squad read from now on.
+    pub fn follow_runtime(&self, progress: watch::Receiver<Progress>) {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(progress);
+    }
+
+    /// A squad as read from the store, with what the runtime knows of it when it runs it.
+    fn view(&self, overview: squadron_store::SquadOverview) -> SquadView {
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|progress| {
+                let progress = progress.borrow();
+                let squad = progress
+                    .squads
+                    .iter()
+                    .find(|squad| squad.squad == overview.record.squad.id)?;
+                Some(LiveSquad {
+                    title: squad.title.clone(),
+                    at_work: squad.at_work.clone(),
+                    waiting: squad.waiting.clone(),
+                })
+            });
+        SquadView {
+            record: overview.record,
+            usage: overview.usage,
+            live,
         }
     }
 
@@ -44,7 +84,7 @@ impl StoreReads {
             .map_err(control_error)?;
         Ok(RunView {
             run,
-            squads: squads.into_iter().map(view).collect(),
+            squads: squads.into_iter().map(|squad| self.view(squad)).collect(),
         })
     }
 
@@ -55,7 +95,7 @@ impl StoreReads {
             .squad_overviews(None)
             .await
             .map_err(control_error)?;
-        Ok(squads.into_iter().map(view).collect())
+        Ok(squads.into_iter().map(|squad| self.view(squad)).collect())
     }
 
     /// Every run with its squads, newest first.
@@ -74,7 +114,7 @@ impl StoreReads {
                     .iter()
                     .filter(|overview| overview.record.squad.run_id == run.run.id)
                     .cloned()
-                    .map(view)
+                    .map(|squad| self.view(squad))
                     .collect(),
                 run,
             })
@@ -119,7 +159,7 @@ impl StoreReads {
             .usage_totals(&SpendScope::Squad(id.clone()))
             .await
             .map_err(control_error)?;
-        Ok(SquadView { record, usage })
+        Ok(self.view(squadron_store::SquadOverview { record, usage }))
     }
 
     /// Whether the store answers a query.
@@ -217,13 +257,6 @@ struct FlowTimes {
     lead: Duration,
     /// From a bug fix's trigger to its merge.
     restore: Option<Duration>,
-}
-
-fn view(overview: squadron_store::SquadOverview) -> SquadView {
-    SquadView {
-        record: overview.record,
-        usage: overview.usage,
-    }
 }
 
 fn add(sum: &mut UsageTotals, more: &UsageTotals) {
