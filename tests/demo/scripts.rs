@@ -52,7 +52,7 @@ impl Rig {
             run_id: RunId::new("run-demo"),
             squad_id: SquadId::new(format!("squad-{issue}")),
             issue: IssueKey::new(issue),
-            worktree: Worktree::open(root).expect("the checkout is a worktree"),
+            worktree: Worktree::open(root, root.join(".git")).expect("the checkout is a worktree"),
             sandbox: Arc::clone(&self.sandbox),
             policy: Arc::new(RepoPolicy::from_settings(&settings).expect("valid test globs")),
             qa_files: QaFiles::default(),

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use git2::{
-    BranchType, IndexAddOption, Oid, Repository, ResetType, StatusOptions, WorktreeAddOptions,
-    WorktreePruneOptions,
+    BranchType, IndexAddOption, Oid, Repository, RepositoryOpenFlags, ResetType, StatusOptions,
+    WorktreeAddOptions, WorktreePruneOptions,
 };
 
 use crate::credentials::AccessToken;
@@ -63,6 +63,19 @@ impl SquadWorktree {
             remote: repo.clone_url.clone(),
             name,
         }
+    }
+}
+
+impl SquadWorktree {
+    /// The worktree's repository, opened through the mirror's record of it.
+    pub(crate) fn open(&self) -> Result<Repository, GitError> {
+        open_registered(&self.mirror, &self.name, &self.path)
+    }
+
+    /// The worktree's own git directory (`<mirror>/worktrees/<name>`), from the mirror's
+    /// record; what every git command the daemon runs in the worktree is pointed at.
+    pub fn git_dir(&self) -> Result<PathBuf, GitError> {
+        Ok(canonical(self.open()?.path()))
     }
 }
 
@@ -193,7 +206,7 @@ impl Workspace {
             let mut found = Vec::new();
             for name in names.iter().flatten().flatten() {
                 let path = root.join(name);
-                let Ok(checkout) = Repository::open(&path) else {
+                let Ok(checkout) = open_registered(&mirror, name, &path) else {
                     continue;
                 };
                 let Some(branch) = checkout
@@ -232,9 +245,11 @@ impl Workspace {
         let path = worktree.path.clone();
         let author = author.clone();
         let message = format!("{issue}: {summary}\n");
+        let mirror = worktree.mirror.clone();
+        let name = worktree.name.clone();
         blocking(move || {
             let fail = |action| GitError::git(action, &path);
-            let git = Repository::open(&path).map_err(fail("open the worktree"))?;
+            let git = open_registered(&mirror, &name, &path)?;
             let mut index = git.index().map_err(fail("read the index"))?;
             index
                 .add_all(["*"], IndexAddOption::DEFAULT, None)
@@ -270,13 +285,14 @@ impl Workspace {
 
     /// The commit the worktree's branch points at.
     pub async fn head(&self, worktree: &SquadWorktree) -> Result<String, GitError> {
-        let path = worktree.path.clone();
+        let worktree = worktree.clone();
         blocking(move || {
-            let git = Repository::open(&path).map_err(GitError::git("open the worktree", &path))?;
+            let path = &worktree.path;
+            let git = worktree.open()?;
             let head = git
                 .head()
                 .and_then(|h| h.peel_to_commit())
-                .map_err(GitError::git("read HEAD", &path))?;
+                .map_err(GitError::git("read HEAD", path))?;
             Ok(head.id().to_string())
         })
         .await
@@ -335,9 +351,12 @@ impl Workspace {
         blocking(move || {
             let path = &worktree.path;
             let fail = |action| GitError::git(action, path);
-            let git = Repository::open(path).map_err(fail("open the worktree"))?;
+            let git = worktree.open()?;
             let mut options = StatusOptions::new();
-            options.include_untracked(true).include_ignored(false);
+            options
+                .include_untracked(true)
+                .include_ignored(false)
+                .exclude_submodules(true);
             if !git
                 .statuses(Some(&mut options))
                 .map_err(fail("read the status"))?
@@ -478,7 +497,7 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
     let local = format!("refs/heads/{}", worktree.branch);
     if let Ok(existing) = git.find_worktree(&worktree.name) {
         if existing.validate().is_ok() && worktree.path.exists() {
-            let found = checked_out_ref(&existing);
+            let found = checked_out_ref(&git, &existing);
             if found.as_deref() != Some(local.as_str()) {
                 return Err(GitError::WorktreeOnOtherBranch {
                     path: worktree.path,
@@ -490,6 +509,8 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
                 });
             }
             worktree.reused = true;
+            let checkout = worktree.open()?;
+            restore_gitlink(&worktree.path, &canonical(checkout.path()))?;
             return Ok(worktree);
         }
         // The directory vanished (or was never completed): forget it and start afresh.
@@ -509,7 +530,7 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
     let names = git.worktrees().map_err(fail("list worktrees"))?;
     for name in names.iter().flatten().flatten() {
         if let Ok(other) = git.find_worktree(name)
-            && checked_out_ref(&other).as_deref() == Some(local.as_str())
+            && checked_out_ref(&git, &other).as_deref() == Some(local.as_str())
         {
             return Err(GitError::BranchInUse {
                 branch: worktree.branch,
@@ -541,10 +562,95 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
     Ok(worktree)
 }
 
+/// The worktree registered as `name` in `mirror`, opened through the mirror's record of its
+/// git directory and never through the worktree's `.git` file: commands agents run in the
+/// worktree can rewrite that file to point at a repository of their own making, whose
+/// config and HEAD would then steer the daemon's git work. Refused unless the record says
+/// the worktree lives at `path`.
+pub(crate) fn open_registered(
+    mirror: &Path,
+    name: &str,
+    path: &Path,
+) -> Result<Repository, GitError> {
+    if !path.exists() {
+        return Err(GitError::WorktreeMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    let not_ours = || GitError::NotAWorktree {
+        path: path.to_path_buf(),
+    };
+    let git = Repository::open_bare(mirror).map_err(GitError::git("open the mirror", mirror))?;
+    let registered = git.find_worktree(name).map_err(|_| not_ours())?;
+    if !same_place(registered.path(), path) {
+        return Err(not_ours());
+    }
+    let checkout = open_git_dir(&git, name).map_err(GitError::git("open the worktree", path))?;
+    // The work tree is the path just checked against the record, whatever a config says.
+    checkout
+        .set_workdir(path, false)
+        .map_err(GitError::git("open the worktree", path))?;
+    Ok(checkout)
+}
+
+/// Opens the git directory the mirror `git` keeps for its worktree `name` as it is, with no
+/// search and no `.git` appended. `Repository::open_from_worktree` is no substitute: libgit2
+/// opens that through the worktree's `.git` file.
+pub(crate) fn open_git_dir(git: &Repository, name: &str) -> Result<Repository, git2::Error> {
+    let git_dir = git.path().join("worktrees").join(name);
+    Repository::open_ext(
+        &git_dir,
+        RepositoryOpenFlags::NO_SEARCH | RepositoryOpenFlags::NO_DOTGIT,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+}
+
+pub(crate) fn same_place(a: &Path, b: &Path) -> bool {
+    canonical(a) == canonical(b)
+}
+
+/// `path` with symbolic links resolved; for a path that no longer exists, its parent's
+/// resolved form joined with its name.
+pub(crate) fn canonical(path: &Path) -> PathBuf {
+    if let Ok(resolved) = path.canonicalize() {
+        return resolved;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map_or_else(|_| path.to_path_buf(), |parent| parent.join(name)),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Writes the worktree's `.git` file afresh, as git writes it (naming `git_dir`), whatever
+/// a command left in its place: the daemon's git never reads it, but git run in the sandbox
+/// does. The old entry is removed first, so nothing is written through a symlink.
+fn restore_gitlink(path: &Path, git_dir: &Path) -> Result<(), GitError> {
+    let gitlink = path.join(".git");
+    let fail = || GitError::io("restore the worktree's .git file", &gitlink);
+    match std::fs::symlink_metadata(&gitlink) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&gitlink).map_err(fail())?,
+        Ok(_) => std::fs::remove_file(&gitlink).map_err(fail())?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(fail()(error)),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&gitlink)
+        .map_err(fail())?;
+    std::io::Write::write_all(
+        &mut file,
+        format!("gitdir: {}\n", git_dir.display()).as_bytes(),
+    )
+    .map_err(fail())
+}
+
 /// The ref a worktree's HEAD names (`refs/heads/<branch>`), `None` when it is detached or
 /// unreadable.
-fn checked_out_ref(worktree: &git2::Worktree) -> Option<String> {
-    let checkout = Repository::open_from_worktree(worktree).ok()?;
+fn checked_out_ref(git: &Repository, worktree: &git2::Worktree) -> Option<String> {
+    let checkout = open_git_dir(git, worktree.name().ok().flatten()?).ok()?;
     let head = checkout.find_reference("HEAD").ok()?;
     head.symbolic_target().ok().flatten().map(str::to_owned)
 }

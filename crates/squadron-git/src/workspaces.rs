@@ -3,8 +3,9 @@
 //! freshly fetched base, and detached scratch worktrees for evidence runs.
 //!
 //! The port names worktrees by path only, so every operation finds the mirror a path belongs
-//! to from git's own records (the worktree's common directory) instead of remembering it:
-//! a restarted daemon works on the paths it stored without calling `prepare` first.
+//! to from the mirrors' own records of their worktrees instead of remembering it: a
+//! restarted daemon works on the paths it stored without calling `prepare` first. Nothing is
+//! learnt from the worktree's `.git` file, which agents' commands can rewrite.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,8 +26,8 @@ use crate::identity::CommitAuthor;
 use crate::rebase::RebaseOutcome;
 use crate::transport::PushOutcome;
 use crate::workspace::{
-    BranchDisposal, RepositorySpec, SquadWorktree, Workspace, blocking, check_branch_name,
-    worktree_name,
+    BranchDisposal, RepositorySpec, SquadWorktree, Workspace, blocking, canonical,
+    check_branch_name, open_git_dir, open_registered, same_place, worktree_name,
 };
 
 /// Local worktrees for the configured repositories, each fetched and pushed with the token
@@ -58,10 +59,18 @@ impl Configured {
     }
 }
 
-/// A worktree found on disk: which configured repository, git's name for it, and its
-/// branch (`None` for a detached scratch worktree).
+/// A worktree found in a mirror's records: which configured repository, git's name for it,
+/// and its branch (`None` for a detached scratch worktree).
 struct Located<'a> {
     repo: &'a Configured,
+    name: String,
+    branch: Option<String>,
+}
+
+/// What [`inspect`] found.
+struct Found {
+    repo: RepoRef,
+    mirror: PathBuf,
     name: String,
     branch: Option<String>,
 }
@@ -122,15 +131,38 @@ impl GitWorkspaces {
 
     /// Finds which configured repository's mirror `path` is a worktree of.
     async fn locate(&self, path: &Path) -> Result<Located<'_>, GitError> {
-        let mirrors: Vec<(RepoRef, PathBuf)> = self
-            .repositories
+        let mirrors = self.mirrors();
+        let path = path.to_path_buf();
+        let found = blocking(move || inspect(&path, &mirrors)).await?;
+        let repo = self.repository(&found.repo)?;
+        Ok(Located {
+            repo,
+            name: found.name,
+            branch: found.branch,
+        })
+    }
+
+    fn mirrors(&self) -> Vec<(RepoRef, PathBuf)> {
+        self.repositories
             .iter()
             .map(|(repo, configured)| (repo.clone(), self.workspace.mirror_path(&configured.spec)))
-            .collect();
+            .collect()
+    }
+
+    /// Runs `work` on the worktree at `path`, opened through its mirror's record.
+    async fn with_worktree<T: Send + 'static>(
+        &self,
+        path: &Path,
+        work: impl FnOnce(&Repository, &Path) -> Result<T, GitError> + Send + 'static,
+    ) -> Result<T, GitError> {
+        let mirrors = self.mirrors();
         let path = path.to_path_buf();
-        let (repo, name, branch) = blocking(move || inspect(&path, &mirrors)).await?;
-        let repo = self.repository(&repo)?;
-        Ok(Located { repo, name, branch })
+        blocking(move || {
+            let found = inspect(&path, &mirrors)?;
+            let git = open_registered(&found.mirror, &found.name, &path)?;
+            work(&git, &path)
+        })
+        .await
     }
 
     fn squad_worktree(
@@ -170,19 +202,19 @@ impl Workspaces for GitWorkspaces {
             .await?;
         let remote = self.workspace.remote_head(&worktree).await?;
         drop(guard);
-        let path = worktree.path.clone();
-        let (base, head) = blocking(move || {
-            let git = open_worktree(&path)?;
-            let head = head_of(&git, &path)?;
-            let tip =
-                Oid::from_str(&base_tip).map_err(GitError::git("read the base tip", &path))?;
+        let opened = worktree.clone();
+        let (base, head, git_dir) = blocking(move || {
+            let path = &opened.path;
+            let git = opened.open()?;
+            let head = head_of(&git, path)?;
+            let tip = Oid::from_str(&base_tip).map_err(GitError::git("read the base tip", path))?;
             // A new branch starts at the tip; a reused one may predate it, and its own work
             // begins where it forked from the base.
             let base = git.merge_base(head, tip).map_err(GitError::git(
                 "find where the branch forked from the base",
-                &path,
+                path,
             ))?;
-            Ok((base, head))
+            Ok((base, head, canonical(git.path())))
         })
         .await?;
         tracing::info!(
@@ -197,6 +229,7 @@ impl Workspaces for GitWorkspaces {
         );
         Ok(PreparedWorktree {
             path: worktree.path,
+            git_dir,
             base_sha: CommitSha::new(base.to_string()),
             head_sha: CommitSha::new(head.to_string()),
             remote_sha: remote.map(CommitSha::new),
@@ -204,12 +237,7 @@ impl Workspaces for GitWorkspaces {
     }
 
     async fn head(&self, worktree: &Path) -> Result<CommitSha, PortError> {
-        let path = worktree.to_path_buf();
-        let head = blocking(move || {
-            let git = open_worktree(&path)?;
-            head_of(&git, &path)
-        })
-        .await?;
+        let head = self.with_worktree(worktree, head_of).await?;
         Ok(CommitSha::new(head.to_string()))
     }
 
@@ -298,17 +326,16 @@ impl Workspaces for GitWorkspaces {
             let _guard = repo.lock.lock().await;
             self.workspace.sync_mirror(&spec, &repo.token).await?
         };
-        let path = worktree.to_path_buf();
-        let contains = blocking(move || {
-            let git = open_worktree(&path)?;
-            let head = head_of(&git, &path)?;
-            let tip = Oid::from_str(&tip).map_err(GitError::git("read the base tip", &path))?;
-            Ok(head == tip
-                || git
-                    .graph_descendant_of(head, tip)
-                    .map_err(GitError::git("compare with the base tip", &path))?)
-        })
-        .await?;
+        let contains = self
+            .with_worktree(worktree, move |git, path| {
+                let head = head_of(git, path)?;
+                let tip = Oid::from_str(&tip).map_err(GitError::git("read the base tip", path))?;
+                Ok(head == tip
+                    || git
+                        .graph_descendant_of(head, tip)
+                        .map_err(GitError::git("compare with the base tip", path))?)
+            })
+            .await?;
         Ok(contains)
     }
 
@@ -317,9 +344,10 @@ impl Workspaces for GitWorkspaces {
         worktree: &Path,
         base: &CommitSha,
     ) -> Result<Vec<String>, PortError> {
-        let path = worktree.to_path_buf();
         let base = base.as_str().to_owned();
-        let files = blocking(move || changed_since(&path, &base)).await?;
+        let files = self
+            .with_worktree(worktree, move |git, path| changed_since(git, path, &base))
+            .await?;
         Ok(files)
     }
 
@@ -374,49 +402,45 @@ impl Workspaces for GitWorkspaces {
     }
 }
 
-/// Which of `mirrors` the worktree at `path` belongs to, its name in that mirror, and its
-/// branch.
-fn inspect(
-    path: &Path,
-    mirrors: &[(RepoRef, PathBuf)],
-) -> Result<(RepoRef, String, Option<String>), GitError> {
-    let not_ours = || GitError::NotAWorktree {
-        path: path.to_path_buf(),
-    };
-    let git = open_worktree(path)?;
-    // `Repository::open` does not search upwards, but a nested checkout could still answer.
-    let root = git.workdir().ok_or_else(not_ours)?;
-    if !git.is_worktree() || !same_place(root, path) {
-        return Err(not_ours());
-    }
-    let common = canonical(git.commondir());
-    let repo = mirrors
-        .iter()
-        .find(|(_, mirror)| canonical(mirror) == common)
-        .map(|(repo, _)| repo.clone())
-        .ok_or_else(not_ours)?;
-    let registered = git2::Worktree::open_from_repository(&git)
-        .map_err(GitError::git("read the worktree's record", path))?;
-    let name = registered
-        .name()
-        .map_err(GitError::git("read the worktree's name", path))?
-        .ok_or_else(not_ours)?
-        .to_owned();
-    let branch = git
-        .find_reference("HEAD")
-        .ok()
-        .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_owned))
-        .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_owned));
-    Ok((repo, name, branch))
-}
-
-fn open_worktree(path: &Path) -> Result<Repository, GitError> {
+/// Which of `mirrors` has a worktree registered at `path`, under what name, and on which
+/// branch: read from the mirrors' records, never from the worktree's `.git` file.
+fn inspect(path: &Path, mirrors: &[(RepoRef, PathBuf)]) -> Result<Found, GitError> {
     if !path.exists() {
         return Err(GitError::WorktreeMissing {
             path: path.to_path_buf(),
         });
     }
-    Repository::open(path).map_err(|_| GitError::NotAWorktree {
+    for (repo, mirror) in mirrors {
+        if !mirror.exists() {
+            continue;
+        }
+        let git =
+            Repository::open_bare(mirror).map_err(GitError::git("open the mirror", mirror))?;
+        let names = git
+            .worktrees()
+            .map_err(GitError::git("list worktrees", mirror))?;
+        for name in names.iter().flatten().flatten() {
+            let Ok(registered) = git.find_worktree(name) else {
+                continue;
+            };
+            if !same_place(registered.path(), path) {
+                continue;
+            }
+            let checkout = open_registered(mirror, name, path)?;
+            let branch = checkout
+                .find_reference("HEAD")
+                .ok()
+                .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_owned))
+                .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_owned));
+            return Ok(Found {
+                repo: repo.clone(),
+                mirror: mirror.clone(),
+                name: name.to_owned(),
+                branch,
+            });
+        }
+    }
+    Err(GitError::NotAWorktree {
         path: path.to_path_buf(),
     })
 }
@@ -430,10 +454,9 @@ fn head_of(git: &Repository, path: &Path) -> Result<Oid, GitError> {
 
 /// Paths added or modified between the fork point of `base` and HEAD: the three-dot diff,
 /// so a base that moved on after the branch forked adds nothing of its own.
-fn changed_since(path: &Path, base: &str) -> Result<Vec<String>, GitError> {
+fn changed_since(git: &Repository, path: &Path, base: &str) -> Result<Vec<String>, GitError> {
     let fail = |action| GitError::git(action, path);
-    let git = open_worktree(path)?;
-    let head = head_of(&git, path)?;
+    let head = head_of(git, path)?;
     let unknown = || GitError::UnknownCommit {
         sha: base.to_owned(),
         slug: path.display().to_string(),
@@ -512,7 +535,7 @@ fn add_scratch(
     git.worktree(name, path, Some(&options))
         .map_err(fail("add the scratch worktree"))?;
     let checkout =
-        Repository::open(path).map_err(GitError::git("open the scratch worktree", path))?;
+        open_git_dir(&git, name).map_err(GitError::git("open the scratch worktree", path))?;
     checkout
         .set_head_detached(at)
         .map_err(GitError::git("detach the scratch worktree", path))?;
@@ -546,22 +569,4 @@ fn prune_everything() -> WorktreePruneOptions {
     let mut options = WorktreePruneOptions::new();
     options.valid(true).locked(true).working_tree(true);
     options
-}
-
-fn same_place(a: &Path, b: &Path) -> bool {
-    canonical(a) == canonical(b)
-}
-
-/// `path` with symbolic links resolved; for a path that no longer exists, its parent's
-/// resolved form joined with its name.
-fn canonical(path: &Path) -> PathBuf {
-    if let Ok(resolved) = path.canonicalize() {
-        return resolved;
-    }
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => parent
-            .canonicalize()
-            .map_or_else(|_| path.to_path_buf(), |parent| parent.join(name)),
-        _ => path.to_path_buf(),
-    }
 }

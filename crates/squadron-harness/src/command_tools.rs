@@ -160,14 +160,9 @@ fn confined_relative(
 
 async fn git_view(context: &ToolContext<'_>, args: &[&str], label: &str) -> Result<String, String> {
     let workspace = context.workspace;
-    let output = git_output(
-        workspace.worktree.root(),
-        workspace.sandbox.settings(),
-        args,
-        &[],
-    )
-    .await
-    .map_err(|error| format!("failed to {}", error_chain(&error)))?;
+    let output = git_output(&workspace.worktree, workspace.sandbox.settings(), args, &[])
+        .await
+        .map_err(|error| format!("failed to {}", error_chain(&error)))?;
     if !output.success() {
         return Err(format!("git failed: {}", output.stderr.trim()));
     }

@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use cap_std::fs::Dir;
 
-/// The root of a squad's git worktree, canonicalized once, and a directory handle on it
-/// through which every file is read and written (see [`crate::confined_io`]).
+/// The root of a squad's git worktree, canonicalized once, a directory handle on it through
+/// which every file is read and written (see [`crate::confined_io`]), and its git directory
+/// as the daemon recorded it.
 #[derive(Clone, Debug)]
 pub struct Worktree {
     root: PathBuf,
+    git_dir: PathBuf,
     dir: Arc<Dir>,
 }
 
@@ -90,14 +92,23 @@ pub enum PathRefusal {
 }
 
 impl Worktree {
-    /// A worktree rooted at `root`, which must exist.
-    pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+    /// A worktree rooted at `root` whose git directory is `git_dir` (both must exist): for a
+    /// linked worktree the directory its mirror keeps for it, never one read from the
+    /// worktree's `.git` file, which commands run in the worktree can rewrite.
+    pub fn open(root: impl AsRef<Path>, git_dir: impl AsRef<Path>) -> io::Result<Self> {
         let root = root.as_ref().canonicalize()?;
+        let git_dir = git_dir.as_ref().canonicalize()?;
         let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())?;
         Ok(Self {
             root,
+            git_dir,
             dir: Arc::new(dir),
         })
+    }
+
+    /// The git directory every git command the harness runs here is pointed at.
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
     }
 
     /// The handle every confined read and write starts from.
@@ -214,7 +225,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
-        let worktree = Worktree::open(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let worktree = Worktree::open(dir.path(), dir.path().join(".git")).unwrap();
         (dir, worktree)
     }
 
@@ -244,7 +256,6 @@ mod tests {
     #[test]
     fn symlink_to_git_directory_is_refused() {
         let (dir, worktree) = worktree();
-        std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::os::unix::fs::symlink(".git", dir.path().join("sneaky")).unwrap();
         assert!(matches!(
             worktree.resolve("sneaky/config"),

@@ -597,7 +597,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), "fn main() {}\n").unwrap();
-        let worktree = Worktree::open(dir.path()).unwrap();
+        // No git runs in these tests: any existing directory does as the git directory.
+        let worktree = Worktree::open(dir.path(), std::env::temp_dir()).unwrap();
         (dir, worktree)
     }
 

@@ -1,24 +1,42 @@
-//! The `git` command line, run by the harness itself (never by an agent) in the worktree with
-//! a scrubbed environment: no user or system configuration, no hooks, no prompts.
+//! The `git` command line, run by the harness itself (never by an agent) on a squad's
+//! worktree, outside the sandbox and with the daemon's rights. It therefore trusts nothing
+//! the worktree holds: the git directory and work tree are named on the command line from
+//! the daemon's own record (a rewritten `.git` file is never consulted), no system, global
+//! or host configuration is read, and every setting that makes git run a program (hooks,
+//! fsmonitor, pagers, editors, credential helpers, signing, external diff and textconv,
+//! submodule recursion, lazy fetches) is switched off. Filter, diff and merge drivers need a
+//! command in the git directory's configuration, which the sandbox cannot write.
 
-use std::path::Path;
 use std::process::Stdio;
 
 use tokio::process::Command;
 
+use crate::confine::Worktree;
 use crate::sandbox::{CommandOutput, SandboxError, SandboxSettings, run_limited};
 
-/// Options that keep git from running anything configured in the repository or the host.
-const SAFE_CONFIG: [&str; 10] = [
-    "-c",
+/// `-c` settings that keep git from running any program named by configuration. Given on
+/// the command line, they override every configuration file git reads.
+const SAFE_CONFIG: &[&str] = &[
     "core.hooksPath=/dev/null",
-    "-c",
     "core.fsmonitor=false",
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
     "core.pager=cat",
-    "-c",
+    "core.editor=false",
+    "sequence.editor=false",
+    "core.askPass=",
+    "core.sshCommand=false",
+    "core.attributesFile=/dev/null",
+    "credential.helper=",
+    "diff.external=",
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+    "submodule.recurse=false",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "log.showSignature=false",
+    "gpg.program=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+    "protocol.allow=never",
     "color.ui=false",
 ];
 
@@ -46,22 +64,30 @@ pub enum GitError {
     },
 }
 
-/// Runs `git args…` in `worktree`; `extra_env` adds variables such as author identities.
+/// Runs `git args…` on `worktree`; `extra_env` adds variables such as author identities.
 /// Returns the output whatever the exit code.
 pub(crate) async fn git_output(
-    worktree: &Path,
+    worktree: &Worktree,
     settings: &SandboxSettings,
     args: &[&str],
     extra_env: &[(&str, String)],
 ) -> Result<CommandOutput, GitError> {
     let mut process = Command::new("git");
+    for setting in SAFE_CONFIG {
+        process.args(["-c", setting]);
+    }
     process
-        .args(SAFE_CONFIG)
+        .arg("--git-dir")
+        .arg(worktree.git_dir())
+        .arg("--work-tree")
+        .arg(worktree.root())
         .args(args)
         .env_clear()
         .env("PATH", settings.path_env())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_ATTR_NOSYSTEM", "1")
+        .env("GIT_NO_LAZY_FETCH", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("HOME", "/nonexistent")
         .env("LANG", "C.UTF-8")
@@ -70,7 +96,7 @@ pub(crate) async fn git_output(
                 .iter()
                 .map(|(name, value)| (*name, value.as_str())),
         )
-        .current_dir(worktree)
+        .current_dir(worktree.root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,7 +112,7 @@ pub(crate) async fn git_output(
 
 /// Runs `git args…` and fails unless it exits 0.
 pub(crate) async fn git(
-    worktree: &Path,
+    worktree: &Worktree,
     settings: &SandboxSettings,
     args: &[&str],
     extra_env: &[(&str, String)],

@@ -408,7 +408,7 @@ async fn commit_change(
     change: &AuthoredChange<'_>,
     at: Timestamp,
 ) -> Result<Option<String>, CommitError> {
-    let root = workspace.worktree.root();
+    let root = &workspace.worktree;
     let settings = workspace.sandbox.settings();
     match change.paths {
         None => {
@@ -431,7 +431,13 @@ async fn commit_change(
             git(root, settings, &args, &[]).await?;
         }
     }
-    let staged = git_output(root, settings, &["diff", "--cached", "--quiet"], &[]).await?;
+    let staged = git_output(
+        root,
+        settings,
+        &["diff", "--cached", "--quiet", "--no-ext-diff"],
+        &[],
+    )
+    .await?;
     if staged.success() {
         return Ok(None);
     }
@@ -463,9 +469,15 @@ async fn changed_paths(
     workspace: &SquadWorkspace,
 ) -> Result<std::collections::BTreeSet<String>, CommitError> {
     let status = git(
-        workspace.worktree.root(),
+        &workspace.worktree,
         workspace.sandbox.settings(),
-        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+        &[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+        ],
         &[],
     )
     .await?;

@@ -27,7 +27,7 @@ pub async fn diff_since(
     workspace: &SquadWorkspace,
     since: &CommitSha,
 ) -> Result<DiffSince, GitError> {
-    let root = workspace.worktree.root();
+    let root = &workspace.worktree;
     let settings = workspace.sandbox.settings();
     let names = git(
         root,

@@ -478,6 +478,18 @@ fn bubblewrap_args(
         WorktreeAccess::ReadOnly => "--ro-bind",
     };
     args.extend([bind.to_owned(), worktree.clone(), worktree.clone()]);
+    // The worktree's `.git` (the file naming its git directory, or the directory itself)
+    // stays as the daemon made it, so no command can point git, its own or the daemon's, at
+    // a repository of its making. A symlink in its place is left alone: bubblewrap would
+    // follow it.
+    let dot_git = Path::new(&worktree).join(".git");
+    if dot_git
+        .symlink_metadata()
+        .is_ok_and(|meta| meta.is_file() || meta.is_dir())
+    {
+        let dot_git = dot_git.display().to_string();
+        args.extend(["--ro-bind".to_owned(), dot_git.clone(), dot_git]);
+    }
     for masked in &settings.masked {
         if masked.symlink_metadata().is_ok() {
             args.extend([

@@ -189,7 +189,7 @@ impl SquadCtx {
                 squadron_core::error_chain(&error)
             )
         })?;
-        let worktree = Worktree::open(&prepared.path)
+        let worktree = Worktree::open(&prepared.path, &prepared.git_dir)
             .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
         self.test_command = settings.test.to_string();
         self.test_globs = settings.test_globs.clone();

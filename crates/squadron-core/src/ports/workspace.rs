@@ -32,6 +32,10 @@ pub struct WorktreeRequest {
 pub struct PreparedWorktree {
     /// Its directory.
     pub path: PathBuf,
+    /// Its git directory, as the mirror records it. Every git command the daemon runs in the
+    /// worktree is pointed at it: the worktree's own `.git` file is agent-writable and must
+    /// never decide which repository (and whose config) the daemon's git obeys.
+    pub git_dir: PathBuf,
     /// The base commit the branch starts from: the base tip for a new branch, the merge base
     /// with the base branch for a reused one.
     pub base_sha: CommitSha,

@@ -526,3 +526,63 @@ async fn a_refused_token_is_an_auth_error_that_never_shows_the_token() {
         Vec::<String>::new()
     );
 }
+
+/// A worktree's `.git` file is agent-writable: pointed at a repository of the agent's
+/// making (another history, another HEAD), it must not change what the daemon reads, pushes
+/// or hands to the harness as the git directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_gitlink_changes_nothing_the_daemon_reads_or_pushes() {
+    let fx = Fixture::new().await;
+    let port = port(&fx);
+    let worktree = prepared(&port).await;
+    assert_eq!(
+        worktree.git_dir,
+        fx.workspace()
+            .mirror_path(&fx.spec)
+            .join("worktrees")
+            .join(SQUAD)
+            .canonicalize()
+            .expect("the mirror keeps the worktree's git directory"),
+    );
+    let sha = commit(&port, &worktree.path, &[("login.rs", "fn login() {}\n")]).await;
+
+    let hostile = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new("git")
+        .args(["init", "--quiet", "--bare"])
+        .arg(hostile.path())
+        .output()
+        .expect("git init");
+    assert!(output.status.success());
+    std::fs::write(hostile.path().join("HEAD"), "ref: refs/heads/elsewhere\n")
+        .expect("hostile HEAD");
+    std::fs::write(
+        worktree.path.join(".git"),
+        format!("gitdir: {}\n", hostile.path().display()),
+    )
+    .expect("rewrite the gitlink");
+
+    assert_eq!(port.head(&worktree.path).await.expect("head"), sha);
+    assert_eq!(
+        port.changed_files(&worktree.path, &worktree.base_sha)
+            .await
+            .expect("changed files"),
+        vec!["login.rs".to_owned()]
+    );
+    let pushed = port.push(&worktree.path, BRANCH, None).await.expect("push");
+    assert_eq!(pushed, sha);
+    assert_eq!(
+        fx.standin.branch_head(SLUG, BRANCH).expect("branch"),
+        Some(sha.to_string())
+    );
+    let again = port
+        .prepare(&request(SQUAD, BRANCH))
+        .await
+        .expect("prepare again");
+    assert_eq!(again.git_dir, worktree.git_dir);
+    assert_eq!(again.head_sha, sha);
+    assert_eq!(
+        std::fs::read_to_string(worktree.path.join(".git")).expect("gitlink"),
+        format!("gitdir: {}\n", worktree.git_dir.display()),
+        "preparing again puts the gitlink back for git run in the sandbox"
+    );
+}

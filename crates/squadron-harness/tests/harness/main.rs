@@ -3,6 +3,7 @@
 mod file_changes;
 mod guardrails;
 mod hostile_files;
+mod hostile_git;
 mod http;
 mod real_models;
 mod sandbox;

@@ -199,7 +199,7 @@ pub async fn workspace_with(root: &Path, policy: RepoPolicy, mode: SandboxMode) 
         run_id: RunId::new("run-1"),
         squad_id: SquadId::new("squad-1"),
         issue: IssueKey::new("ENG-7"),
-        worktree: Worktree::open(root).unwrap(),
+        worktree: Worktree::open(root, root.join(".git")).unwrap(),
         sandbox: sandbox(mode).await,
         policy: Arc::new(policy),
         qa_files: QaFiles::default(),

@@ -84,7 +84,7 @@ async fn workspace(root: &Path) -> (SquadWorkspace, RepoSettings) {
         run_id: RunId::new("run-1"),
         squad_id: SquadId::new("squad-1"),
         issue: IssueKey::new("ENG-7"),
-        worktree: Worktree::open(root).unwrap(),
+        worktree: Worktree::open(root, root.join(".git")).unwrap(),
         sandbox: Arc::new(Sandbox::detect(sandbox).await.unwrap()),
         policy: Arc::new(RepoPolicy::from_settings(&settings).unwrap()),
         qa_files: QaFiles::default(),

@@ -160,8 +160,10 @@ impl Workspaces for GitWorkspaces {
         }
         let head = git(&path, &["rev-parse", "HEAD"]).map_err(port)?;
         let base_sha = git(&path, &["merge-base", "HEAD", &base]).map_err(port)?;
+        let git_dir = git(&path, &["rev-parse", "--absolute-git-dir"]).map_err(port)?;
         Ok(PreparedWorktree {
             path,
+            git_dir: git_dir.into(),
             base_sha: CommitSha::new(base_sha),
             head_sha: CommitSha::new(head),
             remote_sha: remote_sha.map(CommitSha::new),
