@@ -2,7 +2,8 @@
 //! fresh clone. The milestone: the admitted issues merged on the bare repository's base
 //! branch, the sample repository's own tests pass there, the unrefined issue carries its
 //! comment, and every merged PR was approved on its merged head by two distinct reviewer
-//! logins. The bug fix: the Sentry stub fixed from Slack, told in one thread.
+//! logins, and every run goes through the same review rounds to the same outcomes. The bug
+//! fix: the Sentry stub fixed from Slack, told in one thread.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -92,9 +93,10 @@ fn the_milestone_demo_merges_every_admitted_issue_with_two_approvals() {
             "{id}: two distinct reviewers approved the merged head"
         );
     }
-    // ENG-4 went through a fix round; a rebase after another squad's merge may add more.
-    assert!(
-        outcome("ENG-4")["rounds"].as_u64() >= Some(2),
+    // ENG-4 went through one fix round; a rebase after another squad's merge adds none.
+    assert_eq!(
+        outcome("ENG-4")["rounds"].as_u64(),
+        Some(2),
         "{:#}",
         outcome("ENG-4")
     );
@@ -144,6 +146,61 @@ fn the_milestone_demo_merges_every_admitted_issue_with_two_approvals() {
 /// `squadron demo --scenario bugfix --keep DIR`: the Sentry stub is fixed through a signed
 /// `/squad fix` sent to the running daemon, every step is told in one Slack thread, and the
 /// fix with its regression test is on the bare repository's base branch.
+/// `squadron demo --scenario milestone`'s report.json, run in a fresh directory.
+fn milestone_report() -> serde_json::Value {
+    let keep = tempfile::tempdir().expect("a scratch directory");
+    let home = tempfile::tempdir().expect("a scratch home");
+    let output = Command::new(env!("CARGO_BIN_EXE_squadron"))
+        .args(["demo", "--scenario", "milestone", "--keep"])
+        .arg(keep.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SQUADRON_LOG_FORMAT", "json")
+        .output()
+        .expect("run the squadron binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "the demo failed:\n{stderr}");
+    serde_json::from_str(
+        &std::fs::read_to_string(keep.path().join("report.json")).expect("report.json is written"),
+    )
+    .expect("report.json is JSON")
+}
+
+/// Each issue's identifier, outcome and review rounds.
+fn rounds_and_outcomes(report: &serde_json::Value) -> Vec<(String, String, u64)> {
+    report["issues"]
+        .as_array()
+        .expect("an issue list")
+        .iter()
+        .map(|issue| {
+            (
+                issue["identifier"].as_str().unwrap_or_default().to_owned(),
+                issue["outcome"].as_str().unwrap_or_default().to_owned(),
+                issue["rounds"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_milestone_demos_go_through_the_same_rounds_to_the_same_outcomes() {
+    // Run side by side, so the squads' merges (and the rebases they cause) interleave
+    // differently in each.
+    let first = std::thread::spawn(milestone_report);
+    let second = milestone_report();
+    let first = first.join().expect("the first demo ran");
+    let expected = [
+        ("ENG-2", "merged", 1),
+        ("ENG-3", "merged", 1),
+        ("ENG-4", "merged", 2),
+        ("ENG-5", "skipped", 0),
+    ]
+    .map(|(id, outcome, rounds)| (id.to_owned(), outcome.to_owned(), rounds));
+    assert_eq!(rounds_and_outcomes(&first), expected, "{first:#}");
+    assert_eq!(rounds_and_outcomes(&second), expected, "{second:#}");
+}
+
 #[test]
 fn the_bugfix_demo_fixes_the_sentry_crash_from_slack_and_tells_the_thread() {
     let keep = tempfile::tempdir().expect("a scratch directory");

@@ -49,7 +49,7 @@ fn peak_concurrency(stderr: &str) -> usize {
 async fn a_milestone_of_ten_issues_merges_them_all_four_at_a_time() {
     let limits = DemoLimits {
         concurrency: 4,
-        review_rounds: MAX_ROUNDS,
+        review_rounds: Some(MAX_ROUNDS),
         ..DemoLimits::default()
     };
     let rig = Rig::start(milestone(10, Behaviour::Approve), limits).await;
@@ -103,7 +103,7 @@ async fn a_milestone_of_ten_issues_merges_them_all_four_at_a_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_squad_that_reaches_the_review_round_cap_stops_as_needs_human() {
     let limits = DemoLimits {
-        review_rounds: 2,
+        review_rounds: Some(2),
         ..DemoLimits::default()
     };
     let rig = Rig::start(

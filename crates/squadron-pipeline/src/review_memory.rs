@@ -19,9 +19,10 @@ use crate::shared::Shared;
 /// rest with `git_diff`.
 const DIFF_CAP_BYTES: usize = 24 * 1024;
 
-/// The journal key of `role`'s review of `round`.
-pub(crate) fn review_key(squad: &SquadId, round: u32, role: Role) -> String {
-    format!("{squad}/review/{round}/{role}")
+/// The journal key of `role`'s review of `head` in `round`: a rebased head is reviewed again
+/// within its round.
+pub(crate) fn review_key(squad: &SquadId, round: u32, role: Role, head: &CommitSha) -> String {
+    format!("{squad}/review/{round}/{role}/{}", head.short())
 }
 
 /// What the journal keeps of a posted review: its verdict and the host's review id.

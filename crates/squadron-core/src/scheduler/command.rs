@@ -58,7 +58,8 @@ pub enum Command {
     Review {
         /// The squad.
         squad: SquadId,
-        /// The round, from 1; part of the reviews' idempotency keys.
+        /// The round, from 1; with the head reviewed, part of the reviews' idempotency keys
+        /// (a rebased head is reviewed again within its round).
         round: u32,
     },
     /// Run the developer (and QA for test findings) on the round's review comments.

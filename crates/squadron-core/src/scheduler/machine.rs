@@ -21,7 +21,8 @@ pub struct SchedulerConfig {
     /// always allowed so a run can make progress.
     pub concurrency: usize,
     /// Review rounds a squad gets; a round that still requests changes at this cap ends
-    /// the squad as needs-human.
+    /// the squad as needs-human. Only rounds in which a reviewer asked for changes count:
+    /// reviewing a rebased head again happens within the round.
     pub max_review_rounds: u32,
     /// How long to wait before asking the merge gate again when it said to wait.
     pub gate_retry_after: Duration,
@@ -246,6 +247,9 @@ impl Scheduler {
             Event::Fixed { squad, round } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Fixing)?;
                 self.expect_round(i, round, name)?;
+                // The fixed head is reviewed in the next round; counting rounds here, where
+                // changes were asked for, keeps rebases out of the count.
+                self.squads[i].round += 1;
                 self.enter(i, Phase::Verifying, now, &mut out);
             }
             Event::GateDecided { squad, decision } => {
@@ -632,7 +636,8 @@ impl Scheduler {
     }
 
     /// Old approvals are stale once the branch moves, so a rebased branch is verified and
-    /// then reviewed again in a new round.
+    /// then reviewed again, in the same round: no reviewer asked for the rebase, so it does not
+    /// bring the squad closer to the round cap.
     fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
         self.squads[i].gate_wait = None;
         self.move_to(i, Phase::Verifying, now, out);
@@ -642,8 +647,11 @@ impl Scheduler {
         });
     }
 
+    /// Starts the first review round, or reviews the head again in the current one: only a
+    /// fix (see `Event::Fixed`) moves a squad to its next round.
     fn start_review_round(&mut self, i: usize, now: Timestamp, out: &mut Vec<Command>) {
-        self.squads[i].round += 1;
+        let squad = &mut self.squads[i];
+        squad.round = squad.round.max(1);
         self.enter(i, Phase::Reviewing, now, out);
     }
 

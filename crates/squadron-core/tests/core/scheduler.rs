@@ -282,7 +282,7 @@ mod transitions {
                     squad: a(),
                     round: 1,
                 },
-                &["record a fixing -> verifying r1 @7", "verify a"],
+                &["record a fixing -> verifying r2 @7", "verify a"],
             ),
             (
                 Event::Verified {
@@ -463,15 +463,15 @@ mod transitions {
                 squad: id("a"),
                 outcome: Verification::Passed
             })[1],
-            "review a r3",
-            "the rebased head is reviewed in a new round"
+            "review a r2",
+            "the rebased head is reviewed again within its round"
         );
         assert_eq!(
             h.send(Event::MergeRejected {
                 squad: id("b"),
                 rejection: MergeRejection::HeadMoved
             })[1],
-            "review b r3"
+            "review b r2"
         );
         let out = h.send(Event::MergeRejected {
             squad: id("c"),
@@ -574,6 +574,46 @@ mod review_rounds {
         assert_eq!(
             out[0],
             "record a reviewing -> needs-human (review round 3 of 3 ended with changes still requested (code-reviewer: approved, qa-specialist: changes-requested): read the PR's reviews and finish it by hand) r3 @12"
+        );
+    }
+
+    #[test]
+    fn only_rounds_that_asked_for_changes_count_toward_the_cap() {
+        let mut h = Harness::with_config(SchedulerConfig {
+            max_review_rounds: 2,
+            ..SchedulerConfig::default()
+        });
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "reviewing");
+        // Approved, then rebased twice because other squads merged first: the rebased heads
+        // are reviewed again within round 1.
+        for _ in 0..2 {
+            h.send(reviews("a", 1, APPROVED, APPROVED));
+            h.send(Event::RebaseRequired {
+                squad: id("a"),
+                reason: RebaseReason::Behind,
+            });
+            let out = h.send(Event::Verified {
+                squad: id("a"),
+                outcome: Verification::Passed,
+            });
+            assert_eq!(out[1], "review a r1");
+        }
+        h.send(reviews("a", 1, CHANGES, APPROVED));
+        assert_eq!(h.phase("a"), "fixing", "one change round of two so far");
+        h.send(Event::Fixed {
+            squad: id("a"),
+            round: 1,
+        });
+        h.send(Event::Verified {
+            squad: id("a"),
+            outcome: Verification::Passed,
+        });
+        assert_eq!(h.round("a"), 2);
+        let out = h.send(reviews("a", 2, APPROVED, CHANGES));
+        assert!(
+            out[0].contains("needs-human (review round 2 of 2 ended with changes"),
+            "{out:?}"
         );
     }
 

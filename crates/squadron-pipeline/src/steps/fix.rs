@@ -103,7 +103,7 @@ async fn round_reviews<'a>(
     let identities = shared.settings.review_mode.identities.as_ref();
     let mut found = Vec::new();
     for role in [Role::CodeReviewer, Role::QaSpecialist] {
-        let key = review_memory::review_key(&ctx.squad, round, role);
+        let key = review_memory::review_key(&ctx.squad, round, role, head);
         let entry = shared
             .services
             .store

@@ -161,7 +161,7 @@ async fn review_as(
     prompt: PromptName,
     task: &squadron_config::TaskContext,
 ) -> Result<ReviewVerdict, Stop> {
-    let key = review_memory::review_key(&ctx.squad, round, role);
+    let key = review_memory::review_key(&ctx.squad, round, role, head);
     let store = &shared.services.store;
     if let Ok(Some(entry)) = store.journal_entry(&key).await
         && entry.status == squadron_core::ports::JournalStatus::Done
@@ -169,7 +169,7 @@ async fn review_as(
     {
         let verdict = review_memory::verdict_of(&result);
         // Killed between posting and telling the thread: tell it now (journaled, so once).
-        notify_verdict(shared, ctx, round, role, verdict).await;
+        notify_verdict(shared, ctx, round, role, head, verdict).await;
         return Ok(verdict);
     }
     let review = match turn(shared, ctx, role, prompt, task, None).await? {
@@ -238,7 +238,7 @@ async fn review_as(
         comments,
         "review verdict"
     );
-    notify_verdict(shared, ctx, round, role, verdict).await;
+    notify_verdict(shared, ctx, round, role, head, verdict).await;
     Ok(verdict)
 }
 
@@ -247,12 +247,13 @@ async fn notify_verdict(
     ctx: &SquadCtx,
     round: u32,
     role: Role,
+    head: &CommitSha,
     verdict: ReviewVerdict,
 ) {
     notify::post(
         shared,
         &Subject::of(ctx),
-        &format!("review-{round}-{role}"),
+        &format!("review-{round}-{role}-{}", head.short()),
         SquadUpdate::ReviewVerdict {
             reviewer: role,
             verdict,

@@ -53,7 +53,7 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         Seeded::Generated(count) => (
             generated::milestone(count, Behaviour::Approve),
             DemoLimits {
-                review_rounds: generated::MAX_ROUNDS,
+                review_rounds: Some(generated::MAX_ROUNDS),
                 ..DemoLimits::default()
             },
         ),

@@ -137,20 +137,19 @@ fn standin_addresses(first: SocketAddr) -> [SocketAddr; STANDIN_PORTS as usize] 
 pub struct DemoLimits {
     /// Squads at once.
     pub concurrency: u32,
-    /// Review rounds before needs-human.
-    pub review_rounds: u32,
+    /// Review rounds before needs-human; `None` keeps the shipped default.
+    pub review_rounds: Option<u32>,
     /// Budget of one squad in US dollars.
     pub budget_per_squad_usd: f64,
 }
 
 impl Default for DemoLimits {
-    /// Four squads at once and five review rounds: squads that run in parallel rebase and
-    /// are re-reviewed when another merges first, and the built-in scripts approve every
-    /// such round up to five.
+    /// Four squads at once and the shipped review rounds: a squad reviewed again after a
+    /// rebase stays in its round, so the scenarios need no more rounds than a user gets.
     fn default() -> DemoLimits {
         DemoLimits {
             concurrency: 4,
-            review_rounds: 5,
+            review_rounds: None,
             budget_per_squad_usd: 10.0,
         }
     }
@@ -263,8 +262,7 @@ max_attempts = 2
 
 [limits]
 concurrency = {concurrency}
-review_rounds = {review_rounds}
-budget_per_squad_usd = {budget:?}
+{review_rounds}budget_per_squad_usd = {budget:?}
 
 [repositories.{TEAM_KEY}]
 github = "{SAMPLE_REPO}"
@@ -280,7 +278,10 @@ sqlite_path = {database}
             data_dir = toml_string(&data_dir.display().to_string()),
             database = toml_string(&database.display().to_string()),
             concurrency = limits.concurrency,
-            review_rounds = limits.review_rounds,
+            review_rounds = limits
+                .review_rounds
+                .map(|rounds| format!("review_rounds = {rounds}\n"))
+                .unwrap_or_default(),
             budget = limits.budget_per_squad_usd,
         )
     }
