@@ -25,6 +25,9 @@ pub enum StoreErrorKind {
     Unavailable,
     /// The database refused a statement for another reason: a bug on our side.
     Database,
+    /// A write for work this daemon no longer holds (its lease was taken over by another
+    /// daemon, or lapsed): the write changed nothing and the daemon must stop that work.
+    Fenced,
 }
 
 /// A store failure. The message is a lowercase fragment that reads after "failed to …".
@@ -107,7 +110,7 @@ impl From<StoreError> for PortError {
     fn from(error: StoreError) -> PortError {
         let kind = match error.kind {
             StoreErrorKind::NotFound => PortErrorKind::NotFound,
-            StoreErrorKind::Conflict => PortErrorKind::Conflict,
+            StoreErrorKind::Conflict | StoreErrorKind::Fenced => PortErrorKind::Conflict,
             StoreErrorKind::Invalid => PortErrorKind::Invalid,
             StoreErrorKind::Unavailable => PortErrorKind::Transient,
             StoreErrorKind::Open | StoreErrorKind::Corrupt | StoreErrorKind::Database => {

@@ -3,11 +3,13 @@
 //! even across crashes, restarts and several daemons.
 
 use sqlx::any::AnyRow;
+use squadron_core::lease::LeaseSubject;
 use squadron_core::ports::{JournalBegin, JournalEntry, JournalStatus};
 use squadron_core::{SquadId, Timestamp};
 
 use crate::codec::{column, small_count, timestamp};
 use crate::error::{StoreError, StoreErrorKind};
+use crate::leases::Fence;
 use crate::squads::squad_not_found;
 use crate::store::SqlStore;
 
@@ -33,29 +35,49 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<JournalBegin, StoreError> {
         let what = || format!("begin side effect `{key}`");
+        // A squad's effects begin only under its lease: a daemon that lost the squad cannot
+        // claim an effect, so it never performs one.
+        let fence = match squad_id {
+            Some(id) => self.fence(&LeaseSubject::Squad(id.clone()), at)?,
+            None => None,
+        };
         for _ in 0..BEGIN_ROUNDS {
             // The primary key decides the race: a second insert of the key waits for the
-            // first to commit and then inserts nothing.
-            let inserted = sqlx::query(
+            // first to commit and then inserts nothing. The lease check, when there is one,
+            // is part of the same statement.
+            let sql = format!(
                 "INSERT INTO side_effects (idempotency_key, squad_id, kind, status, attempts, \
-                 result, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, NULL, $5, $5) \
+                 result, created_at, updated_at, holder, fence) \
+                 SELECT $1, $2, $3, $4, 1, NULL, $5, $5, $6, $7 WHERE 1 = 1{} \
                  ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(squad_id.map(SquadId::as_str))
-            .bind(kind)
-            .bind(JournalStatus::Pending.as_str())
-            .bind(at.as_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(|error| match (&error, squad_id) {
-                (sqlx::Error::Database(db), Some(id)) if db.is_foreign_key_violation() => {
-                    squad_not_found(id)
-                }
-                _ => StoreError::database(what(), error),
-            })?;
+                Fence::condition(fence.as_ref(), 8)
+            );
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(key)
+                .bind(squad_id.map(SquadId::as_str))
+                .bind(kind)
+                .bind(JournalStatus::Pending.as_str())
+                .bind(at.as_millis())
+                .bind(fence.as_ref().map(|fence| fence.holder.clone()))
+                .bind(fence.as_ref().map(|fence| fence.token));
+            let query = Fence::bind(fence.as_ref(), query);
+            let inserted =
+                query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| match (&error, squad_id) {
+                        (sqlx::Error::Database(db), Some(id)) if db.is_foreign_key_violation() => {
+                            squad_not_found(id)
+                        }
+                        _ => StoreError::database(what(), error),
+                    })?;
             if inserted.rows_affected() == 1 {
                 return Ok(JournalBegin::Begun { attempt: 1 });
+            }
+            if let Some(fence) = &fence
+                && let Some(refusal) = self.fence_refusal(fence).await?
+            {
+                return Err(refusal);
             }
 
             let existing = self.journal_entry(key).await?.ok_or_else(|| {
@@ -88,22 +110,33 @@ impl SqlStore {
                 JournalStatus::Failed => {
                     // A failed attempt may be retried; the status guard lets exactly one of
                     // several retrying callers take it.
-                    let retried = sqlx::query(
+                    let sql = format!(
                         "UPDATE side_effects SET status = $1, attempts = attempts + 1, \
-                         result = NULL, updated_at = $2 \
-                         WHERE idempotency_key = $3 AND status = $4 RETURNING attempts",
-                    )
-                    .bind(JournalStatus::Pending.as_str())
-                    .bind(at.as_millis())
-                    .bind(key)
-                    .bind(JournalStatus::Failed.as_str())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|error| StoreError::database(what(), error))?;
+                         result = NULL, updated_at = $2, holder = $5, fence = $6 \
+                         WHERE idempotency_key = $3 AND status = $4{} RETURNING attempts",
+                        Fence::condition(fence.as_ref(), 7)
+                    );
+                    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(JournalStatus::Pending.as_str())
+                        .bind(at.as_millis())
+                        .bind(key)
+                        .bind(JournalStatus::Failed.as_str())
+                        .bind(fence.as_ref().map(|fence| fence.holder.clone()))
+                        .bind(fence.as_ref().map(|fence| fence.token));
+                    let query = Fence::bind(fence.as_ref(), query);
+                    let retried = query
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|error| StoreError::database(what(), error))?;
                     if let Some(row) = retried {
                         return Ok(JournalBegin::Begun {
                             attempt: small_count(&row, "attempts")?,
                         });
+                    }
+                    if let Some(fence) = &fence
+                        && let Some(refusal) = self.fence_refusal(fence).await?
+                    {
+                        return Err(refusal);
                     }
                     // Someone else retried first; read the key again.
                 }
@@ -183,20 +216,42 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let what = || format!("mark side effect `{key}` {}", status.as_str());
-        let updated = sqlx::query(
+        // Under leases, only the squad's holder reports its effects; a daemon that lost the
+        // squad leaves the entry pending for the new holder to reconcile.
+        let fence = match &self.fences {
+            Some(_) => match self
+                .journal_entry(key)
+                .await?
+                .and_then(|entry| entry.squad_id)
+            {
+                Some(id) => self.fence(&LeaseSubject::Squad(id), at)?,
+                None => None,
+            },
+            None => None,
+        };
+        let sql = format!(
             "UPDATE side_effects SET status = $1, result = $2, updated_at = $3 \
-             WHERE idempotency_key = $4 AND status = $5",
-        )
-        .bind(status.as_str())
-        .bind(result)
-        .bind(at.as_millis())
-        .bind(key)
-        .bind(JournalStatus::Pending.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(|error| StoreError::database(what(), error))?;
+             WHERE idempotency_key = $4 AND status = $5{}",
+            Fence::condition(fence.as_ref(), 6)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status.as_str())
+            .bind(result)
+            .bind(at.as_millis())
+            .bind(key)
+            .bind(JournalStatus::Pending.as_str());
+        let query = Fence::bind(fence.as_ref(), query);
+        let updated = query
+            .execute(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
         if updated.rows_affected() == 1 {
             return Ok(());
+        }
+        if let Some(fence) = &fence
+            && let Some(refusal) = self.fence_refusal(fence).await?
+        {
+            return Err(refusal);
         }
         Err(match self.journal_entry(key).await? {
             None => StoreError::new(

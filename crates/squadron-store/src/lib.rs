@@ -1,5 +1,6 @@
 //! Squadron's persistent store: runs, squads, their append-only event log, agent transcripts,
-//! model usage and the side-effect journal, on a SQLite file (the default) or PostgreSQL.
+//! model usage, the side-effect journal and the leases several daemons share the work by, on
+//! a SQLite file (the default) or PostgreSQL.
 //!
 //! [`SqlStore`] implements the core's [`Store`](squadron_core::ports::Store) and
 //! [`AgentRecorder`](squadron_core::ports::AgentRecorder) ports and adds the read models the
@@ -8,6 +9,7 @@
 mod codec;
 mod error;
 mod journal;
+mod leases;
 mod location;
 mod port;
 mod read_model;
@@ -18,6 +20,7 @@ mod transcripts;
 mod usage;
 
 pub use error::{StoreError, StoreErrorKind};
+pub use leases::EventWriter;
 pub use location::{DEFAULT_SQLITE_FILE, StoreLocation};
 pub use read_model::{SquadLog, SquadOverview};
 pub use store::SqlStore;

@@ -4,6 +4,7 @@
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
+use squadron_core::lease::LeaseSubject;
 use squadron_core::ports::{SquadChange, SquadEvent, SquadRecord};
 use squadron_core::{IssueId, IssueKey, Phase, PrNumber, RunId, Squad, SquadId, Timestamp};
 
@@ -12,6 +13,7 @@ use crate::codec::{
     squad_kind_name, stored_count, timestamp,
 };
 use crate::error::{StoreError, StoreErrorKind};
+use crate::leases::Fence;
 use crate::store::SqlStore;
 
 /// Columns read into a [`SquadRecord`], qualified so joins can use them.
@@ -32,6 +34,11 @@ impl SqlStore {
             .pr
             .map(|pr| stored_count(pr.0, "PR number"))
             .transpose()?;
+        // A run's squads are created by whoever holds its intake.
+        let fence = self.fence(
+            &LeaseSubject::Intake(squad.run_id.clone()),
+            record.created_at,
+        )?;
         let mut tx = self
             .pool
             .begin()
@@ -70,14 +77,19 @@ impl SqlStore {
             "kind": squad_kind_name(squad.kind),
             "branch": squad.branch,
         });
-        insert_event(
+        let event = insert_event(
             &mut tx,
             &squad.id,
             SquadEvent::CREATED,
             &payload.to_string(),
             record.created_at,
+            fence.as_ref(),
         )
         .await?;
+        if event.is_none() {
+            drop(tx);
+            return Err(self.refusal(&squad.id, fence.as_ref()).await);
+        }
         tx.commit()
             .await
             .map_err(|error| StoreError::database(what(), error))
@@ -113,15 +125,7 @@ impl SqlStore {
 
     /// Squads not in a terminal phase, oldest first: what a restarted daemon resumes.
     pub async fn unfinished_squads(&self) -> Result<Vec<SquadRecord>, StoreError> {
-        // The terminal names come from the domain, so a new terminal phase needs no SQL edit.
-        let terminal = [
-            Phase::Merged,
-            Phase::NeedsHuman(String::new()),
-            Phase::Failed(String::new()),
-            Phase::Cancelled,
-            Phase::Skipped(String::new()),
-        ];
-        debug_assert!(terminal.iter().all(Phase::is_terminal));
+        let terminal = terminal_phase_names();
         let placeholders: Vec<String> = (1..=terminal.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT {SQUAD_COLUMNS} FROM squads WHERE squads.phase NOT IN ({}) \
@@ -129,8 +133,8 @@ impl SqlStore {
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for phase in &terminal {
-            query = query.bind(phase.name());
+        for name in terminal {
+            query = query.bind(name);
         }
         query
             .fetch_all(&self.pool)
@@ -152,6 +156,7 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<SquadEvent, StoreError> {
         let what = || format!("move squad `{id}` from {expected_from} to {to}");
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
         let mut tx = self
             .pool
             .begin()
@@ -159,21 +164,30 @@ impl SqlStore {
             .map_err(|error| StoreError::database(what(), error))?;
         // The guard on the current phase makes the check and the change one atomic step: of
         // two writers starting from the same phase, the second finds it changed.
-        let updated = sqlx::query(
+        let sql = format!(
             "UPDATE squads SET phase = $1, phase_detail = $2, updated_at = $3 \
-             WHERE id = $4 AND phase = $5 AND phase_detail IS NOT DISTINCT FROM $6",
-        )
-        .bind(to.name())
-        .bind(to.detail())
-        .bind(at.as_millis())
-        .bind(id.as_str())
-        .bind(expected_from.name())
-        .bind(expected_from.detail())
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| StoreError::database(what(), error))?;
+             WHERE id = $4 AND phase = $5 AND phase_detail IS NOT DISTINCT FROM $6{}",
+            Fence::condition(fence.as_ref(), 7)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to.name())
+            .bind(to.detail())
+            .bind(at.as_millis())
+            .bind(id.as_str())
+            .bind(expected_from.name())
+            .bind(expected_from.detail());
+        let query = Fence::bind(fence.as_ref(), query);
+        let updated = query
+            .execute(&mut *tx)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
         if updated.rows_affected() == 0 {
             drop(tx);
+            if let Some(fence) = &fence
+                && let Some(refusal) = self.fence_refusal(fence).await?
+            {
+                return Err(refusal);
+            }
             let current = self.squad(id).await?.squad.phase;
             return Err(StoreError::new(
                 StoreErrorKind::Conflict,
@@ -185,14 +199,19 @@ impl SqlStore {
             "to": to.name(),
             "detail": to.detail(),
         });
-        let event = insert_event(
+        let Some(event) = insert_event(
             &mut tx,
             id,
             SquadEvent::PHASE_CHANGED,
             &payload.to_string(),
             at,
+            fence.as_ref(),
         )
-        .await?;
+        .await?
+        else {
+            drop(tx);
+            return Err(self.refusal(id, fence.as_ref()).await);
+        };
         tx.commit()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
@@ -229,6 +248,7 @@ impl SqlStore {
             ),
         };
         let what = || format!("record {kind} of squad `{id}`");
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
         let query = sqlx::query::<Any>(sql);
         let query = match change {
             SquadChange::Round(round) => query.bind(i64::from(*round)),
@@ -250,7 +270,14 @@ impl SqlStore {
         if updated.rows_affected() == 0 {
             return Err(squad_not_found(id));
         }
-        let event = insert_event(&mut tx, id, kind, &payload.to_string(), at).await?;
+        // The event's own statement checks the lease, so the change above commits only
+        // with it.
+        let Some(event) =
+            insert_event(&mut tx, id, kind, &payload.to_string(), at, fence.as_ref()).await?
+        else {
+            drop(tx);
+            return Err(self.refusal(id, fence.as_ref()).await);
+        };
         tx.commit()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
@@ -267,12 +294,17 @@ impl SqlStore {
     ) -> Result<SquadEvent, StoreError> {
         check_json(payload, &format!("the payload of {kind} event"))?;
         let what = || format!("append {kind} event to squad `{id}`");
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
-        let event = insert_event(&mut tx, id, kind, payload, at).await?;
+        let Some(event) = insert_event(&mut tx, id, kind, payload, at, fence.as_ref()).await?
+        else {
+            drop(tx);
+            return Err(self.refusal(id, fence.as_ref()).await);
+        };
         tx.commit()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
@@ -294,30 +326,51 @@ impl SqlStore {
         }
         rows.iter().map(squad_event).collect()
     }
+
+    /// Why a write for squad `id` guarded by `fence` matched no row: the lease, when that is
+    /// the reason, else no such squad.
+    pub(crate) async fn refusal(&self, id: &SquadId, fence: Option<&Fence>) -> StoreError {
+        if let Some(fence) = fence {
+            match self.fence_refusal(fence).await {
+                Ok(Some(refusal)) | Err(refusal) => return refusal,
+                Ok(None) => {}
+            }
+        }
+        squad_not_found(id)
+    }
 }
 
 /// Appends one event inside `tx`. Taking the next sequence number from the squad's row locks
 /// that row until commit, so concurrent appends to one squad get consecutive numbers on both
 /// backends, and the event carries the squad's phase and round as the same transaction sees
-/// them.
+/// them. With a `fence`, the same statement checks the lease, and the event records who
+/// wrote it with which token. `None` when no row matched: no such squad, or the fence
+/// refused the write (the caller rolls back and says which).
 async fn insert_event(
     tx: &mut AnyConnection,
     id: &SquadId,
     kind: &str,
     payload: &str,
     at: Timestamp,
-) -> Result<SquadEvent, StoreError> {
+    fence: Option<&Fence>,
+) -> Result<Option<SquadEvent>, StoreError> {
     let what = || format!("append {kind} event to squad `{id}`");
-    let row = sqlx::query(
-        "UPDATE squads SET last_event_seq = last_event_seq + 1, updated_at = $1 WHERE id = $2 \
+    let sql = format!(
+        "UPDATE squads SET last_event_seq = last_event_seq + 1, updated_at = $1 WHERE id = $2{} \
          RETURNING last_event_seq, phase, phase_detail, round",
-    )
-    .bind(at.as_millis())
-    .bind(id.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|error| StoreError::database(what(), error))?
-    .ok_or_else(|| squad_not_found(id))?;
+        Fence::condition(fence, 3)
+    );
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at.as_millis())
+        .bind(id.as_str());
+    let query = Fence::bind(fence, query);
+    let Some(row) = query
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?
+    else {
+        return Ok(None);
+    };
     let event = SquadEvent {
         squad_id: id.clone(),
         seq: count(&row, "last_event_seq")?,
@@ -328,8 +381,8 @@ async fn insert_event(
         round: small_count(&row, "round")?,
     };
     sqlx::query(
-        "INSERT INTO squad_events (squad_id, seq, at, kind, payload, phase, phase_detail, round) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO squad_events (squad_id, seq, at, kind, payload, phase, phase_detail, round, \
+         holder, fence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id.as_str())
     .bind(stored_count(event.seq, "event sequence number")?)
@@ -339,10 +392,26 @@ async fn insert_event(
     .bind(event.phase.name())
     .bind(event.phase.detail())
     .bind(i64::from(event.round))
+    .bind(fence.map(|fence| fence.holder.clone()))
+    .bind(fence.map(|fence| fence.token))
     .execute(&mut *tx)
     .await
     .map_err(|error| StoreError::database(what(), error))?;
-    Ok(event)
+    Ok(Some(event))
+}
+
+/// The names of the terminal phases. They come from the domain, so a new terminal phase
+/// needs no SQL edit.
+pub(crate) fn terminal_phase_names() -> [&'static str; 5] {
+    let terminal = [
+        Phase::Merged,
+        Phase::NeedsHuman(String::new()),
+        Phase::Failed(String::new()),
+        Phase::Cancelled,
+        Phase::Skipped(String::new()),
+    ];
+    debug_assert!(terminal.iter().all(Phase::is_terminal));
+    terminal.map(|phase| phase.name())
 }
 
 pub(crate) fn squad_not_found(id: &SquadId) -> StoreError {

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fs;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -16,6 +17,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor, SqlSafeStr};
 
 use crate::error::{StoreError, StoreErrorKind};
+use crate::leases::FenceBook;
 use crate::location::StoreLocation;
 
 /// How long a SQLite connection waits for another writer before giving up. Writes are short,
@@ -35,6 +37,9 @@ const MAX_CONNECTIONS: u32 = 8;
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     location: StoreLocation,
+    /// The daemon this handle writes for and the lease tokens it holds; `None` for a store
+    /// used by one process without leases.
+    pub(crate) fences: Option<Arc<FenceBook>>,
 }
 
 impl SqlStore {
@@ -132,12 +137,19 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             location: location.clone(),
+            fences: None,
         })
     }
 
     /// Where the store lives (a password in a URL shows as `***`).
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// Whether the store is PostgreSQL, where statements may lock rows (`FOR SHARE`,
+    /// `FOR UPDATE SKIP LOCKED`) that SQLite, one writer at a time, has no syntax for.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.location, StoreLocation::Postgres(_))
     }
 
     /// Closes every connection, waiting for operations in flight.
@@ -160,16 +172,30 @@ fn open_error(location: &StoreLocation, reason: String) -> StoreError {
 /// run time. Both backends share version numbers: version N means the same schema on both.
 fn migrator(location: &StoreLocation) -> Migrator {
     let sources: &[(i64, &str, &'static str)] = match location {
-        StoreLocation::Sqlite(_) => &[(
-            1,
-            "initial",
-            include_str!("../migrations/sqlite/0001_initial.sql"),
-        )],
-        StoreLocation::Postgres(_) => &[(
-            1,
-            "initial",
-            include_str!("../migrations/postgres/0001_initial.sql"),
-        )],
+        StoreLocation::Sqlite(_) => &[
+            (
+                1,
+                "initial",
+                include_str!("../migrations/sqlite/0001_initial.sql"),
+            ),
+            (
+                2,
+                "leases",
+                include_str!("../migrations/sqlite/0002_leases.sql"),
+            ),
+        ],
+        StoreLocation::Postgres(_) => &[
+            (
+                1,
+                "initial",
+                include_str!("../migrations/postgres/0001_initial.sql"),
+            ),
+            (
+                2,
+                "leases",
+                include_str!("../migrations/postgres/0002_leases.sql"),
+            ),
+        ],
     };
     Migrator::with_migrations(
         sources

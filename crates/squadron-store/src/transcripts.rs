@@ -2,12 +2,13 @@
 //! `squadron logs`) or resumed after a restart.
 
 use sqlx::any::AnyRow;
+use squadron_core::lease::LeaseSubject;
 use squadron_core::ports::{ChatMessage, TranscriptEntry};
 use squadron_core::{Role, SquadId, Timestamp};
 
 use crate::codec::{column, count, message, message_columns, role, stored_count, timestamp};
 use crate::error::StoreError;
-use crate::squads::squad_not_found;
+use crate::leases::Fence;
 use crate::store::SqlStore;
 
 impl SqlStore {
@@ -22,21 +23,29 @@ impl SqlStore {
     ) -> Result<u64, StoreError> {
         let what = || format!("record a {role} message of squad `{squad_id}`");
         let columns = message_columns(message);
+        // An agent of a daemon that lost the squad stops at its next message.
+        let fence = self.fence(&LeaseSubject::Squad(squad_id.clone()), at)?;
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
         // As for events, the counter on the squad's row serializes concurrent appends.
-        let row = sqlx::query(
-            "UPDATE squads SET last_message_seq = last_message_seq + 1 WHERE id = $1 \
+        let sql = format!(
+            "UPDATE squads SET last_message_seq = last_message_seq + 1 WHERE id = $1{} \
              RETURNING last_message_seq",
-        )
-        .bind(squad_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|error| StoreError::database(what(), error))?
-        .ok_or_else(|| squad_not_found(squad_id))?;
+            Fence::condition(fence.as_ref(), 2)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(squad_id.as_str());
+        let query = Fence::bind(fence.as_ref(), query);
+        let Some(row) = query
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?
+        else {
+            drop(tx);
+            return Err(self.refusal(squad_id, fence.as_ref()).await);
+        };
         let seq = count(&row, "last_message_seq")?;
         sqlx::query(
             "INSERT INTO transcript_messages (squad_id, seq, role, at, message_kind, content, \

@@ -125,9 +125,10 @@ pub fn store_error(error: StoreError) -> CliError {
         StoreErrorKind::NotFound | StoreErrorKind::Invalid => ErrorClass::User,
         StoreErrorKind::Open => ErrorClass::Config,
         StoreErrorKind::Unavailable => ErrorClass::Transient,
-        StoreErrorKind::Conflict | StoreErrorKind::Corrupt | StoreErrorKind::Database => {
-            ErrorClass::Internal
-        }
+        StoreErrorKind::Conflict
+        | StoreErrorKind::Fenced
+        | StoreErrorKind::Corrupt
+        | StoreErrorKind::Database => ErrorClass::Internal,
     };
     CliError::new(class, format!("failed to {}", error_chain(&error)))
 }

@@ -2,6 +2,7 @@
 //! temporary directory and on PostgreSQL when `SQUADRON_TEST_POSTGRES_URL` is set.
 
 mod journal;
+mod leases;
 mod opening;
 mod records;
 mod squads;
@@ -51,4 +52,11 @@ on_both_backends! {
     journal::a_pending_effect_is_reported_in_progress_for_reconciliation,
     journal::a_failed_effect_may_begin_again_once,
     journal::misuse_of_keys_is_refused,
+    leases::claims_renewals_and_takeovers_follow_the_lease_rules,
+    leases::racing_daemons_on_one_subject_let_exactly_one_win,
+    leases::writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad,
+    leases::a_lapsed_lease_refuses_writes_until_its_daemon_claims_again,
+    leases::an_effect_begun_before_a_takeover_is_left_pending_for_the_new_holder,
+    leases::a_daemon_writes_only_for_work_it_holds,
+    leases::daemons_claiming_squads_together_take_each_free_squad_once,
 }

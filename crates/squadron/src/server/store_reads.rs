@@ -271,9 +271,10 @@ pub(crate) fn control_error(error: StoreError) -> ControlError {
         StoreErrorKind::NotFound => ControlErrorKind::NotFound,
         StoreErrorKind::Invalid => ControlErrorKind::Invalid,
         StoreErrorKind::Open | StoreErrorKind::Unavailable => ControlErrorKind::Unavailable,
-        StoreErrorKind::Conflict | StoreErrorKind::Corrupt | StoreErrorKind::Database => {
-            ControlErrorKind::Internal
-        }
+        StoreErrorKind::Conflict
+        | StoreErrorKind::Fenced
+        | StoreErrorKind::Corrupt
+        | StoreErrorKind::Database => ControlErrorKind::Internal,
     };
     ControlError::new(kind, error.to_string())
 }

@@ -1,0 +1,601 @@
+//! Leases in the store: which daemon holds which unit of work, and the fencing that keeps a
+//! daemon that lost its lease from writing.
+//!
+//! The rules are the core's ([`Lease::claim`], [`Lease::renew`], [`Lease::release`]); this
+//! module reads the stored lease, asks the core, and writes the answer back only if the row is
+//! still what it read (a compare-and-set on holder, token and expiry), so of two daemons
+//! claiming one subject at once exactly one wins. Claiming squads in bulk locks the candidate
+//! squads with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so daemons claiming together pick
+//! disjoint squads instead of queueing on each other; SQLite serves one process, whose
+//! writes are serialized anyway.
+//!
+//! A store handle made with [`SqlStore::for_daemon`] remembers the tokens its daemon holds.
+//! Every write it makes for a squad (phase changes, bookkeeping, events, transcript
+//! messages, journaled side effects) carries the squad's token, and the write's own statement
+//! checks it against the lease row, so a write after a takeover or a lapse changes nothing
+//! and fails as [`StoreErrorKind::Fenced`]. Each event and side effect records who wrote it
+//! with which token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use squadron_core::lease::{Claim, DaemonId, FencingToken, Lease, LeaseSubject, LeaseTerms};
+use squadron_core::ports::SquadRecord;
+use squadron_core::{SquadId, Timestamp};
+
+use crate::codec::{column, count, stored_count, timestamp};
+use crate::error::{StoreError, StoreErrorKind};
+use crate::squads::{squad_not_found, terminal_phase_names};
+use crate::store::SqlStore;
+
+/// How often a claim, renewal or release re-reads a lease that changed under it before
+/// giving up. Each round needs another daemon to write the row in between.
+const CAS_ROUNDS: usize = 3;
+
+const LEASE_COLUMNS: &str = "subject, holder, token, expires_at";
+
+/// The tokens one daemon holds, shared by every clone of its store handle.
+#[derive(Debug)]
+pub(crate) struct FenceBook {
+    holder: DaemonId,
+    tokens: Mutex<HashMap<String, FencingToken>>,
+}
+
+impl FenceBook {
+    fn token(&self, subject: &LeaseSubject) -> Option<FencingToken> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&subject.key())
+            .copied()
+    }
+
+    fn hold(&self, lease: &Lease) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lease.subject.key(), lease.token);
+    }
+
+    fn forget(&self, subject: &LeaseSubject) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&subject.key());
+    }
+}
+
+/// What one fenced write checks, inside its own statement: the lease on `subject` is held
+/// by `holder` with `token` and lives past `at`.
+#[derive(Clone, Debug)]
+pub(crate) struct Fence {
+    pub(crate) subject: LeaseSubject,
+    pub(crate) holder: String,
+    pub(crate) token: i64,
+    pub(crate) at: i64,
+    /// `FOR SHARE` on PostgreSQL: the lease row stays locked until the write commits, so a
+    /// takeover waits for it instead of slipping in between the check and the write.
+    lock: &'static str,
+}
+
+impl Fence {
+    /// ` AND EXISTS (…)` checking the lease of `fence`, with its four parameters numbered
+    /// from `first`, or nothing without a fence; bind them with [`Fence::bind`].
+    pub(crate) fn condition(fence: Option<&Fence>, first: usize) -> String {
+        let Some(fence) = fence else {
+            return String::new();
+        };
+        format!(
+            " AND EXISTS (SELECT 1 FROM leases WHERE subject = ${} AND holder = ${} \
+             AND token = ${} AND expires_at > ${}{})",
+            first,
+            first + 1,
+            first + 2,
+            first + 3,
+            fence.lock
+        )
+    }
+
+    /// Binds the parameters of [`Fence::condition`] of `fence`, in order.
+    pub(crate) fn bind<'q>(
+        fence: Option<&Fence>,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        match fence {
+            Some(fence) => query
+                .bind(fence.subject.key())
+                .bind(fence.holder.clone())
+                .bind(fence.token)
+                .bind(fence.at),
+            None => query,
+        }
+    }
+}
+
+/// Who wrote one event of a squad's log, under which lease token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventWriter {
+    /// The event's position in the log.
+    pub seq: u64,
+    /// When it was written.
+    pub at: Timestamp,
+    /// The daemon that wrote it under a lease, `None` for a store used without leases.
+    pub holder: Option<DaemonId>,
+    /// The token it carried.
+    pub token: Option<FencingToken>,
+}
+
+impl SqlStore {
+    /// A handle on the same database for the daemon `holder`: it claims leases in that name
+    /// and fences every write for a squad with the squad's token, refusing writes for squads
+    /// it does not hold. Clones of the returned handle share the tokens it holds.
+    pub fn for_daemon(&self, holder: DaemonId) -> SqlStore {
+        let mut store = self.clone();
+        store.fences = Some(Arc::new(FenceBook {
+            holder,
+            tokens: Mutex::new(HashMap::new()),
+        }));
+        store
+    }
+
+    /// The daemon this handle writes for, if it was made with [`SqlStore::for_daemon`].
+    pub fn daemon(&self) -> Option<&DaemonId> {
+        self.fences.as_ref().map(|book| &book.holder)
+    }
+
+    /// The fence a write for `subject` at `at` must pass: `None` for a handle without a
+    /// daemon (one process, no leases).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Fenced`] when the daemon holds no lease on `subject`.
+    pub(crate) fn fence(
+        &self,
+        subject: &LeaseSubject,
+        at: Timestamp,
+    ) -> Result<Option<Fence>, StoreError> {
+        let Some(book) = &self.fences else {
+            return Ok(None);
+        };
+        let token = book.token(subject).ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Fenced,
+                format!(
+                    "write for {subject}: daemon `{}` holds no lease on it",
+                    book.holder
+                ),
+            )
+        })?;
+        Ok(Some(Fence {
+            subject: subject.clone(),
+            holder: book.holder.as_str().to_owned(),
+            token: stored_count(token.get(), "fencing token")?,
+            at: at.as_millis(),
+            lock: if self.is_postgres() { " FOR SHARE" } else { "" },
+        }))
+    }
+
+    /// Why a write that `fence` guarded changed nothing, when the lease is the reason:
+    /// [`StoreErrorKind::Fenced`] saying who holds it now. `None` when the lease would admit
+    /// the write (something else refused it), and the daemon forgets a lost token.
+    pub(crate) async fn fence_refusal(
+        &self,
+        fence: &Fence,
+    ) -> Result<Option<StoreError>, StoreError> {
+        let holder = DaemonId::new(fence.holder.clone());
+        let token = FencingToken::new(u64::try_from(fence.token).unwrap_or_default());
+        let refusal = match self.lease(&fence.subject).await? {
+            None => Some(format!("{} was never leased", fence.subject)),
+            Some(lease) => lease
+                .admits(&holder, token, Timestamp::from_millis(fence.at))
+                .err()
+                .map(|lost| lost.to_string()),
+        };
+        Ok(refusal.map(|reason| {
+            if let Some(book) = &self.fences {
+                book.forget(&fence.subject);
+            }
+            StoreError::new(
+                StoreErrorKind::Fenced,
+                format!(
+                    "write for {} as `{holder}` with token {token}: {reason}",
+                    fence.subject
+                ),
+            )
+        }))
+    }
+
+    /// The stored lease on `subject`, if it was ever claimed.
+    pub async fn lease(&self, subject: &LeaseSubject) -> Result<Option<Lease>, StoreError> {
+        let mut connection = self
+            .connection(|| format!("read the lease on {subject}"))
+            .await?;
+        read_lease(&mut connection, subject).await
+    }
+
+    /// Every lease ever claimed, live or not, by subject.
+    pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases ORDER BY subject");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database("list leases", error))?
+            .iter()
+            .map(lease)
+            .collect()
+    }
+
+    /// Claims `subject` for this handle's daemon at `now`: granted when free, lapsed or
+    /// released (with the next token), renewed when the daemon already holds it, or left to
+    /// the daemon that holds it.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Invalid`] on a handle without a daemon; `Unavailable` when the
+    /// lease kept changing under the claim.
+    pub async fn claim_lease(
+        &self,
+        subject: &LeaseSubject,
+        now: Timestamp,
+        terms: LeaseTerms,
+    ) -> Result<Claim, StoreError> {
+        let book = self.book(|| format!("claim {subject}"))?;
+        let mut connection = self.connection(|| format!("claim {subject}")).await?;
+        for _ in 0..CAS_ROUNDS {
+            if let Some(claim) =
+                claim_on(&mut connection, subject, &book.holder, now, terms).await?
+            {
+                if let Some(lease) = claim.held_by_claimant() {
+                    book.hold(lease);
+                }
+                return Ok(claim);
+            }
+        }
+        Err(changing(format!("claim {subject}")))
+    }
+
+    /// Renews the lease this handle's daemon holds on `subject` for another `terms.ttl()`.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Fenced`] when the lease was taken over or lapsed (the daemon must
+    /// stop that work; it forgets the token); `Invalid` on a handle without a daemon or for a
+    /// subject it never held.
+    pub async fn renew_lease(
+        &self,
+        subject: &LeaseSubject,
+        now: Timestamp,
+        terms: LeaseTerms,
+    ) -> Result<Lease, StoreError> {
+        let what = || format!("renew the lease on {subject}");
+        let book = self.book(what)?;
+        let token = book.token(subject).ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Invalid,
+                format!("{}: daemon `{}` never held it", what(), book.holder),
+            )
+        })?;
+        let mut connection = self.connection(what).await?;
+        for _ in 0..CAS_ROUNDS {
+            let current = read_lease(&mut connection, subject)
+                .await?
+                .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, what()))?;
+            let renewed = match current.renew(&book.holder, token, now, terms) {
+                Ok(renewed) => renewed,
+                Err(lost) => {
+                    book.forget(subject);
+                    return Err(StoreError::new(
+                        StoreErrorKind::Fenced,
+                        format!("{}: {lost}", what()),
+                    ));
+                }
+            };
+            if replace_lease(&mut connection, &current, &renewed, now, false).await? {
+                return Ok(renewed);
+            }
+        }
+        Err(changing(what()))
+    }
+
+    /// Releases the lease this handle's daemon holds on `subject`, so another daemon may
+    /// claim it at once. Releasing a lease already lost is not an error: it is not this
+    /// daemon's any more either way.
+    ///
+    /// # Errors
+    /// `Invalid` on a handle without a daemon; `Unavailable` when the lease kept changing.
+    pub async fn release_lease(
+        &self,
+        subject: &LeaseSubject,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let what = || format!("release the lease on {subject}");
+        let book = self.book(what)?;
+        let Some(token) = book.token(subject) else {
+            return Ok(());
+        };
+        let mut connection = self.connection(what).await?;
+        for _ in 0..CAS_ROUNDS {
+            let Some(current) = read_lease(&mut connection, subject).await? else {
+                book.forget(subject);
+                return Ok(());
+            };
+            let Ok(released) = current.release(&book.holder, token, now) else {
+                book.forget(subject);
+                return Ok(());
+            };
+            if replace_lease(&mut connection, &current, &released, now, false).await? {
+                book.forget(subject);
+                return Ok(());
+            }
+        }
+        Err(changing(what()))
+    }
+
+    /// Claims up to `limit` unfinished squads that no live lease holds (never claimed,
+    /// lapsed or released), oldest first, for this handle's daemon; returns them as
+    /// claimed. On PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
+    /// daemons claiming at the same moment take different squads.
+    ///
+    /// # Errors
+    /// `Invalid` on a handle without a daemon; a database error otherwise.
+    pub async fn claim_squads(
+        &self,
+        now: Timestamp,
+        terms: LeaseTerms,
+        limit: usize,
+    ) -> Result<Vec<SquadRecord>, StoreError> {
+        let what = || "claim unfinished squads".to_owned();
+        let book = self.book(what)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let claimed = if self.is_postgres() {
+            // The candidates stay locked until the claims commit; other daemons skip them.
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(|error| StoreError::database(what(), error))?;
+            let claimed = claim_free_squads(
+                &mut tx,
+                " FOR UPDATE OF squads SKIP LOCKED",
+                &book.holder,
+                now,
+                terms,
+                limit,
+            )
+            .await?;
+            tx.commit()
+                .await
+                .map_err(|error| StoreError::database(what(), error))?;
+            claimed
+        } else {
+            // One process writes a SQLite file; each claim is a compare-and-set anyway.
+            let mut connection = self.connection(what).await?;
+            claim_free_squads(&mut connection, "", &book.holder, now, terms, limit).await?
+        };
+        let mut squads = Vec::with_capacity(claimed.len());
+        for lease in claimed {
+            book.hold(&lease);
+            if let LeaseSubject::Squad(id) = &lease.subject {
+                squads.push(self.squad(id).await?);
+            }
+        }
+        Ok(squads)
+    }
+
+    /// Who wrote each event of a squad's log, in order.
+    pub async fn event_writers(&self, id: &SquadId) -> Result<Vec<EventWriter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, holder, fence FROM squad_events WHERE squad_id = $1 ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|error| {
+            StoreError::database(format!("read the writers of squad `{id}`"), error)
+        })?;
+        if rows.is_empty() {
+            return Err(squad_not_found(id));
+        }
+        rows.iter()
+            .map(|row| {
+                let token = column::<Option<i64>>(row, "fence")?
+                    .map(|token| {
+                        u64::try_from(token)
+                            .map(FencingToken::new)
+                            .map_err(|_| StoreError::corrupt("fence", &token.to_string()))
+                    })
+                    .transpose()?;
+                Ok(EventWriter {
+                    seq: count(row, "seq")?,
+                    at: timestamp(row, "at")?,
+                    holder: column::<Option<String>>(row, "holder")?.map(DaemonId::new),
+                    token,
+                })
+            })
+            .collect()
+    }
+
+    fn book(&self, what: impl FnOnce() -> String) -> Result<Arc<FenceBook>, StoreError> {
+        self.fences.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Invalid,
+                format!(
+                    "{}: this store handle has no daemon id (use SqlStore::for_daemon)",
+                    what()
+                ),
+            )
+        })
+    }
+
+    async fn connection(
+        &self,
+        what: impl FnOnce() -> String,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|error| StoreError::database(what(), error))
+    }
+}
+
+/// Claims up to `limit` unfinished squads free at `now`, oldest first, selecting them with
+/// `lock` appended (PostgreSQL's `FOR UPDATE … SKIP LOCKED`, or nothing).
+async fn claim_free_squads(
+    connection: &mut AnyConnection,
+    lock: &str,
+    claimant: &DaemonId,
+    now: Timestamp,
+    terms: LeaseTerms,
+    limit: usize,
+) -> Result<Vec<Lease>, StoreError> {
+    let what = || "claim unfinished squads".to_owned();
+    let terminal = terminal_phase_names();
+    let placeholders: Vec<String> = (3..3 + terminal.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT squads.id FROM squads \
+         LEFT JOIN leases ON leases.subject = 'squad:' || squads.id \
+         WHERE (leases.subject IS NULL OR leases.expires_at <= $1) \
+         AND squads.phase NOT IN ({}) \
+         ORDER BY squads.created_at, squads.id LIMIT $2{lock}",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now.as_millis())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    for name in terminal {
+        query = query.bind(name);
+    }
+    let candidates: Vec<SquadId> = query
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?
+        .iter()
+        .map(|row| column::<String>(row, "id").map(SquadId::from))
+        .collect::<Result<_, _>>()?;
+    let mut claimed = Vec::new();
+    for id in candidates {
+        // A candidate another daemon claimed since the select is simply not ours this time.
+        if let Some(claim) =
+            claim_on(connection, &LeaseSubject::Squad(id), claimant, now, terms).await?
+            && let Some(lease) = claim.held_by_claimant()
+        {
+            claimed.push(lease.clone());
+        }
+    }
+    Ok(claimed)
+}
+
+/// One claim of `subject` on `connection`: the core's answer applied if the row is still
+/// what was read, else `None` (someone else wrote it first; read again).
+async fn claim_on(
+    connection: &mut AnyConnection,
+    subject: &LeaseSubject,
+    claimant: &DaemonId,
+    now: Timestamp,
+    terms: LeaseTerms,
+) -> Result<Option<Claim>, StoreError> {
+    let current = read_lease(connection, subject).await?;
+    let claim = Lease::claim(current.as_ref(), subject, claimant, now, terms);
+    let applied = match (&claim, &current) {
+        (Claim::Held(_), _) => true,
+        (Claim::Granted { lease, .. } | Claim::Renewed(lease), None) => {
+            insert_lease(connection, lease, now).await?
+        }
+        (Claim::Granted { lease, .. }, Some(current)) => {
+            replace_lease(connection, current, lease, now, true).await?
+        }
+        (Claim::Renewed(lease), Some(current)) => {
+            replace_lease(connection, current, lease, now, false).await?
+        }
+    };
+    Ok(applied.then_some(claim))
+}
+
+async fn read_lease(
+    connection: &mut AnyConnection,
+    subject: &LeaseSubject,
+) -> Result<Option<Lease>, StoreError> {
+    let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE subject = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(subject.key())
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|error| StoreError::database(format!("read the lease on {subject}"), error))?
+        .as_ref()
+        .map(lease)
+        .transpose()
+}
+
+/// Inserts a subject's first lease; `false` when another daemon inserted it first.
+async fn insert_lease(
+    connection: &mut AnyConnection,
+    lease: &Lease,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO leases (subject, kind, holder, token, expires_at, claimed_at, renewed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (subject) DO NOTHING",
+    )
+    .bind(lease.subject.key())
+    .bind(lease.subject.kind())
+    .bind(lease.holder.as_str())
+    .bind(stored_count(lease.token.get(), "fencing token")?)
+    .bind(lease.expires_at.as_millis())
+    .bind(now.as_millis())
+    .execute(&mut *connection)
+    .await
+    .map_err(|error| StoreError::database(format!("claim {}", lease.subject), error))?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Replaces `current` by `next` if the row still holds `current` (holder, token and
+/// expiry); `false` when it changed since it was read. `claimed` marks a new holder or
+/// token, whose claim time is now.
+async fn replace_lease(
+    connection: &mut AnyConnection,
+    current: &Lease,
+    next: &Lease,
+    now: Timestamp,
+    claimed: bool,
+) -> Result<bool, StoreError> {
+    let claimed_at = if claimed { "$4" } else { "claimed_at" };
+    let sql = format!(
+        "UPDATE leases SET holder = $1, token = $2, expires_at = $3, claimed_at = {claimed_at}, \
+         renewed_at = $4 WHERE subject = $5 AND holder = $6 AND token = $7 AND expires_at = $8"
+    );
+    let updated = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(next.holder.as_str())
+        .bind(stored_count(next.token.get(), "fencing token")?)
+        .bind(next.expires_at.as_millis())
+        .bind(now.as_millis())
+        .bind(current.subject.key())
+        .bind(current.holder.as_str())
+        .bind(stored_count(current.token.get(), "fencing token")?)
+        .bind(current.expires_at.as_millis())
+        .execute(&mut *connection)
+        .await
+        .map_err(|error| {
+            StoreError::database(format!("write the lease on {}", next.subject), error)
+        })?;
+    Ok(updated.rows_affected() == 1)
+}
+
+fn lease(row: &AnyRow) -> Result<Lease, StoreError> {
+    let key: String = column(row, "subject")?;
+    let subject =
+        LeaseSubject::from_key(&key).ok_or_else(|| StoreError::corrupt("subject", &key))?;
+    Ok(Lease {
+        subject,
+        holder: DaemonId::new(column::<String>(row, "holder")?),
+        token: FencingToken::new(count(row, "token")?),
+        expires_at: timestamp(row, "expires_at")?,
+    })
+}
+
+fn changing(what: String) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unavailable,
+        format!("{what}: the lease kept changing under concurrent claims"),
+    )
+}

@@ -1,0 +1,362 @@
+//! Leases shared by several daemons on one database: claims, renewals and takeovers with
+//! growing tokens, squads claimed once in bulk, and fenced writes refused after a takeover
+//! or a lapse, with every event saying who wrote it under which token.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use squadron_core::lease::{Claim, DaemonId, FencingToken, LeaseSubject, LeaseTerms};
+use squadron_core::ports::{JournalBegin, JournalStatus, SquadChange};
+use squadron_core::{Phase, RunId, SquadId};
+use squadron_store::{EventWriter, SqlStore, StoreErrorKind};
+
+use crate::support::{TestDb, at, milestone_run, queued_squad, store_with_squad};
+
+fn terms() -> LeaseTerms {
+    LeaseTerms::new(Duration::from_secs(30), Duration::from_secs(10)).expect("valid terms")
+}
+
+fn s1() -> LeaseSubject {
+    LeaseSubject::Squad(SquadId::from("s1"))
+}
+
+/// A daemon's own connection to the test database.
+async fn daemon(db: &TestDb, name: &str) -> SqlStore {
+    db.open().await.for_daemon(DaemonId::new(name))
+}
+
+fn token(claim: &Claim) -> Option<u64> {
+    claim.held_by_claimant().map(|lease| lease.token.get())
+}
+
+pub async fn claims_renewals_and_takeovers_follow_the_lease_rules(db: TestDb) {
+    let _store = store_with_squad(&db).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+
+    let first = a.claim_lease(&s1(), at(0), terms()).await.expect("claim");
+    assert!(
+        matches!(first, Claim::Granted { from: None, .. }),
+        "{first:?}"
+    );
+    assert_eq!(token(&first), Some(1));
+    let held = b.claim_lease(&s1(), at(10), terms()).await.expect("claim");
+    assert!(
+        matches!(&held, Claim::Held(lease) if lease.holder.as_str() == "a"),
+        "{held:?}"
+    );
+
+    let renewed = a.renew_lease(&s1(), at(20), terms()).await.expect("renew");
+    assert_eq!(renewed.expires_at, at(50));
+    assert_eq!(renewed.token, FencingToken::FIRST);
+    let still_held = b.claim_lease(&s1(), at(49), terms()).await.expect("claim");
+    assert!(matches!(still_held, Claim::Held(_)), "{still_held:?}");
+
+    // `a` misses its heartbeats; at the expiry `b` takes the squad over with token 2.
+    let taken = b.claim_lease(&s1(), at(50), terms()).await.expect("claim");
+    assert!(
+        matches!(&taken, Claim::Granted { from: Some(from), .. } if from.as_str() == "a"),
+        "{taken:?}"
+    );
+    assert_eq!(token(&taken), Some(2));
+    let lost = a
+        .renew_lease(&s1(), at(51), terms())
+        .await
+        .expect_err("a's lease is gone");
+    assert_eq!(lost.kind(), StoreErrorKind::Fenced);
+    assert!(
+        lost.to_string().contains("held by b with token #2"),
+        "{lost}"
+    );
+
+    // A release lets the next claim in at once, with the next token.
+    b.release_lease(&s1(), at(60)).await.expect("release");
+    let back = a.claim_lease(&s1(), at(61), terms()).await.expect("claim");
+    assert_eq!(token(&back), Some(3));
+    let leases = a.leases().await.expect("list leases");
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].holder.as_str(), "a");
+    assert_eq!(leases[0].expires_at, at(91));
+}
+
+pub async fn racing_daemons_on_one_subject_let_exactly_one_win(db: TestDb) {
+    let _store = store_with_squad(&db).await;
+    let mut daemons = Vec::new();
+    for n in 0..8 {
+        daemons.push(Arc::new(daemon(&db, &format!("d{n}")).await));
+    }
+    let claims = join_all(daemons.iter().map(|daemon| {
+        let daemon = Arc::clone(daemon);
+        tokio::spawn(async move { daemon.claim_lease(&s1(), at(0), terms()).await })
+    }))
+    .await;
+    let claims: Vec<Claim> = claims
+        .into_iter()
+        .map(|joined| joined.expect("task").expect("claim"))
+        .collect();
+    let winners: Vec<&Claim> = claims
+        .iter()
+        .filter(|claim| claim.held_by_claimant().is_some())
+        .collect();
+    assert_eq!(winners.len(), 1, "{claims:?}");
+    assert_eq!(token(winners[0]), Some(1));
+}
+
+pub async fn writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad(db: TestDb) {
+    let _store = store_with_squad(&db).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let id = SquadId::from("s1");
+    a.claim_lease(&s1(), at(0), terms()).await.expect("claim");
+    a.set_phase(&id, &Phase::Queued, &Phase::Preparing, at(1))
+        .await
+        .expect("the holder moves its squad");
+    a.append_event(&id, "note", "{}", at(2))
+        .await
+        .expect("the holder logs");
+
+    // `a` stops past its lease; `b` takes over and works.
+    b.claim_lease(&s1(), at(40), terms()).await.expect("claim");
+    b.set_phase(&id, &Phase::Preparing, &Phase::Implementing, at(41))
+        .await
+        .expect("the new holder moves the squad");
+
+    // `a` wakes up mid-step: everything it tries is refused and changes nothing.
+    let before = a.events(&id).await.expect("events").len();
+    let refusals = [
+        a.set_phase(&id, &Phase::Implementing, &Phase::Verifying, at(42))
+            .await
+            .map(drop),
+        a.set_phase(&id, &Phase::Preparing, &Phase::Implementing, at(42))
+            .await
+            .map(drop),
+        a.change_squad(&id, &SquadChange::Round(2), at(42))
+            .await
+            .map(drop),
+        a.append_event(&id, "note", "{}", at(42)).await.map(drop),
+        a.append_message(
+            &id,
+            squadron_core::Role::Developer,
+            &squadron_core::ports::ChatMessage::User {
+                content: "stale".to_owned(),
+            },
+            at(42),
+        )
+        .await
+        .map(drop),
+        a.journal_begin("squad/s1/open-pr", Some(&id), "open-pr", at(42))
+            .await
+            .map(drop),
+    ];
+    for refusal in refusals {
+        let error = refusal.expect_err("a write after the takeover is refused");
+        assert_eq!(error.kind(), StoreErrorKind::Fenced, "{error}");
+    }
+    let record = b.squad(&id).await.expect("squad");
+    assert_eq!(record.squad.phase, Phase::Implementing);
+    assert_eq!(record.squad.round, 0);
+    assert_eq!(b.events(&id).await.expect("events").len(), before);
+    assert!(
+        b.transcript(&id, None)
+            .await
+            .expect("transcript")
+            .is_empty()
+    );
+    assert_eq!(
+        b.journal_entry("squad/s1/open-pr").await.expect("entry"),
+        None
+    );
+
+    // The log says who wrote what: `a` under token 1, then `b` under token 2, never mixed.
+    let writers = b.event_writers(&id).await.expect("writers");
+    let signed: Vec<(Option<&str>, Option<u64>)> = writers
+        .iter()
+        .map(|writer| {
+            (
+                writer.holder.as_ref().map(DaemonId::as_str),
+                writer.token.map(FencingToken::get),
+            )
+        })
+        .collect();
+    assert_eq!(
+        signed,
+        [
+            (None, None),
+            (Some("a"), Some(1)),
+            (Some("a"), Some(1)),
+            (Some("b"), Some(2))
+        ],
+        "{writers:?}"
+    );
+}
+
+pub async fn a_lapsed_lease_refuses_writes_until_its_daemon_claims_again(db: TestDb) {
+    let _store = store_with_squad(&db).await;
+    let a = daemon(&db, "a").await;
+    let id = SquadId::from("s1");
+    a.claim_lease(&s1(), at(0), terms()).await.expect("claim");
+    let lapsed = a
+        .append_event(&id, "note", "{}", at(30))
+        .await
+        .expect_err("nobody took over, but the lease lapsed");
+    assert_eq!(lapsed.kind(), StoreErrorKind::Fenced);
+    assert!(lapsed.to_string().contains("lapsed"), "{lapsed}");
+
+    let again = a.claim_lease(&s1(), at(31), terms()).await.expect("claim");
+    assert_eq!(token(&again), Some(2));
+    a.append_event(&id, "note", "{}", at(32))
+        .await
+        .expect("writes resume under the new token");
+    let last: Option<EventWriter> = a.event_writers(&id).await.expect("writers").pop();
+    assert_eq!(
+        last.and_then(|writer| writer.token),
+        Some(FencingToken::new(2))
+    );
+}
+
+pub async fn an_effect_begun_before_a_takeover_is_left_pending_for_the_new_holder(db: TestDb) {
+    let _store = store_with_squad(&db).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let id = SquadId::from("s1");
+    let key = "squad/s1/merge";
+    a.claim_lease(&s1(), at(0), terms()).await.expect("claim");
+    assert_eq!(
+        a.journal_begin(key, Some(&id), "merge", at(1))
+            .await
+            .expect("begin"),
+        JournalBegin::Begun { attempt: 1 }
+    );
+    b.claim_lease(&s1(), at(31), terms()).await.expect("claim");
+    let refused = a
+        .journal_complete(key, "merged", at(32))
+        .await
+        .expect_err("a cannot report what it no longer holds");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced);
+    match b.journal_begin(key, Some(&id), "merge", at(33)).await {
+        Ok(JournalBegin::InProgress(entry)) => assert_eq!(entry.status, JournalStatus::Pending),
+        other => panic!("the new holder reconciles the pending merge: {other:?}"),
+    }
+    b.journal_complete(key, "merged", at(34))
+        .await
+        .expect("the holder reports it");
+}
+
+pub async fn a_daemon_writes_only_for_work_it_holds(db: TestDb) {
+    let store = store_with_squad(&db).await;
+    let a = daemon(&db, "a").await;
+    let unheld = a
+        .append_event(&SquadId::from("s1"), "note", "{}", at(1))
+        .await
+        .expect_err("a holds no lease on s1");
+    assert_eq!(unheld.kind(), StoreErrorKind::Fenced);
+    assert!(unheld.to_string().contains("holds no lease"), "{unheld}");
+
+    // A run's squads are created under its intake lease.
+    store
+        .create_run(&milestone_run("r2", at(2)))
+        .await
+        .expect("run");
+    let squad = queued_squad("s2", "r2", "ENG-2", at(3));
+    let refused = a.create_squad(&squad).await.expect_err("no intake lease");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced);
+    a.claim_lease(&LeaseSubject::Intake(RunId::from("r2")), at(3), terms())
+        .await
+        .expect("claim");
+    a.create_squad(&squad)
+        .await
+        .expect("created under the intake lease");
+    let writers = a
+        .event_writers(&SquadId::from("s2"))
+        .await
+        .expect("writers");
+    assert_eq!(writers[0].holder, Some(DaemonId::new("a")));
+
+    // A store without a daemon keeps working as one process always did.
+    store
+        .append_event(&SquadId::from("s1"), "note", "{}", at(4))
+        .await
+        .expect("unfenced write");
+    let claim = store
+        .claim_lease(&s1(), at(5), terms())
+        .await
+        .expect_err("claims need a daemon");
+    assert_eq!(claim.kind(), StoreErrorKind::Invalid);
+}
+
+pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: TestDb) {
+    let store = db.open().await;
+    store
+        .create_run(&milestone_run("r1", at(0)))
+        .await
+        .expect("run");
+    for n in 1..=9 {
+        store
+            .create_squad(&queued_squad(
+                &format!("s{n}"),
+                "r1",
+                &format!("ENG-{n}"),
+                at(n),
+            ))
+            .await
+            .expect("squad");
+    }
+    store
+        .set_phase(&SquadId::from("s9"), &Phase::Queued, &Phase::Merged, at(10))
+        .await
+        .expect("s9 ended");
+
+    let daemons = [
+        Arc::new(daemon(&db, "a").await),
+        Arc::new(daemon(&db, "b").await),
+        Arc::new(daemon(&db, "c").await),
+    ];
+    let claimed = join_all(daemons.iter().map(|daemon| {
+        let daemon = Arc::clone(daemon);
+        tokio::spawn(async move { daemon.claim_squads(at(20), terms(), 3).await })
+    }))
+    .await;
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for squads in claimed {
+        let squads = squads.expect("task").expect("claim squads");
+        assert!(squads.len() <= 3, "{squads:?}");
+        total += squads.len();
+        seen.extend(squads.into_iter().map(|record| record.squad.id));
+    }
+    assert_eq!(total, seen.len(), "no squad was claimed twice");
+    assert!(
+        !seen.contains(&SquadId::from("s9")),
+        "an ended squad is not claimed"
+    );
+    // Whatever the race left, the next claims take the rest and nothing twice.
+    let rest = daemons[0]
+        .claim_squads(at(21), terms(), 10)
+        .await
+        .expect("claim the rest");
+    for record in rest {
+        assert!(seen.insert(record.squad.id), "claimed twice");
+    }
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert!(
+        daemons[1]
+            .claim_squads(at(22), terms(), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "every unfinished squad is held"
+    );
+
+    // A daemon that dies leaves its squads to be claimed once its leases lapse.
+    let after_lapse = daemons[2]
+        .claim_squads(at(20) + Duration::from_secs(31), terms(), 10)
+        .await
+        .expect("claim lapsed squads");
+    assert_eq!(after_lapse.len(), 8);
+    let leases = daemons[2].leases().await.expect("leases");
+    assert!(
+        leases
+            .iter()
+            .all(|lease| lease.holder.as_str() == "c" && lease.token == FencingToken::new(2)),
+        "{leases:?}"
+    );
+}
