@@ -1,6 +1,8 @@
 //! Several `squadron` processes working together: `squadron demo --standins` serving the
 //! demo's world as long-running services, and `squadron` commands pointed at it with
-//! nothing but the environment it prints.
+//! nothing but the environment it prints: `run` merging a milestone, and `serve` replicas
+//! sharing one store, each under its own daemon id.
 
+mod daemons;
 mod standins;
 mod support;

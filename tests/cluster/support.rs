@@ -108,6 +108,12 @@ impl Standins {
 
     /// `squadron <args>` with nothing but the script's environment (plus `PATH` and a home).
     pub fn squadron(&self, args: &[String]) -> Output {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.squadron_with(&args, &[])
+    }
+
+    /// `squadron <args>` with the script's environment and `extra`.
+    pub fn squadron_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_squadron"))
             .args(args)
             .env_clear()
@@ -115,9 +121,53 @@ impl Standins {
             .env("HOME", self.home.path())
             .env("SQUADRON_LOG_FORMAT", "json")
             .envs(&self.env)
+            .envs(extra.iter().copied())
             .current_dir(self.home.path())
             .output()
             .expect("run the squadron binary")
+    }
+
+    /// Starts `squadron serve` on a free loopback port with the script's environment plus
+    /// `extra`; returns it once it logs its address.
+    pub fn serve(&self, extra: &[(&str, &str)]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
+            .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .args(["--control-listen", "shared"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .envs(&self.env)
+            .envs(extra.iter().copied())
+            .current_dir(self.home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start squadron serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (lines, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut serve = Serve {
+            child,
+            address: String::new(),
+            log,
+        };
+        loop {
+            let line = serve
+                .log
+                .recv_timeout(STARTUP)
+                .expect("the daemon logs its address");
+            let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(address) = parsed["fields"]["address"].as_str() {
+                serve.address = address.to_owned();
+                return serve;
+            }
+        }
     }
 
     /// The state directory.
@@ -151,6 +201,51 @@ impl Standins {
 }
 
 impl Drop for Standins {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `squadron serve` started by [`Standins::serve`]; killed when the test ends.
+pub struct Serve {
+    child: Child,
+    /// `127.0.0.1:PORT`, serving webhooks and the control API.
+    pub address: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Serve {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `GET <path>` as JSON.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let answer = reqwest::get(format!("http://{}{path}", self.address))
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        assert!(
+            answer.status().is_success(),
+            "GET {path}: {}",
+            answer.status()
+        );
+        answer.json().await.expect("a JSON answer")
+    }
+
+    /// Stops it with SIGTERM, as a service manager does, and returns its exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits"));
+        kill(pid, Signal::SIGTERM).expect("send SIGTERM");
+        let code = self.child.wait().expect("wait for the daemon").code();
+        // Nothing reads the log any more; the reader thread ends with the pipe.
+        drop(std::mem::replace(&mut self.log, mpsc::channel().1));
+        code
+    }
+}
+
+impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

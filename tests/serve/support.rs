@@ -256,6 +256,14 @@ impl ServerControl for FakeControl {
         Ok(self.recorded().metrics.clone())
     }
 
+    /// A daemon alone, registered with no store of daemons (the cluster suite covers them).
+    async fn cluster(&self) -> Result<squadron::server::ClusterView, ControlError> {
+        Ok(squadron::server::ClusterView {
+            this: None,
+            daemons: Vec::new(),
+        })
+    }
+
     async fn shutdown(&self) {
         let mut recorded = self.recorded();
         recorded.shutdowns += 1;

@@ -424,6 +424,10 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Connections open at once per listener, at most.
     pub max_connections: u64,
+    /// This daemon's stable id among the daemons sharing the store; unset: its host name and
+    /// process id.
+    #[serde(default)]
+    pub daemon_id: Option<String>,
 }
 
 /// `server.control_listen`.

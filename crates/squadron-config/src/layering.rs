@@ -65,6 +65,7 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("server", &["header_read_timeout_secs"], Kind::Integer),
     ("server", &["request_timeout_secs"], Kind::Integer),
     ("server", &["max_connections"], Kind::Integer),
+    ("server", &["daemon_id"], Kind::Text),
     ("slack", &["fix_users"], Kind::TextList),
     ("slack", &["fix_channels"], Kind::TextList),
 ];

@@ -102,6 +102,18 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
     if let Some(channel) = &slack.channel {
         check.non_blank(&["slack", "channel"], channel)?;
     }
+    if let Some(id) = &server.daemon_id
+        && (id.is_empty()
+            || id.len() > 100
+            || id.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(check.invalid(
+            KeyPath::new(["server", "daemon_id"]),
+            format!("{id:?}"),
+            "must be 1 to 100 characters without spaces, e.g. \"replica-1\"; leave it unset for \
+             the host name and process id",
+        ));
+    }
 
     if config.providers.is_empty() {
         return Err(check.invalid(

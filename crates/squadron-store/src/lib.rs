@@ -7,6 +7,7 @@
 //! CLI shows. This crate is the only place that speaks SQL.
 
 mod codec;
+mod daemons;
 mod error;
 mod journal;
 mod leases;
@@ -19,6 +20,7 @@ mod store;
 mod transcripts;
 mod usage;
 
+pub use daemons::{DaemonRecord, DaemonState};
 pub use error::{StoreError, StoreErrorKind};
 pub use leases::EventWriter;
 pub use location::{DEFAULT_SQLITE_FILE, StoreLocation};

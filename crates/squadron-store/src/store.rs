@@ -183,6 +183,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "leases",
                 include_str!("../migrations/sqlite/0002_leases.sql"),
             ),
+            (
+                3,
+                "daemons",
+                include_str!("../migrations/sqlite/0003_daemons.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -194,6 +199,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 2,
                 "leases",
                 include_str!("../migrations/postgres/0002_leases.sql"),
+            ),
+            (
+                3,
+                "daemons",
+                include_str!("../migrations/postgres/0003_daemons.sql"),
             ),
         ],
     };

@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod format;
 mod logging;
+mod membership;
 mod output;
 mod progress;
 mod wiring;

@@ -424,3 +424,21 @@ fn every_variable_that_carries_a_secret_is_named() {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
 }
+
+#[test]
+fn a_daemon_id_comes_from_the_file_or_the_environment_and_has_no_spaces() {
+    assert_eq!(load_env(&[]).expect("defaults").server.daemon_id, None);
+    assert_eq!(
+        load_env(&[("SQUADRON_SERVER_DAEMON_ID", "replica-2")])
+            .expect("an id from the environment")
+            .server
+            .daemon_id
+            .as_deref(),
+        Some("replica-2")
+    );
+    assert_eq!(
+        file_error("[server]\ndaemon_id = \"replica one\"\n"),
+        "server.daemon_id = \"replica one\" in /x/squadron.toml: must be 1 to 100 characters \
+         without spaces, e.g. \"replica-1\"; leave it unset for the host name and process id"
+    );
+}

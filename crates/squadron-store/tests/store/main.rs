@@ -1,6 +1,7 @@
 //! The store's test suite. Every test in [`on_both_backends!`] runs twice: on SQLite in a
 //! temporary directory and on PostgreSQL when `SQUADRON_TEST_POSTGRES_URL` is set.
 
+mod daemons;
 mod journal;
 mod leases;
 mod opening;
@@ -59,4 +60,5 @@ on_both_backends! {
     leases::an_effect_begun_before_a_takeover_is_left_pending_for_the_new_holder,
     leases::a_daemon_writes_only_for_work_it_holds,
     leases::daemons_claiming_squads_together_take_each_free_squad_once,
+    daemons::daemons_register_beat_and_stop_and_one_id_serves_one_live_process,
 }

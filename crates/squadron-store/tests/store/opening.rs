@@ -20,7 +20,10 @@ pub async fn migrations_are_idempotent_on_reopen(db: TestDb) {
     let applied = db
         .query_text("SELECT CAST(COUNT(*) AS TEXT) FROM _sqlx_migrations")
         .await;
-    assert_eq!(applied, "2", "the initial schema and the leases");
+    assert_eq!(
+        applied, "3",
+        "the initial schema, the leases and the daemons"
+    );
 }
 
 pub async fn unknown_stored_values_are_reported_not_panicked_on(db: TestDb) {

@@ -2,7 +2,8 @@
 //! scheduler, and serves the API, webhooks, metrics and dashboard until SIGTERM or SIGINT;
 //! then stops accepting, lets in-flight work checkpoint, and exits 0. A service that is
 //! down at start does not keep it from serving: it says so on `/readyz` and the dashboard
-//! and starts the runtime once the service answers.
+//! and starts the runtime once the service answers. It registers with the store under its
+//! daemon id (`membership.rs`), beats while it runs and records when it stops.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use squadron::server::{
 };
 use squadron_config::{ControlListen, Secrets};
 use squadron_core::Usd;
+use squadron_core::lease::DaemonId;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -23,6 +25,7 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
 use crate::format::now;
+use crate::membership::{Membership, daemon_id};
 use crate::wiring::{SystemClock, build_pipeline, code_host, linear_client, review_mode};
 
 /// Loads the configuration, opens the store, starts the runtime and serves until a signal.
@@ -37,10 +40,25 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
         &control_access(&context, &secrets),
     )?;
     let store = Arc::new(context.open_store().await?);
-    serve(context, store, args.listen, args.control_listen).await
+    let membership = Membership::join(
+        daemon_id(&context.config),
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let served = serve(
+        context,
+        store,
+        Some(membership.id().clone()),
+        args.listen,
+        args.control_listen,
+    )
+    .await;
+    membership.leave().await;
+    served
 }
 
-/// Serves the webhooks on `listen` (default: `server.listen`) and the control routes on
+/// Serves, as daemon `daemon`, the webhooks on `listen` (default: `server.listen`) and the control routes on
 /// `control_listen` (default: `server.control_listen`) until SIGTERM or SIGINT, or until the
 /// runtime stops on its own (then exits with its failure).
 ///
@@ -52,6 +70,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
 pub async fn serve(
     context: Context,
     store: Arc<SqlStore>,
+    daemon: Option<DaemonId>,
     listen: Option<SocketAddr>,
     control_listen: Option<ControlListen>,
 ) -> Result<ExitCode, CliError> {
@@ -70,7 +89,7 @@ pub async fn serve(
     };
 
     let readiness = Readiness::new();
-    let control = DaemonControl::waiting(Arc::clone(&store), "starting");
+    let control = DaemonControl::waiting(daemon, Arc::clone(&store), "starting");
     let context = Arc::new(context);
     match start_runtime(&context, &store, &control, &readiness).await {
         Ok(()) => {}

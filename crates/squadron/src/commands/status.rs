@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::ports::{RunRecord, SquadRecord};
 use squadron_core::{Phase, RunId, RunTrigger, Timestamp, Usd};
-use squadron_store::{SqlStore, SquadOverview};
+use squadron_store::{DaemonRecord, SqlStore, SquadOverview};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::context::{Context, store_error};
@@ -43,11 +43,18 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
 
 async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     let (runs, squads) = read(store, args.run.as_deref()).await?;
+    let daemons = store.daemons().await.map_err(store_error)?;
     if args.json {
-        crate::output::println(&format!("{:#}", status_json(&runs, &squads)))?;
+        let mut status = status_json(&runs, &squads);
+        status["daemons"] = daemons_json(&daemons, now());
+        crate::output::println(&format!("{status:#}"))?;
     } else {
         let width = Look::of_stdout().width();
-        crate::output::print(&status_text(&runs, &squads, now(), width))?;
+        crate::output::print(&format!(
+            "{}{}",
+            status_text(&runs, &squads, now(), width),
+            daemons_text(&daemons, now(), width)
+        ))?;
     }
     Ok(())
 }
@@ -82,11 +89,13 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
             .map_err(|error| CliError::internal(format!("failed to listen for Ctrl-C: {error}")))?;
     loop {
         let (runs, squads) = read(store, args.run.as_deref()).await?;
+        let daemons = store.daemons().await.map_err(store_error)?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
-            "\x1b[2J\x1b[H{}",
-            status_text(&runs, &squads, now(), width)
+            "\x1b[2J\x1b[H{}{}",
+            status_text(&runs, &squads, now(), width),
+            daemons_text(&daemons, now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
@@ -228,6 +237,47 @@ fn squad_table(squads: &[&SquadOverview], now: Timestamp, width: Option<usize>) 
         ]);
     }
     table
+}
+
+/// The daemons sharing the store, below the runs; nothing when none ever registered (runs
+/// of `squadron run` alone).
+fn daemons_text(daemons: &[DaemonRecord], now: Timestamp, width: Option<usize>) -> String {
+    if daemons.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    if let Some(width) = width {
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+    }
+    table.set_header(["daemon", "host", "pid", "state", "up", "last heard"]);
+    // Silent once it missed its leases' length of heartbeats, as the API says.
+    let silence = crate::membership::terms().ttl();
+    for daemon in daemons {
+        let state = daemon.state(now, silence);
+        let up = match daemon.stopped_at {
+            Some(stopped) => format!("stopped {} ago", age(stopped, now)),
+            None => age(daemon.started_at, now),
+        };
+        table.add_row([
+            daemon.id.to_string(),
+            daemon.host.clone(),
+            daemon.pid.to_string(),
+            state.as_str().to_owned(),
+            up,
+            format!("{} ago", age(daemon.heartbeat_at, now)),
+        ]);
+    }
+    format!("Daemons sharing this store\n{table}\n")
+}
+
+fn daemons_json(daemons: &[DaemonRecord], now: Timestamp) -> Value {
+    daemons
+        .iter()
+        .map(|daemon| squadron::server::daemon_json(daemon, now))
+        .collect()
 }
 
 fn status_json(runs: &[RunRecord], squads: &[SquadOverview]) -> Value {

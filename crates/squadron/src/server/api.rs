@@ -9,12 +9,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use squadron_core::lease::DaemonId;
 use squadron_core::{RunId, SquadId};
 use squadron_linear::ACCEPTED_SHAPES;
 use tracing::info;
 
 use super::error::ApiError;
-use super::json::{rfc3339, run_json, squad_detail_json, squad_json};
+use super::json::{daemon_json, rfc3339, run_json, squad_detail_json, squad_json};
 use super::state::AppState;
 
 /// The body of `POST /api/runs`.
@@ -160,14 +161,30 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Value>,
     Ok(Json(json!({ "status": "ok" })))
 }
 
+/// `GET /api/daemons`: the daemons sharing the store, which one answered, and where each
+/// stands (running, silent past its lease, stopped).
+pub(crate) async fn daemons(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let cluster = state.control.cluster().await?;
+    let now = state.clock.now();
+    let daemons: Vec<Value> = cluster
+        .daemons
+        .iter()
+        .map(|daemon| daemon_json(daemon, now))
+        .collect();
+    Ok(Json(json!({
+        "this": cluster.this.as_ref().map(DaemonId::as_str),
+        "daemons": daemons,
+    })))
+}
+
 /// Any path the server does not serve.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such route; the API is POST /api/runs, GET /api/runs, GET /api/runs/<id>, \
-         GET /api/squads, GET /api/squads/<id>, GET /api/events, GET /healthz, GET /readyz, \
-         GET /metrics",
+         GET /api/squads, GET /api/squads/<id>, GET /api/daemons, GET /api/events, \
+         GET /healthz, GET /readyz, GET /metrics",
     )
 }
 

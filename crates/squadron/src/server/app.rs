@@ -46,6 +46,7 @@ pub(crate) fn router(state: AppState, routes: Routes, guard: &Arc<Guard>) -> Rou
                 .route("/api/runs/{id}", get(api::run))
                 .route("/api/squads", get(api::squads))
                 .route("/api/squads/{id}", get(api::squad))
+                .route("/api/daemons", get(api::daemons))
                 .route("/api/events", get(events::stream))
                 .layer(DefaultBodyLimit::max(settings.api_body_limit)),
         )

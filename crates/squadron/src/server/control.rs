@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use squadron_core::gate::CommitSha;
+use squadron_core::lease::DaemonId;
 use squadron_core::ports::{
     JournalEntry, RepoRef, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
 use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
 use squadron_pipeline::{FixRequest, Waiting};
+use squadron_store::DaemonRecord;
 use tokio::sync::broadcast;
 
 /// The pipeline runtime as the server sees it.
@@ -57,9 +59,21 @@ pub trait ServerControl: Send + Sync {
     /// The figures `/metrics` reports beyond what [`ServerControl::squads`] shows.
     async fn metrics(&self) -> Result<MetricsSnapshot, ControlError>;
 
+    /// The daemons sharing the store, and which one this is.
+    async fn cluster(&self) -> Result<ClusterView, ControlError>;
+
     /// Stops starting new work and checkpoints in-flight work into the store; returns once
     /// nothing is left unrecorded. Squads left unfinished resume at the next start.
     async fn shutdown(&self);
+}
+
+/// The daemons sharing the store, as `/api/daemons` shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterView {
+    /// The daemon answering, when it registered with the store (`squadron serve` does).
+    pub this: Option<DaemonId>,
+    /// Every daemon ever registered, by id.
+    pub daemons: Vec<DaemonRecord>,
 }
 
 /// A squad with what its model calls used so far.

@@ -7,14 +7,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use squadron_core::lease::DaemonId;
 use squadron_core::{IssueKey, RunId, SquadId};
 use squadron_pipeline::{FixRequest, Pipeline, PipelineError};
 use squadron_store::SqlStore;
 use tokio::sync::{broadcast, watch};
 
 use super::control::{
-    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget,
+    RunView, ServerControl, SquadDetail, SquadView,
 };
 use super::pipeline_control::{PipelineControl, UPDATE_BUFFER};
 use super::store_reads::StoreReads;
@@ -31,6 +32,8 @@ enum Runtime {
 
 /// The server's control while the runtime starts, and after.
 pub struct DaemonControl {
+    /// This daemon's id among those sharing the store.
+    daemon: Option<DaemonId>,
     reads: StoreReads,
     store: Arc<SqlStore>,
     updates: broadcast::Sender<SquadView>,
@@ -45,9 +48,15 @@ impl std::fmt::Debug for DaemonControl {
 }
 
 impl DaemonControl {
-    /// A control over `store` whose runtime has not started, for the reason `waiting`.
-    pub fn waiting(store: Arc<SqlStore>, waiting: impl Into<String>) -> Arc<DaemonControl> {
+    /// A control of the daemon `daemon` over `store` whose runtime has not started, for the
+    /// reason `waiting`.
+    pub fn waiting(
+        daemon: Option<DaemonId>,
+        store: Arc<SqlStore>,
+        waiting: impl Into<String>,
+    ) -> Arc<DaemonControl> {
         Arc::new(DaemonControl {
+            daemon,
             reads: StoreReads::new(Arc::clone(&store)),
             store,
             updates: broadcast::channel(UPDATE_BUFFER).0,
@@ -173,6 +182,13 @@ impl ServerControl for DaemonControl {
 
     async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
         self.reads.metrics().await
+    }
+
+    async fn cluster(&self) -> Result<ClusterView, ControlError> {
+        Ok(ClusterView {
+            this: self.daemon.clone(),
+            daemons: self.reads.daemons().await?,
+        })
     }
 
     async fn shutdown(&self) {

@@ -1,10 +1,13 @@
-//! The JSON shapes of runs and squads the API, the event stream and the dashboard share.
+//! The JSON shapes of runs, squads and daemons the API, the event stream, the dashboard and
+//! `squadron status --json` share.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use squadron_core::lease::LeaseTerms;
 use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
 use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
+use squadron_store::DaemonRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -289,4 +292,18 @@ pub fn rfc3339(at: Timestamp) -> String {
         .ok()
         .and_then(|time| time.format(&Rfc3339).ok())
         .unwrap_or_else(|| format!("{}ms", at.as_millis()))
+}
+
+/// One daemon sharing the store: its id, where it runs, and its state at `now` (silent once
+/// it missed its leases' length of heartbeats).
+pub fn daemon_json(daemon: &DaemonRecord, now: Timestamp) -> Value {
+    json!({
+        "id": daemon.id.as_str(),
+        "host": daemon.host,
+        "pid": daemon.pid,
+        "state": daemon.state(now, LeaseTerms::default().ttl()).as_str(),
+        "started_at": rfc3339(daemon.started_at),
+        "heartbeat_at": rfc3339(daemon.heartbeat_at),
+        "stopped_at": daemon.stopped_at.map(rfc3339),
+    })
 }

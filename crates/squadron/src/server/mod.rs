@@ -23,10 +23,11 @@ mod webhooks;
 
 pub use access::ControlAccess;
 pub use control::{
-    CancelOutcome, ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot, ReevaluateTarget,
-    RunView, ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ClusterView, ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot,
+    ReevaluateTarget, RunView, ServerControl, SquadDetail, SquadView,
 };
 pub use daemon_control::DaemonControl;
+pub use json::daemon_json;
 pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
 pub use readiness::{Readiness, ServiceCheck};

@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use super::control::{
-    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget, RunView,
-    ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget,
+    RunView, ServerControl, SquadDetail, SquadView,
 };
 use super::store_reads::StoreReads;
 
@@ -194,6 +194,14 @@ impl ServerControl for PipelineControl {
 
     async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
         self.reads.metrics().await
+    }
+
+    async fn cluster(&self) -> Result<ClusterView, ControlError> {
+        // The runtime alone (the demo's daemon) is registered with no store of daemons.
+        Ok(ClusterView {
+            this: None,
+            daemons: self.reads.daemons().await?,
+        })
     }
 
     async fn shutdown(&self) {

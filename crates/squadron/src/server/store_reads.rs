@@ -13,7 +13,7 @@ use std::time::Duration;
 use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
 use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
 use squadron_pipeline::{Progress, time_to_merge};
-use squadron_store::{SqlStore, StoreError, StoreErrorKind};
+use squadron_store::{DaemonRecord, SqlStore, StoreError, StoreErrorKind};
 use tokio::sync::watch;
 
 use super::control::{
@@ -72,6 +72,11 @@ impl StoreReads {
             usage: overview.usage,
             live,
         }
+    }
+
+    /// Every daemon registered with the store, by id.
+    pub async fn daemons(&self) -> Result<Vec<DaemonRecord>, ControlError> {
+        self.store.daemons().await.map_err(control_error)
     }
 
     /// One run and its squads.
