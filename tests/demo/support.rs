@@ -15,7 +15,7 @@ use squadron_config::{
 use squadron_core::acceptance::parse_acceptance_criteria;
 use squadron_core::ports::{AgentRecorder, ChatMessage, Clock, PortError, SpendScope, UsageRecord};
 use squadron_core::{Review, Role, SquadId, Timestamp, TokenPrices, Usd};
-use squadron_harness::AgentSpec;
+use squadron_harness::{AgentSpec, TurnSettings};
 
 /// The time on the wall, as the binary reads it.
 #[derive(Debug)]
@@ -118,7 +118,12 @@ pub fn sample_tests(dir: &Path) -> (bool, String) {
 /// committing, since Developer and QA share the worktree and the runtime commits for both.
 pub fn agent(role: Role) -> AgentSpec {
     let catalog = AgentCatalog::load(None).expect("the shipped agents load");
-    let mut spec = AgentSpec::from_definition(catalog.get(role), TokenPrices::default(), 20);
+    let mut spec = AgentSpec::from_definition(
+        catalog.get(role),
+        TokenPrices::default(),
+        20,
+        TurnSettings::default(),
+    );
     spec.commit_on_finish = false;
     spec
 }

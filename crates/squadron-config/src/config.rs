@@ -54,13 +54,51 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
-/// `[agents]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[agents]`: the model every role uses, and how an agent's turn keeps going with a real
+/// model (its context budget, how much of a tool result it is shown, when it hands off).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct AgentsConfig {
     /// `provider/model` every role uses instead of the model its agent file names.
     pub model: Option<String>,
+    /// Share of the model's context window (less the room kept for its reply) a prompt may
+    /// fill before older tool results are elided.
+    pub context_share: f64,
+    /// Most bytes of one tool result an agent is shown (head and tail together).
+    pub tool_output_bytes: u64,
+    /// Most lines of one tool result an agent is shown (head and tail together).
+    pub tool_output_lines: u64,
+    /// Continuation turns, each starting from a hand-off, after an agent used all its steps.
+    pub continuations: u32,
+    /// Steps before the step limit at which the agent is warned.
+    pub warn_steps_before_limit: u32,
+    /// The same failing call this many times gets a nudge to try something else.
+    pub repeated_failure_nudge: u32,
+    /// The same failing call this many times ends the turn with a hand-off.
+    pub repeated_failure_stop: u32,
+    /// Replies in a row without a tool call that end the turn with a hand-off.
+    pub text_only_replies: u32,
+    /// Unusable replies in a row (malformed, cut off) that end the turn as failed.
+    pub unusable_replies: u32,
+}
+
+impl Default for AgentsConfig {
+    /// The values of the shipped `config/squadron.toml`.
+    fn default() -> Self {
+        Self {
+            model: None,
+            context_share: 0.75,
+            tool_output_bytes: 16 * 1024,
+            tool_output_lines: 400,
+            continuations: 2,
+            warn_steps_before_limit: 5,
+            repeated_failure_nudge: 3,
+            repeated_failure_stop: 5,
+            text_only_replies: 4,
+            unusable_replies: 3,
+        }
+    }
 }
 
 /// `[linear]`.

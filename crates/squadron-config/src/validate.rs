@@ -175,6 +175,8 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
         }
     }
 
+    check.agents(&config.agents)?;
+
     let limits = &config.limits;
     check.range(
         &["limits", "concurrency"],
@@ -294,6 +296,73 @@ impl Checker<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// `[agents]`: the turn settings within ranges a real model can work with.
+    fn agents(&self, agents: &crate::config::AgentsConfig) -> Result<(), ConfigError> {
+        if !(agents.context_share.is_finite()
+            && agents.context_share >= 0.1
+            && agents.context_share <= 1.0)
+        {
+            return Err(self.invalid(
+                KeyPath::new(["agents", "context_share"]),
+                agents.context_share,
+                "must be a share of the context window between 0.1 and 1.0",
+            ));
+        }
+        self.range(
+            &["agents", "tool_output_bytes"],
+            agents.tool_output_bytes,
+            1024,
+            1024 * 1024,
+        )?;
+        self.range(
+            &["agents", "tool_output_lines"],
+            agents.tool_output_lines,
+            20,
+            100_000,
+        )?;
+        self.range(&["agents", "continuations"], agents.continuations, 0, 20)?;
+        self.range(
+            &["agents", "warn_steps_before_limit"],
+            agents.warn_steps_before_limit,
+            0,
+            100,
+        )?;
+        self.range(
+            &["agents", "repeated_failure_nudge"],
+            agents.repeated_failure_nudge,
+            2,
+            100,
+        )?;
+        if agents.repeated_failure_stop <= agents.repeated_failure_nudge {
+            return Err(self.invalid(
+                KeyPath::new(["agents", "repeated_failure_stop"]),
+                agents.repeated_failure_stop,
+                format!(
+                    "must be above agents.repeated_failure_nudge ({}), so the agent is nudged before its turn ends",
+                    agents.repeated_failure_nudge
+                ),
+            ));
+        }
+        self.range(
+            &["agents", "repeated_failure_stop"],
+            agents.repeated_failure_stop,
+            3,
+            100,
+        )?;
+        self.range(
+            &["agents", "text_only_replies"],
+            agents.text_only_replies,
+            1,
+            100,
+        )?;
+        self.range(
+            &["agents", "unusable_replies"],
+            agents.unusable_replies,
+            1,
+            100,
+        )
     }
 
     fn money(&self, key: &[&str], value: f64) -> Result<(), ConfigError> {

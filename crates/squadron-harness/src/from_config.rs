@@ -3,9 +3,12 @@
 
 use std::path::Path;
 
-use squadron_config::{AgentDefinition, CommandLine, RepoSandbox, RepoSettings, Tool};
+use squadron_config::{
+    AgentDefinition, AgentsConfig, CommandLine, RepoSandbox, RepoSettings, Tool,
+};
 use squadron_core::TokenPrices;
 
+use crate::output_cap::OutputLimits;
 use crate::permissions::{InvalidGlob, TestGlobs, WriteScope};
 use crate::registry::ToolRegistry;
 use crate::sandbox::{SandboxError, SandboxSettings};
@@ -119,13 +122,32 @@ pub enum RepositorySandboxError {
     },
 }
 
+impl From<&AgentsConfig> for TurnSettings {
+    fn from(agents: &AgentsConfig) -> TurnSettings {
+        TurnSettings {
+            context_share: agents.context_share,
+            tool_output: OutputLimits {
+                max_bytes: usize::try_from(agents.tool_output_bytes).unwrap_or(usize::MAX),
+                max_lines: usize::try_from(agents.tool_output_lines).unwrap_or(usize::MAX),
+            },
+            continuations: agents.continuations,
+            warn_steps_before_limit: agents.warn_steps_before_limit,
+            repeated_failure_nudge: agents.repeated_failure_nudge,
+            repeated_failure_stop: agents.repeated_failure_stop,
+            text_only_replies: agents.text_only_replies,
+            unusable_replies: agents.unusable_replies,
+        }
+    }
+}
+
 impl AgentSpec {
-    /// The agent an agent file describes, at `prices`, allowed `max_steps` model calls; a
-    /// writer's `finish` commits through the test guardrail.
+    /// The agent an agent file describes, at `prices`, allowed `max_steps` model calls with
+    /// `turn` settings; a writer's `finish` commits through the test guardrail.
     pub fn from_definition(
         definition: &AgentDefinition,
         prices: TokenPrices,
         max_steps: u32,
+        turn: TurnSettings,
     ) -> AgentSpec {
         let tools: Vec<ToolName> = definition
             .tools
@@ -141,7 +163,7 @@ impl AgentSpec {
             prices,
             max_steps,
             commit_on_finish: definition.role.writes(),
-            turn: TurnSettings::default(),
+            turn,
         }
     }
 }

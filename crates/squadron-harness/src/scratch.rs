@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use squadron_core::Role;
 
+use crate::context::KEEP_WHOLE_BELOW;
+use crate::output_cap::{OutputLimits, cap, fits};
+
 /// The prefix of a `read_file` path that names a scratch file.
 pub const SCRATCH_PREFIX: &str = "scratch:";
 
@@ -40,6 +43,15 @@ impl Scratch {
         &self.dir
     }
 
+    /// Removes the scratch area and everything in it, as its worktree is removed; an area
+    /// that was never made is fine.
+    pub fn remove(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
     /// Keeps `text` as a new file and returns the path to give `read_file`
     /// (`scratch:<role>-<n>.txt`).
     pub fn save(&self, role: Role, text: &str) -> std::io::Result<String> {
@@ -61,6 +73,31 @@ impl Scratch {
             }
         }
         Err(std::io::Error::other("no free scratch file name"))
+    }
+
+    /// `content` as an agent is shown it: capped to `limits` with the whole kept here when
+    /// it is cut (or long enough that an elision note should point to a copy). Returns the
+    /// text to show and the path of the copy, if one was kept.
+    pub fn bound(
+        &self,
+        role: Role,
+        content: String,
+        limits: OutputLimits,
+    ) -> (String, Option<String>) {
+        if content.len() < KEEP_WHOLE_BELOW {
+            return (content, None);
+        }
+        let whole_at = match self.save(role, &content) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                tracing::warn!(%error, dir = %self.dir.display(), "could not keep a tool output in scratch");
+                None
+            }
+        };
+        if fits(&content, limits) {
+            return (content, whole_at);
+        }
+        (cap(&content, limits, whole_at.as_deref()), whole_at)
     }
 
     /// The text of the scratch file `path` names (`scratch:<name>`). Only names the harness
@@ -122,5 +159,8 @@ mod tests {
         }
         std::os::unix::fs::symlink("/etc/hostname", scratch.dir().join("link-1.txt")).unwrap();
         assert!(scratch.read("scratch:link-1.txt").is_err());
+        scratch.remove().unwrap();
+        assert!(!scratch.dir().exists());
+        scratch.remove().expect("removing it again is fine");
     }
 }

@@ -23,10 +23,10 @@ use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
 
 use squadron_core::error_chain;
 
-use crate::context::{ContextBudget, Conversation, KEEP_WHOLE_BELOW};
+use crate::context::{ContextBudget, Conversation};
 use crate::guardrails::{CommitError, CommitOutcome, commit};
 use crate::metering::{BudgetExceeded, check_budgets};
-use crate::output_cap::{OutputLimits, cap, fits};
+use crate::output_cap::OutputLimits;
 use crate::registry::{Executed, ToolRegistry};
 use crate::scratch::Scratch;
 use crate::terminal::{Diagnosis, TerminalCall};
@@ -58,17 +58,9 @@ pub struct TurnSettings {
 }
 
 impl Default for TurnSettings {
+    /// The shipped configuration's `[agents]` settings.
     fn default() -> Self {
-        Self {
-            context_share: 0.75,
-            tool_output: OutputLimits::default(),
-            continuations: 2,
-            warn_steps_before_limit: 5,
-            repeated_failure_nudge: 3,
-            repeated_failure_stop: 5,
-            text_only_replies: 4,
-            unusable_replies: 3,
-        }
+        Self::from(&squadron_config::AgentsConfig::default())
     }
 }
 
@@ -806,7 +798,7 @@ impl Harness {
                         }
                     }
                     let (content, whole_at) =
-                        bounded(content, scratch, agent.role, agent.turn.tool_output);
+                        scratch.bound(agent.role, content, agent.turn.tool_output);
                     transcript.tool(&call.id, content, whole_at).await?;
                     continue;
                 }
@@ -839,7 +831,7 @@ impl Harness {
                                 fence("test output", &output.render())
                             );
                             let (content, whole_at) =
-                                bounded(content, scratch, agent.role, agent.turn.tool_output);
+                                scratch.bound(agent.role, content, agent.turn.tool_output);
                             transcript.tool(&call.id, content, whole_at).await?;
                             continue;
                         }
@@ -872,30 +864,6 @@ impl Harness {
         }
         Ok(Next::Continue)
     }
-}
-
-/// `content` capped to `limits`, with the whole kept in scratch when it is cut (or long
-/// enough that an elision note should point to a copy); returns where it was kept.
-fn bounded(
-    content: String,
-    scratch: &Scratch,
-    role: Role,
-    limits: OutputLimits,
-) -> (String, Option<String>) {
-    if content.len() < KEEP_WHOLE_BELOW {
-        return (content, None);
-    }
-    let whole_at = match scratch.save(role, &content) {
-        Ok(path) => Some(path),
-        Err(error) => {
-            tracing::warn!(%error, dir = %scratch.dir().display(), "could not keep a tool output in scratch");
-            None
-        }
-    };
-    if fits(&content, limits) {
-        return (content, whole_at);
-    }
-    (cap(&content, limits, whole_at.as_deref()), whole_at)
 }
 
 /// The call failing most often without success since, and how often.

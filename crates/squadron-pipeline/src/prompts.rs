@@ -157,8 +157,12 @@ pub(crate) fn agent(
         .prompts
         .render(PromptName::System, &system)
         .map_err(|error| format!("render the {role}'s system prompt: {error}"))?;
-    let mut spec =
-        AgentSpec::from_definition(definition, setup.prices, shared.settings.agent_turn_limit);
+    let mut spec = AgentSpec::from_definition(
+        definition,
+        setup.prices,
+        shared.settings.agent_turn_limit,
+        shared.settings.turn,
+    );
     spec.system_prompt = system_prompt;
     // Writers finish without committing: Developer and QA share one worktree, so the
     // runtime commits once both are done, through the same test guardrail.

@@ -897,9 +897,10 @@ impl Runtime {
             if ctx.pr.is_none() {
                 ctx.pr = pr;
             }
-            for outcome in steps::run(&shared, &mut ctx, command).await {
-                let _ = outcomes.send(outcome);
-            }
+            let stepped = steps::run(&shared, &mut ctx, command).await;
+            // The view is brought up to date before the step's outcomes are sent: an outcome
+            // may end the squad and with it the run, and whoever waits for the run reads the
+            // views at once (a squad that spent tokens must not be reported at zero).
             if let Some(issue) = &ctx.issue {
                 let _ = outcomes.send(Outcome::View(
                     view.squad.clone(),
@@ -913,6 +914,9 @@ impl Runtime {
                 .await
             {
                 let _ = outcomes.send(Outcome::View(view.squad.clone(), ViewUpdate::Usage(totals)));
+            }
+            for outcome in stepped {
+                let _ = outcomes.send(outcome);
             }
         };
         let handle = self.tasks.spawn(step.instrument(span));

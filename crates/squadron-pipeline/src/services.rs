@@ -14,7 +14,7 @@ use squadron_core::ports::{
 use squadron_core::refinement::RefinementPolicy;
 use squadron_core::scheduler::SchedulerConfig;
 use squadron_core::{Role, TokenPrices};
-use squadron_harness::{Budgets, Sandbox};
+use squadron_harness::{Budgets, Sandbox, TurnSettings};
 
 /// One agent role as the runtime runs it: its definition (instructions, tools, write
 /// scope), its model's prices, and the model to call.
@@ -135,6 +135,8 @@ pub struct PipelineSettings {
     pub budgets: Budgets,
     /// Model calls one agent may make on one task.
     pub agent_turn_limit: u32,
+    /// Context budget, tool output caps and hand-off rules of every agent's turn.
+    pub turn: TurnSettings,
     /// How many times a failing test run goes back to the agents before the squad stops.
     pub verify_attempts: u32,
     /// How approved PRs merge.
@@ -181,6 +183,7 @@ impl PipelineSettings {
             repositories,
             budgets: Budgets::default(),
             agent_turn_limit: 80,
+            turn: TurnSettings::default(),
             verify_attempts: 2,
             merge_method: MergeMethod::Squash,
             review_mode,

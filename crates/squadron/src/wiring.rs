@@ -20,7 +20,7 @@ use squadron_core::refinement::RefinementPolicy;
 use squadron_core::{Role, Timestamp, Usd};
 use squadron_git::{AccessToken, GitWorkspaces, RepositorySpec, Workspace};
 use squadron_github::{GithubCodeHost, RoleTokens};
-use squadron_harness::{Budgets, Sandbox, SandboxSettings};
+use squadron_harness::{Budgets, Sandbox, SandboxSettings, TurnSettings};
 use squadron_linear::{Credentials, LinearClient, LinearError, LinearErrorKind};
 use squadron_model::{
     CacheStyle, ModelProfile, OutputLimitField, ProviderRegistry, ProviderSettings, ToolChoice,
@@ -363,6 +363,7 @@ fn settings(
         run: Some(Usd::from_dollars(limits.budget_per_run_usd)),
     };
     settings.agent_turn_limit = limits.agent_turn_limit;
+    settings.turn = TurnSettings::from(&config.agents);
     settings.merge_method = config.github.merge_method;
     settings.required_checks = config.github.required_checks.clone();
     settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use squadron_config::{
-    AgentCatalog, AgentErrorKind, Config, ConfigError, ConfigErrorKind, Env, SandboxMode, Secret,
+    AgentCatalog, AgentErrorKind, AgentsConfig, Config, ConfigError, ConfigErrorKind, Env, SandboxMode, Secret,
 };
 
 const FILE: &str = "/x/squadron.toml";
@@ -154,6 +154,39 @@ fn out_of_range_values_name_file_key_value_and_range() {
         ),
         "providers.openai.models.\"gpt-4.1\".input = -1 in /x/squadron.toml: must be a price in US dollars per \
          million tokens, from 0 to 10000"
+    );
+}
+
+#[test]
+fn agent_turn_settings_default_to_the_shipped_file_and_are_checked() {
+    let shipped = Config::load(None, &Env::new()).unwrap();
+    assert_eq!(
+        shipped.agents,
+        AgentsConfig::default(),
+        "the code's defaults are the shipped file's"
+    );
+    let config = load_file(
+        "[agents]\ncontext_share = 0.5\ntool_output_bytes = 4096\ntool_output_lines = 100\ncontinuations = 0\n",
+    )
+    .unwrap();
+    assert_eq!(config.agents.context_share, 0.5);
+    assert_eq!(config.agents.tool_output_bytes, 4096);
+    assert_eq!(config.agents.tool_output_lines, 100);
+    assert_eq!(config.agents.continuations, 0);
+    assert_eq!(config.agents.repeated_failure_stop, 5, "the rest stays");
+    assert_eq!(
+        file_error("[agents]\ncontext_share = 1.5\n"),
+        "agents.context_share = 1.5 in /x/squadron.toml: must be a share of the context window \
+         between 0.1 and 1.0"
+    );
+    assert_eq!(
+        file_error("[agents]\ntool_output_bytes = 100\n"),
+        "agents.tool_output_bytes = 100 in /x/squadron.toml: must be between 1024 and 1048576"
+    );
+    assert_eq!(
+        file_error("[agents]\nrepeated_failure_nudge = 5\nrepeated_failure_stop = 4\n"),
+        "agents.repeated_failure_stop = 4 in /x/squadron.toml: must be above \
+         agents.repeated_failure_nudge (5), so the agent is nudged before its turn ends"
     );
 }
 

@@ -28,6 +28,10 @@ pub(crate) async fn clean_up(shared: &Shared, ctx: &SharedCtx, view: &SquadView,
         tracing::warn!(squad = %view.squad, path = %path.display(), %error, "could not remove the worktree");
         return;
     }
+    // Whole tool outputs kept for the agents live beside the worktree: they go with it.
+    if let Err(error) = squadron_harness::Scratch::beside(&path).remove() {
+        tracing::warn!(squad = %view.squad, path = %path.display(), %error, "could not remove the squad's scratch files");
+    }
     ctx.forget_worktree();
     let now = shared.services.clock.now();
     if let Err(error) = shared

@@ -7,7 +7,7 @@ use squadron_config::fence;
 use squadron_core::Role;
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::scheduler::{Event, Verification};
-use squadron_harness::{AuthoredChange, CommitOutcome, commit_by_author};
+use squadron_harness::{AuthoredChange, CommitOutcome, Scratch, commit_by_author};
 
 use super::publish::{push, update_pr_body};
 use super::stop::StepResult;
@@ -136,9 +136,16 @@ pub(crate) async fn verify(
             "the test command failed; the Developer fixes it"
         };
         log_events::retried(shared, &ctx.squad, "tests", attempt + 2, why).await;
+        // Bounded as a tool result is: a long test log would otherwise fill a fresh turn's
+        // prompt before the agent has done anything.
+        let (shown, _) = Scratch::beside(&root).bound(
+            Role::Developer,
+            rendered,
+            shared.settings.turn.tool_output,
+        );
         let extra = format!(
             "## The test command fails\nThe harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
-            fence("test output", &rendered)
+            fence("test output", &shown)
         );
         let max = shared.settings.scheduler.max_review_rounds;
         let developer_task = task_context(ctx, Role::Developer, 0, max);

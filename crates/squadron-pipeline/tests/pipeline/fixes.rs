@@ -191,6 +191,11 @@ async fn a_diagnosis_below_the_required_confidence_stops_for_a_person_without_a_
     assert!(reason.contains("not confident enough"), "{reason}");
     assert!(reason.contains("below the required medium"), "{reason}");
     assert!(
+        squad.tokens.total() > 0 && squad.cost > squadron_core::Usd::ZERO,
+        "the diagnosis's spending is shown when the squad ends with it: {:?}",
+        squad.tokens
+    );
+    assert!(
         reason.contains(HYPOTHESIS) && reason.contains(PLAN),
         "{reason}"
     );

@@ -650,6 +650,7 @@ fn skipped(identifier: &str) -> IssueReport {
     IssueReport {
         identifier: identifier.to_owned(),
         outcome: Outcome::Skipped.as_str().to_owned(),
+        reason: None,
         pr: None,
         pr_url: None,
         merged_sha: None,
@@ -672,6 +673,7 @@ fn issue_report(squad: &SquadView) -> IssueReport {
     IssueReport {
         identifier: squad.issue.to_string(),
         outcome: outcome.as_str().to_owned(),
+        reason: squad.phase.detail().map(str::to_owned),
         pr: squad.pr.map(|pr| pr.0),
         pr_url: squad.pr_url.clone(),
         merged_sha: squad.merged_sha.as_ref().map(ToString::to_string),

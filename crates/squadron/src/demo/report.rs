@@ -32,6 +32,9 @@ pub struct IssueReport {
     pub identifier: String,
     /// `merged`, `skipped`, `needs-human` or `failed`.
     pub outcome: String,
+    /// Why a squad stopped short of a merge (needs-human, failed or skipped), as the squad's
+    /// phase says it.
+    pub reason: Option<String>,
     /// The pull request's number, once one was opened.
     pub pr: Option<u64>,
     /// The pull request's page.
