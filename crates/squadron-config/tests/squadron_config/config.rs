@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use squadron_config::{
-    AgentCatalog, AgentErrorKind, AgentsConfig, Config, ConfigError, ConfigErrorKind, Env, SandboxMode, Secret,
+    AgentCatalog, AgentErrorKind, AgentsConfig, Config, ConfigError, ConfigErrorKind, Env,
+    SandboxMode, Secret,
 };
 
 const FILE: &str = "/x/squadron.toml";

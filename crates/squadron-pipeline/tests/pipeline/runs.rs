@@ -1,5 +1,6 @@
-//! Whole runs: milestones merged in blocked-by order, the review-round cap, budgets,
-//! cancellation, a restart from the store mid-run, and a gate asked again by a webhook.
+//! Whole runs: milestones merged in blocked-by order, the review-round cap, budgets, a long
+//! failing test log handed back capped, cancellation, a restart from the store mid-run, and a
+//! gate asked again by a webhook.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -449,4 +450,55 @@ async fn a_developers_test_change_request_goes_to_qa_whose_change_is_committed_a
         .collect();
     assert_eq!(requested.len(), 1, "{requested:?}");
     assert!(requested[0].contains("tests/eng-1.sh"), "{requested:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_failing_test_log_goes_back_to_the_developer_capped_and_its_copy_goes_with_the_worktree()
+ {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    // A test that fails after some 5,000 lines of noise, its verdict on the very last line.
+    world.add_to_main(&[(
+        "tests/noisy.sh",
+        "seq 1 5000 | sed 's/^/noise line /'\necho 'FAIL: totals differ by one cent'\nexit 1\n",
+    )]);
+    let mut settings = world.settings("noisy");
+    settings.verify_attempts = 1;
+    settings.keep_worktrees_on_needs_human = false;
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+
+    let Phase::NeedsHuman(reason) = &view(&squads, "ENG-1").phase else {
+        panic!("{:?}", view(&squads, "ENG-1").phase)
+    };
+    assert!(
+        reason.contains("FAIL: totals differ by one cent"),
+        "{reason}"
+    );
+    let tasks = world.models[&Role::Developer].tasks();
+    let retry = tasks
+        .iter()
+        .find(|task| task.contains("## The test command fails"))
+        .expect("the failure goes back to the Developer");
+    let limits = squadron_harness::OutputLimits::default();
+    assert!(
+        retry.len() < tasks[0].len() + limits.max_bytes + 2048,
+        "the test log is capped in the prompt: {} bytes",
+        retry.len()
+    );
+    assert!(retry.contains("noise line 1\n"), "its head is shown");
+    assert!(
+        retry.contains("FAIL: totals differ by one cent"),
+        "its tail, with the verdict, is shown"
+    );
+    assert!(
+        retry.contains("scratch:developer-"),
+        "it says where the whole log is"
+    );
+    // The whole log was kept beside the worktree, and went when the worktree was removed.
+    let worktrees = world.dir.path().join("worktrees");
+    let left: Vec<_> = std::fs::read_dir(&worktrees)
+        .map(|dir| dir.flatten().map(|entry| entry.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left beside the worktrees: {left:?}");
 }
