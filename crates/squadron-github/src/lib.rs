@@ -3,11 +3,9 @@
 //! [`GithubCodeHost`] implements the core's `CodeHost` port with one octocrab client per
 //! role token, conditional GETs and a shared [`RateLimiter`]; it also reads a failed check
 //! (output, annotations, an excerpt of the Actions job's log) and runs one again.
-//! [`webhook`] verifies and parses deliveries; [`body`] renders PR titles and bodies;
-//! [`diff`] decides which review comments GitHub accepts inline.
+//! [`webhook`] verifies and parses deliveries; [`diff`] decides which review comments GitHub accepts inline.
 
-pub mod body;
-mod checks;
+pub mod checks;
 mod ci_log;
 mod client;
 pub mod diff;
@@ -17,7 +15,6 @@ pub mod rate_limit;
 pub mod webhook;
 mod wire;
 
-pub use body::{ChecklistItem, PullRequestBody, pull_request_title, render_pull_request_body};
 pub use error::{GithubError, GithubErrorKind};
 pub use host::{GithubCodeHost, RoleTokens};
 pub use rate_limit::RateLimiter;

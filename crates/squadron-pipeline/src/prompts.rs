@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::log_events::{self, BUDGET_EXCEEDED};
 use crate::shared::Shared;
-use crate::squad::SquadCtx;
+use crate::squad::{ReviewReply, SquadCtx};
 
 /// Why an agent's turn did not produce its result.
 #[derive(Debug)]
@@ -107,15 +107,26 @@ pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u
             files: diagnosis.files.clone(),
         }),
         evidence: None::<EvidenceContext>,
-        developer_summary: ctx
-            .developer_summary
-            .as_ref()
-            .map(|summary| Untrusted::new("developer summary", summary.clone())),
-        qa_summary: ctx
-            .qa_summary
-            .as_ref()
-            .map(|summary| Untrusted::new("qa summary", summary.clone())),
+        // The reviewers read the writers' latest word: their answer to the last review round
+        // when there is one, else their summary of the implementation.
+        developer_summary: latest(ctx, |reply| &reply.developer, &ctx.developer_summary)
+            .map(|summary| Untrusted::new("developer summary", summary.to_owned())),
+        qa_summary: latest(ctx, |reply| &reply.qa, &ctx.qa_summary)
+            .map(|summary| Untrusted::new("qa summary", summary.to_owned())),
     }
+}
+
+/// The latest of a writer's answers to the review rounds, else its first summary.
+fn latest<'a>(
+    ctx: &'a SquadCtx,
+    answer: impl Fn(&'a ReviewReply) -> &'a Option<String>,
+    first: &'a Option<String>,
+) -> Option<&'a str> {
+    ctx.review_replies
+        .iter()
+        .rev()
+        .find_map(|reply| answer(reply).as_deref())
+        .or(first.as_deref())
 }
 
 /// The agent of `role` for this squad: its file's tools and write scope, its system prompt

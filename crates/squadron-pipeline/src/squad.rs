@@ -33,6 +33,16 @@ pub(crate) struct SquadAgents {
     pub prompts: Arc<PromptLibrary>,
 }
 
+/// What the writers answered to one review round: the Developer's summary of its fix and
+/// QA's, when QA had findings to answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReviewReply {
+    /// The review round answered.
+    pub round: u32,
+    pub developer: Option<String>,
+    pub qa: Option<String>,
+}
+
 /// One squad's working state.
 #[derive(Debug)]
 pub(crate) struct SquadCtx {
@@ -53,6 +63,8 @@ pub(crate) struct SquadCtx {
     pub pr_url: Option<String>,
     pub developer_summary: Option<String>,
     pub qa_summary: Option<String>,
+    /// The writers' answers to each review round, for the PR body and the next reviews.
+    pub review_replies: Vec<ReviewReply>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
     /// Its agents and prompts, once the worktree is prepared.
@@ -96,6 +108,7 @@ impl SquadCtx {
             pr_url: None,
             developer_summary: None,
             qa_summary: None,
+            review_replies: Vec::new(),
             diagnosis: None,
             agents: None,
             guidance: None,

@@ -13,7 +13,7 @@ use crate::outcome::Outcome;
 use crate::prompts::task_context;
 use crate::review_memory::{self, PostedReview};
 use crate::shared::Shared;
-use crate::squad::SquadCtx;
+use crate::squad::{ReviewReply, SquadCtx};
 
 pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
@@ -82,7 +82,14 @@ pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> Step
         None,
     )
     .await?;
-    ctx.keep_summaries(developer, qa);
+    // The Developer's summary of the implementation stays; the answer to this round is kept
+    // beside it (once, if the step runs again).
+    ctx.review_replies.retain(|reply| reply.round != round);
+    ctx.review_replies.push(ReviewReply {
+        round,
+        developer,
+        qa,
+    });
     answer_test_change_requests(shared, ctx, round).await?;
     Ok(vec![Outcome::Event(Event::Fixed {
         squad: ctx.squad.clone(),

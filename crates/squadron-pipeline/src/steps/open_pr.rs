@@ -5,7 +5,7 @@ use squadron_core::PrNumber;
 use squadron_core::ports::{PullRequestRequest, SquadChange, SquadUpdate, WorkflowTarget};
 use squadron_core::scheduler::Event;
 
-use super::pr_text::pr_body;
+use super::pr_text::{PrFacts, pr_text};
 use super::publish::{move_issue, push};
 use super::stop::StepResult;
 use crate::effects;
@@ -20,11 +20,12 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     push(shared, ctx).await?;
     let target = ctx.target(shared).await?;
     let issue = ctx.issue(shared).await?.clone();
+    let text = pr_text(&PrFacts::of(ctx, None, None));
     let request = PullRequestRequest {
         head_branch: issue.branch_name.clone(),
         base_branch: target.base_branch.clone(),
-        title: format!("{}: {}", issue.key, issue.title),
-        body: pr_body(ctx, None, None),
+        title: text.title,
+        body: text.body,
     };
     let key = format!("{}/open-pr", ctx.squad);
     let code_host = &shared.services.code_host;

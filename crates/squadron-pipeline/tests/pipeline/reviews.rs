@@ -1,6 +1,7 @@
 //! Reviews with memory: a reviewer's next round shows it its own findings, each marked by
 //! whether the code changed since, and the diff since the commit it reviewed; the Developer's
-//! fix round carries the issue and its scenarios with the reviews.
+//! fix round carries the issue and its scenarios with the reviews, and its answer joins the
+//! PR body beside its first summary.
 
 use std::time::Duration;
 
@@ -83,6 +84,17 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
         "{}",
         specialist[1]
     );
+
+    // The PR keeps the Developer's summary of the implementation and adds its answer to the
+    // round's review.
+    let body = world.code_host.prs.lock().unwrap()[0].body.clone();
+    for expected in [
+        "### Summary\ndeveloper work on ENG-1\n",
+        "### Changes since review round 1\ndeveloper work on ENG-1\n",
+    ] {
+        assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
+    }
+    assert!(!body.contains("review round 2"), "{body}");
 
     let developer = world.models[&Role::Developer].tasks();
     let fix = developer
