@@ -50,6 +50,32 @@ async fn a_person_starts_a_milestone_watches_it_live_and_reads_a_squads_reviews_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // How close GitHub and the model provider are to their rate limits, as the adapters see
+    // them; and the place kept for flow metrics, which says they are not measured yet.
+    let chips = browser
+        .script(r#"return [...document.querySelectorAll("[data-rate-limit]")].map((chip) => chip.innerText);"#)
+        .await;
+    let chips: Vec<&str> = chips
+        .as_array()
+        .map(|chips| chips.iter().filter_map(|chip| chip.as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        chips
+            .iter()
+            .any(|chip| chip.starts_with("github ") && chip.ends_with("/5000")),
+        "GitHub's request budget as its last answer stated it: {chips:?}"
+    );
+    assert!(
+        chips
+            .iter()
+            .any(|chip| chip.starts_with("model ") && chip.ends_with("/8")),
+        "the model provider's calls in flight: {chips:?}"
+    );
+    let text = browser.visible_text().await;
+    assert!(
+        text.contains("Flow metrics (lead time, throughput, flow efficiency) are not measured yet"),
+        "{text}"
+    );
     browser.screenshot(&dir, "1-empty").await;
 
     // Start the run the way a person does: paste the URL, press the button.
@@ -155,6 +181,10 @@ async fn a_person_starts_a_milestone_watches_it_live_and_reads_a_squads_reviews_
     assert!(
         page.contains("Timeline") && page.contains("phase-changed"),
         "{page}"
+    );
+    assert!(
+        page.contains(" of $10.0000 budget"),
+        "the squad's spending against its budget, in the one money format:\n{page}"
     );
     let gate = browser
         .script(r#"return [...document.querySelectorAll("tr[data-gate]")].map((row) => row.innerText);"#)

@@ -1,12 +1,16 @@
 //! What the dashboard reads: runs with their totals, budget and squads (each with its issue
-//! and pull request pages, who is at work and what a queued one waits for), one squad's
-//! whole record, and `/readyz`.
+//! and pull request pages, who is at work and what it waits for, from the runtime when it
+//! runs the squad, from the store otherwise), one squad's whole record and budget, and
+//! `/readyz` with the services' rate limits.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use squadron::server::{PageLinks, Readiness};
+use squadron::server::{LiveSquad, PageLinks, RateLimit, Readiness, RequestBudget};
+use squadron_core::gate::GateBlocker;
 use squadron_core::ports::{ChatMessage, SquadEvent, TranscriptEntry};
 use squadron_core::{IssueKey, Phase, PrNumber, Role, SquadId, Usd};
+use squadron_pipeline::Waiting;
 
 use crate::support::{FakeControl, NOW, TestServer, json, settings, squad};
 
@@ -31,6 +35,55 @@ fn control_with_a_run() -> std::sync::Arc<FakeControl> {
     reviewing.usage.cost = Usd::from_micros(700_000);
     control.add_run("run-1", vec![merged, waiting, reviewing]);
     control
+}
+
+#[tokio::test]
+async fn a_squad_the_runtime_runs_says_which_agent_is_at_work_and_what_it_waits_for() {
+    let control = FakeControl::new();
+    let mut reviewing = squad("run-1", "squad-1", "ENG-1", Phase::Reviewing);
+    reviewing.live = Some(LiveSquad {
+        title: "Add totals".to_owned(),
+        at_work: vec![Role::QaSpecialist],
+        waiting: None,
+    });
+    let mut approved = squad("run-1", "squad-2", "ENG-2", Phase::Approved);
+    approved.live = Some(LiveSquad {
+        title: String::new(),
+        at_work: Vec::new(),
+        waiting: Some(Waiting::Gate(vec![GateBlocker::CheckPending {
+            name: "ci".to_owned(),
+        }])),
+    });
+    let mut in_lane = squad("run-1", "squad-3", "ENG-3", Phase::Approved);
+    in_lane.live = Some(LiveSquad {
+        waiting: Some(Waiting::MergeLane { ahead: 1 }),
+        ..LiveSquad::default()
+    });
+    control.add_run("run-1", vec![reviewing, approved, in_lane]);
+    let server = TestServer::start_with(control, settings()).await;
+
+    let (status, answer) = json(server.get("/api/runs").await).await;
+    assert_eq!(status, 200, "{answer:#}");
+    let squads = answer["runs"][0]["squads"].as_array().expect("squads");
+    assert_eq!(
+        squads[0]["at_work"], "qa-specialist",
+        "the one reviewer still at work, not both as the phase would guess"
+    );
+    assert_eq!(squads[0]["title"], "Add totals");
+    assert_eq!(squads[0]["waits_for"], serde_json::Value::Null);
+    assert_eq!(squads[1]["at_work"], "");
+    assert_eq!(squads[1]["title"], serde_json::Value::Null);
+    assert_eq!(
+        squads[1]["waits_for"],
+        "waits at the merge gate: required check `ci` is pending"
+    );
+    assert_eq!(squads[1]["waiting"], "gate");
+    assert_eq!(
+        squads[2]["waits_for"],
+        "waits in the merge lane behind 1 merge"
+    );
+    assert_eq!(squads[2]["waiting"], "merge-lane");
+    server.stop().await.expect("clean stop");
 }
 
 #[tokio::test]
@@ -105,11 +158,14 @@ async fn a_squad_page_shows_its_reviews_with_verdicts_and_heads_and_its_transcri
     }
     let mut settings = settings();
     settings.links = links();
+    settings.squad_budget = Some(Usd::from_dollars(0.5));
     let server = TestServer::start_with(control, settings).await;
 
     let (status, page) = json(server.get("/api/squads/squad-3").await).await;
     assert_eq!(status, 200, "{page:#}");
     assert_eq!(page["squad"]["issue"], "ENG-3");
+    assert_eq!(page["squad"]["budget"]["limit"], "$0.5000");
+    assert_eq!(page["squad"]["budget"]["exceeded"], true, "$0.70 of $0.50");
     assert_eq!(
         page["squad"]["issue_url"],
         "https://linear.app/acme/issue/ENG-3"
@@ -161,5 +217,45 @@ async fn readyz_is_503_naming_what_is_down_until_every_check_passes() {
     let (status, answer) = json(server.get("/readyz").await).await;
     assert_eq!(status, 200, "{answer:#}");
     assert_eq!(answer["status"], "ready");
+    assert_eq!(
+        answer["rate_limits"],
+        serde_json::json!([]),
+        "no adapters yet"
+    );
+
+    // A provider held back by its rate limit is still ready: the daemon waits it out.
+    readiness.read_rate_limits(|| {
+        vec![
+            RateLimit {
+                service: "github".to_owned(),
+                paused_for: None,
+                budget: Some(RequestBudget {
+                    remaining: 4812,
+                    limit: 5000,
+                    resets_at: NOW,
+                }),
+                in_flight: None,
+            },
+            RateLimit {
+                service: "model openai".to_owned(),
+                paused_for: Some(Duration::from_secs(30)),
+                budget: None,
+                in_flight: Some((2, 8)),
+            },
+        ]
+    });
+    let (status, answer) = json(server.get("/readyz").await).await;
+    assert_eq!(status, 200, "{answer:#}");
+    let limits = &answer["rate_limits"];
+    assert_eq!(limits[0]["service"], "github");
+    assert_eq!(limits[0]["remaining"], 4812);
+    assert_eq!(limits[0]["limit"], 5000);
+    assert_eq!(limits[0]["paused"], false);
+    assert_eq!(limits[0]["summary"], "github 4812/5000");
+    assert_eq!(limits[1]["paused"], true);
+    assert_eq!(limits[1]["paused_for_seconds"], 30);
+    assert_eq!(limits[1]["in_flight"], 2);
+    assert_eq!(limits[1]["max_in_flight"], 8);
+    assert_eq!(limits[1]["summary"], "model openai paused 30s");
     server.stop().await.expect("clean stop");
 }

@@ -17,5 +17,5 @@ mod wire;
 
 pub use error::{GithubError, GithubErrorKind};
 pub use host::{GithubCodeHost, RoleTokens};
-pub use rate_limit::RateLimiter;
+pub use rate_limit::{RateLimitState, RateLimiter, RequestBudget};
 pub use webhook::{GithubEvent, Reevaluate, WebhookError};

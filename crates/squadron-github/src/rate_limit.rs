@@ -22,6 +22,29 @@ const DEFAULT_SECONDARY_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     resume_at: Mutex<Option<Instant>>,
+    /// The request budget the last response that stated one stated.
+    last_budget: Mutex<Option<RequestBudget>>,
+}
+
+/// GitHub's request budget as one response states it (`x-ratelimit-*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestBudget {
+    /// Requests allowed per window.
+    pub limit: u64,
+    /// Requests left in the window.
+    pub remaining: u64,
+    /// When the window resets, in seconds since the Unix epoch.
+    pub resets_at_unix: u64,
+}
+
+/// What the limiter knows now, for operators: read-only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitState {
+    /// The budget the last response stated; the three role identities have a budget each,
+    /// so this is the one of whichever identity was served last.
+    pub budget: Option<RequestBudget>,
+    /// How long every request is still held back, when GitHub asked for a pause.
+    pub paused_for: Option<Duration>,
 }
 
 /// What one response says about rate limiting.
@@ -56,8 +79,37 @@ impl RateLimiter {
         }
     }
 
+    /// What the limiter knows now: the last stated budget and any pause in force.
+    pub fn state(&self) -> RateLimitState {
+        let now = Instant::now();
+        RateLimitState {
+            budget: *self
+                .last_budget
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            paused_for: self
+                .lock()
+                .filter(|resume_at| *resume_at > now)
+                .map(|resume_at| resume_at - now),
+        }
+    }
+
     /// Learns from a response; returns whether it was a rate-limit refusal.
     pub fn observe(&self, status: StatusCode, headers: &HeaderMap) -> RateLimitVerdict {
+        if let (Some(limit), Some(remaining), Some(resets_at_unix)) = (
+            header_u64(headers, "x-ratelimit-limit"),
+            header_u64(headers, "x-ratelimit-remaining"),
+            header_u64(headers, "x-ratelimit-reset"),
+        ) {
+            *self
+                .last_budget
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(RequestBudget {
+                limit,
+                remaining,
+                resets_at_unix,
+            });
+        }
         let verdict = classify(status, headers, unix_now());
         let pause = match verdict {
             RateLimitVerdict::Refused { wait } => Some(wait),
@@ -219,5 +271,43 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(5));
         limiter.ready().await;
         assert_eq!(start.elapsed(), Duration::from_secs(5), "the pause is over");
+    }
+
+    #[tokio::test]
+    async fn the_state_shows_the_last_stated_budget_and_the_pause_in_force() {
+        let limiter = RateLimiter::new();
+        assert_eq!(limiter.state(), RateLimitState::default());
+        limiter.observe(
+            StatusCode::OK,
+            &headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "4812"),
+                ("x-ratelimit-reset", "1800000000"),
+            ]),
+        );
+        assert_eq!(
+            limiter.state(),
+            RateLimitState {
+                budget: Some(RequestBudget {
+                    limit: 5000,
+                    remaining: 4812,
+                    resets_at_unix: 1_800_000_000,
+                }),
+                paused_for: None,
+            }
+        );
+        limiter.observe(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "30")]),
+        );
+        let paused = limiter.state().paused_for.expect("a pause in force");
+        assert!(
+            paused > Duration::from_secs(25) && paused <= Duration::from_secs(30),
+            "{paused:?}"
+        );
+        assert_eq!(
+            limiter.state().budget.map(|budget| budget.remaining),
+            Some(4812)
+        );
     }
 }

@@ -151,6 +151,19 @@ pub enum ProviderSetupError {
     },
 }
 
+/// One provider's calls as its adapter sees them now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderLoad {
+    /// The provider's name.
+    pub provider: String,
+    /// Calls waiting for a reply.
+    pub in_flight: usize,
+    /// The most calls it lets wait for a reply at once.
+    pub max_in_flight: usize,
+    /// How long a rate-limit answer still holds every call back, if one does.
+    pub paused_for: Option<Duration>,
+}
+
 /// A [`ChatModel`] over one OpenAI-compatible provider; it serves every model of that
 /// provider (the model is named per request). Cheap to clone: clones share the HTTP client,
 /// the concurrency gate and the backoff generator.
@@ -263,6 +276,18 @@ impl OpenAiCompatibleModel {
     /// The provider's name.
     pub fn provider(&self) -> &str {
         &self.inner.name
+    }
+
+    /// How loaded the provider is right now, as this adapter sees it (read-only, for
+    /// operators).
+    pub fn load(&self) -> ProviderLoad {
+        let (in_flight, max_in_flight, paused_for) = self.inner.gate.state();
+        ProviderLoad {
+            provider: self.inner.name.clone(),
+            in_flight,
+            max_in_flight,
+            paused_for,
+        }
     }
 
     /// The chat-completions URL called.

@@ -11,15 +11,28 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub(crate) struct ProviderGate {
     in_flight: Semaphore,
+    max_in_flight: usize,
     paused_until: Mutex<Option<Instant>>,
 }
 
 impl ProviderGate {
     pub(crate) fn new(max_in_flight: usize) -> Self {
+        let max_in_flight = max_in_flight.max(1);
         Self {
-            in_flight: Semaphore::new(max_in_flight.max(1)),
+            in_flight: Semaphore::new(max_in_flight),
+            max_in_flight,
             paused_until: Mutex::new(None),
         }
+    }
+
+    /// Calls in flight, their bound, and how long a rate-limit pause still holds calls back.
+    pub(crate) fn state(&self) -> (usize, usize, Option<Duration>) {
+        let in_flight = self
+            .max_in_flight
+            .saturating_sub(self.in_flight.available_permits());
+        let now = Instant::now();
+        let paused_for = self.pause_remaining().map(|until| until - now);
+        (in_flight, self.max_in_flight, paused_for)
     }
 
     /// Waits until the provider is not paused and a slot is free, and holds the slot until
@@ -64,5 +77,24 @@ impl ProviderGate {
         while let Some(until) = self.pause_remaining() {
             tokio::time::sleep_until(until).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_state_counts_calls_in_flight_and_the_pause_left() {
+        let gate = ProviderGate::new(4);
+        assert_eq!(gate.state(), (0, 4, None));
+        let permit = gate.enter().await;
+        assert_eq!(gate.state(), (1, 4, None));
+        gate.pause_for(Duration::from_secs(30));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(gate.state(), (1, 4, Some(Duration::from_secs(20))));
+        drop(permit);
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(gate.state(), (0, 4, None));
     }
 }

@@ -31,7 +31,9 @@ mod reply;
 mod request;
 mod retry;
 
-pub use adapter::{OpenAiCompatibleModel, ProfiledModel, ProviderSettings, ProviderSetupError};
+pub use adapter::{
+    OpenAiCompatibleModel, ProfiledModel, ProviderLoad, ProviderSettings, ProviderSetupError,
+};
 pub use profile::{CacheStyle, ModelProfile, OutputLimitField, ToolChoice};
 pub use registry::{ModelRoute, ProviderRegistry};
 pub use retry::{Jitter, RetryPolicy};

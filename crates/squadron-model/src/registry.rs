@@ -58,6 +58,14 @@ impl ProviderRegistry {
         Ok(())
     }
 
+    /// How loaded each provider is right now, by name.
+    pub fn loads(&self) -> Vec<crate::adapter::ProviderLoad> {
+        self.providers
+            .values()
+            .map(OpenAiCompatibleModel::load)
+            .collect()
+    }
+
     /// The adapter of the provider named `name`.
     pub fn provider(&self, name: &str) -> Option<&OpenAiCompatibleModel> {
         self.providers.get(name)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use squadron::server::{RateLimit, RequestBudget};
 use squadron_config::{
     AgentCatalog, Config, Env, HostEnvironment, ModelRef, PromptLibrary, Secrets,
 };
@@ -133,13 +134,23 @@ fn role_tokens(config: &Config, secrets: &Secrets) -> Result<RoleTokens, CliErro
 
 /// The GitHub adapter with one client per role identity.
 pub fn code_host(config: &Config, secrets: &Secrets) -> Result<GithubCodeHost, CliError> {
-    let tokens = role_tokens(config, secrets)?;
-    GithubCodeHost::new(
-        config.github.api_url.as_str(),
-        &tokens,
+    code_host_limited(
+        config,
+        secrets,
         Arc::new(squadron_github::RateLimiter::new()),
     )
-    .map_err(|error| CliError::config(format!("failed to set up GitHub: {}", error_chain(&error))))
+}
+
+/// [`code_host`] whose clients share `limiter`.
+fn code_host_limited(
+    config: &Config,
+    secrets: &Secrets,
+    limiter: Arc<squadron_github::RateLimiter>,
+) -> Result<GithubCodeHost, CliError> {
+    let tokens = role_tokens(config, secrets)?;
+    GithubCodeHost::new(config.github.api_url.as_str(), &tokens, limiter).map_err(|error| {
+        CliError::config(format!("failed to set up GitHub: {}", error_chain(&error)))
+    })
 }
 
 /// Resolves each role's login and chooses the review mode: real reviews when the three
@@ -390,10 +401,26 @@ fn notifier(config: &Config, secrets: &Secrets) -> Result<Option<Arc<dyn Notifie
 /// worktrees under the data directory, the configured model providers, the sandbox and
 /// `store`.
 pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<Pipeline, CliError> {
+    build_pipeline_reporting(context, store)
+        .await
+        .map(|(pipeline, _)| pipeline)
+}
+
+/// [`build_pipeline`], with a reader of the rate-limit state of its GitHub adapter and
+/// model providers, for the daemon's dashboard.
+pub async fn build_pipeline_reporting(
+    context: &Context,
+    store: Arc<SqlStore>,
+) -> Result<(Pipeline, RateLimits), CliError> {
     let config = &context.config;
     let secrets = config.resolve_secrets(&context.env);
     let tracker = Arc::new(linear_client(config, &secrets)?);
-    let code_host = Arc::new(code_host(config, &secrets)?);
+    let github_limiter = Arc::new(squadron_github::RateLimiter::new());
+    let code_host = Arc::new(code_host_limited(
+        config,
+        &secrets,
+        Arc::clone(&github_limiter),
+    )?);
     let (review_mode, warnings) = review_mode(code_host.as_ref()).await?;
     for warning in &warnings {
         warn!("{warning}");
@@ -439,6 +466,10 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
     })?;
 
     let registry = providers(config, &secrets)?;
+    let limits = RateLimits {
+        github: github_limiter,
+        models: registry.clone(),
+    };
     let services = Services {
         store,
         tracker,
@@ -454,8 +485,42 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         clock: Arc::new(SystemClock),
         notifier: notifier(config, &secrets)?,
     };
-    Ok(Pipeline::new(
-        services,
-        settings(config, &context.env, review_mode)?,
+    Ok((
+        Pipeline::new(services, settings(config, &context.env, review_mode)?),
+        limits,
     ))
+}
+
+/// The adapters that know a rate-limit state: GitHub's shared limiter and every model
+/// provider's gate.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    github: Arc<squadron_github::RateLimiter>,
+    models: ProviderRegistry,
+}
+
+impl RateLimits {
+    /// Every service's state now, in the server's terms.
+    pub fn read(&self) -> Vec<RateLimit> {
+        let github = self.github.state();
+        let mut limits = vec![RateLimit {
+            service: "github".to_owned(),
+            paused_for: github.paused_for,
+            budget: github.budget.map(|budget| RequestBudget {
+                remaining: budget.remaining,
+                limit: budget.limit,
+                resets_at: Timestamp::from_millis(
+                    i64::try_from(budget.resets_at_unix.saturating_mul(1000)).unwrap_or(i64::MAX),
+                ),
+            }),
+            in_flight: None,
+        }];
+        limits.extend(self.models.loads().into_iter().map(|load| RateLimit {
+            service: format!("model {}", load.provider),
+            paused_for: load.paused_for,
+            budget: None,
+            in_flight: Some((load.in_flight, load.max_in_flight)),
+        }));
+        limits
+    }
 }

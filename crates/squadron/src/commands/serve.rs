@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
 use crate::format::now;
 use crate::membership::{Membership, daemon_id};
-use crate::wiring::{SystemClock, build_pipeline, code_host, linear_client, review_mode};
+use crate::wiring::{SystemClock, build_pipeline_reporting, code_host, linear_client, review_mode};
 
 /// Loads the configuration, opens the store, starts the runtime and serves until a signal.
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
@@ -153,15 +153,17 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 const PROBE_EVERY: Duration = Duration::from_secs(30);
 
 /// Builds the runtime and starts it behind `control`, recording GitHub's state (the build
-/// resolves the reviewers' identities there) and the runtime's.
+/// resolves the reviewers' identities there), the runtime's, and where to read the
+/// adapters' rate-limit state.
 async fn start_runtime(
     context: &Context,
     store: &Arc<SqlStore>,
     control: &DaemonControl,
     readiness: &Readiness,
 ) -> Result<(), CliError> {
-    match build_pipeline(context, Arc::clone(store)).await {
-        Ok(pipeline) => {
+    match build_pipeline_reporting(context, Arc::clone(store)).await {
+        Ok((pipeline, limits)) => {
+            readiness.read_rate_limits(move || limits.read());
             readiness.record("github", true, "the reviewers' identities resolved", now());
             if control.start(pipeline) {
                 readiness.record("runtime", true, "running", now());
@@ -329,6 +331,9 @@ pub(crate) fn server_settings(context: &Context, secrets: &Secrets) -> ServerSet
         linear_web: LINEAR_WEB.to_owned(),
     };
     settings.run_budget = Some(Usd::from_dollars(context.config.limits.budget_per_run_usd));
+    settings.squad_budget = Some(Usd::from_dollars(
+        context.config.limits.budget_per_squad_usd,
+    ));
     settings
 }
 

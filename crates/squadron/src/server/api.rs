@@ -110,11 +110,13 @@ pub(crate) async fn squad(
         &detail,
         state.clock.now(),
         &state.settings.links,
+        state.settings.squad_budget,
     )))
 }
 
 /// `GET /readyz`: 200 when the store answers and every service the daemon checked is
-/// reachable, 503 otherwise; both list each check, so an operator sees what is down.
+/// reachable, 503 otherwise; both list each check, so an operator sees what is down, and
+/// each rate-limited service's state (a service paused by its limit is still ready).
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let now = state.clock.now();
     let store = state.control.health().await;
@@ -142,9 +144,29 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let rate_limits: Vec<Value> = state
+        .readiness
+        .rate_limits()
+        .iter()
+        .map(|limit| {
+            json!({
+                "service": limit.service,
+                "paused": limit.paused(),
+                "paused_for_seconds": limit.paused_for.map(|wait| wait.as_secs().max(1)),
+                "remaining": limit.budget.map(|budget| budget.remaining),
+                "limit": limit.budget.map(|budget| budget.limit),
+                "resets_at": limit.budget.map(|budget| rfc3339(budget.resets_at)),
+                "in_flight": limit.in_flight.map(|(in_flight, _)| in_flight),
+                "max_in_flight": limit.in_flight.map(|(_, max)| max),
+                "summary": limit.summary(),
+                "detail": limit.to_string(),
+            })
+        })
+        .collect();
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": checks,
+        "rate_limits": rate_limits,
     });
     (status, Json(body)).into_response()
 }

@@ -142,20 +142,20 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
             "cost_usd": cost.as_dollars(),
             "cost": cost.to_string(),
         },
-        "budget": budget.map(|limit| json!({
-            "limit_usd": limit.as_dollars(),
-            "limit": limit.to_string(),
-            "spent_usd": cost.as_dollars(),
-            "exceeded": cost > limit,
-        })),
+        "budget": budget.map(|limit| budget_json(limit, cost)),
         "squads": squads,
     })
 }
 
 /// One squad with everything its page shows: the event log (payloads as JSON), the
-/// reviews with their verdicts and head commits, the transcript, usage per role and the
-/// journaled side effects with their attempts.
-pub fn squad_detail_json(detail: &SquadDetail, now: Timestamp, links: &PageLinks) -> Value {
+/// reviews with their verdicts and head commits, the transcript, usage per role, the
+/// journaled side effects with their attempts, and its spending against `budget`.
+pub fn squad_detail_json(
+    detail: &SquadDetail,
+    now: Timestamp,
+    links: &PageLinks,
+    budget: Option<Usd>,
+) -> Value {
     let mut squad = squad_json(&detail.squad, now, links);
     squad["issue_url"] = json!(
         detail
@@ -193,6 +193,8 @@ pub fn squad_detail_json(detail: &SquadDetail, now: Timestamp, links: &PageLinks
         })
         .collect();
     let effects: Vec<Value> = detail.side_effects.iter().map(effect_json).collect();
+    let spent = detail.squad.usage.cost;
+    squad["budget"] = json!(budget.map(|limit| budget_json(limit, spent)));
     json!({
         "squad": squad,
         "events": events,
@@ -200,6 +202,16 @@ pub fn squad_detail_json(detail: &SquadDetail, now: Timestamp, links: &PageLinks
         "transcript": detail.transcript.iter().map(transcript_json).collect::<Vec<_>>(),
         "usage_by_role": usage,
         "side_effects": effects,
+    })
+}
+
+/// Spending against a budget, in numbers and in the one money text.
+fn budget_json(limit: Usd, spent: Usd) -> Value {
+    json!({
+        "limit_usd": limit.as_dollars(),
+        "limit": limit.to_string(),
+        "spent_usd": spent.as_dollars(),
+        "exceeded": spent > limit,
     })
 }
 

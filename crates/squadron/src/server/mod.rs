@@ -30,7 +30,7 @@ pub use daemon_control::DaemonControl;
 pub use json::daemon_json;
 pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
-pub use readiness::{Readiness, ServiceCheck};
+pub use readiness::{RateLimit, Readiness, RequestBudget, ServiceCheck};
 pub use run::{Listeners, ServeError, Server, run};
 pub use state::{ServerSettings, SlackFixPolicy, WebhookSecret};
 pub use store_reads::StoreReads;

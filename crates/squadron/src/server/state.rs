@@ -33,6 +33,8 @@ pub struct ServerSettings {
     pub links: PageLinks,
     /// The budget of one run, which the dashboard shows spending against.
     pub run_budget: Option<Usd>,
+    /// The budget of one squad, which its page shows spending against.
+    pub squad_budget: Option<Usd>,
     /// What guards the control API, dashboard and metrics.
     pub control: ControlAccess,
     /// Timeouts and the connection cap of each listener.
@@ -91,6 +93,7 @@ impl ServerSettings {
             webhook_body_limit: Self::DEFAULT_WEBHOOK_BODY_LIMIT,
             links: PageLinks::default(),
             run_budget: None,
+            squad_budget: None,
             control: ControlAccess::open("SQUADRON_CONTROL_TOKEN"),
             transport: TransportLimits::default(),
             slack_fix: SlackFixPolicy::default(),
