@@ -21,6 +21,9 @@ use crate::squad::{ReviewReply, SquadCtx};
 pub(crate) enum TurnStop {
     /// A budget ran out: the squad stops as needs-human.
     Budget(squadron_harness::BudgetExceeded),
+    /// The agent handed off without finishing: the squad stops as needs-human with this
+    /// reason (the agent's hand-off), its work kept.
+    HandedOff(String),
     /// Anything else: the step fails with this message.
     Failed(String),
 }
@@ -271,8 +274,8 @@ pub(crate) async fn turn(
         TurnOutcome::Finished { summary, .. } => Ok(TurnResult::Finished(summary)),
         TurnOutcome::Reviewed(review) => Ok(TurnResult::Reviewed(review)),
         TurnOutcome::Diagnosed(diagnosis) => Ok(TurnResult::Diagnosed(diagnosis)),
-        TurnOutcome::HandedOff(handoff) => Err(TurnStop::Failed(format!(
-            "run the {role}: {}; its hand-off:\n{}",
+        TurnOutcome::HandedOff(handoff) => Err(TurnStop::HandedOff(format!(
+            "the {role} agent stopped: {}. Its hand-off:\n{}",
             handoff.reason, handoff.summary
         ))),
         TurnOutcome::BudgetExceeded(exceeded) => {

@@ -168,6 +168,15 @@ pub enum Event {
         /// What failed, as a message for the status view.
         error: String,
     },
+    /// The step in flight stopped short in a way only a person can take further: an agent
+    /// handed off without finishing (its step limit, a call failing again and again, no tool
+    /// calls). Its work stays in the worktree.
+    StepNeedsHuman {
+        /// The squad.
+        squad: SquadId,
+        /// Why, with the agent's hand-off, for the issue and the status view.
+        reason: String,
+    },
     /// The budget meter found a squad or a run over its budget.
     BudgetExceeded {
         /// Who overspent.
@@ -203,6 +212,7 @@ impl Event {
             Event::MergeRejected { .. } => "merge-rejected",
             Event::RebaseRequired { .. } => "rebase-required",
             Event::StepFailed { .. } => "step-failed",
+            Event::StepNeedsHuman { .. } => "step-needs-human",
             Event::BudgetExceeded { .. } => "budget-exceeded",
             Event::CancelRequested { .. } => "cancel-requested",
             Event::Tick => "tick",

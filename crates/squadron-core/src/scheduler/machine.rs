@@ -282,6 +282,10 @@ impl Scheduler {
                 let i = self.expect(&squad, name, Phase::holds_slot)?;
                 self.end(i, Phase::Failed(error), false, now, &mut out);
             }
+            Event::StepNeedsHuman { squad, reason } => {
+                let i = self.expect(&squad, name, Phase::holds_slot)?;
+                self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
+            }
             Event::BudgetExceeded {
                 scope,
                 spent,

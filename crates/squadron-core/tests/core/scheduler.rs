@@ -524,6 +524,36 @@ mod transitions {
     }
 
     #[test]
+    fn a_step_an_agent_handed_off_leaves_the_squad_to_a_person_in_every_working_phase() {
+        for target in WORKING {
+            let mut h = Harness::new(1);
+            h.admit(vec![spec("a", &[]), spec("b", &[])]);
+            h.drive("a", target);
+            let out = h.send(Event::StepNeedsHuman {
+                squad: id("a"),
+                reason: "the developer used all its steps".into(),
+            });
+            assert!(
+                out[0].ends_with(&format!(
+                    "-> needs-human (the developer used all its steps) r{} @{}",
+                    h.round("a"),
+                    h.now
+                )),
+                "{target}: {out:?}"
+            );
+            assert_eq!(
+                out[1..],
+                [
+                    "clean a",
+                    &format!("record b queued -> preparing r0 @{}", h.now),
+                    "prepare b"
+                ],
+                "{target}: the slot goes to the next squad"
+            );
+        }
+    }
+
+    #[test]
     fn budget_overruns_stop_a_squad_or_a_whole_run() {
         let mut h = Harness::new(1);
         h.admit(vec![spec("a", &[]), spec("b", &[])]);

@@ -11,6 +11,8 @@ use crate::squad::SquadCtx;
 pub(crate) enum Stop {
     Failed(String),
     Budget(squadron_harness::BudgetExceeded),
+    /// Only a person can take it further; the reason says why.
+    NeedsHuman(String),
 }
 
 impl From<String> for Stop {
@@ -24,6 +26,7 @@ impl From<TurnStop> for Stop {
         match stop {
             TurnStop::Budget(exceeded) => Stop::Budget(exceeded),
             TurnStop::Failed(message) => Stop::Failed(message),
+            TurnStop::HandedOff(reason) => Stop::NeedsHuman(reason),
         }
     }
 }
@@ -38,6 +41,13 @@ pub(crate) fn stop_event(ctx: &SquadCtx, step: &str, stop: Stop) -> Event {
             Event::StepFailed {
                 squad: ctx.squad.clone(),
                 error: format!("failed to {error}"),
+            }
+        }
+        Stop::NeedsHuman(reason) => {
+            tracing::warn!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, step, %reason, "step stopped for a person");
+            Event::StepNeedsHuman {
+                squad: ctx.squad.clone(),
+                reason,
             }
         }
         Stop::Budget(exceeded) => {

@@ -502,3 +502,54 @@ async fn a_long_failing_test_log_goes_back_to_the_developer_capped_and_its_copy_
         .unwrap_or_default();
     assert!(left.is_empty(), "left beside the worktrees: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_that_never_finishes_leaves_the_squad_to_a_person_with_its_hand_off_and_work() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    world.models[&Role::Developer]
+        .stalls
+        .lock()
+        .unwrap()
+        .push("ENG-1".to_owned());
+    let mut settings = world.settings("stalls");
+    settings.agent_turn_limit = 3;
+    settings.turn.continuations = 1;
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+
+    let squad = view(&squads, "ENG-1");
+    let Phase::NeedsHuman(reason) = &squad.phase else {
+        panic!("needs a person, not {:?}", squad.phase)
+    };
+    assert!(
+        reason.starts_with(
+            "the developer agent stopped: it used all its steps (8 model calls over 2 turns) without finishing. Its hand-off:\n## Goal\nImplement ENG-1."
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("Files written in this turn (harness record): src/eng-1.txt."),
+        "{reason}"
+    );
+    assert!(
+        world
+            .tracker
+            .comments_on("ENG-1")
+            .iter()
+            .any(|body| body.contains("needs a person") && body.contains("## What is left")),
+        "the issue says where the work stands"
+    );
+    assert!(world.code_host.prs.lock().unwrap().is_empty(), "no PR");
+    // The Developer's work stays in the worktree, kept for the person.
+    let worktree = world
+        .dir
+        .path()
+        .join("worktrees")
+        .join(squad.squad.as_str());
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("src/eng-1.txt")).unwrap(),
+        "done\n"
+    );
+    assert!(squad.tokens.total() > 0, "the turn's usage is recorded");
+}

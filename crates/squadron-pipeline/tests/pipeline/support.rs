@@ -832,6 +832,9 @@ pub struct ScriptedModel {
     pub systems: Mutex<Vec<String>>,
     /// Issues on which the Developer, after its first write, asks QA to change its test.
     pub disputes: Mutex<Vec<String>>,
+    /// Issues on which the Developer writes its file, then only reads and never finishes,
+    /// as a small real model does.
+    pub stalls: Mutex<Vec<String>>,
 }
 
 impl ScriptedModel {
@@ -846,6 +849,7 @@ impl ScriptedModel {
             tasks: Mutex::default(),
             systems: Mutex::default(),
             disputes: Mutex::default(),
+            stalls: Mutex::default(),
         }
     }
 
@@ -917,7 +921,27 @@ impl ChatModel for ScriptedModel {
                 .unwrap()
                 .push(system.unwrap_or_default());
         }
+        if request.tools.is_empty() {
+            // Asked for a hand-off: a reply in text, as the hand-off request asks.
+            return Ok(ChatReply {
+                content: Some(format!(
+                    "## Goal\nImplement {issue}.\n## Done so far\nWrote src/{slug}.txt.\n## Files changed\nsrc/{slug}.txt\n## What is left\nFinish.\n## Failing tests\nnone known"
+                )),
+                tool_calls: Vec::new(),
+                finish_reason: FinishReason::Stop,
+                usage: TokenUsage {
+                    prompt: 1000,
+                    cached: 0,
+                    completion: 100,
+                },
+                model: "scripted".to_owned(),
+                reasoning: None,
+            });
+        }
         Ok(match self.role {
+            Role::Developer if mid_turn && self.stalls.lock().unwrap().contains(&issue) => {
+                tool_call("read_file", serde_json::json!({"path": "src/README"}))
+            }
             Role::Diagnostician => tool_call(
                 "submit_diagnosis",
                 serde_json::json!({
