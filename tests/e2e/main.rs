@@ -2,7 +2,8 @@
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
 //! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
 //! daemon starting with GitHub down, the dashboard in a headless browser, and kills at every
-//! phase boundary followed by a restart, and a run under one GitHub identity.
+//! phase boundary followed by a restart, a run under one GitHub identity, and squads on the
+//! sample repositories with their real toolchains.
 
 mod browser;
 mod bugfix;
@@ -10,5 +11,6 @@ mod cancel;
 mod dashboard;
 mod degraded;
 mod limits;
+mod samples;
 mod single_identity;
 mod support;

@@ -30,6 +30,29 @@ impl Rig {
         Rig { world, dir, config }
     }
 
+    /// Points team ENG at a new repository `slug` on the GitHub stand-in holding `files`
+    /// (path, contents) instead of the demo's sample repository.
+    pub fn use_repository(&self, slug: &str, files: &[(String, String)]) {
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(path, text)| (path.as_str(), text.as_str()))
+            .collect();
+        self.world
+            .github
+            .create_repo(slug, "main", &files)
+            .expect("create the repository");
+        let config = std::fs::read_to_string(&self.config).expect("read the configuration");
+        let pointed = config.replace(
+            &format!("github = \"{SAMPLE_REPO}\""),
+            &format!("github = \"{slug}\""),
+        );
+        assert_ne!(
+            pointed, config,
+            "the configuration names the sample repository"
+        );
+        std::fs::write(&self.config, pointed).expect("write the configuration");
+    }
+
     /// The scratch directory (home of the child processes).
     pub fn dir(&self) -> &Path {
         self.dir.path()
