@@ -154,6 +154,24 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits until an element matches `css` (the page builds itself with a script after it
+    /// loads, later on a loaded machine); panics after 60 s.
+    pub async fn wait_for(&self, css: &str) {
+        let probe = format!(
+            "return document.querySelector({}) !== null;",
+            Value::from(css)
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.script(&probe).await != Value::Bool(true) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no element `{css}` within 60 s:\n{}",
+                self.visible_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The first element matching `css`.
     pub async fn find(&self, css: &str) -> String {
         let found = self

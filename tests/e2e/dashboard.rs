@@ -249,6 +249,7 @@ async fn a_person_sees_which_agent_is_at_work_and_what_a_waiting_squad_waits_for
     let dir = artifacts();
 
     browser.open(&format!("http://{address}/")).await;
+    browser.wait_for("#url").await;
     browser.type_into("#url", rig.world.project_url()).await;
     browser.click("form.start button").await;
     let row = |issue: &'static str| {
@@ -279,4 +280,15 @@ async fn a_person_sees_which_agent_is_at_work_and_what_a_waiting_squad_waits_for
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     browser.screenshot(&dir, "5-at-work-and-waiting").await;
+
+    // Nothing changes while the Developer waits for its model, yet its time keeps counting
+    // on the open page.
+    let time = r#"return [...document.querySelectorAll("tr[data-squad]")].find((row) => row.cells[0].innerText === "ENG-1").cells[5].innerText;"#;
+    let before = browser.script(time).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let after = browser.script(time).await;
+    assert_ne!(
+        before, after,
+        "ENG-1's time keeps counting: {before} then {after}"
+    );
 }
