@@ -159,6 +159,8 @@ pub struct CommitStatus {
     pub context: String,
     /// Its state.
     pub state: StatusState,
+    /// The login that set it; `None` when the code host does not say.
+    pub creator: Option<String>,
 }
 
 /// How a completed check run ended.
@@ -229,6 +231,8 @@ pub struct PullRequestSnapshot {
     pub draft: bool,
     /// The current head commit.
     pub head_sha: CommitSha,
+    /// The branch the PR merges into now (anyone with write access can retarget it).
+    pub base_branch: String,
     /// `Some(true)` mergeable, `Some(false)` conflicts, `None` still being computed.
     pub mergeable: Option<bool>,
     /// Every review, oldest first.
@@ -258,8 +262,15 @@ pub enum ReviewerIdentities {
         qa_specialist: String,
     },
     /// One identity does everything, so GitHub reviews cannot carry the verdicts; each
-    /// reviewer's verdict is the commit status [`verdict_status_context`] on the head commit.
-    SingleIdentity,
+    /// reviewer's verdict is the commit status [`verdict_status_context`] on the head commit,
+    /// and counts only when that reviewer's own login set it: anyone who can push can set a
+    /// status of any name.
+    SingleIdentity {
+        /// The login the Code Reviewer's verdict status must come from.
+        code_reviewer: String,
+        /// The login the QA Specialist's verdict status must come from.
+        qa_specialist: String,
+    },
 }
 
 /// What the gate requires of one PR. Built per squad: it names the commit that squad pushed.
@@ -267,6 +278,8 @@ pub enum ReviewerIdentities {
 pub struct GatePolicy {
     /// The commit the squad pushed and its reviewers reviewed; only that commit may land.
     pub pushed_sha: CommitSha,
+    /// The branch the squad works against; only a PR into it may merge.
+    pub base_branch: String,
     /// Whose approvals count, and how they are read.
     pub reviewers: ReviewerIdentities,
     /// Names of checks (status contexts or check runs) that must have passed.
@@ -289,6 +302,13 @@ pub enum GateBlocker {
         head: CommitSha,
         /// What the squad pushed.
         pushed: CommitSha,
+    },
+    /// The PR was retargeted: it merges into another branch than the squad's base.
+    BaseBranchChanged {
+        /// The squad's base branch.
+        expected: String,
+        /// The branch the PR targets now.
+        found: String,
     },
     /// Both reviewer roles are configured with one login, which GitHub counts once.
     ReviewersShareLogin {
@@ -337,6 +357,14 @@ pub enum GateBlocker {
         /// The reviewer role.
         role: Role,
     },
+    /// Single-identity mode: the reviewer's verdict status was set by another login than the
+    /// reviewer's, so it is no verdict of Squadron's.
+    VerdictStatusNotOurs {
+        /// The reviewer role.
+        role: Role,
+        /// Who set it, when the code host says.
+        creator: Option<String>,
+    },
     /// Single-identity mode: the reviewer's verdict status is not `success`.
     VerdictStatusNotApproved {
         /// The reviewer role.
@@ -376,6 +404,10 @@ impl fmt::Display for GateBlocker {
                 head.short(),
                 pushed.short()
             ),
+            GateBlocker::BaseBranchChanged { expected, found } => write!(
+                f,
+                "the PR merges into `{found}`, not into the squad's base branch `{expected}`"
+            ),
             GateBlocker::ReviewersShareLogin { login } => write!(
                 f,
                 "both reviewer roles use the login `{login}`, whose approval counts once; configure two identities or single-identity mode"
@@ -407,6 +439,15 @@ impl fmt::Display for GateBlocker {
                 f,
                 "{role} has not reported a verdict (status `{}`) on the head commit",
                 verdict_status_context(*role)
+            ),
+            GateBlocker::VerdictStatusNotOurs { role, creator } => write!(
+                f,
+                "{role}'s verdict status `{}` was set by {}, not by the {role}'s own login",
+                verdict_status_context(*role),
+                creator.as_deref().map_or_else(
+                    || "an unknown login".to_owned(),
+                    |login| format!("`{login}`")
+                )
             ),
             GateBlocker::VerdictStatusNotApproved { role, state } => write!(
                 f,
@@ -482,6 +523,12 @@ impl MergeGate {
                 pushed: policy.pushed_sha.clone(),
             });
         }
+        if pr.base_branch != policy.base_branch {
+            blockers.push(GateBlocker::BaseBranchChanged {
+                expected: policy.base_branch.clone(),
+                found: pr.base_branch.clone(),
+            });
+        }
 
         let opinions = latest_opinions(&pr.reviews);
         match &policy.reviewers {
@@ -512,11 +559,28 @@ impl MergeGate {
                     }
                 }
             }
-            ReviewerIdentities::SingleIdentity => {
-                for role in Role::REVIEWERS {
+            ReviewerIdentities::SingleIdentity {
+                code_reviewer,
+                qa_specialist,
+            } => {
+                for (role, login) in [
+                    (Role::CodeReviewer, code_reviewer),
+                    (Role::QaSpecialist, qa_specialist),
+                ] {
                     let context = verdict_status_context(role);
                     match pr.statuses.iter().find(|status| status.context == context) {
                         None => blockers.push(GateBlocker::VerdictStatusMissing { role }),
+                        Some(status)
+                            if !status
+                                .creator
+                                .as_deref()
+                                .is_some_and(|creator| same_login(creator, login)) =>
+                        {
+                            blockers.push(GateBlocker::VerdictStatusNotOurs {
+                                role,
+                                creator: status.creator.clone(),
+                            });
+                        }
                         Some(status) if status.state != StatusState::Success => {
                             blockers.push(GateBlocker::VerdictStatusNotApproved {
                                 role,
@@ -724,7 +788,10 @@ impl ReviewerIdentities {
                 qa_specialist: qa_specialist.to_owned(),
             }
         } else {
-            ReviewerIdentities::SingleIdentity
+            ReviewerIdentities::SingleIdentity {
+                code_reviewer: code_reviewer.to_owned(),
+                qa_specialist: qa_specialist.to_owned(),
+            }
         };
         (identities, warnings)
     }
@@ -747,10 +814,19 @@ mod tests {
         }
     }
 
+    /// A status set by a CI system that GitHub names no creator for.
     fn status(context: &str, state: StatusState) -> CommitStatus {
         CommitStatus {
             context: context.to_owned(),
             state,
+            creator: None,
+        }
+    }
+
+    fn status_by(context: &str, state: StatusState, creator: &str) -> CommitStatus {
+        CommitStatus {
+            creator: Some(creator.to_owned()),
+            ..status(context, state)
         }
     }
 
@@ -768,6 +844,7 @@ mod tests {
             state: PullRequestState::Open,
             draft: false,
             head_sha: CommitSha::from(HEAD),
+            base_branch: "main".to_owned(),
             mergeable: Some(true),
             reviews: vec![
                 review(CR, ReviewState::Approved, HEAD),
@@ -781,6 +858,7 @@ mod tests {
     fn policy() -> GatePolicy {
         GatePolicy {
             pushed_sha: CommitSha::from(HEAD),
+            base_branch: "main".to_owned(),
             reviewers: ReviewerIdentities::Distinct {
                 code_reviewer: CR.to_owned(),
                 qa_specialist: QA.to_owned(),
@@ -791,7 +869,10 @@ mod tests {
 
     fn single_identity_policy() -> GatePolicy {
         GatePolicy {
-            reviewers: ReviewerIdentities::SingleIdentity,
+            reviewers: ReviewerIdentities::SingleIdentity {
+                code_reviewer: CR.to_owned(),
+                qa_specialist: QA.to_owned(),
+            },
             ..policy()
         }
     }
@@ -1139,9 +1220,12 @@ mod tests {
         );
 
         pr.statuses
-            .push(status("squadron/code-review", StatusState::Success));
-        pr.statuses
-            .push(status("squadron/qa-specialist", StatusState::Failure));
+            .push(status_by("squadron/code-review", StatusState::Success, CR));
+        pr.statuses.push(status_by(
+            "squadron/qa-specialist",
+            StatusState::Failure,
+            QA,
+        ));
         assert_eq!(
             blockers(&pr, &single_identity_policy()),
             vec![GateBlocker::VerdictStatusNotApproved {
@@ -1154,6 +1238,61 @@ mod tests {
         assert_eq!(
             MergeGate::evaluate(&pr, &single_identity_policy()),
             GateDecision::Merge
+        );
+    }
+
+    #[test]
+    fn single_identity_mode_counts_only_verdict_statuses_set_by_the_reviewers_own_login() {
+        let mut pr = green_pr();
+        pr.statuses.extend([
+            status_by("squadron/code-review", StatusState::Success, "mallory"),
+            status("squadron/qa-specialist", StatusState::Success),
+        ]);
+        assert_eq!(
+            blockers(&pr, &single_identity_policy()),
+            vec![
+                GateBlocker::VerdictStatusNotOurs {
+                    role: Role::CodeReviewer,
+                    creator: Some("mallory".to_owned()),
+                },
+                GateBlocker::VerdictStatusNotOurs {
+                    role: Role::QaSpecialist,
+                    creator: None,
+                },
+            ]
+        );
+        assert_eq!(
+            GateBlocker::VerdictStatusNotOurs {
+                role: Role::CodeReviewer,
+                creator: Some("mallory".to_owned()),
+            }
+            .to_string(),
+            "code-reviewer's verdict status `squadron/code-review` was set by `mallory`, not by the code-reviewer's own login"
+        );
+
+        pr.statuses[1].creator = Some("CR-Bot".to_owned());
+        pr.statuses[2].creator = Some(QA.to_owned());
+        assert_eq!(
+            MergeGate::evaluate(&pr, &single_identity_policy()),
+            GateDecision::Merge,
+            "logins compare without case, as GitHub's do"
+        );
+    }
+
+    #[test]
+    fn a_pr_retargeted_to_another_base_does_not_merge() {
+        let mut pr = green_pr();
+        pr.base_branch = "release".to_owned();
+        assert_eq!(
+            blockers(&pr, &policy()),
+            vec![GateBlocker::BaseBranchChanged {
+                expected: "main".to_owned(),
+                found: "release".to_owned(),
+            }]
+        );
+        assert_eq!(
+            blockers(&pr, &policy())[0].to_string(),
+            "the PR merges into `release`, not into the squad's base branch `main`"
         );
     }
 
@@ -1177,9 +1316,12 @@ mod tests {
     fn single_identity_mode_still_honours_a_humans_change_request() {
         let mut pr = green_pr();
         pr.statuses
-            .push(status("squadron/code-review", StatusState::Success));
-        pr.statuses
-            .push(status("squadron/qa-specialist", StatusState::Success));
+            .push(status_by("squadron/code-review", StatusState::Success, CR));
+        pr.statuses.push(status_by(
+            "squadron/qa-specialist",
+            StatusState::Success,
+            QA,
+        ));
         pr.reviews
             .push(review("alice", ReviewState::ChangesRequested, HEAD));
         assert_eq!(
@@ -1197,6 +1339,7 @@ mod tests {
             state: PullRequestState::Closed,
             draft: true,
             head_sha: CommitSha::from(HEAD),
+            base_branch: "release".to_owned(),
             mergeable: Some(false),
             reviews: vec![
                 review(CR, ReviewState::Approved, OLD),
@@ -1220,6 +1363,10 @@ mod tests {
                 GateBlocker::HeadNotPushedCommit {
                     head: CommitSha::from(HEAD),
                     pushed: CommitSha::from(OLD)
+                },
+                GateBlocker::BaseBranchChanged {
+                    expected: "main".to_owned(),
+                    found: "release".to_owned(),
                 },
                 GateBlocker::ApprovalStale {
                     role: Role::CodeReviewer,
@@ -1247,7 +1394,8 @@ mod tests {
         assert_eq!(
             decision.to_string(),
             "blocked: the PR is closed; the PR is a draft; the PR head 2222222 is not the commit \
-             the squad pushed (1111111); code-reviewer (`cr-bot`) approved 1111111 but the head is \
+             the squad pushed (1111111); the PR merges into `release`, not into the squad's base \
+             branch `main`; code-reviewer (`cr-bot`) approved 1111111 but the head is \
              now 2222222; qa-specialist (`qa-bot`) has not reviewed yet; `alice` requested changes \
              and has not approved since; required check `ci` is pending; required check `build` \
              ended with failure; the PR does not merge cleanly into its base"
@@ -1267,7 +1415,13 @@ mod tests {
             )
         );
         let (mode, warnings) = ReviewerIdentities::from_logins("dev", "Dev", "qa");
-        assert_eq!(mode, ReviewerIdentities::SingleIdentity);
+        assert_eq!(
+            mode,
+            ReviewerIdentities::SingleIdentity {
+                code_reviewer: "Dev".to_owned(),
+                qa_specialist: "qa".to_owned()
+            }
+        );
         assert_eq!(
             warnings,
             vec![IdentityWarning::ReviewerIsAuthor {
@@ -1276,7 +1430,13 @@ mod tests {
             }]
         );
         let (mode, warnings) = ReviewerIdentities::from_logins("dev", "rev", "rev");
-        assert_eq!(mode, ReviewerIdentities::SingleIdentity);
+        assert_eq!(
+            mode,
+            ReviewerIdentities::SingleIdentity {
+                code_reviewer: "rev".to_owned(),
+                qa_specialist: "rev".to_owned()
+            }
+        );
         assert_eq!(
             warnings,
             vec![IdentityWarning::ReviewersShareLogin {

@@ -439,15 +439,29 @@ impl CodeHost for GithubCodeHost {
             .await?;
         let head = CommitSha::new(pull.head.sha.clone());
         let reviews = self.list_reviews(client, repo, pr, &action).await?;
-        let combined: wire::CombinedStatus = client
+        // The list, not the combined status: only the list says who set each status, and
+        // single-identity mode counts verdicts only from the reviewers' own logins. It is
+        // newest first, so the first of each context is the one in force.
+        let listed: Vec<wire::Status> = client
             .get_cached(
                 &format!(
-                    "/repos/{}/{}/commits/{head}/status?per_page=100",
+                    "/repos/{}/{}/commits/{head}/statuses?per_page=100",
                     repo.owner, repo.name
                 ),
                 &action,
             )
             .await?;
+        let mut statuses: Vec<CommitStatus> = Vec::new();
+        for status in listed {
+            if statuses.iter().any(|kept| kept.context == status.context) {
+                continue;
+            }
+            statuses.push(CommitStatus {
+                state: parse_status_state(&status.state).unwrap_or(StatusState::Error),
+                creator: status.creator.map(|user| user.login),
+                context: status.context,
+            });
+        }
         let checks: wire::CheckRunList = client
             .get_cached(
                 &format!(
@@ -462,6 +476,7 @@ impl CodeHost for GithubCodeHost {
             state: pull_request_state(&pull),
             draft: pull.draft.unwrap_or(false),
             head_sha: head,
+            base_branch: pull.base.branch,
             mergeable: pull.mergeable,
             reviews: reviews
                 .into_iter()
@@ -473,14 +488,7 @@ impl CodeHost for GithubCodeHost {
                     commit_id: CommitSha::new(review.commit_id.unwrap_or_default()),
                 })
                 .collect(),
-            statuses: combined
-                .statuses
-                .into_iter()
-                .map(|status| CommitStatus {
-                    state: parse_status_state(&status.state).unwrap_or(StatusState::Error),
-                    context: status.context,
-                })
-                .collect(),
+            statuses,
             check_runs: checks
                 .check_runs
                 .into_iter()

@@ -52,6 +52,13 @@ pub(crate) struct BranchRef {
     pub sha: String,
 }
 
+/// A PR's base: the branch it merges into.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BaseRef {
+    #[serde(rename = "ref")]
+    pub branch: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct PullRequest {
     pub number: u64,
@@ -64,6 +71,7 @@ pub(crate) struct PullRequest {
     #[serde(default)]
     pub draft: Option<bool>,
     pub head: BranchRef,
+    pub base: BaseRef,
     #[serde(default)]
     pub mergeable: Option<bool>,
 }
@@ -116,6 +124,16 @@ pub(crate) struct StatusEntry {
     pub description: Option<String>,
     #[serde(default)]
     pub target_url: Option<String>,
+}
+
+/// One entry of `GET /commits/{ref}/statuses`: unlike the combined status, it names who
+/// set it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Status {
+    pub context: String,
+    pub state: String,
+    #[serde(default)]
+    pub creator: Option<User>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -95,6 +95,7 @@ fn approval() -> Review {
 fn distinct_policy(pushed: &CommitSha) -> GatePolicy {
     GatePolicy {
         pushed_sha: pushed.clone(),
+        base_branch: "main".to_owned(),
         reviewers: ReviewerIdentities::Distinct {
             code_reviewer: "cr-bot".to_owned(),
             qa_specialist: "qa-bot".to_owned(),
@@ -256,6 +257,51 @@ async fn the_body_is_kept_current() {
 }
 
 #[tokio::test]
+async fn an_approved_pr_retargeted_to_another_branch_does_not_merge() {
+    let fixture = Fixture::start().await;
+    let host = fixture.distinct_host();
+    fixture
+        .standin
+        .commit_files(SLUG, "release", &[("RELEASE", "1.0\n")], "Cut a release")
+        .unwrap();
+    let head = fixture.push(BRANCH, LIB_CHANGED);
+    let pr = host
+        .find_or_create_pull_request(&fixture.repo, &fixture.request(BRANCH))
+        .await
+        .unwrap();
+    for role in Role::REVIEWERS {
+        host.post_review(
+            &fixture.repo,
+            pr.number,
+            role,
+            &head,
+            &approval(),
+            ReviewDelivery::Review,
+        )
+        .await
+        .unwrap();
+    }
+    let policy = distinct_policy(&head);
+    assert_eq!(
+        evaluate(&host, &fixture.repo, pr.number, &policy).await,
+        GateDecision::Merge
+    );
+
+    fixture
+        .standin
+        .retarget_pull(SLUG, pr.number.0, "release")
+        .unwrap();
+    assert_eq!(
+        evaluate(&host, &fixture.repo, pr.number, &policy).await,
+        GateDecision::Blocked(vec![GateBlocker::BaseBranchChanged {
+            expected: "main".to_owned(),
+            found: "release".to_owned(),
+        }])
+    );
+    assert!(fixture.standin.merges(SLUG).unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn self_approval_is_refused_and_single_identity_mode_still_reaches_the_merge() {
     let fixture = Fixture::start().await;
     // The Code Reviewer was configured with the Developer's token.
@@ -266,7 +312,13 @@ async fn self_approval_is_refused_and_single_identity_mode_still_reaches_the_mer
         &identities.code_reviewer,
         &identities.qa_specialist,
     );
-    assert_eq!(mode, ReviewerIdentities::SingleIdentity);
+    assert_eq!(
+        mode,
+        ReviewerIdentities::SingleIdentity {
+            code_reviewer: "dev-bot".to_owned(),
+            qa_specialist: "qa-bot".to_owned(),
+        }
+    );
     assert_eq!(warnings.len(), 1);
 
     let head = fixture.push(BRANCH, LIB_CHANGED);
@@ -294,14 +346,22 @@ async fn self_approval_is_refused_and_single_identity_mode_still_reaches_the_mer
             .is_empty()
     );
 
-    for role in Role::REVIEWERS {
+    let changes = Review {
+        verdict: ReviewVerdict::ChangesRequested,
+        summary: "The total is wrong.".to_owned(),
+        comments: vec![],
+    };
+    for (role, review) in [
+        (Role::CodeReviewer, &changes),
+        (Role::QaSpecialist, &approval()),
+    ] {
         let posted = host
             .post_review(
                 &fixture.repo,
                 pr.number,
                 role,
                 &head,
-                &approval(),
+                review,
                 ReviewDelivery::CommentWithStatus,
             )
             .await
@@ -312,6 +372,43 @@ async fn self_approval_is_refused_and_single_identity_mode_still_reaches_the_mer
         reviewers: mode,
         ..distinct_policy(&head)
     };
+
+    // Anyone who can push can set a status of any name: a stranger's `success` in the Code
+    // Reviewer's context must not stand in for its verdict.
+    fixture
+        .standin
+        .add_user("mallory", "mallory-token")
+        .unwrap();
+    let stranger = fixture.host("mallory-token", "mallory-token", "mallory-token");
+    stranger
+        .post_review(
+            &fixture.repo,
+            pr.number,
+            Role::CodeReviewer,
+            &head,
+            &approval(),
+            ReviewDelivery::CommentWithStatus,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        evaluate(&host, &fixture.repo, pr.number, &policy).await,
+        GateDecision::Blocked(vec![GateBlocker::VerdictStatusNotOurs {
+            role: Role::CodeReviewer,
+            creator: Some("mallory".to_owned()),
+        }])
+    );
+
+    host.post_review(
+        &fixture.repo,
+        pr.number,
+        Role::CodeReviewer,
+        &head,
+        &approval(),
+        ReviewDelivery::CommentWithStatus,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         evaluate(&host, &fixture.repo, pr.number, &policy).await,
         GateDecision::Merge

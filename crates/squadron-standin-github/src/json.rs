@@ -386,6 +386,16 @@ pub(crate) fn status(world: &World, repo: &Repo, status: &Status) -> Value {
     })
 }
 
+/// `simple-commit-status`, an entry of the combined status: as on GitHub, it does not say
+/// who set the status (only the list of statuses does).
+pub(crate) fn simple_status(world: &World, repo: &Repo, status: &Status) -> Value {
+    let mut value = self::status(world, repo, status);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("creator");
+    }
+    value
+}
+
 /// `check-run`.
 pub(crate) fn check_run(world: &World, repo: &Repo, run: &CheckRun) -> Value {
     let base = &world.base_url;

@@ -453,6 +453,20 @@ impl GithubStandin {
         self.with_repo(slug, |_, repo| repo.merges.clone())
     }
 
+    /// Points pull request `number` at another base branch, as someone retargeting it in
+    /// GitHub's interface would.
+    pub fn retarget_pull(&self, slug: &str, number: u64, base: &str) -> Result<(), StandinError> {
+        let unknown = || StandinError::UnknownPull {
+            repo: slug.to_owned(),
+            number,
+        };
+        self.with_repo(slug, |_, repo| {
+            let pull = repo.pull_mut(number).map_err(|_| unknown())?;
+            pull.base_ref = base.to_owned();
+            Ok(())
+        })?
+    }
+
     /// Adds a commit status on `sha` as an anonymous CI system would.
     pub fn add_status(
         &self,

@@ -177,7 +177,7 @@ pub async fn review_mode(
     );
     let delivery = match reviewers {
         ReviewerIdentities::Distinct { .. } => ReviewDelivery::Review,
-        ReviewerIdentities::SingleIdentity => ReviewDelivery::CommentWithStatus,
+        ReviewerIdentities::SingleIdentity { .. } => ReviewDelivery::CommentWithStatus,
     };
     Ok((
         ReviewMode {

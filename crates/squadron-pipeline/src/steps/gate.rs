@@ -57,6 +57,7 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
     };
     let policy = GatePolicy {
         pushed_sha: head.clone(),
+        base_branch: target.base_branch.clone(),
         reviewers: shared.settings.review_mode.reviewers.clone(),
         required_checks: shared.settings.required_checks.clone(),
     };

@@ -323,6 +323,7 @@ async fn a_webhook_reevaluation_merges_a_squad_waiting_for_its_checks_without_wa
     world.code_host.checks.lock().unwrap().push(CommitStatus {
         context: "ci".to_owned(),
         state: StatusState::Success,
+        creator: None,
     });
     assert_eq!(
         running.handle.reevaluate(other_repo).await.unwrap(),

@@ -687,6 +687,7 @@ impl CodeHost for FakeCodeHost {
             state: found.state,
             draft: false,
             head_sha: CommitSha::new(head),
+            base_branch: found.base.clone(),
             mergeable: Some(true),
             reviews: self
                 .reviews

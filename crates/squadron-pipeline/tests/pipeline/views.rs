@@ -95,6 +95,7 @@ async fn the_live_view_says_who_is_at_work_and_what_each_squad_waits_for() {
     world.code_host.checks.lock().unwrap().push(CommitStatus {
         context: "ci".to_owned(),
         state: StatusState::Success,
+        creator: None,
     });
     let squads = finish(running, &run).await;
     for ended in &squads {

@@ -172,7 +172,7 @@ pub(crate) async fn by_ref(
                     let latest = latest_statuses(repo, &sha);
                     let statuses: Vec<Value> = latest
                         .iter()
-                        .map(|s| json::status(world, repo, s))
+                        .map(|s| json::simple_status(world, repo, s))
                         .collect();
                     Ok(Json(json!({
                         "state": combined_state(&latest),
