@@ -32,6 +32,21 @@ pub fn at_work_now(phase: &Phase, roles: &[Role]) -> String {
         .join(", ")
 }
 
+/// What a squad waits for in a dozen characters, for a narrow column: `after ENG-1`,
+/// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`.
+pub fn waits_briefly(waiting: &Waiting) -> String {
+    match waiting {
+        Waiting::Blockers(blockers) => match blockers.as_slice() {
+            [blocker] => format!("after {blocker}"),
+            _ => format!("{} blockers", blockers.len()),
+        },
+        Waiting::Slot => "for a slot".to_owned(),
+        Waiting::MergeLane { .. } => "in merge lane".to_owned(),
+        Waiting::Gate(_) => "at merge gate".to_owned(),
+        Waiting::Mergeability => "mergeability".to_owned(),
+    }
+}
+
 /// Who works in `phase`, as far as the phase alone tells (for a squad no runtime here
 /// runs); empty while queued and once ended.
 pub fn at_work(phase: &Phase) -> &'static str {
@@ -91,6 +106,36 @@ mod tests {
         assert_eq!(waits_for(&Phase::Reviewing, &blockers, merged), None);
         assert_eq!(waits_for(&Phase::Approved, &[], merged), None);
         assert_eq!(at_work(&Phase::Reviewing), "reviewers");
+    }
+
+    #[test]
+    fn what_a_squad_waits_for_fits_a_narrow_column() {
+        let briefly = [
+            Waiting::Blockers(vec![IssueKey::from("ENG-123")]),
+            Waiting::Blockers(vec![IssueKey::from("ENG-1"), IssueKey::from("ENG-2")]),
+            Waiting::Slot,
+            Waiting::MergeLane { ahead: 3 },
+            Waiting::Gate(Vec::new()),
+            Waiting::Mergeability,
+        ]
+        .iter()
+        .map(waits_briefly)
+        .collect::<Vec<_>>();
+        assert_eq!(
+            briefly,
+            [
+                "after ENG-123",
+                "2 blockers",
+                "for a slot",
+                "in merge lane",
+                "at merge gate",
+                "mergeability"
+            ]
+        );
+        assert!(
+            briefly.iter().all(|text| text.len() <= 13),
+            "the live view's column"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use console::{Style, measure_text_width, truncate_str};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use squadron::labels::at_work_now;
+use squadron::labels::{at_work_now, waits_briefly};
 use squadron_core::{Phase, SquadId, Timestamp, TokenUsage, Usd};
 use squadron_pipeline::SquadView;
 
@@ -240,7 +240,9 @@ const PHASE_WIDTH: usize = 12;
 const WHO_WIDTH: usize = 13;
 
 /// One squad:
-/// `ENG-2    reviewing    2 reviewers   r1  #4   2m05s  12.3k  $0.0412  Add totals`.
+/// `ENG-2    reviewing    reviewers     r1  #4   2m05s  12.3k  $0.0412  Add totals`; a
+/// waiting squad says briefly in the who column what it waits for (`at merge gate`), so a
+/// narrow terminal shows it too, and in full as its note.
 pub fn squad_line(
     squad: &SquadView,
     frame: &Frame<'_>,
@@ -277,13 +279,22 @@ pub fn squad_line(
     let line = format!(
         "{:<ISSUE_WIDTH$} {phase} {:<WHO_WIDTH$} {round:<3} {:<5} {:>6} {:>6} {:>8}  {note}",
         squad.issue.as_str(),
-        at_work_now(&squad.phase, &squad.at_work),
+        who(squad),
         pr,
         since.unwrap_or_else(|| "-".to_owned()),
         compact_tokens(squad.tokens.total()),
         squad.cost.to_string(),
     );
     fit(line.trim_end(), width)
+}
+
+/// Who is at work, or else briefly what the squad waits for.
+fn who(squad: &SquadView) -> String {
+    let at_work = at_work_now(&squad.phase, &squad.at_work);
+    match &squad.waiting {
+        Some(waiting) if at_work.is_empty() => waits_briefly(waiting),
+        _ => at_work,
+    }
 }
 
 /// What a waiting squad waits for, as the runtime knows it.
@@ -476,4 +487,111 @@ pub fn all_admitted_merged(squads: &[SquadView]) -> bool {
     squads
         .iter()
         .all(|squad| matches!(squad.phase, Phase::Merged | Phase::Skipped(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use squadron_core::gate::GateBlocker;
+    use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadKind};
+    use squadron_pipeline::Waiting;
+
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    fn squad(issue: &str, title: &str, phase: Phase) -> SquadView {
+        SquadView {
+            run: RunId::from("run-1"),
+            squad: SquadId::from(format!("run-1-{}", issue.to_lowercase())),
+            issue: IssueKey::from(issue),
+            kind: SquadKind::Feature,
+            title: title.to_owned(),
+            phase,
+            round: 0,
+            pr: None,
+            pr_url: None,
+            merged_sha: None,
+            approved_by: Vec::new(),
+            tokens: TokenUsage::default(),
+            cost: Usd::ZERO,
+            time_to_merge: None,
+            blocked_by: Vec::new(),
+            at_work: Vec::new(),
+            waiting: None,
+        }
+    }
+
+    /// A run as it stands mid-way: one squad per thing a person may see.
+    fn mid_run() -> Vec<SquadView> {
+        let mut implementing = squad("ENG-1", "Add totals to the invoice", Phase::Implementing);
+        implementing.at_work = vec![Role::Developer, Role::Qa];
+        implementing.tokens.prompt = 12_345;
+        implementing.cost = Usd::from_micros(41_200);
+        let mut reviewing = squad("ENG-2", "Round prices half-up", Phase::Reviewing);
+        reviewing.at_work = vec![Role::QaSpecialist];
+        reviewing.round = 1;
+        reviewing.pr = Some(PrNumber(4));
+        reviewing.tokens.prompt = 30_100;
+        reviewing.cost = Usd::from_micros(98_700);
+        let mut approved = squad("ENG-3", "Show the currency", Phase::Approved);
+        approved.round = 2;
+        approved.pr = Some(PrNumber(5));
+        approved.waiting = Some(Waiting::Gate(vec![GateBlocker::CheckPending {
+            name: "ci".to_owned(),
+        }]));
+        let mut queued = squad("ENG-4", "Export as CSV", Phase::Queued);
+        queued.waiting = Some(Waiting::Blockers(vec![IssueKey::from("ENG-1")]));
+        let skipped = squad(
+            "ENG-5",
+            "Make it faster",
+            Phase::Skipped("the issue has no acceptance criteria as Gherkin scenarios".to_owned()),
+        );
+        vec![implementing, reviewing, approved, queued, skipped]
+    }
+
+    fn frame_text(squads: &[SquadView], width: usize) -> String {
+        let facts: HashMap<SquadId, SquadFacts> = squads
+            .iter()
+            .enumerate()
+            .map(|(index, squad)| {
+                let facts = SquadFacts {
+                    created_at: Some(Timestamp::from_millis(
+                        i64::try_from(index).unwrap() * MINUTE,
+                    )),
+                    updated_at: Some(Timestamp::from_millis(5 * MINUTE)),
+                };
+                (squad.squad.clone(), facts)
+            })
+            .collect();
+        let frame = Frame {
+            run: "run-1",
+            started_at: Some(Timestamp::from_millis(0)),
+            squads,
+            facts: &facts,
+            now: Timestamp::from_millis(7 * MINUTE + 5_000),
+        };
+        let mut lines = vec![header_line(&frame, Some(width))];
+        lines.extend(
+            squads
+                .iter()
+                .map(|squad| squad_line(squad, &frame, Some(width), false)),
+        );
+        for line in &lines {
+            assert!(
+                measure_text_width(line) <= width,
+                "wider than {width}: {line}"
+            );
+        }
+        lines.join("\n")
+    }
+
+    #[test]
+    fn each_line_says_who_is_at_work_and_what_a_waiting_squad_waits_for_within_80_columns() {
+        insta::assert_snapshot!(frame_text(&mid_run(), 80));
+    }
+
+    #[test]
+    fn a_wide_terminal_shows_the_whole_line() {
+        insta::assert_snapshot!(frame_text(&mid_run(), 200));
+    }
 }
