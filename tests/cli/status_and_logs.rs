@@ -305,6 +305,45 @@ async fn status_heads_each_run_with_its_totals_puts_waits_below_and_narrows_to_o
 }
 
 #[tokio::test]
+async fn status_says_why_the_merge_gate_holds_an_approved_squad() {
+    let sandbox = Sandbox::new();
+    seed(&sandbox).await;
+    let store = SqlStore::open(&StoreLocation::Sqlite(sandbox.database()))
+        .await
+        .expect("open store");
+    let squad = SquadId::from("squad-a");
+    store
+        .set_phase(&squad, &Phase::Implementing, &Phase::Approved, at(6))
+        .await
+        .expect("phase");
+    let decision = |reasons: &[&str]| {
+        serde_json::json!({ "decision": "blocked", "reasons": reasons, "head": "a".repeat(40) })
+            .to_string()
+    };
+    for (payload, when) in [
+        (decision(&["`dev-bot` requested changes"]), at(7)),
+        (decision(&["required check `ci` is pending"]), at(8)),
+    ] {
+        store
+            .append_event(&squad, "gate-decision", &payload, when)
+            .await
+            .expect("event");
+    }
+    store.close().await;
+
+    let text = sandbox.run(&["status"], &[]).stdout();
+    assert!(
+        text.lines()
+            .any(|line| line == "ENG-1 waits at the merge gate: required check `ci` is pending"),
+        "the gate's last word goes below the table:\n{text}"
+    );
+    assert!(
+        !text.contains("requested changes"),
+        "only the last decision:\n{text}"
+    );
+}
+
+#[tokio::test]
 async fn logs_keep_only_the_roles_and_event_kinds_asked_for() {
     let sandbox = Sandbox::new();
     seed(&sandbox).await;

@@ -1,13 +1,15 @@
 //! `squadron status`: every run (or one, with `--run`) with its totals and its squads, read
 //! from the store, fitted to the terminal's width: reasons and waits go below each table.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::ports::{RunRecord, SquadRecord};
-use squadron_core::{Phase, RunId, RunTrigger, Timestamp, Usd};
+use squadron_core::{Phase, RunId, RunTrigger, SquadId, Timestamp, Usd};
+use squadron_pipeline::log_events::GATE_DECISION;
 use squadron_store::{DaemonRecord, SqlStore, SquadOverview};
 
 use crate::cli::{GlobalArgs, StatusArgs};
@@ -43,6 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
 
 async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     let (runs, squads) = read(store, args.run.as_deref()).await?;
+    let gates = gate_holds(store, &squads).await;
     let daemons = store.daemons().await.map_err(store_error)?;
     if args.json {
         let mut status = status_json(&runs, &squads);
@@ -52,7 +55,7 @@ async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError>
         let width = Look::of_stdout().width();
         crate::output::print(&format!(
             "{}{}",
-            status_text(&runs, &squads, now(), width),
+            status_text(&runs, &squads, &gates, now(), width),
             daemons_text(&daemons, now(), width)
         ))?;
     }
@@ -89,12 +92,13 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
             .map_err(|error| CliError::internal(format!("failed to listen for Ctrl-C: {error}")))?;
     loop {
         let (runs, squads) = read(store, args.run.as_deref()).await?;
+        let gates = gate_holds(store, &squads).await;
         let daemons = store.daemons().await.map_err(store_error)?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
             "\x1b[2J\x1b[H{}{}",
-            status_text(&runs, &squads, now(), width),
+            status_text(&runs, &squads, &gates, now(), width),
             daemons_text(&daemons, now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -105,9 +109,44 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     }
 }
 
+/// Why the merge gate holds each approved squad, from the last decision in its event log
+/// (the daemon running it may be another process): `waits at the merge gate: …`.
+async fn gate_holds(store: &SqlStore, squads: &[SquadOverview]) -> HashMap<SquadId, String> {
+    let mut holds = HashMap::new();
+    for overview in squads {
+        let squad = &overview.record.squad;
+        if squad.phase != Phase::Approved {
+            continue;
+        }
+        // A failed read leaves the line out: the table still shows the phase.
+        let Ok(events) = store.events(&squad.id).await else {
+            continue;
+        };
+        let last = events
+            .iter()
+            .rev()
+            .find(|event| event.kind == GATE_DECISION)
+            .and_then(|event| serde_json::from_str::<Value>(&event.payload).ok());
+        if let Some(decision) = last
+            && matches!(decision["decision"].as_str(), Some("blocked" | "wait"))
+        {
+            let reasons: Vec<&str> = decision["reasons"]
+                .as_array()
+                .map(|reasons| reasons.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            holds.insert(
+                squad.id.clone(),
+                format!("waits at the merge gate: {}", reasons.join("; ")),
+            );
+        }
+    }
+    holds
+}
+
 fn status_text(
     runs: &[RunRecord],
     squads: &[SquadOverview],
+    gates: &HashMap<SquadId, String>,
     now: Timestamp,
     width: Option<usize>,
 ) -> String {
@@ -124,7 +163,7 @@ fn status_text(
             "{}\n{}\n{}\n",
             wrap(&run_heading(run, &of_run, now), width, 2),
             squad_table(&of_run, now, width),
-            details(&of_run, width)
+            details(&of_run, gates, width)
         ));
     }
     text
@@ -173,12 +212,20 @@ fn run_heading(record: &RunRecord, squads: &[&SquadOverview], now: Timestamp) ->
 
 /// Why each squad that ended without merging ended, and what each queued squad waits for,
 /// below the table so that its columns stay narrow.
-fn details(squads: &[&SquadOverview], width: Option<usize>) -> String {
+fn details(
+    squads: &[&SquadOverview],
+    gates: &HashMap<SquadId, String>,
+    width: Option<usize>,
+) -> String {
     let mut text = String::new();
     for overview in squads {
         let squad = &overview.record.squad;
         let line = match (&squad.phase, squad.phase.detail()) {
             (_, Some(detail)) => format!("{} {}: {detail}", squad.issue, squad.phase.name()),
+            (Phase::Approved, None) => match gates.get(&squad.id) {
+                Some(hold) => format!("{} {hold}", squad.issue),
+                None => continue,
+            },
             (Phase::Queued, None) if !overview.record.blocked_by.is_empty() => {
                 let Some(wait) = waits_for(&squad.phase, &overview.record.blocked_by, |blocker| {
                     squads.iter().any(|other| {
