@@ -3,7 +3,7 @@
 
 use squadron_core::gate::CommitSha;
 
-use crate::git::{GitError, git};
+use crate::git::{GitError, git, git_output};
 use crate::workspace::SquadWorkspace;
 
 /// Lines of context git prints around each change: a comment within this many lines of an
@@ -22,28 +22,40 @@ pub struct DiffSince {
 }
 
 /// Runs `git diff since HEAD` in the squad's worktree (committed work only: a review is
-/// always of a commit).
+/// always of a commit). When `since` is no ancestor of the head, the branch was rebased since:
+/// the base's own changes then sit between the two, so only `own_files` (the files the squad's
+/// branch changes) are compared and the reviewer reads the squad's change, not the base's.
 pub async fn diff_since(
     workspace: &SquadWorkspace,
     since: &CommitSha,
+    own_files: &[String],
 ) -> Result<DiffSince, GitError> {
     let root = &workspace.worktree;
     let settings = workspace.sandbox.settings();
-    let names = git(
+    let ancestry = git_output(
         root,
         settings,
-        &[
-            "diff",
-            "--no-renames",
-            "--name-only",
-            "-z",
-            since.as_str(),
-            "HEAD",
-            "--",
-        ],
+        &["merge-base", "--is-ancestor", since.as_str(), "HEAD"],
         &[],
     )
     .await?;
+    let rebased = !ancestry.success();
+    let paths: Vec<&str> = if rebased {
+        own_files.iter().map(String::as_str).collect()
+    } else {
+        Vec::new()
+    };
+    let mut name_args = vec![
+        "diff",
+        "--no-renames",
+        "--name-only",
+        "-z",
+        since.as_str(),
+        "HEAD",
+        "--",
+    ];
+    name_args.extend(&paths);
+    let names = git(root, settings, &name_args, &[]).await?;
     let mut files: Vec<String> = names
         .stdout
         .split('\0')
@@ -52,22 +64,18 @@ pub async fn diff_since(
         .collect();
     files.sort();
     let context = format!("--unified={CONTEXT_LINES}");
-    let output = git(
-        root,
-        settings,
-        &[
-            "diff",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            &context,
-            since.as_str(),
-            "HEAD",
-            "--",
-        ],
-        &[],
-    )
-    .await?;
+    let mut diff_args = vec![
+        "diff",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        &context,
+        since.as_str(),
+        "HEAD",
+        "--",
+    ];
+    diff_args.extend(&paths);
+    let output = git(root, settings, &diff_args, &[]).await?;
     Ok(DiffSince {
         files,
         text: output.stdout,

@@ -99,6 +99,7 @@ pub(crate) async fn previous_reviews<const N: usize>(
     workspace: &SquadWorkspace,
     (repo, pr): (&RepoRef, PrNumber),
     head: &CommitSha,
+    own_files: &[String],
     roles: [Role; N],
 ) -> [Option<PreviousReviewContext>; N] {
     let events = match shared.services.store.events(squad).await {
@@ -122,7 +123,7 @@ pub(crate) async fn previous_reviews<const N: usize>(
     let mut previous = [const { None }; N];
     for (slot, (role, recorded)) in previous.iter_mut().zip(roles.into_iter().zip(recorded)) {
         if let Some(recorded) = recorded {
-            *slot = previous_review(squad, workspace, role, &recorded, &feedback).await;
+            *slot = previous_review(squad, workspace, role, &recorded, own_files, &feedback).await;
         }
     }
     previous
@@ -143,11 +144,12 @@ async fn previous_review(
     workspace: &SquadWorkspace,
     role: Role,
     recorded: &RecordedReview,
+    own_files: &[String],
     feedback: &PullRequestFeedback,
 ) -> Option<PreviousReviewContext> {
     let posted = find(feedback, recorded.review_id)?;
     let reviewed = &posted.review.commit_id;
-    let diff = diff_since(workspace, reviewed)
+    let diff = diff_since(workspace, reviewed, own_files)
         .await
         .inspect_err(|error| {
             tracing::warn!(%squad, role = %role, %error, "could not read the diff since the reviewer's last review");

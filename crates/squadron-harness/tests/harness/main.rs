@@ -6,6 +6,7 @@ mod hostile_files;
 mod hostile_git;
 mod http;
 mod real_models;
+mod review_diff;
 mod sandbox;
 mod support;
 mod toolchains;

@@ -52,12 +52,22 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
     qa_task.repository.head_sha = Some(head.to_string());
     qa_task.evidence = evidence.as_ref().map(|evidence| evidence.context.clone());
     // A reviewer that reviewed an earlier commit is shown that review (after a fix or a rebase).
+    let own_files = shared
+        .services
+        .workspaces
+        .changed_files(&ctx.prepared()?.path, &base)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(squad = %ctx.squad, %error, "could not list the squad's changed files");
+            Vec::new()
+        });
     [code_task.previous_review, qa_task.previous_review] = review_memory::previous_reviews(
         shared,
         &ctx.squad,
         &workspace,
         (&target.repo, pr),
         &head,
+        &own_files,
         [Role::CodeReviewer, Role::QaSpecialist],
     )
     .await;
