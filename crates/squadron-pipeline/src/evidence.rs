@@ -7,12 +7,16 @@ use std::path::Path;
 
 use squadron_config::{EvidenceContext, TestEvidence, Untrusted};
 use squadron_core::gate::CommitSha;
-use squadron_harness::{CommandOutput, SandboxCommand, SquadWorkspace};
+use squadron_harness::{CommandOutput, SandboxCommand, SquadWorkspace, Worktree};
 
 use crate::shared::Shared;
 
 /// Output kept of each run for the prompt.
 const OUTPUT_CAP: usize = 4000;
+
+/// Bytes of one test file brought over from the head; a larger one is no test a reviewer
+/// reads, and reading it whole would only load the daemon.
+const TEST_FILE_CAP: u64 = 4 * 1024 * 1024;
 
 /// The evidence of one head.
 #[derive(Debug)]
@@ -53,7 +57,7 @@ pub(crate) async fn gather(
         let scratch = workspaces.scratch(root, base).await.map_err(|error| {
             format!("check out the base {} for evidence: {error}", base.short())
         })?;
-        let result = run_on_base(workspace, root, &scratch, test_command, &tests).await;
+        let result = run_on_base(workspace, &scratch, test_command, &tests).await;
         if let Err(error) = workspaces.remove(&scratch).await {
             tracing::warn!(path = %scratch.display(), %error, "could not remove a scratch worktree");
         }
@@ -101,7 +105,6 @@ pub(crate) async fn gather(
 /// file brought over from the head, restoring the scratch tree after each run.
 async fn run_on_base(
     workspace: &SquadWorkspace,
-    head_root: &Path,
     scratch: &Path,
     test_command: &str,
     tests: &[String],
@@ -110,9 +113,7 @@ async fn run_on_base(
     for file in tests {
         let target = scratch.join(file);
         let original = tokio::fs::read(&target).await.ok();
-        let contents = tokio::fs::read(head_root.join(file))
-            .await
-            .map_err(|error| format!("read test file {file}: {error}"))?;
+        let contents = head_test_file(&workspace.worktree, file).await?;
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -130,6 +131,16 @@ async fn run_on_base(
         results.push((file.clone(), output?));
     }
     Ok(results)
+}
+
+/// A test file's bytes as the head holds them, read through the worktree's confined reader:
+/// the file is agent-written, and a symlink to `/dev/zero` or `/proc/self/environ` must
+/// bring over neither an endless read nor the daemon's environment.
+async fn head_test_file(head: &Worktree, file: &str) -> Result<Vec<u8>, String> {
+    head.read_file(file, TEST_FILE_CAP)
+        .await
+        .map(|contents| contents.bytes)
+        .map_err(|error| format!("read test file {file} from the head: {error}"))
 }
 
 async fn run_tests(
@@ -198,4 +209,46 @@ fn markdown(
         text.push_str("\n**The test suite fails on the head.**\n");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_files_are_read_only_as_regular_files_inside_the_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::write(
+            root.join("tests/cart_test.sh"),
+            "grep -q done src/cart.txt\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("cart_test.sh", root.join("tests/alias_test.sh")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join("tests/zero_test.sh")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", root.join("tests/environ_test.sh"))
+            .unwrap();
+        let sparse = std::fs::File::create(root.join("tests/huge_test.sh")).unwrap();
+        sparse.set_len(3 * 1024 * 1024 * 1024).unwrap();
+        let head = Worktree::open(root, root.join(".git")).unwrap();
+
+        assert_eq!(
+            head_test_file(&head, "tests/alias_test.sh").await.unwrap(),
+            b"grep -q done src/cart.txt\n"
+        );
+        let zero = head_test_file(&head, "tests/zero_test.sh")
+            .await
+            .unwrap_err();
+        assert!(zero.contains("outside the repository"), "{zero}");
+        let environ = head_test_file(&head, "tests/environ_test.sh")
+            .await
+            .unwrap_err();
+        assert!(environ.contains("outside the repository"), "{environ}");
+        let huge = head_test_file(&head, "tests/huge_test.sh")
+            .await
+            .unwrap_err();
+        assert!(huge.contains("3221225472 bytes"), "{huge}");
+    }
 }
