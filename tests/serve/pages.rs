@@ -59,7 +59,10 @@ async fn a_squad_the_runtime_runs_says_which_agent_is_at_work_and_what_it_waits_
         waiting: Some(Waiting::MergeLane { ahead: 1 }),
         ..LiveSquad::default()
     });
-    control.add_run("run-1", vec![reviewing, approved, in_lane]);
+    // Run by another daemon: what its event log says the gate holds it for.
+    let mut elsewhere = squad("run-1", "squad-4", "ENG-4", Phase::Approved);
+    elsewhere.gate_hold = Some("waits at the merge gate: required check `ci` is pending".into());
+    control.add_run("run-1", vec![reviewing, approved, in_lane, elsewhere]);
     let server = TestServer::start_with(control, settings()).await;
 
     let (status, answer) = json(server.get("/api/runs").await).await;
@@ -83,6 +86,12 @@ async fn a_squad_the_runtime_runs_says_which_agent_is_at_work_and_what_it_waits_
         "waits in the merge lane behind 1 merge"
     );
     assert_eq!(squads[2]["waiting"], "merge-lane");
+    assert_eq!(
+        squads[3]["waits_for"],
+        "waits at the merge gate: required check `ci` is pending"
+    );
+    assert_eq!(squads[3]["waiting"], "gate");
+    assert_eq!(squads[3]["at_work"], "merge queue", "the phase's guess");
     server.stop().await.expect("clean stop");
 }
 

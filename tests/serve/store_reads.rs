@@ -109,6 +109,44 @@ async fn seeded() -> (TempDir, Arc<SqlStore>) {
 }
 
 #[tokio::test]
+async fn an_approved_squad_no_runtime_here_runs_says_why_the_gate_holds_it() {
+    let (_dir, store) = seeded().await;
+    let held = squad_in(&store, "run-2", "squad-c", "ENG-3", 13).await;
+    store
+        .set_phase(&held, &Phase::Queued, &Phase::Approved, at(14))
+        .await
+        .expect("phase");
+    let payload = serde_json::json!({
+        "decision": "blocked",
+        "reasons": ["required check `ci` is pending"],
+        "head": "b".repeat(40),
+    });
+    store
+        .append_event(&held, "gate-decision", &payload.to_string(), at(15))
+        .await
+        .expect("event");
+    let reads = StoreReads::new(store);
+
+    let runs = reads.runs().await.expect("runs");
+    let squad = runs[0]
+        .squads
+        .iter()
+        .find(|view| view.record.squad.id == held)
+        .expect("ENG-3");
+    assert_eq!(
+        squad.gate_hold.as_deref(),
+        Some("waits at the merge gate: required check `ci` is pending")
+    );
+    let others: Vec<_> = runs
+        .iter()
+        .flat_map(|run| &run.squads)
+        .filter(|view| view.record.squad.id != held)
+        .map(|view| &view.gate_hold)
+        .collect();
+    assert!(others.iter().all(|hold| hold.is_none()), "{others:?}");
+}
+
+#[tokio::test]
 async fn squads_and_runs_come_with_their_usage() {
     let (_dir, store) = seeded().await;
     let reads = StoreReads::new(store);

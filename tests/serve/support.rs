@@ -293,6 +293,7 @@ pub fn squad(run: &str, id: &str, issue: &str, phase: Phase) -> SquadView {
         },
         usage: UsageTotals::default(),
         live: None,
+        gate_hold: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Words every surface uses for a squad (the live progress, `status`, the dashboard), so
 //! that the terminal and the browser say the same thing.
 
+use squadron_core::ports::SquadEvent;
 use squadron_core::{IssueKey, Phase, Role};
 use squadron_pipeline::Waiting;
+use squadron_pipeline::log_events::GATE_DECISION;
 
 /// Who is at work, as the runtime knows it: the agents in a turn (`roles`), else what the
 /// phase runs without an agent (the test command, the merge); empty while waiting.
@@ -30,6 +32,30 @@ pub fn at_work_now(phase: &Phase, roles: &[Role]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Why the merge gate holds a squad, from the last gate decision in its event log (for a
+/// squad whose runtime is another process): `waits at the merge gate: …`; nothing when the
+/// last decision let it through.
+pub fn gate_hold(events: &[SquadEvent]) -> Option<String> {
+    let decision: serde_json::Value = events
+        .iter()
+        .rev()
+        .find(|event| event.kind == GATE_DECISION)
+        .and_then(|event| serde_json::from_str(&event.payload).ok())?;
+    if !matches!(decision["decision"].as_str(), Some("blocked" | "wait")) {
+        return None;
+    }
+    let reasons: Vec<&str> = decision["reasons"]
+        .as_array()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(format!("waits at the merge gate: {}", reasons.join("; ")))
 }
 
 /// What a squad waits for in a dozen characters, for a narrow column: `after ENG-1`,

@@ -9,7 +9,6 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::ports::{RunRecord, SquadRecord};
 use squadron_core::{Phase, RunId, RunTrigger, SquadId, Timestamp, Usd};
-use squadron_pipeline::log_events::GATE_DECISION;
 use squadron_store::{DaemonRecord, SqlStore, SquadOverview};
 
 use crate::cli::{GlobalArgs, StatusArgs};
@@ -17,7 +16,7 @@ use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, compact_tokens, now, rfc3339};
 use crate::progress::{Look, wrap};
-use squadron::labels::waits_for;
+use squadron::labels::{gate_hold, waits_for};
 
 /// What a store without runs shows.
 const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
@@ -122,22 +121,8 @@ async fn gate_holds(store: &SqlStore, squads: &[SquadOverview]) -> HashMap<Squad
         let Ok(events) = store.events(&squad.id).await else {
             continue;
         };
-        let last = events
-            .iter()
-            .rev()
-            .find(|event| event.kind == GATE_DECISION)
-            .and_then(|event| serde_json::from_str::<Value>(&event.payload).ok());
-        if let Some(decision) = last
-            && matches!(decision["decision"].as_str(), Some("blocked" | "wait"))
-        {
-            let reasons: Vec<&str> = decision["reasons"]
-                .as_array()
-                .map(|reasons| reasons.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            holds.insert(
-                squad.id.clone(),
-                format!("waits at the merge gate: {}", reasons.join("; ")),
-            );
+        if let Some(hold) = gate_hold(&events) {
+            holds.insert(squad.id.clone(), hold);
         }
     }
     holds

@@ -86,6 +86,8 @@ pub struct SquadView {
     /// What the runtime running it knows beyond the store, when that runtime is this
     /// daemon's; `None` for a squad of another replica, or an ended one.
     pub live: Option<LiveSquad>,
+    /// Without `live`: why the merge gate holds it, from its event log.
+    pub gate_hold: Option<String>,
 }
 
 /// What only the runtime running a squad knows.

@@ -32,6 +32,14 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
         ),
         None => (at_work(&squad.phase).to_owned(), None),
     };
+    let waits_for = match waiting {
+        Some(waiting) => Some(waiting.to_string()),
+        None => view.gate_hold.clone(),
+    };
+    let waiting = match waiting {
+        Some(waiting) => Some(waiting.kind()),
+        None => view.gate_hold.as_ref().map(|_| "gate"),
+    };
     json!({
         "id": squad.id.as_str(),
         "run_id": squad.run_id.as_str(),
@@ -40,9 +48,9 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
         "detail": squad.phase.detail(),
         "terminal": squad.phase.is_terminal(),
         "at_work": at_work,
-        "waits_for": waiting.map(ToString::to_string),
+        "waits_for": waits_for,
         "title": view.live.as_ref().map(|live| live.title.as_str()).filter(|title| !title.is_empty()),
-        "waiting": waiting.map(|waiting| waiting.kind()),
+        "waiting": waiting,
         "round": squad.round,
         "pr": squad.pr.map(|pr| pr.0),
         "pr_url": squad.pr.and_then(|pr| links.pull_request(&squad.issue, pr)),
@@ -87,7 +95,7 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
             let mut value = squad_json(squad, now, links);
             value["issue_url"] = json!(links.issue(&record.run.trigger, &squad.record.squad.issue));
             let record = &squad.record;
-            if squad.live.is_some() {
+            if squad.live.is_some() || squad.gate_hold.is_some() {
                 return value;
             }
             // No runtime here runs it: what the store tells, its blockers.

@@ -13,6 +13,8 @@ use std::time::Duration;
 use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
 use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
 use squadron_pipeline::{Progress, time_to_merge};
+
+use crate::labels::gate_hold;
 use squadron_store::{DaemonRecord, SqlStore, StoreError, StoreErrorKind};
 use tokio::sync::watch;
 
@@ -71,7 +73,20 @@ impl StoreReads {
             record: overview.record,
             usage: overview.usage,
             live,
+            gate_hold: None,
         }
+    }
+
+    /// Adds to every approved squad no runtime here runs why the merge gate holds it, from
+    /// its event log (a failed read leaves it out: the phase still shows).
+    async fn with_gate_holds(&self, mut views: Vec<SquadView>) -> Vec<SquadView> {
+        for view in &mut views {
+            if view.live.is_none() && view.record.squad.phase == Phase::Approved {
+                let events = self.store.events(&view.record.squad.id).await;
+                view.gate_hold = events.ok().and_then(|events| gate_hold(&events));
+            }
+        }
+        views
     }
 
     /// Every daemon registered with the store, by id.
@@ -87,9 +102,10 @@ impl StoreReads {
             .squad_overviews(Some(id))
             .await
             .map_err(control_error)?;
+        let squads = squads.into_iter().map(|squad| self.view(squad)).collect();
         Ok(RunView {
             run,
-            squads: squads.into_iter().map(|squad| self.view(squad)).collect(),
+            squads: self.with_gate_holds(squads).await,
         })
     }
 
@@ -100,7 +116,8 @@ impl StoreReads {
             .squad_overviews(None)
             .await
             .map_err(control_error)?;
-        Ok(squads.into_iter().map(|squad| self.view(squad)).collect())
+        let squads = squads.into_iter().map(|squad| self.view(squad)).collect();
+        Ok(self.with_gate_holds(squads).await)
     }
 
     /// Every run with its squads, newest first.
@@ -112,18 +129,20 @@ impl StoreReads {
             .squad_overviews(None)
             .await
             .map_err(control_error)?;
-        Ok(runs
-            .into_iter()
-            .map(|run| RunView {
-                squads: squads
-                    .iter()
-                    .filter(|overview| overview.record.squad.run_id == run.run.id)
-                    .cloned()
-                    .map(|squad| self.view(squad))
-                    .collect(),
+        let mut views = Vec::with_capacity(runs.len());
+        for run in runs {
+            let of_run = squads
+                .iter()
+                .filter(|overview| overview.record.squad.run_id == run.run.id)
+                .cloned()
+                .map(|squad| self.view(squad))
+                .collect();
+            views.push(RunView {
+                squads: self.with_gate_holds(of_run).await,
                 run,
-            })
-            .collect())
+            });
+        }
+        Ok(views)
     }
 
     /// One squad with everything its page shows.
