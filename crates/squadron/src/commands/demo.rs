@@ -138,13 +138,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
 
     if args.keep.is_some() {
         let reuse = squadron::demo::prefix_reuse(&world.model.requests());
-        let figure = format!(
-            "prompt prefix reuse: {:.1}% of {} prompt tokens over {} requests\n",
-            reuse.share() * 100.0,
-            reuse.prompt_tokens,
-            reuse.requests
-        );
-        let _ = std::fs::write(dir.join("prompt-prefix.txt"), figure);
+        let _ = std::fs::write(dir.join("prompt-prefix.txt"), reuse.render());
         let report_file = dir.join("report.json");
         report.write(&report_file).map_err(|error| {
             CliError::user(format!(
