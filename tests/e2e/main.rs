@@ -1,15 +1,16 @@
 //! End-to-end runs of the `squadron` binary against the stand-ins on loopback: a large
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
 //! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
-//! daemon starting with GitHub down, the dashboard in a headless browser, and kills at every
-//! phase boundary followed by a restart, a run under one GitHub identity, and squads on the
-//! sample repositories with their real toolchains.
+//! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
+//! headless browser, kills at every phase boundary followed by a restart, a run under one
+//! GitHub identity, and squads on the sample repositories with their real toolchains.
 
 mod browser;
 mod bugfix;
 mod cancel;
 mod dashboard;
 mod degraded;
+mod faults;
 mod limits;
 mod samples;
 mod single_identity;

@@ -20,12 +20,18 @@ pub struct Rig {
 impl Rig {
     /// Starts the stand-ins seeded with `seed` and writes a configuration with `limits`.
     pub async fn start(seed: WorldSeed, limits: DemoLimits) -> Rig {
+        Rig::start_with(seed, limits, "").await
+    }
+
+    /// [`Rig::start`] with `extra` TOML sections appended to the configuration.
+    pub async fn start_with(seed: WorldSeed, limits: DemoLimits, extra: &str) -> Rig {
         let world = DemoWorld::start_seeded(seed)
             .await
             .expect("the stand-ins start");
         let dir = tempfile::tempdir().expect("a scratch directory");
         let config = dir.path().join("squadron.toml");
-        let text = world.config_toml(&dir.path().join("squadron.db"), limits);
+        let mut text = world.config_toml(&dir.path().join("squadron.db"), limits);
+        text.push_str(extra);
         std::fs::write(&config, text).expect("write the configuration");
         Rig { world, dir, config }
     }

@@ -42,6 +42,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     /// Concurrency, review rounds, admission limits and budgets.
     pub limits: Limits,
+    /// How failed steps are tried again.
+    pub retries: RetriesConfig,
     /// Target repository per Linear team key.
     pub repositories: BTreeMap<String, RepositoryConfig>,
     /// How agents' commands are confined.
@@ -307,6 +309,20 @@ pub struct Limits {
     pub budget_per_run_usd: f64,
     /// Most model turns of one agent on one task.
     pub agent_turn_limit: u32,
+}
+
+/// `[retries]`: how a step that failed for a passing reason (a timeout, a 5xx, a rate
+/// limit) is tried again before its squad stops as needs-human.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RetriesConfig {
+    /// Attempts of one step in all, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry in milliseconds; it doubles with each retry after that.
+    pub base_delay_ms: u64,
+    /// Longest wait between attempts in milliseconds.
+    pub max_delay_ms: u64,
 }
 
 /// `[repositories.<TEAM>]`: where a Linear team's code lives.

@@ -30,8 +30,9 @@ pub use agents::{
 pub use command_line::{CommandLine, FILE_PLACEHOLDER, FILES_PLACEHOLDER, SELECTOR_PLACEHOLDER};
 pub use config::{
     AgentsConfig, Config, ControlListen, DiagnosisConfig, GithubConfig, GithubRepo, Limits,
-    LinearConfig, ModelPrices, ProviderConfig, RepositoryConfig, SHIPPED_CONFIG, SandboxConfig,
-    SandboxMode, ServerConfig, SlackConfig, StateNameOverrides, StateNames, StoreConfig,
+    LinearConfig, ModelPrices, ProviderConfig, RepositoryConfig, RetriesConfig, SHIPPED_CONFIG,
+    SandboxConfig, SandboxMode, ServerConfig, SlackConfig, StateNameOverrides, StateNames,
+    StoreConfig,
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};

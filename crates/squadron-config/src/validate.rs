@@ -11,6 +11,9 @@ use crate::profiles::ProfilesConfig;
 /// Most squads one daemon runs at once.
 pub const MAX_CONCURRENCY: u32 = 64;
 
+/// The longest wait between two attempts of a step that `[retries] max_delay_ms` allows.
+const MAX_RETRY_DELAY_MS: u64 = 60 * 60 * 1000;
+
 /// Validates `config`; the first problem found is returned, naming where it was written.
 pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), ConfigError> {
     let check = Checker { provenance };
@@ -207,6 +210,21 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
             ),
         ));
     }
+
+    let retries = &config.retries;
+    check.range(&["retries", "attempts"], retries.attempts, 1, 100)?;
+    check.range(
+        &["retries", "max_delay_ms"],
+        retries.max_delay_ms,
+        0,
+        MAX_RETRY_DELAY_MS,
+    )?;
+    check.range(
+        &["retries", "base_delay_ms"],
+        retries.base_delay_ms,
+        0,
+        retries.max_delay_ms,
+    )?;
 
     for (team, repository) in &config.repositories {
         check.team_key(&["repositories", team])?;

@@ -1,8 +1,8 @@
 //! A bug fix's diagnosis in the squad's event log: recorded before it is posted, read back by
 //! every later step (its plan stands in for the refined issue) and after a restart.
 
-use squadron_core::SquadId;
 use squadron_core::ports::Confidence;
+use squadron_core::{SquadId, StepFailure};
 use squadron_harness::Diagnosis;
 
 use crate::shared::Shared;
@@ -15,7 +15,7 @@ pub(crate) async fn record(
     shared: &Shared,
     squad: &SquadId,
     diagnosis: &Diagnosis,
-) -> Result<(), String> {
+) -> Result<(), StepFailure> {
     let payload = serde_json::json!({
         "hypothesis": diagnosis.hypothesis,
         "plan": diagnosis.plan,
@@ -33,20 +33,20 @@ pub(crate) async fn record(
         )
         .await
         .map(drop)
-        .map_err(|error| format!("record the diagnosis of {squad}: {error}"))
+        .map_err(|error| StepFailure::port(format!("record the diagnosis of {squad}"), &error))
 }
 
 /// The diagnosis recorded in the squad's event log, if any.
 pub(crate) async fn recorded(
     shared: &Shared,
     squad: &SquadId,
-) -> Result<Option<Diagnosis>, String> {
+) -> Result<Option<Diagnosis>, StepFailure> {
     let events = shared
         .services
         .store
         .events(squad)
         .await
-        .map_err(|error| format!("read the event log of {squad}: {error}"))?;
+        .map_err(|error| StepFailure::port(format!("read the event log of {squad}"), &error))?;
     let Some(event) = events
         .iter()
         .rev()
@@ -54,8 +54,9 @@ pub(crate) async fn recorded(
     else {
         return Ok(None);
     };
-    let payload: serde_json::Value = serde_json::from_str(&event.payload)
-        .map_err(|error| format!("read the recorded diagnosis of {squad}: {error}"))?;
+    let payload: serde_json::Value = serde_json::from_str(&event.payload).map_err(|error| {
+        StepFailure::internal(format!("read the recorded diagnosis of {squad}")).caused_by(&error)
+    })?;
     let text = |name: &str| {
         payload
             .get(name)
@@ -68,9 +69,9 @@ pub(crate) async fn recorded(
         "medium" => Confidence::Medium,
         "low" => Confidence::Low,
         other => {
-            return Err(format!(
+            return Err(StepFailure::internal(format!(
                 "read the recorded diagnosis of {squad}: unknown confidence `{other}`"
-            ));
+            )));
         }
     };
     let files = payload

@@ -4,36 +4,56 @@
 
 use std::future::Future;
 
-use squadron_core::SquadId;
 use squadron_core::ports::JournalBegin;
+use squadron_core::{SquadId, StepFailure};
 
 use crate::log_events::{self, RETRY};
 use crate::shared::Shared;
 
-/// Performs the effect `key` once across restarts and returns its recorded result.
+/// Which attempt at an effect this is, and what the earlier ones may have left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Nothing was tried before.
+    First,
+    /// An earlier attempt reported a failure. It may still have happened: a timeout or a
+    /// dropped connection loses the answer to a request the service carried out.
+    AfterFailure,
+    /// An earlier attempt began and never reported back (the process was killed).
+    Interrupted,
+}
+
+impl Attempt {
+    /// Whether an earlier attempt may have done the effect already.
+    pub(crate) fn may_have_happened(self) -> bool {
+        self != Attempt::First
+    }
+}
+
+/// Performs the effect `key` once across restarts and retries and returns its recorded
+/// result.
 ///
-/// `perform(reconciling)` does the effect; `reconciling` is true when an earlier attempt
-/// began and never reported back, so the effect may already have happened: `perform` must
-/// then look at the outside world first (every effect here is find-or-create or checks
-/// before it writes). A failed attempt is recorded as failed, so the next one may begin.
+/// `perform(attempt)` does the effect; when an earlier attempt may have done it already,
+/// `perform` must look at the outside world first (every effect here is find-or-create or
+/// checks before it writes). A failed attempt is recorded as failed, so the next one may
+/// begin.
 pub(crate) async fn once<F, Fut>(
     shared: &Shared,
     key: &str,
     squad: Option<&SquadId>,
     kind: &str,
     perform: F,
-) -> Result<String, String>
+) -> Result<String, StepFailure>
 where
-    F: FnOnce(bool) -> Fut,
-    Fut: Future<Output = Result<String, String>>,
+    F: FnOnce(Attempt) -> Fut,
+    Fut: Future<Output = Result<String, StepFailure>>,
 {
     let store = &shared.services.store;
     let now = shared.services.clock.now();
     let begin = store
         .journal_begin(key, squad, kind, now)
         .await
-        .map_err(|error| format!("journal `{key}`: {error}"))?;
-    let reconciling = match begin {
+        .map_err(|error| StepFailure::port(format!("journal `{key}`"), &error))?;
+    let attempt = match begin {
         JournalBegin::AlreadyDone(result) => {
             tracing::debug!(key, "side effect already done; not repeating it");
             return Ok(result);
@@ -52,7 +72,11 @@ where
                         .await;
                 }
             }
-            false
+            if attempt > 1 {
+                Attempt::AfterFailure
+            } else {
+                Attempt::First
+            }
         }
         JournalBegin::InProgress(entry) => {
             tracing::info!(
@@ -66,25 +90,25 @@ where
                 let why = "its last attempt was interrupted; checking whether it happened";
                 log_events::retried(shared, squad, kind, entry.attempts + 1, why).await;
             }
-            true
+            Attempt::Interrupted
         }
     };
-    match perform(reconciling).await {
+    match perform(attempt).await {
         Ok(result) => {
             store
                 .journal_complete(key, &result, shared.services.clock.now())
                 .await
-                .map_err(|error| format!("journal `{key}` as done: {error}"))?;
+                .map_err(|error| StepFailure::port(format!("journal `{key}` as done"), &error))?;
             Ok(result)
         }
-        Err(error) => {
+        Err(failure) => {
             if let Err(journal) = store
-                .journal_fail(key, &error, shared.services.clock.now())
+                .journal_fail(key, &failure.to_string(), shared.services.clock.now())
                 .await
             {
                 tracing::warn!(key, %journal, "could not journal a failed side effect");
             }
-            Err(error)
+            Err(failure)
         }
     }
 }

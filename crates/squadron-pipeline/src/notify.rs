@@ -11,9 +11,9 @@
 //! [`Notifier`]: squadron_core::ports::Notifier
 
 use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
-use squadron_core::{IssueKey, SquadId};
+use squadron_core::{IssueKey, SquadId, StepFailure};
 
-use crate::effects;
+use crate::effects::{self, Attempt};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
@@ -85,9 +85,9 @@ pub(crate) async fn post(shared: &Shared, subject: &Subject, what: &str, update:
         &key,
         Some(&subject.squad),
         "notify",
-        |reconciling| async move {
+        |attempt| async move {
             let (key, update) = (key_ref, update_ref);
-            if reconciling {
+            if attempt == Attempt::Interrupted {
                 // The chat cannot be asked whether the interrupted post landed; a missing
                 // update is better than a duplicate in the thread.
                 tracing::info!(key, "not repeating an interrupted chat update");
@@ -98,10 +98,13 @@ pub(crate) async fn post(shared: &Shared, subject: &Subject, what: &str, update:
                 .await
                 .map(|ts| ts.to_string())
                 .map_err(|error| {
-                    format!(
-                        "post the {} update of {} to the chat: {error}",
-                        update.kind(),
-                        subject.issue
+                    StepFailure::port(
+                        format!(
+                            "post the {} update of {} to the chat",
+                            update.kind(),
+                            subject.issue
+                        ),
+                        &error,
                     )
                 })
         },
@@ -141,7 +144,7 @@ async fn start_thread(
     shared: &Shared,
     notifier: &dyn Notifier,
     subject: &Subject,
-) -> Result<Option<ThreadRef>, String> {
+) -> Result<Option<ThreadRef>, StepFailure> {
     let origin = origin(shared, &subject.squad).await?;
     let Some(channel) = origin
         .channel
@@ -170,16 +173,16 @@ async fn start_thread(
             .await
             .map(|thread| format!("{} {}", thread.channel, thread.ts))
             .map_err(|error| {
-                format!(
-                    "start the chat thread of {} in {channel}: {error}",
-                    subject.issue
+                StepFailure::port(
+                    format!("start the chat thread of {} in {channel}", subject.issue),
+                    &error,
                 )
             })
     })
     .await?;
-    let (channel, ts) = recorded
-        .split_once(' ')
-        .ok_or_else(|| format!("read the journaled chat thread `{recorded}`"))?;
+    let (channel, ts) = recorded.split_once(' ').ok_or_else(|| {
+        StepFailure::internal(format!("read the journaled chat thread `{recorded}`"))
+    })?;
     tracing::info!(squad = %subject.squad, channel, ts, "the squad reports in a chat thread");
     Ok(Some(ThreadRef {
         channel: channel.to_owned(),
@@ -188,21 +191,22 @@ async fn start_thread(
 }
 
 /// The squad's `fix-requested` event, if any.
-async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, String> {
+async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, StepFailure> {
     let events = shared
         .services
         .store
         .events(squad)
         .await
-        .map_err(|error| format!("read the event log of {squad}: {error}"))?;
+        .map_err(|error| StepFailure::port(format!("read the event log of {squad}"), &error))?;
     let Some(event) = events
         .iter()
         .find(|event| event.kind == FIX_REQUESTED_EVENT)
     else {
         return Ok(Origin::default());
     };
-    let payload: serde_json::Value = serde_json::from_str(&event.payload)
-        .map_err(|error| format!("read the fix request of {squad}: {error}"))?;
+    let payload: serde_json::Value = serde_json::from_str(&event.payload).map_err(|error| {
+        StepFailure::internal(format!("read the fix request of {squad}")).caused_by(&error)
+    })?;
     let text = |name: &str| {
         payload
             .get(name)
@@ -217,9 +221,9 @@ async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, String> {
 }
 
 /// Logs a post that failed and records it in the squad's log, where `squadron logs` shows it.
-async fn failed(shared: &Shared, squad: &SquadId, key: &str, error: &str) {
+async fn failed(shared: &Shared, squad: &SquadId, key: &str, error: &StepFailure) {
     tracing::warn!(squad = %squad, key, %error, "could not tell the squad's chat thread; the squad carries on");
-    let payload = serde_json::json!({ "key": key, "error": error }).to_string();
+    let payload = serde_json::json!({ "key": key, "error": error.to_string() }).to_string();
     let now = shared.services.clock.now();
     if let Err(store) = shared
         .services

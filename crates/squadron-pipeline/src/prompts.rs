@@ -7,9 +7,9 @@ use squadron_config::{
     AgentContext, DiagnosisContext, EvidenceContext, IssueContext, PromptName, RepositoryContext,
     ReviewContext, ScenarioContext, SystemContext, TaskContext, Untrusted,
 };
-use squadron_core::Role;
 use squadron_core::ports::{ChatModel, SpendScope};
-use squadron_harness::{AgentSpec, Diagnosis, TurnOutcome};
+use squadron_core::{FailureKind, Role, StepFailure};
+use squadron_harness::{AgentSpec, Diagnosis, TurnFailure, TurnOutcome};
 use tracing::Instrument;
 
 use crate::log_events::{self, BUDGET_EXCEEDED};
@@ -24,13 +24,13 @@ pub(crate) enum TurnStop {
     /// The agent handed off without finishing: the squad stops as needs-human with this
     /// reason (the agent's hand-off), its work kept.
     HandedOff(String),
-    /// Anything else: the step fails with this message.
-    Failed(String),
+    /// Anything else: the step fails.
+    Failed(StepFailure),
 }
 
-impl From<String> for TurnStop {
-    fn from(message: String) -> Self {
-        TurnStop::Failed(message)
+impl From<StepFailure> for TurnStop {
+    fn from(failure: StepFailure) -> Self {
+        TurnStop::Failed(failure)
     }
 }
 
@@ -139,12 +139,13 @@ pub(crate) fn agent(
     ctx: &SquadCtx,
     role: Role,
     changed: &[String],
-) -> Result<(AgentSpec, Arc<dyn ChatModel>), String> {
+) -> Result<(AgentSpec, Arc<dyn ChatModel>), StepFailure> {
     let squad = ctx.agents()?;
-    let setup = squad
-        .agents
-        .get(&role)
-        .ok_or_else(|| format!("run the {role}: no agent is configured for that role"))?;
+    let setup = squad.agents.get(&role).ok_or_else(|| {
+        StepFailure::needs_person(format!(
+            "run the {role}: no agent is configured for that role"
+        ))
+    })?;
     let definition = &setup.definition;
     let system = SystemContext {
         agent: AgentContext {
@@ -170,7 +171,10 @@ pub(crate) fn agent(
     let system_prompt = squad
         .prompts
         .render(PromptName::System, &system)
-        .map_err(|error| format!("render the {role}'s system prompt: {error}"))?;
+        .map_err(|error| {
+            StepFailure::needs_person(format!("render the {role}'s system prompt"))
+                .caused_by(&error)
+        })?;
     let mut spec = AgentSpec::from_definition(
         definition,
         setup.prices,
@@ -247,15 +251,17 @@ pub(crate) async fn turn(
     let _at_work = shared.activity.enter(&ctx.squad, role);
     let changed = files_in_play(shared, ctx).await;
     let (spec, model) = agent(shared, ctx, role, &changed)?;
-    let workspace = ctx
-        .workspace
-        .clone()
-        .ok_or_else(|| format!("run the {role}: the worktree was not prepared"))?;
+    let workspace = ctx.workspace.clone().ok_or_else(|| {
+        StepFailure::internal(format!("run the {role}: the worktree was not prepared"))
+    })?;
     let mut task_prompt = ctx
         .agents()?
         .prompts
         .render(prompt, task)
-        .map_err(|error| format!("render the {prompt} prompt for the {role}: {error}"))?;
+        .map_err(|error| {
+            StepFailure::needs_person(format!("render the {prompt} prompt for the {role}"))
+                .caused_by(&error)
+        })?;
     if let Some(extra) = extra {
         task_prompt.push_str("\n\n");
         task_prompt.push_str(extra);
@@ -289,9 +295,22 @@ pub(crate) async fn turn(
             );
             Err(TurnStop::Budget(exceeded))
         }
-        TurnOutcome::Failed(failure) => Err(TurnStop::Failed(format!(
-            "run the {role}: {}",
-            squadron_core::error_chain(&failure)
-        ))),
+        TurnOutcome::Failed(failure) => Err(TurnStop::Failed(turn_failure(role, &failure))),
     }
+}
+
+/// A failed turn as a step failure: a model call or a recording that failed keeps its
+/// port's kind (a model that timed out is worth another attempt); a model that cannot
+/// give usable replies or fit its window needs a person to change its configuration; a
+/// commit that fails is a bug.
+fn turn_failure(role: Role, failure: &TurnFailure) -> StepFailure {
+    let kind = match failure {
+        TurnFailure::Model { kind, .. } => FailureKind::from(*kind),
+        TurnFailure::Recorder(error) => FailureKind::from(error),
+        TurnFailure::UnusableReply { .. } | TurnFailure::ContextExhausted { .. } => {
+            FailureKind::NeedsPerson
+        }
+        TurnFailure::Commit(_) => FailureKind::Internal,
+    };
+    StepFailure::new(kind, format!("run the {role}")).caused_by(failure)
 }

@@ -23,7 +23,7 @@ use crate::diagnosis;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::handle::{CancelOutcome, GateTarget, PipelineHandle, Request};
 use crate::intake::{self, Admitted, FixAdmitted, FixRequest};
-use crate::log_events::{self, PHASE_CHANGED};
+use crate::log_events::{self, PHASE_CHANGED, RETRY};
 use crate::metrics;
 use crate::outcome::{GateWatch, Outcome, ViewUpdate};
 use crate::progress::{Progress, RunView, SquadView, Waiting};
@@ -517,6 +517,21 @@ impl Runtime {
                 landed,
                 event,
             } => {
+                if let Event::StepFailed { .. } = &event {
+                    self.apply(event).await?;
+                    // A merge tried again keeps its lane: no other PR of the base may merge
+                    // while this one may still land.
+                    let retrying = self
+                        .scheduler
+                        .squad(&squad)
+                        .is_some_and(|status| *status.phase == Phase::Merging);
+                    if retrying {
+                        return Ok(());
+                    }
+                    let after = self.queue.finish(&squad, MergeAttempt::NotMerged);
+                    self.recheck(after.recheck);
+                    return self.start_merges().await;
+                }
                 let attempt = if landed {
                     MergeAttempt::Landed
                 } else {
@@ -524,15 +539,7 @@ impl Runtime {
                 };
                 let after = self.queue.finish(&squad, attempt);
                 self.apply(event).await?;
-                for waiting in after.recheck {
-                    tracing::info!(squad = %waiting.squad, pr = waiting.pr.0, base = %waiting.base, "the base moved: re-checking an approved PR");
-                    self.spawn_step(
-                        &waiting.squad,
-                        Command::EvaluateGate {
-                            squad: waiting.squad.clone(),
-                        },
-                    );
-                }
+                self.recheck(after.recheck);
                 self.start_merges().await?;
             }
             Outcome::Admitted(admitted) => {
@@ -685,6 +692,19 @@ impl Runtime {
         }
     }
 
+    /// Asks the gate again for the approved PRs that left their lane because the base moved.
+    fn recheck(&mut self, waiting: Vec<QueuedMerge>) {
+        for waiting in waiting {
+            tracing::info!(squad = %waiting.squad, pr = waiting.pr.0, base = %waiting.base, "the base moved: re-checking an approved PR");
+            self.spawn_step(
+                &waiting.squad,
+                Command::EvaluateGate {
+                    squad: waiting.squad.clone(),
+                },
+            );
+        }
+    }
+
     /// Hands merge tickets to the first waiting PR of every free lane.
     async fn start_merges(&mut self) -> Result<(), Killed> {
         for ticket in self.queue.start_merges() {
@@ -736,8 +756,29 @@ impl Runtime {
                 }
                 Command::CleanUp { squad } => self.spawn_cleanup(&squad),
                 Command::RunFinished { run, summary } => self.run_finished(&run, &summary).await,
+                Command::Retry {
+                    squad,
+                    attempt,
+                    delay,
+                    failure,
+                    command,
+                } => {
+                    tracing::info!(
+                        event = RETRY, squad = %squad, what = command.name(), attempt,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        kind = failure.kind().name(), error = %failure,
+                        "retrying a failed step after a backoff"
+                    );
+                    let why = format!("{}: {failure}", failure.kind().name());
+                    log_events::retried(&self.shared, &squad, command.name(), attempt, &why).await;
+                    if self.stopping {
+                        tracing::info!(squad = %squad, "not retrying a step during shutdown; it resumes on the next start");
+                    } else {
+                        self.spawn_step_after(&squad, *command, delay);
+                    }
+                }
                 work => {
-                    let Some(squad) = steps::squad_of(&work).cloned() else {
+                    let Some(squad) = work.squad().cloned() else {
                         continue;
                     };
                     if self.stopping {
@@ -873,6 +914,12 @@ impl Runtime {
     }
 
     fn spawn_step(&mut self, squad: &SquadId, command: Command) {
+        self.spawn_step_after(squad, command, std::time::Duration::ZERO);
+    }
+
+    /// Runs a step once `delay` has passed (a retry's backoff). The wait belongs to the
+    /// step's task, so stopping the squad's work cancels a pending retry too.
+    fn spawn_step_after(&mut self, squad: &SquadId, command: Command, delay: std::time::Duration) {
         if matches!(command, Command::EvaluateGate { .. }) {
             self.gate_waiting.remove(squad);
         }
@@ -893,6 +940,9 @@ impl Runtime {
         let ctx = self.ctx(&view);
         let outcomes = self.outcomes_tx.clone();
         let step = async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let mut ctx = ctx.lock().await;
             if ctx.pr.is_none() {
                 ctx.pr = pr;

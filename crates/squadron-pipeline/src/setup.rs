@@ -4,7 +4,7 @@
 
 use squadron_harness::{GUARDRAIL_OUTPUT_CAP, SquadWorkspace, run_setup};
 
-use squadron_core::{IssueKey, SquadId};
+use squadron_core::{IssueKey, SquadId, StepFailure};
 
 use crate::shared::Shared;
 
@@ -21,16 +21,14 @@ pub(crate) async fn run_once(
     squad: &SquadId,
     issue: &IssueKey,
     workspace: &SquadWorkspace,
-) -> Result<(), String> {
+) -> Result<(), StepFailure> {
     let Some(result) = run_setup(workspace).await else {
         return Ok(());
     };
     let command = workspace.policy.setup.clone().unwrap_or_default();
     let output = result.map_err(|error| {
-        format!(
-            "run the repository's setup command `{command}`: {}",
-            squadron_core::error_chain(&error)
-        )
+        StepFailure::needs_person(format!("run the repository's setup command `{command}`"))
+            .caused_by(&error)
     })?;
     let passed = output.success();
     let rendered = output.render();
@@ -65,9 +63,9 @@ pub(crate) async fn run_once(
     } else {
         let tail: Vec<&str> = rendered.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(format!(
+        Err(StepFailure::needs_person(format!(
             "run the repository's setup command `{command}`: it failed, so no agent could work in this worktree (the whole output is in `squadron logs`):\n{}",
             tail.join("\n")
-        ))
+        )))
     }
 }

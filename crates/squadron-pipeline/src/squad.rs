@@ -10,7 +10,7 @@ use std::sync::Arc;
 use squadron_config::{AgentCatalog, AgentSource, PromptLibrary, RepoSettings, RepositoryGuidance};
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
-use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind};
+use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind, StepFailure};
 use squadron_harness::{
     Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
     repository_sandbox,
@@ -118,7 +118,7 @@ impl SquadCtx {
     /// A bug fix's diagnosis, read back from the event log after a restart; `None` for a
     /// feature squad or a fix not diagnosed yet. The plan stands in for the refined issue
     /// in the agents' prompts, so every step that renders one calls this first.
-    pub async fn ensure_diagnosis(&mut self, shared: &Shared) -> Result<(), String> {
+    pub async fn ensure_diagnosis(&mut self, shared: &Shared) -> Result<(), StepFailure> {
         if self.kind == SquadKind::BugFix && self.diagnosis.is_none() {
             self.diagnosis = crate::diagnosis::recorded(shared, &self.squad).await?;
         }
@@ -126,23 +126,25 @@ impl SquadCtx {
     }
 
     /// The issue, read from the tracker on first use (after a restart it is not cached).
-    pub async fn issue(&mut self, shared: &Shared) -> Result<&Issue, String> {
+    pub async fn issue(&mut self, shared: &Shared) -> Result<&Issue, StepFailure> {
         if self.issue.is_none() {
             let issue = shared
                 .services
                 .tracker
                 .fetch_issue(self.issue_key.as_str())
                 .await
-                .map_err(|error| format!("read issue {}: {error}", self.issue_key))?;
+                .map_err(|error| {
+                    StepFailure::port(format!("read issue {}", self.issue_key), &error)
+                })?;
             self.issue = Some(issue);
         }
         self.issue
             .as_ref()
-            .ok_or_else(|| format!("read issue {}", self.issue_key))
+            .ok_or_else(|| StepFailure::internal(format!("read issue {}", self.issue_key)))
     }
 
     /// The repository the issue's team works in.
-    pub async fn target(&mut self, shared: &Shared) -> Result<RepositoryTarget, String> {
+    pub async fn target(&mut self, shared: &Shared) -> Result<RepositoryTarget, StepFailure> {
         if let Some(target) = &self.target {
             return Ok(target.clone());
         }
@@ -153,10 +155,10 @@ impl SquadCtx {
             .get(&team)
             .cloned()
             .ok_or_else(|| {
-                format!(
+                StepFailure::needs_person(format!(
                     "find the repository of team {team}: none is configured; add \
                      [repositories.{team}] to the configuration"
-                )
+                ))
             })?;
         self.target = Some(target.clone());
         Ok(target)
@@ -164,7 +166,10 @@ impl SquadCtx {
 
     /// Prepares (or, after a restart, finds again) the worktree and the agents' shared
     /// workspace. Repeating it is harmless: the worktree is reused as it stands.
-    pub async fn ensure_workspace(&mut self, shared: &Shared) -> Result<SquadWorkspace, String> {
+    pub async fn ensure_workspace(
+        &mut self,
+        shared: &Shared,
+    ) -> Result<SquadWorkspace, StepFailure> {
         if let Some(workspace) = &self.workspace {
             return Ok(workspace.clone());
         }
@@ -181,10 +186,16 @@ impl SquadCtx {
             .workspaces
             .prepare(&request)
             .await
-            .map_err(|error| format!("prepare the worktree of {}: {error}", self.issue_key))?;
+            .map_err(|error| {
+                StepFailure::port(
+                    format!("prepare the worktree of {}", self.issue_key),
+                    &error,
+                )
+            })?;
         let (settings, agents, guidance) = read_repository(shared, &prepared).await?;
-        let policy = RepoPolicy::from_settings(&settings)
-            .map_err(|error| format!("read the repository's test file patterns: {error}"))?;
+        let policy = RepoPolicy::from_settings(&settings).map_err(|error| {
+            StepFailure::needs_person("read the repository's test file patterns").caused_by(&error)
+        })?;
         let caches = shared
             .settings
             .cache_root
@@ -197,13 +208,13 @@ impl SquadCtx {
             caches.as_deref(),
         )
         .map_err(|error| {
-            format!(
-                "set up the sandbox the repository's .squadron.toml asks for: {}",
-                squadron_core::error_chain(&error)
-            )
+            StepFailure::needs_person("set up the sandbox the repository's .squadron.toml asks for")
+                .caused_by(&error)
         })?;
-        let worktree = Worktree::open(&prepared.path, &prepared.git_dir)
-            .map_err(|error| format!("open the worktree {}: {error}", prepared.path.display()))?;
+        let worktree = Worktree::open(&prepared.path, &prepared.git_dir).map_err(|error| {
+            StepFailure::internal(format!("open the worktree {}", prepared.path.display()))
+                .caused_by(&error)
+        })?;
         self.test_command = settings.test.to_string();
         self.test_globs = settings.test_globs.clone();
         if self.remote_sha.is_none() {
@@ -229,22 +240,22 @@ impl SquadCtx {
     }
 
     /// The squad's agents and prompts; call [`SquadCtx::ensure_workspace`] first.
-    pub fn agents(&self) -> Result<&SquadAgents, String> {
+    pub fn agents(&self) -> Result<&SquadAgents, StepFailure> {
         self.agents.as_ref().ok_or_else(|| {
-            format!(
+            StepFailure::internal(format!(
                 "use the agents of {}: its worktree was not prepared",
                 self.issue_key
-            )
+            ))
         })
     }
 
     /// The prepared worktree; call [`SquadCtx::ensure_workspace`] first.
-    pub fn prepared(&self) -> Result<&PreparedWorktree, String> {
+    pub fn prepared(&self) -> Result<&PreparedWorktree, StepFailure> {
         self.worktree.as_ref().ok_or_else(|| {
-            format!(
+            StepFailure::internal(format!(
                 "use the worktree of {}: it was not prepared",
                 self.issue_key
-            )
+            ))
         })
     }
 
@@ -278,7 +289,7 @@ impl SquadCtx {
 async fn read_repository(
     shared: &Shared,
     prepared: &PreparedWorktree,
-) -> Result<(RepoSettings, SquadAgents, RepositoryGuidance), String> {
+) -> Result<(RepoSettings, SquadAgents, RepositoryGuidance), StepFailure> {
     let shipped = SquadAgents {
         agents: shared.services.agents.clone(),
         prompts: Arc::clone(&shared.services.prompts),
@@ -289,9 +300,12 @@ async fn read_repository(
         .scratch(&prepared.path, base)
         .await
         .map_err(|error| {
-            format!(
-                "check out the base {} to read the repository's Squadron settings: {error}",
-                base.short()
+            StepFailure::port(
+                format!(
+                    "check out the base {} to read the repository's Squadron settings",
+                    base.short()
+                ),
+                &error,
             )
         })?;
     let loaded = load_settings(shared, &scratch).and_then(|settings| {
@@ -308,12 +322,13 @@ async fn read_repository(
     Ok(loaded)
 }
 
-fn load_settings(shared: &Shared, root: &Path) -> Result<RepoSettings, String> {
+fn load_settings(shared: &Shared, root: &Path) -> Result<RepoSettings, StepFailure> {
     RepoSettings::load_with(root, &shared.settings.host).map_err(|error| {
-        format!(
-            "read the repository settings in {}: {error}",
+        StepFailure::needs_person(format!(
+            "read the repository settings in {}",
             root.display()
-        )
+        ))
+        .caused_by(&error)
     })
 }
 
@@ -322,19 +337,21 @@ fn overrides_in(
     shared: &Shared,
     root: &Path,
     mut squad: SquadAgents,
-) -> Result<SquadAgents, String> {
+) -> Result<SquadAgents, StepFailure> {
     let prompts_dir = root.join(PROMPTS_DIR);
     if prompts_dir.is_dir() {
-        let prompts = PromptLibrary::load(Some(&prompts_dir))
-            .map_err(|error| format!("load the repository's prompt overrides: {error}"))?;
+        let prompts = PromptLibrary::load(Some(&prompts_dir)).map_err(|error| {
+            StepFailure::needs_person("load the repository's prompt overrides").caused_by(&error)
+        })?;
         squad.prompts = Arc::new(prompts);
     }
     let agents_dir = root.join(AGENTS_DIR);
     if !agents_dir.is_dir() {
         return Ok(squad);
     }
-    let catalog = AgentCatalog::load(Some(&agents_dir))
-        .map_err(|error| format!("load the repository's agent overrides: {error}"))?;
+    let catalog = AgentCatalog::load(Some(&agents_dir)).map_err(|error| {
+        StepFailure::needs_person("load the repository's agent overrides").caused_by(&error)
+    })?;
     for definition in catalog.iter() {
         if !matches!(definition.source, AgentSource::Override(_)) {
             continue;
@@ -353,11 +370,11 @@ fn overrides_in(
                         .models
                         .resolve(&definition.model)
                         .map_err(|problem| {
-                            format!(
-                                "use model `{}` named by the repository's agent override {}: \
-                             {problem}",
+                            StepFailure::needs_person(format!(
+                                "use model `{}` named by the repository's agent override {}",
                                 definition.model, definition.source
-                            )
+                            ))
+                            .because(problem)
                         })?;
                 AgentSetup {
                     definition: definition.clone(),

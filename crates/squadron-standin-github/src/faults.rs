@@ -1,5 +1,6 @@
-//! Faults a test can inject: GitHub's primary and secondary rate-limit answers and plain
-//! server errors, matched by method and path, for a number of requests.
+//! Faults a test can inject: GitHub's primary and secondary rate-limit answers, plain
+//! server errors and answers lost on the way back, matched by method and path, for a number
+//! of requests.
 
 use axum::http::Method;
 
@@ -13,6 +14,9 @@ pub enum Fault {
     SecondaryRateLimit { status: u16, retry_after_secs: u64 },
     /// An error answer with `status` and GitHub's error body.
     ServerError { status: u16 },
+    /// The request is carried out, but its answer is lost: the connection breaks after the
+    /// status line, as when a proxy times out. The client cannot tell whether it happened.
+    AnswerLost,
 }
 
 /// A fault with the requests it applies to.

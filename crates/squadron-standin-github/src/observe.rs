@@ -138,11 +138,16 @@ pub(crate) async fn observe(
     } else {
         None
     };
+    let answer_lost = fault == Some(Fault::AnswerLost);
     let mut response = match fault {
+        Some(Fault::AnswerLost) => {
+            let _carried_out = next.run(Request::from_parts(parts, body)).await;
+            lost_answer()
+        }
         Some(fault) => fault_response(&state, &fault, login.as_deref()),
         None => next.run(Request::from_parts(parts, body)).await,
     };
-    if rest {
+    if rest && !answer_lost {
         if method == Method::GET && response.status() == StatusCode::OK {
             response = with_etag(response, if_none_match).await;
         }
@@ -174,6 +179,23 @@ fn take_fault(state: &AppState, method: &Method, path: &str) -> Option<Fault> {
         })
         .ok()
         .flatten()
+}
+
+/// A 200 whose body breaks off before its first byte: the client sees the connection end
+/// mid-answer.
+fn lost_answer() -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Vec<u8>, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "the answer was lost",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(broken));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }
 
 fn fault_response(state: &AppState, fault: &Fault, login: Option<&str>) -> Response {
@@ -222,6 +244,7 @@ fn fault_response(state: &AppState, fault: &Fault, login: Option<&str>) -> Respo
             ApiError::new(status, status.canonical_reason().unwrap_or("Server Error"))
                 .into_response()
         }
+        Fault::AnswerLost => lost_answer(),
     }
 }
 

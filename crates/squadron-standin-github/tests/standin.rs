@@ -734,6 +734,42 @@ mod faults {
             vec![429, 429, 200]
         );
     }
+
+    #[tokio::test]
+    async fn a_lost_answer_carries_the_request_out_but_breaks_off_the_answer() {
+        let fx = Fixture::new().await;
+        fx.standin
+            .commit_files(SLUG, "lost", &[("a.txt", "a\n")], "Change a")
+            .expect("commit");
+        fx.standin
+            .inject_fault(
+                FaultRule::new(Fault::AnswerLost)
+                    .method("POST")
+                    .path_contains("/pulls"),
+            )
+            .expect("fault");
+        let answer = fx
+            .http
+            .post(format!("{}/repos/acme/shop/pulls", fx.standin.base_url()))
+            .header("authorization", "token tok-dev")
+            .json(&json!({"title": "ENG-1: lost", "head": "lost", "base": "main"}))
+            .send()
+            .await;
+        let read = match answer {
+            Ok(answer) => answer.text().await.map(drop),
+            Err(error) => Err(error),
+        };
+        assert!(read.is_err(), "the client cannot read the answer: {read:?}");
+        let pulls = fx.standin.pulls(SLUG).expect("pulls");
+        assert_eq!(
+            pulls
+                .iter()
+                .map(|pull| pull.head_ref.as_str())
+                .collect::<Vec<_>>(),
+            ["lost"],
+            "the PR was opened all the same"
+        );
+    }
 }
 
 #[path = "standin/actions.rs"]

@@ -87,6 +87,17 @@ struct Faults {
     retry_after_secs: u64,
     budget: Option<Budget>,
     keys_revoked: bool,
+    /// Operations answered with a server error instead of being carried out.
+    failing: Vec<FailingOperation>,
+}
+
+/// An operation (by name, `UpdateIssueState`) answered with `status` for its next
+/// `remaining` requests.
+#[derive(Debug)]
+struct FailingOperation {
+    operation: String,
+    status: StatusCode,
+    remaining: usize,
 }
 
 #[derive(Debug)]
@@ -155,6 +166,7 @@ impl StandinLinear {
                 retry_after_secs: 0,
                 budget: None,
                 keys_revoked: false,
+                failing: Vec::new(),
             }),
             requests: AtomicUsize::new(0),
             answered: AtomicUsize::new(0),
@@ -226,6 +238,17 @@ impl StandinLinear {
         faults.retry_after_secs = retry_after_secs;
     }
 
+    /// Answers the next `requests` requests of the operation named `operation`
+    /// (`UpdateIssueState`) with `status` (a 5xx) and Linear's error body, without carrying
+    /// them out, as Linear does when one of its services is down.
+    pub fn fail_operation(&self, operation: &str, requests: usize, status: u16) {
+        lock(&self.shared.faults).failing.push(FailingOperation {
+            operation: operation.to_owned(),
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            remaining: requests,
+        });
+    }
+
     /// Enforces a request window: `remaining` of `limit` requests until `reset_at_ms`
     /// (Unix milliseconds), reported in `x-ratelimit-requests-*` headers; once spent, requests
     /// are answered as rate limited.
@@ -243,6 +266,22 @@ impl StandinLinear {
             budget.remaining = budget.limit;
         }
     }
+}
+
+/// Whether the GraphQL request `body` runs the operation `name` (`mutation Name(` or
+/// `query Name {`).
+fn names_operation(body: &str, name: &str) -> bool {
+    let Ok(request) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    let document = request["query"].as_str().unwrap_or_default();
+    request["operationName"].as_str() == Some(name)
+        || document
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|pair| matches!(pair[0], "mutation" | "query") && pair[1] == name)
 }
 
 fn linear_error(status: StatusCode, message: &str, kind: &str, code: &str) -> Response {
@@ -318,6 +357,20 @@ fn answer(shared: &Shared, headers: &HeaderMap, body: &str) -> Response {
 
     let budget = {
         let mut faults = lock(&shared.faults);
+        if let Some(failing) = faults
+            .failing
+            .iter_mut()
+            .find(|failing| failing.remaining > 0 && names_operation(body, &failing.operation))
+        {
+            failing.remaining -= 1;
+            let status = failing.status;
+            return linear_error(
+                status,
+                status.canonical_reason().unwrap_or("Internal Server Error"),
+                "internal error",
+                "INTERNAL_SERVER_ERROR",
+            );
+        }
         if faults.rate_limited > 0 {
             faults.rate_limited -= 1;
             return rate_limited(faults.retry_after_secs, faults.budget);

@@ -129,3 +129,28 @@ async fn held_requests_are_seen_but_answered_only_once_released() {
     assert_eq!(body["data"]["issue"]["identifier"], "ENG-1");
     assert_eq!(standin.answered_count(), 1);
 }
+
+#[tokio::test]
+async fn a_failing_operation_gets_server_errors_and_is_not_carried_out_until_it_recovers() {
+    let standin = StandinLinear::start(workspace()).await.expect("starts");
+    standin.fail_operation("CreateComment", 2, 500);
+    let comment = json!({
+        "query": "mutation CreateComment($issueId: String!, $body: String!) { commentCreate(input: { issueId: $issueId, body: $body }) { success } }",
+        "variables": { "issueId": "ENG-1", "body": "hello" },
+    });
+    let other = json!({ "query": "query Viewer { viewer { id } }" });
+    for _ in 0..2 {
+        let (status, body) = post(&standin, comment.clone()).await;
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        let (status, body) = post(&standin, other.clone()).await;
+        assert_eq!(status, 200, "other operations are served: {body}");
+    }
+    assert!(standin.mutations().is_empty(), "nothing was carried out");
+    let (status, body) = post(&standin, comment).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(standin.mutations().len(), 1);
+}

@@ -18,6 +18,7 @@ use squadron_core::ports::{
     Clock, CodeHost, Notifier, RepoRef, ResolvedIdentities, ReviewDelivery,
 };
 use squadron_core::refinement::RefinementPolicy;
+use squadron_core::scheduler::RetryPolicy;
 use squadron_core::{Role, Timestamp, Usd};
 use squadron_git::{AccessToken, GitWorkspaces, RepositorySpec, Workspace};
 use squadron_github::{GithubCodeHost, RoleTokens};
@@ -365,6 +366,13 @@ fn settings(
     let mut settings = PipelineSettings::new(repositories, review_mode);
     settings.scheduler.concurrency = usize::try_from(limits.concurrency).unwrap_or(usize::MAX);
     settings.scheduler.max_review_rounds = limits.review_rounds;
+    let retries = &config.retries;
+    settings.scheduler.retry = RetryPolicy {
+        attempts: retries.attempts,
+        base_delay: Duration::from_millis(retries.base_delay_ms),
+        max_delay: Duration::from_millis(retries.max_delay_ms),
+        jitter_seed: jitter_seed(),
+    };
     settings.refinement = RefinementPolicy {
         max_estimate: Some(f64::from(limits.max_estimate)),
         require_estimate: limits.require_estimate,
@@ -383,6 +391,15 @@ fn settings(
     settings.host = host_environment(config, env)?;
     settings.cache_root = Some(data_dir(config)?.join("caches"));
     Ok(settings)
+}
+
+/// A seed for the retry jitter that differs between daemons started together, so their
+/// squads do not retry in lockstep.
+fn jitter_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    (u64::from(std::process::id()) << 32) ^ u64::from(nanos)
 }
 
 /// The Slack notifier when a bot token is set; without one squads report nowhere.

@@ -137,6 +137,14 @@ fn out_of_range_values_name_file_key_value_and_range() {
         "limits.review_rounds = 21 in /x/squadron.toml: must be between 1 and 20"
     );
     assert_eq!(
+        file_error("[retries]\nattempts = 0\n"),
+        "retries.attempts = 0 in /x/squadron.toml: must be between 1 and 100"
+    );
+    assert_eq!(
+        file_error("[retries]\nbase_delay_ms = 200000\n"),
+        "retries.base_delay_ms = 200000 in /x/squadron.toml: must be between 0 and 120000"
+    );
+    assert_eq!(
         file_error("[sandbox]\noutput_cap_bytes = 10\n"),
         "sandbox.output_cap_bytes = 10 in /x/squadron.toml: must be between 1024 and 67108864"
     );
@@ -285,7 +293,7 @@ fn unknown_keys_are_errors_listing_the_valid_keys() {
     assert_eq!(
         file_error("[slak]\nchannel = \"x\"\n"),
         "unknown key `slak` in /x/squadron.toml: expected one of `linear`, `github`, `slack`, `providers`, \
-         `profiles`, `agents`, `limits`, `repositories`, `sandbox`, `store`, `diagnosis`, `server`"
+         `profiles`, `agents`, `limits`, `retries`, `repositories`, `sandbox`, `store`, `diagnosis`, `server`"
     );
     assert_eq!(
         env_error(&[("SQUADRON_SLACK_CHANEL", "#x")]),

@@ -1,5 +1,6 @@
 //! Domain types shared by every crate.
 
+pub mod failure;
 pub mod ids;
 pub mod issue;
 pub mod money;
@@ -9,6 +10,7 @@ pub mod run;
 pub mod squad;
 pub mod time;
 
+pub use failure::{FailureKind, StepFailure};
 pub use ids::{IssueId, IssueKey, MilestoneId, ProjectId, RunId, SquadId};
 pub use issue::{
     Attachment, BlockingIssue, Issue, IssueState, Milestone, MilestoneStatus, Priority, Project,

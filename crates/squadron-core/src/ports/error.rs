@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 /// How the runtime should treat a port failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +27,7 @@ pub enum PortErrorKind {
 pub struct PortError {
     kind: PortErrorKind,
     message: String,
+    retry_after: Option<Duration>,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -35,8 +37,21 @@ impl PortError {
         Self {
             kind,
             message: message.into(),
+            retry_after: None,
             source: None,
         }
+    }
+
+    /// Says how long the service asked to be left alone (a rate limit's `Retry-After`).
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// How long the service asked to be left alone, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Attaches the underlying cause.

@@ -1,8 +1,9 @@
 //! Commands: what the scheduler asks the runtime to do next, and the run summary it reports.
 
 use std::fmt;
+use std::time::Duration;
 
-use crate::domain::{IssueKey, Phase, RunId, SquadId, Timestamp};
+use crate::domain::{IssueKey, Phase, RunId, SquadId, StepFailure, Timestamp};
 use crate::gate::CommitSha;
 use crate::merge_queue::RebaseReason;
 
@@ -79,6 +80,20 @@ pub enum Command {
         /// The squad.
         squad: SquadId,
     },
+    /// Run `command` again once `delay` has passed: its last attempt failed in a way worth
+    /// retrying. The squad stays in its phase meanwhile.
+    Retry {
+        /// The squad.
+        squad: SquadId,
+        /// The attempt about to be made, from 2.
+        attempt: u32,
+        /// How long to wait first.
+        delay: Duration,
+        /// Why the last attempt failed.
+        failure: StepFailure,
+        /// The work command to run again.
+        command: Box<Command>,
+    },
     /// Abort the squad's step in flight: the squad ended while it was working.
     StopWork {
         /// The squad.
@@ -96,6 +111,48 @@ pub enum Command {
         /// How each squad ended.
         summary: RunSummary,
     },
+}
+
+impl Command {
+    /// The command's name as logs show it (`open-pr`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Command::RecordPhase { .. } => "record-phase",
+            Command::PrepareWorkspace { .. } => "prepare",
+            Command::Diagnose { .. } => "diagnose",
+            Command::Implement { .. } => "implement",
+            Command::Verify { .. } => "verify",
+            Command::OpenPr { .. } => "open-pr",
+            Command::Review { .. } => "review",
+            Command::Fix { .. } => "fix",
+            Command::EvaluateGate { .. } => "evaluate-gate",
+            Command::Merge { .. } => "merge",
+            Command::Retry { .. } => "retry",
+            Command::StopWork { .. } => "stop-work",
+            Command::CleanUp { .. } => "clean-up",
+            Command::RunFinished { .. } => "run-finished",
+        }
+    }
+
+    /// The squad the command is for; `None` for `RunFinished`.
+    pub fn squad(&self) -> Option<&SquadId> {
+        match self {
+            Command::RecordPhase { squad, .. }
+            | Command::PrepareWorkspace { squad }
+            | Command::Diagnose { squad }
+            | Command::Implement { squad }
+            | Command::Verify { squad, .. }
+            | Command::OpenPr { squad }
+            | Command::Review { squad, .. }
+            | Command::Fix { squad, .. }
+            | Command::EvaluateGate { squad }
+            | Command::Merge { squad }
+            | Command::Retry { squad, .. }
+            | Command::StopWork { squad }
+            | Command::CleanUp { squad } => Some(squad),
+            Command::RunFinished { .. } => None,
+        }
+    }
 }
 
 /// How one squad of a finished run ended.

@@ -1,7 +1,9 @@
 //! Events: what the runtime reports to the scheduler, each an outcome of a command or a
 //! request from outside (a person, the budget meter, the clock).
 
-use crate::domain::{IssueKey, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, Usd};
+use crate::domain::{
+    IssueKey, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, StepFailure, Usd,
+};
 use crate::gate::{CommitSha, GateDecision};
 use crate::merge_queue::RebaseReason;
 
@@ -161,12 +163,12 @@ pub enum Event {
         /// Behind or conflicting.
         reason: RebaseReason,
     },
-    /// The step in flight failed in a way retries did not fix.
+    /// The step in flight failed; its kind decides whether it is tried again.
     StepFailed {
         /// The squad.
         squad: SquadId,
-        /// What failed, as a message for the status view.
-        error: String,
+        /// What failed, and how.
+        failure: StepFailure,
     },
     /// The step in flight stopped short in a way only a person can take further: an agent
     /// handed off without finishing (its step limit, a call failing again and again, no tool

@@ -8,8 +8,10 @@ use super::event::{
     BudgetScope, CancelTarget, Event, MergeRejection, SkippedSquad, SquadSpec, Verification,
 };
 use super::refusal::Refusal;
+use super::retry::RetryPolicy;
 use crate::domain::{
-    IssueKey, Phase, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, Timestamp,
+    FailureKind, IssueKey, Phase, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind,
+    StepFailure, Timestamp,
 };
 use crate::gate::{CommitSha, GateBlocker, GateDecision};
 use crate::merge_queue::RebaseReason;
@@ -28,6 +30,8 @@ pub struct SchedulerConfig {
     pub gate_retry_after: Duration,
     /// How long the gate may keep saying "wait" before a person is asked to look.
     pub gate_wait_limit: Duration,
+    /// How failed steps are tried again.
+    pub retry: RetryPolicy,
 }
 
 impl Default for SchedulerConfig {
@@ -37,6 +41,7 @@ impl Default for SchedulerConfig {
             max_review_rounds: 3,
             gate_retry_after: Duration::from_secs(30),
             gate_wait_limit: Duration::from_secs(60 * 60),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -94,6 +99,10 @@ struct SquadState {
     pr: Option<PrNumber>,
     gate_wait: Option<GateWait>,
     merge_sha: Option<CommitSha>,
+    /// The work command issued last, to run again when it fails in a way worth retrying.
+    work: Option<Command>,
+    /// Failed attempts of `work` so far.
+    failures: u32,
 }
 
 #[derive(Debug)]
@@ -164,6 +173,7 @@ impl Scheduler {
                 state.round = squad.round;
                 state.pr = squad.pr;
                 if let Some(command) = resume_command(state) {
+                    state.work = Some(command.clone());
                     out.push(command);
                 }
             }
@@ -278,9 +288,9 @@ impl Scheduler {
                 })?;
                 self.rebase(i, reason, now, &mut out);
             }
-            Event::StepFailed { squad, error } => {
+            Event::StepFailed { squad, failure } => {
                 let i = self.expect(&squad, name, Phase::holds_slot)?;
-                self.end(i, Phase::Failed(error), false, now, &mut out);
+                self.step_failed(i, failure, now, &mut out);
             }
             Event::StepNeedsHuman { squad, reason } => {
                 let i = self.expect(&squad, name, Phase::holds_slot)?;
@@ -422,6 +432,8 @@ impl Scheduler {
                 pr: None,
                 gate_wait: None,
                 merge_sha: None,
+                work: None,
+                failures: 0,
             });
         }
         let squads = (first..self.squads.len()).collect();
@@ -624,7 +636,8 @@ impl Scheduler {
     }
 
     fn ask_gate_again(&mut self, now: Timestamp, out: &mut Vec<Command>) {
-        for squad in &mut self.squads {
+        for i in 0..self.squads.len() {
+            let squad = &mut self.squads[i];
             if squad.phase != Phase::Approved {
                 continue;
             }
@@ -632,9 +645,63 @@ impl Scheduler {
                 && wait.ask_at.is_some_and(|at| at <= now)
             {
                 wait.ask_at = None;
-                out.push(Command::EvaluateGate {
+                let command = Command::EvaluateGate {
                     squad: squad.id.clone(),
+                };
+                self.issue(i, command, out);
+            }
+        }
+    }
+
+    /// A failed step is tried again after a backoff while its kind allows and attempts
+    /// remain; then the squad needs a person, told the last error. Only a bug in Squadron
+    /// fails a squad.
+    fn step_failed(
+        &mut self,
+        i: usize,
+        failure: StepFailure,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        let kind = failure.kind();
+        if kind == FailureKind::Internal {
+            self.end(
+                i,
+                Phase::Failed(format!("failed to {failure}")),
+                false,
+                now,
+                out,
+            );
+            return;
+        }
+        let policy = &self.config.retry;
+        let squad = &mut self.squads[i];
+        let step = squad.work.as_ref().map_or("step", Command::name);
+        if !kind.is_retryable() {
+            let reason = format!("failed to {failure}");
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+            return;
+        }
+        squad.failures += 1;
+        let failed = squad.failures;
+        match &squad.work {
+            Some(work) if failed < policy.attempts.max(1) => {
+                let delay = policy.delay(&squad.id, failed, kind);
+                out.push(Command::Retry {
+                    squad: squad.id.clone(),
+                    attempt: failed + 1,
+                    delay,
+                    failure,
+                    command: Box::new(work.clone()),
                 });
+            }
+            _ => {
+                let reason = format!(
+                    "the {step} step failed {failed} time(s) in a row ({kind}); the last attempt \
+                     failed to {failure}",
+                    kind = kind.name()
+                );
+                self.end(i, Phase::NeedsHuman(reason), false, now, out);
             }
         }
     }
@@ -645,10 +712,11 @@ impl Scheduler {
     fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
         self.squads[i].gate_wait = None;
         self.move_to(i, Phase::Verifying, now, out);
-        out.push(Command::Verify {
+        let command = Command::Verify {
             squad: self.squads[i].id.clone(),
             rebase: Some(reason),
-        });
+        };
+        self.issue(i, command, out);
     }
 
     /// Starts the first review round, or reviews the head again in the current one: only a
@@ -662,7 +730,17 @@ impl Scheduler {
     /// Moves a squad into a working phase and issues that phase's command.
     fn enter(&mut self, i: usize, to: Phase, now: Timestamp, out: &mut Vec<Command>) {
         self.move_to(i, to, now, out);
-        out.extend(resume_command(&self.squads[i]));
+        if let Some(command) = resume_command(&self.squads[i]) {
+            self.issue(i, command, out);
+        }
+    }
+
+    /// Issues a new work command for the squad; its failures are counted afresh.
+    fn issue(&mut self, i: usize, command: Command, out: &mut Vec<Command>) {
+        let squad = &mut self.squads[i];
+        squad.work = Some(command.clone());
+        squad.failures = 0;
+        out.push(command);
     }
 
     /// Ends a squad. One that held a slot releases its worktree; with `interrupt`, its step
@@ -676,6 +754,7 @@ impl Scheduler {
         out: &mut Vec<Command>,
     ) {
         let held_slot = self.squads[i].phase.holds_slot();
+        self.squads[i].work = None;
         self.move_to(i, to, now, out);
         let squad = self.squads[i].id.clone();
         if held_slot {

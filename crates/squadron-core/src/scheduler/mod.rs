@@ -3,13 +3,14 @@
 //! The async runtime runs each [`Command`] through the ports and reports the outcome back
 //! as an [`Event`]; the [`Scheduler`] decides what happens next. It owns every legal move
 //! between [`Phase`](crate::domain::Phase)s, the concurrency limit, blocked-by ordering,
-//! the review-round cap and restoring after a restart, so all of it is testable without
-//! tokio, HTTP or a clock.
+//! the review-round cap, retries of failed steps and restoring after a restart, so all of
+//! it is testable without tokio, HTTP or a clock.
 
 mod command;
 mod event;
 mod machine;
 mod refusal;
+mod retry;
 
 pub use command::{Command, RunSummary, SquadOutcome};
 pub use event::{
@@ -17,3 +18,4 @@ pub use event::{
 };
 pub use machine::{PersistedSquad, Scheduler, SchedulerConfig, SquadStatus};
 pub use refusal::Refusal;
+pub use retry::RetryPolicy;

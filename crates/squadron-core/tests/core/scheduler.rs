@@ -9,8 +9,8 @@ use squadron_core::scheduler::{
     SchedulerConfig, SkippedSquad, SquadSpec, Verification,
 };
 use squadron_core::{
-    IssueKey, Phase, PrNumber, Priority, ReviewVerdict, Role, RunId, SquadId, SquadKind, Timestamp,
-    Usd,
+    FailureKind, IssueKey, Phase, PrNumber, Priority, ReviewVerdict, Role, RunId, SquadId,
+    SquadKind, StepFailure, Timestamp, Usd,
 };
 
 const APPROVED: ReviewVerdict = ReviewVerdict::Approved;
@@ -69,6 +69,18 @@ fn show(commands: &[Command]) -> Vec<String> {
             Command::Fix { squad, round } => format!("fix {squad} r{round}"),
             Command::EvaluateGate { squad } => format!("gate {squad}"),
             Command::Merge { squad } => format!("merge {squad}"),
+            Command::Retry {
+                squad,
+                attempt,
+                delay,
+                failure,
+                command,
+            } => format!(
+                "retry {squad} #{attempt} in {}ms ({}: {failure}): {}",
+                delay.as_millis(),
+                failure.kind().name(),
+                show(std::slice::from_ref(command))[0]
+            ),
             Command::StopWork { squad } => format!("stop {squad}"),
             Command::CleanUp { squad } => format!("clean {squad}"),
             Command::RunFinished { run, summary } => format!("finished {run}: {summary}"),
@@ -494,18 +506,18 @@ mod transitions {
     }
 
     #[test]
-    fn a_failed_step_fails_the_squad_in_every_working_phase() {
+    fn a_bug_in_squadron_fails_the_squad_in_every_working_phase() {
         for target in WORKING {
             let mut h = Harness::new(1);
             h.admit(vec![spec("a", &[]), spec("b", &[])]);
             h.drive("a", target);
             let out = h.send(Event::StepFailed {
                 squad: id("a"),
-                error: "push refused".into(),
+                failure: StepFailure::internal("push refused"),
             });
             assert!(
                 out[0].ends_with(&format!(
-                    "-> failed (push refused) r{} @{}",
+                    "-> failed (failed to push refused) r{} @{}",
                     h.round("a"),
                     h.now
                 )),
@@ -579,6 +591,197 @@ mod transitions {
         assert_eq!(out.len(), 4, "{out:?}");
         assert!(out[0].contains("the run is over budget"));
         assert_eq!(out[3], "finished run: 2 needs-human");
+    }
+}
+
+mod retries {
+    use super::*;
+
+    fn policy_of(attempts: u32) -> SchedulerConfig {
+        SchedulerConfig {
+            concurrency: 1,
+            retry: squadron_core::scheduler::RetryPolicy {
+                attempts,
+                base_delay: Duration::from_millis(100),
+                max_delay: Duration::from_millis(300),
+                jitter_seed: 42,
+            },
+            ..SchedulerConfig::default()
+        }
+    }
+
+    fn transient(doing: &str) -> Event {
+        Event::StepFailed {
+            squad: id("a"),
+            failure: StepFailure::new(FailureKind::Transient, doing).because("502 Bad Gateway"),
+        }
+    }
+
+    /// The command a squad works on in each working phase, as [`show`] prints it.
+    fn command_in(target: &str) -> &'static str {
+        match target {
+            "preparing" => "prepare a",
+            "implementing" => "implement a",
+            "verifying" | "verifying-again" => "verify a",
+            "pr-open" => "open-pr a",
+            "reviewing" => "review a r1",
+            "reviewing-again" => "review a r2",
+            "fixing" => "fix a r1",
+            "approved" => "gate a",
+            "merging" => "merge a",
+            other => panic!("no phase {other}"),
+        }
+    }
+
+    /// The milliseconds a `retry` line waits.
+    fn delay_of(line: &str) -> u64 {
+        let rest = line.split(" in ").nth(1).expect("a delay");
+        rest.split("ms")
+            .next()
+            .expect("ms")
+            .parse()
+            .expect("a number")
+    }
+
+    #[test]
+    fn a_transient_failure_retries_the_same_command_then_asks_a_person_naming_it() {
+        for target in WORKING {
+            let mut h = Harness::with_config(policy_of(3));
+            h.admit(vec![spec("a", &[])]);
+            h.drive("a", target);
+            let phase = h.phase("a");
+            let command = command_in(target);
+            let mut delays = Vec::new();
+            for attempt in 2..=3 {
+                let out = h.send(transient("read PR #7"));
+                assert_eq!(out.len(), 1, "{target}: only the retry: {out:?}");
+                assert!(
+                    out[0].starts_with(&format!("retry a #{attempt} in "))
+                        && out[0].ends_with(&format!(
+                            "(transient: read PR #7: 502 Bad Gateway): {command}"
+                        )),
+                    "{target}: {out:?}"
+                );
+                assert_eq!(h.phase("a"), phase, "{target}: the phase stays");
+                delays.push(delay_of(&out[0]));
+            }
+            assert!(
+                (50..=100).contains(&delays[0]) && (100..=200).contains(&delays[1]),
+                "{target}: the backoff doubles, with jitter in its upper half: {delays:?}"
+            );
+            let out = h.send(transient("read PR #7"));
+            assert_eq!(
+                out,
+                [
+                    format!(
+                        "record a {phase} -> needs-human (the {step} step failed 3 time(s) in a \
+                         row (transient); the last attempt failed to read PR #7: 502 Bad \
+                         Gateway) r{} @{}",
+                        h.round("a"),
+                        h.now,
+                        step = command
+                            .split(' ')
+                            .next()
+                            .map(|step| match step {
+                                "gate" => "evaluate-gate",
+                                "fix" => "fix",
+                                other => other,
+                            })
+                            .unwrap_or_default(),
+                    ),
+                    "clean a".to_owned(),
+                    "finished run: 1 needs-human".to_owned(),
+                ],
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rebase_is_retried_as_a_rebase() {
+        let mut h = Harness::with_config(policy_of(3));
+        h.admit(vec![spec("a", &[])]);
+        h.drive("a", "approved");
+        h.send(Event::RebaseRequired {
+            squad: id("a"),
+            reason: RebaseReason::Behind,
+        });
+        let out = h.send(transient("fetch the base"));
+        assert!(out[0].ends_with(": verify a rebase Behind"), "{out:?}");
+    }
+
+    #[test]
+    fn attempts_count_afresh_for_each_new_command() {
+        let mut h = Harness::with_config(policy_of(2));
+        h.admit(vec![spec("a", &[])]);
+        let out = h.send(transient("move ENG-a to started"));
+        assert!(out[0].starts_with("retry a #2"), "{out:?}");
+        h.send(Event::Prepared { squad: id("a") });
+        let out = h.send(transient("call the model"));
+        assert!(
+            out[0].starts_with("retry a #2") && out[0].ends_with("implement a"),
+            "one failure of the new step is retried: {out:?}"
+        );
+        let out = h.send(transient("call the model"));
+        assert!(
+            out[0].contains("-> needs-human (the implement step failed 2 time(s)"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn conflicts_retry_and_refusals_go_to_a_person_at_once() {
+        let mut h = Harness::with_config(policy_of(3));
+        h.admit(vec![spec("a", &[])]);
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            failure: StepFailure::new(FailureKind::Conflict, "push ENG-a"),
+        });
+        assert!(
+            out[0].starts_with("retry a #2") && out[0].contains("(conflict: push ENG-a)"),
+            "{out:?}"
+        );
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            failure: StepFailure::needs_person("read issue ENG-a").because("401 Unauthorized"),
+        });
+        assert_eq!(
+            out[0],
+            "record a preparing -> needs-human (failed to read issue ENG-a: 401 Unauthorized) r0 @3"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_waits_at_least_as_long_as_the_service_asked() {
+        let mut h = Harness::with_config(policy_of(3));
+        h.admit(vec![spec("a", &[])]);
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            failure: StepFailure::new(
+                FailureKind::RateLimited {
+                    retry_after: Duration::from_secs(30),
+                },
+                "read PR #7",
+            ),
+        });
+        assert!(
+            out[0].starts_with("retry a #2 in 30000ms (rate-limited"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_squad_is_not_retried() {
+        let mut h = Harness::with_config(policy_of(3));
+        h.admit(vec![spec("a", &[])]);
+        h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("a")),
+        });
+        let refused = h.try_send(transient("move ENG-a to started"));
+        assert!(
+            matches!(refused, Err(Refusal::IllegalTransition { .. })),
+            "{refused:?}"
+        );
     }
 }
 
@@ -716,7 +919,7 @@ mod refusals {
             },
             Event::StepFailed {
                 squad: a.clone(),
-                error: "x".into(),
+                failure: StepFailure::internal("x"),
             },
             Event::CancelRequested {
                 target: CancelTarget::Squad(a.clone()),
@@ -923,7 +1126,7 @@ mod concurrency {
         );
         let out = h.send(Event::StepFailed {
             squad: id("2"),
-            error: "boom".into(),
+            failure: StepFailure::internal("boom"),
         });
         assert_eq!(
             out[2..],
@@ -969,11 +1172,11 @@ mod concurrency {
         );
         h.send(Event::StepFailed {
             squad: id("urgent"),
-            error: "x".into(),
+            failure: StepFailure::internal("x"),
         });
         h.send(Event::StepFailed {
             squad: id("high1"),
-            error: "x".into(),
+            failure: StepFailure::internal("x"),
         });
         assert_eq!(
             (h.phase("high2").as_str(), h.phase("low").as_str()),
@@ -994,7 +1197,7 @@ mod concurrency {
         assert_eq!(out, Vec::<String>::new());
         let out = h.send(Event::StepFailed {
             squad: id("a"),
-            error: "x".into(),
+            failure: StepFailure::internal("x"),
         });
         assert_eq!(
             out[2..],
@@ -1046,15 +1249,15 @@ mod blocked_by {
         ]);
         let out = h.send(Event::StepFailed {
             squad: id("a"),
-            error: "push refused".into(),
+            failure: StepFailure::internal("push refused"),
         });
         assert_eq!(
             out,
             [
-                "record a preparing -> failed (push refused) r0 @2",
+                "record a preparing -> failed (failed to push refused) r0 @2",
                 "clean a",
-                "record b queued -> needs-human (blocked by ENG-a, which ended failed (push refused): resolve ENG-a first, then start this issue again) r0 @2",
-                "record c queued -> needs-human (blocked by ENG-b, which ended needs-human (blocked by ENG-a, which ended failed (push refused): resolve ENG-a first, then start this issue again): resolve ENG-b first, then start this issue again) r0 @2",
+                "record b queued -> needs-human (blocked by ENG-a, which ended failed (failed to push refused): resolve ENG-a first, then start this issue again) r0 @2",
+                "record c queued -> needs-human (blocked by ENG-b, which ended needs-human (blocked by ENG-a, which ended failed (failed to push refused): resolve ENG-a first, then start this issue again): resolve ENG-b first, then start this issue again) r0 @2",
             ]
         );
         assert_eq!(h.phase("free"), "preparing");
@@ -1092,7 +1295,7 @@ mod blocked_by {
         fn fail_step(h: &mut Harness) {
             h.send(Event::StepFailed {
                 squad: id("a"),
-                error: "e".into(),
+                failure: StepFailure::internal("e"),
             });
         }
         /// How the blocker ends, and the phase name the dependent's reason must show.

@@ -8,7 +8,8 @@ use squadron_core::admission::{Decision, Verdict, admit, decision_comment};
 use squadron_core::ports::SquadRecord;
 use squadron_core::scheduler::{Event, SkippedSquad, SquadSpec};
 use squadron_core::{
-    Issue, IssueKey, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, Timestamp,
+    Issue, IssueKey, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, StepFailure,
+    Timestamp,
 };
 use tokio::sync::oneshot;
 
@@ -210,7 +211,7 @@ async fn comment_on_decision(shared: &Shared, decision: &Decision) {
             .comment_once(&decision.key, &comment.marker, &comment.body)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| format!("comment on {}: {error}", decision.key))
+            .map_err(|error| StepFailure::port(format!("comment on {}", decision.key), &error))
     })
     .await;
     match posted {

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use squadron_config::{PromptName, fence};
-use squadron_core::Role;
 use squadron_core::bug_report::{BugReport, FrameLocation, MappedFrame, map_frames_to_files};
 use squadron_core::ports::{Confidence, SquadUpdate};
 use squadron_core::scheduler::Event;
+use squadron_core::{Role, StepFailure};
 use squadron_harness::Diagnosis;
 
 use crate::diagnosis::record;
@@ -97,11 +97,12 @@ async fn investigate(shared: &Shared, ctx: &mut SquadCtx) -> Result<Diagnosis, T
     .await?
     {
         TurnResult::Diagnosed(diagnosis) => Ok(diagnosis),
-        TurnResult::Finished(_) | TurnResult::Reviewed(_) => Err(TurnStop::Failed(
-            "get the diagnosis: the diagnostician ended its turn without calling \
-             submit_diagnosis"
-                .to_owned(),
-        )),
+        TurnResult::Finished(_) | TurnResult::Reviewed(_) => {
+            Err(TurnStop::Failed(StepFailure::needs_person(
+                "get the diagnosis: the diagnostician ended its turn without calling \
+                 submit_diagnosis",
+            )))
+        }
     }
 }
 
@@ -166,12 +167,13 @@ fn frame_line(mapped: &MappedFrame) -> String {
 
 /// The worktree's files, relative to its root with `/` separators, sorted; `.git` and
 /// symbolic links are left out.
-async fn repository_files(root: PathBuf) -> Result<Vec<String>, String> {
-    let shown = root.display().to_string();
-    tokio::task::spawn_blocking(move || list_files(&root))
-        .await
-        .map_err(|error| format!("list the files of {shown}: {error}"))?
-        .map_err(|error| format!("list the files of {shown}: {error}"))
+async fn repository_files(root: PathBuf) -> Result<Vec<String>, StepFailure> {
+    let doing = format!("list the files of {}", root.display());
+    match tokio::task::spawn_blocking(move || list_files(&root)).await {
+        Ok(Ok(files)) => Ok(files),
+        Ok(Err(error)) => Err(StepFailure::internal(doing).caused_by(&error)),
+        Err(error) => Err(StepFailure::internal(doing).caused_by(&error)),
+    }
 }
 
 fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
@@ -215,7 +217,7 @@ async fn comment(shared: &Shared, ctx: &SquadCtx, diagnosis: &Diagnosis, confide
             .comment_once(&ctx.issue_key, &marker, &body)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| format!("comment on {}: {error}", ctx.issue_key))
+            .map_err(|error| StepFailure::port(format!("comment on {}", ctx.issue_key), &error))
     })
     .await;
     if let Err(error) = posted {

@@ -1,7 +1,6 @@
 //! Runs one work command of the scheduler for a squad and turns its result into what the
 //! runtime's loop hears back.
 
-use squadron_core::SquadId;
 use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
@@ -10,28 +9,9 @@ use crate::outcome::Outcome;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
-/// The squad a command is for; `None` for `RunFinished`.
-pub(crate) fn squad_of(command: &Command) -> Option<&SquadId> {
-    match command {
-        Command::RecordPhase { squad, .. }
-        | Command::PrepareWorkspace { squad }
-        | Command::Diagnose { squad }
-        | Command::Implement { squad }
-        | Command::Verify { squad, .. }
-        | Command::OpenPr { squad }
-        | Command::Review { squad, .. }
-        | Command::Fix { squad, .. }
-        | Command::EvaluateGate { squad }
-        | Command::Merge { squad }
-        | Command::StopWork { squad }
-        | Command::CleanUp { squad } => Some(squad),
-        Command::RunFinished { .. } => None,
-    }
-}
-
 /// Runs one work command for the squad and returns what to report.
 pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -> Vec<Outcome> {
-    let name = command_name(&command);
+    let name = command.name();
     tracing::debug!(squad = %ctx.squad, issue = %ctx.issue_key, step = name, "step started");
     let result = match command {
         Command::PrepareWorkspace { .. } => prepare::prepare(shared, ctx).await,
@@ -46,6 +26,7 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         }
         Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
         Command::RecordPhase { .. }
+        | Command::Retry { .. }
         | Command::StopWork { .. }
         | Command::CleanUp { .. }
         | Command::RunFinished { .. } => Ok(Vec::new()),
@@ -53,23 +34,5 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
     match result {
         Ok(outcomes) => outcomes,
         Err(stop) => vec![Outcome::Event(stop_event(ctx, name, stop))],
-    }
-}
-
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::RecordPhase { .. } => "record-phase",
-        Command::PrepareWorkspace { .. } => "prepare",
-        Command::Diagnose { .. } => "diagnose",
-        Command::Implement { .. } => "implement",
-        Command::Verify { .. } => "verify",
-        Command::OpenPr { .. } => "open-pr",
-        Command::Review { .. } => "review",
-        Command::Fix { .. } => "fix",
-        Command::EvaluateGate { .. } => "evaluate-gate",
-        Command::Merge { .. } => "merge",
-        Command::StopWork { .. } => "stop-work",
-        Command::CleanUp { .. } => "clean-up",
-        Command::RunFinished { .. } => "run-finished",
     }
 }

@@ -5,7 +5,7 @@ use squadron_config::{PromptName, ReviewCommentContext, ReviewContext};
 use squadron_core::gate::{CommitSha, ReviewState};
 use squadron_core::ports::{JournalStatus, PullRequestFeedback};
 use squadron_core::scheduler::Event;
-use squadron_core::{ReviewVerdict, Role};
+use squadron_core::{ReviewVerdict, Role, StepFailure};
 
 use super::stop::StepResult;
 use super::writers::{answer_test_change_requests, developer_and_qa};
@@ -18,22 +18,24 @@ use crate::squad::{ReviewReply, SquadCtx};
 pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     ctx.ensure_diagnosis(shared).await?;
-    let pr = ctx
-        .pr
-        .ok_or_else(|| format!("fix {}: the squad has no PR", ctx.issue_key))?;
+    let pr = ctx.pr.ok_or_else(|| {
+        StepFailure::internal(format!("fix {}: the squad has no PR", ctx.issue_key))
+    })?;
     let target = ctx.target(shared).await?;
     let feedback = shared
         .services
         .code_host
         .read_feedback(&target.repo, pr)
         .await
-        .map_err(|error| format!("read the reviews of PR #{}: {error}", pr.0))?;
+        .map_err(|error| StepFailure::port(format!("read the reviews of PR #{}", pr.0), &error))?;
     let head = shared
         .services
         .workspaces
         .head(workspace.worktree.root())
         .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+        .map_err(|error| {
+            StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+        })?;
     let mut reviews = Vec::new();
     let mut qa_needed = false;
     for (role, verdict, posted) in round_reviews(shared, ctx, round, &head, &feedback).await? {
@@ -106,7 +108,7 @@ async fn round_reviews<'a>(
     round: u32,
     head: &CommitSha,
     feedback: &'a PullRequestFeedback,
-) -> Result<Vec<(Role, ReviewVerdict, PostedReview<'a>)>, String> {
+) -> Result<Vec<(Role, ReviewVerdict, PostedReview<'a>)>, StepFailure> {
     let identities = shared.settings.review_mode.identities.as_ref();
     let mut found = Vec::new();
     for role in [Role::CodeReviewer, Role::QaSpecialist] {
@@ -116,7 +118,9 @@ async fn round_reviews<'a>(
             .store
             .journal_entry(&key)
             .await
-            .map_err(|error| format!("read the journal of the {role}'s review: {error}"))?;
+            .map_err(|error| {
+                StepFailure::port(format!("read the journal of the {role}'s review"), &error)
+            })?;
         let recorded = entry
             .filter(|entry| entry.status == JournalStatus::Done)
             .and_then(|entry| entry.result)

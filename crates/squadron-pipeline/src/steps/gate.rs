@@ -1,6 +1,7 @@
 //! `EvaluateGate`: the merge gate over the code host's own PR state, and whether an approved
 //! PR is up to date with its base.
 
+use squadron_core::StepFailure;
 use squadron_core::gate::{GateDecision, GatePolicy, MergeGate, PullRequestState};
 use squadron_core::merge_queue::{BaseRelation, RebaseReason, RecheckVerdict};
 use squadron_core::scheduler::Event;
@@ -14,10 +15,10 @@ use crate::squad::SquadCtx;
 pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     let pr = ctx.pr.ok_or_else(|| {
-        format!(
+        StepFailure::internal(format!(
             "evaluate the gate of {}: the squad has no PR",
             ctx.issue_key
-        )
+        ))
     })?;
     let target = ctx.target(shared).await?;
     let branch = ctx.issue(shared).await?.branch_name.clone();
@@ -26,7 +27,7 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         .code_host
         .read_snapshot(&target.repo, pr)
         .await
-        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+        .map_err(|error| StepFailure::port(format!("read PR #{}", pr.0), &error))?;
     let gate_passed = || {
         Ok(vec![Outcome::GatePassed {
             squad: ctx.squad.clone(),
@@ -44,7 +45,9 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         .workspaces
         .head(root)
         .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+        .map_err(|error| {
+            StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+        })?;
     let watch = Outcome::GateRead {
         squad: ctx.squad.clone(),
         watch: GateWatch {
@@ -79,9 +82,9 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         .contains_base_tip(root, &target.base_branch)
         .await
         .map_err(|error| {
-            format!(
-                "compare {} with {}: {error}",
-                ctx.issue_key, target.base_branch
+            StepFailure::port(
+                format!("compare {} with {}", ctx.issue_key, target.base_branch),
+                &error,
             )
         })?;
     let relation = BaseRelation {

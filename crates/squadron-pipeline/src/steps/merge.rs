@@ -1,6 +1,7 @@
 //! `Merge`: the lane holder's PR merged with its head as a guard (or found merged), the issue
 //! moved to done; a refusal is read again to decide what it means.
 
+use squadron_core::StepFailure;
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
@@ -44,9 +45,9 @@ async fn try_merge(
     ctx: &mut SquadCtx,
 ) -> Result<(Event, bool, Vec<Outcome>), Stop> {
     let workspace = ctx.ensure_workspace(shared).await?;
-    let pr = ctx
-        .pr
-        .ok_or_else(|| format!("merge {}: the squad has no PR", ctx.issue_key))?;
+    let pr = ctx.pr.ok_or_else(|| {
+        StepFailure::internal(format!("merge {}: the squad has no PR", ctx.issue_key))
+    })?;
     let target = ctx.target(shared).await?;
     let code_host = &shared.services.code_host;
     let store = &shared.services.store;
@@ -56,17 +57,19 @@ async fn try_merge(
         .workspaces
         .head(root)
         .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+        .map_err(|error| {
+            StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+        })?;
     let key = format!("{}/merge", ctx.squad);
     let now = shared.services.clock.now();
     let begin = store
         .journal_begin(&key, Some(&ctx.squad), "merge", now)
         .await
-        .map_err(|error| format!("journal `{key}`: {error}"))?;
+        .map_err(|error| StepFailure::port(format!("journal `{key}`"), &error))?;
     let snapshot = code_host
         .read_snapshot(&target.repo, pr)
         .await
-        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+        .map_err(|error| StepFailure::port(format!("read PR #{}", pr.0), &error))?;
     let approved_by: Vec<String> = snapshot
         .reviews
         .iter()
@@ -95,7 +98,10 @@ async fn try_merge(
                     let _ = store
                         .journal_fail(&key, &error.to_string(), shared.services.clock.now())
                         .await;
-                    return Err(Stop::Failed(format!("merge PR #{}: {error}", pr.0)));
+                    return Err(Stop::Failed(StepFailure::port(
+                        format!("merge PR #{}", pr.0),
+                        &error,
+                    )));
                 }
             };
             match outcome {
@@ -191,7 +197,9 @@ async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::ti
             )
             .await
             .map(|_| payload.clone())
-            .map_err(|error| format!("record the time to merge of {}: {error}", ctx.squad))
+            .map_err(|error| {
+                StepFailure::port(format!("record the time to merge of {}", ctx.squad), &error)
+            })
     })
     .await;
     match recorded {
@@ -221,13 +229,13 @@ async fn journaled_pr_url(shared: &Shared, squad: &SquadId) -> Option<String> {
     result.split_once(' ').map(|(_, url)| url.to_owned())
 }
 
-async fn complete(shared: &Shared, key: &str, result: &str) -> Result<(), String> {
+async fn complete(shared: &Shared, key: &str, result: &str) -> Result<(), StepFailure> {
     shared
         .services
         .store
         .journal_complete(key, result, shared.services.clock.now())
         .await
-        .map_err(|error| format!("journal `{key}` as done: {error}"))
+        .map_err(|error| StepFailure::port(format!("journal `{key}` as done"), &error))
 }
 
 /// After a 405 or 409, reads the PR again and decides what the refusal means.
@@ -237,17 +245,17 @@ async fn reread_rejection(
     pr: PrNumber,
     head: &CommitSha,
     message: &str,
-) -> Result<MergeRejection, String> {
+) -> Result<MergeRejection, StepFailure> {
     let target = ctx
         .target
         .as_ref()
-        .ok_or_else(|| format!("merge {}: no repository", ctx.issue_key))?;
+        .ok_or_else(|| StepFailure::internal(format!("merge {}: no repository", ctx.issue_key)))?;
     let snapshot = shared
         .services
         .code_host
         .read_snapshot(&target.repo, pr)
         .await
-        .map_err(|error| format!("read PR #{}: {error}", pr.0))?;
+        .map_err(|error| StepFailure::port(format!("read PR #{}", pr.0), &error))?;
     if &snapshot.head_sha != head {
         return Ok(MergeRejection::HeadMoved);
     }
@@ -260,7 +268,9 @@ async fn reread_rejection(
         .workspaces
         .contains_base_tip(&root, &target.base_branch)
         .await
-        .map_err(|error| format!("compare with {}: {error}", target.base_branch))?;
+        .map_err(|error| {
+            StepFailure::port(format!("compare with {}", target.base_branch), &error)
+        })?;
     if !contains {
         return Ok(MergeRejection::NeedsRebase(RebaseReason::Behind));
     }

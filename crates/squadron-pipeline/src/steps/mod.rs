@@ -20,5 +20,5 @@ mod verify;
 mod writers;
 
 pub(crate) use clean_up::clean_up;
-pub(crate) use dispatch::{run, squad_of};
+pub(crate) use dispatch::run;
 pub(crate) use needs_human::{notify_failed, post_needs_human};

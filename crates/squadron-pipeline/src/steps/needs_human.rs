@@ -1,5 +1,6 @@
 //! Telling people that a squad stopped and needs one: the issue, the PR and the chat thread.
 
+use squadron_core::StepFailure;
 use squadron_core::ports::SquadUpdate;
 
 use super::pr_text::pr_body;
@@ -32,7 +33,7 @@ pub(crate) async fn post_needs_human(
             .comment_once(&view.issue, &marker, &body)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| format!("comment on {}: {error}", view.issue))
+            .map_err(|error| StepFailure::port(format!("comment on {}", view.issue), &error))
     })
     .await;
     if let Err(error) = posted {

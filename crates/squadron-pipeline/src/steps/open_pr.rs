@@ -1,9 +1,9 @@
 //! `OpenPr`: push the branch, open the PR (or find it open), link it on the issue and move the
 //! issue to in review.
 
-use squadron_core::PrNumber;
 use squadron_core::ports::{PullRequestRequest, SquadChange, SquadUpdate, WorkflowTarget};
 use squadron_core::scheduler::Event;
+use squadron_core::{PrNumber, StepFailure};
 
 use super::pr_text::{PrFacts, pr_text};
 use super::publish::{move_issue, push};
@@ -34,13 +34,18 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             .find_or_create_pull_request(&target.repo, &request)
             .await
             .map(|pr| format!("{} {}", pr.number.0, pr.url))
-            .map_err(|error| format!("open the PR of {}: {error}", issue.key))
+            .map_err(|error| StepFailure::port(format!("open the PR of {}", issue.key), &error))
     })
     .await?;
     let (number, url) = result
         .split_once(' ')
         .and_then(|(number, url)| Some((PrNumber(number.parse().ok()?), url.to_owned())))
-        .ok_or_else(|| format!("read the journaled PR of {}: `{result}`", issue.key))?;
+        .ok_or_else(|| {
+            StepFailure::internal(format!(
+                "read the journaled PR of {}: `{result}`",
+                issue.key
+            ))
+        })?;
     let now = shared.services.clock.now();
     if let Err(error) = shared
         .services
@@ -62,7 +67,7 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             .link_pull_request(&issue.key, &url, &title)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| format!("link the PR on {}: {error}", issue.key))
+            .map_err(|error| StepFailure::port(format!("link the PR on {}", issue.key), &error))
     })
     .await?;
     move_issue(shared, ctx, WorkflowTarget::InReview, "in-review").await?;

@@ -1,6 +1,7 @@
 //! What several steps publish: the issue's workflow state, the branch pushed with a lease, and
 //! the PR body kept current.
 
+use squadron_core::StepFailure;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::WorkflowTarget;
 
@@ -14,7 +15,7 @@ pub(crate) async fn move_issue(
     ctx: &SquadCtx,
     target: WorkflowTarget,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), StepFailure> {
     let key = format!("{}/move/{name}", ctx.squad);
     let tracker = &shared.services.tracker;
     effects::once(shared, &key, Some(&ctx.squad), "move-issue", |_| async {
@@ -22,20 +23,21 @@ pub(crate) async fn move_issue(
             .move_issue(&ctx.issue_key, target)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| format!("move {} to {target}: {error}", ctx.issue_key))
+            .map_err(|error| {
+                StepFailure::port(format!("move {} to {target}", ctx.issue_key), &error)
+            })
     })
     .await
     .map(drop)
 }
 
 /// Pushes the worktree's head with a lease on what the remote branch is known to hold.
-pub(crate) async fn push(shared: &Shared, ctx: &mut SquadCtx) -> Result<CommitSha, String> {
+pub(crate) async fn push(shared: &Shared, ctx: &mut SquadCtx) -> Result<CommitSha, StepFailure> {
     let root = ctx.prepared()?.path.clone();
     let workspaces = &shared.services.workspaces;
-    let head = workspaces
-        .head(&root)
-        .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let head = workspaces.head(&root).await.map_err(|error| {
+        StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+    })?;
     if ctx.remote_sha.as_ref() == Some(&head) {
         return Ok(head);
     }
@@ -47,7 +49,7 @@ pub(crate) async fn push(shared: &Shared, ctx: &mut SquadCtx) -> Result<CommitSh
             .push(&root, &branch, lease.as_ref())
             .await
             .map(|sha| sha.to_string())
-            .map_err(|error| format!("push {branch}: {error}"))
+            .map_err(|error| StepFailure::port(format!("push {branch}"), &error))
     })
     .await?;
     tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, head = head.short(), "pushed");

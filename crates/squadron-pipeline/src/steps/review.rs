@@ -2,6 +2,7 @@
 //! Specialist; each review is posted once under its reviewer's identity.
 
 use squadron_config::PromptName;
+use squadron_core::StepFailure;
 use squadron_core::gate::{CommitSha, ReviewState, StatusState};
 use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
 use squadron_core::scheduler::Event;
@@ -23,16 +24,18 @@ use crate::squad::SquadCtx;
 pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     ctx.ensure_diagnosis(shared).await?;
-    let pr = ctx
-        .pr
-        .ok_or_else(|| format!("review {}: the squad has no PR", ctx.issue_key))?;
+    let pr = ctx.pr.ok_or_else(|| {
+        StepFailure::internal(format!("review {}: the squad has no PR", ctx.issue_key))
+    })?;
     let target = ctx.target(shared).await?;
     let head = shared
         .services
         .workspaces
         .head(workspace.worktree.root())
         .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+        .map_err(|error| {
+            StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+        })?;
     let base = ctx.prepared()?.base_sha.clone();
     let evidence = evidence::gather(shared, &workspace, &ctx.test_command, &base, &head).await;
     let evidence = match evidence {
@@ -143,7 +146,9 @@ async fn record_evidence(
             .set_commit_status(&target.repo, head, Role::QaSpecialist, &status)
             .await
             .map(|()| description.clone())
-            .map_err(|error| format!("record the test evidence on PR #{}: {error}", pr.0))
+            .map_err(|error| {
+                StepFailure::port(format!("record the test evidence on PR #{}", pr.0), &error)
+            })
     })
     .await;
     if let Err(error) = recorded {
@@ -185,9 +190,9 @@ async fn review_as(
     let review = match turn(shared, ctx, role, prompt, task, None).await? {
         TurnResult::Reviewed(review) => review,
         TurnResult::Finished(_) | TurnResult::Diagnosed(_) => {
-            return Err(Stop::Failed(format!(
+            return Err(Stop::Failed(StepFailure::needs_person(format!(
                 "get the {role}'s review: it finished without submitting one"
-            )));
+            ))));
         }
     };
     let verdict = review.verdict;
@@ -209,8 +214,8 @@ async fn review_as(
         &key,
         Some(&ctx.squad),
         "review",
-        |reconciling| async move {
-            if reconciling
+        |attempt| async move {
+            if attempt.may_have_happened()
                 && let Some(login) = &login
                 && let Ok(feedback) = code_host.read_feedback(repo, pr).await
                 && let Some(found) = feedback
@@ -281,11 +286,13 @@ async fn post_review(
     head: &CommitSha,
     review: &Review,
     delivery: ReviewDelivery,
-) -> Result<u64, String> {
+) -> Result<u64, StepFailure> {
     let posted = code_host
         .post_review(repo, pr, role, head, review, delivery)
         .await
-        .map_err(|error| format!("post the {role}'s review on PR #{}: {error}", pr.0))?;
+        .map_err(|error| {
+            StepFailure::port(format!("post the {role}'s review on PR #{}", pr.0), &error)
+        })?;
     match posted {
         PostedReview::Posted { review_id } => Ok(review_id),
         PostedReview::SelfApprovalRefused => {
@@ -300,13 +307,14 @@ async fn post_review(
                     ReviewDelivery::CommentWithStatus,
                 )
                 .await
-                .map_err(|error| format!("post the {role}'s review on PR #{}: {error}", pr.0))?
-            {
+                .map_err(|error| {
+                    StepFailure::port(format!("post the {role}'s review on PR #{}", pr.0), &error)
+                })? {
                 PostedReview::Posted { review_id } => Ok(review_id),
-                PostedReview::SelfApprovalRefused => Err(format!(
+                PostedReview::SelfApprovalRefused => Err(StepFailure::needs_person(format!(
                     "post the {role}'s review on PR #{}: the code host refused it twice",
                     pr.0
-                )),
+                ))),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Why a step stopped short, and the event that reports it.
 
+use squadron_core::StepFailure;
 use squadron_core::ports::SpendScope;
 use squadron_core::scheduler::{BudgetScope, Event};
 
@@ -9,15 +10,17 @@ use crate::squad::SquadCtx;
 
 /// Why a step stopped short.
 pub(crate) enum Stop {
-    Failed(String),
+    /// It failed; the failure's kind tells the scheduler whether to try it again.
+    Failed(StepFailure),
+    /// A budget ran out.
     Budget(squadron_harness::BudgetExceeded),
     /// Only a person can take it further; the reason says why.
     NeedsHuman(String),
 }
 
-impl From<String> for Stop {
-    fn from(message: String) -> Self {
-        Stop::Failed(message)
+impl From<StepFailure> for Stop {
+    fn from(failure: StepFailure) -> Self {
+        Stop::Failed(failure)
     }
 }
 
@@ -25,7 +28,7 @@ impl From<TurnStop> for Stop {
     fn from(stop: TurnStop) -> Self {
         match stop {
             TurnStop::Budget(exceeded) => Stop::Budget(exceeded),
-            TurnStop::Failed(message) => Stop::Failed(message),
+            TurnStop::Failed(failure) => Stop::Failed(failure),
             TurnStop::HandedOff(reason) => Stop::NeedsHuman(reason),
         }
     }
@@ -36,11 +39,14 @@ pub(crate) type StepResult = Result<Vec<Outcome>, Stop>;
 /// The event reporting a step that stopped short.
 pub(crate) fn stop_event(ctx: &SquadCtx, step: &str, stop: Stop) -> Event {
     match stop {
-        Stop::Failed(error) => {
-            tracing::warn!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, step, %error, "step failed");
+        Stop::Failed(failure) => {
+            tracing::warn!(
+                run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, step,
+                kind = failure.kind().name(), error = %failure, "step failed"
+            );
             Event::StepFailed {
                 squad: ctx.squad.clone(),
-                error: format!("failed to {error}"),
+                failure,
             }
         }
         Stop::NeedsHuman(reason) => {

@@ -5,6 +5,7 @@
 use squadron_config::PromptName;
 use squadron_config::fence;
 use squadron_core::Role;
+use squadron_core::StepFailure;
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::scheduler::{Event, Verification};
 use squadron_harness::{AuthoredChange, CommitOutcome, Scratch, commit_by_author};
@@ -33,9 +34,9 @@ pub(crate) async fn verify(
             .rebase(&root, &target.base_branch)
             .await
             .map_err(|error| {
-                format!(
-                    "rebase {} onto {}: {error}",
-                    ctx.issue_key, target.base_branch
+                StepFailure::port(
+                    format!("rebase {} onto {}", ctx.issue_key, target.base_branch),
+                    &error,
                 )
             })?;
         tracing::info!(squad = %ctx.squad, issue = %ctx.issue_key, ?reason, ?outcome, "rebased onto the base");
@@ -88,10 +89,7 @@ pub(crate) async fn verify(
         let outcome = commit_by_author(&workspace, &changes, now)
             .await
             .map_err(|error| {
-                format!(
-                    "commit the squad's work: {}",
-                    squadron_core::error_chain(&error)
-                )
+                StepFailure::needs_person("commit the squad's work").caused_by(&error)
             })?;
         let CommitOutcome::TestsFailed { output } = outcome else {
             break;
@@ -160,10 +158,9 @@ pub(crate) async fn verify(
         .await?;
         answer_test_change_requests(shared, ctx, 0).await?;
     }
-    let head = workspaces
-        .head(&root)
-        .await
-        .map_err(|error| format!("read the head of {}: {error}", ctx.issue_key))?;
+    let head = workspaces.head(&root).await.map_err(|error| {
+        StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
+    })?;
     let base = ctx.prepared()?.base_sha.clone();
     if head == base {
         return Ok(verified(

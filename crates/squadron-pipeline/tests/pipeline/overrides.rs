@@ -62,14 +62,14 @@ async fn a_repositorys_agent_override_gives_its_squads_the_overriding_instructio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_agent_override_fails_the_squad_naming_the_file_and_the_problem() {
+async fn a_malformed_agent_override_stops_the_squad_for_a_person_naming_the_file_and_the_problem() {
     let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
     world.add_to_main(&[("agents/qa.md", "name: qa\nno front matter here\n")]);
 
     let squad = run_one(&world, world.settings("override-bad")).await;
 
-    let Phase::Failed(reason) = &squad.phase else {
-        panic!("the squad fails: {:?}", squad.phase);
+    let Phase::NeedsHuman(reason) = &squad.phase else {
+        panic!("a person must fix the repository: {:?}", squad.phase);
     };
     assert!(
         reason.contains("agent overrides") && reason.contains("agents/qa.md"),
@@ -78,7 +78,7 @@ async fn a_malformed_agent_override_fails_the_squad_naming_the_file_and_the_prob
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_override_naming_an_unconfigured_model_fails_the_squad_naming_the_model() {
+async fn an_override_naming_an_unconfigured_model_stops_the_squad_naming_the_model() {
     let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
     world.add_to_main(&[(
         "agents/developer.md",
@@ -87,8 +87,8 @@ async fn an_override_naming_an_unconfigured_model_fails_the_squad_naming_the_mod
 
     let squad = run_one(&world, world.settings("override-model")).await;
 
-    let Phase::Failed(reason) = &squad.phase else {
-        panic!("the squad fails: {:?}", squad.phase);
+    let Phase::NeedsHuman(reason) = &squad.phase else {
+        panic!("a person must fix the repository: {:?}", squad.phase);
     };
     assert!(
         reason.contains("nowhere/model-9") && reason.contains("not configured"),
@@ -97,14 +97,14 @@ async fn an_override_naming_an_unconfigured_model_fails_the_squad_naming_the_mod
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_repositorys_squadron_settings_are_read_from_the_base_and_a_bad_one_fails_the_squad() {
+async fn the_repositorys_squadron_settings_are_read_from_the_base_and_a_bad_one_stops_the_squad() {
     let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
     world.add_to_main(&[(".squadron.toml", "test = 42\n")]);
 
     let squad = run_one(&world, world.settings("settings-bad")).await;
 
-    let Phase::Failed(reason) = &squad.phase else {
-        panic!("the squad fails: {:?}", squad.phase);
+    let Phase::NeedsHuman(reason) = &squad.phase else {
+        panic!("a person must fix the repository: {:?}", squad.phase);
     };
     assert!(
         reason.contains("repository settings") && reason.contains(".squadron.toml"),
@@ -207,8 +207,8 @@ async fn a_failing_setup_stops_the_squad_before_any_agent_with_its_output() {
 
     let squad = run_one(&world, world.settings("setup-bad")).await;
 
-    let Phase::Failed(reason) = &squad.phase else {
-        panic!("the squad fails: {:?}", squad.phase);
+    let Phase::NeedsHuman(reason) = &squad.phase else {
+        panic!("a person must fix the repository: {:?}", squad.phase);
     };
     assert!(
         reason.contains("setup command") && reason.contains("npm ERR! network request failed"),
