@@ -4,5 +4,6 @@
 //! sharing one store, each under its own daemon id.
 
 mod daemons;
+mod failover;
 mod standins;
 mod support;

@@ -170,6 +170,14 @@ impl Standins {
         }
     }
 
+    /// The project URL the script says to run.
+    pub fn project_url(&self) -> String {
+        self.suggested_command()
+            .last()
+            .expect("the command names a URL")
+            .clone()
+    }
+
     /// The state directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -232,6 +240,37 @@ impl Serve {
             answer.status()
         );
         answer.json().await.expect("a JSON answer")
+    }
+
+    /// `POST <path>` with a JSON body; returns the status and the JSON answer.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("http://{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"));
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or_default())
+    }
+
+    /// Kills it with SIGKILL: no checkpoint, no hand-over.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGSTOP or resumes it with SIGCONT.
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits"));
+        kill(pid, signal).expect("signal the daemon");
+    }
+
+    /// Waits for it to exit on its own; returns its exit code and the log lines it wrote.
+    pub fn wait(mut self) -> (Option<i32>, Vec<String>) {
+        let code = self.child.wait().expect("wait for the daemon").code();
+        let log = self.log.try_iter().collect();
+        (code, log)
     }
 
     /// Stops it with SIGTERM, as a service manager does, and returns its exit code.

@@ -261,6 +261,7 @@ impl ServerControl for FakeControl {
         Ok(squadron::server::ClusterView {
             this: None,
             daemons: Vec::new(),
+            runtime: None,
         })
     }
 

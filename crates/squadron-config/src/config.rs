@@ -482,6 +482,9 @@ pub struct ServerConfig {
     /// process id.
     #[serde(default)]
     pub daemon_id: Option<String>,
+    /// Seconds the daemon running the squads holds the store for without a heartbeat (it
+    /// beats every third of it); a standby daemon takes over once it lapses.
+    pub lease_secs: u64,
 }
 
 /// `server.control_listen`.

@@ -66,6 +66,7 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("server", &["request_timeout_secs"], Kind::Integer),
     ("server", &["max_connections"], Kind::Integer),
     ("server", &["daemon_id"], Kind::Text),
+    ("server", &["lease_secs"], Kind::Integer),
     ("slack", &["fix_users"], Kind::TextList),
     ("slack", &["fix_channels"], Kind::TextList),
 ];

@@ -102,6 +102,7 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
         16,
         1_000_000,
     )?;
+    check.range(&["server", "lease_secs"], server.lease_secs, 3, 600)?;
     if let Some(channel) = &slack.channel {
         check.non_blank(&["slack", "channel"], channel)?;
     }

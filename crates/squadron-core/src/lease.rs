@@ -1,11 +1,14 @@
 //! Leases: how several daemons sharing one store agree on who works what.
 //!
-//! Every unit of work (a run's intake, a squad, the merge lane of a base branch) is held by
-//! at most one daemon at a time, through a lease that expires unless its holder renews it
-//! with a heartbeat. When a holder dies or stalls past its lease, another daemon takes the
-//! work over with the next **fencing token**: tokens of one subject only ever grow, and the
-//! store refuses a write that carries a token older than the lease's, so a daemon that wakes
-//! up after losing its lease cannot record or perform anything for that work any more.
+//! Every unit of work (a run's intake, a squad, the merge lane of a base branch, or the
+//! squad runtime of a whole store) is held by at most one daemon at a time, through a lease
+//! that expires unless its holder renews it with a heartbeat. When a holder dies or stalls
+//! past its lease, another daemon takes the work over with the next **fencing token**:
+//! tokens of one subject only ever grow, and the store refuses a write that carries a token
+//! other than the lease's, so a daemon that wakes up after losing its lease cannot record or
+//! perform anything for that work any more. A holder whose lease lapsed while nobody claimed
+//! it has lost nothing: it renews with the same token, so a late heartbeat (a slow store, a
+//! busy machine) never fails work that no one else touched.
 //!
 //! The rules live here, pure: time is an argument, the stored lease is an argument, and
 //! the store applies the answer in the same transaction that read the lease.
@@ -40,6 +43,9 @@ impl fmt::Display for DaemonId {
 /// What a lease is held on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LeaseSubject {
+    /// The squad runtime of the whole store: the daemon holding it works every run and
+    /// squad, the others stand by to take over.
+    Runtime,
     /// A run's intake: resolving its milestone, admitting its issues, creating its squads.
     Intake(RunId),
     /// One squad's work, from its first step to its end.
@@ -58,17 +64,19 @@ impl LeaseSubject {
     /// The kind of work, as stored.
     pub const fn kind(&self) -> &'static str {
         match self {
+            LeaseSubject::Runtime => "runtime",
             LeaseSubject::Intake(_) => "intake",
             LeaseSubject::Squad(_) => "squad",
             LeaseSubject::MergeLane { .. } => "merge-lane",
         }
     }
 
-    /// The subject's key, unique among all subjects: `intake:<run>`, `squad:<squad>` or
-    /// `merge-lane:<owner/name>:<base>` (git refuses `:` in branch names, so the key
-    /// splits back unambiguously).
+    /// The subject's key, unique among all subjects: `runtime`, `intake:<run>`,
+    /// `squad:<squad>` or `merge-lane:<owner/name>:<base>` (git refuses `:` in branch names,
+    /// so the key splits back unambiguously).
     pub fn key(&self) -> String {
         match self {
+            LeaseSubject::Runtime => "runtime".to_owned(),
             LeaseSubject::Intake(run) => format!("intake:{run}"),
             LeaseSubject::Squad(squad) => format!("squad:{squad}"),
             LeaseSubject::MergeLane { repository, base } => {
@@ -79,6 +87,9 @@ impl LeaseSubject {
 
     /// Parses a key written by [`LeaseSubject::key`]; `None` for anything else.
     pub fn from_key(key: &str) -> Option<LeaseSubject> {
+        if key == "runtime" {
+            return Some(LeaseSubject::Runtime);
+        }
         let (kind, rest) = key.split_once(':')?;
         if rest.is_empty() {
             return None;
@@ -101,6 +112,7 @@ impl LeaseSubject {
 impl fmt::Display for LeaseSubject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LeaseSubject::Runtime => f.write_str("the squad runtime"),
             LeaseSubject::Intake(run) => write!(f, "the intake of run {run}"),
             LeaseSubject::Squad(squad) => write!(f, "squad {squad}"),
             LeaseSubject::MergeLane { repository, base } => {
@@ -238,6 +250,7 @@ impl Claim {
 
 /// Why a daemon no longer holds a lease it had.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LeaseLost {
     /// Another claim (by another daemon, or by this one after a lapse) holds the subject
     /// with a newer token.
@@ -250,25 +263,23 @@ pub enum LeaseLost {
         /// Its current token.
         token: FencingToken,
     },
-    /// The lease lapsed: its holder did not renew it in time.
-    #[error("the lease on {subject} lapsed at {expired_at}")]
-    Lapsed {
-        /// What the lease was on.
-        subject: LeaseSubject,
-        /// When it lapsed.
-        expired_at: Timestamp,
-    },
 }
 
 impl Lease {
-    /// Claims `subject` for `claimant` at `now`, given the stored lease `current` (`None`
-    /// when the subject was never leased). A live lease of another daemon is left alone; a
-    /// live lease of the claimant is renewed; a lapsed or released one is taken over with
-    /// the next token, so the previous holder's writes are refused from now on.
+    /// Claims `subject` for `claimant`, which holds token `held` of it (`None`: it holds
+    /// none), at `now`, given the stored lease `current` (`None` when the subject was never
+    /// leased). A live lease of another daemon is left alone; the claimant's own lease is
+    /// renewed, lapsed or not, when the claimant holds its token; any other lapsed or
+    /// released lease is taken over with the next token, so the previous holder's writes are
+    /// refused from now on. A lease under the claimant's id whose token it does not hold
+    /// belongs to an earlier process under the same id (restarted after a crash): it is taken
+    /// over with the next token too, so that process, should it still run, can write nothing
+    /// more.
     pub fn claim(
         current: Option<&Lease>,
         subject: &LeaseSubject,
         claimant: &DaemonId,
+        held: Option<FencingToken>,
         now: Timestamp,
         terms: LeaseTerms,
     ) -> Claim {
@@ -283,15 +294,14 @@ impl Lease {
                 },
                 from: None,
             },
-            Some(current) if current.is_live(now) => {
-                if &current.holder == claimant {
-                    Claim::Renewed(Lease {
-                        expires_at,
-                        ..current.clone()
-                    })
-                } else {
-                    Claim::Held(current.clone())
-                }
+            Some(current) if current.is_live(now) && &current.holder != claimant => {
+                Claim::Held(current.clone())
+            }
+            Some(current) if &current.holder == claimant && held == Some(current.token) => {
+                Claim::Renewed(Lease {
+                    expires_at,
+                    ..current.clone()
+                })
             }
             Some(current) => Claim::Granted {
                 lease: Lease {
@@ -310,29 +320,18 @@ impl Lease {
         now < self.expires_at
     }
 
-    /// Whether a write by `holder` carrying `token` may happen at `now`: the token must be
-    /// this lease's (a newer claim superseded older tokens) and the lease live (a holder
-    /// that stalled past it must claim again before it writes).
+    /// Whether a write by `holder` carrying `token` may happen: the token must be this
+    /// lease's. A newer claim superseded older tokens; a lapsed lease nobody claimed since
+    /// still admits its holder, who has lost nothing.
     ///
     /// # Errors
-    /// [`LeaseLost`] saying why the write is refused.
-    pub fn admits(
-        &self,
-        holder: &DaemonId,
-        token: FencingToken,
-        now: Timestamp,
-    ) -> Result<(), LeaseLost> {
+    /// [`LeaseLost`] saying who holds the subject now.
+    pub fn admits(&self, holder: &DaemonId, token: FencingToken) -> Result<(), LeaseLost> {
         if self.token != token || &self.holder != holder {
             return Err(LeaseLost::Superseded {
                 subject: self.subject.clone(),
                 holder: self.holder.clone(),
                 token: self.token,
-            });
-        }
-        if !self.is_live(now) {
-            return Err(LeaseLost::Lapsed {
-                subject: self.subject.clone(),
-                expired_at: self.expires_at,
             });
         }
         Ok(())
@@ -342,9 +341,7 @@ impl Lease {
     /// lasting another `terms.ttl()`.
     ///
     /// # Errors
-    /// [`LeaseLost`] when the token was superseded or the lease lapsed first; a lapsed lease
-    /// must be claimed again, with a new token, so that anything the holder started before
-    /// the lapse cannot write any more.
+    /// [`LeaseLost`] when another claim superseded the token.
     pub fn renew(
         &self,
         holder: &DaemonId,
@@ -352,7 +349,7 @@ impl Lease {
         now: Timestamp,
         terms: LeaseTerms,
     ) -> Result<Lease, LeaseLost> {
-        self.admits(holder, token, now)?;
+        self.admits(holder, token)?;
         Ok(Lease {
             expires_at: now + terms.ttl,
             ..self.clone()
@@ -371,7 +368,7 @@ impl Lease {
         token: FencingToken,
         now: Timestamp,
     ) -> Result<Lease, LeaseLost> {
-        self.admits(holder, token, now)?;
+        self.admits(holder, token)?;
         Ok(Lease {
             expires_at: now,
             ..self.clone()

@@ -14,7 +14,7 @@ use crate::codec::{column, timestamp};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::store::SqlStore;
 
-const DAEMON_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, stopped_at";
+const DAEMON_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, lease_ms, stopped_at";
 
 /// One daemon as registered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct DaemonRecord {
     pub started_at: Timestamp,
     /// Its last heartbeat.
     pub heartbeat_at: Timestamp,
+    /// How long it may stay silent before others see it gone: the length of its leases.
+    pub lease: Duration,
     /// When it stopped, if it said so.
     pub stopped_at: Option<Timestamp>,
 }
@@ -36,10 +38,10 @@ pub struct DaemonRecord {
 /// Where a registered daemon stands, as others see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DaemonState {
-    /// It beat within the silence allowed.
+    /// It beat within its lease.
     Running,
-    /// It has not beaten for longer than allowed and did not say it stopped: killed,
-    /// paused or cut off. Its leases lapse and other daemons take its work over.
+    /// It has not beaten for longer than its lease and did not say it stopped: killed,
+    /// paused or cut off. Its leases lapsed and other daemons take its work over.
     Silent,
     /// It stopped and said so.
     Stopped,
@@ -57,11 +59,11 @@ impl DaemonState {
 }
 
 impl DaemonRecord {
-    /// Where the daemon stands at `now`, allowing `silence` between heartbeats.
-    pub fn state(&self, now: Timestamp, silence: Duration) -> DaemonState {
+    /// Where the daemon stands at `now`.
+    pub fn state(&self, now: Timestamp) -> DaemonState {
         if self.stopped_at.is_some() {
             DaemonState::Stopped
-        } else if now.since(self.heartbeat_at) > silence {
+        } else if now.since(self.heartbeat_at) > self.lease {
             DaemonState::Silent
         } else {
             DaemonState::Running
@@ -70,12 +72,12 @@ impl DaemonRecord {
 }
 
 impl SqlStore {
-    /// Registers the daemon `id` (process `pid` on `host`) as started at `at`. A daemon
-    /// restarting under its id replaces its old record.
+    /// Registers the daemon `id` (process `pid` on `host`, holding leases of `lease`) as
+    /// started at `at`. A daemon restarting under its id replaces its old record.
     ///
     /// # Errors
     /// [`StoreErrorKind::Conflict`] when another process registered under `id` beat within
-    /// `silence` and did not stop: it is alive, and sharing its id would let both work the
+    /// its lease and did not stop: it is alive, and sharing its id would let both work the
     /// same squads.
     pub async fn register_daemon(
         &self,
@@ -83,21 +85,22 @@ impl SqlStore {
         host: &str,
         pid: u32,
         at: Timestamp,
-        silence: Duration,
+        lease: Duration,
     ) -> Result<(), StoreError> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let what = || format!("register daemon `{id}`");
         // The update only replaces a record that is stopped, silent, or this very process,
         // so two daemons starting under one id cannot both succeed.
         let updated = sqlx::query(
             "UPDATE daemons SET host = $2, pid = $3, started_at = $4, heartbeat_at = $4, \
-             stopped_at = NULL WHERE id = $1 \
-             AND (stopped_at IS NOT NULL OR heartbeat_at < $5 OR (host = $2 AND pid = $3))",
+             lease_ms = $5, stopped_at = NULL WHERE id = $1 AND (stopped_at IS NOT NULL \
+             OR heartbeat_at + lease_ms < $4 OR (host = $2 AND pid = $3))",
         )
         .bind(id.as_str())
         .bind(host)
         .bind(i64::from(pid))
         .bind(at.as_millis())
-        .bind((at - silence).as_millis())
+        .bind(lease_ms)
         .execute(&self.pool)
         .await
         .map_err(|error| StoreError::database(what(), error))?;
@@ -105,13 +108,14 @@ impl SqlStore {
             return Ok(());
         }
         let inserted = sqlx::query(
-            "INSERT INTO daemons (id, host, pid, started_at, heartbeat_at, stopped_at) \
-             VALUES ($1, $2, $3, $4, $4, NULL) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO daemons (id, host, pid, started_at, heartbeat_at, lease_ms, stopped_at) \
+             VALUES ($1, $2, $3, $4, $4, $5, NULL) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.as_str())
         .bind(host)
         .bind(i64::from(pid))
         .bind(at.as_millis())
+        .bind(lease_ms)
         .execute(&self.pool)
         .await
         .map_err(|error| StoreError::database(what(), error))?;
@@ -205,12 +209,17 @@ impl SqlStore {
 
 fn daemon_record(row: &AnyRow) -> Result<DaemonRecord, StoreError> {
     let pid: i64 = column(row, "pid")?;
+    let lease_ms: i64 = column(row, "lease_ms")?;
     Ok(DaemonRecord {
         id: DaemonId::new(column::<String>(row, "id")?),
         host: column(row, "host")?,
         pid: u32::try_from(pid).map_err(|_| StoreError::corrupt("pid", &pid.to_string()))?,
         started_at: timestamp(row, "started_at")?,
         heartbeat_at: timestamp(row, "heartbeat_at")?,
+        lease: Duration::from_millis(
+            u64::try_from(lease_ms)
+                .map_err(|_| StoreError::corrupt("lease_ms", &lease_ms.to_string()))?,
+        ),
         stopped_at: column::<Option<i64>>(row, "stopped_at")?.map(Timestamp::from_millis),
     })
 }

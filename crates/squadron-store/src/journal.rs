@@ -38,7 +38,7 @@ impl SqlStore {
         // A squad's effects begin only under its lease: a daemon that lost the squad cannot
         // claim an effect, so it never performs one.
         let fence = match squad_id {
-            Some(id) => self.fence(&LeaseSubject::Squad(id.clone()), at)?,
+            Some(id) => self.fence(&LeaseSubject::Squad(id.clone()))?,
             None => None,
         };
         for _ in 0..BEGIN_ROUNDS {
@@ -224,7 +224,7 @@ impl SqlStore {
                 .await?
                 .and_then(|entry| entry.squad_id)
             {
-                Some(id) => self.fence(&LeaseSubject::Squad(id), at)?,
+                Some(id) => self.fence(&LeaseSubject::Squad(id))?,
                 None => None,
             },
             None => None,

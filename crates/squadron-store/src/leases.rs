@@ -40,6 +40,9 @@ const LEASE_COLUMNS: &str = "subject, holder, token, expires_at";
 #[derive(Debug)]
 pub(crate) struct FenceBook {
     holder: DaemonId,
+    /// The one lease every write is fenced by, when the daemon works the whole store under
+    /// one lease ([`LeaseSubject::Runtime`]) rather than each squad under its own.
+    scope: Option<LeaseSubject>,
     tokens: Mutex<HashMap<String, FencingToken>>,
 }
 
@@ -65,23 +68,31 @@ impl FenceBook {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&subject.key());
     }
+
+    /// Forgets `token` of `subject` if it is still the one held: a refused write that
+    /// carried it must not forget a newer token claimed in the meantime.
+    fn forget_token(&self, subject: &LeaseSubject, token: FencingToken) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if tokens.get(&subject.key()) == Some(&token) {
+            tokens.remove(&subject.key());
+        }
+    }
 }
 
 /// What one fenced write checks, inside its own statement: the lease on `subject` is held
-/// by `holder` with `token` and lives past `at`.
+/// by `holder` with `token` (no newer claim superseded it).
 #[derive(Clone, Debug)]
 pub(crate) struct Fence {
     pub(crate) subject: LeaseSubject,
     pub(crate) holder: String,
     pub(crate) token: i64,
-    pub(crate) at: i64,
     /// `FOR SHARE` on PostgreSQL: the lease row stays locked until the write commits, so a
     /// takeover waits for it instead of slipping in between the check and the write.
     lock: &'static str,
 }
 
 impl Fence {
-    /// ` AND EXISTS (…)` checking the lease of `fence`, with its four parameters numbered
+    /// ` AND EXISTS (…)` checking the lease of `fence`, with its three parameters numbered
     /// from `first`, or nothing without a fence; bind them with [`Fence::bind`].
     pub(crate) fn condition(fence: Option<&Fence>, first: usize) -> String {
         let Some(fence) = fence else {
@@ -89,11 +100,10 @@ impl Fence {
         };
         format!(
             " AND EXISTS (SELECT 1 FROM leases WHERE subject = ${} AND holder = ${} \
-             AND token = ${} AND expires_at > ${}{})",
+             AND token = ${}{})",
             first,
             first + 1,
             first + 2,
-            first + 3,
             fence.lock
         )
     }
@@ -107,8 +117,7 @@ impl Fence {
             Some(fence) => query
                 .bind(fence.subject.key())
                 .bind(fence.holder.clone())
-                .bind(fence.token)
-                .bind(fence.at),
+                .bind(fence.token),
             None => query,
         }
     }
@@ -132,9 +141,22 @@ impl SqlStore {
     /// and fences every write for a squad with the squad's token, refusing writes for squads
     /// it does not hold. Clones of the returned handle share the tokens it holds.
     pub fn for_daemon(&self, holder: DaemonId) -> SqlStore {
+        self.with_book(holder, None)
+    }
+
+    /// A handle on the same database for the daemon `holder` whose every write for a squad
+    /// (or a run's squads) is fenced by its one lease on `scope`, e.g.
+    /// [`LeaseSubject::Runtime`] for the daemon that runs every squad of the store while
+    /// others stand by.
+    pub fn fenced_by(&self, holder: DaemonId, scope: LeaseSubject) -> SqlStore {
+        self.with_book(holder, Some(scope))
+    }
+
+    fn with_book(&self, holder: DaemonId, scope: Option<LeaseSubject>) -> SqlStore {
         let mut store = self.clone();
         store.fences = Some(Arc::new(FenceBook {
             holder,
+            scope,
             tokens: Mutex::new(HashMap::new()),
         }));
         store
@@ -145,19 +167,16 @@ impl SqlStore {
         self.fences.as_ref().map(|book| &book.holder)
     }
 
-    /// The fence a write for `subject` at `at` must pass: `None` for a handle without a
-    /// daemon (one process, no leases).
+    /// The fence a write for `subject` must pass: `None` for a handle without a daemon (one
+    /// process, no leases).
     ///
     /// # Errors
     /// [`StoreErrorKind::Fenced`] when the daemon holds no lease on `subject`.
-    pub(crate) fn fence(
-        &self,
-        subject: &LeaseSubject,
-        at: Timestamp,
-    ) -> Result<Option<Fence>, StoreError> {
+    pub(crate) fn fence(&self, subject: &LeaseSubject) -> Result<Option<Fence>, StoreError> {
         let Some(book) = &self.fences else {
             return Ok(None);
         };
+        let subject = book.scope.as_ref().unwrap_or(subject);
         let token = book.token(subject).ok_or_else(|| {
             StoreError::new(
                 StoreErrorKind::Fenced,
@@ -171,7 +190,6 @@ impl SqlStore {
             subject: subject.clone(),
             holder: book.holder.as_str().to_owned(),
             token: stored_count(token.get(), "fencing token")?,
-            at: at.as_millis(),
             lock: if self.is_postgres() { " FOR SHARE" } else { "" },
         }))
     }
@@ -188,13 +206,13 @@ impl SqlStore {
         let refusal = match self.lease(&fence.subject).await? {
             None => Some(format!("{} was never leased", fence.subject)),
             Some(lease) => lease
-                .admits(&holder, token, Timestamp::from_millis(fence.at))
+                .admits(&holder, token)
                 .err()
                 .map(|lost| lost.to_string()),
         };
         Ok(refusal.map(|reason| {
             if let Some(book) = &self.fences {
-                book.forget(&fence.subject);
+                book.forget_token(&fence.subject, token);
             }
             StoreError::new(
                 StoreErrorKind::Fenced,
@@ -242,8 +260,9 @@ impl SqlStore {
         let book = self.book(|| format!("claim {subject}"))?;
         let mut connection = self.connection(|| format!("claim {subject}")).await?;
         for _ in 0..CAS_ROUNDS {
+            let held = book.token(subject);
             if let Some(claim) =
-                claim_on(&mut connection, subject, &book.holder, now, terms).await?
+                claim_on(&mut connection, subject, &book.holder, held, now, terms).await?
             {
                 if let Some(lease) = claim.held_by_claimant() {
                     book.hold(lease);
@@ -282,7 +301,7 @@ impl SqlStore {
             let renewed = match current.renew(&book.holder, token, now, terms) {
                 Ok(renewed) => renewed,
                 Err(lost) => {
-                    book.forget(subject);
+                    book.forget_token(subject, token);
                     return Err(StoreError::new(
                         StoreErrorKind::Fenced,
                         format!("{}: {lost}", what()),
@@ -383,6 +402,22 @@ impl SqlStore {
         Ok(squads)
     }
 
+    /// Ends at `at` every live lease held by `holder`, a daemon known to be dead (its
+    /// process is gone), so others take its work over at once rather than after its leases
+    /// lapse. Returns how many leases ended.
+    pub async fn end_leases_of(&self, holder: &DaemonId, at: Timestamp) -> Result<u64, StoreError> {
+        let ended =
+            sqlx::query("UPDATE leases SET expires_at = $2 WHERE holder = $1 AND expires_at > $2")
+                .bind(holder.as_str())
+                .bind(at.as_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    StoreError::database(format!("end the leases of daemon `{holder}`"), error)
+                })?;
+        Ok(ended.rows_affected())
+    }
+
     /// Who wrote each event of a squad's log, in order.
     pub async fn event_writers(&self, id: &SquadId) -> Result<Vec<EventWriter>, StoreError> {
         let rows = sqlx::query(
@@ -477,7 +512,16 @@ async fn claim_free_squads(
     for id in candidates {
         // A candidate another daemon claimed since the select is simply not ours this time.
         if let Some(claim) =
-            claim_on(connection, &LeaseSubject::Squad(id), claimant, now, terms).await?
+            // Only free squads are candidates: whatever this daemon held of them lapsed.
+            claim_on(
+                connection,
+                &LeaseSubject::Squad(id),
+                claimant,
+                None,
+                now,
+                terms,
+            )
+            .await?
             && let Some(lease) = claim.held_by_claimant()
         {
             claimed.push(lease.clone());
@@ -492,11 +536,12 @@ async fn claim_on(
     connection: &mut AnyConnection,
     subject: &LeaseSubject,
     claimant: &DaemonId,
+    held: Option<FencingToken>,
     now: Timestamp,
     terms: LeaseTerms,
 ) -> Result<Option<Claim>, StoreError> {
     let current = read_lease(connection, subject).await?;
-    let claim = Lease::claim(current.as_ref(), subject, claimant, now, terms);
+    let claim = Lease::claim(current.as_ref(), subject, claimant, held, now, terms);
     let applied = match (&claim, &current) {
         (Claim::Held(_), _) => true,
         (Claim::Granted { lease, .. } | Claim::Renewed(lease), None) => {

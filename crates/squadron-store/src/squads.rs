@@ -35,10 +35,7 @@ impl SqlStore {
             .map(|pr| stored_count(pr.0, "PR number"))
             .transpose()?;
         // A run's squads are created by whoever holds its intake.
-        let fence = self.fence(
-            &LeaseSubject::Intake(squad.run_id.clone()),
-            record.created_at,
-        )?;
+        let fence = self.fence(&LeaseSubject::Intake(squad.run_id.clone()))?;
         let mut tx = self
             .pool
             .begin()
@@ -156,7 +153,7 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<SquadEvent, StoreError> {
         let what = || format!("move squad `{id}` from {expected_from} to {to}");
-        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()))?;
         let mut tx = self
             .pool
             .begin()
@@ -248,7 +245,7 @@ impl SqlStore {
             ),
         };
         let what = || format!("record {kind} of squad `{id}`");
-        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()))?;
         let query = sqlx::query::<Any>(sql);
         let query = match change {
             SquadChange::Round(round) => query.bind(i64::from(*round)),
@@ -294,7 +291,7 @@ impl SqlStore {
     ) -> Result<SquadEvent, StoreError> {
         check_json(payload, &format!("the payload of {kind} event"))?;
         let what = || format!("append {kind} event to squad `{id}`");
-        let fence = self.fence(&LeaseSubject::Squad(id.clone()), at)?;
+        let fence = self.fence(&LeaseSubject::Squad(id.clone()))?;
         let mut tx = self
             .pool
             .begin()

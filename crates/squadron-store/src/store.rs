@@ -24,6 +24,10 @@ use crate::location::StoreLocation;
 /// so this only runs out when something holds the database far longer than Squadron would.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a PostgreSQL session may sit inside a transaction without a statement. Store
+/// transactions last milliseconds; only a stalled process exceeds this.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+
 /// How long taking a connection from the pool may take before the operation fails as
 /// unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,6 +119,15 @@ impl SqlStore {
                         let busy =
                             format!("PRAGMA busy_timeout = {}", SQLITE_BUSY_TIMEOUT.as_millis());
                         connection.execute(sqlx::AssertSqlSafe(busy)).await?;
+                    } else {
+                        // A fenced write holds its lease row FOR SHARE until it commits. A
+                        // daemon paused (SIGSTOP) inside a transaction would keep every other
+                        // daemon from taking its lease over; PostgreSQL ends such a session.
+                        let idle = format!(
+                            "SET idle_in_transaction_session_timeout = {}",
+                            IDLE_IN_TRANSACTION.as_millis()
+                        );
+                        connection.execute(sqlx::AssertSqlSafe(idle)).await?;
                     }
                     Ok(())
                 })
@@ -188,6 +201,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "daemons",
                 include_str!("../migrations/sqlite/0003_daemons.sql"),
             ),
+            (
+                4,
+                "daemon leases",
+                include_str!("../migrations/sqlite/0004_daemon_leases.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -204,6 +222,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 3,
                 "daemons",
                 include_str!("../migrations/postgres/0003_daemons.sql"),
+            ),
+            (
+                4,
+                "daemon leases",
+                include_str!("../migrations/postgres/0004_daemon_leases.sql"),
             ),
         ],
     };

@@ -24,7 +24,7 @@ impl SqlStore {
         let what = || format!("record a {role} message of squad `{squad_id}`");
         let columns = message_columns(message);
         // An agent of a daemon that lost the squad stops at its next message.
-        let fence = self.fence(&LeaseSubject::Squad(squad_id.clone()), at)?;
+        let fence = self.fence(&LeaseSubject::Squad(squad_id.clone()))?;
         let mut tx = self
             .pool
             .begin()

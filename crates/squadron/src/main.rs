@@ -10,6 +10,7 @@ mod logging;
 mod membership;
 mod output;
 mod progress;
+mod runtime_lease;
 mod wiring;
 
 use std::io::{IsTerminal, Write as _};

@@ -31,10 +31,13 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// How long a registered daemon may stay silent before others see it as gone, and how
-/// often it beats: the terms of the leases it holds, so a daemon shown alive holds its work.
-pub fn terms() -> LeaseTerms {
-    LeaseTerms::default()
+/// How long this daemon's leases last (`server.lease_secs`) and how often it beats (every
+/// third of that). Its registration uses the same terms, so a daemon shown alive holds its
+/// work.
+pub fn terms(config: &Config) -> LeaseTerms {
+    let ttl = Duration::from_secs(config.server.lease_secs);
+    // The configuration keeps the lease at 3 s or more, so a third of it is a valid beat.
+    LeaseTerms::new(ttl, ttl / 3).unwrap_or_default()
 }
 
 /// This daemon's registration, kept alive by a heartbeat until [`Membership::leave`].
@@ -63,10 +66,10 @@ impl Membership {
         id: DaemonId,
         store: Arc<SqlStore>,
         clock: Arc<dyn Clock>,
+        terms: LeaseTerms,
     ) -> Result<Membership, CliError> {
         let host = host_name();
         let pid = std::process::id();
-        let terms = terms();
         store
             .register_daemon(&id, &host, pid, clock.now(), terms.ttl())
             .await

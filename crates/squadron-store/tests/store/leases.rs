@@ -190,27 +190,34 @@ pub async fn writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad(
     );
 }
 
-pub async fn a_lapsed_lease_refuses_writes_until_its_daemon_claims_again(db: TestDb) {
+pub async fn a_lapsed_lease_keeps_its_daemon_writing_until_another_claims_it(db: TestDb) {
     let _store = store_with_squad(&db).await;
-    let a = daemon(&db, "a").await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
     let id = SquadId::from("s1");
     a.claim_lease(&s1(), at(0), terms()).await.expect("claim");
-    let lapsed = a
-        .append_event(&id, "note", "{}", at(30))
+    // A late heartbeat: nobody claimed the squad meanwhile, so `a` has lost nothing.
+    a.append_event(&id, "note", "{}", at(40))
         .await
-        .expect_err("nobody took over, but the lease lapsed");
-    assert_eq!(lapsed.kind(), StoreErrorKind::Fenced);
-    assert!(lapsed.to_string().contains("lapsed"), "{lapsed}");
+        .expect("a write after the lapse, before any takeover");
+    let renewed = a.renew_lease(&s1(), at(41), terms()).await.expect("renew");
+    assert_eq!(renewed.token, FencingToken::FIRST);
+    assert_eq!(renewed.expires_at, at(71));
 
-    let again = a.claim_lease(&s1(), at(31), terms()).await.expect("claim");
-    assert_eq!(token(&again), Some(2));
-    a.append_event(&id, "note", "{}", at(32))
+    // Once another daemon claims it after a lapse, `a` is out.
+    b.claim_lease(&s1(), at(72), terms()).await.expect("claim");
+    let refused = a
+        .append_event(&id, "note", "{}", at(73))
         .await
-        .expect("writes resume under the new token");
-    let last: Option<EventWriter> = a.event_writers(&id).await.expect("writers").pop();
+        .expect_err("superseded");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced);
+    assert!(
+        refused.to_string().contains("held by b with token #2"),
+        "{refused}"
+    );
+    let last: Option<EventWriter> = b.event_writers(&id).await.expect("writers").pop();
     assert_eq!(
         last.and_then(|writer| writer.token),
-        Some(FencingToken::new(2))
+        Some(FencingToken::FIRST)
     );
 }
 

@@ -56,7 +56,7 @@ on_both_backends! {
     leases::claims_renewals_and_takeovers_follow_the_lease_rules,
     leases::racing_daemons_on_one_subject_let_exactly_one_win,
     leases::writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad,
-    leases::a_lapsed_lease_refuses_writes_until_its_daemon_claims_again,
+    leases::a_lapsed_lease_keeps_its_daemon_writing_until_another_claims_it,
     leases::an_effect_begun_before_a_takeover_is_left_pending_for_the_new_holder,
     leases::a_daemon_writes_only_for_work_it_holds,
     leases::daemons_claiming_squads_together_take_each_free_squad_once,

@@ -21,8 +21,8 @@ pub async fn migrations_are_idempotent_on_reopen(db: TestDb) {
         .query_text("SELECT CAST(COUNT(*) AS TEXT) FROM _sqlx_migrations")
         .await;
     assert_eq!(
-        applied, "3",
-        "the initial schema, the leases and the daemons"
+        applied, "4",
+        "the initial schema, the leases, the daemons and their leases' length"
     );
 }
 

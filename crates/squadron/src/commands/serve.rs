@@ -3,7 +3,10 @@
 //! then stops accepting, lets in-flight work checkpoint, and exits 0. A service that is
 //! down at start does not keep it from serving: it says so on `/readyz` and the dashboard
 //! and starts the runtime once the service answers. It registers with the store under its
-//! daemon id (`membership.rs`), beats while it runs and records when it stops.
+//! daemon id (`membership.rs`), beats while it runs and records when it stops. Of the
+//! daemons sharing a store one runs the squads under the runtime lease; the others serve
+//! reads and stand by to take over (`runtime_lease.rs`); SIGTERM hands the lease over after
+//! the checkpoint, and a daemon that lost it exits with 75.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -16,7 +19,8 @@ use squadron::server::{
 };
 use squadron_config::{ControlListen, Secrets};
 use squadron_core::Usd;
-use squadron_core::lease::DaemonId;
+use squadron_core::lease::LeaseLost;
+use squadron_core::ports::Clock;
 use squadron_store::SqlStore;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -25,7 +29,8 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
 use crate::format::now;
-use crate::membership::{Membership, daemon_id};
+use crate::membership::{self, Membership, daemon_id};
+use crate::runtime_lease::RuntimeLease;
 use crate::wiring::{SystemClock, build_pipeline_reporting, code_host, linear_client, review_mode};
 
 /// Loads the configuration, opens the store, starts the runtime and serves until a signal.
@@ -40,20 +45,17 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
         &control_access(&context, &secrets),
     )?;
     let store = Arc::new(context.open_store().await?);
+    let terms = membership::terms(&context.config);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let membership = Membership::join(
         daemon_id(&context.config),
         Arc::clone(&store),
-        Arc::new(SystemClock),
+        Arc::clone(&clock),
+        terms,
     )
     .await?;
-    let served = serve(
-        context,
-        store,
-        Some(membership.id().clone()),
-        args.listen,
-        args.control_listen,
-    )
-    .await;
+    let lease = RuntimeLease::new(membership.id().clone(), &store, clock, terms);
+    let served = serve(context, store, lease, args.listen, args.control_listen).await;
     membership.leave().await;
     served
 }
@@ -70,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
 pub async fn serve(
     context: Context,
     store: Arc<SqlStore>,
-    daemon: Option<DaemonId>,
+    lease: RuntimeLease,
     listen: Option<SocketAddr>,
     control_listen: Option<ControlListen>,
 ) -> Result<ExitCode, CliError> {
@@ -89,25 +91,47 @@ pub async fn serve(
     };
 
     let readiness = Readiness::new();
-    let control = DaemonControl::waiting(daemon, Arc::clone(&store), "starting");
+    let control =
+        DaemonControl::waiting(Some(lease.daemon().clone()), Arc::clone(&store), "starting");
     let context = Arc::new(context);
-    match start_runtime(&context, &store, &control, &readiness).await {
-        Ok(()) => {}
-        Err(error) if error.class() == ErrorClass::Transient => {
-            warn!(
-                error = %error.message(),
-                "serving without the squad runtime until the services answer; retrying in the background"
-            );
-            tokio::spawn(retry_start(
-                Arc::clone(&context),
-                Arc::clone(&store),
-                Arc::clone(&control),
-                readiness.clone(),
-                error.message().to_owned(),
-            ));
+    let lease = Arc::new(lease);
+    // The runtime writes through the store fenced by the runtime lease.
+    let runtime_store = Arc::new(lease.store().clone());
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+    let holding = if lease.try_acquire(&control).await? {
+        match start_runtime(&context, &runtime_store, &control, &readiness).await {
+            Ok(()) => {}
+            Err(error) if error.class() == ErrorClass::Transient => {
+                warn!(
+                    error = %error.message(),
+                    "serving without the squad runtime until the services answer; retrying in the background"
+                );
+                tokio::spawn(retry_start(
+                    Arc::clone(&context),
+                    Arc::clone(&runtime_store),
+                    Arc::clone(&control),
+                    readiness.clone(),
+                    error.message().to_owned(),
+                ));
+            }
+            Err(error) => {
+                lease.release().await;
+                return Err(error);
+            }
         }
-        Err(error) => return Err(error),
-    }
+        tokio::spawn(keep_lease(Arc::clone(&lease), lost_tx))
+    } else {
+        info!(daemon = %lease.daemon(), "standing by: another daemon runs the squads of this store");
+        readiness.record("runtime", false, "standing by for another daemon", now());
+        tokio::spawn(stand_by(
+            Arc::clone(&context),
+            Arc::clone(&runtime_store),
+            Arc::clone(&control),
+            readiness.clone(),
+            Arc::clone(&lease),
+            lost_tx,
+        ))
+    };
     tokio::spawn(probe_services(
         Arc::clone(&context),
         Arc::clone(&control),
@@ -116,6 +140,7 @@ pub async fn serve(
 
     let runtime_stopped = control.stopped();
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
+    let (lost_said_tx, lost_said_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         tokio::select! {
             signal = shutdown_signal() => info!(signal, "received a shutdown signal"),
@@ -124,14 +149,28 @@ pub async fn serve(
                 // nothing executes.
                 let _ = failed_tx.send(failure);
             }
+            Ok(lost) = lost_rx => {
+                // Another daemon runs the squads now; whatever this one still tries for them
+                // is refused. Stop, so a service manager starts it again as a standby.
+                let _ = lost_said_tx.send(lost);
+            }
         }
     };
     let control: Arc<dyn ServerControl> = control;
     let server = Server::new(control, Arc::new(SystemClock), settings).with_readiness(readiness);
-    server::run(listeners, server, shutdown)
-        .await
-        .map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
+    let served = server::run(listeners, server, shutdown).await;
+    // The runtime checkpointed (or never ran): hand the squads over at once, and claim
+    // nothing more on the way out.
+    holding.abort();
+    lease.release().await;
+    served.map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
 
+    if let Ok(lost) = lost_said_rx.await {
+        return Err(
+            CliError::transient(format!("stopped running the squads: {lost}"))
+                .with_hint("another daemon took the store over; start this one again to stand by"),
+        );
+    }
     match failed_rx.await {
         Ok(Some(failure)) => Err(CliError::internal(format!(
             "the squad runtime stopped: {}",
@@ -213,6 +252,39 @@ async fn retry_start(
             }
         }
     }
+}
+
+/// Keeps the runtime lease renewed; says when it is lost.
+async fn keep_lease(lease: Arc<RuntimeLease>, lost: tokio::sync::oneshot::Sender<LeaseLost>) {
+    let why = lease.keep().await;
+    tracing::error!(reason = %why, "this daemon lost the squad runtime to another daemon");
+    let _ = lost.send(why);
+}
+
+/// Stands by until this daemon holds the runtime lease, then starts the runtime (which
+/// resumes every unfinished squad) and keeps the lease.
+async fn stand_by(
+    context: Arc<Context>,
+    store: Arc<SqlStore>,
+    control: Arc<DaemonControl>,
+    readiness: Readiness,
+    lease: Arc<RuntimeLease>,
+    lost: tokio::sync::oneshot::Sender<LeaseLost>,
+) {
+    lease.stand_by(&control).await;
+    info!(daemon = %lease.daemon(), "taking over the squads of this store");
+    control.still_waiting("taking over the squads of this store: starting the squad runtime");
+    if let Err(error) = start_runtime(&context, &store, &control, &readiness).await {
+        warn!(error = %error.message(), "the squad runtime cannot start yet; retrying");
+        tokio::spawn(retry_start(
+            Arc::clone(&context),
+            Arc::clone(&store),
+            Arc::clone(&control),
+            readiness,
+            error.message().to_owned(),
+        ));
+    }
+    keep_lease(lease, lost).await;
 }
 
 /// Checks Linear (and GitHub once the runtime runs) every [`PROBE_EVERY`], so `/readyz`

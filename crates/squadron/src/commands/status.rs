@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
+use squadron_core::lease::{Lease, LeaseSubject};
 use squadron_core::ports::{RunRecord, SquadRecord};
 use squadron_core::{Phase, RunId, RunTrigger, SquadId, Timestamp, Usd};
 use squadron_store::{DaemonRecord, SqlStore, SquadOverview};
@@ -45,17 +46,17 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
 async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     let (runs, squads) = read(store, args.run.as_deref()).await?;
     let gates = gate_holds(store, &squads).await;
-    let daemons = store.daemons().await.map_err(store_error)?;
+    let (daemons, runtime) = read_daemons(store).await?;
     if args.json {
         let mut status = status_json(&runs, &squads);
-        status["daemons"] = daemons_json(&daemons, now());
+        status["daemons"] = daemons_json(&daemons, runtime.as_ref(), now());
         crate::output::println(&format!("{status:#}"))?;
     } else {
         let width = Look::of_stdout().width();
         crate::output::print(&format!(
             "{}{}",
             status_text(&runs, &squads, &gates, now(), width),
-            daemons_text(&daemons, now(), width)
+            daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
     }
     Ok(())
@@ -92,13 +93,13 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     loop {
         let (runs, squads) = read(store, args.run.as_deref()).await?;
         let gates = gate_holds(store, &squads).await;
-        let daemons = store.daemons().await.map_err(store_error)?;
+        let (daemons, runtime) = read_daemons(store).await?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
             "\x1b[2J\x1b[H{}{}",
             status_text(&runs, &squads, &gates, now(), width),
-            daemons_text(&daemons, now(), width)
+            daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
@@ -271,9 +272,24 @@ fn squad_table(squads: &[&SquadOverview], now: Timestamp, width: Option<usize>) 
     table
 }
 
+/// The daemons registered with the store and the lease of the one running its squads.
+async fn read_daemons(store: &SqlStore) -> Result<(Vec<DaemonRecord>, Option<Lease>), CliError> {
+    let daemons = store.daemons().await.map_err(store_error)?;
+    let runtime = store
+        .lease(&LeaseSubject::Runtime)
+        .await
+        .map_err(store_error)?;
+    Ok((daemons, runtime))
+}
+
 /// The daemons sharing the store, below the runs; nothing when none ever registered (runs
 /// of `squadron run` alone).
-fn daemons_text(daemons: &[DaemonRecord], now: Timestamp, width: Option<usize>) -> String {
+fn daemons_text(
+    daemons: &[DaemonRecord],
+    runtime: Option<&Lease>,
+    now: Timestamp,
+    width: Option<usize>,
+) -> String {
     if daemons.is_empty() {
         return String::new();
     }
@@ -284,11 +300,9 @@ fn daemons_text(daemons: &[DaemonRecord], now: Timestamp, width: Option<usize>) 
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(u16::try_from(width).unwrap_or(u16::MAX));
     }
-    table.set_header(["daemon", "host", "pid", "state", "up", "last heard"]);
-    // Silent once it missed its leases' length of heartbeats, as the API says.
-    let silence = crate::membership::terms().ttl();
+    table.set_header(["daemon", "host", "pid", "state", "duty", "up", "last heard"]);
     for daemon in daemons {
-        let state = daemon.state(now, silence);
+        let state = daemon.state(now);
         let up = match daemon.stopped_at {
             Some(stopped) => format!("stopped {} ago", age(stopped, now)),
             None => age(daemon.started_at, now),
@@ -298,6 +312,7 @@ fn daemons_text(daemons: &[DaemonRecord], now: Timestamp, width: Option<usize>) 
             daemon.host.clone(),
             daemon.pid.to_string(),
             state.as_str().to_owned(),
+            squadron::server::daemon_duty(daemon, runtime, now).to_owned(),
             up,
             format!("{} ago", age(daemon.heartbeat_at, now)),
         ]);
@@ -305,10 +320,10 @@ fn daemons_text(daemons: &[DaemonRecord], now: Timestamp, width: Option<usize>) 
     format!("Daemons sharing this store\n{table}\n")
 }
 
-fn daemons_json(daemons: &[DaemonRecord], now: Timestamp) -> Value {
+fn daemons_json(daemons: &[DaemonRecord], runtime: Option<&Lease>, now: Timestamp) -> Value {
     daemons
         .iter()
-        .map(|daemon| squadron::server::daemon_json(daemon, now))
+        .map(|daemon| squadron::server::daemon_json(daemon, runtime, now))
         .collect()
 }
 

@@ -183,18 +183,32 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Value>,
     Ok(Json(json!({ "status": "ok" })))
 }
 
-/// `GET /api/daemons`: the daemons sharing the store, which one answered, and where each
-/// stands (running, silent past its lease, stopped).
+/// `GET /api/daemons`: the daemons sharing the store, which one answered, which one runs the
+/// squads, and where each stands (running, silent past its lease, stopped).
 pub(crate) async fn daemons(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let cluster = state.control.cluster().await?;
     let now = state.clock.now();
     let daemons: Vec<Value> = cluster
         .daemons
         .iter()
-        .map(|daemon| daemon_json(daemon, now))
+        .map(|daemon| daemon_json(daemon, cluster.runtime.as_ref(), now))
         .collect();
+    // Who runs the squads: the holder of a live runtime lease; nobody between a holder's
+    // end and a standby's takeover.
+    let runtime = cluster
+        .runtime
+        .as_ref()
+        .filter(|lease| lease.is_live(now))
+        .map(|lease| {
+            json!({
+                "daemon": lease.holder.as_str(),
+                "token": lease.token.get(),
+                "expires_at": rfc3339(lease.expires_at),
+            })
+        });
     Ok(Json(json!({
         "this": cluster.this.as_ref().map(DaemonId::as_str),
+        "runtime": runtime,
         "daemons": daemons,
     })))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use squadron_core::gate::CommitSha;
-use squadron_core::lease::DaemonId;
+use squadron_core::lease::{DaemonId, Lease};
 use squadron_core::ports::{
     JournalEntry, RepoRef, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
@@ -74,6 +74,8 @@ pub struct ClusterView {
     pub this: Option<DaemonId>,
     /// Every daemon ever registered, by id.
     pub daemons: Vec<DaemonRecord>,
+    /// The lease of the daemon that runs (or last ran) the squads of the store.
+    pub runtime: Option<Lease>,
 }
 
 /// A squad with what its model calls used so far.

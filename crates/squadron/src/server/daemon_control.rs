@@ -185,10 +185,7 @@ impl ServerControl for DaemonControl {
     }
 
     async fn cluster(&self) -> Result<ClusterView, ControlError> {
-        Ok(ClusterView {
-            this: self.daemon.clone(),
-            daemons: self.reads.daemons().await?,
-        })
+        self.reads.cluster(self.daemon.clone()).await
     }
 
     async fn shutdown(&self) {

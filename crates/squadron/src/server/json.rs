@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use squadron_core::lease::LeaseTerms;
+use squadron_core::lease::Lease;
 use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
 use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
-use squadron_store::DaemonRecord;
+use squadron_store::{DaemonRecord, DaemonState};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -314,16 +314,29 @@ pub fn rfc3339(at: Timestamp) -> String {
         .unwrap_or_else(|| format!("{}ms", at.as_millis()))
 }
 
-/// One daemon sharing the store: its id, where it runs, and its state at `now` (silent once
-/// it missed its leases' length of heartbeats).
-pub fn daemon_json(daemon: &DaemonRecord, now: Timestamp) -> Value {
+/// One daemon sharing the store: its id, where it runs, its state at `now` (silent once it
+/// missed its lease's length of heartbeats) and its duty given the store's `runtime` lease.
+pub fn daemon_json(daemon: &DaemonRecord, runtime: Option<&Lease>, now: Timestamp) -> Value {
     json!({
         "id": daemon.id.as_str(),
         "host": daemon.host,
         "pid": daemon.pid,
-        "state": daemon.state(now, LeaseTerms::default().ttl()).as_str(),
+        "state": daemon.state(now).as_str(),
+        "duty": daemon_duty(daemon, runtime, now),
         "started_at": rfc3339(daemon.started_at),
         "heartbeat_at": rfc3339(daemon.heartbeat_at),
         "stopped_at": daemon.stopped_at.map(rfc3339),
     })
+}
+
+/// What a daemon does for the store at `now`: runs its squads (it holds the live runtime
+/// lease), stands by, or nothing (stopped or silent).
+pub fn daemon_duty(daemon: &DaemonRecord, runtime: Option<&Lease>, now: Timestamp) -> &'static str {
+    if runtime.is_some_and(|lease| lease.holder == daemon.id && lease.is_live(now)) {
+        "runs the squads"
+    } else if daemon.state(now) == DaemonState::Running {
+        "stands by"
+    } else {
+        "-"
+    }
 }

@@ -27,7 +27,7 @@ pub use control::{
     ReevaluateTarget, RunView, ServerControl, SquadDetail, SquadView,
 };
 pub use daemon_control::DaemonControl;
-pub use json::daemon_json;
+pub use json::{daemon_duty, daemon_json};
 pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
 pub use readiness::{RateLimit, Readiness, RequestBudget, ServiceCheck};

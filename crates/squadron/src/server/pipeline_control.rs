@@ -197,11 +197,8 @@ impl ServerControl for PipelineControl {
     }
 
     async fn cluster(&self) -> Result<ClusterView, ControlError> {
-        // The runtime alone (the demo's daemon) is registered with no store of daemons.
-        Ok(ClusterView {
-            this: None,
-            daemons: self.reads.daemons().await?,
-        })
+        // The runtime alone (the demo's daemon) is not registered as a daemon.
+        self.reads.cluster(None).await
     }
 
     async fn shutdown(&self) {

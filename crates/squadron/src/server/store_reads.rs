@@ -10,16 +10,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use squadron_core::lease::{DaemonId, LeaseSubject};
 use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
 use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
 use squadron_pipeline::{Progress, time_to_merge};
 
 use crate::labels::gate_hold;
-use squadron_store::{DaemonRecord, SqlStore, StoreError, StoreErrorKind};
+use squadron_store::{SqlStore, StoreError, StoreErrorKind};
 use tokio::sync::watch;
 
 use super::control::{
-    ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot, RunView, SquadDetail, SquadView,
+    ClusterView, ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot, RunView, SquadDetail,
+    SquadView,
 };
 
 /// Answers the server's reads from a [`SqlStore`].
@@ -89,9 +91,18 @@ impl StoreReads {
         views
     }
 
-    /// Every daemon registered with the store, by id.
-    pub async fn daemons(&self) -> Result<Vec<DaemonRecord>, ControlError> {
-        self.store.daemons().await.map_err(control_error)
+    /// The daemons registered with the store, by id, and the lease of the one that runs
+    /// the squads; `this` is the daemon answering.
+    pub async fn cluster(&self, this: Option<DaemonId>) -> Result<ClusterView, ControlError> {
+        Ok(ClusterView {
+            this,
+            daemons: self.store.daemons().await.map_err(control_error)?,
+            runtime: self
+                .store
+                .lease(&LeaseSubject::Runtime)
+                .await
+                .map_err(control_error)?,
+        })
     }
 
     /// One run and its squads.

@@ -1,0 +1,198 @@
+//! Which of the daemons sharing a store runs its squads. The squad runtime of a store is held
+//! by one daemon at a time through the [`LeaseSubject::Runtime`] lease; every write the
+//! runtime makes for a squad carries that lease's fencing token, so a daemon that lost the
+//! lease (paused, cut off) can record and perform nothing more. The other daemons serve
+//! reads, refuse work with 503 naming the active one, and claim the lease every heartbeat:
+//! the first to find it lapsed (or released by a SIGTERM) starts the runtime, which resumes
+//! every unfinished squad from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use squadron::server::DaemonControl;
+use squadron_core::lease::{Claim, DaemonId, LeaseLost, LeaseSubject, LeaseTerms};
+use squadron_core::ports::Clock;
+use squadron_store::{DaemonState, SqlStore, StoreErrorKind};
+use tracing::{info, warn};
+
+use crate::error::{CliError, error_chain};
+use crate::format::rfc3339;
+use crate::membership::host_name;
+
+/// This daemon's hold on its store's squad runtime.
+pub struct RuntimeLease {
+    daemon: DaemonId,
+    /// The store as the runtime writes it: fenced by the runtime lease.
+    store: SqlStore,
+    clock: Arc<dyn Clock>,
+    terms: LeaseTerms,
+}
+
+impl std::fmt::Debug for RuntimeLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeLease")
+            .field("daemon", &self.daemon)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeLease {
+    /// The runtime lease of `store` for `daemon`, on `terms`.
+    pub fn new(
+        daemon: DaemonId,
+        store: &SqlStore,
+        clock: Arc<dyn Clock>,
+        terms: LeaseTerms,
+    ) -> RuntimeLease {
+        RuntimeLease {
+            store: store.fenced_by(daemon.clone(), LeaseSubject::Runtime),
+            daemon,
+            clock,
+            terms,
+        }
+    }
+
+    /// The store the runtime must write through: each write for a squad is refused unless
+    /// this daemon holds the runtime lease.
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// This daemon's id.
+    pub fn daemon(&self) -> &DaemonId {
+        &self.daemon
+    }
+
+    /// How often the lease is claimed or renewed.
+    pub fn heartbeat(&self) -> Duration {
+        self.terms.heartbeat()
+    }
+
+    /// Claims the runtime once: `true` when this daemon holds it now. When another daemon
+    /// holds it, tells `control` so (its 503 answers say who runs the squads). Daemons of
+    /// this host whose process is gone lose their leases first, so a restarted daemon need
+    /// not wait for its predecessor's lease to lapse.
+    ///
+    /// # Errors
+    /// A transient error when the store does not answer.
+    pub async fn try_acquire(&self, control: &DaemonControl) -> Result<bool, CliError> {
+        self.end_dead_daemons_of_this_host().await;
+        let claim = self
+            .store
+            .claim_lease(&LeaseSubject::Runtime, self.clock.now(), self.terms)
+            .await
+            .map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
+        match claim {
+            Claim::Granted { lease, from } => {
+                info!(daemon = %self.daemon, token = lease.token.get(), from = from.as_ref().map(DaemonId::as_str), "this daemon runs the squads of the store");
+                Ok(true)
+            }
+            Claim::Renewed(_) => Ok(true),
+            Claim::Held(lease) => {
+                control.still_waiting(format!(
+                    "standing by: daemon `{}` runs the squads of this store (its lease runs \
+                     until {}); this one takes over if it stops",
+                    lease.holder,
+                    rfc3339(lease.expires_at)
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Claims the runtime every heartbeat until this daemon holds it.
+    pub async fn stand_by(&self, control: &DaemonControl) {
+        loop {
+            tokio::time::sleep(self.heartbeat()).await;
+            match self.try_acquire(control).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(error) => {
+                    warn!(error = %error.message(), "could not claim the squad runtime; trying again");
+                }
+            }
+        }
+    }
+
+    /// Renews the lease every heartbeat for as long as this daemon holds it; returns why it
+    /// was lost. A lease that lapsed (a slow store, a long pause) while no other daemon
+    /// claimed it is claimed again, with a new token.
+    pub async fn keep(&self) -> LeaseLost {
+        loop {
+            tokio::time::sleep(self.heartbeat()).await;
+            let renewed = self
+                .store
+                .renew_lease(&LeaseSubject::Runtime, self.clock.now(), self.terms)
+                .await;
+            let Err(error) = renewed else { continue };
+            if error.kind() != StoreErrorKind::Fenced {
+                warn!(error = %error_chain(&error), "could not renew the squad runtime's lease; trying again");
+                continue;
+            }
+            match self
+                .store
+                .claim_lease(&LeaseSubject::Runtime, self.clock.now(), self.terms)
+                .await
+            {
+                Ok(Claim::Held(lease)) => {
+                    return LeaseLost::Superseded {
+                        subject: LeaseSubject::Runtime,
+                        holder: lease.holder,
+                        token: lease.token,
+                    };
+                }
+                Ok(_) => {
+                    warn!(daemon = %self.daemon, "the squad runtime's lease lapsed but no other daemon took it; claimed it again");
+                }
+                Err(error) => {
+                    warn!(error = %error_chain(&error), "could not claim the squad runtime again; trying again");
+                }
+            }
+        }
+    }
+
+    /// Hands the runtime over: releases the lease so a standby daemon starts at its next
+    /// heartbeat rather than after the lease lapses. Called once the runtime checkpointed.
+    pub async fn release(&self) {
+        if let Err(error) = self
+            .store
+            .release_lease(&LeaseSubject::Runtime, self.clock.now())
+            .await
+        {
+            warn!(error = %error_chain(&error), "could not release the squad runtime; a standby takes over once its lease lapses");
+        }
+    }
+
+    /// Ends the leases of daemons registered on this host whose process is gone (killed, or
+    /// crashed): nobody else can tell they are dead before their leases lapse.
+    async fn end_dead_daemons_of_this_host(&self) {
+        let Ok(daemons) = self.store.daemons().await else {
+            return;
+        };
+        let host = host_name();
+        let now = self.clock.now();
+        for daemon in daemons {
+            if daemon.host != host
+                || daemon.id == self.daemon && daemon.pid == std::process::id()
+                || daemon.state(now) == DaemonState::Stopped
+                || process_alive(daemon.pid)
+            {
+                continue;
+            }
+            info!(daemon = %daemon.id, pid = daemon.pid, "a daemon of this host is gone: ending its leases");
+            let _ = self.store.daemon_stopped(&daemon.id, daemon.pid, now).await;
+            let _ = self.store.end_leases_of(&daemon.id, now).await;
+        }
+    }
+}
+
+/// Whether a process with `pid` runs on this host (one of another user counts as running).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
+}
