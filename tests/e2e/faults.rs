@@ -7,9 +7,11 @@
 use std::collections::BTreeSet;
 use std::process::Output;
 
+use serde_json::json;
 use squadron::demo::generated::{Behaviour, milestone};
-use squadron::demo::{DemoLimits, SAMPLE_REPO};
+use squadron::demo::{DemoLimits, SAMPLE_REPO, WorldSeed};
 use squadron_standin_github::{Fault, FaultRule};
+use squadron_standin_model::{Action, Reply, Script, ScriptBook, ScriptedToolCall};
 
 use crate::support::{Rig, describe};
 
@@ -155,4 +157,104 @@ async fn answers_lost_after_github_acted_are_reconciled_without_acting_twice() {
             describe(&output)
         );
     }
+}
+
+/// Attempts of a step in the run whose fault outlasts them.
+const ATTEMPTS: u32 = 3;
+
+/// ENG-1 whose Developer writes its module and finishes on every attempt, while every call of
+/// its QA is answered 503: implementing fails on each attempt, past the retry limit.
+fn qa_down_for_good() -> WorldSeed {
+    let generated = milestone(1, Behaviour::Approve);
+    let write = ScriptedToolCall::new(
+        "write_file",
+        &json!({ "path": "ledger/rate_1.py", "content": "def rate_1():\n    return 100\n" }),
+    );
+    let finish = ScriptedToolCall::new("finish", &json!({ "summary": "Add rate_1" }));
+    let mut developer =
+        Script::new("developer-every-attempt").when_task_contains("# Task: implement ENG-1\n");
+    for _ in 0..ATTEMPTS {
+        developer = developer
+            .then(Action::Reply(Reply::tool_calls([write.clone()])))
+            .then(Action::Reply(Reply::tool_calls([finish.clone()])));
+    }
+    let mut qa = Script::new("qa-down").when_task_contains("# Task: write the tests for ENG-1\n");
+    for _ in 0..ATTEMPTS * 4 {
+        qa = qa.then(Action::ServerError { status: 503 });
+    }
+    let mut scripts = ScriptBook::new().with(developer).with(qa);
+    for script in generated.scripts.scripts() {
+        scripts = scripts.with(script.clone());
+    }
+    WorldSeed {
+        scripts,
+        ..generated
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_past_the_retry_limit_hands_the_squad_over_with_its_work_pushed_and_linked() {
+    let retries =
+        format!("\n[retries]\nattempts = {ATTEMPTS}\nbase_delay_ms = 10\nmax_delay_ms = 40\n");
+    let rig = Rig::start_with(qa_down_for_good(), DemoLimits::default(), &retries).await;
+
+    let output = rig.run(&[]).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(rig.pulls().is_empty(), "no PR was opened");
+    let retried = retried_steps(&output);
+    assert_eq!(
+        retried,
+        vec!["implement"; ATTEMPTS as usize - 1],
+        "implementing was tried {ATTEMPTS} times in all\n{}",
+        describe(&output)
+    );
+    let comments = rig.linear_comments("ENG-1");
+    let comment = comments
+        .iter()
+        .find(|comment| comment.contains("needs a person"))
+        .unwrap_or_else(|| panic!("a needs-human comment: {comments:#?}"));
+    assert!(
+        comment.contains(&format!(
+            "the implement step failed {ATTEMPTS} time(s) in a row"
+        )) && comment.contains("503"),
+        "the comment names the error: {comment}"
+    );
+    // The comment links the branch holding the work: `[`<branch>`](<url>)`.
+    let branch = comment
+        .split("on branch [`")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("the comment names the branch: {comment}"));
+    let url = format!(
+        "{}/{SAMPLE_REPO}/tree/{branch}",
+        rig.world.github.base_url().trim_end_matches('/')
+    );
+    assert!(comment.contains(&url), "the comment links {url}: {comment}");
+    let module = rig
+        .world
+        .github
+        .file_at(SAMPLE_REPO, branch, "ledger/rate_1.py")
+        .expect("the branch is on the remote");
+    assert_eq!(
+        module.as_deref(),
+        Some("def rate_1():\n    return 100\n"),
+        "the Developer's uncommitted work is on the remote"
+    );
+    let head = rig
+        .world
+        .github
+        .commit(SAMPLE_REPO, branch)
+        .expect("the branch's head");
+    assert!(
+        head.message.starts_with("WIP ENG-1:") && head.message.contains("503"),
+        "a work-in-progress commit saying why: {}",
+        head.message
+    );
+    let logs = rig.squadron(&["logs", "ENG-1"], &[]).await;
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.contains("work-saved") && logs.contains(branch),
+        "squadron logs shows where the work went:\n{logs}"
+    );
 }

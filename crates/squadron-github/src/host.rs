@@ -71,6 +71,15 @@ impl Identity {
     }
 }
 
+/// The web address matching an API base.
+fn web_base(api_base: &str) -> String {
+    let base = api_base.trim_end_matches('/');
+    if base == "https://api.github.com" {
+        return "https://github.com".to_owned();
+    }
+    base.strip_suffix("/api/v3").unwrap_or(base).to_owned()
+}
+
 /// GitHub as Squadron's code host: the Developer's identity opens PRs, reads state and
 /// merges; each reviewer's identity posts its own reviews.
 #[derive(Debug)]
@@ -78,6 +87,9 @@ pub struct GithubCodeHost {
     pub(crate) developer: Identity,
     code_reviewer: Identity,
     qa_specialist: Identity,
+    /// Where people browse the repositories: `https://github.com` for the public API, the
+    /// host of a GitHub Enterprise `…/api/v3`, the base itself for anything else.
+    web_base: String,
 }
 
 impl GithubCodeHost {
@@ -99,6 +111,7 @@ impl GithubCodeHost {
             developer: identity(&tokens.developer)?,
             code_reviewer: identity(&tokens.code_reviewer)?,
             qa_specialist: identity(&tokens.qa_specialist)?,
+            web_base: web_base(api_base),
         })
     }
 
@@ -569,6 +582,28 @@ impl CodeHost for GithubCodeHost {
             code_reviewer: self.code_reviewer.login().await?.to_owned(),
             qa_specialist: self.qa_specialist.login().await?.to_owned(),
         })
+    }
+
+    fn branch_url(&self, repo: &RepoRef, branch: &str) -> Option<String> {
+        Some(format!(
+            "{}/{}/{}/tree/{branch}",
+            self.web_base, repo.owner, repo.name
+        ))
+    }
+}
+
+#[cfg(test)]
+mod web_tests {
+    use super::web_base;
+
+    #[test]
+    fn the_web_base_follows_the_api_base() {
+        assert_eq!(web_base("https://api.github.com/"), "https://github.com");
+        assert_eq!(
+            web_base("https://ghe.example.com/api/v3"),
+            "https://ghe.example.com"
+        );
+        assert_eq!(web_base("http://127.0.0.1:4100"), "http://127.0.0.1:4100");
     }
 }
 

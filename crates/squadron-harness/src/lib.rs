@@ -22,6 +22,7 @@ pub mod test_requests;
 pub mod tokens;
 pub mod tool_spec;
 pub mod turn;
+pub mod wip;
 pub mod workspace;
 
 mod command_tools;
@@ -57,4 +58,5 @@ pub use turn::{
     AgentSpec, HANDOFF_REQUEST, HandOff, HandOffReason, Harness, TurnFailure, TurnOutcome,
     TurnReport, TurnSettings,
 };
+pub use wip::commit_work_in_progress;
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};

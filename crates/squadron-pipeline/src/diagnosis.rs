@@ -92,18 +92,3 @@ pub(crate) async fn recorded(
         files,
     }))
 }
-
-/// The needs-human reason of a squad whose diagnosis was not confident enough: the
-/// scheduler's reason followed by the diagnosis itself, so the person has it at hand.
-pub(crate) fn low_confidence_reason(
-    reason: &str,
-    diagnosis: &Diagnosis,
-    minimum: Confidence,
-) -> String {
-    format!(
-        "{reason} (confidence {}, below the required {minimum}). Hypothesis: {} Plan: {}",
-        diagnosis.confidence,
-        diagnosis.hypothesis.trim(),
-        diagnosis.plan.trim()
-    )
-}

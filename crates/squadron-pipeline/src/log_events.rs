@@ -37,6 +37,8 @@ pub const MERGED: &str = "merged";
 pub const RETRY: &str = "retry";
 /// A squad or run went over its budget; the line carries `spent` and `budget`.
 pub const BUDGET_EXCEEDED: &str = "budget-exceeded";
+/// A stopped squad's work was pushed (or could not be): where it went.
+pub const WORK_SAVED: &str = "work-saved";
 /// The Developer asked QA to change tests and QA is asked to judge them; the line carries
 /// `requests` and `paths`.
 pub const TEST_CHANGE_REQUESTED: &str = "test-change-requested";

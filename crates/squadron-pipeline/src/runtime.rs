@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
-use crate::diagnosis;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::handle::{CancelOutcome, GateTarget, PipelineHandle, Request};
 use crate::intake::{self, Admitted, FixAdmitted, FixRequest};
@@ -800,8 +799,6 @@ impl Runtime {
         round: u32,
         at: Timestamp,
     ) -> Result<(), Killed> {
-        let enriched = self.low_confidence_phase(squad, from, to).await;
-        let to = enriched.as_ref().unwrap_or(to);
         let store = &self.shared.services.store;
         let view = self.views.get(squad).cloned();
         if view.as_ref().is_some_and(|view| view.round != round)
@@ -844,7 +841,10 @@ impl Runtime {
             self.gate_reask.remove(squad);
             self.gate_said.remove(squad);
         }
+        // A squad that held a slot is told about by its clean-up, once its work is safe;
+        // one that never started (blocked, in a cycle) had no work to keep.
         if let Phase::NeedsHuman(reason) = to
+            && !from.holds_slot()
             && let Some(view) = self.views.get(squad).cloned()
         {
             let shared = Arc::clone(&self.shared);
@@ -853,21 +853,9 @@ impl Runtime {
             let span = view_span(&view);
             self.tasks.spawn(
                 async move {
-                    steps::post_needs_human(&shared, &ctx, &view, &reason).await;
-                }
-                .instrument(span),
-            );
-        }
-        if let Phase::Failed(error) = to
-            && let Some(view) = self.views.get(squad).cloned()
-        {
-            let shared = Arc::clone(&self.shared);
-            let ctx = self.ctx(&view);
-            let error = error.clone();
-            let span = view_span(&view);
-            self.tasks.spawn(
-                async move {
-                    steps::notify_failed(&shared, &ctx, &view, &error).await;
+                    let ctx = ctx.lock().await;
+                    let nothing = steps::SavedWork::Nothing;
+                    steps::post_needs_human(&shared, &ctx, &view, &reason, &nothing).await;
                 }
                 .instrument(span),
             );
@@ -877,31 +865,6 @@ impl Runtime {
             self.shared.settings.failpoint_scope,
             to.name()
         ))
-    }
-
-    /// A bug fix stopped for a diagnosis below the required confidence carries the
-    /// diagnosis in its needs-human reason: the scheduler only knows it was not confident,
-    /// the runtime knows what it said. `None` for every other phase change.
-    async fn low_confidence_phase(
-        &self,
-        squad: &SquadId,
-        from: &Phase,
-        to: &Phase,
-    ) -> Option<Phase> {
-        let (Phase::Diagnosing, Phase::NeedsHuman(reason)) = (from, to) else {
-            return None;
-        };
-        let minimum = self.shared.settings.min_confidence;
-        match diagnosis::recorded(&self.shared, squad).await {
-            Ok(Some(diagnosis)) if diagnosis.confidence < minimum => Some(Phase::NeedsHuman(
-                diagnosis::low_confidence_reason(reason, &diagnosis, minimum),
-            )),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(squad = %squad, %error, "could not read the diagnosis for the needs-human reason");
-                None
-            }
-        }
     }
 
     /// The working state of the squad `view` shows, created on first use.

@@ -275,4 +275,10 @@ pub trait CodeHost: Send + Sync {
     /// Resolves the login of each role's credentials (for `squadron doctor` and to choose
     /// the review mode with [`crate::gate::ReviewerIdentities::from_logins`]).
     async fn resolve_identities(&self) -> Result<ResolvedIdentities, PortError>;
+
+    /// The web page of `branch`, for links people follow; `None` when the host has none.
+    fn branch_url(&self, repo: &RepoRef, branch: &str) -> Option<String> {
+        let _ = (repo, branch);
+        None
+    }
 }

@@ -6,6 +6,7 @@ use crate::domain::{
 };
 use crate::gate::{CommitSha, GateDecision};
 use crate::merge_queue::RebaseReason;
+use crate::ports::Confidence;
 
 /// One squad as admitted into a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +32,27 @@ pub struct SkippedSquad {
     pub issue: IssueKey,
     /// Why it was skipped (the refinement reasons, for instance).
     pub reason: String,
+}
+
+/// A bug fix's diagnosis as the scheduler weighs it: a plan below the required confidence
+/// goes to a person, with the diagnosis in the reason so they have it at hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiagnosisSummary {
+    /// How sure the diagnostician is.
+    pub confidence: Confidence,
+    /// The confidence required to go on and fix (`[diagnosis] min_confidence`).
+    pub required: Confidence,
+    /// Its hypothesis of the cause.
+    pub hypothesis: String,
+    /// Its fix plan.
+    pub plan: String,
+}
+
+impl DiagnosisSummary {
+    /// Whether the plan is confident enough to implement without a person.
+    pub fn confident(&self) -> bool {
+        self.confidence >= self.required
+    }
 }
 
 /// How the guardrails and the test command ended.
@@ -93,8 +115,8 @@ pub enum Event {
     Diagnosed {
         /// The squad.
         squad: SquadId,
-        /// Whether the plan is confident enough to implement without a person.
-        confident: bool,
+        /// What it concluded, as far as deciding whether to go on.
+        diagnosis: DiagnosisSummary,
     },
     /// Developer and QA finished their work (answers `Implement`).
     Implemented {

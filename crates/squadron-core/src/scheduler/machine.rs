@@ -206,20 +206,21 @@ impl Scheduler {
                     SquadKind::Feature => self.enter(i, Phase::Implementing, now, &mut out),
                 }
             }
-            Event::Diagnosed { squad, confident } => {
+            Event::Diagnosed { squad, diagnosis } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Diagnosing)?;
-                if confident {
+                if diagnosis.confident() {
                     self.enter(i, Phase::Implementing, now, &mut out);
                 } else {
-                    let reason = "the diagnosis is not confident enough to fix automatically: \
-                                  read the posted fix plan and decide how to proceed";
-                    self.end(
-                        i,
-                        Phase::NeedsHuman(reason.to_owned()),
-                        false,
-                        now,
-                        &mut out,
+                    let reason = format!(
+                        "the diagnosis is not confident enough to fix automatically: read the \
+                         posted fix plan and decide how to proceed (confidence {}, below the \
+                         required {}). Hypothesis: {} Plan: {}",
+                        diagnosis.confidence,
+                        diagnosis.required,
+                        diagnosis.hypothesis.trim(),
+                        diagnosis.plan.trim()
                     );
+                    self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
                 }
             }
             Event::Implemented { squad } => {

@@ -14,7 +14,8 @@ mod retry;
 
 pub use command::{Command, RunSummary, SquadOutcome};
 pub use event::{
-    BudgetScope, CancelTarget, Event, MergeRejection, SkippedSquad, SquadSpec, Verification,
+    BudgetScope, CancelTarget, DiagnosisSummary, Event, MergeRejection, SkippedSquad, SquadSpec,
+    Verification,
 };
 pub use machine::{PersistedSquad, Scheduler, SchedulerConfig, SquadStatus};
 pub use refusal::Refusal;

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
 use squadron_core::merge_queue::RebaseReason;
+use squadron_core::ports::Confidence;
 use squadron_core::scheduler::{
-    BudgetScope, CancelTarget, Command, Event, MergeRejection, PersistedSquad, Refusal, Scheduler,
-    SchedulerConfig, SkippedSquad, SquadSpec, Verification,
+    BudgetScope, CancelTarget, Command, DiagnosisSummary, Event, MergeRejection, PersistedSquad,
+    Refusal, Scheduler, SchedulerConfig, SkippedSquad, SquadSpec, Verification,
 };
 use squadron_core::{
     FailureKind, IssueKey, Phase, PrNumber, Priority, ReviewVerdict, Role, RunId, SquadId,
@@ -228,6 +229,22 @@ impl Harness {
     }
 }
 
+fn summary(confidence: Confidence) -> DiagnosisSummary {
+    DiagnosisSummary {
+        confidence,
+        required: Confidence::Medium,
+        hypothesis: "The total divides by zero.".to_owned(),
+        plan: "Guard the empty case.\n".to_owned(),
+    }
+}
+
+fn diagnosed(name: &str, confidence: Confidence) -> Event {
+    Event::Diagnosed {
+        squad: id(name),
+        diagnosis: summary(confidence),
+    }
+}
+
 fn reviews(name: &str, round: u32, code: ReviewVerdict, qa: ReviewVerdict) -> Event {
     Event::ReviewsCompleted {
         squad: id(name),
@@ -345,21 +362,21 @@ mod transitions {
             ["record b preparing -> diagnosing r0 @2", "diagnose b"]
         );
         assert_eq!(
-            h.send(Event::Diagnosed {
-                squad: id("b"),
-                confident: true
-            }),
+            h.send(diagnosed("b", Confidence::High)),
             ["record b diagnosing -> implementing r0 @3", "implement b"]
         );
         h.send(Event::Prepared { squad: id("c") });
-        let out = h.send(Event::Diagnosed {
-            squad: id("c"),
-            confident: false,
-        });
-        assert_eq!(out[1..], ["clean c"]);
-        assert!(
-            out[0]
-                .starts_with("record c diagnosing -> needs-human (the diagnosis is not confident")
+        let out = h.send(diagnosed("c", Confidence::Low));
+        assert_eq!(
+            out,
+            [
+                "record c diagnosing -> needs-human (the diagnosis is not confident enough to fix \
+                 automatically: read the posted fix plan and decide how to proceed (confidence \
+                 low, below the required medium). Hypothesis: The total divides by zero. Plan: \
+                 Guard the empty case.) r0 @5",
+                "clean c"
+            ],
+            "the reason carries the diagnosis, as the store records it"
         );
     }
 
@@ -885,7 +902,7 @@ mod refusals {
             Event::Prepared { squad: a.clone() },
             Event::Diagnosed {
                 squad: a.clone(),
-                confident: true,
+                diagnosis: summary(Confidence::High),
             },
             Event::Implemented { squad: a.clone() },
             Event::Verified {

@@ -1,18 +1,48 @@
-//! `CleanUp`: an ended squad's worktree removed (its branch and PR stay).
+//! `CleanUp`: an ended squad's work made safe, a person told when one must look, and then its
+//! worktree removed (its branches and PR stay). A worktree whose work could not be pushed is
+//! kept: removing it would throw the work away.
 
+use squadron_core::Phase;
 use squadron_core::ports::SquadChange;
 
+use super::needs_human::{notify_failed, post_needs_human};
+use super::save_work::{SavedWork, save_work};
 use crate::progress::SquadView;
 use crate::shared::Shared;
 use crate::squad::SharedCtx;
 
-/// Removes a squad's worktree (its branch and PR stay), unless it is kept for a person.
+/// Saves the ended squad's work unless it merged, tells people when it needs one, and
+/// removes its worktree unless it is kept for a person or holds work not on the remote.
 pub(crate) async fn clean_up(shared: &Shared, ctx: &SharedCtx, view: &SquadView, keep: bool) {
+    let mut ctx = ctx.lock().await;
+    let saved = if view.phase == Phase::Merged {
+        SavedWork::Nothing
+    } else {
+        save_work(shared, &mut ctx, &view.phase).await
+    };
+    match &view.phase {
+        Phase::NeedsHuman(reason) => post_needs_human(shared, &ctx, view, reason, &saved).await,
+        Phase::Failed(error) => {
+            post_needs_human(
+                shared,
+                &ctx,
+                view,
+                &format!("the squad failed: {error}"),
+                &saved,
+            )
+            .await;
+            notify_failed(shared, &ctx, view, error).await;
+        }
+        _ => {}
+    }
     if keep {
         tracing::info!(squad = %view.squad, issue = %view.issue, "keeping the worktree for a person to inspect");
         return;
     }
-    let mut ctx = ctx.lock().await;
+    if let SavedWork::Kept(failure) = &saved {
+        tracing::warn!(squad = %view.squad, issue = %view.issue, error = %failure, "keeping the worktree: its work is not on the remote");
+        return;
+    }
     let path = match &ctx.worktree {
         Some(prepared) => Some(prepared.path.clone()),
         None => shared

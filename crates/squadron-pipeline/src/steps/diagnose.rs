@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use squadron_config::{PromptName, fence};
 use squadron_core::bug_report::{BugReport, FrameLocation, MappedFrame, map_frames_to_files};
 use squadron_core::ports::{Confidence, SquadUpdate};
-use squadron_core::scheduler::Event;
+use squadron_core::scheduler::{DiagnosisSummary, Event};
 use squadron_core::{Role, StepFailure};
 use squadron_harness::Diagnosis;
 
@@ -66,7 +66,12 @@ pub(crate) async fn diagnose(
     .await;
     Ok(vec![Outcome::Event(Event::Diagnosed {
         squad: ctx.squad.clone(),
-        confident,
+        diagnosis: DiagnosisSummary {
+            confidence: diagnosis.confidence,
+            required: minimum,
+            hypothesis: diagnosis.hypothesis,
+            plan: diagnosis.plan,
+        },
     })])
 }
 

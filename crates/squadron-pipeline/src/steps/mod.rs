@@ -15,10 +15,12 @@ mod pr_text;
 mod prepare;
 mod publish;
 mod review;
+mod save_work;
 mod stop;
 mod verify;
 mod writers;
 
 pub(crate) use clean_up::clean_up;
 pub(crate) use dispatch::run;
-pub(crate) use needs_human::{notify_failed, post_needs_human};
+pub(crate) use needs_human::post_needs_human;
+pub(crate) use save_work::SavedWork;
