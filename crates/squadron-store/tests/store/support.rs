@@ -21,6 +21,25 @@ use tempfile::TempDir;
 /// The environment variable naming the PostgreSQL server for tests (CI always sets it).
 pub const POSTGRES_URL_VAR: &str = "SQUADRON_TEST_POSTGRES_URL";
 
+/// Set to `1` to skip the PostgreSQL tests on a machine without a server (never in CI).
+pub const WITHOUT_POSTGRES_VAR: &str = "SQUADRON_TEST_WITHOUT_POSTGRES";
+
+/// The server's URL; `None` only when the PostgreSQL tests were explicitly turned off.
+fn postgres_url() -> Option<String> {
+    if let Ok(url) = std::env::var(POSTGRES_URL_VAR) {
+        return Some(url);
+    }
+    if std::env::var(WITHOUT_POSTGRES_VAR).as_deref() == Ok("1") {
+        eprintln!("notice: {WITHOUT_POSTGRES_VAR}=1; skipping this PostgreSQL test");
+        return None;
+    }
+    panic!(
+        "{POSTGRES_URL_VAR} is not set: point it at a PostgreSQL server \
+         (scripts/test defaults it to postgres://postgres@127.0.0.1:5432/test), \
+         or set {WITHOUT_POSTGRES_VAR}=1 to skip the PostgreSQL tests"
+    );
+}
+
 /// One test's database: open it as often as the test needs.
 #[derive(Clone, Debug)]
 pub struct TestDb {
@@ -83,14 +102,14 @@ where
 }
 
 /// Runs `test` against a fresh schema of the PostgreSQL server named by
-/// [`POSTGRES_URL_VAR`], or prints a notice and passes when it is unset.
+/// [`POSTGRES_URL_VAR`]. Without it the test fails, so a missing server is never mistaken for
+/// a pass; [`WITHOUT_POSTGRES_VAR`]`=1` opts out explicitly and says so.
 pub async fn run_on_postgres<F, Fut>(test: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(base_url) = std::env::var(POSTGRES_URL_VAR) else {
-        eprintln!("notice: {POSTGRES_URL_VAR} is not set; skipping this PostgreSQL test");
+    let Some(base_url) = postgres_url() else {
         return;
     };
     let schema = format!("squadron_test_{}", uuid::Uuid::new_v4().simple());
