@@ -54,6 +54,13 @@ pub enum GitError {
         stderr: String,
         auth: bool,
     },
+    /// A local `git` command exited with an error.
+    #[error("{action} in `{}`: git said: {stderr}", path.display())]
+    Local {
+        action: &'static str,
+        path: PathBuf,
+        stderr: String,
+    },
     #[error("use branch name `{0}`: it is not a valid git branch name")]
     InvalidBranch(String),
     #[error(
@@ -135,9 +142,10 @@ impl GitError {
             GitError::WorktreeMissing { .. } | GitError::UnknownCommit { .. } => {
                 GitErrorKind::NotFound
             }
-            GitError::Git { .. } | GitError::Io { .. } | GitError::Panicked => {
-                GitErrorKind::Internal
-            }
+            GitError::Git { .. }
+            | GitError::Io { .. }
+            | GitError::Local { .. }
+            | GitError::Panicked => GitErrorKind::Internal,
         }
     }
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use git2::{
     BranchType, IndexAddOption, Oid, Repository, RepositoryOpenFlags, ResetType, StatusOptions,
-    WorktreeAddOptions, WorktreePruneOptions,
+    WorktreePruneOptions,
 };
 
 use crate::credentials::AccessToken;
 use crate::error::GitError;
 use crate::identity::CommitAuthor;
 use crate::rebase::{self, RebaseOutcome};
-use crate::transport::{GitCli, PushOutcome};
+use crate::transport::{GitCli, PushOutcome, WorktreeStart};
 
 /// A repository Squadron works on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +77,27 @@ impl SquadWorktree {
     pub fn git_dir(&self) -> Result<PathBuf, GitError> {
         Ok(canonical(self.open()?.path()))
     }
+}
+
+/// A squad worktree known to its mirror, whose files may still have to be written
+/// ([`Workspace::check_out`]).
+#[derive(Debug)]
+pub(crate) struct Registered {
+    pub worktree: SquadWorktree,
+    /// The files are there: a worktree reused after a restart.
+    checked_out: bool,
+}
+
+/// What [`open_or_create`] found to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// The worktree exists with its files.
+    Reuse,
+    /// The worktree is registered but its checkout never finished (the daemon stopped
+    /// between the two): write its files.
+    CheckOut,
+    /// Register a new worktree on the (now existing) local branch.
+    Add,
 }
 
 /// Whether removing a worktree also deletes its local branch.
@@ -171,6 +192,19 @@ impl Workspace {
         branch: &str,
         label: &str,
     ) -> Result<SquadWorktree, GitError> {
+        let registered = self.register_worktree(repo, branch, label).await?;
+        self.check_out(registered).await
+    }
+
+    /// The first half of [`Self::open_named_worktree`], the half that writes to the mirror
+    /// and so must not run beside another write to it: finds the squad's worktree or
+    /// registers a new one, without writing its files yet.
+    pub(crate) async fn register_worktree(
+        &self,
+        repo: &RepositorySpec,
+        branch: &str,
+        label: &str,
+    ) -> Result<Registered, GitError> {
         check_branch_name(branch)?;
         let name = worktree_name(label);
         let worktree = SquadWorktree {
@@ -183,7 +217,80 @@ impl Workspace {
             remote: repo.clone_url.clone(),
             name,
         };
-        blocking(move || open_or_create(worktree)).await
+        let (worktree, plan) = blocking(move || open_or_create(worktree)).await?;
+        if plan == Plan::Add {
+            let local = worktree.branch.clone();
+            self.cli
+                .add_worktree(
+                    &worktree.mirror,
+                    &worktree.path,
+                    WorktreeStart::Branch(&local),
+                )
+                .await?;
+        }
+        let checked_out = plan == Plan::Reuse;
+        let worktree = blocking(move || {
+            // git names a worktree after its directory unless that name is taken; ours
+            // must be the name, since every later operation finds the worktree by it.
+            worktree.open()?;
+            Ok(worktree)
+        })
+        .await?;
+        Ok(Registered {
+            worktree,
+            checked_out,
+        })
+    }
+
+    /// The second half of [`Self::open_named_worktree`]: writes the files of a newly
+    /// registered worktree. It touches only that worktree's index and files, so it needs
+    /// no lock on the mirror and checkouts of one repository run side by side.
+    pub(crate) async fn check_out(
+        &self,
+        registered: Registered,
+    ) -> Result<SquadWorktree, GitError> {
+        let Registered {
+            worktree,
+            checked_out,
+        } = registered;
+        if !checked_out {
+            let git_dir = worktree.git_dir()?;
+            self.cli.check_out(&git_dir, &worktree.path).await?;
+        }
+        Ok(worktree)
+    }
+
+    /// Registers a scratch worktree at `path` in `mirror`, detached at the commit `sha`,
+    /// without its files ([`Self::check_out_detached`] writes them).
+    pub(crate) async fn add_detached(
+        &self,
+        mirror: &Path,
+        path: &Path,
+        sha: &str,
+    ) -> Result<(), GitError> {
+        self.cli
+            .add_worktree(mirror, path, WorktreeStart::Detached(sha))
+            .await
+    }
+
+    /// Writes the files of the scratch worktree at `path`, found through `mirror`'s record.
+    pub(crate) async fn check_out_detached(
+        &self,
+        mirror: &Path,
+        path: &Path,
+    ) -> Result<(), GitError> {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (at_mirror, at_path) = (mirror.to_path_buf(), path.to_path_buf());
+        let git_dir = blocking(move || {
+            Ok(canonical(
+                open_registered(&at_mirror, &name, &at_path)?.path(),
+            ))
+        })
+        .await?;
+        self.cli.check_out(&git_dir, path).await
     }
 
     /// Every squad worktree of `repo` on disk, for a restarted daemon to pick up.
@@ -487,7 +594,7 @@ fn prepare_mirror(path: &Path, url: &str) -> Result<(), GitError> {
     }
 }
 
-fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError> {
+fn open_or_create(mut worktree: SquadWorktree) -> Result<(SquadWorktree, Plan), GitError> {
     let mirror = worktree.mirror.clone();
     let fail = |action| GitError::git(action, &mirror);
     if !mirror.exists() {
@@ -511,7 +618,14 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
             worktree.reused = true;
             let checkout = worktree.open()?;
             restore_gitlink(&worktree.path, &canonical(checkout.path()))?;
-            return Ok(worktree);
+            // The checkout writes the index last, so a worktree without one was registered
+            // and never (or not wholly) checked out.
+            let plan = if checkout.path().join("index").exists() {
+                Plan::Reuse
+            } else {
+                Plan::CheckOut
+            };
+            return Ok((worktree, plan));
         }
         // The directory vanished (or was never completed): forget it and start afresh.
         let mut options = WorktreePruneOptions::new();
@@ -548,18 +662,11 @@ fn open_or_create(mut worktree: SquadWorktree) -> Result<SquadWorktree, GitError
         git.reference(&local, start, false, "squadron: start squad branch")
             .map_err(fail("create the branch"))?;
     }
-    let reference = git
-        .find_reference(&local)
-        .map_err(fail("read the branch"))?;
     if let Some(parent) = worktree.path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(GitError::io("create the worktree directory", parent))?;
     }
-    let mut options = WorktreeAddOptions::new();
-    options.reference(Some(&reference));
-    git.worktree(&worktree.name, &worktree.path, Some(&options))
-        .map_err(fail("add the worktree"))?;
-    Ok(worktree)
+    Ok((worktree, Plan::Add))
 }
 
 /// The worktree registered as `name` in `mirror`, opened through the mirror's record of its

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use git2::{Oid, Repository, WorktreeAddOptions, WorktreePruneOptions};
+use git2::{Oid, Repository, WorktreePruneOptions};
 use squadron_core::Role;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
@@ -27,7 +27,7 @@ use crate::rebase::RebaseOutcome;
 use crate::transport::PushOutcome;
 use crate::workspace::{
     BranchDisposal, RepositorySpec, SquadWorktree, Workspace, blocking, canonical,
-    check_branch_name, open_git_dir, open_registered, same_place, worktree_name,
+    check_branch_name, open_registered, same_place, worktree_name,
 };
 
 /// Local worktrees for the configured repositories, each fetched and pushed with the token
@@ -196,12 +196,14 @@ impl Workspaces for GitWorkspaces {
         let spec = repo.on_base(&request.base_branch);
         let guard = repo.lock.lock().await;
         let base_tip = self.workspace.sync_mirror(&spec, &repo.token).await?;
-        let worktree = self
+        let registered = self
             .workspace
-            .open_named_worktree(&spec, &request.branch, request.squad.as_str())
+            .register_worktree(&spec, &request.branch, request.squad.as_str())
             .await?;
-        let remote = self.workspace.remote_head(&worktree).await?;
+        let remote = self.workspace.remote_head(&registered.worktree).await?;
         drop(guard);
+        // Writing the files is most of the work and touches only this worktree.
+        let worktree = self.workspace.check_out(registered).await?;
         let opened = worktree.clone();
         let (base, head, git_dir) = blocking(move || {
             let path = &opened.path;
@@ -370,9 +372,12 @@ impl Workspaces for GitWorkspaces {
         let path = self.workspace.scratch_root(&repo.spec).join(&name);
         let mirror = self.workspace.mirror_path(&repo.spec);
         let slug = repo.spec.slug.clone();
-        let _guard = repo.lock.lock().await;
-        let created = path.clone();
-        blocking(move || add_scratch(&mirror, &name, &created, oid, &slug)).await?;
+        let guard = repo.lock.lock().await;
+        let (cleared, at_mirror) = (path.clone(), mirror.clone());
+        blocking(move || clear_scratch(&at_mirror, &name, &cleared, oid, &slug)).await?;
+        self.workspace.add_detached(&mirror, &path, &sha).await?;
+        drop(guard);
+        self.workspace.check_out_detached(&mirror, &path).await?;
         tracing::info!(repo = %repo.spec.slug, %sha, path = %path.display(), "scratch worktree added");
         Ok(path)
     }
@@ -497,9 +502,10 @@ fn changed_since(git: &Repository, path: &Path, base: &str) -> Result<Vec<String
     Ok(files)
 }
 
-/// Adds the worktree `name` at `path`, detached at `at`, replacing a leftover of the same
-/// name so every evidence run starts from clean files.
-fn add_scratch(
+/// Makes room for the scratch worktree `name` at `path`, detached at `at`: a leftover of
+/// the same name is pruned and its files removed, so every evidence run starts from clean
+/// files.
+fn clear_scratch(
     mirror: &Path,
     name: &str,
     path: &Path,
@@ -508,7 +514,7 @@ fn add_scratch(
 ) -> Result<(), GitError> {
     let fail = |action| GitError::git(action, mirror);
     let git = Repository::open_bare(mirror).map_err(fail("open the mirror"))?;
-    let commit = git.find_commit(at).map_err(|_| GitError::UnknownCommit {
+    git.find_commit(at).map_err(|_| GitError::UnknownCommit {
         sha: at.to_string(),
         slug: slug.to_owned(),
     })?;
@@ -525,23 +531,6 @@ fn add_scratch(
         std::fs::create_dir_all(parent)
             .map_err(GitError::io("create the scratch directory", parent))?;
     }
-    // libgit2 adds worktrees only on a branch: add one on a throwaway branch, detach its
-    // HEAD, then delete the branch.
-    let mut throwaway = git
-        .branch(&format!("squadron-scratch/{name}"), &commit, true)
-        .map_err(fail("create the scratch branch"))?;
-    let mut options = WorktreeAddOptions::new();
-    options.reference(Some(throwaway.get()));
-    git.worktree(name, path, Some(&options))
-        .map_err(fail("add the scratch worktree"))?;
-    let checkout =
-        open_git_dir(&git, name).map_err(GitError::git("open the scratch worktree", path))?;
-    checkout
-        .set_head_detached(at)
-        .map_err(GitError::git("detach the scratch worktree", path))?;
-    throwaway
-        .delete()
-        .map_err(fail("delete the scratch branch"))?;
     Ok(())
 }
 

@@ -157,6 +157,36 @@ async fn a_restarted_daemon_reuses_the_worktree_and_reports_the_same_base() {
     );
 }
 
+/// A daemon stopped between registering a worktree and writing its files leaves a worktree
+/// without an index: the next prepare writes the files instead of handing agents an empty
+/// checkout whose every file looks deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worktree_whose_checkout_was_cut_short_is_checked_out_on_the_next_prepare() {
+    let fx = Fixture::new().await;
+    let port = port(&fx);
+    let first = prepared(&port).await;
+    std::fs::remove_file(first.git_dir.join("index")).expect("the index goes");
+    std::fs::remove_file(first.path.join("src/lib.rs")).expect("a file goes");
+
+    let again = prepared(&port).await;
+    assert_eq!(again.path, first.path);
+    assert_eq!(again.head_sha, first.head_sha);
+    assert_eq!(
+        std::fs::read_to_string(again.path.join("src/lib.rs")).expect("checked out"),
+        "one\ntwo\nthree\n"
+    );
+    let worktree = port.find_worktree(&again.path).await.expect("worktree");
+    let nothing = port
+        .workspace()
+        .commit_all(&worktree, &developer(), "ENG-1", "Nothing")
+        .await
+        .expect("commit");
+    assert_eq!(
+        nothing, None,
+        "the checkout matches its branch: no change to commit"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_push_succeeds_and_a_stale_lease_is_a_conflict() {
     let fx = Fixture::new().await;
