@@ -512,6 +512,59 @@ impl Worktree {
         .await
     }
 
+    /// The whole regular file at `requested` (blocking), following no symlink at all, the
+    /// last component included (`O_NOFOLLOW`): what git would take from that path, never
+    /// what a link points to. Refused when larger than `cap` bytes.
+    pub fn read_nofollow_blocking(&self, requested: &str, cap: u64) -> Result<Vec<u8>, FileError> {
+        const ACTION: &str = "read";
+        let parts = lexical_parts(requested)?;
+        let (dir, name) = self.parent_dir(ACTION, requested, &parts, false)?;
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .custom_flags(nonblocking() | OFlag::O_NOFOLLOW.bits());
+        let file = match dir.open_with(name, &options) {
+            Ok(file) => file.into_std(),
+            Err(source) => {
+                return Err(match dir.symlink_metadata(name) {
+                    Ok(meta) if meta.file_type().is_symlink() => FileError::NotRegular {
+                        action: ACTION,
+                        path: requested.to_owned(),
+                        kind: "a symlink",
+                    },
+                    _ => io_error(ACTION, requested, source),
+                });
+            }
+        };
+        let metadata = file
+            .metadata()
+            .map_err(|source| io_error(ACTION, requested, source))?;
+        if !metadata.file_type().is_file() {
+            return Err(FileError::NotRegular {
+                action: ACTION,
+                path: requested.to_owned(),
+                kind: kind_of(metadata.file_type()),
+            });
+        }
+        ConfinedFile {
+            file,
+            relative: join(&parts),
+            requested: requested.to_owned(),
+            len: metadata.len(),
+        }
+        .read_all(cap)
+    }
+
+    /// [`Worktree::read_nofollow_blocking`] on tokio's blocking pool.
+    pub async fn read_nofollow(&self, requested: &str, cap: u64) -> Result<Vec<u8>, FileError> {
+        let worktree = self.clone();
+        let owned = requested.to_owned();
+        blocking("read", requested, move || {
+            worktree.read_nofollow_blocking(&owned, cap)
+        })
+        .await
+    }
+
     /// Removes the file (or symlink: the link itself) at `requested`, following no symlink
     /// on the way; directories are refused. Returns the worktree-relative path removed.
     pub async fn remove_file(&self, requested: &str) -> Result<String, FileError> {

@@ -22,6 +22,7 @@ use crate::permissions::check_write;
 use crate::registry::ToolContext;
 use crate::scratch::{SCRATCH_PREFIX, Scratch};
 use crate::terminal::parse;
+use crate::write_rules::{record_qa_removals, record_qa_writes};
 use squadron_config::fence;
 
 /// Bytes of file text `read_file` returns at most.
@@ -360,18 +361,35 @@ fn writable(context: &ToolContext<'_>, requested: &str) -> Result<String, String
     Ok(relative)
 }
 
-/// Records who wrote `written` and runs the guardrails on them.
+/// Runs the guardrails on `written` and, for QA, records the versions it left (after the
+/// formatter, which may change them), which are the only versions of test files the harness
+/// will commit.
 async fn after_writing(context: &ToolContext<'_>, written: &[String]) -> String {
     let workspace = context.workspace;
-    if context.role == squadron_core::Role::Qa {
-        for file in written {
-            workspace.qa_files.insert(file);
-        }
-    }
     if lint_pending_after(&workspace.policy, written) {
         context.lint_pending.store(true, Ordering::SeqCst);
     }
-    after_write(workspace, written).await
+    let mut report = after_write(workspace, written).await;
+    if context.role == squadron_core::Role::Qa
+        && let Err(error) = record_qa_writes(workspace, written).await
+    {
+        let _ = writeln!(
+            report,
+            "The harness could not {error}; write the file again, or it will not be committed."
+        );
+    }
+    report
+}
+
+/// Records, for QA, that it removed `removed`; the note to add to the tool result.
+async fn after_removing(context: &ToolContext<'_>, removed: &[String]) -> String {
+    if context.role != squadron_core::Role::Qa {
+        return String::new();
+    }
+    match record_qa_removals(context.workspace, removed).await {
+        Ok(()) => String::new(),
+        Err(error) => format!("\nThe harness could not {error}; the removal may not be committed."),
+    }
 }
 
 /// Writes `content` to `relative` (already checked with [`writable`]) through the confined
@@ -478,7 +496,8 @@ pub(crate) async fn delete_file(
     if lint_pending_after(&context.workspace.policy, std::slice::from_ref(&removed)) {
         context.lint_pending.store(true, Ordering::SeqCst);
     }
-    Ok(format!("Deleted `{removed}`."))
+    let note = after_removing(context, std::slice::from_ref(&removed)).await;
+    Ok(format!("Deleted `{removed}`.{note}"))
 }
 
 pub(crate) async fn move_file(
@@ -497,8 +516,9 @@ pub(crate) async fn move_file(
     if lint_pending_after(&context.workspace.policy, std::slice::from_ref(&from)) {
         context.lint_pending.store(true, Ordering::SeqCst);
     }
+    let note = after_removing(context, std::slice::from_ref(&from)).await;
     let report = after_writing(context, std::slice::from_ref(&to)).await;
-    Ok(format!("Moved `{from}` to `{to}`.\n{report}"))
+    Ok(format!("Moved `{from}` to `{to}`.{note}\n{report}"))
 }
 
 /// Removes the directories that the removal of `relative` left empty, deepest first, up to

@@ -128,3 +128,94 @@ pub(crate) async fn git(
         })
     }
 }
+
+/// Every path with uncommitted changes (untracked files included), relative to the root.
+/// Nested repositories are left alone: asking one for its status would run the programs
+/// its own configuration names.
+pub(crate) async fn changed_paths(
+    worktree: &Worktree,
+    settings: &SandboxSettings,
+) -> Result<std::collections::BTreeSet<String>, GitError> {
+    let status = git(
+        worktree,
+        settings,
+        &[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+        ],
+        &[],
+    )
+    .await?;
+    let mut paths = std::collections::BTreeSet::new();
+    let mut entries = status.stdout.split('\0');
+    while let Some(entry) = entries.next() {
+        let Some(path) = entry.get(3..) else { continue };
+        paths.insert(path.to_owned());
+        // A rename or copy is followed by the path it came from.
+        let renamed = entry.starts_with(['R', 'C']) || matches!(entry.get(1..2), Some("R" | "C"));
+        if renamed && let Some(from) = entries.next() {
+            paths.insert(from.to_owned());
+        }
+    }
+    Ok(paths)
+}
+
+/// Stages exactly `paths` (changes, additions and deletions), named literally in a file
+/// rather than on the command line, so that any number fits.
+///
+/// Never `git add --all` over the whole tree: a pathspec that covers a nested repository
+/// already recorded in the index makes git ask that repository for its status, and that
+/// runs the clean filter its own (agent-written) configuration names, outside the sandbox.
+pub(crate) async fn stage_paths(
+    worktree: &Worktree,
+    settings: &SandboxSettings,
+    paths: &[String],
+) -> Result<(), GitError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut list = Vec::new();
+    for path in paths {
+        list.extend_from_slice(path.as_bytes());
+        list.push(0);
+    }
+    let file = tokio::task::spawn_blocking(move || -> std::io::Result<tempfile::NamedTempFile> {
+        let mut file = tempfile::NamedTempFile::new()?;
+        std::io::Write::write_all(&mut file, &list)?;
+        Ok(file)
+    })
+    .await
+    .map_err(|_| std::io::Error::other("the file task stopped unexpectedly"))
+    .and_then(|file| file)
+    .map_err(|source| GitError::Run {
+        args: "add".to_owned(),
+        source: SandboxError::Spawn {
+            program: "git".to_owned(),
+            source,
+        },
+    })?;
+    let from_file = format!("--pathspec-from-file={}", file.path().display());
+    git(
+        worktree,
+        settings,
+        &["add", "--all", &from_file, "--pathspec-file-nul"],
+        &[("GIT_LITERAL_PATHSPECS", "1".to_owned())],
+    )
+    .await
+    .map(drop)
+}
+
+/// Stages every change in the worktree (see [`stage_paths`] for why not `git add --all`).
+pub(crate) async fn stage_all(
+    worktree: &Worktree,
+    settings: &SandboxSettings,
+) -> Result<(), GitError> {
+    let paths: Vec<String> = changed_paths(worktree, settings)
+        .await?
+        .into_iter()
+        .collect();
+    stage_paths(worktree, settings, &paths).await
+}

@@ -4,9 +4,10 @@
 
 use squadron_core::{Role, Timestamp};
 
-use crate::git::{GitError, git, git_output};
+use crate::git::{GitError, changed_paths, git, git_output, stage_paths};
 use crate::sandbox::{CommandOutput, Network, SandboxCommand, SandboxError, WorktreeAccess};
 use crate::workspace::SquadWorkspace;
+use crate::write_rules::{WriteBreach, check_staged, enforce_on_worktree, unstage};
 use squadron_config::fence;
 
 /// What a commit attempt came to.
@@ -23,6 +24,12 @@ pub enum CommitOutcome {
     TestsFailed {
         /// The failing run.
         output: CommandOutput,
+    },
+    /// Files of the change break the roles' write rules: they were put back and nothing
+    /// was committed.
+    Refused {
+        /// Each file and what became of it.
+        breaches: Vec<WriteBreach>,
     },
 }
 
@@ -368,13 +375,19 @@ pub struct AuthoredChange<'a> {
 /// Runs the test command once on the worktree as it stands and, if it passes, commits
 /// `changes` in order, each as its author (e.g. QA's test files as QA, then the rest as the
 /// Developer). A change with nothing left to commit makes no commit. A failing run commits
-/// nothing. Returns the head after the last commit.
+/// nothing. The change is held against the roles' write rules before the tests, after them
+/// (the test command runs agent-written code) and before each commit; files that break
+/// them are put back and nothing more is committed. Returns the head after the last commit.
 pub async fn commit_by_author(
     workspace: &SquadWorkspace,
     changes: &[AuthoredChange<'_>],
     at: Timestamp,
 ) -> Result<CommitOutcome, CommitError> {
     let root = workspace.worktree.root();
+    let breaches = enforce_on_worktree(workspace).await?;
+    if !breaches.is_empty() {
+        return Ok(CommitOutcome::Refused { breaches });
+    }
     if let Some(test) = &workspace.policy.test {
         let output = workspace
             .sandbox
@@ -390,10 +403,18 @@ pub async fn commit_by_author(
     } else {
         tracing::warn!(issue = %workspace.issue, "committing without tests: the repository configures no test command");
     }
+    let breaches = enforce_on_worktree(workspace).await?;
+    if !breaches.is_empty() {
+        return Ok(CommitOutcome::Refused { breaches });
+    }
     let mut head = None;
     for change in changes {
-        if let Some(sha) = commit_change(workspace, change, at).await? {
-            head = Some(sha);
+        match commit_change(workspace, change, at).await? {
+            ChangeCommitted::Nothing => {}
+            ChangeCommitted::Commit(sha) => head = Some(sha),
+            ChangeCommitted::Refused(breaches) => {
+                return Ok(CommitOutcome::Refused { breaches });
+            }
         }
     }
     Ok(head.map_or(CommitOutcome::NothingToCommit, |sha| {
@@ -401,35 +422,44 @@ pub async fn commit_by_author(
     }))
 }
 
-/// Stages `change`'s paths (or everything) and commits them as its role; `None` when
-/// nothing of it was left to commit.
+/// What one author's commit came to.
+enum ChangeCommitted {
+    Nothing,
+    Commit(String),
+    Refused(Vec<WriteBreach>),
+}
+
+/// Stages `change`'s paths (or everything), holds what is staged against the write rules
+/// and commits it as its role.
 async fn commit_change(
     workspace: &SquadWorkspace,
     change: &AuthoredChange<'_>,
     at: Timestamp,
-) -> Result<Option<String>, CommitError> {
+) -> Result<ChangeCommitted, CommitError> {
     let root = &workspace.worktree;
     let settings = workspace.sandbox.settings();
-    match change.paths {
-        None => {
-            git(root, settings, &["add", "--all"], &[]).await?;
-        }
-        Some(paths) => {
-            // Only paths with changes: naming an unchanged path that no longer exists
-            // would make `git add` fail.
-            let changed = changed_paths(workspace).await?;
-            let pathspecs: Vec<String> = paths
-                .iter()
-                .filter(|path| changed.contains(*path))
-                .map(|path| format!(":(literal){path}"))
-                .collect();
-            if pathspecs.is_empty() {
-                return Ok(None);
-            }
-            let mut args = vec!["add", "--all", "--"];
-            args.extend(pathspecs.iter().map(String::as_str));
-            git(root, settings, &args, &[]).await?;
-        }
+    // Only paths with changes: naming an unchanged path that no longer exists would make
+    // `git add` fail.
+    let changed = changed_paths(root, settings).await?;
+    let paths: Vec<String> = match change.paths {
+        None => changed.into_iter().collect(),
+        Some(paths) => paths
+            .iter()
+            .filter(|path| changed.contains(*path))
+            .cloned()
+            .collect(),
+    };
+    if paths.is_empty() {
+        return Ok(ChangeCommitted::Nothing);
+    }
+    stage_paths(root, settings, &paths).await?;
+    // What is staged is what is committed: the last word on the write rules. Nothing should
+    // break them here (the worktree was checked after the tests), unless something still
+    // running changed it since.
+    let breaches = check_staged(workspace).await?;
+    if !breaches.is_empty() {
+        unstage(workspace).await?;
+        return Ok(ChangeCommitted::Refused(breaches));
     }
     let staged = git_output(
         root,
@@ -439,7 +469,7 @@ async fn commit_change(
     )
     .await?;
     if staged.success() {
-        return Ok(None);
+        return Ok(ChangeCommitted::Nothing);
     }
     let (role, summary) = (change.role, change.summary);
     let (name, email) = commit_identity(role);
@@ -461,38 +491,7 @@ async fn commit_change(
     )
     .await?;
     let head = git(root, settings, &["rev-parse", "HEAD"], &[]).await?;
-    Ok(Some(head.stdout.trim().to_owned()))
-}
-
-/// Every path with uncommitted changes (untracked files included), relative to the root.
-async fn changed_paths(
-    workspace: &SquadWorkspace,
-) -> Result<std::collections::BTreeSet<String>, CommitError> {
-    let status = git(
-        &workspace.worktree,
-        workspace.sandbox.settings(),
-        &[
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=all",
-        ],
-        &[],
-    )
-    .await?;
-    let mut paths = std::collections::BTreeSet::new();
-    let mut entries = status.stdout.split('\0');
-    while let Some(entry) = entries.next() {
-        let Some(path) = entry.get(3..) else { continue };
-        paths.insert(path.to_owned());
-        // A rename or copy is followed by the path it came from.
-        let renamed = entry.starts_with(['R', 'C']) || matches!(entry.get(1..2), Some("R" | "C"));
-        if renamed && let Some(from) = entries.next() {
-            paths.insert(from.to_owned());
-        }
-    }
-    Ok(paths)
+    Ok(ChangeCommitted::Commit(head.stdout.trim().to_owned()))
 }
 
 /// `ENG-1: <first line of the summary>`, the rest of the summary as the body, and trailers

@@ -24,6 +24,7 @@ pub mod tool_spec;
 pub mod turn;
 pub mod wip;
 pub mod workspace;
+pub mod write_rules;
 
 mod command_tools;
 mod file_tools;
@@ -42,7 +43,10 @@ pub use guardrails::{
 };
 pub use metering::{BudgetExceeded, check_budgets};
 pub use output_cap::OutputLimits;
-pub use permissions::{InvalidGlob, QaFiles, TestGlobs, WriteRefusal, WriteScope, check_write};
+pub use permissions::{
+    InvalidGlob, QaFiles, QaFilesJournal, QaVersion, TestGlobs, WriteRefusal, WriteScope,
+    check_write,
+};
 pub use registry::{Executed, ToolRegistry};
 pub use review_diff::{DiffSince, diff_since};
 pub use sandbox::{
@@ -60,3 +64,4 @@ pub use turn::{
 };
 pub use wip::commit_work_in_progress;
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};
+pub use write_rules::{BrokenRule, Restored, WriteBreach, describe_breaches};

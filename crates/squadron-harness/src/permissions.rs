@@ -1,7 +1,7 @@
 //! Who may write what: write scopes per role, the repository's test globs, and the squad's
 //! record of files QA wrote (which the Developer may not change).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -103,40 +103,91 @@ impl TestGlobs {
     }
 }
 
-/// Files QA wrote in this squad, shared by every agent of the squad.
+/// What QA last left at one path through its file tools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QaVersion {
+    /// QA wrote the file; its bytes are kept under this digest (SHA-256, hex) so the harness
+    /// can tell QA's version from any other and put it back.
+    Written(String),
+    /// QA deleted the file.
+    Deleted,
+}
+
+/// Where a squad keeps its record of QA's files so that it survives a restart: without it,
+/// a restarted squad would let the Developer change QA's tests.
+#[async_trait::async_trait]
+pub trait QaFilesJournal: Send + Sync + std::fmt::Debug {
+    /// Stores the whole record, replacing the one stored before.
+    async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), String>;
+}
+
+/// The files QA wrote in this squad and the version it left of each, shared by every agent
+/// of the squad and, with a journal, stored after every change.
 ///
 /// Cloning shares the same record.
 #[derive(Clone, Debug, Default)]
 pub struct QaFiles {
-    paths: Arc<Mutex<BTreeSet<String>>>,
+    versions: Arc<Mutex<BTreeMap<String, QaVersion>>>,
+    journal: Option<Arc<dyn QaFilesJournal>>,
+    /// Saves run one at a time, each storing the record as it stands when its turn comes,
+    /// so the last one stored is never older than the last change.
+    saving: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl QaFiles {
-    /// An empty record, or one restored from earlier progress.
-    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+    /// A record holding `versions`: empty, or restored from the journal after a restart.
+    pub fn new(versions: impl IntoIterator<Item = (String, QaVersion)>) -> Self {
         Self {
-            paths: Arc::new(Mutex::new(paths.into_iter().collect())),
+            versions: Arc::new(Mutex::new(versions.into_iter().collect())),
+            ..Self::default()
         }
     }
 
-    /// Notes that QA wrote `relative`.
-    pub fn insert(&self, relative: &str) {
-        self.lock().insert(relative.to_owned());
+    /// This record, stored in `journal` after every change.
+    #[must_use]
+    pub fn with_journal(mut self, journal: Arc<dyn QaFilesJournal>) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
-    /// Whether QA wrote `relative`.
+    /// Notes what QA left at each path and stores the record; `Err` says why it could not
+    /// be stored (the record in memory holds the change either way).
+    pub async fn record(
+        &self,
+        changes: impl IntoIterator<Item = (String, QaVersion)>,
+    ) -> Result<(), String> {
+        self.lock().extend(changes);
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let _turn = self.saving.lock().await;
+        let snapshot = self.lock().clone();
+        journal.save(&snapshot).await
+    }
+
+    /// Whether QA wrote (or deleted) `relative`.
     pub fn contains(&self, relative: &str) -> bool {
-        self.lock().contains(relative)
+        self.lock().contains_key(relative)
     }
 
-    /// Every path QA wrote, sorted.
+    /// What QA last left at `relative`, if it touched it.
+    pub fn version(&self, relative: &str) -> Option<QaVersion> {
+        self.lock().get(relative).cloned()
+    }
+
+    /// Every path QA touched, sorted.
     pub fn paths(&self) -> Vec<String> {
-        self.lock().iter().cloned().collect()
+        self.lock().keys().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        // The set stays consistent even if a holder panicked: inserts are atomic.
-        self.paths.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The whole record.
+    pub fn versions(&self) -> BTreeMap<String, QaVersion> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, QaVersion>> {
+        // The map stays consistent even if a holder panicked: each change is one insert.
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -166,6 +217,16 @@ pub enum WriteRefusal {
     WrittenByQa {
         /// The path.
         path: String,
+    },
+    /// The Developer wrote a test file.
+    #[error(
+        "write `{path}`: it is a test file (matching {globs}) and only QA writes test files; to add or change a test, ask QA with `request_test_change`"
+    )]
+    TestFileOfQa {
+        /// The path.
+        path: String,
+        /// The globs, joined for display.
+        globs: String,
     },
     /// The path configures Squadron itself or the repository's delivery.
     #[error(
@@ -200,7 +261,8 @@ const PROTECTED: [(&str, &str); 4] = [
 /// be writing the next squad's prompt.
 const PROTECTED_NAMES: [&str; 2] = ["AGENTS.md", "CLAUDE.md"];
 
-fn protected(relative: &str) -> Option<&'static str> {
+/// What `relative` configures when no agent may write it (see [`PROTECTED`]), else `None`.
+pub(crate) fn protected(relative: &str) -> Option<&'static str> {
     let name = relative.rsplit('/').next().unwrap_or(relative);
     if PROTECTED_NAMES.contains(&name) {
         return Some("the repository's guidance for agents");
@@ -246,6 +308,12 @@ pub fn check_write(
         WriteScope::Anything if role != Role::Qa && qa_files.contains(relative) => {
             Err(WriteRefusal::WrittenByQa {
                 path: relative.to_owned(),
+            })
+        }
+        WriteScope::Anything if role != Role::Qa && test_globs.matches(relative) => {
+            Err(WriteRefusal::TestFileOfQa {
+                path: relative.to_owned(),
+                globs: test_globs.patterns().join(", "),
             })
         }
         WriteScope::Anything => Ok(()),
@@ -331,11 +399,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn qa_files_are_shared_between_clones() {
+    #[tokio::test]
+    async fn qa_files_are_shared_between_clones() {
         let globs = TestGlobs::new(&[]).unwrap();
         let qa_files = QaFiles::default();
-        qa_files.clone().insert("tests/login.rs");
+        qa_files
+            .clone()
+            .record([(
+                "tests/login.rs".to_owned(),
+                QaVersion::Written("digest".to_owned()),
+            )])
+            .await
+            .unwrap();
         let refusal = check_write(
             Role::Developer,
             WriteScope::Anything,

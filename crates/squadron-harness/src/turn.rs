@@ -835,6 +835,16 @@ impl Harness {
                             transcript.tool(&call.id, content, whole_at).await?;
                             continue;
                         }
+                        Ok(CommitOutcome::Refused { breaches }) => {
+                            let key = (call.name.clone(), String::new());
+                            *stalls.failing.entry(key).or_default() += 1;
+                            let content = format!(
+                                "refused: nothing was committed and your turn goes on.\n{}\nThen call `finish` again.",
+                                crate::write_rules::describe_breaches(&breaches)
+                            );
+                            transcript.tool(&call.id, content, None).await?;
+                            continue;
+                        }
                         Err(error) => return Err(TurnFailure::Commit(error)),
                     }
                 }

@@ -4,9 +4,10 @@
 
 use squadron_core::{Role, Timestamp};
 
-use crate::git::{GitError, git, git_output};
+use crate::git::{GitError, git, git_output, stage_all};
 use crate::guardrails::commit_identity;
 use crate::workspace::SquadWorkspace;
+use crate::write_rules::{Restored, check_staged};
 
 /// Commits every uncommitted change in the squad's worktree as the Developer, with a
 /// subject starting `WIP` and a body saying `why` the squad stopped. Returns the new head,
@@ -18,7 +19,24 @@ pub async fn commit_work_in_progress(
 ) -> Result<Option<String>, GitError> {
     let root = &workspace.worktree;
     let settings = workspace.sandbox.settings();
-    git(root, settings, &["add", "--all"], &[]).await?;
+    stage_all(root, settings).await?;
+    // Unfinished work is still held to the write rules: what breaks them is put back (QA's
+    // version, the committed one) and only then committed.
+    let breaches = check_staged(workspace).await?;
+    if !breaches.is_empty() {
+        for breach in &breaches {
+            tracing::warn!(issue = %workspace.issue, %breach, "work in progress breaks the write rules");
+        }
+        // From a clean index again: the put-back files replace what was staged.
+        git(root, settings, &["reset", "--quiet"], &[]).await?;
+        stage_all(root, settings).await?;
+        for breach in &breaches {
+            if matches!(breach.restored, Restored::Failed(_)) {
+                let pathspec = format!(":(literal){}", breach.path);
+                git(root, settings, &["reset", "--quiet", "--", &pathspec], &[]).await?;
+            }
+        }
+    }
     let staged = git_output(root, settings, &["diff", "--cached", "--quiet"], &[]).await?;
     if staged.success() {
         return Ok(None);

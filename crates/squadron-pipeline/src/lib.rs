@@ -21,6 +21,7 @@ mod notify;
 mod outcome;
 mod progress;
 mod prompts;
+mod qa_record;
 mod review_memory;
 mod runtime;
 mod services;

@@ -1,7 +1,8 @@
 //! What the runtime keeps about one squad between its steps: the issue, the repository, the
 //! worktree, a bug fix's diagnosis and the agents' summaries. Everything here can be rebuilt
 //! after a restart (the issue from the tracker, the worktree by preparing it again, the
-//! diagnosis from the squad's event log), so none of it is persisted from here.
+//! diagnosis and the record of QA's files from the squad's event log), so none of it is
+//! persisted from here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,8 +13,7 @@ use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind, StepFailure};
 use squadron_harness::{
-    Diagnosis, QaFiles, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
-    repository_sandbox,
+    Diagnosis, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree, repository_sandbox,
 };
 
 use crate::progress::SquadView;
@@ -227,7 +227,7 @@ impl SquadCtx {
             worktree,
             sandbox: Arc::new(base_sandbox.with_settings(sandbox_settings)),
             policy: Arc::new(policy),
-            qa_files: QaFiles::new([]),
+            qa_files: crate::qa_record::restored(shared, &self.squad).await?,
             test_change_requests: TestChangeRequests::default(),
             budgets: shared.settings.budgets,
         };

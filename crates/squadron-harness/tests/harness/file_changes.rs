@@ -258,11 +258,22 @@ async fn files_move_within_the_write_scope_and_keep_their_author() {
         &developer(),
         &workspace,
         "move_file",
-        json!({"from": "src/answer/mod.rs", "to": "tests/answer_test.rs"}),
+        json!({"from": "src/answer/mod.rs", "to": ".gitignore"}),
     )
     .await;
     assert!(
-        is_error && content.contains("move to `tests/answer_test.rs`: it exists already"),
+        is_error && content.contains("move to `.gitignore`: it exists already"),
+        "{content}"
+    );
+    let (content, is_error) = run(
+        &developer(),
+        &workspace,
+        "move_file",
+        json!({"from": "src/answer/mod.rs", "to": "tests/answer_mod.rs"}),
+    )
+    .await;
+    assert!(
+        is_error && content.contains("only QA writes test files"),
         "{content}"
     );
 

@@ -12,3 +12,4 @@ mod support;
 mod toolchains;
 mod tools;
 mod turn;
+mod write_rules;

@@ -257,7 +257,7 @@ async fn developer_cannot_change_what_qa_wrote() {
     }
     let test = std::fs::read_to_string(repo.path().join("tests/login_test.rs")).unwrap();
     assert_eq!(test, "assert!(login());\n");
-    // Tests QA did not write in this squad stay editable by the developer.
+    // Tests QA did not write in this squad are QA's all the same.
     let (content, is_error) = run(
         &developer(),
         &developer_workspace,
@@ -265,7 +265,13 @@ async fn developer_cannot_change_what_qa_wrote() {
         json!({"path": "tests/answer_test.rs", "old": "the test", "new": "the old test"}),
     )
     .await;
-    assert!(!is_error, "{content}");
+    assert!(is_error, "{content}");
+    assert!(
+        content.contains(
+            "only QA writes test files; to add or change a test, ask QA with `request_test_change`"
+        ),
+        "{content}"
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,10 @@ use squadron_core::Role;
 use squadron_core::StepFailure;
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::scheduler::{Event, Verification};
-use squadron_harness::{AuthoredChange, CommitOutcome, Scratch, commit_by_author};
+use squadron_harness::{
+    AuthoredChange, BrokenRule, CommitOutcome, Scratch, WriteBreach, commit_by_author,
+    describe_breaches,
+};
 
 use super::publish::{push, update_pr_body};
 use super::stop::StepResult;
@@ -91,8 +94,24 @@ pub(crate) async fn verify(
             .map_err(|error| {
                 StepFailure::needs_person("commit the squad's work").caused_by(&error)
             })?;
-        let CommitOutcome::TestsFailed { output } = outcome else {
-            break;
+        let output = match outcome {
+            CommitOutcome::TestsFailed { output } => output,
+            CommitOutcome::Refused { breaches } => {
+                if attempt == attempts {
+                    let paths: Vec<&str> =
+                        breaches.iter().map(|breach| breach.path.as_str()).collect();
+                    return Ok(verified(
+                        ctx,
+                        Verification::Failed(format!(
+                            "the agents' changes still break the write rules after {attempts} attempts to fix them: {}",
+                            paths.join(", ")
+                        )),
+                    ));
+                }
+                hand_back_breaches(shared, ctx, &breaches, attempt).await?;
+                continue;
+            }
+            CommitOutcome::Committed { .. } | CommitOutcome::NothingToCommit => break,
         };
         let rendered = output.render();
         if attempt == attempts {
@@ -178,6 +197,43 @@ pub(crate) async fn verify(
         update_pr_body(shared, ctx, None).await;
     }
     Ok(verified(ctx, Verification::Passed))
+}
+
+/// Tells the writers which of their changes broke the write rules (they were put back) and
+/// lets them redo their work within the rules: the Developer always, QA too when a test
+/// file was refused (it may have written one through a command).
+async fn hand_back_breaches(
+    shared: &Shared,
+    ctx: &mut SquadCtx,
+    breaches: &[WriteBreach],
+    attempt: u32,
+) -> Result<(), super::stop::Stop> {
+    let qa_concerned = breaches
+        .iter()
+        .any(|breach| breach.broken == BrokenRule::NotQasTest);
+    for breach in breaches {
+        tracing::warn!(squad = %ctx.squad, issue = %ctx.issue_key, %breach, "a change breaks the write rules");
+    }
+    let why =
+        "the change breaks the write rules; the files were put back and the agents redo their work";
+    log_events::retried(shared, &ctx.squad, "write-rules", attempt + 2, why).await;
+    let extra = format!(
+        "## Your changes were refused\n{}\nThen call `finish`.",
+        describe_breaches(breaches)
+    );
+    let max = shared.settings.scheduler.max_review_rounds;
+    let developer_task = task_context(ctx, Role::Developer, 0, max);
+    let qa_task = task_context(ctx, Role::Qa, 0, max);
+    developer_and_qa(
+        shared,
+        ctx,
+        (PromptName::Implement, &developer_task),
+        qa_concerned.then_some((PromptName::WriteTests, &qa_task)),
+        Some(&extra),
+    )
+    .await?;
+    answer_test_change_requests(shared, ctx, 0).await?;
+    Ok(())
 }
 
 fn verified(ctx: &SquadCtx, outcome: Verification) -> Vec<Outcome> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use squadron_core::gate::{CommitStatus, StatusState};
-use squadron_core::ports::{RepoRef, Store, WorkflowTarget};
+use squadron_core::ports::{ChatMessage, RepoRef, Store, WorkflowTarget};
 use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId, Usd};
 use squadron_pipeline::{
     CancelOutcome, GateTarget, Pipeline, PipelineHandle, PipelineSettings, SquadView,
@@ -14,7 +14,7 @@ use squadron_pipeline::{
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::{DISPUTE, ReviewScript, URL, World, issue, unrefined_issue};
+use crate::support::{DISPUTE, ReviewScript, TAMPER_CALL, URL, World, issue, unrefined_issue};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
@@ -298,6 +298,63 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
             assert_eq!(entry.status, squadron_core::ports::JournalStatus::Done);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_developer_still_cannot_rewrite_qas_test() {
+    let script = ReviewScript {
+        reject_first: vec!["ENG-1".to_owned()],
+        ..ReviewScript::default()
+    };
+    let world = World::new(vec![issue(1, &[])], script).await;
+    world.models[&Role::Developer]
+        .tampers
+        .lock()
+        .unwrap()
+        .push("ENG-1".to_owned());
+    let scope = "qa-record";
+    // Killed as the squad enters review: QA's test is committed, the record of it stored,
+    // and everything the runtime held in memory is lost.
+    fail::cfg(format!("{scope}::reviewing"), "1*return").unwrap();
+    let running = start(&world, world.settings(scope));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let killed = tokio::time::timeout(LIMIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(killed.is_err(), "the failpoint killed the runtime");
+    fail::remove(format!("{scope}::reviewing"));
+
+    let running = start(&world, world.settings(scope));
+    running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+    assert_eq!(view(&squads, "ENG-1").phase, Phase::Merged);
+    let store: Arc<dyn Store> = world.store.clone();
+    let squad = &store.squads_of_run(&run).await.unwrap()[0].squad.id;
+    let answers: Vec<String> = store
+        .transcript(squad, Some(Role::Developer))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| match entry.message {
+            ChatMessage::Tool {
+                tool_call_id,
+                content,
+            } if tool_call_id == TAMPER_CALL => Some(content),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "the Developer tried once: {answers:?}");
+    assert!(
+        answers[0].contains("QA wrote this test in this squad and only QA may change it"),
+        "the restarted squad still knows QA's files: {}",
+        answers[0]
+    );
+    assert_eq!(
+        world.file_on("main", "tests/eng-1.sh"),
+        "grep -q done src/eng-1.txt",
+        "QA's test is what was merged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -802,6 +802,9 @@ impl CodeHost for FakeCodeHost {
     }
 }
 
+/// The id of the call with which a tampering Developer rewrites QA's test.
+pub const TAMPER_CALL: &str = "call-tamper";
+
 /// The reason a disputing Developer gives for asking QA to change its test.
 pub const DISPUTE: &str = "the test should also check the file ends with a newline";
 
@@ -836,6 +839,9 @@ pub struct ScriptedModel {
     /// Issues on which the Developer writes its file, then only reads and never finishes,
     /// as a small real model does.
     pub stalls: Mutex<Vec<String>>,
+    /// Issues on which the Developer, fixing review findings, first tries to rewrite QA's
+    /// test with `write_file`.
+    pub tampers: Mutex<Vec<String>>,
 }
 
 impl ScriptedModel {
@@ -851,6 +857,7 @@ impl ScriptedModel {
             systems: Mutex::default(),
             disputes: Mutex::default(),
             stalls: Mutex::default(),
+            tampers: Mutex::default(),
         }
     }
 
@@ -966,10 +973,33 @@ impl ChatModel for ScriptedModel {
                     serde_json::json!({"path": format!("tests/{slug}.sh"), "reason": DISPUTE}),
                 )
             }
+            Role::Developer
+                if mid_turn
+                    && matches!(
+                        request.messages.last(),
+                        Some(ChatMessage::Tool { tool_call_id, .. }) if tool_call_id == TAMPER_CALL
+                    ) =>
+            {
+                tool_call(
+                    "write_file",
+                    serde_json::json!({"path": format!("src/{slug}.txt"), "content": "done\nfixed\n"}),
+                )
+            }
             Role::Developer | Role::Qa if mid_turn => tool_call(
                 "finish",
                 serde_json::json!({"summary": format!("{} work on {issue}", self.role)}),
             ),
+            Role::Developer
+                if first_task(request).contains("address the reviews")
+                    && self.tampers.lock().unwrap().contains(&issue) =>
+            {
+                let mut reply = tool_call(
+                    "write_file",
+                    serde_json::json!({"path": format!("tests/{slug}.sh"), "content": "true\n"}),
+                );
+                reply.tool_calls[0].id = TAMPER_CALL.to_owned();
+                reply
+            }
             Role::Developer => {
                 // A fix round changes the file, so the reviewers see a new head.
                 let fixing = first_task(request).contains("address the reviews");
