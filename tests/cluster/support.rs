@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use sqlx::{ConnectOptions, Connection, Executor};
 
 /// How long the stand-ins may take to come up (a cold machine runs git for the sample
 /// repository first).
@@ -156,6 +157,7 @@ impl Standins {
             child,
             address: String::new(),
             log,
+            seen: std::sync::Mutex::new(Vec::new()),
         };
         loop {
             let line = serve
@@ -221,6 +223,8 @@ pub struct Serve {
     /// `127.0.0.1:PORT`, serving webhooks and the control API.
     pub address: String,
     log: mpsc::Receiver<String>,
+    /// The log lines read so far.
+    seen: std::sync::Mutex<Vec<String>>,
 }
 
 impl Serve {
@@ -269,8 +273,19 @@ impl Serve {
     /// Waits for it to exit on its own; returns its exit code and the log lines it wrote.
     pub fn wait(mut self) -> (Option<i32>, Vec<String>) {
         let code = self.child.wait().expect("wait for the daemon").code();
-        let log = self.log.try_iter().collect();
+        let mut log = std::mem::take(&mut *self.seen.lock().expect("the log"));
+        log.extend(self.log.try_iter());
         (code, log)
+    }
+
+    /// The JSON log lines it wrote so far whose fields `matches` accepts.
+    pub fn logged(&self, matches: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+        let mut seen = self.seen.lock().expect("the log");
+        seen.extend(self.log.try_iter());
+        seen.iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| matches(&line["fields"]))
+            .collect()
     }
 
     /// Stops it with SIGTERM, as a service manager does, and returns its exit code.
@@ -306,4 +321,149 @@ pub fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// The lease the replicas hold the store with: short, so takeovers happen within seconds.
+const LEASE_SECS: &str = "3";
+
+/// Where the replicas keep their state.
+pub struct Database {
+    /// `DATABASE_URL` for the replicas; `None`: the stand-ins' SQLite file.
+    pub url: Option<String>,
+    /// The PostgreSQL server and the test's schema, dropped with the test.
+    schema: Option<(String, String)>,
+}
+
+impl Drop for Database {
+    /// Drops the test's schema. Declare the database before the replicas, so they are gone
+    /// (dropped first) when it goes.
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // A test's runtime may be shutting down: drop it from a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let options: sqlx::any::AnyConnectOptions = base.parse().ok()?;
+                let mut admin = options.connect().await.ok()?;
+                let dropped = admin
+                    .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .await;
+                let _ = admin.close().await;
+                dropped.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("notice: the test's PostgreSQL schema was left behind");
+        }
+    }
+}
+
+impl Database {
+    pub async fn new() -> Database {
+        let Ok(base) = std::env::var("SQUADRON_TEST_POSTGRES_URL") else {
+            // CI always has PostgreSQL: there, a missing URL is a broken setup, not a reason
+            // to test SQLite only.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "SQUADRON_TEST_POSTGRES_URL is not set in CI; the replica tests need PostgreSQL"
+            );
+            return Database {
+                url: None,
+                schema: None,
+            };
+        };
+        sqlx::any::install_default_drivers();
+        let schema = format!("squadron_cluster_{}", uuid::Uuid::new_v4().simple());
+        let options: sqlx::any::AnyConnectOptions = base.parse().expect("a PostgreSQL URL");
+        let mut admin = options.connect().await.expect("connect to PostgreSQL");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .expect("create the test schema");
+        let _ = admin.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        Database {
+            url: Some(url),
+            schema: Some((base, schema)),
+        }
+    }
+
+    /// The environment of replica `id`, on the short lease takeovers are tested with.
+    pub fn env<'a>(&'a self, id: &'a str) -> Vec<(&'a str, &'a str)> {
+        self.env_with_lease(id, LEASE_SECS)
+    }
+
+    /// The environment of replica `id` holding its leases for `lease_secs`: a test that
+    /// wants no takeover gives a lease a loaded machine cannot miss.
+    pub fn env_with_lease<'a>(
+        &'a self,
+        id: &'a str,
+        lease_secs: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut env = vec![
+            ("SQUADRON_SERVER_DAEMON_ID", id),
+            ("SQUADRON_SERVER_LEASE_SECS", lease_secs),
+        ];
+        if let Some(url) = &self.url {
+            env.push(("DATABASE_URL", url.as_str()));
+        }
+        env
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, for at most `limit`.
+pub async fn until<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Who runs the squads, as `serve` answers.
+pub async fn runner(serve: &Serve) -> Option<String> {
+    serve.get("/api/daemons").await["runtime"]["daemon"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Who runs the squads and what each daemon does, as `serve` answers.
+pub async fn duties(serve: &Serve) -> BTreeMap<String, String> {
+    let seen = serve.get("/api/daemons").await;
+    seen["daemons"]
+        .as_array()
+        .expect("daemons")
+        .iter()
+        .map(|daemon| {
+            (
+                daemon["id"].as_str().unwrap_or_default().to_owned(),
+                daemon["duty"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `serve` says `daemon` runs the squads.
+pub async fn until_runner(serve: &Serve, daemon: &str, limit: Duration) {
+    until(&format!("{daemon} runs the squads"), limit, || async {
+        (runner(serve).await.as_deref() == Some(daemon)).then_some(())
+    })
+    .await;
 }

@@ -1,6 +1,6 @@
 //! Squadron's persistent store: runs, squads, their append-only event log, agent transcripts,
-//! model usage, the side-effect journal and the leases several daemons share the work by, on
-//! a SQLite file (the default) or PostgreSQL.
+//! model usage, the side-effect journal, the leases several daemons share the work by and the
+//! requests one daemon forwards to another, on a SQLite file (the default) or PostgreSQL.
 //!
 //! [`SqlStore`] implements the core's [`Store`](squadron_core::ports::Store) and
 //! [`AgentRecorder`](squadron_core::ports::AgentRecorder) ports and adds the read models the
@@ -14,6 +14,7 @@ mod leases;
 mod location;
 mod port;
 mod read_model;
+mod requests;
 mod runs;
 mod squads;
 mod store;
@@ -25,4 +26,5 @@ pub use error::{StoreError, StoreErrorKind};
 pub use leases::EventWriter;
 pub use location::{DEFAULT_SQLITE_FILE, StoreLocation};
 pub use read_model::{SquadLog, SquadOverview};
+pub use requests::{QueuedRequest, RequestState};
 pub use store::SqlStore;

@@ -206,6 +206,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "daemon leases",
                 include_str!("../migrations/sqlite/0004_daemon_leases.sql"),
             ),
+            (
+                5,
+                "requests",
+                include_str!("../migrations/sqlite/0005_requests.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -227,6 +232,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 4,
                 "daemon leases",
                 include_str!("../migrations/postgres/0004_daemon_leases.sql"),
+            ),
+            (
+                5,
+                "requests",
+                include_str!("../migrations/postgres/0005_requests.sql"),
             ),
         ],
     };

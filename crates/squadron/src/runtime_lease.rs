@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use squadron::server::DaemonControl;
-use squadron_core::lease::{Claim, DaemonId, LeaseLost, LeaseSubject, LeaseTerms};
+use squadron_core::lease::{Claim, DaemonId, Lease, LeaseLost, LeaseSubject, LeaseTerms};
 use squadron_core::ports::Clock;
 use squadron_store::{DaemonState, SqlStore, StoreErrorKind};
 use tracing::{info, warn};
@@ -72,13 +72,33 @@ impl RuntimeLease {
     }
 
     /// Claims the runtime once: `true` when this daemon holds it now. When another daemon
-    /// holds it, tells `control` so (its 503 answers say who runs the squads). Daemons of
-    /// this host whose process is gone lose their leases first, so a restarted daemon need
-    /// not wait for its predecessor's lease to lapse.
+    /// holds it, tells `control` so (its 503 answers say who runs the squads).
     ///
     /// # Errors
     /// A transient error when the store does not answer.
     pub async fn try_acquire(&self, control: &DaemonControl) -> Result<bool, CliError> {
+        match self.claim().await? {
+            None => Ok(true),
+            Some(lease) => {
+                control.still_waiting(format!(
+                    "standing by: daemon `{}` runs the squads of this store (its lease runs \
+                     until {}); this one takes over if it stops",
+                    lease.holder,
+                    rfc3339(lease.expires_at)
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Claims the runtime once: `None` when this daemon holds it now, else the lease of the
+    /// daemon that does. Daemons and foreground runs of this host whose process is gone lose
+    /// their leases first, so a restarted one need not wait for its predecessor's lease to
+    /// lapse.
+    ///
+    /// # Errors
+    /// A transient error when the store does not answer.
+    pub async fn claim(&self) -> Result<Option<Lease>, CliError> {
         self.end_dead_daemons_of_this_host().await;
         let claim = self
             .store
@@ -88,18 +108,10 @@ impl RuntimeLease {
         match claim {
             Claim::Granted { lease, from } => {
                 info!(daemon = %self.daemon, token = lease.token.get(), from = from.as_ref().map(DaemonId::as_str), "this daemon runs the squads of the store");
-                Ok(true)
+                Ok(None)
             }
-            Claim::Renewed(_) => Ok(true),
-            Claim::Held(lease) => {
-                control.still_waiting(format!(
-                    "standing by: daemon `{}` runs the squads of this store (its lease runs \
-                     until {}); this one takes over if it stops",
-                    lease.holder,
-                    rfc3339(lease.expires_at)
-                ));
-                Ok(false)
-            }
+            Claim::Renewed(_) => Ok(None),
+            Claim::Held(lease) => Ok(Some(lease)),
         }
     }
 
@@ -167,13 +179,22 @@ impl RuntimeLease {
     }
 
     /// Ends the leases of daemons registered on this host whose process is gone (killed, or
-    /// crashed): nobody else can tell they are dead before their leases lapse.
+    /// crashed), and of a foreground run of this host that is gone: nobody else can tell they
+    /// are dead before their leases lapse.
     async fn end_dead_daemons_of_this_host(&self) {
+        let host = host_name();
+        let now = self.clock.now();
+        if let Ok(Some(lease)) = self.store.lease(&LeaseSubject::Runtime).await
+            && lease.is_live(now)
+            && let Some(pid) = foreground_pid(&lease.holder, &host)
+            && !process_alive(pid)
+        {
+            info!(holder = %lease.holder, pid, "a foreground run of this host is gone: ending its lease");
+            let _ = self.store.end_leases_of(&lease.holder, now).await;
+        }
         let Ok(daemons) = self.store.daemons().await else {
             return;
         };
-        let host = host_name();
-        let now = self.clock.now();
         for daemon in daemons {
             if daemon.host != host
                 || daemon.id == self.daemon && daemon.pid == std::process::id()
@@ -189,10 +210,51 @@ impl RuntimeLease {
     }
 }
 
+/// The id under which a foreground `squadron run` or `fix` of this process holds the runtime:
+/// never a daemon's (a configured `server.daemon_id` names a `serve`, whose lease a run must
+/// not renew as its own), and telling the host and process so that a dead run's lease can be
+/// ended by the next process of its host.
+pub fn foreground_id() -> DaemonId {
+    DaemonId::new(format!(
+        "{FOREGROUND}{}:{}",
+        host_name(),
+        std::process::id()
+    ))
+}
+
+const FOREGROUND: &str = "squadron-run@";
+
+/// The process of a foreground run's id on `host`.
+fn foreground_pid(holder: &DaemonId, host: &str) -> Option<u32> {
+    let (on, pid) = holder.as_str().strip_prefix(FOREGROUND)?.rsplit_once(':')?;
+    (on == host).then(|| pid.parse().ok()).flatten()
+}
+
 /// Whether a process with `pid` runs on this host (one of another user counts as running).
 fn process_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
     !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreground_run_is_known_by_its_host_and_process() {
+        let id = foreground_id();
+        let host = host_name();
+        assert_eq!(foreground_pid(&id, &host), Some(std::process::id()));
+        assert_eq!(foreground_pid(&id, "another-host"), None);
+        assert_eq!(
+            foreground_pid(&DaemonId::new(format!("{host}:42")), &host),
+            None
+        );
+        assert_eq!(
+            foreground_pid(&DaemonId::new("squadron-run@h:1:x"), "h:1"),
+            None
+        );
+    }
 }

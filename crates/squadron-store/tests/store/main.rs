@@ -6,6 +6,7 @@ mod journal;
 mod leases;
 mod opening;
 mod records;
+mod requests;
 mod squads;
 mod support;
 
@@ -61,4 +62,7 @@ on_both_backends! {
     leases::a_daemon_writes_only_for_work_it_holds,
     leases::daemons_claiming_squads_together_take_each_free_squad_once,
     daemons::daemons_register_beat_and_stop_and_one_id_serves_one_live_process,
+    requests::a_request_is_taken_by_one_daemon_answered_and_read_back,
+    requests::a_lapsed_taker_leaves_its_request_to_the_next_and_a_waiting_one_may_be_withdrawn,
+    requests::daemons_taking_together_take_each_request_once,
 }

@@ -1,5 +1,6 @@
 //! `squadron run <url>`: one milestone in the foreground, with live progress, ending with a
-//! summary table. Exit 0 when every admitted issue merged, 1 otherwise.
+//! summary table. Exit 0 when every admitted issue merged, 1 otherwise. It runs the squads
+//! under the store's runtime lease, so it refuses a store a `squadron serve` runs.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -14,7 +15,11 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::commands::follow::{Followed, follow};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
+use crate::format::rfc3339;
+use crate::membership;
 use crate::progress::{Look, all_admitted_merged, summary};
+use crate::runtime_lease::{RuntimeLease, foreground_id};
+use crate::wiring::SystemClock;
 pub use crate::wiring::build_pipeline;
 
 /// Runs `squadron run`.
@@ -43,6 +48,10 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
 /// Builds the runtime on the real adapters, starts a run with `start`, shows its squads'
 /// live progress until every one has ended, and stops the runtime. Ctrl-C stops it
 /// gracefully and fails with `interrupted` (which says how to pick the run up again).
+///
+/// The runtime runs under the store's runtime lease, as a `serve` does: a store whose squads
+/// a daemon runs is refused (the run would work them alongside it), and losing the lease
+/// stops the run.
 pub async fn follow_to_end<F, Fut>(
     context: &Context,
     look: Look,
@@ -53,7 +62,42 @@ where
     F: FnOnce(PipelineHandle) -> Fut,
     Fut: Future<Output = Result<RunId, PipelineError>>,
 {
-    let store = Arc::new(context.open_store().await?);
+    let store = context.open_store().await?;
+    let lease = RuntimeLease::new(
+        foreground_id(),
+        &store,
+        Arc::new(SystemClock),
+        membership::terms(&context.config),
+    );
+    if let Some(held) = lease.claim().await? {
+        return Err(CliError::transient(format!(
+            "failed to start: daemon `{}` runs the squads of this store (its lease runs until \
+             {})",
+            held.holder,
+            rfc3339(held.expires_at)
+        ))
+        .with_hint(
+            "start the run through that daemon (POST the URL to its /api/runs, or `/squad fix` \
+             in Slack), or stop it first",
+        ));
+    }
+    let followed = follow_holding(context, &lease, look, interrupted, start).await;
+    lease.release().await;
+    followed
+}
+
+async fn follow_holding<F, Fut>(
+    context: &Context,
+    lease: &RuntimeLease,
+    look: Look,
+    interrupted: &str,
+    start: F,
+) -> Result<Followed, CliError>
+where
+    F: FnOnce(PipelineHandle) -> Fut,
+    Fut: Future<Output = Result<RunId, PipelineError>>,
+{
+    let store = Arc::new(lease.store().clone());
     let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
     let handle = pipeline.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -61,12 +105,20 @@ where
         let _ = stopped.await;
     }));
 
-    let outcome = match start(handle.clone()).await {
-        Ok(run) => {
-            info!(run = %run, "run started");
-            follow(&handle, &store, &run, interrupted, look).await
-        }
-        Err(error) => Err(pipeline_error(error)),
+    let outcome = tokio::select! {
+        outcome = async {
+            match start(handle.clone()).await {
+                Ok(run) => {
+                    info!(run = %run, "run started");
+                    follow(&handle, &store, &run, interrupted, look).await
+                }
+                Err(error) => Err(pipeline_error(error)),
+            }
+        } => outcome,
+        lost = lease.keep() => Err(CliError::transient(format!(
+            "stopped running the squads: {lost}"
+        ))
+        .with_hint("another daemon took the store over; its squads go on there")),
     };
     let _ = stop.send(());
     match runtime.await {

@@ -5,8 +5,9 @@
 //! and starts the runtime once the service answers. It registers with the store under its
 //! daemon id (`membership.rs`), beats while it runs and records when it stops. Of the
 //! daemons sharing a store one runs the squads under the runtime lease; the others serve
-//! reads and stand by to take over (`runtime_lease.rs`); SIGTERM hands the lease over after
-//! the checkpoint, and a daemon that lost it exits with 75.
+//! reads, hand the work they are asked for to it through the store, and stand by to take
+//! over (`runtime_lease.rs`); SIGTERM hands the lease over after the checkpoint, and a daemon
+//! that lost it exits with 75.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -93,6 +94,8 @@ pub async fn serve(
     let readiness = Readiness::new();
     let control =
         DaemonControl::waiting(Some(lease.daemon().clone()), Arc::clone(&store), "starting");
+    // While another daemon runs the squads, work asked of this one goes to it.
+    control.forward_to_runner(Arc::new(SystemClock));
     let context = Arc::new(context);
     let lease = Arc::new(lease);
     // The runtime writes through the store fenced by the runtime lease.

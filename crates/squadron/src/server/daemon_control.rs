@@ -1,22 +1,28 @@
 //! [`ServerControl`] for a daemon whose squad runtime may not be running yet: `squadron
 //! serve` starts serving before GitHub answers (the runtime needs the reviewers'
 //! identities to start), reads from the store meanwhile, refuses work with 503 saying why,
-//! and hands everything to the runtime once it has started.
+//! and hands everything to the runtime once it has started. Among daemons sharing a store,
+//! one whose runtime does not run hands work to the daemon that runs the squads through the
+//! store (`forwarding.rs`) instead of refusing it, and carries out what the others hand it
+//! once its own runtime runs.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use squadron_core::lease::DaemonId;
+use squadron_core::ports::Clock;
 use squadron_core::{IssueKey, RunId, SquadId};
 use squadron_pipeline::{FixRequest, Pipeline, PipelineError};
 use squadron_store::SqlStore;
 use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
 use super::control::{
     CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget,
     RunView, ServerControl, SquadDetail, SquadView,
 };
+use super::forwarding::{Answer, Forwarded, Forwarder, relay, store_feed};
 use super::pipeline_control::{PipelineControl, UPDATE_BUFFER};
 use super::store_reads::StoreReads;
 
@@ -39,6 +45,18 @@ pub struct DaemonControl {
     updates: broadcast::Sender<SquadView>,
     runtime: Mutex<Runtime>,
     started: watch::Sender<Option<Arc<PipelineControl>>>,
+    /// Set when work this daemon does not run goes to the daemon that does.
+    forwarder: OnceLock<Arc<Forwarder>>,
+    /// The event stream's feed from the store and the relay of others' requests.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Where a request is carried out.
+enum Route {
+    /// By this daemon's runtime.
+    Here(Arc<PipelineControl>),
+    /// By the daemon that runs the squads, which answered this.
+    There(Answer),
 }
 
 impl std::fmt::Debug for DaemonControl {
@@ -62,7 +80,51 @@ impl DaemonControl {
             updates: broadcast::channel(UPDATE_BUFFER).0,
             runtime: Mutex::new(Runtime::Waiting(waiting.into())),
             started: watch::channel(None).0,
+            forwarder: OnceLock::new(),
+            tasks: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Lets this daemon answer while another runs the squads of the store: work it is
+    /// asked for goes to that daemon through the store, its event stream follows the squads
+    /// in the store, and once its own runtime runs it carries out what the others hand it.
+    /// Call within a Tokio runtime, on a control made with a daemon id; without one it does
+    /// nothing.
+    pub fn forward_to_runner(self: &Arc<Self>, clock: Arc<dyn Clock>) {
+        let Some(daemon) = self.daemon.clone() else {
+            return;
+        };
+        let forwarder = Forwarder::new(daemon, Arc::clone(&self.store), clock);
+        if self.forwarder.set(Arc::new(forwarder)).is_err() {
+            return;
+        }
+        let control = Arc::downgrade(self);
+        let feed = tokio::spawn(store_feed(
+            StoreReads::new(Arc::clone(&self.store)),
+            self.updates.clone(),
+            move || control.upgrade().is_none_or(|control| control.is_running()),
+        ));
+        self.tasks().push(feed);
+        if let Runtime::Running(control) = &*self.runtime() {
+            self.start_relay(Arc::clone(control));
+        }
+    }
+
+    fn start_relay(&self, control: Arc<PipelineControl>) {
+        let Some(forwarder) = self.forwarder.get() else {
+            return;
+        };
+        let relay = tokio::spawn(relay(
+            forwarder.daemon().clone(),
+            Arc::clone(&self.store),
+            forwarder.clock(),
+            control,
+        ));
+        self.tasks().push(relay);
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Says why the runtime is still not running (shown in 503 answers).
@@ -88,6 +150,7 @@ impl DaemonControl {
         ));
         *runtime = Runtime::Running(Arc::clone(&control));
         drop(runtime);
+        self.start_relay(Arc::clone(&control));
         self.started.send_replace(Some(control));
         true
     }
@@ -120,6 +183,34 @@ impl DaemonControl {
         self.runtime.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// This daemon's runtime when it runs; else, when another daemon runs the squads and
+    /// this one forwards, that daemon's answer to `request` (with `wait`; without, once it
+    /// is recorded); else the 503 that says why nothing runs here.
+    async fn route(
+        &self,
+        what: &str,
+        request: impl FnOnce() -> Forwarded,
+        wait: bool,
+    ) -> Result<Route, ControlError> {
+        let refusal = match self.running(what) {
+            Ok(control) => return Ok(Route::Here(control)),
+            Err(refusal) => refusal,
+        };
+        let Some(forwarder) = self.forwarder.get() else {
+            return Err(refusal);
+        };
+        if matches!(*self.runtime(), Runtime::Stopped) {
+            return Err(refusal);
+        }
+        let Some(runner) = forwarder.runner_elsewhere().await else {
+            return Err(refusal);
+        };
+        forwarder
+            .forward(request(), &runner, wait)
+            .await
+            .map(Route::There)
+    }
+
     /// The running runtime, or the 503 that says why there is none.
     fn running(&self, what: &str) -> Result<Arc<PipelineControl>, ControlError> {
         match &*self.runtime() {
@@ -139,11 +230,23 @@ impl DaemonControl {
 #[async_trait]
 impl ServerControl for DaemonControl {
     async fn start_run(&self, url: &str) -> Result<RunId, ControlError> {
-        self.running("start the run")?.start_run(url).await
+        let what = "start the run";
+        let request = || Forwarded::StartRun {
+            url: url.to_owned(),
+        };
+        match self.route(what, request, true).await? {
+            Route::Here(control) => control.start_run(url).await,
+            Route::There(answer) => answer.run_id(what),
+        }
     }
 
     async fn start_fix(&self, request: FixRequest) -> Result<RunId, ControlError> {
-        self.running("start the fix")?.start_fix(request).await
+        let what = "start the fix";
+        let forwarded = || Forwarded::StartFix(request.clone());
+        match self.route(what, forwarded, true).await? {
+            Route::Here(control) => control.start_fix(request).await,
+            Route::There(answer) => answer.run_id(what),
+        }
     }
 
     async fn run(&self, id: &RunId) -> Result<RunView, ControlError> {
@@ -163,13 +266,26 @@ impl ServerControl for DaemonControl {
     }
 
     async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError> {
-        self.running("cancel the squads")?.cancel_issue(issue).await
+        let what = "cancel the squads";
+        let request = || Forwarded::CancelIssue(issue.clone());
+        match self.route(what, request, true).await? {
+            Route::Here(control) => control.cancel_issue(issue).await,
+            Route::There(answer) => Ok(CancelOutcome {
+                cancelled: answer.cancelled(what)?,
+            }),
+        }
     }
 
     async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
-        self.running("re-evaluate the merge gate")?
-            .reevaluate(target)
-            .await
+        // GitHub wants no answer: recorded is enough, the runner asks the gate soon.
+        let request = || Forwarded::Reevaluate(target.clone());
+        match self
+            .route("re-evaluate the merge gate", request, false)
+            .await?
+        {
+            Route::Here(control) => control.reevaluate(target).await,
+            Route::There(_) => Ok(()),
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SquadView> {
@@ -189,6 +305,9 @@ impl ServerControl for DaemonControl {
     }
 
     async fn shutdown(&self) {
+        for task in self.tasks().drain(..) {
+            task.abort();
+        }
         let previous = std::mem::replace(&mut *self.runtime(), Runtime::Stopped);
         if let Runtime::Running(control) = previous {
             control.shutdown().await;

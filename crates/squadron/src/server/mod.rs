@@ -9,6 +9,7 @@ pub mod control;
 mod daemon_control;
 mod error;
 mod events;
+mod forwarding;
 mod json;
 mod links;
 mod metrics;
