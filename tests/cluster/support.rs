@@ -326,7 +326,9 @@ pub fn describe(output: &Output) -> String {
 /// The lease the replicas hold the store with: short, so takeovers happen within seconds.
 const LEASE_SECS: &str = "3";
 
-/// Where the replicas keep their state.
+/// Where the replicas keep their state: a schema of its own on the PostgreSQL server
+/// `SQUADRON_TEST_POSTGRES_URL` names, else (with `SQUADRON_TEST_WITHOUT_POSTGRES=1`) the
+/// stand-ins' SQLite file.
 pub struct Database {
     /// `DATABASE_URL` for the replicas; `None`: the stand-ins' SQLite file.
     pub url: Option<String>,
@@ -367,11 +369,12 @@ impl Drop for Database {
 impl Database {
     pub async fn new() -> Database {
         let Ok(base) = std::env::var("SQUADRON_TEST_POSTGRES_URL") else {
-            // CI always has PostgreSQL: there, a missing URL is a broken setup, not a reason
-            // to test SQLite only.
+            // Replicas are meant for PostgreSQL: without a server named, only an explicit
+            // opt-out (never in CI) runs them on a shared SQLite file instead.
             assert!(
-                std::env::var_os("CI").is_none(),
-                "SQUADRON_TEST_POSTGRES_URL is not set in CI; the replica tests need PostgreSQL"
+                std::env::var("SQUADRON_TEST_WITHOUT_POSTGRES").as_deref() == Ok("1"),
+                "set SQUADRON_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) \
+                 for the replica tests, or SQUADRON_TEST_WITHOUT_POSTGRES=1 to run them on SQLite"
             );
             return Database {
                 url: None,
