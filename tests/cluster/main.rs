@@ -8,3 +8,4 @@ mod daemons;
 mod failover;
 mod standins;
 mod support;
+mod three_replicas;
