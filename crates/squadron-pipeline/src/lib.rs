@@ -9,6 +9,7 @@
 //! [`Scheduler`]: squadron_core::scheduler::Scheduler
 
 mod activity;
+mod chat_queue;
 mod diagnosis;
 mod effects;
 mod error;

@@ -8,11 +8,21 @@
 //! and a notifier failure is logged and recorded in the squad's log but never stops the
 //! squad: the chat is a window on the work, not part of it.
 //!
+//! Steps never wait for the chat. Slack takes about one message a second per channel, so a
+//! post can wait seconds for its turn; steps put posts in the squad's queue (`ChatQueue`)
+//! and go on, and one task per squad with posts waiting makes them in the order they were
+//! queued, so each thread reads in order. The runtime waits for the queues to drain before
+//! it returns.
+//!
 //! [`Notifier`]: squadron_core::ports::Notifier
 
-use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
-use squadron_core::{IssueKey, SquadId, StepFailure};
+use std::sync::Arc;
 
+use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
+use squadron_core::{SquadId, StepFailure};
+
+use crate::chat_queue::ChatJob;
+pub(crate) use crate::chat_queue::Subject;
 use crate::effects::{self, Attempt};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
@@ -23,15 +33,6 @@ pub(crate) const FIX_REQUESTED_EVENT: &str = "fix-requested";
 
 /// Kind of the event-log entry recording a post the notifier could not make.
 const NOTIFY_FAILED_EVENT: &str = "notify-failed";
-
-/// The squad a post is about, as its thread's opening shows it.
-#[derive(Clone, Debug)]
-pub(crate) struct Subject {
-    pub squad: SquadId,
-    pub issue: IssueKey,
-    pub title: String,
-    pub url: String,
-}
 
 impl Subject {
     /// The squad of `ctx`, with its issue's title and page once read.
@@ -62,31 +63,72 @@ struct Origin {
     thread_ts: Option<String>,
 }
 
-/// Starts the squad's thread, if it reports anywhere and has none yet.
-pub(crate) async fn open_thread(shared: &Shared, subject: &Subject) {
-    if let Some(notifier) = &shared.services.notifier {
-        let _ = thread(shared, notifier.as_ref(), subject).await;
+/// Makes the posts queued for `squad`, one after another, until its queue is empty.
+async fn drain(shared: Arc<Shared>, squad: SquadId) {
+    // The squad's thread once known (`Some(None)`: it reports nowhere).
+    let mut known: Option<Option<ThreadRef>> = None;
+    while let Some((subject, job)) = shared.chat.next(&squad) {
+        let Some(notifier) = &shared.services.notifier else {
+            continue;
+        };
+        let notifier = notifier.as_ref();
+        if known.is_none() {
+            known = thread(&shared, notifier, &subject).await;
+        }
+        if let (ChatJob::Post { what, update }, Some(Some(thread))) = (job, &known) {
+            deliver(&shared, notifier, &subject, thread, &what, &update).await;
+        }
     }
 }
 
-/// Posts `update` in the squad's thread once, under the key `<squad>/notify/<what>`.
-/// Never fails: a failure is logged and recorded in the squad's log.
-pub(crate) async fn post(shared: &Shared, subject: &Subject, what: &str, update: SquadUpdate) {
-    let Some(notifier) = &shared.services.notifier else {
+/// Starts the squad's thread, if it reports anywhere and has none yet; queued, so it never
+/// waits for the chat.
+pub(crate) fn open_thread(shared: &Shared, subject: &Subject) {
+    queue(shared, subject, ChatJob::Open);
+}
+
+/// Queues `update` for the squad's thread, to be posted once under the key
+/// `<squad>/notify/<what>` after everything queued before it. Never fails and never waits:
+/// a failure is logged and recorded in the squad's log.
+pub(crate) fn post(shared: &Shared, subject: &Subject, what: &str, update: SquadUpdate) {
+    let what = what.to_owned();
+    queue(shared, subject, ChatJob::Post { what, update });
+}
+
+/// Queues `job` and starts the squad's posting task if none runs.
+fn queue(shared: &Shared, subject: &Subject, job: ChatJob) {
+    if shared.services.notifier.is_none() {
         return;
-    };
-    let Some(thread) = thread(shared, notifier.as_ref(), subject).await else {
-        return;
-    };
+    }
+    if shared.chat.push(subject, job) {
+        match shared.arc() {
+            Some(shared) => {
+                tokio::spawn(drain(shared, subject.squad.clone()));
+            }
+            // The runtime is being dropped: nobody is left to make the post.
+            None => while shared.chat.next(&subject.squad).is_some() {},
+        }
+    }
+}
+
+/// Posts `update` in the squad's thread once; a failure is logged and recorded.
+async fn deliver(
+    shared: &Shared,
+    notifier: &dyn Notifier,
+    subject: &Subject,
+    thread: &ThreadRef,
+    what: &str,
+    update: &SquadUpdate,
+) {
     let key = format!("{}/notify/{what}", subject.squad);
-    let (key_ref, thread, update_ref) = (&key, &thread, &update);
+    let key_ref = &key;
     let posted = effects::once(
         shared,
         &key,
         Some(&subject.squad),
         "notify",
         |attempt| async move {
-            let (key, update) = (key_ref, update_ref);
+            let key = key_ref;
             if attempt == Attempt::Interrupted {
                 // The chat cannot be asked whether the interrupted post landed; a missing
                 // update is better than a duplicate in the thread.
@@ -119,15 +161,16 @@ pub(crate) async fn post(shared: &Shared, subject: &Subject, what: &str, update:
 }
 
 /// The squad's thread: found in the journal, adopted from the Slack message the fix was
-/// started from, or started now. `None` when the squad reports nowhere or the thread could
-/// not be started (logged).
-async fn thread(shared: &Shared, notifier: &dyn Notifier, subject: &Subject) -> Option<ThreadRef> {
-    let cell = shared.thread_cell(&subject.squad);
-    let found = cell
-        .get_or_try_init(|| start_thread(shared, notifier, subject))
-        .await;
-    match found {
-        Ok(thread) => thread.clone(),
+/// started from, or started now; `Some(None)` when the squad reports nowhere, `None` when
+/// the thread could not be started (logged; the next post tries again). Only the squad's
+/// posting task asks, so no two posts can race to start two threads.
+async fn thread(
+    shared: &Shared,
+    notifier: &dyn Notifier,
+    subject: &Subject,
+) -> Option<Option<ThreadRef>> {
+    match start_thread(shared, notifier, subject).await {
+        Ok(thread) => Some(thread),
         Err(error) => {
             let key = thread_key(&subject.squad);
             failed(shared, &subject.squad, &key, &error).await;

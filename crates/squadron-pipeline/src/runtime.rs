@@ -52,7 +52,7 @@ impl Pipeline {
         let (requests_tx, requests_rx) = mpsc::channel(64);
         let (progress_tx, _) = watch::channel(Progress::default());
         Pipeline {
-            shared: Arc::new(Shared::new(services, settings)),
+            shared: Shared::new(services, settings),
             requests_tx,
             requests_rx,
             progress_tx,
@@ -101,6 +101,13 @@ impl Pipeline {
         let _requests_tx = self.requests_tx;
         let result = runtime.drive(self.requests_rx, outcomes_rx, shutdown).await;
         runtime.tasks.abort_all();
+        if result.is_ok() {
+            runtime
+                .shared
+                .chat
+                .flush(runtime.shared.settings.shutdown_grace)
+                .await;
+        }
         result
     }
 }

@@ -1,14 +1,12 @@
-//! What every task of the runtime shares: the ports and settings, the harness, and each
-//! squad's chat thread.
+//! What every task of the runtime shares: the ports and settings, the harness, and the
+//! queue of chat posts.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Weak};
 
-use squadron_core::SquadId;
-use squadron_core::ports::ThreadRef;
 use squadron_harness::Harness;
 
 use crate::activity::Activity;
+use crate::chat_queue::ChatQueue;
 use crate::services::{PipelineSettings, Services};
 
 /// What the runtime's tasks share.
@@ -18,32 +16,28 @@ pub(crate) struct Shared {
     pub harness: Harness,
     /// Which agents are at work, for the live view.
     pub activity: Activity,
-    /// Each squad's chat thread once known (`None`: it reports nowhere). A cell, so the
-    /// two reviewers' verdicts racing to post cannot start two threads.
-    threads: Mutex<HashMap<SquadId, ThreadCell>>,
+    /// Chat posts on their way to each squad's thread.
+    pub chat: ChatQueue,
+    /// This state's own handle, for tasks that outlive the step that starts them.
+    me: Weak<Shared>,
 }
-
-type ThreadCell = Arc<tokio::sync::OnceCell<Option<ThreadRef>>>;
 
 impl Shared {
     /// The shared state of a runtime over `services` with `settings`.
-    pub fn new(services: Services, settings: PipelineSettings) -> Self {
+    pub fn new(services: Services, settings: PipelineSettings) -> Arc<Self> {
         let harness = Harness::new(services.store.clone(), services.clock.clone());
-        Self {
+        Arc::new_cyclic(|shared| Self {
             services,
             settings,
             harness,
             activity: Activity::new(),
-            threads: Mutex::new(HashMap::new()),
-        }
+            chat: ChatQueue::new(),
+            me: shared.clone(),
+        })
     }
 
-    /// The cell holding a squad's chat thread, created on first use.
-    pub fn thread_cell(&self, squad: &SquadId) -> ThreadCell {
-        let mut threads = self
-            .threads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(threads.entry(squad.clone()).or_default())
+    /// A handle on this state for a task of its own; `None` once the runtime is gone.
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.upgrade()
     }
 }

@@ -31,7 +31,7 @@ pub(crate) async fn clean_up(shared: &Shared, ctx: &SharedCtx, view: &SquadView,
                 &saved,
             )
             .await;
-            notify_failed(shared, &ctx, view, error).await;
+            notify_failed(shared, &ctx, view, error);
         }
         _ => {}
     }

@@ -62,8 +62,7 @@ pub(crate) async fn diagnose(
             plan: diagnosis.plan.clone(),
             confidence: diagnosis.confidence,
         },
-    )
-    .await;
+    );
     Ok(vec![Outcome::Event(Event::Diagnosed {
         squad: ctx.squad.clone(),
         diagnosis: DiagnosisSummary {

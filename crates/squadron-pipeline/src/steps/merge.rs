@@ -162,8 +162,7 @@ async fn try_merge(
             url,
             sha: sha.to_string(),
         },
-    )
-    .await;
+    );
     Ok((
         Event::Merged {
             squad: ctx.squad.clone(),

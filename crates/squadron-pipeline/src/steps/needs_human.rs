@@ -43,8 +43,7 @@ pub(crate) async fn post_needs_human(
         SquadUpdate::NeedsHuman {
             reason: reason.to_owned(),
         },
-    )
-    .await;
+    );
     if let (Some(pr), Some(target)) = (ctx.pr.or(view.pr), ctx.target.as_ref()) {
         let body = pr_body(ctx, None, Some(reason));
         if let Err(error) = shared
@@ -60,7 +59,7 @@ pub(crate) async fn post_needs_human(
 }
 
 /// Tells the squad's thread that it failed: a person must look, as after needs-human.
-pub(crate) async fn notify_failed(shared: &Shared, ctx: &SquadCtx, view: &SquadView, error: &str) {
+pub(crate) fn notify_failed(shared: &Shared, ctx: &SquadCtx, view: &SquadView, error: &str) {
     notify::post(
         shared,
         &subject_of(ctx, view),
@@ -68,8 +67,7 @@ pub(crate) async fn notify_failed(shared: &Shared, ctx: &SquadCtx, view: &SquadV
         SquadUpdate::NeedsHuman {
             reason: format!("the squad failed: {error}"),
         },
-    )
-    .await;
+    );
 }
 
 /// The comment on the issue: why the squad stopped, what it did, where its work is, and

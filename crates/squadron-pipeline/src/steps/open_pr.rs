@@ -80,8 +80,7 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             url: url.clone(),
             title,
         },
-    )
-    .await;
+    );
     Ok(vec![
         Outcome::View(ctx.squad.clone(), ViewUpdate::PrUrl(url)),
         Outcome::Event(Event::PrOpened {

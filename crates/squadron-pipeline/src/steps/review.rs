@@ -184,7 +184,7 @@ async fn review_as(
     {
         let verdict = review_memory::verdict_of(&result);
         // Killed between posting and telling the thread: tell it now (journaled, so once).
-        notify_verdict(shared, ctx, round, role, head, verdict).await;
+        notify_verdict(shared, ctx, round, role, head, verdict);
         return Ok(verdict);
     }
     let review = match turn(shared, ctx, role, prompt, task, None).await? {
@@ -253,11 +253,11 @@ async fn review_as(
         comments,
         "review verdict"
     );
-    notify_verdict(shared, ctx, round, role, head, verdict).await;
+    notify_verdict(shared, ctx, round, role, head, verdict);
     Ok(verdict)
 }
 
-async fn notify_verdict(
+fn notify_verdict(
     shared: &Shared,
     ctx: &SquadCtx,
     round: u32,
@@ -274,8 +274,7 @@ async fn notify_verdict(
             verdict,
             round,
         },
-    )
-    .await;
+    );
 }
 
 async fn post_review(

@@ -1,6 +1,6 @@
 //! Bug fixes: a Sentry stub diagnosed, fixed, reviewed and merged with its chat thread
 //! told; a diagnosis too unsure to act on; a restart after the diagnosis; an unknown issue;
-//! a chat that refuses every post.
+//! a chat that refuses every post; a chat that holds every post.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -362,4 +362,56 @@ async fn a_chat_that_refuses_every_post_does_not_stop_the_fix() {
         failures.iter().any(|payload| payload.contains("#squadron")),
         "the failed posts are in the squad's log: {failures:?}"
     );
+}
+
+/// Slack takes about one post a second per channel and may be slow to answer: the squad's
+/// steps never wait for the chat. With every post held, the fix still goes all the way to
+/// its merge; once the chat answers, the thread gets every update, once and in order,
+/// before the runtime stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_that_holds_every_post_neither_holds_the_fix_back_nor_loses_an_update() {
+    let world = World::new(vec![sentry_stub(6)], ReviewScript::default()).await;
+    world.notifier.hold();
+    let running = start(&world, world.settings("fix-chat-held"));
+    let run = running
+        .handle
+        .start_fix(from_slack("ENG-6", None))
+        .await
+        .unwrap();
+    let mut squads = tokio::time::timeout(LIMIT, running.handle.wait_run(&run))
+        .await
+        .expect("the fix finishes in time")
+        .expect("the runtime keeps running");
+    let squad = squads.remove(0);
+
+    assert_eq!(squad.phase, Phase::Merged, "{:?}", squad.phase);
+    assert!(
+        world.notifier.posts().is_empty(),
+        "the fix merged while the chat held every post"
+    );
+    assert_eq!(
+        world.notifier.waited.load(Ordering::SeqCst),
+        1,
+        "one post at a time waits for the chat: the squad's posts queue behind it"
+    );
+
+    world.notifier.release();
+    let _ = running.stop.send(());
+    running.task.await.unwrap().unwrap();
+    let posts = world.notifier.posts();
+    let opening = &posts[0];
+    assert!(opening.update.is_none() && opening.thread.is_none());
+    assert!(
+        posts[1..]
+            .iter()
+            .all(|post| post.thread.as_deref() == Some(opening.ts.as_str())),
+        "{posts:?}"
+    );
+    assert_eq!(
+        world.notifier.update_kinds(),
+        ["diagnosis", "pr-opened", "review", "review", "merged"]
+    );
+    let keys: std::collections::BTreeSet<&str> =
+        posts.iter().map(|post| post.key.as_str()).collect();
+    assert_eq!(keys.len(), posts.len(), "no post made twice: {posts:?}");
 }

@@ -1291,15 +1291,48 @@ pub struct Post {
 }
 
 /// A notifier that records every post and never drops a repeated key, so tests see
-/// duplicates; it can be told to fail every post.
+/// duplicates; it can be told to fail every post, or to hold every post until released, as
+/// a chat pacing its posts (or one that is slow to answer) does.
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
     pub posts: Mutex<Vec<Post>>,
     pub failing: std::sync::atomic::AtomicBool,
     next: AtomicU64,
+    held: std::sync::atomic::AtomicBool,
+    released: tokio::sync::Notify,
+    /// Posts that found the chat held and waited.
+    pub waited: AtomicU64,
 }
 
 impl RecordingNotifier {
+    /// Makes every post wait until [`RecordingNotifier::release`].
+    pub fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets held and later posts through.
+    pub fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+
+    async fn wait_while_held(&self) {
+        let mut counted = false;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if !self.held.load(Ordering::SeqCst) {
+                return;
+            }
+            if !counted {
+                self.waited.fetch_add(1, Ordering::SeqCst);
+                counted = true;
+            }
+            released.await;
+        }
+    }
+
     pub fn posts(&self) -> Vec<Post> {
         self.posts.lock().unwrap().clone()
     }
@@ -1348,6 +1381,7 @@ impl Notifier for RecordingNotifier {
         channel: &str,
         _opening: &ThreadOpening,
     ) -> Result<ThreadRef, PortError> {
+        self.wait_while_held().await;
         let ts = self.record(key, channel, None, None)?;
         Ok(ThreadRef {
             channel: channel.to_owned(),
@@ -1361,6 +1395,7 @@ impl Notifier for RecordingNotifier {
         thread: &ThreadRef,
         update: &SquadUpdate,
     ) -> Result<MessageTs, PortError> {
+        self.wait_while_held().await;
         self.record(key, &thread.channel, Some(&thread.ts), Some(update))
             .map(MessageTs::new)
     }
