@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use squadron::server::{
-    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, Readiness, ReevaluateTarget,
-    RunView, ServeError, Server, ServerControl, ServerSettings, SquadDetail, SquadView,
-    WebhookSecret,
+    CancelOutcome, ControlError, ControlErrorKind, MetricsSnapshot, Readiness, RunView, ServeError,
+    Server, ServerControl, ServerSettings, SquadDetail, SquadView, WebhookSecret,
 };
 use squadron_config::Secret;
+use squadron_core::gate::GateTarget;
 use squadron_core::ports::{
     Clock, RunRecord, RunStatus, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
@@ -63,7 +63,7 @@ pub struct Recorded {
     /// Signalled after each `start_fix` answered.
     pub fix_answered: Arc<Notify>,
     pub cancelled: Vec<IssueKey>,
-    pub reevaluated: Vec<ReevaluateTarget>,
+    pub reevaluated: Vec<GateTarget>,
     pub unhealthy: Option<String>,
     pub refuse_start: Option<ControlError>,
     pub metrics: MetricsSnapshot,
@@ -233,7 +233,7 @@ impl ServerControl for FakeControl {
         Ok(CancelOutcome { cancelled })
     }
 
-    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
+    async fn reevaluate(&self, target: &GateTarget) -> Result<(), ControlError> {
         self.recorded().reevaluated.push(target.clone());
         Ok(())
     }

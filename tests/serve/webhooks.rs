@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use squadron::server::ReevaluateTarget;
-use squadron_core::gate::CommitSha;
+use squadron_core::gate::{CommitSha, GateTarget};
 use squadron_core::ports::RepoRef;
 use squadron_core::{IssueKey, Phase, PrNumber};
 
@@ -249,7 +248,7 @@ async fn a_signed_review_makes_the_runtime_reevaluate_that_pr() {
     assert_eq!(answer, serde_json::json!({ "reevaluating": 1 }));
     assert_eq!(
         control.recorded().reevaluated,
-        vec![ReevaluateTarget::PullRequest {
+        vec![GateTarget::PullRequest {
             repo: RepoRef::new("acme", "shop"),
             pr: PrNumber(7),
         }]
@@ -297,11 +296,11 @@ async fn a_push_and_a_status_name_the_branch_and_the_commit() {
     assert_eq!(
         control.recorded().reevaluated,
         vec![
-            ReevaluateTarget::Branch {
+            GateTarget::Branch {
                 repo: RepoRef::new("acme", "shop"),
                 branch: "main".into(),
             },
-            ReevaluateTarget::Commit {
+            GateTarget::Commit {
                 repo: RepoRef::new("acme", "shop"),
                 sha: CommitSha::new(sha),
             },

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use crate::domain::{PrNumber, Role};
+use crate::ports::RepoRef;
 
 /// A full commit SHA as the code host reports it (40 hex digits for SHA-1 repositories).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,6 +42,33 @@ impl From<&str> for CommitSha {
     fn from(sha: &str) -> Self {
         Self::new(sha)
     }
+}
+
+/// What a change on the code host names, as a webhook reports it: the gates of the PRs it
+/// concerns are asked again at once instead of at their next scheduled look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GateTarget {
+    /// One PR (a review was submitted, the PR changed, a check run named it).
+    PullRequest {
+        /// The repository.
+        repo: RepoRef,
+        /// The PR.
+        pr: PrNumber,
+    },
+    /// Every PR whose head is this commit (a status or a check run on it changed).
+    Commit {
+        /// The repository.
+        repo: RepoRef,
+        /// The commit.
+        sha: CommitSha,
+    },
+    /// Every PR whose head or base branch this is (it was pushed to).
+    Branch {
+        /// The repository.
+        repo: RepoRef,
+        /// The branch, without `refs/heads/`.
+        branch: String,
+    },
 }
 
 /// Whether a PR is open, closed without merging, or merged.

@@ -1,4 +1,5 @@
-//! The merge queue: one merge at a time per base branch, and what follows a merge.
+//! The merge queue: one merge at a time per base branch, and what follows a merge. The
+//! scheduler holds it; nothing else hands out merge tickets.
 //!
 //! A squad whose PR passed the gate joins the lane of its base branch. The lane hands out
 //! one merge ticket at a time, first come first served. When a merge lands, every other PR
@@ -7,18 +8,35 @@
 //! re-reviewed (its old approvals no longer match the head, by construction).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 
-use crate::domain::{PrNumber, SquadId};
+use crate::domain::SquadId;
+use crate::ports::RepoRef;
+
+/// One merge lane: a base branch of one repository. PRs of different repositories never
+/// wait for each other, even when their bases share a name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MergeLane {
+    /// The repository.
+    pub repo: RepoRef,
+    /// The branch its PRs merge into.
+    pub base: String,
+}
+
+impl fmt::Display for MergeLane {
+    /// `acme/shop:main`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.repo, self.base)
+    }
+}
 
 /// A PR waiting to merge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedMerge {
     /// The squad that owns the PR.
     pub squad: SquadId,
-    /// The PR.
-    pub pr: PrNumber,
-    /// The branch it merges into.
-    pub base: String,
+    /// The lane it merges through.
+    pub lane: MergeLane,
 }
 
 /// What [`MergeQueue::enqueue`] did.
@@ -101,10 +119,10 @@ struct Lane {
     waiting: VecDeque<QueuedMerge>,
 }
 
-/// Merge lanes, one per base branch.
+/// Merge lanes, one per base branch of a repository.
 #[derive(Debug, Default)]
 pub struct MergeQueue {
-    lanes: BTreeMap<String, Lane>,
+    lanes: BTreeMap<MergeLane, Lane>,
 }
 
 impl MergeQueue {
@@ -118,10 +136,27 @@ impl MergeQueue {
         if self.position(&entry.squad).is_some() {
             return Enqueued::AlreadyQueued;
         }
-        let lane = self.lanes.entry(entry.base.clone()).or_default();
+        let lane = self.lanes.entry(entry.lane.clone()).or_default();
         let ahead = lane.waiting.len() + usize::from(lane.merging.is_some());
         lane.waiting.push_back(entry);
         Enqueued::Joined { ahead }
+    }
+
+    /// Seats a squad that was merging before a restart as its lane's ticket holder, so no
+    /// other PR of the base merges while its merge may still land. Should the lane be held
+    /// already, it goes first among the waiting instead. Returns whether it holds the ticket.
+    pub fn resume_merge(&mut self, entry: QueuedMerge) -> bool {
+        if self.position(&entry.squad).is_some() {
+            return self.position(&entry.squad) == Some(0);
+        }
+        let lane = self.lanes.entry(entry.lane.clone()).or_default();
+        if lane.merging.is_none() {
+            lane.merging = Some(entry);
+            true
+        } else {
+            lane.waiting.push_front(entry);
+            false
+        }
     }
 
     /// Removes a waiting squad (cancelled, blocked again, or gone to rebase). A squad that
@@ -156,7 +191,7 @@ impl MergeQueue {
     /// Records how the ticket holder's attempt ended and frees its lane. After a landed
     /// merge every PR still waiting on that base leaves the lane to be re-checked.
     pub fn finish(&mut self, squad: &SquadId, attempt: MergeAttempt) -> AfterMerge {
-        let Some((base, lane)) = self.lanes.iter_mut().find(|(_, lane)| {
+        let Some((lane_key, lane)) = self.lanes.iter_mut().find(|(_, lane)| {
             lane.merging
                 .as_ref()
                 .is_some_and(|entry| entry.squad == *squad)
@@ -168,20 +203,20 @@ impl MergeQueue {
             MergeAttempt::Landed => lane.waiting.drain(..).collect(),
             MergeAttempt::NotMerged => Vec::new(),
         };
-        let base = base.clone();
+        let lane = lane_key.clone();
         if self
             .lanes
-            .get(&base)
+            .get(&lane)
             .is_some_and(|lane| lane.merging.is_none() && lane.waiting.is_empty())
         {
-            self.lanes.remove(&base);
+            self.lanes.remove(&lane);
         }
         AfterMerge { recheck }
     }
 
-    /// The squad merging on `base`, if any.
-    pub fn merging(&self, base: &str) -> Option<&QueuedMerge> {
-        self.lanes.get(base).and_then(|lane| lane.merging.as_ref())
+    /// The squad merging through `lane`, if any.
+    pub fn merging(&self, lane: &MergeLane) -> Option<&QueuedMerge> {
+        self.lanes.get(lane).and_then(|lane| lane.merging.as_ref())
     }
 
     /// How many merges go before the squad's (0 when it holds the ticket); `None` when it
@@ -208,11 +243,17 @@ impl MergeQueue {
 mod tests {
     use super::*;
 
-    fn entry(squad: &str, pr: u64, base: &str) -> QueuedMerge {
+    fn lane(base: &str) -> MergeLane {
+        MergeLane {
+            repo: RepoRef::new("acme", "shop"),
+            base: base.to_owned(),
+        }
+    }
+
+    fn entry(squad: &str, base: &str) -> QueuedMerge {
         QueuedMerge {
             squad: SquadId::from(squad),
-            pr: PrNumber(pr),
-            base: base.to_owned(),
+            lane: lane(base),
         }
     }
 
@@ -220,83 +261,74 @@ mod tests {
     fn one_merge_at_a_time_per_base_in_arrival_order() {
         let mut queue = MergeQueue::new();
         assert_eq!(
-            queue.enqueue(entry("a", 1, "main")),
+            queue.enqueue(entry("a", "main")),
             Enqueued::Joined { ahead: 0 }
         );
         assert_eq!(
-            queue.enqueue(entry("b", 2, "main")),
+            queue.enqueue(entry("b", "main")),
             Enqueued::Joined { ahead: 1 }
         );
         assert_eq!(
-            queue.enqueue(entry("c", 3, "release")),
+            queue.enqueue(entry("c", "release")),
             Enqueued::Joined { ahead: 0 }
         );
 
         let started = queue.start_merges();
-        assert_eq!(
-            started,
-            vec![entry("a", 1, "main"), entry("c", 3, "release")]
-        );
+        assert_eq!(started, vec![entry("a", "main"), entry("c", "release")]);
         assert!(
             queue.start_merges().is_empty(),
             "both lanes already have a merge in flight"
         );
         assert_eq!(queue.position(&SquadId::from("b")), Some(1));
-        assert_eq!(queue.merging("main"), Some(&entry("a", 1, "main")));
+        assert_eq!(queue.merging(&lane("main")), Some(&entry("a", "main")));
     }
 
     #[test]
     fn a_squad_joins_once() {
         let mut queue = MergeQueue::new();
-        queue.enqueue(entry("a", 1, "main"));
-        assert_eq!(
-            queue.enqueue(entry("a", 1, "main")),
-            Enqueued::AlreadyQueued
-        );
+        queue.enqueue(entry("a", "main"));
+        assert_eq!(queue.enqueue(entry("a", "main")), Enqueued::AlreadyQueued);
         queue.start_merges();
-        assert_eq!(
-            queue.enqueue(entry("a", 1, "main")),
-            Enqueued::AlreadyQueued
-        );
+        assert_eq!(queue.enqueue(entry("a", "main")), Enqueued::AlreadyQueued);
     }
 
     #[test]
     fn a_landed_merge_sends_every_waiting_pr_of_that_base_to_recheck() {
         let mut queue = MergeQueue::new();
-        queue.enqueue(entry("a", 1, "main"));
-        queue.enqueue(entry("b", 2, "main"));
-        queue.enqueue(entry("c", 3, "main"));
-        queue.enqueue(entry("d", 4, "release"));
+        queue.enqueue(entry("a", "main"));
+        queue.enqueue(entry("b", "main"));
+        queue.enqueue(entry("c", "main"));
+        queue.enqueue(entry("d", "release"));
         queue.start_merges();
 
         let after = queue.finish(&SquadId::from("a"), MergeAttempt::Landed);
-        assert_eq!(
-            after.recheck,
-            vec![entry("b", 2, "main"), entry("c", 3, "main")]
-        );
+        assert_eq!(after.recheck, vec![entry("b", "main"), entry("c", "main")]);
         assert_eq!(queue.position(&SquadId::from("b")), None);
-        assert_eq!(queue.merging("release"), Some(&entry("d", 4, "release")));
-        assert!(queue.merging("main").is_none());
+        assert_eq!(
+            queue.merging(&lane("release")),
+            Some(&entry("d", "release"))
+        );
+        assert!(queue.merging(&lane("main")).is_none());
     }
 
     #[test]
     fn a_refused_merge_frees_the_lane_for_the_next_pr() {
         let mut queue = MergeQueue::new();
-        queue.enqueue(entry("a", 1, "main"));
-        queue.enqueue(entry("b", 2, "main"));
+        queue.enqueue(entry("a", "main"));
+        queue.enqueue(entry("b", "main"));
         queue.start_merges();
 
         let after = queue.finish(&SquadId::from("a"), MergeAttempt::NotMerged);
         assert!(after.recheck.is_empty(), "the base did not move");
-        assert_eq!(queue.start_merges(), vec![entry("b", 2, "main")]);
+        assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
         assert_eq!(queue.position(&SquadId::from("a")), None);
     }
 
     #[test]
     fn withdrawing_removes_a_waiting_squad_but_not_a_merge_in_flight() {
         let mut queue = MergeQueue::new();
-        queue.enqueue(entry("a", 1, "main"));
-        queue.enqueue(entry("b", 2, "main"));
+        queue.enqueue(entry("a", "main"));
+        queue.enqueue(entry("b", "main"));
         queue.start_merges();
         assert!(!queue.withdraw(&SquadId::from("a")));
         assert!(queue.withdraw(&SquadId::from("b")));
@@ -309,12 +341,39 @@ mod tests {
     #[test]
     fn finishing_a_squad_without_a_ticket_changes_nothing() {
         let mut queue = MergeQueue::new();
-        queue.enqueue(entry("a", 1, "main"));
+        queue.enqueue(entry("a", "main"));
         assert_eq!(
             queue.finish(&SquadId::from("a"), MergeAttempt::Landed),
             AfterMerge::default()
         );
-        assert_eq!(queue.start_merges(), vec![entry("a", 1, "main")]);
+        assert_eq!(queue.start_merges(), vec![entry("a", "main")]);
+    }
+
+    #[test]
+    fn lanes_are_per_repository_even_when_bases_share_a_name() {
+        let mut queue = MergeQueue::new();
+        let other = QueuedMerge {
+            squad: SquadId::from("b"),
+            lane: MergeLane {
+                repo: RepoRef::new("acme", "billing"),
+                base: "main".to_owned(),
+            },
+        };
+        queue.enqueue(entry("a", "main"));
+        queue.enqueue(other.clone());
+        assert_eq!(queue.start_merges(), vec![other, entry("a", "main")]);
+    }
+
+    #[test]
+    fn a_merge_resumed_after_a_restart_holds_its_lane() {
+        let mut queue = MergeQueue::new();
+        assert!(queue.resume_merge(entry("a", "main")));
+        assert!(!queue.resume_merge(entry("b", "main")), "the lane is held");
+        assert_eq!(queue.position(&SquadId::from("b")), Some(1));
+        queue.enqueue(entry("c", "main"));
+        assert!(queue.start_merges().is_empty(), "a holds the lane");
+        queue.finish(&SquadId::from("a"), MergeAttempt::NotMerged);
+        assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
     }
 
     #[test]

@@ -18,4 +18,4 @@ mod wire;
 pub use error::{GithubError, GithubErrorKind};
 pub use host::{GithubCodeHost, RoleTokens};
 pub use rate_limit::{RateLimitState, RateLimiter, RequestBudget};
-pub use webhook::{GithubEvent, Reevaluate, WebhookError};
+pub use webhook::{GithubEvent, WebhookError};

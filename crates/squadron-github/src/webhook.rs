@@ -9,7 +9,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 use sha2::Sha256;
 use squadron_core::PrNumber;
-use squadron_core::gate::{CommitSha, StatusState};
+use squadron_core::gate::{CommitSha, GateTarget, StatusState};
 use squadron_core::ports::RepoRef;
 use subtle::ConstantTimeEq;
 
@@ -68,17 +68,6 @@ pub fn verify_signature(
     } else {
         Err(WebhookError::SignatureMismatch)
     }
-}
-
-/// What should be re-evaluated because of an event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reevaluate {
-    /// The PR's gate.
-    PullRequest(RepoRef, PrNumber),
-    /// Every PR whose head is this commit.
-    Commit(RepoRef, CommitSha),
-    /// Every PR whose head or base is this branch.
-    Branch(RepoRef, String),
 }
 
 /// A webhook delivery, reduced to what Squadron reacts to.
@@ -143,29 +132,44 @@ pub enum GithubEvent {
 }
 
 impl GithubEvent {
-    /// What to re-evaluate because of this event.
-    pub fn targets(&self) -> Vec<Reevaluate> {
+    /// Whose merge gates this event concerns.
+    pub fn targets(&self) -> Vec<GateTarget> {
         match self {
             GithubEvent::Ping | GithubEvent::Ignored { .. } => Vec::new(),
             GithubEvent::PullRequest { repo, pr, .. } | GithubEvent::Review { repo, pr, .. } => {
-                vec![Reevaluate::PullRequest(repo.clone(), *pr)]
+                vec![GateTarget::PullRequest {
+                    repo: repo.clone(),
+                    pr: *pr,
+                }]
             }
             GithubEvent::Checks {
                 repo,
                 head_sha,
                 prs,
             } if prs.is_empty() => {
-                vec![Reevaluate::Commit(repo.clone(), head_sha.clone())]
+                vec![GateTarget::Commit {
+                    repo: repo.clone(),
+                    sha: head_sha.clone(),
+                }]
             }
             GithubEvent::Checks { repo, prs, .. } => prs
                 .iter()
-                .map(|pr| Reevaluate::PullRequest(repo.clone(), *pr))
+                .map(|pr| GateTarget::PullRequest {
+                    repo: repo.clone(),
+                    pr: *pr,
+                })
                 .collect(),
             GithubEvent::Status { repo, sha, .. } => {
-                vec![Reevaluate::Commit(repo.clone(), sha.clone())]
+                vec![GateTarget::Commit {
+                    repo: repo.clone(),
+                    sha: sha.clone(),
+                }]
             }
             GithubEvent::Push { repo, branch, .. } => {
-                vec![Reevaluate::Branch(repo.clone(), branch.clone())]
+                vec![GateTarget::Branch {
+                    repo: repo.clone(),
+                    branch: branch.clone(),
+                }]
             }
         }
     }
@@ -437,7 +441,10 @@ mod tests {
         );
         assert_eq!(
             event.targets(),
-            vec![Reevaluate::PullRequest(shop(), PrNumber(12))]
+            vec![GateTarget::PullRequest {
+                repo: shop(),
+                pr: PrNumber(12)
+            }]
         );
     }
 
@@ -449,8 +456,14 @@ mod tests {
         assert_eq!(
             delivery("check_run", &run).unwrap().targets(),
             vec![
-                Reevaluate::PullRequest(shop(), PrNumber(3)),
-                Reevaluate::PullRequest(shop(), PrNumber(4))
+                GateTarget::PullRequest {
+                    repo: shop(),
+                    pr: PrNumber(3)
+                },
+                GateTarget::PullRequest {
+                    repo: shop(),
+                    pr: PrNumber(4)
+                }
             ]
         );
         let suite = format!(
@@ -458,7 +471,10 @@ mod tests {
         );
         assert_eq!(
             delivery("check_suite", &suite).unwrap().targets(),
-            vec![Reevaluate::Commit(shop(), CommitSha::from("abc"))]
+            vec![GateTarget::Commit {
+                repo: shop(),
+                sha: CommitSha::from("abc")
+            }]
         );
     }
 
@@ -478,14 +494,20 @@ mod tests {
             format!(r#"{{"ref": "refs/heads/main", "before": "a", "after": "def", {REPO}}}"#);
         assert_eq!(
             delivery("push", &push).unwrap().targets(),
-            vec![Reevaluate::Branch(shop(), "main".into())]
+            vec![GateTarget::Branch {
+                repo: shop(),
+                branch: "main".into()
+            }]
         );
         let tag = format!(r#"{{"ref": "refs/tags/v1", "after": "def", {REPO}}}"#);
         assert!(delivery("push", &tag).unwrap().targets().is_empty());
         let pr = format!(r#"{{"action": "synchronize", "pull_request": {{"number": 8}}, {REPO}}}"#);
         assert_eq!(
             delivery("pull_request", &pr).unwrap().targets(),
-            vec![Reevaluate::PullRequest(shop(), PrNumber(8))]
+            vec![GateTarget::PullRequest {
+                repo: shop(),
+                pr: PrNumber(8)
+            }]
         );
     }
 

@@ -771,7 +771,8 @@ async fn git_ok(dir: &std::path::Path, args: &[&str]) -> String {
 async fn a_pr_that_conflicts_after_another_merges_is_rebased_re_reviewed_and_merged() {
     use squadron_core::SquadId;
     use squadron_core::merge_queue::{
-        BaseRelation, MergeAttempt, MergeQueue, QueuedMerge, RebaseReason, RecheckVerdict,
+        BaseRelation, MergeAttempt, MergeLane, MergeQueue, QueuedMerge, RebaseReason,
+        RecheckVerdict,
     };
 
     let fixture = Fixture::start().await;
@@ -805,14 +806,16 @@ async fn a_pr_that_conflicts_after_another_merges_is_rebased_re_reviewed_and_mer
     }
 
     let mut queue = MergeQueue::new();
-    let entry = |squad: &str, pr| QueuedMerge {
+    let entry = |squad: &str| QueuedMerge {
         squad: SquadId::from(squad),
-        pr,
-        base: "main".into(),
+        lane: MergeLane {
+            repo: fixture.repo.clone(),
+            base: "main".into(),
+        },
     };
-    queue.enqueue(entry("first", first.number));
-    queue.enqueue(entry("second", second.number));
-    assert_eq!(queue.start_merges(), vec![entry("first", first.number)]);
+    queue.enqueue(entry("first"));
+    queue.enqueue(entry("second"));
+    assert_eq!(queue.start_merges(), vec![entry("first")]);
     assert_eq!(
         evaluate(
             &host,
@@ -829,7 +832,7 @@ async fn a_pr_that_conflicts_after_another_merges_is_rebased_re_reviewed_and_mer
         .unwrap();
     assert!(matches!(landed, MergeOutcome::Merged { .. }), "{landed:?}");
     let after = queue.finish(&SquadId::from("first"), MergeAttempt::Landed);
-    assert_eq!(after.recheck, vec![entry("second", second.number)]);
+    assert_eq!(after.recheck, vec![entry("second")]);
 
     // The re-check: the second PR now conflicts with the new base.
     let decision = evaluate(
@@ -913,8 +916,8 @@ async fn a_pr_that_conflicts_after_another_merges_is_rebased_re_reviewed_and_mer
         evaluate(&host, &fixture.repo, second.number, &policy).await,
         GateDecision::Merge
     );
-    queue.enqueue(entry("second", second.number));
-    assert_eq!(queue.start_merges(), vec![entry("second", second.number)]);
+    queue.enqueue(entry("second"));
+    assert_eq!(queue.start_merges(), vec![entry("second")]);
     let landed = host
         .merge(&fixture.repo, second.number, &rebased, MergeMethod::Merge)
         .await

@@ -2,9 +2,8 @@
 //! [`Pipeline`](crate::Pipeline). Cheap to clone; every call goes through the runtime's
 //! request channel, so it never races the scheduler.
 
-use squadron_core::gate::CommitSha;
-use squadron_core::ports::RepoRef;
-use squadron_core::{IssueKey, PrNumber, RunId, SquadId};
+use squadron_core::gate::GateTarget;
+use squadron_core::{IssueKey, RunId, SquadId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::PipelineError;
@@ -21,32 +20,6 @@ pub enum CancelOutcome {
     },
     /// Nothing unfinished matched: the issue has no squad, or it already ended.
     NothingToCancel,
-}
-
-/// Whose merge gate a change on the code host concerns, as a webhook names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GateTarget {
-    /// One PR (a review was submitted, the PR changed, a check run named it).
-    PullRequest {
-        /// The repository.
-        repo: RepoRef,
-        /// The PR.
-        pr: PrNumber,
-    },
-    /// Every PR whose head is this commit (a status or a check run on it changed).
-    Commit {
-        /// The repository.
-        repo: RepoRef,
-        /// The commit.
-        sha: CommitSha,
-    },
-    /// Every PR whose head or base branch this is (it was pushed to).
-    Branch {
-        /// The repository.
-        repo: RepoRef,
-        /// The branch, without `refs/heads/`.
-        branch: String,
-    },
 }
 
 /// A request to the runtime's loop.

@@ -32,7 +32,7 @@ mod squad;
 mod steps;
 
 pub use error::{PipelineError, PipelineErrorKind};
-pub use handle::{CancelOutcome, GateTarget, PipelineHandle};
+pub use handle::{CancelOutcome, PipelineHandle};
 pub use intake::{FixRequest, SlackOrigin};
 pub use metrics::{TIME_TO_MERGE_EVENT, time_to_merge};
 pub use progress::{Progress, RunView, SquadView, Waiting};
@@ -41,3 +41,4 @@ pub use services::{
     AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,
     Services,
 };
+pub use squadron_core::gate::GateTarget;

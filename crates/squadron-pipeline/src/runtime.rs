@@ -1,13 +1,13 @@
 //! The runtime's loop: events in, the scheduler's commands out, each command executed as a
 //! task that reports its outcome back over a channel. Phase changes are written to the store
-//! before anything of the new phase happens; the merge queue lives here too, since it orders
-//! squads against each other.
+//! before anything of the new phase happens. The scheduler decides everything about a
+//! squad's lifecycle (merge lanes and gate waits included); this loop executes, reports and
+//! keeps the live view.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use squadron_core::merge_queue::{MergeAttempt, MergeQueue, QueuedMerge};
 use squadron_core::ports::{RunStatus, SpendScope, SquadChange};
 use squadron_core::scheduler::{
     CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
@@ -20,11 +20,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 use crate::error::{PipelineError, PipelineErrorKind};
-use crate::handle::{CancelOutcome, GateTarget, PipelineHandle, Request};
+use crate::handle::{CancelOutcome, PipelineHandle, Request};
 use crate::intake::{self, Admitted, FixAdmitted, FixRequest};
 use crate::log_events::{self, PHASE_CHANGED, RETRY};
 use crate::metrics;
-use crate::outcome::{GateWatch, Outcome, ViewUpdate};
+use crate::outcome::{Outcome, ViewUpdate};
 use crate::progress::{Progress, RunView, SquadView, Waiting};
 use crate::services::{PipelineSettings, Services};
 use crate::shared::Shared;
@@ -80,7 +80,6 @@ impl Pipeline {
         let mut runtime = Runtime {
             shared: self.shared,
             scheduler: Scheduler::new(Default::default()),
-            queue: MergeQueue::new(),
             outcomes_tx,
             tasks: JoinSet::new(),
             running: HashMap::new(),
@@ -91,10 +90,6 @@ impl Pipeline {
             progress_tx: self.progress_tx,
             intaking: HashSet::new(),
             fixing: HashMap::new(),
-            gate_watch: HashMap::new(),
-            gate_waiting: HashSet::new(),
-            gate_reask: HashSet::new(),
-            gate_said: HashMap::new(),
             stopping: false,
         };
         // Keep a sender alive so the request channel never reports closed while running.
@@ -115,7 +110,6 @@ impl Pipeline {
 struct Runtime {
     shared: Arc<Shared>,
     scheduler: Scheduler,
-    queue: MergeQueue,
     outcomes_tx: mpsc::UnboundedSender<Outcome>,
     tasks: JoinSet<()>,
     running: HashMap<SquadId, AbortHandle>,
@@ -129,16 +123,6 @@ struct Runtime {
     /// Fix requests whose squad is being recorded, by issue: later requests for the same
     /// issue wait for the same run.
     fixing: HashMap<IssueKey, Vec<FixReply>>,
-    /// Each squad's PR as its gate last read it, for matching code-host events.
-    gate_watch: HashMap<SquadId, GateWatch>,
-    /// Approved squads whose gate said to wait, until it is asked again.
-    gate_waiting: HashSet<SquadId>,
-    /// Approved squads whose gate is being read while an event concerning them arrived:
-    /// asked again as soon as that read decides to wait.
-    gate_reask: HashSet<SquadId>,
-    /// Approved squads' last gate answer other than merge: what the live view says they
-    /// wait for.
-    gate_said: HashMap<SquadId, squadron_core::gate::GateDecision>,
     stopping: bool,
 }
 
@@ -165,6 +149,12 @@ impl Runtime {
         // Agents starting and ending turns change the live view between loop events.
         let mut at_work = self.shared.activity.changes();
         loop {
+            // The scheduler may want a tick before the regular one (a gate to read again
+            // after a short wait for mergeability).
+            let deadline = self.scheduler.next_deadline().map(|at| {
+                let wait = at.since(self.shared.services.clock.now());
+                tokio::time::Instant::now() + wait
+            });
             let step = tokio::select! {
                 () = &mut shutdown, if !self.stopping => {
                     tracing::info!(in_flight = self.tasks.len(), "shutting down: no new steps start; waiting for the steps in flight");
@@ -190,6 +180,9 @@ impl Runtime {
                     Ok(())
                 }
                 _ = tick.tick(), if !self.stopping => self.apply(Event::Tick).await,
+                () = sleep_until(deadline), if !self.stopping && deadline.is_some() => {
+                    self.apply(Event::Tick).await
+                }
                 Ok(()) = at_work.changed() => Ok(()),
                 () = &mut grace, if self.stopping => {
                     tracing::warn!(abandoned = self.tasks.len(), "shutdown grace is over: abandoning the steps in flight; they repeat on the next start");
@@ -293,6 +286,13 @@ impl Runtime {
                             .iter()
                             .filter_map(|key| ids.get(key).cloned())
                             .collect(),
+                        // Issue keys are `<team>-<number>`.
+                        lane: squad
+                            .issue
+                            .as_str()
+                            .rsplit_once('-')
+                            .and_then(|(team, _)| self.shared.settings.lane_of(team)),
+                        branch: squad.branch.clone(),
                     },
                     phase: squad.phase.clone(),
                     round: squad.round,
@@ -412,65 +412,20 @@ impl Runtime {
                 let _ = reply.send(cancelled);
             }
             Request::Reevaluate { target, reply } => {
-                let _ = reply.send(self.reevaluate(&target));
+                let asked = self.scheduler.concerned_by(&target);
+                if asked.is_empty() {
+                    tracing::debug!(
+                        ?target,
+                        "a code-host event concerns no squad waiting for its gate"
+                    );
+                } else {
+                    tracing::info!(?target, squads = ?asked, "a code-host event concerns waiting gates: asking them again");
+                }
+                self.apply(Event::CodeHostChanged { target }).await?;
+                let _ = reply.send(asked);
             }
         }
         Ok(())
-    }
-
-    /// Asks the gate again for the approved squads `target` concerns: now for those
-    /// waiting, right after the read in flight for those being read. Squads queued to merge
-    /// are left alone (the queue re-checks them after each merge).
-    fn reevaluate(&mut self, target: &GateTarget) -> Vec<SquadId> {
-        let approved: Vec<SquadId> = self
-            .scheduler
-            .squads()
-            .filter(|status| *status.phase == Phase::Approved)
-            .map(|status| status.id.clone())
-            .collect();
-        let mut asked = Vec::new();
-        for squad in approved {
-            let concerned = match (self.gate_watch.get(&squad), target) {
-                (Some(watch), _) => watch.concerned_by(target),
-                // Not read yet (its first read is in flight): its PR number and its team's
-                // repository are known.
-                (None, GateTarget::PullRequest { repo, pr }) => {
-                    self.views.get(&squad).is_some_and(|view| {
-                        view.pr == Some(*pr)
-                            && view
-                                .issue
-                                .as_str()
-                                .rsplit_once('-')
-                                .and_then(|(team, _)| self.shared.settings.repositories.get(team))
-                                .is_some_and(|target| target.repo == *repo)
-                    })
-                }
-                (None, _) => false,
-            };
-            if !concerned || self.queue.position(&squad).is_some() {
-                continue;
-            }
-            if self.gate_waiting.contains(&squad) {
-                tracing::info!(squad = %squad, ?target, "a code-host event concerns a waiting gate: asking it again now");
-                self.spawn_step(
-                    &squad,
-                    Command::EvaluateGate {
-                        squad: squad.clone(),
-                    },
-                );
-            } else {
-                tracing::info!(squad = %squad, ?target, "a code-host event concerns a gate being read: asking it again after this read");
-                self.gate_reask.insert(squad.clone());
-            }
-            asked.push(squad);
-        }
-        if asked.is_empty() {
-            tracing::debug!(
-                ?target,
-                "a code-host event concerns no squad waiting for its gate"
-            );
-        }
-        asked
     }
 
     async fn cancel(&mut self, targets: Vec<SquadId>) -> Result<CancelOutcome, Killed> {
@@ -489,65 +444,7 @@ impl Runtime {
 
     async fn outcome(&mut self, outcome: Outcome) -> Result<(), Killed> {
         match outcome {
-            Outcome::Event(event) => {
-                let waits = match &event {
-                    Event::GateDecided { squad, decision }
-                        if *decision != squadron_core::gate::GateDecision::Merge =>
-                    {
-                        self.gate_said.insert(squad.clone(), decision.clone());
-                        Some(squad.clone())
-                    }
-                    _ => None,
-                };
-                self.apply(event).await?;
-                if let Some(squad) = waits {
-                    self.gate_decided_to_wait(&squad);
-                }
-            }
-            Outcome::GateRead { squad, watch } => {
-                self.gate_watch.insert(squad, watch);
-            }
-            Outcome::GatePassed { squad, pr, base } => {
-                self.gate_said.remove(&squad);
-                let entry = QueuedMerge {
-                    squad: squad.clone(),
-                    pr,
-                    base: base.clone(),
-                };
-                let enqueued = self.queue.enqueue(entry);
-                tracing::info!(squad = %squad, pr = pr.0, base = %base, ?enqueued, "gate passed; joined the merge queue");
-                self.start_merges().await?;
-            }
-            Outcome::MergeAttempted {
-                squad,
-                landed,
-                event,
-            } => {
-                if let Event::StepFailed { .. } = &event {
-                    self.apply(event).await?;
-                    // A merge tried again keeps its lane: no other PR of the base may merge
-                    // while this one may still land.
-                    let retrying = self
-                        .scheduler
-                        .squad(&squad)
-                        .is_some_and(|status| *status.phase == Phase::Merging);
-                    if retrying {
-                        return Ok(());
-                    }
-                    let after = self.queue.finish(&squad, MergeAttempt::NotMerged);
-                    self.recheck(after.recheck);
-                    return self.start_merges().await;
-                }
-                let attempt = if landed {
-                    MergeAttempt::Landed
-                } else {
-                    MergeAttempt::NotMerged
-                };
-                let after = self.queue.finish(&squad, attempt);
-                self.apply(event).await?;
-                self.recheck(after.recheck);
-                self.start_merges().await?;
-            }
+            Outcome::Event(event) => self.apply(event).await?,
             Outcome::Admitted(admitted) => {
                 let Admitted {
                     url,
@@ -675,63 +572,6 @@ impl Runtime {
         });
     }
 
-    /// A gate read decided the squad must wait: it waits for the next tick or a code-host
-    /// event, unless an event arrived during the read, in which case it is asked again now.
-    fn gate_decided_to_wait(&mut self, squad: &SquadId) {
-        let approved = self
-            .scheduler
-            .squad(squad)
-            .is_some_and(|status| *status.phase == Phase::Approved);
-        if !approved {
-            return;
-        }
-        if self.gate_reask.remove(squad) {
-            tracing::info!(squad = %squad, "asking the gate again: a code-host event arrived while it was read");
-            self.spawn_step(
-                squad,
-                Command::EvaluateGate {
-                    squad: squad.clone(),
-                },
-            );
-        } else {
-            self.gate_waiting.insert(squad.clone());
-        }
-    }
-
-    /// Asks the gate again for the approved PRs that left their lane because the base moved.
-    fn recheck(&mut self, waiting: Vec<QueuedMerge>) {
-        for waiting in waiting {
-            tracing::info!(squad = %waiting.squad, pr = waiting.pr.0, base = %waiting.base, "the base moved: re-checking an approved PR");
-            self.spawn_step(
-                &waiting.squad,
-                Command::EvaluateGate {
-                    squad: waiting.squad.clone(),
-                },
-            );
-        }
-    }
-
-    /// Hands merge tickets to the first waiting PR of every free lane.
-    async fn start_merges(&mut self) -> Result<(), Killed> {
-        for ticket in self.queue.start_merges() {
-            tracing::info!(squad = %ticket.squad, pr = ticket.pr.0, base = %ticket.base, "merge ticket granted");
-            self.apply(Event::GateDecided {
-                squad: ticket.squad.clone(),
-                decision: squadron_core::gate::GateDecision::Merge,
-            })
-            .await?;
-            // A ticket holder that was not approved any more frees its lane again.
-            if self
-                .scheduler
-                .squad(&ticket.squad)
-                .is_none_or(|status| *status.phase != Phase::Merging)
-            {
-                self.queue.finish(&ticket.squad, MergeAttempt::NotMerged);
-            }
-        }
-        Ok(())
-    }
-
     async fn apply(&mut self, event: Event) -> Result<(), Killed> {
         let now = self.shared.services.clock.now();
         let name = event.name();
@@ -840,14 +680,6 @@ impl Runtime {
                 detail = to.detail(), "phase changed"
             );
         }
-        if !matches!(to, Phase::Approved | Phase::Merging) {
-            self.queue.withdraw(squad);
-        }
-        if *to != Phase::Approved {
-            self.gate_waiting.remove(squad);
-            self.gate_reask.remove(squad);
-            self.gate_said.remove(squad);
-        }
         // A squad that held a slot is told about by its clean-up, once its work is safe;
         // one that never started (blocked, in a cycle) had no work to keep.
         if let Phase::NeedsHuman(reason) = to
@@ -890,9 +722,6 @@ impl Runtime {
     /// Runs a step once `delay` has passed (a retry's backoff). The wait belongs to the
     /// step's task, so stopping the squad's work cancels a pending retry too.
     fn spawn_step_after(&mut self, squad: &SquadId, command: Command, delay: std::time::Duration) {
-        if matches!(command, Command::EvaluateGate { .. }) {
-            self.gate_waiting.remove(squad);
-        }
         let Some(view) = self.views.get(squad).cloned() else {
             tracing::error!(squad = %squad, "no view of the squad; cannot run its step");
             return;
@@ -1014,8 +843,8 @@ impl Runtime {
 }
 
 impl Runtime {
-    /// What the squad `view` shows waits for, from its blockers' phases, its place in the
-    /// merge lane and the gate's last answer.
+    /// What the squad `view` shows waits for, from its blockers' phases and, as the
+    /// scheduler has it, its place in the merge lane and the gate's last answer.
     fn waiting(&self, view: &SquadView) -> Option<Waiting> {
         let open_blockers = view
             .blocked_by
@@ -1029,11 +858,12 @@ impl Runtime {
             })
             .cloned()
             .collect();
+        let status = self.scheduler.squad(&view.squad);
         Waiting::of(
             &view.phase,
             open_blockers,
-            self.queue.position(&view.squad),
-            self.gate_said.get(&view.squad),
+            status.and_then(|status| status.lane_position),
+            status.and_then(|status| status.gate),
         )
     }
 }
@@ -1054,6 +884,14 @@ fn view_span(view: &SquadView) -> tracing::Span {
         view.round,
         view.pr,
     )
+}
+
+/// Sleeps until `deadline`; never wakes without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The milestone URL a run was started from.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use squadron_config::{AgentDefinition, HostEnvironment, ModelRef, PromptLibrary};
 use squadron_core::gate::ReviewerIdentities;
+use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::{
     ChatModel, Clock, CodeHost, Confidence, IssueTracker, MergeMethod, Notifier, RepoRef,
     ResolvedIdentities, ReviewDelivery, Store, Workspaces,
@@ -171,6 +172,15 @@ pub struct PipelineSettings {
 }
 
 impl PipelineSettings {
+    /// The merge lane of a team's squads: its repository and base branch; `None` when no
+    /// repository is configured for the team.
+    pub fn lane_of(&self, team: &str) -> Option<MergeLane> {
+        self.repositories.get(team).map(|target| MergeLane {
+            repo: target.repo.clone(),
+            base: target.base_branch.clone(),
+        })
+    }
+
     /// Settings with the shipped defaults for everything but the repositories and review
     /// mode, which depend on the deployment.
     pub fn new(repositories: BTreeMap<String, RepositoryTarget>, review_mode: ReviewMode) -> Self {

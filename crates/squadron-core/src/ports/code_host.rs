@@ -12,7 +12,7 @@ use crate::domain::{PrNumber, Review, Role};
 use crate::gate::{CommitSha, PullRequestSnapshot, PullRequestState, ReviewState, StatusState};
 
 /// A repository on the code host.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RepoRef {
     /// The owning user or organisation.
     pub owner: String,

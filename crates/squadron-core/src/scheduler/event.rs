@@ -4,8 +4,8 @@
 use crate::domain::{
     IssueKey, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, StepFailure, Usd,
 };
-use crate::gate::{CommitSha, GateDecision};
-use crate::merge_queue::RebaseReason;
+use crate::gate::{CommitSha, GateDecision, GateTarget};
+use crate::merge_queue::{MergeLane, RebaseReason};
 use crate::ports::Confidence;
 
 /// One squad as admitted into a run.
@@ -21,6 +21,12 @@ pub struct SquadSpec {
     pub priority: Priority,
     /// Squads of the same run that must merge before this one starts.
     pub blocked_by: Vec<SquadId>,
+    /// The repository and base branch its PR merges into: its merge lane. `None` only for a
+    /// squad restored after the configuration stopped naming its team's repository; it
+    /// cannot merge, and goes to a person if it gets that far.
+    pub lane: Option<MergeLane>,
+    /// The branch it works on (its PR's head branch).
+    pub branch: String,
 }
 
 /// An issue of the run that was not admitted; squads it blocks cannot proceed.
@@ -155,11 +161,14 @@ pub enum Event {
         /// The round whose findings were fixed.
         round: u32,
     },
-    /// The merge gate read the PR (answers `EvaluateGate`). With a merge queue, report
-    /// [`GateDecision::Merge`] once the squad holds its lane's merge ticket.
+    /// The merge gate read the PR (answers `EvaluateGate`). [`GateDecision::Merge`] means
+    /// the gate passed and the PR is up to date with its base: the squad joins its merge
+    /// lane and merges when the lane hands it the ticket.
     GateDecided {
         /// The squad.
         squad: SquadId,
+        /// The PR's head commit the gate read, for matching later code-host changes.
+        head: CommitSha,
         /// The gate's answer.
         decision: GateDecision,
     },
@@ -215,6 +224,12 @@ pub enum Event {
         /// What to cancel.
         target: CancelTarget,
     },
+    /// Something changed on the code host (a webhook): the gates of the approved squads it
+    /// concerns are asked again now, or right after the read in flight.
+    CodeHostChanged {
+        /// What changed.
+        target: GateTarget,
+    },
     /// Time passed: re-ask the merge gate for squads whose wait is over.
     Tick,
 }
@@ -239,6 +254,7 @@ impl Event {
             Event::StepNeedsHuman { .. } => "step-needs-human",
             Event::BudgetExceeded { .. } => "budget-exceeded",
             Event::CancelRequested { .. } => "cancel-requested",
+            Event::CodeHostChanged { .. } => "code-host-changed",
             Event::Tick => "tick",
         }
     }

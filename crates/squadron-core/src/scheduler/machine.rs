@@ -1,4 +1,5 @@
-//! The scheduler's state machine: squads, runs, and every legal move between phases.
+//! The scheduler's state machine: squads, runs, and every legal move between phases,
+//! including the merge gate's waits and re-asks and the merge lanes per base branch.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use crate::domain::{
     FailureKind, IssueKey, Phase, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind,
     StepFailure, Timestamp,
 };
-use crate::gate::{CommitSha, GateBlocker, GateDecision};
-use crate::merge_queue::RebaseReason;
+use crate::gate::{CommitSha, GateBlocker, GateDecision, GateTarget};
+use crate::merge_queue::{MergeAttempt, MergeLane, MergeQueue, QueuedMerge, RebaseReason};
 
 /// The scheduler's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,13 @@ pub struct SchedulerConfig {
     pub max_review_rounds: u32,
     /// How long to wait before asking the merge gate again when it said to wait.
     pub gate_retry_after: Duration,
+    /// How long to wait before reading a PR again whose mergeability the code host has not
+    /// computed yet; the wait doubles for each such answer in a row, for
+    /// `mergeability_rechecks` answers, and then is `gate_retry_after`. The host usually
+    /// computes it within seconds, so the first reads come soon.
+    pub mergeability_recheck: Duration,
+    /// How many short, doubling waits for mergeability come before the normal interval.
+    pub mergeability_rechecks: u32,
     /// How long the gate may keep saying "wait" before a person is asked to look.
     pub gate_wait_limit: Duration,
     /// How failed steps are tried again.
@@ -40,6 +48,8 @@ impl Default for SchedulerConfig {
             concurrency: 4,
             max_review_rounds: 3,
             gate_retry_after: Duration::from_secs(30),
+            mergeability_recheck: Duration::from_secs(1),
+            mergeability_rechecks: 4,
             gate_wait_limit: Duration::from_secs(60 * 60),
             retry: RetryPolicy::default(),
         }
@@ -76,14 +86,34 @@ pub struct SquadStatus<'a> {
     pub round: u32,
     /// Its PR, once open.
     pub pr: Option<PrNumber>,
+    /// The lane its PR merges through (`None` for a skipped issue).
+    pub lane: Option<&'a MergeLane>,
+    /// Approved: how many merges go before its own in its lane (0 when it holds the
+    /// ticket); `None` when it is not in the lane.
+    pub lane_position: Option<usize>,
+    /// Approved and out of its lane: the gate's last answer, why it waits.
+    pub gate: Option<&'a GateDecision>,
 }
 
-/// The merge gate said to wait: since when, and when to ask again (`None` while an
-/// evaluation is outstanding).
-#[derive(Clone, Copy, Debug)]
-struct GateWait {
-    since: Timestamp,
+/// An approved squad's dealings with the merge gate. It is always in exactly one of three
+/// states: its gate is being read (`reading`), it waits to read again (`ask_at`), or it
+/// waits in its merge lane.
+#[derive(Clone, Debug, Default)]
+struct GateState {
+    /// Since when the gate has kept saying to wait during this approval.
+    since: Option<Timestamp>,
+    /// When to read the gate again.
     ask_at: Option<Timestamp>,
+    /// A read of the gate is in flight (or about to be retried).
+    reading: bool,
+    /// A change concerning the PR arrived during the read: read again right after it.
+    reask: bool,
+    /// Answers in a row that the code host has not computed mergeability yet.
+    unknown_mergeability: u32,
+    /// The gate's last answer other than merge.
+    said: Option<GateDecision>,
+    /// The PR's head as the gate last read it.
+    head: Option<CommitSha>,
 }
 
 #[derive(Debug)]
@@ -97,7 +127,10 @@ struct SquadState {
     phase: Phase,
     round: u32,
     pr: Option<PrNumber>,
-    gate_wait: Option<GateWait>,
+    /// `None` for a skipped issue, which never reaches a lane.
+    lane: Option<MergeLane>,
+    branch: String,
+    gate: GateState,
     merge_sha: Option<CommitSha>,
     /// The work command issued last, to run again when it fails in a way worth retrying.
     work: Option<Command>,
@@ -120,6 +153,8 @@ pub struct Scheduler {
     squads: Vec<SquadState>,
     index: BTreeMap<SquadId, usize>,
     runs: BTreeMap<RunId, RunState>,
+    /// One merge at a time per base branch, first come first served.
+    queue: MergeQueue,
 }
 
 impl Scheduler {
@@ -130,6 +165,7 @@ impl Scheduler {
             squads: Vec::new(),
             index: BTreeMap::new(),
             runs: BTreeMap::new(),
+            queue: MergeQueue::new(),
         }
     }
 
@@ -138,7 +174,8 @@ impl Scheduler {
     /// each squad's current phase again (the runtime executes commands idempotently), new
     /// starts for free slots, and `RunFinished` for runs whose squads have all ended.
     /// Verification interrupted mid-rebase resumes without the rebase; the merge gate
-    /// asks for it again if the branch is still behind.
+    /// asks for it again if the branch is still behind. A squad that was merging holds its
+    /// lane again, so no other PR of its base merges before its own merge is settled.
     pub fn restore(
         config: SchedulerConfig,
         squads: Vec<PersistedSquad>,
@@ -166,15 +203,27 @@ impl Scheduler {
         let mut out = Vec::new();
         for (run, persisted) in by_run {
             let specs = persisted.iter().map(|p| p.spec.clone()).collect();
-            let first = scheduler.insert_run(run, specs);
+            let first = scheduler.insert_run(run, specs, &[]);
             for (offset, squad) in persisted.into_iter().enumerate() {
                 let state = &mut scheduler.squads[first + offset];
                 state.phase = squad.phase;
                 state.round = squad.round;
                 state.pr = squad.pr;
-                if let Some(command) = resume_command(state) {
-                    state.work = Some(command.clone());
-                    out.push(command);
+                let i = first + offset;
+                if scheduler.squads[i].phase == Phase::Merging
+                    && let Some(lane) = scheduler.squads[i].lane.clone()
+                {
+                    let entry = QueuedMerge {
+                        squad: scheduler.squads[i].id.clone(),
+                        lane,
+                    };
+                    if !scheduler.queue.resume_merge(entry) {
+                        // Its lane is held: it merges when the lane hands it the ticket.
+                        continue;
+                    }
+                }
+                if let Some(command) = resume_command(&scheduler.squads[i]) {
+                    scheduler.issue(i, command, &mut out);
                 }
             }
             let queued: Vec<usize> = (first..scheduler.squads.len())
@@ -263,9 +312,18 @@ impl Scheduler {
                 self.squads[i].round += 1;
                 self.enter(i, Phase::Verifying, now, &mut out);
             }
-            Event::GateDecided { squad, decision } => {
+            Event::GateDecided {
+                squad,
+                head,
+                decision,
+            } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Approved)?;
-                self.gate_decided(i, decision, now, &mut out);
+                // A late answer for a squad already in its lane changes nothing: the lane
+                // re-reads its gate whenever the base moves.
+                if self.queue.position(&squad).is_none() {
+                    self.squads[i].gate.head = Some(head);
+                    self.gate_decided(i, decision, now, &mut out);
+                }
             }
             Event::Merged { squad, sha } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
@@ -328,6 +386,16 @@ impl Scheduler {
                     self.end(i, Phase::Cancelled, true, now, &mut out);
                 }
             }
+            Event::CodeHostChanged { target } => {
+                for i in self.concerned_indices(&target) {
+                    let gate = &mut self.squads[i].gate;
+                    if gate.reading {
+                        gate.reask = true;
+                    } else {
+                        self.read_gate(i, &mut out);
+                    }
+                }
+            }
             Event::Tick => self.ask_gate_again(now, &mut out),
         }
         self.settle(now, &mut out);
@@ -341,12 +409,31 @@ impl Scheduler {
 
     /// One squad, if scheduled.
     pub fn squad(&self, id: &SquadId) -> Option<SquadStatus<'_>> {
-        self.index.get(id).map(|&i| status(&self.squads[i]))
+        self.index.get(id).map(|&i| self.status(&self.squads[i]))
     }
 
     /// Every scheduled squad, in admission order.
     pub fn squads(&self) -> impl Iterator<Item = SquadStatus<'_>> {
-        self.squads.iter().map(status)
+        self.squads.iter().map(|squad| self.status(squad))
+    }
+
+    /// The approved squads out of their merge lane whose PR a code-host change names: those
+    /// an [`Event::CodeHostChanged`] asks again.
+    pub fn concerned_by(&self, target: &GateTarget) -> Vec<SquadId> {
+        self.concerned_indices(target)
+            .into_iter()
+            .map(|i| self.squads[i].id.clone())
+            .collect()
+    }
+
+    /// The earliest time at which a [`Event::Tick`] has something to do (a gate to ask
+    /// again), so the runtime can wake up then rather than at its next regular tick.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.squads
+            .iter()
+            .filter(|squad| squad.phase == Phase::Approved)
+            .filter_map(|squad| squad.gate.ask_at)
+            .min()
     }
 
     /// How many squads hold a slot now.
@@ -355,6 +442,17 @@ impl Scheduler {
             .iter()
             .filter(|squad| squad.phase.holds_slot())
             .count()
+    }
+
+    fn concerned_indices(&self, target: &GateTarget) -> Vec<usize> {
+        (0..self.squads.len())
+            .filter(|&i| {
+                let squad = &self.squads[i];
+                squad.phase == Phase::Approved
+                    && self.queue.position(&squad.id).is_none()
+                    && concerns(squad, target)
+            })
+            .collect()
     }
 
     fn admit(
@@ -384,16 +482,7 @@ impl Scheduler {
             check_blockers(spec, ids())?;
         }
         let admitted = squads.len();
-        let specs = squads
-            .into_iter()
-            .chain(skipped.iter().map(|skip| SquadSpec {
-                id: skip.id.clone(),
-                issue: skip.issue.clone(),
-                kind: SquadKind::Feature,
-                priority: Priority::None,
-                blocked_by: Vec::new(),
-            }));
-        let first = self.insert_run(run, specs.collect());
+        let first = self.insert_run(run, squads, &skipped);
         for (offset, skip) in skipped.into_iter().enumerate() {
             self.end(
                 first + admitted + offset,
@@ -410,10 +499,11 @@ impl Scheduler {
 
     /// Adds a run's squads in phase `queued` and returns the index of the first. Blockers
     /// must have been checked to belong to `specs`.
-    fn insert_run(&mut self, run: RunId, specs: Vec<SquadSpec>) -> usize {
+    fn insert_run(&mut self, run: RunId, specs: Vec<SquadSpec>, skipped: &[SkippedSquad]) -> usize {
         let first = self.squads.len();
-        for (offset, spec) in specs.iter().enumerate() {
-            self.index.insert(spec.id.clone(), first + offset);
+        let ids = specs.iter().map(|spec| &spec.id);
+        for (offset, id) in ids.chain(skipped.iter().map(|skip| &skip.id)).enumerate() {
+            self.index.insert(id.clone(), first + offset);
         }
         for spec in specs {
             let blocked_by = spec
@@ -431,7 +521,28 @@ impl Scheduler {
                 phase: Phase::Queued,
                 round: 0,
                 pr: None,
-                gate_wait: None,
+                lane: spec.lane,
+                branch: spec.branch,
+                gate: GateState::default(),
+                merge_sha: None,
+                work: None,
+                failures: 0,
+            });
+        }
+        for skip in skipped {
+            self.squads.push(SquadState {
+                id: skip.id.clone(),
+                run: run.clone(),
+                issue: skip.issue.clone(),
+                kind: SquadKind::Feature,
+                priority: Priority::None,
+                blocked_by: Vec::new(),
+                phase: Phase::Queued,
+                round: 0,
+                pr: None,
+                lane: None,
+                branch: String::new(),
+                gate: GateState::default(),
                 merge_sha: None,
                 work: None,
                 failures: 0,
@@ -568,7 +679,6 @@ impl Scheduler {
         out: &mut Vec<Command>,
     ) {
         if code_reviewer == ReviewVerdict::Approved && qa_specialist == ReviewVerdict::Approved {
-            self.squads[i].gate_wait = None;
             self.enter(i, Phase::Approved, now, out);
             return;
         }
@@ -586,6 +696,9 @@ impl Scheduler {
         }
     }
 
+    /// The gate's answer to a read: a passing PR joins its merge lane; one the gate holds for
+    /// something that passes in time is read again later (or at once when a change arrived
+    /// during the read); a conflict rebases; anything else goes to a person.
     fn gate_decided(
         &mut self,
         i: usize,
@@ -593,10 +706,30 @@ impl Scheduler {
         now: Timestamp,
         out: &mut Vec<Command>,
     ) {
+        let gate = &mut self.squads[i].gate;
+        gate.reading = false;
+        let reask = std::mem::take(&mut gate.reask);
         let blockers = match &decision {
             GateDecision::Merge => {
-                self.squads[i].gate_wait = None;
-                self.enter(i, Phase::Merging, now, out);
+                *gate = GateState {
+                    head: gate.head.take(),
+                    ..GateState::default()
+                };
+                let squad = &self.squads[i];
+                if let Some(lane) = &squad.lane {
+                    self.queue.enqueue(QueuedMerge {
+                        squad: squad.id.clone(),
+                        lane: lane.clone(),
+                    });
+                } else {
+                    let reason = format!(
+                        "the merge gate passed but {} has no merge lane: the configuration \
+                         names no repository for its team any more; add it back or merge the \
+                         PR by hand",
+                        squad.issue
+                    );
+                    self.end(i, Phase::NeedsHuman(reason), false, now, out);
+                }
                 return;
             }
             GateDecision::AskAgainShortly => &[][..],
@@ -614,16 +747,27 @@ impl Scheduler {
             )
         };
         if blockers.iter().all(passes_in_time) {
-            let since = self.squads[i].gate_wait.map_or(now, |wait| wait.since);
+            let since = *gate.since.get_or_insert(now);
             if now.since(since) >= self.config.gate_wait_limit {
                 let reason = format!(
                     "the merge gate kept waiting for {} minutes ({decision}): check the PR",
                     self.config.gate_wait_limit.as_secs() / 60
                 );
                 self.end(i, Phase::NeedsHuman(reason), false, now, out);
+                return;
+            }
+            let delay = if decision == GateDecision::AskAgainShortly {
+                gate.unknown_mergeability += 1;
+                self.config.mergeability_delay(gate.unknown_mergeability)
             } else {
-                let ask_at = Some(now + self.config.gate_retry_after);
-                self.squads[i].gate_wait = Some(GateWait { since, ask_at });
+                gate.unknown_mergeability = 0;
+                self.config.gate_retry_after
+            };
+            gate.said = Some(decision);
+            if reask {
+                self.read_gate(i, out);
+            } else {
+                gate.ask_at = Some(now + delay);
             }
         } else if blockers
             .iter()
@@ -638,18 +782,47 @@ impl Scheduler {
 
     fn ask_gate_again(&mut self, now: Timestamp, out: &mut Vec<Command>) {
         for i in 0..self.squads.len() {
-            let squad = &mut self.squads[i];
-            if squad.phase != Phase::Approved {
-                continue;
+            let squad = &self.squads[i];
+            if squad.phase == Phase::Approved && squad.gate.ask_at.is_some_and(|at| at <= now) {
+                self.read_gate(i, out);
             }
-            if let Some(wait) = &mut squad.gate_wait
-                && wait.ask_at.is_some_and(|at| at <= now)
-            {
-                wait.ask_at = None;
-                let command = Command::EvaluateGate {
-                    squad: squad.id.clone(),
+        }
+    }
+
+    /// Asks the gate of an approved squad now.
+    fn read_gate(&mut self, i: usize, out: &mut Vec<Command>) {
+        let command = Command::EvaluateGate {
+            squad: self.squads[i].id.clone(),
+        };
+        self.issue(i, command, out);
+    }
+
+    /// Hands the ticket of every free lane to its first waiting squad, which starts merging.
+    fn start_merges(&mut self, now: Timestamp, out: &mut Vec<Command>) {
+        loop {
+            let tickets = self.queue.start_merges();
+            if tickets.is_empty() {
+                return;
+            }
+            for ticket in tickets {
+                let Some(&i) = self.index.get(&ticket.squad) else {
+                    continue;
                 };
-                self.issue(i, command, out);
+                match self.squads[i].phase {
+                    Phase::Approved => self.enter(i, Phase::Merging, now, out),
+                    // Resumed after a restart while another squad held its lane.
+                    Phase::Merging => {
+                        let command = Command::Merge {
+                            squad: ticket.squad.clone(),
+                        };
+                        self.issue(i, command, out);
+                    }
+                    // Squads leave their lane when they leave these phases, so this cannot
+                    // happen; should it, the lane must not stay blocked.
+                    _ => {
+                        self.queue.finish(&ticket.squad, MergeAttempt::NotMerged);
+                    }
+                }
             }
         }
     }
@@ -711,7 +884,6 @@ impl Scheduler {
     /// then reviewed again, in the same round: no reviewer asked for the rebase, so it does not
     /// bring the squad closer to the round cap.
     fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
-        self.squads[i].gate_wait = None;
         self.move_to(i, Phase::Verifying, now, out);
         let command = Command::Verify {
             squad: self.squads[i].id.clone(),
@@ -739,6 +911,10 @@ impl Scheduler {
     /// Issues a new work command for the squad; its failures are counted afresh.
     fn issue(&mut self, i: usize, command: Command, out: &mut Vec<Command>) {
         let squad = &mut self.squads[i];
+        if let Command::EvaluateGate { .. } = command {
+            squad.gate.reading = true;
+            squad.gate.ask_at = None;
+        }
         squad.work = Some(command.clone());
         squad.failures = 0;
         out.push(command);
@@ -768,22 +944,55 @@ impl Scheduler {
         }
     }
 
+    /// Records a phase change. A squad leaving `approved` leaves its merge lane and its
+    /// gate's waits; one leaving `merging` frees its lane, and after a landed merge every
+    /// squad still waiting in that lane has its gate read again against the new base.
     fn move_to(&mut self, i: usize, to: Phase, now: Timestamp, out: &mut Vec<Command>) {
         let squad = &mut self.squads[i];
         let from = std::mem::replace(&mut squad.phase, to.clone());
         out.push(Command::RecordPhase {
             squad: squad.id.clone(),
-            from,
-            to,
+            from: from.clone(),
+            to: to.clone(),
             round: squad.round,
             at: now,
         });
+        if from == Phase::Approved && to != Phase::Approved {
+            self.queue.withdraw(&squad.id);
+            squad.gate = GateState::default();
+        }
+        if from == Phase::Merging && to != Phase::Merging {
+            let attempt = if to == Phase::Merged {
+                MergeAttempt::Landed
+            } else {
+                MergeAttempt::NotMerged
+            };
+            let after = self.queue.finish(&squad.id, attempt);
+            for waiting in after.recheck {
+                let Some(&j) = self.index.get(&waiting.squad) else {
+                    continue;
+                };
+                if self.squads[j].phase == Phase::Merging {
+                    // Resumed mid-merge after a restart: its merge is settled next.
+                    if self.queue.resume_merge(waiting) {
+                        let command = Command::Merge {
+                            squad: self.squads[j].id.clone(),
+                        };
+                        self.issue(j, command, out);
+                    }
+                } else {
+                    self.read_gate(j, out);
+                }
+            }
+        }
     }
 
-    /// What follows any event: squads whose blockers ended without merging end too, queued
-    /// squads start while slots are free, and finished runs are reported.
+    /// What follows any event: squads whose blockers ended without merging end too, free
+    /// merge lanes hand out their tickets, queued squads start while slots are free, and
+    /// finished runs are reported.
     fn settle(&mut self, now: Timestamp, out: &mut Vec<Command>) {
         self.end_orphans(now, out);
+        self.start_merges(now, out);
         self.start_ready(now, out);
         self.finish_runs(out);
     }
@@ -916,13 +1125,60 @@ fn resume_command(squad: &SquadState) -> Option<Command> {
     })
 }
 
-fn status(squad: &SquadState) -> SquadStatus<'_> {
-    SquadStatus {
-        id: &squad.id,
-        run: &squad.run,
-        issue: &squad.issue,
-        phase: &squad.phase,
-        round: squad.round,
-        pr: squad.pr,
+/// Whether a code-host change names the squad's PR: the PR itself, its head commit as the
+/// gate last read it, or its head or base branch.
+fn concerns(squad: &SquadState, target: &GateTarget) -> bool {
+    let Some(lane) = &squad.lane else {
+        return false;
+    };
+    match target {
+        GateTarget::PullRequest { repo, pr } => *repo == lane.repo && squad.pr == Some(*pr),
+        GateTarget::Commit { repo, sha } => {
+            *repo == lane.repo && squad.gate.head.as_ref() == Some(sha)
+        }
+        GateTarget::Branch { repo, branch } => {
+            *repo == lane.repo && (*branch == squad.branch || *branch == lane.base)
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// How long to wait after the `answers`-th answer in a row that mergeability is not
+    /// computed yet: doubling from `mergeability_recheck`, never longer than
+    /// `gate_retry_after`, which is also the wait once the short ones are used up.
+    fn mergeability_delay(&self, answers: u32) -> Duration {
+        if answers == 0 || answers > self.mergeability_rechecks {
+            return self.gate_retry_after;
+        }
+        let doubled = self
+            .mergeability_recheck
+            .saturating_mul(1 << (answers - 1).min(16));
+        doubled.min(self.gate_retry_after)
+    }
+}
+
+impl Scheduler {
+    fn status<'a>(&'a self, squad: &'a SquadState) -> SquadStatus<'a> {
+        let approved = squad.phase == Phase::Approved;
+        let lane_position = if matches!(squad.phase, Phase::Approved | Phase::Merging) {
+            self.queue.position(&squad.id)
+        } else {
+            None
+        };
+        SquadStatus {
+            id: &squad.id,
+            run: &squad.run,
+            issue: &squad.issue,
+            phase: &squad.phase,
+            round: squad.round,
+            pr: squad.pr,
+            lane: squad.lane.as_ref(),
+            lane_position,
+            gate: if approved && lane_position.is_none() {
+                squad.gate.said.as_ref()
+            } else {
+                None
+            },
+        }
     }
 }

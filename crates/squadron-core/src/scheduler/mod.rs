@@ -3,8 +3,9 @@
 //! The async runtime runs each [`Command`] through the ports and reports the outcome back
 //! as an [`Event`]; the [`Scheduler`] decides what happens next. It owns every legal move
 //! between [`Phase`](crate::domain::Phase)s, the concurrency limit, blocked-by ordering,
-//! the review-round cap, retries of failed steps and restoring after a restart, so all of
-//! it is testable without tokio, HTTP or a clock.
+//! the review-round cap, retries of failed steps, the merge gate's waits and re-asks, the
+//! merge lanes per base branch and restoring after a restart, so all of it is testable
+//! without tokio, HTTP or a clock.
 
 mod command;
 mod event;

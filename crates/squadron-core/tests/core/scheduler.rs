@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
-use squadron_core::merge_queue::RebaseReason;
-use squadron_core::ports::Confidence;
+use squadron_core::merge_queue::{MergeLane, RebaseReason};
+use squadron_core::ports::{Confidence, RepoRef};
 use squadron_core::scheduler::{
     BudgetScope, CancelTarget, Command, DiagnosisSummary, Event, MergeRejection, PersistedSquad,
     Refusal, Scheduler, SchedulerConfig, SkippedSquad, SquadSpec, Verification,
@@ -28,7 +28,35 @@ fn spec(name: &str, blocked_by: &[&str]) -> SquadSpec {
         kind: SquadKind::Feature,
         priority: Priority::Medium,
         blocked_by: blocked_by.iter().map(|b| id(b)).collect(),
+        // A lane of its own, so squads merge independently unless a test puts them on one.
+        lane: Some(lane(&format!("base-{name}"))),
+        branch: format!("eng-{name}"),
     }
+}
+
+fn lane(base: &str) -> MergeLane {
+    MergeLane {
+        repo: RepoRef::new("acme", "shop"),
+        base: base.to_owned(),
+    }
+}
+
+/// A squad merging into `main`, the lane it shares with every other squad made here.
+fn on_main(name: &str) -> SquadSpec {
+    SquadSpec {
+        lane: Some(lane("main")),
+        ..spec(name, &[])
+    }
+}
+
+/// The PR [`Harness::drive`] opens for a squad: its name's first letter counted from `a`
+/// as 1, plus 6 (`a` opens #7).
+fn pr_of(name: &str) -> PrNumber {
+    PrNumber(u64::from(name.as_bytes()[0].saturating_sub(b'a')) + 7)
+}
+
+fn head() -> CommitSha {
+    CommitSha::new("0a1b2c3d")
 }
 
 fn bug(name: &str) -> SquadSpec {
@@ -182,7 +210,7 @@ impl Harness {
                 "reviewing",
                 Event::PrOpened {
                     squad: squad.clone(),
-                    pr: PrNumber(7),
+                    pr: pr_of(name),
                 },
             ),
             ("fixing", reviews(name, 1, APPROVED, CHANGES)),
@@ -205,6 +233,7 @@ impl Harness {
                 "merging",
                 Event::GateDecided {
                     squad: squad.clone(),
+                    head: head(),
                     decision: GateDecision::Merge,
                 },
             ),
@@ -327,6 +356,7 @@ mod transitions {
             (
                 Event::GateDecided {
                     squad: a(),
+                    head: head(),
                     decision: GateDecision::Merge,
                 },
                 &["record a approved -> merging r2 @10", "merge a"],
@@ -410,6 +440,7 @@ mod transitions {
         let wait = |h: &mut Harness| {
             h.send(Event::GateDecided {
                 squad: id("a"),
+                head: head(),
                 decision: GateDecision::Blocked(vec![GateBlocker::CheckPending {
                     name: "ci".into(),
                 }]),
@@ -434,6 +465,7 @@ mod transitions {
         );
         h.send(Event::GateDecided {
             squad: id("a"),
+            head: head(),
             decision: GateDecision::AskAgainShortly,
         });
         h.now += 20;
@@ -453,6 +485,7 @@ mod transitions {
         h.drive("b", "approved");
         let out = h.send(Event::GateDecided {
             squad: id("a"),
+            head: head(),
             decision: GateDecision::Blocked(vec![GateBlocker::NotMergeable]),
         });
         assert_eq!(
@@ -464,6 +497,7 @@ mod transitions {
         );
         let out = h.send(Event::GateDecided {
             squad: id("b"),
+            head: head(),
             decision: GateDecision::Blocked(vec![GateBlocker::ReviewerRequestedChanges {
                 role: Role::CodeReviewer,
                 login: "squad-reviewer".into(),
@@ -920,6 +954,7 @@ mod refusals {
             },
             Event::GateDecided {
                 squad: a.clone(),
+                head: head(),
                 decision: GateDecision::Merge,
             },
             Event::Merged {
@@ -1546,5 +1581,393 @@ mod restore {
         ];
         let duplicate = Scheduler::restore(SchedulerConfig::default(), twice, Timestamp::default());
         assert!(matches!(duplicate, Err(Refusal::DuplicateSquad { .. })));
+    }
+}
+
+/// Merge lanes per base branch and the merge gate's waits and re-asks, all owned by the
+/// scheduler: the runtime only reads the gate and merges when told.
+mod merge_lanes {
+    use super::*;
+    use squadron_core::gate::GateTarget;
+
+    fn shop() -> RepoRef {
+        RepoRef::new("acme", "shop")
+    }
+
+    fn decided(name: &str, decision: GateDecision) -> Event {
+        Event::GateDecided {
+            squad: id(name),
+            head: head(),
+            decision,
+        }
+    }
+
+    fn pending_check() -> GateDecision {
+        GateDecision::Blocked(vec![GateBlocker::CheckPending { name: "ci".into() }])
+    }
+
+    fn changed(target: GateTarget) -> Event {
+        Event::CodeHostChanged { target }
+    }
+
+    fn lane_position(h: &Harness, name: &str) -> Option<usize> {
+        h.scheduler.squad(&id(name)).unwrap().lane_position
+    }
+
+    /// Two approved squads of one base: `a` at the head of its lane, `b` behind it.
+    fn two_in_one_lane() -> Harness {
+        let mut h = Harness::new(2);
+        h.admit(vec![on_main("a"), on_main("b")]);
+        h.drive("a", "approved");
+        h.drive("b", "approved");
+        assert_eq!(
+            h.send(decided("a", GateDecision::Merge)),
+            ["record a approved -> merging r2 @18", "merge a"]
+        );
+        assert_eq!(
+            h.send(decided("b", GateDecision::Merge)),
+            Vec::<String>::new(),
+            "b waits in the lane while a merges"
+        );
+        assert_eq!(h.phase("b"), "approved");
+        assert_eq!(lane_position(&h, "a"), Some(0));
+        assert_eq!(lane_position(&h, "b"), Some(1));
+        h
+    }
+
+    #[test]
+    fn a_landed_merge_hands_the_lane_over_after_the_next_squad_is_checked_against_the_new_base() {
+        let mut h = two_in_one_lane();
+        let out = h.send(Event::Merged {
+            squad: id("a"),
+            sha: CommitSha::new("feed"),
+        });
+        assert_eq!(
+            out,
+            ["record a merging -> merged r2 @20", "gate b", "clean a"],
+            "b's tests and approvals were on the old base: its gate is read again"
+        );
+        assert_eq!(
+            lane_position(&h, "b"),
+            None,
+            "b left the lane to be re-checked"
+        );
+        assert_eq!(
+            h.send(decided("b", GateDecision::Merge)),
+            ["record b approved -> merging r2 @21", "merge b"],
+            "the lane is free: b merges at once"
+        );
+    }
+
+    #[test]
+    fn squads_of_different_bases_merge_side_by_side() {
+        let mut h = Harness::new(2);
+        h.admit(vec![on_main("a"), spec("b", &[])]);
+        h.drive("a", "approved");
+        h.drive("b", "approved");
+        h.send(decided("a", GateDecision::Merge));
+        assert_eq!(
+            h.send(decided("b", GateDecision::Merge)),
+            ["record b approved -> merging r2 @19", "merge b"]
+        );
+    }
+
+    #[test]
+    fn a_refused_or_failed_merge_frees_the_lane_for_the_next_squad() {
+        let mut h = two_in_one_lane();
+        let out = h.send(Event::MergeRejected {
+            squad: id("a"),
+            rejection: MergeRejection::Refused("branch protection".into()),
+        });
+        assert!(
+            out[0].starts_with("record a merging -> needs-human"),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1..],
+            ["clean a", "record b approved -> merging r2 @20", "merge b"],
+            "the base did not move: b keeps its reading and merges"
+        );
+
+        let mut h = two_in_one_lane();
+        let out = h.send(Event::StepFailed {
+            squad: id("a"),
+            failure: StepFailure::new(FailureKind::Transient, "merge PR #7"),
+        });
+        assert!(out[0].starts_with("retry a #2"), "{out:?}");
+        assert_eq!(out.len(), 1, "a merge tried again keeps its lane: {out:?}");
+        assert_eq!(lane_position(&h, "b"), Some(1));
+    }
+
+    #[test]
+    fn a_rebase_during_the_merge_lane_leaves_it_and_lets_the_next_squad_merge() {
+        // The lane holder must be rebased: it leaves the lane and the next squad merges.
+        let mut h = two_in_one_lane();
+        let out = h.send(Event::MergeRejected {
+            squad: id("a"),
+            rejection: MergeRejection::NeedsRebase(RebaseReason::Behind),
+        });
+        assert_eq!(
+            out,
+            [
+                "record a merging -> verifying r2 @20",
+                "verify a rebase Behind",
+                "record b approved -> merging r2 @20",
+                "merge b"
+            ]
+        );
+        assert_eq!(lane_position(&h, "a"), None);
+        // Rebased, verified and approved again, it queues behind b.
+        h.send(Event::Verified {
+            squad: id("a"),
+            outcome: Verification::Passed,
+        });
+        h.send(reviews("a", 2, APPROVED, APPROVED));
+        assert_eq!(
+            h.send(decided("a", GateDecision::Merge)),
+            Vec::<String>::new()
+        );
+        assert_eq!(lane_position(&h, "a"), Some(1));
+
+        // A squad waiting in the lane that must be rebased leaves it; the lane holder's
+        // merge then re-checks nobody.
+        let mut h = two_in_one_lane();
+        assert_eq!(
+            h.send(Event::RebaseRequired {
+                squad: id("b"),
+                reason: RebaseReason::Conflicts,
+            }),
+            [
+                "record b approved -> verifying r2 @20",
+                "verify b rebase Conflicts"
+            ]
+        );
+        assert_eq!(lane_position(&h, "b"), None);
+        let out = h.send(Event::Merged {
+            squad: id("a"),
+            sha: CommitSha::new("feed"),
+        });
+        assert_eq!(out, ["record a merging -> merged r2 @21", "clean a"]);
+    }
+
+    #[test]
+    fn a_cancelled_squad_leaves_its_lane() {
+        let mut h = two_in_one_lane();
+        h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("b")),
+        });
+        assert_eq!(lane_position(&h, "b"), None);
+        let out = h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("a")),
+        });
+        assert_eq!(out[1..], ["stop a", "clean a", "finished run: 2 cancelled"]);
+    }
+
+    #[test]
+    fn a_webhook_during_a_gate_read_asks_again_right_after_that_read() {
+        let mut h = Harness::new(1);
+        h.admit(vec![on_main("a")]);
+        h.drive("a", "approved");
+        let review = GateTarget::PullRequest {
+            repo: shop(),
+            pr: pr_of("a"),
+        };
+        assert_eq!(h.scheduler.concerned_by(&review), [id("a")]);
+        assert_eq!(
+            h.send(changed(review.clone())),
+            Vec::<String>::new(),
+            "the gate is being read: no second read at the same time"
+        );
+        assert_eq!(
+            h.send(decided("a", pending_check())),
+            ["gate a"],
+            "the read may have missed the change: read again at once"
+        );
+        assert_eq!(
+            h.send(decided("a", pending_check())),
+            Vec::<String>::new(),
+            "nothing new arrived: wait"
+        );
+        assert_eq!(
+            h.send(changed(review)),
+            ["gate a"],
+            "a waiting gate is read at once"
+        );
+    }
+
+    #[test]
+    fn a_webhook_asks_again_only_the_squads_whose_pr_it_names() {
+        let mut h = Harness::new(2);
+        h.admit(vec![on_main("a"), on_main("b")]);
+        h.drive("a", "approved");
+        h.drive("b", "approved");
+        h.send(decided("a", pending_check()));
+        h.send(Event::GateDecided {
+            squad: id("b"),
+            head: CommitSha::new("b0b0"),
+            decision: pending_check(),
+        });
+        let asked = |h: &mut Harness, target: GateTarget| h.send(changed(target));
+        let other_repo = RepoRef::new("acme", "elsewhere");
+        assert_eq!(
+            asked(
+                &mut h,
+                GateTarget::PullRequest {
+                    repo: other_repo.clone(),
+                    pr: pr_of("a")
+                }
+            ),
+            Vec::<String>::new(),
+            "the same number in another repository"
+        );
+        assert_eq!(
+            asked(
+                &mut h,
+                GateTarget::Commit {
+                    repo: shop(),
+                    sha: CommitSha::new("b0b0")
+                }
+            ),
+            ["gate b"],
+            "a check on b's head as the gate read it"
+        );
+        h.send(decided("b", pending_check()));
+        assert_eq!(
+            asked(
+                &mut h,
+                GateTarget::Branch {
+                    repo: shop(),
+                    branch: "eng-a".into()
+                }
+            ),
+            ["gate a"],
+            "a push to a's branch"
+        );
+        h.send(decided("a", pending_check()));
+        assert_eq!(
+            asked(
+                &mut h,
+                GateTarget::Branch {
+                    repo: shop(),
+                    branch: "main".into()
+                }
+            ),
+            ["gate a", "gate b"],
+            "a push to their base concerns both"
+        );
+        h.send(decided("a", GateDecision::Merge));
+        assert_eq!(
+            h.scheduler.concerned_by(&GateTarget::PullRequest {
+                repo: shop(),
+                pr: pr_of("a")
+            }),
+            Vec::<SquadId>::new(),
+            "a merging squad's gate is not asked again"
+        );
+    }
+
+    #[test]
+    fn uncomputed_mergeability_is_read_again_after_1_2_4_8_seconds_then_the_normal_interval() {
+        let mut h = Harness::new(1);
+        h.admit(vec![on_main("a")]);
+        h.drive("a", "approved");
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            assert_eq!(
+                h.send(decided("a", GateDecision::AskAgainShortly)),
+                Vec::<String>::new()
+            );
+            let deadline = h.scheduler.next_deadline().expect("a read is due later");
+            waits.push(deadline.as_millis() - h.now);
+            h.now = deadline.as_millis() - 1;
+            assert_eq!(h.send(Event::Tick), ["gate a"]);
+            assert_eq!(h.scheduler.next_deadline(), None, "the read is in flight");
+        }
+        assert_eq!(waits, [1000, 2000, 4000, 8000, 30_000, 30_000]);
+
+        // Another answer in between starts the short waits afresh.
+        h.send(decided("a", pending_check()));
+        assert_eq!(
+            h.scheduler.next_deadline().unwrap().as_millis() - h.now,
+            30_000
+        );
+        h.now += 30_000;
+        h.send(Event::Tick);
+        h.send(decided("a", GateDecision::AskAgainShortly));
+        assert_eq!(
+            h.scheduler.next_deadline().unwrap().as_millis() - h.now,
+            1000
+        );
+    }
+
+    #[test]
+    fn the_live_view_learns_why_the_gate_waits_from_the_scheduler() {
+        let mut h = two_in_one_lane();
+        let b = h.scheduler.squad(&id("b")).unwrap();
+        assert_eq!((b.lane_position, b.gate), (Some(1), None));
+        h.send(Event::Merged {
+            squad: id("a"),
+            sha: CommitSha::new("feed"),
+        });
+        h.send(decided("b", GateDecision::AskAgainShortly));
+        let b = h.scheduler.squad(&id("b")).unwrap();
+        assert_eq!(b.lane_position, None);
+        assert_eq!(b.gate, Some(&GateDecision::AskAgainShortly));
+    }
+
+    #[test]
+    fn squads_merging_before_a_restart_hold_their_lane_again() {
+        let persisted = |name: &str, phase: Phase| PersistedSquad {
+            run: RunId::new("run"),
+            spec: on_main(name),
+            phase,
+            round: 1,
+            pr: Some(pr_of(name)),
+        };
+        let squads = vec![
+            persisted("a", Phase::Merging),
+            persisted("b", Phase::Merging),
+            persisted("c", Phase::Approved),
+        ];
+        let (mut scheduler, commands) = Scheduler::restore(
+            SchedulerConfig::default(),
+            squads,
+            Timestamp::from_millis(1),
+        )
+        .unwrap();
+        assert_eq!(
+            show(&commands),
+            ["merge a", "gate c"],
+            "b's merge waits for a's to settle"
+        );
+        let out = scheduler
+            .handle(
+                Event::GateDecided {
+                    squad: id("c"),
+                    head: head(),
+                    decision: GateDecision::Merge,
+                },
+                Timestamp::from_millis(2),
+            )
+            .unwrap();
+        assert!(out.is_empty(), "{:?}", show(&out));
+        let out = scheduler
+            .handle(
+                Event::Merged {
+                    squad: id("a"),
+                    sha: CommitSha::new("feed"),
+                },
+                Timestamp::from_millis(3),
+            )
+            .unwrap();
+        assert_eq!(
+            show(&out),
+            [
+                "record a merging -> merged r1 @3",
+                "merge b",
+                "gate c",
+                "clean a"
+            ]
+        );
     }
 }

@@ -168,6 +168,8 @@ pub(crate) async fn admit_fix(
         event: Event::RunAdmitted {
             run,
             squads: vec![SquadSpec {
+                lane: shared.settings.lane_of(&issue.team_key),
+                branch: issue.branch_name.clone(),
                 id,
                 issue: issue.key.clone(),
                 kind: SquadKind::BugFix,

@@ -99,6 +99,8 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
         match &decision.verdict {
             Verdict::Admit { waits_for } if shared.settings.repositories.contains_key(team) => {
                 squads.push(SquadSpec {
+                    lane: shared.settings.lane_of(team),
+                    branch: issue.branch_name.clone(),
                     id,
                     issue: decision.key.clone(),
                     kind: SquadKind::Feature,

@@ -21,9 +21,7 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::Review { round, .. } => review::review(shared, ctx, round).await,
         Command::Fix { round, .. } => fix::fix(shared, ctx, round).await,
         Command::EvaluateGate { .. } => gate::evaluate_gate(shared, ctx).await,
-        Command::Merge { .. } => {
-            return merge::merge(shared, ctx).await;
-        }
+        Command::Merge { .. } => merge::merge(shared, ctx).await,
         Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
         Command::RecordPhase { .. }
         | Command::Retry { .. }

@@ -1,5 +1,6 @@
 //! `EvaluateGate`: the merge gate over the code host's own PR state, and whether an approved
-//! PR is up to date with its base.
+//! PR is up to date with its base. The step only reads and reports; the scheduler decides
+//! when to read again and hands out the merge lane.
 
 use squadron_core::StepFailure;
 use squadron_core::gate::{GateDecision, GatePolicy, MergeGate, PullRequestState};
@@ -8,7 +9,7 @@ use squadron_core::scheduler::Event;
 
 use super::stop::StepResult;
 use crate::log_events;
-use crate::outcome::{GateWatch, Outcome};
+use crate::outcome::Outcome;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
@@ -21,23 +22,22 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         ))
     })?;
     let target = ctx.target(shared).await?;
-    let branch = ctx.issue(shared).await?.branch_name.clone();
     let snapshot = shared
         .services
         .code_host
         .read_snapshot(&target.repo, pr)
         .await
         .map_err(|error| StepFailure::port(format!("read PR #{}", pr.0), &error))?;
-    let gate_passed = || {
-        Ok(vec![Outcome::GatePassed {
+    let decided = |head, decision| {
+        Ok(vec![Outcome::Event(Event::GateDecided {
             squad: ctx.squad.clone(),
-            pr,
-            base: target.base_branch.clone(),
-        }])
+            head,
+            decision,
+        })])
     };
     if snapshot.state == PullRequestState::Merged {
         // Merged before a restart: the merge step finds it merged and records it.
-        return gate_passed();
+        return decided(snapshot.head_sha.clone(), GateDecision::Merge);
     }
     let root = workspace.worktree.root();
     let head = shared
@@ -48,16 +48,6 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         .map_err(|error| {
             StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
         })?;
-    let watch = Outcome::GateRead {
-        squad: ctx.squad.clone(),
-        watch: GateWatch {
-            repo: target.repo.clone(),
-            pr,
-            branch,
-            base_branch: target.base_branch.clone(),
-            head: head.clone(),
-        },
-    };
     let policy = GatePolicy {
         pushed_sha: head.clone(),
         base_branch: target.base_branch.clone(),
@@ -68,13 +58,7 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
     if decision != GateDecision::Merge {
         let (name, reasons) = decision_and_reasons(&decision);
         log_events::gate_decided(shared, &ctx.squad, name, &reasons, Some(&head)).await;
-        return Ok(vec![
-            watch,
-            Outcome::Event(Event::GateDecided {
-                squad: ctx.squad.clone(),
-                decision,
-            }),
-        ]);
+        return decided(head, decision);
     }
     let contains_base_tip = shared
         .services
@@ -109,18 +93,12 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
     };
     log_events::gate_decided(shared, &ctx.squad, decision, &reasons, Some(&head)).await;
     match verdict {
-        RecheckVerdict::Proceed => gate_passed(),
+        RecheckVerdict::Proceed => decided(head, GateDecision::Merge),
         RecheckVerdict::Rebase(reason) => Ok(vec![Outcome::Event(Event::RebaseRequired {
             squad: ctx.squad.clone(),
             reason,
         })]),
-        RecheckVerdict::AskAgain => Ok(vec![
-            watch,
-            Outcome::Event(Event::GateDecided {
-                squad: ctx.squad.clone(),
-                decision: GateDecision::AskAgainShortly,
-            }),
-        ]),
+        RecheckVerdict::AskAgain => decided(head, GateDecision::AskAgainShortly),
     }
 }
 

@@ -9,7 +9,7 @@ use squadron_core::scheduler::{Event, MergeRejection};
 use squadron_core::{PrNumber, SquadId, SquadKind};
 
 use super::publish::move_issue;
-use super::stop::{Stop, stop_event};
+use super::stop::{StepResult, Stop};
 use crate::effects;
 use crate::log_events::MERGED;
 use crate::metrics;
@@ -18,32 +18,10 @@ use crate::outcome::{Outcome, ViewUpdate};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
-/// Merges the ticket holder's PR guarded by its head, or finds it merged already. Always
-/// reports a [`Outcome::MergeAttempted`] so the merge lane is freed.
-pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> Vec<Outcome> {
-    let squad = ctx.squad.clone();
-    match try_merge(shared, ctx).await {
-        Ok((event, landed, extra)) => {
-            let mut outcomes = extra;
-            outcomes.push(Outcome::MergeAttempted {
-                squad,
-                landed,
-                event,
-            });
-            outcomes
-        }
-        Err(stop) => vec![Outcome::MergeAttempted {
-            squad,
-            landed: false,
-            event: stop_event(ctx, "merge", stop),
-        }],
-    }
-}
-
-async fn try_merge(
-    shared: &Shared,
-    ctx: &mut SquadCtx,
-) -> Result<(Event, bool, Vec<Outcome>), Stop> {
+/// Merges the lane holder's PR guarded by its head, or finds it merged already; a refusal
+/// is reported as [`Event::MergeRejected`] with what it means. The scheduler frees the lane
+/// once the squad leaves `merging`.
+pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     let pr = ctx.pr.ok_or_else(|| {
         StepFailure::internal(format!("merge {}: the squad has no PR", ctx.issue_key))
@@ -118,14 +96,10 @@ async fn try_merge(
                         run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0,
                         %message, ?rejection, "the code host did not merge; re-decided"
                     );
-                    return Ok((
-                        Event::MergeRejected {
-                            squad: ctx.squad.clone(),
-                            rejection,
-                        },
-                        false,
-                        Vec::new(),
-                    ));
+                    return Ok(vec![Outcome::Event(Event::MergeRejected {
+                        squad: ctx.squad.clone(),
+                        rejection,
+                    })]);
                 }
             }
         }
@@ -163,14 +137,11 @@ async fn try_merge(
             sha: sha.to_string(),
         },
     );
-    Ok((
-        Event::Merged {
-            squad: ctx.squad.clone(),
-            sha,
-        },
-        true,
-        outcomes,
-    ))
+    outcomes.push(Outcome::Event(Event::Merged {
+        squad: ctx.squad.clone(),
+        sha,
+    }));
+    Ok(outcomes)
 }
 
 /// Records a bug fix's time from its trigger (the run's creation) to its merge, once; a

@@ -149,6 +149,11 @@ async fn a_squad_still_rejected_at_the_round_cap_needs_a_person() {
         squad.phase
     );
     assert_eq!(squad.round, 2);
+    let stored = world.store.squads_of_run(&run).await.unwrap();
+    assert_eq!(
+        stored[0].squad.phase, squad.phase,
+        "the store keeps the scheduler's reason word for word"
+    );
     assert!(world.code_host.merges.lock().unwrap().is_empty());
     let comments = world.tracker.comments_on("ENG-1");
     assert!(

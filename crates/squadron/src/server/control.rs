@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use squadron_core::gate::CommitSha;
+use squadron_core::gate::GateTarget;
 use squadron_core::lease::{DaemonId, Lease};
 use squadron_core::ports::{
-    JournalEntry, RepoRef, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
+    JournalEntry, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
-use squadron_core::{IssueKey, PrNumber, Role, RunId, SquadId};
+use squadron_core::{IssueKey, Role, RunId, SquadId};
 use squadron_pipeline::{FixRequest, Waiting};
 use squadron_store::DaemonRecord;
 use tokio::sync::broadcast;
@@ -47,7 +47,7 @@ pub trait ServerControl: Send + Sync {
 
     /// Asks the runtime to re-evaluate promptly the PRs `target` names (a review, check or
     /// push arrived), instead of waiting for its next poll.
-    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError>;
+    async fn reevaluate(&self, target: &GateTarget) -> Result<(), ControlError>;
 
     /// A feed of squad changes from now on. A receiver that falls behind gets
     /// [`broadcast::error::RecvError::Lagged`] and should re-read [`ServerControl::squads`].
@@ -134,32 +134,6 @@ pub struct SquadDetail {
 pub struct CancelOutcome {
     /// The squads asked to stop; empty when no unfinished squad works the issue.
     pub cancelled: Vec<SquadId>,
-}
-
-/// Which PRs should have their merge gate re-evaluated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReevaluateTarget {
-    /// One PR (a review was submitted, the PR changed, a check named it).
-    PullRequest {
-        /// The repository.
-        repo: RepoRef,
-        /// The PR.
-        pr: PrNumber,
-    },
-    /// Every PR whose head is this commit (a status or an unassociated check changed).
-    Commit {
-        /// The repository.
-        repo: RepoRef,
-        /// The commit.
-        sha: CommitSha,
-    },
-    /// Every PR whose head or base is this branch (it was pushed to).
-    Branch {
-        /// The repository.
-        repo: RepoRef,
-        /// The branch, without `refs/heads/`.
-        branch: String,
-    },
 }
 
 /// Figures for `/metrics` that need the store's history.

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_trait::async_trait;
+use squadron_core::gate::GateTarget;
 use squadron_core::lease::DaemonId;
 use squadron_core::ports::Clock;
 use squadron_core::{IssueKey, RunId, SquadId};
@@ -19,8 +20,8 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::control::{
-    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget,
-    RunView, ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, RunView,
+    ServerControl, SquadDetail, SquadView,
 };
 use super::forwarding::{Answer, Forwarded, Forwarder, relay, store_feed};
 use super::pipeline_control::{PipelineControl, UPDATE_BUFFER};
@@ -276,7 +277,7 @@ impl ServerControl for DaemonControl {
         }
     }
 
-    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
+    async fn reevaluate(&self, target: &GateTarget) -> Result<(), ControlError> {
         // GitHub wants no answer: recorded is enough, the runner asks the gate soon.
         let request = || Forwarded::Reevaluate(target.clone());
         match self

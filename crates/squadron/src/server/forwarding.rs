@@ -16,15 +16,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use squadron_core::gate::{CommitSha, GateTarget};
 use squadron_core::lease::{DaemonId, LeaseSubject};
 use squadron_core::ports::{Clock, RepoRef};
-use squadron_core::{IssueKey, PrNumber, RunId, SquadId, Timestamp, gate::CommitSha};
+use squadron_core::{IssueKey, PrNumber, RunId, SquadId, Timestamp};
 use squadron_pipeline::{FixRequest, SlackOrigin};
 use squadron_store::{QueuedRequest, RequestState, SqlStore};
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
-use super::control::{ControlError, ControlErrorKind, ReevaluateTarget, ServerControl, SquadView};
+use super::control::{ControlError, ControlErrorKind, ServerControl, SquadView};
 use super::store_reads::StoreReads;
 
 /// How often the daemon that runs the squads takes recorded requests.
@@ -58,7 +59,7 @@ pub(crate) enum Forwarded {
     /// An issue canceled in Linear.
     CancelIssue(IssueKey),
     /// A GitHub delivery naming PRs whose gate should be asked again.
-    Reevaluate(ReevaluateTarget),
+    Reevaluate(GateTarget),
 }
 
 /// What the daemon that runs the squads answered.
@@ -120,13 +121,13 @@ impl Forwarded {
             }),
             Forwarded::CancelIssue(issue) => json!({ "issue": issue.as_str() }),
             Forwarded::Reevaluate(target) => match target {
-                ReevaluateTarget::PullRequest { repo, pr } => {
+                GateTarget::PullRequest { repo, pr } => {
                     json!({ "owner": repo.owner, "repo": repo.name, "pr": pr.0 })
                 }
-                ReevaluateTarget::Commit { repo, sha } => {
+                GateTarget::Commit { repo, sha } => {
                     json!({ "owner": repo.owner, "repo": repo.name, "sha": sha.as_str() })
                 }
-                ReevaluateTarget::Branch { repo, branch } => {
+                GateTarget::Branch { repo, branch } => {
                     json!({ "owner": repo.owner, "repo": repo.name, "branch": branch })
                 }
             },
@@ -154,17 +155,17 @@ impl Forwarded {
             "reevaluate" => {
                 let repo = RepoRef::new(text("owner")?, text("repo")?);
                 Forwarded::Reevaluate(if let Some(pr) = body["pr"].as_u64() {
-                    ReevaluateTarget::PullRequest {
+                    GateTarget::PullRequest {
                         repo,
                         pr: PrNumber(pr),
                     }
                 } else if let Some(sha) = text("sha") {
-                    ReevaluateTarget::Commit {
+                    GateTarget::Commit {
                         repo,
                         sha: CommitSha::new(sha),
                     }
                 } else {
-                    ReevaluateTarget::Branch {
+                    GateTarget::Branch {
                         repo,
                         branch: text("branch")?,
                     }
@@ -529,15 +530,15 @@ mod tests {
                 slack: None,
             }),
             Forwarded::CancelIssue(IssueKey::from("ENG-9")),
-            Forwarded::Reevaluate(ReevaluateTarget::PullRequest {
+            Forwarded::Reevaluate(GateTarget::PullRequest {
                 repo: repo.clone(),
                 pr: PrNumber(12),
             }),
-            Forwarded::Reevaluate(ReevaluateTarget::Commit {
+            Forwarded::Reevaluate(GateTarget::Commit {
                 repo: repo.clone(),
                 sha: CommitSha::new("abc123"),
             }),
-            Forwarded::Reevaluate(ReevaluateTarget::Branch {
+            Forwarded::Reevaluate(GateTarget::Branch {
                 repo,
                 branch: "main".to_owned(),
             }),

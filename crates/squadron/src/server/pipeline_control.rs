@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use super::control::{
-    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, ReevaluateTarget,
-    RunView, ServerControl, SquadDetail, SquadView,
+    CancelOutcome, ClusterView, ControlError, ControlErrorKind, MetricsSnapshot, RunView,
+    ServerControl, SquadDetail, SquadView,
 };
 use super::store_reads::StoreReads;
 
@@ -173,13 +173,12 @@ impl ServerControl for PipelineControl {
         Ok(CancelOutcome { cancelled })
     }
 
-    async fn reevaluate(&self, target: &ReevaluateTarget) -> Result<(), ControlError> {
-        let gate = match target.clone() {
-            ReevaluateTarget::PullRequest { repo, pr } => GateTarget::PullRequest { repo, pr },
-            ReevaluateTarget::Commit { repo, sha } => GateTarget::Commit { repo, sha },
-            ReevaluateTarget::Branch { repo, branch } => GateTarget::Branch { repo, branch },
-        };
-        let asked = self.handle.reevaluate(gate).await.map_err(control_error)?;
+    async fn reevaluate(&self, target: &GateTarget) -> Result<(), ControlError> {
+        let asked = self
+            .handle
+            .reevaluate(target.clone())
+            .await
+            .map_err(control_error)?;
         debug!(?target, ?asked, "asked the merge gate again");
         Ok(())
     }

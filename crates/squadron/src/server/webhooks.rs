@@ -12,12 +12,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use squadron_config::Secret;
-use squadron_github::webhook::{self as github, Reevaluate, WebhookError};
+use squadron_github::webhook::{self as github, WebhookError};
 use squadron_linear::webhook::{self as linear, WebhookOutcome};
 use tracing::info;
 
 use super::api::body_error;
-use super::control::ReevaluateTarget;
 use super::error::ApiError;
 use super::state::{AppState, WebhookSecret};
 
@@ -88,7 +87,7 @@ pub(crate) async fn github(
         };
         ApiError::new(status, code, format!("failed to {error}"))
     })?;
-    let targets: Vec<ReevaluateTarget> = event.targets().into_iter().map(target).collect();
+    let targets = event.targets();
     for target in &targets {
         state.control.reevaluate(target).await?;
     }
@@ -117,12 +116,4 @@ pub(crate) fn configured<'a>(
             ),
         )
     })
-}
-
-fn target(reevaluate: Reevaluate) -> ReevaluateTarget {
-    match reevaluate {
-        Reevaluate::PullRequest(repo, pr) => ReevaluateTarget::PullRequest { repo, pr },
-        Reevaluate::Commit(repo, sha) => ReevaluateTarget::Commit { repo, sha },
-        Reevaluate::Branch(repo, branch) => ReevaluateTarget::Branch { repo, branch },
-    }
 }
