@@ -1,5 +1,6 @@
-//! A kill at each phase boundary (the runtime's failpoints, armed through `FAILPOINTS`),
-//! then a restart on the same store: the run completes and nothing outside happened twice.
+//! A kill right after admission and at each phase boundary (the runtime's failpoints, armed
+//! through `FAILPOINTS`), then a restart on the same store: the run completes, the skipped
+//! issue is never worked on, and nothing outside happened twice.
 //!
 //! The world is the demo milestone with ENG-2 and ENG-3 already done, so one squad (ENG-4,
 //! whose first code review requests changes) passes every phase, fix round included, and
@@ -35,6 +36,7 @@ fn seed() -> WorldSeed {
 async fn killed_at_then_restarted(phase: &str) {
     let rig = Rig::start(seed(), DemoLimits::default()).await;
     let failpoint = format!("squadron::{phase}=return");
+    let unrefined_state = rig.linear_state("ENG-5");
 
     let killed = rig.run(&[("FAILPOINTS", &failpoint)]).await;
     assert_ne!(
@@ -114,6 +116,11 @@ async fn killed_at_then_restarted(phase: &str) {
         "the skip comment is posted once"
     );
     assert_eq!(rig.linear_state("ENG-4").as_deref(), Some("Done"));
+    assert_eq!(
+        rig.linear_state("ENG-5"),
+        unrefined_state,
+        "after a kill at `{phase}`: the unrefined issue was never worked on"
+    );
 }
 
 macro_rules! kill_at {
@@ -126,6 +133,7 @@ macro_rules! kill_at {
 }
 
 kill_at! {
+    a_kill_right_after_admission_then_a_restart_completes_once => "admitted",
     a_kill_entering_preparing_then_a_restart_completes_once => "preparing",
     a_kill_entering_implementing_then_a_restart_completes_once => "implementing",
     a_kill_entering_verifying_then_a_restart_completes_once => "verifying",

@@ -238,6 +238,12 @@ impl Runtime {
                 .iter()
                 .map(|record| (record.squad.issue.clone(), record.squad.id.clone()))
                 .collect();
+            let skipped = squads
+                .iter()
+                .filter(|record| matches!(record.squad.phase, Phase::Skipped(_)))
+                .map(|record| record.squad.id.clone())
+                .collect();
+            intake::resume_comments(Arc::clone(&shared), skipped);
             for record in squads {
                 let squad = &record.squad;
                 let time_to_merge =
@@ -451,8 +457,15 @@ impl Runtime {
                     run,
                     views,
                     event,
+                    comments,
                     reply,
                 } = *admitted;
+                // The run and every squad are recorded; a kill here must resume exactly them.
+                failpoint(&format!(
+                    "{}::admitted",
+                    self.shared.settings.failpoint_scope
+                ))?;
+                intake::post_comments(Arc::clone(&self.shared), comments);
                 self.intaking.remove(&url);
                 self.runs.push(RunView {
                     id: run.clone(),

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use squadron_core::ports::{
-    AgentRecorder, ChatMessage, JournalBegin, JournalEntry, PortError, RunRecord, RunStatus,
-    SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry, UsageRecord,
-    UsageTotals,
+    AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, JournalEntry, PortError, RunRecord,
+    RunStatus, SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry,
+    UsageRecord, UsageTotals,
 };
 use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
 
@@ -58,6 +58,10 @@ impl Store for SqlStore {
 
     async fn create_squad(&self, squad: &SquadRecord) -> Result<(), PortError> {
         Ok(SqlStore::create_squad(self, squad).await?)
+    }
+
+    async fn admit_run(&self, run: &Run, squads: &[AdmittedSquad]) -> Result<(), PortError> {
+        Ok(SqlStore::admit_run(self, run, squads).await?)
     }
 
     async fn squad(&self, id: &SquadId) -> Result<SquadRecord, PortError> {

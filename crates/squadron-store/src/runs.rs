@@ -1,5 +1,6 @@
 //! Runs: what started them and where they stand.
 
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use squadron_core::ports::{RunRecord, RunStatus};
 use squadron_core::{IssueKey, Run, RunId, RunTrigger, Timestamp};
@@ -15,37 +16,12 @@ impl SqlStore {
     /// Records a new run with status [`RunStatus::Running`]; a second run with the same id
     /// is a conflict.
     pub async fn create_run(&self, run: &Run) -> Result<(), StoreError> {
-        let (kind, url, issue, requested_by, slack_channel) = match &run.trigger {
-            RunTrigger::Milestone { url } => ("milestone", Some(url.as_str()), None, None, None),
-            RunTrigger::Fix {
-                issue,
-                requested_by,
-                slack_channel,
-            } => (
-                "fix",
-                None,
-                Some(issue.as_str()),
-                Some(requested_by.as_str()),
-                slack_channel.as_deref(),
-            ),
-        };
-        sqlx::query(
-            "INSERT INTO runs (id, trigger_kind, trigger_url, trigger_issue, requested_by, \
-             slack_channel, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(run.id.as_str())
-        .bind(kind)
-        .bind(url)
-        .bind(issue)
-        .bind(requested_by)
-        .bind(slack_channel)
-        .bind(RunStatus::Running.as_str())
-        .bind(run.created_at.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|error| StoreError::database(format!("record run `{}`", run.id), error))?;
-        Ok(())
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| StoreError::database(format!("record run `{}`", run.id), error))?;
+        insert_run(&mut conn, run).await
     }
 
     /// One run.
@@ -130,4 +106,40 @@ fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
             .ok_or_else(|| StoreError::corrupt("status", &status))?,
         updated_at: timestamp(row, "updated_at")?,
     })
+}
+
+/// Inserts `run` with status [`RunStatus::Running`] on `conn` (inside the caller's
+/// transaction, when it has one).
+pub(crate) async fn insert_run(conn: &mut AnyConnection, run: &Run) -> Result<(), StoreError> {
+    let (kind, url, issue, requested_by, slack_channel) = match &run.trigger {
+        RunTrigger::Milestone { url } => ("milestone", Some(url.as_str()), None, None, None),
+        RunTrigger::Fix {
+            issue,
+            requested_by,
+            slack_channel,
+        } => (
+            "fix",
+            None,
+            Some(issue.as_str()),
+            Some(requested_by.as_str()),
+            slack_channel.as_deref(),
+        ),
+    };
+    sqlx::query(
+        "INSERT INTO runs (id, trigger_kind, trigger_url, trigger_issue, requested_by, \
+         slack_channel, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(run.id.as_str())
+    .bind(kind)
+    .bind(url)
+    .bind(issue)
+    .bind(requested_by)
+    .bind(slack_channel)
+    .bind(RunStatus::Running.as_str())
+    .bind(run.created_at.as_millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(|error| StoreError::database(format!("record run `{}`", run.id), error))?;
+    Ok(())
 }

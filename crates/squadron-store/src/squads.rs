@@ -5,8 +5,8 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
 use squadron_core::lease::LeaseSubject;
-use squadron_core::ports::{SquadChange, SquadEvent, SquadRecord};
-use squadron_core::{IssueId, IssueKey, Phase, PrNumber, RunId, Squad, SquadId, Timestamp};
+use squadron_core::ports::{AdmittedSquad, SquadChange, SquadEvent, SquadRecord};
+use squadron_core::{IssueId, IssueKey, Phase, PrNumber, Run, RunId, Squad, SquadId, Timestamp};
 
 use crate::codec::{
     check_json, column, count, issue_keys, issue_keys_json, phase, small_count, squad_kind,
@@ -30,10 +30,6 @@ impl SqlStore {
     pub async fn create_squad(&self, record: &SquadRecord) -> Result<(), StoreError> {
         let squad = &record.squad;
         let what = || format!("record squad `{}` for {}", squad.id, squad.issue);
-        let pr = squad
-            .pr
-            .map(|pr| stored_count(pr.0, "PR number"))
-            .transpose()?;
         // A run's squads are created by whoever holds its intake.
         let fence = self.fence(&LeaseSubject::Intake(squad.run_id.clone()))?;
         let mut tx = self
@@ -41,51 +37,42 @@ impl SqlStore {
             .begin()
             .await
             .map_err(|error| StoreError::database(what(), error))?;
-        sqlx::query(
-            "INSERT INTO squads (id, run_id, issue_key, issue_id, kind, phase, phase_detail, \
-             round, pr_number, branch, worktree, blocked_by, last_event_seq, last_message_seq, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, $13, $14)",
-        )
-        .bind(squad.id.as_str())
-        .bind(squad.run_id.as_str())
-        .bind(squad.issue.as_str())
-        .bind(record.issue_id.as_str())
-        .bind(squad_kind_name(squad.kind))
-        .bind(squad.phase.name())
-        .bind(squad.phase.detail())
-        .bind(i64::from(squad.round))
-        .bind(pr)
-        .bind(squad.branch.as_str())
-        .bind(squad.worktree.as_deref())
-        .bind(issue_keys_json(&record.blocked_by))
-        .bind(record.created_at.as_millis())
-        .bind(record.updated_at.as_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| match error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                crate::runs::run_not_found(&squad.run_id)
-            }
-            error => StoreError::database(what(), error),
-        })?;
-        let payload = json!({
-            "issue": squad.issue.as_str(),
-            "kind": squad_kind_name(squad.kind),
-            "branch": squad.branch,
-        });
-        let event = insert_event(
-            &mut tx,
-            &squad.id,
-            SquadEvent::CREATED,
-            &payload.to_string(),
-            record.created_at,
-            fence.as_ref(),
-        )
-        .await?;
-        if event.is_none() {
+        if !insert_squad(&mut tx, record, &[], fence.as_ref()).await? {
             drop(tx);
             return Err(self.refusal(&squad.id, fence.as_ref()).await);
+        }
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))
+    }
+
+    /// Records a new run and all of its squads, each log started with
+    /// [`SquadEvent::CREATED`] and then its events, in one transaction.
+    pub async fn admit_run(&self, run: &Run, squads: &[AdmittedSquad]) -> Result<(), StoreError> {
+        let what = || format!("record the admission of run `{}`", run.id);
+        let fence = self.fence(&LeaseSubject::Intake(run.id.clone()))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        crate::runs::insert_run(&mut tx, run).await?;
+        for squad in squads {
+            if squad.record.squad.run_id != run.id {
+                return Err(StoreError::new(
+                    StoreErrorKind::Invalid,
+                    format!(
+                        "{}: squad `{}` belongs to run `{}`",
+                        what(),
+                        squad.record.squad.id,
+                        squad.record.squad.run_id
+                    ),
+                ));
+            }
+            if !insert_squad(&mut tx, &squad.record, &squad.events, fence.as_ref()).await? {
+                drop(tx);
+                return Err(self.refusal(&squad.record.squad.id, fence.as_ref()).await);
+            }
         }
         tx.commit()
             .await
@@ -335,6 +322,71 @@ impl SqlStore {
         }
         squad_not_found(id)
     }
+}
+
+/// Inserts one squad inside `tx` and starts its log with [`SquadEvent::CREATED`] and then
+/// `events` (kind, JSON payload); `false` when the fence refused the write (the caller
+/// rolls back and says why).
+async fn insert_squad(
+    tx: &mut AnyConnection,
+    record: &SquadRecord,
+    events: &[(String, String)],
+    fence: Option<&Fence>,
+) -> Result<bool, StoreError> {
+    let squad = &record.squad;
+    let what = || format!("record squad `{}` for {}", squad.id, squad.issue);
+    let pr = squad
+        .pr
+        .map(|pr| stored_count(pr.0, "PR number"))
+        .transpose()?;
+    sqlx::query(
+        "INSERT INTO squads (id, run_id, issue_key, issue_id, kind, phase, phase_detail, \
+         round, pr_number, branch, worktree, blocked_by, last_event_seq, last_message_seq, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, $13, $14)",
+    )
+    .bind(squad.id.as_str())
+    .bind(squad.run_id.as_str())
+    .bind(squad.issue.as_str())
+    .bind(record.issue_id.as_str())
+    .bind(squad_kind_name(squad.kind))
+    .bind(squad.phase.name())
+    .bind(squad.phase.detail())
+    .bind(i64::from(squad.round))
+    .bind(pr)
+    .bind(squad.branch.as_str())
+    .bind(squad.worktree.as_deref())
+    .bind(issue_keys_json(&record.blocked_by))
+    .bind(record.created_at.as_millis())
+    .bind(record.updated_at.as_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(|error| match error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            crate::runs::run_not_found(&squad.run_id)
+        }
+        error => StoreError::database(what(), error),
+    })?;
+    let payload = json!({
+        "issue": squad.issue.as_str(),
+        "kind": squad_kind_name(squad.kind),
+        "branch": squad.branch,
+    });
+    let created = std::iter::once((SquadEvent::CREATED, payload.to_string()));
+    let events = events
+        .iter()
+        .map(|(kind, payload)| (kind.as_str(), payload.clone()));
+    for (kind, payload) in created.chain(events) {
+        check_json(
+            &payload,
+            &format!("the {kind} event of squad `{}`", squad.id),
+        )?;
+        let event = insert_event(tx, &squad.id, kind, &payload, record.created_at, fence).await?;
+        if event.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Appends one event inside `tx`. Taking the next sequence number from the squad's row locks

@@ -30,8 +30,8 @@ pub use model::{
 pub use notifier::{Confidence, MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
 pub use store::{
-    JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange, SquadEvent,
-    SquadRecord, Store, TranscriptEntry, UsageTotals,
+    AdmittedSquad, JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange,
+    SquadEvent, SquadRecord, Store, TranscriptEntry, UsageTotals,
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
 pub use workspace::{PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest};

@@ -71,6 +71,16 @@ pub struct SquadRecord {
     pub updated_at: Timestamp,
 }
 
+/// One squad of a run being admitted, with the events its log starts with after
+/// [`SquadEvent::CREATED`] (each a kind and a JSON payload).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdmittedSquad {
+    /// The squad: `Queued` when admitted, in its terminal phase when skipped.
+    pub record: SquadRecord,
+    /// Events to record with it, e.g. the comment still to post on its issue.
+    pub events: Vec<(String, String)>,
+}
+
 /// One change to a squad's bookkeeping other than its phase. Each change is recorded in the
 /// squad's event log together with the new value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +254,11 @@ pub trait Store: AgentRecorder + Send + Sync {
     /// Records a new squad of an existing run and starts its event log with
     /// [`SquadEvent::CREATED`].
     async fn create_squad(&self, squad: &SquadRecord) -> Result<(), PortError>;
+
+    /// Records a new run (status [`RunStatus::Running`]) and every one of its squads, each
+    /// log started with [`SquadEvent::CREATED`] and its events, in one transaction: a crash
+    /// leaves either the whole admission or nothing, never a run with some of its squads.
+    async fn admit_run(&self, run: &Run, squads: &[AdmittedSquad]) -> Result<(), PortError>;
 
     /// One squad.
     async fn squad(&self, id: &SquadId) -> Result<SquadRecord, PortError>;

@@ -2,7 +2,7 @@
 //! single bug-fix squad, started from Slack or `squadron fix`. There is no refinement gate:
 //! the squad's diagnosis stands in for it.
 
-use squadron_core::ports::{PortErrorKind, SquadRecord};
+use squadron_core::ports::{AdmittedSquad, PortErrorKind, SquadRecord};
 use squadron_core::scheduler::{Event, SquadSpec};
 use squadron_core::{Issue, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind};
 
@@ -89,19 +89,6 @@ pub(crate) async fn admit_fix(
     let services = &shared.services;
     let now = services.clock.now();
     let run = mint_run_id(shared, now).await?;
-    services
-        .store
-        .create_run(&Run {
-            id: run.clone(),
-            trigger: RunTrigger::Fix {
-                issue: issue.key.clone(),
-                requested_by: request.requested_by.clone(),
-                slack_channel: request.slack.as_ref().map(|slack| slack.channel.clone()),
-            },
-            created_at: now,
-        })
-        .await
-        .map_err(|error| PipelineError::port(format!("record run {run}"), error))?;
     let id = SquadId::new(format!("{run}-{}", issue.key.as_str().to_ascii_lowercase()));
     let record = SquadRecord {
         squad: Squad {
@@ -120,25 +107,33 @@ pub(crate) async fn admit_fix(
         created_at: now,
         updated_at: now,
     };
-    services
-        .store
-        .create_squad(&record)
-        .await
-        .map_err(|error| {
-            PipelineError::port(format!("record the squad of {}", issue.key), error)
-        })?;
     // The thread's channel and opening are read back from here, also after a restart.
     let origin = serde_json::json!({
         "requested_by": request.requested_by,
         "channel": request.slack.as_ref().map(|slack| &slack.channel),
         "thread_ts": request.slack.as_ref().and_then(|slack| slack.thread_ts.as_ref()),
     });
+    let squad = AdmittedSquad {
+        record,
+        events: vec![(FIX_REQUESTED_EVENT.to_owned(), origin.to_string())],
+    };
+    // The run, its squad and who asked, together: a crash never leaves a fix run without
+    // its squad.
+    let trigger = Run {
+        id: run.clone(),
+        trigger: RunTrigger::Fix {
+            issue: issue.key.clone(),
+            requested_by: request.requested_by.clone(),
+            slack_channel: request.slack.as_ref().map(|slack| slack.channel.clone()),
+        },
+        created_at: now,
+    };
     services
         .store
-        .append_event(&id, FIX_REQUESTED_EVENT, &origin.to_string(), now)
+        .admit_run(&trigger, &[squad])
         .await
         .map_err(|error| {
-            PipelineError::port(format!("record who asked to fix {}", issue.key), error)
+            PipelineError::port(format!("record run {run} to fix {}", issue.key), error)
         })?;
     tracing::info!(
         run = %run, squad = %id, issue = %issue.key, requested_by = %request.requested_by,

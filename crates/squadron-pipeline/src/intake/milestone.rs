@@ -3,9 +3,10 @@
 //! the scheduler's `RunAdmitted` event.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use squadron_core::admission::{Decision, Verdict, admit, decision_comment};
-use squadron_core::ports::SquadRecord;
+use squadron_core::ports::{AdmittedSquad, SquadRecord};
 use squadron_core::scheduler::{Event, SkippedSquad, SquadSpec};
 use squadron_core::{
     Issue, IssueKey, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, StepFailure,
@@ -18,6 +19,10 @@ use crate::error::{PipelineError, PipelineErrorKind};
 use crate::progress::SquadView;
 use crate::shared::Shared;
 
+/// Kind of the event-log entry of a squad whose issue is told why it was left out: the
+/// comment, recorded with the admission and posted (through the journal) afterwards.
+const PENDING_COMMENT_EVENT: &str = "pending-comment";
+
 /// A run whose squads are recorded, ready for the scheduler.
 #[derive(Debug)]
 pub(crate) struct Admitted {
@@ -25,11 +30,41 @@ pub(crate) struct Admitted {
     pub run: RunId,
     pub views: Vec<SquadView>,
     pub event: Event,
+    /// The comments to post on the issues left out, once the admission is recorded.
+    pub comments: Vec<PendingComment>,
     pub reply: Option<oneshot::Sender<Result<RunId, PipelineError>>>,
 }
 
-/// Resolves `url`, admits its issues, records the run and its squads, and comments on the
-/// issues left out.
+/// A comment on an issue saying why it was left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PendingComment {
+    pub issue: IssueKey,
+    pub marker: String,
+    pub body: String,
+}
+
+impl PendingComment {
+    fn payload(&self) -> String {
+        serde_json::json!({"issue": self.issue.as_str(), "marker": self.marker, "body": self.body})
+            .to_string()
+    }
+
+    fn from_payload(payload: &str) -> Option<PendingComment> {
+        let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+        let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+        Some(PendingComment {
+            issue: IssueKey::new(text("issue")?),
+            marker: text("marker")?,
+            body: text("body")?,
+        })
+    }
+}
+
+/// Resolves `url`, admits its issues, and records the run with every squad, admitted or
+/// skipped, in one transaction: a crash leaves the whole admission or none of it, and a
+/// skipped issue is recorded as skipped, never as a queued squad a restart would resume.
+/// The comments on the issues left out are recorded with it and returned, to be posted
+/// once the admission stands.
 pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, PipelineError> {
     let services = &shared.services;
     let intake = services
@@ -40,21 +75,6 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
     let admission = admit(&intake.issues, &shared.settings.refinement);
     let now = services.clock.now();
     let run = mint_run_id(shared, now).await?;
-    services
-        .store
-        .create_run(&Run {
-            id: run.clone(),
-            trigger: RunTrigger::Milestone {
-                url: url.to_owned(),
-            },
-            created_at: now,
-        })
-        .await
-        .map_err(|error| PipelineError::port(format!("record run {run}"), error))?;
-    tracing::info!(
-        run = %run, %url, milestone = %intake.milestone.name, issues = intake.issues.len(),
-        admitted = admission.admitted().count(), "run admitted"
-    );
     let issues: HashMap<&IssueKey, &Issue> = intake
         .issues
         .iter()
@@ -65,12 +85,13 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
     let mut squads = Vec::new();
     let mut skipped = Vec::new();
     let mut views = Vec::new();
+    let mut records = Vec::new();
+    let mut comments = Vec::new();
     for decision in &admission.decisions {
         let Some(issue) = issues.get(&decision.key) else {
             continue;
         };
         let id = squad_id(&decision.key);
-        record_squad(shared, &run, &id, issue, decision, now).await?;
         views.push(SquadView {
             run: run.clone(),
             squad: id.clone(),
@@ -96,6 +117,8 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             waiting: None,
         });
         let team = &issue.team_key;
+        let skips_before = skipped.len();
+        let mut record = squad_record(&run, &id, issue, decision, now);
         match &decision.verdict {
             Verdict::Admit { waits_for } if shared.settings.repositories.contains_key(team) => {
                 squads.push(SquadSpec {
@@ -130,8 +153,37 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
                 });
             }
         }
-        comment_on_decision(shared, decision).await;
+        if let Some([skip]) = skipped.get(skips_before..) {
+            record.squad.phase = Phase::Skipped(skip.reason.clone());
+        }
+        let comment = decision_comment(decision).map(|comment| PendingComment {
+            issue: decision.key.clone(),
+            marker: comment.marker,
+            body: comment.body,
+        });
+        let events = comment
+            .iter()
+            .map(|comment| (PENDING_COMMENT_EVENT.to_owned(), comment.payload()))
+            .collect();
+        comments.extend(comment);
+        records.push(AdmittedSquad { record, events });
     }
+    let record = Run {
+        id: run.clone(),
+        trigger: RunTrigger::Milestone {
+            url: url.to_owned(),
+        },
+        created_at: now,
+    };
+    services
+        .store
+        .admit_run(&record, &records)
+        .await
+        .map_err(|error| PipelineError::port(format!("record run {run} and its squads"), error))?;
+    tracing::info!(
+        run = %run, %url, milestone = %intake.milestone.name, issues = intake.issues.len(),
+        admitted = admission.admitted().count(), "run admitted"
+    );
     Ok(Admitted {
         url: url.to_owned(),
         run: run.clone(),
@@ -141,6 +193,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             squads,
             skipped,
         },
+        comments,
         reply: None,
     })
 }
@@ -168,15 +221,15 @@ pub(crate) async fn mint_run_id(shared: &Shared, now: Timestamp) -> Result<RunId
     ))
 }
 
-async fn record_squad(
-    shared: &Shared,
+/// The squad recorded for `issue`, queued until the decision says otherwise.
+fn squad_record(
     run: &RunId,
     id: &SquadId,
     issue: &Issue,
     decision: &Decision,
     now: Timestamp,
-) -> Result<(), PipelineError> {
-    let record = SquadRecord {
+) -> SquadRecord {
+    SquadRecord {
         squad: Squad {
             id: id.clone(),
             run_id: run.clone(),
@@ -192,36 +245,70 @@ async fn record_squad(
         blocked_by: decision.waits_for().to_vec(),
         created_at: now,
         updated_at: now,
-    };
-    shared
-        .services
-        .store
-        .create_squad(&record)
-        .await
-        .map_err(|error| PipelineError::port(format!("record the squad of {}", issue.key), error))
+    }
+}
+
+/// Posts `comments` on their issues in the background, each once through the journal.
+pub(crate) fn post_comments(shared: Arc<Shared>, comments: Vec<PendingComment>) {
+    if comments.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for comment in &comments {
+            post_comment(&shared, comment).await;
+        }
+    });
+}
+
+/// After a restart, posts the comments recorded with the admission of `skipped` squads
+/// (those of unfinished runs) that may not have been posted before the daemon stopped; the
+/// journal makes a posted one a no-op.
+pub(crate) fn resume_comments(shared: Arc<Shared>, skipped: Vec<SquadId>) {
+    if skipped.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for squad in &skipped {
+            let events = match shared.services.store.events(squad).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(squad = %squad, %error, "could not read the comments left to post");
+                    continue;
+                }
+            };
+            for event in events
+                .iter()
+                .filter(|event| event.kind == PENDING_COMMENT_EVENT)
+            {
+                match PendingComment::from_payload(&event.payload) {
+                    Some(comment) => post_comment(&shared, &comment).await,
+                    None => {
+                        tracing::warn!(squad = %squad, "a recorded comment is malformed; not posting it")
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Tells the issue why it was left out (once, whatever the number of runs).
-async fn comment_on_decision(shared: &Shared, decision: &Decision) {
-    let Some(comment) = decision_comment(decision) else {
-        return;
-    };
-    let key = format!("{}/comment/{}", decision.key, comment.marker);
+async fn post_comment(shared: &Shared, comment: &PendingComment) {
+    let key = format!("{}/comment/{}", comment.issue, comment.marker);
     let tracker = &shared.services.tracker;
     let posted = effects::once(shared, &key, None, "comment", |_| async {
         tracker
-            .comment_once(&decision.key, &comment.marker, &comment.body)
+            .comment_once(&comment.issue, &comment.marker, &comment.body)
             .await
             .map(|outcome| format!("{outcome:?}"))
-            .map_err(|error| StepFailure::port(format!("comment on {}", decision.key), &error))
+            .map_err(|error| StepFailure::port(format!("comment on {}", comment.issue), &error))
     })
     .await;
     match posted {
         Ok(_) => {
-            tracing::info!(issue = %decision.key, marker = %comment.marker, "explained the decision on the issue")
+            tracing::info!(issue = %comment.issue, marker = %comment.marker, "explained the decision on the issue")
         }
         Err(error) => {
-            tracing::warn!(issue = %decision.key, %error, "could not comment on the issue")
+            tracing::warn!(issue = %comment.issue, %error, "could not comment on the issue")
         }
     }
 }

@@ -6,4 +6,4 @@ mod milestone;
 
 pub(crate) use fix::{FixAdmitted, admit_fix, fetch_issue};
 pub use fix::{FixRequest, SlackOrigin};
-pub(crate) use milestone::{Admitted, admit_run};
+pub(crate) use milestone::{Admitted, admit_run, post_comments, resume_comments};

@@ -306,6 +306,70 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_right_after_admission_resumes_exactly_the_admitted_issues() {
+    let world = World::new(
+        vec![issue(1, &[]), issue(2, &[1]), unrefined_issue(3)],
+        ReviewScript::default(),
+    )
+    .await;
+    let scope = "admission";
+    // Killed once the admission is recorded, before the scheduler or Linear heard of it.
+    fail::cfg(format!("{scope}::admitted"), "1*return").unwrap();
+    let running = start(&world, world.settings(scope));
+    // The reply never comes: the runtime stops first.
+    let _ = running.handle.start_run(URL).await;
+    let killed = tokio::time::timeout(LIMIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(killed.is_err(), "the failpoint killed the runtime");
+    fail::remove(format!("{scope}::admitted"));
+    assert!(
+        world.tracker.comments_on("ENG-3").is_empty(),
+        "killed before the skip comment"
+    );
+
+    let running = start(&world, world.settings(scope));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+    let store: Arc<dyn Store> = world.store.clone();
+    let runs = store.runs().await.unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "the recorded run resumed, no second admission"
+    );
+    for key in ["ENG-1", "ENG-2"] {
+        assert_eq!(view(&squads, key).phase, Phase::Merged, "{key}");
+    }
+    assert!(
+        matches!(view(&squads, "ENG-3").phase, Phase::Skipped(_)),
+        "{:?}",
+        view(&squads, "ENG-3").phase
+    );
+    let created = world.code_host.created.lock().unwrap().clone();
+    assert_eq!(
+        created.len(),
+        2,
+        "no PR for the unrefined issue: {created:?}"
+    );
+    assert!(
+        world
+            .models
+            .values()
+            .all(|model| model.tasks().iter().all(|task| !task.contains("ENG-3"))),
+        "no agent worked on the unrefined issue"
+    );
+    // Posted after the restart, from the comment recorded with the admission; then once.
+    while world.tracker.comments_on("ENG-3").is_empty() {
+        tokio::time::timeout(LIMIT, world.tracker.commented.notified())
+            .await
+            .expect("the skip comment is posted after the restart");
+    }
+    assert_eq!(world.tracker.comments_on("ENG-3").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_the_developer_still_cannot_rewrite_qas_test() {
     let script = ReviewScript {
         reject_first: vec!["ENG-1".to_owned()],

@@ -304,6 +304,8 @@ pub struct FakeTracker {
     pub comments: Mutex<Vec<(IssueKey, String, String)>>,
     pub states: Mutex<HashMap<IssueKey, WorkflowTarget>>,
     pub links: Mutex<Vec<(IssueKey, String)>>,
+    /// Woken at each comment posted.
+    pub commented: tokio::sync::Notify,
 }
 
 impl FakeTracker {
@@ -379,6 +381,7 @@ impl IssueTracker for FakeTracker {
             return Ok(SyncOutcome::AlreadyDone);
         }
         comments.push((issue.clone(), marker.to_owned(), body.to_owned()));
+        self.commented.notify_one();
         Ok(SyncOutcome::Applied)
     }
 

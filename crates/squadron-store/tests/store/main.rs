@@ -46,6 +46,7 @@ on_both_backends! {
     squads::bookkeeping_changes_are_logged_as_events,
     squads::event_log_keeps_order_under_concurrent_appends,
     squads::resume_lists_unfinished_squads_oldest_first,
+    squads::an_admission_records_its_run_and_every_squad_together_or_nothing,
     squads::logs_find_a_squad_by_id_or_issue_key_newest_run_first,
     records::transcripts_round_trip_every_message_kind_in_order,
     records::usage_sums_per_squad_run_and_role,

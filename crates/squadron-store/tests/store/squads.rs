@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use squadron_core::ports::{ChatMessage, RunStatus, SquadChange, SquadEvent};
+use squadron_core::ports::{
+    AdmittedSquad, ChatMessage, RunStatus, SquadChange, SquadEvent, SquadRecord,
+};
 use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, RunTrigger, SquadId, SquadKind};
 use squadron_store::StoreErrorKind;
 
@@ -410,4 +412,82 @@ pub async fn logs_find_a_squad_by_id_or_issue_key_newest_run_first(db: TestDb) {
     );
     assert_eq!(log.transcript.len(), 1);
     assert_eq!(log.transcript[0].message, message);
+}
+
+pub async fn an_admission_records_its_run_and_every_squad_together_or_nothing(db: TestDb) {
+    let store = db.open().await;
+    let admitted =
+        |record: SquadRecord, events: Vec<(String, String)>| AdmittedSquad { record, events };
+    let mut skipped = queued_squad("s2", "r1", "ENG-2", at(0));
+    skipped.squad.phase = Phase::Skipped("no acceptance criteria".into());
+    let comment = r#"{"issue":"ENG-2","marker":"m1","body":"Squadron skipped this issue"}"#;
+    // The last squad's event is not JSON: the whole admission is refused, and nothing of it
+    // may be left behind, the run and the first squad included.
+    let broken = [
+        admitted(queued_squad("s1", "r1", "ENG-1", at(0)), Vec::new()),
+        admitted(
+            skipped.clone(),
+            vec![("pending-comment".to_owned(), "{not json".to_owned())],
+        ),
+    ];
+    let run = milestone_run("r1", at(0));
+    let refused = store.admit_run(&run, &broken).await.unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Invalid, "{refused}");
+    assert_eq!(
+        store.run(&run.id).await.unwrap_err().kind(),
+        StoreErrorKind::NotFound,
+        "no run without its squads"
+    );
+    assert!(store.squads_of_run(&run.id).await.unwrap().is_empty());
+    assert!(store.unfinished_squads().await.unwrap().is_empty());
+
+    let whole = [
+        admitted(queued_squad("s1", "r1", "ENG-1", at(0)), Vec::new()),
+        admitted(
+            skipped,
+            vec![("pending-comment".to_owned(), comment.to_owned())],
+        ),
+    ];
+    store.admit_run(&run, &whole).await.unwrap();
+    assert_eq!(store.run(&run.id).await.unwrap().status, RunStatus::Running);
+    let phases: Vec<(String, Phase)> = store
+        .squads_of_run(&run.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| (record.squad.id.to_string(), record.squad.phase))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("s1".to_owned(), Phase::Queued),
+            (
+                "s2".to_owned(),
+                Phase::Skipped("no acceptance criteria".into())
+            ),
+        ]
+    );
+    let resumed: Vec<String> = store
+        .unfinished_squads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.squad.id.to_string())
+        .collect();
+    assert_eq!(resumed, ["s1"], "a restart resumes only the admitted squad");
+    let events: Vec<(String, String)> = store
+        .events(&SquadId::from("s2"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.kind, event.payload))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, SquadEvent::CREATED);
+    assert_eq!(
+        events[1],
+        ("pending-comment".to_owned(), comment.to_owned())
+    );
+    let again = store.admit_run(&run, &whole).await.unwrap_err();
+    assert_eq!(again.kind(), StoreErrorKind::Conflict, "{again}");
 }
