@@ -15,7 +15,7 @@ use git2::{Oid, Repository, WorktreePruneOptions};
 use squadron_core::Role;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
-    PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef, Workspaces,
+    PatchId, PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef, Workspaces,
     WorktreeRequest,
 };
 use tokio::sync::Mutex;
@@ -353,6 +353,21 @@ impl Workspaces for GitWorkspaces {
         Ok(files)
     }
 
+    async fn patch_id(
+        &self,
+        worktree: &Path,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<PatchId, PortError> {
+        let (base, head) = (base.as_str().to_owned(), head.as_str().to_owned());
+        let id = self
+            .with_worktree(worktree, move |git, path| {
+                patch_id_of(git, path, &base, &head)
+            })
+            .await?;
+        Ok(PatchId::new(id))
+    }
+
     async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError> {
         let located = self.locate(worktree).await?;
         let repo = located.repo;
@@ -500,6 +515,33 @@ fn changed_since(git: &Repository, path: &Path, base: &str) -> Result<Vec<String
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+/// The stable patch id of the diff from where `head` forked from `base` to `head`.
+fn patch_id_of(git: &Repository, path: &Path, base: &str, head: &str) -> Result<String, GitError> {
+    let fail = |action| GitError::git(action, path);
+    let commit = |sha: &str| {
+        let unknown = || GitError::UnknownCommit {
+            sha: sha.to_owned(),
+            slug: path.display().to_string(),
+        };
+        let oid = Oid::from_str(sha).map_err(|_| unknown())?;
+        git.find_commit(oid).map_err(|_| unknown())
+    };
+    let (base, head) = (commit(base)?, commit(head)?);
+    let fork = git
+        .merge_base(base.id(), head.id())
+        .map_err(fail("find where the branch forked from the base"))?;
+    let old = git
+        .find_commit(fork)
+        .and_then(|c| c.tree())
+        .map_err(fail("read the fork's tree"))?;
+    let new = head.tree().map_err(fail("read the head tree"))?;
+    let diff = git
+        .diff_tree_to_tree(Some(&old), Some(&new), None)
+        .map_err(fail("diff the branch's change"))?;
+    let id = diff.patchid(None).map_err(fail("compute the patch id"))?;
+    Ok(id.to_string())
 }
 
 /// Makes room for the scratch worktree `name` at `path`, detached at `at`: a leftover of

@@ -34,4 +34,4 @@ pub use store::{
     SquadEvent, SquadRecord, Store, TranscriptEntry, UsageTotals,
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
-pub use workspace::{PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest};
+pub use workspace::{PatchId, PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest};

@@ -66,6 +66,31 @@ pub enum RebaseOutcome {
     },
 }
 
+/// What a branch's own change is, whatever base it sits on: the stable patch id (as
+/// `git patch-id --stable` computes it) of the diff from where the branch forked from its
+/// base to its head. A rebase that applied cleanly keeps it; resolving a conflict or any
+/// other edit changes it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PatchId(String);
+
+impl PatchId {
+    /// The patch id in hex.
+    pub fn new(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+
+    /// The patch id in hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Local git worktrees, one per squad, over a mirror of each repository.
 ///
 /// Errors use [`PortErrorKind::Conflict`](super::PortErrorKind::Conflict) when a push's lease
@@ -107,6 +132,16 @@ pub trait Workspaces: Send + Sync {
         worktree: &Path,
         base: &CommitSha,
     ) -> Result<Vec<String>, PortError>;
+
+    /// The [`PatchId`] of the change the commits from where `head` forked from `base` up to
+    /// `head` make, both commits of the worktree's repository (an earlier head survives a
+    /// rebase there).
+    async fn patch_id(
+        &self,
+        worktree: &Path,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<PatchId, PortError>;
 
     /// A detached scratch worktree of the same repository at commit `at`, for evidence runs.
     /// Remove it with [`Workspaces::remove`].

@@ -283,6 +283,96 @@ async fn a_branch_is_rebased_onto_a_base_that_moved_and_then_contains_its_tip() 
     );
 }
 
+/// `git diff base...head | git patch-id --stable` in the worktree's git directory.
+fn git_patch_id(git_dir: &Path, base: &CommitSha, head: &CommitSha) -> String {
+    let diff = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["diff", "--no-color", &format!("{base}...{head}")])
+        .output()
+        .expect("git diff");
+    let mut patch_id = std::process::Command::new("git")
+        .args(["patch-id", "--stable"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git patch-id");
+    std::io::Write::write_all(&mut patch_id.stdin.take().expect("stdin"), &diff.stdout)
+        .expect("feed the diff");
+    let output = patch_id.wait_with_output().expect("patch id");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a patch id")
+        .to_owned()
+}
+
+/// The merge train renews approvals after a rebase only when the branch's own change is
+/// the same: a clean rebase keeps the patch id, a change resolved differently does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_rebase_keeps_the_patch_id_and_a_changed_patch_gets_another() {
+    let fx = Fixture::new().await;
+    let port = port(&fx);
+    let worktree = prepared(&port).await;
+    let old_base = worktree.base_sha.clone();
+    let old_head = commit(
+        &port,
+        &worktree.path,
+        &[("src/lib.rs", "one\nTWO\nthree\n")],
+    )
+    .await;
+    let approved = port
+        .patch_id(&worktree.path, &old_base, &old_head)
+        .await
+        .expect("patch id");
+
+    fx.standin
+        .commit_files(
+            SLUG,
+            "main",
+            &[("README.md", "# Shop, moved\n")],
+            "Another squad",
+        )
+        .expect("main moves");
+    let RebaseOutcome::Rebased { head, base } =
+        port.rebase(&worktree.path, "main").await.expect("rebase")
+    else {
+        panic!("expected a rebase");
+    };
+    assert_ne!(head, old_head, "the rebase made new commits");
+    let rebased = port
+        .patch_id(&worktree.path, &base, &head)
+        .await
+        .expect("patch id");
+    assert_eq!(rebased, approved, "the same change on another base");
+    assert_eq!(
+        approved.as_str(),
+        git_patch_id(&worktree.git_dir, &base, &head),
+        "what `git patch-id --stable` says, so a person can check it"
+    );
+    assert_eq!(
+        port.patch_id(&worktree.path, &old_base, &old_head)
+            .await
+            .expect("the approved head is still known"),
+        approved
+    );
+
+    let changed = commit(&port, &worktree.path, &[("src/lib.rs", "one\nTWO\n3\n")]).await;
+    assert_ne!(
+        port.patch_id(&worktree.path, &base, &changed)
+            .await
+            .expect("patch id"),
+        approved,
+        "another change"
+    );
+    let unknown = CommitSha::new("0123456789012345678901234567890123456789");
+    let error = port
+        .patch_id(&worktree.path, &base, &unknown)
+        .await
+        .expect_err("no such commit");
+    assert_eq!(error.kind(), PortErrorKind::NotFound, "{error}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebase_onto_a_conflicting_base_names_the_paths_and_changes_nothing() {
     let fx = Fixture::new().await;

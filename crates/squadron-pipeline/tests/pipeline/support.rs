@@ -244,6 +244,31 @@ impl Workspaces for GitWorkspaces {
         Ok(git(worktree, &["merge-base", "--is-ancestor", &base, "HEAD"]).is_ok())
     }
 
+    async fn patch_id(
+        &self,
+        worktree: &Path,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<PatchId, PortError> {
+        let range = format!("{}...{}", base.as_str(), head.as_str());
+        let diff = git(worktree, &["diff", "--no-color", &range]).map_err(port)?;
+        let mut child = Command::new("git")
+            .args(["patch-id", "--stable"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|error| PortError::new(PortErrorKind::Internal, error.to_string()))?;
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), diff.as_bytes())
+            .map_err(|error| PortError::new(PortErrorKind::Internal, error.to_string()))?;
+        let output = child
+            .wait_with_output()
+            .map_err(|error| PortError::new(PortErrorKind::Internal, error.to_string()))?;
+        let id = String::from_utf8_lossy(&output.stdout);
+        Ok(PatchId::new(
+            id.split_whitespace().next().unwrap_or_default(),
+        ))
+    }
+
     async fn changed_files(
         &self,
         worktree: &Path,
