@@ -3,7 +3,8 @@
 //! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
 //! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
 //! headless browser, kills at every phase boundary followed by a restart, a run under one
-//! GitHub identity, and squads on the sample repositories with their real toolchains.
+//! GitHub identity, squads on the sample repositories with their real toolchains, and the
+//! delivery metrics of a store filled by a milestone and a fix.
 
 mod browser;
 mod bugfix;
@@ -12,6 +13,7 @@ mod dashboard;
 mod degraded;
 mod faults;
 mod limits;
+mod metrics;
 mod samples;
 mod single_identity;
 mod support;

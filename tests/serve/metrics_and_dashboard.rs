@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use squadron::server::MetricsSnapshot;
+use squadron_core::delivery::{ChangeFailure, DeliveryFigures, DeliveryReport, FailureCause, Wait};
 use squadron_core::ports::UsageTotals;
-use squadron_core::{Phase, Role, TokenUsage, Usd};
+use squadron_core::{IssueKey, Phase, PrNumber, Role, SquadId, Timestamp, TokenUsage, Usd};
 
 use crate::support::{FakeControl, TestServer, squad};
 
@@ -32,8 +33,37 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
                 cost: Usd::from_micros(2_500_000),
             },
         )],
-        lead_times: vec![Duration::from_secs(1_200), Duration::from_secs(5_400)],
-        restore_times: vec![Duration::from_secs(600)],
+        delivery: DeliveryReport {
+            total: DeliveryFigures {
+                merges: 2,
+                days: 1,
+                lead_times: vec![Duration::from_secs(1_200), Duration::from_secs(5_400)],
+                restore_times: vec![Duration::from_secs(600)],
+                change_failures: vec![ChangeFailure {
+                    squad: SquadId::from("squad-b"),
+                    issue: IssueKey::from("ENG-2"),
+                    pr: PrNumber(2),
+                    cause: FailureCause::Reverted,
+                    at: Timestamp::from_millis(0),
+                }],
+                working: Duration::from_secs(300),
+                waiting: [(Wait::Reviews, Duration::from_secs(100))].into(),
+                in_progress: 1,
+                features: 1,
+                bug_fixes: 1,
+                review_rounds: 3,
+                cost: Usd::from_dollars(5.0),
+                ..DeliveryFigures::default()
+            },
+            by_repository: vec![(
+                "acme/shop".into(),
+                DeliveryFigures {
+                    merges: 2,
+                    ..DeliveryFigures::default()
+                },
+            )],
+            ..DeliveryReport::default()
+        },
     };
     let server = TestServer::start(control).await;
 
@@ -69,6 +99,21 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
         "squadron_time_to_restore_seconds_bucket{le=\"900\"} 1",
         "squadron_time_to_restore_seconds_sum 600",
         "squadron_time_to_restore_seconds_count 1",
+        "squadron_merges_per_day 2",
+        "# TYPE squadron_change_failures_total counter",
+        "squadron_change_failures_total 1",
+        "squadron_change_failure_rate 0.5",
+        "squadron_flow_efficiency 0.75",
+        "squadron_squads_in_progress 1",
+        "squadron_review_rounds_total 3",
+        "squadron_flow_seconds_total{state=\"working\"} 300",
+        "squadron_flow_seconds_total{state=\"waiting\",for=\"reviews\"} 100",
+        "squadron_flow_seconds_total{state=\"waiting\",for=\"blocker-or-slot\"} 0",
+        "squadron_merges_by_kind_total{kind=\"feature\"} 1",
+        "squadron_merges_by_kind_total{kind=\"bug-fix\"} 1",
+        "squadron_cost_per_merge_usd 2.5",
+        "squadron_repository_merges_total{repository=\"acme/shop\"} 2",
+        "squadron_repository_change_failures_total{repository=\"acme/shop\"} 0",
     ] {
         assert!(
             text.lines().any(|line| line == expected),

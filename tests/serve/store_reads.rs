@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use squadron::server::{ControlErrorKind, StoreReads};
-use squadron_core::ports::{SquadRecord, UsageRecord};
+use squadron_core::ports::{SquadChange, SquadRecord, UsageRecord};
 use squadron_core::{
-    IssueId, IssueKey, Phase, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind, Timestamp,
-    TokenUsage, Usd,
+    IssueId, IssueKey, Phase, PrNumber, Role, Run, RunId, RunTrigger, Squad, SquadId, SquadKind,
+    Timestamp, TokenUsage, Usd,
 };
 use squadron_store::{SqlStore, StoreLocation};
 use tempfile::TempDir;
@@ -86,6 +86,11 @@ async fn seeded() -> (TempDir, Arc<SqlStore>) {
         Phase::Merging,
         Phase::Merged,
     ];
+    // A squad merges its PR: the merge step needs one.
+    store
+        .change_squad(&merged, &SquadChange::Pr(PrNumber(1)), at(5))
+        .await
+        .expect("link the PR");
     for (step, pair) in path.windows(2).enumerate() {
         let when = if pair[1] == Phase::Merged {
             1 + 1800
@@ -175,7 +180,7 @@ async fn metrics_sum_usage_per_role_over_runs_and_measure_admission_to_merge() {
     let (_dir, store) = seeded().await;
     let reads = StoreReads::new(store);
 
-    let snapshot = reads.metrics().await.expect("metrics");
+    let snapshot = reads.metrics(at(10_000)).await.expect("metrics");
 
     let developer = snapshot
         .usage_by_role
@@ -192,11 +197,20 @@ async fn metrics_sum_usage_per_role_over_runs_and_measure_admission_to_merge() {
         .map(|(role, _)| *role)
         .collect();
     assert_eq!(roles, [Role::Developer, Role::CodeReviewer]);
-    assert_eq!(snapshot.lead_times, [Duration::from_secs(1800)]);
+    assert_eq!(
+        snapshot.delivery.total.lead_times,
+        [Duration::from_secs(1800)]
+    );
 
     // Asked again, the cached lead time gives the same answer.
     assert_eq!(
-        reads.metrics().await.expect("metrics").lead_times,
+        reads
+            .metrics(at(10_000))
+            .await
+            .expect("metrics")
+            .delivery
+            .total
+            .lead_times,
         [Duration::from_secs(1800)]
     );
 }
@@ -250,6 +264,10 @@ async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
         Phase::Merging,
         Phase::Merged,
     ];
+    store
+        .change_squad(&record.squad.id, &SquadChange::Pr(PrNumber(2)), at(100))
+        .await
+        .expect("link the PR");
     for (step, pair) in path.windows(2).enumerate() {
         store
             .set_phase(&record.squad.id, &pair[0], &pair[1], at(101 + step as i64))
@@ -266,10 +284,16 @@ async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
         .await
         .expect("record the time to merge");
 
-    let snapshot = StoreReads::new(store).metrics().await.expect("metrics");
-    assert_eq!(snapshot.restore_times, [Duration::from_secs(600)]);
+    let snapshot = StoreReads::new(store)
+        .metrics(at(10_000))
+        .await
+        .expect("metrics");
     assert_eq!(
-        snapshot.lead_times.len(),
+        snapshot.delivery.total.restore_times,
+        [Duration::from_secs(600)]
+    );
+    assert_eq!(
+        snapshot.delivery.total.lead_times.len(),
         2,
         "both merged squads have a lead time"
     );

@@ -252,7 +252,7 @@ impl ServerControl for FakeControl {
         }
     }
 
-    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
+    async fn metrics(&self, _now: Timestamp) -> Result<MetricsSnapshot, ControlError> {
         Ok(self.recorded().metrics.clone())
     }
 

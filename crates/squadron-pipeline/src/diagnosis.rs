@@ -8,7 +8,7 @@ use squadron_harness::Diagnosis;
 use crate::shared::Shared;
 
 /// Kind of the event-log entry holding a squad's diagnosis.
-const DIAGNOSIS_EVENT: &str = "diagnosis";
+pub(crate) const DIAGNOSIS_EVENT: &str = "diagnosis";
 
 /// Records the diagnosis in the squad's event log.
 pub(crate) async fn record(

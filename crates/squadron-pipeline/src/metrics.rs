@@ -1,10 +1,19 @@
 //! Delivery metrics the runtime records in the squads' event logs, and how to read them
-//! back: today the time from a bug-fix trigger to its merge (time to restore service).
+//! back: the time from a bug-fix trigger to its merge (time to restore service), a revert of
+//! a squad's merge, and every fact [`squad_facts`] gathers for the core's
+//! [`DeliveryReport`](squadron_core::delivery::DeliveryReport).
 
 use std::time::Duration;
 
-use squadron_core::Timestamp;
-use squadron_core::ports::SquadEvent;
+use squadron_core::delivery::{MergeFacts, SquadFacts};
+use squadron_core::ports::{JournalEntry, JournalStatus, SquadEvent, SquadRecord};
+use squadron_core::{Phase, SquadKind, Timestamp, Usd};
+
+use crate::diagnosis::DIAGNOSIS_EVENT;
+
+/// Kind of the event-log entry saying the squad's merge was reverted; its payload names the
+/// revert (`{"pr", "url", "by"}`).
+pub const REVERTED_EVENT: &str = "reverted";
 
 /// Kind of the event-log entry holding a bug fix's time from trigger to merge; its payload
 /// is `{"millis": <n>}`.
@@ -36,4 +45,110 @@ pub(crate) fn time_to_merge_payload(triggered: Timestamp, merged: Timestamp) -> 
     let elapsed = merged.since(triggered);
     let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     (serde_json::json!({ "millis": millis }).to_string(), elapsed)
+}
+
+/// What the store recorded of one squad, as the delivery metrics need it: its phases from
+/// the event log, its merge, the PR page its open-PR step journaled, its bug fix's time to
+/// restore, a revert of its merge, and the PR pages its diagnosis blames. `repository` is
+/// where the squad's team is configured to work, `cost` what its model calls cost.
+pub fn squad_facts(
+    record: &SquadRecord,
+    cost: Usd,
+    events: &[SquadEvent],
+    journal: &[JournalEntry],
+    repository: Option<String>,
+) -> SquadFacts {
+    let squad = &record.squad;
+    let phases: Vec<(Timestamp, Phase)> = events
+        .iter()
+        .filter(|event| {
+            event.kind == SquadEvent::CREATED || event.kind == SquadEvent::PHASE_CHANGED
+        })
+        .map(|event| (event.at, event.phase.clone()))
+        .collect();
+    let merged_at = phases
+        .iter()
+        .rev()
+        .find(|(_, phase)| *phase == Phase::Merged)
+        .map(|(at, _)| *at);
+    let merge = merged_at.zip(squad.pr).map(|(at, pr)| MergeFacts {
+        at,
+        pr,
+        url: journaled_pr_url(&format!("{}/open-pr", squad.id), journal),
+    });
+    SquadFacts {
+        squad: squad.id.clone(),
+        run: squad.run_id.clone(),
+        issue: squad.issue.clone(),
+        repository,
+        kind: squad.kind,
+        admitted_at: record.created_at,
+        phases,
+        merge,
+        review_rounds: squad.round,
+        cost,
+        time_to_restore: match squad.kind {
+            SquadKind::BugFix => time_to_merge(events),
+            SquadKind::Feature => None,
+        },
+        reverted_at: events
+            .iter()
+            .find(|event| event.kind == REVERTED_EVENT)
+            .map(|event| event.at),
+        blames: events
+            .iter()
+            .filter(|event| event.kind == DIAGNOSIS_EVENT)
+            .flat_map(|event| pull_request_urls(&event.payload))
+            .collect(),
+    }
+}
+
+/// The PR page the open-PR step journaled under `key` (`<number> <url>`).
+fn journaled_pr_url(key: &str, journal: &[JournalEntry]) -> Option<String> {
+    let entry = journal
+        .iter()
+        .find(|entry| entry.key == key && entry.status == JournalStatus::Done)?;
+    let (_, url) = entry.result.as_deref()?.split_once(' ')?;
+    Some(url.to_owned())
+}
+
+/// Every pull-request page (`http(s)://…/pull/<n>`) named in `text`, as written, without
+/// trailing punctuation.
+fn pull_request_urls(text: &str) -> Vec<String> {
+    let stops = |c: char| c.is_whitespace() || "\"'<>()[]{}`,;|".contains(c);
+    let mut urls = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("http") {
+        let candidate = &rest[start..];
+        let end = candidate.find(stops).unwrap_or(candidate.len());
+        let url = candidate[..end].trim_end_matches(['.', ':', '!', '?']);
+        rest = &candidate[end.max(4)..];
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            continue;
+        }
+        let Some((_, number)) = url.rsplit_once("/pull/") else {
+            continue;
+        };
+        if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+            urls.push(url.to_owned());
+        }
+    }
+    urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_request_urls_are_found_in_prose_and_json() {
+        let text = r#"{"hypothesis":"The crash started with https://github.com/acme/shop/pull/12.","plan":"Undo (see http://ghe.local/a/b/pull/3), not https://github.com/acme/shop/issues/4 nor https://x/pull/5a"}"#;
+        assert_eq!(
+            pull_request_urls(text),
+            vec![
+                "https://github.com/acme/shop/pull/12".to_owned(),
+                "http://ghe.local/a/b/pull/3".to_owned(),
+            ]
+        );
+    }
 }

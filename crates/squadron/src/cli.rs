@@ -68,6 +68,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Show one squad's event log and agent transcript.
     Logs(LogsArgs),
+    /// Show delivery metrics from the store: merges per day, lead time, change failure
+    /// rate, time to restore, flow efficiency, load and distribution, review rounds and cost
+    /// per merged PR, for every repository and run.
+    Metrics(MetricsArgs),
     /// Dry run: show which issues of a milestone would get a squad, changing nothing.
     Plan(PlanArgs),
     /// Run the whole pipeline offline on built-in stand-ins of Linear, GitHub and a model,
@@ -119,6 +123,23 @@ pub struct StatusArgs {
     /// Show only this run (its id, as `squadron status` lists it).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
+}
+
+/// Arguments of `squadron metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Count only what happened since then: a date or time in RFC 3339 (`2026-11-01`,
+    /// `2026-11-01T09:00:00Z`) or a span back from now (`7d`, `12h`, `30m`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Count only this run's squads (its id, as `squadron status` lists it).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `squadron logs`.

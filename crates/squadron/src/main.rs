@@ -96,6 +96,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Run(args) => commands::run::run(&global, &args).await,
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
+        Command::Metrics(args) => commands::metrics::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
         Command::Fix(args) => commands::fix::run(&global, &args).await,
         #[cfg(feature = "demo")]

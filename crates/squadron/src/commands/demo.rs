@@ -214,6 +214,7 @@ impl DemoDaemon {
         })?;
         let address = listener.local_addr().map_err(|error| internal(&error))?;
         let control = Arc::new(PipelineControl::start(pipeline, Arc::clone(&store)));
+        control.know_repositories(squadron::delivery::team_repositories(&context.config));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server::run(
             Listeners::shared(listener),

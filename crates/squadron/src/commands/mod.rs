@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod fix;
 pub mod follow;
 pub mod logs;
+pub mod metrics;
 pub mod plan;
 pub mod run;
 pub mod serve;

@@ -96,6 +96,7 @@ pub async fn serve(
         DaemonControl::waiting(Some(lease.daemon().clone()), Arc::clone(&store), "starting");
     // While another daemon runs the squads, work asked of this one goes to it.
     control.forward_to_runner(Arc::new(SystemClock));
+    control.know_repositories(squadron::delivery::team_repositories(&context.config));
     let context = Arc::new(context);
     let lease = Arc::new(lease);
     // The runtime writes through the store fenced by the runtime lease.

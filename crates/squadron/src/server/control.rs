@@ -4,15 +4,14 @@
 //! goes through [`ServerControl`], so tests drive the whole server with an in-memory fake
 //! and `squadron serve` plugs in the real runtime.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
+use squadron_core::delivery::DeliveryReport;
 use squadron_core::gate::GateTarget;
 use squadron_core::lease::{DaemonId, Lease};
 use squadron_core::ports::{
     JournalEntry, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
 };
-use squadron_core::{IssueKey, Role, RunId, SquadId};
+use squadron_core::{IssueKey, Role, RunId, SquadId, Timestamp};
 use squadron_pipeline::{FixRequest, Waiting};
 use squadron_store::DaemonRecord;
 use tokio::sync::broadcast;
@@ -56,8 +55,9 @@ pub trait ServerControl: Send + Sync {
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), ControlError>;
 
-    /// The figures `/metrics` reports beyond what [`ServerControl::squads`] shows.
-    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError>;
+    /// The figures `/metrics` reports beyond what [`ServerControl::squads`] shows, over the
+    /// history up to `now`.
+    async fn metrics(&self, now: Timestamp) -> Result<MetricsSnapshot, ControlError>;
 
     /// The daemons sharing the store, and which one this is.
     async fn cluster(&self) -> Result<ClusterView, ControlError>;
@@ -141,11 +141,9 @@ pub struct CancelOutcome {
 pub struct MetricsSnapshot {
     /// Usage of every run so far, per role; roles without calls may be left out.
     pub usage_by_role: Vec<(Role, UsageTotals)>,
-    /// For each merged squad, the time from its admission to its merge.
-    pub lead_times: Vec<Duration>,
-    /// For each merged bug-fix squad, the time from its trigger to its merge (time to
-    /// restore).
-    pub restore_times: Vec<Duration>,
+    /// Delivery metrics over the whole history: merges, lead times, change failures, time
+    /// to restore, flow, load and distribution, in total and per repository.
+    pub delivery: DeliveryReport,
 }
 
 /// Why the runtime could not do what a route asked.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use squadron_core::gate::GateTarget;
 use squadron_core::lease::DaemonId;
 use squadron_core::ports::Clock;
-use squadron_core::{IssueKey, RunId, SquadId};
+use squadron_core::{IssueKey, RunId, SquadId, Timestamp};
 use squadron_pipeline::{FixRequest, Pipeline, PipelineError};
 use squadron_store::SqlStore;
 use tokio::sync::{broadcast, watch};
@@ -126,6 +126,11 @@ impl DaemonControl {
 
     fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Names the repository of each Linear team, so `/metrics` also counts per repository.
+    pub fn know_repositories(&self, repositories: std::collections::BTreeMap<String, String>) {
+        self.reads.know_repositories(repositories);
     }
 
     /// Says why the runtime is still not running (shown in 503 answers).
@@ -297,8 +302,8 @@ impl ServerControl for DaemonControl {
         self.reads.health().await
     }
 
-    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
-        self.reads.metrics().await
+    async fn metrics(&self, now: Timestamp) -> Result<MetricsSnapshot, ControlError> {
+        self.reads.metrics(now).await
     }
 
     async fn cluster(&self) -> Result<ClusterView, ControlError> {

@@ -1,5 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition of squads by phase, merges, model usage and
-//! cost by role, and the lead time from admission to merge.
+//! cost by role, and the delivery metrics: lead time and time to restore as histograms,
+//! change failures, flow time worked and waited, work in progress, merges by kind, review
+//! rounds and cost per merged PR, merges and failures per repository.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -8,6 +10,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use squadron_core::Phase;
+use squadron_core::delivery::{DeliveryFigures, Wait};
 
 use super::control::{MetricsSnapshot, SquadView};
 use super::error::ApiError;
@@ -43,7 +46,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let squads = state.control.squads().await?;
-    let snapshot = state.control.metrics().await?;
+    let snapshot = state.control.metrics(state.clock.now()).await?;
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         render(&squads, &snapshot),
@@ -127,19 +130,158 @@ pub(crate) fn render(squads: &[SquadView], snapshot: &MetricsSnapshot) -> String
         );
     }
 
+    delivery(&mut out, snapshot);
+    out
+}
+
+/// One figure of the whole history, as exposition text.
+type Figure = fn(&DeliveryFigures) -> String;
+
+/// The delivery metrics over the whole history.
+fn delivery(out: &mut String, snapshot: &MetricsSnapshot) {
+    let report = &snapshot.delivery;
+    let total = &report.total;
     histogram(
-        &mut out,
+        out,
         "squadron_lead_time_seconds",
         "Time from a squad's admission to its merge.",
-        &snapshot.lead_times,
+        &total.lead_times,
     );
     histogram(
-        &mut out,
+        out,
         "squadron_time_to_restore_seconds",
         "Time from a bug fix's trigger to its merge.",
-        &snapshot.restore_times,
+        &total.restore_times,
     );
-    out
+    let simple: [(&str, &str, &str, Figure); 6] = [
+        (
+            "squadron_merges_per_day",
+            "gauge",
+            "Merges per calendar day (UTC) since the first admission.",
+            |f| f.merges_per_day().to_string(),
+        ),
+        (
+            "squadron_change_failures_total",
+            "counter",
+            "Merged squad PRs later reverted or blamed by a bug fix.",
+            |f| f.change_failures.len().to_string(),
+        ),
+        (
+            "squadron_change_failure_rate",
+            "gauge",
+            "Change failures as a share of merges (NaN before the first merge).",
+            |f| ratio(f.change_failure_rate()),
+        ),
+        (
+            "squadron_flow_efficiency",
+            "gauge",
+            "Share of merged squads' flow time their agents worked (NaN before the first merge).",
+            |f| ratio(f.flow_efficiency()),
+        ),
+        (
+            "squadron_squads_in_progress",
+            "gauge",
+            "Squads admitted and not ended (work in progress).",
+            |f| f.in_progress.to_string(),
+        ),
+        (
+            "squadron_review_rounds_total",
+            "counter",
+            "Review rounds of merged squads' PRs.",
+            |f| f.review_rounds.to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in simple {
+        family(out, name, kind, help);
+        line(out, name, &[], value(total));
+    }
+
+    family(
+        out,
+        "squadron_flow_seconds_total",
+        "counter",
+        "Merged squads' time from admission to merge, worked or waited for what.",
+    );
+    line(
+        out,
+        "squadron_flow_seconds_total",
+        &[("state", "working")],
+        total.working.as_secs_f64(),
+    );
+    for wait in Wait::ALL {
+        line(
+            out,
+            "squadron_flow_seconds_total",
+            &[("state", "waiting"), ("for", wait.name())],
+            total.waited_for(wait).as_secs_f64(),
+        );
+    }
+
+    family(
+        out,
+        "squadron_merges_by_kind_total",
+        "counter",
+        "Merged squads by kind (flow distribution).",
+    );
+    line(
+        out,
+        "squadron_merges_by_kind_total",
+        &[("kind", "feature")],
+        total.features,
+    );
+    line(
+        out,
+        "squadron_merges_by_kind_total",
+        &[("kind", "bug-fix")],
+        total.bug_fixes,
+    );
+
+    family(
+        out,
+        "squadron_cost_per_merge_usd",
+        "gauge",
+        "What the squads that ended cost, merged or not, per merged PR (NaN before the first merge).",
+    );
+    line(
+        out,
+        "squadron_cost_per_merge_usd",
+        &[],
+        ratio(total.cost_per_merge().map(|cost| cost.as_dollars())),
+    );
+
+    family(
+        out,
+        "squadron_repository_merges_total",
+        "counter",
+        "Merged squads per repository.",
+    );
+    for (repository, figures) in &report.by_repository {
+        line(
+            out,
+            "squadron_repository_merges_total",
+            &[("repository", repository)],
+            figures.merges,
+        );
+    }
+    family(
+        out,
+        "squadron_repository_change_failures_total",
+        "counter",
+        "Change failures per repository.",
+    );
+    for (repository, figures) in &report.by_repository {
+        line(
+            out,
+            "squadron_repository_change_failures_total",
+            &[("repository", repository)],
+            figures.change_failures.len(),
+        );
+    }
+}
+
+/// A share for Prometheus: `NaN` when there is nothing to measure yet.
+fn ratio(value: Option<f64>) -> String {
+    value.map_or_else(|| "NaN".to_owned(), |value| value.to_string())
 }
 
 fn histogram(out: &mut String, name: &str, help: &str, values: &[Duration]) {

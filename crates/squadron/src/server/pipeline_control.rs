@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use squadron_core::{IssueKey, RunId, SquadId};
+use squadron_core::{IssueKey, RunId, SquadId, Timestamp};
 use squadron_pipeline::{
     CancelOutcome as PipelineCancel, FixRequest, GateTarget, Pipeline, PipelineError,
     PipelineErrorKind, PipelineHandle,
@@ -74,6 +74,11 @@ impl PipelineControl {
             runtime: tokio::sync::Mutex::new(Some(runtime)),
             feed,
         }
+    }
+
+    /// Names the repository of each Linear team, so `/metrics` also counts per repository.
+    pub fn know_repositories(&self, repositories: std::collections::BTreeMap<String, String>) {
+        self.reads.know_repositories(repositories);
     }
 
     /// Waits for the runtime to end on its own (it stops only on [`ServerControl::shutdown`]
@@ -191,8 +196,8 @@ impl ServerControl for PipelineControl {
         self.reads.health().await
     }
 
-    async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
-        self.reads.metrics().await
+    async fn metrics(&self, now: Timestamp) -> Result<MetricsSnapshot, ControlError> {
+        self.reads.metrics(now).await
     }
 
     async fn cluster(&self) -> Result<ClusterView, ControlError> {

@@ -6,14 +6,16 @@
 //! Only what the store cannot know (which agent is in a turn, what an approved squad waits
 //! for) is added from the runtime's live view, once it runs.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use squadron_core::delivery::{DeliveryReport, Period};
 use squadron_core::lease::{DaemonId, LeaseSubject};
-use squadron_core::ports::{SpendScope, SquadEvent, UsageTotals};
-use squadron_core::{Phase, Role, RunId, SquadId, SquadKind};
-use squadron_pipeline::{Progress, time_to_merge};
+use squadron_core::ports::{SpendScope, UsageTotals};
+use squadron_core::{Phase, Role, RunId, SquadId, Timestamp};
+use squadron_pipeline::Progress;
+
+use crate::delivery::FactsCache;
 
 use crate::labels::gate_hold;
 use squadron_store::{SqlStore, StoreError, StoreErrorKind};
@@ -28,8 +30,10 @@ use super::control::{
 #[derive(Debug)]
 pub struct StoreReads {
     store: Arc<SqlStore>,
-    /// Lead times of merged squads: merged is terminal, so each is computed once.
-    flow_times: Mutex<HashMap<SquadId, FlowTimes>>,
+    /// Every squad's delivery facts, read again only when the squad changed.
+    facts: FactsCache,
+    /// Where each Linear team's code lives (`owner/name`), for metrics per repository.
+    repositories: Mutex<BTreeMap<String, String>>,
     /// The runtime's live view, once it runs.
     live: Mutex<Option<watch::Receiver<Progress>>>,
 }
@@ -39,9 +43,19 @@ impl StoreReads {
     pub fn new(store: Arc<SqlStore>) -> Self {
         Self {
             store,
-            flow_times: Mutex::new(HashMap::new()),
+            facts: FactsCache::default(),
+            repositories: Mutex::new(BTreeMap::new()),
             live: Mutex::new(None),
         }
+    }
+
+    /// Names the repository of each Linear team (by team key), so delivery metrics are
+    /// also given per repository.
+    pub fn know_repositories(&self, repositories: BTreeMap<String, String>) {
+        *self
+            .repositories
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = repositories;
     }
 
     /// Adds what the runtime behind `progress` knows to every squad read from now on.
@@ -208,8 +222,9 @@ impl StoreReads {
             .map_err(control_error)
     }
 
-    /// Usage per role over every run, and the lead time of every merged squad.
-    pub async fn metrics(&self) -> Result<MetricsSnapshot, ControlError> {
+    /// Usage per role over every run, and the delivery report of the whole history up to
+    /// `now`.
+    pub async fn metrics(&self, now: Timestamp) -> Result<MetricsSnapshot, ControlError> {
         let mut per_role: Vec<(Role, UsageTotals)> = Vec::new();
         for record in self.store.runs().await.map_err(control_error)? {
             let scope = SpendScope::Run(record.run.id);
@@ -226,72 +241,27 @@ impl StoreReads {
             }
         }
         per_role.sort_by_key(|(role, _)| *role);
-        let flow = self.flow_times().await?;
-        Ok(MetricsSnapshot {
-            usage_by_role: per_role,
-            lead_times: flow.iter().map(|times| times.lead).collect(),
-            restore_times: flow.iter().filter_map(|times| times.restore).collect(),
-        })
-    }
-
-    /// Lead time (and, for bug fixes, time to restore) of every merged squad; each is read
-    /// from the squad's event log once and cached, since a merged squad never changes.
-    async fn flow_times(&self) -> Result<Vec<FlowTimes>, ControlError> {
-        let merged: Vec<SquadView> = self
-            .squads()
-            .await?
-            .into_iter()
-            .filter(|view| view.record.squad.phase == Phase::Merged)
-            .collect();
-        let mut flow = Vec::with_capacity(merged.len());
-        for view in merged {
-            let id = &view.record.squad.id;
-            if let Some(known) = self.cached_flow_times(id) {
-                flow.push(known);
-                continue;
-            }
-            let events = self.store.events(id).await.map_err(control_error)?;
-            let merged_at = events
-                .iter()
-                .rev()
-                .find(|event| {
-                    event.kind == SquadEvent::PHASE_CHANGED && event.phase == Phase::Merged
-                })
-                .map(|event| event.at);
-            if let Some(merged_at) = merged_at {
-                let times = FlowTimes {
-                    lead: merged_at.since(view.record.created_at),
-                    restore: match view.record.squad.kind {
-                        SquadKind::BugFix => time_to_merge(&events),
-                        SquadKind::Feature => None,
-                    },
-                };
-                self.flow_times
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id.clone(), times);
-                flow.push(times);
-            }
-        }
-        Ok(flow)
-    }
-
-    fn cached_flow_times(&self, id: &SquadId) -> Option<FlowTimes> {
-        self.flow_times
+        let repositories = self
+            .repositories
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .copied()
+            .clone();
+        let facts = self
+            .facts
+            .read(&self.store, None, &repositories)
+            .await
+            .map_err(control_error)?;
+        Ok(MetricsSnapshot {
+            usage_by_role: per_role,
+            delivery: DeliveryReport::compute(
+                &facts,
+                Period {
+                    from: None,
+                    to: now,
+                },
+            ),
+        })
     }
-}
-
-/// How long a merged squad took.
-#[derive(Clone, Copy, Debug)]
-struct FlowTimes {
-    /// From admission to merge.
-    lead: Duration,
-    /// From a bug fix's trigger to its merge.
-    restore: Option<Duration>,
 }
 
 fn add(sum: &mut UsageTotals, more: &UsageTotals) {
