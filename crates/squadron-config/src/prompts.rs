@@ -26,6 +26,8 @@ pub enum PromptName {
     ReviewCode,
     /// The QA Specialist reviews the tests with the evidence.
     ReviewTests,
+    /// A reviewer reviews again in its own conversation: what changed since its review.
+    ReviewAgain,
     /// The Developer or QA addresses reviews.
     FixFromReview,
     /// The diagnostician investigates a bug report.
@@ -34,12 +36,13 @@ pub enum PromptName {
 
 impl PromptName {
     /// Every template, in a stable order.
-    pub const ALL: [PromptName; 7] = [
+    pub const ALL: [PromptName; 8] = [
         PromptName::System,
         PromptName::Implement,
         PromptName::WriteTests,
         PromptName::ReviewCode,
         PromptName::ReviewTests,
+        PromptName::ReviewAgain,
         PromptName::FixFromReview,
         PromptName::Diagnose,
     ];
@@ -52,6 +55,7 @@ impl PromptName {
             PromptName::WriteTests => "write-tests",
             PromptName::ReviewCode => "review-code",
             PromptName::ReviewTests => "review-tests",
+            PromptName::ReviewAgain => "review-again",
             PromptName::FixFromReview => "fix-from-review",
             PromptName::Diagnose => "diagnose",
         }
@@ -69,6 +73,7 @@ impl PromptName {
             PromptName::WriteTests => include_str!("../../../prompts/write-tests.md.j2"),
             PromptName::ReviewCode => include_str!("../../../prompts/review-code.md.j2"),
             PromptName::ReviewTests => include_str!("../../../prompts/review-tests.md.j2"),
+            PromptName::ReviewAgain => include_str!("../../../prompts/review-again.md.j2"),
             PromptName::FixFromReview => include_str!("../../../prompts/fix-from-review.md.j2"),
             PromptName::Diagnose => include_str!("../../../prompts/diagnose.md.j2"),
         }

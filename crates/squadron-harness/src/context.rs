@@ -4,7 +4,9 @@
 //! The system prompt and the task, the first two messages, are never touched, so a provider's
 //! prompt cache keeps serving them after any elision or condensation. Elision rewrites older
 //! tool results in one batch, down to well under the threshold, so the prefix changes rarely
-//! and stays byte-identical between batches.
+//! and stays byte-identical between batches. A conversation kept at the end of a turn
+//! ([`KeptConversation`]) is continued by a later turn of the same agent with a follow-up
+//! message, which condensation keeps beside the task: it is what the agent works on now.
 
 use squadron_core::ports::{ChatMessage, ModelLimits, ToolCall, ToolSpec};
 
@@ -66,6 +68,33 @@ pub(crate) struct Conversation {
     /// Provider-reported prompt tokens over our count at the last call: corrects our count
     /// towards the provider's own tokenizer (never below 1, so the estimate stays safe).
     calibration: f64,
+    /// The index of the follow-up that continued a kept conversation: kept through
+    /// condensation, after the task.
+    follow_up: Option<usize>,
+}
+
+/// A conversation as a turn that ended with its terminal tool left it (older tool results
+/// elided or condensed as they were sent), for a later turn of the same agent to continue:
+/// its requests then start with every byte the earlier turn sent.
+#[derive(Clone, Debug)]
+pub struct KeptConversation {
+    entries: Vec<Entry>,
+    calibration: f64,
+}
+
+impl KeptConversation {
+    /// The system prompt the conversation started with.
+    pub fn system_prompt(&self) -> Option<&str> {
+        match self.entries.first().map(|entry| &entry.message) {
+            Some(ChatMessage::System { content }) => Some(content),
+            _ => None,
+        }
+    }
+
+    /// The messages, as the last request sent them, with the terminal call's answer.
+    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+        self.entries.iter().map(|entry| &entry.message)
+    }
 }
 
 impl Conversation {
@@ -84,6 +113,27 @@ impl Conversation {
             counter,
             tool_tokens,
             calibration: 1.0,
+            follow_up: None,
+        }
+    }
+
+    /// Continues `kept` with `follow_up`, counted with this conversation's counter (the model
+    /// may count differently from the one that kept it).
+    pub(crate) fn resume(&mut self, kept: &KeptConversation, follow_up: ChatMessage) {
+        self.entries = kept.entries.clone();
+        for entry in &mut self.entries {
+            entry.tokens = self.counter.message(&entry.message);
+        }
+        self.calibration = kept.calibration;
+        self.follow_up = Some(self.entries.len());
+        self.push(follow_up, None);
+    }
+
+    /// The conversation as it stands, to continue later.
+    pub(crate) fn keep(&self) -> KeptConversation {
+        KeptConversation {
+            entries: self.entries.clone(),
+            calibration: self.calibration,
         }
     }
 
@@ -209,6 +259,7 @@ impl Conversation {
             counter: self.counter,
             tool_tokens: 0,
             calibration: self.calibration,
+            follow_up: None,
         };
         copy.elide(0, 0);
         let room = budget
@@ -239,9 +290,10 @@ impl Conversation {
         end.min(self.entries.len())
     }
 
-    /// Replaces everything after the system prompt and the task by `handoff`, followed by
-    /// the latest exchange when it fits comfortably (so the model sees where it was). The
-    /// first two messages are kept as they were, byte for byte.
+    /// Replaces everything after the system prompt and the task (and the follow-up a
+    /// continued conversation works on) by `handoff`, followed by the latest exchange when it
+    /// fits comfortably (so the model sees where it was). The first two messages are kept as
+    /// they were, byte for byte.
     pub(crate) fn condense(&mut self, handoff: ChatMessage, budget: &ContextBudget) {
         let tail_start = self.entries.iter().rposition(
             |entry| matches!(&entry.message, ChatMessage::Assistant { tool_calls, .. } if !tool_calls.is_empty()),
@@ -258,15 +310,29 @@ impl Conversation {
             }
             _ => Vec::new(),
         };
-        self.entries.truncate(2);
+        self.keep_task_only();
         self.push(handoff, None);
         self.entries.extend(tail);
     }
 
-    /// Forgets everything after the system prompt and the task, for a continuation turn.
+    /// Forgets everything after the system prompt and the task (and the follow-up), for a
+    /// continuation turn.
     pub(crate) fn restart(&mut self, handoff: ChatMessage) {
-        self.entries.truncate(2);
+        self.keep_task_only();
         self.push(handoff, None);
+    }
+
+    /// Drops every message after the task but the follow-up, if there is one.
+    fn keep_task_only(&mut self) {
+        let follow_up = self
+            .follow_up
+            .filter(|index| *index >= 2)
+            .and_then(|index| self.entries.get(index).cloned());
+        self.entries.truncate(2);
+        self.follow_up = follow_up.map(|entry| {
+            self.entries.push(entry);
+            2
+        });
     }
 }
 
@@ -280,5 +346,55 @@ fn one_line(text: &str, limit: usize) -> String {
         format!("{cut}…")
     } else {
         flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use squadron_core::ports::{ChatMessage, ModelLimits, TokenEncoding};
+
+    use super::{ContextBudget, Conversation};
+    use crate::tokens::TokenCounter;
+
+    fn user(text: &str) -> ChatMessage {
+        ChatMessage::User {
+            content: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_continued_conversation_keeps_its_follow_up_through_condensation() {
+        let counter = TokenCounter::new(TokenEncoding::Estimate);
+        let mut first = Conversation::new(counter, &[]);
+        first.push(
+            ChatMessage::System {
+                content: "system".to_owned(),
+            },
+            None,
+        );
+        first.push(user("task"), None);
+        first.push(user("earlier work"), None);
+        let kept = first.keep();
+        let mut next = Conversation::new(counter, &[]);
+        next.resume(&kept, user("round 2"));
+        next.push(user("later work"), None);
+        let budget = ContextBudget {
+            limits: ModelLimits::CONSERVATIVE,
+            share: 0.5,
+        };
+        next.condense(user("hand-off"), &budget);
+        next.restart(user("continuation"));
+        let texts: Vec<ChatMessage> = next.messages();
+        assert_eq!(
+            texts,
+            [
+                ChatMessage::System {
+                    content: "system".to_owned()
+                },
+                user("task"),
+                user("round 2"),
+                user("continuation"),
+            ]
+        );
     }
 }

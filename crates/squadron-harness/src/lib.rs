@@ -35,7 +35,7 @@ pub use confine::{ConfinedPath, PathRefusal, Worktree};
 pub use confined_io::{ConfinedFile, FileContents, FileError, FileHead};
 pub use from_config::{RepositorySandboxError, repository_sandbox};
 
-pub use context::ContextBudget;
+pub use context::{ContextBudget, KeptConversation};
 pub use git::GitError;
 pub use guardrails::{
     AuthoredChange, CommitError, CommitOutcome, GUARDRAIL_OUTPUT_CAP, LintReport, after_write,

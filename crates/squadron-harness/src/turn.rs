@@ -23,7 +23,7 @@ use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
 
 use squadron_core::error_chain;
 
-use crate::context::{ContextBudget, Conversation};
+use crate::context::{ContextBudget, Conversation, KeptConversation};
 use crate::guardrails::{CommitError, CommitOutcome, commit};
 use crate::metering::{BudgetExceeded, check_budgets};
 use crate::output_cap::OutputLimits;
@@ -235,6 +235,19 @@ pub struct TurnReport {
     pub condensations: u32,
     /// Continuation turns started after the step limit.
     pub continuations: u32,
+    /// The conversation as it stood when the agent called its terminal tool, for a later
+    /// turn of the same agent to continue ([`Harness::continue_turn`]); `None` after any
+    /// other end.
+    pub conversation: Option<KeptConversation>,
+}
+
+/// How a turn begins.
+#[derive(Clone, Copy, Debug)]
+enum Start<'a> {
+    /// A fresh conversation: the system prompt, then this task.
+    Task(&'a str),
+    /// A kept conversation, continued with this follow-up.
+    Continue(&'a KeptConversation, &'a str),
 }
 
 /// Runs turns. Shared by every agent of every squad.
@@ -330,6 +343,39 @@ impl Harness {
         agent: &AgentSpec,
         task_prompt: &str,
     ) -> TurnReport {
+        self.turn(model, workspace, agent, Start::Task(task_prompt))
+            .await
+    }
+
+    /// Runs one turn of `agent` that continues `earlier` (kept by an earlier turn of the same
+    /// agent) with `follow_up`, so that every request starts with what the earlier turn sent
+    /// and a provider's prompt cache serves it. The caller checks that `earlier` began with
+    /// this agent's system prompt ([`Harness::can_continue`]).
+    pub async fn continue_turn(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        earlier: &KeptConversation,
+        follow_up: &str,
+    ) -> TurnReport {
+        self.turn(model, workspace, agent, Start::Continue(earlier, follow_up))
+            .await
+    }
+
+    /// Whether `earlier` started with the system prompt `agent` would be given now, so that
+    /// continuing it keeps the agent's instructions as they are.
+    pub fn can_continue(agent: &AgentSpec, earlier: &KeptConversation) -> bool {
+        earlier.system_prompt() == Some(system_prompt(agent).as_str())
+    }
+
+    async fn turn(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        start: Start<'_>,
+    ) -> TurnReport {
         let mut report = TurnReport {
             outcome: TurnOutcome::Failed(TurnFailure::Model {
                 model: agent.model.clone(),
@@ -342,9 +388,10 @@ impl Harness {
             elisions: 0,
             condensations: 0,
             continuations: 0,
+            conversation: None,
         };
         let outcome = self
-            .drive(model, workspace, agent, task_prompt, &mut report)
+            .drive(model, workspace, agent, start, &mut report)
             .await;
         report.outcome = outcome.unwrap_or_else(TurnOutcome::Failed);
         tracing::info!(
@@ -396,7 +443,7 @@ impl Harness {
         model: &dyn ChatModel,
         workspace: &SquadWorkspace,
         agent: &AgentSpec,
-        task_prompt: &str,
+        start: Start<'_>,
         report: &mut TurnReport,
     ) -> Result<TurnOutcome, TurnFailure> {
         let mut budget = ContextBudget {
@@ -415,15 +462,28 @@ impl Harness {
             role: agent.role,
         };
         let scratch = Scratch::beside(workspace.worktree.root());
-        let system = format!("{}\n\n{UNTRUSTED_NOTE}", agent.system_prompt.trim_end());
-        transcript
-            .push(ChatMessage::System { content: system })
-            .await?;
-        transcript
-            .push(ChatMessage::User {
-                content: task_prompt.to_owned(),
-            })
-            .await?;
+        match start {
+            Start::Task(task_prompt) => {
+                transcript
+                    .push(ChatMessage::System {
+                        content: system_prompt(agent),
+                    })
+                    .await?;
+                transcript
+                    .push(ChatMessage::User {
+                        content: task_prompt.to_owned(),
+                    })
+                    .await?;
+            }
+            Start::Continue(earlier, follow_up) => {
+                // The earlier messages are in the transcript already.
+                let message = ChatMessage::User {
+                    content: follow_up.to_owned(),
+                };
+                transcript.record(&message).await?;
+                transcript.conversation.resume(earlier, message);
+            }
+        }
         let mut stalls = Stalls::default();
         let mut segment_steps: u32 = 0;
         loop {
@@ -544,7 +604,10 @@ impl Harness {
                 )
                 .await?
             {
-                Next::End(outcome) => return Ok(outcome),
+                Next::End(outcome) => {
+                    report.conversation = Some(transcript.conversation.keep());
+                    return Ok(outcome);
+                }
                 Next::Continue => {}
             }
             if let Some((tool, times)) = worst_repeat(&stalls) {
@@ -883,6 +946,11 @@ fn worst_repeat(stalls: &Stalls) -> Option<(String, u32)> {
         .iter()
         .max_by_key(|(_, times)| **times)
         .map(|((tool, _), times)| (tool.clone(), *times))
+}
+
+/// The system message `agent` is given: its prompt and the note on untrusted text.
+fn system_prompt(agent: &AgentSpec) -> String {
+    format!("{}\n\n{UNTRUSTED_NOTE}", agent.system_prompt.trim_end())
 }
 
 fn terminal_name(tools: &ToolRegistry) -> &'static str {

@@ -404,8 +404,9 @@ impl Provider {
                     format!(
                         "get a reply from model provider `{}` at {}: gave up after {try_number} \
                          tries; the last one failed with {what}; the provider may be down or \
-                         overloaded: check its status, or raise retry.max_tries",
-                        self.name, self.url
+                         overloaded: check its status, or raise `max_attempts` in \
+                         [providers.{}]",
+                        self.name, self.url, self.name
                     ),
                 ));
             }
@@ -416,8 +417,8 @@ impl Provider {
                         PortErrorKind::Transient,
                         format!(
                             "get a reply from model provider `{}` at {}: it failed with {what} \
-                             and asked to wait {} s, longer than the {} s this adapter waits \
-                             (retry.max_retry_after); try again later",
+                             and asked to wait {} s, longer than the {} s Squadron waits within \
+                             one call; try again later",
                             self.name,
                             self.url,
                             asked.as_secs(),

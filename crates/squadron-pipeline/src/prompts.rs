@@ -9,7 +9,7 @@ use squadron_config::{
 };
 use squadron_core::ports::{ChatModel, SpendScope};
 use squadron_core::{FailureKind, Role, StepFailure};
-use squadron_harness::{AgentSpec, Diagnosis, TurnFailure, TurnOutcome};
+use squadron_harness::{AgentSpec, Diagnosis, Harness, KeptConversation, TurnFailure, TurnOutcome};
 use tracing::Instrument;
 
 use crate::log_events::{self, BUDGET_EXCEEDED};
@@ -247,6 +247,35 @@ pub(crate) async fn turn(
     task: &TaskContext,
     extra: Option<&str>,
 ) -> Result<TurnResult, TurnStop> {
+    turn_continuing(shared, ctx, role, (prompt, task, extra), None)
+        .await
+        .map(|(result, _)| result)
+}
+
+/// A turn of `role` that continues `earlier`, the conversation of its previous turn, with
+/// the `review-again` prompt rendered from `task`, when `earlier` began with the system prompt
+/// the agent has now (the guidance shown follows the files the change touches); otherwise a
+/// fresh turn on `prompt`. Returns what the turn produced and its conversation, to continue
+/// next time.
+pub(crate) async fn review_turn(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+    prompt: PromptName,
+    task: &TaskContext,
+    earlier: Option<&KeptConversation>,
+) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
+    let again = earlier.map(|earlier| (earlier, PromptName::ReviewAgain));
+    turn_continuing(shared, ctx, role, (prompt, task, None), again).await
+}
+
+async fn turn_continuing(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+    (prompt, task, extra): (PromptName, &TaskContext, Option<&str>),
+    again: Option<(&KeptConversation, PromptName)>,
+) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
     // Shown as at work in the live view until the turn ends, however it ends.
     let _at_work = shared.activity.enter(&ctx.squad, role);
     let changed = files_in_play(shared, ctx).await;
@@ -254,36 +283,56 @@ pub(crate) async fn turn(
     let workspace = ctx.workspace.clone().ok_or_else(|| {
         StepFailure::internal(format!("run the {role}: the worktree was not prepared"))
     })?;
-    let mut task_prompt = ctx
-        .agents()?
-        .prompts
-        .render(prompt, task)
-        .map_err(|error| {
+    let render = |prompt: PromptName| {
+        ctx.agents()?.prompts.render(prompt, task).map_err(|error| {
             StepFailure::needs_person(format!("render the {prompt} prompt for the {role}"))
                 .caused_by(&error)
-        })?;
-    if let Some(extra) = extra {
-        task_prompt.push_str("\n\n");
-        task_prompt.push_str(extra);
-    }
-    let report = shared
-        .harness
-        .run_turn(model.as_ref(), &workspace, &spec, &task_prompt)
-        .await;
+        })
+    };
+    let earlier = again.filter(|(earlier, _)| {
+        let same = Harness::can_continue(&spec, earlier);
+        if !same {
+            tracing::info!(squad = %ctx.squad, role = %role, "the agent's system prompt changed since its last turn; it starts a fresh conversation");
+        }
+        same
+    });
+    let report = match earlier {
+        Some((earlier, follow_up)) => {
+            let follow_up = render(follow_up)?;
+            shared
+                .harness
+                .continue_turn(model.as_ref(), &workspace, &spec, earlier, &follow_up)
+                .await
+        }
+        None => {
+            let mut task_prompt = render(prompt)?;
+            if let Some(extra) = extra {
+                task_prompt.push_str("\n\n");
+                task_prompt.push_str(extra);
+            }
+            shared
+                .harness
+                .run_turn(model.as_ref(), &workspace, &spec, &task_prompt)
+                .await
+        }
+    };
     tracing::info!(
         steps = report.steps,
         tokens = report.usage.total(),
         cost = %report.cost,
+        continued = earlier.is_some(),
         "agent turn ended"
     );
-    match report.outcome {
-        TurnOutcome::Finished { summary, .. } => Ok(TurnResult::Finished(summary)),
-        TurnOutcome::Reviewed(review) => Ok(TurnResult::Reviewed(review)),
-        TurnOutcome::Diagnosed(diagnosis) => Ok(TurnResult::Diagnosed(diagnosis)),
-        TurnOutcome::HandedOff(handoff) => Err(TurnStop::HandedOff(format!(
-            "the {role} agent stopped: {}. Its hand-off:\n{}",
-            handoff.reason, handoff.summary
-        ))),
+    let result = match report.outcome {
+        TurnOutcome::Finished { summary, .. } => TurnResult::Finished(summary),
+        TurnOutcome::Reviewed(review) => TurnResult::Reviewed(review),
+        TurnOutcome::Diagnosed(diagnosis) => TurnResult::Diagnosed(diagnosis),
+        TurnOutcome::HandedOff(handoff) => {
+            return Err(TurnStop::HandedOff(format!(
+                "the {role} agent stopped: {}. Its hand-off:\n{}",
+                handoff.reason, handoff.summary
+            )));
+        }
         TurnOutcome::BudgetExceeded(exceeded) => {
             let scope = match &exceeded.scope {
                 SpendScope::Squad(_) => "squad",
@@ -293,10 +342,13 @@ pub(crate) async fn turn(
                 event = BUDGET_EXCEEDED, scope, spent = %exceeded.spent,
                 budget = %exceeded.budget, "budget exceeded: the squad stops before its next model call"
             );
-            Err(TurnStop::Budget(exceeded))
+            return Err(TurnStop::Budget(exceeded));
         }
-        TurnOutcome::Failed(failure) => Err(TurnStop::Failed(turn_failure(role, &failure))),
-    }
+        TurnOutcome::Failed(failure) => {
+            return Err(TurnStop::Failed(turn_failure(role, &failure)));
+        }
+    };
+    Ok((result, report.conversation))
 }
 
 /// A failed turn as a step failure: a model call or a recording that failed keeps its

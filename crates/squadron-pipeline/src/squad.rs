@@ -13,7 +13,8 @@ use squadron_core::gate::CommitSha;
 use squadron_core::ports::{PreparedWorktree, WorktreeRequest};
 use squadron_core::{Issue, IssueKey, PrNumber, Role, RunId, SquadId, SquadKind, StepFailure};
 use squadron_harness::{
-    Diagnosis, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree, repository_sandbox,
+    Diagnosis, KeptConversation, RepoPolicy, SquadWorkspace, TestChangeRequests, Worktree,
+    repository_sandbox,
 };
 
 use crate::progress::SquadView;
@@ -65,6 +66,10 @@ pub(crate) struct SquadCtx {
     pub qa_summary: Option<String>,
     /// The writers' answers to each review round, for the PR body and the next reviews.
     pub review_replies: Vec<ReviewReply>,
+    /// Each reviewer's conversation of its last review, which its next review continues so a
+    /// provider's prompt cache serves it; not kept over a restart, after which the next
+    /// review starts afresh with the reviewer's previous review read from the code host.
+    pub review_threads: BTreeMap<Role, KeptConversation>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
     /// Its agents and prompts, once the worktree is prepared.
@@ -109,6 +114,7 @@ impl SquadCtx {
             developer_summary: None,
             qa_summary: None,
             review_replies: Vec::new(),
+            review_threads: BTreeMap::new(),
             diagnosis: None,
             agents: None,
             guidance: None,

@@ -10,14 +10,17 @@
 //! # Choosing a script
 //!
 //! Each request is matched against the loaded scripts in order; the first whose conditions
-//! all hold answers it with its next step. `system_contains` matches a text in the request's
+//! all hold and whose steps are not all played answers it with its next step (so an agent
+//! whose conversation goes on with its first task, as a reviewer's next round does, moves on
+//! to the next script that matches once one runs out). `system_contains` matches a text in the request's
 //! first `system` message (the agent file's system prompt names the role, so the role's name
 //! or any marker in it works); `task_contains` matches a text in the request's first `user`
 //! message, the task the agent was given (it names the issue and the step, e.g.
 //! `Task: implement ENG-2`, so concurrent squads of one role each get their own script);
 //! `model` matches the request's `model` field exactly. A script with none of them matches
 //! everything, which makes it a good last fallback. A request that no
-//! script matches, or that comes after its script's last step, gets HTTP 400 naming the
+//! script matches, or that comes after the last step of every script that matches, gets HTTP
+//! 400 naming the
 //! problem (and is recorded), so a test sees at once that its script ran out.
 //!
 //! # Servers that differ

@@ -306,10 +306,19 @@ fn choose_step(
         .iter()
         .map(|played| played.script.name().to_owned())
         .collect();
-    let Some(played) = scripts
-        .iter_mut()
-        .find(|played| played.script.matches(&traits))
-    else {
+    // A script answers until its steps run out, then the next script that matches: an
+    // agent whose conversation goes on (a reviewer's next round) keeps its first task.
+    let chosen = scripts
+        .iter()
+        .position(|played| {
+            played.script.matches(&traits) && played.played < played.script.steps().len()
+        })
+        .or_else(|| {
+            scripts
+                .iter()
+                .position(|played| played.script.matches(&traits))
+        });
+    let Some(played) = chosen.map(|index| &mut scripts[index]) else {
         return Err(Refusal::invalid(format!(
             "no stand-in script matches this request (model `{}`; scripts loaded: {})",
             model.unwrap_or_default(),

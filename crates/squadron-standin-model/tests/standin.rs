@@ -219,6 +219,45 @@ content = "working on ENG-3"
 }
 
 #[tokio::test]
+async fn a_script_whose_steps_ran_out_gives_way_to_the_next_that_matches() {
+    let book = ScriptBook::new()
+        .with(
+            Script::new("first-round")
+                .when_task_contains("review ENG-4")
+                .then(Action::Reply(Reply::text("request changes"))),
+        )
+        .with(
+            Script::new("later-rounds")
+                .when_task_contains("review ENG-4")
+                .then(Action::Reply(Reply::text("approve"))),
+        );
+    let standin = StandinModel::start(book).await.expect("starts");
+    let review = || {
+        json!({ "model": "m", "messages": [
+            { "role": "system", "content": "You are the Code Reviewer." },
+            { "role": "user", "content": "review ENG-4" },
+        ] })
+    };
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (status, _, text) = post(&standin, &review()).await;
+        answers.push((status, text));
+    }
+    let content = |text: &str| json_of(text)["choices"][0]["message"]["content"].clone();
+    assert_eq!(content(&answers[0].1), "request changes");
+    assert_eq!(content(&answers[1].1), "approve");
+    // When every matching script has run out, the first one says so.
+    assert_eq!(answers[2].0, 400);
+    assert!(
+        answers[2]
+            .1
+            .contains("stand-in script `first-round` has no step 2 (it has 1)"),
+        "{}",
+        answers[2].1
+    );
+}
+
+#[tokio::test]
 async fn requests_a_real_endpoint_would_refuse_get_a_400_and_are_recorded() {
     let book = ScriptBook::new().with(
         Script::new("only")

@@ -257,6 +257,12 @@ fn every_template_renders_for_a_sample_issue() {
         .render(PromptName::ReviewTests, &sample_task("qa-specialist", 2))
         .unwrap();
     insta::assert_snapshot!("review-tests-round-2", tests_round_2);
+    for role in ["code-reviewer", "qa-specialist"] {
+        let again = library
+            .render(PromptName::ReviewAgain, &sample_task(role, 2))
+            .unwrap();
+        insta::assert_snapshot!(format!("review-again-{role}"), again);
+    }
 }
 
 #[test]

@@ -193,6 +193,102 @@ async fn consecutive_requests_share_a_byte_identical_prefix() {
     }
 }
 
+fn reviewer_agent() -> AgentSpec {
+    AgentSpec {
+        role: Role::CodeReviewer,
+        model: "local/review-model".to_owned(),
+        system_prompt: "You are the Code Reviewer.".to_owned(),
+        tools: ToolRegistry::new(
+            Role::CodeReviewer,
+            &[ToolName::ReadFile, ToolName::GitDiff],
+            WriteScope::Nothing,
+        ),
+        prices: prices(),
+        max_steps: 5,
+        commit_on_finish: false,
+        turn: squadron_harness::TurnSettings::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_continued_conversation_resends_every_earlier_byte_and_appends_the_follow_up() {
+    let repo = repository();
+    let workspace = workspace(repo.path()).await;
+    let verdict = |verdict: &str| {
+        tool(
+            "submit_review",
+            json!({"verdict": verdict, "summary": "Round.", "comments": []}),
+        )
+    };
+    let script = Script::new("reviewer")
+        .then(tool("git_diff", json!({})))
+        .then(verdict("request_changes"))
+        .then(tool("read_file", json!({"path": "src/lib.rs"})))
+        .then(verdict("approve"));
+    let (server, model) = standin(script).await;
+    let recorder = Arc::new(MemoryRecorder::default());
+    let harness = Harness::new(recorder.clone(), Arc::new(FixedClock));
+    let agent = reviewer_agent();
+    let first = harness
+        .run_turn(&model, &workspace, &agent, "Review round 1.")
+        .await;
+    assert!(matches!(first.outcome, TurnOutcome::Reviewed(_)));
+    let kept = first
+        .conversation
+        .expect("a reviewed turn keeps its conversation");
+    assert!(Harness::can_continue(&agent, &kept));
+    let changed = AgentSpec {
+        system_prompt: "You are the Code Reviewer, with other guidance.".to_owned(),
+        ..reviewer_agent()
+    };
+    assert!(
+        !Harness::can_continue(&changed, &kept),
+        "a changed system prompt starts afresh"
+    );
+
+    let second = harness
+        .continue_turn(&model, &workspace, &agent, &kept, "Review again: round 2.")
+        .await;
+    let TurnOutcome::Reviewed(review) = &second.outcome else {
+        panic!("{:?}", second.outcome)
+    };
+    assert_eq!(review.verdict, ReviewVerdict::Approved);
+    let requests = server.requests_for("reviewer");
+    assert_eq!(requests.len(), 4);
+    // Every request of the second turn starts with all the first turn sent, byte for byte.
+    let (_, last_of_first) = messages_prefix(&requests[1]);
+    for request in &requests[2..] {
+        let (_, messages) = messages_prefix(request);
+        assert!(
+            messages.starts_with(last_of_first),
+            "the prefix changed:\n{last_of_first}\n---\n{messages}"
+        );
+    }
+    let opening = requests[2].body["messages"].as_array().unwrap();
+    let texts: Vec<(&str, &str)> = opening
+        .iter()
+        .map(|message| {
+            (
+                message["role"].as_str().unwrap(),
+                message["content"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(texts[1], ("user", "Review round 1."));
+    assert_eq!(texts[texts.len() - 2].0, "tool");
+    assert_eq!(texts[texts.len() - 1], ("user", "Review again: round 2."));
+    // The transcript holds the first turn once and the follow-up after it.
+    let recorded = recorder.messages();
+    let systems = recorded
+        .iter()
+        .filter(|message| matches!(message, ChatMessage::System { .. }))
+        .count();
+    assert_eq!(systems, 1);
+    assert!(recorded.contains(&ChatMessage::User {
+        content: "Review again: round 2.".to_owned()
+    }));
+}
+
 #[tokio::test]
 async fn a_reviewer_turn_submits_a_verdict() {
     let repo = repository();
@@ -213,20 +309,7 @@ async fn a_reviewer_turn_submits_a_verdict() {
             }),
         ));
     let (server, model) = standin(script).await;
-    let agent = AgentSpec {
-        role: Role::CodeReviewer,
-        model: "local/review-model".to_owned(),
-        system_prompt: "You are the Code Reviewer.".to_owned(),
-        tools: ToolRegistry::new(
-            Role::CodeReviewer,
-            &[ToolName::ReadFile, ToolName::GitDiff],
-            WriteScope::Nothing,
-        ),
-        prices: prices(),
-        max_steps: 5,
-        commit_on_finish: false,
-        turn: squadron_harness::TurnSettings::default(),
-    };
+    let agent = reviewer_agent();
     let recorder = Arc::new(MemoryRecorder::default());
     let report = Harness::new(recorder.clone(), Arc::new(FixedClock))
         .run_turn(&model, &workspace, &agent, "Review.")

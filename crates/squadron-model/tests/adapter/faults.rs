@@ -191,6 +191,11 @@ async fn tries_are_bounded_and_the_error_names_endpoint_status_and_tries() {
     );
     assert!(message.contains("503"), "{message}");
     assert!(message.contains("3 tries"), "{message}");
+    // The advice names the setting as the configuration spells it.
+    assert!(
+        message.contains("raise `max_attempts` in [providers.local]"),
+        "{message}"
+    );
     assert_eq!(standin.requests().len(), 3);
 }
 

@@ -7,6 +7,7 @@ use squadron_core::gate::{CommitSha, ReviewState, StatusState};
 use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
 use squadron_core::scheduler::Event;
 use squadron_core::{PrNumber, Review, ReviewVerdict, Role};
+use squadron_harness::KeptConversation;
 use tracing::Instrument;
 
 use super::publish::update_pr_body;
@@ -16,7 +17,7 @@ use crate::evidence;
 use crate::log_events::{self, REVIEW_VERDICT};
 use crate::notify::{self, Subject};
 use crate::outcome::Outcome;
-use crate::prompts::{TurnResult, task_context, turn};
+use crate::prompts::{TurnResult, review_turn, task_context};
 use crate::review_memory;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
@@ -75,6 +76,7 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
     )
     .await;
     let ctx_ref = &*ctx;
+    let thread = |role| ctx_ref.review_threads.get(&role);
     let (code_reviewer, qa_specialist) = tokio::join!(
         review_as(
             shared,
@@ -85,7 +87,8 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
             round,
             Role::CodeReviewer,
             PromptName::ReviewCode,
-            &code_task
+            &code_task,
+            thread(Role::CodeReviewer),
         )
         .instrument(log_events::role_span(Role::CodeReviewer)),
         review_as(
@@ -97,11 +100,28 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
             round,
             Role::QaSpecialist,
             PromptName::ReviewTests,
-            &qa_task
+            &qa_task,
+            thread(Role::QaSpecialist),
         )
         .instrument(log_events::role_span(Role::QaSpecialist)),
     );
     let (code_reviewer, qa_specialist) = (code_reviewer?, qa_specialist?);
+    // Each reviewer's next review continues this conversation; one whose review this process
+    // did not run (posted before a restart) starts afresh.
+    for (role, (_, conversation)) in [
+        (Role::CodeReviewer, &code_reviewer),
+        (Role::QaSpecialist, &qa_specialist),
+    ] {
+        match conversation {
+            Some(conversation) => {
+                ctx.review_threads.insert(role, conversation.clone());
+            }
+            None => {
+                ctx.review_threads.remove(&role);
+            }
+        }
+    }
+    let (code_reviewer, qa_specialist) = (code_reviewer.0, qa_specialist.0);
     Ok(vec![Outcome::Event(Event::ReviewsCompleted {
         squad: ctx.squad.clone(),
         round,
@@ -175,7 +195,8 @@ async fn review_as(
     role: Role,
     prompt: PromptName,
     task: &squadron_config::TaskContext,
-) -> Result<ReviewVerdict, Stop> {
+    earlier: Option<&KeptConversation>,
+) -> Result<(ReviewVerdict, Option<KeptConversation>), Stop> {
     let key = review_memory::review_key(&ctx.squad, round, role, head);
     let store = &shared.services.store;
     if let Ok(Some(entry)) = store.journal_entry(&key).await
@@ -185,11 +206,12 @@ async fn review_as(
         let verdict = review_memory::verdict_of(&result);
         // Killed between posting and telling the thread: tell it now (journaled, so once).
         notify_verdict(shared, ctx, round, role, head, verdict);
-        return Ok(verdict);
+        return Ok((verdict, None));
     }
-    let review = match turn(shared, ctx, role, prompt, task, None).await? {
-        TurnResult::Reviewed(review) => review,
-        TurnResult::Finished(_) | TurnResult::Diagnosed(_) => {
+    let (review, conversation) = match review_turn(shared, ctx, role, prompt, task, earlier).await?
+    {
+        (TurnResult::Reviewed(review), conversation) => (review, conversation),
+        (TurnResult::Finished(_) | TurnResult::Diagnosed(_), _) => {
             return Err(Stop::Failed(StepFailure::needs_person(format!(
                 "get the {role}'s review: it finished without submitting one"
             ))));
@@ -254,7 +276,7 @@ async fn review_as(
         "review verdict"
     );
     notify_verdict(shared, ctx, round, role, head, verdict);
-    Ok(verdict)
+    Ok((verdict, conversation))
 }
 
 fn notify_verdict(

@@ -1,10 +1,12 @@
-//! Reviews with memory: a reviewer's next round shows it its own findings, each marked by
-//! whether the code changed since, and the diff since the commit it reviewed; the Developer's
+//! Reviews with memory: a reviewer's next round goes on in its own conversation and shows it
+//! its findings, each marked by whether the code changed since, and the diff since the commit
+//! it reviewed; after a restart it starts afresh with its previous review read back; the Developer's
 //! fix round carries the issue and its scenarios with the reviews, and its answer joins the
 //! PR body beside its first summary.
 
 use std::time::Duration;
 
+use squadron_core::ports::ChatMessage;
 use squadron_core::{Phase, Role, RunId};
 use squadron_pipeline::{Pipeline, PipelineHandle, PipelineSettings, SquadView};
 use tokio::sync::oneshot;
@@ -55,32 +57,45 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
     let reviewer = world.models[&Role::CodeReviewer].tasks();
     assert_eq!(reviewer.len(), 2, "one review per round");
     assert!(
-        !reviewer[0].contains("Your previous review"),
+        reviewer[0].starts_with("# Task: review the code of ENG-1 (round 1 of"),
         "{}",
         reviewer[0]
     );
     let second = &reviewer[1];
     for expected in [
-        "## Your previous review (round 1, on `",
-        "`): changes_requested",
-        "Please name the file better.",
-        "### `src/eng-1.txt` line 1: changed since: check the change addresses it",
-        "Say more.",
+        "# Review again: round 2 of",
+        "since your review of `",
+        "(round 1: changes_requested)",
+        "- `src/eng-1.txt` line 1: changed since: check the change addresses it",
         "Files changed since `",
         "`src/eng-1.txt`",
         "+fixed",
-        "4. This is round 2: go through your previous review above.",
+        "## The Developer's latest summary",
+        "Go through your previous review",
     ] {
         assert!(
             second.contains(expected),
             "missing {expected:?} in:\n{second}"
         );
     }
+    // The second review goes on in the first one's conversation: every message the first
+    // review sent comes first, unchanged, so a provider's prompt cache serves it.
+    let openings = world.models[&Role::CodeReviewer].openings();
+    let (first, next) = (&openings[0], &openings[1]);
+    assert_eq!(next[..first.len()], first[..], "{next:#?}");
+    assert!(
+        next.iter().any(|message| matches!(
+            message,
+            ChatMessage::Assistant { tool_calls, .. }
+                if tool_calls.iter().any(|call| call.name == "submit_review")
+        )),
+        "the first review is part of the second's conversation: {next:#?}"
+    );
 
     let specialist = world.models[&Role::QaSpecialist].tasks();
     assert!(
-        specialist[1].contains("## Your previous review (round 1, on `")
-            && specialist[1].contains("`): approved"),
+        specialist[1].contains("(round 1: approved)")
+            && specialist[1].contains("## Evidence: the new tests on base and on head"),
         "{}",
         specialist[1]
     );
@@ -111,5 +126,47 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
         "Say more.",
     ] {
         assert!(fix.contains(expected), "missing {expected:?} in:\n{fix}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_reviewer_starts_afresh_with_its_previous_review_read_back() {
+    let script = ReviewScript {
+        reject_first: vec!["ENG-1".to_owned()],
+        ..ReviewScript::default()
+    };
+    let world = World::new(vec![issue(1, &[])], script).await;
+    let scope = "memory-restart";
+    let failpoint = format!("{scope}::fixing");
+    fail::cfg(&failpoint, "return").unwrap();
+    let running = start(&world, world.settings(scope));
+    let run = running.handle.start_run(URL).await.unwrap();
+    // Holding `stop` keeps the runtime from being asked to shut down.
+    let Running { task, stop, .. } = running;
+    let stopped = tokio::time::timeout(LIMIT, task).await.unwrap().unwrap();
+    assert!(stopped.is_err(), "the failpoint killed the runtime");
+    drop(stop);
+    fail::remove(&failpoint);
+
+    let running = start(&world, world.settings(scope));
+    let resumed = running.handle.start_run(URL).await.unwrap();
+    assert_eq!(resumed, run, "the same URL resumes the unfinished run");
+    let squads = finish(running, &run).await;
+    assert_eq!(squads[0].phase, Phase::Merged, "{:?}", squads[0].phase);
+    // The conversation of round 1 died with the runtime: round 2 is a fresh task that
+    // shows the reviewer its own review, read back from the code host.
+    let reviewer = world.models[&Role::CodeReviewer].tasks();
+    assert_eq!(reviewer.len(), 2, "one review per round");
+    let second = &reviewer[1];
+    for expected in [
+        "# Task: review the code of ENG-1 (round 2 of",
+        "## Your previous review (round 1, on `",
+        "Please name the file better.",
+        "### `src/eng-1.txt` line 1: changed since: check the change addresses it",
+    ] {
+        assert!(
+            second.contains(expected),
+            "missing {expected:?} in:\n{second}"
+        );
     }
 }

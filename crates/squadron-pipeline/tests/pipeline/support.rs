@@ -858,8 +858,11 @@ pub struct ScriptedModel {
     pub gate: Arc<Semaphore>,
     /// The confidence the Diagnostician states.
     pub confidence: Mutex<&'static str>,
-    /// The task prompt of every turn this model started.
+    /// What every turn this model started was asked: its task, or the follow-up of a
+    /// conversation that goes on.
     pub tasks: Mutex<Vec<String>>,
+    /// The messages of the first request of every turn this model started.
+    pub openings: Mutex<Vec<Vec<ChatMessage>>>,
     /// The system prompt of every turn this model started.
     pub systems: Mutex<Vec<String>>,
     /// Issues on which the Developer, after its first write, asks QA to change its test.
@@ -882,6 +885,7 @@ impl ScriptedModel {
             gate,
             confidence: Mutex::new("high"),
             tasks: Mutex::default(),
+            openings: Mutex::default(),
             systems: Mutex::default(),
             disputes: Mutex::default(),
             stalls: Mutex::default(),
@@ -889,9 +893,14 @@ impl ScriptedModel {
         }
     }
 
-    /// The task prompts of the turns started so far.
+    /// What the turns started so far were asked.
     pub fn tasks(&self) -> Vec<String> {
         self.tasks.lock().unwrap().clone()
+    }
+
+    /// The first request's messages of each turn started so far.
+    pub fn openings(&self) -> Vec<Vec<ChatMessage>> {
+        self.openings.lock().unwrap().clone()
     }
 }
 
@@ -947,7 +956,14 @@ impl ChatModel for ScriptedModel {
         let slug = issue.to_ascii_lowercase();
         let mid_turn = matches!(request.messages.last(), Some(ChatMessage::Tool { .. }));
         if !mid_turn {
-            self.tasks.lock().unwrap().push(first_task(request));
+            // A conversation that goes on ends with the follow-up after the last turn's
+            // final tool result.
+            let asked = match request.messages.as_slice() {
+                [.., ChatMessage::Tool { .. }, ChatMessage::User { content }] => content.clone(),
+                _ => first_task(request),
+            };
+            self.tasks.lock().unwrap().push(asked);
+            self.openings.lock().unwrap().push(request.messages.clone());
             let system = request.messages.iter().find_map(|message| match message {
                 ChatMessage::System { content } => Some(content.clone()),
                 _ => None,

@@ -151,21 +151,15 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         ));
     let mut scripts = vec![developer, qa];
     if let Behaviour::NeverSatisfied { rounds } = behaviour {
+        // A reviewer's later rounds go on in its conversation of the first, whose task names
+        // round 1: one script per reviewer plays every round.
+        let mut code_reviewer = Script::new(format!("code-reviewer-{identifier}"))
+            .when_task_contains(format!("# Task: review the code of {identifier} (round"));
+        let mut qa_specialist = Script::new(format!("qa-specialist-{identifier}"))
+            .when_task_contains(format!("# Task: review the tests of {identifier} (round"));
         for round in 1..=rounds {
-            scripts.push(
-                Script::new(format!("code-reviewer-{identifier}-{round}"))
-                    .when_task_contains(format!(
-                        "# Task: review the code of {identifier} (round {round} of"
-                    ))
-                    .then(review("request_changes", n)),
-            );
-            scripts.push(
-                Script::new(format!("qa-specialist-{identifier}-{round}"))
-                    .when_task_contains(format!(
-                        "# Task: review the tests of {identifier} (round {round} of"
-                    ))
-                    .then(review("approve", n)),
-            );
+            code_reviewer = code_reviewer.then(review("request_changes", n));
+            qa_specialist = qa_specialist.then(review("approve", n));
             scripts.push(
                 Script::new(format!("developer-fix-{identifier}-{round}"))
                     .when_task_contains(format!(
@@ -181,6 +175,8 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
                     )),
             );
         }
+        scripts.push(code_reviewer);
+        scripts.push(qa_specialist);
         return scripts;
     }
     if behaviour == Behaviour::ChangesOnce {
@@ -207,7 +203,8 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         );
     }
     // Squads run in parallel, so a branch falls behind when another merges first; it is
-    // then rebased and reviewed again. Reviewers approve every round up to the cap.
+    // then rebased and reviewed again. Reviewers approve every round up to the cap (after the
+    // round-1 script above, once it has played its step).
     for (role, kind) in [("code-reviewer", "code"), ("qa-specialist", "tests")] {
         let mut script = Script::new(format!("{role}-{identifier}"))
             .when_task_contains(format!("# Task: review the {kind} of {identifier} (round"));

@@ -9,7 +9,7 @@ pub mod sample_repo;
 pub mod scenario;
 pub mod world;
 
-pub use prefix::{PrefixReuse, prefix_reuse};
+pub use prefix::{AgentReuse, PrefixReuse, prefix_reuse};
 pub use report::{DemoReport, IssueReport, Totals};
 pub use sample_repo::{BASE_BRANCH, SAMPLE_REPO, sample_repo_files};
 pub use scenario::{
