@@ -149,6 +149,17 @@ async fn answers_lost_after_github_acted_are_reconciled_without_acting_twice() {
     let output = rig.run(&[]).await;
 
     assert_merged_once(&rig, &output);
+    // The merge's answer was lost, so the squad learned of it by reading the PR again: it
+    // records the commit the squash made on the base, not the PR's head.
+    let merge = &rig.world.github.merges(SAMPLE_REPO).unwrap()[0];
+    assert_ne!(merge.sha, merge.head_sha, "a squash makes its own commit");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains(&merge.sha[..7]) && !table.contains(&merge.head_sha[..7]),
+        "the summary shows the merge commit {} (head {}):\n{table}",
+        merge.sha,
+        merge.head_sha
+    );
     let retried = retried_steps(&output);
     for step in ["open-pr", "review", "evaluate-gate", "merge"] {
         assert!(

@@ -263,6 +263,9 @@ pub struct PullRequestSnapshot {
     pub base_branch: String,
     /// `Some(true)` mergeable, `Some(false)` conflicts, `None` still being computed.
     pub mergeable: Option<bool>,
+    /// Once merged, the commit the merge made on the base branch: a squash or merge commit,
+    /// not the head. `None` while the PR is not merged.
+    pub merge_commit: Option<CommitSha>,
     /// Every review, oldest first.
     pub reviews: Vec<ReviewRecord>,
     /// Commit statuses on the head commit, the latest per context.
@@ -874,6 +877,7 @@ mod tests {
             head_sha: CommitSha::from(HEAD),
             base_branch: "main".to_owned(),
             mergeable: Some(true),
+            merge_commit: None,
             reviews: vec![
                 review(CR, ReviewState::Approved, HEAD),
                 review(QA, ReviewState::Approved, HEAD),
@@ -1369,6 +1373,7 @@ mod tests {
             head_sha: CommitSha::from(HEAD),
             base_branch: "release".to_owned(),
             mergeable: Some(false),
+            merge_commit: None,
             reviews: vec![
                 review(CR, ReviewState::Approved, OLD),
                 review("alice", ReviewState::ChangesRequested, OLD),

@@ -484,13 +484,20 @@ impl CodeHost for GithubCodeHost {
                 &action,
             )
             .await?;
+        let state = pull_request_state(&pull);
         Ok(PullRequestSnapshot {
             number: pr,
-            state: pull_request_state(&pull),
+            state,
             draft: pull.draft.unwrap_or(false),
             head_sha: head,
             base_branch: pull.base.branch,
             mergeable: pull.mergeable,
+            // Before the merge the field names GitHub's test merge commit, which is no
+            // commit of the base branch.
+            merge_commit: pull
+                .merge_commit_sha
+                .filter(|_| state == PullRequestState::Merged)
+                .map(CommitSha::new),
             reviews: reviews
                 .into_iter()
                 // A review without a commit (GitHub omits it for very old reviews) cannot

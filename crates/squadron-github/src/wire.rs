@@ -74,6 +74,9 @@ pub(crate) struct PullRequest {
     pub base: BaseRef,
     #[serde(default)]
     pub mergeable: Option<bool>,
+    /// The merge's commit once merged; before that GitHub names a test merge commit here.
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

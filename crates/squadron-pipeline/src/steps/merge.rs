@@ -1,11 +1,11 @@
 //! `Merge`: the lane holder's PR merged with its head as a guard (or found merged), the issue
 //! moved to done; a refusal is read again to decide what it means.
 
-use squadron_core::StepFailure;
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
 use squadron_core::scheduler::{Event, MergeRejection};
+use squadron_core::{FailureKind, StepFailure};
 use squadron_core::{PrNumber, SquadId, SquadKind};
 
 use super::publish::move_issue;
@@ -61,8 +61,15 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         JournalBegin::Begun { .. } | JournalBegin::InProgress(_)
             if snapshot.state == PullRequestState::Merged =>
         {
-            // Merged before the result was recorded: reconcile instead of merging again.
-            let sha = snapshot.head_sha.clone();
+            // Merged before the result was recorded: reconcile instead of merging again,
+            // with the commit the merge made (a squash commit is not the head).
+            let sha = snapshot.merge_commit.clone().ok_or_else(|| {
+                StepFailure::new(
+                    FailureKind::Transient,
+                    format!("read the merge of PR #{}", pr.0),
+                )
+                .because("the code host reports it merged but names no merge commit yet")
+            })?;
             complete(shared, &key, sha.as_str()).await?;
             sha
         }

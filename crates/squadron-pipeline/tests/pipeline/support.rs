@@ -717,6 +717,13 @@ impl CodeHost for FakeCodeHost {
             head_sha: CommitSha::new(head),
             base_branch: found.base.clone(),
             mergeable: Some(true),
+            merge_commit: self
+                .merges
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(number, _)| *number == pr.0)
+                .map(|(_, sha)| CommitSha::new(sha.clone())),
             reviews: self
                 .reviews
                 .lock()
