@@ -7,6 +7,7 @@ use std::path::Path;
 
 use squadron_config::{EvidenceContext, TestEvidence, Untrusted};
 use squadron_core::gate::CommitSha;
+use squadron_core::{FailureKind, StepFailure};
 use squadron_harness::{CommandOutput, SandboxCommand, SquadWorkspace, Worktree};
 
 use crate::shared::Shared;
@@ -38,13 +39,18 @@ pub(crate) async fn gather(
     test_command: &str,
     base: &CommitSha,
     head: &CommitSha,
-) -> Result<Evidence, String> {
+) -> Result<Evidence, StepFailure> {
     let workspaces = &shared.services.workspaces;
     let root = workspace.worktree.root();
     let changed = workspaces
         .changed_files(root, base)
         .await
-        .map_err(|error| format!("list the files changed since {}: {error}", base.short()))?;
+        .map_err(|error| {
+            StepFailure::port(
+                format!("list the files changed since {}", base.short()),
+                &error,
+            )
+        })?;
     let tests: Vec<String> = changed
         .into_iter()
         .filter(|path| workspace.policy.test_globs.matches(path))
@@ -55,7 +61,10 @@ pub(crate) async fn gather(
     let mut base_output = String::new();
     if !tests.is_empty() {
         let scratch = workspaces.scratch(root, base).await.map_err(|error| {
-            format!("check out the base {} for evidence: {error}", base.short())
+            StepFailure::port(
+                format!("check out the base {} for evidence", base.short()),
+                &error,
+            )
         })?;
         let result = run_on_base(workspace, &scratch, test_command, &tests).await;
         if let Err(error) = workspaces.remove(&scratch).await {
@@ -108,7 +117,7 @@ async fn run_on_base(
     scratch: &Path,
     test_command: &str,
     tests: &[String],
-) -> Result<Vec<(String, CommandOutput)>, String> {
+) -> Result<Vec<(String, CommandOutput)>, StepFailure> {
     let mut results = Vec::new();
     for file in tests {
         let target = scratch.join(file);
@@ -117,17 +126,17 @@ async fn run_on_base(
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|error| format!("create {}: {error}", parent.display()))?;
+                .map_err(|error| local(format!("create {}", parent.display()), &error))?;
         }
         tokio::fs::write(&target, contents)
             .await
-            .map_err(|error| format!("write {}: {error}", target.display()))?;
+            .map_err(|error| local(format!("write {}", target.display()), &error))?;
         let output = run_tests(workspace, scratch, test_command).await;
         let restored = match original {
             Some(original) => tokio::fs::write(&target, original).await,
             None => tokio::fs::remove_file(&target).await,
         };
-        restored.map_err(|error| format!("restore {}: {error}", target.display()))?;
+        restored.map_err(|error| local(format!("restore {}", target.display()), &error))?;
         results.push((file.clone(), output?));
     }
     Ok(results)
@@ -136,18 +145,22 @@ async fn run_on_base(
 /// A test file's bytes as the head holds them, read through the worktree's confined reader:
 /// the file is agent-written, and a symlink to `/dev/zero` or `/proc/self/environ` must
 /// bring over neither an endless read nor the daemon's environment.
-async fn head_test_file(head: &Worktree, file: &str) -> Result<Vec<u8>, String> {
+async fn head_test_file(head: &Worktree, file: &str) -> Result<Vec<u8>, StepFailure> {
     head.read_file(file, TEST_FILE_CAP)
         .await
         .map(|contents| contents.bytes)
-        .map_err(|error| format!("read test file {file} from the head: {error}"))
+        .map_err(|error| {
+            // The file is the agents': one the confined reader refuses is theirs to fix.
+            StepFailure::needs_person(format!("read test file {file} from the head"))
+                .caused_by(&error)
+        })
 }
 
 async fn run_tests(
     workspace: &SquadWorkspace,
     dir: &Path,
     test_command: &str,
-) -> Result<CommandOutput, String> {
+) -> Result<CommandOutput, StepFailure> {
     let command = workspace
         .policy
         .test
@@ -157,7 +170,12 @@ async fn run_tests(
         .sandbox
         .run(dir, &SandboxCommand::Shell(command.clone()))
         .await
-        .map_err(|error| format!("run the test command `{command}`: {error}"))
+        .map_err(|error| local(format!("run the test command `{command}`"), &error))
+}
+
+/// A failure of this machine (its file system, its sandbox): worth another try.
+fn local(doing: String, error: &dyn std::error::Error) -> StepFailure {
+    StepFailure::new(FailureKind::Transient, doing).caused_by(error)
 }
 
 fn cap(text: &str) -> String {
@@ -240,15 +258,23 @@ mod tests {
         );
         let zero = head_test_file(&head, "tests/zero_test.sh")
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(zero.contains("outside the repository"), "{zero}");
         let environ = head_test_file(&head, "tests/environ_test.sh")
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(environ.contains("outside the repository"), "{environ}");
         let huge = head_test_file(&head, "tests/huge_test.sh")
             .await
             .unwrap_err();
+        assert_eq!(
+            huge.kind(),
+            FailureKind::NeedsPerson,
+            "the agents' file to fix"
+        );
+        let huge = huge.to_string();
         assert!(huge.contains("3221225472 bytes"), "{huge}");
     }
 }

@@ -38,7 +38,7 @@ pub use metrics::{REVERTED_EVENT, TIME_TO_MERGE_EVENT, squad_facts, time_to_merg
 pub use progress::{Progress, RunView, SquadView, Waiting};
 pub use runtime::Pipeline;
 pub use services::{
-    AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,
-    Services,
+    AgentSetup, ModelResolveError, ModelResolver, PipelineSettings, RepositoryTarget,
+    ResolvedModel, ReviewMode, Services,
 };
 pub use squadron_core::gate::GateTarget;

@@ -59,9 +59,27 @@ impl fmt::Debug for ResolvedModel {
 /// repository overrides with a model of their own. The binary resolves over the configured
 /// providers and price table.
 pub trait ModelResolver: Send + Sync {
-    /// The model `reference` names, or what is wrong with it (an unknown provider, a model
-    /// without prices), as a fragment that reads after "failed to use model …:".
-    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String>;
+    /// The model `reference` names, or what is wrong with it.
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, ModelResolveError>;
+}
+
+/// Why a model an agent names cannot be used; each reads after "failed to use model …:".
+#[derive(Debug, thiserror::Error)]
+pub enum ModelResolveError {
+    /// The configuration has no price table for it, so its spending could not be metered.
+    #[error(
+        "it has no prices in the configuration; add [providers.{provider}.models.\"{model}\"] \
+         with input, cached_input and output (0 for a free local model)"
+    )]
+    NoPrices {
+        /// The provider's name.
+        provider: String,
+        /// The model's name at the provider.
+        model: String,
+    },
+    /// No configured provider serves it.
+    #[error("no configured provider serves it")]
+    Unroutable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The ports and shared machinery the runtime works through. The binary builds the real

@@ -380,7 +380,7 @@ fn overrides_in(
                                 "use model `{}` named by the repository's agent override {}",
                                 definition.model, definition.source
                             ))
-                            .because(problem)
+                            .caused_by(&problem)
                         })?;
                 AgentSetup {
                     definition: definition.clone(),

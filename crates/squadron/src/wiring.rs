@@ -28,8 +28,8 @@ use squadron_model::{
     CacheStyle, ModelProfile, OutputLimitField, ProviderRegistry, ProviderSettings, ToolChoice,
 };
 use squadron_pipeline::{
-    AgentSetup, ModelResolver, Pipeline, PipelineSettings, RepositoryTarget, ResolvedModel,
-    ReviewMode, Services,
+    AgentSetup, ModelResolveError, ModelResolver, Pipeline, PipelineSettings, RepositoryTarget,
+    ResolvedModel, ReviewMode, Services,
 };
 use squadron_slack::{SlackClient, SlackNotifier};
 use squadron_store::{SqlStore, StoreLocation};
@@ -315,18 +315,18 @@ struct ConfiguredModels {
 }
 
 impl ModelResolver for ConfiguredModels {
-    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String> {
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, ModelResolveError> {
         let (provider, model) = (reference.provider(), reference.model());
         let prices = self.config.model_prices(provider, model).ok_or_else(|| {
-            format!(
-                "it has no prices in the configuration; add [providers.{provider}.models.\"{model}\"] \
-                 with input, cached_input and output (0 for a free local model)"
-            )
+            ModelResolveError::NoPrices {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+            }
         })?;
         let route = self
             .registry
             .resolve(&reference.to_string())
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| ModelResolveError::Unroutable(Box::new(error)))?;
         Ok(ResolvedModel {
             model: route.chat_model,
             prices: prices.token_prices(),

@@ -25,8 +25,8 @@ use squadron_core::{
 };
 use squadron_harness::{Sandbox, SandboxMode, SandboxSettings};
 use squadron_pipeline::{
-    AgentSetup, ModelResolver, PipelineSettings, RepositoryTarget, ResolvedModel, ReviewMode,
-    Services,
+    AgentSetup, ModelResolveError, ModelResolver, PipelineSettings, RepositoryTarget,
+    ResolvedModel, ReviewMode, Services,
 };
 use squadron_store::{SqlStore, StoreLocation};
 
@@ -1312,12 +1312,10 @@ pub struct TestModels {
 }
 
 impl ModelResolver for TestModels {
-    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, String> {
+    fn resolve(&self, reference: &ModelRef) -> Result<ResolvedModel, ModelResolveError> {
         if reference.to_string() != "scripted/override" {
-            return Err(format!(
-                "provider `{}` is not configured",
-                reference.provider()
-            ));
+            let problem = format!("provider `{}` is not configured", reference.provider());
+            return Err(ModelResolveError::Unroutable(problem.into()));
         }
         Ok(ResolvedModel {
             model: self.developer.clone(),
