@@ -1,5 +1,5 @@
-//! Any replica answers: a daemon standing by takes a run over its API, a GitHub delivery and
-//! Slack's `/squad fix`, hands each to the daemon that runs the squads through the store, and
+//! Any replica answers: a daemon standing by takes a run over its API, a GitHub delivery, a
+//! Linear cancellation and Slack's `/squad fix`, hands each to the daemon that runs the squads through the store, and
 //! gives its caller that daemon's answer; its event stream shows the squads the other one
 //! works. A foreground `squadron run` is refused a store a daemon runs.
 
@@ -13,12 +13,15 @@ use crate::support::{Database, Serve, Standins, describe, duties, until, until_r
 
 /// The GitHub webhook secret both replicas are given.
 const GITHUB_SECRET: &str = "cluster-github-webhook-secret";
+/// The Linear webhook secret both replicas are given.
+const LINEAR_SECRET: &str = "cluster-linear-webhook-secret";
 
-fn github_signature(body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(GITHUB_SECRET.as_bytes())
+/// The hex HMAC-SHA256 of `body` under `secret`, as GitHub and Linear sign deliveries.
+fn hmac_hex(secret: &str, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes keys of any length");
     mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Whether `serve` logged that it carried out a `kind` request `from` received.
@@ -91,6 +94,7 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
     let with_secret = |id| {
         let mut env = database.env_with_lease(id, "30");
         env.push(("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET));
+        env.push(("LINEAR_WEBHOOK_SECRET", LINEAR_SECRET));
         env
     };
     let a = standins.serve(&with_secret("replica-a"));
@@ -168,7 +172,10 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
     let answer = reqwest::Client::new()
         .post(format!("http://{}/webhooks/github", b.address))
         .header("x-github-event", "pull_request_review")
-        .header("x-hub-signature-256", github_signature(&delivery))
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hmac_hex(GITHUB_SECRET, &delivery)),
+        )
         .header("content-type", "application/json")
         .body(delivery)
         .send()
@@ -187,6 +194,38 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Linear's cancellation of an issue no squad works, through the standby: the runner's
+    // answer (nothing to cancel) is the standby's.
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    let cancellation = serde_json::json!({
+        "action": "update",
+        "type": "Issue",
+        "webhookTimestamp": u64::try_from(now_ms).expect("millis fit"),
+        "data": { "id": "issue-404", "identifier": "ENG-404", "state": { "type": "canceled" } },
+    })
+    .to_string();
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/linear", b.address))
+        .header("linear-signature", hmac_hex(LINEAR_SECRET, &cancellation))
+        .header("content-type", "application/json")
+        .body(cancellation)
+        .send()
+        .await
+        .expect("deliver to replica-b");
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer: serde_json::Value = answer.json().await.expect("a JSON answer");
+    assert_eq!(
+        answer,
+        serde_json::json!({ "outcome": "cancelled", "issue": "ENG-404", "squads": [] })
+    );
+    assert!(
+        answered_for(&a, "cancel-issue", "replica-b").is_some(),
+        "replica-a looked for the issue's squads"
+    );
 
     // `/squad fix` through the standby: the runner's answer (no such issue) reaches the
     // person through the command's response URL.

@@ -240,7 +240,139 @@ fn process_alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use squadron_core::Timestamp;
+    use squadron_core::lease::FencingToken;
+    use squadron_store::StoreLocation;
+
     use super::*;
+
+    /// The time the leases are judged by, moved by the test alone.
+    struct ManualClock(AtomicI64);
+
+    impl ManualClock {
+        fn advance(&self, by: Duration) {
+            let millis = i64::try_from(by.as_millis()).expect("a short step");
+            self.0.fetch_add(millis, Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    /// Waits, a heartbeat at a time, until the runtime lease satisfies `wanted`.
+    async fn lease_until(store: &SqlStore, wanted: impl Fn(&Lease) -> bool) -> Lease {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(lease) = store
+                    .lease(&LeaseSubject::Runtime)
+                    .await
+                    .expect("read the lease")
+                    && wanted(&lease)
+                {
+                    return lease;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the lease changes within a few heartbeats")
+    }
+
+    #[tokio::test]
+    async fn the_heartbeat_keeps_the_runtime_until_a_pause_past_the_lease_lets_another_take_it() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = SqlStore::open(&StoreLocation::Sqlite(dir.path().join("store.db")))
+            .await
+            .expect("open a store");
+        let clock = Arc::new(ManualClock(AtomicI64::new(1_700_000_000_000)));
+        // The 30 s lease is judged by the injected clock alone; the short heartbeat only
+        // paces the loop.
+        let ttl = Duration::from_secs(30);
+        let terms = LeaseTerms::new(ttl, Duration::from_millis(20)).expect("valid terms");
+        let a = Arc::new(RuntimeLease::new(
+            DaemonId::new("replica-a"),
+            &store,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            terms,
+        ));
+        let b = RuntimeLease::new(
+            DaemonId::new("replica-b"),
+            &store,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            terms,
+        );
+        assert!(
+            a.claim().await.expect("claim").is_none(),
+            "a runs the squads"
+        );
+        let held = b
+            .claim()
+            .await
+            .expect("claim")
+            .expect("a holds the runtime");
+        assert_eq!(held.holder.as_str(), "replica-a");
+
+        // While a beats, time passing is no lapse: every heartbeat pushes the expiry on.
+        let keeping = tokio::spawn({
+            let a = Arc::clone(&a);
+            async move { a.keep().await }
+        });
+        for _ in 0..4 {
+            clock.advance(Duration::from_secs(20));
+            let now = clock.now();
+            let renewed = lease_until(&store, |lease| lease.expires_at.since(now) > ttl / 2).await;
+            assert_eq!(renewed.holder.as_str(), "replica-a");
+            assert_eq!(
+                renewed.token,
+                FencingToken::new(1),
+                "renewals keep the token"
+            );
+            assert!(b.claim().await.expect("claim").is_some(), "b stands by");
+        }
+
+        // Paused: a beats no more. Within the lease b still waits; past it, b takes over
+        // with the next token.
+        keeping.abort();
+        let _ = keeping.await;
+        clock.advance(ttl - Duration::from_secs(1));
+        assert!(b.claim().await.expect("claim").is_some(), "not lapsed yet");
+        clock.advance(Duration::from_secs(2));
+        assert!(
+            b.claim().await.expect("claim").is_none(),
+            "b runs the squads"
+        );
+
+        // Woken, a learns at its next heartbeat that it lost the store, and its fenced
+        // writes are refused.
+        let lost = tokio::time::timeout(Duration::from_secs(10), a.keep())
+            .await
+            .expect("a notices within a heartbeat");
+        assert_eq!(
+            lost,
+            LeaseLost::Superseded {
+                subject: LeaseSubject::Runtime,
+                holder: DaemonId::new("replica-b"),
+                token: FencingToken::new(2),
+            }
+        );
+        let refused = a
+            .store()
+            .renew_lease(&LeaseSubject::Runtime, clock.now(), terms)
+            .await
+            .expect_err("a holds nothing any more");
+        assert!(
+            matches!(
+                refused.kind(),
+                StoreErrorKind::Fenced | StoreErrorKind::Invalid
+            ),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn a_foreground_run_is_known_by_its_host_and_process() {
