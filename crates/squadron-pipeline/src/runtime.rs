@@ -556,7 +556,8 @@ impl Runtime {
                 Err(PipelineError::new(
                     PipelineErrorKind::Invalid,
                     format!(
-                        "start a fix squad for {}: squad {} of run {} is working on the issue                          already; cancel it first to fix the issue as a bug",
+                        "start a fix squad for {}: squad {} of run {} is working on the issue \
+                         already; cancel it first to fix the issue as a bug",
                         issue.key, view.squad, view.run
                     ),
                 ))
@@ -783,8 +784,8 @@ impl Runtime {
         };
         let handle = self.tasks.spawn(step.instrument(span));
         if let Some(previous) = self.running.insert(squad.clone(), handle) {
-            // The scheduler issues one step at a time per squad; a re-check after a merge
-            // may overlap a step that is ending, which keeps running.
+            // The scheduler issues one step at a time per squad; the handle of a step that
+            // is ending is only dropped, never aborted, so it reports its outcome.
             drop(previous);
         }
     }

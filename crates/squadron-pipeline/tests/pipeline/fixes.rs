@@ -329,6 +329,30 @@ async fn an_unknown_issue_is_not_found_and_starts_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fix_for_an_issue_a_milestone_squad_works_on_is_refused_saying_what_to_do() {
+    let world = World::new(vec![crate::support::issue(1, &[])], ReviewScript::default()).await;
+    let running = start(&world, world.settings("fix-busy"));
+    let run = running.handle.start_run(crate::support::URL).await.unwrap();
+    let error = running
+        .handle
+        .start_fix(from_slack("ENG-1", None))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), PipelineErrorKind::Invalid);
+    let squad = &running.handle.snapshot().squads_of(&run)[0];
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "start a fix squad for ENG-1: squad {} of run {run} is working on the issue \
+             already; cancel it first to fix the issue as a bug",
+            squad.squad
+        )
+    );
+    let _ = running.stop.send(());
+    running.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_that_refuses_every_post_does_not_stop_the_fix() {
     let world = World::new(vec![sentry_stub(5)], ReviewScript::default()).await;
     world.notifier.failing.store(true, Ordering::Relaxed);
