@@ -190,6 +190,13 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
     )?;
     check.range(&["limits", "review_rounds"], limits.review_rounds, 1, 20)?;
     check.range(&["limits", "max_estimate"], limits.max_estimate, 1, 1000)?;
+    check.range(&["limits", "ci_fix_rounds"], limits.ci_fix_rounds, 0, 10)?;
+    check.range(
+        &["limits", "check_report_wait_secs"],
+        limits.check_report_wait_secs,
+        1,
+        7 * 24 * 60 * 60,
+    )?;
     check.range(
         &["limits", "agent_turn_limit"],
         limits.agent_turn_limit,

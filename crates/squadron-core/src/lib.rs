@@ -8,6 +8,7 @@
 pub mod acceptance;
 pub mod admission;
 pub mod bug_report;
+pub mod ci_triage;
 pub mod delivery;
 pub mod domain;
 pub mod error_chain;

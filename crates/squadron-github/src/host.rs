@@ -10,9 +10,10 @@ use squadron_core::gate::{
     ReviewRecord, ReviewState, StatusState, verdict_status_context,
 };
 use squadron_core::ports::{
-    CodeHost, ConversationEntry, InlineCommentEntry, MergeMethod, MergeOutcome, PortError,
-    PostedReview, PullRequestFeedback, PullRequestInfo, PullRequestRequest, RepoRef,
-    ResolvedIdentities, ReviewDelivery, ReviewEntry, StatusUpdate,
+    CheckEvidence, CheckReport, CodeHost, ConversationEntry, InlineCommentEntry, MergeMethod,
+    MergeOutcome, PortError, PostedReview, PullRequestFeedback, PullRequestInfo,
+    PullRequestRequest, RepoRef, RerunOutcome, ResolvedIdentities, ReviewDelivery, ReviewEntry,
+    StatusUpdate,
 };
 use squadron_core::{PrNumber, Review, ReviewVerdict, Role};
 use tokio::sync::OnceCell;
@@ -581,6 +582,32 @@ impl CodeHost for GithubCodeHost {
         );
         let client = &self.identity(role).client;
         Ok(self.post_status(client, repo, sha, status, &action).await?)
+    }
+
+    // The check reads live in `checks.rs`; these name them for the port.
+    async fn read_check(
+        &self,
+        repo: &RepoRef,
+        reference: &str,
+        name: &str,
+    ) -> Result<Option<CheckReport>, PortError> {
+        GithubCodeHost::read_check(self, repo, reference, name).await
+    }
+
+    async fn read_check_evidence(
+        &self,
+        repo: &RepoRef,
+        report: &CheckReport,
+    ) -> Result<CheckEvidence, PortError> {
+        GithubCodeHost::read_check_evidence(self, repo, report).await
+    }
+
+    async fn rerun_check(
+        &self,
+        repo: &RepoRef,
+        report: &CheckReport,
+    ) -> Result<RerunOutcome, PortError> {
+        GithubCodeHost::rerun_check(self, repo, report).await
     }
 
     async fn resolve_identities(&self) -> Result<ResolvedIdentities, PortError> {

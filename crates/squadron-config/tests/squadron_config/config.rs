@@ -34,6 +34,8 @@ fn shipped_config_validates() {
     let config = Config::load(None, &Env::new()).expect("shipped defaults are valid");
     assert_eq!(config.limits.concurrency, 4);
     assert_eq!(config.limits.review_rounds, 3);
+    assert_eq!(config.limits.ci_fix_rounds, 2, "apart from review rounds");
+    assert_eq!(config.limits.check_report_wait_secs, 1800);
     assert_eq!(
         config.github.merge_method,
         squadron_core::ports::MergeMethod::Squash
@@ -135,6 +137,14 @@ fn out_of_range_values_name_file_key_value_and_range() {
     assert_eq!(
         file_error("[limits]\nreview_rounds = 21\n"),
         "limits.review_rounds = 21 in /x/squadron.toml: must be between 1 and 20"
+    );
+    assert_eq!(
+        file_error("[limits]\nci_fix_rounds = 11\n"),
+        "limits.ci_fix_rounds = 11 in /x/squadron.toml: must be between 0 and 10"
+    );
+    assert_eq!(
+        file_error("[limits]\ncheck_report_wait_secs = 0\n"),
+        "limits.check_report_wait_secs = 0 in /x/squadron.toml: must be between 1 and 604800"
     );
     assert_eq!(
         file_error("[retries]\nattempts = 0\n"),
@@ -288,7 +298,8 @@ fn unknown_keys_are_errors_listing_the_valid_keys() {
     assert_eq!(
         error.to_string(),
         "unknown key `limits.concurency` in /x/squadron.toml: expected one of `concurrency`, `review_rounds`, \
-         `max_estimate`, `require_estimate`, `budget_per_squad_usd`, `budget_per_run_usd`, `agent_turn_limit`"
+         `max_estimate`, `require_estimate`, `budget_per_squad_usd`, `budget_per_run_usd`, `agent_turn_limit`, `ci_fix_rounds`, \
+         `check_report_wait_secs`"
     );
     assert_eq!(
         file_error("[slak]\nchannel = \"x\"\n"),

@@ -1,4 +1,5 @@
-//! The code host port: pull requests, reviews under each role's identity, statuses, merges.
+//! The code host port: pull requests, reviews under each role's identity, statuses, checks,
+//! merges.
 //!
 //! GitHub is the one implementation today; the shapes stay close to its REST API because
 //! the merge gate's guarantee is defined by what the host itself reports.
@@ -7,6 +8,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use super::checks::{CheckEvidence, CheckReport, RerunOutcome};
 use super::error::PortError;
 use crate::domain::{PrNumber, Review, Role};
 use crate::gate::{CommitSha, PullRequestSnapshot, PullRequestState, ReviewState, StatusState};
@@ -271,6 +273,30 @@ pub trait CodeHost: Send + Sync {
         role: Role,
         status: &StatusUpdate,
     ) -> Result<(), PortError>;
+
+    /// The latest run of required check `name` on `reference` (a commit SHA, or a branch
+    /// whose tip is meant), with how often it ran there; `None` when it never reported there.
+    async fn read_check(
+        &self,
+        repo: &RepoRef,
+        reference: &str,
+        name: &str,
+    ) -> Result<Option<CheckReport>, PortError>;
+
+    /// What the failed check `report` left to read: annotations and a capped excerpt of its
+    /// log, when it has one.
+    async fn read_check_evidence(
+        &self,
+        repo: &RepoRef,
+        report: &CheckReport,
+    ) -> Result<CheckEvidence, PortError>;
+
+    /// Asks for check `report` to run again on its commit; a refusal is an outcome.
+    async fn rerun_check(
+        &self,
+        repo: &RepoRef,
+        report: &CheckReport,
+    ) -> Result<RerunOutcome, PortError>;
 
     /// Resolves the login of each role's credentials (for `squadron doctor` and to choose
     /// the review mode with [`crate::gate::ReviewerIdentities::from_logins`]).

@@ -741,6 +741,61 @@ impl CodeHost for FakeCodeHost {
         })
     }
 
+    /// The fake's checks are commit statuses on every commit, as its snapshots show them.
+    async fn read_check(
+        &self,
+        _repo: &RepoRef,
+        reference: &str,
+        name: &str,
+    ) -> Result<Option<CheckReport>, PortError> {
+        let sha = self.tip(reference).unwrap_or_else(|_| reference.to_owned());
+        Ok(self
+            .checks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|status| status.context == name)
+            .map(|status| CheckReport {
+                name: status.context.clone(),
+                sha: CommitSha::new(sha.clone()),
+                state: match status.state {
+                    squadron_core::gate::StatusState::Success => CheckState::Passed,
+                    squadron_core::gate::StatusState::Pending => CheckState::Pending,
+                    other => CheckState::Failed {
+                        outcome: other.to_string(),
+                    },
+                },
+                attempts: 1,
+                origin: CheckOrigin::Status,
+                title: None,
+                summary: None,
+                text: None,
+                annotation_count: 0,
+                details_url: None,
+            }))
+    }
+
+    async fn read_check_evidence(
+        &self,
+        _repo: &RepoRef,
+        _report: &CheckReport,
+    ) -> Result<CheckEvidence, PortError> {
+        Ok(CheckEvidence {
+            annotations: Vec::new(),
+            log: None,
+        })
+    }
+
+    async fn rerun_check(
+        &self,
+        _repo: &RepoRef,
+        report: &CheckReport,
+    ) -> Result<RerunOutcome, PortError> {
+        Ok(RerunOutcome::NotRerunnable {
+            reason: format!("`{}` is a commit status", report.name),
+        })
+    }
+
     async fn merge(
         &self,
         _repo: &RepoRef,
