@@ -52,6 +52,7 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
                 features: 1,
                 bug_fixes: 1,
                 review_rounds: 3,
+                flaky_checks: 2,
                 cost: Usd::from_dollars(5.0),
                 ..DeliveryFigures::default()
             },
@@ -106,6 +107,8 @@ async fn metrics_count_squads_by_phase_merges_usage_by_role_and_lead_time() {
         "squadron_flow_efficiency 0.75",
         "squadron_squads_in_progress 1",
         "squadron_review_rounds_total 3",
+        "# TYPE squadron_flaky_checks_total counter",
+        "squadron_flaky_checks_total 2",
         "squadron_flow_seconds_total{state=\"working\"} 300",
         "squadron_flow_seconds_total{state=\"waiting\",for=\"reviews\"} 100",
         "squadron_flow_seconds_total{state=\"waiting\",for=\"blocker-or-slot\"} 0",

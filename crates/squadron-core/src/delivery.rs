@@ -78,7 +78,8 @@ impl FlowState {
             | Phase::Diagnosing
             | Phase::Implementing
             | Phase::Verifying
-            | Phase::Fixing => FlowState::Working,
+            | Phase::Fixing
+            | Phase::FixingChecks => FlowState::Working,
             Phase::Queued => FlowState::Waiting(Wait::BlockerOrSlot),
             Phase::PrOpen | Phase::Reviewing => FlowState::Waiting(Wait::Reviews),
             Phase::Approved | Phase::Merging => FlowState::Waiting(Wait::ChecksAndMergeLane),
@@ -131,6 +132,8 @@ pub struct SquadFacts {
     pub reverted_at: Option<Timestamp>,
     /// PR pages a bug fix's diagnosis names as the cause.
     pub blames: Vec<String>,
+    /// Required checks that failed and passed when run again on the same commit.
+    pub flaky_checks: u32,
 }
 
 impl SquadFacts {
@@ -210,6 +213,8 @@ pub struct DeliveryFigures {
     pub bug_fixes: u32,
     /// Review rounds summed over the merged PRs.
     pub review_rounds: u32,
+    /// Flaky required checks (failed, then passed when run again) of the merged PRs.
+    pub flaky_checks: u32,
     /// What the squads that ended in the period cost, merged or not.
     pub cost: Usd,
 }
@@ -464,6 +469,7 @@ fn figures(
                 .count(),
         ),
         review_rounds: merged.iter().map(|facts| facts.review_rounds).sum(),
+        flaky_checks: merged.iter().map(|facts| facts.flaky_checks).sum(),
         cost: squads
             .iter()
             .filter(|facts| facts.ended_at().is_some_and(within))
@@ -570,6 +576,7 @@ mod tests {
             time_to_restore: None,
             reverted_at: None,
             blames: Vec::new(),
+            flaky_checks: 0,
         }
     }
 

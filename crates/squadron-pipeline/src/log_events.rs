@@ -43,6 +43,16 @@ pub const WORK_SAVED: &str = "work-saved";
 /// `requests` and `paths`.
 pub const TEST_CHANGE_REQUESTED: &str = "test-change-requested";
 
+/// A failed required check was asked to run again on the same commit (suspected flaky);
+/// the line and the event log carry `check` and `sha`.
+pub const CHECK_RERUN: &str = "check-rerun";
+/// A required check that failed and was run again passed on the same commit: a flaky
+/// check; the line and the event log carry `check` and `sha`.
+pub const FLAKY_CHECK: &str = "flaky-check";
+/// A CI-fix round started: the failing checks went back to the agents; the line and the
+/// event log carry `round` and `checks`.
+pub const CI_FIX: &str = "ci-fix";
+
 /// The `squad` span of one squad's task, at its current phase, round and PR.
 pub(crate) fn squad_span(
     run: &RunId,
@@ -105,6 +115,26 @@ pub(crate) async fn gate_decided(
 pub(crate) async fn retried(shared: &Shared, squad: &SquadId, what: &str, attempt: u32, why: &str) {
     let payload = json!({ "what": what, "attempt": attempt, "why": why }).to_string();
     append(shared, squad, RETRY, &payload).await;
+}
+
+/// Logs and records that check `check` was asked to run again on `sha`.
+pub(crate) async fn check_rerun(shared: &Shared, squad: &SquadId, check: &str, sha: &CommitSha) {
+    tracing::info!(event = CHECK_RERUN, check, sha = %sha, "asked for a failed check to run again: it may be flaky");
+    let payload = json!({ "check": check, "sha": sha.to_string() }).to_string();
+    append(shared, squad, CHECK_RERUN, &payload).await;
+}
+
+/// Logs and records that check `check`, run again on `sha`, passed there: it is flaky.
+pub(crate) async fn flaky_check(shared: &Shared, squad: &SquadId, check: &str, sha: &CommitSha) {
+    tracing::info!(event = FLAKY_CHECK, check, sha = %sha, "a failed check passed when run again: counted as flaky");
+    let payload = json!({ "check": check, "sha": sha.to_string() }).to_string();
+    append(shared, squad, FLAKY_CHECK, &payload).await;
+}
+
+/// Records the start of CI-fix round `round` for `checks` (the caller logs it).
+pub(crate) async fn ci_fix(shared: &Shared, squad: &SquadId, round: u32, checks: &[&str]) {
+    let payload = json!({ "round": round, "checks": checks }).to_string();
+    append(shared, squad, CI_FIX, &payload).await;
 }
 
 /// Appends an event; a failure costs the page an entry, never the squad its step.

@@ -100,6 +100,13 @@ pub fn squad_facts(
             .filter(|event| event.kind == DIAGNOSIS_EVENT)
             .flat_map(|event| pull_request_urls(&event.payload))
             .collect(),
+        flaky_checks: u32::try_from(
+            events
+                .iter()
+                .filter(|event| event.kind == crate::log_events::FLAKY_CHECK)
+                .count(),
+        )
+        .unwrap_or(u32::MAX),
     }
 }
 

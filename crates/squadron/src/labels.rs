@@ -4,7 +4,7 @@
 use squadron_core::ports::SquadEvent;
 use squadron_core::{IssueKey, Phase, Role};
 use squadron_pipeline::Waiting;
-use squadron_pipeline::log_events::GATE_DECISION;
+use squadron_pipeline::log_events::{FLAKY_CHECK, GATE_DECISION};
 
 /// Who is at work, as the runtime knows it: the agents in a turn (`roles`), else what the
 /// phase runs without an agent (the test command, the merge); empty while waiting.
@@ -58,6 +58,21 @@ pub fn gate_hold(events: &[SquadEvent]) -> Option<String> {
     Some(format!("waits at the merge gate: {}", reasons.join("; ")))
 }
 
+/// The checks that were flaky for a squad (failed, then passed when run again on the same
+/// commit), from its event log: `` `test` on 3f4e5d6 ``, in the order they were found.
+pub fn flaky_checks(events: &[SquadEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event.kind == FLAKY_CHECK)
+        .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
+        .map(|payload| {
+            let check = payload["check"].as_str().unwrap_or("?");
+            let sha = payload["sha"].as_str().unwrap_or_default();
+            format!("`{check}` on {}", sha.get(..7).unwrap_or(sha))
+        })
+        .collect()
+}
+
 /// What a squad waits for in a dozen characters, for a narrow column: `after ENG-1`,
 /// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`.
 pub fn waits_briefly(waiting: &Waiting) -> String {
@@ -79,7 +94,7 @@ pub fn at_work(phase: &Phase) -> &'static str {
     match phase {
         Phase::Preparing => "worktree",
         Phase::Diagnosing => "diagnostician",
-        Phase::Implementing | Phase::Fixing => "developer, QA",
+        Phase::Implementing | Phase::Fixing | Phase::FixingChecks => "developer, QA",
         Phase::Verifying => "test command",
         Phase::PrOpen => "pull request",
         Phase::Reviewing => "reviewers",

@@ -366,6 +366,8 @@ fn settings(
     let mut settings = PipelineSettings::new(repositories, review_mode);
     settings.scheduler.concurrency = usize::try_from(limits.concurrency).unwrap_or(usize::MAX);
     settings.scheduler.max_review_rounds = limits.review_rounds;
+    settings.scheduler.ci_fix_rounds = limits.ci_fix_rounds;
+    settings.scheduler.check_report_wait = Duration::from_secs(limits.check_report_wait_secs);
     let retries = &config.retries;
     settings.scheduler.retry = RetryPolicy {
         attempts: retries.attempts,

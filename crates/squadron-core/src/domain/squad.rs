@@ -23,6 +23,8 @@ pub enum Phase {
     Reviewing,
     /// Developer (and QA) address review findings.
     Fixing,
+    /// Developer (and QA for test files) fix a required check that fails because of the PR.
+    FixingChecks,
     /// Both reviewers approved the current head; waiting for the merge queue.
     Approved,
     /// The merge queue is merging the PR.
@@ -51,6 +53,7 @@ impl Phase {
             Phase::PrOpen => "pr-open",
             Phase::Reviewing => "reviewing",
             Phase::Fixing => "fixing",
+            Phase::FixingChecks => "fixing-checks",
             Phase::Approved => "approved",
             Phase::Merging => "merging",
             Phase::Merged => "merged",
@@ -81,6 +84,7 @@ impl Phase {
             "pr-open" => Phase::PrOpen,
             "reviewing" => Phase::Reviewing,
             "fixing" => Phase::Fixing,
+            "fixing-checks" => Phase::FixingChecks,
             "approved" => Phase::Approved,
             "merging" => Phase::Merging,
             "merged" => Phase::Merged,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::domain::{IssueKey, Phase, RunId, SquadId, StepFailure, Timestamp};
 use crate::gate::CommitSha;
 use crate::merge_queue::RebaseReason;
+use crate::ports::CheckReport;
 
 /// One thing for the runtime to do. Commands come in the order to execute them: a
 /// [`Command::RecordPhase`] always precedes the work of the phase it enters, so the store
@@ -75,6 +76,30 @@ pub enum Command {
         /// The squad.
         squad: SquadId,
     },
+    /// Read the failed required checks `names` on the pushed head and on the base branch's
+    /// head, to tell whose failure each is.
+    ReadChecks {
+        /// The squad.
+        squad: SquadId,
+        /// The checks the gate saw fail.
+        names: Vec<String>,
+    },
+    /// Ask the code host to run these failed checks again on the same commit, once: they
+    /// may be flaky.
+    RerunChecks {
+        /// The squad.
+        squad: SquadId,
+        /// The checks as read.
+        checks: Vec<CheckReport>,
+    },
+    /// Run the Developer (and QA for test files) on the required checks failing on the
+    /// head: their output and logs.
+    FixChecks {
+        /// The squad.
+        squad: SquadId,
+        /// The CI-fix round, from 1.
+        round: u32,
+    },
     /// Merge the PR with the head SHA as a guard (or find it already merged).
     Merge {
         /// The squad.
@@ -126,6 +151,9 @@ impl Command {
             Command::Review { .. } => "review",
             Command::Fix { .. } => "fix",
             Command::EvaluateGate { .. } => "evaluate-gate",
+            Command::ReadChecks { .. } => "read-checks",
+            Command::RerunChecks { .. } => "rerun-checks",
+            Command::FixChecks { .. } => "fix-checks",
             Command::Merge { .. } => "merge",
             Command::Retry { .. } => "retry",
             Command::StopWork { .. } => "stop-work",
@@ -146,6 +174,9 @@ impl Command {
             | Command::Review { squad, .. }
             | Command::Fix { squad, .. }
             | Command::EvaluateGate { squad }
+            | Command::ReadChecks { squad, .. }
+            | Command::RerunChecks { squad, .. }
+            | Command::FixChecks { squad, .. }
             | Command::Merge { squad }
             | Command::Retry { squad, .. }
             | Command::StopWork { squad }

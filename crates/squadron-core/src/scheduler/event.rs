@@ -6,7 +6,7 @@ use crate::domain::{
 };
 use crate::gate::{CommitSha, GateDecision, GateTarget};
 use crate::merge_queue::{MergeLane, RebaseReason};
-use crate::ports::Confidence;
+use crate::ports::{CheckReport, Confidence};
 
 /// One squad as admitted into a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +79,25 @@ pub enum MergeRejection {
     HeadMoved,
     /// Refused for a reason automation cannot fix (branch protection, permissions).
     Refused(String),
+}
+
+/// A required check that failed on the PR's head, with the same check on the base branch's
+/// head (`None` when it never reported there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedCheck {
+    /// Its latest run on the PR's head.
+    pub head: CheckReport,
+    /// Its latest run on the base branch's head.
+    pub base: Option<CheckReport>,
+}
+
+/// A check the code host would not run again (a commit status, missing permissions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedRerun {
+    /// The check.
+    pub check: String,
+    /// Why, as the host said it.
+    pub reason: String,
 }
 
 /// What a budget overrun applies to.
@@ -172,6 +191,29 @@ pub enum Event {
         /// The gate's answer.
         decision: GateDecision,
     },
+    /// The failed required checks were read on the head and on the base's head (answers
+    /// `ReadChecks`); checks that passed meanwhile are left out.
+    ChecksRead {
+        /// The squad.
+        squad: SquadId,
+        /// The checks still failing.
+        failed: Vec<FailedCheck>,
+    },
+    /// The code host was asked to run the suspected flaky checks again (answers
+    /// `RerunChecks`).
+    ChecksRerun {
+        /// The squad.
+        squad: SquadId,
+        /// The checks that could not be run again, and why; empty when every one was.
+        refused: Vec<RefusedRerun>,
+    },
+    /// Developer (and QA) committed fixes for the failing checks (answers `FixChecks`).
+    ChecksFixed {
+        /// The squad.
+        squad: SquadId,
+        /// The CI-fix round.
+        round: u32,
+    },
     /// The PR merged (answers `Merge`).
     Merged {
         /// The squad.
@@ -247,6 +289,9 @@ impl Event {
             Event::ReviewsCompleted { .. } => "reviews-completed",
             Event::Fixed { .. } => "fixed",
             Event::GateDecided { .. } => "gate-decided",
+            Event::ChecksRead { .. } => "checks-read",
+            Event::ChecksRerun { .. } => "checks-rerun",
+            Event::ChecksFixed { .. } => "checks-fixed",
             Event::Merged { .. } => "merged",
             Event::MergeRejected { .. } => "merge-rejected",
             Event::RebaseRequired { .. } => "rebase-required",

@@ -17,6 +17,10 @@ use crate::domain::{
 use crate::gate::{CommitSha, GateBlocker, GateDecision, GateTarget};
 use crate::merge_queue::{MergeAttempt, MergeLane, MergeQueue, QueuedMerge, RebaseReason};
 
+mod checks;
+
+use checks::{CiMemory, DEFAULT_CHECK_REPORT_WAIT};
+
 /// The scheduler's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerConfig {
@@ -40,6 +44,12 @@ pub struct SchedulerConfig {
     pub gate_wait_limit: Duration,
     /// How failed steps are tried again.
     pub retry: RetryPolicy,
+    /// CI-fix rounds a squad gets for required checks that fail because of its PR, counted
+    /// apart from review rounds; then it needs a person.
+    pub ci_fix_rounds: u32,
+    /// How long the gate waits for a required check that never reported on the head
+    /// before naming it to a person.
+    pub check_report_wait: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -52,6 +62,8 @@ impl Default for SchedulerConfig {
             mergeability_rechecks: 4,
             gate_wait_limit: Duration::from_secs(60 * 60),
             retry: RetryPolicy::default(),
+            ci_fix_rounds: 2,
+            check_report_wait: DEFAULT_CHECK_REPORT_WAIT,
         }
     }
 }
@@ -136,6 +148,8 @@ struct SquadState {
     work: Option<Command>,
     /// Failed attempts of `work` so far.
     failures: u32,
+    /// Its red checks: CI-fix rounds and re-runs asked for.
+    ci: CiMemory,
 }
 
 #[derive(Debug)]
@@ -324,6 +338,30 @@ impl Scheduler {
                     self.squads[i].gate.head = Some(head);
                     self.gate_decided(i, decision, now, &mut out);
                 }
+            }
+            Event::ChecksRead { squad, failed } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Approved)?;
+                self.checks_read(i, failed, now, &mut out);
+            }
+            Event::ChecksRerun { squad, refused } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Approved)?;
+                self.checks_rerun(i, refused, now, &mut out);
+            }
+            Event::ChecksFixed { squad, round } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::FixingChecks)?;
+                let current = self.ci_round(i);
+                if round != current {
+                    let state = &self.squads[i];
+                    return Err(Refusal::StaleRound {
+                        squad: state.id.clone(),
+                        issue: state.issue.clone(),
+                        round: current,
+                        reported: round,
+                        event: name,
+                    });
+                }
+                // The fix is verified and pushed, then both reviewers review the new head.
+                self.enter(i, Phase::Verifying, now, &mut out);
             }
             Event::Merged { squad, sha } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
@@ -527,6 +565,7 @@ impl Scheduler {
                 merge_sha: None,
                 work: None,
                 failures: 0,
+                ci: CiMemory::default(),
             });
         }
         for skip in skipped {
@@ -546,6 +585,7 @@ impl Scheduler {
                 merge_sha: None,
                 work: None,
                 failures: 0,
+                ci: CiMemory::default(),
             });
         }
         let squads = (first..self.squads.len()).collect();
@@ -746,8 +786,17 @@ impl Scheduler {
                     | GateBlocker::VerdictStatusMissing { .. }
             )
         };
+        if self.read_failed_checks(i, blockers, passes_in_time, now, out) {
+            return;
+        }
         if blockers.iter().all(passes_in_time) {
-            let since = *gate.since.get_or_insert(now);
+            let since = *self.squads[i].gate.since.get_or_insert(now);
+            if let Some(reason) = self.never_reported_reason(blockers, since, now) {
+                self.end(i, Phase::NeedsHuman(reason), false, now, out);
+                return;
+            }
+            let missing_deadline = self.missing_check_deadline(blockers, since, now);
+            let gate = &mut self.squads[i].gate;
             if now.since(since) >= self.config.gate_wait_limit {
                 let reason = format!(
                     "the merge gate kept waiting for {} minutes ({decision}): check the PR",
@@ -767,7 +816,9 @@ impl Scheduler {
             if reask {
                 self.read_gate(i, out);
             } else {
-                gate.ask_at = Some(now + delay);
+                // A missing check is named on time, not at the next usual read.
+                let usual = now + delay;
+                gate.ask_at = Some(missing_deadline.filter(|at| *at < usual).unwrap_or(usual));
             }
         } else if blockers
             .iter()
@@ -884,6 +935,7 @@ impl Scheduler {
     /// then reviewed again, in the same round: no reviewer asked for the rebase, so it does not
     /// bring the squad closer to the round cap.
     fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
+        self.forget_reruns(i);
         self.move_to(i, Phase::Verifying, now, out);
         let command = Command::Verify {
             squad: self.squads[i].id.clone(),
@@ -1113,6 +1165,10 @@ fn resume_command(squad: &SquadState) -> Option<Command> {
         Phase::Fixing => Command::Fix {
             squad: id,
             round: squad.round,
+        },
+        Phase::FixingChecks => Command::FixChecks {
+            squad: id,
+            round: squad.ci.rounds.max(1),
         },
         Phase::Approved => Command::EvaluateGate { squad: id },
         Phase::Merging => Command::Merge { squad: id },

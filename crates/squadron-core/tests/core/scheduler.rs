@@ -97,6 +97,14 @@ fn show(commands: &[Command]) -> Vec<String> {
             Command::Review { squad, round } => format!("review {squad} r{round}"),
             Command::Fix { squad, round } => format!("fix {squad} r{round}"),
             Command::EvaluateGate { squad } => format!("gate {squad}"),
+            Command::ReadChecks { squad, names } => {
+                format!("read-checks {squad} {}", names.join(","))
+            }
+            Command::RerunChecks { squad, checks } => {
+                let names: Vec<&str> = checks.iter().map(|check| check.name.as_str()).collect();
+                format!("rerun-checks {squad} {}", names.join(","))
+            }
+            Command::FixChecks { squad, round } => format!("fix-checks {squad} r{round}"),
             Command::Merge { squad } => format!("merge {squad}"),
             Command::Retry {
                 squad,
@@ -296,6 +304,8 @@ const WORKING: [&str; 10] = [
     "approved",
     "merging",
 ];
+
+mod ci;
 
 mod transitions {
     use super::*;

@@ -4,7 +4,7 @@
 use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
-use super::{diagnose, fix, gate, implement, merge, open_pr, prepare, review, verify};
+use super::{checks, diagnose, fix, gate, implement, merge, open_pr, prepare, review, verify};
 use crate::outcome::Outcome;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
@@ -21,6 +21,9 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::Review { round, .. } => review::review(shared, ctx, round).await,
         Command::Fix { round, .. } => fix::fix(shared, ctx, round).await,
         Command::EvaluateGate { .. } => gate::evaluate_gate(shared, ctx).await,
+        Command::ReadChecks { names, .. } => checks::read_checks(shared, ctx, names).await,
+        Command::RerunChecks { checks, .. } => checks::rerun_checks(shared, ctx, checks).await,
+        Command::FixChecks { round, .. } => checks::fix_checks(shared, ctx, round).await,
         Command::Merge { .. } => merge::merge(shared, ctx).await,
         Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
         Command::RecordPhase { .. }

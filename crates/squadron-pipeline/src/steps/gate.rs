@@ -3,7 +3,7 @@
 //! when to read again and hands out the merge lane.
 
 use squadron_core::StepFailure;
-use squadron_core::gate::{GateDecision, GatePolicy, MergeGate, PullRequestState};
+use squadron_core::gate::{CommitSha, GateDecision, GatePolicy, MergeGate, PullRequestState};
 use squadron_core::merge_queue::{BaseRelation, RebaseReason, RecheckVerdict};
 use squadron_core::scheduler::Event;
 
@@ -60,6 +60,7 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         log_events::gate_decided(shared, &ctx.squad, name, &reasons, Some(&head)).await;
         return decided(head, decision);
     }
+    record_flaky_checks(shared, ctx, &head).await;
     let contains_base_tip = shared
         .services
         .workspaces
@@ -99,6 +100,34 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
             reason,
         })]),
         RecheckVerdict::AskAgain => decided(head, GateDecision::AskAgainShortly),
+    }
+}
+
+/// Checks the squad asked to run again on `head` pass now (the gate let the PR through):
+/// each counts once as a flaky check. The squad's event log is the memory, so a restart in
+/// between loses nothing.
+async fn record_flaky_checks(shared: &Shared, ctx: &SquadCtx, head: &CommitSha) {
+    let events = match shared.services.store.events(&ctx.squad).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(squad = %ctx.squad, %error, "could not read the event log to count flaky checks");
+            return;
+        }
+    };
+    let of_head = |kind: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event.kind == kind)
+            .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
+            .filter(|payload| payload["sha"].as_str() == Some(head.as_str()))
+            .filter_map(|payload| payload["check"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let recorded = of_head(log_events::FLAKY_CHECK);
+    let mut rerun = of_head(log_events::CHECK_RERUN);
+    rerun.dedup();
+    for check in rerun.iter().filter(|check| !recorded.contains(check)) {
+        log_events::flaky_check(shared, &ctx.squad, check, head).await;
     }
 }
 

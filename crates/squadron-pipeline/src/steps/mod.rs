@@ -2,6 +2,7 @@
 //! the scheduler re-issues the command of a squad's recorded phase) and reporting its
 //! outcome as runtime [`Outcome`](crate::outcome::Outcome)s.
 
+mod checks;
 mod clean_up;
 mod diagnose;
 mod dispatch;

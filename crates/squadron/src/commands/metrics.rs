@@ -301,6 +301,7 @@ mod tests {
             time_to_restore: None,
             reverted_at: None,
             blames: Vec::new(),
+            flaky_checks: 0,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, compact_tokens, now, rfc3339};
 use crate::progress::{Look, wrap};
-use squadron::labels::{gate_hold, waits_for};
+use squadron::labels::{flaky_checks, gate_hold, waits_for};
 
 /// What a store without runs shows.
 const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
@@ -46,16 +46,17 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
 async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     let (runs, squads) = read(store, args.run.as_deref()).await?;
     let gates = gate_holds(store, &squads).await;
+    let flaky = flaky_of(store, &squads).await;
     let (daemons, runtime) = read_daemons(store).await?;
     if args.json {
-        let mut status = status_json(&runs, &squads);
+        let mut status = status_json(&runs, &squads, &flaky);
         status["daemons"] = daemons_json(&daemons, runtime.as_ref(), now());
         crate::output::println(&format!("{status:#}"))?;
     } else {
         let width = Look::of_stdout().width();
         crate::output::print(&format!(
             "{}{}",
-            status_text(&runs, &squads, &gates, now(), width),
+            status_text(&runs, &squads, &gates, &flaky, now(), width),
             daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
     }
@@ -93,12 +94,13 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
     loop {
         let (runs, squads) = read(store, args.run.as_deref()).await?;
         let gates = gate_holds(store, &squads).await;
+        let flaky = flaky_of(store, &squads).await;
         let (daemons, runtime) = read_daemons(store).await?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
             "\x1b[2J\x1b[H{}{}",
-            status_text(&runs, &squads, &gates, now(), width),
+            status_text(&runs, &squads, &gates, &flaky, now(), width),
             daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -129,10 +131,28 @@ async fn gate_holds(store: &SqlStore, squads: &[SquadOverview]) -> HashMap<Squad
     holds
 }
 
+/// The checks that were flaky for each squad that had any, from its event log.
+async fn flaky_of(store: &SqlStore, squads: &[SquadOverview]) -> HashMap<SquadId, Vec<String>> {
+    let mut flaky = HashMap::new();
+    for overview in squads {
+        let squad = &overview.record.squad;
+        // A failed read leaves the note out: the table still shows the squad.
+        let Ok(events) = store.events(&squad.id).await else {
+            continue;
+        };
+        let checks = flaky_checks(&events);
+        if !checks.is_empty() {
+            flaky.insert(squad.id.clone(), checks);
+        }
+    }
+    flaky
+}
+
 fn status_text(
     runs: &[RunRecord],
     squads: &[SquadOverview],
     gates: &HashMap<SquadId, String>,
+    flaky: &HashMap<SquadId, Vec<String>>,
     now: Timestamp,
     width: Option<usize>,
 ) -> String {
@@ -145,11 +165,24 @@ fn status_text(
             .iter()
             .filter(|overview| overview.record.squad.run_id == run.run.id)
             .collect();
+        let flaky_count: usize = of_run
+            .iter()
+            .filter_map(|overview| flaky.get(&overview.record.squad.id))
+            .map(Vec::len)
+            .sum();
+        let mut heading = run_heading(run, &of_run, now);
+        if flaky_count > 0 {
+            heading.push_str(&format!(
+                " · {flaky_count} flaky check{}",
+                if flaky_count == 1 { "" } else { "s" }
+            ));
+        }
         text.push_str(&format!(
-            "{}\n{}\n{}\n",
-            wrap(&run_heading(run, &of_run, now), width, 2),
+            "{}\n{}\n{}{}\n",
+            wrap(&heading, width, 2),
             squad_table(&of_run, now, width),
-            details(&of_run, gates, width)
+            details(&of_run, gates, width),
+            flaky_details(&of_run, flaky, width)
         ));
     }
     text
@@ -227,6 +260,28 @@ fn details(
         };
         text.push_str(&wrap(&line, width, 2));
         text.push('\n');
+    }
+    text
+}
+
+/// One line per squad whose checks were flaky: which, on which commit.
+fn flaky_details(
+    squads: &[&SquadOverview],
+    flaky: &HashMap<SquadId, Vec<String>>,
+    width: Option<usize>,
+) -> String {
+    let mut text = String::new();
+    for overview in squads {
+        let squad = &overview.record.squad;
+        if let Some(checks) = flaky.get(&squad.id) {
+            let line = format!(
+                "{} flaky: {} (failed, then passed when run again)",
+                squad.issue,
+                checks.join(", ")
+            );
+            text.push_str(&wrap(&line, width, 2));
+            text.push('\n');
+        }
     }
     text
 }
@@ -327,14 +382,27 @@ fn daemons_json(daemons: &[DaemonRecord], runtime: Option<&Lease>, now: Timestam
         .collect()
 }
 
-fn status_json(runs: &[RunRecord], squads: &[SquadOverview]) -> Value {
+fn status_json(
+    runs: &[RunRecord],
+    squads: &[SquadOverview],
+    flaky: &HashMap<SquadId, Vec<String>>,
+) -> Value {
     let runs: Vec<Value> = runs
         .iter()
         .map(|record| {
             let squads: Vec<Value> = squads
                 .iter()
                 .filter(|overview| overview.record.squad.run_id == record.run.id)
-                .map(squad_json)
+                .map(|overview| {
+                    let mut value = squad_json(overview);
+                    value["flaky_checks"] = json!(
+                        flaky
+                            .get(&overview.record.squad.id)
+                            .cloned()
+                            .unwrap_or_default()
+                    );
+                    value
+                })
                 .collect();
             json!({
                 "id": record.run.id.as_str(),

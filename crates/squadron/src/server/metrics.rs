@@ -18,7 +18,7 @@ use super::state::AppState;
 
 /// Every phase name, so each series exists (at 0) before its first squad: dashboards and
 /// alerts then see a 0 rather than a missing series.
-const PHASES: [&str; 15] = [
+const PHASES: [&str; 16] = [
     "queued",
     "preparing",
     "diagnosing",
@@ -27,6 +27,7 @@ const PHASES: [&str; 15] = [
     "pr-open",
     "reviewing",
     "fixing",
+    "fixing-checks",
     "approved",
     "merging",
     "merged",
@@ -153,7 +154,7 @@ fn delivery(out: &mut String, snapshot: &MetricsSnapshot) {
         "Time from a bug fix's trigger to its merge.",
         &total.restore_times,
     );
-    let simple: [(&str, &str, &str, Figure); 6] = [
+    let simple: [(&str, &str, &str, Figure); 7] = [
         (
             "squadron_merges_per_day",
             "gauge",
@@ -189,6 +190,12 @@ fn delivery(out: &mut String, snapshot: &MetricsSnapshot) {
             "counter",
             "Review rounds of merged squads' PRs.",
             |f| f.review_rounds.to_string(),
+        ),
+        (
+            "squadron_flaky_checks_total",
+            "counter",
+            "Required checks of merged squads' PRs that failed, then passed when run again on the same commit.",
+            |f| f.flaky_checks.to_string(),
         ),
     ];
     for (name, kind, help, value) in simple {
