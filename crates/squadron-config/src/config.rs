@@ -408,6 +408,10 @@ pub struct SandboxConfig {
     pub command_timeout_secs: u64,
     /// Most bytes of output kept.
     pub output_cap_bytes: u64,
+    /// Most processes a command's user may have at once; 0: no limit.
+    pub max_processes: u64,
+    /// Most address space one process of a command may map, in MiB; 0: no limit.
+    pub max_memory_mib: u64,
 }
 
 /// Which runner confines agents' commands.

@@ -56,6 +56,8 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("sandbox", &["mode"], Kind::Text),
     ("sandbox", &["command_timeout_secs"], Kind::Integer),
     ("sandbox", &["output_cap_bytes"], Kind::Integer),
+    ("sandbox", &["max_processes"], Kind::Integer),
+    ("sandbox", &["max_memory_mib"], Kind::Integer),
     ("store", &["database_url"], Kind::Text),
     ("store", &["sqlite_path"], Kind::Text),
     ("store", &["data_dir"], Kind::Text),

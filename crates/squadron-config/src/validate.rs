@@ -252,6 +252,22 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
         1024,
         64 * 1024 * 1024,
     )?;
+    if sandbox.max_processes != 0 {
+        check.range(
+            &["sandbox", "max_processes"],
+            sandbox.max_processes,
+            64,
+            4_194_304,
+        )?;
+    }
+    if sandbox.max_memory_mib != 0 {
+        check.range(
+            &["sandbox", "max_memory_mib"],
+            sandbox.max_memory_mib,
+            256,
+            16 * 1024 * 1024,
+        )?;
+    }
 
     if let Some(url) = &config.store.database_url {
         let url = url.expose();

@@ -706,6 +706,39 @@ mod tests {
     }
 
     #[test]
+    fn nofollow_reads_take_only_the_regular_file_at_the_path_itself() {
+        let (dir, worktree) = worktree();
+        assert_eq!(
+            worktree.read_nofollow_blocking("src/lib.rs", 1024).unwrap(),
+            b"fn main() {}\n"
+        );
+        // A link to a file inside is not followed either: git would commit the link.
+        std::os::unix::fs::symlink("lib.rs", root_path(&dir, "src/alias.rs")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", root_path(&dir, "out.rs")).unwrap();
+        std::os::unix::fs::symlink("/etc", root_path(&dir, "etc")).unwrap();
+        nix::unistd::mkfifo(
+            &root_path(&dir, "pipe"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        for (path, kind) in [
+            ("src/alias.rs", "a symlink"),
+            ("out.rs", "a symlink"),
+            ("pipe", "a FIFO"),
+        ] {
+            let error = worktree.read_nofollow_blocking(path, 1024).unwrap_err();
+            assert!(
+                matches!(error, FileError::NotRegular { kind: found, .. } if found == kind),
+                "{path}: {error}"
+            );
+        }
+        let error = worktree
+            .read_nofollow_blocking("etc/hostname", 1024)
+            .unwrap_err();
+        assert!(matches!(error, FileError::ThroughSymlink { .. }), "{error}");
+    }
+
+    #[test]
     fn a_file_larger_than_the_cap_is_refused_before_it_is_read() {
         let (dir, worktree) = worktree();
         let big = File::create(root_path(&dir, "big.bin")).unwrap();

@@ -183,10 +183,9 @@ pub async fn after_write(workspace: &SquadWorkspace, written: &[String]) -> Stri
                 } else {
                     format.clone()
                 };
-                let absolute = workspace.worktree.root().join(file);
-                let before = read_regular(&absolute);
+                let before = read_regular(workspace, file).await;
                 report.push_str(&run_guardrail(workspace, "formatter", &line).await.0);
-                if before.is_some() && read_regular(&absolute) != before {
+                if before.is_some() && read_regular(workspace, file).await != before {
                     report.push_str(&format!(
                         "The formatter changed `{file}`: read it again before you edit it.\n"
                     ));
@@ -263,20 +262,14 @@ pub async fn lint_before_finish(workspace: &SquadWorkspace) -> Option<LintReport
 }
 
 /// The file's bytes when it is a regular file (never a symlink or a FIFO a command left in
-/// its place), at most the read-file cap.
-fn read_regular(path: &std::path::Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(crate::file_tools::READ_CAP as u64 * 10)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(bytes)
+/// its place), at most ten times the read-file cap: opened relative to the worktree's
+/// directory handle, following no symlink, without blocking, never by a name checked first.
+async fn read_regular(workspace: &SquadWorkspace, file: &str) -> Option<Vec<u8>> {
+    workspace
+        .worktree
+        .read_nofollow(file, crate::file_tools::READ_CAP as u64 * 10)
+        .await
+        .ok()
 }
 
 /// The head and the tail of `text` within `cap` bytes, saying how much was left out.

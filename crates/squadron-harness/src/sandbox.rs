@@ -1,11 +1,14 @@
 //! Sandboxed execution of commands inside a worktree: bubblewrap when it works, otherwise a
 //! restricted runner.
 //!
-//! With bubblewrap the system is mounted read-only, only the worktree and a private `/tmp`
-//! are writable, there is no network, and the command runs in its own PID namespace that
-//! dies with the harness. Both runners clear the environment down to an allow-list (never a
-//! variable whose name looks like a credential), confine the working directory, enforce a
-//! wall-clock limit that kills the whole process tree, and cap the output kept.
+//! With bubblewrap commands see only the system's programs, libraries and configuration
+//! (read-only), the declared toolchains and caches, the worktree and a private `/tmp`
+//! (writable); there is no network, and the command runs in its own PID namespace that dies
+//! with the harness. The restricted runner gives the command a PID namespace of its own too
+//! where the host allows it. Both runners clear the environment down to an allow-list (never
+//! a variable whose name looks like a credential), confine the working directory, limit
+//! process count and memory, enforce a wall-clock limit that kills the whole process tree,
+//! and cap the output kept.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,7 +73,20 @@ pub struct SandboxSettings {
     pub writable_mounts: Vec<PathBuf>,
     /// Files inside the mounts that commands see empty (registry credentials).
     pub masked: Vec<PathBuf>,
+    /// Most processes a command's user may have at once (`RLIMIT_NPROC`), so that a fork
+    /// bomb stops there; `None`: no limit. Not enforced for a daemon running as root.
+    pub max_processes: Option<u64>,
+    /// Most address space one process of a command may map (`RLIMIT_AS`), so that a runaway
+    /// allocation fails inside the command instead of starving the host; `None`: no limit.
+    pub max_memory_bytes: Option<u64>,
 }
+
+/// Processes a command may have at once unless configured otherwise.
+pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
+
+/// Address space one process of a command may map unless configured otherwise: room for a
+/// compiler or a JavaScript engine's reservations, not for a runaway allocation.
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 impl SandboxSettings {
     /// Settings with a ten-minute limit, a 64 KiB output cap, and `PATH`, `LANG` defaults.
@@ -88,6 +104,8 @@ impl SandboxSettings {
             read_only_mounts: Vec::new(),
             writable_mounts: Vec::new(),
             masked: Vec::new(),
+            max_processes: Some(DEFAULT_MAX_PROCESSES),
+            max_memory_bytes: Some(DEFAULT_MAX_MEMORY_BYTES),
         }
     }
 
@@ -292,6 +310,11 @@ pub struct Sandbox {
     kind: SandboxKind,
     settings: SandboxSettings,
     bwrap: Option<PathBuf>,
+    /// `prlimit`, which sets the process-count and memory limits; `None` when not found.
+    limiter: Option<PathBuf>,
+    /// The restricted runner's own PID namespace (`unshare …`), empty where the host has
+    /// none to give.
+    isolation: Vec<String>,
     warning: Option<String>,
 }
 
@@ -303,18 +326,22 @@ impl Sandbox {
     /// Picks the runner for `settings.mode`, probing bubblewrap with a trivial run so that a
     /// host without user namespaces is detected now rather than at the first command.
     pub async fn detect(settings: SandboxSettings) -> Result<Self, SandboxError> {
-        let restricted = |settings: SandboxSettings, warning: String| {
-            tracing::warn!(sandbox = "restricted", "{warning}");
-            Sandbox {
-                kind: SandboxKind::Restricted,
-                settings,
-                bwrap: None,
-                warning: Some(warning),
-            }
+        let limiter = find_program(Path::new("prlimit"), settings.path_env());
+        let limits_note = if limiter.is_none()
+            && (settings.max_processes.is_some() || settings.max_memory_bytes.is_some())
+        {
+            tracing::warn!(
+                "`prlimit` (util-linux) is not on the commands' PATH: commands run without process and memory limits"
+            );
+            "; `prlimit` (util-linux) was not found, so commands run without process and memory limits"
+        } else {
+            ""
         };
         if settings.mode == SandboxMode::Restricted {
-            let warning = "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network".to_owned();
-            return Ok(restricted(settings, warning));
+            let warning = format!(
+                "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network{limits_note}"
+            );
+            return Ok(Self::restricted(settings, limiter, warning).await);
         }
         let probe = match find_program(&settings.bwrap_program, settings.path_env()) {
             None => Err(SandboxError::BubblewrapMissing {
@@ -328,15 +355,52 @@ impl Sandbox {
                 kind: SandboxKind::Bubblewrap,
                 settings,
                 bwrap: Some(bwrap),
-                warning: None,
+                limiter,
+                isolation: Vec::new(),
+                warning: (!limits_note.is_empty())
+                    .then(|| limits_note.trim_start_matches("; ").to_owned()),
             }),
             (Err(error), SandboxMode::Bubblewrap) => Err(error),
             (Err(error), _) => {
                 let warning = format!(
-                    "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network"
+                    "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network{limits_note}"
                 );
-                Ok(restricted(settings, warning))
+                Ok(Self::restricted(settings, limiter, warning).await)
             }
+        }
+    }
+
+    /// The restricted runner, with a PID namespace of its own for each command where the
+    /// host allows one.
+    async fn restricted(
+        settings: SandboxSettings,
+        limiter: Option<PathBuf>,
+        mut warning: String,
+    ) -> Sandbox {
+        let isolation = match find_program(Path::new("unshare"), settings.path_env()) {
+            Some(unshare) => {
+                let prefix = pid_namespace_args(&unshare);
+                match probe_prefix(&prefix, &settings).await {
+                    Ok(()) => prefix,
+                    Err(why) => {
+                        warning.push_str(&format!("; commands get no PID namespace of their own ({why}), so a process that leaves its process group outlives the command"));
+                        Vec::new()
+                    }
+                }
+            }
+            None => {
+                warning.push_str("; `unshare` (util-linux) was not found, so a process that leaves its process group outlives the command");
+                Vec::new()
+            }
+        };
+        tracing::warn!(sandbox = "restricted", "{warning}");
+        Sandbox {
+            kind: SandboxKind::Restricted,
+            settings,
+            bwrap: None,
+            limiter,
+            isolation,
+            warning: Some(warning),
         }
     }
 
@@ -362,6 +426,8 @@ impl Sandbox {
             kind: self.kind,
             settings,
             bwrap: self.bwrap.clone(),
+            limiter: self.limiter.clone(),
+            isolation: self.isolation.clone(),
             warning: self.warning.clone(),
         }
     }
@@ -405,6 +471,11 @@ impl Sandbox {
         let Some(program) = argv.first().cloned() else {
             return Err(SandboxError::EmptyCommand);
         };
+        let limits = self
+            .limiter
+            .as_deref()
+            .map(|limiter| limit_args(limiter, &self.settings))
+            .unwrap_or_default();
         let private_tmp = tempfile::Builder::new()
             .prefix("squadron-cmd-")
             .tempdir()
@@ -415,14 +486,18 @@ impl Sandbox {
                 process
                     .args(bubblewrap_args(worktree, &self.settings, access, network))
                     .arg("--")
+                    .args(&limits)
                     .args(&argv);
                 // Bubblewrap itself gets only PATH: the sandbox's env is set with --setenv.
                 process.env_clear().env("PATH", self.settings.path_env());
                 process
             }
             _ => {
-                let mut process = Command::new(&program);
-                process.args(&argv[1..]);
+                let mut full = self.isolation.clone();
+                full.extend(limits);
+                full.extend(argv.iter().cloned());
+                let mut process = Command::new(&full[0]);
+                process.args(&full[1..]);
                 process.env_clear().envs(allowed_env(&self.settings));
                 process
                     .env("HOME", private_tmp.path())
@@ -449,19 +524,36 @@ fn bubblewrap_args(
     network: Network,
 ) -> Vec<String> {
     let worktree = worktree.display().to_string();
-    let mut args: Vec<String> = [
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    // Only what commands need: the system's programs, libraries and configuration, then
+    // (below) the declared toolchains, caches and the worktree. The rest of the host (the
+    // daemon's store and data, other squads' worktrees, home directories) is not there.
+    let mut args: Vec<String> = Vec::new();
+    for dir in SYSTEM_DIRS {
+        let path = Path::new(dir);
+        match path.symlink_metadata() {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(path) {
+                    args.extend([
+                        "--symlink".to_owned(),
+                        target.display().to_string(),
+                        (*dir).to_owned(),
+                    ]);
+                }
+            }
+            Ok(meta) if meta.is_dir() => {
+                args.extend(["--ro-bind".to_owned(), (*dir).to_owned(), (*dir).to_owned()]);
+            }
+            _ => {}
+        }
+    }
+    args.extend(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"].map(str::to_owned));
+    // The directories on the commands' `PATH` are declared toolchain paths too.
+    for dir in settings.path_env().split(':') {
+        let path = Path::new(dir);
+        if path.is_absolute() && !SYSTEM_DIRS.iter().any(|system| path.starts_with(system)) {
+            args.extend(["--ro-bind-try".to_owned(), dir.to_owned(), dir.to_owned()]);
+        }
+    }
     // After the tmpfs, so that a toolchain, cache or worktree under /tmp is visible again;
     // `-try` skips a toolchain path that disappeared. The worktree comes after the mounts,
     // so no mount can cover it, and masks come last, over what the mounts expose.
@@ -519,6 +611,73 @@ fn bubblewrap_args(
     args.extend(["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"].map(str::to_owned));
     args.extend(["--chdir".to_owned(), worktree]);
     args
+}
+
+/// Host directories bound read-only (or recreated as the symlinks they are) in every
+/// bubblewrap sandbox: programs, libraries and system configuration.
+const SYSTEM_DIRS: [&str; 8] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+
+/// `prlimit` arguments that put the limits of `settings` on the command (and what it
+/// starts), ending with `--`; empty when there are none to set.
+fn limit_args(limiter: &Path, settings: &SandboxSettings) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(processes) = settings.max_processes {
+        args.push(format!("--nproc={processes}"));
+    }
+    if let Some(memory) = settings.max_memory_bytes {
+        args.push(format!("--as={memory}"));
+    }
+    if args.is_empty() {
+        return args;
+    }
+    args.insert(0, limiter.display().to_string());
+    args.push("--".to_owned());
+    args
+}
+
+/// `unshare` arguments that run the restricted runner's command as the first process of
+/// its own PID namespace (in a user namespace of its own when the daemon is not root),
+/// ending with `--`. When that process ends, the kernel ends every process it left behind,
+/// those that called `setsid` to leave its process group included, which `killpg` alone
+/// cannot reach; `--kill-child` ends it when `unshare` is killed (the time limit).
+fn pid_namespace_args(unshare: &Path) -> Vec<String> {
+    let mut args = vec![unshare.display().to_string()];
+    // `/proc/self` belongs to the process's effective user.
+    let root = std::fs::metadata("/proc/self")
+        .is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
+    if !root {
+        args.extend(["--user", "--map-current-user"].map(str::to_owned));
+    }
+    args.extend(["--pid", "--fork", "--kill-child", "--"].map(str::to_owned));
+    args
+}
+
+/// Runs `true` under `prefix` (the restricted runner's PID namespace) to learn whether this
+/// host allows it.
+async fn probe_prefix(prefix: &[String], settings: &SandboxSettings) -> Result<(), String> {
+    let Some((program, args)) = prefix.split_first() else {
+        return Ok(());
+    };
+    let mut process = Command::new(program);
+    process
+        .args(args)
+        .arg("true")
+        .env_clear()
+        .env("PATH", settings.path_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut probe_settings = settings.clone();
+    probe_settings.timeout = Duration::from_secs(10);
+    match run_limited(process, program, &probe_settings).await {
+        Ok(output) if output.success() => Ok(()),
+        Ok(output) => Err(output.stderr.trim().to_owned()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// The allow-listed variables, with any credential-like name dropped once more in case the

@@ -476,6 +476,10 @@ pub async fn build_pipeline_reporting(
     sandbox_settings.timeout = Duration::from_secs(config.sandbox.command_timeout_secs);
     sandbox_settings.output_cap =
         usize::try_from(config.sandbox.output_cap_bytes).unwrap_or(usize::MAX);
+    sandbox_settings.max_processes =
+        (config.sandbox.max_processes != 0).then_some(config.sandbox.max_processes);
+    sandbox_settings.max_memory_bytes = (config.sandbox.max_memory_mib != 0)
+        .then(|| config.sandbox.max_memory_mib.saturating_mul(1024 * 1024));
     let sandbox = Sandbox::detect(sandbox_settings).await.map_err(|error| {
         CliError::config(format!(
             "failed to set up the sandbox: {}",

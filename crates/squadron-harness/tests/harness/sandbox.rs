@@ -220,7 +220,7 @@ async fn assert_tree_killed_on_timeout(mode: SandboxMode) {
     let mut settings = SandboxSettings::new(mode);
     settings.timeout = Duration::from_millis(500);
     let sandbox = Sandbox::detect(settings).await.unwrap();
-    let script = "sleep 30 & echo $! > child.pid; echo started; wait";
+    let script = "(sleep 1; echo late > late.txt) & echo started; wait";
     let output = sandbox
         .run(repo.path(), &SandboxCommand::Shell(script.to_owned()))
         .await
@@ -229,20 +229,100 @@ async fn assert_tree_killed_on_timeout(mode: SandboxMode) {
     assert!(output.elapsed < Duration::from_secs(10), "{output:?}");
     assert!(output.render().contains("killed after the time limit"));
     assert_eq!(output.stdout.trim(), "started");
-    if mode == SandboxMode::Restricted {
-        // The grandchild shares the host's PID namespace here, so it can be checked directly.
-        let pid = std::fs::read_to_string(repo.path().join("child.pid")).unwrap();
-        let stat = format!("/proc/{}/stat", pid.trim());
-        let mut dead = false;
-        for _ in 0..200 {
-            dead = std::fs::read_to_string(&stat).map_or(true, |stat| stat.contains(") Z "));
-            if dead {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(dead, "the background child outlived the timeout");
-    }
+    assert_nothing_written_later(repo.path(), "the background child outlived the timeout").await;
+}
+
+/// Waits past the moment a left-over process of the test commands would write `late.txt`
+/// (they wait one second), and fails if one did.
+async fn assert_nothing_written_later(root: &std::path::Path, what: &str) {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!root.join("late.txt").exists(), "{what}");
+}
+
+async fn assert_daemonized_children_die_with_the_command(mode: SandboxMode) {
+    let repo = repository();
+    let sandbox = Sandbox::detect(SandboxSettings::new(mode)).await.unwrap();
+    // A child that leaves the command's process group and session, then writes once the
+    // command is long over.
+    let script =
+        "setsid sh -c 'sleep 1; echo late > late.txt' </dev/null >/dev/null 2>&1 & echo started";
+    let output = sandbox
+        .run(repo.path(), &SandboxCommand::Shell(script.to_owned()))
+        .await
+        .unwrap();
+    assert!(output.success(), "{output:?}");
+    assert_eq!(output.stdout.trim(), "started");
+    assert_nothing_written_later(repo.path(), "a daemonized child outlived its command").await;
+}
+
+#[tokio::test]
+async fn daemonized_children_die_with_the_command_restricted() {
+    assert_daemonized_children_die_with_the_command(SandboxMode::Restricted).await;
+}
+
+#[tokio::test]
+async fn daemonized_children_die_with_the_command_bubblewrap() {
+    assert_daemonized_children_die_with_the_command(SandboxMode::Bubblewrap).await;
+}
+
+async fn assert_memory_is_limited(mode: SandboxMode) {
+    let repo = repository();
+    let mut settings = SandboxSettings::new(mode);
+    settings.max_memory_bytes = Some(512 * 1024 * 1024);
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    let output = sandbox
+        .run(
+            repo.path(),
+            &SandboxCommand::Shell(
+                "python3 -c 'bytearray(1024 * 1024 * 1024)' || echo refused".to_owned(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(output.stderr.contains("MemoryError"), "{output:?}");
+    assert_eq!(output.stdout.trim(), "refused", "{output:?}");
+}
+
+#[tokio::test]
+async fn a_commands_memory_is_limited_restricted() {
+    assert_memory_is_limited(SandboxMode::Restricted).await;
+}
+
+#[tokio::test]
+async fn a_commands_memory_is_limited_bubblewrap() {
+    assert_memory_is_limited(SandboxMode::Bubblewrap).await;
+}
+
+#[tokio::test]
+async fn bubblewrap_shows_no_host_file_outside_the_system_the_toolchains_and_the_worktree() {
+    // Beside the worktree, outside /tmp (which the sandbox replaces anyway): where the
+    // daemon keeps its store and other squads' worktrees.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(outside.path().join("store.db"), "secret rows").unwrap();
+    let worktree = outside.path().join("worktree");
+    std::fs::create_dir(&worktree).unwrap();
+    let sandbox = Sandbox::detect(SandboxSettings::new(SandboxMode::Bubblewrap))
+        .await
+        .unwrap();
+    let store = outside.path().join("store.db");
+    let script = format!(
+        "cat {} || echo unreadable; ls /root /home /var 2>&1 | head -3; echo ok > here.txt; python3 -c 'print(1)'",
+        store.display()
+    );
+    let output = sandbox
+        .run(&worktree, &SandboxCommand::Shell(script))
+        .await
+        .unwrap();
+    assert!(!output.stdout.contains("secret rows"), "{output:?}");
+    assert!(output.stdout.contains("unreadable"), "{output:?}");
+    assert!(
+        output.stdout.trim_end().ends_with('1'),
+        "system programs run: {output:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("here.txt")).unwrap(),
+        "ok\n"
+    );
 }
 
 #[tokio::test]

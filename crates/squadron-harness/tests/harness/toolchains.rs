@@ -14,7 +14,7 @@ use squadron_config::{Env, HostEnvironment, RepoSettings, SYSTEM_PATH};
 use squadron_core::{IssueKey, Role, RunId, SquadId};
 use squadron_harness::{
     Budgets, Executed, QaFiles, RepoPolicy, Sandbox, SandboxMode, SandboxSettings, SquadWorkspace,
-    TestChangeRequests, ToolName, ToolRegistry, Worktree, WriteScope,
+    TestChangeRequests, ToolName, ToolRegistry, Worktree, WriteScope, repository_sandbox,
 };
 
 use crate::support::{call, git, run};
@@ -76,10 +76,14 @@ pub fn require(program: &str, toolchain: &str) {
 /// The sample's squad workspace, with the sandbox its `.squadron.toml` asks for.
 async fn workspace(root: &Path) -> (SquadWorkspace, RepoSettings) {
     let settings = RepoSettings::load_with(root, &host()).unwrap();
-    let mut sandbox = SandboxSettings::new(SandboxMode::Auto);
-    for (name, value) in &settings.sandbox.env {
-        sandbox.allow_env(name.clone(), value.clone()).unwrap();
-    }
+    // As a squad gets it: the repository's variables and its toolchain mounts, which are
+    // all of the home directory its commands see.
+    let sandbox = repository_sandbox(
+        &SandboxSettings::new(SandboxMode::Auto),
+        &settings.sandbox,
+        None,
+    )
+    .unwrap();
     let workspace = SquadWorkspace {
         run_id: RunId::new("run-1"),
         squad_id: SquadId::new("squad-1"),
