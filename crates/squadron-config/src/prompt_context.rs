@@ -201,6 +201,9 @@ pub struct PreviousReviewContext {
     pub diff: Option<Untrusted>,
     /// Whether the diff was cut at the cap.
     pub diff_cut: bool,
+    /// Whether the new tests' outcomes on base and head are those the reviewer was shown
+    /// last time (`review-again` then leaves their failure output out).
+    pub evidence_unchanged: bool,
 }
 
 /// A line comment of a reviewer's earlier review.
@@ -351,6 +354,7 @@ impl TaskContext {
                     "-    total: f64,\n+    total: Money,",
                 )),
                 diff_cut: false,
+                evidence_unchanged: false,
             }),
             diagnosis: Some(DiagnosisContext {
                 hypothesis: Untrusted::new(

@@ -253,19 +253,19 @@ pub(crate) async fn turn(
 }
 
 /// A turn of `role` that continues `earlier`, the conversation of its previous turn, with
-/// the `review-again` prompt rendered from `task`, when `earlier` began with the system prompt
-/// the agent has now (the guidance shown follows the files the change touches); otherwise a
-/// fresh turn on `prompt`. Returns what the turn produced and its conversation, to continue
-/// next time.
+/// the `review-again` prompt rendered from its own task context (what changed since), when
+/// `earlier` began with the system prompt the agent has now (the guidance shown follows the
+/// files the change touches); otherwise a fresh turn on `prompt` with `task`. Returns what
+/// the turn produced and its conversation, to continue next time.
 pub(crate) async fn review_turn(
     shared: &Shared,
     ctx: &SquadCtx,
     role: Role,
     prompt: PromptName,
     task: &TaskContext,
-    earlier: Option<&KeptConversation>,
+    earlier: Option<(&KeptConversation, &TaskContext)>,
 ) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
-    let again = earlier.map(|earlier| (earlier, PromptName::ReviewAgain));
+    let again = earlier.map(|(earlier, again)| (earlier, PromptName::ReviewAgain, again));
     turn_continuing(shared, ctx, role, (prompt, task, None), again).await
 }
 
@@ -274,7 +274,7 @@ async fn turn_continuing(
     ctx: &SquadCtx,
     role: Role,
     (prompt, task, extra): (PromptName, &TaskContext, Option<&str>),
-    again: Option<(&KeptConversation, PromptName)>,
+    again: Option<(&KeptConversation, PromptName, &TaskContext)>,
 ) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
     // Shown as at work in the live view until the turn ends, however it ends.
     let _at_work = shared.activity.enter(&ctx.squad, role);
@@ -283,13 +283,13 @@ async fn turn_continuing(
     let workspace = ctx.workspace.clone().ok_or_else(|| {
         StepFailure::internal(format!("run the {role}: the worktree was not prepared"))
     })?;
-    let render = |prompt: PromptName| {
+    let render = |prompt: PromptName, task: &TaskContext| {
         ctx.agents()?.prompts.render(prompt, task).map_err(|error| {
             StepFailure::needs_person(format!("render the {prompt} prompt for the {role}"))
                 .caused_by(&error)
         })
     };
-    let earlier = again.filter(|(earlier, _)| {
+    let earlier = again.filter(|(earlier, _, _)| {
         let same = Harness::can_continue(&spec, earlier);
         if !same {
             tracing::info!(squad = %ctx.squad, role = %role, "the agent's system prompt changed since its last turn; it starts a fresh conversation");
@@ -297,15 +297,15 @@ async fn turn_continuing(
         same
     });
     let report = match earlier {
-        Some((earlier, follow_up)) => {
-            let follow_up = render(follow_up)?;
+        Some((earlier, follow_up, again)) => {
+            let follow_up = render(follow_up, again)?;
             shared
                 .harness
                 .continue_turn(model.as_ref(), &workspace, &spec, earlier, &follow_up)
                 .await
         }
         None => {
-            let mut task_prompt = render(prompt)?;
+            let mut task_prompt = render(prompt, task)?;
             if let Some(extra) = extra {
                 task_prompt.push_str("\n\n");
                 task_prompt.push_str(extra);

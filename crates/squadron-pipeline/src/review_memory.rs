@@ -194,6 +194,7 @@ async fn previous_review(
             .unwrap_or_default(),
         diff: text.map(|text| Untrusted::new("diff since your review", text)),
         diff_cut: cut,
+        evidence_unchanged: false,
     })
 }
 

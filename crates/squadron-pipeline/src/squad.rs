@@ -44,6 +44,17 @@ pub(crate) struct ReviewReply {
     pub qa: Option<String>,
 }
 
+/// A reviewer's conversation of its last review and what that review was shown, so that
+/// its next review goes on in it and says only what changed.
+#[derive(Clone, Debug)]
+pub(crate) struct ReviewThread {
+    pub conversation: KeptConversation,
+    /// The writer's summary it was shown (the Developer's, or QA's for the QA Specialist).
+    pub summary: Option<String>,
+    /// The new tests' outcomes it was shown: name, on base, on head.
+    pub outcomes: Vec<(String, String, String)>,
+}
+
 /// One squad's working state.
 #[derive(Debug)]
 pub(crate) struct SquadCtx {
@@ -69,7 +80,7 @@ pub(crate) struct SquadCtx {
     /// Each reviewer's conversation of its last review, which its next review continues so a
     /// provider's prompt cache serves it; not kept over a restart, after which the next
     /// review starts afresh with the reviewer's previous review read from the code host.
-    pub review_threads: BTreeMap<Role, KeptConversation>,
+    pub review_threads: BTreeMap<Role, ReviewThread>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
     /// Its agents and prompts, once the worktree is prepared.

@@ -148,6 +148,7 @@ fn sample_previous_review() -> PreviousReviewContext {
             "--- a/src/checkout.rs\n+++ b/src/checkout.rs\n@@ -86,3 +86,3 @@\n fn shipping(total: Money) -> Money {\n-    if total.as_f64() > 50.0 {\n+    if total > Money::eur(50) {\n",
         )),
         diff_cut: false,
+        evidence_unchanged: false,
     }
 }
 
@@ -263,6 +264,17 @@ fn every_template_renders_for_a_sample_issue() {
             .unwrap();
         insta::assert_snapshot!(format!("review-again-{role}"), again);
     }
+    // A rebase that changed neither the squad's files, the evidence nor QA's summary.
+    let mut rebased = sample_task("qa-specialist", 2);
+    rebased.qa_summary = None;
+    if let Some(previous) = rebased.previous_review.as_mut() {
+        previous.comments.clear();
+        previous.changed_files.clear();
+        previous.diff = None;
+        previous.evidence_unchanged = true;
+    }
+    let again = library.render(PromptName::ReviewAgain, &rebased).unwrap();
+    insta::assert_snapshot!("review-again-after-a-rebase", again);
 }
 
 #[test]

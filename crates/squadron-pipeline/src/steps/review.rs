@@ -1,7 +1,7 @@
 //! `Review`: both reviewers on the current head at once, with the test evidence for the QA
 //! Specialist; each review is posted once under its reviewer's identity.
 
-use squadron_config::PromptName;
+use squadron_config::{PromptName, TaskContext};
 use squadron_core::StepFailure;
 use squadron_core::gate::{CommitSha, ReviewState, StatusState};
 use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
@@ -20,7 +20,7 @@ use crate::outcome::Outcome;
 use crate::prompts::{TurnResult, review_turn, task_context};
 use crate::review_memory;
 use crate::shared::Shared;
-use crate::squad::SquadCtx;
+use crate::squad::{ReviewThread, SquadCtx};
 
 pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
@@ -76,7 +76,17 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
     )
     .await;
     let ctx_ref = &*ctx;
-    let thread = |role| ctx_ref.review_threads.get(&role);
+    // A reviewer with a conversation of its last review goes on in it, told what changed.
+    let again = |role, task: &TaskContext| {
+        ctx_ref
+            .review_threads
+            .get(&role)
+            .map(|thread| (&thread.conversation, follow_up(task, thread)))
+    };
+    let (code_again, qa_again) = (
+        again(Role::CodeReviewer, &code_task),
+        again(Role::QaSpecialist, &qa_task),
+    );
     let (code_reviewer, qa_specialist) = tokio::join!(
         review_as(
             shared,
@@ -88,7 +98,7 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
             Role::CodeReviewer,
             PromptName::ReviewCode,
             &code_task,
-            thread(Role::CodeReviewer),
+            code_again.as_ref().map(|(kept, task)| (*kept, task)),
         )
         .instrument(log_events::role_span(Role::CodeReviewer)),
         review_as(
@@ -101,20 +111,25 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
             Role::QaSpecialist,
             PromptName::ReviewTests,
             &qa_task,
-            thread(Role::QaSpecialist),
+            qa_again.as_ref().map(|(kept, task)| (*kept, task)),
         )
         .instrument(log_events::role_span(Role::QaSpecialist)),
     );
     let (code_reviewer, qa_specialist) = (code_reviewer?, qa_specialist?);
     // Each reviewer's next review continues this conversation; one whose review this process
     // did not run (posted before a restart) starts afresh.
-    for (role, (_, conversation)) in [
-        (Role::CodeReviewer, &code_reviewer),
-        (Role::QaSpecialist, &qa_specialist),
+    for (role, (_, conversation), task) in [
+        (Role::CodeReviewer, &code_reviewer, &code_task),
+        (Role::QaSpecialist, &qa_specialist, &qa_task),
     ] {
         match conversation {
             Some(conversation) => {
-                ctx.review_threads.insert(role, conversation.clone());
+                let thread = ReviewThread {
+                    conversation: conversation.clone(),
+                    summary: shown_summary(task),
+                    outcomes: outcomes(task),
+                };
+                ctx.review_threads.insert(role, thread);
             }
             None => {
                 ctx.review_threads.remove(&role);
@@ -128,6 +143,46 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
         code_reviewer,
         qa_specialist,
     })])
+}
+
+/// `task` as a reviewer's next review in its own conversation shows it: the writer's summary
+/// and the tests' failure output only when they changed since its last review saw them.
+fn follow_up(task: &TaskContext, thread: &ReviewThread) -> TaskContext {
+    let mut again = task.clone();
+    if shown_summary(task) == thread.summary {
+        again.developer_summary = None;
+        again.qa_summary = None;
+    }
+    if let Some(previous) = again.previous_review.as_mut() {
+        previous.evidence_unchanged = task.evidence.is_some() && outcomes(task) == thread.outcomes;
+    }
+    again
+}
+
+/// The writer's summary a reviewer of `task` is shown: QA's to the QA Specialist, the
+/// Developer's to the Code Reviewer.
+fn shown_summary(task: &TaskContext) -> Option<String> {
+    let summary = if task.role == Role::QaSpecialist.as_str() {
+        &task.qa_summary
+    } else {
+        &task.developer_summary
+    };
+    summary.as_ref().map(|summary| summary.raw().to_owned())
+}
+
+/// The new tests' outcomes in `task`'s evidence: name, on base, on head.
+fn outcomes(task: &TaskContext) -> Vec<(String, String, String)> {
+    task.evidence
+        .iter()
+        .flat_map(|evidence| &evidence.tests)
+        .map(|test| {
+            (
+                test.name.clone(),
+                test.on_base.clone(),
+                test.on_head.clone(),
+            )
+        })
+        .collect()
 }
 
 async fn record_evidence(
@@ -194,8 +249,8 @@ async fn review_as(
     round: u32,
     role: Role,
     prompt: PromptName,
-    task: &squadron_config::TaskContext,
-    earlier: Option<&KeptConversation>,
+    task: &TaskContext,
+    earlier: Option<(&KeptConversation, &TaskContext)>,
 ) -> Result<(ReviewVerdict, Option<KeptConversation>), Stop> {
     let key = review_memory::review_key(&ctx.squad, round, role, head);
     let store = &shared.services.store;

@@ -70,7 +70,6 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
         "Files changed since `",
         "`src/eng-1.txt`",
         "+fixed",
-        "## The Developer's latest summary",
         "Go through your previous review",
     ] {
         assert!(
@@ -78,6 +77,12 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
             "missing {expected:?} in:\n{second}"
         );
     }
+    // The Developer answered the round with the summary the reviewer already read: it is not
+    // sent again.
+    assert!(
+        !second.contains("## The Developer's latest summary"),
+        "{second}"
+    );
     // The second review goes on in the first one's conversation: every message the first
     // review sent comes first, unchanged, so a provider's prompt cache serves it.
     let openings = world.models[&Role::CodeReviewer].openings();
