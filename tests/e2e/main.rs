@@ -4,7 +4,7 @@
 //! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
 //! headless browser, kills at every phase boundary followed by a restart, a run under one
 //! GitHub identity, squads on the sample repositories with their real toolchains, and the
-//! delivery metrics of a store filled by a milestone and a fix.
+//! delivery metrics of a store filled by a milestone and a fix, and `squadron revert`.
 
 mod browser;
 mod bugfix;
@@ -14,6 +14,7 @@ mod degraded;
 mod faults;
 mod limits;
 mod metrics;
+mod revert;
 mod samples;
 mod single_identity;
 mod support;

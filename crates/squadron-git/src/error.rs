@@ -118,6 +118,16 @@ pub enum GitError {
         expected: Option<String>,
         actual: Option<String>,
     },
+    /// Reverting the commit conflicts with what the base changed since.
+    #[error(
+        "revert `{sha}` on `{}`: the revert conflicts with later changes in {paths}; revert it by hand",
+        path.display()
+    )]
+    RevertConflict {
+        sha: String,
+        path: PathBuf,
+        paths: String,
+    },
     #[error("finish git work: the worker thread panicked")]
     Panicked,
 }
@@ -138,7 +148,8 @@ impl GitError {
             | GitError::DirtyWorktree { .. }
             | GitError::WorktreeOnOtherBranch { .. }
             | GitError::BranchInUse { .. }
-            | GitError::LeaseRejected { .. } => GitErrorKind::State,
+            | GitError::LeaseRejected { .. }
+            | GitError::RevertConflict { .. } => GitErrorKind::State,
             GitError::WorktreeMissing { .. } | GitError::UnknownCommit { .. } => {
                 GitErrorKind::NotFound
             }

@@ -390,6 +390,85 @@ impl Workspace {
         .await
     }
 
+    /// Commits on the worktree's branch the revert of `sha` (of its first parent's side
+    /// when it is a merge commit) as `author`, with git's own message (`Revert "<subject>"`,
+    /// `This reverts commit <sha>.`), and checks it out. A branch whose head already reverts
+    /// `sha` is left as it is, so a repeated revert adds nothing. Returns the branch's head.
+    pub async fn commit_revert(
+        &self,
+        worktree: &SquadWorktree,
+        author: &CommitAuthor,
+        sha: &str,
+    ) -> Result<String, GitError> {
+        let path = worktree.path.clone();
+        let author = author.clone();
+        let mirror = worktree.mirror.clone();
+        let name = worktree.name.clone();
+        let slug = worktree.slug.clone();
+        let sha = sha.to_owned();
+        blocking(move || {
+            let fail = |action| GitError::git(action, &path);
+            let git = open_registered(&mirror, &name, &path)?;
+            let unknown = || GitError::UnknownCommit {
+                sha: sha.clone(),
+                slug: slug.clone(),
+            };
+            let oid = Oid::from_str(&sha).map_err(|_| unknown())?;
+            let reverted = git.find_commit(oid).map_err(|_| unknown())?;
+            let head = git
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .map_err(fail("read HEAD"))?;
+            let marker = format!("This reverts commit {sha}.");
+            if head
+                .message()
+                .is_ok_and(|message| message.contains(&marker))
+            {
+                return Ok(head.id().to_string());
+            }
+            let mainline = if reverted.parent_count() > 1 { 1 } else { 0 };
+            let mut index = git
+                .revert_commit(&reverted, &head, mainline, None)
+                .map_err(fail("revert the commit"))?;
+            if index.has_conflicts() {
+                let paths: Vec<String> = index
+                    .conflicts()
+                    .map_err(fail("read the conflicts"))?
+                    .filter_map(Result::ok)
+                    .filter_map(|conflict| conflict.our.or(conflict.their))
+                    .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+                    .collect();
+                return Err(GitError::RevertConflict {
+                    sha,
+                    path,
+                    paths: paths.join(", "),
+                });
+            }
+            let tree = index.write_tree_to(&git).map_err(fail("write the tree"))?;
+            let tree = git.find_tree(tree).map_err(fail("read the tree"))?;
+            let subject = reverted.summary().ok().flatten().unwrap_or_default();
+            let message = format!("Revert \"{subject}\"\n\n{marker}\n");
+            let signature = author.signature().map_err(fail("build the signature"))?;
+            let oid = git
+                .commit(
+                    Some("HEAD"),
+                    &signature,
+                    &signature,
+                    &message,
+                    &tree,
+                    &[&head],
+                )
+                .map_err(fail("commit the revert"))?;
+            let commit = git
+                .find_object(oid, None)
+                .map_err(fail("read the revert"))?;
+            git.reset(&commit, ResetType::Hard, None)
+                .map_err(fail("check out the revert"))?;
+            Ok(oid.to_string())
+        })
+        .await
+    }
+
     /// The commit the worktree's branch points at.
     pub async fn head(&self, worktree: &SquadWorktree) -> Result<String, GitError> {
         let worktree = worktree.clone();

@@ -155,12 +155,15 @@ impl LinearClient {
             "started" => 1,
             _ => 0,
         };
+        // Moves go forward only, so a replayed step never undoes a later one; reopening
+        // is the deliberate way back, done when the issue is not in that state already.
         let wanted = match target {
-            WorkflowTarget::Started => 1,
-            WorkflowTarget::InReview => 2,
-            WorkflowTarget::Done => 3,
+            WorkflowTarget::Started => Some(1),
+            WorkflowTarget::InReview => Some(2),
+            WorkflowTarget::Done => Some(3),
+            WorkflowTarget::Reopened => None,
         };
-        if progress(&wire.state.kind, &wire.state.name) >= wanted {
+        if wanted.is_some_and(|wanted| progress(&wire.state.kind, &wire.state.name) >= wanted) {
             return Ok(SyncOutcome::AlreadyDone);
         }
         let states = self.states_of_team(&wire.team.id).await?;
@@ -170,11 +173,12 @@ impl LinearClient {
                 .find(|s| s.kind == kind && s.name.eq_ignore_ascii_case(name))
         };
         let chosen = match target {
-            WorkflowTarget::Started => named("started", &names.started).or_else(|| {
-                states
-                    .iter()
-                    .find(|s| s.kind == "started" && !s.name.eq_ignore_ascii_case(&names.in_review))
-            }),
+            WorkflowTarget::Started | WorkflowTarget::Reopened => named("started", &names.started)
+                .or_else(|| {
+                    states.iter().find(|s| {
+                        s.kind == "started" && !s.name.eq_ignore_ascii_case(&names.in_review)
+                    })
+                }),
             WorkflowTarget::InReview => named("started", &names.in_review),
             WorkflowTarget::Done => named("completed", &names.done)
                 .or_else(|| states.iter().find(|s| s.kind == "completed")),

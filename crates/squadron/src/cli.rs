@@ -68,6 +68,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Show one squad's event log and agent transcript.
     Logs(LogsArgs),
+    /// Take a squad's merge back: open a PR reverting its merge commit (merged at once with
+    /// `--now`), reopen the Linear issue with a comment linking it, and record the change
+    /// failure.
+    Revert(RevertArgs),
     /// Show delivery metrics from the store: merges per day, lead time, change failure
     /// rate, time to restore, flow efficiency, load and distribution, review rounds and cost
     /// per merged PR, for every repository and run.
@@ -123,6 +127,23 @@ pub struct StatusArgs {
     /// Show only this run (its id, as `squadron status` lists it).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
+}
+
+/// Arguments of `squadron revert`.
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// The merged change: its issue's identifier (`ENG-123`, the newest squad of the issue)
+    /// or its PR's URL.
+    #[arg(value_name = "ENG-123 | PR URL")]
+    pub target: String,
+
+    /// Merge the revert at once, without review: for an emergency.
+    #[arg(long)]
+    pub now: bool,
+
+    /// Why, written on the revert PR and the issue.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// Arguments of `squadron metrics`.

@@ -97,6 +97,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(args) => commands::status::run(&global, &args).await,
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Metrics(args) => commands::metrics::run(&global, &args).await,
+        Command::Revert(args) => commands::revert::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
         Command::Fix(args) => commands::fix::run(&global, &args).await,
         #[cfg(feature = "demo")]

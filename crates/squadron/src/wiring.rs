@@ -425,6 +425,27 @@ pub async fn build_pipeline(context: &Context, store: Arc<SqlStore>) -> Result<P
         .map(|(pipeline, _)| pipeline)
 }
 
+/// The worktrees of every configured repository, fetched and pushed as the Developer.
+pub fn git_workspaces(config: &Config, secrets: &Secrets) -> Result<GitWorkspaces, CliError> {
+    let developer_token = secrets
+        .github_token(Role::Developer)
+        .map(|token| token.expose().to_owned())
+        .unwrap_or_default();
+    let repositories = config.repositories.values().map(|repository| {
+        let repo = RepoRef::new(repository.github.owner(), repository.github.name());
+        let spec = RepositorySpec {
+            slug: format!("{}/{}", repository.github.owner(), repository.github.name()),
+            clone_url: config.github.clone_url(&repository.github),
+            base_branch: repository.base.clone(),
+        };
+        (repo, (spec, AccessToken::new(developer_token.clone())))
+    });
+    Ok(GitWorkspaces::new(
+        Workspace::new(data_dir(config)?),
+        repositories,
+    ))
+}
+
 /// [`build_pipeline`], with a reader of the rate-limit state of its GitHub adapter and
 /// model providers, for the daemon's dashboard.
 pub async fn build_pipeline_reporting(
@@ -445,23 +466,7 @@ pub async fn build_pipeline_reporting(
         warn!("{warning}");
     }
 
-    let developer_token = secrets
-        .github_token(Role::Developer)
-        .map(|token| token.expose().to_owned())
-        .unwrap_or_default();
-    let repositories = config.repositories.values().map(|repository| {
-        let repo = RepoRef::new(repository.github.owner(), repository.github.name());
-        let spec = RepositorySpec {
-            slug: format!("{}/{}", repository.github.owner(), repository.github.name()),
-            clone_url: config.github.clone_url(&repository.github),
-            base_branch: repository.base.clone(),
-        };
-        (repo, (spec, AccessToken::new(developer_token.clone())))
-    });
-    let workspaces = Arc::new(GitWorkspaces::new(
-        Workspace::new(data_dir(config)?),
-        repositories,
-    ));
+    let workspaces = Arc::new(git_workspaces(config, &secrets)?);
 
     let mut catalog =
         AgentCatalog::load(None).map_err(|error| CliError::config(error.to_string()))?;

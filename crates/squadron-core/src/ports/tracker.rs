@@ -57,6 +57,9 @@ pub enum WorkflowTarget {
     InReview,
     /// The pull request merged.
     Done,
+    /// The merge was reverted: the issue goes back to its started state from wherever it
+    /// is, the one move that goes backwards.
+    Reopened,
 }
 
 impl fmt::Display for WorkflowTarget {
@@ -65,6 +68,7 @@ impl fmt::Display for WorkflowTarget {
             WorkflowTarget::Started => "started",
             WorkflowTarget::InReview => "in review",
             WorkflowTarget::Done => "done",
+            WorkflowTarget::Reopened => "reopened",
         })
     }
 }

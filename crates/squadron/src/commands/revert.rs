@@ -1,0 +1,273 @@
+//! `squadron revert <ENG-123 | PR URL> [--now]`: takes a squad's merge back. The revert of
+//! its merge commit goes on a fresh branch from the base and into a PR; with `--now` that PR
+//! merges at once (an emergency), without it the PR waits for review like any change. The
+//! Linear issue is reopened with a comment linking the revert, and the change failure is
+//! recorded in the squad's event log, where `squadron metrics` counts it.
+//!
+//! Every step can be run again: the branch keeps an existing revert, the PR is found rather
+//! than opened twice, the comment carries a marker, and the failure is recorded once.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use squadron_core::ports::RepoRef;
+use squadron_core::ports::{
+    JournalStatus, MergeOutcome, PortError, PortErrorKind, PullRequestRequest, SquadRecord,
+    WorkflowTarget, WorktreeRequest,
+};
+use squadron_core::{Phase, Role, SquadId};
+use squadron_git::CommitAuthor;
+use squadron_pipeline::REVERTED_EVENT;
+use squadron_store::SqlStore;
+
+use crate::cli::{GlobalArgs, RevertArgs};
+use crate::context::{Context, store_error};
+use crate::error::CliError;
+use crate::format::now;
+use crate::wiring::{code_host, git_workspaces, linear_client};
+use squadron_core::ports::{CodeHost as _, IssueTracker, Workspaces as _};
+
+/// Runs `squadron revert`.
+pub async fn run(global: &GlobalArgs, args: &RevertArgs) -> Result<ExitCode, CliError> {
+    let context = Context::load(global)?;
+    let Some(store) = context.open_existing_store().await? else {
+        return Err(CliError::user(format!(
+            "failed to find `{}`: the store has no runs yet",
+            args.target
+        ))
+        .with_hint("`squadron status` lists the squads Squadron ran"));
+    };
+    let outcome = revert(&context, &store, args).await;
+    store.close().await;
+    let report = outcome?;
+    crate::output::println(&report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revert(
+    context: &Context,
+    store: &SqlStore,
+    args: &RevertArgs,
+) -> Result<String, CliError> {
+    let record = find_merged_squad(store, &args.target).await?;
+    let squad = &record.squad;
+    let events = store.events(&squad.id).await.map_err(store_error)?;
+    if let Some(event) = events.iter().find(|event| event.kind == REVERTED_EVENT) {
+        let url = serde_json::from_str::<serde_json::Value>(&event.payload)
+            .ok()
+            .and_then(|payload| payload["url"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Ok(format!("{} was reverted already: {url}", squad.issue));
+    }
+    let journal = store
+        .journal_entries(&squad.id)
+        .await
+        .map_err(store_error)?;
+    let done = |key: String| {
+        journal
+            .iter()
+            .find(|entry| entry.key == key && entry.status == JournalStatus::Done)
+            .and_then(|entry| entry.result.clone())
+    };
+    let merge_sha = done(format!("{}/merge", squad.id)).ok_or_else(|| {
+        CliError::internal(format!(
+            "failed to find the merge commit of {}: the store recorded the merge without it",
+            squad.issue
+        ))
+    })?;
+    let merged_pr = done(format!("{}/open-pr", squad.id))
+        .and_then(|result| result.split_once(' ').map(|(_, url)| url.to_owned()));
+
+    let config = &context.config;
+    let team = squad
+        .issue
+        .as_str()
+        .rsplit_once('-')
+        .map_or("", |(team, _)| team);
+    let repository = config.repositories.get(team).ok_or_else(|| {
+        CliError::config(format!(
+            "failed to find the repository of team {team}: none is configured"
+        ))
+        .with_hint(format!("add [repositories.{team}] to the configuration"))
+    })?;
+    let repo = RepoRef::new(repository.github.owner(), repository.github.name());
+    let secrets = config.resolve_secrets(&context.env);
+    let workspaces = git_workspaces(config, &secrets)?;
+    let host = code_host(config, &secrets)?;
+    let tracker = linear_client(config, &secrets)?;
+
+    // The revert on a fresh branch from the base's current tip.
+    let branch = format!("squadron/revert-{}", squad.issue.as_str().to_lowercase());
+    let prepared = workspaces
+        .prepare(&WorktreeRequest {
+            squad: SquadId::new(format!("revert-{}", squad.id)),
+            repo: repo.clone(),
+            base_branch: repository.base.clone(),
+            branch: branch.clone(),
+        })
+        .await
+        .map_err(|error| port_error("prepare the revert branch", &error))?;
+    let worktree = workspaces
+        .find_worktree(&prepared.path)
+        .await
+        .map_err(|error| {
+            CliError::internal(format!("failed to open the revert worktree: {error}"))
+        })?;
+    workspaces
+        .workspace()
+        .commit_revert(
+            &worktree,
+            &CommitAuthor::for_role(Role::Developer),
+            &merge_sha,
+        )
+        .await
+        .map_err(|error| {
+            CliError::user(format!("failed to {error}"))
+                .with_hint("the revert branch and its worktree are kept; resolve it by hand")
+        })?;
+    let head = workspaces
+        .push(&prepared.path, &branch, prepared.remote_sha.as_ref())
+        .await
+        .map_err(|error| port_error("push the revert branch", &error))?;
+
+    let reason = args
+        .reason
+        .as_deref()
+        .map(|reason| format!("\n\nWhy: {reason}"))
+        .unwrap_or_default();
+    let reverted = merged_pr.as_deref().map_or_else(
+        || format!("commit {merge_sha}"),
+        |url| format!("[{}]({url})", squad.issue),
+    );
+    let pr = host
+        .find_or_create_pull_request(
+            &repo,
+            &PullRequestRequest {
+                head_branch: branch.clone(),
+                base_branch: repository.base.clone(),
+                title: format!("Revert {}", squad.issue),
+                body: format!(
+                    "Reverts {reverted}: its merge commit `{merge_sha}` is taken back.{reason}\n\n\
+                     {}",
+                    if args.now {
+                        "Merged at once with `squadron revert --now`, without review."
+                    } else {
+                        "Review it like any change before it merges."
+                    }
+                ),
+            },
+        )
+        .await
+        .map_err(|error| port_error("open the revert PR", &error))?;
+
+    let merged = if args.now {
+        match host
+            .merge(&repo, pr.number, &head, config.github.merge_method)
+            .await
+            .map_err(|error| port_error("merge the revert PR", &error))?
+        {
+            MergeOutcome::Merged { sha } => Some(sha),
+            MergeOutcome::NotMergeable { message } | MergeOutcome::HeadChanged { message } => {
+                return Err(CliError::transient(format!(
+                    "failed to merge the revert PR {}: GitHub said: {message}",
+                    pr.url
+                ))
+                .with_hint("run the same `squadron revert --now` again once GitHub can merge it"));
+            }
+        }
+    } else {
+        None
+    };
+
+    // The issue is open again and says why.
+    // Through the port, whose errors say what kind of failure it was.
+    IssueTracker::move_issue(&tracker, &squad.issue, WorkflowTarget::Reopened)
+        .await
+        .map_err(|error| port_error(&format!("reopen {}", squad.issue), &error))?;
+    let state = match &merged {
+        Some(sha) => format!("merged as `{sha}`"),
+        None => "open for review".to_owned(),
+    };
+    IssueTracker::comment_once(
+        &tracker,
+        &squad.issue,
+        &format!("squadron:revert:{merge_sha}"),
+        &format!(
+            "Squadron reverted this issue's change: the revert {} is {state}. The issue is \
+                 open again.{reason}",
+            pr.url
+        ),
+    )
+    .await
+    .map_err(|error| port_error(&format!("comment on {}", squad.issue), &error))?;
+
+    // Recorded last: a revert interrupted before this point is carried out again in full.
+    let payload = json!({
+        "pr": pr.number.0,
+        "url": pr.url,
+        "reverted_sha": merge_sha,
+        "now": args.now,
+    });
+    store
+        .append_event(&squad.id, REVERTED_EVENT, &payload.to_string(), now())
+        .await
+        .map_err(store_error)?;
+
+    Ok(match merged {
+        Some(sha) => format!(
+            "{} reverted: {} merged as {sha}; {} reopened",
+            squad.issue, pr.url, squad.issue
+        ),
+        None => format!(
+            "{} revert opened: {} (review and merge it); {} reopened",
+            squad.issue, pr.url, squad.issue
+        ),
+    })
+}
+
+/// The merged squad `target` names: an issue identifier (its newest squad) or its PR's URL.
+async fn find_merged_squad(store: &SqlStore, target: &str) -> Result<SquadRecord, CliError> {
+    let target = target.trim();
+    let record = if target.contains("/pull/") {
+        let mut found = None;
+        for overview in store.squad_overviews(None).await.map_err(store_error)? {
+            let id = &overview.record.squad.id;
+            let opened = store
+                .journal_entry(&format!("{id}/open-pr"))
+                .await
+                .map_err(store_error)?;
+            let url = opened
+                .and_then(|entry| entry.result)
+                .and_then(|result| result.split_once(' ').map(|(_, url)| url.to_owned()));
+            if url.as_deref() == Some(target.trim_end_matches('/')) {
+                found = Some(overview.record);
+                break;
+            }
+        }
+        found.ok_or_else(|| {
+            CliError::user(format!("failed to find a squad whose PR is {target}")).with_hint(
+                "name the PR by its page as the squad opened it, or name the issue (ENG-123)",
+            )
+        })?
+    } else {
+        store.find_squad(target).await.map_err(store_error)?
+    };
+    if record.squad.phase != Phase::Merged {
+        return Err(CliError::user(format!(
+            "failed to revert {}: its squad did not merge (it is {})",
+            record.squad.issue, record.squad.phase
+        ))
+        .with_hint("only a merged squad's change can be reverted"));
+    }
+    Ok(record)
+}
+
+fn port_error(action: &str, error: &PortError) -> CliError {
+    let message = format!("failed to {action}: {error}");
+    match error.kind() {
+        PortErrorKind::Transient | PortErrorKind::Conflict => CliError::transient(message),
+        PortErrorKind::Auth => CliError::config(message),
+        PortErrorKind::NotFound | PortErrorKind::Invalid => CliError::user(message),
+        PortErrorKind::Internal => CliError::internal(message),
+    }
+}

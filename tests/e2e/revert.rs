@@ -1,0 +1,116 @@
+//! `squadron revert --now` on the stand-ins: after the demo milestone merged, the last merge
+//! is taken back through a revert PR merged at once, its Linear issue is reopened with a
+//! comment linking the revert, `squadron metrics` counts the change failure, and asking
+//! again changes nothing.
+
+use squadron::demo::{DemoLimits, SAMPLE_REPO, Scenario, WorldSeed};
+use squadron_core::Phase;
+use squadron_store::{SqlStore, StoreLocation};
+
+use crate::support::{Rig, describe};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revert_now_takes_the_last_merge_back_reopens_its_issue_and_counts_the_failure() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rig = Rig::start(
+        WorldSeed::of_scenario(Scenario::Milestone).expect("the milestone scenario"),
+        DemoLimits::default(),
+    )
+    .await;
+    let output = rig.run(&[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+
+    // The squad that merged last: nothing merged after it, so its revert applies cleanly.
+    let store = SqlStore::open(&StoreLocation::Sqlite(rig.dir().join("squadron.db")))
+        .await
+        .expect("open the store");
+    let mut last = None;
+    for overview in store.squad_overviews(None).await.expect("squads") {
+        if overview.record.squad.phase != Phase::Merged {
+            continue;
+        }
+        let events = store
+            .events(&overview.record.squad.id)
+            .await
+            .expect("events");
+        let merged_at = events.last().expect("events").at;
+        if last.as_ref().is_none_or(|(at, _)| merged_at > *at) {
+            last = Some((merged_at, overview.record.squad.issue.as_str().to_owned()));
+        }
+    }
+    store.close().await;
+    let (_, issue) = last.expect("a squad merged");
+    let pulls_before = rig.pulls().len();
+
+    let output = rig
+        .squadron(
+            &["revert", &issue, "--now", "--reason", "checkout fails"],
+            &[],
+        )
+        .await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("{issue} reverted:")), "{stdout}");
+    let pulls = rig.pulls();
+    assert_eq!(pulls.len(), pulls_before + 1, "one revert PR");
+    let revert = pulls
+        .iter()
+        .find(|pull| pull.head_ref == format!("squadron/revert-{}", issue.to_lowercase()))
+        .expect("the revert PR");
+    assert!(revert.merged, "merged at once: {revert:?}");
+    assert_eq!(revert.title, format!("Revert {issue}"));
+    assert_eq!(revert.base_ref, "main");
+    assert!(
+        revert
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("checkout fails"),
+        "{revert:?}"
+    );
+    assert_eq!(rig.linear_state(&issue).as_deref(), Some("In Progress"));
+    let comments = rig.linear_comments(&issue);
+    let comment = comments
+        .iter()
+        .find(|comment| comment.contains("Squadron reverted this issue's change"))
+        .unwrap_or_else(|| panic!("a revert comment on {issue}: {comments:#?}"));
+    assert!(
+        comment.contains(&format!("/{SAMPLE_REPO}/pull/{}", revert.number)),
+        "{comment}"
+    );
+
+    let output = rig.squadron(&["metrics", "--json"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let metrics: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let failures = metrics["total"]["change_failures"]
+        .as_array()
+        .expect("failures");
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["issue"], issue.as_str());
+    assert_eq!(failures[0]["cause"], "reverted");
+    let rate = metrics["total"]["change_failure_rate"]
+        .as_f64()
+        .expect("rate");
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
+
+    // Asked again, it says so and changes nothing.
+    let output = rig.squadron(&["revert", &issue, "--now"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("was reverted already"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(rig.pulls().len(), pulls_before + 1);
+
+    // The skipped issue never merged: nothing to revert, and nothing changes.
+    let output = rig.squadron(&["revert", "ENG-5"], &[]).await;
+    assert_ne!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(rig.pulls().len(), pulls_before + 1);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("ENG-5"),
+        "{}",
+        describe(&output)
+    );
+}
