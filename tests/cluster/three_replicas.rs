@@ -20,8 +20,9 @@ const ISSUES: usize = 12;
 /// two-core machine does not miss a heartbeat (a third of it).
 const LEASE_SECS: &str = "6";
 /// How long the last replica may take to claim the paused one's lease: the lease, a
-/// heartbeat and slack. The pause lasts until it did, so always longer than the lease.
-const PAUSE: Duration = Duration::from_secs(20);
+/// heartbeat, PostgreSQL ending the paused daemon's open transaction (5 s) and slack for a
+/// loaded machine. The pause lasts until it did, so always longer than the lease.
+const PAUSE: Duration = Duration::from_secs(45);
 /// How long the whole milestone may take on a loaded machine.
 const RUN_LIMIT: Duration = Duration::from_secs(600);
 
@@ -173,9 +174,15 @@ async fn three_replicas_merge_a_milestone_once_through_a_kill_and_a_pause_past_t
         })
         .collect();
     assert_eq!(phases.len(), ISSUES, "{finished:#}");
+    let unmerged: Vec<&serde_json::Value> = finished["squads"]
+        .as_array()
+        .expect("squads")
+        .iter()
+        .filter(|squad| squad["phase"] != "merged")
+        .collect();
     assert!(
-        phases.values().all(|phase| phase == "merged"),
-        "every admitted issue merged: {phases:#?}"
+        unmerged.is_empty(),
+        "every admitted issue merged: {phases:#?}\nthe others, with why: {unmerged:#?}"
     );
 
     // The event log: every event carries its writer and token; a squad's tokens never go
