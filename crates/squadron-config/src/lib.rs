@@ -36,7 +36,9 @@ pub use config::{
 };
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrorKind, KeyPath, Origin};
-pub use fence::{GUIDANCE_NOTE, Guidance, UNTRUSTED_NOTE, Untrusted, fence, guidance_fence};
+pub use fence::{
+    GUIDANCE_NOTE, Guidance, UNTRUSTED_NOTE, Untrusted, fence, guidance_fence, inline_name,
+};
 pub use instructions::{
     InstructionDocument, LeftOutDocument, ProjectInstructions, RepositoryGuidance,
 };

@@ -76,7 +76,8 @@ pub(crate) async fn gather(
                 base_output.push_str(&format!("== {file}\n{}\n", cap(&output.render())));
             }
             rows.push(TestEvidence {
-                name: file,
+                // Agent-chosen file names reach the QA Specialist's prompt in a table.
+                name: squadron_config::inline_name(&file),
                 on_base: on_base.to_owned(),
                 on_head: if head_passed { "passed" } else { "failed" }.to_owned(),
             });

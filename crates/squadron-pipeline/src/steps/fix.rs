@@ -48,7 +48,7 @@ pub(crate) async fn fix(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> Step
                     qa_needed = true;
                 }
                 ReviewCommentContext {
-                    path: comment.path.clone(),
+                    path: squadron_config::inline_name(&comment.path),
                     line: comment.line,
                     body: squadron_config::Untrusted::new("review comment", comment.body.clone()),
                 }
