@@ -1,11 +1,13 @@
-//! The merge queue: one merge at a time per base branch, and what follows a merge. The
-//! scheduler holds it; nothing else hands out merge tickets.
+//! The merge queue: a merge train, one merge at a time per base branch. The scheduler holds
+//! it; nothing else hands out merge tickets.
 //!
-//! A squad whose PR passed the gate joins the lane of its base branch. The lane hands out
-//! one merge ticket at a time, first come first served. When a merge lands, every other PR
-//! waiting in that lane leaves it to be re-checked against the new base: its tests ran on
-//! the old base, so one that is behind or conflicts must be rebased, re-verified, pushed and
-//! re-reviewed (its old approvals no longer match the head, by construction).
+//! A squad whose PR passed the gate joins the lane of its base branch and waits there,
+//! unchanged, until the lane hands it the ticket, first come first served; a merge that
+//! lands keeps the others waiting in order. Only the ticket holder is brought up to date:
+//! GitHub merges its head as it is when it can (its approvals stay valid), and only a PR
+//! that conflicts with the moved base, or whose base requires up-to-date branches, is
+//! rebased, verified, pushed and reviewed again; a reviewer whose approved change the
+//! rebase left identical renews its approval without a model call.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -51,16 +53,6 @@ pub enum Enqueued {
     AlreadyQueued,
 }
 
-/// How a merge attempt ended, as the caller reports it back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MergeAttempt {
-    /// The merge landed on the base branch.
-    Landed,
-    /// The merge did not happen (the gate no longer passed, or the host answered 405/409).
-    /// The squad re-reads its PR and re-decides; it may enqueue again.
-    NotMerged,
-}
-
 /// Why a PR must be rebased before it may merge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RebaseReason {
@@ -70,14 +62,14 @@ pub enum RebaseReason {
     Conflicts,
 }
 
-/// What the code host and git say about a PR relative to its base, read just before merging
-/// or after another PR of the same base landed.
+/// What the code host says about a PR relative to its base, read when its gate is read.
+/// Being behind the base is no reason to rebase by itself: the host merges a PR that is
+/// behind unless the base requires up-to-date branches, and then refuses the merge, which
+/// is when the ticket holder is rebased.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BaseRelation {
     /// The host's mergeability: `None` while it is still computing.
     pub mergeable: Option<bool>,
-    /// Whether the PR's head contains the base branch's current tip.
-    pub contains_base_tip: bool,
 }
 
 /// What to do with a PR after reading its [`BaseRelation`].
@@ -93,24 +85,14 @@ pub enum RecheckVerdict {
 }
 
 impl BaseRelation {
-    /// Decides whether the PR may go on to merge or must be rebased first. Conflicts win
-    /// over being behind because they also need the developer's attention during the rebase.
+    /// Decides whether the PR may join its lane or must be rebased first.
     pub const fn verdict(self) -> RecheckVerdict {
-        match (self.mergeable, self.contains_base_tip) {
-            (Some(false), _) => RecheckVerdict::Rebase(RebaseReason::Conflicts),
-            (_, false) => RecheckVerdict::Rebase(RebaseReason::Behind),
-            (None, true) => RecheckVerdict::AskAgain,
-            (Some(true), true) => RecheckVerdict::Proceed,
+        match self.mergeable {
+            Some(false) => RecheckVerdict::Rebase(RebaseReason::Conflicts),
+            None => RecheckVerdict::AskAgain,
+            Some(true) => RecheckVerdict::Proceed,
         }
     }
-}
-
-/// What the caller must do after reporting a merge attempt.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct AfterMerge {
-    /// PRs that left the lane because the base moved: re-read each one's [`BaseRelation`]
-    /// and act on its [`RecheckVerdict`].
-    pub recheck: Vec<QueuedMerge>,
 }
 
 #[derive(Debug, Default)]
@@ -188,21 +170,19 @@ impl MergeQueue {
         started
     }
 
-    /// Records how the ticket holder's attempt ended and frees its lane. After a landed
-    /// merge every PR still waiting on that base leaves the lane to be re-checked.
-    pub fn finish(&mut self, squad: &SquadId, attempt: MergeAttempt) -> AfterMerge {
+    /// Records that the ticket holder's attempt ended, landed or not, and frees its lane for
+    /// the next waiting PR. The others keep their places and their heads: a landed merge
+    /// sends nobody back to rebase (see the module docs). Returns whether the squad held a
+    /// ticket.
+    pub fn finish(&mut self, squad: &SquadId) -> bool {
         let Some((lane_key, lane)) = self.lanes.iter_mut().find(|(_, lane)| {
             lane.merging
                 .as_ref()
                 .is_some_and(|entry| entry.squad == *squad)
         }) else {
-            return AfterMerge::default();
+            return false;
         };
         lane.merging = None;
-        let recheck = match attempt {
-            MergeAttempt::Landed => lane.waiting.drain(..).collect(),
-            MergeAttempt::NotMerged => Vec::new(),
-        };
         let lane = lane_key.clone();
         if self
             .lanes
@@ -211,7 +191,7 @@ impl MergeQueue {
         {
             self.lanes.remove(&lane);
         }
-        AfterMerge { recheck }
+        true
     }
 
     /// The squad merging through `lane`, if any.
@@ -293,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn a_landed_merge_sends_every_waiting_pr_of_that_base_to_recheck() {
+    fn a_landed_merge_keeps_the_waiting_prs_in_order_and_hands_the_next_the_ticket() {
         let mut queue = MergeQueue::new();
         queue.enqueue(entry("a", "main"));
         queue.enqueue(entry("b", "main"));
@@ -301,14 +281,26 @@ mod tests {
         queue.enqueue(entry("d", "release"));
         queue.start_merges();
 
-        let after = queue.finish(&SquadId::from("a"), MergeAttempt::Landed);
-        assert_eq!(after.recheck, vec![entry("b", "main"), entry("c", "main")]);
-        assert_eq!(queue.position(&SquadId::from("b")), None);
+        assert!(queue.finish(&SquadId::from("a")));
+        assert_eq!(queue.position(&SquadId::from("b")), Some(0));
+        assert_eq!(queue.position(&SquadId::from("c")), Some(1));
         assert_eq!(
             queue.merging(&lane("release")),
             Some(&entry("d", "release"))
         );
         assert!(queue.merging(&lane("main")).is_none());
+        assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
+    }
+
+    #[test]
+    fn only_a_conflict_sends_a_pr_back_to_rebase_and_an_unknown_answer_is_asked_again() {
+        let relation = |mergeable| BaseRelation { mergeable }.verdict();
+        assert_eq!(relation(Some(true)), RecheckVerdict::Proceed);
+        assert_eq!(
+            relation(Some(false)),
+            RecheckVerdict::Rebase(RebaseReason::Conflicts)
+        );
+        assert_eq!(relation(None), RecheckVerdict::AskAgain);
     }
 
     #[test]
@@ -318,8 +310,7 @@ mod tests {
         queue.enqueue(entry("b", "main"));
         queue.start_merges();
 
-        let after = queue.finish(&SquadId::from("a"), MergeAttempt::NotMerged);
-        assert!(after.recheck.is_empty(), "the base did not move");
+        assert!(queue.finish(&SquadId::from("a")));
         assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
         assert_eq!(queue.position(&SquadId::from("a")), None);
     }
@@ -332,20 +323,15 @@ mod tests {
         queue.start_merges();
         assert!(!queue.withdraw(&SquadId::from("a")));
         assert!(queue.withdraw(&SquadId::from("b")));
-        assert_eq!(
-            queue.finish(&SquadId::from("a"), MergeAttempt::Landed),
-            AfterMerge::default()
-        );
+        assert!(queue.finish(&SquadId::from("a")));
+        assert_eq!(queue.start_merges(), Vec::new(), "b withdrew");
     }
 
     #[test]
     fn finishing_a_squad_without_a_ticket_changes_nothing() {
         let mut queue = MergeQueue::new();
         queue.enqueue(entry("a", "main"));
-        assert_eq!(
-            queue.finish(&SquadId::from("a"), MergeAttempt::Landed),
-            AfterMerge::default()
-        );
+        assert!(!queue.finish(&SquadId::from("a")));
         assert_eq!(queue.start_merges(), vec![entry("a", "main")]);
     }
 
@@ -372,36 +358,7 @@ mod tests {
         assert_eq!(queue.position(&SquadId::from("b")), Some(1));
         queue.enqueue(entry("c", "main"));
         assert!(queue.start_merges().is_empty(), "a holds the lane");
-        queue.finish(&SquadId::from("a"), MergeAttempt::NotMerged);
+        queue.finish(&SquadId::from("a"));
         assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
-    }
-
-    #[test]
-    fn behind_or_conflicting_prs_need_a_rebase() {
-        let verdict = |mergeable, contains_base_tip| {
-            BaseRelation {
-                mergeable,
-                contains_base_tip,
-            }
-            .verdict()
-        };
-        assert_eq!(verdict(Some(true), true), RecheckVerdict::Proceed);
-        assert_eq!(verdict(None, true), RecheckVerdict::AskAgain);
-        assert_eq!(
-            verdict(Some(true), false),
-            RecheckVerdict::Rebase(RebaseReason::Behind)
-        );
-        assert_eq!(
-            verdict(None, false),
-            RecheckVerdict::Rebase(RebaseReason::Behind)
-        );
-        assert_eq!(
-            verdict(Some(false), true),
-            RecheckVerdict::Rebase(RebaseReason::Conflicts)
-        );
-        assert_eq!(
-            verdict(Some(false), false),
-            RecheckVerdict::Rebase(RebaseReason::Conflicts)
-        );
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::{
     StepFailure, Timestamp,
 };
 use crate::gate::{CommitSha, GateBlocker, GateDecision, GateTarget};
-use crate::merge_queue::{MergeAttempt, MergeLane, MergeQueue, QueuedMerge, RebaseReason};
+use crate::merge_queue::{MergeLane, MergeQueue, QueuedMerge, RebaseReason};
 
 mod checks;
 
@@ -871,7 +871,7 @@ impl Scheduler {
                     // Squads leave their lane when they leave these phases, so this cannot
                     // happen; should it, the lane must not stay blocked.
                     _ => {
-                        self.queue.finish(&ticket.squad, MergeAttempt::NotMerged);
+                        self.queue.finish(&ticket.squad);
                     }
                 }
             }
@@ -997,8 +997,7 @@ impl Scheduler {
     }
 
     /// Records a phase change. A squad leaving `approved` leaves its merge lane and its
-    /// gate's waits; one leaving `merging` frees its lane, and after a landed merge every
-    /// squad still waiting in that lane has its gate read again against the new base.
+    /// gate's waits; one leaving `merging` frees its lane for the next squad waiting in it.
     fn move_to(&mut self, i: usize, to: Phase, now: Timestamp, out: &mut Vec<Command>) {
         let squad = &mut self.squads[i];
         let from = std::mem::replace(&mut squad.phase, to.clone());
@@ -1014,28 +1013,9 @@ impl Scheduler {
             squad.gate = GateState::default();
         }
         if from == Phase::Merging && to != Phase::Merging {
-            let attempt = if to == Phase::Merged {
-                MergeAttempt::Landed
-            } else {
-                MergeAttempt::NotMerged
-            };
-            let after = self.queue.finish(&squad.id, attempt);
-            for waiting in after.recheck {
-                let Some(&j) = self.index.get(&waiting.squad) else {
-                    continue;
-                };
-                if self.squads[j].phase == Phase::Merging {
-                    // Resumed mid-merge after a restart: its merge is settled next.
-                    if self.queue.resume_merge(waiting) {
-                        let command = Command::Merge {
-                            squad: self.squads[j].id.clone(),
-                        };
-                        self.issue(j, command, out);
-                    }
-                } else {
-                    self.read_gate(j, out);
-                }
-            }
+            // The lane goes on with its next PR; the ones waiting keep their heads (the
+            // merge train: see `merge_queue`).
+            self.queue.finish(&squad.id);
         }
     }
 

@@ -1646,7 +1646,7 @@ mod merge_lanes {
     }
 
     #[test]
-    fn a_landed_merge_hands_the_lane_over_after_the_next_squad_is_checked_against_the_new_base() {
+    fn a_landed_merge_hands_the_lane_to_the_next_squad_as_it_is() {
         let mut h = two_in_one_lane();
         let out = h.send(Event::Merged {
             squad: id("a"),
@@ -1654,19 +1654,15 @@ mod merge_lanes {
         });
         assert_eq!(
             out,
-            ["record a merging -> merged r2 @20", "gate b", "clean a"],
-            "b's tests and approvals were on the old base: its gate is read again"
+            [
+                "record a merging -> merged r2 @20",
+                "clean a",
+                "record b approved -> merging r2 @20",
+                "merge b"
+            ],
+            "the merge train: b merges its approved head unless the code host refuses it"
         );
-        assert_eq!(
-            lane_position(&h, "b"),
-            None,
-            "b left the lane to be re-checked"
-        );
-        assert_eq!(
-            h.send(decided("b", GateDecision::Merge)),
-            ["record b approved -> merging r2 @21", "merge b"],
-            "the lane is free: b merges at once"
-        );
+        assert_eq!(lane_position(&h, "b"), Some(0), "b holds the lane");
     }
 
     #[test]
@@ -1912,13 +1908,15 @@ mod merge_lanes {
 
     #[test]
     fn the_live_view_learns_why_the_gate_waits_from_the_scheduler() {
-        let mut h = two_in_one_lane();
+        let h = two_in_one_lane();
         let b = h.scheduler.squad(&id("b")).unwrap();
         assert_eq!((b.lane_position, b.gate), (Some(1), None));
-        h.send(Event::Merged {
-            squad: id("a"),
-            sha: CommitSha::new("feed"),
-        });
+
+        let mut h = Harness::new(2);
+        h.admit(vec![on_main("a"), on_main("b")]);
+        h.drive("a", "approved");
+        h.drive("b", "approved");
+        h.send(decided("a", GateDecision::Merge));
         h.send(decided("b", GateDecision::AskAgainShortly));
         let b = h.scheduler.squad(&id("b")).unwrap();
         assert_eq!(b.lane_position, None);
@@ -1972,12 +1970,9 @@ mod merge_lanes {
             .unwrap();
         assert_eq!(
             show(&out),
-            [
-                "record a merging -> merged r1 @3",
-                "merge b",
-                "gate c",
-                "clean a"
-            ]
+            ["record a merging -> merged r1 @3", "clean a", "merge b"],
+            "c waits in the lane behind b, unchanged"
         );
+        assert_eq!(scheduler.squad(&id("c")).unwrap().lane_position, Some(1));
     }
 }

@@ -61,20 +61,8 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
         return decided(head, decision);
     }
     record_flaky_checks(shared, ctx, &head).await;
-    let contains_base_tip = shared
-        .services
-        .workspaces
-        .contains_base_tip(root, &target.base_branch)
-        .await
-        .map_err(|error| {
-            StepFailure::port(
-                format!("compare {} with {}", ctx.issue_key, target.base_branch),
-                &error,
-            )
-        })?;
     let relation = BaseRelation {
         mergeable: snapshot.mergeable,
-        contains_base_tip,
     };
     let verdict = relation.verdict();
     let reasons: Vec<String> = match verdict {

@@ -15,6 +15,7 @@ mod open_pr;
 mod pr_text;
 mod prepare;
 mod publish;
+mod renewal;
 mod review;
 mod save_work;
 mod stop;

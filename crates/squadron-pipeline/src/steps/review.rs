@@ -11,6 +11,7 @@ use squadron_harness::KeptConversation;
 use tracing::Instrument;
 
 use super::publish::update_pr_body;
+use super::renewal;
 use super::stop::{StepResult, Stop};
 use crate::effects;
 use crate::evidence;
@@ -263,14 +264,30 @@ async fn review_as(
         notify_verdict(shared, ctx, round, role, head, verdict);
         return Ok((verdict, None));
     }
-    let (review, conversation) = match review_turn(shared, ctx, role, prompt, task, earlier).await?
-    {
-        (TurnResult::Reviewed(review), conversation) => (review, conversation),
-        (TurnResult::Finished(_) | TurnResult::Diagnosed(_), _) => {
-            return Err(Stop::Failed(StepFailure::needs_person(format!(
-                "get the {role}'s review: it finished without submitting one"
-            ))));
+    let base = ctx.prepared()?.base_sha.clone();
+    let (review, conversation) = match renewal::renewable(shared, ctx, role, &base, head).await {
+        Some(renewal) => {
+            tracing::info!(
+                squad = %ctx.squad, %role, approved = %renewal.approved, %head, patch = %renewal.patch,
+                "the rebase left the approved change identical: renewing the approval without a model call"
+            );
+            let base_branch = ctx
+                .target
+                .as_ref()
+                .map_or("the base branch", |target| target.base_branch.as_str());
+            (
+                renewal::renewal_review(&renewal, head, base_branch, &base),
+                None,
+            )
         }
+        None => match review_turn(shared, ctx, role, prompt, task, earlier).await? {
+            (TurnResult::Reviewed(review), conversation) => (review, conversation),
+            (TurnResult::Finished(_) | TurnResult::Diagnosed(_), _) => {
+                return Err(Stop::Failed(StepFailure::needs_person(format!(
+                    "get the {role}'s review: it finished without submitting one"
+                ))));
+            }
+        },
     };
     let verdict = review.verdict;
     let comments = review.comments.len();

@@ -175,3 +175,74 @@ async fn after_a_restart_a_reviewer_starts_afresh_with_its_previous_review_read_
         );
     }
 }
+
+/// The merge train: two squads of one base are approved on their first heads. The first
+/// merges; this code host requires up-to-date branches, so the second is rebased onto the
+/// new base. Its own change came through identical, so each reviewer identity renews its
+/// approval on the new head, naming the commit it approved, without a model call; the
+/// second then merges on those approvals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_rebase_renews_both_approvals_without_a_model_call() {
+    let world = World::new(vec![issue(1, &[]), issue(2, &[])], ReviewScript::default()).await;
+    let running = start(&world, world.settings("train"));
+    let run = running.handle.start_run(URL).await.unwrap();
+    let squads = finish(running, &run).await;
+    for squad in &squads {
+        assert_eq!(
+            squad.phase,
+            Phase::Merged,
+            "{}: {:?}",
+            squad.issue,
+            squad.phase
+        );
+    }
+
+    for role in [Role::CodeReviewer, Role::QaSpecialist] {
+        assert_eq!(
+            world.models[&role].tasks().len(),
+            2,
+            "the {role} model reviewed each squad once"
+        );
+    }
+    let reviews = world.code_host.reviews.lock().unwrap().clone();
+    let merges = world.code_host.merges.lock().unwrap().clone();
+    assert_eq!(merges.len(), 2);
+    let (second_pr, second_head) = &merges[1];
+    let renewals: Vec<_> = reviews
+        .iter()
+        .filter(|(pr, review)| {
+            pr == second_pr
+                && review
+                    .body
+                    .starts_with("Approval renewed without a new review")
+        })
+        .map(|(_, review)| review)
+        .collect();
+    let mut renewed_by: Vec<&str> = renewals
+        .iter()
+        .map(|review| review.author.as_str())
+        .collect();
+    renewed_by.sort_unstable();
+    assert_eq!(renewed_by, ["cr-bot", "qa-bot"], "{reviews:?}");
+    for renewal in &renewals {
+        assert_eq!(
+            renewal.commit_id.as_str(),
+            second_head,
+            "on the merged head"
+        );
+        let approved = reviews
+            .iter()
+            .find(|(pr, earlier)| {
+                pr == second_pr
+                    && earlier.author == renewal.author
+                    && earlier.commit_id != renewal.commit_id
+            })
+            .map(|(_, earlier)| earlier.commit_id.clone())
+            .expect("the model's approval of the first head");
+        assert!(
+            renewal.body.contains(approved.as_str()),
+            "names the approved commit: {}",
+            renewal.body
+        );
+    }
+}
