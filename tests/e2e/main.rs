@@ -1,6 +1,7 @@
 //! End-to-end runs of the `squadron` binary against the stand-ins on loopback: a large
 //! milestone under a concurrency limit, the review-round cap, a squad over budget, an issue
-//! cancelled in Linear mid-run, bug fixes started from Slack and from the command line, the
+//! cancelled in Linear mid-run, red required checks (fixed, pre-existing, flaky, never
+//! reported), bug fixes started from Slack and from the command line, the
 //! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
 //! headless browser, kills at every phase boundary followed by a restart, a run under one
 //! GitHub identity, squads on the sample repositories with their real toolchains, and the
@@ -9,6 +10,7 @@
 mod browser;
 mod bugfix;
 mod cancel;
+mod checks;
 mod dashboard;
 mod degraded;
 mod faults;

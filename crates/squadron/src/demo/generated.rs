@@ -34,6 +34,9 @@ pub enum Behaviour {
     Expensive,
     /// The Developer's first model call takes a minute: long enough to cancel it.
     Stalled,
+    /// The Developer leaves a `TODO` in its module, which the local tests accept and a CI
+    /// check may refuse; told that a required check fails, it removes it.
+    LeavesTodo,
 }
 
 /// A milestone of `count` issues, ENG-1 … ENG-`count`, all refined and independent.
@@ -128,12 +131,17 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
     } else {
         Duration::ZERO
     };
+    let first_version = if behaviour == Behaviour::LeavesTodo {
+        format!("{}# TODO: name the plan's currency.\n", module(n, 0))
+    } else {
+        module(n, 0)
+    };
     let developer = Script::new(format!("developer-{identifier}"))
         .when_task_contains(format!("# Task: implement {identifier}\n"))
         .then_after(stall, Action::Reply(reading))
         .then(call(
             "write_file",
-            &json!({ "path": path, "content": module(n, 0) }),
+            &json!({ "path": path, "content": first_version }),
         ))
         .then(call(
             "finish",
@@ -149,7 +157,24 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
             "finish",
             &json!({ "summary": format!("AC-1: test_ac1_the_rate_of_plan_{n}") }),
         ));
-    let mut scripts = vec![developer, qa];
+    let mut scripts = Vec::new();
+    if behaviour == Behaviour::LeavesTodo {
+        // Tried before the implementing script: the CI-fix turn's task is an implementing
+        // task with the failing check appended.
+        scripts.push(
+            Script::new(format!("developer-ci-fix-{identifier}"))
+                .when_task_contains("## A required check fails on the pull request")
+                .then(call(
+                    "write_file",
+                    &json!({ "path": path, "content": module(n, 0) }),
+                ))
+                .then(call(
+                    "finish",
+                    &json!({ "summary": format!("Remove the TODO from rate_{n}") }),
+                )),
+        );
+    }
+    scripts.extend([developer, qa]);
     if let Behaviour::NeverSatisfied { rounds } = behaviour {
         // A reviewer's later rounds go on in its conversation of the first, whose task names
         // round 1: one script per reviewer plays every round.
