@@ -131,7 +131,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
     };
     let squads = followed.squads;
     crate::output::println(&summary(&squads, followed.duration, look.width()))?;
-    if scenario.fix_issue().is_some() {
+    // Chat posts are queued off the squads' path and the daemon makes the last of them as
+    // it stops: stop it before showing the threads (a served demo shows them once stopped).
+    let daemon = match daemon {
+        Some(daemon) if !args.serve => {
+            daemon.stop().await?;
+            None
+        }
+        daemon => daemon,
+    };
+    if scenario.fix_issue().is_some() && daemon.is_none() {
         crate::output::println(&slack_threads(&world, look.width()))?;
     }
     let report = report(scenario, &world, &context, &squads).await;
@@ -180,6 +189,9 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
             let _ = tokio::signal::ctrl_c().await;
         }
         daemon.stop().await?;
+        if scenario.fix_issue().is_some() {
+            crate::output::println(&slack_threads(&world, look.width()))?;
+        }
     }
     Ok(code)
 }
