@@ -208,7 +208,7 @@ async fn a_required_check_that_never_reports_is_named_after_the_configured_wait(
 
 // Every GitHub call of each run, counted once and pinned: the squad's usual calls (PR,
 // reviews, pushes, gate reads, merge) plus what the check handling adds.
-const EXPECTED_OWN_FAILURE_CALLS: usize = 62;
+const EXPECTED_OWN_FAILURE_CALLS: usize = 60;
 const EXPECTED_PRE_EXISTING_CALLS: usize = 30;
-const EXPECTED_FLAKY_CALLS: usize = 38;
+const EXPECTED_FLAKY_CALLS: usize = 36;
 const EXPECTED_NEVER_REPORTED_CALLS: usize = 32;
