@@ -28,6 +28,10 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// transactions last milliseconds; only a stalled process exceeds this.
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 
+/// A statement slower than this is logged, at info level: on a busy machine it is load,
+/// not a fault.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 /// How long taking a connection from the pool may take before the operation fails as
 /// unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,6 +83,10 @@ impl SqlStore {
         .map_err(|error| {
             open_error(location, format!("the location is not valid: {error}")).with_source(error)
         })?;
+
+        // sqlx reports a statement slower than a second as a warning; on a busy machine that
+        // is load, not a fault, and a warning would land on a foreground command's screen.
+        let options = options.log_slow_statements(log::LevelFilter::Info, SLOW_STATEMENT);
 
         // One direct connection first: its error says what is wrong (refused, unknown host,
         // bad password) where the pool would retry until its timeout and say only that.
