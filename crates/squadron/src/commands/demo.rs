@@ -130,16 +130,6 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
         (followed, None)
     };
     let squads = followed.squads;
-    // Chat posts are queued off the squads' path: stopping the daemon makes the queued ones,
-    // so the thread printed below ends with the merge. A daemon kept for the dashboard
-    // stops after it.
-    let daemon = match daemon {
-        Some(daemon) if !args.serve => {
-            daemon.stop().await?;
-            None
-        }
-        kept => kept,
-    };
     crate::output::println(&summary(&squads, followed.duration, look.width()))?;
     // Chat posts are queued off the squads' path and the daemon makes the last of them as
     // it stops: stop it before showing the threads (a served demo shows them once stopped).
