@@ -678,10 +678,17 @@ async fn timeout<T>(check: impl Future<Output = T>) -> Option<T> {
 async fn sandbox_check(config: &Config) -> Check {
     match Sandbox::detect(SandboxSettings::new(config.sandbox.mode)).await {
         Ok(sandbox) => match (sandbox.kind(), sandbox.warning()) {
-            (SandboxKind::Bubblewrap, _) => Check::new(
+            (SandboxKind::Bubblewrap, None) => Check::new(
                 "sandbox",
                 Level::Ok,
                 "bubblewrap: read-only system, writable worktree, no network",
+            ),
+            (SandboxKind::Bubblewrap, Some(warning)) => Check::new(
+                "sandbox",
+                Level::Warn,
+                format!(
+                    "bubblewrap: read-only system, writable worktree, no network; but {warning}"
+                ),
             ),
             (SandboxKind::Restricted, warning) => Check::new(
                 "sandbox",
