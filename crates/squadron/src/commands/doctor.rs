@@ -239,7 +239,7 @@ fn repo_summary(settings: &RepoSettings) -> String {
         Some(command) => command.argv().join(" "),
         None => "none".to_owned(),
     };
-    format!(
+    let mut summary = format!(
         "test: {}; test one: {}; format: {}; lint: {}; setup: {}; test files: {}",
         settings.test.argv().join(" "),
         command(settings.test_one.as_ref()),
@@ -247,7 +247,11 @@ fn repo_summary(settings: &RepoSettings) -> String {
         command(settings.lint.as_ref()),
         command(settings.sandbox.setup.as_ref()),
         settings.test_globs.join(", "),
-    )
+    );
+    if !settings.protected.is_empty() {
+        summary.push_str(&format!("; protected: {}", settings.protected.join(", ")));
+    }
+    summary
 }
 
 /// Runs the setup command (when there is one) and then the test command on a clone of
