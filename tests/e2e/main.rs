@@ -5,7 +5,8 @@
 //! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
 //! headless browser, kills at every phase boundary followed by a restart, a run under one
 //! GitHub identity, squads on the sample repositories with their real toolchains, and the
-//! delivery metrics of a store filled by a milestone and a fix, and `squadron revert`.
+//! delivery metrics of a store filled by a milestone and a fix, `squadron revert`, and the
+//! merge train testing a PR merged with the moved base before it merges.
 
 mod browser;
 mod bugfix;
@@ -20,3 +21,4 @@ mod revert;
 mod samples;
 mod single_identity;
 mod support;
+mod train;

@@ -309,8 +309,9 @@ pub struct Limits {
     pub budget_per_run_usd: f64,
     /// Most model turns of one agent on one task.
     pub agent_turn_limit: u32,
-    /// CI-fix rounds (a red required check fixed, pushed, re-reviewed) before needs-human;
-    /// counted apart from review rounds.
+    /// CI-fix rounds (a red required check, or a merge with the moved base that fails the
+    /// tests, fixed, pushed, re-reviewed) before needs-human; counted apart from review
+    /// rounds.
     pub ci_fix_rounds: u32,
     /// Seconds the merge gate waits for a required check that never reported on the head
     /// before naming it to a person.

@@ -4,10 +4,12 @@
 //! A squad whose PR passed the gate joins the lane of its base branch and waits there,
 //! unchanged, until the lane hands it the ticket, first come first served; a merge that
 //! lands keeps the others waiting in order. Only the ticket holder is brought up to date:
-//! GitHub merges its head as it is when it can (its approvals stay valid), and only a PR
-//! that conflicts with the moved base, or whose base requires up-to-date branches, is
-//! rebased, verified, pushed and reviewed again; a reviewer whose approved change the
-//! rebase left identical renews its approval without a model call.
+//! its head merged with the current base is tested first (a failure is the squad's to fix,
+//! on its branch rebased onto that base, and nothing merges); GitHub merges its head as it
+//! is when it can (its approvals stay valid), and only a PR that conflicts with the moved
+//! base, or whose base requires up-to-date branches, is rebased, verified, pushed and
+//! reviewed again; a reviewer whose approved change the rebase left identical renews its
+//! approval without a model call.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -60,6 +62,23 @@ pub enum RebaseReason {
     Behind,
     /// It no longer merges cleanly.
     Conflicts,
+    /// Its head merged with the current base fails the test command, though the head alone
+    /// passes: the base moved on in a way the change does not fit, and the squad fixes it
+    /// on its branch brought up to date.
+    MergeFailsTests,
+}
+
+impl RebaseReason {
+    /// Why the branch is rebased onto `base`, as the gate's reasons and the agents read it.
+    pub fn describe(self, base: &str) -> String {
+        match self {
+            RebaseReason::Behind => format!("the branch is behind {base}"),
+            RebaseReason::Conflicts => format!("the branch conflicts with {base}"),
+            RebaseReason::MergeFailsTests => {
+                format!("the branch merged with the current {base} fails the test command")
+            }
+        }
+    }
 }
 
 /// What the code host says about a PR relative to its base, read when its gate is read.

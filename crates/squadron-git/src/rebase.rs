@@ -37,17 +37,7 @@ pub(crate) fn replay(
         }
         let mut index = repo.cherrypick_commit(&commit, &tip, 0, None)?;
         if index.has_conflicts() {
-            let mut paths = Vec::new();
-            for conflict in index.conflicts()? {
-                let conflict = conflict?;
-                let entry = conflict.our.or(conflict.their).or(conflict.ancestor);
-                if let Some(entry) = entry {
-                    paths.push(String::from_utf8_lossy(&entry.path).into_owned());
-                }
-            }
-            paths.sort();
-            paths.dedup();
-            return Ok(Err(paths));
+            return Ok(Err(conflicting_paths(&index)?));
         }
         let tree = repo.find_tree(index.write_tree_to(repo)?)?;
         if tree.id() == tip.tree_id() {
@@ -58,4 +48,19 @@ pub(crate) fn replay(
         tip = repo.find_commit(next)?;
     }
     Ok(Ok(tip.id()))
+}
+
+/// The paths an index holds conflicts in, sorted.
+pub(crate) fn conflicting_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
+    let mut paths = Vec::new();
+    for conflict in index.conflicts()? {
+        let conflict = conflict?;
+        let entry = conflict.our.or(conflict.their).or(conflict.ancestor);
+        if let Some(entry) = entry {
+            paths.push(String::from_utf8_lossy(&entry.path).into_owned());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }

@@ -1,6 +1,7 @@
 //! The core [`Workspaces`] port over [`Workspace`]: squad worktrees named by squad id,
 //! pushes with lease that treat "the remote already has it" as success, rebases onto a
-//! freshly fetched base, and detached scratch worktrees for evidence runs.
+//! freshly fetched base, detached scratch worktrees for evidence runs, and the head merged
+//! with the base's tip in one, to test before merging.
 //!
 //! The port names worktrees by path only, so every operation finds the mirror a path belongs
 //! to from the mirrors' own records of their worktrees instead of remembering it: a
@@ -15,15 +16,15 @@ use git2::{Oid, Repository, WorktreePruneOptions};
 use squadron_core::Role;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
-    PatchId, PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef, Workspaces,
-    WorktreeRequest,
+    MergeTrial, PatchId, PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef,
+    Workspaces, WorktreeRequest,
 };
 use tokio::sync::Mutex;
 
 use crate::credentials::AccessToken;
 use crate::error::GitError;
 use crate::identity::CommitAuthor;
-use crate::rebase::RebaseOutcome;
+use crate::rebase::{RebaseOutcome, conflicting_paths};
 use crate::transport::PushOutcome;
 use crate::workspace::{
     BranchDisposal, RepositorySpec, SquadWorktree, Workspace, blocking, canonical,
@@ -163,6 +164,31 @@ impl GitWorkspaces {
             work(&git, &path)
         })
         .await
+    }
+
+    /// A detached scratch worktree at `at` beside the squad's worktree `located`, its
+    /// files written outside the repository's lock. One per squad worktree and commit: the
+    /// name says which, so an evidence run at the base and one at the head can exist side
+    /// by side, and a leftover of the same name is replaced.
+    async fn add_scratch(&self, located: &Located<'_>, at: Oid) -> Result<PathBuf, GitError> {
+        let repo = located.repo;
+        let sha = at.to_string();
+        let name = worktree_name(&format!(
+            "{}-at-{}",
+            located.name,
+            sha.get(..12).unwrap_or(&sha)
+        ));
+        let path = self.workspace.scratch_root(&repo.spec).join(&name);
+        let mirror = self.workspace.mirror_path(&repo.spec);
+        let slug = repo.spec.slug.clone();
+        let guard = repo.lock.lock().await;
+        let (cleared, at_mirror) = (path.clone(), mirror.clone());
+        blocking(move || clear_scratch(&at_mirror, &name, &cleared, at, &slug)).await?;
+        self.workspace.add_detached(&mirror, &path, &sha).await?;
+        drop(guard);
+        self.workspace.check_out_detached(&mirror, &path).await?;
+        tracing::info!(repo = %repo.spec.slug, %sha, path = %path.display(), "scratch worktree added");
+        Ok(path)
     }
 
     fn squad_worktree(
@@ -370,31 +396,43 @@ impl Workspaces for GitWorkspaces {
 
     async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError> {
         let located = self.locate(worktree).await?;
-        let repo = located.repo;
         let unknown = || GitError::UnknownCommit {
             sha: at.as_str().to_owned(),
-            slug: repo.spec.slug.clone(),
+            slug: located.repo.spec.slug.clone(),
         };
         let oid = Oid::from_str(at.as_str()).map_err(|_| unknown())?;
-        let sha = oid.to_string();
-        // One scratch per squad worktree and commit: the name says which, so an evidence run
-        // at the base and one at the head can exist side by side.
-        let name = worktree_name(&format!(
-            "{}-at-{}",
-            located.name,
-            sha.get(..12).unwrap_or(&sha)
-        ));
-        let path = self.workspace.scratch_root(&repo.spec).join(&name);
+        Ok(self.add_scratch(&located, oid).await?)
+    }
+
+    async fn merge_trial(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<MergeTrial, PortError> {
+        let located = self.locate(worktree).await?;
+        let repo = located.repo;
+        let spec = repo.on_base(base_branch);
+        let head = self.with_worktree(worktree, head_of).await?;
         let mirror = self.workspace.mirror_path(&repo.spec);
-        let slug = repo.spec.slug.clone();
-        let guard = repo.lock.lock().await;
-        let (cleared, at_mirror) = (path.clone(), mirror.clone());
-        blocking(move || clear_scratch(&at_mirror, &name, &cleared, oid, &slug)).await?;
-        self.workspace.add_detached(&mirror, &path, &sha).await?;
-        drop(guard);
-        self.workspace.check_out_detached(&mirror, &path).await?;
-        tracing::info!(repo = %repo.spec.slug, %sha, path = %path.display(), "scratch worktree added");
-        Ok(path)
+        let committer = self.committer.clone();
+        let branch = located.branch.clone().unwrap_or_default();
+        let merged = {
+            let _guard = repo.lock.lock().await;
+            let tip = self.workspace.sync_mirror(&spec, &repo.token).await?;
+            let base = base_branch.to_owned();
+            blocking(move || merge_in_mirror(&mirror, head, &tip, &committer, &branch, &base))
+                .await?
+        };
+        let trial = match merged {
+            Merged::UpToDate => MergeTrial::UpToDate,
+            Merged::Conflict(paths) => MergeTrial::Conflict { paths },
+            Merged::Commit { merge, base } => MergeTrial::Merged {
+                path: self.add_scratch(&located, merge).await?,
+                base: CommitSha::new(base.to_string()),
+            },
+        };
+        tracing::info!(repo = %repo.spec.slug, %base_branch, head = %head, ?trial, "merge with the base made for a test");
+        Ok(trial)
     }
 
     async fn remove(&self, worktree: &Path) -> Result<(), PortError> {
@@ -542,6 +580,63 @@ fn patch_id_of(git: &Repository, path: &Path, base: &str, head: &str) -> Result<
         .map_err(fail("diff the branch's change"))?;
     let id = diff.patchid(None).map_err(fail("compute the patch id"))?;
     Ok(id.to_string())
+}
+
+/// What [`merge_in_mirror`] made.
+enum Merged {
+    UpToDate,
+    Conflict(Vec<String>),
+    Commit { merge: Oid, base: Oid },
+}
+
+/// Merges the base tip `tip` into `head` in the mirror's object store, touching no ref and
+/// no worktree: an unreferenced merge commit when the two merge cleanly.
+fn merge_in_mirror(
+    mirror: &Path,
+    head: Oid,
+    tip: &str,
+    committer: &CommitAuthor,
+    branch: &str,
+    base: &str,
+) -> Result<Merged, GitError> {
+    let fail = |action| GitError::git(action, mirror);
+    let git = Repository::open_bare(mirror).map_err(fail("open the mirror"))?;
+    let tip = Oid::from_str(tip).map_err(fail("read the base tip"))?;
+    if head == tip
+        || git
+            .graph_descendant_of(head, tip)
+            .map_err(fail("compare with the base tip"))?
+    {
+        return Ok(Merged::UpToDate);
+    }
+    let ours = git.find_commit(head).map_err(fail("read the head"))?;
+    let theirs = git.find_commit(tip).map_err(fail("read the base tip"))?;
+    let mut index = git
+        .merge_commits(&ours, &theirs, None)
+        .map_err(fail("merge the base into the head"))?;
+    if index.has_conflicts() {
+        return Ok(Merged::Conflict(
+            conflicting_paths(&index)
+                .map_err(fail("list the conflicts of the merge with the base"))?,
+        ));
+    }
+    let tree = index
+        .write_tree_to(&git)
+        .and_then(|id| git.find_tree(id))
+        .map_err(fail("write the merged tree"))?;
+    let signature = committer.signature().map_err(fail("sign the merge"))?;
+    let message = format!("Merge {base} into {branch} to test the result before merging\n");
+    let merge = git
+        .commit(
+            None,
+            &signature,
+            &signature,
+            &message,
+            &tree,
+            &[&ours, &theirs],
+        )
+        .map_err(fail("commit the merge with the base"))?;
+    Ok(Merged::Commit { merge, base: tip })
 }
 
 /// Makes room for the scratch worktree `name` at `path`, detached at `at`: a leftover of

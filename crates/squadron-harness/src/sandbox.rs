@@ -3,15 +3,12 @@
 //!
 //! With bubblewrap commands see only the system's programs, libraries and configuration
 //! (read-only), the declared toolchains and caches, the worktree and a private `/tmp`
-//! (writable); there is no network, no capability (a daemon running as root included), and
-//! the command runs in its own PID namespace that dies with the harness. The restricted
-//! runner gives the command a PID namespace of its own too where the host allows it. Both
-//! runners clear the environment down to an allow-list (never a variable whose name looks
-//! like a credential), confine the working directory, limit process count (per command,
-//! through a pids cgroup of its own) and memory ([`limits`]), enforce a wall-clock limit
-//! that kills the whole process tree, and cap the output kept.
-
-mod limits;
+//! (writable); there is no network, and the command runs in its own PID namespace that dies
+//! with the harness. The restricted runner gives the command a PID namespace of its own too
+//! where the host allows it. Both runners clear the environment down to an allow-list (never
+//! a variable whose name looks like a credential), confine the working directory, limit
+//! process count and memory, enforce a wall-clock limit that kills the whole process tree,
+//! and cap the output kept.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,9 +73,8 @@ pub struct SandboxSettings {
     pub writable_mounts: Vec<PathBuf>,
     /// Files inside the mounts that commands see empty (registry credentials).
     pub masked: Vec<PathBuf>,
-    /// Most processes (threads included) a command and what it starts may have at once, so
-    /// that a fork bomb stops there; `None`: no limit. Each command has its own pids cgroup
-    /// where the host allows one, otherwise `RLIMIT_NPROC` (see [`Sandbox::warning`]).
+    /// Most processes a command's user may have at once (`RLIMIT_NPROC`), so that a fork
+    /// bomb stops there; `None`: no limit. Not enforced for a daemon running as root.
     pub max_processes: Option<u64>,
     /// Most address space one process of a command may map (`RLIMIT_AS`), so that a runaway
     /// allocation fails inside the command instead of starving the host; `None`: no limit.
@@ -261,15 +257,6 @@ pub enum SandboxError {
         /// The PATH searched.
         path: String,
     },
-    /// The limits could not be put on a command about to run.
-    #[error("put the process-count and memory limits on `{program}`")]
-    Limits {
-        /// The program.
-        program: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
     /// `bwrap` exists but cannot create its sandbox here.
     #[error(
         "run commands with bubblewrap: the probe run failed ({reason}); this host probably forbids unprivileged user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1) or set sandbox = \"auto\" to fall back to the restricted runner"
@@ -323,7 +310,8 @@ pub struct Sandbox {
     kind: SandboxKind,
     settings: SandboxSettings,
     bwrap: Option<PathBuf>,
-    limits: limits::Limits,
+    /// `prlimit`, which sets the process-count and memory limits; `None` when not found.
+    limiter: Option<PathBuf>,
     /// The restricted runner's own PID namespace (`unshare …`), empty where the host has
     /// none to give.
     isolation: Vec<String>,
@@ -338,15 +326,22 @@ impl Sandbox {
     /// Picks the runner for `settings.mode`, probing bubblewrap with a trivial run so that a
     /// host without user namespaces is detected now rather than at the first command.
     pub async fn detect(settings: SandboxSettings) -> Result<Self, SandboxError> {
-        let (limits, limits_warning) = limits::Limits::detect(&settings);
-        let limits_note = limits_warning
-            .map(|warning| format!("; {warning}"))
-            .unwrap_or_default();
+        let limiter = find_program(Path::new("prlimit"), settings.path_env());
+        let limits_note = if limiter.is_none()
+            && (settings.max_processes.is_some() || settings.max_memory_bytes.is_some())
+        {
+            tracing::warn!(
+                "`prlimit` (util-linux) is not on the commands' PATH: commands run without process and memory limits"
+            );
+            "; `prlimit` (util-linux) was not found, so commands run without process and memory limits"
+        } else {
+            ""
+        };
         if settings.mode == SandboxMode::Restricted {
             let warning = format!(
                 "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network{limits_note}"
             );
-            return Ok(Self::restricted(settings, limits, warning).await);
+            return Ok(Self::restricted(settings, limiter, warning).await);
         }
         let probe = match find_program(&settings.bwrap_program, settings.path_env()) {
             None => Err(SandboxError::BubblewrapMissing {
@@ -360,7 +355,7 @@ impl Sandbox {
                 kind: SandboxKind::Bubblewrap,
                 settings,
                 bwrap: Some(bwrap),
-                limits,
+                limiter,
                 isolation: Vec::new(),
                 warning: (!limits_note.is_empty())
                     .then(|| limits_note.trim_start_matches("; ").to_owned()),
@@ -370,7 +365,7 @@ impl Sandbox {
                 let warning = format!(
                     "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network{limits_note}"
                 );
-                Ok(Self::restricted(settings, limits, warning).await)
+                Ok(Self::restricted(settings, limiter, warning).await)
             }
         }
     }
@@ -379,16 +374,9 @@ impl Sandbox {
     /// host allows one.
     async fn restricted(
         settings: SandboxSettings,
-        limits: limits::Limits,
+        limiter: Option<PathBuf>,
         mut warning: String,
     ) -> Sandbox {
-        if limits::is_root() {
-            // Only bubblewrap takes the capabilities away; root's commands could lift their
-            // memory limit and leave their cgroup.
-            warning.push_str(
-                "; the daemon runs as root, so commands run as root and can lift their own limits",
-            );
-        }
         let isolation = match find_program(Path::new("unshare"), settings.path_env()) {
             Some(unshare) => {
                 let prefix = pid_namespace_args(&unshare);
@@ -410,7 +398,7 @@ impl Sandbox {
             kind: SandboxKind::Restricted,
             settings,
             bwrap: None,
-            limits,
+            limiter,
             isolation,
             warning: Some(warning),
         }
@@ -438,7 +426,7 @@ impl Sandbox {
             kind: self.kind,
             settings,
             bwrap: self.bwrap.clone(),
-            limits: self.limits.clone(),
+            limiter: self.limiter.clone(),
             isolation: self.isolation.clone(),
             warning: self.warning.clone(),
         }
@@ -483,53 +471,48 @@ impl Sandbox {
         let Some(program) = argv.first().cloned() else {
             return Err(SandboxError::EmptyCommand);
         };
+        let limits = self
+            .limiter
+            .as_deref()
+            .map(|limiter| limit_args(limiter, &self.settings))
+            .unwrap_or_default();
         let private_tmp = tempfile::Builder::new()
             .prefix("squadron-cmd-")
             .tempdir()
             .map_err(SandboxError::TempDir)?;
-        let (mut line, env) = match (&self.kind, &self.bwrap) {
+        let mut process = match (&self.kind, &self.bwrap) {
             (SandboxKind::Bubblewrap, Some(bwrap)) => {
-                let mut line = vec![bwrap.display().to_string()];
-                line.extend(bubblewrap_args(worktree, &self.settings, access, network));
-                line.push("--".to_owned());
+                let mut process = Command::new(bwrap);
+                process
+                    .args(bubblewrap_args(worktree, &self.settings, access, network))
+                    .arg("--")
+                    .args(&limits)
+                    .args(&argv);
                 // Bubblewrap itself gets only PATH: the sandbox's env is set with --setenv.
-                let env = vec![("PATH".to_owned(), self.settings.path_env().to_owned())];
-                (line, env)
+                process.env_clear().env("PATH", self.settings.path_env());
+                process
             }
             _ => {
-                let mut env = allowed_env(&self.settings);
-                let tmp = private_tmp.path().display().to_string();
-                env.extend([("HOME".to_owned(), tmp.clone()), ("TMPDIR".to_owned(), tmp)]);
-                (self.isolation.clone(), env)
+                let mut full = self.isolation.clone();
+                full.extend(limits);
+                full.extend(argv.iter().cloned());
+                let mut process = Command::new(&full[0]);
+                process.args(&full[1..]);
+                process.env_clear().envs(allowed_env(&self.settings));
+                process
+                    .env("HOME", private_tmp.path())
+                    .env("TMPDIR", private_tmp.path());
+                process
             }
         };
-        line.extend(argv);
-        let gate = self
-            .limits
-            .gate(&self.settings)
-            .map_err(|source| SandboxError::Limits {
-                program: program.clone(),
-                source,
-            })?;
-        if gate.is_some() {
-            line.splice(0..0, limits::GATE.map(str::to_owned));
-        }
-        let mut process = Command::new(&line[0]);
         process
-            .args(&line[1..])
-            .env_clear()
-            .envs(env)
             .current_dir(worktree)
-            .stdin(if gate.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        run_gated(process, &program, &self.settings, gate).await
+        run_limited(process, &program, &self.settings).await
     }
 }
 
@@ -616,10 +599,6 @@ fn bubblewrap_args(
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
-            // A daemon running as root would otherwise hand its capabilities on: commands
-            // could remount, lift their limits or leave their cgroup.
-            "--cap-drop",
-            "ALL",
             "--die-with-parent",
             "--new-session",
             "--clearenv",
@@ -640,6 +619,24 @@ const SYSTEM_DIRS: [&str; 8] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];
 
+/// `prlimit` arguments that put the limits of `settings` on the command (and what it
+/// starts), ending with `--`; empty when there are none to set.
+fn limit_args(limiter: &Path, settings: &SandboxSettings) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(processes) = settings.max_processes {
+        args.push(format!("--nproc={processes}"));
+    }
+    if let Some(memory) = settings.max_memory_bytes {
+        args.push(format!("--as={memory}"));
+    }
+    if args.is_empty() {
+        return args;
+    }
+    args.insert(0, limiter.display().to_string());
+    args.push("--".to_owned());
+    args
+}
+
 /// `unshare` arguments that run the restricted runner's command as the first process of
 /// its own PID namespace (in a user namespace of its own when the daemon is not root),
 /// ending with `--`. When that process ends, the kernel ends every process it left behind,
@@ -647,7 +644,10 @@ const SYSTEM_DIRS: [&str; 8] = [
 /// cannot reach; `--kill-child` ends it when `unshare` is killed (the time limit).
 fn pid_namespace_args(unshare: &Path) -> Vec<String> {
     let mut args = vec![unshare.display().to_string()];
-    if !limits::is_root() {
+    // `/proc/self` belongs to the process's effective user.
+    let root = std::fs::metadata("/proc/self")
+        .is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
+    if !root {
         args.extend(["--user", "--map-current-user"].map(str::to_owned));
     }
     args.extend(["--pid", "--fork", "--kill-child", "--"].map(str::to_owned));
@@ -729,20 +729,9 @@ async fn probe_bubblewrap(bwrap: &Path, settings: &SandboxSettings) -> Result<()
 /// Spawns `process` and collects its capped output under the wall-clock limit, killing its
 /// whole process group when the limit is reached. The caller sets up the process group.
 pub(crate) async fn run_limited(
-    process: Command,
-    program: &str,
-    settings: &SandboxSettings,
-) -> Result<CommandOutput, SandboxError> {
-    run_gated(process, program, settings, None).await
-}
-
-/// [`run_limited`] for a command started through [`limits::GATE`] when `gate` is given: its
-/// limits are put on it before it may start, and its cgroup goes with it.
-async fn run_gated(
     mut process: Command,
     program: &str,
     settings: &SandboxSettings,
-    gate: Option<limits::Gate>,
 ) -> Result<CommandOutput, SandboxError> {
     let started = Instant::now();
     let mut child = process.spawn().map_err(|source| SandboxError::Spawn {
@@ -753,18 +742,6 @@ async fn run_gated(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
-    if let Some(gate) = &gate
-        && let Err(source) = gate.open(&mut child, settings).await
-    {
-        if let Some(group) = group {
-            let _ = killpg(group, Signal::SIGKILL);
-        }
-        let _ = child.wait().await;
-        return Err(SandboxError::Limits {
-            program: program.to_owned(),
-            source,
-        });
-    }
     let stdout = spawn_reader(child.stdout.take(), settings.output_cap);
     let stderr = spawn_reader(child.stderr.take(), settings.output_cap);
 
@@ -790,9 +767,6 @@ async fn run_gated(
             source,
         })?,
     };
-    if let Some(gate) = gate {
-        gate.close().await;
-    }
     let (stdout, stdout_truncated) = stdout.collect().await;
     let (stderr, stderr_truncated) = stderr.collect().await;
     Ok(CommandOutput {

@@ -157,7 +157,9 @@ async fn head_test_file(head: &Worktree, file: &str) -> Result<Vec<u8>, StepFail
         })
 }
 
-async fn run_tests(
+/// Runs the repository's test command (`test_command` when it configures none) in `dir`,
+/// in the squad's sandbox, as the guardrails run it in the squad's worktree.
+pub(crate) async fn run_tests(
     workspace: &SquadWorkspace,
     dir: &Path,
     test_command: &str,

@@ -34,4 +34,6 @@ pub use store::{
     SquadEvent, SquadRecord, Store, TranscriptEntry, UsageTotals,
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
-pub use workspace::{PatchId, PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest};
+pub use workspace::{
+    MergeTrial, PatchId, PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest,
+};

@@ -66,6 +66,28 @@ pub enum RebaseOutcome {
     },
 }
 
+/// A squad's head merged with the current tip of its base, made to be tested before the PR
+/// merges: the head passed its tests alone, but the base may have moved on in a way the
+/// change does not fit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeTrial {
+    /// The head contains the base tip: the merge result is the head, already tested.
+    UpToDate,
+    /// A detached scratch worktree (not the squad's) holding the merge of the head and the
+    /// base tip; remove it with [`Workspaces::remove`].
+    Merged {
+        /// The scratch worktree.
+        path: PathBuf,
+        /// The base tip merged in.
+        base: CommitSha,
+    },
+    /// The head does not merge cleanly with the base tip; nothing was left behind.
+    Conflict {
+        /// Files that conflict.
+        paths: Vec<String>,
+    },
+}
+
 /// What a branch's own change is, whatever base it sits on: the stable patch id (as
 /// `git patch-id --stable` computes it) of the diff from where the branch forked from its
 /// base to its head. A rebase that applied cleanly keeps it; resolving a conflict or any
@@ -146,6 +168,14 @@ pub trait Workspaces: Send + Sync {
     /// A detached scratch worktree of the same repository at commit `at`, for evidence runs.
     /// Remove it with [`Workspaces::remove`].
     async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError>;
+
+    /// Fetches `base_branch` and merges its tip into the worktree's head in a scratch
+    /// worktree, leaving the squad's worktree and branch as they are.
+    async fn merge_trial(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<MergeTrial, PortError>;
 
     /// Removes a worktree (a squad's or a scratch one); its branch stays. Removing a
     /// worktree that is already gone succeeds.

@@ -77,6 +77,9 @@ pub enum MergeRejection {
     NeedsRebase(RebaseReason),
     /// The head is no longer the commit that was approved (someone pushed): re-review.
     HeadMoved,
+    /// The head merged with the base's current tip fails the test command (tested before
+    /// merging; the text is what failed): a CI-fix round on the branch rebased onto that tip.
+    MergeFailsTests(String),
     /// Refused for a reason automation cannot fix (branch protection, permissions).
     Refused(String),
 }

@@ -44,8 +44,9 @@ pub struct SchedulerConfig {
     pub gate_wait_limit: Duration,
     /// How failed steps are tried again.
     pub retry: RetryPolicy,
-    /// CI-fix rounds a squad gets for required checks that fail because of its PR, counted
-    /// apart from review rounds; then it needs a person.
+    /// CI-fix rounds a squad gets for required checks that fail because of its PR, and for
+    /// its head merged with the moved base failing the tests, counted apart from review
+    /// rounds; then it needs a person.
     pub ci_fix_rounds: u32,
     /// How long the gate waits for a required check that never reported on the head
     /// before naming it to a person.
@@ -373,6 +374,9 @@ impl Scheduler {
                 match rejection {
                     MergeRejection::NeedsRebase(reason) => self.rebase(i, reason, now, &mut out),
                     MergeRejection::HeadMoved => self.start_review_round(i, now, &mut out),
+                    MergeRejection::MergeFailsTests(failure) => {
+                        self.merge_fails_tests(i, &failure, now, &mut out);
+                    }
                     MergeRejection::Refused(reason) => {
                         let reason = format!("the code host refused the merge: {reason}");
                         self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);

@@ -1757,6 +1757,56 @@ mod merge_lanes {
     }
 
     #[test]
+    fn a_merge_result_failing_the_tests_is_a_ci_fix_round_on_the_rebased_branch_never_a_merge() {
+        let mut h = two_in_one_lane();
+        let fails = || Event::MergeRejected {
+            squad: id("a"),
+            rejection: MergeRejection::MergeFailsTests("`make test` fails: test_total".into()),
+        };
+        assert_eq!(
+            h.send(fails()),
+            [
+                "record a merging -> verifying r2 @20",
+                "verify a rebase MergeFailsTests",
+                "record b approved -> merging r2 @20",
+                "merge b"
+            ],
+            "a fixes its branch brought up to date; the lane goes on with b"
+        );
+        h.send(Event::Merged {
+            squad: id("b"),
+            sha: CommitSha::new("feed"),
+        });
+        // Each fix is verified, reviewed in the same round and merged through the lane again,
+        // until the CI-fix rounds are spent.
+        let mut again = || {
+            h.send(Event::Verified {
+                squad: id("a"),
+                outcome: Verification::Passed,
+            });
+            h.send(reviews("a", 2, APPROVED, APPROVED));
+            let out = h.send(decided("a", GateDecision::Merge));
+            assert_eq!(out[1..], ["merge a"], "{out:?}");
+            h.send(fails())
+        };
+        assert_eq!(
+            again()[1],
+            "verify a rebase MergeFailsTests",
+            "round 2 of 2"
+        );
+        let out = again();
+        assert!(
+            out[0].starts_with("record a merging -> needs-human")
+                && out[0].contains(
+                    "the PR merged with the current main fails the test command and 2 of 2 CI-fix \
+                 rounds are spent"
+                )
+                && out[0].contains("test_total"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn a_cancelled_squad_leaves_its_lane() {
         let mut h = two_in_one_lane();
         h.send(Event::CancelRequested {

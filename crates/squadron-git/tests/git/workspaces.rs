@@ -1,13 +1,14 @@
 //! The core `Workspaces` port through `GitWorkspaces`, against the stand-in GitHub over real
 //! HTTP and real git: prepare and reuse after a restart, pushes with lease, rebases,
-//! changed files, scratch worktrees and removal.
+//! changed files, scratch worktrees, merge trials and removal.
 
 use std::path::Path;
 
 use squadron_core::SquadId;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
-    PortErrorKind, PreparedWorktree, RebaseOutcome, RepoRef, Workspaces, WorktreeRequest,
+    MergeTrial, PortErrorKind, PreparedWorktree, RebaseOutcome, RepoRef, Workspaces,
+    WorktreeRequest,
 };
 use squadron_git::{AccessToken, GitWorkspaces, RepositorySpec};
 
@@ -404,6 +405,73 @@ async fn a_rebase_onto_a_conflicting_base_names_the_paths_and_changes_nothing() 
         std::fs::read_to_string(worktree.path.join("src/lib.rs")).expect("read"),
         "one\nMINE\nthree\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_trial_holds_the_head_merged_with_the_moved_base_and_leaves_the_branch_alone() {
+    let fx = Fixture::new().await;
+    let port = port(&fx);
+    let worktree = prepared(&port).await;
+    let mine = commit(
+        &port,
+        &worktree.path,
+        &[("src/lib.rs", "one\nMINE\nthree\n")],
+    )
+    .await;
+    assert_eq!(
+        port.merge_trial(&worktree.path, "main")
+            .await
+            .expect("trial"),
+        MergeTrial::UpToDate,
+        "nothing to merge while the base stands still"
+    );
+
+    let moved = fx
+        .standin
+        .commit_files(SLUG, "main", &[("b.txt", "b\n")], "Another squad merged")
+        .expect("main moves");
+    let MergeTrial::Merged { path, base } = port
+        .merge_trial(&worktree.path, "main")
+        .await
+        .expect("trial")
+    else {
+        panic!("expected a merge");
+    };
+    assert_eq!(base.as_str(), moved);
+    assert_ne!(path, worktree.path, "a scratch worktree, not the squad's");
+    assert_eq!(
+        std::fs::read_to_string(path.join("src/lib.rs")).expect("the squad's file"),
+        "one\nMINE\nthree\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(path.join("b.txt")).expect("the base's file"),
+        "b\n"
+    );
+    assert_eq!(port.head(&worktree.path).await.expect("head"), mine);
+    assert!(
+        !worktree.path.join("b.txt").exists(),
+        "the squad's worktree is untouched"
+    );
+    port.remove(&path).await.expect("remove the scratch");
+    assert!(!path.exists());
+
+    fx.standin
+        .commit_files(
+            SLUG,
+            "main",
+            &[("src/lib.rs", "one\nTHEIRS\nthree\n")],
+            "A conflicting change merged",
+        )
+        .expect("main moves");
+    assert_eq!(
+        port.merge_trial(&worktree.path, "main")
+            .await
+            .expect("trial"),
+        MergeTrial::Conflict {
+            paths: vec!["src/lib.rs".to_owned()]
+        }
+    );
+    assert_eq!(port.head(&worktree.path).await.expect("head"), mine);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 
 use squadron_core::StepFailure;
 use squadron_core::gate::{CommitSha, GateDecision, GatePolicy, MergeGate, PullRequestState};
-use squadron_core::merge_queue::{BaseRelation, RebaseReason, RecheckVerdict};
+use squadron_core::merge_queue::{BaseRelation, RecheckVerdict};
 use squadron_core::scheduler::Event;
 
 use super::stop::StepResult;
@@ -67,12 +67,7 @@ pub(crate) async fn evaluate_gate(shared: &Shared, ctx: &mut SquadCtx) -> StepRe
     let verdict = relation.verdict();
     let reasons: Vec<String> = match verdict {
         RecheckVerdict::Proceed => Vec::new(),
-        RecheckVerdict::Rebase(RebaseReason::Behind) => {
-            vec![format!("the branch is behind {}", target.base_branch)]
-        }
-        RecheckVerdict::Rebase(RebaseReason::Conflicts) => {
-            vec![format!("the branch conflicts with {}", target.base_branch)]
-        }
+        RecheckVerdict::Rebase(reason) => vec![reason.describe(&target.base_branch)],
         RecheckVerdict::AskAgain => vec![MERGEABILITY_PENDING.to_owned()],
     };
     let decision = match verdict {

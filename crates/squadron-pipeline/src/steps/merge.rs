@@ -1,5 +1,6 @@
 //! `Merge`: the lane holder's PR merged with its head as a guard (or found merged), the issue
-//! moved to done; a refusal is read again to decide what it means.
+//! moved to done, once its head merged with the current base passed the tests; a refusal is
+//! read again to decide what it means.
 
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
 use squadron_core::merge_queue::RebaseReason;
@@ -8,6 +9,7 @@ use squadron_core::scheduler::{Event, MergeRejection};
 use squadron_core::{FailureKind, StepFailure};
 use squadron_core::{PrNumber, SquadId, SquadKind};
 
+use super::merge_trial;
 use super::publish::move_issue;
 use super::stop::{StepResult, Stop};
 use crate::effects;
@@ -74,6 +76,35 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             sha
         }
         JournalBegin::Begun { .. } | JournalBegin::InProgress(_) => {
+            let trial =
+                merge_trial::test_merge_result(shared, ctx, &workspace, &target.base_branch, &head)
+                    .await;
+            let rejection = match trial {
+                Ok(rejection) => rejection,
+                Err(failure) => {
+                    let _ = store
+                        .journal_fail(&key, &failure.to_string(), shared.services.clock.now())
+                        .await;
+                    return Err(Stop::Failed(failure));
+                }
+            };
+            if let Some(rejection) = rejection {
+                let _ = store
+                    .journal_fail(
+                        &key,
+                        "not merged: the merge with the base must be fixed first",
+                        shared.services.clock.now(),
+                    )
+                    .await;
+                tracing::info!(
+                    run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, pr = pr.0,
+                    ?rejection, "the merge with the current base was not merged"
+                );
+                return Ok(vec![Outcome::Event(Event::MergeRejected {
+                    squad: ctx.squad.clone(),
+                    rejection,
+                })]);
+            }
             let outcome = code_host
                 .merge(&target.repo, pr, &head, shared.settings.merge_method)
                 .await;

@@ -10,6 +10,7 @@ mod fix;
 mod gate;
 mod implement;
 mod merge;
+mod merge_trial;
 mod needs_human;
 mod open_pr;
 mod pr_text;

@@ -115,15 +115,7 @@ pub(crate) async fn verify(
         };
         let rendered = output.render();
         if attempt == attempts {
-            let tail: String = rendered
-                .lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
+            let tail = last_lines(&rendered, 20);
             return Ok(verified(
                 ctx,
                 Verification::Failed(format!(
@@ -160,8 +152,17 @@ pub(crate) async fn verify(
             rendered,
             shared.settings.turn.tool_output,
         );
+        // After a rebase for a failing merge the change passed alone: say what is new.
+        let moved = if rebase == Some(RebaseReason::MergeFailsTests) {
+            format!(
+                "Your change passed its tests alone, but {} moved on since: the branch was rebased onto it, and together they fail. ",
+                target.base_branch
+            )
+        } else {
+            String::new()
+        };
         let extra = format!(
-            "## The test command fails\nThe harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
+            "## The test command fails\n{moved}The harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
             fence("test output", &shown)
         );
         let max = shared.settings.scheduler.max_review_rounds;
@@ -234,6 +235,12 @@ async fn hand_back_breaches(
     .await?;
     answer_test_change_requests(shared, ctx, 0).await?;
     Ok(())
+}
+
+/// The last `count` lines of `text`.
+pub(super) fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 fn verified(ctx: &SquadCtx, outcome: Verification) -> Vec<Outcome> {

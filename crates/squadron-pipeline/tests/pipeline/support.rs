@@ -309,6 +309,38 @@ impl Workspaces for GitWorkspaces {
         Ok(path)
     }
 
+    async fn merge_trial(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+    ) -> Result<MergeTrial, PortError> {
+        let base = {
+            let _guard = self.lock.lock().await;
+            self.fetch()?;
+            git(
+                &self.mirror,
+                &["rev-parse", &format!("origin/{base_branch}")],
+            )
+            .map_err(port)?
+        };
+        if git(worktree, &["merge-base", "--is-ancestor", &base, "HEAD"]).is_ok() {
+            return Ok(MergeTrial::UpToDate);
+        }
+        let head = CommitSha::new(git(worktree, &["rev-parse", "HEAD"]).map_err(port)?);
+        let path = self.scratch(worktree, &head).await?;
+        if git(&path, &["merge", "-q", "--no-edit", &base]).is_err() {
+            let paths = git(&path, &["diff", "--name-only", "--diff-filter=U"]).unwrap_or_default();
+            self.remove(&path).await?;
+            return Ok(MergeTrial::Conflict {
+                paths: paths.lines().map(str::to_owned).collect(),
+            });
+        }
+        Ok(MergeTrial::Merged {
+            path,
+            base: CommitSha::new(base),
+        })
+    }
+
     async fn remove(&self, worktree: &Path) -> Result<(), PortError> {
         let _guard = self.lock.lock().await;
         if worktree.exists() {

@@ -1,6 +1,7 @@
 //! The scheduler's part in red required checks: a failed check is read on the head and on
 //! the base's head, then handed to a person (pre-existing), run again once (flaky suspect)
-//! or fixed in a bounded CI-fix round; a check that never reports is named after a wait.
+//! or fixed in a bounded CI-fix round; a check that never reports is named after a wait. A
+//! lane holder whose merge with the moved base fails the tests takes a CI-fix round too.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use super::Scheduler;
 use crate::ci_triage::{CheckTriage, never_reported, pre_existing_reason, triage_failed_check};
 use crate::domain::{Phase, Timestamp};
 use crate::gate::{CommitSha, GateBlocker};
+use crate::merge_queue::RebaseReason;
 use crate::scheduler::command::Command;
 use crate::scheduler::event::{FailedCheck, RefusedRerun};
 
@@ -151,6 +153,36 @@ impl Scheduler {
         }
         let names: Vec<String> = refused.into_iter().map(|refusal| refusal.check).collect();
         self.start_ci_fix(i, &names, now, out);
+    }
+
+    /// The lane holder's head merged with the current base failed the test command before
+    /// it merged: a CI-fix round in which the branch is rebased onto that base and the
+    /// failure handed to the agents by verification, or a person once the rounds are spent.
+    pub(super) fn merge_fails_tests(
+        &mut self,
+        i: usize,
+        failure: &str,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        let max = self.config.ci_fix_rounds;
+        let squad = &mut self.squads[i];
+        if squad.ci.rounds >= max {
+            let base = squad
+                .lane
+                .as_ref()
+                .map_or("its base", |lane| lane.base.as_str());
+            let reason = format!(
+                "the PR merged with the current {base} fails the test command and {} of {max} \
+                 CI-fix rounds are spent: bring the branch up to date and fix it by hand \
+                 ({failure})",
+                squad.ci.rounds
+            );
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+            return;
+        }
+        squad.ci.rounds += 1;
+        self.rebase(i, RebaseReason::MergeFailsTests, now, out);
     }
 
     /// A CI-fix round, or a person once the rounds are spent.
