@@ -31,6 +31,44 @@ pub const DEFAULT_DOCS_MAX_BYTES: usize = 32 * 1024;
 /// The range `docs_max_bytes` may take.
 const DOCS_MAX_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=512 * 1024;
 
+/// Compiles the globs of `key`, each relative to the repository root (`**` crosses
+/// directories, `*` does not).
+fn compile_globs(
+    key: &str,
+    globs: &[String],
+    invalid: &impl Fn(KeyPath, String, String) -> ConfigError,
+) -> Result<GlobSet, ConfigError> {
+    let mut matcher = GlobSetBuilder::new();
+    for (index, glob) in globs.iter().enumerate() {
+        let key = KeyPath::new([key]).index(index);
+        if glob.starts_with('/') || glob.split('/').any(|part| part == "..") {
+            return Err(invalid(
+                key,
+                format!("{glob:?}"),
+                "must be relative to the repository root, without `..`".to_owned(),
+            ));
+        }
+        let compiled = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|error| {
+                invalid(
+                    key,
+                    format!("{glob:?}"),
+                    format!("is not a valid glob: {}", error.kind()),
+                )
+            })?;
+        matcher.add(compiled);
+    }
+    matcher.build().map_err(|error| {
+        invalid(
+            KeyPath::new([key]),
+            format!("{globs:?}"),
+            format!("cannot be compiled: {error}"),
+        )
+    })
+}
+
 /// `.squadron.toml` as written; every key optional.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +80,7 @@ struct RawSettings {
     test: Option<CommandLine>,
     test_one: Option<CommandLine>,
     test_globs: Option<Vec<String>>,
+    protected: Option<Vec<String>>,
     docs: Option<Vec<String>>,
     docs_max_bytes: Option<usize>,
     allowed_commands: Option<Vec<CommandLine>>,
@@ -70,6 +109,9 @@ pub struct RepoSettings {
     /// Globs (relative to the root, `**` crosses directories) of test files: the only files QA
     /// may write.
     pub test_globs: Vec<String>,
+    /// Globs of files no agent may change, besides those Squadron always protects (its own
+    /// settings, agents and prompts, the CI workflows, `AGENTS.md` and `CLAUDE.md`).
+    pub protected: Vec<String>,
     /// Documents (files or directories, relative to the root) loaded for every agent.
     pub docs: Vec<PathBuf>,
     /// Bytes of project instructions a system prompt holds at most.
@@ -228,35 +270,9 @@ impl RepoSettings {
         }
 
         let test_globs = raw.test_globs.unwrap_or(default_test_globs);
-        let mut matcher = GlobSetBuilder::new();
-        for (index, glob) in test_globs.iter().enumerate() {
-            let key = KeyPath::new(["test_globs"]).index(index);
-            if glob.starts_with('/') || glob.split('/').any(|part| part == "..") {
-                return Err(invalid(
-                    key,
-                    format!("{glob:?}"),
-                    "must be relative to the repository root, without `..`".to_owned(),
-                ));
-            }
-            let compiled = GlobBuilder::new(glob)
-                .literal_separator(true)
-                .build()
-                .map_err(|error| {
-                    invalid(
-                        key,
-                        format!("{glob:?}"),
-                        format!("is not a valid glob: {}", error.kind()),
-                    )
-                })?;
-            matcher.add(compiled);
-        }
-        let test_matcher = matcher.build().map_err(|error| {
-            invalid(
-                KeyPath::new(["test_globs"]),
-                format!("{test_globs:?}"),
-                format!("cannot be compiled: {error}"),
-            )
-        })?;
+        let test_matcher = compile_globs("test_globs", &test_globs, &invalid)?;
+        let protected = raw.protected.unwrap_or_default();
+        compile_globs("protected", &protected, &invalid)?;
 
         let docs = match raw.docs {
             Some(docs) => {
@@ -314,6 +330,7 @@ impl RepoSettings {
             test,
             test_one,
             test_globs,
+            protected,
             docs,
             docs_max_bytes,
             allowed_commands: raw.allowed_commands.unwrap_or(default_allowed),

@@ -354,7 +354,7 @@ fn writable(context: &ToolContext<'_>, requested: &str) -> Result<String, String
         context.role,
         context.write_scope,
         &relative,
-        &workspace.policy.test_globs,
+        &workspace.policy,
         &workspace.qa_files,
     )
     .map_err(|refusal| format!("refused: failed to {refusal}"))?;

@@ -9,7 +9,7 @@ use squadron_config::{
 use squadron_core::TokenPrices;
 
 use crate::output_cap::OutputLimits;
-use crate::permissions::{InvalidGlob, TestGlobs, WriteScope};
+use crate::permissions::{InvalidGlob, PathGlobs, TestGlobs, WriteScope};
 use crate::registry::ToolRegistry;
 use crate::sandbox::{SandboxError, SandboxSettings};
 use crate::tool_spec::ToolName;
@@ -65,6 +65,7 @@ impl RepoPolicy {
             test: Some(shell_line(&settings.test)),
             test_one: settings.test_one.as_ref().map(shell_line),
             test_globs: TestGlobs::new(&settings.test_globs)?,
+            protected: PathGlobs::new(&settings.protected)?,
             allowed_commands: settings.allowed_commands.iter().map(shell_line).collect(),
             notes: settings.notes.clone(),
             setup: settings.sandbox.setup.as_ref().map(shell_line),

@@ -44,8 +44,8 @@ pub use guardrails::{
 pub use metering::{BudgetExceeded, check_budgets};
 pub use output_cap::OutputLimits;
 pub use permissions::{
-    InvalidGlob, QaFiles, QaFilesJournal, QaVersion, TestGlobs, WriteRefusal, WriteScope,
-    check_write,
+    InvalidGlob, PathGlobs, QaFiles, QaFilesJournal, QaVersion, TestGlobs, WriteRefusal,
+    WriteScope, check_write,
 };
 pub use registry::{Executed, ToolRegistry};
 pub use review_diff::{DiffSince, diff_since};

@@ -1,11 +1,13 @@
-//! Who may write what: write scopes per role, the repository's test globs, and the squad's
-//! record of files QA wrote (which the Developer may not change).
+//! Who may write what: write scopes per role, the paths no agent writes, the repository's
+//! test globs, and the squad's record of files QA wrote (which the Developer may not change).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use squadron_core::Role;
+
+use crate::workspace::RepoPolicy;
 
 /// What an agent may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,16 +45,20 @@ impl WriteScope {
     }
 }
 
-/// The repository's test file globs, compiled.
+/// Globs over worktree-relative paths, compiled: the repository's test files, or the paths
+/// it protects besides Squadron's own.
 #[derive(Clone, Debug)]
-pub struct TestGlobs {
+pub struct PathGlobs {
     patterns: Vec<String>,
     set: GlobSet,
 }
 
-/// A test glob that does not parse.
+/// The repository's test file globs: the only files QA writes.
+pub type TestGlobs = PathGlobs;
+
+/// A glob that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("parse test glob `{pattern}`: fix it in `.squadron.toml`")]
+#[error("parse glob `{pattern}`: fix it in `.squadron.toml`")]
 pub struct InvalidGlob {
     /// The offending pattern.
     pub pattern: String,
@@ -61,8 +67,8 @@ pub struct InvalidGlob {
     pub source: globset::Error,
 }
 
-impl Default for TestGlobs {
-    /// No test files at all.
+impl Default for PathGlobs {
+    /// No path at all.
     fn default() -> Self {
         Self {
             patterns: Vec::new(),
@@ -71,7 +77,7 @@ impl Default for TestGlobs {
     }
 }
 
-impl TestGlobs {
+impl PathGlobs {
     /// Compiles `patterns` (e.g. `tests/**`, `**/*_test.go`).
     pub fn new(patterns: &[String]) -> Result<Self, InvalidGlob> {
         let mut builder = GlobSetBuilder::new();
@@ -92,7 +98,7 @@ impl TestGlobs {
         })
     }
 
-    /// Whether `relative` (a worktree-relative, `/`-separated path) is a test file.
+    /// Whether `relative` (a worktree-relative, `/`-separated path) matches.
     pub fn matches(&self, relative: &str) -> bool {
         self.set.is_match(relative)
     }
@@ -261,36 +267,46 @@ const PROTECTED: [(&str, &str); 4] = [
 /// be writing the next squad's prompt.
 const PROTECTED_NAMES: [&str; 2] = ["AGENTS.md", "CLAUDE.md"];
 
-/// What `relative` configures when no agent may write it (see [`PROTECTED`]), else `None`.
-pub(crate) fn protected(relative: &str) -> Option<&'static str> {
+/// What `relative` configures when no agent may write it (see [`PROTECTED`], and the
+/// repository's own `protected` globs from the base commit's settings), else `None`.
+pub(crate) fn protected(relative: &str, by_repository: &PathGlobs) -> Option<&'static str> {
     let name = relative.rsplit('/').next().unwrap_or(relative);
     if PROTECTED_NAMES.contains(&name) {
         return Some("the repository's guidance for agents");
     }
-    PROTECTED.iter().find_map(|(prefix, what)| {
-        let matches = if let Some(dir) = prefix.strip_suffix('/') {
-            relative == dir || relative.starts_with(prefix)
-        } else {
-            relative == *prefix
-        };
-        matches.then_some(*what)
-    })
+    PROTECTED
+        .iter()
+        .find_map(|(prefix, what)| {
+            let matches = if let Some(dir) = prefix.strip_suffix('/') {
+                relative == dir || relative.starts_with(prefix)
+            } else {
+                relative == *prefix
+            };
+            matches.then_some(*what)
+        })
+        .or_else(|| {
+            by_repository.matches(relative).then_some(
+                "what the repository keeps from agents (`protected` in its `.squadron.toml`)",
+            )
+        })
 }
 
-/// Decides whether `role` with `scope` may write `relative`.
+/// Decides whether `role` with `scope` may write `relative`, under the repository's
+/// `policy` (its test globs and protected paths).
 pub fn check_write(
     role: Role,
     scope: WriteScope,
     relative: &str,
-    test_globs: &TestGlobs,
+    policy: &RepoPolicy,
     qa_files: &QaFiles,
 ) -> Result<(), WriteRefusal> {
-    if let Some(what) = protected(relative) {
+    if let Some(what) = protected(relative, &policy.protected) {
         return Err(WriteRefusal::Protected {
             path: relative.to_owned(),
             what,
         });
     }
+    let test_globs = &policy.test_globs;
     match scope.narrowest(WriteScope::ceiling(role)) {
         WriteScope::Nothing => Err(WriteRefusal::ReadOnlyRole {
             role,
@@ -324,9 +340,23 @@ pub fn check_write(
 mod tests {
     use super::*;
 
+    fn policy(test_globs: &[&str], protected: &[&str]) -> RepoPolicy {
+        let strings = |globs: &[&str]| {
+            globs
+                .iter()
+                .map(|glob| (*glob).to_owned())
+                .collect::<Vec<_>>()
+        };
+        RepoPolicy {
+            test_globs: TestGlobs::new(&strings(test_globs)).unwrap(),
+            protected: PathGlobs::new(&strings(protected)).unwrap(),
+            ..RepoPolicy::default()
+        }
+    }
+
     #[test]
     fn no_role_may_rewrite_squadrons_settings_or_the_repositorys_workflows() {
-        let globs = TestGlobs::new(&["tests/**".to_owned(), "**/*_test.py".to_owned()]).unwrap();
+        let globs = policy(&["tests/**", "**/*_test.py"], &[]);
         let qa_files = QaFiles::default();
         for path in [
             ".squadron.toml",
@@ -368,8 +398,55 @@ mod tests {
     }
 
     #[test]
+    fn the_repository_protects_paths_of_its_own_besides_squadrons() {
+        let globs = policy(&["tests/**"], &["deploy/**", "Makefile"]);
+        let qa_files = QaFiles::default();
+        for path in [
+            "deploy/prod.yaml",
+            "deploy/k8s/app.yaml",
+            "Makefile",
+            ".squadron.toml",
+        ] {
+            let refusal = check_write(
+                Role::Developer,
+                WriteScope::Anything,
+                path,
+                &globs,
+                &qa_files,
+            )
+            .expect_err(path);
+            assert!(
+                matches!(refusal, WriteRefusal::Protected { .. }),
+                "{path}: {refusal}"
+            );
+        }
+        assert_eq!(
+            check_write(
+                Role::Developer,
+                WriteScope::Anything,
+                "deploy/prod.yaml",
+                &globs,
+                &qa_files
+            )
+            .unwrap_err()
+            .to_string(),
+            "write `deploy/prod.yaml`: this file configures what the repository keeps from agents (`protected` in its `.squadron.toml`), which no agent may change; if it needs a change, say so in your summary for a person to make"
+        );
+        for (role, path) in [
+            (Role::Developer, "src/Makefile.rs"),
+            (Role::Qa, "tests/deploy/a.rs"),
+        ] {
+            assert_eq!(
+                check_write(role, WriteScope::Anything, path, &globs, &qa_files),
+                Ok(()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn an_agent_file_cannot_widen_a_role() {
-        let globs = TestGlobs::new(&["tests/**".to_owned()]).unwrap();
+        let globs = policy(&["tests/**"], &[]);
         let qa_files = QaFiles::default();
         let refusal = check_write(
             Role::CodeReviewer,
@@ -401,7 +478,7 @@ mod tests {
 
     #[tokio::test]
     async fn qa_files_are_shared_between_clones() {
-        let globs = TestGlobs::new(&[]).unwrap();
+        let globs = policy(&[], &[]);
         let qa_files = QaFiles::default();
         qa_files
             .clone()

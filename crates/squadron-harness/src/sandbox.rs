@@ -3,12 +3,15 @@
 //!
 //! With bubblewrap commands see only the system's programs, libraries and configuration
 //! (read-only), the declared toolchains and caches, the worktree and a private `/tmp`
-//! (writable); there is no network, and the command runs in its own PID namespace that dies
-//! with the harness. The restricted runner gives the command a PID namespace of its own too
-//! where the host allows it. Both runners clear the environment down to an allow-list (never
-//! a variable whose name looks like a credential), confine the working directory, limit
-//! process count and memory, enforce a wall-clock limit that kills the whole process tree,
-//! and cap the output kept.
+//! (writable); there is no network, no capability (a daemon running as root included), and
+//! the command runs in its own PID namespace that dies with the harness. The restricted
+//! runner gives the command a PID namespace of its own too where the host allows it. Both
+//! runners clear the environment down to an allow-list (never a variable whose name looks
+//! like a credential), confine the working directory, limit process count (per command,
+//! through a pids cgroup of its own) and memory ([`limits`]), enforce a wall-clock limit
+//! that kills the whole process tree, and cap the output kept.
+
+mod limits;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,8 +76,9 @@ pub struct SandboxSettings {
     pub writable_mounts: Vec<PathBuf>,
     /// Files inside the mounts that commands see empty (registry credentials).
     pub masked: Vec<PathBuf>,
-    /// Most processes a command's user may have at once (`RLIMIT_NPROC`), so that a fork
-    /// bomb stops there; `None`: no limit. Not enforced for a daemon running as root.
+    /// Most processes (threads included) a command and what it starts may have at once, so
+    /// that a fork bomb stops there; `None`: no limit. Each command has its own pids cgroup
+    /// where the host allows one, otherwise `RLIMIT_NPROC` (see [`Sandbox::warning`]).
     pub max_processes: Option<u64>,
     /// Most address space one process of a command may map (`RLIMIT_AS`), so that a runaway
     /// allocation fails inside the command instead of starving the host; `None`: no limit.
@@ -257,6 +261,15 @@ pub enum SandboxError {
         /// The PATH searched.
         path: String,
     },
+    /// The limits could not be put on a command about to run.
+    #[error("put the process-count and memory limits on `{program}`")]
+    Limits {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// `bwrap` exists but cannot create its sandbox here.
     #[error(
         "run commands with bubblewrap: the probe run failed ({reason}); this host probably forbids unprivileged user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1) or set sandbox = \"auto\" to fall back to the restricted runner"
@@ -310,8 +323,7 @@ pub struct Sandbox {
     kind: SandboxKind,
     settings: SandboxSettings,
     bwrap: Option<PathBuf>,
-    /// `prlimit`, which sets the process-count and memory limits; `None` when not found.
-    limiter: Option<PathBuf>,
+    limits: limits::Limits,
     /// The restricted runner's own PID namespace (`unshare …`), empty where the host has
     /// none to give.
     isolation: Vec<String>,
@@ -326,22 +338,15 @@ impl Sandbox {
     /// Picks the runner for `settings.mode`, probing bubblewrap with a trivial run so that a
     /// host without user namespaces is detected now rather than at the first command.
     pub async fn detect(settings: SandboxSettings) -> Result<Self, SandboxError> {
-        let limiter = find_program(Path::new("prlimit"), settings.path_env());
-        let limits_note = if limiter.is_none()
-            && (settings.max_processes.is_some() || settings.max_memory_bytes.is_some())
-        {
-            tracing::warn!(
-                "`prlimit` (util-linux) is not on the commands' PATH: commands run without process and memory limits"
-            );
-            "; `prlimit` (util-linux) was not found, so commands run without process and memory limits"
-        } else {
-            ""
-        };
+        let (limits, limits_warning) = limits::Limits::detect(&settings);
+        let limits_note = limits_warning
+            .map(|warning| format!("; {warning}"))
+            .unwrap_or_default();
         if settings.mode == SandboxMode::Restricted {
             let warning = format!(
                 "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network{limits_note}"
             );
-            return Ok(Self::restricted(settings, limiter, warning).await);
+            return Ok(Self::restricted(settings, limits, warning).await);
         }
         let probe = match find_program(&settings.bwrap_program, settings.path_env()) {
             None => Err(SandboxError::BubblewrapMissing {
@@ -355,7 +360,7 @@ impl Sandbox {
                 kind: SandboxKind::Bubblewrap,
                 settings,
                 bwrap: Some(bwrap),
-                limiter,
+                limits,
                 isolation: Vec::new(),
                 warning: (!limits_note.is_empty())
                     .then(|| limits_note.trim_start_matches("; ").to_owned()),
@@ -365,7 +370,7 @@ impl Sandbox {
                 let warning = format!(
                     "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network{limits_note}"
                 );
-                Ok(Self::restricted(settings, limiter, warning).await)
+                Ok(Self::restricted(settings, limits, warning).await)
             }
         }
     }
@@ -374,9 +379,16 @@ impl Sandbox {
     /// host allows one.
     async fn restricted(
         settings: SandboxSettings,
-        limiter: Option<PathBuf>,
+        limits: limits::Limits,
         mut warning: String,
     ) -> Sandbox {
+        if limits::is_root() {
+            // Only bubblewrap takes the capabilities away; root's commands could lift their
+            // memory limit and leave their cgroup.
+            warning.push_str(
+                "; the daemon runs as root, so commands run as root and can lift their own limits",
+            );
+        }
         let isolation = match find_program(Path::new("unshare"), settings.path_env()) {
             Some(unshare) => {
                 let prefix = pid_namespace_args(&unshare);
@@ -398,7 +410,7 @@ impl Sandbox {
             kind: SandboxKind::Restricted,
             settings,
             bwrap: None,
-            limiter,
+            limits,
             isolation,
             warning: Some(warning),
         }
@@ -426,7 +438,7 @@ impl Sandbox {
             kind: self.kind,
             settings,
             bwrap: self.bwrap.clone(),
-            limiter: self.limiter.clone(),
+            limits: self.limits.clone(),
             isolation: self.isolation.clone(),
             warning: self.warning.clone(),
         }
@@ -471,48 +483,53 @@ impl Sandbox {
         let Some(program) = argv.first().cloned() else {
             return Err(SandboxError::EmptyCommand);
         };
-        let limits = self
-            .limiter
-            .as_deref()
-            .map(|limiter| limit_args(limiter, &self.settings))
-            .unwrap_or_default();
         let private_tmp = tempfile::Builder::new()
             .prefix("squadron-cmd-")
             .tempdir()
             .map_err(SandboxError::TempDir)?;
-        let mut process = match (&self.kind, &self.bwrap) {
+        let (mut line, env) = match (&self.kind, &self.bwrap) {
             (SandboxKind::Bubblewrap, Some(bwrap)) => {
-                let mut process = Command::new(bwrap);
-                process
-                    .args(bubblewrap_args(worktree, &self.settings, access, network))
-                    .arg("--")
-                    .args(&limits)
-                    .args(&argv);
+                let mut line = vec![bwrap.display().to_string()];
+                line.extend(bubblewrap_args(worktree, &self.settings, access, network));
+                line.push("--".to_owned());
                 // Bubblewrap itself gets only PATH: the sandbox's env is set with --setenv.
-                process.env_clear().env("PATH", self.settings.path_env());
-                process
+                let env = vec![("PATH".to_owned(), self.settings.path_env().to_owned())];
+                (line, env)
             }
             _ => {
-                let mut full = self.isolation.clone();
-                full.extend(limits);
-                full.extend(argv.iter().cloned());
-                let mut process = Command::new(&full[0]);
-                process.args(&full[1..]);
-                process.env_clear().envs(allowed_env(&self.settings));
-                process
-                    .env("HOME", private_tmp.path())
-                    .env("TMPDIR", private_tmp.path());
-                process
+                let mut env = allowed_env(&self.settings);
+                let tmp = private_tmp.path().display().to_string();
+                env.extend([("HOME".to_owned(), tmp.clone()), ("TMPDIR".to_owned(), tmp)]);
+                (self.isolation.clone(), env)
             }
         };
+        line.extend(argv);
+        let gate = self
+            .limits
+            .gate(&self.settings)
+            .map_err(|source| SandboxError::Limits {
+                program: program.clone(),
+                source,
+            })?;
+        if gate.is_some() {
+            line.splice(0..0, limits::GATE.map(str::to_owned));
+        }
+        let mut process = Command::new(&line[0]);
         process
+            .args(&line[1..])
+            .env_clear()
+            .envs(env)
             .current_dir(worktree)
-            .stdin(Stdio::null())
+            .stdin(if gate.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        run_limited(process, &program, &self.settings).await
+        run_gated(process, &program, &self.settings, gate).await
     }
 }
 
@@ -599,6 +616,10 @@ fn bubblewrap_args(
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
+            // A daemon running as root would otherwise hand its capabilities on: commands
+            // could remount, lift their limits or leave their cgroup.
+            "--cap-drop",
+            "ALL",
             "--die-with-parent",
             "--new-session",
             "--clearenv",
@@ -619,24 +640,6 @@ const SYSTEM_DIRS: [&str; 8] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
 ];
 
-/// `prlimit` arguments that put the limits of `settings` on the command (and what it
-/// starts), ending with `--`; empty when there are none to set.
-fn limit_args(limiter: &Path, settings: &SandboxSettings) -> Vec<String> {
-    let mut args = Vec::new();
-    if let Some(processes) = settings.max_processes {
-        args.push(format!("--nproc={processes}"));
-    }
-    if let Some(memory) = settings.max_memory_bytes {
-        args.push(format!("--as={memory}"));
-    }
-    if args.is_empty() {
-        return args;
-    }
-    args.insert(0, limiter.display().to_string());
-    args.push("--".to_owned());
-    args
-}
-
 /// `unshare` arguments that run the restricted runner's command as the first process of
 /// its own PID namespace (in a user namespace of its own when the daemon is not root),
 /// ending with `--`. When that process ends, the kernel ends every process it left behind,
@@ -644,10 +647,7 @@ fn limit_args(limiter: &Path, settings: &SandboxSettings) -> Vec<String> {
 /// cannot reach; `--kill-child` ends it when `unshare` is killed (the time limit).
 fn pid_namespace_args(unshare: &Path) -> Vec<String> {
     let mut args = vec![unshare.display().to_string()];
-    // `/proc/self` belongs to the process's effective user.
-    let root = std::fs::metadata("/proc/self")
-        .is_ok_and(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0);
-    if !root {
+    if !limits::is_root() {
         args.extend(["--user", "--map-current-user"].map(str::to_owned));
     }
     args.extend(["--pid", "--fork", "--kill-child", "--"].map(str::to_owned));
@@ -729,9 +729,20 @@ async fn probe_bubblewrap(bwrap: &Path, settings: &SandboxSettings) -> Result<()
 /// Spawns `process` and collects its capped output under the wall-clock limit, killing its
 /// whole process group when the limit is reached. The caller sets up the process group.
 pub(crate) async fn run_limited(
+    process: Command,
+    program: &str,
+    settings: &SandboxSettings,
+) -> Result<CommandOutput, SandboxError> {
+    run_gated(process, program, settings, None).await
+}
+
+/// [`run_limited`] for a command started through [`limits::GATE`] when `gate` is given: its
+/// limits are put on it before it may start, and its cgroup goes with it.
+async fn run_gated(
     mut process: Command,
     program: &str,
     settings: &SandboxSettings,
+    gate: Option<limits::Gate>,
 ) -> Result<CommandOutput, SandboxError> {
     let started = Instant::now();
     let mut child = process.spawn().map_err(|source| SandboxError::Spawn {
@@ -742,6 +753,18 @@ pub(crate) async fn run_limited(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
+    if let Some(gate) = &gate
+        && let Err(source) = gate.open(&mut child, settings).await
+    {
+        if let Some(group) = group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+        return Err(SandboxError::Limits {
+            program: program.to_owned(),
+            source,
+        });
+    }
     let stdout = spawn_reader(child.stdout.take(), settings.output_cap);
     let stderr = spawn_reader(child.stderr.take(), settings.output_cap);
 
@@ -767,6 +790,9 @@ pub(crate) async fn run_limited(
             source,
         })?,
     };
+    if let Some(gate) = gate {
+        gate.close().await;
+    }
     let (stdout, stdout_truncated) = stdout.collect().await;
     let (stderr, stderr_truncated) = stderr.collect().await;
     Ok(CommandOutput {

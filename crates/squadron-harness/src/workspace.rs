@@ -6,7 +6,7 @@ use std::sync::Arc;
 use squadron_core::{IssueKey, RunId, SquadId, Usd};
 
 use crate::confine::Worktree;
-use crate::permissions::{QaFiles, TestGlobs};
+use crate::permissions::{PathGlobs, QaFiles, TestGlobs};
 use crate::sandbox::Sandbox;
 use crate::test_requests::TestChangeRequests;
 
@@ -31,6 +31,8 @@ pub struct RepoPolicy {
     pub test_one: Option<String>,
     /// Which files are tests (the only files QA may write).
     pub test_globs: TestGlobs,
+    /// Paths no agent may change, besides those Squadron always protects.
+    pub protected: PathGlobs,
     /// Command prefixes `run_command` accepts, e.g. `cargo check` or `npm run build`.
     pub allowed_commands: Vec<String>,
     /// Why a usual guardrail is missing (a formatter that is not installed…), told to agents

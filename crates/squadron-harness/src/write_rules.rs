@@ -3,8 +3,8 @@
 //! The file tools refuse a write that breaks the rules, but agents also change files through
 //! commands (`run_command`, the test command, build and package scripts), which no tool
 //! check sees. So before every commit the harness reads the staged change and compares it
-//! with the rules: no agent changes Squadron's settings, agents, prompts or the repository's
-//! workflows ([`protected`]), and a test file (by the base commit's test globs) may only be
+//! with the rules: no agent changes Squadron's settings, agents, prompts, the repository's
+//! workflows or the paths its base commit's settings protect ([`protected`]), and a test file (by the base commit's test globs) may only be
 //! committed as QA last left it through its file tools. QA's versions are kept outside the
 //! worktree, by digest, so a file that breaks the rules is put back: to QA's version, else
 //! to the committed one, else removed.
@@ -294,7 +294,7 @@ async fn remove(workspace: &SquadWorkspace, path: &str) -> Result<Restored, Stri
 pub(crate) async fn check_staged(workspace: &SquadWorkspace) -> Result<Vec<WriteBreach>, GitError> {
     let mut breaches = Vec::new();
     for entry in staged(workspace).await? {
-        let broken = if let Some(what) = protected(&entry.path) {
+        let broken = if let Some(what) = protected(&entry.path, &workspace.policy.protected) {
             BrokenRule::Protected { what }
         } else if workspace.policy.test_globs.matches(&entry.path)
             && !is_qas(workspace, &entry).await?

@@ -211,7 +211,8 @@ impl SquadCtx {
             })?;
         let (settings, agents, guidance) = read_repository(shared, &prepared).await?;
         let policy = RepoPolicy::from_settings(&settings).map_err(|error| {
-            StepFailure::needs_person("read the repository's test file patterns").caused_by(&error)
+            StepFailure::needs_person("read the repository's test file and protected path patterns")
+                .caused_by(&error)
         })?;
         let caches = shared
             .settings

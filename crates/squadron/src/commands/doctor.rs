@@ -239,7 +239,7 @@ fn repo_summary(settings: &RepoSettings) -> String {
         Some(command) => command.argv().join(" "),
         None => "none".to_owned(),
     };
-    format!(
+    let mut summary = format!(
         "test: {}; test one: {}; format: {}; lint: {}; setup: {}; test files: {}",
         settings.test.argv().join(" "),
         command(settings.test_one.as_ref()),
@@ -247,7 +247,11 @@ fn repo_summary(settings: &RepoSettings) -> String {
         command(settings.lint.as_ref()),
         command(settings.sandbox.setup.as_ref()),
         settings.test_globs.join(", "),
-    )
+    );
+    if !settings.protected.is_empty() {
+        summary.push_str(&format!("; protected: {}", settings.protected.join(", ")));
+    }
+    summary
 }
 
 /// Runs the setup command (when there is one) and then the test command on a clone of
@@ -678,10 +682,17 @@ async fn timeout<T>(check: impl Future<Output = T>) -> Option<T> {
 async fn sandbox_check(config: &Config) -> Check {
     match Sandbox::detect(SandboxSettings::new(config.sandbox.mode)).await {
         Ok(sandbox) => match (sandbox.kind(), sandbox.warning()) {
-            (SandboxKind::Bubblewrap, _) => Check::new(
+            (SandboxKind::Bubblewrap, None) => Check::new(
                 "sandbox",
                 Level::Ok,
                 "bubblewrap: read-only system, writable worktree, no network",
+            ),
+            (SandboxKind::Bubblewrap, Some(warning)) => Check::new(
+                "sandbox",
+                Level::Warn,
+                format!(
+                    "bubblewrap: read-only system, writable worktree, no network; but {warning}"
+                ),
             ),
             (SandboxKind::Restricted, warning) => Check::new(
                 "sandbox",
