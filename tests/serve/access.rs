@@ -1,7 +1,8 @@
 //! Who can steer the daemon: the control API lives on its own listener (the webhook
 //! listener does not serve it), needs the control token when one is configured, answers only
 //! to its own host names and pages, and `/squad fix` obeys the Slack allow-lists. Idle
-//! connections are closed after the header-read timeout.
+//! connections are closed after the header-read timeout, and a request not answered within
+//! the request timeout (its body never sent) is answered 503.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -312,5 +313,31 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_read_timeout
         read == 0 || answer.starts_with("HTTP/1.1 408"),
         "the trickling connection is closed: {answer}"
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_whose_body_never_comes_is_answered_503_after_the_request_timeout() {
+    let control = FakeControl::new();
+    let mut settings = settings();
+    settings.transport.request_timeout = Duration::from_secs(5);
+    let server = TestServer::start_with(control, settings).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    // Whole headers, announcing a body that never comes: the header-read timeout is over,
+    // so only the request timeout can free the handler waiting for it.
+    let mut stalled = TcpStream::connect(&address).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /webhooks/slack HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut buffer = [0_u8; 1024];
+    let read = stalled.read(&mut buffer).await.unwrap();
+    let answer = String::from_utf8_lossy(&buffer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
     server.stop().await.unwrap();
 }
