@@ -344,7 +344,7 @@ impl Sandbox {
             .unwrap_or_default();
         if settings.mode == SandboxMode::Restricted {
             let warning = format!(
-                "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but can read the whole system and reach the network{limits_note}"
+                "sandbox = \"restricted\": commands run with a scrubbed environment and limits, but as the daemon's user: they can read the whole system, the credentials of the daemon and its git processes included (through /proc), write wherever the daemon can, and reach the network{limits_note}"
             );
             return Ok(Self::restricted(settings, limits, warning).await);
         }
@@ -368,7 +368,7 @@ impl Sandbox {
             (Err(error), SandboxMode::Bubblewrap) => Err(error),
             (Err(error), _) => {
                 let warning = format!(
-                    "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands can read the whole system and reach the network{limits_note}"
+                    "bubblewrap is unavailable (failed to {error}); falling back to the restricted runner: commands run as the daemon's user, so they can read the whole system, the credentials of the daemon and its git processes included (through /proc), write wherever the daemon can, and reach the network{limits_note}"
                 );
                 Ok(Self::restricted(settings, limits, warning).await)
             }
