@@ -45,6 +45,14 @@ pub(crate) enum Request {
         target: GateTarget,
         reply: oneshot::Sender<Vec<SquadId>>,
     },
+    Adopt {
+        squads: Vec<SquadId>,
+        reply: oneshot::Sender<Result<Vec<SquadId>, PipelineError>>,
+    },
+    LetGo {
+        squads: Vec<SquadId>,
+        reply: oneshot::Sender<Vec<SquadId>>,
+    },
 }
 
 /// Talks to a running pipeline.
@@ -129,6 +137,33 @@ impl PipelineHandle {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Reevaluate { target, reply })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())
+    }
+
+    /// Takes over `squads`, claimed by this runtime's daemon in a store shared with other
+    /// daemons: each resumes from its recorded phase (see
+    /// [`PipelineSettings::shares_squads`](crate::PipelineSettings::shares_squads)). Returns
+    /// the squads scheduled now; one already scheduled is left as it is.
+    ///
+    /// Fails when the store cannot be read; nothing is adopted then.
+    pub async fn adopt(&self, squads: Vec<SquadId>) -> Result<Vec<SquadId>, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Adopt { squads, reply })
+            .await
+            .map_err(|_| PipelineError::stopped())?;
+        answer.await.map_err(|_| PipelineError::stopped())?
+    }
+
+    /// Stops working `squads`, whose leases this runtime's daemon lost: their steps in
+    /// flight are stopped and nothing more is done or recorded for them here. Queued squads
+    /// waiting on one of them go too. Returns every squad let go.
+    pub async fn let_go(&self, squads: Vec<SquadId>) -> Result<Vec<SquadId>, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::LetGo { squads, reply })
             .await
             .map_err(|_| PipelineError::stopped())?;
         answer.await.map_err(|_| PipelineError::stopped())

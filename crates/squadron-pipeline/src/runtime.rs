@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use squadron_core::ports::{RunStatus, SpendScope, SquadChange};
+use squadron_core::ports::{RunStatus, SpendScope, SquadChange, SquadRecord};
 use squadron_core::scheduler::{
     CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
 };
@@ -200,17 +200,24 @@ impl Runtime {
         Ok(())
     }
 
-    /// Rebuilds the scheduler from the store's unfinished runs and resumes their squads.
+    /// Rebuilds the scheduler from the store's unfinished runs and resumes their squads. A
+    /// runtime sharing its store resumes nothing here: its daemon hands it the squads it
+    /// claims.
     async fn restore(&mut self) -> Result<(), Killed> {
         let shared = Arc::clone(&self.shared);
         let store = &shared.services.store;
         let now = shared.services.clock.now();
-        let unfinished = match store.unfinished_squads().await {
-            Ok(squads) => squads,
-            Err(error) => {
-                return Err(Killed(format!(
-                    "read the unfinished squads from the store: {error}"
-                )));
+        let sharing = shared.settings.shares_squads;
+        let unfinished = if sharing {
+            Vec::new()
+        } else {
+            match store.unfinished_squads().await {
+                Ok(squads) => squads,
+                Err(error) => {
+                    return Err(Killed(format!(
+                        "read the unfinished squads from the store: {error}"
+                    )));
+                }
             }
         };
         let mut run_ids: Vec<RunId> = Vec::new();
@@ -221,102 +228,26 @@ impl Runtime {
         }
         let mut persisted = Vec::new();
         for run in &run_ids {
-            let record = store
-                .run(run)
+            let squads = self
+                .run_squads(run)
                 .await
-                .map_err(|error| Killed(format!("read run {run}: {error}")))?;
-            self.runs.push(RunView {
-                id: run.clone(),
-                url: trigger_url(&record.run.trigger),
-                finished: false,
-            });
-            let squads = store
-                .squads_of_run(run)
-                .await
-                .map_err(|error| Killed(format!("read the squads of run {run}: {error}")))?;
-            let ids: HashMap<_, _> = squads
-                .iter()
-                .map(|record| (record.squad.issue.clone(), record.squad.id.clone()))
-                .collect();
+                .map_err(|error| Killed(error.to_string()))?;
             let skipped = squads
                 .iter()
                 .filter(|record| matches!(record.squad.phase, Phase::Skipped(_)))
                 .map(|record| record.squad.id.clone())
                 .collect();
             intake::resume_comments(Arc::clone(&shared), skipped);
-            for record in squads {
-                let squad = &record.squad;
-                let time_to_merge =
-                    if squad.kind == SquadKind::BugFix && squad.phase == Phase::Merged {
-                        store
-                            .events(&squad.id)
-                            .await
-                            .ok()
-                            .and_then(|events| metrics::time_to_merge(&events))
-                    } else {
-                        None
-                    };
-                self.add_view(SquadView {
-                    run: run.clone(),
-                    squad: squad.id.clone(),
-                    issue: squad.issue.clone(),
-                    kind: squad.kind,
-                    title: String::new(),
-                    phase: squad.phase.clone(),
-                    round: squad.round,
-                    pr: squad.pr,
-                    pr_url: None,
-                    merged_sha: None,
-                    approved_by: Vec::new(),
-                    tokens: Default::default(),
-                    cost: Default::default(),
-                    time_to_merge,
-                    blocked_by: record
-                        .blocked_by
-                        .iter()
-                        .filter(|key| ids.contains_key(key))
-                        .cloned()
-                        .collect(),
-                    at_work: Vec::new(),
-                    waiting: None,
-                });
-                persisted.push(PersistedSquad {
-                    run: run.clone(),
-                    spec: SquadSpec {
-                        id: squad.id.clone(),
-                        issue: squad.issue.clone(),
-                        kind: squad.kind,
-                        priority: Priority::None,
-                        blocked_by: record
-                            .blocked_by
-                            .iter()
-                            .filter_map(|key| ids.get(key).cloned())
-                            .collect(),
-                        // Issue keys are `<team>-<number>`.
-                        lane: squad
-                            .issue
-                            .as_str()
-                            .rsplit_once('-')
-                            .and_then(|(team, _)| self.shared.settings.lane_of(team)),
-                        branch: squad.branch.clone(),
-                    },
-                    phase: squad.phase.clone(),
-                    round: squad.round,
-                    pr: squad.pr,
-                });
+            for record in &squads {
+                let (view, squad) = self.resumed(run, record, &squads).await;
+                self.add_view(view);
+                persisted.push(squad);
             }
         }
-        for view in self.views.values() {
-            let totals = store
-                .usage_totals(&SpendScope::Squad(view.squad.clone()))
-                .await
-                .unwrap_or_default();
-            let _ = self
-                .outcomes_tx
-                .send(Outcome::View(view.squad.clone(), ViewUpdate::Usage(totals)));
-        }
+        self.report_usage(self.views.keys().cloned().collect())
+            .await;
         // Runs whose squads all ended but whose status was never updated (killed in between).
-        if let Ok(runs) = store.runs().await {
+        if !sharing && let Ok(runs) = store.runs().await {
             for record in runs {
                 if record.status == RunStatus::Running && !run_ids.contains(&record.run.id) {
                     let _ = store
@@ -346,6 +277,201 @@ impl Runtime {
         }
     }
 
+    /// The squads of `run` as recorded; the run is shown from now on.
+    async fn run_squads(&mut self, run: &RunId) -> Result<Vec<SquadRecord>, PipelineError> {
+        let store = &self.shared.services.store;
+        if let Some(view) = self.runs.iter_mut().find(|view| &view.id == run) {
+            view.finished = false;
+        } else {
+            let record = store
+                .run(run)
+                .await
+                .map_err(|error| PipelineError::port(format!("read run {run}"), error))?;
+            self.runs.push(RunView {
+                id: run.clone(),
+                url: trigger_url(&record.run.trigger),
+                finished: false,
+            });
+        }
+        store
+            .squads_of_run(run)
+            .await
+            .map_err(|error| PipelineError::port(format!("read the squads of run {run}"), error))
+    }
+
+    /// The view and the scheduler's record of `record`, a squad of `run` among `squads`
+    /// (the run's), as the store has it.
+    async fn resumed(
+        &self,
+        run: &RunId,
+        record: &SquadRecord,
+        squads: &[SquadRecord],
+    ) -> (SquadView, PersistedSquad) {
+        let squad = &record.squad;
+        let id_of = |key: &IssueKey| {
+            squads
+                .iter()
+                .find(|other| &other.squad.issue == key)
+                .map(|other| other.squad.id.clone())
+        };
+        let time_to_merge = if squad.kind == SquadKind::BugFix && squad.phase == Phase::Merged {
+            self.shared
+                .services
+                .store
+                .events(&squad.id)
+                .await
+                .ok()
+                .and_then(|events| metrics::time_to_merge(&events))
+        } else {
+            None
+        };
+        let view = SquadView {
+            run: run.clone(),
+            squad: squad.id.clone(),
+            issue: squad.issue.clone(),
+            kind: squad.kind,
+            title: String::new(),
+            phase: squad.phase.clone(),
+            round: squad.round,
+            pr: squad.pr,
+            pr_url: None,
+            merged_sha: None,
+            approved_by: Vec::new(),
+            tokens: Default::default(),
+            cost: Default::default(),
+            time_to_merge,
+            blocked_by: record
+                .blocked_by
+                .iter()
+                .filter(|key| id_of(key).is_some())
+                .cloned()
+                .collect(),
+            at_work: Vec::new(),
+            waiting: None,
+        };
+        let persisted = PersistedSquad {
+            run: run.clone(),
+            spec: SquadSpec {
+                id: squad.id.clone(),
+                issue: squad.issue.clone(),
+                kind: squad.kind,
+                priority: Priority::None,
+                blocked_by: record.blocked_by.iter().filter_map(id_of).collect(),
+                // Issue keys are `<team>-<number>`.
+                lane: squad
+                    .issue
+                    .as_str()
+                    .rsplit_once('-')
+                    .and_then(|(team, _)| self.shared.settings.lane_of(team)),
+                branch: squad.branch.clone(),
+            },
+            phase: squad.phase.clone(),
+            round: squad.round,
+            pr: squad.pr,
+        };
+        (view, persisted)
+    }
+
+    /// Brings the spending shown for `squads` up to date from the store.
+    async fn report_usage(&self, squads: Vec<SquadId>) {
+        for squad in squads {
+            let totals = self
+                .shared
+                .services
+                .store
+                .usage_totals(&SpendScope::Squad(squad.clone()))
+                .await
+                .unwrap_or_default();
+            let _ = self
+                .outcomes_tx
+                .send(Outcome::View(squad, ViewUpdate::Usage(totals)));
+        }
+    }
+
+    /// Schedules `squads`, claimed by this daemon, from their recorded state, with the
+    /// ended blockers each waited on so the scheduler knows how those ended. The outer
+    /// error stops the runtime (a failpoint); the inner one is the caller's.
+    async fn adopt(
+        &mut self,
+        squads: Vec<SquadId>,
+    ) -> Result<Result<Vec<SquadId>, PipelineError>, Killed> {
+        let loaded = self.load_adopted(squads).await;
+        let (adopted, persisted) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => return Ok(Err(error)),
+        };
+        if !adopted.is_empty() {
+            tracing::info!(squads = ?adopted, "working the squads this daemon claimed");
+        }
+        self.report_usage(adopted.clone()).await;
+        let now = self.shared.services.clock.now();
+        let commands = self.scheduler.adopt(persisted, now);
+        self.execute(commands).await?;
+        Ok(Ok(adopted))
+    }
+
+    async fn load_adopted(
+        &mut self,
+        squads: Vec<SquadId>,
+    ) -> Result<(Vec<SquadId>, Vec<PersistedSquad>), PipelineError> {
+        let store = Arc::clone(&self.shared.services.store);
+        let mut by_run: BTreeMap<RunId, Vec<SquadId>> = BTreeMap::new();
+        for id in squads {
+            if self.scheduler.squad(&id).is_some() {
+                continue;
+            }
+            let record = store
+                .squad(&id)
+                .await
+                .map_err(|error| PipelineError::port(format!("read squad {id}"), error))?;
+            by_run.entry(record.squad.run_id).or_default().push(id);
+        }
+        let mut adopted = Vec::new();
+        let mut persisted = Vec::new();
+        for (run, wanted) in by_run {
+            let squads = self.run_squads(&run).await?;
+            for record in squads.iter().filter(|r| wanted.contains(&r.squad.id)) {
+                let ended_blockers = squads.iter().filter(|blocker| {
+                    record.blocked_by.contains(&blocker.squad.issue)
+                        && blocker.squad.phase.is_terminal()
+                });
+                for blocker in ended_blockers {
+                    let (_, context) = self.resumed(&run, blocker, &squads).await;
+                    persisted.push(context);
+                }
+                let (view, squad) = self.resumed(&run, record, &squads).await;
+                self.add_view(view);
+                persisted.push(squad);
+                adopted.push(record.squad.id.clone());
+            }
+        }
+        Ok((adopted, persisted))
+    }
+
+    /// Forgets `squads`, whose leases this daemon lost, and the queued squads waiting on
+    /// them; stops their steps in flight.
+    async fn let_go(&mut self, squads: Vec<SquadId>) -> Result<Vec<SquadId>, Killed> {
+        let now = self.shared.services.clock.now();
+        let mut gone = Vec::new();
+        for squad in squads {
+            let (forgotten, commands) = self.scheduler.let_go(&squad, now);
+            for id in &forgotten {
+                if let Some(step) = self.running.remove(id) {
+                    step.abort();
+                }
+                self.views.remove(id);
+                self.order.retain(|other| other != id);
+                self.contexts.remove(id);
+            }
+            if !forgotten.is_empty() {
+                tracing::warn!(squads = ?forgotten, "no longer working squads whose lease this daemon lost");
+            }
+            gone.extend(forgotten);
+            self.execute(commands).await?;
+        }
+        Ok(gone)
+    }
+
     async fn request(&mut self, request: Request) -> Result<(), Killed> {
         match request {
             Request::StartRun { url, reply } => {
@@ -356,6 +482,13 @@ impl Runtime {
                 {
                     tracing::info!(run = %run.id, %url, "a run for this URL is unfinished; resuming it");
                     let _ = reply.send(Ok(run.id.clone()));
+                    return Ok(());
+                }
+                if self.shared.settings.shares_squads
+                    && let Some(run) = self.recorded_run_for(&url).await
+                {
+                    tracing::info!(run = %run, %url, "a run for this URL is unfinished in the store; answering with it");
+                    let _ = reply.send(Ok(run));
                     return Ok(());
                 }
                 if !self.intaking.insert(url.clone()) {
@@ -430,8 +563,27 @@ impl Runtime {
                 self.apply(Event::CodeHostChanged { target }).await?;
                 let _ = reply.send(asked);
             }
+            Request::Adopt { squads, reply } => {
+                let adopted = self.adopt(squads).await?;
+                let _ = reply.send(adopted);
+            }
+            Request::LetGo { squads, reply } => {
+                let gone = self.let_go(squads).await?;
+                let _ = reply.send(gone);
+            }
         }
         Ok(())
+    }
+
+    /// The unfinished run recorded for `url`, by any daemon sharing the store.
+    async fn recorded_run_for(&self, url: &str) -> Option<RunId> {
+        let runs = self.shared.services.store.runs().await.ok()?;
+        runs.into_iter()
+            .find(|record| {
+                record.status == RunStatus::Running
+                    && trigger_url(&record.run.trigger).as_deref() == Some(url)
+            })
+            .map(|record| record.run.id)
     }
 
     async fn cancel(&mut self, targets: Vec<SquadId>) -> Result<CancelOutcome, Killed> {
@@ -472,10 +624,19 @@ impl Runtime {
                     url: Some(url),
                     finished: false,
                 });
-                for view in views {
-                    self.add_view(view);
+                if self.shared.settings.shares_squads {
+                    // The daemons sharing the store claim the admitted squads from it.
+                    if let Event::RunAdmitted { squads, .. } = &event
+                        && squads.is_empty()
+                    {
+                        self.record_run_finished(&run).await;
+                    }
+                } else {
+                    for view in views {
+                        self.add_view(view);
+                    }
+                    self.apply(event).await?;
                 }
-                self.apply(event).await?;
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(run));
                 }
@@ -492,8 +653,10 @@ impl Runtime {
                     url: None,
                     finished: false,
                 });
-                self.add_view(view);
-                self.apply(event).await?;
+                if !self.shared.settings.shares_squads {
+                    self.add_view(view);
+                    self.apply(event).await?;
+                }
                 for reply in self.fixing.remove(&issue).unwrap_or_default() {
                     let _ = reply.send(Ok(run.clone()));
                 }
@@ -808,6 +971,25 @@ impl Runtime {
     }
 
     async fn run_finished(&mut self, run: &RunId, summary: &RunSummary) {
+        if self.shared.settings.shares_squads {
+            // This daemon's squads of the run ended; others may still work the rest.
+            match self.shared.services.store.squads_of_run(run).await {
+                Ok(squads) if squads.iter().all(|record| record.squad.phase.is_terminal()) => {}
+                Ok(_) => {
+                    tracing::info!(run = %run, "this daemon's squads of the run ended; other daemons work the rest");
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(run = %run, %error, "could not read whether the run finished");
+                    return;
+                }
+            }
+        }
+        self.record_run_finished(run).await;
+        tracing::info!(run = %run, summary = %summary, "run finished");
+    }
+
+    async fn record_run_finished(&mut self, run: &RunId) {
         let now = self.shared.services.clock.now();
         if let Err(error) = self
             .shared
@@ -821,7 +1003,6 @@ impl Runtime {
         if let Some(view) = self.runs.iter_mut().find(|view| &view.id == run) {
             view.finished = true;
         }
-        tracing::info!(run = %run, summary = %summary, "run finished");
     }
 
     fn add_view(&mut self, view: SquadView) {

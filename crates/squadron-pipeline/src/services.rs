@@ -187,6 +187,14 @@ pub struct PipelineSettings {
     /// repository (`<root>/<owner>/<name>/<VARIABLE>`), reused by its later squads; `None`
     /// leaves those variables unset.
     pub cache_root: Option<std::path::PathBuf>,
+    /// Whether this runtime shares the squads of its store with other daemons: then it
+    /// schedules only the squads handed to it ([`PipelineHandle::adopt`], claimed by its
+    /// daemon), resumes nothing by itself at start, leaves the squads it admits for the
+    /// daemons to claim, and records a run finished once the store has all of its squads
+    /// ended. Otherwise it runs every squad of the store.
+    ///
+    /// [`PipelineHandle::adopt`]: crate::PipelineHandle::adopt
+    pub shares_squads: bool,
 }
 
 impl PipelineSettings {
@@ -224,6 +232,7 @@ impl PipelineSettings {
             notify_channel: None,
             host: HostEnvironment::bare(),
             cache_root: None,
+            shares_squads: false,
         }
     }
 }

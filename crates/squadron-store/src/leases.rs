@@ -4,10 +4,11 @@
 //! The rules are the core's ([`Lease::claim`], [`Lease::renew`], [`Lease::release`]); this
 //! module reads the stored lease, asks the core, and writes the answer back only if the row is
 //! still what it read (a compare-and-set on holder, token and expiry), so of two daemons
-//! claiming one subject at once exactly one wins. Claiming squads in bulk locks the candidate
-//! squads with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so daemons claiming together pick
-//! disjoint squads instead of queueing on each other; SQLite serves one process, whose
-//! writes are serialized anyway.
+//! claiming one subject at once exactly one wins. Claiming squads in bulk takes turns across
+//! daemons (so the cluster's concurrency holds), claims only squads whose blockers ended, and
+//! locks the candidates with `FOR UPDATE SKIP LOCKED` on PostgreSQL. A daemon's heartbeat
+//! renews everything it holds in one statement ([`SqlStore::renew_held`]), and a stopping
+//! daemon releases everything in one ([`SqlStore::release_held`]).
 //!
 //! A store handle made with [`SqlStore::for_daemon`] remembers the tokens its daemon holds.
 //! Every write it makes for a squad (phase changes, bookkeeping, events, transcript
@@ -23,7 +24,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use squadron_core::lease::{Claim, DaemonId, FencingToken, Lease, LeaseSubject, LeaseTerms};
 use squadron_core::ports::SquadRecord;
-use squadron_core::{SquadId, Timestamp};
+use squadron_core::{RunId, SquadId, Timestamp};
 
 use crate::codec::{column, count, stored_count, timestamp};
 use crate::error::{StoreError, StoreErrorKind};
@@ -67,6 +68,16 @@ impl FenceBook {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&subject.key());
+    }
+
+    /// Every subject held, with its token, by key.
+    fn held(&self) -> Vec<(String, FencingToken)> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, token)| (key.clone(), *token))
+            .collect()
     }
 
     /// Forgets `token` of `subject` if it is still the one held: a refused write that
@@ -224,6 +235,30 @@ impl SqlStore {
         }))
     }
 
+    /// Claims the intake of `run` at `at` for a daemon whose writes are fenced squad by
+    /// squad and who does not hold it yet, so that an admission is fenced like every other
+    /// write; returns whether it was claimed here (the caller releases it once the admission
+    /// is recorded). A handle without a daemon, or fenced by one lease for everything,
+    /// claims nothing. A run's intake held by another daemon is left to it: the admission
+    /// is then refused as fenced.
+    pub(crate) async fn claim_intake(
+        &self,
+        run: &RunId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let Some(book) = &self.fences else {
+            return Ok(false);
+        };
+        let subject = LeaseSubject::Intake(run.clone());
+        if book.scope.is_some() || book.token(&subject).is_some() {
+            return Ok(false);
+        }
+        let claim = self
+            .claim_lease(&subject, at, LeaseTerms::default())
+            .await?;
+        Ok(claim.held_by_claimant().is_some())
+    }
+
     /// The stored lease on `subject`, if it was ever claimed.
     pub async fn lease(&self, subject: &LeaseSubject) -> Result<Option<Lease>, StoreError> {
         let mut connection = self
@@ -349,10 +384,15 @@ impl SqlStore {
         Err(changing(what()))
     }
 
-    /// Claims up to `limit` unfinished squads that no live lease holds (never claimed,
-    /// lapsed or released), oldest first, for this handle's daemon; returns them as
-    /// claimed. On PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
-    /// daemons claiming at the same moment take different squads.
+    /// Claims, for this handle's daemon, unfinished squads that no live lease holds (never
+    /// claimed, lapsed or released) and whose blockers all ended, oldest first: at most
+    /// `limits.daemon`, and no more than keeps the squads held across every daemon of the
+    /// store within `limits.cluster`. Returns them as claimed.
+    ///
+    /// Claimers take turns (an advisory lock on PostgreSQL, the write lock on SQLite), so
+    /// the cluster's count cannot change between reading it and claiming; on PostgreSQL the
+    /// candidates are locked with `FOR UPDATE SKIP LOCKED`, so a squad being written is left
+    /// for the next claim instead of waited for.
     ///
     /// # Errors
     /// `Invalid` on a handle without a daemon; a database error otherwise.
@@ -360,38 +400,37 @@ impl SqlStore {
         &self,
         now: Timestamp,
         terms: LeaseTerms,
-        limit: usize,
+        limits: ClaimLimits,
     ) -> Result<Vec<SquadRecord>, StoreError> {
         let what = || "claim unfinished squads".to_owned();
         let book = self.book(what)?;
-        if limit == 0 {
+        if limits.daemon == 0 || limits.cluster == 0 {
             return Ok(Vec::new());
         }
-        let claimed = if self.is_postgres() {
-            // The candidates stay locked until the claims commit; other daemons skip them.
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(|error| StoreError::database(what(), error))?;
-            let claimed = claim_free_squads(
-                &mut tx,
-                " FOR UPDATE OF squads SKIP LOCKED",
-                &book.holder,
-                now,
-                terms,
-                limit,
-            )
-            .await?;
-            tx.commit()
-                .await
-                .map_err(|error| StoreError::database(what(), error))?;
-            claimed
+        let dialect = if self.is_postgres() {
+            Dialect::Postgres
         } else {
-            // One process writes a SQLite file; each claim is a compare-and-set anyway.
-            let mut connection = self.connection(what).await?;
-            claim_free_squads(&mut connection, "", &book.holder, now, terms, limit).await?
+            Dialect::Sqlite
         };
+        let mut tx = match dialect {
+            Dialect::Postgres => self.pool.begin().await,
+            // SQLite's write lock, taken up front, is the turn: claimers of other handles
+            // wait for it instead of counting the cluster's squads at the same moment.
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+        }
+        .map_err(|error| StoreError::database(what(), error))?;
+        if dialect == Dialect::Postgres {
+            // The turn and the candidates stay locked until the claims commit.
+            sqlx::query("SELECT COUNT(*) AS turns FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
+                .bind(CLAIM_TURN)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|error| StoreError::database(what(), error))?;
+        }
+        let claimed = claim_free_squads(&mut tx, dialect, &book.holder, now, terms, limits).await?;
+        tx.commit()
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
         let mut squads = Vec::with_capacity(claimed.len());
         for lease in claimed {
             book.hold(&lease);
@@ -400,6 +439,85 @@ impl SqlStore {
             }
         }
         Ok(squads)
+    }
+
+    /// The heartbeat: renews every lease this handle's daemon holds for another
+    /// `terms.ttl()`, in one statement. Returns the subjects it lost (another claim holds
+    /// them with a newer token), which it forgets: their work must stop. A lease that lapsed
+    /// while nobody claimed it is renewed with its token, as [`Lease::renew`] says.
+    ///
+    /// # Errors
+    /// `Invalid` on a handle without a daemon; a database error otherwise.
+    pub async fn renew_held(
+        &self,
+        now: Timestamp,
+        terms: LeaseTerms,
+    ) -> Result<Vec<LeaseSubject>, StoreError> {
+        let what = || "renew the leases held".to_owned();
+        let book = self.book(what)?;
+        let held = book.held();
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE leases SET expires_at = $1, renewed_at = $2 WHERE holder = $3 AND ({}) \
+             RETURNING subject",
+            held_condition(held.len(), 4)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind((now + terms.ttl()).as_millis())
+            .bind(now.as_millis())
+            .bind(book.holder.as_str());
+        let renewed: Vec<String> = bind_held(query, &held)?
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?
+            .iter()
+            .map(|row| column::<String>(row, "subject"))
+            .collect::<Result<_, _>>()?;
+        let mut lost = Vec::new();
+        for (key, token) in held {
+            if renewed.contains(&key) {
+                continue;
+            }
+            let subject =
+                LeaseSubject::from_key(&key).ok_or_else(|| StoreError::corrupt("subject", &key))?;
+            book.forget_token(&subject, token);
+            lost.push(subject);
+        }
+        Ok(lost)
+    }
+
+    /// Releases, in one statement, every lease this handle's daemon holds, so other daemons
+    /// take its work over at once: a daemon stopping after its checkpoint. Leases already
+    /// lost are not its to release and stay as they are.
+    ///
+    /// # Errors
+    /// `Invalid` on a handle without a daemon; a database error otherwise.
+    pub async fn release_held(&self, now: Timestamp) -> Result<(), StoreError> {
+        let what = || "release the leases held".to_owned();
+        let book = self.book(what)?;
+        let held = book.held();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE leases SET expires_at = $1 WHERE holder = $2 AND expires_at > $1 AND ({})",
+            held_condition(held.len(), 3)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now.as_millis())
+            .bind(book.holder.as_str());
+        bind_held(query, &held)?
+            .execute(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        for (key, token) in held {
+            if let Some(subject) = LeaseSubject::from_key(&key) {
+                book.forget_token(&subject, token);
+            }
+        }
+        Ok(())
     }
 
     /// Ends at `at` every live lease held by `holder`, a daemon known to be dead (its
@@ -474,34 +592,98 @@ impl SqlStore {
     }
 }
 
-/// Claims up to `limit` unfinished squads free at `now`, oldest first, selecting them with
-/// `lock` appended (PostgreSQL's `FOR UPDATE … SKIP LOCKED`, or nothing).
+/// The advisory lock PostgreSQL claimers of squads take turns on, so that the count of
+/// squads held across the cluster cannot change between reading it and claiming.
+const CLAIM_TURN: i64 = 0x0053_5155_4443_4c4d; // "SQUDCLM"
+
+/// How many squads one claim may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// At most this many for the claiming daemon: its share of the free slots.
+    pub daemon: usize,
+    /// At most this many unfinished squads held at once by every daemon of the store
+    /// together (`limits.concurrency`).
+    pub cluster: usize,
+}
+
+/// Where the two backends' SQL differs: row locks, and reading a JSON array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Appended to the candidates' select.
+    fn lock(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE OF squads SKIP LOCKED",
+        }
+    }
+
+    /// The issue keys of the candidate's `blocked_by` JSON array, as a subquery.
+    fn blockers(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT value FROM json_each(squads.blocked_by)",
+            Dialect::Postgres => "SELECT jsonb_array_elements_text(squads.blocked_by::jsonb)",
+        }
+    }
+}
+
+/// Claims the squads [`SqlStore::claim_squads`] describes, free at `now`.
 async fn claim_free_squads(
     connection: &mut AnyConnection,
-    lock: &str,
+    dialect: Dialect,
     claimant: &DaemonId,
     now: Timestamp,
     terms: LeaseTerms,
-    limit: usize,
+    limits: ClaimLimits,
 ) -> Result<Vec<Lease>, StoreError> {
     let what = || "claim unfinished squads".to_owned();
     let terminal = terminal_phase_names();
-    let placeholders: Vec<String> = (3..3 + terminal.len()).map(|n| format!("${n}")).collect();
+    let placeholders: Vec<String> = (2..2 + terminal.len()).map(|n| format!("${n}")).collect();
+    let unfinished = |table: &str| format!("{table}.phase NOT IN ({})", placeholders.join(", "));
+    let sql = format!(
+        "SELECT COUNT(*) AS held FROM leases JOIN squads ON leases.subject = 'squad:' || squads.id \
+         WHERE leases.expires_at > $1 AND {}",
+        unfinished("squads")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.as_millis());
+    for name in terminal {
+        query = query.bind(name);
+    }
+    let held = query
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|error| StoreError::database(what(), error))?;
+    let held = usize::try_from(count(&held, "held")?).unwrap_or(usize::MAX);
+    let room = limits.daemon.min(limits.cluster.saturating_sub(held));
+    if room == 0 {
+        return Ok(Vec::new());
+    }
+
+    // A squad waits unclaimed while a blocker of its run is unfinished: the daemon that
+    // claims it then sees how every blocker ended.
+    let limit = 2 + terminal.len();
     let sql = format!(
         "SELECT squads.id FROM squads \
          LEFT JOIN leases ON leases.subject = 'squad:' || squads.id \
-         WHERE (leases.subject IS NULL OR leases.expires_at <= $1) \
-         AND squads.phase NOT IN ({}) \
-         ORDER BY squads.created_at, squads.id LIMIT $2{lock}",
-        placeholders.join(", ")
+         WHERE (leases.subject IS NULL OR leases.expires_at <= $1) AND {} \
+         AND NOT EXISTS (SELECT 1 FROM squads AS blocker WHERE blocker.run_id = squads.run_id \
+         AND {} AND blocker.issue_key IN ({})) \
+         ORDER BY squads.created_at, squads.id LIMIT ${limit}{}",
+        unfinished("squads"),
+        unfinished("blocker"),
+        dialect.blockers(),
+        dialect.lock()
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now.as_millis())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.as_millis());
     for name in terminal {
         query = query.bind(name);
     }
     let candidates: Vec<SquadId> = query
+        .bind(i64::try_from(room).unwrap_or(i64::MAX))
         .fetch_all(&mut *connection)
         .await
         .map_err(|error| StoreError::database(what(), error))?
@@ -528,6 +710,30 @@ async fn claim_free_squads(
         }
     }
     Ok(claimed)
+}
+
+/// `(subject = $n AND token = $n+1) OR …` for `held` subjects, numbered from `first`.
+fn held_condition(held: usize, first: usize) -> String {
+    (0..held)
+        .map(|i| {
+            let n = first + 2 * i;
+            format!("(subject = ${n} AND token = ${})", n + 1)
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Binds the parameters of [`held_condition`], in order.
+fn bind_held<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    held: &[(String, FencingToken)],
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>, StoreError> {
+    for (key, token) in held {
+        query = query
+            .bind(key.clone())
+            .bind(stored_count(token.get(), "fencing token")?);
+    }
+    Ok(query)
 }
 
 /// One claim of `subject` on `connection`: the core's answer applied if the row is still

@@ -23,7 +23,7 @@ mod usage;
 
 pub use daemons::{DaemonRecord, DaemonState};
 pub use error::{StoreError, StoreErrorKind};
-pub use leases::EventWriter;
+pub use leases::{ClaimLimits, EventWriter};
 pub use location::{DEFAULT_SQLITE_FILE, StoreLocation};
 pub use read_model::{SquadLog, SquadOverview};
 pub use requests::{QueuedRequest, RequestState};

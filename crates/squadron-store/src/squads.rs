@@ -48,7 +48,24 @@ impl SqlStore {
 
     /// Records a new run and all of its squads, each log started with
     /// [`SquadEvent::CREATED`] and then its events, in one transaction.
+    ///
+    /// A daemon whose writes are fenced squad by squad claims the run's intake for the
+    /// admission and releases it after.
     pub async fn admit_run(&self, run: &Run, squads: &[AdmittedSquad]) -> Result<(), StoreError> {
+        let claimed = self.claim_intake(&run.id, run.created_at).await?;
+        let admitted = self.record_admission(run, squads).await;
+        if claimed {
+            self.release_lease(&LeaseSubject::Intake(run.id.clone()), run.created_at)
+                .await?;
+        }
+        admitted
+    }
+
+    async fn record_admission(
+        &self,
+        run: &Run,
+        squads: &[AdmittedSquad],
+    ) -> Result<(), StoreError> {
         let what = || format!("record the admission of run `{}`", run.id);
         let fence = self.fence(&LeaseSubject::Intake(run.id.clone()))?;
         let mut tx = self

@@ -18,6 +18,7 @@ use crate::gate::{CommitSha, GateBlocker, GateDecision, GateTarget};
 use crate::merge_queue::{MergeLane, MergeQueue, QueuedMerge, RebaseReason};
 
 mod checks;
+mod sharing;
 
 use checks::{CiMemory, DEFAULT_CHECK_REPORT_WAIT};
 
@@ -217,37 +218,48 @@ impl Scheduler {
         }
         let mut out = Vec::new();
         for (run, persisted) in by_run {
-            let specs = persisted.iter().map(|p| p.spec.clone()).collect();
-            let first = scheduler.insert_run(run, specs, &[]);
-            for (offset, squad) in persisted.into_iter().enumerate() {
-                let state = &mut scheduler.squads[first + offset];
-                state.phase = squad.phase;
-                state.round = squad.round;
-                state.pr = squad.pr;
-                let i = first + offset;
-                if scheduler.squads[i].phase == Phase::Merging
-                    && let Some(lane) = scheduler.squads[i].lane.clone()
-                {
-                    let entry = QueuedMerge {
-                        squad: scheduler.squads[i].id.clone(),
-                        lane,
-                    };
-                    if !scheduler.queue.resume_merge(entry) {
-                        // Its lane is held: it merges when the lane hands it the ticket.
-                        continue;
-                    }
-                }
-                if let Some(command) = resume_command(&scheduler.squads[i]) {
-                    scheduler.issue(i, command, &mut out);
-                }
-            }
-            let queued: Vec<usize> = (first..scheduler.squads.len())
-                .filter(|&i| scheduler.squads[i].phase == Phase::Queued)
-                .collect();
-            scheduler.end_cycles(&queued, now, &mut out);
+            scheduler.resume_run(run, persisted, now, &mut out);
         }
         scheduler.settle(now, &mut out);
         Ok((scheduler, out))
+    }
+
+    /// Adds squads of `run` in their recorded state and issues what resumes each.
+    fn resume_run(
+        &mut self,
+        run: RunId,
+        persisted: Vec<PersistedSquad>,
+        now: Timestamp,
+        out: &mut Vec<Command>,
+    ) {
+        let specs = persisted.iter().map(|p| p.spec.clone()).collect();
+        let first = self.insert_run(run, specs, &[]);
+        for (offset, squad) in persisted.into_iter().enumerate() {
+            let state = &mut self.squads[first + offset];
+            state.phase = squad.phase;
+            state.round = squad.round;
+            state.pr = squad.pr;
+            let i = first + offset;
+            if self.squads[i].phase == Phase::Merging
+                && let Some(lane) = self.squads[i].lane.clone()
+            {
+                let entry = QueuedMerge {
+                    squad: self.squads[i].id.clone(),
+                    lane,
+                };
+                if !self.queue.resume_merge(entry) {
+                    // Its lane is held: it merges when the lane hands it the ticket.
+                    continue;
+                }
+            }
+            if let Some(command) = resume_command(&self.squads[i]) {
+                self.issue(i, command, out);
+            }
+        }
+        let queued: Vec<usize> = (first..self.squads.len())
+            .filter(|&i| self.squads[i].phase == Phase::Queued)
+            .collect();
+        self.end_cycles(&queued, now, out);
     }
 
     /// Handles one event at `now` and returns the commands to execute, in order. Refuses
@@ -539,8 +551,10 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Adds a run's squads in phase `queued` and returns the index of the first. Blockers
-    /// must have been checked to belong to `specs`.
+    /// Adds squads of a run in phase `queued` and returns the index of the first; a run
+    /// already scheduled gains them and is unfinished again. Blockers not scheduled are left
+    /// out: admission and restore check them first, and an adopted squad is claimed only
+    /// once its blockers ended (see `sharing`).
     fn insert_run(&mut self, run: RunId, specs: Vec<SquadSpec>, skipped: &[SkippedSquad]) -> usize {
         let first = self.squads.len();
         let ids = specs.iter().map(|spec| &spec.id);
@@ -592,14 +606,12 @@ impl Scheduler {
                 ci: CiMemory::default(),
             });
         }
-        let squads = (first..self.squads.len()).collect();
-        self.runs.insert(
-            run,
-            RunState {
-                squads,
-                finished: false,
-            },
-        );
+        let state = self.runs.entry(run).or_insert_with(|| RunState {
+            squads: Vec::new(),
+            finished: false,
+        });
+        state.squads.extend(first..self.squads.len());
+        state.finished = false;
         first
     }
 

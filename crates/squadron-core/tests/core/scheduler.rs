@@ -306,6 +306,7 @@ const WORKING: [&str; 10] = [
 ];
 
 mod ci;
+mod sharing;
 
 mod transitions {
     use super::*;

@@ -6,6 +6,7 @@ mod logs;
 mod overrides;
 mod reviews;
 mod runs;
+mod sharing;
 mod support;
 mod tidy;
 mod views;

@@ -9,10 +9,12 @@ use std::time::Duration;
 use futures::future::join_all;
 use squadron_core::lease::{Claim, DaemonId, FencingToken, LeaseSubject, LeaseTerms};
 use squadron_core::ports::{JournalBegin, JournalStatus, SquadChange};
-use squadron_core::{Phase, RunId, SquadId};
-use squadron_store::{EventWriter, SqlStore, StoreErrorKind};
+use squadron_core::{IssueKey, Phase, RunId, SquadId};
+use squadron_store::{ClaimLimits, EventWriter, SqlStore, StoreErrorKind};
 
-use crate::support::{TestDb, at, milestone_run, queued_squad, store_with_squad};
+use crate::support::{
+    TestDb, at, milestone_run, queued_squad, store_with_squad, store_with_squads,
+};
 
 fn terms() -> LeaseTerms {
     LeaseTerms::new(Duration::from_secs(30), Duration::from_secs(10)).expect("valid terms")
@@ -25,6 +27,11 @@ fn s1() -> LeaseSubject {
 /// A daemon's own connection to the test database.
 async fn daemon(db: &TestDb, name: &str) -> SqlStore {
     db.open().await.for_daemon(DaemonId::new(name))
+}
+
+/// Claims of up to `daemon` squads in a cluster allowed `cluster` at once.
+fn limits(daemon: usize, cluster: usize) -> ClaimLimits {
+    ClaimLimits { daemon, cluster }
 }
 
 fn token(claim: &Claim) -> Option<u64> {
@@ -291,22 +298,7 @@ pub async fn a_daemon_writes_only_for_work_it_holds(db: TestDb) {
 }
 
 pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: TestDb) {
-    let store = db.open().await;
-    store
-        .create_run(&milestone_run("r1", at(0)))
-        .await
-        .expect("run");
-    for n in 1..=9 {
-        store
-            .create_squad(&queued_squad(
-                &format!("s{n}"),
-                "r1",
-                &format!("ENG-{n}"),
-                at(n),
-            ))
-            .await
-            .expect("squad");
-    }
+    let store = store_with_squads(&db, 9).await;
     store
         .set_phase(&SquadId::from("s9"), &Phase::Queued, &Phase::Merged, at(10))
         .await
@@ -319,7 +311,7 @@ pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: Test
     ];
     let claimed = join_all(daemons.iter().map(|daemon| {
         let daemon = Arc::clone(daemon);
-        tokio::spawn(async move { daemon.claim_squads(at(20), terms(), 3).await })
+        tokio::spawn(async move { daemon.claim_squads(at(20), terms(), limits(3, 100)).await })
     }))
     .await;
     let mut seen = BTreeSet::new();
@@ -337,7 +329,7 @@ pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: Test
     );
     // Whatever the race left, the next claims take the rest and nothing twice.
     let rest = daemons[0]
-        .claim_squads(at(21), terms(), 10)
+        .claim_squads(at(21), terms(), limits(10, 100))
         .await
         .expect("claim the rest");
     for record in rest {
@@ -346,7 +338,7 @@ pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: Test
     assert_eq!(seen.len(), 8, "{seen:?}");
     assert!(
         daemons[1]
-            .claim_squads(at(22), terms(), 10)
+            .claim_squads(at(22), terms(), limits(10, 100))
             .await
             .expect("claim")
             .is_empty(),
@@ -355,7 +347,7 @@ pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: Test
 
     // A daemon that dies leaves its squads to be claimed once its leases lapse.
     let after_lapse = daemons[2]
-        .claim_squads(at(20) + Duration::from_secs(31), terms(), 10)
+        .claim_squads(at(20) + Duration::from_secs(31), terms(), limits(10, 100))
         .await
         .expect("claim lapsed squads");
     assert_eq!(after_lapse.len(), 8);
@@ -365,5 +357,238 @@ pub async fn daemons_claiming_squads_together_take_each_free_squad_once(db: Test
             .iter()
             .all(|lease| lease.holder.as_str() == "c" && lease.token == FencingToken::new(2)),
         "{leases:?}"
+    );
+}
+
+fn ids(squads: &[squadron_core::ports::SquadRecord]) -> Vec<&str> {
+    squads
+        .iter()
+        .map(|record| record.squad.id.as_str())
+        .collect()
+}
+
+pub async fn claims_keep_the_cluster_within_its_concurrency_and_each_daemon_to_its_share(
+    db: TestDb,
+) {
+    let store = store_with_squads(&db, 6).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+
+    let first = a
+        .claim_squads(at(10), terms(), limits(2, 3))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&first), ["s1", "s2"], "a takes its share, oldest first");
+    let second = b
+        .claim_squads(at(10), terms(), limits(2, 3))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&second), ["s3"], "the cluster holds three at most");
+    assert!(
+        a.claim_squads(at(11), terms(), limits(2, 3))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "no room left in the cluster"
+    );
+
+    // A squad that ended no longer counts, even before its holder lets it go.
+    store
+        .set_phase(&SquadId::from("s1"), &Phase::Queued, &Phase::Merged, at(12))
+        .await
+        .expect("s1 merged");
+    let after_merge = b
+        .claim_squads(at(13), terms(), limits(2, 3))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&after_merge), ["s4"]);
+
+    // Racing claimers never push the cluster past its limit.
+    let daemons = [
+        Arc::new(daemon(&db, "c").await),
+        Arc::new(daemon(&db, "d").await),
+        Arc::new(daemon(&db, "e").await),
+    ];
+    let later = at(13) + Duration::from_secs(31);
+    let raced = join_all(daemons.iter().map(|daemon| {
+        let daemon = Arc::clone(daemon);
+        tokio::spawn(async move { daemon.claim_squads(later, terms(), limits(2, 3)).await })
+    }))
+    .await;
+    let total: usize = raced
+        .into_iter()
+        .map(|claimed| claimed.expect("task").expect("claim").len())
+        .sum();
+    assert_eq!(
+        total, 3,
+        "every lease lapsed: three of the five are claimed"
+    );
+}
+
+pub async fn a_squad_is_claimed_only_once_every_blocker_of_its_run_ended(db: TestDb) {
+    let store = db.open().await;
+    store
+        .create_run(&milestone_run("r1", at(0)))
+        .await
+        .expect("run");
+    store
+        .create_squad(&queued_squad("s1", "r1", "ENG-1", at(1)))
+        .await
+        .expect("blocker");
+    let mut blocked = queued_squad("s2", "r1", "ENG-2", at(2));
+    blocked.blocked_by = vec![IssueKey::from("ENG-1")];
+    store.create_squad(&blocked).await.expect("blocked squad");
+    // The same issue key in another run blocks nothing here.
+    store
+        .create_run(&milestone_run("r2", at(3)))
+        .await
+        .expect("run");
+    store
+        .create_squad(&queued_squad("s3", "r2", "ENG-1", at(4)))
+        .await
+        .expect("another run's squad");
+    let a = daemon(&db, "a").await;
+
+    let claimed = a
+        .claim_squads(at(10), terms(), limits(5, 5))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&claimed), ["s1", "s3"], "ENG-2 waits for ENG-1");
+    store
+        .set_phase(
+            &SquadId::from("s1"),
+            &Phase::Queued,
+            &Phase::NeedsHuman("stuck".to_owned()),
+            at(11),
+        )
+        .await
+        .expect("s1 ended");
+    let claimed = a
+        .claim_squads(at(12), terms(), limits(5, 5))
+        .await
+        .expect("claim");
+    assert_eq!(
+        ids(&claimed),
+        ["s2"],
+        "its blocker ended: its claimant settles it"
+    );
+}
+
+pub async fn one_heartbeat_renews_every_lease_held_and_names_those_lost(db: TestDb) {
+    let _store = store_with_squads(&db, 3).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let claimed = a
+        .claim_squads(at(0), terms(), limits(3, 3))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 3);
+    let lane = LeaseSubject::MergeLane {
+        repository: "acme/shop".to_owned(),
+        base: "main".to_owned(),
+    };
+    a.claim_lease(&lane, at(0), terms()).await.expect("lane");
+
+    assert!(
+        a.renew_held(at(20), terms())
+            .await
+            .expect("renew")
+            .is_empty()
+    );
+    let leases = a.leases().await.expect("leases");
+    assert_eq!(leases.len(), 4);
+    assert!(
+        leases
+            .iter()
+            .all(|lease| lease.expires_at == at(50) && lease.token == FencingToken::FIRST),
+        "{leases:?}"
+    );
+
+    // `a` pauses past its leases; `b` takes one squad over, the rest only lapse.
+    let s2 = LeaseSubject::Squad(SquadId::from("s2"));
+    b.claim_lease(&s2, at(60), terms()).await.expect("claim");
+    let lost = a.renew_held(at(61), terms()).await.expect("renew");
+    assert_eq!(lost, std::slice::from_ref(&s2));
+    assert_eq!(
+        a.lease(&s1()).await.expect("lease").map(|l| l.expires_at),
+        Some(at(91)),
+        "a lapsed lease nobody claimed is renewed"
+    );
+    let refused = a
+        .append_event(&SquadId::from("s2"), "note", "{}", at(62))
+        .await
+        .expect_err("a forgot s2");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced);
+    assert!(
+        a.renew_held(at(70), terms())
+            .await
+            .expect("renew")
+            .is_empty(),
+        "a lost subject is reported once"
+    );
+
+    // Stopping, `a` hands everything it holds over at once; `b` keeps what it holds.
+    a.release_held(at(80)).await.expect("release");
+    let taken = b
+        .claim_squads(at(81), terms(), limits(5, 5))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&taken), ["s1", "s3"]);
+    let lane_now = b.claim_lease(&lane, at(81), terms()).await.expect("lane");
+    assert_eq!(token(&lane_now), Some(2));
+    assert_eq!(
+        b.lease(&s2).await.expect("lease").map(|l| l.holder),
+        Some(DaemonId::new("b"))
+    );
+    let refused = a
+        .append_event(&SquadId::from("s1"), "note", "{}", at(82))
+        .await
+        .expect_err("a released s1");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced);
+}
+
+pub async fn an_admission_is_fenced_by_its_runs_intake_claimed_for_it_and_released_after(
+    db: TestDb,
+) {
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let admitted = |squad: &str, run: &str| squadron_core::ports::AdmittedSquad {
+        record: queued_squad(squad, run, "ENG-1", at(0)),
+        events: Vec::new(),
+    };
+    // Another daemon holds the intake of r1 (it minted the same id): a records nothing.
+    let r1 = LeaseSubject::Intake(RunId::from("r1"));
+    b.claim_lease(&r1, at(0), terms()).await.expect("claim");
+    let refused = a
+        .admit_run(&milestone_run("r1", at(1)), &[admitted("s1", "r1")])
+        .await
+        .expect_err("r1's intake is b's");
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
+    assert!(a.squad(&SquadId::from("s1")).await.is_err());
+
+    a.admit_run(&milestone_run("r2", at(2)), &[admitted("s2", "r2")])
+        .await
+        .expect("a admits r2 under its intake");
+    let intake = a
+        .lease(&LeaseSubject::Intake(RunId::from("r2")))
+        .await
+        .expect("lease")
+        .expect("r2's intake was claimed");
+    assert_eq!(intake.holder.as_str(), "a");
+    assert_eq!(
+        intake.expires_at,
+        at(2),
+        "released once the admission stands"
+    );
+    let writers = a
+        .event_writers(&SquadId::from("s2"))
+        .await
+        .expect("writers");
+    assert_eq!(writers[0].holder, Some(DaemonId::new("a")));
+    a.renew_held(at(3), terms()).await.expect("heartbeat");
+    assert_eq!(
+        a.lease(&LeaseSubject::Intake(RunId::from("r2")))
+            .await
+            .expect("lease")
+            .map(|lease| lease.expires_at),
+        Some(at(2)),
+        "a holds the intake no more: its heartbeat leaves it"
     );
 }

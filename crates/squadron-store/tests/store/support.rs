@@ -186,14 +186,27 @@ pub fn queued_squad(id: &str, run: &str, issue: &str, created: Timestamp) -> Squ
 
 /// A store holding run `r1` with squad `s1` (issue `ENG-1`), queued.
 pub async fn store_with_squad(db: &TestDb) -> SqlStore {
+    store_with_squads(db, 1).await
+}
+
+/// A store holding run `r1` with `n` queued squads `s1`…`sn` working `ENG-1`…`ENG-n`, the
+/// later ones created later.
+pub async fn store_with_squads(db: &TestDb, n: i64) -> SqlStore {
     let store = db.open().await;
     store
         .create_run(&milestone_run("r1", at(0)))
         .await
         .expect("create run");
-    store
-        .create_squad(&queued_squad("s1", "r1", "ENG-1", at(1)))
-        .await
-        .expect("create squad");
+    for i in 1..=n {
+        store
+            .create_squad(&queued_squad(
+                &format!("s{i}"),
+                "r1",
+                &format!("ENG-{i}"),
+                at(i),
+            ))
+            .await
+            .expect("create squad");
+    }
     store
 }
