@@ -409,7 +409,8 @@ pub struct SandboxConfig {
     pub command_timeout_secs: u64,
     /// Most bytes of output kept.
     pub output_cap_bytes: u64,
-    /// Most processes a command's user may have at once; 0: no limit.
+    /// Most processes and threads one command and what it starts may have at once (its
+    /// own pids cgroup where the host allows one); 0: no limit.
     pub max_processes: u64,
     /// Most address space one process of a command may map, in MiB; 0: no limit.
     pub max_memory_mib: u64,
