@@ -192,6 +192,9 @@ pub struct GithubConfig {
     pub required_checks: Vec<String>,
     /// Whether a needs-human squad's worktree stays on disk for inspection.
     pub keep_worktrees_on_needs_human: bool,
+    /// Whether the lane holder's head merged with the base's current tip must pass the
+    /// repository's test command before the PR is merged.
+    pub test_merge_result: bool,
     /// Environment variable holding the webhook signing secret.
     pub webhook_secret_env: String,
 }

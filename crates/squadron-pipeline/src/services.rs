@@ -166,6 +166,8 @@ pub struct PipelineSettings {
     pub required_checks: Vec<String>,
     /// Keep a needs-human squad's worktree for a person to inspect.
     pub keep_worktrees_on_needs_human: bool,
+    /// Test the lane holder's head merged with the base's current tip before merging it.
+    pub test_merge_result: bool,
     /// How often the scheduler is ticked (to re-ask a waiting merge gate).
     pub tick_every: Duration,
     /// How long in-flight steps may run after shutdown was asked for before they are
@@ -225,6 +227,7 @@ impl PipelineSettings {
             review_mode,
             required_checks: Vec::new(),
             keep_worktrees_on_needs_human: true,
+            test_merge_result: true,
             tick_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(600),
             failpoint_scope: "squadron".to_owned(),

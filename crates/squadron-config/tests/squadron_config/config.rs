@@ -95,6 +95,7 @@ fn environment_variables_set_every_kind_of_value() {
         ("SQUADRON_GITHUB_API_URL", "http://127.0.0.1:4001"),
         ("SQUADRON_GITHUB_REQUIRED_CHECKS", "ci, lint ,"),
         ("SQUADRON_GITHUB_KEEP_WORKTREES_ON_NEEDS_HUMAN", "false"),
+        ("SQUADRON_GITHUB_TEST_MERGE_RESULT", "false"),
         ("SQUADRON_LIMITS_BUDGET_PER_SQUAD_USD", "2.5"),
         ("SQUADRON_LINEAR_STATES_IN_REVIEW", "Code Review"),
         (
@@ -116,6 +117,7 @@ fn environment_variables_set_every_kind_of_value() {
     assert_eq!(config.github.api_url.as_str(), "http://127.0.0.1:4001/");
     assert_eq!(config.github.required_checks, ["ci", "lint"]);
     assert!(!config.github.keep_worktrees_on_needs_human);
+    assert!(!config.github.test_merge_result);
     assert_eq!(config.limits.budget_per_squad_usd, 2.5);
     assert_eq!(config.linear.states.in_review, "Code Review");
     assert_eq!(

@@ -22,7 +22,8 @@ const FAILURE_LINES: usize = 20;
 
 /// Tests `head` of the squad's worktree merged with the base's current tip. `None` when it
 /// may merge: the head already contains the tip, or the merge passes the test command (or
-/// the repository configures none, as for commits); else why it must not.
+/// the repository configures none, as for commits, or `github.test_merge_result` is off);
+/// else why it must not.
 pub(crate) async fn test_merge_result(
     shared: &Shared,
     ctx: &SquadCtx,
@@ -33,6 +34,9 @@ pub(crate) async fn test_merge_result(
     let Some(test) = workspace.policy.test.as_deref() else {
         return Ok(None);
     };
+    if !shared.settings.test_merge_result {
+        return Ok(None);
+    }
     let workspaces = &shared.services.workspaces;
     let trial = workspaces
         .merge_trial(workspace.worktree.root(), base_branch)
