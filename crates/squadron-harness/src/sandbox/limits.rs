@@ -274,16 +274,21 @@ impl CommandCgroup {
         std::fs::remove_dir(&self.dir)
     }
 
-    /// Ends what is left in the cgroup and removes it, waiting up to a second for killed
-    /// processes to go.
+    /// Ends what is left in the cgroup and removes it, waiting up to about a second for
+    /// killed processes to go. They usually go within a millisecond or two (bubblewrap's
+    /// init exits just after the command), so the waits start short.
     pub(super) async fn remove(mut self) {
-        for _ in 0..50 {
+        let mut wait = Duration::from_millis(1);
+        let mut waited = Duration::ZERO;
+        while waited < Duration::from_secs(1) {
             self.kill_members();
             if std::fs::remove_dir(&self.dir).is_ok() {
                 self.removed = true;
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            wait = (wait * 2).min(Duration::from_millis(50));
         }
     }
 }
