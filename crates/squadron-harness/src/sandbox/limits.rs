@@ -60,14 +60,7 @@ impl Limits {
                 None,
             ),
             Err(why) => {
-                let consequence = if is_root() {
-                    "the daemon runs as root, so commands run without a process-count limit"
-                } else {
-                    "the process-count limit counts all of the daemon user's processes together"
-                };
-                let warning = format!(
-                    "no pids cgroup could be made for commands ({why}): {consequence}; run the daemon where it may create cgroups (a systemd unit with `Delegate=pids`, or as root)"
-                );
+                let warning = fallback_warning(&why, is_root());
                 tracing::warn!("{warning}");
                 (Limits { cgroups: None }, Some(warning))
             }
@@ -137,6 +130,19 @@ impl Gate {
             cgroup.remove().await;
         }
     }
+}
+
+/// What the process-count limit becomes without a pids cgroup (`why`), for a daemon
+/// running as root or not.
+fn fallback_warning(why: &io::Error, root: bool) -> String {
+    let consequence = if root {
+        "the daemon runs as root, so commands run without a process-count limit"
+    } else {
+        "the process-count limit (RLIMIT_NPROC) counts all of the daemon user's processes together, so one command's fork bomb stops the others"
+    };
+    format!(
+        "no pids cgroup could be made for commands ({why}): {consequence}; give the daemon a cgroup it may create children in (a systemd unit with `Delegate=pids`, a container with a writable cgroup filesystem)"
+    )
 }
 
 fn both(limit: u64) -> Rlimit {
@@ -320,6 +326,21 @@ impl Drop for CommandCgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_pids_cgroup_the_warning_says_what_the_process_limit_becomes() {
+        let why =
+            io::Error::other("create /sys/fs/cgroup/pids/squadron-1-0: Read-only file system");
+        assert_eq!(
+            fallback_warning(&why, true),
+            "no pids cgroup could be made for commands (create /sys/fs/cgroup/pids/squadron-1-0: Read-only file system): the daemon runs as root, so commands run without a process-count limit; give the daemon a cgroup it may create children in (a systemd unit with `Delegate=pids`, a container with a writable cgroup filesystem)"
+        );
+        assert!(
+            fallback_warning(&why, false).contains(
+                "RLIMIT_NPROC) counts all of the daemon user's processes together, so one command's fork bomb stops the others"
+            )
+        );
+    }
 
     #[test]
     fn finds_the_pids_hierarchy_of_cgroup_v1_and_v2_mounts() {
