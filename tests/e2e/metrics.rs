@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use squadron::demo::{BUGFIX_ISSUE, BUGFIX_SCRIPTS, DemoLimits, SAMPLE_REPO, Scenario, WorldSeed};
 use squadron_core::Phase;
+use squadron_core::effect::{EffectKey, OpenedPr};
 use squadron_core::ports::SquadEvent;
 use squadron_standin_model::ScriptBook;
 use squadron_store::{SqlStore, SquadOverview, StoreLocation};
@@ -341,14 +342,12 @@ async fn blocked_squads_pr(store: &SqlStore) -> String {
         .iter()
         .find(|overview| !overview.record.blocked_by.is_empty())
         .expect("a squad of the milestone has a blocker");
-    let journal = store
-        .journal_entries(&blocked.record.squad.id)
+    let opened: OpenedPr = store
+        .effect_result(&EffectKey::OpenPr {
+            squad: blocked.record.squad.id.clone(),
+        })
         .await
-        .expect("journal");
-    let result = journal
-        .iter()
-        .find(|entry| entry.key.ends_with("/open-pr"))
-        .and_then(|entry| entry.result.clone())
+        .expect("journal")
         .expect("the blocked squad opened a PR");
-    result.split_once(' ').expect("number and url").1.to_owned()
+    opened.url
 }

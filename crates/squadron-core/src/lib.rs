@@ -11,6 +11,7 @@ pub mod bug_report;
 pub mod ci_triage;
 pub mod delivery;
 pub mod domain;
+pub mod effect;
 pub mod error_chain;
 pub mod gate;
 pub mod lease;

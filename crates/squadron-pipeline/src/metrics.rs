@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use squadron_core::delivery::{MergeFacts, SquadFacts};
-use squadron_core::ports::{JournalEntry, JournalStatus, SquadEvent, SquadRecord};
+use squadron_core::ports::{SquadEvent, SquadRecord};
 use squadron_core::{Phase, SquadKind, Timestamp, Usd};
 
 use crate::diagnosis::DIAGNOSIS_EVENT;
@@ -48,14 +48,15 @@ pub(crate) fn time_to_merge_payload(triggered: Timestamp, merged: Timestamp) -> 
 }
 
 /// What the store recorded of one squad, as the delivery metrics need it: its phases from
-/// the event log, its merge, the PR page its open-PR step journaled, its bug fix's time to
-/// restore, a revert of its merge, and the PR pages its diagnosis blames. `repository` is
-/// where the squad's team is configured to work, `cost` what its model calls cost.
+/// the event log, its merge, its bug fix's time to restore, a revert of its merge, and the
+/// PR pages its diagnosis blames. `pr_url` is the PR page its open-PR step journaled,
+/// `repository` where the squad's team is configured to work, `cost` what its model calls
+/// cost.
 pub fn squad_facts(
     record: &SquadRecord,
     cost: Usd,
     events: &[SquadEvent],
-    journal: &[JournalEntry],
+    pr_url: Option<String>,
     repository: Option<String>,
 ) -> SquadFacts {
     let squad = &record.squad;
@@ -74,7 +75,7 @@ pub fn squad_facts(
     let merge = merged_at.zip(squad.pr).map(|(at, pr)| MergeFacts {
         at,
         pr,
-        url: journaled_pr_url(&format!("{}/open-pr", squad.id), journal),
+        url: pr_url,
     });
     SquadFacts {
         squad: squad.id.clone(),
@@ -108,15 +109,6 @@ pub fn squad_facts(
         )
         .unwrap_or(u32::MAX),
     }
-}
-
-/// The PR page the open-PR step journaled under `key` (`<number> <url>`).
-fn journaled_pr_url(key: &str, journal: &[JournalEntry]) -> Option<String> {
-    let entry = journal
-        .iter()
-        .find(|entry| entry.key == key && entry.status == JournalStatus::Done)?;
-    let (_, url) = entry.result.as_deref()?.split_once(' ')?;
-    Some(url.to_owned())
 }
 
 /// Every pull-request page (`http(s)://…/pull/<n>`) named in `text`, as written, without

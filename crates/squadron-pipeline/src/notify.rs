@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use squadron_core::effect::{ChatPost, EffectKey};
 use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
 use squadron_core::{SquadId, StepFailure};
 
@@ -120,37 +121,34 @@ async fn deliver(
     what: &str,
     update: &SquadUpdate,
 ) {
-    let key = format!("{}/notify/{what}", subject.squad);
+    let key = EffectKey::Notify {
+        squad: subject.squad.clone(),
+        update: what.to_owned(),
+    };
     let key_ref = &key;
-    let posted = effects::once(
-        shared,
-        &key,
-        Some(&subject.squad),
-        "notify",
-        |attempt| async move {
-            let key = key_ref;
-            if attempt == Attempt::Interrupted {
-                // The chat cannot be asked whether the interrupted post landed; a missing
-                // update is better than a duplicate in the thread.
-                tracing::info!(key, "not repeating an interrupted chat update");
-                return Ok("interrupted; not repeated".to_owned());
-            }
-            notifier
-                .post_update(key, thread, update)
-                .await
-                .map(|ts| ts.to_string())
-                .map_err(|error| {
-                    StepFailure::port(
-                        format!(
-                            "post the {} update of {} to the chat",
-                            update.kind(),
-                            subject.issue
-                        ),
-                        &error,
-                    )
-                })
-        },
-    )
+    let posted: Result<ChatPost, _> = effects::once(shared, &key, |attempt| async move {
+        let key = key_ref;
+        if attempt == Attempt::Interrupted {
+            // The chat cannot be asked whether the interrupted post landed; a missing
+            // update is better than a duplicate in the thread.
+            tracing::info!(%key, "not repeating an interrupted chat update");
+            return Ok(ChatPost::NotRepeated);
+        }
+        notifier
+            .post_update(&key.to_string(), thread, update)
+            .await
+            .map(ChatPost::Posted)
+            .map_err(|error| {
+                StepFailure::port(
+                    format!(
+                        "post the {} update of {} to the chat",
+                        update.kind(),
+                        subject.issue
+                    ),
+                    &error,
+                )
+            })
+    })
     .await;
     match posted {
         Ok(_) => {
@@ -179,8 +177,10 @@ async fn thread(
     }
 }
 
-fn thread_key(squad: &SquadId) -> String {
-    format!("{squad}/notify/thread")
+fn thread_key(squad: &SquadId) -> EffectKey {
+    EffectKey::ChatThread {
+        squad: squad.clone(),
+    }
 }
 
 async fn start_thread(
@@ -206,15 +206,17 @@ async fn start_thread(
     };
     // An interrupted start is repeated: without a thread no later update can be posted,
     // which is worse than a second opening message.
-    let recorded = effects::once(shared, &key, Some(&subject.squad), "notify", |_| async {
+    let thread: ThreadRef = effects::once(shared, &key, |_| async {
         if let Some(ts) = &origin.thread_ts {
             // Started from a message in a thread: the squad reports in that thread.
-            return Ok(format!("{channel} {ts}"));
+            return Ok(ThreadRef {
+                channel: channel.clone(),
+                ts: MessageTs::new(ts.as_str()),
+            });
         }
         notifier
-            .start_thread(&key, &channel, &opening)
+            .start_thread(&key.to_string(), &channel, &opening)
             .await
-            .map(|thread| format!("{} {}", thread.channel, thread.ts))
             .map_err(|error| {
                 StepFailure::port(
                     format!("start the chat thread of {} in {channel}", subject.issue),
@@ -223,14 +225,8 @@ async fn start_thread(
             })
     })
     .await?;
-    let (channel, ts) = recorded.split_once(' ').ok_or_else(|| {
-        StepFailure::internal(format!("read the journaled chat thread `{recorded}`"))
-    })?;
-    tracing::info!(squad = %subject.squad, channel, ts, "the squad reports in a chat thread");
-    Ok(Some(ThreadRef {
-        channel: channel.to_owned(),
-        ts: MessageTs::new(ts),
-    }))
+    tracing::info!(squad = %subject.squad, channel = thread.channel, ts = thread.ts.as_str(), "the squad reports in a chat thread");
+    Ok(Some(thread))
 }
 
 /// The squad's `fix-requested` event, if any.
@@ -264,9 +260,10 @@ async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, StepFailure>
 }
 
 /// Logs a post that failed and records it in the squad's log, where `squadron logs` shows it.
-async fn failed(shared: &Shared, squad: &SquadId, key: &str, error: &StepFailure) {
-    tracing::warn!(squad = %squad, key, %error, "could not tell the squad's chat thread; the squad carries on");
-    let payload = serde_json::json!({ "key": key, "error": error.to_string() }).to_string();
+async fn failed(shared: &Shared, squad: &SquadId, key: &EffectKey, error: &StepFailure) {
+    tracing::warn!(squad = %squad, %key, %error, "could not tell the squad's chat thread; the squad carries on");
+    let payload =
+        serde_json::json!({ "key": key.to_string(), "error": error.to_string() }).to_string();
     let now = shared.services.clock.now();
     if let Err(store) = shared
         .services

@@ -5,6 +5,7 @@
 //! built from it.
 
 use squadron_config::{PreviousCommentContext, PreviousReviewContext, Untrusted};
+use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
     InlineCommentEntry, PullRequestFeedback, RepoRef, ReviewEntry, SquadEvent,
@@ -21,27 +22,13 @@ const DIFF_CAP_BYTES: usize = 24 * 1024;
 
 /// The journal key of `role`'s review of `head` in `round`: a rebased head is reviewed again
 /// within its round.
-pub(crate) fn review_key(squad: &SquadId, round: u32, role: Role, head: &CommitSha) -> String {
-    format!("{squad}/review/{round}/{role}/{}", head.short())
-}
-
-/// What the journal keeps of a posted review: its verdict and the host's review id.
-pub(crate) fn journal_result(verdict: ReviewVerdict, review_id: u64) -> String {
-    format!("{} {review_id}", verdict.as_str())
-}
-
-/// The verdict of a journal result written by [`journal_result`].
-pub(crate) fn verdict_of(result: &str) -> ReviewVerdict {
-    if result.starts_with(ReviewVerdict::Approved.as_str()) {
-        ReviewVerdict::Approved
-    } else {
-        ReviewVerdict::ChangesRequested
+pub(crate) fn review_key(squad: &SquadId, round: u32, role: Role, head: &CommitSha) -> EffectKey {
+    EffectKey::Review {
+        squad: squad.clone(),
+        round,
+        role,
+        head: head.clone(),
     }
-}
-
-/// The review id of a journal result written by [`journal_result`].
-pub(crate) fn review_id_of(result: &str) -> Option<u64> {
-    result.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// One reviewer's posted review, as the code host holds it.
@@ -85,7 +72,7 @@ fn latest_recorded(events: &[SquadEvent], role: Role, head: &CommitSha) -> Optio
                 .then_some(())?;
             Some(RecordedReview {
                 round: u32::try_from(payload.get("round")?.as_u64()?).ok()?,
-                verdict: verdict_of(text("verdict")?),
+                verdict: ReviewVerdict::from_name(text("verdict")?)?,
                 review_id: payload.get("review_id")?.as_u64()?,
             })
         })

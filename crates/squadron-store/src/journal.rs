@@ -33,7 +33,7 @@ impl SqlStore {
         squad_id: Option<&SquadId>,
         kind: &str,
         at: Timestamp,
-    ) -> Result<JournalBegin, StoreError> {
+    ) -> Result<JournalBegin<String>, StoreError> {
         let what = || format!("begin side effect `{key}`");
         // A squad's effects begin only under its lease: a daemon that lost the squad cannot
         // claim an effect, so it never performs one.

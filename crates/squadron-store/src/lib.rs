@@ -8,6 +8,7 @@
 
 mod codec;
 mod daemons;
+mod effect_results;
 mod error;
 mod journal;
 mod leases;

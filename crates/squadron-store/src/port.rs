@@ -2,13 +2,15 @@
 //! to the inherent one and sorts its error into a [`PortError`].
 
 use async_trait::async_trait;
+use squadron_core::effect::{EffectKey, EffectResult};
 use squadron_core::ports::{
-    AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, JournalEntry, PortError, RunRecord,
-    RunStatus, SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry,
-    UsageRecord, UsageTotals,
+    AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, PortError, RunRecord, RunStatus,
+    SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry, UsageRecord,
+    UsageTotals,
 };
 use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
 
+use crate::effect_results;
 use crate::store::SqlStore;
 
 #[async_trait]
@@ -130,28 +132,41 @@ impl Store for SqlStore {
 
     async fn journal_begin(
         &self,
-        key: &str,
-        squad_id: Option<&SquadId>,
-        kind: &str,
+        key: &EffectKey,
         at: Timestamp,
     ) -> Result<JournalBegin, PortError> {
-        Ok(SqlStore::journal_begin(self, key, squad_id, kind, at).await?)
+        let stored = key.to_string();
+        Ok(
+            match SqlStore::journal_begin(self, &stored, key.squad(), key.kind(), at).await? {
+                JournalBegin::Begun { attempt } => JournalBegin::Begun { attempt },
+                JournalBegin::AlreadyDone(result) => {
+                    JournalBegin::AlreadyDone(effect_results::decode(key, &result)?)
+                }
+                JournalBegin::InProgress(entry) => JournalBegin::InProgress(entry),
+            },
+        )
     }
 
     async fn journal_complete(
         &self,
-        key: &str,
-        result: &str,
+        key: &EffectKey,
+        result: &EffectResult,
         at: Timestamp,
     ) -> Result<(), PortError> {
-        Ok(SqlStore::journal_complete(self, key, result, at).await?)
+        let result = effect_results::encode(result);
+        Ok(SqlStore::journal_complete(self, &key.to_string(), &result, at).await?)
     }
 
-    async fn journal_fail(&self, key: &str, error: &str, at: Timestamp) -> Result<(), PortError> {
-        Ok(SqlStore::journal_fail(self, key, error, at).await?)
+    async fn journal_fail(
+        &self,
+        key: &EffectKey,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<(), PortError> {
+        Ok(SqlStore::journal_fail(self, &key.to_string(), error, at).await?)
     }
 
-    async fn journal_entry(&self, key: &str) -> Result<Option<JournalEntry>, PortError> {
-        Ok(SqlStore::journal_entry(self, key).await?)
+    async fn journal_result(&self, key: &EffectKey) -> Result<Option<EffectResult>, PortError> {
+        Ok(SqlStore::effect_result(self, key).await?)
     }
 }

@@ -11,6 +11,7 @@ use squadron_config::Config;
 use squadron_core::delivery::{
     Day, DeliveryFigures, DeliveryReport, FailureCause, SquadFacts, median, percentile,
 };
+use squadron_core::effect::{EffectKey, OpenedPr};
 use squadron_core::{IssueKey, RunId, SquadId, Timestamp};
 use squadron_pipeline::squad_facts;
 use squadron_store::{SqlStore, StoreError};
@@ -64,12 +65,14 @@ impl FactsCache {
                 continue;
             }
             let events = store.events(id).await?;
-            let journal = store.journal_entries(id).await?;
+            let opened: Option<OpenedPr> = store
+                .effect_result(&EffectKey::OpenPr { squad: id.clone() })
+                .await?;
             let read = squad_facts(
                 record,
                 overview.usage.cost,
                 &events,
-                &journal,
+                opened.map(|pr| pr.url),
                 repository_of(&record.squad.issue, repositories),
             );
             self.known

@@ -19,6 +19,13 @@ impl ReviewVerdict {
             ReviewVerdict::ChangesRequested => "changes-requested",
         }
     }
+
+    /// Parses a verdict as [`ReviewVerdict::as_str`] writes it; `None` for an unknown one.
+    pub fn from_name(name: &str) -> Option<ReviewVerdict> {
+        [ReviewVerdict::Approved, ReviewVerdict::ChangesRequested]
+            .into_iter()
+            .find(|verdict| verdict.as_str() == name)
+    }
 }
 
 impl fmt::Display for ReviewVerdict {

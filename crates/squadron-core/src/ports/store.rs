@@ -11,6 +11,7 @@ use crate::domain::{
     IssueId, IssueKey, Phase, PrNumber, Role, Run, RunId, Squad, SquadId, Timestamp, TokenUsage,
     Usd,
 };
+use crate::effect::{EffectKey, EffectResult};
 
 /// Where a run stands as a whole. The squads' phases say how each issue went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,16 +212,17 @@ pub struct JournalEntry {
     pub updated_at: Timestamp,
 }
 
-/// The answer to [`Store::journal_begin`].
+/// The answer to [`Store::journal_begin`]; `R` is the recorded result of a done effect (the
+/// store's text, or the typed [`EffectResult`] the port reads it as).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JournalBegin {
+pub enum JournalBegin<R = EffectResult> {
     /// The caller holds the effect: perform it, then report it done or failed.
     Begun {
         /// Which attempt this is, from 1 (greater after failed attempts).
         attempt: u32,
     },
     /// The effect already happened; do not repeat it. Carries its recorded result.
-    AlreadyDone(String),
+    AlreadyDone(R),
     /// An earlier attempt began and never reported back (another worker holds it, or the
     /// process died mid-effect): reconcile with the outside world before acting.
     InProgress(JournalEntry),
@@ -317,28 +319,32 @@ pub trait Store: AgentRecorder + Send + Sync {
         scope: &SpendScope,
     ) -> Result<Vec<(Role, UsageTotals)>, PortError>;
 
-    /// Claims the side effect `key` before performing it. Atomic: of any number of callers
-    /// racing on one key, exactly one gets [`JournalBegin::Begun`]. A key whose last attempt
-    /// failed may begin again. Reusing a key for another squad or kind is a conflict.
+    /// Claims the side effect `key` (of its squad, if any) before performing it. Atomic: of
+    /// any number of callers racing on one key, exactly one gets [`JournalBegin::Begun`]. A
+    /// key whose last attempt failed may begin again. Reusing a key for another squad or
+    /// kind is a conflict.
     async fn journal_begin(
         &self,
-        key: &str,
-        squad_id: Option<&SquadId>,
-        kind: &str,
+        key: &EffectKey,
         at: Timestamp,
     ) -> Result<JournalBegin, PortError>;
 
     /// Reports a begun (or reconciled in-progress) effect done with its result.
     async fn journal_complete(
         &self,
-        key: &str,
-        result: &str,
+        key: &EffectKey,
+        result: &EffectResult,
         at: Timestamp,
     ) -> Result<(), PortError>;
 
     /// Reports that a begun effect did not happen, so a later attempt may begin.
-    async fn journal_fail(&self, key: &str, error: &str, at: Timestamp) -> Result<(), PortError>;
+    async fn journal_fail(
+        &self,
+        key: &EffectKey,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<(), PortError>;
 
-    /// One journal entry, if the key was ever begun.
-    async fn journal_entry(&self, key: &str) -> Result<Option<JournalEntry>, PortError>;
+    /// What the effect `key` produced, if it is done.
+    async fn journal_result(&self, key: &EffectKey) -> Result<Option<EffectResult>, PortError>;
 }

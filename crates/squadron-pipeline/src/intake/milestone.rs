@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use squadron_core::admission::{Decision, Verdict, admit, decision_comment};
+use squadron_core::effect::EffectKey;
 use squadron_core::ports::{AdmittedSquad, SquadRecord};
 use squadron_core::scheduler::{Event, SkippedSquad, SquadSpec};
 use squadron_core::{
@@ -293,13 +294,16 @@ pub(crate) fn resume_comments(shared: Arc<Shared>, skipped: Vec<SquadId>) {
 
 /// Tells the issue why it was left out (once, whatever the number of runs).
 async fn post_comment(shared: &Shared, comment: &PendingComment) {
-    let key = format!("{}/comment/{}", comment.issue, comment.marker);
+    let key = EffectKey::Comment {
+        issue: comment.issue.clone(),
+        marker: comment.marker.clone(),
+        squad: None,
+    };
     let tracker = &shared.services.tracker;
-    let posted = effects::once(shared, &key, None, "comment", |_| async {
+    let posted = effects::once(shared, &key, |_| async {
         tracker
             .comment_once(&comment.issue, &comment.marker, &comment.body)
             .await
-            .map(|outcome| format!("{outcome:?}"))
             .map_err(|error| StepFailure::port(format!("comment on {}", comment.issue), &error))
     })
     .await;

@@ -4,6 +4,7 @@
 //! the failure names test files) with what it reported and printed.
 
 use squadron_config::{PromptName, fence};
+use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{CheckEvidence, CheckReport, CheckState, RerunOutcome};
 use squadron_core::scheduler::{Event, FailedCheck, RefusedRerun};
@@ -72,33 +73,36 @@ pub(crate) async fn rerun_checks(
     let target = ctx.target(shared).await?;
     let mut refused = Vec::new();
     for check in checks {
-        let key = format!("{}/rerun/{}/{}", ctx.squad, check.name, check.sha);
+        let key = EffectKey::RerunCheck {
+            squad: ctx.squad.clone(),
+            check: check.name.clone(),
+            sha: check.sha.clone(),
+        };
         let repo = target.repo.clone();
-        let result = effects::once(shared, &key, Some(&ctx.squad), "rerun-check", |_| async {
+        let result = effects::once(shared, &key, |_| async {
             // Asking twice is harmless (GitHub makes one more attempt), so an interrupted
             // request is simply made again.
-            let outcome = shared
+            shared
                 .services
                 .code_host
                 .rerun_check(&repo, &check)
                 .await
                 .map_err(|error| {
                     StepFailure::port(format!("run check `{}` again", check.name), &error)
-                })?;
-            Ok(match outcome {
-                RerunOutcome::Requested => String::new(),
-                RerunOutcome::NotRerunnable { reason } => reason,
-            })
+                })
         })
         .await?;
-        if result.is_empty() {
-            log_events::check_rerun(shared, &ctx.squad, &check.name, &check.sha).await;
-        } else {
-            tracing::info!(squad = %ctx.squad, check = %check.name, reason = %result, "the check cannot be run again; it is the squad's to fix");
-            refused.push(RefusedRerun {
-                check: check.name,
-                reason: result,
-            });
+        match result {
+            RerunOutcome::Requested => {
+                log_events::check_rerun(shared, &ctx.squad, &check.name, &check.sha).await;
+            }
+            RerunOutcome::NotRerunnable { reason } => {
+                tracing::info!(squad = %ctx.squad, check = %check.name, %reason, "the check cannot be run again; it is the squad's to fix");
+                refused.push(RefusedRerun {
+                    check: check.name,
+                    reason,
+                });
+            }
         }
     }
     Ok(vec![Outcome::Event(Event::ChecksRerun {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use squadron_config::{PromptName, fence};
 use squadron_core::bug_report::{BugReport, FrameLocation, MappedFrame, map_frames_to_files};
+use squadron_core::effect::EffectKey;
 use squadron_core::ports::{Confidence, SquadUpdate};
 use squadron_core::scheduler::{DiagnosisSummary, Event};
 use squadron_core::{Role, StepFailure};
@@ -213,14 +214,17 @@ fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
 /// Posts the diagnosis on the issue, once per squad.
 async fn comment(shared: &Shared, ctx: &SquadCtx, diagnosis: &Diagnosis, confident: bool) {
     let marker = format!("diagnosis-{}", ctx.squad);
-    let key = format!("{}/comment/{marker}", ctx.issue_key);
+    let key = EffectKey::Comment {
+        issue: ctx.issue_key.clone(),
+        marker: marker.clone(),
+        squad: Some(ctx.squad.clone()),
+    };
     let body = comment_body(ctx, diagnosis, confident, shared.settings.min_confidence);
     let tracker = &shared.services.tracker;
-    let posted = effects::once(shared, &key, Some(&ctx.squad), "comment", |_| async {
+    let posted = effects::once(shared, &key, |_| async {
         tracker
             .comment_once(&ctx.issue_key, &marker, &body)
             .await
-            .map(|outcome| format!("{outcome:?}"))
             .map_err(|error| StepFailure::port(format!("comment on {}", ctx.issue_key), &error))
     })
     .await;

@@ -2,13 +2,15 @@
 //! findings, read back from the code host.
 
 use squadron_config::{PromptName, ReviewCommentContext, ReviewContext};
+use squadron_core::effect::PostedVerdict;
 use squadron_core::gate::{CommitSha, ReviewState};
-use squadron_core::ports::{JournalStatus, PullRequestFeedback};
+use squadron_core::ports::PullRequestFeedback;
 use squadron_core::scheduler::Event;
 use squadron_core::{ReviewVerdict, Role, StepFailure};
 
 use super::stop::StepResult;
 use super::writers::{answer_test_change_requests, developer_and_qa};
+use crate::effects;
 use crate::outcome::Outcome;
 use crate::prompts::task_context;
 use crate::review_memory::{self, PostedReview};
@@ -113,21 +115,11 @@ async fn round_reviews<'a>(
     let mut found = Vec::new();
     for role in [Role::CodeReviewer, Role::QaSpecialist] {
         let key = review_memory::review_key(&ctx.squad, round, role, head);
-        let entry = shared
-            .services
-            .store
-            .journal_entry(&key)
-            .await
-            .map_err(|error| {
-                StepFailure::port(format!("read the journal of the {role}'s review"), &error)
-            })?;
-        let recorded = entry
-            .filter(|entry| entry.status == JournalStatus::Done)
-            .and_then(|entry| entry.result)
-            .and_then(|result| {
-                let id = review_memory::review_id_of(&result)?;
-                let posted = review_memory::find(feedback, id)?;
-                Some((review_memory::verdict_of(&result), posted))
+        let recorded = effects::recorded::<PostedVerdict>(shared, &key)
+            .await?
+            .and_then(|recorded| {
+                let posted = review_memory::find(feedback, recorded.review_id?)?;
+                Some((recorded.verdict, posted))
             });
         if let Some((verdict, posted)) = recorded {
             found.push((role, verdict, posted));

@@ -2,6 +2,7 @@
 //! moved to done, once its head merged with the current base passed the tests; a refusal is
 //! read again to decide what it means.
 
+use squadron_core::effect::{EffectKey, EffectResult, OpenedPr, TimeToMerge};
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
 use squadron_core::merge_queue::RebaseReason;
 use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
@@ -40,10 +41,12 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         .map_err(|error| {
             StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
         })?;
-    let key = format!("{}/merge", ctx.squad);
+    let key = EffectKey::Merge {
+        squad: ctx.squad.clone(),
+    };
     let now = shared.services.clock.now();
     let begin = store
-        .journal_begin(&key, Some(&ctx.squad), "merge", now)
+        .journal_begin(&key, now)
         .await
         .map_err(|error| StepFailure::port(format!("journal `{key}`"), &error))?;
     let snapshot = code_host
@@ -59,7 +62,7 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         .map(|review| review.author.clone())
         .collect();
     let sha = match begin {
-        JournalBegin::AlreadyDone(sha) => CommitSha::new(sha),
+        JournalBegin::AlreadyDone(result) => effects::read_back(&key, result)?,
         JournalBegin::Begun { .. } | JournalBegin::InProgress(_)
             if snapshot.state == PullRequestState::Merged =>
         {
@@ -72,7 +75,7 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
                 )
                 .because("the code host reports it merged but names no merge commit yet")
             })?;
-            complete(shared, &key, sha.as_str()).await?;
+            complete(shared, &key, &sha).await?;
             sha
         }
         JournalBegin::Begun { .. } | JournalBegin::InProgress(_) => {
@@ -122,7 +125,7 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
             };
             match outcome {
                 MergeOutcome::Merged { sha } => {
-                    complete(shared, &key, sha.as_str()).await?;
+                    complete(shared, &key, &sha).await?;
                     sha
                 }
                 MergeOutcome::NotMergeable { message } | MergeOutcome::HeadChanged { message } => {
@@ -143,7 +146,7 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         }
     };
     tracing::info!(event = MERGED, sha = %sha, approved_by = ?approved_by, "merged");
-    move_issue(shared, ctx, WorkflowTarget::Done, "done").await?;
+    move_issue(shared, ctx, WorkflowTarget::Done).await?;
     let mut outcomes = vec![Outcome::View(
         ctx.squad.clone(),
         ViewUpdate::Merged {
@@ -193,9 +196,11 @@ async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::ti
             return None;
         }
     };
-    let key = format!("{}/time-to-merge", ctx.squad);
+    let key = EffectKey::TimeToMerge {
+        squad: ctx.squad.clone(),
+    };
     let (payload, elapsed) = metrics::time_to_merge_payload(triggered, shared.services.clock.now());
-    let recorded = effects::once(shared, &key, Some(&ctx.squad), "metric", |_| async {
+    let recorded = effects::once(shared, &key, |_| async {
         store
             .append_event(
                 &ctx.squad,
@@ -204,16 +209,15 @@ async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::ti
                 shared.services.clock.now(),
             )
             .await
-            .map(|_| payload.clone())
+            .map(|_| TimeToMerge(elapsed))
             .map_err(|error| {
                 StepFailure::port(format!("record the time to merge of {}", ctx.squad), &error)
             })
     })
     .await;
     match recorded {
-        Ok(payload) => {
-            // After a restart the journal holds the time measured at the merge.
-            let elapsed = metrics::payload_duration(&payload).unwrap_or(elapsed);
+        // After a restart the journal holds the time measured at the merge.
+        Ok(TimeToMerge(elapsed)) => {
             tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %ctx.issue_key, seconds = elapsed.as_secs(), "fix merged: time from trigger to merge recorded");
             Some(elapsed)
         }
@@ -224,24 +228,21 @@ async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::ti
     }
 }
 
-/// The PR's page as the open-PR step journaled it (`<number> <url>`), after a restart.
+/// The PR's page as the open-PR step journaled it, after a restart.
 async fn journaled_pr_url(shared: &Shared, squad: &SquadId) -> Option<String> {
-    let entry = shared
-        .services
-        .store
-        .journal_entry(&format!("{squad}/open-pr"))
-        .await
-        .ok()
-        .flatten()?;
-    let result = entry.result?;
-    result.split_once(' ').map(|(_, url)| url.to_owned())
+    let key = EffectKey::OpenPr {
+        squad: squad.clone(),
+    };
+    let opened: OpenedPr = effects::recorded(shared, &key).await.ok().flatten()?;
+    Some(opened.url)
 }
 
-async fn complete(shared: &Shared, key: &str, result: &str) -> Result<(), StepFailure> {
+async fn complete(shared: &Shared, key: &EffectKey, sha: &CommitSha) -> Result<(), StepFailure> {
+    let result = EffectResult::Commit(sha.clone());
     shared
         .services
         .store
-        .journal_complete(key, result, shared.services.clock.now())
+        .journal_complete(key, &result, shared.services.clock.now())
         .await
         .map_err(|error| StepFailure::port(format!("journal `{key}` as done"), &error))
 }

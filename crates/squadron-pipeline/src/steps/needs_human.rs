@@ -2,6 +2,7 @@
 //! where the work is), the PR and the chat thread.
 
 use squadron_core::StepFailure;
+use squadron_core::effect::EffectKey;
 use squadron_core::ports::SquadUpdate;
 
 use super::pr_text::pr_body;
@@ -21,15 +22,18 @@ pub(crate) async fn post_needs_human(
     saved: &SavedWork,
 ) {
     let marker = format!("needs-human-{}", view.squad);
-    let key = format!("{}/comment/{marker}", view.issue);
+    let key = EffectKey::Comment {
+        issue: view.issue.clone(),
+        marker: marker.clone(),
+        squad: Some(view.squad.clone()),
+    };
     let tracker = &shared.services.tracker;
     let pr_url = ctx.pr_url.as_deref().or(view.pr_url.as_deref());
     let body = needs_human_comment(view, reason, pr_url, saved);
-    let posted = effects::once(shared, &key, Some(&view.squad), "comment", |_| async {
+    let posted = effects::once(shared, &key, |_| async {
         tracker
             .comment_once(&view.issue, &marker, &body)
             .await
-            .map(|outcome| format!("{outcome:?}"))
             .map_err(|error| StepFailure::port(format!("comment on {}", view.issue), &error))
     })
     .await;

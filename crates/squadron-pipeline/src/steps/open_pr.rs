@@ -1,9 +1,12 @@
 //! `OpenPr`: push the branch, open the PR (or find it open), link it on the issue and move the
 //! issue to in review.
 
-use squadron_core::ports::{PullRequestRequest, SquadChange, SquadUpdate, WorkflowTarget};
+use squadron_core::StepFailure;
+use squadron_core::effect::{EffectKey, OpenedPr};
+use squadron_core::ports::{
+    PullRequestRequest, SquadChange, SquadUpdate, SyncOutcome, WorkflowTarget,
+};
 use squadron_core::scheduler::Event;
-use squadron_core::{PrNumber, StepFailure};
 
 use super::pr_text::{PrFacts, pr_text};
 use super::publish::{move_issue, push};
@@ -27,25 +30,21 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
         title: text.title,
         body: text.body,
     };
-    let key = format!("{}/open-pr", ctx.squad);
+    let key = EffectKey::OpenPr {
+        squad: ctx.squad.clone(),
+    };
     let code_host = &shared.services.code_host;
-    let result = effects::once(shared, &key, Some(&ctx.squad), "open-pr", |_| async {
+    let OpenedPr { number, url } = effects::once(shared, &key, |_| async {
         code_host
             .find_or_create_pull_request(&target.repo, &request)
             .await
-            .map(|pr| format!("{} {}", pr.number.0, pr.url))
+            .map(|pr| OpenedPr {
+                number: pr.number,
+                url: pr.url,
+            })
             .map_err(|error| StepFailure::port(format!("open the PR of {}", issue.key), &error))
     })
     .await?;
-    let (number, url) = result
-        .split_once(' ')
-        .and_then(|(number, url)| Some((PrNumber(number.parse().ok()?), url.to_owned())))
-        .ok_or_else(|| {
-            StepFailure::internal(format!(
-                "read the journaled PR of {}: `{result}`",
-                issue.key
-            ))
-        })?;
     let now = shared.services.clock.now();
     if let Err(error) = shared
         .services
@@ -59,18 +58,19 @@ pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     ctx.pr_url = Some(url.clone());
     log_events::record_pr(number);
     tracing::info!(run = %ctx.run, squad = %ctx.squad, issue = %issue.key, pr = number.0, %url, "PR open");
-    let link_key = format!("{}/link-pr", ctx.squad);
+    let link_key = EffectKey::LinkPr {
+        squad: ctx.squad.clone(),
+    };
     let tracker = &shared.services.tracker;
     let title = request.title.clone();
-    effects::once(shared, &link_key, Some(&ctx.squad), "link-pr", |_| async {
+    let _: SyncOutcome = effects::once(shared, &link_key, |_| async {
         tracker
             .link_pull_request(&issue.key, &url, &title)
             .await
-            .map(|outcome| format!("{outcome:?}"))
             .map_err(|error| StepFailure::port(format!("link the PR on {}", issue.key), &error))
     })
     .await?;
-    move_issue(shared, ctx, WorkflowTarget::InReview, "in-review").await?;
+    move_issue(shared, ctx, WorkflowTarget::InReview).await?;
     notify::post(
         shared,
         &Subject::of(ctx),

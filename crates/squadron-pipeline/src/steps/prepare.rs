@@ -23,7 +23,7 @@ pub(crate) async fn prepare(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     {
         tracing::warn!(squad = %ctx.squad, %error, "could not record the worktree path");
     }
-    move_issue(shared, ctx, WorkflowTarget::Started, "started").await?;
+    move_issue(shared, ctx, WorkflowTarget::Started).await?;
     notify::open_thread(shared, &Subject::of(ctx));
     Ok(vec![Outcome::Event(Event::Prepared {
         squad: ctx.squad.clone(),

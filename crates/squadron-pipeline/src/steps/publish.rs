@@ -2,6 +2,7 @@
 //! the PR body kept current.
 
 use squadron_core::StepFailure;
+use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::WorkflowTarget;
 
@@ -14,15 +15,16 @@ pub(crate) async fn move_issue(
     shared: &Shared,
     ctx: &SquadCtx,
     target: WorkflowTarget,
-    name: &str,
 ) -> Result<(), StepFailure> {
-    let key = format!("{}/move/{name}", ctx.squad);
+    let key = EffectKey::MoveIssue {
+        squad: ctx.squad.clone(),
+        target,
+    };
     let tracker = &shared.services.tracker;
-    effects::once(shared, &key, Some(&ctx.squad), "move-issue", |_| async {
+    effects::once(shared, &key, |_| async {
         tracker
             .move_issue(&ctx.issue_key, target)
             .await
-            .map(|outcome| format!("{outcome:?}"))
             .map_err(|error| {
                 StepFailure::port(format!("move {} to {target}", ctx.issue_key), &error)
             })
@@ -42,13 +44,15 @@ pub(crate) async fn push(shared: &Shared, ctx: &mut SquadCtx) -> Result<CommitSh
         return Ok(head);
     }
     let branch = ctx.issue(shared).await?.branch_name.clone();
-    let key = format!("{}/push/{head}", ctx.squad);
+    let key = EffectKey::Push {
+        squad: ctx.squad.clone(),
+        head: head.clone(),
+    };
     let lease = ctx.remote_sha.clone();
-    effects::once(shared, &key, Some(&ctx.squad), "push", |_| async {
+    let _: CommitSha = effects::once(shared, &key, |_| async {
         workspaces
             .push(&root, &branch, lease.as_ref())
             .await
-            .map(|sha| sha.to_string())
             .map_err(|error| StepFailure::port(format!("push {branch}"), &error))
     })
     .await?;

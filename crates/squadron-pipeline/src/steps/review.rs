@@ -3,6 +3,7 @@
 
 use squadron_config::{PromptName, TaskContext};
 use squadron_core::StepFailure;
+use squadron_core::effect::{EffectKey, PostedStatus, PostedVerdict};
 use squadron_core::gate::{CommitSha, ReviewState, StatusState};
 use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
 use squadron_core::scheduler::Event;
@@ -215,13 +216,19 @@ async fn record_evidence(
         },
         description: description.clone(),
     };
-    let key = format!("{}/evidence/{round}/{}", ctx.squad, head.short());
+    let key = EffectKey::Evidence {
+        squad: ctx.squad.clone(),
+        round,
+        head: head.clone(),
+    };
     let code_host = &shared.services.code_host;
-    let recorded = effects::once(shared, &key, Some(&ctx.squad), "evidence", |_| async {
+    let recorded = effects::once(shared, &key, |_| async {
         code_host
             .set_commit_status(&target.repo, head, Role::QaSpecialist, &status)
             .await
-            .map(|()| description.clone())
+            .map(|()| PostedStatus {
+                description: description.clone(),
+            })
             .map_err(|error| {
                 StepFailure::port(format!("record the test evidence on PR #{}", pr.0), &error)
             })
@@ -255,11 +262,7 @@ async fn review_as(
 ) -> Result<(ReviewVerdict, Option<KeptConversation>), Stop> {
     let key = review_memory::review_key(&ctx.squad, round, role, head);
     let store = &shared.services.store;
-    if let Ok(Some(entry)) = store.journal_entry(&key).await
-        && entry.status == squadron_core::ports::JournalStatus::Done
-        && let Some(result) = entry.result
-    {
-        let verdict = review_memory::verdict_of(&result);
+    if let Ok(Some(PostedVerdict { verdict, .. })) = effects::recorded(shared, &key).await {
         // Killed between posting and telling the thread: tell it now (journaled, so once).
         notify_verdict(shared, ctx, round, role, head, verdict);
         return Ok((verdict, None));
@@ -303,37 +306,37 @@ async fn review_as(
             _ => ids.code_reviewer.clone(),
         });
     let review = &review;
-    let posted = effects::once(
-        shared,
-        &key,
-        Some(&ctx.squad),
-        "review",
-        |attempt| async move {
-            if attempt.may_have_happened()
-                && let Some(login) = &login
-                && let Ok(feedback) = code_host.read_feedback(repo, pr).await
-                && let Some(found) = feedback
-                    .reviews
-                    .iter()
-                    .find(|entry| &entry.author == login && &entry.commit_id == head)
-            {
-                let verdict = if found.state == ReviewState::Approved {
-                    ReviewVerdict::Approved
-                } else {
-                    ReviewVerdict::ChangesRequested
-                };
-                return Ok(review_memory::journal_result(verdict, found.id));
-            }
-            post_review(code_host.as_ref(), repo, pr, role, head, review, delivery)
-                .await
-                .map(|id| review_memory::journal_result(verdict, id))
-        },
-    )
+    let posted: PostedVerdict = effects::once(shared, &key, |attempt| async move {
+        if attempt.may_have_happened()
+            && let Some(login) = &login
+            && let Ok(feedback) = code_host.read_feedback(repo, pr).await
+            && let Some(found) = feedback
+                .reviews
+                .iter()
+                .find(|entry| &entry.author == login && &entry.commit_id == head)
+        {
+            let verdict = if found.state == ReviewState::Approved {
+                ReviewVerdict::Approved
+            } else {
+                ReviewVerdict::ChangesRequested
+            };
+            return Ok(PostedVerdict {
+                verdict,
+                review_id: Some(found.id),
+            });
+        }
+        post_review(code_host.as_ref(), repo, pr, role, head, review, delivery)
+            .await
+            .map(|id| PostedVerdict {
+                verdict,
+                review_id: Some(id),
+            })
+    })
     .await?;
     let now = shared.services.clock.now();
     let payload = serde_json::json!({
         "round": round, "role": role.as_str(), "verdict": verdict.as_str(), "head": head.as_str(),
-        "review_id": review_memory::review_id_of(&posted),
+        "review_id": posted.review_id,
     });
     if let Err(error) = store
         .append_event(&ctx.squad, "review-verdict", &payload.to_string(), now)

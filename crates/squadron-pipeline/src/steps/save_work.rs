@@ -3,6 +3,7 @@
 //! heads a PR whose head carries reviews (which must stay what was reviewed), to a `wip/`
 //! branch beside it. Only then may its worktree go.
 
+use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::{Phase, StepFailure};
 use squadron_harness::commit_work_in_progress;
@@ -135,12 +136,14 @@ async fn try_save(
     let beside_pr = head_carries_reviews(shared, ctx).await;
     let branch = if beside_pr {
         let wip_branch = format!("wip/{branch}/{}", head.short());
-        let key = format!("{}/save-work/{head}", ctx.squad);
-        effects::once(shared, &key, Some(&ctx.squad), "push", |_| async {
+        let key = EffectKey::SaveWork {
+            squad: ctx.squad.clone(),
+            head: head.clone(),
+        };
+        let _: CommitSha = effects::once(shared, &key, |_| async {
             workspaces
                 .push(&root, &wip_branch, None)
                 .await
-                .map(|sha| sha.to_string())
                 .map_err(|error| StepFailure::port(format!("push {wip_branch}"), &error))
         })
         .await?;

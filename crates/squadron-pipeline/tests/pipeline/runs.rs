@@ -295,8 +295,12 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
     );
     let store: Arc<dyn Store> = world.store.clone();
     for record in store.squads_of_run(&run).await.unwrap() {
-        let entry = store
-            .journal_entry(&format!("{}/open-pr", record.squad.id))
+        let opened = squadron_core::effect::EffectKey::OpenPr {
+            squad: record.squad.id,
+        };
+        let entry = world
+            .store
+            .journal_entry(&opened.to_string())
             .await
             .unwrap();
         if let Some(entry) = entry {

@@ -16,7 +16,7 @@ fn s1() -> SquadId {
 }
 
 /// `callers` tasks call `journal_begin` on [`KEY`] at once.
-async fn race(store: &Arc<SqlStore>, callers: usize) -> Vec<JournalBegin> {
+async fn race(store: &Arc<SqlStore>, callers: usize) -> Vec<JournalBegin<String>> {
     let begins = (0..callers).map(|_| {
         let store = Arc::clone(store);
         tokio::spawn(async move {
@@ -32,7 +32,7 @@ async fn race(store: &Arc<SqlStore>, callers: usize) -> Vec<JournalBegin> {
         .collect()
 }
 
-fn begun(outcomes: &[JournalBegin]) -> Vec<&JournalBegin> {
+fn begun(outcomes: &[JournalBegin<String>]) -> Vec<&JournalBegin<String>> {
     outcomes
         .iter()
         .filter(|outcome| matches!(outcome, JournalBegin::Begun { .. }))

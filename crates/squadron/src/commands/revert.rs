@@ -10,10 +10,12 @@
 use std::process::ExitCode;
 
 use serde_json::json;
+use squadron_core::effect::{EffectKey, OpenedPr};
+use squadron_core::gate::CommitSha;
 use squadron_core::ports::RepoRef;
 use squadron_core::ports::{
-    JournalStatus, MergeOutcome, PortError, PortErrorKind, PullRequestRequest, SquadRecord,
-    WorkflowTarget, WorktreeRequest,
+    MergeOutcome, PortError, PortErrorKind, PullRequestRequest, SquadRecord, WorkflowTarget,
+    WorktreeRequest,
 };
 use squadron_core::{Phase, Role, SquadId};
 use squadron_git::CommitAuthor;
@@ -59,24 +61,25 @@ async fn revert(
             .unwrap_or_default();
         return Ok(format!("{} was reverted already: {url}", squad.issue));
     }
-    let journal = store
-        .journal_entries(&squad.id)
+    let merge_sha: CommitSha = store
+        .effect_result(&EffectKey::Merge {
+            squad: squad.id.clone(),
+        })
         .await
-        .map_err(store_error)?;
-    let done = |key: String| {
-        journal
-            .iter()
-            .find(|entry| entry.key == key && entry.status == JournalStatus::Done)
-            .and_then(|entry| entry.result.clone())
-    };
-    let merge_sha = done(format!("{}/merge", squad.id)).ok_or_else(|| {
-        CliError::internal(format!(
-            "failed to find the merge commit of {}: the store recorded the merge without it",
-            squad.issue
-        ))
-    })?;
-    let merged_pr = done(format!("{}/open-pr", squad.id))
-        .and_then(|result| result.split_once(' ').map(|(_, url)| url.to_owned()));
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            CliError::internal(format!(
+                "failed to find the merge commit of {}: the store recorded the merge without it",
+                squad.issue
+            ))
+        })?;
+    let merged_pr = store
+        .effect_result::<OpenedPr>(&EffectKey::OpenPr {
+            squad: squad.id.clone(),
+        })
+        .await
+        .map_err(store_error)?
+        .map(|pr| pr.url);
 
     let config = &context.config;
     let team = squad
@@ -118,7 +121,7 @@ async fn revert(
         .commit_revert(
             &worktree,
             &CommitAuthor::for_role(Role::Developer),
-            &merge_sha,
+            merge_sha.as_str(),
         )
         .await
         .map_err(|error| {
@@ -205,7 +208,7 @@ async fn revert(
     let payload = json!({
         "pr": pr.number.0,
         "url": pr.url,
-        "reverted_sha": merge_sha,
+        "reverted_sha": merge_sha.as_str(),
         "now": args.now,
     });
     store
@@ -232,14 +235,11 @@ async fn find_merged_squad(store: &SqlStore, target: &str) -> Result<SquadRecord
         let mut found = None;
         for overview in store.squad_overviews(None).await.map_err(store_error)? {
             let id = &overview.record.squad.id;
-            let opened = store
-                .journal_entry(&format!("{id}/open-pr"))
+            let opened: Option<OpenedPr> = store
+                .effect_result(&EffectKey::OpenPr { squad: id.clone() })
                 .await
                 .map_err(store_error)?;
-            let url = opened
-                .and_then(|entry| entry.result)
-                .and_then(|result| result.split_once(' ').map(|(_, url)| url.to_owned()));
-            if url.as_deref() == Some(target.trim_end_matches('/')) {
+            if opened.map(|pr| pr.url).as_deref() == Some(target.trim_end_matches('/')) {
                 found = Some(overview.record);
                 break;
             }
