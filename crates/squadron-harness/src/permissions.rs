@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use squadron_core::Role;
+use squadron_core::ports::PortError;
 
 use crate::workspace::RepoPolicy;
 
@@ -124,7 +125,7 @@ pub enum QaVersion {
 #[async_trait::async_trait]
 pub trait QaFilesJournal: Send + Sync + std::fmt::Debug {
     /// Stores the whole record, replacing the one stored before.
-    async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), String>;
+    async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), PortError>;
 }
 
 /// The files QA wrote in this squad and the version it left of each, shared by every agent
@@ -161,7 +162,7 @@ impl QaFiles {
     pub async fn record(
         &self,
         changes: impl IntoIterator<Item = (String, QaVersion)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), PortError> {
         self.lock().extend(changes);
         let Some(journal) = &self.journal else {
             return Ok(());

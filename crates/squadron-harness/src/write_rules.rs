@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
+use squadron_core::ports::PortError;
 
 use crate::git::{GitError, git, stage_all};
 use crate::permissions::{QaVersion, protected};
@@ -147,7 +148,7 @@ pub(crate) async fn record_qa_writes(
         .qa_files
         .record(changes)
         .await
-        .map_err(|error| format!("store the record of QA's files: {error}"))
+        .map_err(|error| unstored(&error))
 }
 
 /// Records the files QA removed (deleted, or moved away).
@@ -163,7 +164,15 @@ pub(crate) async fn record_qa_removals(
                 .map(|path| (path.clone(), QaVersion::Deleted)),
         )
         .await
-        .map_err(|error| format!("store the record of QA's files: {error}"))
+        .map_err(|error| unstored(&error))
+}
+
+/// Why the record of QA's files could not be stored, as the tool reports it.
+fn unstored(error: &PortError) -> String {
+    format!(
+        "store the record of QA's files: {}",
+        squadron_core::error_chain(error)
+    )
 }
 
 /// One path of the staged change, from `git diff --cached --raw`.

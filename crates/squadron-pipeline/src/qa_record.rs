@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use squadron_core::ports::{Clock, Store};
+use squadron_core::ports::{Clock, PortError, Store};
 use squadron_core::{SquadId, StepFailure};
 use squadron_harness::{QaFiles, QaFilesJournal, QaVersion};
 
@@ -33,7 +33,7 @@ impl fmt::Debug for EventLogJournal {
 
 #[async_trait]
 impl QaFilesJournal for EventLogJournal {
-    async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), String> {
+    async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), PortError> {
         let files: Vec<serde_json::Value> = versions
             .iter()
             .map(|(path, version)| match version {
@@ -51,7 +51,6 @@ impl QaFilesJournal for EventLogJournal {
             )
             .await
             .map(drop)
-            .map_err(|error| squadron_core::error_chain(&error))
     }
 }
 
