@@ -864,7 +864,7 @@ impl Runtime {
             && let Some(view) = self.views.get(squad).cloned()
         {
             let shared = Arc::clone(&self.shared);
-            let ctx = self.ctx(&view);
+            let ctx = self.last_ctx(&view);
             let reason = reason.clone();
             let span = view_span(&view);
             self.tasks.spawn(
@@ -890,6 +890,15 @@ impl Runtime {
                 .entry(view.squad.clone())
                 .or_insert_with(|| SquadCtx::for_view(view)),
         )
+    }
+
+    /// The working state of the ended squad `view` shows, for its last task (its clean-up,
+    /// or the summary of a squad that never started): the runtime keeps it no longer, so a
+    /// daemon that runs for months holds the working state of its live squads only.
+    fn last_ctx(&mut self, view: &SquadView) -> SharedCtx {
+        self.contexts
+            .remove(&view.squad)
+            .unwrap_or_else(|| SquadCtx::for_view(view))
     }
 
     fn spawn_step(&mut self, squad: &SquadId, command: Command) {
@@ -960,7 +969,7 @@ impl Runtime {
         let keep = matches!(view.phase, Phase::NeedsHuman(_))
             && self.shared.settings.keep_worktrees_on_needs_human;
         let shared = Arc::clone(&self.shared);
-        let ctx = self.ctx(&view);
+        let ctx = self.last_ctx(&view);
         let span = view_span(&view);
         self.tasks.spawn(
             async move {
@@ -986,7 +995,9 @@ impl Runtime {
             }
         }
         self.record_run_finished(run).await;
-        tracing::info!(run = %run, summary = %summary, "run finished");
+        // Every ended squad's working state was let go with its clean-up; what is still
+        // held belongs to squads of other runs.
+        tracing::info!(run = %run, summary = %summary, working_states = self.contexts.len(), "run finished");
     }
 
     async fn record_run_finished(&mut self, run: &RunId) {

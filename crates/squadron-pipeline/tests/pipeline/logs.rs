@@ -38,6 +38,21 @@ impl Write for Capture {
 impl Capture {
     /// Every line with an `event` field, its own fields merged with its spans' fields.
     fn events(&self) -> Vec<Map<String, Value>> {
+        self.lines()
+            .into_iter()
+            .filter(|line| line.contains_key("event"))
+            .collect()
+    }
+
+    /// Every line saying `message`, its own fields merged with its spans' fields.
+    fn saying(&self, message: &str) -> Vec<Map<String, Value>> {
+        self.lines()
+            .into_iter()
+            .filter(|line| line["message"] == message)
+            .collect()
+    }
+
+    fn lines(&self) -> Vec<Map<String, Value>> {
         let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
         text.lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap())
@@ -47,7 +62,7 @@ impl Capture {
                     merged.extend(span.as_object().unwrap().clone());
                 }
                 merged.extend(line["fields"].as_object()?.clone());
-                merged.contains_key("event").then_some(merged)
+                Some(merged)
             })
             .collect()
     }
@@ -124,6 +139,13 @@ async fn every_status_event_is_one_line_with_the_squads_fields() {
     });
     let squads = run(services, world.settings("logs-merge")).await;
     assert_eq!(squads[0].phase, Phase::Merged, "{:?}", squads[0].phase);
+    // The ended squad's working state went with its clean-up: the runtime holds none.
+    let finished = capture.saying("run finished");
+    assert_eq!(
+        finished.last().map(|line| &line["working_states"]),
+        Some(&Value::from(0)),
+        "{finished:#?}"
+    );
     // The retry and the gate's decision stay in the squad's event log for its page.
     let stored: Vec<(String, Value)> = world
         .store
