@@ -195,6 +195,9 @@ pub struct GithubConfig {
     /// Whether the lane holder's head merged with the base's current tip must pass the
     /// repository's test command before the PR is merged.
     pub test_merge_result: bool,
+    /// Stop the line: whether the test command runs on the base head after each merge,
+    /// holding the base's merge lane meanwhile and stopping it when the tests fail there.
+    pub test_base_after_merge: bool,
     /// Environment variable holding the webhook signing secret.
     pub webhook_secret_env: String,
 }

@@ -40,6 +40,7 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("github", &["required_checks"], Kind::TextList),
     ("github", &["keep_worktrees_on_needs_human"], Kind::Bool),
     ("github", &["test_merge_result"], Kind::Bool),
+    ("github", &["test_base_after_merge"], Kind::Bool),
     ("github", &["webhook_secret_env"], Kind::Text),
     ("slack", &["api_url"], Kind::Text),
     ("slack", &["bot_token_env"], Kind::Text),

@@ -10,11 +10,17 @@
 //! base, or whose base requires up-to-date branches, is rebased, verified, pushed and
 //! reviewed again; a reviewer whose approved change the rebase left identical renews its
 //! approval without a model call.
+//!
+//! Stop the line: after a merge lands the lane stays held while the test command runs on
+//! the new base head. When it fails there (two changes that each passed alone but break the
+//! suite together) the lane stops: it hands out no ticket until a person resumes it, and
+//! the failing merge and the one before it are named.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-use crate::domain::SquadId;
+use crate::domain::{IssueKey, PrNumber, SquadId};
+use crate::gate::CommitSha;
 use crate::ports::RepoRef;
 
 /// One merge lane: a base branch of one repository. PRs of different repositories never
@@ -114,16 +120,85 @@ impl BaseRelation {
     }
 }
 
+/// A merge that landed on a lane's base: what a stopped lane names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LandedMerge {
+    /// The squad whose PR merged.
+    pub squad: SquadId,
+    /// Its issue.
+    pub issue: IssueKey,
+    /// Its PR.
+    pub pr: Option<PrNumber>,
+    /// The merge commit: the base head it made.
+    pub sha: CommitSha,
+}
+
+/// Why a lane stopped: the test command failed on the base head a merge made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneStop {
+    /// The lane.
+    pub lane: MergeLane,
+    /// The merge after which the base's tests failed.
+    pub failing: LandedMerge,
+    /// The merge that landed on the lane before it, when Squadron knows it: together they
+    /// may break what each passed alone.
+    pub previous: Option<LandedMerge>,
+    /// What the test command reported, cut to its end.
+    pub output: String,
+}
+
+/// How the test command ended on a base head after a merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaseVerdict {
+    /// The suite passed: the lane goes on.
+    Passed,
+    /// The suite failed: the lane stops. The text is what it printed, cut to its end.
+    Failed(String),
+    /// The test could not be run (no test command, or the checkout failed after its
+    /// retries): the lane goes on, as the PR's own checks passed, and the reason is logged.
+    Untested(String),
+}
+
+/// What [`MergeQueue::base_tested`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaseTested {
+    /// The lane goes on; the tested merge is its last landed one.
+    Freed(LandedMerge),
+    /// The lane stopped.
+    Stopped(LaneStop),
+    /// The lane was testing no such head: nothing changed.
+    NotTesting,
+}
+
 #[derive(Debug, Default)]
 struct Lane {
     merging: Option<QueuedMerge>,
     waiting: VecDeque<QueuedMerge>,
+    /// A landed merge whose base head is being tested; the lane stays held meanwhile.
+    testing: Option<LandedMerge>,
+    /// Set when the base's tests failed: no ticket until a person resumes the lane.
+    stopped: Option<LaneStop>,
+}
+
+impl Lane {
+    /// Whether the lane may hand its next ticket out.
+    fn free(&self) -> bool {
+        self.merging.is_none() && self.testing.is_none() && self.stopped.is_none()
+    }
+
+    /// Whether nothing about the lane needs remembering beyond its last landed merge.
+    fn idle(&self) -> bool {
+        self.free() && self.waiting.is_empty()
+    }
 }
 
 /// Merge lanes, one per base branch of a repository.
 #[derive(Debug, Default)]
 pub struct MergeQueue {
     lanes: BTreeMap<MergeLane, Lane>,
+    /// The last merge whose base head passed (or went untested) per lane: the "previous"
+    /// merge a stop names. One entry per lane ever used, not per merge.
+    last_landed: BTreeMap<MergeLane, LandedMerge>,
 }
 
 impl MergeQueue {
@@ -179,7 +254,7 @@ impl MergeQueue {
     pub fn start_merges(&mut self) -> Vec<QueuedMerge> {
         let mut started = Vec::new();
         for lane in self.lanes.values_mut() {
-            if lane.merging.is_none()
+            if lane.free()
                 && let Some(next) = lane.waiting.pop_front()
             {
                 lane.merging = Some(next.clone());
@@ -203,14 +278,91 @@ impl MergeQueue {
         };
         lane.merging = None;
         let lane = lane_key.clone();
-        if self
-            .lanes
-            .get(&lane)
-            .is_some_and(|lane| lane.merging.is_none() && lane.waiting.is_empty())
-        {
-            self.lanes.remove(&lane);
-        }
+        self.forget_if_idle(&lane);
         true
+    }
+
+    /// Holds `lane` while the base head `landed` made is tested, and returns the merge
+    /// before it (the other half of a pair that may break the suite together). Call it
+    /// before [`MergeQueue::finish`] frees the ticket, so no other PR merges in between.
+    pub fn test_base(&mut self, lane: &MergeLane, landed: LandedMerge) -> Option<LandedMerge> {
+        self.lanes.entry(lane.clone()).or_default().testing = Some(landed);
+        self.last_landed.get(lane).cloned()
+    }
+
+    /// Records how the test of the base head `sha` ended: a pass (or a test that could not
+    /// run) frees the lane, a failure stops it. A verdict for a head the lane is not testing
+    /// changes nothing.
+    pub fn base_tested(
+        &mut self,
+        lane: &MergeLane,
+        sha: &CommitSha,
+        verdict: &BaseVerdict,
+    ) -> BaseTested {
+        let Some(held) = self.lanes.get_mut(lane) else {
+            return BaseTested::NotTesting;
+        };
+        let Some(landed) = held.testing.take_if(|landed| landed.sha == *sha) else {
+            return BaseTested::NotTesting;
+        };
+        let previous = self.last_landed.insert(lane.clone(), landed.clone());
+        let tested = match verdict {
+            BaseVerdict::Passed | BaseVerdict::Untested(_) => BaseTested::Freed(landed),
+            BaseVerdict::Failed(output) => {
+                let stop = LaneStop {
+                    lane: lane.clone(),
+                    failing: landed,
+                    previous,
+                    output: output.clone(),
+                };
+                held.stopped = Some(stop.clone());
+                BaseTested::Stopped(stop)
+            }
+        };
+        self.forget_if_idle(lane);
+        tested
+    }
+
+    /// Stops a lane as recorded before a restart.
+    pub fn restore_stop(&mut self, stop: LaneStop) {
+        let lane = stop.lane.clone();
+        self.last_landed
+            .entry(lane.clone())
+            .or_insert_with(|| stop.failing.clone());
+        self.lanes.entry(lane).or_default().stopped = Some(stop);
+    }
+
+    /// Opens a stopped lane again (a person acted); returns the stop it lifted, `None` when
+    /// the lane was not stopped.
+    pub fn resume(&mut self, lane: &MergeLane) -> Option<LaneStop> {
+        let stop = self.lanes.get_mut(lane)?.stopped.take();
+        self.forget_if_idle(lane);
+        stop
+    }
+
+    /// Why `lane` is stopped, if it is.
+    pub fn stopped(&self, lane: &MergeLane) -> Option<&LaneStop> {
+        self.lanes.get(lane).and_then(|lane| lane.stopped.as_ref())
+    }
+
+    /// Every stopped lane's stop, in lane order.
+    pub fn stops(&self) -> impl Iterator<Item = &LaneStop> {
+        self.lanes.values().filter_map(|lane| lane.stopped.as_ref())
+    }
+
+    /// Whether a merge of `squad` landed and its base head is still being tested.
+    pub fn testing(&self, squad: &SquadId) -> bool {
+        self.lanes.values().any(|lane| {
+            lane.testing
+                .as_ref()
+                .is_some_and(|landed| landed.squad == *squad)
+        })
+    }
+
+    fn forget_if_idle(&mut self, lane: &MergeLane) {
+        if self.lanes.get(lane).is_some_and(Lane::idle) {
+            self.lanes.remove(lane);
+        }
     }
 
     /// The squad merging through `lane`, if any.
@@ -379,5 +531,71 @@ mod tests {
         assert!(queue.start_merges().is_empty(), "a holds the lane");
         queue.finish(&SquadId::from("a"));
         assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
+    }
+
+    fn landed(squad: &str, sha: &str) -> LandedMerge {
+        LandedMerge {
+            squad: SquadId::from(squad),
+            issue: IssueKey::new(format!("ENG-{squad}")),
+            pr: Some(PrNumber(7)),
+            sha: CommitSha::new(sha),
+        }
+    }
+
+    #[test]
+    fn a_lane_under_test_hands_out_no_ticket_and_a_failure_stops_it_naming_both_merges() {
+        let mut queue = MergeQueue::new();
+        queue.enqueue(entry("a", "main"));
+        queue.enqueue(entry("b", "main"));
+        queue.start_merges();
+        assert_eq!(queue.test_base(&lane("main"), landed("a", "a1")), None);
+        queue.finish(&SquadId::from("a"));
+        assert!(
+            queue.start_merges().is_empty(),
+            "held while a's base is tested"
+        );
+        assert!(queue.testing(&SquadId::from("a")));
+
+        let passed = queue.base_tested(&lane("main"), &CommitSha::new("a1"), &BaseVerdict::Passed);
+        assert_eq!(passed, BaseTested::Freed(landed("a", "a1")));
+        assert_eq!(queue.start_merges(), vec![entry("b", "main")]);
+        assert_eq!(
+            queue.test_base(&lane("main"), landed("b", "b1")),
+            Some(landed("a", "a1")),
+            "the merge before is known"
+        );
+        queue.finish(&SquadId::from("b"));
+        queue.enqueue(entry("c", "main"));
+        let failed = BaseVerdict::Failed("boom".into());
+        let BaseTested::Stopped(stop) =
+            queue.base_tested(&lane("main"), &CommitSha::new("b1"), &failed)
+        else {
+            panic!("the lane should stop");
+        };
+        assert_eq!(stop.failing, landed("b", "b1"));
+        assert_eq!(stop.previous, Some(landed("a", "a1")));
+        assert!(queue.start_merges().is_empty(), "stopped");
+        assert_eq!(queue.stopped(&lane("main")), Some(&stop));
+        assert_eq!(queue.position(&SquadId::from("c")), Some(0));
+
+        assert_eq!(queue.resume(&lane("main")), Some(stop));
+        assert_eq!(queue.resume(&lane("main")), None);
+        assert_eq!(queue.start_merges(), vec![entry("c", "main")]);
+    }
+
+    #[test]
+    fn a_verdict_for_another_head_changes_nothing() {
+        let mut queue = MergeQueue::new();
+        queue.test_base(&lane("main"), landed("a", "a1"));
+        let verdict = BaseVerdict::Failed("boom".into());
+        assert_eq!(
+            queue.base_tested(&lane("main"), &CommitSha::new("zz"), &verdict),
+            BaseTested::NotTesting
+        );
+        assert_eq!(
+            queue.base_tested(&lane("release"), &CommitSha::new("a1"), &verdict),
+            BaseTested::NotTesting
+        );
+        assert!(queue.testing(&SquadId::from("a")));
     }
 }

@@ -401,6 +401,20 @@ impl Workspaces for GitWorkspaces {
             slug: located.repo.spec.slug.clone(),
         };
         let oid = Oid::from_str(at.as_str()).map_err(|_| unknown())?;
+        let repo = located.repo;
+        {
+            let _guard = repo.lock.lock().await;
+            let mirror = self.workspace.mirror_path(&repo.spec);
+            let known = blocking(move || {
+                Ok(Repository::open_bare(&mirror).is_ok_and(|git| git.find_commit(oid).is_ok()))
+            })
+            .await?;
+            if !known {
+                // A commit the code host made (a merge on the base) reaches the mirror by a
+                // fetch.
+                self.workspace.sync_mirror(&repo.spec, &repo.token).await?;
+            }
+        }
         Ok(self.add_scratch(&located, oid).await?)
     }
 

@@ -223,6 +223,15 @@ pub async fn after_write(workspace: &SquadWorkspace, written: &[String]) -> Stri
 /// Runs the repository's setup command in the worktree (writable, with the network when
 /// the repository allows it), once before any agent; `None` when it has none.
 pub async fn run_setup(workspace: &SquadWorkspace) -> Option<Result<CommandOutput, SandboxError>> {
+    run_setup_in(workspace, workspace.worktree.root()).await
+}
+
+/// Runs the repository's setup command as [`run_setup`] does, in `dir`: a scratch checkout
+/// of the same repository.
+pub async fn run_setup_in(
+    workspace: &SquadWorkspace,
+    dir: &std::path::Path,
+) -> Option<Result<CommandOutput, SandboxError>> {
     let setup = workspace.policy.setup.as_deref()?;
     let network = if workspace.policy.setup_network {
         Network::Allowed
@@ -233,7 +242,7 @@ pub async fn run_setup(workspace: &SquadWorkspace) -> Option<Result<CommandOutpu
         workspace
             .sandbox
             .run_with_network(
-                workspace.worktree.root(),
+                dir,
                 &SandboxCommand::Shell(setup.to_owned()),
                 WorktreeAccess::ReadWrite,
                 network,

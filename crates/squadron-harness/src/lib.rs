@@ -40,6 +40,7 @@ pub use git::GitError;
 pub use guardrails::{
     AuthoredChange, CommitError, CommitOutcome, GUARDRAIL_OUTPUT_CAP, LintReport, after_write,
     commit, commit_by_author, commit_identity, lint_before_finish, lints_per_write, run_setup,
+    run_setup_in,
 };
 pub use metering::{BudgetExceeded, check_budgets};
 pub use output_cap::OutputLimits;

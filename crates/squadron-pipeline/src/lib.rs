@@ -42,3 +42,4 @@ pub use services::{
     ResolvedModel, ReviewMode, Services,
 };
 pub use squadron_core::gate::GateTarget;
+pub use steps::lane_stop_summary;

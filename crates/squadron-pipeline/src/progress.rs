@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
+use squadron_core::merge_queue::MergeLane;
 use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId, SquadKind, TokenUsage, Usd};
 
 /// One squad as shown: issue, phase, who is at work, what it waits for, round, PR, tokens,
@@ -64,6 +65,14 @@ pub enum Waiting {
     Gate(Vec<GateBlocker>),
     /// Approved; the code host is still computing whether the PR merges cleanly.
     Mergeability,
+    /// Approved and in a merge lane that stopped because the base's tests failed after
+    /// `failing` merged (stop the line): nothing merges there until a person acts.
+    LaneStopped {
+        /// The stopped lane.
+        lane: MergeLane,
+        /// The merge after which the tests failed.
+        failing: IssueKey,
+    },
 }
 
 impl Waiting {
@@ -92,7 +101,7 @@ impl Waiting {
     }
 
     /// A stable one-word name for machines: `blockers`, `slot`, `merge-lane`, `gate`,
-    /// `mergeability`.
+    /// `mergeability`, `lane-stopped`.
     pub fn kind(&self) -> &'static str {
         match self {
             Waiting::Blockers(_) => "blockers",
@@ -100,6 +109,7 @@ impl Waiting {
             Waiting::MergeLane { .. } => "merge-lane",
             Waiting::Gate(_) => "gate",
             Waiting::Mergeability => "mergeability",
+            Waiting::LaneStopped { .. } => "lane-stopped",
         }
     }
 }
@@ -136,6 +146,12 @@ impl fmt::Display for Waiting {
                 Ok(())
             }
             Waiting::Mergeability => f.write_str("waits for the code host to compute mergeability"),
+            Waiting::LaneStopped { lane, failing } => write!(
+                f,
+                "waits: the merge lane {lane} stopped when the tests failed after {failing} \
+                 merged (`squadron revert {failing}` or `squadron resume-lane {} {}`)",
+                lane.repo, lane.base
+            ),
         }
     }
 }

@@ -179,7 +179,10 @@ impl Runtime {
                     }
                     Ok(())
                 }
-                _ = tick.tick(), if !self.stopping => self.apply(Event::Tick).await,
+                _ = tick.tick(), if !self.stopping => match self.resume_lanes().await {
+                    Ok(()) => self.apply(Event::Tick).await,
+                    Err(killed) => Err(killed),
+                },
                 () = sleep_until(deadline), if !self.stopping && deadline.is_some() => {
                     self.apply(Event::Tick).await
                 }
@@ -267,6 +270,7 @@ impl Runtime {
         match Scheduler::restore(config.clone(), persisted, now) {
             Ok((scheduler, commands)) => {
                 self.scheduler = scheduler;
+                self.restore_stops().await?;
                 self.execute(commands).await
             }
             Err(refusal) => {
@@ -470,6 +474,48 @@ impl Runtime {
             self.execute(commands).await?;
         }
         Ok(gone)
+    }
+
+    /// Holds again the lanes the store records as stopped (stop the line).
+    async fn restore_stops(&mut self) -> Result<(), Killed> {
+        let stops = self
+            .shared
+            .services
+            .store
+            .lane_stops()
+            .await
+            .map_err(|error| Killed(format!("read the stopped merge lanes: {error}")))?;
+        for stopped in stops {
+            tracing::warn!(lane = %stopped.stop.lane, failing = %stopped.stop.failing.issue, "the merge lane stays stopped until a person resumes it");
+            self.scheduler.restore_stop(stopped.stop);
+        }
+        Ok(())
+    }
+
+    /// Opens the stopped lanes a person resumed: `squadron resume-lane` and the dashboard
+    /// delete the store's record of the stop, and the runtime follows at its next tick.
+    async fn resume_lanes(&mut self) -> Result<(), Killed> {
+        if self.scheduler.lane_stops().next().is_none() {
+            return Ok(());
+        }
+        let recorded = match self.shared.services.store.lane_stops().await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the stopped merge lanes");
+                return Ok(());
+            }
+        };
+        let resumed: Vec<_> = self
+            .scheduler
+            .lane_stops()
+            .filter(|stop| !recorded.iter().any(|kept| kept.stop.lane == stop.lane))
+            .map(|stop| stop.lane.clone())
+            .collect();
+        for lane in resumed {
+            tracing::info!(%lane, "the merge lane was resumed by a person");
+            self.apply(Event::LaneResumed { lane }).await?;
+        }
+        Ok(())
     }
 
     async fn request(&mut self, request: Request) -> Result<(), Killed> {
@@ -1065,6 +1111,12 @@ impl Runtime {
             .cloned()
             .collect();
         let status = self.scheduler.squad(&view.squad);
+        if let Some(stop) = status.and_then(|status| status.lane_stopped) {
+            return Some(Waiting::LaneStopped {
+                lane: stop.lane.clone(),
+                failing: stop.failing.issue.clone(),
+            });
+        }
         Waiting::of(
             &view.phase,
             open_blockers,

@@ -155,6 +155,13 @@ pub fn render_update(update: &SquadUpdate) -> MessageContent {
                 text,
             }
         }
+        SquadUpdate::LaneStopped { summary } => {
+            let text = format!(":octagonal_sign: {}", escape(summary));
+            MessageContent {
+                blocks: vec![section(&text)],
+                text,
+            }
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Squadron's persistent store: runs, squads, their append-only event log, agent transcripts,
-//! model usage, the side-effect journal, the leases several daemons share the work by and the
+//! model usage, the side-effect journal, the stopped merge lanes, the leases several daemons share the work by and the
 //! requests one daemon forwards to another, on a SQLite file (the default) or PostgreSQL.
 //!
 //! [`SqlStore`] implements the core's [`Store`](squadron_core::ports::Store) and
@@ -11,6 +11,7 @@ mod daemons;
 mod effect_results;
 mod error;
 mod journal;
+mod lanes;
 mod leases;
 mod location;
 mod port;

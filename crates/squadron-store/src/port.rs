@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use squadron_core::effect::{EffectKey, EffectResult};
+use squadron_core::merge_queue::{LaneStop, MergeLane};
 use squadron_core::ports::{
     AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, PortError, RunRecord, RunStatus,
-    SpendScope, SquadChange, SquadEvent, SquadRecord, Store, TranscriptEntry, UsageRecord,
-    UsageTotals,
+    SpendScope, SquadChange, SquadEvent, SquadRecord, StoppedLane, Store, TranscriptEntry,
+    UsageRecord, UsageTotals,
 };
 use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
 
@@ -168,5 +169,17 @@ impl Store for SqlStore {
 
     async fn journal_result(&self, key: &EffectKey) -> Result<Option<EffectResult>, PortError> {
         Ok(SqlStore::effect_result(self, key).await?)
+    }
+
+    async fn stop_lane(&self, stop: &LaneStop, at: Timestamp) -> Result<(), PortError> {
+        Ok(SqlStore::stop_lane(self, stop, at).await?)
+    }
+
+    async fn resume_lane(&self, lane: &MergeLane) -> Result<bool, PortError> {
+        Ok(SqlStore::resume_lane(self, lane).await?)
+    }
+
+    async fn lane_stops(&self) -> Result<Vec<StoppedLane>, PortError> {
+        Ok(SqlStore::lane_stops(self).await?)
     }
 }

@@ -219,6 +219,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "requests",
                 include_str!("../migrations/sqlite/0005_requests.sql"),
             ),
+            (
+                6,
+                "lane stops",
+                include_str!("../migrations/sqlite/0006_lane_stops.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -245,6 +250,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 5,
                 "requests",
                 include_str!("../migrations/postgres/0005_requests.sql"),
+            ),
+            (
+                6,
+                "lane stops",
+                include_str!("../migrations/postgres/0006_lane_stops.sql"),
             ),
         ],
     };

@@ -72,6 +72,9 @@ pub enum Command {
     /// `--now`), reopen the Linear issue with a comment linking it, and record the change
     /// failure.
     Revert(RevertArgs),
+    /// Open a merge lane that stopped because the tests failed on its base after a merge
+    /// (stop the line), once the base is repaired or the culprit reverted.
+    ResumeLane(ResumeLaneArgs),
     /// Show delivery metrics from the store: merges per day, lead time, change failure
     /// rate, time to restore, flow efficiency, load and distribution, review rounds and cost
     /// per merged PR, for every repository and run.
@@ -144,6 +147,18 @@ pub struct RevertArgs {
     /// Why, written on the revert PR and the issue.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+}
+
+/// Arguments of `squadron resume-lane`.
+#[derive(Debug, Args)]
+pub struct ResumeLaneArgs {
+    /// The repository, as `owner/name`.
+    #[arg(value_name = "OWNER/REPO")]
+    pub repo: String,
+
+    /// The base branch whose merge lane to resume.
+    #[arg(value_name = "BASE")]
+    pub base: String,
 }
 
 /// Arguments of `squadron metrics`.

@@ -74,7 +74,7 @@ pub fn flaky_checks(events: &[SquadEvent]) -> Vec<String> {
 }
 
 /// What a squad waits for in a dozen characters, for a narrow column: `after ENG-1`,
-/// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`.
+/// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`, `lane stopped`.
 pub fn waits_briefly(waiting: &Waiting) -> String {
     match waiting {
         Waiting::Blockers(blockers) => match blockers.as_slice() {
@@ -85,6 +85,7 @@ pub fn waits_briefly(waiting: &Waiting) -> String {
         Waiting::MergeLane { .. } => "in merge lane".to_owned(),
         Waiting::Gate(_) => "at merge gate".to_owned(),
         Waiting::Mergeability => "mergeability".to_owned(),
+        Waiting::LaneStopped { .. } => "lane stopped".to_owned(),
     }
 }
 
@@ -158,6 +159,13 @@ mod tests {
             Waiting::MergeLane { ahead: 3 },
             Waiting::Gate(Vec::new()),
             Waiting::Mergeability,
+            Waiting::LaneStopped {
+                lane: squadron_core::merge_queue::MergeLane {
+                    repo: squadron_core::ports::RepoRef::new("acme", "shop"),
+                    base: "main".into(),
+                },
+                failing: IssueKey::from("ENG-2"),
+            },
         ]
         .iter()
         .map(waits_briefly)
@@ -170,7 +178,8 @@ mod tests {
                 "for a slot",
                 "in merge lane",
                 "at merge gate",
-                "mergeability"
+                "mergeability",
+                "lane stopped"
             ]
         );
         assert!(

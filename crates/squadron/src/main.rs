@@ -98,6 +98,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Logs(args) => commands::logs::run(&global, &args).await,
         Command::Metrics(args) => commands::metrics::run(&global, &args).await,
         Command::Revert(args) => commands::revert::run(&global, &args).await,
+        Command::ResumeLane(args) => commands::resume_lane::run(&global, &args).await,
         Command::Plan(args) => commands::plan::run(&global, &args).await,
         Command::Fix(args) => commands::fix::run(&global, &args).await,
         #[cfg(feature = "demo")]

@@ -389,6 +389,7 @@ fn settings(
     settings.required_checks = config.github.required_checks.clone();
     settings.keep_worktrees_on_needs_human = config.github.keep_worktrees_on_needs_human;
     settings.test_merge_result = config.github.test_merge_result;
+    settings.scheduler.test_base_after_merge = config.github.test_base_after_merge;
     settings.min_confidence = config.diagnosis.min_confidence;
     settings.notify_channel = config.slack.channel.clone();
     settings.host = host_environment(config, env)?;

@@ -31,7 +31,7 @@ pub use notifier::{Confidence, MessageTs, Notifier, SquadUpdate, ThreadOpening, 
 pub use recorder::{AgentRecorder, SpendScope, UsageRecord};
 pub use store::{
     AdmittedSquad, JournalBegin, JournalEntry, JournalStatus, RunRecord, RunStatus, SquadChange,
-    SquadEvent, SquadRecord, Store, TranscriptEntry, UsageTotals,
+    SquadEvent, SquadRecord, StoppedLane, Store, TranscriptEntry, UsageTotals,
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
 pub use workspace::{

@@ -133,11 +133,17 @@ pub enum SquadUpdate {
         /// Why, in a sentence a person can act on.
         reason: String,
     },
+    /// The tests failed on the base right after this squad's merge (or the next one): the
+    /// merge lane stopped (stop the line).
+    LaneStopped {
+        /// Which merges, which lane, and what a person can do, in sentences.
+        summary: String,
+    },
 }
 
 impl SquadUpdate {
     /// A short name of the kind of update, for logs and journal keys (`diagnosis`,
-    /// `pr-opened`, `review`, `merged`, `needs-human`).
+    /// `pr-opened`, `review`, `merged`, `needs-human`, `lane-stopped`).
     pub const fn kind(&self) -> &'static str {
         match self {
             SquadUpdate::Diagnosis { .. } => "diagnosis",
@@ -145,6 +151,7 @@ impl SquadUpdate {
             SquadUpdate::ReviewVerdict { .. } => "review",
             SquadUpdate::Merged { .. } => "merged",
             SquadUpdate::NeedsHuman { .. } => "needs-human",
+            SquadUpdate::LaneStopped { .. } => "lane-stopped",
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::{
     Usd,
 };
 use crate::effect::{EffectKey, EffectResult};
+use crate::merge_queue::{LaneStop, MergeLane};
 
 /// Where a run stands as a whole. The squads' phases say how each issue went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -212,6 +213,15 @@ pub struct JournalEntry {
     pub updated_at: Timestamp,
 }
 
+/// A stopped merge lane as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoppedLane {
+    /// Why it stopped.
+    pub stop: LaneStop,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// The answer to [`Store::journal_begin`]; `R` is the recorded result of a done effect (the
 /// store's text, or the typed [`EffectResult`] the port reads it as).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -347,4 +357,14 @@ pub trait Store: AgentRecorder + Send + Sync {
 
     /// What the effect `key` produced, if it is done.
     async fn journal_result(&self, key: &EffectKey) -> Result<Option<EffectResult>, PortError>;
+
+    /// Records that a merge lane stopped (stop the line), replacing an older record of the
+    /// same lane. Written before the scheduler hears of the stop, so a restart keeps it.
+    async fn stop_lane(&self, stop: &LaneStop, at: Timestamp) -> Result<(), PortError>;
+
+    /// Opens a stopped lane again; returns whether it was stopped.
+    async fn resume_lane(&self, lane: &MergeLane) -> Result<bool, PortError>;
+
+    /// Every stopped lane.
+    async fn lane_stops(&self) -> Result<Vec<StoppedLane>, PortError>;
 }

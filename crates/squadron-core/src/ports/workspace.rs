@@ -165,8 +165,9 @@ pub trait Workspaces: Send + Sync {
         head: &CommitSha,
     ) -> Result<PatchId, PortError>;
 
-    /// A detached scratch worktree of the same repository at commit `at`, for evidence runs.
-    /// Remove it with [`Workspaces::remove`].
+    /// A detached scratch worktree of the same repository at commit `at`, for evidence runs
+    /// and the base's tests after a merge; a commit the local copy lacks (one the code host
+    /// made) is fetched first. Remove it with [`Workspaces::remove`].
     async fn scratch(&self, worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError>;
 
     /// Fetches `base_branch` and merges its tip into the worktree's head in a scratch

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::domain::{IssueKey, Phase, RunId, SquadId, StepFailure, Timestamp};
 use crate::gate::CommitSha;
-use crate::merge_queue::RebaseReason;
+use crate::merge_queue::{LandedMerge, MergeLane, RebaseReason};
 use crate::ports::CheckReport;
 
 /// One thing for the runtime to do. Commands come in the order to execute them: a
@@ -105,6 +105,20 @@ pub enum Command {
         /// The squad.
         squad: SquadId,
     },
+    /// Run the test command on the base head the squad's merge made, in a scratch checkout
+    /// with the guardrails' sandbox; when it fails, record the lane's stop and name both
+    /// merges on their issues and in chat before reporting. The lane stays held until
+    /// `BaseTested` answers, and the merged squad's worktree stays until then.
+    TestBase {
+        /// The squad whose PR merged.
+        squad: SquadId,
+        /// Its lane.
+        lane: MergeLane,
+        /// The merge commit to test.
+        sha: CommitSha,
+        /// The merge that landed on the lane before it, if known.
+        previous: Option<LandedMerge>,
+    },
     /// Run `command` again once `delay` has passed: its last attempt failed in a way worth
     /// retrying. The squad stays in its phase meanwhile.
     Retry {
@@ -155,6 +169,7 @@ impl Command {
             Command::RerunChecks { .. } => "rerun-checks",
             Command::FixChecks { .. } => "fix-checks",
             Command::Merge { .. } => "merge",
+            Command::TestBase { .. } => "test-base",
             Command::Retry { .. } => "retry",
             Command::StopWork { .. } => "stop-work",
             Command::CleanUp { .. } => "clean-up",
@@ -178,6 +193,7 @@ impl Command {
             | Command::RerunChecks { squad, .. }
             | Command::FixChecks { squad, .. }
             | Command::Merge { squad }
+            | Command::TestBase { squad, .. }
             | Command::Retry { squad, .. }
             | Command::StopWork { squad }
             | Command::CleanUp { squad } => Some(squad),

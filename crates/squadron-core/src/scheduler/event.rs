@@ -5,7 +5,7 @@ use crate::domain::{
     IssueKey, PrNumber, Priority, ReviewVerdict, RunId, SquadId, SquadKind, StepFailure, Usd,
 };
 use crate::gate::{CommitSha, GateDecision, GateTarget};
-use crate::merge_queue::{MergeLane, RebaseReason};
+use crate::merge_queue::{BaseVerdict, MergeLane, RebaseReason};
 use crate::ports::{CheckReport, Confidence};
 
 /// One squad as admitted into a run.
@@ -224,6 +224,21 @@ pub enum Event {
         /// The merge commit on the base branch.
         sha: CommitSha,
     },
+    /// The test command ran on the base head a merge made (answers `TestBase`): a failure
+    /// stops the lane.
+    BaseTested {
+        /// The lane.
+        lane: MergeLane,
+        /// The base head tested: the merge commit.
+        sha: CommitSha,
+        /// How the test ended.
+        verdict: BaseVerdict,
+    },
+    /// A person opened a stopped lane again (`squadron resume-lane`, the dashboard).
+    LaneResumed {
+        /// The lane.
+        lane: MergeLane,
+    },
     /// The code host did not merge (answers `Merge`).
     MergeRejected {
         /// The squad.
@@ -296,6 +311,8 @@ impl Event {
             Event::ChecksRerun { .. } => "checks-rerun",
             Event::ChecksFixed { .. } => "checks-fixed",
             Event::Merged { .. } => "merged",
+            Event::BaseTested { .. } => "base-tested",
+            Event::LaneResumed { .. } => "lane-resumed",
             Event::MergeRejected { .. } => "merge-rejected",
             Event::RebaseRequired { .. } => "rebase-required",
             Event::StepFailed { .. } => "step-failed",

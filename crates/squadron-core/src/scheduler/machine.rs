@@ -15,7 +15,9 @@ use crate::domain::{
     StepFailure, Timestamp,
 };
 use crate::gate::{CommitSha, GateBlocker, GateDecision, GateTarget};
-use crate::merge_queue::{MergeLane, MergeQueue, QueuedMerge, RebaseReason};
+use crate::merge_queue::{
+    BaseTested, LandedMerge, LaneStop, MergeLane, MergeQueue, QueuedMerge, RebaseReason,
+};
 
 mod checks;
 mod sharing;
@@ -52,6 +54,10 @@ pub struct SchedulerConfig {
     /// How long the gate waits for a required check that never reported on the head
     /// before naming it to a person.
     pub check_report_wait: Duration,
+    /// Stop the line: after each merge the lane stays held while the test command runs on
+    /// the new base head, and a failure stops the lane until a person resumes it. Off here
+    /// so the lane logic can be tested alone; the shipped configuration turns it on.
+    pub test_base_after_merge: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -66,6 +72,7 @@ impl Default for SchedulerConfig {
             retry: RetryPolicy::default(),
             ci_fix_rounds: 2,
             check_report_wait: DEFAULT_CHECK_REPORT_WAIT,
+            test_base_after_merge: false,
         }
     }
 }
@@ -107,6 +114,8 @@ pub struct SquadStatus<'a> {
     pub lane_position: Option<usize>,
     /// Approved and out of its lane: the gate's last answer, why it waits.
     pub gate: Option<&'a GateDecision>,
+    /// Approved and in a lane that stopped: why it stopped.
+    pub lane_stopped: Option<&'a LaneStop>,
 }
 
 /// An approved squad's dealings with the merge gate. It is always in exactly one of three
@@ -378,8 +387,25 @@ impl Scheduler {
             }
             Event::Merged { squad, sha } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
-                self.squads[i].merge_sha = Some(sha);
-                self.end(i, Phase::Merged, false, now, &mut out);
+                self.merged(i, sha, now, &mut out);
+            }
+            Event::BaseTested { lane, sha, verdict } => {
+                let tested = match self.queue.base_tested(&lane, &sha, &verdict) {
+                    BaseTested::NotTesting => {
+                        return Err(Refusal::NotTestingBase { lane, sha });
+                    }
+                    BaseTested::Freed(landed) => landed,
+                    BaseTested::Stopped(stop) => stop.failing,
+                };
+                // The merged squad kept its worktree for the test; it goes now.
+                out.push(Command::CleanUp {
+                    squad: tested.squad,
+                });
+            }
+            Event::LaneResumed { lane } => {
+                if self.queue.resume(&lane).is_none() {
+                    return Err(Refusal::LaneNotStopped { lane });
+                }
             }
             Event::MergeRejected { squad, rejection } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
@@ -459,6 +485,17 @@ impl Scheduler {
     /// The configuration in force.
     pub fn config(&self) -> &SchedulerConfig {
         &self.config
+    }
+
+    /// Stops a lane as the store recorded it before a restart; call it right after
+    /// [`Scheduler::restore`], before any event (no squad waits in a lane yet then).
+    pub fn restore_stop(&mut self, stop: LaneStop) {
+        self.queue.restore_stop(stop);
+    }
+
+    /// Every stopped lane, in lane order.
+    pub fn lane_stops(&self) -> impl Iterator<Item = &LaneStop> {
+        self.queue.stops()
     }
 
     /// One squad, if scheduled.
@@ -864,6 +901,37 @@ impl Scheduler {
         self.issue(i, command, out);
     }
 
+    /// A squad's PR merged. With stop the line on, its lane stays held while the new base
+    /// head is tested, and its worktree stays until then (`Event::BaseTested` cleans it up).
+    fn merged(&mut self, i: usize, sha: CommitSha, now: Timestamp, out: &mut Vec<Command>) {
+        let squad = &mut self.squads[i];
+        squad.merge_sha = Some(sha.clone());
+        let lane = squad
+            .lane
+            .clone()
+            .filter(|_| self.config.test_base_after_merge);
+        let Some(lane) = lane else {
+            self.end(i, Phase::Merged, false, now, out);
+            return;
+        };
+        let landed = LandedMerge {
+            squad: squad.id.clone(),
+            issue: squad.issue.clone(),
+            pr: squad.pr,
+            sha: sha.clone(),
+        };
+        squad.work = None;
+        // Held for the test before the ticket is given back, so nothing merges in between.
+        let previous = self.queue.test_base(&lane, landed);
+        self.move_to(i, Phase::Merged, now, out);
+        out.push(Command::TestBase {
+            squad: self.squads[i].id.clone(),
+            lane,
+            sha,
+            previous,
+        });
+    }
+
     /// Hands the ticket of every free lane to its first waiting squad, which starts merging.
     fn start_merges(&mut self, now: Timestamp, out: &mut Vec<Command>) {
         loop {
@@ -1092,13 +1160,14 @@ impl Scheduler {
         }
     }
 
+    /// Reports runs whose squads have all ended and whose last merges' base heads are
+    /// tested: a stopped line is part of the run's outcome.
     fn finish_runs(&mut self, out: &mut Vec<Command>) {
         for (run, state) in &mut self.runs {
             if state.finished
-                || !state
-                    .squads
-                    .iter()
-                    .all(|&i| self.squads[i].phase.is_terminal())
+                || !state.squads.iter().all(|&i| {
+                    self.squads[i].phase.is_terminal() && !self.queue.testing(&self.squads[i].id)
+                })
             {
                 continue;
             }
@@ -1217,6 +1286,9 @@ impl Scheduler {
         } else {
             None
         };
+        let lane_stopped = lane_position
+            .and(squad.lane.as_ref())
+            .and_then(|lane| self.queue.stopped(lane));
         SquadStatus {
             id: &squad.id,
             run: &squad.run,
@@ -1231,6 +1303,7 @@ impl Scheduler {
             } else {
                 None
             },
+            lane_stopped,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! carries on.
 
 use crate::domain::{IssueKey, Phase, RunId, SquadId};
+use crate::gate::CommitSha;
+use crate::merge_queue::MergeLane;
 
 /// Why the scheduler refused an event or a restore.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,5 +86,19 @@ pub enum Refusal {
         squad: SquadId,
         /// The blocker it names.
         blocker: SquadId,
+    },
+    /// A base test's result for a head the lane is not testing.
+    #[error("record the base test of {sha} on {lane}: the lane is not testing that head")]
+    NotTestingBase {
+        /// The lane.
+        lane: MergeLane,
+        /// The head reported.
+        sha: CommitSha,
+    },
+    /// A lane asked to resume is not stopped.
+    #[error("resume the merge lane {lane}: it is not stopped")]
+    LaneNotStopped {
+        /// The lane.
+        lane: MergeLane,
     },
 }

@@ -106,6 +106,17 @@ fn show(commands: &[Command]) -> Vec<String> {
             }
             Command::FixChecks { squad, round } => format!("fix-checks {squad} r{round}"),
             Command::Merge { squad } => format!("merge {squad}"),
+            Command::TestBase {
+                squad,
+                lane,
+                sha,
+                previous,
+            } => format!(
+                "test-base {lane} at {sha} after {squad} (previous: {})",
+                previous
+                    .as_ref()
+                    .map_or("none".to_owned(), |landed| landed.issue.to_string())
+            ),
             Command::Retry {
                 squad,
                 attempt,
@@ -307,6 +318,7 @@ const WORKING: [&str; 10] = [
 
 mod ci;
 mod sharing;
+mod stop_the_line;
 
 mod transitions {
     use super::*;

@@ -4,7 +4,9 @@
 use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
-use super::{checks, diagnose, fix, gate, implement, merge, open_pr, prepare, review, verify};
+use super::{
+    checks, diagnose, fix, gate, implement, merge, open_pr, prepare, review, test_base, verify,
+};
 use crate::outcome::Outcome;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
@@ -26,6 +28,12 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::FixChecks { round, .. } => checks::fix_checks(shared, ctx, round).await,
         Command::Merge { .. } => merge::merge(shared, ctx).await,
         Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
+        Command::TestBase {
+            lane,
+            sha,
+            previous,
+            ..
+        } => Ok(test_base::test_base(shared, ctx, lane, sha, previous).await),
         Command::RecordPhase { .. }
         | Command::Retry { .. }
         | Command::StopWork { .. }

@@ -20,6 +20,7 @@ mod renewal;
 mod review;
 mod save_work;
 mod stop;
+mod test_base;
 mod verify;
 mod writers;
 
@@ -27,3 +28,4 @@ pub(crate) use clean_up::clean_up;
 pub(crate) use dispatch::run;
 pub(crate) use needs_human::post_needs_human;
 pub(crate) use save_work::SavedWork;
+pub use test_base::lane_stop_summary;

@@ -292,6 +292,14 @@ impl Workspaces for GitWorkspaces {
 
     async fn scratch(&self, _worktree: &Path, at: &CommitSha) -> Result<PathBuf, PortError> {
         let _guard = self.lock.lock().await;
+        if git(
+            &self.mirror,
+            &["cat-file", "-e", &format!("{at}^{{commit}}")],
+        )
+        .is_err()
+        {
+            self.fetch()?;
+        }
         let n = self.scratch.fetch_add(1, Ordering::Relaxed);
         let path = self.worktrees.join(format!("scratch-{n}"));
         git(

@@ -8,6 +8,7 @@ pub mod follow;
 pub mod logs;
 pub mod metrics;
 pub mod plan;
+pub mod resume_lane;
 pub mod revert;
 pub mod run;
 pub mod serve;

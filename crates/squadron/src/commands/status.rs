@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
+use squadron_config::Config;
 use squadron_core::lease::{Lease, LeaseSubject};
-use squadron_core::ports::{RunRecord, SquadRecord};
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::{RepoRef, RunRecord, SquadRecord, StoppedLane};
 use squadron_core::{Phase, RunId, RunTrigger, SquadId, Timestamp, Usd};
 use squadron_store::{DaemonRecord, SqlStore, SquadOverview};
 
@@ -18,6 +20,7 @@ use crate::error::CliError;
 use crate::format::{age, compact_tokens, now, rfc3339};
 use crate::progress::{Look, wrap};
 use squadron::labels::{flaky_checks, gate_hold, waits_for};
+use squadron_pipeline::{Waiting, lane_stop_summary};
 
 /// What a store without runs shows.
 const NO_RUNS: &str = "No runs yet. Start one with `squadron run <Linear project URL>`.\n";
@@ -35,32 +38,111 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode, Cli
         return Ok(ExitCode::SUCCESS);
     };
     let outcome = if args.watch {
-        watch(&store, args).await
+        watch(&store, &context.config, args).await
     } else {
-        print_once(&store, args).await
+        print_once(&store, &context.config, args).await
     };
     store.close().await;
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-async fn print_once(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
+async fn print_once(store: &SqlStore, config: &Config, args: &StatusArgs) -> Result<(), CliError> {
     let (runs, squads) = read(store, args.run.as_deref()).await?;
-    let gates = gate_holds(store, &squads).await;
+    let stops = store.lane_stops().await.map_err(store_error)?;
+    let mut gates = gate_holds(store, &squads).await;
+    gates.extend(lane_waits(config, &stops, &squads));
     let flaky = flaky_of(store, &squads).await;
     let (daemons, runtime) = read_daemons(store).await?;
     if args.json {
         let mut status = status_json(&runs, &squads, &flaky);
+        status["stopped_lanes"] = stops_json(&stops);
         status["daemons"] = daemons_json(&daemons, runtime.as_ref(), now());
         crate::output::println(&format!("{status:#}"))?;
     } else {
         let width = Look::of_stdout().width();
         crate::output::print(&format!(
-            "{}{}",
+            "{}{}{}",
+            stops_text(&stops, now(), width),
             status_text(&runs, &squads, &gates, &flaky, now(), width),
             daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
     }
     Ok(())
+}
+
+/// Each stopped merge lane (stop the line) in a paragraph above the runs: which merges,
+/// since when, and what a person can do.
+fn stops_text(stops: &[StoppedLane], now: Timestamp, width: Option<usize>) -> String {
+    let mut text = String::new();
+    for stopped in stops {
+        let line = format!(
+            "{} (stopped {} ago)",
+            lane_stop_summary(&stopped.stop),
+            age(stopped.at, now)
+        );
+        text.push_str(&wrap(&line, width, 2));
+        text.push_str("\n\n");
+    }
+    text
+}
+
+fn stops_json(stops: &[StoppedLane]) -> Value {
+    let landed = |landed: &squadron_core::merge_queue::LandedMerge| {
+        json!({
+            "squad": landed.squad.as_str(),
+            "issue": landed.issue.as_str(),
+            "pr": landed.pr.map(|pr| pr.0),
+            "sha": landed.sha.as_str(),
+        })
+    };
+    Value::Array(
+        stops
+            .iter()
+            .map(|stopped| {
+                json!({
+                    "repo": stopped.stop.lane.repo.to_string(),
+                    "base": stopped.stop.lane.base,
+                    "failing": landed(&stopped.stop.failing),
+                    "previous": stopped.stop.previous.as_ref().map(landed),
+                    "stopped_at": rfc3339(stopped.at),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Why each approved squad whose merge lane is stopped waits (its lane from its team's
+/// configured repository): `waits: the merge lane … stopped …`.
+fn lane_waits(
+    config: &Config,
+    stops: &[StoppedLane],
+    squads: &[SquadOverview],
+) -> HashMap<SquadId, String> {
+    let mut waits = HashMap::new();
+    for overview in squads {
+        let squad = &overview.record.squad;
+        if squad.phase != Phase::Approved {
+            continue;
+        }
+        let Some((team, _)) = squad.issue.as_str().rsplit_once('-') else {
+            continue;
+        };
+        let Some(repository) = config.repositories.get(team) else {
+            continue;
+        };
+        let lane = MergeLane {
+            repo: RepoRef::new(repository.github.owner(), repository.github.name()),
+            base: repository.base.clone(),
+        };
+        if let Some(stopped) = stops.iter().find(|stopped| stopped.stop.lane == lane) {
+            let waiting = Waiting::LaneStopped {
+                lane,
+                failing: stopped.stop.failing.issue.clone(),
+            };
+            waits.insert(squad.id.clone(), waiting.to_string());
+        }
+    }
+    waits
 }
 
 /// The runs to show (one with `--run`) and their squads.
@@ -85,7 +167,7 @@ async fn read(
     Ok((runs, squads))
 }
 
-async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
+async fn watch(store: &SqlStore, config: &Config, args: &StatusArgs) -> Result<(), CliError> {
     // Listen for Ctrl-C before the first frame is drawn, so an interrupt that arrives at any
     // point ends the watch cleanly instead of killing the process.
     let mut interrupt =
@@ -93,13 +175,16 @@ async fn watch(store: &SqlStore, args: &StatusArgs) -> Result<(), CliError> {
             .map_err(|error| CliError::internal(format!("failed to listen for Ctrl-C: {error}")))?;
     loop {
         let (runs, squads) = read(store, args.run.as_deref()).await?;
-        let gates = gate_holds(store, &squads).await;
+        let stops = store.lane_stops().await.map_err(store_error)?;
+        let mut gates = gate_holds(store, &squads).await;
+        gates.extend(lane_waits(config, &stops, &squads));
         let flaky = flaky_of(store, &squads).await;
         let (daemons, runtime) = read_daemons(store).await?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
-            "\x1b[2J\x1b[H{}{}",
+            "\x1b[2J\x1b[H{}{}{}",
+            stops_text(&stops, now(), width),
             status_text(&runs, &squads, &gates, &flaky, now(), width),
             daemons_text(&daemons, runtime.as_ref(), now(), width)
         ))?;
