@@ -203,6 +203,19 @@ pub fn data_dir(config: &Config) -> Result<PathBuf, CliError> {
         .ok_or_else(|| CliError::config("failed to find a data directory: set store.data_dir"))
 }
 
+/// How commands run, from `[sandbox]`: the runner, the time limit, the output cap and the
+/// limits (0: none).
+pub(crate) fn sandbox_settings(config: &Config) -> SandboxSettings {
+    let mut settings = SandboxSettings::new(config.sandbox.mode);
+    settings.timeout = Duration::from_secs(config.sandbox.command_timeout_secs);
+    settings.output_cap = usize::try_from(config.sandbox.output_cap_bytes).unwrap_or(usize::MAX);
+    settings.max_processes =
+        (config.sandbox.max_processes != 0).then_some(config.sandbox.max_processes);
+    settings.max_memory_bytes = (config.sandbox.max_memory_mib != 0)
+        .then(|| config.sandbox.max_memory_mib.saturating_mul(1024 * 1024));
+    settings
+}
+
 /// Every configured model provider, each with its key from the environment.
 fn providers(config: &Config, secrets: &Secrets) -> Result<ProviderRegistry, CliError> {
     providers_trying(config, secrets, None)
@@ -479,21 +492,15 @@ pub async fn build_pipeline_reporting(
         catalog = catalog.with_model(&model);
     }
     let prompts = PromptLibrary::load(None).map_err(|error| CliError::config(error.to_string()))?;
-    let mut sandbox_settings = SandboxSettings::new(config.sandbox.mode);
-    sandbox_settings.timeout = Duration::from_secs(config.sandbox.command_timeout_secs);
-    sandbox_settings.output_cap =
-        usize::try_from(config.sandbox.output_cap_bytes).unwrap_or(usize::MAX);
-    sandbox_settings.max_processes =
-        (config.sandbox.max_processes != 0).then_some(config.sandbox.max_processes);
-    sandbox_settings.max_memory_bytes = (config.sandbox.max_memory_mib != 0)
-        .then(|| config.sandbox.max_memory_mib.saturating_mul(1024 * 1024));
-    let sandbox = Sandbox::detect(sandbox_settings).await.map_err(|error| {
-        CliError::config(format!(
-            "failed to set up the sandbox: {}",
-            error_chain(&error)
-        ))
-        .with_hint("install bubblewrap, or set sandbox.mode = \"auto\"")
-    })?;
+    let sandbox = Sandbox::detect(sandbox_settings(config))
+        .await
+        .map_err(|error| {
+            CliError::config(format!(
+                "failed to set up the sandbox: {}",
+                error_chain(&error)
+            ))
+            .with_hint("install bubblewrap, or set sandbox.mode = \"auto\"")
+        })?;
 
     let registry = providers(config, &secrets)?;
     let limits = RateLimits {

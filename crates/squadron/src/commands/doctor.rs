@@ -229,8 +229,12 @@ async fn repo_checks(context: Option<&Context>, repo: &Path) -> Vec<Check> {
         Level::Warn
     };
     let mut checks = vec![Check::new("repo", level, summary)];
-    let mode = context.map_or(SandboxMode::Auto, |context| context.config.sandbox.mode);
-    checks.extend(repo_commands(repo, &settings, mode).await);
+    // The runner, limits and time limit squads get, where there is a configuration.
+    let base = context.map_or_else(
+        || SandboxSettings::new(SandboxMode::Auto),
+        |context| crate::wiring::sandbox_settings(&context.config),
+    );
+    checks.extend(repo_commands(repo, &settings, base).await);
     checks
 }
 
@@ -256,7 +260,7 @@ fn repo_summary(settings: &RepoSettings) -> String {
 
 /// Runs the setup command (when there is one) and then the test command on a clone of
 /// `repo`'s committed head, the way a squad's worktree would, and reports both.
-async fn repo_commands(repo: &Path, settings: &RepoSettings, mode: SandboxMode) -> Vec<Check> {
+async fn repo_commands(repo: &Path, settings: &RepoSettings, base: SandboxSettings) -> Vec<Check> {
     let clone = match clone_head(repo) {
         Ok(clone) => clone,
         Err(problem) => {
@@ -272,7 +276,6 @@ async fn repo_commands(repo: &Path, settings: &RepoSettings, mode: SandboxMode) 
         Ok(policy) => policy,
         Err(error) => return vec![Check::new("repo-tests", Level::Fail, error_chain(&error))],
     };
-    let base = SandboxSettings::new(mode);
     let sandbox = match Sandbox::detect(base.clone()).await {
         Ok(sandbox) => sandbox,
         Err(error) => return vec![Check::new("repo-tests", Level::Fail, error_chain(&error))],
@@ -680,7 +683,7 @@ async fn timeout<T>(check: impl Future<Output = T>) -> Option<T> {
 }
 
 async fn sandbox_check(config: &Config) -> Check {
-    match Sandbox::detect(SandboxSettings::new(config.sandbox.mode)).await {
+    match Sandbox::detect(crate::wiring::sandbox_settings(config)).await {
         Ok(sandbox) => match (sandbox.kind(), sandbox.warning()) {
             (SandboxKind::Bubblewrap, None) => Check::new(
                 "sandbox",
