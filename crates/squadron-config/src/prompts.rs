@@ -30,13 +30,16 @@ pub enum PromptName {
     ReviewAgain,
     /// The Developer or QA addresses reviews.
     FixFromReview,
+    /// The Developer or QA addresses reviews in its own conversation of its earlier work:
+    /// the reviews, without the issue it was given already.
+    FixAgain,
     /// The diagnostician investigates a bug report.
     Diagnose,
 }
 
 impl PromptName {
     /// Every template, in a stable order.
-    pub const ALL: [PromptName; 8] = [
+    pub const ALL: [PromptName; 9] = [
         PromptName::System,
         PromptName::Implement,
         PromptName::WriteTests,
@@ -44,6 +47,7 @@ impl PromptName {
         PromptName::ReviewTests,
         PromptName::ReviewAgain,
         PromptName::FixFromReview,
+        PromptName::FixAgain,
         PromptName::Diagnose,
     ];
 
@@ -57,6 +61,7 @@ impl PromptName {
             PromptName::ReviewTests => "review-tests",
             PromptName::ReviewAgain => "review-again",
             PromptName::FixFromReview => "fix-from-review",
+            PromptName::FixAgain => "fix-again",
             PromptName::Diagnose => "diagnose",
         }
     }
@@ -75,6 +80,7 @@ impl PromptName {
             PromptName::ReviewTests => include_str!("../../../prompts/review-tests.md.j2"),
             PromptName::ReviewAgain => include_str!("../../../prompts/review-again.md.j2"),
             PromptName::FixFromReview => include_str!("../../../prompts/fix-from-review.md.j2"),
+            PromptName::FixAgain => include_str!("../../../prompts/fix-again.md.j2"),
             PromptName::Diagnose => include_str!("../../../prompts/diagnose.md.j2"),
         }
     }

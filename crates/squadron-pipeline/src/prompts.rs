@@ -224,7 +224,7 @@ pub(crate) enum TurnResult {
     Diagnosed(Diagnosis),
 }
 
-/// Renders `prompt` with `task` and runs one turn of `role` inside its `role` span.
+/// Renders `prompt` with `task` and runs one fresh turn of `role` inside its `role` span.
 pub(crate) async fn run_turn(
     shared: &Shared,
     ctx: &SquadCtx,
@@ -233,30 +233,15 @@ pub(crate) async fn run_turn(
     task: &TaskContext,
     extra: Option<&str>,
 ) -> Result<TurnResult, TurnStop> {
-    turn(shared, ctx, role, prompt, task, extra)
-        .instrument(log_events::role_span(role))
-        .await
-}
-
-/// [`run_turn`] for a caller already inside the role's span.
-pub(crate) async fn turn(
-    shared: &Shared,
-    ctx: &SquadCtx,
-    role: Role,
-    prompt: PromptName,
-    task: &TaskContext,
-    extra: Option<&str>,
-) -> Result<TurnResult, TurnStop> {
     turn_continuing(shared, ctx, role, (prompt, task, extra), None)
+        .instrument(log_events::role_span(role))
         .await
         .map(|(result, _)| result)
 }
 
-/// A turn of `role` that continues `earlier`, the conversation of its previous turn, with
-/// the `review-again` prompt rendered from its own task context (what changed since), when
-/// `earlier` began with the system prompt the agent has now (the guidance shown follows the
-/// files the change touches); otherwise a fresh turn on `prompt` with `task`. Returns what
-/// the turn produced and its conversation, to continue next time.
+/// A reviewer's turn that continues `earlier`, the conversation of its previous review, with
+/// the `review-again` prompt rendered from its own task context (what changed since); see
+/// [`turn_continuing`].
 pub(crate) async fn review_turn(
     shared: &Shared,
     ctx: &SquadCtx,
@@ -265,16 +250,31 @@ pub(crate) async fn review_turn(
     task: &TaskContext,
     earlier: Option<(&KeptConversation, &TaskContext)>,
 ) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
-    let again = earlier.map(|(earlier, again)| (earlier, PromptName::ReviewAgain, again));
+    let again =
+        earlier.map(|(earlier, again)| (earlier, FollowUp::Prompt(PromptName::ReviewAgain, again)));
     turn_continuing(shared, ctx, role, (prompt, task, None), again).await
 }
 
-async fn turn_continuing(
+/// What a turn that goes on in the agent's own conversation is told.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FollowUp<'a> {
+    /// A prompt rendered with its own task context.
+    Prompt(PromptName, &'a TaskContext),
+    /// A text as it is.
+    Text(&'a str),
+}
+
+/// A turn of `role` that continues `again`'s conversation, the agent's own of its last turn,
+/// with its follow-up when that conversation began with the system prompt the agent has now
+/// (the guidance shown follows the files the change touches); otherwise a fresh turn on
+/// `prompt` with `task` and `extra`. Returns what the turn produced and its conversation, to
+/// continue next time.
+pub(crate) async fn turn_continuing(
     shared: &Shared,
     ctx: &SquadCtx,
     role: Role,
     (prompt, task, extra): (PromptName, &TaskContext, Option<&str>),
-    again: Option<(&KeptConversation, PromptName, &TaskContext)>,
+    again: Option<(&KeptConversation, FollowUp<'_>)>,
 ) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
     // Shown as at work in the live view until the turn ends, however it ends.
     let _at_work = shared.activity.enter(&ctx.squad, role);
@@ -289,7 +289,7 @@ async fn turn_continuing(
                 .caused_by(&error)
         })
     };
-    let earlier = again.filter(|(earlier, _, _)| {
+    let earlier = again.filter(|(earlier, _)| {
         let same = Harness::can_continue(&spec, earlier);
         if !same {
             tracing::info!(squad = %ctx.squad, role = %role, "the agent's system prompt changed since its last turn; it starts a fresh conversation");
@@ -297,8 +297,11 @@ async fn turn_continuing(
         same
     });
     let report = match earlier {
-        Some((earlier, follow_up, again)) => {
-            let follow_up = render(follow_up, again)?;
+        Some((earlier, follow_up)) => {
+            let follow_up = match follow_up {
+                FollowUp::Prompt(prompt, again) => render(prompt, again)?,
+                FollowUp::Text(text) => text.to_owned(),
+            };
             shared
                 .harness
                 .continue_turn(model.as_ref(), &workspace, &spec, earlier, &follow_up)

@@ -81,6 +81,11 @@ pub(crate) struct SquadCtx {
     /// provider's prompt cache serves it; not kept over a restart, after which the next
     /// review starts afresh with the reviewer's previous review read from the code host.
     pub review_threads: BTreeMap<Role, ReviewThread>,
+    /// The Developer's and QA's conversations of their last finished turn, which their next
+    /// turn (a review round, a CI fix, failing tests or refused changes handed back, a
+    /// test-change request) continues; not kept over a restart, after which they start
+    /// afresh.
+    pub writer_threads: BTreeMap<Role, KeptConversation>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
     /// Its agents and prompts, once the worktree is prepared.
@@ -126,6 +131,7 @@ impl SquadCtx {
             qa_summary: None,
             review_replies: Vec::new(),
             review_threads: BTreeMap::new(),
+            writer_threads: BTreeMap::new(),
             diagnosis: None,
             agents: None,
             guidance: None,

@@ -17,6 +17,9 @@
 //! or any marker in it works); `task_contains` matches a text in the request's first `user`
 //! message, the task the agent was given (it names the issue and the step, e.g.
 //! `Task: implement ENG-2`, so concurrent squads of one role each get their own script);
+//! `asked_contains` matches a text in any `user` message, the task or a message that went on
+//! with the conversation after it (a Developer's fix round continues its conversation of the
+//! implementation with the reviews), so one script serves a step however it was asked;
 //! `model` matches the request's `model` field exactly. A script with none of them matches
 //! everything, which makes it a good last fallback. A request that no
 //! script matches, or that comes after the last step of every script that matches, gets HTTP
@@ -37,6 +40,8 @@
 //! reasoning = true                      # replies carry `reasoning_content`; an assistant
 //!                                       #   tool-call message sent back without it is refused,
 //!                                       #   as DeepSeek's thinking mode does
+//! reply_tokens = 3000                   # a request whose max_tokens is smaller gets the next
+//!                                       #   step's reply cut off (`length`), taking no step
 //! ```
 //!
 //! # Script format (TOML)
@@ -46,6 +51,7 @@
 //! name = "developer"                    # recorded with each request it answers
 //! system_contains = "You are the Developer"
 //! # task_contains = "implement ENG-2"   # optional, a text in the first user message
+//! # asked_contains = "round 2 of"       # optional, a text in any user message
 //! # model = "dev-model"                 # optional, exact match on the request's `model`
 //!
 //! [[script.step]]                       # one step per request, in order

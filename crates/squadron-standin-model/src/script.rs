@@ -68,6 +68,7 @@ pub struct Script {
     name: String,
     system_contains: Option<String>,
     task_contains: Option<String>,
+    asked_contains: Option<String>,
     model: Option<String>,
     server: ServerTraits,
     steps: Vec<Step>,
@@ -87,6 +88,11 @@ pub struct ServerTraits {
     /// Like DeepSeek's thinking mode: every reply carries `reasoning_content`, and a request
     /// whose assistant tool-call messages do not carry theirs back is refused.
     pub reasoning: bool,
+    /// Like a model with a long answer to give: each reply takes this many tokens, so a
+    /// request whose output limit (`max_tokens` or `max_completion_tokens`) is smaller gets
+    /// the next step's reply cut off at that limit (`finish_reason: "length"`, tool call
+    /// arguments cut short) and takes no step.
+    pub reply_tokens: Option<u64>,
 }
 
 impl Script {
@@ -98,6 +104,7 @@ impl Script {
             name: name.into(),
             system_contains: None,
             task_contains: None,
+            asked_contains: None,
             model: None,
             server: ServerTraits::default(),
             steps: Vec::new(),
@@ -129,6 +136,16 @@ impl Script {
     #[must_use]
     pub fn when_task_contains(mut self, marker: impl Into<String>) -> Self {
         self.task_contains = Some(marker.into());
+        self
+    }
+
+    /// Matches only requests with a user message that contains `marker`: the task, or a
+    /// message that went on with the agent's conversation after it (a Developer's fix round
+    /// continues its conversation of the implementation with the reviews), so one script
+    /// serves a step whether it was asked in a fresh conversation or in a continued one.
+    #[must_use]
+    pub fn when_asked(mut self, marker: impl Into<String>) -> Self {
+        self.asked_contains = Some(marker.into());
         self
     }
 
@@ -172,8 +189,15 @@ impl Script {
             .model
             .as_deref()
             .is_none_or(|wanted| request.model == Some(wanted));
+        let asked = self.asked_contains.as_deref().is_none_or(|marker| {
+            request
+                .user_messages
+                .iter()
+                .any(|text| text.contains(marker))
+        });
         contains(&self.system_contains, request.system_prompt)
             && contains(&self.task_contains, request.task)
+            && asked
             && model_ok
     }
 
@@ -195,11 +219,13 @@ impl Script {
             name: spec.name,
             system_contains: spec.system_contains,
             task_contains: spec.task_contains,
+            asked_contains: spec.asked_contains,
             model: spec.model,
             server: ServerTraits {
                 context_window: spec.context_window,
                 rejects: spec.rejects,
                 reasoning: spec.reasoning,
+                reply_tokens: spec.reply_tokens,
             },
             steps,
         })
@@ -213,6 +239,8 @@ pub(crate) struct RequestTraits<'a> {
     pub(crate) system_prompt: Option<&'a str>,
     /// The first `user` message's text: the agent's task.
     pub(crate) task: Option<&'a str>,
+    /// Every `user` message's text, the task first.
+    pub(crate) user_messages: &'a [&'a str],
     /// The `model` field.
     pub(crate) model: Option<&'a str>,
 }
@@ -405,12 +433,14 @@ struct ScriptSpec {
     name: String,
     system_contains: Option<String>,
     task_contains: Option<String>,
+    asked_contains: Option<String>,
     model: Option<String>,
     context_window: Option<u64>,
     #[serde(default)]
     rejects: Vec<String>,
     #[serde(default)]
     reasoning: bool,
+    reply_tokens: Option<u64>,
     #[serde(default)]
     step: Vec<StepSpec>,
 }

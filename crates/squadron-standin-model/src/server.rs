@@ -296,9 +296,17 @@ fn choose_step(
             .and_then(|message| message["content"].as_str())
     };
     let model = record.body["model"].as_str();
+    let user_messages: Vec<&str> = record.body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| message["role"] == "user")
+        .filter_map(|message| message["content"].as_str())
+        .collect();
     let traits = RequestTraits {
         system_prompt: first_of("system"),
         task: first_of("user"),
+        user_messages: &user_messages,
         model,
     };
     let mut scripts = lock(&state.scripts);
@@ -339,6 +347,14 @@ fn choose_step(
             played.script.steps().len()
         )));
     };
+    if let Some(cut) = wire::cut_off(played.script.server(), &record.body, &step) {
+        return Ok((
+            played.script.name().to_owned(),
+            played.played + 1,
+            cut,
+            played.script.server().reasoning,
+        ));
+    }
     played.played += 1;
     Ok((
         played.script.name().to_owned(),

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::script::{Reply, ScriptedUsage, ServerTraits};
+use crate::script::{Action, Reply, ScriptedUsage, ServerTraits, Step};
 
 /// `created` of every reply: fixed, so recorded exchanges are reproducible.
 const CREATED: u64 = 1_700_000_000;
@@ -316,4 +316,37 @@ pub(crate) fn check_server_traits(
         }
     }
     Ok(())
+}
+
+/// `step` as a server whose replies take `server.reply_tokens` answers a request with a
+/// smaller output limit: its reply cut off at that limit, or `None` when it fits.
+pub(crate) fn cut_off(server: &ServerTraits, body: &Value, step: &Step) -> Option<Step> {
+    let needed = server.reply_tokens?;
+    let limit = ["max_tokens", "max_completion_tokens"]
+        .iter()
+        .find_map(|field| body[*field].as_u64())?;
+    let Action::Reply(reply) = &step.action else {
+        return None;
+    };
+    if limit >= needed {
+        return None;
+    }
+    let mut cut = reply.clone();
+    for call in &mut cut.tool_calls {
+        let mut end = call.arguments.len() / 2;
+        while !call.arguments.is_char_boundary(end) {
+            end -= 1;
+        }
+        call.arguments.truncate(end);
+    }
+    cut.finish_reason = Some("length".to_owned());
+    cut.usage = Some(ScriptedUsage {
+        prompt_tokens: (body.to_string().len() as u64).div_ceil(4),
+        completion_tokens: limit,
+        cached_tokens: None,
+    });
+    Some(Step {
+        delay: step.delay,
+        action: Action::Reply(cut),
+    })
 }

@@ -258,6 +258,57 @@ async fn a_script_whose_steps_ran_out_gives_way_to_the_next_that_matches() {
 }
 
 #[tokio::test]
+async fn asked_contains_finds_a_step_asked_in_a_fresh_task_or_a_continued_conversation() {
+    let book = ScriptBook::from_toml(
+        r##"
+[[script]]
+name = "implement"
+task_contains = "# Task: implement ENG-4\n"
+
+[[script.step]]
+content = "implemented"
+
+[[script]]
+name = "fix-round-1"
+asked_contains = "address the reviews of ENG-4 (round 1 of"
+
+[[script.step]]
+content = "fixed"
+
+[[script.step]]
+content = "fixed afresh"
+"##,
+        "fix rounds",
+    )
+    .expect("loads");
+    let standin = StandinModel::start(book).await.expect("starts");
+    let implement = json!({ "model": "m", "messages": [
+        { "role": "system", "content": "You are the Developer." },
+        { "role": "user", "content": "# Task: implement ENG-4\n" },
+    ] });
+    // The fix round goes on in the implementation's conversation, whose task is unchanged.
+    let continued = json!({ "model": "m", "messages": [
+        { "role": "system", "content": "You are the Developer." },
+        { "role": "user", "content": "# Task: implement ENG-4\n" },
+        { "role": "assistant", "content": "implemented" },
+        { "role": "user", "content": "# Task: address the reviews of ENG-4 (round 1 of 3)" },
+    ] });
+    // After a restart the same round is a fresh conversation.
+    let fresh = json!({ "model": "m", "messages": [
+        { "role": "system", "content": "You are the Developer." },
+        { "role": "user", "content": "# Task: address the reviews of ENG-4 (round 1 of 3)" },
+    ] });
+    let mut answers = Vec::new();
+    for body in [&implement, &continued, &fresh] {
+        let (status, _, text) = post(&standin, body).await;
+        assert_eq!(status, 200, "{text}");
+        answers.push(json_of(&text)["choices"][0]["message"]["content"].clone());
+    }
+    assert_eq!(answers, ["implemented", "fixed", "fixed afresh"]);
+    assert!(standin.unplayed_steps().is_empty());
+}
+
+#[tokio::test]
 async fn requests_a_real_endpoint_would_refuse_get_a_400_and_are_recorded() {
     let book = ScriptBook::new().with(
         Script::new("only")

@@ -240,6 +240,7 @@ fn every_template_renders_for_a_sample_issue() {
         (PromptName::ReviewCode, sample_task("code-reviewer", 2)),
         (PromptName::ReviewTests, sample_task("qa-specialist", 1)),
         (PromptName::FixFromReview, sample_task("developer", 1)),
+        (PromptName::FixAgain, sample_task("developer", 1)),
         (PromptName::Diagnose, sample_bug_task()),
     ];
     for (name, context) in cases {

@@ -1,47 +1,87 @@
 //! The writers' turns shared by implementing, verifying and fixing: the Developer and QA in
 //! one worktree at once, and QA's judgement of the Developer's test-change requests.
 
-use squadron_config::{PromptName, fence};
+use squadron_config::{PromptName, TaskContext, fence};
 use squadron_core::Role;
+use squadron_harness::KeptConversation;
+use tracing::Instrument;
 
 use super::stop::Stop;
-use crate::log_events::TEST_CHANGE_REQUESTED;
-use crate::prompts::{TurnResult, TurnStop, run_turn, task_context};
+use crate::log_events::{self, TEST_CHANGE_REQUESTED};
+use crate::prompts::{FollowUp, TurnResult, TurnStop, task_context, turn_continuing};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
 /// A turn of the Developer and, when `qa` is given, one of QA at the same time in the same
 /// worktree: the harness confines QA to test files and the Developer to the rest. Returns
 /// the summaries of the turns that finished.
+///
+/// A writer that finished a turn before goes on in that conversation (its system prompt and
+/// first task sent again byte for byte, so a provider's prompt cache serves them): a review
+/// round is told in `fix-again`, anything else by `extra` alone. A writer with no such
+/// conversation (the first turn, or after a restart) starts afresh on its prompt with `extra`
+/// appended.
 pub(crate) async fn developer_and_qa(
     shared: &Shared,
-    ctx: &SquadCtx,
-    developer: (PromptName, &squadron_config::TaskContext),
-    qa: Option<(PromptName, &squadron_config::TaskContext)>,
+    ctx: &mut SquadCtx,
+    developer: (PromptName, &TaskContext),
+    qa: Option<(PromptName, &TaskContext)>,
     extra: Option<&str>,
 ) -> Result<(Option<String>, Option<String>), TurnStop> {
-    let (developer_prompt, developer_task) = developer;
-    let developer_turn = run_turn(
-        shared,
-        ctx,
-        Role::Developer,
-        developer_prompt,
-        developer_task,
-        extra,
-    );
+    let ctx_ref = &*ctx;
+    let developer_turn = writer_turn(shared, ctx_ref, Role::Developer, developer, extra);
     let (developer, qa) = match qa {
-        Some((qa_prompt, qa_task)) => {
-            let qa_turn = run_turn(shared, ctx, Role::Qa, qa_prompt, qa_task, extra);
+        Some(qa) => {
+            let qa_turn = writer_turn(shared, ctx_ref, Role::Qa, qa, extra);
             let (developer, qa) = tokio::join!(developer_turn, qa_turn);
-            (developer?, Some(qa?))
+            (developer, Some(qa))
         }
-        None => (developer_turn.await?, None),
+        None => (developer_turn.await, None),
     };
+    // A writer whose turn finished keeps its conversation even when the other's failed.
+    let developer = keep_thread(ctx, Role::Developer, developer);
+    let qa = qa.map(|qa| keep_thread(ctx, Role::Qa, qa)).transpose();
+    let (developer, qa) = (developer?, qa?);
     let summary = |result: TurnResult| match result {
         TurnResult::Finished(summary) => Some(summary),
         TurnResult::Reviewed(_) | TurnResult::Diagnosed(_) => None,
     };
     Ok((summary(developer), qa.and_then(summary)))
+}
+
+/// One writer's turn in its `role` span, continuing its conversation where it has one.
+async fn writer_turn(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    role: Role,
+    (prompt, task): (PromptName, &TaskContext),
+    extra: Option<&str>,
+) -> Result<(TurnResult, Option<KeptConversation>), TurnStop> {
+    let follow_up = match (prompt, extra) {
+        (PromptName::FixFromReview, _) => Some(FollowUp::Prompt(PromptName::FixAgain, task)),
+        (_, Some(extra)) => Some(FollowUp::Text(extra)),
+        (_, None) => None,
+    };
+    let again = ctx.writer_threads.get(&role).zip(follow_up);
+    turn_continuing(shared, ctx, role, (prompt, task, extra), again)
+        .instrument(log_events::role_span(role))
+        .await
+}
+
+/// Keeps the conversation of `role`'s finished turn for its next one, and forgets an older
+/// one when the turn ended without one to keep.
+fn keep_thread(
+    ctx: &mut SquadCtx,
+    role: Role,
+    turn: Result<(TurnResult, Option<KeptConversation>), TurnStop>,
+) -> Result<TurnResult, TurnStop> {
+    turn.map(|(result, conversation)| {
+        match conversation {
+            Some(conversation) => ctx.writer_threads.insert(role, conversation),
+            None => ctx.writer_threads.remove(&role),
+        };
+        result
+    })
 }
 
 /// Hands the test-change requests the Developer made in its last turn to QA, who judges
@@ -98,16 +138,15 @@ pub(crate) async fn answer_test_change_requests(
     );
     let max = shared.settings.scheduler.max_review_rounds;
     let task = task_context(ctx, Role::Qa, round, max);
-    if let TurnResult::Finished(summary) = run_turn(
+    let turn = writer_turn(
         shared,
         ctx,
         Role::Qa,
-        PromptName::WriteTests,
-        &task,
+        (PromptName::WriteTests, &task),
         Some(&extra),
     )
-    .await?
-    {
+    .await;
+    if let TurnResult::Finished(summary) = keep_thread(ctx, Role::Qa, turn)? {
         ctx.qa_summary = Some(summary);
     }
     Ok(())

@@ -1,8 +1,8 @@
 //! Reviews with memory: a reviewer's next round goes on in its own conversation and shows it
 //! its findings, each marked by whether the code changed since, and the diff since the commit
-//! it reviewed; after a restart it starts afresh with its previous review read back; the Developer's
-//! fix round carries the issue and its scenarios with the reviews, and its answer joins the
-//! PR body beside its first summary.
+//! it reviewed; after a restart it starts afresh with its previous review read back; the
+//! Developer's fix round goes on in its conversation of the implementation with the reviews,
+//! and its answer joins the PR body beside its first summary.
 
 use std::time::Duration;
 
@@ -116,15 +116,20 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
     }
     assert!(!body.contains("review round 2"), "{body}");
 
+    // The Developer's fix round goes on in its conversation of the implementation: every
+    // message that turn sent comes first, unchanged, then the reviews; the issue it was given
+    // already is not sent again.
     let developer = world.models[&Role::Developer].tasks();
-    let fix = developer
+    let (index, fix) = developer
         .iter()
-        .find(|task| task.contains("address the reviews"))
+        .enumerate()
+        .find(|(_, task)| task.contains("address the reviews"))
         .expect("the Developer had a fix round");
+    assert!(
+        fix.starts_with("# Task: address the reviews of ENG-1 (round 1 of"),
+        "{fix}"
+    );
     for expected in [
-        "Feature 1.",
-        "### AC-1",
-        "Scenario: feature 1 works",
         "## Review by the code-reviewer: changes_requested",
         "Please name the file better.",
         "### `src/eng-1.txt` line 1",
@@ -132,6 +137,26 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
     ] {
         assert!(fix.contains(expected), "missing {expected:?} in:\n{fix}");
     }
+    assert!(!fix.contains("Scenario: feature 1 works"), "{fix}");
+    let openings = world.models[&Role::Developer].openings();
+    let (implementing, fixing) = (&openings[index - 1], &openings[index]);
+    assert!(
+        matches!(&implementing[1], ChatMessage::User { content } if content.starts_with("# Task: implement ENG-1")),
+        "{implementing:#?}"
+    );
+    assert_eq!(
+        fixing[..implementing.len()],
+        implementing[..],
+        "{fixing:#?}"
+    );
+    assert!(
+        fixing.iter().any(|message| matches!(
+            message,
+            ChatMessage::Assistant { tool_calls, .. }
+                if tool_calls.iter().any(|call| call.name == "finish")
+        )),
+        "the implementation is part of the fix round's conversation: {fixing:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1006,15 +1006,22 @@ impl ScriptedModel {
     }
 }
 
+/// The user messages of the request: the task, then what a conversation that goes on was
+/// told after it (a fix round, failing tests handed back).
+fn user_messages(request: &ChatRequest) -> impl Iterator<Item = &str> {
+    request.messages.iter().filter_map(|message| match message {
+        ChatMessage::User { content } => Some(content.as_str()),
+        _ => None,
+    })
+}
+
 fn first_task(request: &ChatRequest) -> String {
-    request
-        .messages
-        .iter()
-        .find_map(|message| match message {
-            ChatMessage::User { content } => Some(content.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
+    user_messages(request).next().unwrap_or_default().to_owned()
+}
+
+/// Every user message of the request, joined.
+fn asked(request: &ChatRequest) -> String {
+    user_messages(request).collect::<Vec<_>>().join("\n")
 }
 
 fn issue_of(request: &ChatRequest) -> String {
@@ -1112,7 +1119,7 @@ impl ChatModel for ScriptedModel {
                         request.messages.last(),
                         Some(ChatMessage::Tool { tool_call_id, .. }) if tool_call_id == "call-write_file"
                     )
-                    && !first_task(request).contains("address the reviews") =>
+                    && !asked(request).contains("address the reviews") =>
             {
                 tool_call(
                     "request_test_change",
@@ -1136,7 +1143,7 @@ impl ChatModel for ScriptedModel {
                 serde_json::json!({"summary": format!("{} work on {issue}", self.role)}),
             ),
             Role::Developer
-                if first_task(request).contains("address the reviews")
+                if asked(request).contains("address the reviews")
                     && self.tampers.lock().unwrap().contains(&issue) =>
             {
                 let mut reply = tool_call(
@@ -1148,7 +1155,7 @@ impl ChatModel for ScriptedModel {
             }
             Role::Developer => {
                 // A fix round changes the file, so the reviewers see a new head.
-                let fixing = first_task(request).contains("address the reviews");
+                let fixing = asked(request).contains("address the reviews");
                 let content = if fixing { "done\nfixed\n" } else { "done\n" };
                 tool_call(
                     "write_file",
@@ -1157,8 +1164,8 @@ impl ChatModel for ScriptedModel {
             }
             Role::Qa => {
                 // Asked to change its test, QA agrees and changes it.
-                let asked = first_task(request).contains("The Developer asks you to change tests");
-                let content = if asked {
+                let disputed = asked(request).contains("The Developer asks you to change tests");
+                let content = if disputed {
                     format!("grep -q done src/{slug}.txt # {DISPUTE}\n")
                 } else {
                     format!("grep -q done src/{slug}.txt\n")

@@ -159,11 +159,11 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         ));
     let mut scripts = Vec::new();
     if behaviour == Behaviour::LeavesTodo {
-        // Tried before the implementing script: the CI-fix turn's task is an implementing
-        // task with the failing check appended.
+        // The CI-fix turn goes on in the implementing conversation with the failing check
+        // (or, after a restart, is an implementing task with the check appended).
         scripts.push(
             Script::new(format!("developer-ci-fix-{identifier}"))
-                .when_task_contains("## A required check fails on the pull request")
+                .when_asked("## A required check fails on the pull request")
                 .then(call(
                     "write_file",
                     &json!({ "path": path, "content": module(n, 0) }),
@@ -187,7 +187,7 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
             qa_specialist = qa_specialist.then(review("approve", n));
             scripts.push(
                 Script::new(format!("developer-fix-{identifier}-{round}"))
-                    .when_task_contains(format!(
+                    .when_asked(format!(
                         "# Task: address the reviews of {identifier} (round {round} of"
                     ))
                     .then(call(
@@ -216,7 +216,7 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         // carries its status after the line number instead).
         scripts.push(
             Script::new(format!("developer-fix-{identifier}"))
-                .when_task_contains(format!("### `{path}` line 4\n"))
+                .when_asked(format!("### `{path}` line 4\n"))
                 .then(call(
                     "write_file",
                     &json!({ "path": path, "content": module(n, 1) }),

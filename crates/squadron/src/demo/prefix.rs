@@ -20,6 +20,9 @@ pub struct PrefixReuse {
     pub prompt_tokens: u64,
     /// Tokens of the parts that repeated the previous request's messages exactly.
     pub reused_tokens: u64,
+    /// Requests that did not repeat the whole of their agent's previous request: its
+    /// conversation was condensed, elided or started afresh.
+    pub rewritten: usize,
     /// Every answered request after the first.
     pub all_requests: usize,
     /// Tokens of their messages.
@@ -41,6 +44,8 @@ pub struct AgentReuse {
     pub prompt_tokens: u64,
     /// Tokens repeated from the agent's previous request.
     pub reused_tokens: u64,
+    /// Requests that did not repeat the whole of the agent's previous request.
+    pub rewritten: usize,
 }
 
 impl PrefixReuse {
@@ -73,21 +78,30 @@ impl PrefixReuse {
             )
         });
         let mut text = format!(
-            "prompt prefix reuse: {:.1}% of {} prompt tokens over {} requests repeat the same agent's previous request; {:.1}% of {} over {} start like an earlier request of any agent\n",
+            "prompt prefix reuse: {:.1}% of {} prompt tokens over {} requests repeat the same agent's previous request ({} of them not whole); {:.1}% of {} over {} start like an earlier request of any agent\n",
             self.share() * 100.0,
             self.prompt_tokens,
             self.requests,
+            self.rewritten,
             self.shared_share() * 100.0,
             self.all_prompt_tokens,
             self.all_requests
         );
         for (name, agent) in agents {
             text.push_str(&format!(
-                "  {name}: {:.1}% of {} over {} requests, {} tokens not repeated\n",
+                "  {name}: {:.1}% of {} over {} requests, {} tokens not repeated{}\n",
                 agent.reused_tokens as f64 * 100.0 / agent.prompt_tokens.max(1) as f64,
                 agent.prompt_tokens,
                 agent.requests,
-                agent.prompt_tokens - agent.reused_tokens
+                agent.prompt_tokens - agent.reused_tokens,
+                if agent.rewritten == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} not repeating the previous request whole",
+                        agent.rewritten
+                    )
+                }
             ));
         }
         text
@@ -110,13 +124,17 @@ pub fn prefix_reuse(requests: &[RecordedRequest]) -> PrefixReuse {
         if let Some(previous) = last.insert(agent.clone(), messages) {
             let common = common_prefix(previous, messages);
             let (prompt, reused) = (counter.text(messages), counter.text(&messages[..common]));
+            // All but the previous array's closing `]`, where this one goes on.
+            let rewritten = usize::from(common + 1 < previous.len());
             reuse.requests += 1;
             reuse.prompt_tokens += prompt;
             reuse.reused_tokens += reused;
+            reuse.rewritten += rewritten;
             let figures = reuse.agents.entry(agent).or_default();
             figures.requests += 1;
             figures.prompt_tokens += prompt;
             figures.reused_tokens += reused;
+            figures.rewritten += rewritten;
         }
     }
     let sent: Vec<&str> = requests
