@@ -7,7 +7,9 @@
 //! budget rewrites it: older tool results are elided in one batch when the prompt passes a
 //! share of the model's window, and when that is not enough the conversation is condensed
 //! into a hand-off the model writes; the system prompt and the task stay byte-identical
-//! through both. Every message is persisted as it is appended, every billed call metered
+//! through both. A reply cut off at the output limit is asked for again with a higher limit
+//! (after a condensation when the window left it too little room) before the model is told
+//! to reply with less. Every message is persisted as it is appended, every billed call metered
 //! (unusable replies included), and no call is made whose projected cost would pass a
 //! budget.
 
@@ -263,6 +265,10 @@ impl std::fmt::Debug for Harness {
     }
 }
 
+/// How many times its own output limit a model whose replies are cut off may be given: each
+/// cut-off reply is billed, so a model that never stops is not asked ever longer.
+const MAX_OUTPUT_RAISE: u64 = 4;
+
 /// What the model is asked when the conversation is condensed or a turn hands off.
 pub const HANDOFF_REQUEST: &str = "Stop working for a moment and write a hand-off for whoever continues this task (it may be you, with only this hand-off and the task). Do not call any tool. Use exactly these headings:\n## Goal\n## Done so far\n## Files changed\n## What is left\n## Failing tests\nBe specific: name files, functions, commands and error messages. Write only what the conversation shows.";
 
@@ -326,6 +332,8 @@ struct Stalls {
     text_only: u32,
     unusable: Vec<String>,
     overflows: u32,
+    /// The server refused a raised output limit: cut-off replies are not asked again with one.
+    raise_refused: bool,
 }
 
 impl Harness {
@@ -541,6 +549,7 @@ impl Harness {
                 model: agent.provider_model().to_owned(),
                 messages: transcript.conversation.messages(),
                 tools: tools.clone(),
+                max_output_tokens: Some(budget.limits.max_output_tokens),
             };
             let reply = match model.complete(&request).await {
                 Ok(reply) => reply,
@@ -702,6 +711,7 @@ impl Harness {
             model: agent.provider_model().to_owned(),
             messages,
             tools: Vec::new(),
+            max_output_tokens: Some(budget.limits.max_output_tokens),
         };
         let projected = Self::projected_cost(
             agent,
@@ -813,6 +823,16 @@ impl Harness {
             if let Some(usage) = BilledUnusable::of(error).and_then(|billed| billed.usage) {
                 self.meter(workspace, agent, usage, report).await?;
             }
+            let cut_off = *problem == UnusableReply::CutOff;
+            if cut_off
+                && self
+                    .make_room_for_reply(
+                        model, workspace, agent, transcript, budget, report, stalls,
+                    )
+                    .await?
+            {
+                return Ok(None);
+            }
             let problem = problem.to_string();
             stalls.unusable.push(problem.clone());
             if stalls.unusable.len() >= agent.turn.unusable_replies as usize {
@@ -822,9 +842,29 @@ impl Harness {
                     last: problem,
                 });
             }
-            let content = format!(
-                "Your last reply could not be used: {problem}. Reply again, calling your tools through the tool-calling interface (never as JSON written in the message text), and keep the reply short enough to finish."
+            let content = if cut_off {
+                cut_off_note(budget.limits.max_output_tokens)
+            } else {
+                format!(
+                    "Your last reply could not be used: {problem}. Reply again, calling your tools through the tool-calling interface (never as JSON written in the message text), and keep the reply short enough to finish."
+                )
+            };
+            transcript.push(ChatMessage::User { content }).await?;
+            return Ok(None);
+        }
+        let own_limit = model.limits().max_output_tokens;
+        if error.kind() == PortErrorKind::Invalid && budget.limits.max_output_tokens > own_limit {
+            // The server takes no reply that long: back to the model's own limit, and the
+            // model is asked for a shorter reply instead.
+            tracing::warn!(
+                squad = %workspace.squad_id, role = %agent.role, model = %agent.model,
+                raised = budget.limits.max_output_tokens, own_limit,
+                error = %error_chain(error),
+                "the server refused a raised output limit; asking the model for a shorter reply instead"
             );
+            budget.limits.max_output_tokens = own_limit;
+            stalls.raise_refused = true;
+            let content = cut_off_note(own_limit);
             transcript.push(ChatMessage::User { content }).await?;
             return Ok(None);
         }
@@ -833,6 +873,60 @@ impl Harness {
             kind: error.kind(),
             message: error_chain(error),
         })
+    }
+
+    /// Makes room for a reply cut off at the output limit, the conversation unchanged where
+    /// it can be: when the prompt left the reply less of the window than the limit, the
+    /// conversation is condensed; otherwise the same request is made again with the limit
+    /// doubled, up to what the window leaves and [`MAX_OUTPUT_RAISE`] times the model's own
+    /// limit (its prompt byte-identical, so a provider's cache still serves it). False when
+    /// neither is possible: the model is then asked for less.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one turn's state, passed down once"
+    )]
+    async fn make_room_for_reply(
+        &self,
+        model: &dyn ChatModel,
+        workspace: &SquadWorkspace,
+        agent: &AgentSpec,
+        transcript: &mut Transcript<'_>,
+        budget: &mut ContextBudget,
+        report: &mut TurnReport,
+        stalls: &mut Stalls,
+    ) -> Result<bool, TurnFailure> {
+        let limit = budget.limits.max_output_tokens;
+        let room = budget
+            .limits
+            .context_window
+            .saturating_sub(transcript.conversation.prompt_tokens());
+        if room < limit {
+            if stalls.overflows >= 2 {
+                return Ok(false);
+            }
+            stalls.overflows += 1;
+            tracing::info!(
+                squad = %workspace.squad_id, role = %agent.role, room, limit,
+                "a reply was cut off where the window ends; condensing the conversation"
+            );
+            self.condense(model, workspace, agent, transcript, budget, report)
+                .await?;
+            return Ok(true);
+        }
+        let ceiling = model
+            .limits()
+            .max_output_tokens
+            .saturating_mul(MAX_OUTPUT_RAISE);
+        let raised = limit.saturating_mul(2).min(room).min(ceiling);
+        if stalls.raise_refused || raised <= limit {
+            return Ok(false);
+        }
+        tracing::info!(
+            squad = %workspace.squad_id, role = %agent.role, limit, raised,
+            "a reply was cut off at the output limit; asking again with a higher one"
+        );
+        budget.limits.max_output_tokens = raised;
+        Ok(true)
     }
 
     /// Runs one reply's tool calls, capping each result (the whole kept in scratch) and
@@ -970,6 +1064,14 @@ fn text_only_nudge(reply: &ChatReply, agent: &AgentSpec) -> String {
     format!(
         "{cut}Work only through your tools. When you are done, call `{}`.",
         terminal_name(&agent.tools)
+    )
+}
+
+/// What a model whose reply was cut off at `limit` tokens, with no more room to give it, is
+/// asked.
+fn cut_off_note(limit: u64) -> String {
+    format!(
+        "Your last reply was cut off at the output limit ({limit} tokens) and could not be used. Reply again with less in one reply: write a large file in parts (`write_file` with its first part, then `edit_file` to add the rest), make one tool call at a time, and keep any text short."
     )
 }
 

@@ -82,7 +82,10 @@ pub(crate) fn request_body(
         other => other,
     };
     if let Some(field) = limit_field.field() {
-        body.insert(field.to_owned(), json!(profile.limits.max_output_tokens));
+        let limit = request
+            .max_output_tokens
+            .unwrap_or(profile.limits.max_output_tokens);
+        body.insert(field.to_owned(), json!(limit));
     }
     if let Some(temperature) = profile.temperature.filter(|_| keep(Droppable::Temperature)) {
         body.insert("temperature".to_owned(), json!(temperature));
@@ -272,6 +275,7 @@ mod tests {
                 description: "reads".into(),
                 parameters: "{\"type\":\"object\"}".into(),
             }],
+            max_output_tokens: None,
         }
     }
 
@@ -304,6 +308,13 @@ mod tests {
         assert_eq!(body["reasoning_effort"], "high");
         assert_eq!(body["options"]["num_ctx"], 8192);
         assert_eq!(body["messages"][2]["reasoning_content"], "thinking");
+        // A call may ask for another output limit than the model's own.
+        let raised = ChatRequest {
+            max_output_tokens: Some(154),
+            ..request()
+        };
+        let body = request_body(&raised, &profile, &BTreeSet::new()).unwrap();
+        assert_eq!(body["max_completion_tokens"], 154);
         assert_eq!(
             body["messages"][0]["content"][0]["cache_control"]["type"],
             "ephemeral"

@@ -84,6 +84,10 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Tools the model may call.
     pub tools: Vec<ToolSpec>,
+    /// The output limit to send for this call instead of the model's own
+    /// ([`ModelLimits::max_output_tokens`]): a smaller one when the window is smaller than
+    /// configured, a larger one to retry a reply cut off at the limit.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The model's answer.

@@ -1,16 +1,18 @@
 //! What real models do, played by the stand-in over real HTTP, and how each turn ends: a
 //! 2 MB test log, a context-length 400, a model that never calls its finishing tool, one
 //! that repeats the same failing call, tool calls written as text, malformed JSON
-//! arguments, a server that rejects `parallel_tool_calls`, and one that requires its
-//! reasoning text back. Each is recovered, or handed off with the reason, with the work in
+//! arguments, a server that rejects `parallel_tool_calls`, one that requires its
+//! reasoning text back, and replies cut off at the output limit. Each is recovered, or handed off with the reason, with the work in
 //! the worktree kept.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use squadron_core::ports::ModelLimits;
 use squadron_harness::{
-    AgentSpec, HANDOFF_REQUEST, HandOffReason, Harness, RepoPolicy, Scratch, TurnOutcome,
+    AgentSpec, HANDOFF_REQUEST, HandOffReason, Harness, RepoPolicy, Scratch, TurnFailure,
+    TurnOutcome,
 };
 use squadron_model::{
     Jitter, ModelProfile, OpenAiCompatibleModel, ProfiledModel, ProviderSettings, RetryPolicy,
@@ -66,6 +68,8 @@ struct Turn {
     requests: Vec<RecordedRequest>,
     report_steps: u32,
     condensations: u32,
+    /// Usage records written: one per billed reply.
+    billed: usize,
     _repo: tempfile::TempDir,
     root: std::path::PathBuf,
 }
@@ -81,7 +85,8 @@ async fn run(script: Script, profile: ModelProfile, agent: AgentSpec, policy: Re
     let root = repo.path().to_path_buf();
     let workspace = workspace_with(&root, policy, squadron_harness::SandboxMode::Auto).await;
     let (server, model) = serve(script, profile).await;
-    let report = Harness::new(Arc::new(MemoryRecorder::default()), Arc::new(FixedClock))
+    let recorder = Arc::new(MemoryRecorder::default());
+    let report = Harness::new(recorder.clone(), Arc::new(FixedClock))
         .run_turn(&model, &workspace, &agent, "Task: make answer() return 42.")
         .await;
     Turn {
@@ -89,6 +94,7 @@ async fn run(script: Script, profile: ModelProfile, agent: AgentSpec, policy: Re
         requests: server.requests(),
         report_steps: report.steps,
         condensations: report.condensations,
+        billed: recorder.usage.lock().unwrap().len(),
         _repo: repo,
         root,
     }
@@ -370,6 +376,82 @@ async fn a_model_that_requires_its_reasoning_back_gets_it() {
     );
 }
 
+/// A model whose replies are cut off below `reply_tokens`, with an output limit of 1000.
+fn long_winded(reply_tokens: u64) -> (Script, ModelProfile) {
+    let script = developer().with_server(ServerTraits {
+        reply_tokens: Some(reply_tokens),
+        ..ServerTraits::default()
+    });
+    let profile = ModelProfile {
+        limits: ModelLimits {
+            max_output_tokens: 1000,
+            ..ModelLimits::CONSERVATIVE
+        },
+        ..ModelProfile::default()
+    };
+    (script, profile)
+}
+
+fn output_limits(requests: &[RecordedRequest]) -> Vec<u64> {
+    requests
+        .iter()
+        .map(|request| request.body["max_tokens"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_the_output_limit_is_asked_again_with_a_higher_one() {
+    let (script, profile) = long_winded(3000);
+    let script = script
+        .then(tool(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": "pub fn answer() -> u32 {\n    42\n}\n"}),
+        ))
+        .then(tool("finish", json!({"summary": "done"})));
+    let turn = run(script, profile, agent(), policy()).await;
+
+    assert!(finished(&turn.outcome), "{:?}", turn.outcome);
+    assert_eq!(output_limits(&turn.requests), [1000, 2000, 4000, 4000]);
+    // Asked again as it was: the same messages byte for byte, so the cache still serves them.
+    let sent = |index: usize| serde_json::to_string(messages(&turn.requests[index])).unwrap();
+    assert_eq!(sent(0), sent(1));
+    assert_eq!(sent(1), sent(2));
+    assert_eq!(turn.billed, 4, "the cut-off replies are metered too");
+    assert_eq!(
+        std::fs::read_to_string(turn.root.join("src/lib.rs")).unwrap(),
+        "pub fn answer() -> u32 {\n    42\n}\n"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_too_long_for_any_allowed_limit_is_asked_for_in_parts_then_reported() {
+    let (script, profile) = long_winded(100_000);
+    let script = script.then(tool(
+        "write_file",
+        json!({"path": "src/lib.rs", "content": "pub fn answer() -> u32 {\n    42\n}\n"}),
+    ));
+    let turn = run(script, profile, agent(), policy()).await;
+
+    let TurnOutcome::Failed(failure @ TurnFailure::UnusableReply { .. }) = &turn.outcome else {
+        panic!("{:?}", turn.outcome)
+    };
+    assert!(failure.to_string().contains("cut off"), "{failure}");
+    // Raised to four times the model's own limit, then told to reply with less, twice.
+    assert_eq!(
+        output_limits(&turn.requests),
+        [1000, 2000, 4000, 4000, 4000]
+    );
+    let told = messages(&turn.requests[3]).last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        told.contains("cut off at the output limit (4000 tokens)") && told.contains("in parts"),
+        "{told}"
+    );
+    assert_eq!(turn.billed, 5);
+}
+
 #[tokio::test]
 async fn older_tool_results_are_elided_before_the_window_fills() {
     let mut policy = policy();
@@ -383,7 +465,7 @@ async fn older_tool_results_are_elided_before_the_window_fills() {
         .then(tool("run_tests", json!({})))
         .then(tool("finish", json!({"summary": "done"})));
     let profile = ModelProfile {
-        limits: squadron_core::ports::ModelLimits {
+        limits: ModelLimits {
             context_window: 15_600,
             max_output_tokens: 1_000,
             encoding: squadron_core::ports::TokenEncoding::Estimate,

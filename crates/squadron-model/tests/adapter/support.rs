@@ -71,5 +71,6 @@ pub fn request(system: &str, task: &str) -> ChatRequest {
             },
         ],
         tools: vec![read_file_tool()],
+        max_output_tokens: None,
     }
 }

@@ -631,6 +631,7 @@ async fn model_probes(context: &Context) -> Vec<Check> {
                     r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}"#
                         .to_owned(),
             }],
+            max_output_tokens: None,
         };
         let limits = route.chat_model.limits();
         let started = std::time::Instant::now();
