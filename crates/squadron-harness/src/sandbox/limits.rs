@@ -51,6 +51,7 @@ impl Limits {
         }
         match own_pids_cgroup().and_then(|parent| {
             CommandCgroup::create(&parent, 1)?.remove_now()?;
+            sweep_orphans(&parent);
             Ok(parent)
         }) {
             Ok(parent) => (
@@ -226,6 +227,35 @@ fn join_cgroup(mount: &Path, root: &str, path: &str) -> PathBuf {
     mount.join(relative.trim_start_matches('/'))
 }
 
+/// Removes the command cgroups of daemons that are gone (a crash, or a process that ended
+/// while a command of its ran), killing what is left in them; one whose processes are still
+/// dying goes at the next sweep.
+fn sweep_orphans(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("squadron-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(owner) = owner else {
+            continue;
+        };
+        if owner == std::process::id() || Path::new("/proc").join(owner.to_string()).exists() {
+            continue;
+        }
+        let orphan = CommandCgroup {
+            dir: entry.path(),
+            removed: true,
+        };
+        orphan.kill_members();
+        let _ = std::fs::remove_dir(&orphan.dir);
+    }
+}
+
 /// Tells one command's cgroup from another's, within this daemon.
 static NEXT_CGROUP: AtomicU64 = AtomicU64::new(0);
 
@@ -301,7 +331,8 @@ impl CommandCgroup {
 
 impl Drop for CommandCgroup {
     /// A run that was abandoned (its future dropped): its processes are killed all the same,
-    /// and the cgroup goes once they are gone, without holding up the runtime.
+    /// and the cgroup goes once they are gone, without holding up the runtime (or, if the
+    /// process ends first, at the next [`Limits::detect`] on the host).
     fn drop(&mut self) {
         if self.removed {
             return;
@@ -340,6 +371,29 @@ mod tests {
                 "RLIMIT_NPROC) counts all of the daemon user's processes together, so one command's fork bomb stops the others"
             )
         );
+    }
+
+    #[test]
+    fn the_cgroups_a_gone_daemon_left_are_emptied_and_removed() {
+        let parent = own_pids_cgroup().expect("this host gives the daemon a pids cgroup");
+        // Above the kernel's largest process id: no such daemon can be running.
+        let orphan = parent.join("squadron-4194305-7");
+        std::fs::create_dir(&orphan).unwrap();
+        let mut left_running = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        std::fs::write(orphan.join("cgroup.procs"), left_running.id().to_string()).unwrap();
+        sweep_orphans(&parent);
+        let status = left_running.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "the command it left is killed"
+        );
+        sweep_orphans(&parent);
+        assert!(!orphan.exists(), "the cgroup is removed");
+        assert!(parent.exists());
     }
 
     #[test]
