@@ -1,7 +1,7 @@
 //! `squadron demo --standins` as a child process: started, read, stopped with SIGINT, and
 //! killed whatever happens to the test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,6 +11,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sqlx::{ConnectOptions, Connection, Executor};
+use squadron_core::SquadId;
+use squadron_store::SqlStore;
 
 /// How long the stand-ins may take to come up (a cold machine runs git for the sample
 /// repository first).
@@ -469,4 +471,190 @@ pub async fn until_runner(serve: &Serve, daemon: &str, limit: Duration) {
         (runner(serve).await.as_deref() == Some(daemon)).then_some(())
     })
     .await;
+}
+
+/// How many events of `squads` the daemon `holder` wrote.
+pub async fn events_written_by(store: &SqlStore, squads: &[SquadId], holder: &str) -> usize {
+    let mut written = 0;
+    for squad in squads {
+        if let Ok(writers) = store.event_writers(squad).await {
+            written += writers
+                .iter()
+                .filter(|writer| {
+                    writer
+                        .holder
+                        .as_ref()
+                        .is_some_and(|id| id.as_str() == holder)
+                })
+                .count();
+        }
+    }
+    written
+}
+
+/// The daemons that worked on `squads`, after checking the event log: every event carries
+/// its writer and token, a squad's tokens never go back, and each token is one daemon's, so
+/// no two daemons wrote one squad at once. The first event, the squad's creation, is the
+/// admitting daemon's, written under the run's intake (or the runtime) lease, and is left
+/// out.
+pub async fn writers_of(store: &SqlStore, squads: &[SquadId]) -> BTreeSet<String> {
+    let mut writers_seen = BTreeSet::new();
+    for squad in squads {
+        let writers = store.event_writers(squad).await.expect("the event log");
+        let mut newest = 0;
+        let mut holders: BTreeMap<u64, String> = BTreeMap::new();
+        for writer in writers.iter().skip(1) {
+            let holder = writer
+                .holder
+                .as_ref()
+                .unwrap_or_else(|| panic!("event {} of {squad} has no writer", writer.seq));
+            let token = writer
+                .token
+                .unwrap_or_else(|| panic!("event {} of {squad} has no token", writer.seq))
+                .get();
+            assert!(
+                token >= newest,
+                "event {} of {squad} was written with token {token} after token {newest}: \
+                 {writers:#?}",
+                writer.seq
+            );
+            newest = token;
+            let first = holders
+                .entry(token)
+                .or_insert_with(|| holder.as_str().to_owned());
+            assert_eq!(
+                first,
+                holder.as_str(),
+                "token {token} belongs to one daemon"
+            );
+            writers_seen.insert(holder.as_str().to_owned());
+        }
+    }
+    writers_seen
+}
+
+/// Checks what the GitHub stand-in recorded (`record`, its `standins.json`) for a milestone
+/// of `issues` issues: one PR per issue, each merged, reviewed once per reviewer per round
+/// (head commit) by both reviewers, and no second merge.
+pub fn assert_github_saw_each_issue_once(record: &serde_json::Value, issues: usize) {
+    let pulls = record["pulls"].as_array().expect("pulls");
+    let branches: BTreeSet<&str> = pulls
+        .iter()
+        .map(|pull| pull["head_ref"].as_str().expect("a head branch"))
+        .collect();
+    assert_eq!(pulls.len(), issues, "one PR per issue: {record:#}");
+    assert_eq!(branches.len(), issues, "one PR per issue: {record:#}");
+    for pull in pulls {
+        assert_eq!(pull["merged"], true, "{pull:#}");
+        let mut reviews: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for review in pull["reviews"].as_array().expect("reviews") {
+            *reviews
+                .entry((
+                    review["user"].as_str().expect("a login"),
+                    review["commit_id"].as_str().expect("a commit"),
+                ))
+                .or_default() += 1;
+        }
+        assert!(
+            reviews.values().all(|count| *count == 1),
+            "one review per reviewer per round (head commit): {pull:#}"
+        );
+        let reviewers: BTreeSet<&str> = reviews.keys().map(|(user, _)| *user).collect();
+        assert_eq!(
+            reviewers,
+            BTreeSet::from(["squadron-code-reviewer", "squadron-qa-specialist"]),
+            "{pull:#}"
+        );
+    }
+    let merges = record["merges"].as_array().expect("merges");
+    let merged: BTreeSet<u64> = merges
+        .iter()
+        .map(|merge| merge["number"].as_u64().expect("a PR number"))
+        .collect();
+    assert_eq!(merges.len(), issues, "no second merge: {record:#}");
+    assert_eq!(merged.len(), issues, "every PR merged once: {record:#}");
+}
+
+/// Checks that the run `finished` (as `/api/runs/<id>` shows it) merged all of its `issues`
+/// issues, naming the others with why.
+pub fn assert_every_issue_merged(finished: &serde_json::Value, issues: usize) {
+    let squads = finished["squads"].as_array().expect("squads");
+    let phases: BTreeMap<&str, &str> = squads
+        .iter()
+        .map(|squad| {
+            (
+                squad["issue"].as_str().unwrap_or_default(),
+                squad["phase"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(phases.len(), issues, "{finished:#}");
+    let unmerged: Vec<&serde_json::Value> = squads
+        .iter()
+        .filter(|squad| squad["phase"] != "merged")
+        .collect();
+    assert!(
+        unmerged.is_empty(),
+        "every admitted issue merged: {phases:#?}\nthe others, with why: {unmerged:#?}"
+    );
+}
+
+/// Stops the stand-ins and reads what the GitHub stand-in recorded.
+pub fn github_record(standins: &mut Standins) -> serde_json::Value {
+    let record_path = standins.record_path();
+    let (code, stderr) = standins.interrupt();
+    assert_eq!(code, Some(0), "{stderr}");
+    serde_json::from_str(
+        &std::fs::read_to_string(&record_path).expect("the stand-ins write what GitHub saw"),
+    )
+    .expect("standins.json is JSON")
+}
+
+/// The size of the milestone the three-replica tests merge.
+pub const MILESTONE_ISSUES: usize = 12;
+/// The three-replica tests' lease: short, so a test takes minutes, yet long enough that a
+/// loaded two-core machine does not miss a heartbeat (a third of it).
+pub const REPLICA_LEASE_SECS: &str = "6";
+/// How long a whole milestone may take on a loaded machine.
+pub const RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// The run as `serve` shows it.
+pub async fn run_view(serve: &Serve, run: &str) -> serde_json::Value {
+    serve.get(&format!("/api/runs/{run}")).await
+}
+
+/// The test database as a store, for reading what the replicas wrote.
+pub async fn replicas_store(database: &Database) -> SqlStore {
+    let url = database
+        .url
+        .clone()
+        .expect("the replica test needs PostgreSQL: set SQUADRON_TEST_POSTGRES_URL");
+    SqlStore::open(&squadron_store::StoreLocation::Postgres(url))
+        .await
+        .expect("open the replicas' store")
+}
+
+/// Starts the stand-ins' milestone through `serve`'s API; returns the run and its squads,
+/// one per generated issue.
+pub async fn start_milestone(serve: &Serve, standins: &Standins) -> (String, Vec<SquadId>) {
+    let (status, started) = serve
+        .post(
+            "/api/runs",
+            &serde_json::json!({ "url": standins.project_url() }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started:#}");
+    let run = started["run_id"].as_str().expect("a run id").to_owned();
+    let squads: Vec<SquadId> = run_view(serve, &run).await["squads"]
+        .as_array()
+        .expect("squads")
+        .iter()
+        .map(|squad| SquadId::from(squad["id"].as_str().expect("a squad id")))
+        .collect();
+    assert_eq!(
+        squads.len(),
+        MILESTONE_ISSUES,
+        "every generated issue is admitted"
+    );
+    (run, squads)
 }

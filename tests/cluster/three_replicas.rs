@@ -5,72 +5,41 @@
 //! merged exactly once, GitHub saw one PR per issue, one review per reviewer per round and no
 //! second merge, and the store's event log shows no squad written by two daemons at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use squadron_core::SquadId;
-use squadron_store::{SqlStore, StoreLocation};
 
-use crate::support::{Database, Serve, Standins, duties, runner, until, until_runner};
+use crate::support::{
+    Database, MILESTONE_ISSUES, REPLICA_LEASE_SECS, RUN_LIMIT, Serve, Standins,
+    assert_every_issue_merged, assert_github_saw_each_issue_once, duties, events_written_by,
+    github_record, replicas_store, run_view, runner, start_milestone, until, until_runner,
+    writers_of,
+};
 
-/// The milestone's size.
-const ISSUES: usize = 12;
-/// The replicas' lease: short, so the test takes minutes, yet long enough that a loaded
-/// two-core machine does not miss a heartbeat (a third of it).
-const LEASE_SECS: &str = "6";
 /// How long the last replica may take to claim the paused one's lease: the lease, a
 /// heartbeat, PostgreSQL ending the paused daemon's open transaction (5 s) and slack for a
 /// loaded machine. The pause lasts until it did, so always longer than the lease.
 const PAUSE: Duration = Duration::from_secs(45);
-/// How long the whole milestone may take on a loaded machine.
-const RUN_LIMIT: Duration = Duration::from_secs(600);
-
-/// The run as `serve` shows it.
-async fn run_view(serve: &Serve, run: &str) -> serde_json::Value {
-    serve.get(&format!("/api/runs/{run}")).await
-}
-
-/// How many events of `squads` the daemon `holder` wrote.
-async fn events_written_by(store: &SqlStore, squads: &[SquadId], holder: &str) -> usize {
-    let mut written = 0;
-    for squad in squads {
-        if let Ok(writers) = store.event_writers(squad).await {
-            written += writers
-                .iter()
-                .filter(|writer| {
-                    writer
-                        .holder
-                        .as_ref()
-                        .is_some_and(|id| id.as_str() == holder)
-                })
-                .count();
-        }
-    }
-    written
-}
 
 #[tokio::test]
 async fn three_replicas_merge_a_milestone_once_through_a_kill_and_a_pause_past_the_lease() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut standins = Standins::start(&["--issues", &ISSUES.to_string()]);
+    let mut standins = Standins::start(&["--issues", &MILESTONE_ISSUES.to_string()]);
     let database = Database::new().await;
-    let url = database
-        .url
-        .clone()
-        .expect("the replica test needs PostgreSQL: set SQUADRON_TEST_POSTGRES_URL");
-    let store = SqlStore::open(&StoreLocation::Postgres(url))
-        .await
-        .expect("open the replicas' store");
+    let store = replicas_store(&database).await;
 
     let mut replicas: BTreeMap<&str, Serve> = BTreeMap::new();
     replicas.insert(
         "replica-a",
-        standins.serve(&database.env_with_lease("replica-a", LEASE_SECS)),
+        standins.serve(&database.env_with_lease("replica-a", REPLICA_LEASE_SECS)),
     );
     until_runner(&replicas["replica-a"], "replica-a", Duration::from_secs(60)).await;
     for id in ["replica-b", "replica-c"] {
-        replicas.insert(id, standins.serve(&database.env_with_lease(id, LEASE_SECS)));
+        replicas.insert(
+            id,
+            standins.serve(&database.env_with_lease(id, REPLICA_LEASE_SECS)),
+        );
     }
     until("b and c stand by", Duration::from_secs(30), || async {
         let duties = duties(&replicas["replica-a"]).await;
@@ -81,21 +50,7 @@ async fn three_replicas_merge_a_milestone_once_through_a_kill_and_a_pause_past_t
     .await;
 
     // Started through a standby, carried out by replica-a.
-    let (status, started) = replicas["replica-b"]
-        .post(
-            "/api/runs",
-            &serde_json::json!({ "url": standins.project_url() }),
-        )
-        .await;
-    assert_eq!(status, 202, "{started:#}");
-    let run = started["run_id"].as_str().expect("a run id").to_owned();
-    let squads: Vec<SquadId> = run_view(&replicas["replica-b"], &run).await["squads"]
-        .as_array()
-        .expect("squads")
-        .iter()
-        .map(|squad| SquadId::from(squad["id"].as_str().expect("a squad id")))
-        .collect();
-    assert_eq!(squads.len(), ISSUES, "every generated issue is admitted");
+    let (run, squads) = start_milestone(&replicas["replica-b"], &standins).await;
 
     // Mid-run: PRs are open, the milestone is not merged.
     until("replica-a opened a PR", RUN_LIMIT, || async {
@@ -162,63 +117,9 @@ async fn three_replicas_merge_a_milestone_once_through_a_kill_and_a_pause_past_t
         (view["finished"] == true).then_some(view)
     })
     .await;
-    let phases: BTreeMap<String, String> = finished["squads"]
-        .as_array()
-        .expect("squads")
-        .iter()
-        .map(|squad| {
-            (
-                squad["issue"].as_str().unwrap_or_default().to_owned(),
-                squad["phase"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(phases.len(), ISSUES, "{finished:#}");
-    let unmerged: Vec<&serde_json::Value> = finished["squads"]
-        .as_array()
-        .expect("squads")
-        .iter()
-        .filter(|squad| squad["phase"] != "merged")
-        .collect();
-    assert!(
-        unmerged.is_empty(),
-        "every admitted issue merged: {phases:#?}\nthe others, with why: {unmerged:#?}"
-    );
+    assert_every_issue_merged(&finished, MILESTONE_ISSUES);
 
-    // The event log: every event carries its writer and token; a squad's tokens never go
-    // back, and each token is one daemon's, so no two daemons wrote one squad at once.
-    let mut writers_seen = BTreeSet::new();
-    for squad in &squads {
-        let writers = store.event_writers(squad).await.expect("the event log");
-        let mut newest = 0;
-        let mut holders: BTreeMap<u64, String> = BTreeMap::new();
-        for writer in &writers {
-            let holder = writer
-                .holder
-                .as_ref()
-                .unwrap_or_else(|| panic!("event {} of {squad} has no writer", writer.seq));
-            let token = writer
-                .token
-                .unwrap_or_else(|| panic!("event {} of {squad} has no token", writer.seq))
-                .get();
-            assert!(
-                token >= newest,
-                "event {} of {squad} was written with token {token} after token {newest}: \
-                 {writers:#?}",
-                writer.seq
-            );
-            newest = token;
-            let first = holders
-                .entry(token)
-                .or_insert_with(|| holder.as_str().to_owned());
-            assert_eq!(
-                first,
-                holder.as_str(),
-                "token {token} belongs to one daemon"
-            );
-            writers_seen.insert(holder.as_str().to_owned());
-        }
-    }
+    let writers_seen = writers_of(&store, &squads).await;
     assert!(
         writers_seen.contains("replica-a") && writers_seen.contains(last),
         "the killed and the last replica worked on the squads: {writers_seen:?}"
@@ -227,47 +128,6 @@ async fn three_replicas_merge_a_milestone_once_through_a_kill_and_a_pause_past_t
     // What GitHub saw.
     let last_replica = replicas.remove(last).expect("the last replica");
     assert_eq!(last_replica.terminate(), Some(0));
-    let record_path = standins.record_path();
-    let (code, stderr) = standins.interrupt();
-    assert_eq!(code, Some(0), "{stderr}");
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&record_path).expect("the stand-ins write what GitHub saw"),
-    )
-    .expect("standins.json is JSON");
-    let pulls = record["pulls"].as_array().expect("pulls");
-    let branches: BTreeSet<&str> = pulls
-        .iter()
-        .map(|pull| pull["head_ref"].as_str().expect("a head branch"))
-        .collect();
-    assert_eq!(pulls.len(), ISSUES, "one PR per issue: {record:#}");
-    assert_eq!(branches.len(), ISSUES, "one PR per issue: {record:#}");
-    for pull in pulls {
-        assert_eq!(pull["merged"], true, "{pull:#}");
-        let mut reviews: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for review in pull["reviews"].as_array().expect("reviews") {
-            *reviews
-                .entry((
-                    review["user"].as_str().expect("a login"),
-                    review["commit_id"].as_str().expect("a commit"),
-                ))
-                .or_default() += 1;
-        }
-        assert!(
-            reviews.values().all(|count| *count == 1),
-            "one review per reviewer per round (head commit): {pull:#}"
-        );
-        let reviewers: BTreeSet<&str> = reviews.keys().map(|(user, _)| *user).collect();
-        assert_eq!(
-            reviewers,
-            BTreeSet::from(["squadron-code-reviewer", "squadron-qa-specialist"]),
-            "{pull:#}"
-        );
-    }
-    let merges = record["merges"].as_array().expect("merges");
-    let merged: BTreeSet<u64> = merges
-        .iter()
-        .map(|merge| merge["number"].as_u64().expect("a PR number"))
-        .collect();
-    assert_eq!(merges.len(), ISSUES, "no second merge: {record:#}");
-    assert_eq!(merged.len(), ISSUES, "every PR merged once: {record:#}");
+    let record = github_record(&mut standins);
+    assert_github_saw_each_issue_once(&record, MILESTONE_ISSUES);
 }

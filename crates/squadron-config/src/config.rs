@@ -503,6 +503,11 @@ pub struct ServerConfig {
     /// Seconds the daemon running the squads holds the store for without a heartbeat (it
     /// beats every third of it); a standby daemon takes over once it lapses.
     pub lease_secs: u64,
+    /// Whether the daemons sharing the store share its squads: each claims its share of
+    /// them, squad by squad, instead of one daemon running them all while the others stand
+    /// by.
+    #[serde(default)]
+    pub share_squads: bool,
 }
 
 /// `server.control_listen`.

@@ -73,6 +73,7 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("server", &["max_connections"], Kind::Integer),
     ("server", &["daemon_id"], Kind::Text),
     ("server", &["lease_secs"], Kind::Integer),
+    ("server", &["share_squads"], Kind::Bool),
     ("slack", &["fix_users"], Kind::TextList),
     ("slack", &["fix_channels"], Kind::TextList),
 ];

@@ -11,6 +11,7 @@ mod membership;
 mod output;
 mod progress;
 mod runtime_lease;
+mod squad_claims;
 mod wiring;
 
 use std::io::{IsTerminal, Write as _};

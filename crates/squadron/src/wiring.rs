@@ -407,6 +407,7 @@ fn settings(
     settings.notify_channel = config.slack.channel.clone();
     settings.host = host_environment(config, env)?;
     settings.cache_root = Some(data_dir(config)?.join("caches"));
+    settings.shares_squads = config.server.share_squads;
     Ok(settings)
 }
 

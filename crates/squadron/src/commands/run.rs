@@ -62,6 +62,16 @@ where
     F: FnOnce(PipelineHandle) -> Fut,
     Fut: Future<Output = Result<RunId, PipelineError>>,
 {
+    if context.config.server.share_squads {
+        return Err(CliError::config(
+            "failed to start: the daemons of this store share its squads \
+             (`server.share_squads`), so a foreground run would work squads they claim",
+        )
+        .with_hint(
+            "start the run through a daemon (POST the URL to its /api/runs, or `/squad fix` in \
+             Slack)",
+        ));
+    }
     let store = context.open_store().await?;
     let lease = RuntimeLease::new(
         foreground_id(),

@@ -32,6 +32,7 @@ use crate::error::{CliError, ErrorClass, error_chain};
 use crate::format::now;
 use crate::membership::{self, Membership, daemon_id};
 use crate::runtime_lease::RuntimeLease;
+use crate::squad_claims::SquadClaims;
 use crate::wiring::{SystemClock, build_pipeline_reporting, code_host, linear_client, review_mode};
 
 /// Loads the configuration, opens the store, starts the runtime and serves until a signal.
@@ -55,10 +56,48 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
         terms,
     )
     .await?;
-    let lease = RuntimeLease::new(membership.id().clone(), &store, clock, terms);
-    let served = serve(context, store, lease, args.listen, args.control_listen).await;
+    let daemon = membership.id().clone();
+    let duty = if context.config.server.share_squads {
+        let concurrency = usize::try_from(context.config.limits.concurrency).unwrap_or(usize::MAX);
+        Duty::Squads(Arc::new(SquadClaims::new(
+            daemon,
+            &store,
+            clock,
+            terms,
+            concurrency,
+        )))
+    } else {
+        Duty::Runtime(Arc::new(RuntimeLease::new(daemon, &store, clock, terms)))
+    };
+    let served = serve(context, store, duty, args.listen, args.control_listen).await;
     membership.leave().await;
     served
+}
+
+/// How this daemon shares the work of its store with the other daemons.
+pub enum Duty {
+    /// One daemon runs every squad under the store's runtime lease; the others stand by.
+    Runtime(Arc<RuntimeLease>),
+    /// Every daemon claims its share of the squads, one lease per squad
+    /// (`server.share_squads`).
+    Squads(Arc<SquadClaims>),
+}
+
+impl Duty {
+    fn daemon(&self) -> &squadron_core::lease::DaemonId {
+        match self {
+            Duty::Runtime(lease) => lease.daemon(),
+            Duty::Squads(claims) => claims.daemon(),
+        }
+    }
+
+    /// Hands this daemon's work over, once its runtime checkpointed.
+    async fn release(&self) {
+        match self {
+            Duty::Runtime(lease) => lease.release().await,
+            Duty::Squads(claims) => claims.release().await,
+        }
+    }
 }
 
 /// Serves, as daemon `daemon`, the webhooks on `listen` (default: `server.listen`) and the control routes on
@@ -73,7 +112,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
 pub async fn serve(
     context: Context,
     store: Arc<SqlStore>,
-    lease: RuntimeLease,
+    duty: Duty,
     listen: Option<SocketAddr>,
     control_listen: Option<ControlListen>,
 ) -> Result<ExitCode, CliError> {
@@ -93,48 +132,29 @@ pub async fn serve(
 
     let readiness = Readiness::new();
     let control =
-        DaemonControl::waiting(Some(lease.daemon().clone()), Arc::clone(&store), "starting");
-    // While another daemon runs the squads, work asked of this one goes to it.
-    control.forward_to_runner(Arc::new(SystemClock));
+        DaemonControl::waiting(Some(duty.daemon().clone()), Arc::clone(&store), "starting");
     control.know_repositories(squadron::delivery::team_repositories(&context.config));
     let context = Arc::new(context);
-    let lease = Arc::new(lease);
-    // The runtime writes through the store fenced by the runtime lease.
-    let runtime_store = Arc::new(lease.store().clone());
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
-    let holding = if lease.try_acquire(&control).await? {
-        match start_runtime(&context, &runtime_store, &control, &readiness).await {
-            Ok(()) => {}
-            Err(error) if error.class() == ErrorClass::Transient => {
-                warn!(
-                    error = %error.message(),
-                    "serving without the squad runtime until the services answer; retrying in the background"
-                );
-                tokio::spawn(retry_start(
-                    Arc::clone(&context),
-                    Arc::clone(&runtime_store),
-                    Arc::clone(&control),
-                    readiness.clone(),
-                    error.message().to_owned(),
-                ));
-            }
-            Err(error) => {
-                lease.release().await;
-                return Err(error);
-            }
+    let holding = match &duty {
+        Duty::Runtime(lease) => {
+            // While another daemon runs the squads, work asked of this one goes to it.
+            control.forward_to_runner(Arc::new(SystemClock));
+            hold_runtime(&context, &control, &readiness, lease, lost_tx).await?
         }
-        tokio::spawn(keep_lease(Arc::clone(&lease), lost_tx))
-    } else {
-        info!(daemon = %lease.daemon(), "standing by: another daemon runs the squads of this store");
-        readiness.record("runtime", false, "standing by for another daemon", now());
-        tokio::spawn(stand_by(
-            Arc::clone(&context),
-            Arc::clone(&runtime_store),
-            Arc::clone(&control),
-            readiness.clone(),
-            Arc::clone(&lease),
-            lost_tx,
-        ))
+        Duty::Squads(claims) => {
+            // Every daemon runs its runtime and works the squads it claims; the runtime
+            // writes through the store fenced squad by squad.
+            let runtime_store = Arc::new(claims.store().clone());
+            start_or_retry(&context, runtime_store, &control, &readiness).await?;
+            let claims = Arc::clone(claims);
+            let control = Arc::clone(&control);
+            tokio::spawn(async move {
+                if let Some(handle) = control.started_runtime().await {
+                    claims.keep(handle).await;
+                }
+            })
+        }
     };
     tokio::spawn(probe_services(
         Arc::clone(&context),
@@ -166,7 +186,7 @@ pub async fn serve(
     // The runtime checkpointed (or never ran): hand the squads over at once, and claim
     // nothing more on the way out.
     holding.abort();
-    lease.release().await;
+    duty.release().await;
     served.map_err(|error| CliError::transient(format!("failed to {}", error_chain(&error))))?;
 
     if let Ok(lost) = lost_said_rx.await {
@@ -255,6 +275,68 @@ async fn retry_start(
                 };
             }
         }
+    }
+}
+
+/// Runs the squads of the store when this daemon holds the runtime lease, else stands by to
+/// take it over; the task returned keeps or awaits the lease and says on `lost` when it is
+/// lost.
+async fn hold_runtime(
+    context: &Arc<Context>,
+    control: &Arc<DaemonControl>,
+    readiness: &Readiness,
+    lease: &Arc<RuntimeLease>,
+    lost: tokio::sync::oneshot::Sender<LeaseLost>,
+) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    // The runtime writes through the store fenced by the runtime lease.
+    let runtime_store = Arc::new(lease.store().clone());
+    if !lease.try_acquire(control).await? {
+        info!(daemon = %lease.daemon(), "standing by: another daemon runs the squads of this store");
+        readiness.record("runtime", false, "standing by for another daemon", now());
+        return Ok(tokio::spawn(stand_by(
+            Arc::clone(context),
+            runtime_store,
+            Arc::clone(control),
+            readiness.clone(),
+            Arc::clone(lease),
+            lost,
+        )));
+    }
+    if let Err(error) = start_or_retry(context, runtime_store, control, readiness).await {
+        lease.release().await;
+        return Err(error);
+    }
+    Ok(tokio::spawn(keep_lease(Arc::clone(lease), lost)))
+}
+
+/// Starts the runtime writing through `store`; when a service it needs does not answer,
+/// keeps trying in the background and serves meanwhile.
+///
+/// # Errors
+/// A configuration the runtime refuses (a refused token, no sandbox).
+async fn start_or_retry(
+    context: &Arc<Context>,
+    store: Arc<SqlStore>,
+    control: &Arc<DaemonControl>,
+    readiness: &Readiness,
+) -> Result<(), CliError> {
+    match start_runtime(context, &store, control, readiness).await {
+        Ok(()) => Ok(()),
+        Err(error) if error.class() == ErrorClass::Transient => {
+            warn!(
+                error = %error.message(),
+                "serving without the squad runtime until the services answer; retrying in the background"
+            );
+            tokio::spawn(retry_start(
+                Arc::clone(context),
+                store,
+                Arc::clone(control),
+                readiness.clone(),
+                error.message().to_owned(),
+            ));
+            Ok(())
+        }
+        Err(error) => Err(error),
     }
 }
 

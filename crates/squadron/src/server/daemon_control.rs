@@ -161,6 +161,13 @@ impl DaemonControl {
         true
     }
 
+    /// The runtime's handle once it has started; `None` when the daemon stops first.
+    pub async fn started_runtime(&self) -> Option<squadron_pipeline::PipelineHandle> {
+        let mut started = self.started.subscribe();
+        let control = started.wait_for(Option::is_some).await.ok()?;
+        control.as_ref().map(|control| control.handle())
+    }
+
     /// Whether the runtime runs.
     pub fn is_running(&self) -> bool {
         matches!(*self.runtime(), Runtime::Running(_))

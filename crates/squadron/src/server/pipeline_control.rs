@@ -76,6 +76,11 @@ impl PipelineControl {
         }
     }
 
+    /// The running pipeline's handle.
+    pub fn handle(&self) -> PipelineHandle {
+        self.handle.clone()
+    }
+
     /// Names the repository of each Linear team, so `/metrics` also counts per repository.
     pub fn know_repositories(&self, repositories: std::collections::BTreeMap<String, String>) {
         self.reads.know_repositories(repositories);
