@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod domain;
 pub mod effect;
 pub mod error_chain;
+pub mod event_payload;
 pub mod gate;
 pub mod lease;
 pub mod merge_queue;

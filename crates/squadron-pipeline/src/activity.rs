@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::{Role, SquadId};
 use tokio::sync::watch;
 
@@ -13,7 +14,7 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub(crate) struct Activity {
     at_work: watch::Sender<BTreeMap<SquadId, Vec<Role>>>,
-    gate_decisions: Mutex<HashMap<SquadId, String>>,
+    gate_decisions: Mutex<HashMap<SquadId, EventPayload>>,
 }
 
 impl Activity {
@@ -51,17 +52,17 @@ impl Activity {
         self.at_work.subscribe()
     }
 
-    /// Remembers `decision` (its whole text) as the squad's last gate decision; whether it
+    /// Remembers `decision` (all of it) as the squad's last gate decision; whether it
     /// differs from the one remembered before.
-    pub(crate) fn gate_decision_changed(&self, squad: &SquadId, decision: &str) -> bool {
+    pub(crate) fn gate_decision_changed(&self, squad: &SquadId, decision: &EventPayload) -> bool {
         let mut decisions = self
             .gate_decisions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if decisions.get(squad).map(String::as_str) == Some(decision) {
+        if decisions.get(squad) == Some(decision) {
             return false;
         }
-        decisions.insert(squad.clone(), decision.to_owned());
+        decisions.insert(squad.clone(), decision.clone());
         true
     }
 }
@@ -111,8 +112,16 @@ mod tests {
     fn only_a_new_gate_decision_counts_as_a_change() {
         let activity = Activity::new();
         let squad = SquadId::new("r-1-eng-1");
-        assert!(activity.gate_decision_changed(&squad, "blocked: `ci` pending"));
-        assert!(!activity.gate_decision_changed(&squad, "blocked: `ci` pending"));
-        assert!(activity.gate_decision_changed(&squad, "merge"));
+        let decision = |decision: &str, reasons: &[&str]| EventPayload::GateDecision {
+            decision: decision.to_owned(),
+            reasons: reasons.iter().map(|reason| (*reason).to_owned()).collect(),
+            head: None,
+        };
+        let blocked = decision("blocked", &["`ci` pending"]);
+        assert!(activity.gate_decision_changed(&squad, &blocked));
+        assert!(!activity.gate_decision_changed(&squad, &blocked));
+        let other_reason = decision("blocked", &["`lint` pending"]);
+        assert!(activity.gate_decision_changed(&squad, &other_reason));
+        assert!(activity.gate_decision_changed(&squad, &decision("merge", &[])));
     }
 }

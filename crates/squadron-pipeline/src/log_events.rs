@@ -16,7 +16,7 @@
 //! the `event` field), so its page shows them after the logs are gone: a gate decision as
 //! `{"decision", "reasons": […], "head"}`, a retry as `{"what", "attempt", "why"}`.
 
-use serde_json::json;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::{IssueKey, Phase, PrNumber, Role, RunId, SquadId};
 use tracing::Span;
@@ -28,13 +28,13 @@ pub const PHASE_CHANGED: &str = "phase-changed";
 /// A reviewer's verdict was posted; the line carries `verdict` and `comments`.
 pub const REVIEW_VERDICT: &str = "review-verdict";
 /// The merge gate decided; the line carries `decision` and every `reasons`.
-pub const GATE_DECISION: &str = "gate-decision";
+pub const GATE_DECISION: &str = EventPayload::GATE_DECISION;
 /// A PR merged; the line carries `sha` and `approved_by`.
 pub const MERGED: &str = "merged";
 /// Something is tried again: a side effect whose last attempt failed or was interrupted,
 /// failing tests handed back to the agents, or a model call (logged by the model adapter);
 /// the line carries `what` and `attempt`.
-pub const RETRY: &str = "retry";
+pub const RETRY: &str = EventPayload::RETRY;
 /// A squad or run went over its budget; the line carries `spent` and `budget`.
 pub const BUDGET_EXCEEDED: &str = "budget-exceeded";
 /// A stopped squad's work was pushed (or could not be): where it went.
@@ -45,13 +45,13 @@ pub const TEST_CHANGE_REQUESTED: &str = "test-change-requested";
 
 /// A failed required check was asked to run again on the same commit (suspected flaky);
 /// the line and the event log carry `check` and `sha`.
-pub const CHECK_RERUN: &str = "check-rerun";
+pub const CHECK_RERUN: &str = EventPayload::CHECK_RERUN;
 /// A required check that failed and was run again passed on the same commit: a flaky
 /// check; the line and the event log carry `check` and `sha`.
-pub const FLAKY_CHECK: &str = "flaky-check";
+pub const FLAKY_CHECK: &str = EventPayload::FLAKY_CHECK;
 /// A CI-fix round started: the failing checks went back to the agents; the line and the
 /// event log carry `round` and `checks`.
-pub const CI_FIX: &str = "ci-fix";
+pub const CI_FIX: &str = EventPayload::CI_FIX;
 
 /// The `squad` span of one squad's task, at its current phase, round and PR.
 pub(crate) fn squad_span(
@@ -99,53 +99,65 @@ pub(crate) async fn gate_decided(
         reasons = reasons.join("; "),
         "gate decided"
     );
-    let payload = json!({
-        "decision": decision,
-        "reasons": reasons,
-        "head": head.map(ToString::to_string),
-    })
-    .to_string();
+    let payload = EventPayload::GateDecision {
+        decision: decision.to_owned(),
+        reasons: reasons.to_vec(),
+        head: head.cloned(),
+    };
     if shared.activity.gate_decision_changed(squad, &payload) {
-        append(shared, squad, GATE_DECISION, &payload).await;
+        append(shared, squad, &payload).await;
     }
 }
 
 /// Appends a retry to the squad's event log: `what` is tried again, as attempt `attempt`,
 /// because of `why`. The caller logs it.
 pub(crate) async fn retried(shared: &Shared, squad: &SquadId, what: &str, attempt: u32, why: &str) {
-    let payload = json!({ "what": what, "attempt": attempt, "why": why }).to_string();
-    append(shared, squad, RETRY, &payload).await;
+    let payload = EventPayload::Retry {
+        what: what.to_owned(),
+        attempt,
+        why: why.to_owned(),
+    };
+    append(shared, squad, &payload).await;
 }
 
 /// Logs and records that check `check` was asked to run again on `sha`.
 pub(crate) async fn check_rerun(shared: &Shared, squad: &SquadId, check: &str, sha: &CommitSha) {
     tracing::info!(event = CHECK_RERUN, check, sha = %sha, "asked for a failed check to run again: it may be flaky");
-    let payload = json!({ "check": check, "sha": sha.to_string() }).to_string();
-    append(shared, squad, CHECK_RERUN, &payload).await;
+    let payload = EventPayload::CheckRerun {
+        check: check.to_owned(),
+        sha: sha.clone(),
+    };
+    append(shared, squad, &payload).await;
 }
 
 /// Logs and records that check `check`, run again on `sha`, passed there: it is flaky.
 pub(crate) async fn flaky_check(shared: &Shared, squad: &SquadId, check: &str, sha: &CommitSha) {
     tracing::info!(event = FLAKY_CHECK, check, sha = %sha, "a failed check passed when run again: counted as flaky");
-    let payload = json!({ "check": check, "sha": sha.to_string() }).to_string();
-    append(shared, squad, FLAKY_CHECK, &payload).await;
+    let payload = EventPayload::FlakyCheck {
+        check: check.to_owned(),
+        sha: sha.clone(),
+    };
+    append(shared, squad, &payload).await;
 }
 
 /// Records the start of CI-fix round `round` for `checks` (the caller logs it).
 pub(crate) async fn ci_fix(shared: &Shared, squad: &SquadId, round: u32, checks: &[&str]) {
-    let payload = json!({ "round": round, "checks": checks }).to_string();
-    append(shared, squad, CI_FIX, &payload).await;
+    let payload = EventPayload::CiFix {
+        round,
+        checks: checks.iter().map(|check| (*check).to_owned()).collect(),
+    };
+    append(shared, squad, &payload).await;
 }
 
 /// Appends an event; a failure costs the page an entry, never the squad its step.
-async fn append(shared: &Shared, squad: &SquadId, kind: &str, payload: &str) {
+pub(crate) async fn append(shared: &Shared, squad: &SquadId, payload: &EventPayload) {
     let now = shared.services.clock.now();
     if let Err(error) = shared
         .services
         .store
-        .append_event(squad, kind, payload, now)
+        .record_event(squad, payload, now)
         .await
     {
-        tracing::warn!(squad = %squad, kind, %error, "could not record an event in the squad's log");
+        tracing::warn!(squad = %squad, kind = payload.kind(), %error, "could not record an event in the squad's log");
     }
 }

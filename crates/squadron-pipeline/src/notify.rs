@@ -19,21 +19,20 @@
 use std::sync::Arc;
 
 use squadron_core::effect::{ChatPost, EffectKey};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{MessageTs, Notifier, SquadUpdate, ThreadOpening, ThreadRef};
 use squadron_core::{SquadId, StepFailure};
 
 use crate::chat_queue::ChatJob;
 pub(crate) use crate::chat_queue::Subject;
 use crate::effects::{self, Attempt};
+use crate::log_events;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
 /// Kind of the event-log entry recording who asked for a fix and where; its payload is
 /// `{"requested_by": …, "channel": …, "thread_ts": …}`.
 pub(crate) const FIX_REQUESTED_EVENT: &str = "fix-requested";
-
-/// Kind of the event-log entry recording a post the notifier could not make.
-const NOTIFY_FAILED_EVENT: &str = "notify-failed";
 
 impl Subject {
     /// The squad of `ctx`, with its issue's title and page once read.
@@ -262,15 +261,9 @@ async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, StepFailure>
 /// Logs a post that failed and records it in the squad's log, where `squadron logs` shows it.
 async fn failed(shared: &Shared, squad: &SquadId, key: &EffectKey, error: &StepFailure) {
     tracing::warn!(squad = %squad, %key, %error, "could not tell the squad's chat thread; the squad carries on");
-    let payload =
-        serde_json::json!({ "key": key.to_string(), "error": error.to_string() }).to_string();
-    let now = shared.services.clock.now();
-    if let Err(store) = shared
-        .services
-        .store
-        .append_event(squad, NOTIFY_FAILED_EVENT, &payload, now)
-        .await
-    {
-        tracing::warn!(squad = %squad, %store, "could not record the failed chat post");
-    }
+    let payload = EventPayload::NotifyFailed {
+        key: key.clone(),
+        error: error.to_string(),
+    };
+    log_events::append(shared, squad, &payload).await;
 }

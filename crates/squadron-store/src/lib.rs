@@ -10,6 +10,7 @@ mod codec;
 mod daemons;
 mod effect_results;
 mod error;
+mod event_payloads;
 mod journal;
 mod lanes;
 mod leases;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use squadron_core::effect::{EffectKey, EffectResult};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::merge_queue::{LaneStop, MergeLane};
 use squadron_core::ports::{
     AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, PortError, RunRecord, RunStatus,
@@ -11,8 +12,8 @@ use squadron_core::ports::{
 };
 use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
 
-use crate::effect_results;
 use crate::store::SqlStore;
+use crate::{effect_results, event_payloads};
 
 #[async_trait]
 impl AgentRecorder for SqlStore {
@@ -106,6 +107,16 @@ impl Store for SqlStore {
         at: Timestamp,
     ) -> Result<SquadEvent, PortError> {
         Ok(SqlStore::append_event(self, id, kind, payload, at).await?)
+    }
+
+    async fn record_event(
+        &self,
+        id: &SquadId,
+        payload: &EventPayload,
+        at: Timestamp,
+    ) -> Result<SquadEvent, PortError> {
+        let document = event_payloads::encode(payload);
+        Ok(SqlStore::append_event(self, id, payload.kind(), &document, at).await?)
     }
 
     async fn events(&self, id: &SquadId) -> Result<Vec<SquadEvent>, PortError> {

@@ -12,6 +12,7 @@ use crate::domain::{
     Usd,
 };
 use crate::effect::{EffectKey, EffectResult};
+use crate::event_payload::EventPayload;
 use crate::merge_queue::{LaneStop, MergeLane};
 
 /// Where a run stands as a whole. The squads' phases say how each issue went.
@@ -306,6 +307,14 @@ pub trait Store: AgentRecorder + Send + Sync {
         id: &SquadId,
         kind: &str,
         payload: &str,
+        at: Timestamp,
+    ) -> Result<SquadEvent, PortError>;
+
+    /// Notes `payload` in a squad's event log, under its kind.
+    async fn record_event(
+        &self,
+        id: &SquadId,
+        payload: &EventPayload,
         at: Timestamp,
     ) -> Result<SquadEvent, PortError>;
 
