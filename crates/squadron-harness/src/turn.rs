@@ -212,6 +212,12 @@ pub enum TurnFailure {
         /// The error with its causes.
         message: String,
     },
+    /// The harness was interrupted (the daemon is shutting down): the model call in flight
+    /// was dropped; the work stays in the worktree.
+    #[error(
+        "finish the turn: the daemon is shutting down, so the model call in flight was cancelled"
+    )]
+    Interrupted,
     /// The transcript or usage could not be persisted.
     #[error("persist the transcript or usage")]
     Recorder(#[source] PortError),
@@ -257,6 +263,8 @@ enum Start<'a> {
 pub struct Harness {
     recorder: Arc<dyn AgentRecorder>,
     clock: Arc<dyn Clock>,
+    /// Set once by [`Harness::interrupt`]: every model call in flight is dropped.
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Harness {
@@ -339,7 +347,39 @@ struct Stalls {
 impl Harness {
     /// A harness persisting through `recorder` and reading time from `clock`.
     pub fn new(recorder: Arc<dyn AgentRecorder>, clock: Arc<dyn Clock>) -> Self {
-        Self { recorder, clock }
+        Self {
+            recorder,
+            clock,
+            stop: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Ends every turn of this harness (and of its clones) at its model call in flight or
+    /// its next one, as [`TurnFailure::Interrupted`]: a daemon shutting down does not wait
+    /// for replies that may take minutes. A tool call in progress completes, so what the
+    /// agent wrote stays in the worktree for the step to resume on the next start.
+    pub fn interrupt(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Resolves once [`Harness::interrupt`] was called.
+    async fn interrupted(&self) {
+        let mut stop = self.stop.subscribe();
+        // The sender lives as long as `self`, so this only returns when it says stop.
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+
+    /// `model`'s reply to `request`, unless the harness is interrupted first.
+    async fn call(
+        &self,
+        model: &dyn ChatModel,
+        request: &ChatRequest,
+    ) -> Result<Result<ChatReply, PortError>, TurnFailure> {
+        tokio::select! {
+            biased;
+            () = self.interrupted() => Err(TurnFailure::Interrupted),
+            reply = model.complete(request) => Ok(reply),
+        }
     }
 
     /// Runs one turn of `agent` on `task_prompt` against `model`. Never panics on model
@@ -551,7 +591,7 @@ impl Harness {
                 tools: tools.clone(),
                 max_output_tokens: Some(budget.limits.max_output_tokens),
             };
-            let reply = match model.complete(&request).await {
+            let reply = match self.call(model, &request).await? {
                 Ok(reply) => reply,
                 Err(error) => {
                     if let Some(outcome) = self
@@ -724,7 +764,7 @@ impl Harness {
             .is_none();
         let written = if affordable {
             report.steps += 1;
-            match model.complete(&request).await {
+            match self.call(model, &request).await? {
                 Ok(reply) => {
                     self.meter(workspace, agent, reply.usage, report).await?;
                     reply.content.filter(|text| !text.trim().is_empty())

@@ -361,6 +361,8 @@ pub(crate) async fn turn_continuing(
 fn turn_failure(role: Role, failure: &TurnFailure) -> StepFailure {
     let kind = match failure {
         TurnFailure::Model { kind, .. } => FailureKind::from(*kind),
+        // Shutting down: the step resumes on the next start.
+        TurnFailure::Interrupted => FailureKind::Transient,
         TurnFailure::Recorder(error) => FailureKind::from(error),
         TurnFailure::UnusableReply { .. } | TurnFailure::ContextExhausted { .. } => {
             FailureKind::NeedsPerson

@@ -69,9 +69,11 @@ impl Pipeline {
     }
 
     /// Resumes every unfinished squad recorded in the store, then serves requests and runs
-    /// squads until `shutdown` completes. On shutdown no new step starts; steps in flight
-    /// get [`PipelineSettings::shutdown_grace`] to finish (their results are recorded), and
-    /// are abandoned after it: their phase is recorded, so the next start repeats them.
+    /// squads until `shutdown` completes. On shutdown no new step starts; the agents' model
+    /// calls in flight are dropped at once (their steps end, their work stays in the
+    /// worktree); steps in flight get [`PipelineSettings::shutdown_grace`] to finish (their
+    /// results are recorded), and are abandoned after it: their phase is recorded, so the
+    /// next start repeats them.
     ///
     /// Fails when the store cannot be read at start, or when a failpoint killed the runtime
     /// (tests only).
@@ -159,6 +161,9 @@ impl Runtime {
                 () = &mut shutdown, if !self.stopping => {
                     tracing::info!(in_flight = self.tasks.len(), "shutting down: no new steps start; waiting for the steps in flight");
                     self.stopping = true;
+                    // Model calls can take minutes; the steps waiting on them end at once and
+                    // resume on the next start, their work kept in the worktree.
+                    self.shared.harness.interrupt();
                     grace.as_mut().reset(tokio::time::Instant::now() + self.shared.settings.shutdown_grace);
                     Ok(())
                 }

@@ -376,6 +376,69 @@ async fn a_model_that_requires_its_reasoning_back_gets_it() {
     );
 }
 
+#[tokio::test]
+async fn an_interrupted_harness_drops_the_model_call_in_flight_and_keeps_the_work() {
+    let script = developer()
+        .then(tool(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": "pub fn answer() -> u32 {\n    42\n}\n"}),
+        ))
+        // A reply that takes a minute, as a real model's may.
+        .then_after(
+            Duration::from_secs(60),
+            tool("finish", json!({"summary": "done"})),
+        );
+    let repo = repository();
+    let workspace =
+        workspace_with(repo.path(), policy(), squadron_harness::SandboxMode::Auto).await;
+    let (server, model) = serve(script, ModelProfile::default()).await;
+    let harness = Harness::new(Arc::new(MemoryRecorder::default()), Arc::new(FixedClock));
+    let turn = {
+        let harness = harness.clone();
+        tokio::spawn(async move {
+            harness
+                .run_turn(
+                    &model,
+                    &workspace,
+                    &agent(),
+                    "Task: make answer() return 42.",
+                )
+                .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while server.requests().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second call never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let asked = tokio::time::Instant::now();
+    harness.interrupt();
+    let report = tokio::time::timeout(Duration::from_secs(5), turn)
+        .await
+        .expect("the turn ends without waiting for the reply")
+        .unwrap();
+
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(
+            report.outcome,
+            TurnOutcome::Failed(TurnFailure::Interrupted)
+        ),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("src/lib.rs")).unwrap(),
+        "pub fn answer() -> u32 {\n    42\n}\n",
+        "the work stays in the worktree"
+    );
+    let _ = std::fs::remove_dir_all(Scratch::beside(repo.path()).dir());
+}
+
 /// A model whose replies are cut off below `reply_tokens`, with an output limit of 1000.
 fn long_winded(reply_tokens: u64) -> (Script, ModelProfile) {
     let script = developer().with_server(ServerTraits {

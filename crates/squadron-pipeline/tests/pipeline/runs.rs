@@ -248,6 +248,46 @@ async fn cancelling_an_issue_mid_run_stops_its_squad_and_removes_its_worktree() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_cancels_the_model_calls_in_flight_and_the_squad_resumes_on_the_next_start() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    // Hold every model call: the agents wait for replies that do not come.
+    let permits = world.gate.available_permits();
+    world.gate.forget_permits(permits);
+    let settings = world.settings("shutdown");
+    assert!(settings.shutdown_grace >= Duration::from_secs(60));
+    let running = start(&world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let mut progress = running.handle.progress();
+    tokio::time::timeout(
+        LIMIT,
+        progress.wait_for(|progress| {
+            progress
+                .squads
+                .iter()
+                .any(|squad| squad.phase == Phase::Implementing)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    // The runtime stops well within its grace: the calls in flight are dropped.
+    let _ = running.stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), running.task)
+        .await
+        .expect("the runtime stops without waiting for the model")
+        .unwrap()
+        .unwrap();
+
+    world.gate.add_permits(permits);
+    let running = start(&world, world.settings("shutdown"));
+    let resumed = running.handle.start_run(URL).await.unwrap();
+    assert_eq!(resumed, run, "the same URL resumes the unfinished run");
+    let squads = finish(running, &run).await;
+    assert_eq!(view(&squads, "ENG-1").phase, Phase::Merged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_side_effects() {
     let script = ReviewScript {
         reject_first: vec!["ENG-2".to_owned()],
