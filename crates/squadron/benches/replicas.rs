@@ -8,7 +8,9 @@
 //! Prints figures; asserts nothing.
 //!
 //! `SQUADRON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
-//!  cargo bench -p squadron --bench replicas` (`SQUADRON_BENCH_ISSUES` sets N).
+//!  cargo bench -p squadron --bench replicas` (`SQUADRON_BENCH_ISSUES` sets N;
+//! `SQUADRON_BENCH_SHARE_SQUADS=true` has the replicas share the squads, `server.share_squads`,
+//! instead of one running them all).
 
 use std::time::{Duration, Instant};
 
@@ -46,9 +48,18 @@ async fn main() {
         .ok()
         .and_then(|count| count.parse().ok())
         .unwrap_or(12);
+    let share = std::env::var("SQUADRON_BENCH_SHARE_SQUADS").is_ok_and(|value| value == "true");
+    println!(
+        "{}",
+        if share {
+            "the replicas share the squads"
+        } else {
+            "one replica runs the squads"
+        }
+    );
     println!("replicas  squads  minutes  squads/min  store round trips  per squad");
     for replicas in 1..=3 {
-        match measure(&server, replicas, issues).await {
+        match measure(&server, replicas, issues, share).await {
             Ok(figures) => println!(
                 "{replicas:>8}  {:>6}  {:>7.2}  {:>10.2}  {:>17}  {:>9.0}",
                 figures.squads,
@@ -68,7 +79,12 @@ struct Figures {
     round_trips: i64,
 }
 
-async fn measure(server: &str, replicas: usize, issues: usize) -> Result<Figures, String> {
+async fn measure(
+    server: &str,
+    replicas: usize,
+    issues: usize,
+    share: bool,
+) -> Result<Figures, String> {
     let database = BenchDatabase::create(server).await?;
     let standins = Standins::start(&["--issues", &issues.to_string()]);
     let ids: Vec<String> = (1..=replicas).map(|n| format!("bench-{n}")).collect();
@@ -78,9 +94,19 @@ async fn measure(server: &str, replicas: usize, issues: usize) -> Result<Figures
             ("DATABASE_URL", database.url.as_str()),
             ("SQUADRON_SERVER_DAEMON_ID", id.as_str()),
             ("SQUADRON_SERVER_LEASE_SECS", LEASE_SECS),
+            (
+                "SQUADRON_SERVER_SHARE_SQUADS",
+                if share { "true" } else { "false" },
+            ),
         ]));
     }
-    wait_until_running(&serves[0], &ids[0]).await?;
+    if share {
+        for (serve, id) in serves.iter().zip(&ids) {
+            wait_until_ready(serve, id).await?;
+        }
+    } else {
+        wait_until_running(&serves[0], &ids[0]).await?;
+    }
     // A standby when there are several: it hands the run to the first.
     let entry = serves.last().expect("at least one replica");
 
@@ -128,16 +154,32 @@ async fn wait_until_running(serve: &Serve, runner: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         let daemons = serve.get("/api/daemons").await;
-        let ready = reqwest::get(format!("http://{}/readyz", serve.address))
-            .await
-            .map(|answer| answer.status().is_success())
-            .unwrap_or(false);
-        if daemons["runtime"]["daemon"] == runner && ready {
+        if daemons["runtime"]["daemon"] == runner && ready(serve).await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err(format!("{runner} did not start running the squads"))
+}
+
+/// Waits until the runtime of `serve`, the daemon `id`, takes work.
+async fn wait_until_ready(serve: &Serve, id: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if ready(serve).await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("{id} did not start its runtime"))
+}
+
+/// Whether `serve` answers `/readyz` with success.
+async fn ready(serve: &Serve) -> bool {
+    reqwest::get(format!("http://{}/readyz", serve.address))
+        .await
+        .map(|answer| answer.status().is_success())
+        .unwrap_or(false)
 }
 
 /// A database of its own on the server, so its counters are the bench's alone.
