@@ -5,8 +5,9 @@
 //! daemon starting with GitHub down, GitHub and Linear failing mid-run, the dashboard in a
 //! headless browser, kills at every phase boundary followed by a restart, a run under one
 //! GitHub identity, squads on the sample repositories with their real toolchains, and the
-//! delivery metrics of a store filled by a milestone and a fix, `squadron revert`, and the
-//! merge train testing a PR merged with the moved base before it merges.
+//! delivery metrics of a store filled by a milestone and a fix, `squadron revert`, the
+//! merge train testing a PR merged with the moved base before it merges, and stop the line
+//! stopping a base's lane after two merges break its tests together.
 
 mod browser;
 mod bugfix;
@@ -20,5 +21,6 @@ mod metrics;
 mod revert;
 mod samples;
 mod single_identity;
+mod stop_the_line;
 mod support;
 mod train;

@@ -80,15 +80,7 @@ async fn revert_now_takes_the_last_merge_back_reopens_its_issue_and_counts_the_f
         "{comment}"
     );
 
-    let output = rig.squadron(&["metrics", "--json"], &[]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    let metrics: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let failures = metrics["total"]["change_failures"]
-        .as_array()
-        .expect("failures");
-    assert_eq!(failures.len(), 1, "{failures:#?}");
-    assert_eq!(failures[0]["issue"], issue.as_str());
-    assert_eq!(failures[0]["cause"], "reverted");
+    let metrics = rig.metrics_with_one_revert(&issue).await;
     let rate = metrics["total"]["change_failure_rate"]
         .as_f64()
         .expect("rate");

@@ -128,6 +128,21 @@ impl Rig {
         self.squadron(&["run", &url], extra).await
     }
 
+    /// `squadron metrics --json`, parsed, with the one change failure it must count: the
+    /// revert of `issue`'s merge.
+    pub async fn metrics_with_one_revert(&self, issue: &str) -> serde_json::Value {
+        let output = self.squadron(&["metrics", "--json"], &[]).await;
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let metrics: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let failures = metrics["total"]["change_failures"]
+            .as_array()
+            .expect("failures");
+        assert_eq!(failures.len(), 1, "{failures:#?}");
+        assert_eq!(failures[0]["issue"], issue);
+        assert_eq!(failures[0]["cause"], "reverted");
+        metrics
+    }
+
     /// Every pull request of the sample repository.
     pub fn pulls(&self) -> Vec<PullSnapshot> {
         self.world

@@ -165,7 +165,23 @@ impl Script {
     /// Appends a step answered after `delay` (a slow reply).
     #[must_use]
     pub fn then_after(mut self, delay: Duration, action: Action) -> Self {
-        self.steps.push(Step { delay, action });
+        self.steps.push(Step {
+            delay,
+            action,
+            held_until: None,
+        });
+        self
+    }
+
+    /// Appends a step answered once the test releases `gate`
+    /// ([`StandinModel::release`](crate::StandinModel::release)).
+    #[must_use]
+    pub fn then_when_released(mut self, gate: impl Into<String>, action: Action) -> Self {
+        self.steps.push(Step {
+            delay: Duration::ZERO,
+            action,
+            held_until: Some(gate.into()),
+        });
         self
     }
 
@@ -252,6 +268,10 @@ pub struct Step {
     pub delay: Duration,
     /// What to answer.
     pub action: Action,
+    /// A gate the answer waits for: the stand-in answers only once the test opened it with
+    /// [`StandinModel::release`](crate::StandinModel::release), so a squad can be held at a
+    /// point of its work until something else happened.
+    pub held_until: Option<String>,
 }
 
 /// What the stand-in sends for one request.
@@ -571,7 +591,11 @@ impl Step {
                 Action::ContextLengthExceeded
             }
         };
-        Ok(Step { delay, action })
+        Ok(Step {
+            delay,
+            action,
+            held_until: None,
+        })
     }
 }
 

@@ -50,6 +50,9 @@ pub struct StandinModel {
 struct Shared {
     scripts: Mutex<Vec<PlayedScript>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Gates the test opened; held steps wait for theirs.
+    released: Mutex<std::collections::HashSet<String>>,
+    opened: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -85,6 +88,13 @@ impl StandinModel {
             state,
             server,
         })
+    }
+
+    /// Opens `gate`: every step held until it is released answers now, and later ones at
+    /// once.
+    pub fn release(&self, gate: &str) {
+        lock(&self.state.released).insert(gate.to_owned());
+        self.state.opened.notify_waiters();
     }
 
     /// The base URL to configure as a provider's `base_url`, e.g. `http://127.0.0.1:4321/v1`.
@@ -190,6 +200,16 @@ async fn chat_completions(
         requests.push(record);
         requests.len()
     };
+    if let Some(gate) = &step.held_until {
+        loop {
+            // Registered before the check, so a release in between is not missed.
+            let opened = state.opened.notified();
+            if lock(&state.released).contains(gate) {
+                break;
+            }
+            opened.await;
+        }
+    }
     if !step.delay.is_zero() {
         tokio::time::sleep(step.delay).await;
     }

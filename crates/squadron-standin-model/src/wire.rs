@@ -348,5 +348,6 @@ pub(crate) fn cut_off(server: &ServerTraits, body: &Value, step: &Step) -> Optio
     Some(Step {
         delay: step.delay,
         action: Action::Reply(cut),
+        held_until: step.held_until.clone(),
     })
 }

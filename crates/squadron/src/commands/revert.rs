@@ -4,6 +4,9 @@
 //! Linear issue is reopened with a comment linking the revert, and the change failure is
 //! recorded in the squad's event log, where `squadron metrics` counts it.
 //!
+//! When stop the line stopped the base's merge lane naming this merge, a revert merged with
+//! `--now` resumes the lane: the person has acted.
+//!
 //! Every step can be run again: the branch keeps an existing revert, the PR is found rather
 //! than opened twice, the comment carries a marker, and the failure is recorded once.
 
@@ -12,6 +15,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use squadron_core::effect::{EffectKey, OpenedPr};
 use squadron_core::gate::CommitSha;
+use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::RepoRef;
 use squadron_core::ports::{
     MergeOutcome, PortError, PortErrorKind, PullRequestRequest, SquadRecord, WorkflowTarget,
@@ -216,16 +220,54 @@ async fn revert(
         .await
         .map_err(store_error)?;
 
+    let lane = MergeLane {
+        repo: repo.clone(),
+        base: repository.base.clone(),
+    };
+    let lane_note = lane_after_revert(store, &lane, &squad.id, merged.is_some()).await?;
     Ok(match merged {
         Some(sha) => format!(
-            "{} reverted: {} merged as {sha}; {} reopened",
+            "{} reverted: {} merged as {sha}; {} reopened{lane_note}",
             squad.issue, pr.url, squad.issue
         ),
         None => format!(
-            "{} revert opened: {} (review and merge it); {} reopened",
+            "{} revert opened: {} (review and merge it); {} reopened{lane_note}",
             squad.issue, pr.url, squad.issue
         ),
     })
+}
+
+/// What the revert means for the base's merge lane when stop the line stopped it naming
+/// this squad's merge: a merged revert is the person acting, so the lane resumes (the next
+/// merge's base test checks the base again); an open one leaves it stopped until then.
+async fn lane_after_revert(
+    store: &SqlStore,
+    lane: &MergeLane,
+    squad: &SquadId,
+    merged: bool,
+) -> Result<String, CliError> {
+    let stops = store.lane_stops().await.map_err(store_error)?;
+    let named = stops.iter().any(|stopped| {
+        stopped.stop.lane == *lane
+            && (stopped.stop.failing.squad == *squad
+                || stopped
+                    .stop
+                    .previous
+                    .as_ref()
+                    .is_some_and(|previous| previous.squad == *squad))
+    });
+    if !named {
+        return Ok(String::new());
+    }
+    if !merged {
+        return Ok(format!(
+            "; the merge lane {lane} stays stopped until the revert merges (then `squadron \
+             resume-lane {} {}`)",
+            lane.repo, lane.base
+        ));
+    }
+    store.resume_lane(lane).await.map_err(store_error)?;
+    Ok(format!("; the merge lane {lane} resumes"))
 }
 
 /// The merged squad `target` names: an issue identifier (its newest squad) or its PR's URL.

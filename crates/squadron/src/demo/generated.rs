@@ -37,6 +37,19 @@ pub enum Behaviour {
     /// The Developer leaves a `TODO` in its module, which the local tests accept and a CI
     /// check may refuse; told that a required check fails, it removes it.
     LeavesTodo,
+    /// QA's test also holds that this plan is the cheapest of the ledger's plans: true on
+    /// the base, false once a cheaper plan merged too. Two such changes each pass alone and
+    /// break the suite together.
+    CheapestPlan,
+    /// The Developer's first model call is answered only once the test releases the gate
+    /// [`held_gate`] names for the issue: the squad starts with the others and finishes when
+    /// the test says.
+    Held,
+}
+
+/// The stand-in model's gate a [`Behaviour::Held`] squad of `identifier` waits for.
+pub fn held_gate(identifier: &str) -> String {
+    format!("start-{identifier}")
 }
 
 /// A milestone of `count` issues, ENG-1 … ENG-`count`, all refined and independent.
@@ -89,10 +102,21 @@ fn module(n: u32, revision: u32) -> String {
     )
 }
 
-fn test_file(n: u32) -> String {
-    format!(
-        "\"\"\"Tests of ledger.rate_{n}.\"\"\"\n\nimport unittest\n\nfrom ledger.rate_{n} import rate_{n}\n\n\nclass Rate{n}Test(unittest.TestCase):\n    def test_ac1_the_rate_of_plan_{n}(self):\n        \"\"\"AC-1: the rate of plan {n}.\"\"\"\n        self.assertEqual(rate_{n}(), {n}00)\n"
-    )
+fn test_file(n: u32, behaviour: Behaviour) -> String {
+    let imports = if behaviour == Behaviour::CheapestPlan {
+        "import importlib\nimport pathlib\n"
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "\"\"\"Tests of ledger.rate_{n}.\"\"\"\n\n{imports}import unittest\n\nfrom ledger.rate_{n} import rate_{n}\n\n\nclass Rate{n}Test(unittest.TestCase):\n    def test_ac1_the_rate_of_plan_{n}(self):\n        \"\"\"AC-1: the rate of plan {n}.\"\"\"\n        self.assertEqual(rate_{n}(), {n}00)\n"
+    );
+    if behaviour == Behaviour::CheapestPlan {
+        text.push_str(&format!(
+            "\n    def test_plan_{n}_is_the_cheapest(self):\n        \"\"\"Plan {n} is the cheapest plan of the ledger.\"\"\"\n        ledger = pathlib.Path(__file__).resolve().parent.parent / \"ledger\"\n        rates = [\n            getattr(importlib.import_module(f\"ledger.{{path.stem}}\"), path.stem)()\n            for path in ledger.glob(\"rate_*.py\")\n        ]\n        self.assertEqual(min(rates), {n}00)\n"
+        ));
+    }
+    text
 }
 
 fn call(name: &str, arguments: &serde_json::Value) -> Action {
@@ -137,8 +161,13 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         module(n, 0)
     };
     let developer = Script::new(format!("developer-{identifier}"))
-        .when_task_contains(format!("# Task: implement {identifier}\n"))
-        .then_after(stall, Action::Reply(reading))
+        .when_task_contains(format!("# Task: implement {identifier}\n"));
+    let developer = if behaviour == Behaviour::Held {
+        developer.then_when_released(held_gate(identifier), Action::Reply(reading))
+    } else {
+        developer.then_after(stall, Action::Reply(reading))
+    };
+    let developer = developer
         .then(call(
             "write_file",
             &json!({ "path": path, "content": first_version }),
@@ -151,7 +180,7 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
         .when_task_contains(format!("# Task: write the tests for {identifier}\n"))
         .then(call(
             "write_file",
-            &json!({ "path": format!("tests/test_rate_{n}.py"), "content": test_file(n) }),
+            &json!({ "path": format!("tests/test_rate_{n}.py"), "content": test_file(n, behaviour) }),
         ))
         .then(call(
             "finish",
