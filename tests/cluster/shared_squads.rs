@@ -13,8 +13,8 @@ use nix::sys::signal::Signal;
 
 use crate::support::{
     Database, MILESTONE_ISSUES, REPLICA_LEASE_SECS, RUN_LIMIT, Serve, Standins,
-    assert_every_issue_merged, assert_github_saw_each_issue_once, events_written_by, github_record,
-    replicas_store, run_view, start_milestone, until, writers_of,
+    assert_every_issue_merged, assert_github_saw_each_issue_once, duties, events_written_by,
+    github_record, replicas_store, run_view, start_milestone, until, writers_of,
 };
 
 /// How long a replica stays paused: past its lease, a heartbeat of the others, and
@@ -62,6 +62,11 @@ async fn three_replicas_share_a_milestones_squads_through_a_kill_and_a_pause_pas
         (working.len() >= 2).then_some(working)
     })
     .await;
+    let shown = duties(&replicas["replica-c"]).await;
+    assert!(
+        shown.values().any(|duty| duty.starts_with("holds ")),
+        "the daemons show the squads they hold: {shown:?}"
+    );
     assert_ne!(
         run_view(&replicas["replica-c"], &run).await["finished"],
         true,

@@ -262,6 +262,7 @@ impl ServerControl for FakeControl {
             this: None,
             daemons: Vec::new(),
             runtime: None,
+            leases: Vec::new(),
         })
     }
 

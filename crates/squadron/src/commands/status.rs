@@ -8,7 +8,7 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_config::Config;
-use squadron_core::lease::{Lease, LeaseSubject};
+use squadron_core::lease::Lease;
 use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::{RepoRef, RunRecord, SquadRecord, StoppedLane};
 use squadron_core::{Phase, RunId, RunTrigger, SquadId, Timestamp, Usd};
@@ -52,11 +52,11 @@ async fn print_once(store: &SqlStore, config: &Config, args: &StatusArgs) -> Res
     let mut gates = gate_holds(store, &squads).await;
     gates.extend(lane_waits(config, &stops, &squads));
     let flaky = flaky_of(store, &squads).await;
-    let (daemons, runtime) = read_daemons(store).await?;
+    let (daemons, leases) = read_daemons(store).await?;
     if args.json {
         let mut status = status_json(&runs, &squads, &flaky);
         status["stopped_lanes"] = stops_json(&stops);
-        status["daemons"] = daemons_json(&daemons, runtime.as_ref(), now());
+        status["daemons"] = daemons_json(&daemons, &leases, now());
         crate::output::println(&format!("{status:#}"))?;
     } else {
         let width = Look::of_stdout().width();
@@ -64,7 +64,7 @@ async fn print_once(store: &SqlStore, config: &Config, args: &StatusArgs) -> Res
             "{}{}{}",
             stops_text(&stops, now(), width),
             status_text(&runs, &squads, &gates, &flaky, now(), width),
-            daemons_text(&daemons, runtime.as_ref(), now(), width)
+            daemons_text(&daemons, &leases, now(), width)
         ))?;
     }
     Ok(())
@@ -179,14 +179,14 @@ async fn watch(store: &SqlStore, config: &Config, args: &StatusArgs) -> Result<(
         let mut gates = gate_holds(store, &squads).await;
         gates.extend(lane_waits(config, &stops, &squads));
         let flaky = flaky_of(store, &squads).await;
-        let (daemons, runtime) = read_daemons(store).await?;
+        let (daemons, leases) = read_daemons(store).await?;
         let width = Look::of_stdout().width();
         // Clear the screen and draw from the top left.
         crate::output::print(&format!(
             "\x1b[2J\x1b[H{}{}{}",
             stops_text(&stops, now(), width),
             status_text(&runs, &squads, &gates, &flaky, now(), width),
-            daemons_text(&daemons, runtime.as_ref(), now(), width)
+            daemons_text(&daemons, &leases, now(), width)
         ))?;
         let _ = std::io::Write::flush(&mut std::io::stdout());
         tokio::select! {
@@ -412,21 +412,18 @@ fn squad_table(squads: &[&SquadOverview], now: Timestamp, width: Option<usize>) 
     table
 }
 
-/// The daemons registered with the store and the lease of the one running its squads.
-async fn read_daemons(store: &SqlStore) -> Result<(Vec<DaemonRecord>, Option<Lease>), CliError> {
+/// The daemons registered with the store and every lease, which say what each does.
+async fn read_daemons(store: &SqlStore) -> Result<(Vec<DaemonRecord>, Vec<Lease>), CliError> {
     let daemons = store.daemons().await.map_err(store_error)?;
-    let runtime = store
-        .lease(&LeaseSubject::Runtime)
-        .await
-        .map_err(store_error)?;
-    Ok((daemons, runtime))
+    let leases = store.leases().await.map_err(store_error)?;
+    Ok((daemons, leases))
 }
 
 /// The daemons sharing the store, below the runs; nothing when none ever registered (runs
 /// of `squadron run` alone).
 fn daemons_text(
     daemons: &[DaemonRecord],
-    runtime: Option<&Lease>,
+    leases: &[Lease],
     now: Timestamp,
     width: Option<usize>,
 ) -> String {
@@ -452,7 +449,7 @@ fn daemons_text(
             daemon.host.clone(),
             daemon.pid.to_string(),
             state.as_str().to_owned(),
-            squadron::server::daemon_duty(daemon, runtime, now).to_owned(),
+            squadron::server::daemon_duty(daemon, leases, now),
             up,
             format!("{} ago", age(daemon.heartbeat_at, now)),
         ]);
@@ -460,10 +457,10 @@ fn daemons_text(
     format!("Daemons sharing this store\n{table}\n")
 }
 
-fn daemons_json(daemons: &[DaemonRecord], runtime: Option<&Lease>, now: Timestamp) -> Value {
+fn daemons_json(daemons: &[DaemonRecord], leases: &[Lease], now: Timestamp) -> Value {
     daemons
         .iter()
-        .map(|daemon| squadron::server::daemon_json(daemon, runtime, now))
+        .map(|daemon| squadron::server::daemon_json(daemon, leases, now))
         .collect()
 }
 

@@ -191,7 +191,7 @@ pub(crate) async fn daemons(State(state): State<AppState>) -> Result<Json<Value>
     let daemons: Vec<Value> = cluster
         .daemons
         .iter()
-        .map(|daemon| daemon_json(daemon, cluster.runtime.as_ref(), now))
+        .map(|daemon| daemon_json(daemon, &cluster.leases, now))
         .collect();
     // Who runs the squads: the holder of a live runtime lease; nobody between a holder's
     // end and a standby's takeover.

@@ -76,6 +76,8 @@ pub struct ClusterView {
     pub daemons: Vec<DaemonRecord>,
     /// The lease of the daemon that runs (or last ran) the squads of the store.
     pub runtime: Option<Lease>,
+    /// Every lease of the store (the runtime's, each squad's, …), live or not.
+    pub leases: Vec<Lease>,
 }
 
 /// A squad with what its model calls used so far.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use squadron_core::lease::Lease;
+use squadron_core::lease::{Lease, LeaseSubject};
 use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
 use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
 use squadron_store::{DaemonRecord, DaemonState};
@@ -315,28 +315,39 @@ pub fn rfc3339(at: Timestamp) -> String {
 }
 
 /// One daemon sharing the store: its id, where it runs, its state at `now` (silent once it
-/// missed its lease's length of heartbeats) and its duty given the store's `runtime` lease.
-pub fn daemon_json(daemon: &DaemonRecord, runtime: Option<&Lease>, now: Timestamp) -> Value {
+/// missed its lease's length of heartbeats) and its duty given the store's `leases`.
+pub fn daemon_json(daemon: &DaemonRecord, leases: &[Lease], now: Timestamp) -> Value {
     json!({
         "id": daemon.id.as_str(),
         "host": daemon.host,
         "pid": daemon.pid,
         "state": daemon.state(now).as_str(),
-        "duty": daemon_duty(daemon, runtime, now),
+        "duty": daemon_duty(daemon, leases, now),
         "started_at": rfc3339(daemon.started_at),
         "heartbeat_at": rfc3339(daemon.heartbeat_at),
         "stopped_at": daemon.stopped_at.map(rfc3339),
     })
 }
 
-/// What a daemon does for the store at `now`: runs its squads (it holds the live runtime
-/// lease), stands by, or nothing (stopped or silent).
-pub fn daemon_duty(daemon: &DaemonRecord, runtime: Option<&Lease>, now: Timestamp) -> &'static str {
-    if runtime.is_some_and(|lease| lease.holder == daemon.id && lease.is_live(now)) {
-        "runs the squads"
+/// What a daemon does for the store at `now`, from the store's `leases`: runs its squads (it
+/// holds the live runtime lease), holds squads of its own (the daemons share the squads),
+/// stands by, or nothing (stopped or silent).
+pub fn daemon_duty(daemon: &DaemonRecord, leases: &[Lease], now: Timestamp) -> String {
+    let held = || {
+        leases
+            .iter()
+            .filter(|lease| lease.holder == daemon.id && lease.is_live(now))
+    };
+    let squads = held()
+        .filter(|lease| matches!(lease.subject, LeaseSubject::Squad(_)))
+        .count();
+    if held().any(|lease| lease.subject == LeaseSubject::Runtime) {
+        "runs the squads".to_owned()
+    } else if squads > 0 {
+        format!("holds {squads} squad{}", if squads == 1 { "" } else { "s" })
     } else if daemon.state(now) == DaemonState::Running {
-        "stands by"
+        "stands by".to_owned()
     } else {
-        "-"
+        "-".to_owned()
     }
 }

@@ -108,14 +108,15 @@ impl StoreReads {
     /// The daemons registered with the store, by id, and the lease of the one that runs
     /// the squads; `this` is the daemon answering.
     pub async fn cluster(&self, this: Option<DaemonId>) -> Result<ClusterView, ControlError> {
+        let leases = self.store.leases().await.map_err(control_error)?;
         Ok(ClusterView {
             this,
             daemons: self.store.daemons().await.map_err(control_error)?,
-            runtime: self
-                .store
-                .lease(&LeaseSubject::Runtime)
-                .await
-                .map_err(control_error)?,
+            runtime: leases
+                .iter()
+                .find(|lease| lease.subject == LeaseSubject::Runtime)
+                .cloned(),
+            leases,
         })
     }
 
