@@ -37,10 +37,6 @@ pub(crate) enum Request {
         issue: IssueKey,
         reply: oneshot::Sender<CancelOutcome>,
     },
-    CancelRun {
-        run: RunId,
-        reply: oneshot::Sender<CancelOutcome>,
-    },
     Reevaluate {
         target: GateTarget,
         reply: oneshot::Sender<Vec<SquadId>>,
@@ -106,19 +102,6 @@ impl PipelineHandle {
         self.requests
             .send(Request::CancelIssue {
                 issue: issue.clone(),
-                reply,
-            })
-            .await
-            .map_err(|_| PipelineError::stopped())?;
-        answer.await.map_err(|_| PipelineError::stopped())
-    }
-
-    /// Cancels every unfinished squad of a run.
-    pub async fn cancel_run(&self, run: &RunId) -> Result<CancelOutcome, PipelineError> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request::CancelRun {
-                run: run.clone(),
                 reply,
             })
             .await

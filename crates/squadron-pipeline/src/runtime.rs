@@ -591,16 +591,6 @@ impl Runtime {
                 let cancelled = self.cancel(targets).await?;
                 let _ = reply.send(cancelled);
             }
-            Request::CancelRun { run, reply } => {
-                let targets: Vec<SquadId> = self
-                    .scheduler
-                    .squads()
-                    .filter(|squad| *squad.run == run && !squad.phase.is_terminal())
-                    .map(|squad| squad.id.clone())
-                    .collect();
-                let cancelled = self.cancel(targets).await?;
-                let _ = reply.send(cancelled);
-            }
             Request::Reevaluate { target, reply } => {
                 let asked = self.scheduler.concerned_by(&target);
                 if asked.is_empty() {

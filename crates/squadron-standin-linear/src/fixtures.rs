@@ -431,20 +431,6 @@ impl Workspace {
         });
     }
 
-    /// Adds a comment to an issue, as a person would.
-    ///
-    /// # Panics
-    /// When the identifier is unknown (a broken fixture).
-    pub fn add_comment(&mut self, issue: &str, body: &str) {
-        let issue_id = self.issue_id_of(issue);
-        let id = self.mint_id(0xc033);
-        self.comments.push(Comment {
-            id,
-            issue_id,
-            body: body.to_owned(),
-        });
-    }
-
     /// The comment bodies of an issue, oldest first.
     pub fn comments_of(&self, identifier: &str) -> Vec<String> {
         let Some(issue) = self.issue_by_ref(identifier) else {

@@ -259,13 +259,6 @@ impl StandinLinear {
             reset_at_ms,
         });
     }
-
-    /// Resets the request window to its full limit, as Linear does at the reset time.
-    pub fn reset_request_budget(&self) {
-        if let Some(budget) = lock(&self.shared.faults).budget.as_mut() {
-            budget.remaining = budget.limit;
-        }
-    }
 }
 
 /// Whether the GraphQL request `body` runs the operation `name` (`mutation Name(` or
