@@ -228,3 +228,65 @@ async fn unknown_routes_answer_404_in_the_same_error_shape() {
     );
     server.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_stopped_merge_lane_is_listed_and_resumed_over_the_control_api() {
+    use squadron_core::gate::CommitSha;
+    use squadron_core::merge_queue::{LandedMerge, LaneStop, MergeLane};
+    use squadron_core::ports::{RepoRef, StoppedLane};
+    use squadron_core::{IssueKey, PrNumber, SquadId};
+
+    let landed = |issue: &str, pr: u64, sha: &str| LandedMerge {
+        squad: SquadId::new(format!("squad-{issue}")),
+        issue: IssueKey::new(issue),
+        pr: Some(PrNumber(pr)),
+        sha: CommitSha::new(sha),
+    };
+    let control = FakeControl::new();
+    control.recorded().lane_stops.push(StoppedLane {
+        stop: LaneStop {
+            lane: MergeLane {
+                repo: RepoRef::new("acme", "shop"),
+                base: "main".into(),
+            },
+            failing: landed("ENG-2", 8, "b2b2b2b2"),
+            previous: Some(landed("ENG-1", 7, "a1a1a1a1")),
+            output: "1 failed".into(),
+        },
+        at: crate::support::NOW,
+    });
+    let server = TestServer::start(control.clone()).await;
+
+    let (status, lanes) = json(server.get("/api/lanes").await).await;
+    assert_eq!(status, 200);
+    let stopped = &lanes["stopped"][0];
+    assert_eq!(stopped["repo"], "acme/shop");
+    assert_eq!(stopped["base"], "main");
+    assert_eq!(stopped["failing"]["issue"], "ENG-2");
+    assert_eq!(stopped["failing"]["pr"], 8);
+    assert_eq!(stopped["previous"]["issue"], "ENG-1");
+    let summary = stopped["summary"].as_str().unwrap();
+    assert!(summary.contains("`squadron revert ENG-2`"), "{summary}");
+
+    let (status, answer) = json(
+        server
+            .post_json("/api/lanes/resume", r#"{"repo": "acme", "base": "main"}"#)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(control.recorded().lane_stops.len(), 1, "nothing changed");
+
+    let body = r#"{"repo": "acme/shop", "base": "main"}"#;
+    let (status, answer) = json(server.post_json("/api/lanes/resume", body).await).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["resumed"]["failing"]["issue"], "ENG-2");
+    assert!(control.recorded().lane_stops.is_empty());
+
+    let (status, answer) = json(server.post_json("/api/lanes/resume", body).await).await;
+    assert_eq!(status, 404, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("acme/shop:main"), "{message}");
+    assert!(message.contains("not stopped"), "{message}");
+    server.stop().await.expect("clean stop");
+}

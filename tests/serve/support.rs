@@ -75,6 +75,8 @@ pub struct Recorded {
     /// What every squad's page shows as its event log and transcript.
     pub events: Vec<SquadEvent>,
     pub transcript: Vec<TranscriptEntry>,
+    /// The merge lanes stop the line stopped.
+    pub lane_stops: Vec<squadron_core::ports::StoppedLane>,
 }
 
 /// An in-memory runtime: runs and squads live in a list, changes go out on a channel.
@@ -264,6 +266,28 @@ impl ServerControl for FakeControl {
             runtime: None,
             leases: Vec::new(),
         })
+    }
+
+    async fn lane_stops(&self) -> Result<Vec<squadron_core::ports::StoppedLane>, ControlError> {
+        Ok(self.recorded().lane_stops.clone())
+    }
+
+    async fn resume_lane(
+        &self,
+        lane: &squadron_core::merge_queue::MergeLane,
+    ) -> Result<squadron_core::ports::StoppedLane, ControlError> {
+        let mut recorded = self.recorded();
+        let index = recorded
+            .lane_stops
+            .iter()
+            .position(|stopped| stopped.stop.lane == *lane)
+            .ok_or_else(|| {
+                ControlError::new(
+                    ControlErrorKind::NotFound,
+                    format!("resume the merge lane {lane}: it is not stopped"),
+                )
+            })?;
+        Ok(recorded.lane_stops.remove(index))
     }
 
     async fn shutdown(&self) {

@@ -1,7 +1,8 @@
 //! Words every surface uses for a squad (the live progress, `status`, the dashboard), so
 //! that the terminal and the browser say the same thing.
 
-use squadron_core::ports::SquadEvent;
+use squadron_core::merge_queue::LandedMerge;
+use squadron_core::ports::{SquadEvent, StoppedLane};
 use squadron_core::{IssueKey, Phase, Role};
 use squadron_pipeline::Waiting;
 use squadron_pipeline::log_events::{FLAKY_CHECK, GATE_DECISION};
@@ -127,6 +128,28 @@ pub fn waits_for(
         Phase::Queued => Waiting::of(phase, open, None, None),
         _ => None,
     }
+}
+
+/// A stopped merge lane as the API and `status --json` show it: the lane, the merge after
+/// which the base's tests failed, the one before it, when, and the sentence people read.
+pub fn stopped_lane_json(stopped: &StoppedLane) -> serde_json::Value {
+    let stop = &stopped.stop;
+    let landed = |landed: &LandedMerge| {
+        serde_json::json!({
+            "squad": landed.squad.as_str(),
+            "issue": landed.issue.as_str(),
+            "pr": landed.pr.map(|pr| pr.0),
+            "sha": landed.sha.as_str(),
+        })
+    };
+    serde_json::json!({
+        "repo": stop.lane.repo.to_string(),
+        "base": stop.lane.base,
+        "failing": landed(&stop.failing),
+        "previous": stop.previous.as_ref().map(landed),
+        "stopped_at": crate::server::rfc3339(stopped.at),
+        "summary": squadron_pipeline::lane_stop_summary(stop),
+    })
 }
 
 #[cfg(test)]

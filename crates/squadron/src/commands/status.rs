@@ -19,7 +19,7 @@ use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{age, compact_tokens, now, rfc3339};
 use crate::progress::{Look, wrap};
-use squadron::labels::{flaky_checks, gate_hold, waits_for};
+use squadron::labels::{flaky_checks, gate_hold, stopped_lane_json, waits_for};
 use squadron_pipeline::{Waiting, lane_stop_summary};
 
 /// What a store without runs shows.
@@ -87,28 +87,7 @@ fn stops_text(stops: &[StoppedLane], now: Timestamp, width: Option<usize>) -> St
 }
 
 fn stops_json(stops: &[StoppedLane]) -> Value {
-    let landed = |landed: &squadron_core::merge_queue::LandedMerge| {
-        json!({
-            "squad": landed.squad.as_str(),
-            "issue": landed.issue.as_str(),
-            "pr": landed.pr.map(|pr| pr.0),
-            "sha": landed.sha.as_str(),
-        })
-    };
-    Value::Array(
-        stops
-            .iter()
-            .map(|stopped| {
-                json!({
-                    "repo": stopped.stop.lane.repo.to_string(),
-                    "base": stopped.stop.lane.base,
-                    "failing": landed(&stopped.stop.failing),
-                    "previous": stopped.stop.previous.as_ref().map(landed),
-                    "stopped_at": rfc3339(stopped.at),
-                })
-            })
-            .collect(),
-    )
+    Value::Array(stops.iter().map(stopped_lane_json).collect())
 }
 
 /// Why each approved squad whose merge lane is stopped waits (its lane from its team's

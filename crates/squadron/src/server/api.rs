@@ -1,5 +1,6 @@
 //! The JSON API: start a run from a milestone URL, read runs and squads (one squad with its
-//! whole record), and the health and readiness checks.
+//! whole record), read and resume the merge lanes stop the line stopped, and the health and
+//! readiness checks.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use squadron_core::lease::DaemonId;
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::RepoRef;
 use squadron_core::{RunId, SquadId};
 use squadron_linear::ACCEPTED_SHAPES;
 use tracing::info;
@@ -17,6 +20,7 @@ use tracing::info;
 use super::error::ApiError;
 use super::json::{daemon_json, rfc3339, run_json, squad_detail_json, squad_json};
 use super::state::AppState;
+use crate::labels::stopped_lane_json;
 
 /// The body of `POST /api/runs`.
 #[derive(Deserialize)]
@@ -211,6 +215,65 @@ pub(crate) async fn daemons(State(state): State<AppState>) -> Result<Json<Value>
         "runtime": runtime,
         "daemons": daemons,
     })))
+}
+
+/// The body of `POST /api/lanes/resume`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResumeLane {
+    repo: String,
+    base: String,
+}
+
+/// `GET /api/lanes`: the merge lanes stop the line stopped, each with the merge after which
+/// the base's tests failed, the one before it, and what a person can do.
+pub(crate) async fn lanes(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let stopped: Vec<Value> = state
+        .control
+        .lane_stops()
+        .await?
+        .iter()
+        .map(stopped_lane_json)
+        .collect();
+    Ok(Json(json!({ "stopped": stopped })))
+}
+
+/// `POST /api/lanes/resume` `{"repo": "owner/name", "base": "main"}` → 200 with the stop it
+/// lifted; 404 when the lane is not stopped.
+pub(crate) async fn resume_lane(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_json(&headers)?;
+    let body = body.map_err(body_error)?;
+    let invalid = |problem: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!(
+                "failed to read the request body as {{\"repo\": \"<owner/name>\", \"base\": \
+                 \"<branch>\"}}: {problem}"
+            ),
+        )
+    };
+    let request: ResumeLane =
+        serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))?;
+    let (owner, name) = request
+        .repo
+        .split_once('/')
+        .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .ok_or_else(|| invalid(format!("`{}` is not owner/name", request.repo)))?;
+    if request.base.trim().is_empty() {
+        return Err(invalid("the base branch is empty".to_owned()));
+    }
+    let lane = MergeLane {
+        repo: RepoRef::new(owner, name),
+        base: request.base,
+    };
+    let resumed = state.control.resume_lane(&lane).await?;
+    info!(%lane, failing = %resumed.stop.failing.issue, "merge lane resumed over the API");
+    Ok(Json(json!({ "resumed": stopped_lane_json(&resumed) })))
 }
 
 /// Any path the server does not serve.

@@ -47,6 +47,8 @@ pub(crate) fn router(state: AppState, routes: Routes, guard: &Arc<Guard>) -> Rou
                 .route("/api/squads", get(api::squads))
                 .route("/api/squads/{id}", get(api::squad))
                 .route("/api/daemons", get(api::daemons))
+                .route("/api/lanes", get(api::lanes))
+                .route("/api/lanes/resume", post(api::resume_lane))
                 .route("/api/events", get(events::stream))
                 .layer(DefaultBodyLimit::max(settings.api_body_limit)),
         )

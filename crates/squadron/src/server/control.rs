@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use squadron_core::delivery::DeliveryReport;
 use squadron_core::gate::GateTarget;
 use squadron_core::lease::{DaemonId, Lease};
+use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::{
-    JournalEntry, RunRecord, SquadEvent, SquadRecord, TranscriptEntry, UsageTotals,
+    JournalEntry, RunRecord, SquadEvent, SquadRecord, StoppedLane, TranscriptEntry, UsageTotals,
 };
 use squadron_core::{IssueKey, Role, RunId, SquadId, Timestamp};
 use squadron_pipeline::{FixRequest, Waiting};
@@ -61,6 +62,14 @@ pub trait ServerControl: Send + Sync {
 
     /// The daemons sharing the store, and which one this is.
     async fn cluster(&self) -> Result<ClusterView, ControlError>;
+
+    /// The merge lanes stop the line stopped, by repository and base.
+    async fn lane_stops(&self) -> Result<Vec<StoppedLane>, ControlError>;
+
+    /// Opens a stopped merge lane and returns what had stopped it; fails with
+    /// [`ControlErrorKind::NotFound`] when the lane is not stopped. The runtime holding the
+    /// lane lets its next PR merge at its next tick.
+    async fn resume_lane(&self, lane: &MergeLane) -> Result<StoppedLane, ControlError>;
 
     /// Stops starting new work and checkpoints in-flight work into the store; returns once
     /// nothing is left unrecorded. Squads left unfinished resume at the next start.

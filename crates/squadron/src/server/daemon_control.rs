@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use async_trait::async_trait;
 use squadron_core::gate::GateTarget;
 use squadron_core::lease::DaemonId;
-use squadron_core::ports::Clock;
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::{Clock, StoppedLane};
 use squadron_core::{IssueKey, RunId, SquadId, Timestamp};
 use squadron_pipeline::{FixRequest, Pipeline, PipelineError};
 use squadron_store::SqlStore;
@@ -315,6 +316,14 @@ impl ServerControl for DaemonControl {
 
     async fn cluster(&self) -> Result<ClusterView, ControlError> {
         self.reads.cluster(self.daemon.clone()).await
+    }
+
+    async fn lane_stops(&self) -> Result<Vec<StoppedLane>, ControlError> {
+        self.reads.lane_stops().await
+    }
+
+    async fn resume_lane(&self, lane: &MergeLane) -> Result<StoppedLane, ControlError> {
+        self.reads.resume_lane(lane).await
     }
 
     async fn shutdown(&self) {

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::StoppedLane;
 use squadron_core::{IssueKey, RunId, SquadId, Timestamp};
 use squadron_pipeline::{
     CancelOutcome as PipelineCancel, FixRequest, GateTarget, Pipeline, PipelineError,
@@ -208,6 +210,14 @@ impl ServerControl for PipelineControl {
     async fn cluster(&self) -> Result<ClusterView, ControlError> {
         // The runtime alone (the demo's daemon) is not registered as a daemon.
         self.reads.cluster(None).await
+    }
+
+    async fn lane_stops(&self) -> Result<Vec<StoppedLane>, ControlError> {
+        self.reads.lane_stops().await
+    }
+
+    async fn resume_lane(&self, lane: &MergeLane) -> Result<StoppedLane, ControlError> {
+        self.reads.resume_lane(lane).await
     }
 
     async fn shutdown(&self) {

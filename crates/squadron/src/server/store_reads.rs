@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use squadron_core::delivery::{DeliveryReport, Period};
 use squadron_core::lease::{DaemonId, LeaseSubject};
-use squadron_core::ports::{SpendScope, UsageTotals};
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::{SpendScope, StoppedLane, UsageTotals};
 use squadron_core::{Phase, Role, RunId, SquadId, Timestamp};
 use squadron_pipeline::Progress;
 
@@ -118,6 +119,28 @@ impl StoreReads {
                 .cloned(),
             leases,
         })
+    }
+
+    /// The stopped merge lanes.
+    pub async fn lane_stops(&self) -> Result<Vec<StoppedLane>, ControlError> {
+        self.store.lane_stops().await.map_err(control_error)
+    }
+
+    /// Opens `lane`, returning what had stopped it.
+    pub async fn resume_lane(&self, lane: &MergeLane) -> Result<StoppedLane, ControlError> {
+        let stopped = self
+            .lane_stops()
+            .await?
+            .into_iter()
+            .find(|stopped| stopped.stop.lane == *lane)
+            .ok_or_else(|| {
+                ControlError::new(
+                    ControlErrorKind::NotFound,
+                    format!("resume the merge lane {lane}: it is not stopped"),
+                )
+            })?;
+        self.store.resume_lane(lane).await.map_err(control_error)?;
+        Ok(stopped)
     }
 
     /// One run and its squads.
