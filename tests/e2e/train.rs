@@ -35,10 +35,10 @@ const FIXED_RATE_2: &str = "\"\"\"The rate of plan 2.\"\"\"\n\n\ndef rate_2():\n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_that_passes_alone_but_fails_merged_with_the_moved_base_is_fixed_before_it_merges() {
     let mut seed = milestone_of(&[Behaviour::Approve, Behaviour::Approve]);
-    // The fix goes first: the Developer's task then is its implementing task with the
-    // failure appended, which the implementing script would match too.
+    // The fix goes first: the Developer is asked it in its implementing conversation, which
+    // the implementing script would match too.
     let fix = Script::new("developer-merge-fix")
-        .when_task_contains(FAILURE)
+        .when_asked(FAILURE)
         .then(call(
             "write_file",
             serde_json::json!({ "path": "ledger/rate_2.py", "content": FIXED_RATE_2 }),
