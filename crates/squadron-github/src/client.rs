@@ -5,12 +5,12 @@
 //! what its typed API hides: the status code (405, 409, 422 are decisions, not failures),
 //! the `ETag`, the `Link` header and the rate-limit headers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::header::{ETAG, IF_NONE_MATCH, LINK};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{GithubError, GithubErrorKind};
+use crate::etag_cache::{CachedPage, EtagCache};
 use crate::rate_limit::{RateLimitVerdict, RateLimiter};
 use crate::wire::ErrorBody;
 
@@ -25,9 +26,6 @@ use crate::wire::ErrorBody;
 /// asked for) before the caller gets the error. Such a request was not processed, so
 /// sending it again is safe.
 const RATE_LIMIT_ATTEMPTS: usize = 3;
-
-/// Bound on remembered `ETag`s per identity; the cache is cleared when it fills up.
-const ETAG_CACHE_LIMIT: usize = 1024;
 
 /// Bytes of a downloaded log kept from its start, and from its end: a log of any size costs
 /// at most their sum in memory, and the errors (early) and the summary (last) survive.
@@ -82,18 +80,11 @@ impl RawResponse {
     }
 }
 
-#[derive(Debug)]
-struct CachedPage {
-    etag: HeaderValue,
-    body: String,
-    next: Option<String>,
-}
-
 /// One token's client.
 pub(crate) struct GithubClient {
     octocrab: Octocrab,
     limiter: Arc<RateLimiter>,
-    etags: Mutex<HashMap<String, CachedPage>>,
+    etags: Mutex<EtagCache>,
 }
 
 impl std::fmt::Debug for GithubClient {
@@ -131,7 +122,7 @@ impl GithubClient {
         Ok(Self {
             octocrab,
             limiter,
-            etags: Mutex::new(HashMap::new()),
+            etags: Mutex::new(EtagCache::default()),
         })
     }
 
@@ -225,24 +216,24 @@ impl GithubClient {
         if let Some(cached) = self.cache().get(uri) {
             headers.insert(IF_NONE_MATCH, cached.etag.clone());
         }
-        let response = self
+        let mut response = self
             .send_with_headers(Verb::Get, uri, None::<&()>, headers, action)
             .await?;
-        if response.status == StatusCode::NOT_MODIFIED
-            && let Some(cached) = self.cache().get(uri)
-        {
-            return Ok((cached.body.clone(), cached.next.clone()));
+        if response.status == StatusCode::NOT_MODIFIED {
+            if let Some(cached) = self.cache().get(uri) {
+                return Ok((cached.body.clone(), cached.next.clone()));
+            }
+            // The page left the cache while it was asked for: ask for all of it.
+            response = self
+                .send_with_headers(Verb::Get, uri, None::<&()>, HeaderMap::new(), action)
+                .await?;
         }
         if !response.status.is_success() {
             return Err(response.into_error(action));
         }
         let next = next_link(&response.headers);
         if let Some(etag) = response.headers.get(ETAG) {
-            let mut cache = self.cache();
-            if cache.len() >= ETAG_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(
+            self.cache().insert(
                 uri.to_owned(),
                 CachedPage {
                     etag: etag.clone(),
@@ -361,7 +352,7 @@ impl GithubClient {
             })?
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedPage>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, EtagCache> {
         // The cache holds only complete entries; a panicking holder cannot corrupt one.
         self.etags
             .lock()
@@ -390,6 +381,7 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn next_link_is_found_among_others() {

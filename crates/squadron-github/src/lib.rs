@@ -10,6 +10,7 @@ mod ci_log;
 mod client;
 pub mod diff;
 mod error;
+mod etag_cache;
 mod host;
 pub mod rate_limit;
 pub mod webhook;

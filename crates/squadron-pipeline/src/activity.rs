@@ -65,6 +65,14 @@ impl Activity {
         decisions.insert(squad.clone(), decision.clone());
         true
     }
+
+    /// Forgets an ended squad's last gate decision: nothing is kept per finished squad.
+    pub(crate) fn forget(&self, squad: &SquadId) {
+        self.gate_decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(squad);
+    }
 }
 
 /// One role's turn for one squad, registered while it lives.

@@ -9,29 +9,35 @@ use super::needs_human::{notify_failed, post_needs_human};
 use super::save_work::{SavedWork, save_work};
 use crate::progress::SquadView;
 use crate::shared::Shared;
-use crate::squad::SharedCtx;
+use crate::squad::{SharedCtx, SquadCtx};
 
 /// Saves the ended squad's work unless it merged, tells people when it needs one, and
-/// removes its worktree unless it is kept for a person or holds work not on the remote.
+/// removes its worktree unless it is kept for a person or holds work not on the remote;
+/// then forgets the squad's last gate decision (the runtime lets its context go).
 pub(crate) async fn clean_up(shared: &Shared, ctx: &SharedCtx, view: &SquadView, keep: bool) {
     let mut ctx = ctx.lock().await;
+    make_safe_and_remove(shared, &mut ctx, view, keep).await;
+    shared.activity.forget(&view.squad);
+}
+
+async fn make_safe_and_remove(shared: &Shared, ctx: &mut SquadCtx, view: &SquadView, keep: bool) {
     let saved = if view.phase == Phase::Merged {
         SavedWork::Nothing
     } else {
-        save_work(shared, &mut ctx, &view.phase).await
+        save_work(shared, ctx, &view.phase).await
     };
     match &view.phase {
-        Phase::NeedsHuman(reason) => post_needs_human(shared, &ctx, view, reason, &saved).await,
+        Phase::NeedsHuman(reason) => post_needs_human(shared, ctx, view, reason, &saved).await,
         Phase::Failed(error) => {
             post_needs_human(
                 shared,
-                &ctx,
+                ctx,
                 view,
                 &format!("the squad failed: {error}"),
                 &saved,
             )
             .await;
-            notify_failed(shared, &ctx, view, error);
+            notify_failed(shared, ctx, view, error);
         }
         _ => {}
     }
