@@ -604,12 +604,15 @@ impl Runtime {
                 self.apply(Event::CodeHostChanged { target }).await?;
                 let _ = reply.send(asked);
             }
+            // The live view shows the change before the caller hears of it.
             Request::Adopt { squads, reply } => {
                 let adopted = self.adopt(squads).await?;
+                self.publish();
                 let _ = reply.send(adopted);
             }
             Request::LetGo { squads, reply } => {
                 let gone = self.let_go(squads).await?;
+                self.publish();
                 let _ = reply.send(gone);
             }
         }
