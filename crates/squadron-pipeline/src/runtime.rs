@@ -184,7 +184,7 @@ impl Runtime {
                     }
                     Ok(())
                 }
-                _ = tick.tick(), if !self.stopping => match self.resume_lanes().await {
+                _ = tick.tick(), if !self.stopping => match self.follow_lane_stops().await {
                     Ok(()) => self.apply(Event::Tick).await,
                     Err(killed) => Err(killed),
                 },
@@ -275,7 +275,7 @@ impl Runtime {
         match Scheduler::restore(config.clone(), persisted, now) {
             Ok((scheduler, commands)) => {
                 self.scheduler = scheduler;
-                self.restore_stops().await?;
+                self.follow_lane_stops().await?;
                 self.execute(commands).await
             }
             Err(refusal) => {
@@ -481,28 +481,11 @@ impl Runtime {
         Ok(gone)
     }
 
-    /// Holds again the lanes the store records as stopped (stop the line).
-    async fn restore_stops(&mut self) -> Result<(), Killed> {
-        let stops = self
-            .shared
-            .services
-            .store
-            .lane_stops()
-            .await
-            .map_err(|error| Killed(format!("read the stopped merge lanes: {error}")))?;
-        for stopped in stops {
-            tracing::warn!(lane = %stopped.stop.lane, failing = %stopped.stop.failing.issue, "the merge lane stays stopped until a person resumes it");
-            self.scheduler.restore_stop(stopped.stop);
-        }
-        Ok(())
-    }
-
-    /// Opens the stopped lanes a person resumed: `squadron resume-lane` and the dashboard
-    /// delete the store's record of the stop, and the runtime follows at its next tick.
-    async fn resume_lanes(&mut self) -> Result<(), Killed> {
-        if self.scheduler.lane_stops().next().is_none() {
-            return Ok(());
-        }
+    /// Follows the store's record of stopped lanes (stop the line), at start and at every
+    /// tick: holds the lanes recorded as stopped (before a restart, or by another daemon
+    /// sharing the store), and opens the lanes a person resumed (`squadron resume-lane`, the
+    /// control API and a merged revert delete the record).
+    async fn follow_lane_stops(&mut self) -> Result<(), Killed> {
         let recorded = match self.shared.services.store.lane_stops().await {
             Ok(recorded) => recorded,
             Err(error) => {
@@ -510,6 +493,16 @@ impl Runtime {
                 return Ok(());
             }
         };
+        for stopped in &recorded {
+            let held = self
+                .scheduler
+                .lane_stops()
+                .any(|stop| stop.lane == stopped.stop.lane);
+            if !held {
+                tracing::warn!(lane = %stopped.stop.lane, failing = %stopped.stop.failing.issue, "the merge lane is recorded as stopped; nothing merges there until a person resumes it");
+                self.scheduler.restore_stop(stopped.stop.clone());
+            }
+        }
         let resumed: Vec<_> = self
             .scheduler
             .lane_stops()

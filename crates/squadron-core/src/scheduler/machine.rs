@@ -487,8 +487,8 @@ impl Scheduler {
         &self.config
     }
 
-    /// Stops a lane as the store recorded it before a restart; call it right after
-    /// [`Scheduler::restore`], before any event (no squad waits in a lane yet then).
+    /// Stops a lane as the store records it: after a restart, or stopped by another daemon
+    /// sharing the store. A merge in flight there finishes; no ticket is handed out after.
     pub fn restore_stop(&mut self, stop: LaneStop) {
         self.queue.restore_stop(stop);
     }
