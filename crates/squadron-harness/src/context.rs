@@ -8,6 +8,7 @@
 //! ([`KeptConversation`]) is continued by a later turn of the same agent with a follow-up
 //! message, which condensation keeps beside the task: it is what the agent works on now.
 
+use serde_json::{Value, json};
 use squadron_core::ports::{ChatMessage, ModelLimits, ToolCall, ToolSpec};
 
 use crate::tokens::TokenCounter;
@@ -95,6 +96,100 @@ impl KeptConversation {
     pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
         self.entries.iter().map(|entry| &entry.message)
     }
+
+    /// The conversation as JSON text for a store, read back by [`KeptConversation::decode`].
+    pub fn encode(&self) -> String {
+        let entries: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                json!({
+                    "message": encode_message(&entry.message),
+                    "whole_at": entry.whole_at,
+                    "elided": entry.elided,
+                })
+            })
+            .collect();
+        json!({ "calibration": self.calibration, "entries": entries }).to_string()
+    }
+
+    /// A conversation [`KeptConversation::encode`] wrote; `None` for any other text. Its
+    /// tokens are counted again when it is continued.
+    pub fn decode(text: &str) -> Option<Self> {
+        let root: Value = serde_json::from_str(text).ok()?;
+        let entries = root["entries"]
+            .as_array()?
+            .iter()
+            .map(|entry| {
+                Some(Entry {
+                    message: decode_message(&entry["message"])?,
+                    tokens: 0,
+                    whole_at: entry["whole_at"].as_str().map(str::to_owned),
+                    elided: entry["elided"].as_bool()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            entries,
+            calibration: root["calibration"].as_f64()?.clamp(1.0, 4.0),
+        })
+    }
+}
+
+fn encode_message(message: &ChatMessage) -> Value {
+    match message {
+        ChatMessage::System { content } => json!({ "role": "system", "content": content }),
+        ChatMessage::User { content } => json!({ "role": "user", "content": content }),
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+            reasoning,
+        } => json!({
+            "role": "assistant",
+            "content": content,
+            "tool_calls": tool_calls
+                .iter()
+                .map(|call| json!({ "id": call.id, "name": call.name, "arguments": call.arguments }))
+                .collect::<Vec<_>>(),
+            "reasoning": reasoning,
+        }),
+        ChatMessage::Tool {
+            tool_call_id,
+            content,
+        } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+    }
+}
+
+fn decode_message(value: &Value) -> Option<ChatMessage> {
+    let text = |name: &str| value[name].as_str().map(str::to_owned);
+    Some(match value["role"].as_str()? {
+        "system" => ChatMessage::System {
+            content: text("content")?,
+        },
+        "user" => ChatMessage::User {
+            content: text("content")?,
+        },
+        "assistant" => ChatMessage::Assistant {
+            content: text("content"),
+            tool_calls: value["tool_calls"]
+                .as_array()?
+                .iter()
+                .map(|call| {
+                    Some(ToolCall {
+                        id: call["id"].as_str()?.to_owned(),
+                        name: call["name"].as_str()?.to_owned(),
+                        arguments: call["arguments"].as_str()?.to_owned(),
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?,
+            reasoning: text("reasoning"),
+        },
+        "tool" => ChatMessage::Tool {
+            tool_call_id: text("tool_call_id")?,
+            content: text("content")?,
+        },
+        _ => return None,
+    })
 }
 
 impl Conversation {
@@ -353,13 +448,56 @@ fn one_line(text: &str, limit: usize) -> String {
 mod tests {
     use squadron_core::ports::{ChatMessage, ModelLimits, TokenEncoding};
 
-    use super::{ContextBudget, Conversation};
+    use super::{ContextBudget, Conversation, KeptConversation};
     use crate::tokens::TokenCounter;
 
     fn user(text: &str) -> ChatMessage {
         ChatMessage::User {
             content: text.to_owned(),
         }
+    }
+
+    #[test]
+    fn a_kept_conversation_reads_back_as_it_was_encoded() {
+        let counter = TokenCounter::new(TokenEncoding::Estimate);
+        let mut conversation = Conversation::new(counter, &[]);
+        conversation.push(
+            ChatMessage::System {
+                content: "system".to_owned(),
+            },
+            None,
+        );
+        conversation.push(user("task"), None);
+        conversation.push(
+            ChatMessage::Assistant {
+                content: None,
+                tool_calls: vec![squadron_core::ports::ToolCall {
+                    id: "call_1".to_owned(),
+                    name: "read_file".to_owned(),
+                    arguments: "{\"path\":\"a\"}".to_owned(),
+                }],
+                reasoning: Some("thinking".to_owned()),
+            },
+            None,
+        );
+        conversation.push(
+            ChatMessage::Tool {
+                tool_call_id: "call_1".to_owned(),
+                content: "text".to_owned(),
+            },
+            Some("scratch:developer-1.txt".to_owned()),
+        );
+        let kept = conversation.keep();
+        let read = KeptConversation::decode(&kept.encode()).expect("reads back");
+        assert_eq!(
+            read.messages().collect::<Vec<_>>(),
+            kept.messages().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            read.entries[3].whole_at.as_deref(),
+            Some("scratch:developer-1.txt")
+        );
+        assert!(KeptConversation::decode("{}").is_none());
     }
 
     #[test]

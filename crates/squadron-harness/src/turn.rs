@@ -21,7 +21,7 @@ use squadron_core::ports::{
     AgentRecorder, BilledUnusable, ChatMessage, ChatModel, ChatReply, ChatRequest, Clock,
     ContextOverflow, FinishReason, ModelLimits, PortError, PortErrorKind, ToolCall, UsageRecord,
 };
-use squadron_core::{Review, Role, TokenPrices, TokenUsage, Usd};
+use squadron_core::{Review, Role, SquadId, TokenPrices, TokenUsage, Usd};
 
 use squadron_core::error_chain;
 
@@ -362,6 +362,32 @@ impl Harness {
         self.stop.send_replace(true);
     }
 
+    /// Persists `kept` as the conversation `role`'s next turn goes on with, for a restarted
+    /// daemon; a store that fails only costs the continuation, so it is not the turn's end.
+    async fn keep(&self, workspace: &SquadWorkspace, role: Role, kept: &KeptConversation) {
+        let squad = &workspace.squad_id;
+        let at = self.clock.now();
+        if let Err(error) = self
+            .recorder
+            .keep_conversation(squad, role, &kept.encode(), at)
+            .await
+        {
+            tracing::warn!(%squad, %role, error = %error_chain(&error), "could not keep the agent's conversation; after a restart its next turn starts afresh");
+        }
+    }
+
+    /// The conversation `role` of the squad kept at the end of its last finished turn, as
+    /// the store holds it (after a restart); `None` when there is none or it cannot be read.
+    pub async fn kept(&self, squad: &SquadId, role: Role) -> Option<KeptConversation> {
+        match self.recorder.kept_conversation(squad, role).await {
+            Ok(text) => text.as_deref().and_then(KeptConversation::decode),
+            Err(error) => {
+                tracing::warn!(%squad, %role, error = %error_chain(&error), "could not read the agent's kept conversation; its next turn starts afresh");
+                None
+            }
+        }
+    }
+
     /// Resolves once [`Harness::interrupt`] was called.
     async fn interrupted(&self) {
         let mut stop = self.stop.subscribe();
@@ -654,7 +680,9 @@ impl Harness {
                 .await?
             {
                 Next::End(outcome) => {
-                    report.conversation = Some(transcript.conversation.keep());
+                    let kept = transcript.conversation.keep();
+                    self.keep(workspace, agent.role, &kept).await;
+                    report.conversation = Some(kept);
                     return Ok(outcome);
                 }
                 Next::Continue => {}

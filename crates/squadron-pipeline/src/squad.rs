@@ -78,13 +78,12 @@ pub(crate) struct SquadCtx {
     /// The writers' answers to each review round, for the PR body and the next reviews.
     pub review_replies: Vec<ReviewReply>,
     /// Each reviewer's conversation of its last review, which its next review continues so a
-    /// provider's prompt cache serves it; not kept over a restart, after which the next
-    /// review starts afresh with the reviewer's previous review read from the code host.
+    /// provider's prompt cache serves it; the harness keeps it in the store as well, from
+    /// which a restarted daemon reads it back.
     pub review_threads: BTreeMap<Role, ReviewThread>,
     /// The Developer's and QA's conversations of their last finished turn, which their next
     /// turn (a review round, a CI fix, failing tests or refused changes handed back, a
-    /// test-change request) continues; not kept over a restart, after which they start
-    /// afresh.
+    /// test-change request) continues; read back from the store after a restart.
     pub writer_threads: BTreeMap<Role, KeptConversation>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,

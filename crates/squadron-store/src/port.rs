@@ -35,6 +35,24 @@ impl AgentRecorder for SqlStore {
     async fn spent(&self, scope: &SpendScope) -> Result<Usd, PortError> {
         Ok(SqlStore::spent(self, scope).await?)
     }
+
+    async fn keep_conversation(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+        conversation: &str,
+        at: Timestamp,
+    ) -> Result<(), PortError> {
+        Ok(SqlStore::keep_conversation(self, squad_id, role, conversation, at).await?)
+    }
+
+    async fn kept_conversation(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+    ) -> Result<Option<String>, PortError> {
+        Ok(SqlStore::kept_conversation(self, squad_id, role).await?)
+    }
 }
 
 #[async_trait]

@@ -224,6 +224,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "lane stops",
                 include_str!("../migrations/sqlite/0006_lane_stops.sql"),
             ),
+            (
+                7,
+                "kept conversations",
+                include_str!("../migrations/sqlite/0007_kept_conversations.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -255,6 +260,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 6,
                 "lane stops",
                 include_str!("../migrations/postgres/0006_lane_stops.sql"),
+            ),
+            (
+                7,
+                "kept conversations",
+                include_str!("../migrations/postgres/0007_kept_conversations.sql"),
             ),
         ],
     };

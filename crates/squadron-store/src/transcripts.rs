@@ -90,6 +90,65 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Keeps `conversation` as the one `role` of the squad goes on with, replacing the one
+    /// kept before.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn keep_conversation(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+        conversation: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO kept_conversations (squad_id, role, conversation, kept_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (squad_id, role) DO UPDATE SET \
+             conversation = excluded.conversation, kept_at = excluded.kept_at",
+        )
+        .bind(squad_id.as_str())
+        .bind(role.as_str())
+        .bind(conversation)
+        .bind(at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| {
+            StoreError::database(
+                format!("keep the {role}'s conversation of squad `{squad_id}`"),
+                error,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The conversation last kept for `role` of the squad.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn kept_conversation(
+        &self,
+        squad_id: &SquadId,
+        role: Role,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT conversation FROM kept_conversations WHERE squad_id = $1 AND role = $2",
+        )
+        .bind(squad_id.as_str())
+        .bind(role.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| {
+            StoreError::database(
+                format!("read the {role}'s kept conversation of squad `{squad_id}`"),
+                error,
+            )
+        })?;
+        row.map(|row| column(&row, "conversation")).transpose()
+    }
+}
+
 fn transcript_entry(row: &AnyRow) -> Result<TranscriptEntry, StoreError> {
     Ok(TranscriptEntry {
         squad_id: SquadId::from(column::<String>(row, "squad_id")?),

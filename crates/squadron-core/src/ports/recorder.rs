@@ -51,4 +51,26 @@ pub trait AgentRecorder: Send + Sync {
 
     /// Total cost recorded so far for `scope`.
     async fn spent(&self, scope: &SpendScope) -> Result<Usd, PortError>;
+
+    /// Keeps `conversation` (the harness's encoding) as the one `role` of the squad goes on
+    /// with in its next turn, replacing the one kept before, so that a restarted daemon
+    /// continues it. A recorder that keeps none ignores it.
+    async fn keep_conversation(
+        &self,
+        _squad_id: &SquadId,
+        _role: Role,
+        _conversation: &str,
+        _at: Timestamp,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    /// The conversation last kept for `role` of the squad, if any.
+    async fn kept_conversation(
+        &self,
+        _squad_id: &SquadId,
+        _role: Role,
+    ) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
 }

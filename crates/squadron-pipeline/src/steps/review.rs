@@ -77,6 +77,19 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
         [Role::CodeReviewer, Role::QaSpecialist],
     )
     .await;
+    // After a restart, each reviewer's conversation of its last review is read back.
+    for role in [Role::CodeReviewer, Role::QaSpecialist] {
+        if !ctx.review_threads.contains_key(&role)
+            && let Some(conversation) = shared.harness.kept(&ctx.squad, role).await
+        {
+            let thread = ReviewThread {
+                conversation,
+                summary: None,
+                outcomes: Vec::new(),
+            };
+            ctx.review_threads.insert(role, thread);
+        }
+    }
     let ctx_ref = &*ctx;
     // A reviewer with a conversation of its last review goes on in it, told what changed.
     let again = |role, task: &TaskContext| {
@@ -119,7 +132,7 @@ pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> S
     );
     let (code_reviewer, qa_specialist) = (code_reviewer?, qa_specialist?);
     // Each reviewer's next review continues this conversation; one whose review this process
-    // did not run (posted before a restart) starts afresh.
+    // did not run (posted before a restart) goes on with the one kept before.
     for (role, (_, conversation), task) in [
         (Role::CodeReviewer, &code_reviewer, &code_task),
         (Role::QaSpecialist, &qa_specialist, &qa_task),

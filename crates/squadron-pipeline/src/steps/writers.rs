@@ -18,9 +18,9 @@ use crate::squad::SquadCtx;
 ///
 /// A writer that finished a turn before goes on in that conversation (its system prompt and
 /// first task sent again byte for byte, so a provider's prompt cache serves them): a review
-/// round is told in `fix-again`, anything else by `extra` alone. A writer with no such
-/// conversation (the first turn, or after a restart) starts afresh on its prompt with `extra`
-/// appended.
+/// round is told in `fix-again`, anything else by `extra` alone; after a restart the
+/// conversation is read back from the store. A writer with no such conversation (its first
+/// turn), or whose system prompt changed, starts afresh on its prompt with `extra` appended.
 pub(crate) async fn developer_and_qa(
     shared: &Shared,
     ctx: &mut SquadCtx,
@@ -28,6 +28,10 @@ pub(crate) async fn developer_and_qa(
     qa: Option<(PromptName, &TaskContext)>,
     extra: Option<&str>,
 ) -> Result<(Option<String>, Option<String>), TurnStop> {
+    restore_thread(shared, ctx, Role::Developer).await;
+    if qa.is_some() {
+        restore_thread(shared, ctx, Role::Qa).await;
+    }
     let ctx_ref = &*ctx;
     let developer_turn = writer_turn(shared, ctx_ref, Role::Developer, developer, extra);
     let (developer, qa) = match qa {
@@ -66,6 +70,16 @@ async fn writer_turn(
     turn_continuing(shared, ctx, role, (prompt, task, extra), again)
         .instrument(log_events::role_span(role))
         .await
+}
+
+/// Reads back the conversation `role` kept before a restart, when this process has none.
+async fn restore_thread(shared: &Shared, ctx: &mut SquadCtx, role: Role) {
+    if ctx.writer_threads.contains_key(&role) {
+        return;
+    }
+    if let Some(kept) = shared.harness.kept(&ctx.squad, role).await {
+        ctx.writer_threads.insert(role, kept);
+    }
 }
 
 /// Keeps the conversation of `role`'s finished turn for its next one, and forgets an older
@@ -138,6 +152,7 @@ pub(crate) async fn answer_test_change_requests(
     );
     let max = shared.settings.scheduler.max_review_rounds;
     let task = task_context(ctx, Role::Qa, round, max);
+    restore_thread(shared, ctx, Role::Qa).await;
     let turn = writer_turn(
         shared,
         ctx,

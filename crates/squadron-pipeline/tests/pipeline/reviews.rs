@@ -1,8 +1,8 @@
 //! Reviews with memory: a reviewer's next round goes on in its own conversation and shows it
 //! its findings, each marked by whether the code changed since, and the diff since the commit
-//! it reviewed; after a restart it starts afresh with its previous review read back; the
-//! Developer's fix round goes on in its conversation of the implementation with the reviews,
-//! and its answer joins the PR body beside its first summary.
+//! it reviewed, also after a restart (the conversation is kept in the store); the Developer's
+//! fix round goes on in its conversation of the implementation with the reviews, and its
+//! answer joins the PR body beside its first summary.
 
 use std::time::Duration;
 
@@ -116,9 +116,21 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
     }
     assert!(!body.contains("review round 2"), "{body}");
 
-    // The Developer's fix round goes on in its conversation of the implementation: every
-    // message that turn sent comes first, unchanged, then the reviews; the issue it was given
-    // already is not sent again.
+    // The Developer's fix round goes on in its conversation of the implementation.
+    let fix = fix_goes_on_in_the_implementation(&world);
+    for expected in [
+        "## Review by the code-reviewer: changes_requested",
+        "Please name the file better.",
+        "### `src/eng-1.txt` line 1",
+        "Say more.",
+    ] {
+        assert!(fix.contains(expected), "missing {expected:?} in:\n{fix}");
+    }
+}
+
+/// The Developer's fix round: every message its implementation sent comes first, unchanged,
+/// then the reviews, without the issue it was given already. Returns the fix round's task.
+fn fix_goes_on_in_the_implementation(world: &World) -> String {
     let developer = world.models[&Role::Developer].tasks();
     let (index, fix) = developer
         .iter()
@@ -129,14 +141,6 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
         fix.starts_with("# Task: address the reviews of ENG-1 (round 1 of"),
         "{fix}"
     );
-    for expected in [
-        "## Review by the code-reviewer: changes_requested",
-        "Please name the file better.",
-        "### `src/eng-1.txt` line 1",
-        "Say more.",
-    ] {
-        assert!(fix.contains(expected), "missing {expected:?} in:\n{fix}");
-    }
     assert!(!fix.contains("Scenario: feature 1 works"), "{fix}");
     let openings = world.models[&Role::Developer].openings();
     let (implementing, fixing) = (&openings[index - 1], &openings[index]);
@@ -157,10 +161,11 @@ async fn a_reviewer_is_shown_its_own_findings_and_the_change_since_in_its_next_r
         )),
         "the implementation is part of the fix round's conversation: {fixing:#?}"
     );
+    fix.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_restart_a_reviewer_starts_afresh_with_its_previous_review_read_back() {
+async fn after_a_restart_each_agent_goes_on_with_the_conversation_it_kept() {
     let script = ReviewScript {
         reject_first: vec!["ENG-1".to_owned()],
         ..ReviewScript::default()
@@ -183,20 +188,26 @@ async fn after_a_restart_a_reviewer_starts_afresh_with_its_previous_review_read_
     assert_eq!(resumed, run, "the same URL resumes the unfinished run");
     let squads = finish(running, &run).await;
     assert_eq!(squads[0].phase, Phase::Merged, "{:?}", squads[0].phase);
-    // The conversation of round 1 died with the runtime: round 2 is a fresh task that
-    // shows the reviewer its own review, read back from the code host.
-    let reviewer = world.models[&Role::CodeReviewer].tasks();
-    assert_eq!(reviewer.len(), 2, "one review per round");
-    let second = &reviewer[1];
-    for expected in [
-        "# Task: review the code of ENG-1 (round 2 of",
-        "## Your previous review (round 1, on `",
-        "Please name the file better.",
-        "### `src/eng-1.txt` line 1: changed since: check the change addresses it",
-    ] {
+    // The conversations outlived the runtime in the store: the Developer's fix round goes on
+    // in its implementation, and round 2 of each review in the reviewer's round 1.
+    fix_goes_on_in_the_implementation(&world);
+    for role in [Role::CodeReviewer, Role::QaSpecialist] {
+        let reviewer = world.models[&role].tasks();
+        assert_eq!(reviewer.len(), 2, "one review per round");
         assert!(
-            second.contains(expected),
-            "missing {expected:?} in:\n{second}"
+            reviewer[1].starts_with("# Review again: round 2 of"),
+            "{}",
+            reviewer[1]
+        );
+        let openings = world.models[&role].openings();
+        assert!(
+            openings[1].iter().any(|message| matches!(
+                message,
+                ChatMessage::Assistant { tool_calls, .. }
+                    if tool_calls.iter().any(|call| call.name == "submit_review")
+            )),
+            "the {role}'s first review is part of its second: {:#?}",
+            openings[1]
         );
     }
 }

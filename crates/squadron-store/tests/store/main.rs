@@ -50,6 +50,7 @@ on_both_backends! {
     squads::an_admission_records_its_run_and_every_squad_together_or_nothing,
     squads::logs_find_a_squad_by_id_or_issue_key_newest_run_first,
     records::transcripts_round_trip_every_message_kind_in_order,
+    records::a_kept_conversation_is_replaced_per_squad_and_role,
     records::usage_sums_per_squad_run_and_role,
     journal::racing_callers_on_one_key_exactly_one_begins,
     journal::a_done_effect_is_never_begun_again,

@@ -83,6 +83,41 @@ pub async fn transcripts_round_trip_every_message_kind_in_order(db: TestDb) {
     assert_eq!(orphan.kind(), StoreErrorKind::NotFound);
 }
 
+pub async fn a_kept_conversation_is_replaced_per_squad_and_role(db: TestDb) {
+    let store = store_with_squad(&db).await;
+    let squad = SquadId::from("s1");
+    assert_eq!(
+        store
+            .kept_conversation(&squad, Role::Developer)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .keep_conversation(&squad, Role::Developer, "implementation", at(1))
+        .await
+        .unwrap();
+    store
+        .keep_conversation(&squad, Role::CodeReviewer, "round 1 ✓", at(2))
+        .await
+        .unwrap();
+    store
+        .keep_conversation(&squad, Role::Developer, "implementation and fix", at(3))
+        .await
+        .unwrap();
+
+    let kept = |role| store.kept_conversation(&squad, role);
+    assert_eq!(
+        kept(Role::Developer).await.unwrap().as_deref(),
+        Some("implementation and fix")
+    );
+    assert_eq!(
+        kept(Role::CodeReviewer).await.unwrap().as_deref(),
+        Some("round 1 ✓")
+    );
+    assert_eq!(kept(Role::Qa).await.unwrap(), None);
+}
+
 pub async fn usage_sums_per_squad_run_and_role(db: TestDb) {
     let store = store_with_squad(&db).await;
     store
