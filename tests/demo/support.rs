@@ -203,6 +203,7 @@ pub fn task(
         evidence: None,
         developer_summary: None,
         qa_summary: None,
+        conflict: None,
     };
     PromptLibrary::shipped()
         .render(name, &context)

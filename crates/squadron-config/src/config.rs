@@ -319,6 +319,9 @@ pub struct Limits {
     /// tests, fixed, pushed, re-reviewed) before needs-human; counted apart from review
     /// rounds.
     pub ci_fix_rounds: u32,
+    /// Conflict-resolution rounds (a rebase that stopped on conflicts resolved, tested,
+    /// pushed, re-reviewed) before needs-human; counted apart from the other rounds.
+    pub conflict_rounds: u32,
     /// Seconds the merge gate waits for a required check that never reported on the head
     /// before naming it to a person.
     pub check_report_wait_secs: u64,

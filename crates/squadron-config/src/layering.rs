@@ -54,6 +54,7 @@ const ENV_KEYS: &[(&str, &[&str], Kind)] = &[
     ("limits", &["budget_per_run_usd"], Kind::Float),
     ("limits", &["agent_turn_limit"], Kind::Integer),
     ("limits", &["ci_fix_rounds"], Kind::Integer),
+    ("limits", &["conflict_rounds"], Kind::Integer),
     ("limits", &["check_report_wait_secs"], Kind::Integer),
     ("sandbox", &["mode"], Kind::Text),
     ("sandbox", &["command_timeout_secs"], Kind::Integer),

@@ -111,6 +111,49 @@ pub struct TaskContext {
     pub developer_summary: Option<Untrusted>,
     /// QA's `finish` summary, for the reviewers.
     pub qa_summary: Option<Untrusted>,
+    /// The conflicts to resolve (`resolve-conflicts`).
+    pub conflict: Option<ConflictContext>,
+}
+
+/// A branch that no longer rebases onto its base: its change sits uncommitted on the base's
+/// tip with conflict markers where both changed the same lines.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConflictContext {
+    /// The conflict-resolution round, from 1.
+    pub round: u32,
+    /// Rounds allowed before a human takes over.
+    pub max_rounds: u32,
+    /// The base tip the branch now sits on.
+    pub base_sha: String,
+    /// The files with conflicts.
+    pub files: Vec<ConflictFileContext>,
+    /// The other squads' PRs that landed on the base since the branch forked: the base
+    /// side's intent.
+    pub landed: Vec<LandedContext>,
+}
+
+/// One conflicting file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConflictFileContext {
+    /// Its path.
+    pub path: String,
+    /// Whether it is a test file (QA's to resolve).
+    pub test_file: bool,
+    /// Its conflicting regions with their markers and a few lines around them, capped.
+    pub excerpt: Untrusted,
+}
+
+/// Another squad's PR merged into the base.
+#[derive(Clone, Debug, Serialize)]
+pub struct LandedContext {
+    /// Its issue (`ENG-41`).
+    pub issue: String,
+    /// The PR's page, when known.
+    pub pr_url: Option<String>,
+    /// The issue's title.
+    pub title: Untrusted,
+    /// The issue's description, capped.
+    pub description: Untrusted,
 }
 
 /// The issue being worked.
@@ -387,6 +430,28 @@ impl TaskContext {
                 "qa summary",
                 "AC-1: tests/cart.rs free_shipping_above_50",
             )),
+            conflict: Some(ConflictContext {
+                round: 1,
+                max_rounds: 2,
+                base_sha: "3333333333333333333333333333333333333333".to_owned(),
+                files: vec![ConflictFileContext {
+                    path: "src/cart.rs".to_owned(),
+                    test_file: false,
+                    excerpt: Untrusted::new(
+                        "conflicts in src/cart.rs",
+                        "<<<<<<< main (333333333333)\n    total: Money,\n||||||| where the branch forked\n    total: f64,\n=======\n    total: f64,\n    shipping: f64,\n>>>>>>> eng-42-free-shipping (222222222222)",
+                    ),
+                }],
+                landed: vec![LandedContext {
+                    issue: "ENG-41".to_owned(),
+                    pr_url: Some("https://github.com/acme/shop/pull/41".to_owned()),
+                    title: Untrusted::new("title of ENG-41", "Totals in Money"),
+                    description: Untrusted::new(
+                        "description of ENG-41",
+                        "Carts keep their totals as Money.",
+                    ),
+                }],
+            }),
         }
     }
 }

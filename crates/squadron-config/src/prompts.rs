@@ -35,11 +35,14 @@ pub enum PromptName {
     FixAgain,
     /// The diagnostician investigates a bug report.
     Diagnose,
+    /// The Developer or QA resolve the conflicts of the branch's change with a base that
+    /// moved on.
+    ResolveConflicts,
 }
 
 impl PromptName {
     /// Every template, in a stable order.
-    pub const ALL: [PromptName; 9] = [
+    pub const ALL: [PromptName; 10] = [
         PromptName::System,
         PromptName::Implement,
         PromptName::WriteTests,
@@ -49,6 +52,7 @@ impl PromptName {
         PromptName::FixFromReview,
         PromptName::FixAgain,
         PromptName::Diagnose,
+        PromptName::ResolveConflicts,
     ];
 
     /// The template's name (`fix-from-review`).
@@ -63,6 +67,7 @@ impl PromptName {
             PromptName::FixFromReview => "fix-from-review",
             PromptName::FixAgain => "fix-again",
             PromptName::Diagnose => "diagnose",
+            PromptName::ResolveConflicts => "resolve-conflicts",
         }
     }
 
@@ -82,6 +87,9 @@ impl PromptName {
             PromptName::FixFromReview => include_str!("../../../prompts/fix-from-review.md.j2"),
             PromptName::FixAgain => include_str!("../../../prompts/fix-again.md.j2"),
             PromptName::Diagnose => include_str!("../../../prompts/diagnose.md.j2"),
+            PromptName::ResolveConflicts => {
+                include_str!("../../../prompts/resolve-conflicts.md.j2")
+            }
         }
     }
 }

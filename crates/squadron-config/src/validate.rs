@@ -192,6 +192,12 @@ pub(crate) fn validate(config: &Config, provenance: &Provenance) -> Result<(), C
     check.range(&["limits", "max_estimate"], limits.max_estimate, 1, 1000)?;
     check.range(&["limits", "ci_fix_rounds"], limits.ci_fix_rounds, 0, 10)?;
     check.range(
+        &["limits", "conflict_rounds"],
+        limits.conflict_rounds,
+        0,
+        10,
+    )?;
+    check.range(
         &["limits", "check_report_wait_secs"],
         limits.check_report_wait_secs,
         1,

@@ -79,7 +79,8 @@ impl FlowState {
             | Phase::Implementing
             | Phase::Verifying
             | Phase::Fixing
-            | Phase::FixingChecks => FlowState::Working,
+            | Phase::FixingChecks
+            | Phase::ResolvingConflicts => FlowState::Working,
             Phase::Queued => FlowState::Waiting(Wait::BlockerOrSlot),
             Phase::PrOpen | Phase::Reviewing => FlowState::Waiting(Wait::Reviews),
             Phase::Approved | Phase::Merging => FlowState::Waiting(Wait::ChecksAndMergeLane),

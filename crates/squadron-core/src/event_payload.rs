@@ -47,6 +47,16 @@ pub enum EventPayload {
         /// The failing checks' names.
         checks: Vec<String>,
     },
+    /// A conflict-resolution round started: a rebase stopped on conflicts and they went to
+    /// the agents.
+    ConflictRound {
+        /// The round.
+        round: u32,
+        /// The conflicting files.
+        files: Vec<String>,
+        /// The issues of the PRs on the base the branch conflicts with.
+        landed: Vec<String>,
+    },
     /// A post to the squad's chat thread failed; the squad carried on.
     NotifyFailed {
         /// The post.
@@ -67,6 +77,8 @@ impl EventPayload {
     pub const FLAKY_CHECK: &'static str = "flaky-check";
     /// Kind of [`EventPayload::CiFix`].
     pub const CI_FIX: &'static str = "ci-fix";
+    /// Kind of [`EventPayload::ConflictRound`].
+    pub const CONFLICT_ROUND: &'static str = "conflict-round";
     /// Kind of [`EventPayload::NotifyFailed`].
     pub const NOTIFY_FAILED: &'static str = "notify-failed";
 
@@ -78,6 +90,7 @@ impl EventPayload {
             EventPayload::CheckRerun { .. } => Self::CHECK_RERUN,
             EventPayload::FlakyCheck { .. } => Self::FLAKY_CHECK,
             EventPayload::CiFix { .. } => Self::CI_FIX,
+            EventPayload::ConflictRound { .. } => Self::CONFLICT_ROUND,
             EventPayload::NotifyFailed { .. } => Self::NOTIFY_FAILED,
         }
     }

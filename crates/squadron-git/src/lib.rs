@@ -18,7 +18,7 @@ mod workspaces;
 pub use credentials::AccessToken;
 pub use error::{GitError, GitErrorKind};
 pub use identity::CommitAuthor;
-pub use rebase::RebaseOutcome;
+pub use rebase::{ConflictedMerge, RebaseOutcome};
 pub use transport::PushOutcome;
 pub use workspace::{BranchDisposal, RepositorySpec, SquadWorktree, Workspace};
 pub use workspaces::GitWorkspaces;

@@ -13,8 +13,9 @@ use git2::{
 use crate::credentials::AccessToken;
 use crate::error::GitError;
 use crate::identity::CommitAuthor;
-use crate::rebase::{self, RebaseOutcome};
+use crate::rebase::{self, ConflictedMerge, RebaseOutcome};
 use crate::transport::{GitCli, PushOutcome, WorktreeStart};
+use squadron_core::ports::LANDED_SHOWN;
 
 /// A repository Squadron works on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,14 @@ pub struct SquadWorktree {
 }
 
 impl SquadWorktree {
+    /// The base branch's tip as the mirror last fetched it.
+    fn base_tip(&self, git: &Repository) -> Result<Oid, GitError> {
+        remote_tip(git, &self.base_branch).ok_or_else(|| GitError::UnknownBase {
+            branch: self.base_branch.clone(),
+            remote: self.remote.clone(),
+        })
+    }
+
     /// The worktree registered as `name` in `repo`'s mirror at `path`, found on disk rather
     /// than opened by [`Workspace::open_worktree`]; `branch` is the branch to push and
     /// rebase, `base_branch` the one to rebase onto.
@@ -550,11 +559,7 @@ impl Workspace {
             {
                 return Err(GitError::DirtyWorktree { path: path.clone() });
             }
-            let onto =
-                remote_tip(&git, &worktree.base_branch).ok_or_else(|| GitError::UnknownBase {
-                    branch: worktree.base_branch.clone(),
-                    remote: worktree.remote.clone(),
-                })?;
+            let onto = worktree.base_tip(&git)?;
             let head = git
                 .head()
                 .and_then(|h| h.peel_to_commit())
@@ -570,7 +575,11 @@ impl Workspace {
                 });
             }
             match rebase::replay(&git, onto, head, &committer).map_err(fail("replay commits"))? {
-                Err(paths) => Ok(RebaseOutcome::Conflicts { paths }),
+                Err(paths) => Ok(RebaseOutcome::Conflicts {
+                    paths,
+                    landed: rebase::landed(&git, onto, head, LANDED_SHOWN)
+                        .map_err(fail("list the base's new commits"))?,
+                }),
                 Ok(tip) => {
                     let commit = git
                         .find_object(tip, None)
@@ -584,6 +593,37 @@ impl Workspace {
                     })
                 }
             }
+        })
+        .await
+    }
+
+    /// Moves the squad branch to the base tip of the last [`Self::sync_mirror`] and leaves
+    /// the change `head` made since it forked from the base in the worktree, uncommitted,
+    /// with conflict markers where both sides changed the same lines. Whatever the worktree
+    /// held is discarded, so a repeated call starts afresh from `head`.
+    pub async fn merge_onto_base(
+        &self,
+        worktree: &SquadWorktree,
+        head: &str,
+    ) -> Result<ConflictedMerge, GitError> {
+        let worktree = worktree.clone();
+        let head = head.to_owned();
+        blocking(move || {
+            let path = &worktree.path;
+            let fail = |action| GitError::git(action, path);
+            let git = worktree.open()?;
+            let onto = worktree.base_tip(&git)?;
+            let head = Oid::from_str(&head).map_err(fail("read the branch head"))?;
+            let short = |oid: Oid| oid.to_string().chars().take(12).collect::<String>();
+            let base_label = format!("{} ({})", worktree.base_branch, short(onto));
+            let branch_label = format!("{} ({})", worktree.branch, short(head));
+            let labels = [
+                base_label.as_str(),
+                "where the branch forked",
+                branch_label.as_str(),
+            ];
+            rebase::merge_onto(&git, onto, head, labels, LANDED_SHOWN)
+                .map_err(fail("merge the branch onto the base"))
         })
         .await
     }

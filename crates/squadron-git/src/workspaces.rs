@@ -16,8 +16,8 @@ use git2::{Oid, Repository, WorktreePruneOptions};
 use squadron_core::Role;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
-    MergeTrial, PatchId, PortError, PreparedWorktree, RebaseOutcome as PortRebaseOutcome, RepoRef,
-    Workspaces, WorktreeRequest,
+    ConflictedMerge as PortConflictedMerge, MergeTrial, PatchId, PortError, PreparedWorktree,
+    RebaseOutcome as PortRebaseOutcome, RepoRef, Workspaces, WorktreeRequest,
 };
 use tokio::sync::Mutex;
 
@@ -191,6 +191,21 @@ impl GitWorkspaces {
         Ok(path)
     }
 
+    /// The squad worktree at `path` working against `base_branch`, with its repository.
+    async fn squad_on_base(
+        &self,
+        path: &Path,
+        base_branch: &str,
+    ) -> Result<(&Configured, RepositorySpec, SquadWorktree), GitError> {
+        let located = self.locate(path).await?;
+        let branch = located.branch.ok_or_else(|| GitError::DetachedHead {
+            path: path.to_path_buf(),
+        })?;
+        let spec = located.repo.on_base(base_branch);
+        let target = self.squad_worktree(&spec, path, &located.name, &branch);
+        Ok((located.repo, spec, target))
+    }
+
     fn squad_worktree(
         &self,
         spec: &RepositorySpec,
@@ -318,27 +333,49 @@ impl Workspaces for GitWorkspaces {
         worktree: &Path,
         base_branch: &str,
     ) -> Result<PortRebaseOutcome, PortError> {
-        let located = self.locate(worktree).await?;
-        let branch = located.branch.ok_or_else(|| GitError::DetachedHead {
-            path: worktree.to_path_buf(),
-        })?;
-        let repo = located.repo;
-        let spec = repo.on_base(base_branch);
-        let target = self.squad_worktree(&spec, worktree, &located.name, &branch);
+        let (repo, spec, target) = self.squad_on_base(worktree, base_branch).await?;
         let _guard = repo.lock.lock().await;
         self.workspace.sync_mirror(&spec, &repo.token).await?;
         let outcome = self
             .workspace
             .rebase_onto_base(&target, &self.committer)
             .await?;
-        tracing::info!(repo = %spec.slug, %branch, %base_branch, ?outcome, "rebase finished");
+        tracing::info!(repo = %spec.slug, branch = %target.branch, %base_branch, ?outcome, "rebase finished");
         Ok(match outcome {
             RebaseOutcome::UpToDate { .. } => PortRebaseOutcome::UpToDate,
             RebaseOutcome::Rebased { head, base } => PortRebaseOutcome::Rebased {
                 head: CommitSha::new(head),
                 base: CommitSha::new(base),
             },
-            RebaseOutcome::Conflicts { paths } => PortRebaseOutcome::Conflict { paths },
+            RebaseOutcome::Conflicts { paths, landed } => PortRebaseOutcome::Conflict {
+                paths,
+                landed: landed.into_iter().map(CommitSha::new).collect(),
+            },
+        })
+    }
+
+    async fn merge_onto_base(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<PortConflictedMerge, PortError> {
+        let (repo, spec, target) = self.squad_on_base(worktree, base_branch).await?;
+        let _guard = repo.lock.lock().await;
+        self.workspace.sync_mirror(&spec, &repo.token).await?;
+        let merged = self
+            .workspace
+            .merge_onto_base(&target, head.as_str())
+            .await?;
+        tracing::info!(
+            repo = %spec.slug, branch = %target.branch, %base_branch, base = %merged.base,
+            conflicts = ?merged.conflicts, "the branch's change merged onto the base for resolving"
+        );
+        Ok(PortConflictedMerge {
+            base: CommitSha::new(merged.base),
+            conflicts: merged.conflicts,
+            changed: merged.changed,
+            landed: merged.landed.into_iter().map(CommitSha::new).collect(),
         })
     }
 

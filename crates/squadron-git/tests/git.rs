@@ -334,10 +334,16 @@ async fn a_conflicting_rebase_reports_the_paths_and_leaves_the_branch_alone() {
         .rebase_onto_base(&worktree, &developer())
         .await
         .expect("rebase answers");
+    let landed = fx
+        .standin
+        .branch_head(SLUG, "main")
+        .expect("main")
+        .expect("main exists");
     assert_eq!(
         outcome,
         RebaseOutcome::Conflicts {
-            paths: vec!["src/lib.rs".to_owned()]
+            paths: vec!["src/lib.rs".to_owned()],
+            landed: vec![landed],
         }
     );
     assert_eq!(workspace.head(&worktree).await.expect("head"), mine);

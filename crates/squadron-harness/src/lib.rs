@@ -65,4 +65,4 @@ pub use turn::{
 };
 pub use wip::commit_work_in_progress;
 pub use workspace::{Budgets, RepoPolicy, SquadWorkspace};
-pub use write_rules::{BrokenRule, Restored, WriteBreach, describe_breaches};
+pub use write_rules::{BrokenRule, Restored, WriteBreach, adopt_merged_tests, describe_breaches};

@@ -151,6 +151,35 @@ pub(crate) async fn record_qa_writes(
         .map_err(|error| unstored(&error))
 }
 
+/// After the daemon merged the squad's change onto a base that moved on, a test file of
+/// `merged` that git merged without conflict is QA's version with the base's changes in it:
+/// it is recorded as QA's, so the write rules keep the base's changes instead of putting
+/// QA's older version back. Only files QA wrote are recorded (no other test file can be in
+/// the squad's change); conflicting ones are left for QA to resolve with its file tools.
+pub async fn adopt_merged_tests(
+    workspace: &SquadWorkspace,
+    merged: &[String],
+    conflicts: &[String],
+) -> Result<(), String> {
+    let root = workspace.worktree.root();
+    let adopted: Vec<String> = merged
+        .iter()
+        .filter(|path| !conflicts.contains(path))
+        .filter(|path| {
+            matches!(
+                workspace.qa_files.version(path),
+                Some(QaVersion::Written(_))
+            )
+        })
+        .filter(|path| std::fs::symlink_metadata(root.join(path)).is_ok_and(|meta| meta.is_file()))
+        .cloned()
+        .collect();
+    if adopted.is_empty() {
+        return Ok(());
+    }
+    record_qa_writes(workspace, &adopted).await
+}
+
 /// Records the files QA removed (deleted, or moved away).
 pub(crate) async fn record_qa_removals(
     workspace: &SquadWorkspace,

@@ -52,6 +52,10 @@ pub const FLAKY_CHECK: &str = EventPayload::FLAKY_CHECK;
 /// A CI-fix round started: the failing checks went back to the agents; the line and the
 /// event log carry `round` and `checks`.
 pub const CI_FIX: &str = EventPayload::CI_FIX;
+/// A conflict-resolution round started: a rebase stopped on conflicts and they went to the
+/// agents; the line and the event log carry `round`, `files` and `landed` (the issues of the
+/// PRs on the base the branch conflicts with).
+pub const CONFLICT_ROUND: &str = EventPayload::CONFLICT_ROUND;
 
 /// The `squad` span of one squad's task, at its current phase, round and PR.
 pub(crate) fn squad_span(
@@ -145,6 +149,23 @@ pub(crate) async fn ci_fix(shared: &Shared, squad: &SquadId, round: u32, checks:
     let payload = EventPayload::CiFix {
         round,
         checks: checks.iter().map(|check| (*check).to_owned()).collect(),
+    };
+    append(shared, squad, &payload).await;
+}
+
+/// Records the start of conflict-resolution round `round` over `files`, which conflict with
+/// the PRs of the issues `landed` (the caller logs it).
+pub(crate) async fn conflict_round(
+    shared: &Shared,
+    squad: &SquadId,
+    round: u32,
+    files: &[String],
+    landed: &[&str],
+) {
+    let payload = EventPayload::ConflictRound {
+        round,
+        files: files.to_vec(),
+        landed: landed.iter().map(|issue| (*issue).to_owned()).collect(),
     };
     append(shared, squad, &payload).await;
 }

@@ -24,6 +24,11 @@ pub(crate) fn encode(payload: &EventPayload) -> String {
             json!({ "check": check, "sha": sha.to_string() })
         }
         EventPayload::CiFix { round, checks } => json!({ "round": round, "checks": checks }),
+        EventPayload::ConflictRound {
+            round,
+            files,
+            landed,
+        } => json!({ "round": round, "files": files, "landed": landed }),
         EventPayload::NotifyFailed { key, error } => {
             json!({ "key": key.to_string(), "error": error })
         }
@@ -88,6 +93,14 @@ mod tests {
                     checks: vec!["ci".to_owned(), "lint".to_owned()],
                 },
                 r#"{"checks":["ci","lint"],"round":1}"#,
+            ),
+            (
+                EventPayload::ConflictRound {
+                    round: 1,
+                    files: vec!["ledger/__init__.py".to_owned()],
+                    landed: vec!["ENG-1".to_owned()],
+                },
+                r#"{"files":["ledger/__init__.py"],"landed":["ENG-1"],"round":1}"#,
             ),
             (
                 EventPayload::NotifyFailed {

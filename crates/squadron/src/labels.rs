@@ -96,7 +96,9 @@ pub fn at_work(phase: &Phase) -> &'static str {
     match phase {
         Phase::Preparing => "worktree",
         Phase::Diagnosing => "diagnostician",
-        Phase::Implementing | Phase::Fixing | Phase::FixingChecks => "developer, QA",
+        Phase::Implementing | Phase::Fixing | Phase::FixingChecks | Phase::ResolvingConflicts => {
+            "developer, QA"
+        }
         Phase::Verifying => "test command",
         Phase::PrOpen => "pull request",
         Phase::Reviewing => "reviewers",

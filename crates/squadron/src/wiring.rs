@@ -380,6 +380,7 @@ fn settings(
     settings.scheduler.concurrency = usize::try_from(limits.concurrency).unwrap_or(usize::MAX);
     settings.scheduler.max_review_rounds = limits.review_rounds;
     settings.scheduler.ci_fix_rounds = limits.ci_fix_rounds;
+    settings.scheduler.conflict_rounds = limits.conflict_rounds;
     settings.scheduler.check_report_wait = Duration::from_secs(limits.check_report_wait_secs);
     let retries = &config.retries;
     settings.scheduler.retry = RetryPolicy {

@@ -35,6 +35,10 @@ fn shipped_config_validates() {
     assert_eq!(config.limits.concurrency, 4);
     assert_eq!(config.limits.review_rounds, 3);
     assert_eq!(config.limits.ci_fix_rounds, 2, "apart from review rounds");
+    assert_eq!(
+        config.limits.conflict_rounds, 2,
+        "apart from the other rounds"
+    );
     assert_eq!(config.limits.check_report_wait_secs, 1800);
     assert_eq!(
         config.github.merge_method,
@@ -143,6 +147,10 @@ fn out_of_range_values_name_file_key_value_and_range() {
     assert_eq!(
         file_error("[limits]\nci_fix_rounds = 11\n"),
         "limits.ci_fix_rounds = 11 in /x/squadron.toml: must be between 0 and 10"
+    );
+    assert_eq!(
+        file_error("[limits]\nconflict_rounds = 11\n"),
+        "limits.conflict_rounds = 11 in /x/squadron.toml: must be between 0 and 10"
     );
     assert_eq!(
         file_error("[limits]\ncheck_report_wait_secs = 0\n"),
@@ -301,7 +309,7 @@ fn unknown_keys_are_errors_listing_the_valid_keys() {
         error.to_string(),
         "unknown key `limits.concurency` in /x/squadron.toml: expected one of `concurrency`, `review_rounds`, \
          `max_estimate`, `require_estimate`, `budget_per_squad_usd`, `budget_per_run_usd`, `agent_turn_limit`, `ci_fix_rounds`, \
-         `check_report_wait_secs`"
+         `conflict_rounds`, `check_report_wait_secs`"
     );
     assert_eq!(
         file_error("[slak]\nchannel = \"x\"\n"),

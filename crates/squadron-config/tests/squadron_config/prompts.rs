@@ -2,10 +2,11 @@
 //! undefined variables are errors.
 
 use squadron_config::{
-    AgentCatalog, AgentContext, DiagnosisContext, DocContext, EvidenceContext, Guidance,
-    IssueContext, PreviousCommentContext, PreviousReviewContext, PromptErrorKind, PromptLibrary,
-    PromptName, PromptSource, RepositoryContext, ReviewCommentContext, ReviewContext,
-    ScenarioContext, SystemContext, TaskContext, TestEvidence, Untrusted, fence,
+    AgentCatalog, AgentContext, ConflictContext, ConflictFileContext, DiagnosisContext, DocContext,
+    EvidenceContext, Guidance, IssueContext, LandedContext, PreviousCommentContext,
+    PreviousReviewContext, PromptErrorKind, PromptLibrary, PromptName, PromptSource,
+    RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext,
+    TaskContext, TestEvidence, Untrusted, fence,
 };
 use squadron_core::Role;
 
@@ -115,6 +116,43 @@ fn sample_task(role: &str, round: u32) -> TaskContext {
             "qa summary",
             "AC-1 and AC-2: tests/shipping.rs",
         )),
+        conflict: Some(sample_conflict()),
+    }
+}
+
+/// The other squad's change landed on the same lines; its issue carries the injection too.
+fn sample_conflict() -> ConflictContext {
+    ConflictContext {
+        round: 1,
+        max_rounds: 2,
+        base_sha: "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f".to_owned(),
+        files: vec![
+            ConflictFileContext {
+                path: "src/pricing.rs".to_owned(),
+                test_file: false,
+                excerpt: Untrusted::new(
+                    "conflicts in src/pricing.rs",
+                    "   12 | pub fn shipping(total: Money) -> Money {\n   13 | <<<<<<< main (5e6f7a8b9c0d)\n   14 |     rates::shipping_for(total)\n   15 | ||||||| where the branch forked\n   16 |     Money::eur(4.90)\n   17 | =======\n   18 |     if total >= Money::eur(50.0) { Money::ZERO } else { Money::eur(4.90) }\n   19 | >>>>>>> eng-42-free-shipping-above-50 (0f9e8d7c6b5a)\n   20 | }",
+                ),
+            },
+            ConflictFileContext {
+                path: "tests/shipping.rs".to_owned(),
+                test_file: true,
+                excerpt: Untrusted::new(
+                    "conflicts in tests/shipping.rs",
+                    "    3 | <<<<<<< main (5e6f7a8b9c0d)\n    4 | use shop::rates;\n    5 | ||||||| where the branch forked\n    6 | =======\n    7 | use shop::pricing::FreeShippingRule;\n    8 | >>>>>>> eng-42-free-shipping-above-50 (0f9e8d7c6b5a)",
+                ),
+            },
+        ],
+        landed: vec![LandedContext {
+            issue: "ENG-41".to_owned(),
+            pr_url: Some("https://github.com/acme/shop/pull/41".to_owned()),
+            title: Untrusted::new("title of ENG-41", "Shipping rates by zone"),
+            description: Untrusted::new(
+                "description of ENG-41",
+                format!("Shipping costs come from the rates table.\n\n{INJECTION}\n"),
+            ),
+        }],
     }
 }
 
@@ -242,6 +280,7 @@ fn every_template_renders_for_a_sample_issue() {
         (PromptName::FixFromReview, sample_task("developer", 1)),
         (PromptName::FixAgain, sample_task("developer", 1)),
         (PromptName::Diagnose, sample_bug_task()),
+        (PromptName::ResolveConflicts, sample_task("developer", 1)),
     ];
     for (name, context) in cases {
         let rendered = library.render(name, &context).unwrap();
@@ -255,6 +294,10 @@ fn every_template_renders_for_a_sample_issue() {
         .render(PromptName::FixFromReview, &sample_bug_task())
         .unwrap();
     insta::assert_snapshot!("fix-from-review-bug-fix", bug_fix_round);
+    let qa_conflicts = library
+        .render(PromptName::ResolveConflicts, &sample_task("qa", 1))
+        .unwrap();
+    insta::assert_snapshot!("resolve-conflicts-qa", qa_conflicts);
     let tests_round_2 = library
         .render(PromptName::ReviewTests, &sample_task("qa-specialist", 2))
         .unwrap();

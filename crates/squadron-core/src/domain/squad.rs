@@ -25,6 +25,9 @@ pub enum Phase {
     Fixing,
     /// Developer (and QA for test files) fix a required check that fails because of the PR.
     FixingChecks,
+    /// Developer (and QA for test files) resolve the conflicts of the branch's change with a
+    /// base that moved on (another PR landed on the same lines).
+    ResolvingConflicts,
     /// Both reviewers approved the current head; waiting for the merge queue.
     Approved,
     /// The merge queue is merging the PR.
@@ -54,6 +57,7 @@ impl Phase {
             Phase::Reviewing => "reviewing",
             Phase::Fixing => "fixing",
             Phase::FixingChecks => "fixing-checks",
+            Phase::ResolvingConflicts => "resolving-conflicts",
             Phase::Approved => "approved",
             Phase::Merging => "merging",
             Phase::Merged => "merged",
@@ -85,6 +89,7 @@ impl Phase {
             "reviewing" => Phase::Reviewing,
             "fixing" => Phase::Fixing,
             "fixing-checks" => Phase::FixingChecks,
+            "resolving-conflicts" => Phase::ResolvingConflicts,
             "approved" => Phase::Approved,
             "merging" => Phase::Merging,
             "merged" => Phase::Merged,
@@ -180,6 +185,8 @@ mod tests {
             Phase::PrOpen,
             Phase::Reviewing,
             Phase::Fixing,
+            Phase::FixingChecks,
+            Phase::ResolvingConflicts,
             Phase::Approved,
             Phase::Merging,
             Phase::Merged,

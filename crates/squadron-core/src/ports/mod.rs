@@ -35,5 +35,6 @@ pub use store::{
 };
 pub use tracker::{IssueTracker, MilestoneChoice, MilestoneIntake, SyncOutcome, WorkflowTarget};
 pub use workspace::{
-    MergeTrial, PatchId, PreparedWorktree, RebaseOutcome, Workspaces, WorktreeRequest,
+    ConflictedMerge, LANDED_SHOWN, MergeTrial, PatchId, PreparedWorktree, RebaseOutcome,
+    Workspaces, WorktreeRequest,
 };

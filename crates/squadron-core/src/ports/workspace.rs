@@ -63,6 +63,9 @@ pub enum RebaseOutcome {
     Conflict {
         /// Files that conflict.
         paths: Vec<String>,
+        /// The commits on the base since the branch forked from it, newest first (at most
+        /// [`LANDED_SHOWN`]): what the branch conflicts with.
+        landed: Vec<CommitSha>,
     },
 }
 
@@ -86,6 +89,25 @@ pub enum MergeTrial {
         /// Files that conflict.
         paths: Vec<String>,
     },
+}
+
+/// The most commits of the base a conflict names as landed since the branch forked.
+pub const LANDED_SHOWN: usize = 50;
+
+/// The branch's change merged into the base's current tip, uncommitted in the worktree, as
+/// [`Workspaces::merge_onto_base`] left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictedMerge {
+    /// The base tip the branch now sits on.
+    pub base: CommitSha,
+    /// Files left with conflict markers (or changed on one side and deleted on the other),
+    /// sorted.
+    pub conflicts: Vec<String>,
+    /// Every file the uncommitted change touches, conflicting or not, sorted.
+    pub changed: Vec<String>,
+    /// The commits on the base since the branch forked from it, newest first (at most
+    /// [`LANDED_SHOWN`]).
+    pub landed: Vec<CommitSha>,
 }
 
 /// What a branch's own change is, whatever base it sits on: the stable patch id (as
@@ -138,6 +160,18 @@ pub trait Workspaces: Send + Sync {
 
     /// Fetches and rebases the worktree's branch onto the current tip of `base_branch`.
     async fn rebase(&self, worktree: &Path, base_branch: &str) -> Result<RebaseOutcome, PortError>;
+
+    /// Fetches, moves the worktree's branch to the current tip of `base_branch` and leaves
+    /// the change `head` made since it forked from the base merged into the worktree,
+    /// uncommitted, with conflict markers (diff3 style: base, where the branch forked, the
+    /// branch) in the files both sides changed. Whatever the worktree held is discarded
+    /// first, so repeating it starts afresh from `head` (the pushed branch).
+    async fn merge_onto_base(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<ConflictedMerge, PortError>;
 
     /// Fetches and says whether the worktree's head contains the current tip of
     /// `base_branch`.

@@ -100,6 +100,15 @@ pub enum Command {
         /// The CI-fix round, from 1.
         round: u32,
     },
+    /// Merge the branch's change into the current base with conflict markers in the
+    /// worktree and run the Developer (and QA for test files) on them: the files, their
+    /// markers and what each side meant.
+    ResolveConflicts {
+        /// The squad.
+        squad: SquadId,
+        /// The conflict-resolution round, from 1.
+        round: u32,
+    },
     /// Merge the PR with the head SHA as a guard (or find it already merged).
     Merge {
         /// The squad.
@@ -168,6 +177,7 @@ impl Command {
             Command::ReadChecks { .. } => "read-checks",
             Command::RerunChecks { .. } => "rerun-checks",
             Command::FixChecks { .. } => "fix-checks",
+            Command::ResolveConflicts { .. } => "resolve-conflicts",
             Command::Merge { .. } => "merge",
             Command::TestBase { .. } => "test-base",
             Command::Retry { .. } => "retry",
@@ -192,6 +202,7 @@ impl Command {
             | Command::ReadChecks { squad, .. }
             | Command::RerunChecks { squad, .. }
             | Command::FixChecks { squad, .. }
+            | Command::ResolveConflicts { squad, .. }
             | Command::Merge { squad }
             | Command::TestBase { squad, .. }
             | Command::Retry { squad, .. }

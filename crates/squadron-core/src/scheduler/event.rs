@@ -68,6 +68,46 @@ pub enum Verification {
     Passed,
     /// Something failed after the agents had their chances; the text says what.
     Failed(String),
+    /// The rebase onto the base stopped on conflicts; nothing was changed.
+    Conflicts(RebaseConflict),
+}
+
+/// A rebase that stopped on conflicts: the squad resolves them in a bounded number of
+/// rounds, and a person gets these facts when it gives up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RebaseConflict {
+    /// The base branch the branch was rebased onto.
+    pub base_branch: String,
+    /// The files both sides changed.
+    pub paths: Vec<String>,
+    /// The squads' PRs merged into the base since the branch forked from it, as far as the
+    /// store knows them: what the branch conflicts with.
+    pub landed: Vec<LandedChange>,
+}
+
+/// Another squad's PR that landed on the base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LandedChange {
+    /// Its issue.
+    pub issue: IssueKey,
+    /// The issue's title (empty when it could not be read).
+    pub title: String,
+    /// Its PR's page, when known.
+    pub pr_url: Option<String>,
+}
+
+impl std::fmt::Display for LandedChange {
+    /// `ENG-1 "Rates in cents" (https://github.com/acme/shop/pull/1)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.issue)?;
+        if !self.title.is_empty() {
+            write!(f, " \"{}\"", self.title)?;
+        }
+        if let Some(url) = &self.pr_url {
+            write!(f, " ({url})")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why the code host did not merge a PR the gate let through.
@@ -217,6 +257,14 @@ pub enum Event {
         /// The CI-fix round.
         round: u32,
     },
+    /// Developer (and QA) resolved the conflicts of a rebase in the worktree (answers
+    /// `ResolveConflicts`); the resolution is verified, pushed and reviewed next.
+    ConflictsResolved {
+        /// The squad.
+        squad: SquadId,
+        /// The conflict-resolution round.
+        round: u32,
+    },
     /// The PR merged (answers `Merge`).
     Merged {
         /// The squad.
@@ -310,6 +358,7 @@ impl Event {
             Event::ChecksRead { .. } => "checks-read",
             Event::ChecksRerun { .. } => "checks-rerun",
             Event::ChecksFixed { .. } => "checks-fixed",
+            Event::ConflictsResolved { .. } => "conflicts-resolved",
             Event::Merged { .. } => "merged",
             Event::BaseTested { .. } => "base-tested",
             Event::LaneResumed { .. } => "lane-resumed",

@@ -20,6 +20,7 @@ use crate::merge_queue::{
 };
 
 mod checks;
+mod conflicts;
 mod sharing;
 
 use checks::{CiMemory, DEFAULT_CHECK_REPORT_WAIT};
@@ -58,6 +59,9 @@ pub struct SchedulerConfig {
     /// the new base head, and a failure stops the lane until a person resumes it. Off here
     /// so the lane logic can be tested alone; the shipped configuration turns it on.
     pub test_base_after_merge: bool,
+    /// Conflict-resolution rounds a squad gets for rebases that stop on conflicts, counted
+    /// apart from review and CI-fix rounds; then it needs a person.
+    pub conflict_rounds: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -73,6 +77,7 @@ impl Default for SchedulerConfig {
             ci_fix_rounds: 2,
             check_report_wait: DEFAULT_CHECK_REPORT_WAIT,
             test_base_after_merge: false,
+            conflict_rounds: 2,
         }
     }
 }
@@ -161,6 +166,8 @@ struct SquadState {
     failures: u32,
     /// Its red checks: CI-fix rounds and re-runs asked for.
     ci: CiMemory,
+    /// Conflict-resolution rounds started.
+    conflict_rounds: u32,
 }
 
 #[derive(Debug)]
@@ -248,6 +255,14 @@ impl Scheduler {
             state.phase = squad.phase;
             state.round = squad.round;
             state.pr = squad.pr;
+            // A squad resumed in the middle of a CI-fix or conflict round is in one.
+            match state.phase {
+                Phase::FixingChecks => state.ci.rounds = state.ci.rounds.max(1),
+                Phase::ResolvingConflicts => {
+                    state.conflict_rounds = state.conflict_rounds.max(1);
+                }
+                _ => {}
+            }
             let i = first + offset;
             if self.squads[i].phase == Phase::Merging
                 && let Some(lane) = self.squads[i].lane.clone()
@@ -323,6 +338,9 @@ impl Scheduler {
                         let reason = format!("verification failed: {failure}");
                         self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
                     }
+                    Verification::Conflicts(conflict) => {
+                        self.conflicted(i, &conflict, now, &mut out);
+                    }
                 }
             }
             Event::PrOpened { squad, pr } => {
@@ -384,6 +402,10 @@ impl Scheduler {
                 }
                 // The fix is verified and pushed, then both reviewers review the new head.
                 self.enter(i, Phase::Verifying, now, &mut out);
+            }
+            Event::ConflictsResolved { squad, round } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::ResolvingConflicts)?;
+                self.conflicts_resolved(i, round, name, now, &mut out)?;
             }
             Event::Merged { squad, sha } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Merging)?;
@@ -621,6 +643,7 @@ impl Scheduler {
                 work: None,
                 failures: 0,
                 ci: CiMemory::default(),
+                conflict_rounds: 0,
             });
         }
         for skip in skipped {
@@ -641,6 +664,7 @@ impl Scheduler {
                 work: None,
                 failures: 0,
                 ci: CiMemory::default(),
+                conflict_rounds: 0,
             });
         }
         let state = self.runs.entry(run).or_insert_with(|| RunState {
@@ -1234,6 +1258,10 @@ fn resume_command(squad: &SquadState) -> Option<Command> {
         Phase::FixingChecks => Command::FixChecks {
             squad: id,
             round: squad.ci.rounds.max(1),
+        },
+        Phase::ResolvingConflicts => Command::ResolveConflicts {
+            squad: id,
+            round: squad.conflict_rounds.max(1),
         },
         Phase::Approved => Command::EvaluateGate { squad: id },
         Phase::Merging => Command::Merge { squad: id },

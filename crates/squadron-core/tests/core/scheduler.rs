@@ -105,6 +105,9 @@ fn show(commands: &[Command]) -> Vec<String> {
                 format!("rerun-checks {squad} {}", names.join(","))
             }
             Command::FixChecks { squad, round } => format!("fix-checks {squad} r{round}"),
+            Command::ResolveConflicts { squad, round } => {
+                format!("resolve-conflicts {squad} r{round}")
+            }
             Command::Merge { squad } => format!("merge {squad}"),
             Command::TestBase {
                 squad,
@@ -317,6 +320,7 @@ const WORKING: [&str; 10] = [
 ];
 
 mod ci;
+mod conflicts;
 mod sharing;
 mod stop_the_line;
 

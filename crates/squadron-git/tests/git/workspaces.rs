@@ -397,7 +397,8 @@ async fn a_rebase_onto_a_conflicting_base_names_the_paths_and_changes_nothing() 
     assert_eq!(
         port.rebase(&worktree.path, "main").await.expect("rebase"),
         RebaseOutcome::Conflict {
-            paths: vec!["src/lib.rs".to_owned()]
+            paths: vec!["src/lib.rs".to_owned()],
+            landed: vec![main_head(&fx)],
         }
     );
     assert_eq!(port.head(&worktree.path).await.expect("head"), mine);
@@ -472,6 +473,86 @@ async fn a_merge_trial_holds_the_head_merged_with_the_moved_base_and_leaves_the_
         }
     );
     assert_eq!(port.head(&worktree.path).await.expect("head"), mine);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_change_is_merged_onto_the_base_with_markers_and_again_from_scratch() {
+    let fx = Fixture::new().await;
+    fx.standin
+        .commit_files(
+            SLUG,
+            "main",
+            &[
+                ("src/lib.rs", "one\ntwo\nthree\n"),
+                ("src/shared.rs", "a\nb\nc\nd\ne\nf\n"),
+                ("docs/old.md", "old\n"),
+            ],
+            "Start",
+        )
+        .expect("main");
+    let port = port(&fx);
+    let worktree = prepared(&port).await;
+    std::fs::remove_file(worktree.path.join("docs/old.md")).expect("delete");
+    let mine = commit(
+        &port,
+        &worktree.path,
+        &[
+            ("src/lib.rs", "one\nMINE\nthree\n"),
+            ("src/shared.rs", "A\nb\nc\nd\ne\nf\n"),
+            ("src/new.rs", "new\n"),
+        ],
+    )
+    .await;
+    fx.standin
+        .commit_files(
+            SLUG,
+            "main",
+            &[
+                ("src/lib.rs", "one\nTHEIRS\nthree\n"),
+                ("src/shared.rs", "a\nb\nc\nd\ne\nF\n"),
+            ],
+            "Another squad merged",
+        )
+        .expect("main moves");
+    let landed = main_head(&fx);
+    let short = |sha: &CommitSha| sha.as_str()[..12].to_owned();
+    let marked = format!(
+        "one\n<<<<<<< main ({})\nTHEIRS\n||||||| where the branch forked\ntwo\n=======\nMINE\n>>>>>>> {BRANCH} ({})\nthree\n",
+        short(&landed),
+        short(&mine)
+    );
+
+    for attempt in 1..=2 {
+        let merged = port
+            .merge_onto_base(&worktree.path, "main", &mine)
+            .await
+            .expect("merge");
+        assert_eq!(merged.base, landed, "attempt {attempt}");
+        assert_eq!(merged.conflicts, vec!["src/lib.rs".to_owned()]);
+        assert_eq!(
+            merged.changed,
+            ["docs/old.md", "src/lib.rs", "src/new.rs", "src/shared.rs"].map(str::to_owned)
+        );
+        assert_eq!(merged.landed, vec![landed.clone()]);
+        assert_eq!(port.head(&worktree.path).await.expect("head"), landed);
+        let read = |file: &str| std::fs::read_to_string(worktree.path.join(file)).ok();
+        assert_eq!(read("src/lib.rs").as_deref(), Some(marked.as_str()));
+        assert_eq!(
+            read("src/shared.rs").as_deref(),
+            Some("A\nb\nc\nd\ne\nF\n"),
+            "both sides' changes to other lines merge"
+        );
+        assert_eq!(read("src/new.rs").as_deref(), Some("new\n"));
+        assert_eq!(read("docs/old.md"), None, "the branch deleted it");
+        assert_eq!(
+            read("stray.txt"),
+            None,
+            "an earlier attempt's files are gone"
+        );
+        // A half-done resolution, then the step starts over.
+        std::fs::write(worktree.path.join("src/lib.rs"), "half\n").expect("write");
+        std::fs::write(worktree.path.join("stray.txt"), "x\n").expect("write");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,10 +9,11 @@ use serde_json::json;
 use squadron_core::{Role, Timestamp};
 use squadron_harness::{
     AuthoredChange, BrokenRule, CommitOutcome, RepoPolicy, Restored, SandboxMode, SquadWorkspace,
-    ToolName, ToolRegistry, WriteScope, commit_by_author, commit_work_in_progress,
+    ToolName, ToolRegistry, WriteScope, adopt_merged_tests, commit_by_author,
+    commit_work_in_progress,
 };
 
-use crate::support::{git, policy, repository, run, workspace_with};
+use crate::support::{git, policy, repository, run, workspace, workspace_with};
 
 const AT: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
@@ -397,4 +398,63 @@ async fn qas_deletion_is_committed_and_a_work_in_progress_commit_keeps_qas_versi
         git(root, &["diff", "--name-status", &base, "HEAD"]),
         "A\tscripts/run.sh\nD\ttests/answer_test.rs\nA\ttests/cart_test.rs\n"
     );
+}
+
+#[tokio::test]
+async fn a_test_of_qas_merged_with_the_base_is_kept_once_adopted_but_not_while_it_conflicts() {
+    let repo = repository();
+    let root = repo.path();
+    let workspace = workspace(root).await;
+    let (content, is_error) = run(
+        &qa(),
+        &workspace,
+        "write_file",
+        json!({"path": "tests/answer_test.rs", "content": QAS_TEST}),
+    )
+    .await;
+    assert!(!is_error, "{content}");
+    // The daemon merged the branch onto a base that added a test to the same file, and the
+    // Developer's fix is in place.
+    let merged = format!("{QAS_TEST}#[test]\nfn base_test() {{}}\n");
+    std::fs::write(root.join("tests/answer_test.rs"), &merged).unwrap();
+    std::fs::write(
+        root.join("src/lib.rs"),
+        "pub fn answer() -> u32 {\n    42\n}\n",
+    )
+    .unwrap();
+    let changed = ["src/lib.rs".to_owned(), "tests/answer_test.rs".to_owned()];
+
+    // Still conflicting: left for QA, so the write rules still hold it to QA's version.
+    adopt_merged_tests(&workspace, &changed, &changed[1..])
+        .await
+        .unwrap();
+    assert!(matches!(
+        commit_squad(&workspace).await,
+        CommitOutcome::Refused { .. }
+    ));
+    std::fs::write(root.join("tests/answer_test.rs"), &merged).unwrap();
+
+    adopt_merged_tests(&workspace, &changed, &[]).await.unwrap();
+    let outcome = commit_squad(&workspace).await;
+    assert!(
+        matches!(outcome, CommitOutcome::Committed { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        git(root, &["show", "HEAD~1:tests/answer_test.rs"]),
+        merged,
+        "the base's test is kept, committed as QA's"
+    );
+}
+
+#[tokio::test]
+async fn only_tests_qa_wrote_are_adopted_after_a_merge() {
+    let repo = repository();
+    let root = repo.path();
+    let workspace = workspace(root).await;
+    std::fs::write(root.join("tests/answer_test.rs"), "// weakened\n").unwrap();
+    adopt_merged_tests(&workspace, &["tests/answer_test.rs".to_owned()], &[])
+        .await
+        .unwrap();
+    assert_eq!(workspace.qa_files.version("tests/answer_test.rs"), None);
 }

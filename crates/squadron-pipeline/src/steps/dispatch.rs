@@ -5,7 +5,8 @@ use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
 use super::{
-    checks, diagnose, fix, gate, implement, merge, open_pr, prepare, review, test_base, verify,
+    checks, conflicts, diagnose, fix, gate, implement, merge, open_pr, prepare, review, test_base,
+    verify,
 };
 use crate::outcome::Outcome;
 use crate::shared::Shared;
@@ -26,6 +27,9 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::ReadChecks { names, .. } => checks::read_checks(shared, ctx, names).await,
         Command::RerunChecks { checks, .. } => checks::rerun_checks(shared, ctx, checks).await,
         Command::FixChecks { round, .. } => checks::fix_checks(shared, ctx, round).await,
+        Command::ResolveConflicts { round, .. } => {
+            conflicts::resolve_conflicts(shared, ctx, round).await
+        }
         Command::Merge { .. } => merge::merge(shared, ctx).await,
         Command::Diagnose { .. } => diagnose::diagnose(shared, ctx).await.map_err(Stop::from),
         Command::TestBase {

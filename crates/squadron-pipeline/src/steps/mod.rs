@@ -4,6 +4,7 @@
 
 mod checks;
 mod clean_up;
+mod conflicts;
 mod diagnose;
 mod dispatch;
 mod fix;

@@ -7,12 +7,13 @@ use squadron_config::fence;
 use squadron_core::Role;
 use squadron_core::StepFailure;
 use squadron_core::merge_queue::RebaseReason;
-use squadron_core::scheduler::{Event, Verification};
+use squadron_core::scheduler::{Event, RebaseConflict, Verification};
 use squadron_harness::{
     AuthoredChange, BrokenRule, CommitOutcome, Scratch, WriteBreach, commit_by_author,
     describe_breaches,
 };
 
+use super::conflicts::landed_changes;
 use super::publish::{push, update_pr_body};
 use super::stop::StepResult;
 use super::writers::{answer_test_change_requests, developer_and_qa};
@@ -51,15 +52,20 @@ pub(crate) async fn verify(
                 }
             }
             squadron_core::ports::RebaseOutcome::UpToDate => {}
-            squadron_core::ports::RebaseOutcome::Conflict { paths } => {
-                return Ok(verified(
-                    ctx,
-                    Verification::Failed(format!(
-                        "the branch conflicts with {} in {}: resolve the conflicts by hand",
-                        target.base_branch,
-                        paths.join(", ")
-                    )),
-                ));
+            squadron_core::ports::RebaseOutcome::Conflict { paths, landed } => {
+                // The scheduler decides whether the squad resolves them; a person who gets
+                // them is told which PRs they meet.
+                let landed = landed_changes(shared, ctx, &landed)
+                    .await
+                    .into_iter()
+                    .map(|landed| landed.change)
+                    .collect();
+                let conflict = RebaseConflict {
+                    base_branch: target.base_branch.clone(),
+                    paths,
+                    landed,
+                };
+                return Ok(verified(ctx, Verification::Conflicts(conflict)));
             }
         }
     }

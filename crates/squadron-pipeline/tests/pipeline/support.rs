@@ -59,6 +59,12 @@ fn port(error: String) -> PortError {
     PortError::new(PortErrorKind::Internal, error)
 }
 
+/// The commits of `base` that `head` lacks, newest first.
+fn landed(worktree: &Path, base: &str, head: &str) -> Result<Vec<CommitSha>, PortError> {
+    let listed = git(worktree, &["rev-list", base, &format!("^{head}")]).map_err(port)?;
+    Ok(listed.lines().map(CommitSha::new).collect())
+}
+
 /// A bare "remote" with a small repository whose tests are shell scripts.
 pub fn sample_remote(root: &Path) -> PathBuf {
     let seed = root.join("seed");
@@ -223,11 +229,47 @@ impl Workspaces for GitWorkspaces {
             let _ = git(worktree, &["rebase", "--abort"]);
             return Ok(RebaseOutcome::Conflict {
                 paths: paths.lines().map(str::to_owned).collect(),
+                landed: landed(worktree, &base, "HEAD")?,
             });
         }
         Ok(RebaseOutcome::Rebased {
             head: CommitSha::new(git(worktree, &["rev-parse", "HEAD"]).map_err(port)?),
             base: CommitSha::new(git(worktree, &["rev-parse", &base]).map_err(port)?),
+        })
+    }
+
+    async fn merge_onto_base(
+        &self,
+        worktree: &Path,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<ConflictedMerge, PortError> {
+        let _guard = self.lock.lock().await;
+        self.fetch()?;
+        let base = format!("origin/{base_branch}");
+        git(worktree, &["reset", "-q", "--hard", &base]).map_err(port)?;
+        git(worktree, &["clean", "-fdq"]).map_err(port)?;
+        // Exits non-zero on conflicts, which is what this is for.
+        let _ = git(
+            worktree,
+            &[
+                "-c",
+                "merge.conflictStyle=diff3",
+                "merge",
+                "--squash",
+                head.as_str(),
+            ],
+        );
+        let lines = |text: String| -> Vec<String> { text.lines().map(str::to_owned).collect() };
+        let conflicts =
+            lines(git(worktree, &["diff", "--name-only", "--diff-filter=U"]).map_err(port)?);
+        let changed = lines(git(worktree, &["diff", "--name-only", "HEAD"]).map_err(port)?);
+        git(worktree, &["reset", "-q"]).map_err(port)?;
+        Ok(ConflictedMerge {
+            base: CommitSha::new(git(worktree, &["rev-parse", &base]).map_err(port)?),
+            conflicts,
+            changed,
+            landed: landed(worktree, &base, head.as_str())?,
         })
     }
 

@@ -17,6 +17,9 @@ pub const MAX_ROUNDS: u32 = 10;
 /// The generated project's slug id.
 const SLUG_ID: &str = "9e2e0c0ffee1";
 
+/// The sample repository's package, which [`Behaviour::ExportsRate`] squads all edit.
+pub const PACKAGE: &str = "ledger/__init__.py";
+
 /// How the generated squads behave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
@@ -45,6 +48,15 @@ pub enum Behaviour {
     /// [`held_gate`] names for the issue: the squad starts with the others and finishes when
     /// the test says.
     Held,
+    /// The Developer also exports its rate from `ledger/__init__.py`, on the lines every
+    /// squad of this behaviour edits, and QA tests it through that export; told that its
+    /// branch conflicts with the base, the Developer keeps every such squad's export. With
+    /// `held`, its first model call waits for [`held_gate`] as [`Behaviour::Held`]'s does, so
+    /// that a sibling can merge first.
+    ExportsRate {
+        /// Whether the Developer's first call waits for the test to release it.
+        held: bool,
+    },
 }
 
 /// The stand-in model's gate a [`Behaviour::Held`] squad of `identifier` waits for.
@@ -65,6 +77,11 @@ pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
     let project = workspace.add_project("Plans", SLUG_ID);
     let milestone = workspace.add_milestone(&project, "Rates", 1.0, "next");
     let mut scripts = ScriptBook::new();
+    let exporters: Vec<u32> = (1..)
+        .zip(behaviours)
+        .filter(|(_, behaviour)| matches!(behaviour, Behaviour::ExportsRate { .. }))
+        .map(|(n, _)| n)
+        .collect();
     for (n, behaviour) in (1..).zip(behaviours.iter().copied()) {
         let identifier = workspace.add_issue(
             IssueSpec::new("ENG", &format!("Rate of plan {n}"))
@@ -72,7 +89,7 @@ pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
                 .estimate(1.0)
                 .milestone(&milestone),
         );
-        for script in issue_scripts(&identifier, n, behaviour) {
+        for script in issue_scripts(&identifier, n, behaviour, &exporters) {
             scripts = scripts.with(script);
         }
     }
@@ -102,14 +119,33 @@ fn module(n: u32, revision: u32) -> String {
     )
 }
 
+/// `ledger/__init__.py` exporting the rates of `plans` besides what the sample repository
+/// exports: every plan's import goes on the same line, and so does its name.
+fn package_exporting(plans: &[u32]) -> String {
+    let imports: String = plans
+        .iter()
+        .map(|n| format!("from ledger.rate_{n} import rate_{n}\n"))
+        .collect();
+    let names: String = plans.iter().map(|n| format!(", \"rate_{n}\"")).collect();
+    format!(
+        "\"\"\"A tiny household ledger: record expenses in integer cents and summarise them.\"\"\"\n\nfrom ledger.entries import Entry\nfrom ledger.money import format_cents, parse_amount\n{imports}\n__all__ = [\"Entry\", \"format_cents\", \"parse_amount\"{names}]\n"
+    )
+}
+
 fn test_file(n: u32, behaviour: Behaviour) -> String {
     let imports = if behaviour == Behaviour::CheapestPlan {
         "import importlib\nimport pathlib\n"
     } else {
         ""
     };
+    // An exported rate is tested through the package, so losing its export fails the tests.
+    let from = if matches!(behaviour, Behaviour::ExportsRate { .. }) {
+        "ledger".to_owned()
+    } else {
+        format!("ledger.rate_{n}")
+    };
     let mut text = format!(
-        "\"\"\"Tests of ledger.rate_{n}.\"\"\"\n\n{imports}import unittest\n\nfrom ledger.rate_{n} import rate_{n}\n\n\nclass Rate{n}Test(unittest.TestCase):\n    def test_ac1_the_rate_of_plan_{n}(self):\n        \"\"\"AC-1: the rate of plan {n}.\"\"\"\n        self.assertEqual(rate_{n}(), {n}00)\n"
+        "\"\"\"Tests of ledger.rate_{n}.\"\"\"\n\n{imports}import unittest\n\nfrom {from} import rate_{n}\n\n\nclass Rate{n}Test(unittest.TestCase):\n    def test_ac1_the_rate_of_plan_{n}(self):\n        \"\"\"AC-1: the rate of plan {n}.\"\"\"\n        self.assertEqual(rate_{n}(), {n}00)\n"
     );
     if behaviour == Behaviour::CheapestPlan {
         text.push_str(&format!(
@@ -135,7 +171,7 @@ fn review(verdict: &str, n: u32) -> Action {
     )
 }
 
-fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> {
+fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour, exporters: &[u32]) -> Vec<Script> {
     let path = format!("ledger/rate_{n}.py");
     // The Developer reads the conventions first; in the expensive variant that one call
     // reports a million prompt tokens, which spends the squad's budget.
@@ -162,20 +198,30 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
     };
     let developer = Script::new(format!("developer-{identifier}"))
         .when_task_contains(format!("# Task: implement {identifier}\n"));
-    let developer = if behaviour == Behaviour::Held {
+    let held = matches!(
+        behaviour,
+        Behaviour::Held | Behaviour::ExportsRate { held: true }
+    );
+    let developer = if held {
         developer.then_when_released(held_gate(identifier), Action::Reply(reading))
     } else {
         developer.then_after(stall, Action::Reply(reading))
     };
-    let developer = developer
-        .then(call(
+    let mut developer = developer.then(call(
+        "write_file",
+        &json!({ "path": path, "content": first_version }),
+    ));
+    let exports = matches!(behaviour, Behaviour::ExportsRate { .. });
+    if exports {
+        developer = developer.then(call(
             "write_file",
-            &json!({ "path": path, "content": first_version }),
-        ))
-        .then(call(
-            "finish",
-            &json!({ "summary": format!("Add rate_{n}") }),
+            &json!({ "path": PACKAGE, "content": package_exporting(&[n]) }),
         ));
+    }
+    let developer = developer.then(call(
+        "finish",
+        &json!({ "summary": format!("Add rate_{n}") }),
+    ));
     let qa = Script::new(format!("qa-{identifier}"))
         .when_task_contains(format!("# Task: write the tests for {identifier}\n"))
         .then(call(
@@ -200,6 +246,23 @@ fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour) -> Vec<Script> 
                 .then(call(
                     "finish",
                     &json!({ "summary": format!("Remove the TODO from rate_{n}") }),
+                )),
+        );
+    }
+    if exports {
+        // Whichever sibling merges second finds its branch in conflict with the first.
+        scripts.push(
+            Script::new(format!("developer-conflicts-{identifier}"))
+                .when_task_contains(format!(
+                    "# Task: resolve the conflicts of {identifier} with `main`"
+                ))
+                .then(call(
+                    "write_file",
+                    &json!({ "path": PACKAGE, "content": package_exporting(exporters) }),
+                ))
+                .then(call(
+                    "finish",
+                    &json!({ "summary": "Kept both exports in ledger/__init__.py" }),
                 )),
         );
     }

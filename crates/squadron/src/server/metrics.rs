@@ -18,7 +18,7 @@ use super::state::AppState;
 
 /// Every phase name, so each series exists (at 0) before its first squad: dashboards and
 /// alerts then see a 0 rather than a missing series.
-const PHASES: [&str; 16] = [
+const PHASES: [&str; 17] = [
     "queued",
     "preparing",
     "diagnosing",
@@ -28,6 +28,7 @@ const PHASES: [&str; 16] = [
     "reviewing",
     "fixing",
     "fixing-checks",
+    "resolving-conflicts",
     "approved",
     "merging",
     "merged",
