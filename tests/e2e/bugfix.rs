@@ -1,8 +1,9 @@
 //! Bug fixes end to end on the stand-ins: a signed `/squad fix` sent to `squadron serve`
 //! takes the demo's Sentry stub to a merged fix with every step in its Slack thread; a
 //! diagnosis too unsure to act on stops as needs-human with no PR; the acknowledgement
-//! comes before Linear answers anything; and `squadron fix` does the same from the command
-//! line.
+//! comes before Linear answers anything; `squadron fix` does the same from the command
+//! line; and a signed `/squad revert` takes the merged fix back through a revert PR, told in
+//! the squad's thread.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,11 +33,24 @@ async fn rig(scripts: &str) -> Rig {
 /// Sends `/squad <text>` to the daemon at `address`, signed now as Slack signs it, with its
 /// delayed replies going to the Slack stand-in; returns the JSON answer.
 async fn slash_command(rig: &Rig, address: &str, text: &str) -> serde_json::Value {
+    let (status, answer) =
+        send_command(rig, address, SlashCommandRequest::new("/squad", text)).await;
+    assert_eq!(status, 200);
+    answer.expect("a JSON answer")
+}
+
+/// Sends `command` to the daemon at `address`, signed now, with its delayed replies going to
+/// the Slack stand-in; returns the HTTP status and the JSON answer, if any.
+async fn send_command(
+    rig: &Rig,
+    address: &str,
+    command: SlashCommandRequest,
+) -> (u16, Option<serde_json::Value>) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs();
-    let signed = SlashCommandRequest::new("/squad", text)
+    let signed = command
         .with_response_url(&rig.world.slack.response_url("command"))
         .sign(SLACK_SIGNING_SECRET, i64::try_from(now).expect("in range"));
     let mut request = reqwest::Client::new()
@@ -46,8 +60,8 @@ async fn slash_command(rig: &Rig, address: &str, text: &str) -> serde_json::Valu
         request = request.header(name, value);
     }
     let response = request.send().await.expect("POST /webhooks/slack");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("a JSON answer")
+    let status = response.status().as_u16();
+    (status, response.json().await.ok())
 }
 
 /// The one thread the squad posted in, once a reply contains `text`.
@@ -254,5 +268,101 @@ async fn squadron_fix_merges_the_fix_from_the_command_line() {
     assert!(
         rig.world.slack.messages().is_empty(),
         "a fix from the command line has no Slack thread unless slack.channel is set"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_squad_revert_opens_a_revert_pr_reopens_the_issue_and_tells_the_thread() {
+    let rig = rig(BUGFIX_SCRIPTS).await;
+    let (_daemon, address) = rig.serve(&[("SQUADRON_SLACK_FIX_USERS", "U2CERLKJA")]);
+    slash_command(&rig, &address, "fix ENG-1").await;
+    thread_reaching(&rig, ":tada: Merged").await;
+    assert_eq!(rig.pulls().len(), 1);
+
+    // Unsigned, or from someone the allow-list leaves out: refused, and nothing happens.
+    let unsigned = reqwest::Client::new()
+        .post(format!("http://{address}/webhooks/slack"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(SlashCommandRequest::new("/squad", "revert ENG-1").form_body())
+        .send()
+        .await
+        .expect("POST /webhooks/slack");
+    assert_eq!(unsigned.status(), 401);
+    let mut stranger = SlashCommandRequest::new("/squad", "revert ENG-1");
+    stranger.user_id = "U0STRANGER".to_owned();
+    let (status, answer) = send_command(&rig, &address, stranger).await;
+    assert_eq!(status, 200);
+    let answer = answer.expect("a JSON answer");
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    assert!(
+        answer["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("<@U0STRANGER> may not revert merged changes")),
+        "{answer}"
+    );
+
+    // An issue no squad worked on: acknowledged, then told why not, to the person alone.
+    let ack = slash_command(&rig, &address, "revert ENG-404").await;
+    assert_eq!(ack["response_type"], "in_channel");
+    until("the reply about ENG-404", || {
+        !rig.world.slack.responses().is_empty()
+    })
+    .await;
+    let refusal = rig.world.slack.responses()[0].body.clone();
+    assert_eq!(refusal["response_type"], "ephemeral", "{refusal}");
+    let text = refusal["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("Squadron did not revert ENG-404: failed to find squad `ENG-404`"),
+        "{text}"
+    );
+    assert_eq!(rig.pulls().len(), 1, "no revert PR for an unknown issue");
+
+    // The merged fix: a revert PR open for review, the issue reopened, the thread told.
+    let ack = slash_command(&rig, &address, "revert ENG-1").await;
+    assert_eq!(
+        ack,
+        serde_json::json!({
+            "response_type": "in_channel",
+            "text": "Reverting ENG-1: opening a PR that takes its merged change back…",
+        })
+    );
+    let thread = thread_reaching(&rig, ":rewind: Revert opened").await;
+    let pulls = rig.pulls();
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    let revert = pulls
+        .iter()
+        .find(|pull| pull.head_ref == "squadron/revert-eng-1")
+        .expect("the revert PR");
+    assert!(
+        !revert.merged,
+        "a revert from Slack is reviewed first: {revert:?}"
+    );
+    assert!(
+        revert
+            .body
+            .as_deref()
+            .is_some_and(|body| body.contains("`/squad revert` in Slack by @roadrunner")),
+        "{revert:?}"
+    );
+    assert_eq!(
+        rig.linear_state(BUGFIX_ISSUE).as_deref(),
+        Some("In Progress")
+    );
+    until("the reply about ENG-1", || {
+        rig.world.slack.responses().len() == 2
+    })
+    .await;
+    let done = rig.world.slack.responses()[1].body.clone();
+    assert_eq!(done["response_type"], "in_channel", "{done}");
+    assert!(
+        done["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("ENG-1 revert opened:")),
+        "{done}"
+    );
+    let told = texts(&thread).pop().unwrap_or_default();
+    insta::assert_snapshot!(
+        "revert_told_in_the_thread",
+        told.replace(rig.world.github.base_url(), "<github>")
     );
 }

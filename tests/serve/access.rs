@@ -267,7 +267,7 @@ async fn squad_fix_obeys_the_slack_allow_lists() {
         (
             "U0ONCALL",
             "C0RANDOM",
-            "cannot be started from this channel",
+            "this channel may not be used to start fix squads",
         ),
     ] {
         let (status, answer) = json(send(user, channel).await.unwrap()).await;

@@ -228,10 +228,11 @@ pub struct SlackConfig {
     pub signing_secret_env: String,
     /// Channel for announcements of runs not started from Slack.
     pub channel: Option<String>,
-    /// Slack user ids allowed to start fix squads; empty allows everyone.
+    /// Slack user ids allowed to start fix squads and `/squad revert`; empty allows everyone.
     #[serde(default)]
     pub fix_users: Vec<String>,
-    /// Slack channel ids fix squads may be started from; empty allows every channel.
+    /// Slack channel ids fix squads and reverts may be asked for from; empty allows every
+    /// channel.
     #[serde(default)]
     pub fix_channels: Vec<String>,
 }

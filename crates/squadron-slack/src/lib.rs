@@ -27,6 +27,6 @@ pub use request::{
 };
 pub use response::{
     ImmediateResponse, challenge_response, fix_acknowledgement, help_response,
-    unknown_issue_response,
+    revert_acknowledgement, unknown_issue_response,
 };
 pub use signature::{SignatureRejection, verify_request, verify_signature};

@@ -162,6 +162,30 @@ pub fn render_update(update: &SquadUpdate) -> MessageContent {
                 text,
             }
         }
+        SquadUpdate::Reverted {
+            number,
+            url,
+            merged_sha,
+            reason,
+        } => {
+            let revert = link(url, &format!("{number}"));
+            let state = match merged_sha {
+                Some(sha) => {
+                    let short: String = sha.chars().take(7).collect();
+                    format!("Reverted: {revert} merged as `{}`", escape(&short))
+                }
+                None => format!("Revert opened: {revert} takes this change back once reviewed"),
+            };
+            let why = reason
+                .as_deref()
+                .map(|reason| format!("\nWhy: {}", escape(reason)))
+                .unwrap_or_default();
+            let text = format!(":rewind: {state}; the issue is open again.{why}");
+            MessageContent {
+                blocks: vec![section(&text)],
+                text,
+            }
+        }
     }
 }
 

@@ -70,6 +70,9 @@ pub enum SquadCommand {
     Fix(IssueTarget),
     /// `status [ENG-123]`: every squad, or the one for the issue.
     Status(Option<IssueTarget>),
+    /// `revert <ENG-123 | Linear issue URL>`: take the issue's merged change back through a
+    /// revert PR, as `squadron revert` does.
+    Revert(IssueTarget),
     /// `help`, or nothing at all.
     Help,
 }
@@ -180,6 +183,7 @@ pub fn usage(command: &str) -> String {
         "Usage:\n\
          • `{command} fix <ENG-123 | Linear issue URL>`: start a bug-fix squad on the issue\n\
          • `{command} status [ENG-123]`: how every squad, or the one for the issue, is doing\n\
+         • `{command} revert <ENG-123>`: open a PR reverting the issue's merged change\n\
          • `{command} help`: this help"
     )
 }
@@ -326,7 +330,8 @@ pub fn parse_request(
     ))
 }
 
-/// Reads the text after the command: `fix <issue>`, `status [issue]`, `help`.
+/// Reads the text after the command: `fix <issue>`, `status [issue]`, `revert <issue>`,
+/// `help`.
 ///
 /// # Errors
 /// A [`UsageError`] naming what was wrong.
@@ -354,6 +359,13 @@ pub fn parse_command_text(command: &str, text: &str) -> Result<SquadCommand, Usa
             .map_err(usage_error),
         ("fix", None) => Err(usage_error(format!(
             "`{command} fix` needs the issue to fix, e.g. `{command} fix ENG-123`"
+        ))),
+        ("revert", Some(issue)) => IssueTarget::parse(issue)
+            .map(SquadCommand::Revert)
+            .map_err(usage_error),
+        ("revert", None) => Err(usage_error(format!(
+            "`{command} revert` needs the issue whose change to take back, e.g. `{command} \
+             revert ENG-123`"
         ))),
         ("status", Some(issue)) => IssueTarget::parse(issue)
             .map(|target| SquadCommand::Status(Some(target)))

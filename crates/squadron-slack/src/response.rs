@@ -77,6 +77,16 @@ pub fn fix_acknowledgement(issue: &IssueKey) -> ImmediateResponse {
     }
 }
 
+/// The in-channel acknowledgement of `/squad revert`, sent before the revert starts.
+pub fn revert_acknowledgement(issue: &IssueKey) -> ImmediateResponse {
+    ImmediateResponse::InChannel {
+        text: format!(
+            "Reverting {}: opening a PR that takes its merged change back…",
+            escape(issue.as_str())
+        ),
+    }
+}
+
 /// The ephemeral reply when the tracker does not know the issue.
 pub fn unknown_issue_response(target: &IssueTarget) -> ImmediateResponse {
     ImmediateResponse::ephemeral(format!(

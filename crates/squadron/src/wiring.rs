@@ -422,7 +422,10 @@ fn jitter_seed() -> u64 {
 }
 
 /// The Slack notifier when a bot token is set; without one squads report nowhere.
-fn notifier(config: &Config, secrets: &Secrets) -> Result<Option<Arc<dyn Notifier>>, CliError> {
+pub(crate) fn notifier(
+    config: &Config,
+    secrets: &Secrets,
+) -> Result<Option<Arc<dyn Notifier>>, CliError> {
     let Some(token) = &secrets.slack_bot_token else {
         return Ok(None);
     };

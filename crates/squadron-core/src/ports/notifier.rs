@@ -139,11 +139,23 @@ pub enum SquadUpdate {
         /// Which merges, which lane, and what a person can do, in sentences.
         summary: String,
     },
+    /// A person took the squad's merged change back (`squadron revert`): the revert PR is
+    /// open for review, or merged already.
+    Reverted {
+        /// The revert PR's number.
+        number: PrNumber,
+        /// Its page.
+        url: String,
+        /// The revert's merge commit, when it merged at once (`--now`).
+        merged_sha: Option<String>,
+        /// Why, as the person said it.
+        reason: Option<String>,
+    },
 }
 
 impl SquadUpdate {
     /// A short name of the kind of update, for logs and journal keys (`diagnosis`,
-    /// `pr-opened`, `review`, `merged`, `needs-human`, `lane-stopped`).
+    /// `pr-opened`, `review`, `merged`, `needs-human`, `lane-stopped`, `reverted`).
     pub const fn kind(&self) -> &'static str {
         match self {
             SquadUpdate::Diagnosis { .. } => "diagnosis",
@@ -152,6 +164,7 @@ impl SquadUpdate {
             SquadUpdate::Merged { .. } => "merged",
             SquadUpdate::NeedsHuman { .. } => "needs-human",
             SquadUpdate::LaneStopped { .. } => "lane-stopped",
+            SquadUpdate::Reverted { .. } => "reverted",
         }
     }
 }

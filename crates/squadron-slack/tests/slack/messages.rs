@@ -1,12 +1,12 @@
 //! The immediate replies and the Block Kit messages Squadron posts.
 
 use serde_json::{Value, json};
-use squadron_core::IssueKey;
 use squadron_core::ports::{Confidence, SquadUpdate};
+use squadron_core::{IssueKey, PrNumber};
 use squadron_slack::message::render_update;
 use squadron_slack::{
     ImmediateResponse, IssueTarget, SlackRequest, fix_acknowledgement, help_response,
-    start_fix_button_message, unknown_issue_response,
+    revert_acknowledgement, start_fix_button_message, unknown_issue_response,
 };
 use squadron_standin_slack::{sign_interaction, start_fix_click_payload};
 
@@ -23,6 +23,41 @@ fn the_fix_acknowledgement_is_posted_in_the_channel() {
     assert_eq!(
         json_of(&ack),
         json!({ "response_type": "in_channel", "text": "Fix squad for ENG-123 starting…" })
+    );
+}
+
+#[test]
+fn the_revert_acknowledgement_is_posted_in_the_channel() {
+    assert_eq!(
+        json_of(&revert_acknowledgement(&IssueKey::new("ENG-123"))),
+        json!({
+            "response_type": "in_channel",
+            "text": "Reverting ENG-123: opening a PR that takes its merged change back…",
+        })
+    );
+}
+
+#[test]
+fn the_thread_is_told_of_an_opened_and_of_a_merged_revert() {
+    let opened = render_update(&SquadUpdate::Reverted {
+        number: PrNumber(7),
+        url: "https://github.com/acme/app/pull/7".to_owned(),
+        merged_sha: None,
+        reason: Some("checkout <fails> for EU carts".to_owned()),
+    });
+    let merged = render_update(&SquadUpdate::Reverted {
+        number: PrNumber(7),
+        url: "https://github.com/acme/app/pull/7".to_owned(),
+        merged_sha: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
+        reason: None,
+    });
+    for content in [&opened, &merged] {
+        assert_eq!(content.blocks.len(), 1);
+        assert_eq!(content.blocks[0]["text"]["text"], content.text.as_str());
+    }
+    insta::assert_snapshot!(
+        "revert_in_the_thread",
+        format!("{}\n---\n{}", opened.text, merged.text)
     );
 }
 

@@ -87,6 +87,7 @@ fn every_command_form_is_understood() {
             &format!("status {ISSUE_URL}"),
             SquadCommand::Status(Some(url_target)),
         ),
+        ("revert eng-12", SquadCommand::Revert(key("ENG-12"))),
         ("help", SquadCommand::Help),
         ("", SquadCommand::Help),
     ];
@@ -121,6 +122,11 @@ fn bad_usage_gets_an_ephemeral_reply_naming_the_problem_and_the_right_usage() {
         ),
         ("fix ENG-1 ENG-2", "takes at most one issue; remove `ENG-2`"),
         ("status banana", "`banana` is not a Linear issue"),
+        (
+            "revert",
+            "`/squad revert` needs the issue whose change to take back",
+        ),
+        ("revert banana", "`banana` is not a Linear issue"),
         ("deploy ENG-1", "`deploy` is not a `/squad` subcommand"),
         ("help me", "`/squad help` takes nothing after it"),
     ];
@@ -143,6 +149,7 @@ fn bad_usage_gets_an_ephemeral_reply_naming_the_problem_and_the_right_usage() {
         assert!(
             shown.contains("`/squad fix <ENG-123 | Linear issue URL>`")
                 && shown.contains("`/squad status [ENG-123]`")
+                && shown.contains("`/squad revert <ENG-123>`")
                 && shown.contains("`/squad help`"),
             "`{text}` shows no usage: {shown}"
         );

@@ -1,8 +1,10 @@
 //! `squadron revert <ENG-123 | PR URL> [--now]`: takes a squad's merge back. The revert of
 //! its merge commit goes on a fresh branch from the base and into a PR; with `--now` that PR
 //! merges at once (an emergency), without it the PR waits for review like any change. The
-//! Linear issue is reopened with a comment linking the revert, and the change failure is
-//! recorded in the squad's event log, where `squadron metrics` counts it.
+//! Linear issue is reopened with a comment linking the revert, the squad's Slack thread (if
+//! it has one) is told, and the change failure is recorded in the squad's event log, where
+//! `squadron metrics` counts it. `/squad revert` in Slack runs the same revert in the daemon
+//! ([`DaemonReverts`]).
 //!
 //! When stop the line stopped the base's merge lane naming this merge, a revert merged with
 //! `--now` resumes the lane: the person has acted.
@@ -11,26 +13,30 @@
 //! than opened twice, the comment carries a marker, and the failure is recorded once.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use serde_json::json;
+use squadron::server::{ControlError, ControlErrorKind, Reverts};
 use squadron_core::effect::{EffectKey, OpenedPr};
 use squadron_core::gate::CommitSha;
 use squadron_core::merge_queue::MergeLane;
-use squadron_core::ports::RepoRef;
 use squadron_core::ports::{
     MergeOutcome, PortError, PortErrorKind, PullRequestRequest, SquadRecord, WorkflowTarget,
     WorktreeRequest,
 };
-use squadron_core::{Phase, Role, SquadId};
+use squadron_core::ports::{RepoRef, SquadUpdate, ThreadRef};
+use squadron_core::{IssueKey, Phase, Role, SquadId};
 use squadron_git::CommitAuthor;
 use squadron_pipeline::REVERTED_EVENT;
 use squadron_store::SqlStore;
 
 use crate::cli::{GlobalArgs, RevertArgs};
 use crate::context::{Context, store_error};
-use crate::error::CliError;
+use crate::error::{CliError, ErrorClass};
 use crate::format::now;
-use crate::wiring::{code_host, git_workspaces, linear_client};
+use crate::wiring::{code_host, git_workspaces, linear_client, notifier};
 use squadron_core::ports::{CodeHost as _, IssueTracker, Workspaces as _};
 
 /// Runs `squadron revert`.
@@ -207,6 +213,13 @@ async fn revert(
     )
     .await
     .map_err(|error| port_error(&format!("comment on {}", squad.issue), &error))?;
+    let update = SquadUpdate::Reverted {
+        number: pr.number,
+        url: pr.url.clone(),
+        merged_sha: merged.as_ref().map(ToString::to_string),
+        reason: args.reason.clone(),
+    };
+    let untold = tell_the_thread(context, store, &squad.id, &update).await;
 
     // Recorded last: a revert interrupted before this point is carried out again in full.
     let payload = json!({
@@ -234,7 +247,7 @@ async fn revert(
             "{} revert opened: {} (review and merge it); {} reopened{lane_note}",
             squad.issue, pr.url, squad.issue
         ),
-    })
+    } + &untold)
 }
 
 /// What the revert means for the base's merge lane when stop the line stopped it naming
@@ -311,5 +324,74 @@ fn port_error(action: &str, error: &PortError) -> CliError {
         PortErrorKind::Auth => CliError::config(message),
         PortErrorKind::NotFound | PortErrorKind::Invalid => CliError::user(message),
         PortErrorKind::Internal => CliError::internal(message),
+    }
+}
+
+/// Says `update` in the squad's Slack thread, when it has one. Not telling it does not undo
+/// the revert (the thread is a window on the work): the returned note says what failed, and
+/// is empty when all went well. A revert run again after this post but before its event was
+/// recorded posts it again; one message twice beats a revert nobody heard of.
+async fn tell_the_thread(
+    context: &Context,
+    store: &SqlStore,
+    squad: &SquadId,
+    update: &SquadUpdate,
+) -> String {
+    let thread = match store
+        .effect_result::<ThreadRef>(&EffectKey::ChatThread {
+            squad: squad.clone(),
+        })
+        .await
+    {
+        Ok(Some(thread)) => thread,
+        Ok(None) => return String::new(),
+        Err(error) => return format!("; its Slack thread was not told: failed to {error}"),
+    };
+    let secrets = context.config.resolve_secrets(&context.env);
+    let notifier = match notifier(&context.config, &secrets) {
+        Ok(Some(notifier)) => notifier,
+        Ok(None) => return "; its Slack thread was not told: no Slack bot token is set".to_owned(),
+        Err(error) => return format!("; its Slack thread was not told: {}", error.message()),
+    };
+    let key = EffectKey::Notify {
+        squad: squad.clone(),
+        update: update.kind().to_owned(),
+    };
+    match notifier
+        .post_update(&key.to_string(), &thread, update)
+        .await
+    {
+        Ok(_) => String::new(),
+        Err(error) => format!("; its Slack thread was not told: failed to post there: {error}"),
+    }
+}
+
+/// `/squad revert` carried out by the daemon: the same revert as `squadron revert`, through
+/// review (Slack offers no `--now`), with who asked written as the reason.
+pub(crate) struct DaemonReverts {
+    pub(crate) context: Arc<Context>,
+    pub(crate) store: Arc<SqlStore>,
+}
+
+#[async_trait]
+impl Reverts for DaemonReverts {
+    async fn revert(&self, issue: &IssueKey, requested_by: &str) -> Result<String, ControlError> {
+        let args = RevertArgs {
+            target: issue.as_str().to_owned(),
+            now: false,
+            reason: Some(format!(
+                "asked for with `/squad revert` in Slack by {requested_by}"
+            )),
+        };
+        revert(&self.context, &self.store, &args)
+            .await
+            .map_err(|error| {
+                let kind = match error.class() {
+                    ErrorClass::User => ControlErrorKind::Invalid,
+                    ErrorClass::Transient | ErrorClass::Config => ControlErrorKind::Unavailable,
+                    ErrorClass::Internal | ErrorClass::OutputClosed => ControlErrorKind::Internal,
+                };
+                ControlError::new(kind, error.to_string())
+            })
     }
 }

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::cli::{GlobalArgs, ServeArgs};
+use crate::commands::revert::DaemonReverts;
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
 use crate::format::now;
@@ -181,7 +182,14 @@ pub async fn serve(
         }
     };
     let control: Arc<dyn ServerControl> = control;
-    let server = Server::new(control, Arc::new(SystemClock), settings).with_readiness(readiness);
+    // `/squad revert` needs no runtime: this daemon carries it out with the store it reads.
+    let reverts = Arc::new(DaemonReverts {
+        context: Arc::clone(&context),
+        store: Arc::clone(&store),
+    });
+    let server = Server::new(control, Arc::new(SystemClock), settings)
+        .with_readiness(readiness)
+        .with_reverts(reverts);
     let served = server::run(listeners, server, shutdown).await;
     // The runtime checkpointed (or never ran): hand the squads over at once, and claim
     // nothing more on the way out.

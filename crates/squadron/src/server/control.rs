@@ -76,6 +76,18 @@ pub trait ServerControl: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// A merged squad's change taken back, as `squadron revert` takes it: what `/squad revert`
+/// asks of the daemon (`Server::with_reverts`). It needs no squad runtime, so any daemon
+/// sharing the store carries it out itself.
+#[async_trait]
+pub trait Reverts: Send + Sync {
+    /// Opens a PR reverting the merge of `issue`'s newest squad, to be reviewed like any
+    /// change, reopens the issue and records the change failure; `requested_by` names who
+    /// asked. Returns what was done, in a sentence. Slow (Git, GitHub, Linear): the Slack
+    /// route calls it after acknowledging.
+    async fn revert(&self, issue: &IssueKey, requested_by: &str) -> Result<String, ControlError>;
+}
+
 /// The daemons sharing the store, as `/api/daemons` shows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterView {

@@ -25,7 +25,7 @@ mod webhooks;
 pub use access::ControlAccess;
 pub use control::{
     CancelOutcome, ClusterView, ControlError, ControlErrorKind, LiveSquad, MetricsSnapshot,
-    RunView, ServerControl, SquadDetail, SquadView,
+    Reverts, RunView, ServerControl, SquadDetail, SquadView,
 };
 pub use daemon_control::DaemonControl;
 pub use json::{daemon_duty, daemon_json, rfc3339};

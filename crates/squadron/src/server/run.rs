@@ -14,7 +14,7 @@ use tracing::info;
 
 use super::access::Guard;
 use super::app::{Routes, router};
-use super::control::ServerControl;
+use super::control::{Reverts, ServerControl};
 use super::readiness::Readiness;
 use super::slack::SlackReplies;
 use super::state::{AppState, ServerSettings};
@@ -28,6 +28,7 @@ pub struct Server {
     clock: Arc<dyn Clock>,
     settings: ServerSettings,
     readiness: Readiness,
+    reverts: Option<Arc<dyn Reverts>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -50,6 +51,7 @@ impl Server {
             clock,
             settings,
             readiness: Readiness::new(),
+            reverts: None,
         }
     }
 
@@ -58,6 +60,14 @@ impl Server {
     #[must_use]
     pub fn with_readiness(mut self, readiness: Readiness) -> Self {
         self.readiness = readiness;
+        self
+    }
+
+    /// Carries out `/squad revert` with `reverts`; without, the command answers that this
+    /// server cannot revert.
+    #[must_use]
+    pub fn with_reverts(mut self, reverts: Arc<dyn Reverts>) -> Self {
+        self.reverts = Some(reverts);
         self
     }
 }
@@ -145,6 +155,7 @@ pub async fn run(
         clock: server.clock,
         settings: Arc::new(server.settings),
         readiness: server.readiness,
+        reverts: server.reverts,
         slack_replies,
         stopping: stopping.clone(),
     };

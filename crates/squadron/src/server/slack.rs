@@ -1,6 +1,9 @@
 //! `POST /webhooks/slack`: the `/squad` slash command, the Events API `url_verification`
 //! handshake and clicks on Squadron's "Start fix squad" button.
 //!
+//! `/squad revert` is guarded like a fix (the same allow-lists) and, like a fix, answered at
+//! once and carried out in the background: the revert goes through Git, GitHub and Linear.
+//!
 //! The signature is checked over the raw body before anything is read; a request that
 //! fails it is refused with 401 and reaches nothing else. Slack wants the HTTP answer within
 //! three seconds, and starting a fix reads the issue from Linear first, so the route answers
@@ -20,7 +23,7 @@ use squadron_slack::message::escape;
 use squadron_slack::{
     ImmediateResponse, IssueTarget, RequestContext, RequestError, SlackRefusal, SlackRequest,
     SquadCommand, challenge_response, fix_acknowledgement, help_response, read_request,
-    unknown_issue_response,
+    revert_acknowledgement, unknown_issue_response,
 };
 use tracing::{debug, info, warn};
 
@@ -81,15 +84,19 @@ pub(crate) async fn slack(
             SquadCommand::Status(target) => {
                 status(state.control.as_ref(), &command.command, target.as_ref()).await
             }
-            SquadCommand::Fix(target) => match fix_refusal(&state, &command.context) {
+            SquadCommand::Fix(target) => match refusal(&state, &command.context, FIX) {
                 Some(refusal) => refusal,
                 None => {
                     start_fix_in_background(&state, &target, &command.context, None);
                     fix_acknowledgement(&target.key)
                 }
             },
+            SquadCommand::Revert(target) => match refusal(&state, &command.context, REVERT) {
+                Some(refusal) => refusal,
+                None => revert_in_background(&state, &target, &command.context),
+            },
         },
-        SlackRequest::StartFixSquad(click) => match fix_refusal(&state, &click.context) {
+        SlackRequest::StartFixSquad(click) => match refusal(&state, &click.context, FIX) {
             Some(refusal) => refusal,
             None => {
                 // The squad reports in the thread of the message carrying the button.
@@ -101,16 +108,21 @@ pub(crate) async fn slack(
     Ok(immediate(&answer))
 }
 
-/// The ephemeral answer to someone the configured allow-lists do not let start a fix.
-fn fix_refusal(state: &AppState, context: &RequestContext) -> Option<ImmediateResponse> {
+/// What the allow-lists guard, as their refusals name it.
+const FIX: &str = "start fix squads";
+const REVERT: &str = "revert merged changes";
+
+/// The ephemeral answer to someone the configured allow-lists do not let do `action`.
+fn refusal(state: &AppState, context: &RequestContext, action: &str) -> Option<ImmediateResponse> {
     let reason = state
         .settings
         .slack_fix
-        .refusal(&context.user_id, &context.channel_id)?;
+        .refusal(&context.user_id, &context.channel_id, action)?;
     warn!(
         user = %context.user_id,
         channel = %context.channel_id,
-        "refused a Slack fix request: not on the allow-list"
+        action,
+        "refused a Slack request: not on the allow-list"
     );
     Some(ImmediateResponse::Ephemeral { text: reason })
 }
@@ -164,6 +176,49 @@ fn start_fix_in_background(
             }
         }
     });
+}
+
+/// Starts the revert without waiting (it pushes a branch and opens a PR, longer than Slack
+/// waits) and acknowledges it; what came of it goes to the command's `response_url`, in the
+/// channel when it was done, to the person alone when it was not.
+fn revert_in_background(
+    state: &AppState,
+    target: &IssueTarget,
+    context: &RequestContext,
+) -> ImmediateResponse {
+    let Some(reverts) = state.reverts.clone() else {
+        return ImmediateResponse::ephemeral(
+            "This Squadron server cannot revert; run `squadron revert` where it is configured.",
+        );
+    };
+    let replies = state.slack_replies.clone();
+    let issue = target.key.clone();
+    // The handle reads better on GitHub and Linear than Slack's user id.
+    let user = context
+        .user_name
+        .as_ref()
+        .map_or_else(|| context.user_id.clone(), |name| format!("@{name}"));
+    let response_url = context.response_url.clone();
+    tokio::spawn(async move {
+        let reply = match reverts.revert(&issue, &user).await {
+            Ok(done) => {
+                info!(%issue, user, "reverted from Slack");
+                ImmediateResponse::InChannel {
+                    text: escape(&done),
+                }
+            }
+            Err(error) => {
+                warn!(%issue, user, %error, "could not revert as asked in Slack");
+                ImmediateResponse::ephemeral(format!(
+                    "Squadron did not revert {}: {}",
+                    escape(issue.as_str()),
+                    escape(error.message())
+                ))
+            }
+        };
+        replies.send(response_url.as_deref(), &reply).await;
+    });
+    revert_acknowledgement(&target.key)
 }
 
 /// `/squad status [ENG-123]`: the squads at work, or the newest squad of one issue.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use squadron_core::Usd;
 
 use super::access::ControlAccess;
-use super::control::ServerControl;
+use super::control::{Reverts, ServerControl};
 use super::links::PageLinks;
 use super::readiness::Readiness;
 use super::slack::SlackReplies;
@@ -39,11 +39,12 @@ pub struct ServerSettings {
     pub control: ControlAccess,
     /// Timeouts and the connection cap of each listener.
     pub transport: TransportLimits,
-    /// Who may start fix squads from Slack.
+    /// Who may start fix squads and revert merged changes from Slack.
     pub slack_fix: SlackFixPolicy,
 }
 
-/// Which Slack users and channels may start fix squads; an empty list allows all.
+/// Which Slack users and channels may start fix squads and revert merged changes; an empty
+/// list allows all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SlackFixPolicy {
     /// Slack user ids (`U012AB3CD`).
@@ -53,18 +54,17 @@ pub struct SlackFixPolicy {
 }
 
 impl SlackFixPolicy {
-    /// Why `user` in `channel` may not start a fix, if they may not.
-    pub fn refusal(&self, user: &str, channel: &str) -> Option<String> {
+    /// Why `user` in `channel` may not do `action` ("start fix squads"), if they may not.
+    pub fn refusal(&self, user: &str, channel: &str, action: &str) -> Option<String> {
         if !self.users.is_empty() && !self.users.iter().any(|allowed| allowed == user) {
             return Some(format!(
-                "<@{user}> may not start fix squads: ask someone listed in Squadron's `slack.fix_users`"
+                "<@{user}> may not {action}: ask someone listed in Squadron's `slack.fix_users`"
             ));
         }
         if !self.channels.is_empty() && !self.channels.iter().any(|allowed| allowed == channel) {
-            return Some(
-                "fix squads cannot be started from this channel: use one listed in Squadron's `slack.fix_channels`"
-                    .to_owned(),
-            );
+            return Some(format!(
+                "this channel may not be used to {action}: use one listed in Squadron's `slack.fix_channels`"
+            ));
         }
         None
     }
@@ -131,6 +131,8 @@ pub(crate) struct AppState {
     pub(crate) settings: Arc<ServerSettings>,
     /// What the daemon can reach, for `/readyz` and the dashboard.
     pub(crate) readiness: Readiness,
+    /// Carries out `/squad revert`, when the daemon can.
+    pub(crate) reverts: Option<Arc<dyn Reverts>>,
     /// Posts delayed replies to Slack commands' response URLs.
     pub(crate) slack_replies: SlackReplies,
     /// Turns `true` when the server starts shutting down, so long-lived responses (the event
