@@ -473,13 +473,16 @@ pub async fn until_runner(serve: &Serve, daemon: &str, limit: Duration) {
     .await;
 }
 
-/// How many events of `squads` the daemon `holder` wrote.
+/// How many events of `squads` the daemon `holder` wrote while working on them. The first
+/// event of each squad, its creation, is left out as in [`writers_of`]: it is the admitting
+/// daemon's, which need not work on the squad at all.
 pub async fn events_written_by(store: &SqlStore, squads: &[SquadId], holder: &str) -> usize {
     let mut written = 0;
     for squad in squads {
         if let Ok(writers) = store.event_writers(squad).await {
             written += writers
                 .iter()
+                .skip(1)
                 .filter(|writer| {
                     writer
                         .holder
