@@ -5,11 +5,19 @@
 //! silently, unrefined ones with every reason, and blockers decide the start order (urgent
 //! work first, blockers before what they block). An issue whose blocker no squad will finish
 //! (outside the milestone, skipped, or in a cycle) waits as needs-human, saying why.
+//!
+//! Squads whose issues name the same files (in their "Files" or "Approach" sections, see
+//! [`crate::named_files`]) do not run at once: the one that goes second starts once the
+//! first has ended, so their edits never race into a conflict. Unrelated issues still run
+//! side by side: an issue goes second only to the issues it shares files with, never makes a
+//! more urgent one wait, and among equally urgent ones the first that shares nothing with
+//! those already chosen runs alongside them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use crate::domain::{Issue, IssueKey, StateType};
+use crate::named_files::{named_files, shared_files};
 use crate::refinement::{NotReady, RefinementPolicy, check_refinement};
 
 /// One reason behind a decision.
@@ -87,6 +95,15 @@ pub enum Verdict {
     },
 }
 
+/// An issue of the milestone that names some of the same files as another and goes first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    /// The issue that goes first.
+    pub issue: IssueKey,
+    /// The files both name, in their more precise form.
+    pub files: Vec<String>,
+}
+
 /// The decision for one issue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
@@ -96,6 +113,9 @@ pub struct Decision {
     pub title: String,
     /// What happens to it.
     pub verdict: Verdict,
+    /// Admitted issues naming the same files that go first: its squad starts once each of
+    /// theirs has ended (merged, or stopped any other way). Empty unless it is admitted.
+    pub after: Vec<Overlap>,
 }
 
 impl Decision {
@@ -203,7 +223,24 @@ pub fn admit(issues: &[Issue], policy: &RefinementPolicy) -> Admission {
         }
     }
 
-    let (order, cyclic) = start_order(issues, &waits);
+    let (order, _) = start_order(issues, &waits);
+    let mut after = overlap_waits(issues, &order, &waits, &human_reasons);
+    let mut holds = waits.clone();
+    for (&index, overlaps) in &after {
+        if let Some(list) = holds.get_mut(&issues[index].key) {
+            list.extend(overlaps.iter().map(|overlap| overlap.issue.clone()));
+        }
+    }
+    // Going second to an issue sharing files never makes a cycle (see `overlap_waits`).
+    let (order, cyclic) = start_order(issues, &holds);
+    let position: HashMap<&IssueKey, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(position, &index)| (&issues[index].key, position))
+        .collect();
+    for overlaps in after.values_mut() {
+        overlaps.sort_by_key(|overlap| position.get(&overlap.issue).copied());
+    }
     let mut decisions = Vec::with_capacity(issues.len());
     let mut cycle_members: Vec<IssueKey> = cyclic
         .iter()
@@ -231,6 +268,7 @@ pub fn admit(issues: &[Issue], policy: &RefinementPolicy) -> Admission {
             key: issue.key.clone(),
             title: issue.title.clone(),
             verdict,
+            after: after.remove(&index).unwrap_or_default(),
         });
     }
     for issue in issues {
@@ -239,6 +277,7 @@ pub fn admit(issues: &[Issue], policy: &RefinementPolicy) -> Admission {
                 key: issue.key.clone(),
                 title: issue.title.clone(),
                 verdict: Verdict::Skip { reasons },
+                after: Vec::new(),
             });
         }
     }
@@ -296,6 +335,110 @@ fn start_order(
         .collect();
     cyclic.sort_by_key(|&index| rank(index));
     (order, cyclic)
+}
+
+/// Which admitted issues go second to which others because both name the same files, by
+/// the issue's index, each list in start order.
+///
+/// Only issues a squad will work count: not those waiting for a person, nor those behind a
+/// blocker that is. Each is given a wave in the blockers' start `order`: the first at or
+/// after its blockers' waves and those of more urgent issues sharing files with it, in which
+/// no issue sharing files with it is. An issue then goes second to every issue sharing files
+/// with it in an earlier wave, except its own blockers and what they wait for (which merge
+/// before it starts anyway). Both kinds of waits point from an earlier wave to a later one,
+/// so together they cannot form a cycle.
+fn overlap_waits(
+    issues: &[Issue],
+    order: &[usize],
+    blockers: &HashMap<&IssueKey, Vec<IssueKey>>,
+    human_reasons: &HashMap<&IssueKey, Vec<Reason>>,
+) -> HashMap<usize, Vec<Overlap>> {
+    // Issues a squad will work, in start order, with their blockers among them.
+    let mut runnable: Vec<usize> = Vec::new();
+    let mut index_of: HashMap<&IssueKey, usize> = HashMap::new();
+    let mut runs_blockers: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &index in order {
+        let key = &issues[index].key;
+        if human_reasons.contains_key(key) {
+            continue;
+        }
+        let waits_for = blockers.get(key).map(Vec::as_slice).unwrap_or_default();
+        let known: Vec<usize> = waits_for
+            .iter()
+            .filter_map(|blocker| index_of.get(blocker).copied())
+            .collect();
+        if known.len() < waits_for.len() {
+            // A blocker no squad will merge: this one ends before it starts.
+            continue;
+        }
+        index_of.insert(key, index);
+        runs_blockers.insert(index, known);
+        runnable.push(index);
+    }
+    let mut ancestors: HashMap<usize, BTreeSet<usize>> = HashMap::new();
+    for &index in &runnable {
+        let mut set = BTreeSet::new();
+        for &blocker in &runs_blockers[&index] {
+            set.insert(blocker);
+            set.extend(ancestors[&blocker].iter().copied());
+        }
+        ancestors.insert(index, set);
+    }
+    let files: HashMap<usize, Vec<String>> = runnable
+        .iter()
+        .map(|&index| (index, named_files(&issues[index].description)))
+        .collect();
+    let mut shared: HashMap<(usize, usize), Vec<String>> = HashMap::new();
+    for (n, &a) in runnable.iter().enumerate() {
+        for &b in &runnable[n + 1..] {
+            if ancestors[&a].contains(&b) || ancestors[&b].contains(&a) {
+                continue;
+            }
+            let both = shared_files(&files[&a], &files[&b]);
+            if !both.is_empty() {
+                shared.insert((a, b), both.clone());
+                shared.insert((b, a), both);
+            }
+        }
+    }
+    let rank = |index: usize| issues[index].priority.rank();
+    let mut wave: HashMap<usize, usize> = HashMap::new();
+    for (n, &index) in runnable.iter().enumerate() {
+        let placed = &runnable[..n];
+        let sharing: Vec<usize> = placed
+            .iter()
+            .copied()
+            .filter(|&other| shared.contains_key(&(index, other)))
+            .collect();
+        let floor = runs_blockers[&index]
+            .iter()
+            .chain(sharing.iter().filter(|&&other| rank(other) < rank(index)))
+            .map(|other| wave[other] + 1)
+            .max()
+            .unwrap_or(0);
+        let mut chosen = floor;
+        while sharing.iter().any(|other| wave[other] == chosen) {
+            chosen += 1;
+        }
+        wave.insert(index, chosen);
+    }
+    let mut after: HashMap<usize, Vec<Overlap>> = HashMap::new();
+    for &index in &runnable {
+        let overlaps: Vec<Overlap> = runnable
+            .iter()
+            .filter(|&&other| wave[&other] < wave[&index])
+            .filter_map(|&other| {
+                shared.get(&(index, other)).map(|files| Overlap {
+                    issue: issues[other].key.clone(),
+                    files: files.clone(),
+                })
+            })
+            .collect();
+        if !overlaps.is_empty() {
+            after.insert(index, overlaps);
+        }
+    }
+    after
 }
 
 /// A comment for the tracker, carrying a marker so it is never posted twice.
@@ -496,6 +639,190 @@ mod tests {
             verdict_of("ENG-5"),
             Some(Verdict::NeedsHuman { reasons, .. }) if matches!(reasons[0], Reason::BlockedInCycle { .. })
         ));
+    }
+
+    /// A refined issue whose Files section names `files`.
+    fn touching(key: &str, priority: Priority, files: &[&str]) -> Issue {
+        let list: Vec<String> = files.iter().map(|file| format!("- {file}\n")).collect();
+        let description = format!("{REFINED}\n## Files\n{}", list.concat());
+        issue(key, priority, &description, Some(1.0))
+    }
+
+    /// Each admitted issue with the issues it goes second to, in start order.
+    fn holds(admission: &Admission) -> Vec<(&str, Vec<&str>)> {
+        admission
+            .admitted()
+            .map(|decision| {
+                let after = decision.after.iter().map(|o| o.issue.as_str()).collect();
+                (decision.key.as_str(), after)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_issue_naming_the_same_file_goes_second_and_an_unrelated_one_runs_alongside() {
+        let issues = vec![
+            touching("ENG-1", Priority::None, &["src/cart.rs", "src/lib.rs"]),
+            touching("ENG-2", Priority::None, &["src/cart.rs"]),
+            touching("ENG-3", Priority::None, &["src/pay.rs"]),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [
+                ("ENG-1", vec![]),
+                ("ENG-2", vec!["ENG-1"]),
+                ("ENG-3", vec![])
+            ]
+        );
+        assert_eq!(
+            admission.decisions[1].after,
+            [Overlap {
+                issue: IssueKey::new("ENG-1"),
+                files: vec!["src/cart.rs".to_owned()],
+            }]
+        );
+        assert!(admission.decisions[1].waits_for().is_empty());
+    }
+
+    #[test]
+    fn issues_without_shared_files_or_files_sections_hold_nobody() {
+        let issues = vec![
+            touching("ENG-1", Priority::None, &["src/cart.rs"]),
+            touching("ENG-2", Priority::None, &["src/pay.rs"]),
+            issue("ENG-3", Priority::None, REFINED, Some(1.0)),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [("ENG-1", vec![]), ("ENG-2", vec![]), ("ENG-3", vec![])]
+        );
+    }
+
+    #[test]
+    fn a_chain_of_overlaps_runs_its_ends_together_and_the_middle_after_both() {
+        // ENG-1 and ENG-3 share nothing: only ENG-2, which shares with both, waits.
+        let issues = vec![
+            touching("ENG-1", Priority::None, &["src/a.rs"]),
+            touching("ENG-2", Priority::None, &["src/a.rs", "src/b.rs"]),
+            touching("ENG-3", Priority::None, &["src/b.rs"]),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [
+                ("ENG-1", vec![]),
+                ("ENG-3", vec![]),
+                ("ENG-2", vec!["ENG-1", "ENG-3"])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_less_urgent_issue_never_holds_a_more_urgent_one() {
+        let issues = vec![
+            touching("ENG-1", Priority::Urgent, &["src/a.rs"]),
+            touching("ENG-2", Priority::Urgent, &["src/a.rs", "src/b.rs"]),
+            touching("ENG-3", Priority::Low, &["src/b.rs"]),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [
+                ("ENG-1", vec![]),
+                ("ENG-2", vec!["ENG-1"]),
+                ("ENG-3", vec!["ENG-2"])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ring_of_overlaps_is_ordered_without_a_cycle() {
+        let issues = vec![
+            touching("ENG-1", Priority::None, &["src/a.rs", "src/c.rs"]),
+            touching("ENG-2", Priority::None, &["src/a.rs", "src/b.rs"]),
+            touching("ENG-3", Priority::None, &["src/b.rs", "src/c.rs"]),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [
+                ("ENG-1", vec![]),
+                ("ENG-2", vec!["ENG-1"]),
+                ("ENG-3", vec!["ENG-1", "ENG-2"])
+            ]
+        );
+        assert!(
+            admission
+                .admitted()
+                .all(|decision| matches!(decision.verdict, Verdict::Admit { .. }))
+        );
+    }
+
+    #[test]
+    fn blockers_come_first_and_blocked_cycles_hold_nobody() {
+        let issues = vec![
+            // ENG-2 is blocked by ENG-1 and shares its file: the blocker is wait enough.
+            touching("ENG-1", Priority::None, &["src/a.rs"]),
+            blocked_by(
+                touching("ENG-2", Priority::Urgent, &["src/a.rs"]),
+                "ENG-1",
+                StateType::Unstarted,
+            ),
+            // ENG-3 shares a file with ENG-2, which is more urgent and after its blocker.
+            touching("ENG-3", Priority::None, &["src/a.rs"]),
+            // ENG-4 and ENG-5 block each other: no squad works them, so nobody waits.
+            blocked_by(
+                touching("ENG-4", Priority::None, &["src/x.rs"]),
+                "ENG-5",
+                StateType::Unstarted,
+            ),
+            blocked_by(
+                touching("ENG-5", Priority::None, &["src/x.rs"]),
+                "ENG-4",
+                StateType::Unstarted,
+            ),
+            touching("ENG-6", Priority::None, &["src/x.rs"]),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            holds(&admission),
+            [
+                ("ENG-1", vec![]),
+                ("ENG-2", vec![]),
+                ("ENG-3", vec!["ENG-1", "ENG-2"]),
+                ("ENG-6", vec![]),
+                ("ENG-4", vec![]),
+                ("ENG-5", vec![]),
+            ]
+        );
+        assert_eq!(admission.decisions[1].waits_for(), [IssueKey::new("ENG-1")]);
+    }
+
+    #[test]
+    fn paths_written_differently_still_overlap() {
+        let issues = vec![
+            issue(
+                "ENG-1",
+                Priority::None,
+                &format!("{REFINED}\n**Approach:** extend `./src/cart.rs:12` and the docs"),
+                None,
+            ),
+            issue(
+                "ENG-2",
+                Priority::None,
+                &format!("{REFINED}\nFiles: [cart.rs](https://example.test/src/cart.rs)"),
+                None,
+            ),
+        ];
+        let admission = admit(&issues, &policy());
+        assert_eq!(
+            admission.decisions[1].after,
+            [Overlap {
+                issue: IssueKey::new("ENG-1"),
+                files: vec!["src/cart.rs".to_owned()],
+            }]
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod event_payload;
 pub mod gate;
 pub mod lease;
 pub mod merge_queue;
+pub mod named_files;
 pub mod ports;
 pub mod refinement;
 pub mod scheduler;
