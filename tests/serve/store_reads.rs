@@ -1,9 +1,11 @@
 //! The server's reads from a real SQLite store: squads with usage, runs, health, and the
-//! usage-by-role and lead-time figures behind `/metrics`.
+//! usage-by-role and lead-time figures behind `/metrics`, and the bound on their facts cache.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use squadron::delivery::FactsCache;
 use squadron::server::{ControlErrorKind, StoreReads};
 use squadron_core::ports::{SquadChange, SquadRecord, UsageRecord};
 use squadron_core::{
@@ -297,4 +299,69 @@ async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
         2,
         "both merged squads have a lead time"
     );
+}
+
+#[tokio::test]
+async fn squad_after_squad_the_facts_cache_keeps_no_more_squads_than_its_capacity() {
+    const KEPT: usize = 5;
+    let (_dir, store) = seeded().await;
+    let repositories = BTreeMap::from([("ENG".to_owned(), "acme/shop".to_owned())]);
+    let cache = FactsCache::with_capacity(KEPT);
+    let mut kept = Vec::new();
+    for n in 1..=30_i64 {
+        let start = 10_000 + n * 100;
+        let squad = squad_in(
+            &store,
+            "run-2",
+            &format!("many-{n}"),
+            &format!("ENG-{}", 100 + n),
+            start,
+        )
+        .await;
+        let pr = SquadChange::Pr(PrNumber(u64::try_from(100 + n).expect("positive")));
+        store
+            .change_squad(&squad, &pr, at(start))
+            .await
+            .expect("link the PR");
+        let (queued, implementing, approved) =
+            (Phase::Queued, Phase::Implementing, Phase::Approved);
+        let steps = [
+            (queued, implementing.clone()),
+            (implementing, approved.clone()),
+            (approved, Phase::Merged),
+        ];
+        for (at_step, (from, to)) in (1..).zip(steps) {
+            store
+                .set_phase(&squad, &from, &to, at(start + at_step))
+                .await
+                .expect("phase");
+        }
+        let facts = cache.read(&store, None, &repositories).await.expect("read");
+        let fresh = FactsCache::with_capacity(0)
+            .read(&store, None, &repositories)
+            .await
+            .expect("read afresh");
+        assert_eq!(facts, fresh, "after squad {n}");
+        kept.push(cache.kept());
+    }
+    // The two squads of `seeded` and the first three of the loop fill it.
+    assert_eq!(kept[..3], [3, 4, 5], "{kept:?}");
+    assert!(
+        kept[3..].iter().all(|&count| count == KEPT),
+        "the facts kept stay at {KEPT} however many squads finished: {kept:?}"
+    );
+
+    // A kept squad that moves is read again, in its place.
+    let first = SquadId::from("squad-a");
+    store
+        .append_event(&first, squadron_pipeline::REVERTED_EVENT, "{}", at(90_000))
+        .await
+        .expect("append");
+    let facts = cache.read(&store, None, &repositories).await.expect("read");
+    let reverted = facts
+        .iter()
+        .find(|facts| facts.squad == first)
+        .expect("squad-a's facts");
+    assert_eq!(reverted.reverted_at, Some(at(90_000)));
+    assert_eq!(cache.kept(), KEPT);
 }

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 /// Slack's sustained rate for `chat.postMessage` in one channel.
 pub const DEFAULT_CHANNEL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The next free slot of each channel.
+/// The next free slot of each channel whose slot is still ahead; a channel whose slot has
+/// passed is free now and is forgotten.
 #[derive(Debug)]
 pub(crate) struct ChannelPacer {
     interval: Duration,
@@ -40,6 +41,7 @@ impl ChannelPacer {
         let now = Instant::now();
         let slot = {
             let mut slots = self.slots();
+            slots.retain(|_, slot| *slot > now);
             let slot = slots.get(channel).copied().unwrap_or(now).max(now);
             slots.insert(channel.to_owned(), slot + self.interval);
             slot

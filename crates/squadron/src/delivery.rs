@@ -33,14 +33,44 @@ fn repository_of(issue: &IssueKey, repositories: &BTreeMap<String, String>) -> O
     repositories.get(team).cloned()
 }
 
-/// Facts of squads already read. A squad's facts change only when its row changes (every
-/// event appended bumps its `updated_at`), so a scrape reads only the squads that moved.
-#[derive(Debug, Default)]
+/// How many squads' facts a [`FactsCache`] keeps by default (about a kilobyte each).
+pub const CACHED_SQUADS: usize = 2_048;
+
+/// Facts of squads already read, of at most a fixed number of squads. A squad's facts change
+/// only when its row changes (every event appended bumps its `updated_at`), so a read reads
+/// again only the squads that moved and those beyond the cache. Once it is full no further
+/// squad is taken in: the squads kept are then the earliest read, long finished and
+/// unchanging, while the newest change at nearly every read anyway. So the cache does not
+/// grow with the history; the store holds it all.
+#[derive(Debug)]
 pub struct FactsCache {
+    capacity: usize,
     known: Mutex<HashMap<SquadId, (Timestamp, SquadFacts)>>,
 }
 
+impl Default for FactsCache {
+    fn default() -> Self {
+        Self::with_capacity(CACHED_SQUADS)
+    }
+}
+
 impl FactsCache {
+    /// A cache keeping the facts of at most `capacity` squads.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many squads' facts are kept: at most the capacity.
+    pub fn kept(&self) -> usize {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// The facts of every squad (only `run`'s when given), in the store's order.
     pub async fn read(
         &self,
@@ -75,10 +105,14 @@ impl FactsCache {
                 opened.map(|pr| pr.url),
                 repository_of(&record.squad.issue, repositories),
             );
-            self.known
+            let mut known = self
+                .known
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(id.clone(), (record.updated_at, read.clone()));
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if known.len() < self.capacity || known.contains_key(id) {
+                known.insert(id.clone(), (record.updated_at, read.clone()));
+            }
+            drop(known);
             facts.push(read);
         }
         Ok(facts)

@@ -6,7 +6,7 @@
 //! squads up to its share of `limits.concurrency`, which holds for the daemons together. A
 //! daemon that stops hands everything over once its runtime checkpointed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use squadron_core::SquadId;
@@ -31,7 +31,7 @@ pub struct SquadClaims {
     terms: LeaseTerms,
     /// `limits.concurrency`: squads held at once by every daemon together.
     concurrency: usize,
-    /// Squads seen ended, with the heartbeats since.
+    /// Squads seen ended and still in the runtime's view, with the heartbeats since.
     ended: Mutex<BTreeMap<SquadId, u32>>,
 }
 
@@ -135,6 +135,10 @@ impl SquadClaims {
         let mut release = Vec::new();
         {
             let mut ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+            // A squad the runtime no longer shows is nothing to count for.
+            let shown: BTreeSet<&SquadId> =
+                progress.squads.iter().map(|squad| &squad.squad).collect();
+            ended.retain(|id, _| shown.contains(id));
             for squad in &progress.squads {
                 if !squad.phase.is_terminal() {
                     working += 1;

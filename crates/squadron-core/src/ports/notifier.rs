@@ -172,7 +172,9 @@ impl SquadUpdate {
 /// Tells people how a squad is doing, in one thread per squad.
 ///
 /// `key` is the idempotency key of the post (e.g. `squad/<id>/notify/review-2-qa-specialist`):
-/// an implementation that sees a key again answers with the first result and posts nothing.
+/// an implementation that sees a key again while it is being posted, or soon after, answers
+/// with the first result and posts nothing. It need not remember keys for ever: the runtime
+/// journals every post it made and never asks for a journaled one again.
 #[async_trait]
 pub trait Notifier: Send + Sync {
     /// Posts the message that starts the squad's thread in `channel`.
