@@ -2,6 +2,7 @@
 //! against the real Linear adapter, the real harness and the sample repository's own tests.
 
 mod end_to_end;
+mod interrupt;
 mod real_model;
 mod scenario;
 mod scripts;

@@ -4,10 +4,11 @@
 //! an explained state within bounded steps, with its usage recorded and nothing merged, and
 //! the run must print its summary once.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use squadron_standin_model::{Action, Reply, Script, ScriptBook, StandinModel};
+
+use crate::support::demo_with_model;
 
 /// Text replies enough for every turn of every squad (each turn takes a handful before it
 /// hands off), so the stand-in never runs out and answers with a 400 instead.
@@ -32,38 +33,8 @@ fn a_model_that_only_talks_leaves_every_squad_needing_a_person_with_the_reason()
 
     let keep = tempfile::tempdir().expect("a scratch directory");
     let home = tempfile::tempdir().expect("a scratch home");
-    let config = keep.path().join("models.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[providers.standin]
-base_url = "{}"
-kind = "generic"
-timeout_secs = 30
-max_attempts = 1
-
-[providers.standin.models."talker"]
-input = 1.0
-cached_input = 0.5
-output = 2.0
-context_window = 32768
-max_output_tokens = 1024
-"#,
-            model.base_url()
-        ),
-    )
-    .expect("write the model configuration");
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_squadron"))
-        .arg("--config")
-        .arg(&config)
-        .args(["demo", "--model", "standin/talker", "--keep"])
-        .arg(keep.path().join("state"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("SQUADRON_LOG_FORMAT", "json")
-        .env("NO_COLOR", "1")
+    let output = demo_with_model(&model.base_url(), "talker", 30, keep.path(), home.path())
         .output()
         .expect("run the squadron binary");
     let elapsed = started.elapsed();

@@ -214,3 +214,47 @@ pub fn task(
 pub fn recorder() -> Arc<dyn AgentRecorder> {
     Arc::new(NoRecorder)
 }
+
+/// `squadron --config FILE demo --model standin/<model> --keep <dir>/state` run by the model
+/// stand-in at `base_url` (one attempt per call, `timeout_secs` each, a 1024-token output
+/// limit), its configuration written to `dir` and its home in `home`.
+pub fn demo_with_model(
+    base_url: &str,
+    model: &str,
+    timeout_secs: u64,
+    dir: &Path,
+    home: &Path,
+) -> Command {
+    let config = dir.join("models.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[providers.standin]
+base_url = "{base_url}"
+kind = "generic"
+timeout_secs = {timeout_secs}
+max_attempts = 1
+
+[providers.standin.models."{model}"]
+input = 1.0
+cached_input = 0.5
+output = 2.0
+context_window = 32768
+max_output_tokens = 1024
+"#
+        ),
+    )
+    .expect("write the model configuration");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_squadron"));
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["demo", "--model", &format!("standin/{model}"), "--keep"])
+        .arg(dir.join("state"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("SQUADRON_LOG_FORMAT", "json")
+        .env("NO_COLOR", "1");
+    command
+}

@@ -388,8 +388,14 @@ impl Harness {
         }
     }
 
-    /// Resolves once [`Harness::interrupt`] was called.
-    async fn interrupted(&self) {
+    /// Whether [`Harness::interrupt`] was called: no turn of this harness makes another
+    /// model call.
+    pub fn is_interrupted(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once [`Harness::interrupt`] was called (at once when it was).
+    pub async fn interrupted(&self) {
         let mut stop = self.stop.subscribe();
         // The sender lives as long as `self`, so this only returns when it says stop.
         let _ = stop.wait_for(|stopped| *stopped).await;

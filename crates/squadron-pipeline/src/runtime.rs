@@ -962,8 +962,16 @@ impl Runtime {
         let ctx = self.ctx(&view);
         let outcomes = self.outcomes_tx.clone();
         let step = async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            // A retry waiting out its backoff when the runtime starts shutting down, or a step
+            // that had not begun, is not run: its phase is recorded, so the next start runs it.
+            tokio::select! {
+                biased;
+                () = shared.harness.interrupted() => {}
+                () = tokio::time::sleep(delay) => {}
+            }
+            if shared.harness.is_interrupted() {
+                tracing::info!(squad = %view.squad, "not starting a step during shutdown; it resumes on the next start");
+                return;
             }
             let mut ctx = ctx.lock().await;
             if ctx.pr.is_none() {

@@ -36,6 +36,8 @@ pub struct RecordedRequest {
     pub step: Option<usize>,
     /// Why the request was refused with HTTP 400 before reaching a script step, if it was.
     pub refused: Option<String>,
+    /// When the stand-in received it.
+    pub received_at: std::time::Instant,
 }
 
 /// A running stand-in. The server stops when this value is dropped.
@@ -180,6 +182,7 @@ async fn chat_completions(
         script: None,
         step: None,
         refused: None,
+        received_at: std::time::Instant::now(),
     };
     let chosen = choose_step(&state, &record);
     let (script, step_number, step, reasoning) = match chosen {

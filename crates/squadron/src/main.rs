@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod error;
 mod format;
+mod interrupt;
 mod logging;
 mod membership;
 mod output;
@@ -60,7 +61,11 @@ fn main() -> ExitCode {
             return error.class().exit_code();
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let outcome = runtime.block_on(dispatch(cli));
+    // Blocking work left behind by a stopped command (a file written for a cancelled step)
+    // gets a moment to end; the process does not wait on it indefinitely.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             tell_error(&error);

@@ -186,7 +186,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode, CliEr
                 "the dashboard stays open at http://{}/ ; press Ctrl-C to stop",
                 daemon.address
             ));
-            let _ = tokio::signal::ctrl_c().await;
+            crate::interrupt::requested().await;
         }
         daemon.stop().await?;
         if scenario.fix_issue().is_some() {
@@ -212,6 +212,8 @@ impl DemoDaemon {
         let store = Arc::new(context.open_store().await?);
         let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
         let handle = pipeline.handle();
+        // From here Ctrl-C checkpoints the runtime, and a second one exits at once.
+        crate::interrupt::watch();
         let secrets = context.config.resolve_secrets(&context.env);
         let settings = server_settings(context, &secrets);
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -450,7 +452,7 @@ async fn fix_started(
                     )));
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = crate::interrupt::requested() => {
                 return Err(CliError::transient(interrupted));
             }
         }

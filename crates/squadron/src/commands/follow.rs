@@ -133,7 +133,7 @@ pub async fn follow(
                 }
             }
             _ = tick.tick() => {}
-            _ = tokio::signal::ctrl_c() => {
+            _ = crate::interrupt::requested() => {
                 view.finish(&frame);
                 return Err(CliError::transient(interrupted));
             }

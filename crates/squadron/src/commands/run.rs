@@ -110,6 +110,9 @@ where
     let store = Arc::new(lease.store().clone());
     let pipeline = build_pipeline(context, Arc::clone(&store)).await?;
     let handle = pipeline.handle();
+    // From here Ctrl-C checkpoints the runtime (its model calls in flight are dropped), and a
+    // second one exits at once.
+    crate::interrupt::watch();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runtime = tokio::spawn(pipeline.run(async move {
         let _ = stopped.await;

@@ -122,6 +122,8 @@ pub async fn serve(
     let address = listen.unwrap_or(context.config.server.listen);
     let control_listen = control_listen.unwrap_or(context.config.server.control_listen);
     check_exposure(address, control_listen, &settings.control)?;
+    // From here a stop signal checkpoints the runtime, and a second one exits at once.
+    crate::interrupt::watch();
     let webhooks = bind(address, "--listen or `server.listen`").await?;
     let listeners = match control_listen {
         ControlListen::Shared => Listeners::shared(webhooks),
@@ -553,18 +555,7 @@ pub(crate) fn check_exposure(
 const LINEAR_WEB: &str = "https://linear.app";
 
 /// Resolves on SIGTERM (how service managers stop the daemon) or SIGINT (Ctrl-C), naming
-/// which arrived.
+/// which arrived; a second one exits at once ([`crate::interrupt`]).
 pub(crate) async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        },
-        Err(error) => {
-            warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
-        }
-    }
+    crate::interrupt::requested().await
 }
