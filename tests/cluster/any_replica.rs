@@ -92,7 +92,7 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
     let standins = Standins::start(&["--issues", "2"]);
     let database = Database::new().await;
     let with_secret = |id| {
-        let mut env = database.env_with_lease(id, "30");
+        let mut env = database.standby_env(id, "30");
         env.push(("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET));
         env.push(("LINEAR_WEBHOOK_SECRET", LINEAR_SECRET));
         env

@@ -30,9 +30,9 @@ async fn a_standby_takes_over_when_the_active_daemon_is_killed_or_hands_over_on_
     let database = Database::new().await;
     let url = serde_json::json!({ "url": standins.project_url() });
 
-    let a = standins.serve(&database.env("replica-a"));
+    let a = standins.serve(&database.standby_env_short("replica-a"));
     until_runner(&a, "replica-a", Duration::from_secs(30)).await;
-    let b = standins.serve(&database.env("replica-b"));
+    let b = standins.serve(&database.standby_env_short("replica-b"));
     hands_work_to(&b, &a, &url).await;
     assert_eq!(
         duties(&b).await,
@@ -45,7 +45,7 @@ async fn a_standby_takes_over_when_the_active_daemon_is_killed_or_hands_over_on_
     // Killed: nothing is handed over, yet the standby on its host sees the process gone.
     a.kill();
     until_runner(&b, "replica-b", Duration::from_secs(15)).await;
-    let c = standins.serve(&database.env("replica-c"));
+    let c = standins.serve(&database.standby_env_short("replica-c"));
     hands_work_to(&c, &b, &url).await;
 
     // SIGTERM: the active daemon checkpoints and releases; the standby starts at once.
@@ -72,9 +72,9 @@ async fn a_daemon_paused_past_its_lease_is_fenced_out_and_stops_when_it_wakes() 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let standins = Standins::start(&["--issues", "1"]);
     let database = Database::new().await;
-    let a = standins.serve(&database.env("replica-a"));
+    let a = standins.serve(&database.standby_env_short("replica-a"));
     until_runner(&a, "replica-a", Duration::from_secs(30)).await;
-    let b = standins.serve(&database.env("replica-b"));
+    let b = standins.serve(&database.standby_env_short("replica-b"));
     until("replica-b stands by", Duration::from_secs(15), || async {
         (duties(&b).await.get("replica-b").map(String::as_str) == Some("stands by")).then_some(())
     })

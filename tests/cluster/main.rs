@@ -6,7 +6,7 @@
 mod any_replica;
 mod daemons;
 mod failover;
-mod shared_squads;
+mod standby_replicas;
 mod standins;
 mod support;
 mod three_replicas;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -132,7 +133,17 @@ impl Standins {
 
     /// Starts `squadron serve` on a free loopback port with the script's environment plus
     /// `extra`; returns it once it logs its address.
+    ///
+    /// Each daemon keeps its mirrors and worktrees in a data directory of its own, as the
+    /// README says replicas do: git's worktree bookkeeping in one mirror is not safe for two
+    /// processes adding worktrees at once.
     pub fn serve(&self, extra: &[(&str, &str)]) -> Serve {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let data_dir = self
+            .home
+            .path()
+            .join("daemons")
+            .join(STARTED.fetch_add(1, Ordering::Relaxed).to_string());
         let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
             .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
             .args(["--control-listen", "shared"])
@@ -140,6 +151,7 @@ impl Standins {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .envs(&self.env)
+            .env("SQUADRON_STORE_DATA_DIR", &data_dir)
             .envs(extra.iter().copied())
             .current_dir(self.home.path())
             .stdout(Stdio::null())
@@ -400,9 +412,17 @@ impl Database {
         }
     }
 
-    /// The environment of replica `id`, on the short lease takeovers are tested with.
-    pub fn env<'a>(&'a self, id: &'a str) -> Vec<(&'a str, &'a str)> {
-        self.env_with_lease(id, LEASE_SECS)
+    /// [`Database::standby_env`] on the short lease takeovers are tested with.
+    pub fn standby_env_short<'a>(&'a self, id: &'a str) -> Vec<(&'a str, &'a str)> {
+        self.standby_env(id, LEASE_SECS)
+    }
+
+    /// [`Database::env_with_lease`] for a replica told not to share the squads: one daemon
+    /// runs them and the others stand by (`server.share_squads = false`).
+    pub fn standby_env<'a>(&'a self, id: &'a str, lease_secs: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut env = self.env_with_lease(id, lease_secs);
+        env.push(("SQUADRON_SERVER_SHARE_SQUADS", "false"));
+        env
     }
 
     /// The environment of replica `id` holding its leases for `lease_secs`: a test that

@@ -509,9 +509,20 @@ pub struct ServerConfig {
     pub lease_secs: u64,
     /// Whether the daemons sharing the store share its squads: each claims its share of
     /// them, squad by squad, instead of one daemon running them all while the others stand
-    /// by.
+    /// by. Unset: they share the squads of a PostgreSQL store and not of a SQLite file
+    /// ([`ServerConfig::shares_squads`]).
     #[serde(default)]
-    pub share_squads: bool,
+    pub share_squads: Option<bool>,
+}
+
+impl ServerConfig {
+    /// Whether `serve` daemons share the squads of their store, squad by squad: as
+    /// `share_squads` says, by default on a PostgreSQL store (`postgres`), where replicas on
+    /// several machines each bring their own cores, and not on a SQLite file, which one
+    /// machine writes one transaction at a time.
+    pub fn shares_squads(&self, postgres: bool) -> bool {
+        self.share_squads.unwrap_or(postgres)
+    }
 }
 
 /// `server.control_listen`.

@@ -173,6 +173,15 @@ impl SqlStore {
         store
     }
 
+    /// Whether this handle fences each squad by the squad's own lease
+    /// ([`SqlStore::for_daemon`]): its daemon works the squads it claims, sharing the
+    /// store's squads with the other daemons.
+    pub fn fences_each_squad(&self) -> bool {
+        self.fences
+            .as_ref()
+            .is_some_and(|book| book.scope.is_none())
+    }
+
     /// The daemon this handle writes for, if it was made with [`SqlStore::for_daemon`].
     pub fn daemon(&self) -> Option<&DaemonId> {
         self.fences.as_ref().map(|book| &book.holder)
@@ -293,6 +302,9 @@ impl SqlStore {
         terms: LeaseTerms,
     ) -> Result<Claim, StoreError> {
         let book = self.book(|| format!("claim {subject}"))?;
+        if *subject == LeaseSubject::Runtime {
+            return self.claim_runtime(&book, now, terms).await;
+        }
         let mut connection = self.connection(|| format!("claim {subject}")).await?;
         for _ in 0..CAS_ROUNDS {
             let held = book.token(subject);
@@ -306,6 +318,63 @@ impl SqlStore {
             }
         }
         Err(changing(format!("claim {subject}")))
+    }
+
+    /// Claims the store's runtime lease, in the claimers' turn: left to the daemon that
+    /// holds it, and refused while another daemon holds a live lease on a squad (the daemons
+    /// share the squads; the returned [`Claim::Held`] names one of those leases). Squads are
+    /// not claimed while another daemon holds the runtime ([`SqlStore::claim_squads`]), so
+    /// the two ways of working a store never work it at once.
+    async fn claim_runtime(
+        &self,
+        book: &FenceBook,
+        now: Timestamp,
+        terms: LeaseTerms,
+    ) -> Result<Claim, StoreError> {
+        let subject = LeaseSubject::Runtime;
+        let what = || format!("claim {subject}");
+        let mut tx = self.claim_turn(what).await?;
+        if let Some(working) = live_lease_of_another(&mut tx, "squad", &book.holder, now).await? {
+            return Ok(Claim::Held(working));
+        }
+        for _ in 0..CAS_ROUNDS {
+            let held = book.token(&subject);
+            if let Some(claim) = claim_on(&mut tx, &subject, &book.holder, held, now, terms).await?
+            {
+                tx.commit()
+                    .await
+                    .map_err(|error| StoreError::database(what(), error))?;
+                if let Some(lease) = claim.held_by_claimant() {
+                    book.hold(lease);
+                }
+                return Ok(claim);
+            }
+        }
+        Err(changing(what()))
+    }
+
+    /// A transaction holding the claimers' turn: an advisory lock on PostgreSQL, the write
+    /// lock (taken up front) on SQLite, until it commits or is dropped.
+    async fn claim_turn(
+        &self,
+        what: impl Fn() -> String,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = if self.is_postgres() {
+            self.pool.begin().await
+        } else {
+            // Claimers of other handles wait for the write lock instead of reading the
+            // leases at the same moment.
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        }
+        .map_err(|error| StoreError::database(what(), error))?;
+        if self.is_postgres() {
+            sqlx::query("SELECT COUNT(*) AS turns FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
+                .bind(CLAIM_TURN)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|error| StoreError::database(what(), error))?;
+        }
+        Ok(tx)
     }
 
     /// Renews the lease this handle's daemon holds on `subject` for another `terms.ttl()`.
@@ -387,7 +456,8 @@ impl SqlStore {
     /// Claims, for this handle's daemon, unfinished squads that no live lease holds (never
     /// claimed, lapsed or released) and whose blockers all ended, oldest first: at most
     /// `limits.daemon`, and no more than keeps the squads held across every daemon of the
-    /// store within `limits.cluster`. Returns them as claimed.
+    /// store within `limits.cluster`. Returns them as claimed: none while another daemon
+    /// holds the store's runtime lease (it runs every squad).
     ///
     /// Claimers take turns (an advisory lock on PostgreSQL, the write lock on SQLite), so
     /// the cluster's count cannot change between reading it and claiming; on PostgreSQL the
@@ -412,20 +482,14 @@ impl SqlStore {
         } else {
             Dialect::Sqlite
         };
-        let mut tx = match dialect {
-            Dialect::Postgres => self.pool.begin().await,
-            // SQLite's write lock, taken up front, is the turn: claimers of other handles
-            // wait for it instead of counting the cluster's squads at the same moment.
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-        }
-        .map_err(|error| StoreError::database(what(), error))?;
-        if dialect == Dialect::Postgres {
-            // The turn and the candidates stay locked until the claims commit.
-            sqlx::query("SELECT COUNT(*) AS turns FROM (SELECT pg_advisory_xact_lock($1)) AS turn")
-                .bind(CLAIM_TURN)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|error| StoreError::database(what(), error))?;
+        // The turn and the candidates stay locked until the claims commit.
+        let mut tx = self.claim_turn(what).await?;
+        if live_lease_of_another(&mut tx, "runtime", &book.holder, now)
+            .await?
+            .is_some()
+        {
+            // One daemon (or a foreground run) runs every squad of the store.
+            return Ok(Vec::new());
         }
         let claimed = claim_free_squads(&mut tx, dialect, &book.holder, now, terms, limits).await?;
         tx.commit()
@@ -710,6 +774,30 @@ async fn claim_free_squads(
         }
     }
     Ok(claimed)
+}
+
+/// A live lease of `kind` (`"squad"`, `"runtime"`) held by a daemon other than `daemon`,
+/// if any. The daemon's own leases are its previous process's, gone.
+async fn live_lease_of_another(
+    connection: &mut AnyConnection,
+    kind: &str,
+    daemon: &DaemonId,
+    now: Timestamp,
+) -> Result<Option<Lease>, StoreError> {
+    let sql = format!(
+        "SELECT {LEASE_COLUMNS} FROM leases WHERE kind = $1 AND holder <> $2 AND expires_at > $3 \
+         ORDER BY expires_at DESC LIMIT 1"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(kind)
+        .bind(daemon.as_str())
+        .bind(now.as_millis())
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|error| StoreError::database(format!("read the live {kind} leases"), error))?
+        .as_ref()
+        .map(lease)
+        .transpose()
 }
 
 /// `(subject = $n AND token = $n+1) OR …` for `held` subjects, numbered from `first`.

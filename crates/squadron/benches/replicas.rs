@@ -9,8 +9,9 @@
 //!
 //! `SQUADRON_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //!  cargo bench -p squadron --bench replicas` (`SQUADRON_BENCH_ISSUES` sets N;
-//! `SQUADRON_BENCH_SHARE_SQUADS=true` has the replicas share the squads, `server.share_squads`,
-//! instead of one running them all).
+//! the replicas share the squads, as they do on PostgreSQL by default;
+//! `SQUADRON_BENCH_SHARE_SQUADS=false` has one run them all while the others stand by,
+//! `server.share_squads = false`).
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,7 @@ async fn main() {
         .ok()
         .and_then(|count| count.parse().ok())
         .unwrap_or(12);
-    let share = std::env::var("SQUADRON_BENCH_SHARE_SQUADS").is_ok_and(|value| value == "true");
+    let share = std::env::var("SQUADRON_BENCH_SHARE_SQUADS").map_or(true, |value| value != "false");
     println!(
         "{}",
         if share {

@@ -81,10 +81,8 @@ impl RuntimeLease {
             None => Ok(true),
             Some(lease) => {
                 control.still_waiting(format!(
-                    "standing by: daemon `{}` runs the squads of this store (its lease runs \
-                     until {}); this one takes over if it stops",
-                    lease.holder,
-                    rfc3339(lease.expires_at)
+                    "standing by: {}; this one takes over if it stops",
+                    held_by_whom(&lease)
                 ));
                 Ok(false)
             }
@@ -92,7 +90,7 @@ impl RuntimeLease {
     }
 
     /// Claims the runtime once: `None` when this daemon holds it now, else the lease of the
-    /// daemon that does. Daemons and foreground runs of this host whose process is gone lose
+    /// daemon that does, or of a squad another daemon works while the daemons share them. Daemons and foreground runs of this host whose process is gone lose
     /// their leases first, so a restarted one need not wait for its predecessor's lease to
     /// lapse.
     ///
@@ -236,6 +234,25 @@ fn process_alive(pid: u32) -> bool {
         return false;
     };
     !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
+}
+
+/// Who keeps this daemon from running the squads, as `lease` (from
+/// [`RuntimeLease::claim`]) says: the daemon that runs them, or one that works squads the
+/// daemons share.
+pub fn held_by_whom(lease: &Lease) -> String {
+    match &lease.subject {
+        LeaseSubject::Squad(squad) => format!(
+            "daemon `{}` works squads of this store, which the daemons share (squad {squad} \
+             until {} at least)",
+            lease.holder,
+            rfc3339(lease.expires_at)
+        ),
+        _ => format!(
+            "daemon `{}` runs the squads of this store (its lease runs until {})",
+            lease.holder,
+            rfc3339(lease.expires_at)
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -408,7 +408,6 @@ fn settings(
     settings.notify_channel = config.slack.channel.clone();
     settings.host = host_environment(config, env)?;
     settings.cache_root = Some(data_dir(config)?.join("caches"));
-    settings.shares_squads = config.server.share_squads;
     Ok(settings)
 }
 
@@ -512,6 +511,9 @@ pub async fn build_pipeline_reporting(
         github: github_limiter,
         models: registry.clone(),
     };
+    // The runtime shares the store's squads exactly when its writes are fenced squad by
+    // squad: it works the squads its daemon claims, not every unfinished one.
+    let shares_squads = store.fences_each_squad();
     let services = Services {
         store,
         tracker,
@@ -527,10 +529,9 @@ pub async fn build_pipeline_reporting(
         clock: Arc::new(SystemClock),
         notifier: notifier(config, &secrets)?,
     };
-    Ok((
-        Pipeline::new(services, settings(config, &context.env, review_mode)?),
-        limits,
-    ))
+    let mut settings = settings(config, &context.env, review_mode)?;
+    settings.shares_squads = shares_squads;
+    Ok((Pipeline::new(services, settings), limits))
 }
 
 /// The adapters that know a rate-limit state: GitHub's shared limiter and every model

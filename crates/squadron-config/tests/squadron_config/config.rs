@@ -505,3 +505,23 @@ fn a_daemon_id_comes_from_the_file_or_the_environment_and_has_no_spaces() {
          without spaces, e.g. \"replica-1\"; leave it unset for the host name and process id"
     );
 }
+
+#[test]
+fn daemons_share_the_squads_of_a_postgresql_store_unless_told_otherwise() {
+    let defaults = load_env(&[]).expect("defaults").server;
+    assert_eq!(defaults.share_squads, None);
+    assert!(defaults.shares_squads(true), "PostgreSQL: shared");
+    assert!(
+        !defaults.shares_squads(false),
+        "SQLite: one daemon runs them"
+    );
+
+    let opted_out = load_env(&[("SQUADRON_SERVER_SHARE_SQUADS", "false")])
+        .expect("an opt-out from the environment")
+        .server;
+    assert!(!opted_out.shares_squads(true));
+    let opted_in = load_file("[server]\nshare_squads = true\n")
+        .expect("an opt-in in the file")
+        .server;
+    assert!(opted_in.shares_squads(false));
+}

@@ -592,3 +592,65 @@ pub async fn an_admission_is_fenced_by_its_runs_intake_claimed_for_it_and_releas
         "a holds the intake no more: its heartbeat leaves it"
     );
 }
+
+pub async fn the_runtime_lease_and_squad_leases_never_work_a_store_at_once(db: TestDb) {
+    let _store = store_with_squads(&db, 2).await;
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let runner = db
+        .open()
+        .await
+        .fenced_by(DaemonId::new("runner"), LeaseSubject::Runtime);
+
+    // `a` shares the squads and holds one: the runtime is refused, naming a's squad.
+    let claimed = a
+        .claim_squads(at(0), terms(), limits(1, 10))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&claimed), ["s1"]);
+    let refused = runner
+        .claim_lease(&LeaseSubject::Runtime, at(1), terms())
+        .await
+        .expect("claim");
+    assert!(
+        matches!(&refused, Claim::Held(lease) if lease.holder.as_str() == "a" && lease.subject == s1()),
+        "{refused:?}"
+    );
+    assert_eq!(
+        runner.lease(&LeaseSubject::Runtime).await.expect("read"),
+        None,
+        "a refused claim writes nothing"
+    );
+
+    // Once a's squad lease is released, the runtime is granted; squads are then claimed by
+    // nobody else while it lives, though s2 is free.
+    a.release_held(at(2)).await.expect("release");
+    let granted = runner
+        .claim_lease(&LeaseSubject::Runtime, at(3), terms())
+        .await
+        .expect("claim");
+    assert_eq!(token(&granted), Some(1), "{granted:?}");
+    for claimer in [&a, &b] {
+        assert!(
+            claimer
+                .claim_squads(at(4), terms(), limits(2, 10))
+                .await
+                .expect("claim")
+                .is_empty(),
+            "no squad is claimed while the runtime is held"
+        );
+    }
+    // The runner renews its claim as before.
+    let renewed = runner
+        .claim_lease(&LeaseSubject::Runtime, at(5), terms())
+        .await
+        .expect("renew");
+    assert!(matches!(renewed, Claim::Renewed(_)), "{renewed:?}");
+
+    // Lapsed, the runtime leaves the squads to the daemons sharing them.
+    let after = at(5) + Duration::from_secs(30);
+    let shared = b
+        .claim_squads(after, terms(), limits(2, 10))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&shared), ["s1", "s2"]);
+}

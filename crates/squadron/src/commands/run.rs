@@ -1,6 +1,7 @@
 //! `squadron run <url>`: one milestone in the foreground, with live progress, ending with a
 //! summary table. Exit 0 when every admitted issue merged, 1 otherwise. It runs the squads
-//! under the store's runtime lease, so it refuses a store a `squadron serve` runs.
+//! under the store's runtime lease, so it refuses a store a `squadron serve` runs or whose
+//! daemons work squads they share; daemons sharing the squads claim none while it runs.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -15,10 +16,9 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::commands::follow::{Followed, follow};
 use crate::context::Context;
 use crate::error::{CliError, ErrorClass, error_chain};
-use crate::format::rfc3339;
 use crate::membership;
 use crate::progress::{Look, all_admitted_merged, summary};
-use crate::runtime_lease::{RuntimeLease, foreground_id};
+use crate::runtime_lease::{RuntimeLease, foreground_id, held_by_whom};
 use crate::wiring::SystemClock;
 pub use crate::wiring::build_pipeline;
 
@@ -50,8 +50,8 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
 /// gracefully and fails with `interrupted` (which says how to pick the run up again).
 ///
 /// The runtime runs under the store's runtime lease, as a `serve` does: a store whose squads
-/// a daemon runs is refused (the run would work them alongside it), and losing the lease
-/// stops the run.
+/// a daemon runs, or where daemons sharing the squads hold some, is refused (the run would
+/// work them alongside), and losing the lease stops the run.
 pub async fn follow_to_end<F, Fut>(
     context: &Context,
     look: Look,
@@ -62,16 +62,6 @@ where
     F: FnOnce(PipelineHandle) -> Fut,
     Fut: Future<Output = Result<RunId, PipelineError>>,
 {
-    if context.config.server.share_squads {
-        return Err(CliError::config(
-            "failed to start: the daemons of this store share its squads \
-             (`server.share_squads`), so a foreground run would work squads they claim",
-        )
-        .with_hint(
-            "start the run through a daemon (POST the URL to its /api/runs, or `/squad fix` in \
-             Slack)",
-        ));
-    }
     let store = context.open_store().await?;
     let lease = RuntimeLease::new(
         foreground_id(),
@@ -80,16 +70,12 @@ where
         membership::terms(&context.config),
     );
     if let Some(held) = lease.claim().await? {
-        return Err(CliError::transient(format!(
-            "failed to start: daemon `{}` runs the squads of this store (its lease runs until \
-             {})",
-            held.holder,
-            rfc3339(held.expires_at)
-        ))
-        .with_hint(
-            "start the run through that daemon (POST the URL to its /api/runs, or `/squad fix` \
+        return Err(
+            CliError::transient(format!("failed to start: {}", held_by_whom(&held))).with_hint(
+                "start the run through that daemon (POST the URL to its /api/runs, or `/squad fix` \
              in Slack), or stop it first",
-        ));
+            ),
+        );
     }
     let followed = follow_holding(context, &lease, look, interrupted, start).await;
     lease.release().await;

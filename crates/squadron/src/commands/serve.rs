@@ -3,11 +3,13 @@
 //! then stops accepting, lets in-flight work checkpoint, and exits 0. A service that is
 //! down at start does not keep it from serving: it says so on `/readyz` and the dashboard
 //! and starts the runtime once the service answers. It registers with the store under its
-//! daemon id (`membership.rs`), beats while it runs and records when it stops. Of the
-//! daemons sharing a store one runs the squads under the runtime lease; the others serve
-//! reads, hand the work they are asked for to it through the store, and stand by to take
-//! over (`runtime_lease.rs`); SIGTERM hands the lease over after the checkpoint, and a daemon
-//! that lost it exits with 75.
+//! daemon id (`membership.rs`), beats while it runs and records when it stops. The daemons
+//! of a PostgreSQL store share its squads, each claiming its share squad by squad
+//! (`squad_claims.rs`); on SQLite, or with `server.share_squads = false`, one runs the
+//! squads under the runtime lease and the others serve reads, hand the work they are asked
+//! for to it through the store, and stand by to take over (`runtime_lease.rs`). SIGTERM
+//! hands the leases over after the checkpoint; a daemon that lost the runtime lease exits
+//! with 75.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,7 +24,7 @@ use squadron_config::{ControlListen, Secrets};
 use squadron_core::Usd;
 use squadron_core::lease::LeaseLost;
 use squadron_core::ports::Clock;
-use squadron_store::SqlStore;
+use squadron_store::{SqlStore, StoreLocation};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -58,7 +60,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
     )
     .await?;
     let daemon = membership.id().clone();
-    let duty = if context.config.server.share_squads {
+    let postgres = matches!(store.location(), StoreLocation::Postgres(_));
+    let duty = if context.config.server.shares_squads(postgres) {
         let concurrency = usize::try_from(context.config.limits.concurrency).unwrap_or(usize::MAX);
         Duty::Squads(Arc::new(SquadClaims::new(
             daemon,
@@ -77,10 +80,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
 
 /// How this daemon shares the work of its store with the other daemons.
 pub enum Duty {
-    /// One daemon runs every squad under the store's runtime lease; the others stand by.
+    /// One daemon runs every squad under the store's runtime lease; the others stand by:
+    /// the default on SQLite, or `server.share_squads = false`.
     Runtime(Arc<RuntimeLease>),
-    /// Every daemon claims its share of the squads, one lease per squad
-    /// (`server.share_squads`).
+    /// Every daemon claims its share of the squads, one lease per squad: the default on
+    /// PostgreSQL (`server.share_squads`).
     Squads(Arc<SquadClaims>),
 }
 
