@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use squadron::server::{LiveSquad, PageLinks, RateLimit, Readiness, RequestBudget};
-use squadron_core::gate::GateBlocker;
+use squadron_core::event_payload::EventPayload;
+use squadron_core::gate::{CommitSha, GateBlocker};
 use squadron_core::ports::{ChatMessage, SquadEvent, TranscriptEntry};
-use squadron_core::{IssueKey, Phase, PrNumber, Role, SquadId, Usd};
+use squadron_core::{IssueKey, Phase, PrNumber, ReviewVerdict, Role, SquadId, Usd};
 use squadron_pipeline::Waiting;
 
 use crate::support::{FakeControl, NOW, TestServer, json, settings, squad};
@@ -142,6 +143,13 @@ async fn a_squad_page_shows_its_reviews_with_verdicts_and_heads_and_its_transcri
                 at: NOW,
                 kind: "review-verdict".to_owned(),
                 payload: r#"{"round":1,"role":"code-reviewer","verdict":"changes-requested","head":"0123456789abcdef"}"#.to_owned(),
+                note: Some(EventPayload::ReviewVerdict {
+                    round: 1,
+                    role: Role::CodeReviewer,
+                    verdict: ReviewVerdict::ChangesRequested,
+                    head: CommitSha::from("0123456789abcdef"),
+                    review_id: None,
+                }),
                 phase: Phase::Reviewing,
                 round: 1,
             },
@@ -151,6 +159,13 @@ async fn a_squad_page_shows_its_reviews_with_verdicts_and_heads_and_its_transcri
                 at: NOW,
                 kind: "review-verdict".to_owned(),
                 payload: r#"{"round":1,"role":"qa-specialist","verdict":"approved","head":"0123456789abcdef"}"#.to_owned(),
+                note: Some(EventPayload::ReviewVerdict {
+                    round: 1,
+                    role: Role::QaSpecialist,
+                    verdict: ReviewVerdict::Approved,
+                    head: CommitSha::from("0123456789abcdef"),
+                    review_id: None,
+                }),
                 phase: Phase::Reviewing,
                 round: 1,
             },

@@ -279,7 +279,7 @@ async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
     store
         .append_event(
             &record.squad.id,
-            squadron_pipeline::TIME_TO_MERGE_EVENT,
+            squadron_core::event_payload::EventPayload::TIME_TO_MERGE,
             r#"{"millis": 600000}"#,
             at(120),
         )
@@ -354,7 +354,16 @@ async fn squad_after_squad_the_facts_cache_keeps_no_more_squads_than_its_capacit
     // A kept squad that moves is read again, in its place.
     let first = SquadId::from("squad-a");
     store
-        .append_event(&first, squadron_pipeline::REVERTED_EVENT, "{}", at(90_000))
+        .record_event(
+            &first,
+            &squadron_core::event_payload::EventPayload::Reverted {
+                pr: PrNumber(90),
+                url: "https://github.com/acme/shop/pull/90".to_owned(),
+                reverted_sha: squadron_core::gate::CommitSha::from("abc1234"),
+                now: false,
+            },
+            at(90_000),
+        )
         .await
         .expect("append");
     let facts = cache.read(&store, None, &repositories).await.expect("read");

@@ -2,8 +2,13 @@
 //! the store crate alone knows their stored JSON (a [`SquadEvent`](crate::ports::SquadEvent)'s
 //! `payload`), and each one's kind is named here once.
 
+use std::time::Duration;
+
+use crate::domain::{IssueKey, PrNumber, ReviewVerdict, Role};
 use crate::effect::EffectKey;
 use crate::gate::CommitSha;
+use crate::merge_queue::{BaseVerdict, MergeLane};
+use crate::ports::Confidence;
 
 /// One note in a squad's event log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +69,139 @@ pub enum EventPayload {
         /// Why it failed.
         error: String,
     },
+    /// QA's files as they stand, the whole record (the latest one recorded stands): the
+    /// Developer may not change them, and only QA's versions of them are committed.
+    QaFiles {
+        /// Every file QA wrote or deleted, by path.
+        files: Vec<QaFile>,
+    },
+    /// A bug fix's diagnosis, recorded before it is posted; its plan stands in for the
+    /// refined issue.
+    Diagnosis {
+        /// What the diagnostician thinks went wrong.
+        hypothesis: String,
+        /// How to fix it.
+        plan: String,
+        /// How sure it is.
+        confidence: Confidence,
+        /// The files it blames.
+        files: Vec<String>,
+    },
+    /// The Developer asked QA to change tests, and QA is asked to judge each request.
+    TestChangeRequested {
+        /// The review round.
+        round: u32,
+        /// The requests, in the order the Developer made them.
+        requests: Vec<TestChangeRequest>,
+    },
+    /// A reviewer's verdict was posted on the PR.
+    ReviewVerdict {
+        /// The review round.
+        round: u32,
+        /// The reviewer.
+        role: Role,
+        /// Its verdict.
+        verdict: ReviewVerdict,
+        /// The head it reviewed.
+        head: CommitSha,
+        /// The code host's id of the review, when it gave one.
+        review_id: Option<u64>,
+    },
+    /// A stopped squad's work is on the remote.
+    WorkSaved {
+        /// The branch holding it.
+        branch: String,
+        /// Its head.
+        head: CommitSha,
+        /// Whether uncommitted work was committed as work in progress.
+        wip_commit: bool,
+        /// Whether it is a `wip/` branch beside the PR's own.
+        beside_pr: bool,
+        /// The branch's web page, when the code host has one.
+        url: Option<String>,
+    },
+    /// A stopped squad's work could not be pushed; its worktree stays.
+    WorkNotSaved {
+        /// Why.
+        error: String,
+    },
+    /// The base head a merge made was tested (stop the line), in the merged squad's log.
+    BaseTested {
+        /// The merge lane.
+        lane: MergeLane,
+        /// The base head.
+        sha: CommitSha,
+        /// How the test command ended there.
+        verdict: BaseVerdict,
+    },
+    /// A bug fix was asked for; the squad reports where it was asked.
+    FixRequested {
+        /// Who asked: a chat user id, or `cli`.
+        requested_by: String,
+        /// The chat channel it was asked in.
+        channel: Option<String>,
+        /// The chat message whose thread the squad reports in.
+        thread_ts: Option<String>,
+    },
+    /// A comment telling an issue why it was left out, recorded with the admission and
+    /// posted afterwards.
+    PendingComment {
+        /// The issue.
+        issue: IssueKey,
+        /// The marker that makes the comment one of a kind on the issue.
+        marker: String,
+        /// The comment.
+        body: String,
+    },
+    /// A bug fix merged: the time from its trigger to its merge (time to restore service).
+    TimeToMerge {
+        /// The time, to the millisecond.
+        elapsed: Duration,
+    },
+    /// The squad's merge was taken back by a revert PR.
+    Reverted {
+        /// The revert PR.
+        pr: PrNumber,
+        /// Its page.
+        url: String,
+        /// The merge commit it reverts.
+        reverted_sha: CommitSha,
+        /// Whether the revert was merged at once (`squadron revert --now`).
+        now: bool,
+    },
+    /// The repository's setup command ran in the squad's worktree.
+    Setup {
+        /// The command.
+        command: String,
+        /// Whether it had the network.
+        network: bool,
+        /// Whether it succeeded.
+        passed: bool,
+        /// Its exit code, when it exited (not killed).
+        exit_code: Option<i32>,
+        /// How long it ran, to the millisecond.
+        elapsed: Duration,
+        /// What it printed, head and tail.
+        output: String,
+    },
+}
+
+/// One of QA's files in [`EventPayload::QaFiles`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QaFile {
+    /// The file's path in the worktree.
+    pub path: String,
+    /// The digest of QA's version, `None` when QA deleted it.
+    pub digest: Option<String>,
+}
+
+/// One request of the Developer's in [`EventPayload::TestChangeRequested`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestChangeRequest {
+    /// The test file.
+    pub path: String,
+    /// Why the Developer wants it changed: the model's words.
+    pub reason: String,
 }
 
 impl EventPayload {
@@ -81,6 +219,28 @@ impl EventPayload {
     pub const CONFLICT_ROUND: &'static str = "conflict-round";
     /// Kind of [`EventPayload::NotifyFailed`].
     pub const NOTIFY_FAILED: &'static str = "notify-failed";
+    /// Kind of [`EventPayload::QaFiles`].
+    pub const QA_FILES: &'static str = "qa-files";
+    /// Kind of [`EventPayload::Diagnosis`].
+    pub const DIAGNOSIS: &'static str = "diagnosis";
+    /// Kind of [`EventPayload::TestChangeRequested`].
+    pub const TEST_CHANGE_REQUESTED: &'static str = "test-change-requested";
+    /// Kind of [`EventPayload::ReviewVerdict`].
+    pub const REVIEW_VERDICT: &'static str = "review-verdict";
+    /// Kind of [`EventPayload::WorkSaved`] and [`EventPayload::WorkNotSaved`].
+    pub const WORK_SAVED: &'static str = "work-saved";
+    /// Kind of [`EventPayload::BaseTested`].
+    pub const BASE_TESTED: &'static str = "base-tested";
+    /// Kind of [`EventPayload::FixRequested`].
+    pub const FIX_REQUESTED: &'static str = "fix-requested";
+    /// Kind of [`EventPayload::PendingComment`].
+    pub const PENDING_COMMENT: &'static str = "pending-comment";
+    /// Kind of [`EventPayload::TimeToMerge`].
+    pub const TIME_TO_MERGE: &'static str = "time-to-merge";
+    /// Kind of [`EventPayload::Reverted`].
+    pub const REVERTED: &'static str = "reverted";
+    /// Kind of [`EventPayload::Setup`].
+    pub const SETUP: &'static str = "setup";
 
     /// The event's kind, as the log records it and readers filter on.
     pub const fn kind(&self) -> &'static str {
@@ -92,6 +252,17 @@ impl EventPayload {
             EventPayload::CiFix { .. } => Self::CI_FIX,
             EventPayload::ConflictRound { .. } => Self::CONFLICT_ROUND,
             EventPayload::NotifyFailed { .. } => Self::NOTIFY_FAILED,
+            EventPayload::QaFiles { .. } => Self::QA_FILES,
+            EventPayload::Diagnosis { .. } => Self::DIAGNOSIS,
+            EventPayload::TestChangeRequested { .. } => Self::TEST_CHANGE_REQUESTED,
+            EventPayload::ReviewVerdict { .. } => Self::REVIEW_VERDICT,
+            EventPayload::WorkSaved { .. } | EventPayload::WorkNotSaved { .. } => Self::WORK_SAVED,
+            EventPayload::BaseTested { .. } => Self::BASE_TESTED,
+            EventPayload::FixRequested { .. } => Self::FIX_REQUESTED,
+            EventPayload::PendingComment { .. } => Self::PENDING_COMMENT,
+            EventPayload::TimeToMerge { .. } => Self::TIME_TO_MERGE,
+            EventPayload::Reverted { .. } => Self::REVERTED,
+            EventPayload::Setup { .. } => Self::SETUP,
         }
     }
 }

@@ -34,7 +34,7 @@ mod steps;
 pub use error::{PipelineError, PipelineErrorKind};
 pub use handle::{CancelOutcome, PipelineHandle};
 pub use intake::{FixRequest, SlackOrigin};
-pub use metrics::{REVERTED_EVENT, TIME_TO_MERGE_EVENT, squad_facts, time_to_merge};
+pub use metrics::{squad_facts, time_to_merge};
 pub use progress::{Progress, RunView, SquadView, Waiting};
 pub use runtime::Pipeline;
 pub use services::{

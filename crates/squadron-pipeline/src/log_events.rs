@@ -12,9 +12,9 @@
 //! Lines logged by adapters during a squad's step (a model provider's retry, say) carry the
 //! same spans.
 //!
-//! Gate decisions and retries are also appended to the squad's event log (same kinds as
-//! the `event` field), so its page shows them after the logs are gone: a gate decision as
-//! `{"decision", "reasons": […], "head"}`, a retry as `{"what", "attempt", "why"}`.
+//! Gate decisions, retries and the other notes are also appended to the squad's event log as
+//! typed [`EventPayload`]s (same kinds as the `event` field), so its page shows them after
+//! the logs are gone.
 
 use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
@@ -26,7 +26,7 @@ use crate::shared::Shared;
 /// A squad entered a phase; the line carries `from` and, for terminal phases, `detail`.
 pub const PHASE_CHANGED: &str = "phase-changed";
 /// A reviewer's verdict was posted; the line carries `verdict` and `comments`.
-pub const REVIEW_VERDICT: &str = "review-verdict";
+pub const REVIEW_VERDICT: &str = EventPayload::REVIEW_VERDICT;
 /// The merge gate decided; the line carries `decision` and every `reasons`.
 pub const GATE_DECISION: &str = EventPayload::GATE_DECISION;
 /// A PR merged; the line carries `sha` and `approved_by`.
@@ -38,10 +38,10 @@ pub const RETRY: &str = EventPayload::RETRY;
 /// A squad or run went over its budget; the line carries `spent` and `budget`.
 pub const BUDGET_EXCEEDED: &str = "budget-exceeded";
 /// A stopped squad's work was pushed (or could not be): where it went.
-pub const WORK_SAVED: &str = "work-saved";
+pub const WORK_SAVED: &str = EventPayload::WORK_SAVED;
 /// The Developer asked QA to change tests and QA is asked to judge them; the line carries
 /// `requests` and `paths`.
-pub const TEST_CHANGE_REQUESTED: &str = "test-change-requested";
+pub const TEST_CHANGE_REQUESTED: &str = EventPayload::TEST_CHANGE_REQUESTED;
 
 /// A failed required check was asked to run again on the same commit (suspected flaky);
 /// the line and the event log carry `check` and `sha`.

@@ -6,45 +6,28 @@
 use std::time::Duration;
 
 use squadron_core::delivery::{MergeFacts, SquadFacts};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{SquadEvent, SquadRecord};
 use squadron_core::{Phase, SquadKind, Timestamp, Usd};
-
-use crate::diagnosis::DIAGNOSIS_EVENT;
-
-/// Kind of the event-log entry saying the squad's merge was reverted; its payload names the
-/// revert (`{"pr", "url", "by"}`).
-pub const REVERTED_EVENT: &str = "reverted";
-
-/// Kind of the event-log entry holding a bug fix's time from trigger to merge; its payload
-/// is `{"millis": <n>}`.
-pub const TIME_TO_MERGE_EVENT: &str = "time-to-merge";
 
 /// The time from a fix's trigger to its merge, from the squad's event log (`None` when the
 /// squad is no merged bug fix). Readers such as `/metrics` use it over the store.
 pub fn time_to_merge(events: &[SquadEvent]) -> Option<Duration> {
-    events
-        .iter()
-        .rev()
-        .find(|event| event.kind == TIME_TO_MERGE_EVENT)
-        .and_then(|event| payload_duration(&event.payload))
+    events.iter().rev().find_map(|event| match &event.note {
+        Some(EventPayload::TimeToMerge { elapsed }) => Some(*elapsed),
+        _ => None,
+    })
 }
 
-/// The duration a [`TIME_TO_MERGE_EVENT`] payload carries.
-pub(crate) fn payload_duration(payload: &str) -> Option<Duration> {
-    serde_json::from_str::<serde_json::Value>(payload)
-        .ok()?
-        .get("millis")
-        .and_then(serde_json::Value::as_u64)
-        .map(Duration::from_millis)
-}
-
-/// The payload of a [`TIME_TO_MERGE_EVENT`] for a fix triggered at `triggered` and merged
-/// at `merged`,
-/// with the duration it carries.
-pub(crate) fn time_to_merge_payload(triggered: Timestamp, merged: Timestamp) -> (String, Duration) {
+/// The [`EventPayload::TimeToMerge`] of a fix triggered at `triggered` and merged at
+/// `merged`, to the millisecond as the log keeps it, with the duration it carries.
+pub(crate) fn time_to_merge_payload(
+    triggered: Timestamp,
+    merged: Timestamp,
+) -> (EventPayload, Duration) {
     let elapsed = merged.since(triggered);
-    let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    (serde_json::json!({ "millis": millis }).to_string(), elapsed)
+    let elapsed = Duration::from_millis(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+    (EventPayload::TimeToMerge { elapsed }, elapsed)
 }
 
 /// What the store recorded of one squad, as the delivery metrics need it: its phases from
@@ -94,17 +77,23 @@ pub fn squad_facts(
         },
         reverted_at: events
             .iter()
-            .find(|event| event.kind == REVERTED_EVENT)
+            .find(|event| matches!(event.note, Some(EventPayload::Reverted { .. })))
             .map(|event| event.at),
         blames: events
             .iter()
-            .filter(|event| event.kind == DIAGNOSIS_EVENT)
-            .flat_map(|event| pull_request_urls(&event.payload))
+            .filter_map(|event| match &event.note {
+                Some(EventPayload::Diagnosis {
+                    hypothesis, plan, ..
+                }) => Some([hypothesis, plan]),
+                _ => None,
+            })
+            .flatten()
+            .flat_map(|text| pull_request_urls(text))
             .collect(),
         flaky_checks: u32::try_from(
             events
                 .iter()
-                .filter(|event| event.kind == crate::log_events::FLAKY_CHECK)
+                .filter(|event| matches!(event.note, Some(EventPayload::FlakyCheck { .. })))
                 .count(),
         )
         .unwrap_or(u32::MAX),

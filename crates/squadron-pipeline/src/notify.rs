@@ -30,10 +30,6 @@ use crate::log_events;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
-/// Kind of the event-log entry recording who asked for a fix and where; its payload is
-/// `{"requested_by": …, "channel": …, "thread_ts": …}`.
-pub(crate) const FIX_REQUESTED_EVENT: &str = "fix-requested";
-
 impl Subject {
     /// The squad of `ctx`, with its issue's title and page once read.
     pub fn of(ctx: &SquadCtx) -> Subject {
@@ -238,23 +234,24 @@ async fn origin(shared: &Shared, squad: &SquadId) -> Result<Origin, StepFailure>
         .map_err(|error| StepFailure::port(format!("read the event log of {squad}"), &error))?;
     let Some(event) = events
         .iter()
-        .find(|event| event.kind == FIX_REQUESTED_EVENT)
+        .find(|event| event.kind == EventPayload::FIX_REQUESTED)
     else {
         return Ok(Origin::default());
     };
-    let payload: serde_json::Value = serde_json::from_str(&event.payload).map_err(|error| {
-        StepFailure::internal(format!("read the fix request of {squad}")).caused_by(&error)
-    })?;
-    let text = |name: &str| {
-        payload
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
+    let Some(EventPayload::FixRequested {
+        requested_by,
+        channel,
+        thread_ts,
+    }) = &event.note
+    else {
+        return Err(StepFailure::internal(format!(
+            "read the fix request of {squad}: the stored request is malformed"
+        )));
     };
     Ok(Origin {
-        requested_by: text("requested_by"),
-        channel: text("channel"),
-        thread_ts: text("thread_ts"),
+        requested_by: Some(requested_by.clone()),
+        channel: channel.clone(),
+        thread_ts: thread_ts.clone(),
     })
 }
 

@@ -7,14 +7,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use squadron_core::event_payload::{EventPayload, QaFile};
 use squadron_core::ports::{Clock, PortError, Store};
 use squadron_core::{SquadId, StepFailure};
 use squadron_harness::{QaFiles, QaFilesJournal, QaVersion};
 
 use crate::shared::Shared;
-
-/// Kind of the event-log entry holding the whole record, the latest one standing.
-const QA_FILES_EVENT: &str = "qa-files";
 
 /// Stores the record in the squad's event log.
 struct EventLogJournal {
@@ -34,21 +32,19 @@ impl fmt::Debug for EventLogJournal {
 #[async_trait]
 impl QaFilesJournal for EventLogJournal {
     async fn save(&self, versions: &BTreeMap<String, QaVersion>) -> Result<(), PortError> {
-        let files: Vec<serde_json::Value> = versions
+        let files = versions
             .iter()
-            .map(|(path, version)| match version {
-                QaVersion::Written(digest) => serde_json::json!({"path": path, "digest": digest}),
-                QaVersion::Deleted => serde_json::json!({"path": path, "deleted": true}),
+            .map(|(path, version)| QaFile {
+                path: path.clone(),
+                digest: match version {
+                    QaVersion::Written(digest) => Some(digest.clone()),
+                    QaVersion::Deleted => None,
+                },
             })
             .collect();
-        let payload = serde_json::json!({ "files": files });
+        let payload = EventPayload::QaFiles { files };
         self.store
-            .append_event(
-                &self.squad,
-                QA_FILES_EVENT,
-                &payload.to_string(),
-                self.clock.now(),
-            )
+            .record_event(&self.squad, &payload, self.clock.now())
             .await
             .map(drop)
     }
@@ -67,33 +63,20 @@ pub(crate) async fn restored(shared: &Shared, squad: &SquadId) -> Result<QaFiles
     if let Some(event) = events
         .iter()
         .rev()
-        .find(|event| event.kind == QA_FILES_EVENT)
+        .find(|event| event.kind == EventPayload::QA_FILES)
     {
-        let unreadable = || {
-            StepFailure::internal(format!(
+        let Some(EventPayload::QaFiles { files }) = &event.note else {
+            return Err(StepFailure::internal(format!(
                 "read the record of QA's files of {squad}: the stored record is malformed"
-            ))
+            )));
         };
-        let payload: serde_json::Value =
-            serde_json::from_str(&event.payload).map_err(|_| unreadable())?;
-        let files = payload
-            .get("files")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(unreadable)?;
-        for file in files {
-            let path = file
-                .get("path")
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(unreadable)?;
-            let version = match file.get("digest").and_then(serde_json::Value::as_str) {
-                Some(digest) => QaVersion::Written(digest.to_owned()),
-                None if file.get("deleted") == Some(&serde_json::Value::Bool(true)) => {
-                    QaVersion::Deleted
-                }
-                None => return Err(unreadable()),
+        versions.extend(files.iter().map(|file| {
+            let version = match &file.digest {
+                Some(digest) => QaVersion::Written(digest.clone()),
+                None => QaVersion::Deleted,
             };
-            versions.push((path.to_owned(), version));
-        }
+            (file.path.clone(), version)
+        }));
     }
     let journal = EventLogJournal {
         store: Arc::clone(&shared.services.store),

@@ -6,6 +6,7 @@
 
 use squadron_config::{PreviousCommentContext, PreviousReviewContext, Untrusted};
 use squadron_core::effect::EffectKey;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{
     InlineCommentEntry, PullRequestFeedback, RepoRef, ReviewEntry, SquadEvent,
@@ -13,7 +14,6 @@ use squadron_core::ports::{
 use squadron_core::{PrNumber, ReviewVerdict, Role, SquadId};
 use squadron_harness::{SquadWorkspace, diff_since, review_diff};
 
-use crate::log_events::REVIEW_VERDICT;
 use crate::shared::Shared;
 
 /// The most of the diff since a reviewer's last review a prompt shows; the reviewer reads the
@@ -61,21 +61,20 @@ struct RecordedReview {
 
 /// The latest review `role` posted on a commit other than `head`, from the event log.
 fn latest_recorded(events: &[SquadEvent], role: Role, head: &CommitSha) -> Option<RecordedReview> {
-    events
-        .iter()
-        .rev()
-        .filter(|event| event.kind == REVIEW_VERDICT)
-        .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
-        .find_map(|payload| {
-            let text = |name: &str| payload.get(name).and_then(serde_json::Value::as_str);
-            (text("role") == Some(role.as_str()) && text("head") != Some(head.as_str()))
-                .then_some(())?;
-            Some(RecordedReview {
-                round: u32::try_from(payload.get("round")?.as_u64()?).ok()?,
-                verdict: ReviewVerdict::from_name(text("verdict")?)?,
-                review_id: payload.get("review_id")?.as_u64()?,
-            })
-        })
+    events.iter().rev().find_map(|event| match &event.note {
+        Some(EventPayload::ReviewVerdict {
+            round,
+            role: reviewer,
+            verdict,
+            head: reviewed,
+            review_id,
+        }) if *reviewer == role && reviewed != head => Some(RecordedReview {
+            round: *round,
+            verdict: *verdict,
+            review_id: (*review_id)?,
+        }),
+        _ => None,
+    })
 }
 
 /// Each of `roles`' own latest review of an earlier commit than `head` (after a fix or a

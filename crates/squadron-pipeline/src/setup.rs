@@ -4,12 +4,11 @@
 
 use squadron_harness::{GUARDRAIL_OUTPUT_CAP, SquadWorkspace, run_setup};
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::{IssueKey, SquadId, StepFailure};
 
+use crate::log_events;
 use crate::shared::Shared;
-
-/// Kind of the event-log entry that tells how the setup command went.
-pub(crate) const SETUP_EVENT: &str = "setup";
 
 /// Bytes of the setup command's output kept in the event log (head and tail).
 const KEPT_OUTPUT: usize = 4 * GUARDRAIL_OUTPUT_CAP;
@@ -33,27 +32,15 @@ pub(crate) async fn run_once(
     let passed = output.success();
     let rendered = output.render();
     let kept = squadron_harness::guardrails::bounded(&rendered, KEPT_OUTPUT);
-    let payload = serde_json::json!({
-        "command": command,
-        "network": workspace.policy.setup_network,
-        "passed": passed,
-        "exit_code": output.exit_code,
-        "elapsed_ms": u64::try_from(output.elapsed.as_millis()).unwrap_or(u64::MAX),
-        "output": kept,
-    });
-    if let Err(error) = shared
-        .services
-        .store
-        .append_event(
-            squad,
-            SETUP_EVENT,
-            &payload.to_string(),
-            shared.services.clock.now(),
-        )
-        .await
-    {
-        tracing::warn!(%squad, %error, "could not record the setup command's output");
-    }
+    let payload = EventPayload::Setup {
+        command: command.clone(),
+        network: workspace.policy.setup_network,
+        passed,
+        exit_code: output.exit_code,
+        elapsed: output.elapsed,
+        output: kept,
+    };
+    log_events::append(shared, squad, &payload).await;
     tracing::info!(
         %squad, %issue, command = %command, passed,
         elapsed_ms = output.elapsed.as_millis(), "setup command ran"

@@ -12,8 +12,8 @@ use squadron_core::ports::{
 };
 use squadron_core::{Phase, Role, Run, RunId, SquadId, Timestamp, Usd};
 
+use crate::effect_results;
 use crate::store::SqlStore;
-use crate::{effect_results, event_payloads};
 
 #[async_trait]
 impl AgentRecorder for SqlStore {
@@ -117,24 +117,13 @@ impl Store for SqlStore {
         Ok(SqlStore::change_squad(self, id, change, at).await?)
     }
 
-    async fn append_event(
-        &self,
-        id: &SquadId,
-        kind: &str,
-        payload: &str,
-        at: Timestamp,
-    ) -> Result<SquadEvent, PortError> {
-        Ok(SqlStore::append_event(self, id, kind, payload, at).await?)
-    }
-
     async fn record_event(
         &self,
         id: &SquadId,
         payload: &EventPayload,
         at: Timestamp,
     ) -> Result<SquadEvent, PortError> {
-        let document = event_payloads::encode(payload);
-        Ok(SqlStore::append_event(self, id, payload.kind(), &document, at).await?)
+        Ok(SqlStore::record_event(self, id, payload, at).await?)
     }
 
     async fn events(&self, id: &SquadId) -> Result<Vec<SquadEvent>, PortError> {

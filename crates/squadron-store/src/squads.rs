@@ -4,6 +4,7 @@
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::lease::LeaseSubject;
 use squadron_core::ports::{AdmittedSquad, SquadChange, SquadEvent, SquadRecord};
 use squadron_core::{IssueId, IssueKey, Phase, PrNumber, Run, RunId, Squad, SquadId, Timestamp};
@@ -13,6 +14,7 @@ use crate::codec::{
     squad_kind_name, stored_count, timestamp,
 };
 use crate::error::{StoreError, StoreErrorKind};
+use crate::event_payloads;
 use crate::leases::Fence;
 use crate::store::SqlStore;
 
@@ -312,6 +314,17 @@ impl SqlStore {
         Ok(event)
     }
 
+    /// Notes `payload` in a squad's event log, under its kind, as its stored document.
+    pub async fn record_event(
+        &self,
+        id: &SquadId,
+        payload: &EventPayload,
+        at: Timestamp,
+    ) -> Result<SquadEvent, StoreError> {
+        let document = event_payloads::encode(payload);
+        self.append_event(id, payload.kind(), &document, at).await
+    }
+
     /// A squad's event log, in order.
     pub async fn events(&self, id: &SquadId) -> Result<Vec<SquadEvent>, StoreError> {
         let sql =
@@ -342,12 +355,12 @@ impl SqlStore {
 }
 
 /// Inserts one squad inside `tx` and starts its log with [`SquadEvent::CREATED`] and then
-/// `events` (kind, JSON payload); `false` when the fence refused the write (the caller
+/// `events`; `false` when the fence refused the write (the caller
 /// rolls back and says why).
 async fn insert_squad(
     tx: &mut AnyConnection,
     record: &SquadRecord,
-    events: &[(String, String)],
+    events: &[EventPayload],
     fence: Option<&Fence>,
 ) -> Result<bool, StoreError> {
     let squad = &record.squad;
@@ -392,7 +405,7 @@ async fn insert_squad(
     let created = std::iter::once((SquadEvent::CREATED, payload.to_string()));
     let events = events
         .iter()
-        .map(|(kind, payload)| (kind.as_str(), payload.clone()));
+        .map(|payload| (payload.kind(), event_payloads::encode(payload)));
     for (kind, payload) in created.chain(events) {
         check_json(
             &payload,
@@ -443,6 +456,7 @@ async fn insert_event(
         at,
         kind: kind.to_owned(),
         payload: payload.to_owned(),
+        note: event_payloads::decode(kind, payload),
         phase: phase(&row, "phase", "phase_detail")?,
         round: small_count(&row, "round")?,
     };
@@ -516,12 +530,15 @@ pub(crate) fn squad_record(row: &AnyRow) -> Result<SquadRecord, StoreError> {
 }
 
 fn squad_event(row: &AnyRow) -> Result<SquadEvent, StoreError> {
+    let kind: String = column(row, "kind")?;
+    let payload: String = column(row, "payload")?;
     Ok(SquadEvent {
         squad_id: SquadId::from(column::<String>(row, "squad_id")?),
         seq: count(row, "seq")?,
         at: timestamp(row, "at")?,
-        kind: column(row, "kind")?,
-        payload: column(row, "payload")?,
+        note: event_payloads::decode(&kind, &payload),
+        kind,
+        payload,
         phase: phase(row, "phase", "phase_detail")?,
         round: small_count(row, "round")?,
     })

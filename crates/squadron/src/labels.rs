@@ -1,11 +1,11 @@
 //! Words every surface uses for a squad (the live progress, `status`, the dashboard), so
 //! that the terminal and the browser say the same thing.
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::merge_queue::LandedMerge;
 use squadron_core::ports::{SquadEvent, StoppedLane};
 use squadron_core::{IssueKey, Phase, Role};
 use squadron_pipeline::Waiting;
-use squadron_pipeline::log_events::{FLAKY_CHECK, GATE_DECISION};
 
 /// Who is at work, as the runtime knows it: the agents in a turn (`roles`), else what the
 /// phase runs without an agent (the test command, the merge); empty while waiting.
@@ -39,23 +39,15 @@ pub fn at_work_now(phase: &Phase, roles: &[Role]) -> String {
 /// squad whose runtime is another process): `waits at the merge gate: …`; nothing when the
 /// last decision let it through.
 pub fn gate_hold(events: &[SquadEvent]) -> Option<String> {
-    let decision: serde_json::Value = events
-        .iter()
-        .rev()
-        .find(|event| event.kind == GATE_DECISION)
-        .and_then(|event| serde_json::from_str(&event.payload).ok())?;
-    if !matches!(decision["decision"].as_str(), Some("blocked" | "wait")) {
+    let (decision, reasons) = events.iter().rev().find_map(|event| match &event.note {
+        Some(EventPayload::GateDecision {
+            decision, reasons, ..
+        }) => Some((decision, reasons)),
+        _ => None,
+    })?;
+    if !matches!(decision.as_str(), "blocked" | "wait") {
         return None;
     }
-    let reasons: Vec<&str> = decision["reasons"]
-        .as_array()
-        .map(|reasons| {
-            reasons
-                .iter()
-                .filter_map(serde_json::Value::as_str)
-                .collect()
-        })
-        .unwrap_or_default();
     Some(format!("waits at the merge gate: {}", reasons.join("; ")))
 }
 
@@ -64,12 +56,11 @@ pub fn gate_hold(events: &[SquadEvent]) -> Option<String> {
 pub fn flaky_checks(events: &[SquadEvent]) -> Vec<String> {
     events
         .iter()
-        .filter(|event| event.kind == FLAKY_CHECK)
-        .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
-        .map(|payload| {
-            let check = payload["check"].as_str().unwrap_or("?");
-            let sha = payload["sha"].as_str().unwrap_or_default();
-            format!("`{check}` on {}", sha.get(..7).unwrap_or(sha))
+        .filter_map(|event| match &event.note {
+            Some(EventPayload::FlakyCheck { check, sha }) => {
+                Some(format!("`{check}` on {}", sha.short()))
+            }
+            _ => None,
         })
         .collect()
 }

@@ -75,13 +75,13 @@ pub struct SquadRecord {
 }
 
 /// One squad of a run being admitted, with the events its log starts with after
-/// [`SquadEvent::CREATED`] (each a kind and a JSON payload).
+/// [`SquadEvent::CREATED`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdmittedSquad {
     /// The squad: `Queued` when admitted, in its terminal phase when skipped.
     pub record: SquadRecord,
     /// Events to record with it, e.g. the comment still to post on its issue.
-    pub events: Vec<(String, String)>,
+    pub events: Vec<EventPayload>,
 }
 
 /// One change to a squad's bookkeeping other than its phase. Each change is recorded in the
@@ -110,8 +110,11 @@ pub struct SquadEvent {
     /// What happened, e.g. [`SquadEvent::PHASE_CHANGED`] or a runtime-defined kind such as
     /// `review-verdict`.
     pub kind: String,
-    /// Details as a JSON document.
+    /// Details as a JSON document, as stored.
     pub payload: String,
+    /// The details as a typed value, when the kind is one of [`EventPayload`]'s and its
+    /// document reads as one; `None` for the store's own kinds (phase changes, …).
+    pub note: Option<EventPayload>,
     /// The squad's phase right after the event.
     pub phase: Phase,
     /// The squad's review round right after the event.
@@ -298,15 +301,6 @@ pub trait Store: AgentRecorder + Send + Sync {
         &self,
         id: &SquadId,
         change: &SquadChange,
-        at: Timestamp,
-    ) -> Result<SquadEvent, PortError>;
-
-    /// Appends an event to a squad's log; `payload` must be a JSON document.
-    async fn append_event(
-        &self,
-        id: &SquadId,
-        kind: &str,
-        payload: &str,
         at: Timestamp,
     ) -> Result<SquadEvent, PortError>;
 

@@ -2,13 +2,13 @@
 //! single bug-fix squad, started from Slack or `squadron fix`. There is no refinement gate:
 //! the squad's diagnosis stands in for it.
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{AdmittedSquad, PortErrorKind, SquadRecord};
 use squadron_core::scheduler::{Event, SquadSpec};
 use squadron_core::{Issue, Phase, Run, RunId, RunTrigger, Squad, SquadId, SquadKind};
 
 use super::milestone::mint_run_id;
 use crate::error::{PipelineError, PipelineErrorKind};
-use crate::notify::FIX_REQUESTED_EVENT;
 use crate::progress::SquadView;
 use crate::shared::Shared;
 
@@ -108,14 +108,17 @@ pub(crate) async fn admit_fix(
         updated_at: now,
     };
     // The thread's channel and opening are read back from here, also after a restart.
-    let origin = serde_json::json!({
-        "requested_by": request.requested_by,
-        "channel": request.slack.as_ref().map(|slack| &slack.channel),
-        "thread_ts": request.slack.as_ref().and_then(|slack| slack.thread_ts.as_ref()),
-    });
+    let origin = EventPayload::FixRequested {
+        requested_by: request.requested_by.clone(),
+        channel: request.slack.as_ref().map(|slack| slack.channel.clone()),
+        thread_ts: request
+            .slack
+            .as_ref()
+            .and_then(|slack| slack.thread_ts.clone()),
+    };
     let squad = AdmittedSquad {
         record,
-        events: vec![(FIX_REQUESTED_EVENT.to_owned(), origin.to_string())],
+        events: vec![origin],
     };
     // The run, its squad and who asked, together: a crash never leaves a fix run without
     // its squad.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use squadron_core::admission::{Decision, Verdict, admit, decision_comment};
 use squadron_core::effect::EffectKey;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{AdmittedSquad, SquadRecord};
 use squadron_core::scheduler::{Event, SkippedSquad, SquadSpec};
 use squadron_core::{
@@ -19,10 +20,6 @@ use crate::effects;
 use crate::error::{PipelineError, PipelineErrorKind};
 use crate::progress::SquadView;
 use crate::shared::Shared;
-
-/// Kind of the event-log entry of a squad whose issue is told why it was left out: the
-/// comment, recorded with the admission and posted (through the journal) afterwards.
-const PENDING_COMMENT_EVENT: &str = "pending-comment";
 
 /// A run whose squads are recorded, ready for the scheduler.
 #[derive(Debug)]
@@ -45,19 +42,29 @@ pub(crate) struct PendingComment {
 }
 
 impl PendingComment {
-    fn payload(&self) -> String {
-        serde_json::json!({"issue": self.issue.as_str(), "marker": self.marker, "body": self.body})
-            .to_string()
+    /// The comment as the squad's event log records it with the admission, to be posted
+    /// afterwards (through the journal).
+    fn payload(&self) -> EventPayload {
+        EventPayload::PendingComment {
+            issue: self.issue.clone(),
+            marker: self.marker.clone(),
+            body: self.body.clone(),
+        }
     }
 
-    fn from_payload(payload: &str) -> Option<PendingComment> {
-        let value: serde_json::Value = serde_json::from_str(payload).ok()?;
-        let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
-        Some(PendingComment {
-            issue: IssueKey::new(text("issue")?),
-            marker: text("marker")?,
-            body: text("body")?,
-        })
+    fn from_payload(payload: Option<&EventPayload>) -> Option<PendingComment> {
+        match payload? {
+            EventPayload::PendingComment {
+                issue,
+                marker,
+                body,
+            } => Some(PendingComment {
+                issue: issue.clone(),
+                marker: marker.clone(),
+                body: body.clone(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -162,10 +169,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             marker: comment.marker,
             body: comment.body,
         });
-        let events = comment
-            .iter()
-            .map(|comment| (PENDING_COMMENT_EVENT.to_owned(), comment.payload()))
-            .collect();
+        let events = comment.iter().map(PendingComment::payload).collect();
         comments.extend(comment);
         records.push(AdmittedSquad { record, events });
     }
@@ -279,9 +283,9 @@ pub(crate) fn resume_comments(shared: Arc<Shared>, skipped: Vec<SquadId>) {
             };
             for event in events
                 .iter()
-                .filter(|event| event.kind == PENDING_COMMENT_EVENT)
+                .filter(|event| event.kind == EventPayload::PENDING_COMMENT)
             {
-                match PendingComment::from_payload(&event.payload) {
+                match PendingComment::from_payload(event.note.as_ref()) {
                     Some(comment) => post_comment(&shared, &comment).await,
                     None => {
                         tracing::warn!(squad = %squad, "a recorded comment is malformed; not posting it")

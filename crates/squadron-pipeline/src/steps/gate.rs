@@ -3,6 +3,7 @@
 //! when to read again and hands out the merge lane.
 
 use squadron_core::StepFailure;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::{CommitSha, GateDecision, GatePolicy, MergeGate, PullRequestState};
 use squadron_core::merge_queue::{BaseRelation, RecheckVerdict};
 use squadron_core::scheduler::Event;
@@ -97,17 +98,15 @@ async fn record_flaky_checks(shared: &Shared, ctx: &SquadCtx, head: &CommitSha) 
             return;
         }
     };
-    let of_head = |kind: &str| -> Vec<String> {
-        events
-            .iter()
-            .filter(|event| event.kind == kind)
-            .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
-            .filter(|payload| payload["sha"].as_str() == Some(head.as_str()))
-            .filter_map(|payload| payload["check"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let recorded = of_head(log_events::FLAKY_CHECK);
-    let mut rerun = of_head(log_events::CHECK_RERUN);
+    let mut recorded = Vec::new();
+    let mut rerun = Vec::new();
+    for event in &events {
+        match &event.note {
+            Some(EventPayload::FlakyCheck { check, sha }) if sha == head => recorded.push(check),
+            Some(EventPayload::CheckRerun { check, sha }) if sha == head => rerun.push(check),
+            _ => {}
+        }
+    }
     rerun.dedup();
     for check in rerun.iter().filter(|check| !recorded.contains(check)) {
         log_events::flaky_check(shared, &ctx.squad, check, head).await;

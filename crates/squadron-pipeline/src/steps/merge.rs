@@ -202,12 +202,7 @@ async fn record_time_to_merge(shared: &Shared, ctx: &SquadCtx) -> Option<std::ti
     let (payload, elapsed) = metrics::time_to_merge_payload(triggered, shared.services.clock.now());
     let recorded = effects::once(shared, &key, |_| async {
         store
-            .append_event(
-                &ctx.squad,
-                metrics::TIME_TO_MERGE_EVENT,
-                &payload,
-                shared.services.clock.now(),
-            )
+            .record_event(&ctx.squad, &payload, shared.services.clock.now())
             .await
             .map(|_| TimeToMerge(elapsed))
             .map_err(|error| {

@@ -5,15 +5,13 @@
 //! resolved conflict, a fix, a base that touched the change's context) is reviewed again by
 //! the model.
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::PatchId;
 use squadron_core::{Review, ReviewVerdict, Role};
 
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
-
-/// Kind of the event-log entry each posted review is recorded under.
-const REVIEW_VERDICT_EVENT: &str = "review-verdict";
 
 /// An approval that carries over to the new head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,11 +43,17 @@ pub(crate) async fn renewable(
     let approved = events
         .iter()
         .rev()
-        .filter(|event| event.kind == REVIEW_VERDICT_EVENT)
-        .filter_map(|event| serde_json::from_str::<serde_json::Value>(&event.payload).ok())
-        .find(|payload| payload["role"].as_str() == Some(role.as_str()))
-        .filter(|payload| payload["verdict"].as_str() == Some(ReviewVerdict::Approved.as_str()))
-        .and_then(|payload| payload["head"].as_str().map(CommitSha::new))
+        .find_map(|event| match &event.note {
+            Some(EventPayload::ReviewVerdict {
+                role: reviewer,
+                verdict,
+                head,
+                ..
+            }) if *reviewer == role => Some((*verdict, head)),
+            _ => None,
+        })
+        .filter(|(verdict, _)| *verdict == ReviewVerdict::Approved)
+        .map(|(_, approved)| approved.clone())
         .filter(|approved| approved != head)?;
     let worktree = &ctx.prepared().ok()?.path;
     let workspaces = &shared.services.workspaces;

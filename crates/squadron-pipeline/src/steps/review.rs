@@ -4,6 +4,7 @@
 use squadron_config::{PromptName, TaskContext};
 use squadron_core::StepFailure;
 use squadron_core::effect::{EffectKey, PostedStatus, PostedVerdict};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::{CommitSha, ReviewState, StatusState};
 use squadron_core::ports::{PostedReview, ReviewDelivery, SquadUpdate, StatusUpdate};
 use squadron_core::scheduler::Event;
@@ -274,7 +275,6 @@ async fn review_as(
     earlier: Option<(&KeptConversation, &TaskContext)>,
 ) -> Result<(ReviewVerdict, Option<KeptConversation>), Stop> {
     let key = review_memory::review_key(&ctx.squad, round, role, head);
-    let store = &shared.services.store;
     if let Ok(Some(PostedVerdict { verdict, .. })) = effects::recorded(shared, &key).await {
         // Killed between posting and telling the thread: tell it now (journaled, so once).
         notify_verdict(shared, ctx, round, role, head, verdict);
@@ -346,17 +346,14 @@ async fn review_as(
             })
     })
     .await?;
-    let now = shared.services.clock.now();
-    let payload = serde_json::json!({
-        "round": round, "role": role.as_str(), "verdict": verdict.as_str(), "head": head.as_str(),
-        "review_id": posted.review_id,
-    });
-    if let Err(error) = store
-        .append_event(&ctx.squad, "review-verdict", &payload.to_string(), now)
-        .await
-    {
-        tracing::warn!(squad = %ctx.squad, %error, "could not log the review verdict");
-    }
+    let payload = EventPayload::ReviewVerdict {
+        round,
+        role,
+        verdict,
+        head: head.clone(),
+        review_id: posted.review_id,
+    };
+    log_events::append(shared, &ctx.squad, &payload).await;
     tracing::info!(
         event = REVIEW_VERDICT,
         verdict = verdict.as_str(),

@@ -4,18 +4,16 @@
 //! branch beside it. Only then may its worktree go.
 
 use squadron_core::effect::EffectKey;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::{Phase, StepFailure};
 use squadron_harness::commit_work_in_progress;
 
 use super::publish::push;
 use crate::effects;
-use crate::log_events::WORK_SAVED;
+use crate::log_events::{self, WORK_SAVED};
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
-
-/// Kind of the event-log entry that says where a stopped squad's work was kept.
-pub(crate) const WORK_SAVED_EVENT: &str = "work-saved";
 
 /// Where a stopped squad's work went.
 #[derive(Debug)]
@@ -53,18 +51,16 @@ pub(crate) async fn save_work(shared: &Shared, ctx: &mut SquadCtx, phase: &Phase
     };
     let payload = match &saved {
         SavedWork::Nothing => return saved,
-        SavedWork::Pushed(branch) => serde_json::json!({
-            "saved": true,
-            "branch": branch.branch,
-            "head": branch.head.as_str(),
-            "wip_commit": branch.wip_commit,
-            "beside_pr": branch.beside_pr,
-            "url": branch.url,
-        }),
-        SavedWork::Kept(failure) => serde_json::json!({
-            "saved": false,
-            "error": failure.to_string(),
-        }),
+        SavedWork::Pushed(branch) => EventPayload::WorkSaved {
+            branch: branch.branch.clone(),
+            head: branch.head.clone(),
+            wip_commit: branch.wip_commit,
+            beside_pr: branch.beside_pr,
+            url: branch.url.clone(),
+        },
+        SavedWork::Kept(failure) => EventPayload::WorkNotSaved {
+            error: failure.to_string(),
+        },
     };
     match &saved {
         SavedWork::Pushed(branch) => tracing::info!(
@@ -78,19 +74,7 @@ pub(crate) async fn save_work(shared: &Shared, ctx: &mut SquadCtx, phase: &Phase
         ),
         SavedWork::Nothing => {}
     }
-    if let Err(error) = shared
-        .services
-        .store
-        .append_event(
-            &ctx.squad,
-            WORK_SAVED_EVENT,
-            &payload.to_string(),
-            shared.services.clock.now(),
-        )
-        .await
-    {
-        tracing::warn!(squad = %ctx.squad, %error, "could not record where the work was saved");
-    }
+    log_events::append(shared, &ctx.squad, &payload).await;
     saved
 }
 

@@ -7,6 +7,7 @@
 //! untested and the lane goes on, since every PR passed its own checks; the reason is logged
 //! and kept in the squad's event log.
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::merge_queue::{BaseVerdict, LandedMerge, LaneStop, MergeLane};
 use squadron_core::ports::SquadUpdate;
@@ -15,14 +16,11 @@ use squadron_core::{FailureKind, IssueKey, StepFailure};
 use squadron_harness::{GUARDRAIL_OUTPUT_CAP, guardrails::bounded, run_setup_in};
 
 use crate::evidence::run_tests;
+use crate::log_events;
 use crate::notify::{self, Subject};
 use crate::outcome::Outcome;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
-
-/// Kind of the event-log entry, in the merged squad's log, telling how its base head tested;
-/// its payload is `{"lane", "sha", "verdict": "passed" | "failed" | "untested", "output"}`.
-pub(crate) const BASE_TESTED_EVENT: &str = "base-tested";
 
 /// Tries at testing a base head before it is reported untested.
 const ATTEMPTS: u32 = 3;
@@ -37,29 +35,21 @@ pub(crate) async fn test_base(
     previous: Option<LandedMerge>,
 ) -> Vec<Outcome> {
     let verdict = verdict_with_retries(shared, ctx, &sha).await;
-    let (name, output) = match &verdict {
-        BaseVerdict::Passed => ("passed", ""),
-        BaseVerdict::Failed(output) => ("failed", output.as_str()),
-        BaseVerdict::Untested(why) => ("untested", why.as_str()),
+    let name = match &verdict {
+        BaseVerdict::Passed => "passed",
+        BaseVerdict::Failed(_) => "failed",
+        BaseVerdict::Untested(_) => "untested",
     };
     tracing::info!(
         squad = %ctx.squad, issue = %ctx.issue_key, %lane, sha = %sha, verdict = name,
         "the base head was tested after the merge"
     );
-    let payload = serde_json::json!({
-        "lane": lane.to_string(),
-        "sha": sha.as_str(),
-        "verdict": name,
-        "output": output,
-    });
-    let store = &shared.services.store;
-    let now = shared.services.clock.now();
-    if let Err(error) = store
-        .append_event(&ctx.squad, BASE_TESTED_EVENT, &payload.to_string(), now)
-        .await
-    {
-        tracing::warn!(squad = %ctx.squad, %error, "could not record the base test");
-    }
+    let payload = EventPayload::BaseTested {
+        lane: lane.clone(),
+        sha: sha.clone(),
+        verdict: verdict.clone(),
+    };
+    log_events::append(shared, &ctx.squad, &payload).await;
     if let BaseVerdict::Failed(output) = &verdict {
         let stop = LaneStop {
             lane: lane.clone(),

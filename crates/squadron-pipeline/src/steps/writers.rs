@@ -3,6 +3,7 @@
 
 use squadron_config::{PromptName, TaskContext, fence};
 use squadron_core::Role;
+use squadron_core::event_payload::{EventPayload, TestChangeRequest};
 use squadron_harness::KeptConversation;
 use tracing::Instrument;
 
@@ -118,22 +119,17 @@ pub(crate) async fn answer_test_change_requests(
         .iter()
         .map(|request| request.path.as_str())
         .collect();
-    let payload = serde_json::json!({
-        "round": round,
-        "requests": requests
+    let payload = EventPayload::TestChangeRequested {
+        round,
+        requests: requests
             .iter()
-            .map(|request| serde_json::json!({"path": request.path, "reason": request.reason}))
-            .collect::<Vec<_>>(),
-    });
-    let now = shared.services.clock.now();
-    if let Err(error) = shared
-        .services
-        .store
-        .append_event(&ctx.squad, TEST_CHANGE_REQUESTED, &payload.to_string(), now)
-        .await
-    {
-        tracing::warn!(squad = %ctx.squad, %error, "could not log the test change requests");
-    }
+            .map(|request| TestChangeRequest {
+                path: request.path.clone(),
+                reason: request.reason.clone(),
+            })
+            .collect(),
+    };
+    log_events::append(shared, &ctx.squad, &payload).await;
     tracing::info!(
         event = TEST_CHANGE_REQUESTED,
         requests = requests.len(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{
     AdmittedSquad, ChatMessage, RunStatus, SquadChange, SquadEvent, SquadRecord,
 };
@@ -417,22 +418,25 @@ pub async fn logs_find_a_squad_by_id_or_issue_key_newest_run_first(db: TestDb) {
 pub async fn an_admission_records_its_run_and_every_squad_together_or_nothing(db: TestDb) {
     let store = db.open().await;
     let admitted =
-        |record: SquadRecord, events: Vec<(String, String)>| AdmittedSquad { record, events };
+        |record: SquadRecord, events: Vec<EventPayload>| AdmittedSquad { record, events };
     let mut skipped = queued_squad("s2", "r1", "ENG-2", at(0));
     skipped.squad.phase = Phase::Skipped("no acceptance criteria".into());
-    let comment = r#"{"issue":"ENG-2","marker":"m1","body":"Squadron skipped this issue"}"#;
-    // The last squad's event is not JSON: the whole admission is refused, and nothing of it
-    // may be left behind, the run and the first squad included.
+    let comment = EventPayload::PendingComment {
+        issue: IssueKey::from("ENG-2"),
+        marker: "m1".to_owned(),
+        body: "Squadron skipped this issue".to_owned(),
+    };
+    // The last squad repeats the first one's id: the whole admission is refused, and
+    // nothing of it may be left behind, the run and the first squad included.
+    let mut repeated = skipped.clone();
+    repeated.squad.id = SquadId::from("s1");
     let broken = [
         admitted(queued_squad("s1", "r1", "ENG-1", at(0)), Vec::new()),
-        admitted(
-            skipped.clone(),
-            vec![("pending-comment".to_owned(), "{not json".to_owned())],
-        ),
+        admitted(repeated, vec![comment.clone()]),
     ];
     let run = milestone_run("r1", at(0));
     let refused = store.admit_run(&run, &broken).await.unwrap_err();
-    assert_eq!(refused.kind(), StoreErrorKind::Invalid, "{refused}");
+    assert_eq!(refused.kind(), StoreErrorKind::Conflict, "{refused}");
     assert_eq!(
         store.run(&run.id).await.unwrap_err().kind(),
         StoreErrorKind::NotFound,
@@ -443,10 +447,7 @@ pub async fn an_admission_records_its_run_and_every_squad_together_or_nothing(db
 
     let whole = [
         admitted(queued_squad("s1", "r1", "ENG-1", at(0)), Vec::new()),
-        admitted(
-            skipped,
-            vec![("pending-comment".to_owned(), comment.to_owned())],
-        ),
+        admitted(skipped, vec![comment.clone()]),
     ];
     store.admit_run(&run, &whole).await.unwrap();
     assert_eq!(store.run(&run.id).await.unwrap().status, RunStatus::Running);
@@ -475,18 +476,23 @@ pub async fn an_admission_records_its_run_and_every_squad_together_or_nothing(db
         .map(|record| record.squad.id.to_string())
         .collect();
     assert_eq!(resumed, ["s1"], "a restart resumes only the admitted squad");
-    let events: Vec<(String, String)> = store
+    let events: Vec<(String, String, Option<EventPayload>)> = store
         .events(&SquadId::from("s2"))
         .await
         .unwrap()
         .into_iter()
-        .map(|event| (event.kind, event.payload))
+        .map(|event| (event.kind, event.payload, event.note))
         .collect();
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0].0, SquadEvent::CREATED);
+    assert_eq!(events[0].2, None, "the store's own events are no payload");
     assert_eq!(
         events[1],
-        ("pending-comment".to_owned(), comment.to_owned())
+        (
+            "pending-comment".to_owned(),
+            r#"{"body":"Squadron skipped this issue","issue":"ENG-2","marker":"m1"}"#.to_owned(),
+            Some(comment)
+        )
     );
     let again = store.admit_run(&run, &whole).await.unwrap_err();
     assert_eq!(again.kind(), StoreErrorKind::Conflict, "{again}");

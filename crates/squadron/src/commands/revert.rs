@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use serde_json::json;
 use squadron::server::{ControlError, ControlErrorKind, Reverts};
 use squadron_core::effect::{EffectKey, OpenedPr};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::CommitSha;
 use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::{
@@ -29,7 +29,6 @@ use squadron_core::ports::{
 use squadron_core::ports::{RepoRef, SquadUpdate, ThreadRef};
 use squadron_core::{IssueKey, Phase, Role, SquadId};
 use squadron_git::CommitAuthor;
-use squadron_pipeline::REVERTED_EVENT;
 use squadron_store::SqlStore;
 
 use crate::cli::{GlobalArgs, RevertArgs};
@@ -64,11 +63,10 @@ async fn revert(
     let record = find_merged_squad(store, &args.target).await?;
     let squad = &record.squad;
     let events = store.events(&squad.id).await.map_err(store_error)?;
-    if let Some(event) = events.iter().find(|event| event.kind == REVERTED_EVENT) {
-        let url = serde_json::from_str::<serde_json::Value>(&event.payload)
-            .ok()
-            .and_then(|payload| payload["url"].as_str().map(str::to_owned))
-            .unwrap_or_default();
+    if let Some(url) = events.iter().find_map(|event| match &event.note {
+        Some(EventPayload::Reverted { url, .. }) => Some(url),
+        _ => None,
+    }) {
         return Ok(format!("{} was reverted already: {url}", squad.issue));
     }
     let merge_sha: CommitSha = store
@@ -222,14 +220,14 @@ async fn revert(
     let untold = tell_the_thread(context, store, &squad.id, &update).await;
 
     // Recorded last: a revert interrupted before this point is carried out again in full.
-    let payload = json!({
-        "pr": pr.number.0,
-        "url": pr.url,
-        "reverted_sha": merge_sha.as_str(),
-        "now": args.now,
-    });
+    let payload = EventPayload::Reverted {
+        pr: pr.number,
+        url: pr.url.clone(),
+        reverted_sha: merge_sha,
+        now: args.now,
+    };
     store
-        .append_event(&squad.id, REVERTED_EVENT, &payload.to_string(), now())
+        .record_event(&squad.id, &payload, now())
         .await
         .map_err(store_error)?;
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::lease::{Lease, LeaseSubject};
 use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
 use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
@@ -175,16 +176,21 @@ pub fn squad_detail_json(
     let reviews: Vec<Value> = detail
         .events
         .iter()
-        .filter(|event| event.kind == "review-verdict")
-        .filter_map(|event| {
-            let payload: Value = serde_json::from_str(&event.payload).ok()?;
-            Some(json!({
-                "round": payload["round"],
-                "role": payload["role"],
-                "verdict": payload["verdict"],
-                "head": payload["head"],
+        .filter_map(|event| match &event.note {
+            Some(EventPayload::ReviewVerdict {
+                round,
+                role,
+                verdict,
+                head,
+                ..
+            }) => Some(json!({
+                "round": round,
+                "role": role.as_str(),
+                "verdict": verdict.as_str(),
+                "head": head.as_str(),
                 "at": rfc3339(event.at),
-            }))
+            })),
+            _ => None,
         })
         .collect();
     let usage: Vec<Value> = detail
