@@ -26,7 +26,11 @@ pub async fn seed(sandbox: &Sandbox) {
         created_at: at(0),
     };
     store.create_run(&run).await.expect("create run");
-    for (id, key) in [("squad-a", "ENG-1"), ("squad-b", "ENG-2")] {
+    for (id, key) in [
+        ("squad-a", "ENG-1"),
+        ("squad-b", "ENG-2"),
+        ("squad-c", "ENG-3"),
+    ] {
         let record = SquadRecord {
             squad: Squad {
                 id: SquadId::from(id),
@@ -41,6 +45,12 @@ pub async fn seed(sandbox: &Sandbox) {
             },
             issue_id: IssueId::from(format!("uuid-{key}")),
             blocked_by: if key == "ENG-2" {
+                vec![IssueKey::from("ENG-1")]
+            } else {
+                vec![]
+            },
+            // ENG-3 names some of ENG-1's files: it starts once ENG-1 ended.
+            starts_after: if key == "ENG-3" {
                 vec![IssueKey::from("ENG-1")]
             } else {
                 vec![]
@@ -165,10 +175,14 @@ async fn status_lists_each_squad_with_phase_round_tokens_and_cost() {
         .find(|line| line.contains("ENG-2"))
         .expect("a row for ENG-2");
     assert!(eng2.contains("queued"), "{eng2}");
+    assert!(
+        text.contains("ENG-3 waits for ENG-1 to finish: both name some of the same files"),
+        "{text}"
+    );
 
     let json = sandbox.run(&["status", "--json"], &[]).json();
     let squads = json["runs"][0]["squads"].as_array().expect("squads");
-    assert_eq!(squads.len(), 2);
+    assert_eq!(squads.len(), 3);
     let first = &squads[0];
     assert_eq!(first["issue"], "ENG-1");
     assert_eq!(first["phase"], "implementing");
@@ -176,6 +190,7 @@ async fn status_lists_each_squad_with_phase_round_tokens_and_cost() {
     assert_eq!(first["tokens"]["cached"], 200);
     assert_eq!(first["cost_usd"], 0.0045);
     assert_eq!(squads[1]["blocked_by"][0], "ENG-1");
+    assert_eq!(squads[2]["starts_after"], serde_json::json!(["ENG-1"]));
     assert_eq!(json["runs"][0]["trigger"]["url"], URL);
 }
 
@@ -284,7 +299,7 @@ async fn status_heads_each_run_with_its_totals_puts_waits_below_and_narrows_to_o
         .find(|line| line.starts_with("Run run-1"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        heading.contains("2 squads: 1 implementing, 1 queued")
+        heading.contains("3 squads: 1 implementing, 2 queued")
             && heading.contains("1.5k tokens")
             && heading.contains("$0.0045"),
         "{heading}"
@@ -293,6 +308,11 @@ async fn status_heads_each_run_with_its_totals_puts_waits_below_and_narrows_to_o
         text.lines()
             .any(|line| line == "ENG-2 waits for ENG-1 to merge"),
         "what a queued squad waits for goes below the table:\n{text}"
+    );
+    assert!(
+        text.lines().any(|line| line
+            == "ENG-3 waits for ENG-1 to finish: both name some of the same files"),
+        "and what one naming the same files waits for:\n{text}"
     );
 
     let one = sandbox

@@ -8,7 +8,8 @@
 //! the sample repositories with their real toolchains, and the delivery metrics of a store
 //! filled by a milestone and a fix, `squadron revert`, the merge train testing a PR merged
 //! with the moved base before it merges, and stop the line stopping a base's lane after two
-//! merges break its tests together.
+//! merges break its tests together, and issues naming the same files started one after the
+//! other while an unrelated one runs alongside.
 
 mod browser;
 mod bugfix;
@@ -23,6 +24,7 @@ mod metrics;
 mod revert;
 mod samples;
 mod single_identity;
+mod start_order;
 mod stop_the_line;
 mod support;
 mod train;

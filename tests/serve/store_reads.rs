@@ -34,6 +34,7 @@ async fn squad_in(store: &SqlStore, run: &str, id: &str, issue: &str, created: i
         },
         issue_id: IssueId::from(format!("uuid-{issue}")),
         blocked_by: Vec::new(),
+        starts_after: Vec::new(),
         created_at: at(created),
         updated_at: at(created),
     };
@@ -247,6 +248,7 @@ async fn metrics_measure_time_to_restore_for_merged_bug_fixes_only() {
         },
         issue_id: IssueId::from("uuid-ENG-9"),
         blocked_by: Vec::new(),
+        starts_after: Vec::new(),
         created_at: at(100),
         updated_at: at(100),
     };

@@ -314,6 +314,7 @@ pub fn squad(run: &str, id: &str, issue: &str, phase: Phase) -> SquadView {
             },
             issue_id: IssueId::from(format!("uuid-{issue}")),
             blocked_by: Vec::new(),
+            starts_after: Vec::new(),
             created_at: NOW - Duration::from_secs(300),
             updated_at: NOW - Duration::from_secs(10),
         },

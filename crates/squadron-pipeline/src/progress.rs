@@ -53,6 +53,9 @@ pub struct SquadView {
 pub enum Waiting {
     /// Queued until these issues of its run merge.
     Blockers(Vec<IssueKey>),
+    /// Queued until the squads of these issues of its run end: they name some of the same
+    /// files and go first.
+    SharedFiles(Vec<IssueKey>),
     /// Queued for a free slot under the concurrency limit.
     Slot,
     /// Approved and in its base branch's merge lane, behind `ahead` merges.
@@ -100,11 +103,12 @@ impl Waiting {
         }
     }
 
-    /// A stable one-word name for machines: `blockers`, `slot`, `merge-lane`, `gate`,
-    /// `mergeability`, `lane-stopped`.
+    /// A stable one-word name for machines: `blockers`, `shared-files`, `slot`,
+    /// `merge-lane`, `gate`, `mergeability`, `lane-stopped`.
     pub fn kind(&self) -> &'static str {
         match self {
             Waiting::Blockers(_) => "blockers",
+            Waiting::SharedFiles(_) => "shared-files",
             Waiting::Slot => "slot",
             Waiting::MergeLane { .. } => "merge-lane",
             Waiting::Gate(_) => "gate",
@@ -127,6 +131,14 @@ impl fmt::Display for Waiting {
                     f.write_str(blocker.as_str())?;
                 }
                 f.write_str(" to merge")
+            }
+            Waiting::SharedFiles(first) => {
+                let names: Vec<&str> = first.iter().map(IssueKey::as_str).collect();
+                write!(
+                    f,
+                    "waits for {} to finish: both name some of the same files",
+                    names.join(", ")
+                )
             }
             Waiting::Slot => f.write_str("waits for a free slot"),
             Waiting::MergeLane { ahead: 1 } => {

@@ -366,6 +366,7 @@ impl Runtime {
                 kind: squad.kind,
                 priority: Priority::None,
                 blocked_by: record.blocked_by.iter().filter_map(id_of).collect(),
+                after: record.starts_after.iter().filter_map(id_of).collect(),
                 // Issue keys are `<team>-<number>`.
                 lane: squad
                     .issue
@@ -1095,9 +1096,10 @@ impl Runtime {
 
 impl Runtime {
     /// What the squad `view` shows waits for, from its blockers' phases and, as the
-    /// scheduler has it, its place in the merge lane and the gate's last answer.
+    /// scheduler has it, the squads naming the same files it starts after, its place in the
+    /// merge lane and the gate's last answer.
     fn waiting(&self, view: &SquadView) -> Option<Waiting> {
-        let open_blockers = view
+        let open_blockers: Vec<IssueKey> = view
             .blocked_by
             .iter()
             .filter(|blocker| {
@@ -1110,6 +1112,10 @@ impl Runtime {
             .cloned()
             .collect();
         let status = self.scheduler.squad(&view.squad);
+        let first = self.scheduler.waits_after(&view.squad);
+        if view.phase == Phase::Queued && open_blockers.is_empty() && !first.is_empty() {
+            return Some(Waiting::SharedFiles(first.into_iter().cloned().collect()));
+        }
         if let Some(stop) = status.and_then(|status| status.lane_stopped) {
             return Some(Waiting::LaneStopped {
                 lane: stop.lane.clone(),

@@ -686,11 +686,18 @@ impl Dialect {
         }
     }
 
-    /// The issue keys of the candidate's `blocked_by` JSON array, as a subquery.
+    /// The issue keys of the candidate's `blocked_by` and `starts_after` JSON arrays, as a
+    /// subquery.
     fn blockers(self) -> &'static str {
         match self {
-            Dialect::Sqlite => "SELECT value FROM json_each(squads.blocked_by)",
-            Dialect::Postgres => "SELECT jsonb_array_elements_text(squads.blocked_by::jsonb)",
+            Dialect::Sqlite => {
+                "SELECT value FROM json_each(squads.blocked_by) \
+                 UNION SELECT value FROM json_each(squads.starts_after)"
+            }
+            Dialect::Postgres => {
+                "SELECT jsonb_array_elements_text(squads.blocked_by::jsonb) \
+                 UNION SELECT jsonb_array_elements_text(squads.starts_after::jsonb)"
+            }
         }
     }
 }
@@ -727,8 +734,8 @@ async fn claim_free_squads(
         return Ok(Vec::new());
     }
 
-    // A squad waits unclaimed while a blocker of its run is unfinished: the daemon that
-    // claims it then sees how every blocker ended.
+    // A squad waits unclaimed while a blocker of its run, or a squad naming the same files
+    // that goes first, is unfinished: the daemon that claims it then sees how each ended.
     let limit = 2 + terminal.len();
     let sql = format!(
         "SELECT squads.id FROM squads \

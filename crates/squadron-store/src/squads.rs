@@ -21,8 +21,8 @@ use crate::store::SqlStore;
 /// Columns read into a [`SquadRecord`], qualified so joins can use them.
 pub(crate) const SQUAD_COLUMNS: &str = "squads.id, squads.run_id, squads.issue_key, \
      squads.issue_id, squads.kind, squads.phase, squads.phase_detail, squads.round, \
-     squads.pr_number, squads.branch, squads.worktree, squads.blocked_by, squads.created_at, \
-     squads.updated_at";
+     squads.pr_number, squads.branch, squads.worktree, squads.blocked_by, squads.starts_after, \
+     squads.created_at, squads.updated_at";
 
 const EVENT_COLUMNS: &str = "squad_id, seq, at, kind, payload, phase, phase_detail, round";
 
@@ -371,9 +371,9 @@ async fn insert_squad(
         .transpose()?;
     sqlx::query(
         "INSERT INTO squads (id, run_id, issue_key, issue_id, kind, phase, phase_detail, \
-         round, pr_number, branch, worktree, blocked_by, last_event_seq, last_message_seq, \
-         created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, $13, $14)",
+         round, pr_number, branch, worktree, blocked_by, starts_after, last_event_seq, \
+         last_message_seq, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15)",
     )
     .bind(squad.id.as_str())
     .bind(squad.run_id.as_str())
@@ -387,6 +387,7 @@ async fn insert_squad(
     .bind(squad.branch.as_str())
     .bind(squad.worktree.as_deref())
     .bind(issue_keys_json(&record.blocked_by))
+    .bind(issue_keys_json(&record.starts_after))
     .bind(record.created_at.as_millis())
     .bind(record.updated_at.as_millis())
     .execute(&mut *tx)
@@ -524,6 +525,7 @@ pub(crate) fn squad_record(row: &AnyRow) -> Result<SquadRecord, StoreError> {
         },
         issue_id: IssueId::from(column::<String>(row, "issue_id")?),
         blocked_by: issue_keys(row, "blocked_by")?,
+        starts_after: issue_keys(row, "starts_after")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
     })

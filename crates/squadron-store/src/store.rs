@@ -229,6 +229,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "kept conversations",
                 include_str!("../migrations/sqlite/0007_kept_conversations.sql"),
             ),
+            (
+                8,
+                "starts after",
+                include_str!("../migrations/sqlite/0008_starts_after.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -265,6 +270,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 7,
                 "kept conversations",
                 include_str!("../migrations/postgres/0007_kept_conversations.sql"),
+            ),
+            (
+                8,
+                "starts after",
+                include_str!("../migrations/postgres/0008_starts_after.sql"),
             ),
         ],
     };

@@ -66,12 +66,17 @@ pub fn flaky_checks(events: &[SquadEvent]) -> Vec<String> {
 }
 
 /// What a squad waits for in a dozen characters, for a narrow column: `after ENG-1`,
-/// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`, `lane stopped`.
+/// `for a slot`, `in merge lane`, `at merge gate`, `mergeability`, `lane stopped`; after
+/// squads naming the same files, `after ENG-1` or `2 share files`.
 pub fn waits_briefly(waiting: &Waiting) -> String {
     match waiting {
         Waiting::Blockers(blockers) => match blockers.as_slice() {
             [blocker] => format!("after {blocker}"),
             _ => format!("{} blockers", blockers.len()),
+        },
+        Waiting::SharedFiles(first) => match first.as_slice() {
+            [first] => format!("after {first}"),
+            _ => format!("{} share files", first.len()),
         },
         Waiting::Slot => "for a slot".to_owned(),
         Waiting::MergeLane { .. } => "in merge lane".to_owned(),
@@ -105,22 +110,32 @@ pub fn at_work(phase: &Phase) -> &'static str {
 }
 
 /// What a squad in `phase` waits for as far as the store tells (for a squad no runtime
-/// here runs): for a queued one, the blockers that have not merged (`merged` says which
-/// have), else a free slot; nothing in any other phase.
-pub fn waits_for(
+/// here runs): for a queued one, the blockers that have not merged, then the squads naming
+/// the same files it starts after (`starts_after`) that have not ended, else a free slot
+/// (`phase_of` gives the phase of an issue's squad in the run); nothing in any other phase.
+pub fn waits_for<'a>(
     phase: &Phase,
     blocked_by: &[IssueKey],
-    merged: impl Fn(&IssueKey) -> bool,
+    starts_after: &[IssueKey],
+    phase_of: impl Fn(&IssueKey) -> Option<&'a Phase>,
 ) -> Option<Waiting> {
-    let open = blocked_by
+    if *phase != Phase::Queued {
+        return None;
+    }
+    let open: Vec<IssueKey> = blocked_by
         .iter()
-        .filter(|blocker| !merged(blocker))
+        .filter(|blocker| phase_of(blocker) != Some(&Phase::Merged))
         .cloned()
         .collect();
-    match phase {
-        Phase::Queued => Waiting::of(phase, open, None, None),
-        _ => None,
+    let first: Vec<IssueKey> = starts_after
+        .iter()
+        .filter(|first| !phase_of(first).is_some_and(Phase::is_terminal))
+        .cloned()
+        .collect();
+    if open.is_empty() && !first.is_empty() {
+        return Some(Waiting::SharedFiles(first));
     }
+    Waiting::of(phase, open, None, None)
 }
 
 /// A stopped merge lane as the API and `status --json` show it: the lane, the merge after
@@ -150,19 +165,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_queued_squad_waits_for_its_unmerged_blockers_or_a_slot() {
+    fn a_queued_squad_waits_for_its_unmerged_blockers_then_shared_files_or_a_slot() {
         let blockers = [IssueKey::from("ENG-1"), IssueKey::from("ENG-2")];
-        let merged = |issue: &IssueKey| issue.as_str() == "ENG-1";
-        let text = |blockers: &[IssueKey]| {
-            waits_for(&Phase::Queued, blockers, merged).map(|waiting| waiting.to_string())
+        let merged = Phase::Merged;
+        let cancelled = Phase::Cancelled;
+        let reviewing = Phase::Reviewing;
+        let phase_of = |issue: &IssueKey| match issue.as_str() {
+            "ENG-1" => Some(&merged),
+            "ENG-3" => Some(&cancelled),
+            "ENG-4" => Some(&reviewing),
+            _ => None,
         };
-        assert_eq!(text(&blockers).as_deref(), Some("waits for ENG-2 to merge"));
+        let text = |blockers: &[IssueKey], first: &[IssueKey]| {
+            waits_for(&Phase::Queued, blockers, first, phase_of).map(|waiting| waiting.to_string())
+        };
+        let first = [IssueKey::from("ENG-3"), IssueKey::from("ENG-4")];
         assert_eq!(
-            text(&blockers[..1]).as_deref(),
+            text(&blockers, &first).as_deref(),
+            Some("waits for ENG-2 to merge")
+        );
+        assert_eq!(
+            text(&blockers[..1], &first).as_deref(),
+            Some("waits for ENG-4 to finish: both name some of the same files")
+        );
+        assert_eq!(
+            text(&blockers[..1], &first[..1]).as_deref(),
             Some("waits for a free slot")
         );
-        assert_eq!(waits_for(&Phase::Reviewing, &blockers, merged), None);
-        assert_eq!(waits_for(&Phase::Approved, &[], merged), None);
+        assert_eq!(
+            waits_for(&Phase::Reviewing, &blockers, &first, phase_of),
+            None
+        );
+        assert_eq!(waits_for(&Phase::Approved, &[], &[], phase_of), None);
         assert_eq!(at_work(&Phase::Reviewing), "reviewers");
     }
 
@@ -171,6 +205,8 @@ mod tests {
         let briefly = [
             Waiting::Blockers(vec![IssueKey::from("ENG-123")]),
             Waiting::Blockers(vec![IssueKey::from("ENG-1"), IssueKey::from("ENG-2")]),
+            Waiting::SharedFiles(vec![IssueKey::from("ENG-4")]),
+            Waiting::SharedFiles(vec![IssueKey::from("ENG-1"), IssueKey::from("ENG-2")]),
             Waiting::Slot,
             Waiting::MergeLane { ahead: 3 },
             Waiting::Gate(Vec::new()),
@@ -191,6 +227,8 @@ mod tests {
             [
                 "after ENG-123",
                 "2 blockers",
+                "after ENG-4",
+                "2 share files",
                 "for a slot",
                 "in merge lane",
                 "at merge gate",

@@ -68,6 +68,9 @@ pub struct SquadRecord {
     pub issue_id: IssueId,
     /// Issues of the same run that must merge before this squad may start.
     pub blocked_by: Vec<IssueKey>,
+    /// Issues of the same run whose squads name some of the same files and go first: this
+    /// squad starts once each has ended.
+    pub starts_after: Vec<IssueKey>,
     /// When the squad was created.
     pub created_at: Timestamp,
     /// When anything about the squad last changed.

@@ -21,6 +21,10 @@ pub struct SquadSpec {
     pub priority: Priority,
     /// Squads of the same run that must merge before this one starts.
     pub blocked_by: Vec<SquadId>,
+    /// Squads of the same run whose issues name some of the same files and go first: this
+    /// one starts once each has ended (merged, or stopped any other way), so their edits
+    /// never race into a conflict (see [`crate::admission::Overlap`]).
+    pub after: Vec<SquadId>,
     /// The repository and base branch its PR merges into: its merge lane. `None` only for a
     /// squad restored after the configuration stopped naming its team's repository; it
     /// cannot merge, and goes to a person if it gets that far.

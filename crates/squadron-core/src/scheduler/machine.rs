@@ -152,6 +152,8 @@ struct SquadState {
     kind: SquadKind,
     priority: Priority,
     blocked_by: Vec<usize>,
+    /// Squads naming the same files that go first: it starts once each has ended.
+    after: Vec<usize>,
     phase: Phase,
     round: u32,
     pr: Option<PrNumber>,
@@ -525,6 +527,25 @@ impl Scheduler {
         self.index.get(id).map(|&i| self.status(&self.squads[i]))
     }
 
+    /// For a queued squad, the issues of the squads naming the same files that go first and
+    /// have not ended yet: what it waits for once its blockers merged. Empty otherwise.
+    pub fn waits_after(&self, id: &SquadId) -> Vec<&IssueKey> {
+        let Some(&i) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let squad = &self.squads[i];
+        if squad.phase != Phase::Queued {
+            return Vec::new();
+        }
+        squad
+            .after
+            .iter()
+            .map(|&a| &self.squads[a])
+            .filter(|first| !first.phase.is_terminal())
+            .map(|first| &first.issue)
+            .collect()
+    }
+
     /// Every scheduled squad, in admission order.
     pub fn squads(&self) -> impl Iterator<Item = SquadStatus<'_>> {
         self.squads.iter().map(|squad| self.status(squad))
@@ -621,11 +642,13 @@ impl Scheduler {
             self.index.insert(id.clone(), first + offset);
         }
         for spec in specs {
-            let blocked_by = spec
-                .blocked_by
-                .iter()
-                .filter_map(|id| self.index.get(id).copied())
-                .collect();
+            let known = |ids: &[SquadId]| -> Vec<usize> {
+                ids.iter()
+                    .filter_map(|id| self.index.get(id).copied())
+                    .collect()
+            };
+            let blocked_by = known(&spec.blocked_by);
+            let after = known(&spec.after);
             self.squads.push(SquadState {
                 id: spec.id,
                 run: run.clone(),
@@ -633,6 +656,7 @@ impl Scheduler {
                 kind: spec.kind,
                 priority: spec.priority,
                 blocked_by,
+                after,
                 phase: Phase::Queued,
                 round: 0,
                 pr: None,
@@ -654,6 +678,7 @@ impl Scheduler {
                 kind: SquadKind::Feature,
                 priority: Priority::None,
                 blocked_by: Vec::new(),
+                after: Vec::new(),
                 phase: Phase::Queued,
                 round: 0,
                 pr: None,
@@ -1163,8 +1188,9 @@ impl Scheduler {
         }
     }
 
-    /// Starts queued squads whose blockers all merged, most urgent first, then in admission
-    /// order, while slots are free.
+    /// Starts queued squads whose blockers all merged and whose squads naming the same files
+    /// that go first all ended, most urgent first, then in admission order, while slots are
+    /// free.
     fn start_ready(&mut self, now: Timestamp, out: &mut Vec<Command>) {
         let limit = self.config.concurrency.max(1);
         let free = limit.saturating_sub(self.slots_in_use());
@@ -1176,6 +1202,10 @@ impl Scheduler {
                         .blocked_by
                         .iter()
                         .all(|&b| self.squads[b].phase == Phase::Merged)
+                    && squad
+                        .after
+                        .iter()
+                        .all(|&a| self.squads[a].phase.is_terminal())
             })
             .collect();
         ready.sort_by_key(|&i| (self.squads[i].priority.rank(), i));
@@ -1218,12 +1248,13 @@ impl Scheduler {
     }
 }
 
-/// Refuses a blocker that is not among `run_ids` (the squads of the same run).
+/// Refuses a blocker, or a squad to start after, that is not among `run_ids` (the squads
+/// of the same run).
 fn check_blockers<'a>(
     spec: &SquadSpec,
     run_ids: impl Iterator<Item = &'a SquadId> + Clone,
 ) -> Result<(), Refusal> {
-    for blocker in &spec.blocked_by {
+    for blocker in spec.blocked_by.iter().chain(&spec.after) {
         if !run_ids.clone().any(|id| id == blocker) {
             return Err(Refusal::UnknownBlocker {
                 squad: spec.id.clone(),

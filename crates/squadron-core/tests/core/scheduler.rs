@@ -28,6 +28,7 @@ fn spec(name: &str, blocked_by: &[&str]) -> SquadSpec {
         kind: SquadKind::Feature,
         priority: Priority::Medium,
         blocked_by: blocked_by.iter().map(|b| id(b)).collect(),
+        after: Vec::new(),
         // A lane of its own, so squads merge independently unless a test puts them on one.
         lane: Some(lane(&format!("base-{name}"))),
         branch: format!("eng-{name}"),
@@ -1485,6 +1486,79 @@ mod cancellation {
     }
 }
 
+mod shared_files {
+    use super::*;
+
+    /// A squad whose issue names some of the same files as `first`'s, which go first.
+    pub(super) fn after(name: &str, first: &[&str]) -> SquadSpec {
+        SquadSpec {
+            after: first.iter().map(|f| id(f)).collect(),
+            ..spec(name, &[])
+        }
+    }
+
+    #[test]
+    fn a_squad_naming_the_same_files_starts_once_the_first_ended_while_others_run() {
+        let mut h = Harness::new(3);
+        let out = h.admit(vec![spec("a", &[]), after("b", &["a"]), spec("c", &[])]);
+        assert_eq!(
+            out,
+            [
+                "record a queued -> preparing r0 @1",
+                "prepare a",
+                "record c queued -> preparing r0 @1",
+                "prepare c"
+            ],
+            "b waits despite a free slot; c shares nothing and runs"
+        );
+        assert_eq!(h.scheduler.waits_after(&id("b")), [&IssueKey::new("ENG-a")]);
+        h.drive("a", "merging");
+        assert_eq!(h.phase("b"), "queued");
+        let out = h.send(Event::Merged {
+            squad: id("a"),
+            sha: CommitSha::new("f00"),
+        });
+        assert_eq!(
+            out[2..],
+            ["record b queued -> preparing r0 @11", "prepare b"]
+        );
+        assert!(h.scheduler.waits_after(&id("b")).is_empty());
+    }
+
+    #[test]
+    fn a_first_squad_ending_without_a_merge_lets_the_second_start() {
+        let mut h = Harness::new(2);
+        h.admit(vec![spec("a", &[]), after("b", &["a"])]);
+        let out = h.send(Event::CancelRequested {
+            target: CancelTarget::Squad(id("a")),
+        });
+        assert!(
+            out.contains(&"record b queued -> preparing r0 @2".to_owned()),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_squad_to_start_after_must_be_of_the_run() {
+        let mut h = Harness::new(2);
+        let refused = h
+            .scheduler
+            .handle(
+                Event::RunAdmitted {
+                    run: RunId::new("run"),
+                    squads: vec![after("b", &["elsewhere"])],
+                    skipped: Vec::new(),
+                },
+                Timestamp::from_millis(1),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(refused, Refusal::UnknownBlocker { .. }),
+            "{refused:?}"
+        );
+    }
+}
+
 mod restore {
     use super::*;
 
@@ -1496,6 +1570,38 @@ mod restore {
             round,
             pr: (round > 0).then_some(PrNumber(9)),
         }
+    }
+
+    #[test]
+    fn a_squad_naming_the_same_files_waits_again_after_a_restart() {
+        let after = shared_files::after;
+        let squads = vec![
+            persisted("a", &[], Phase::Implementing, 0),
+            PersistedSquad {
+                spec: after("b", &["a"]),
+                ..persisted("b", &[], Phase::Queued, 0)
+            },
+            PersistedSquad {
+                spec: after("c", &["done"]),
+                ..persisted("c", &[], Phase::Queued, 0)
+            },
+            persisted("done", &[], Phase::Merged, 0),
+        ];
+        let (scheduler, commands) = Scheduler::restore(
+            SchedulerConfig::default(),
+            squads,
+            Timestamp::from_millis(5),
+        )
+        .unwrap();
+        assert_eq!(
+            show(&commands),
+            [
+                "implement a",
+                "record c queued -> preparing r0 @5",
+                "prepare c"
+            ]
+        );
+        assert_eq!(scheduler.waits_after(&id("b")), [&IssueKey::new("ENG-a")]);
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub(crate) async fn admit_fix(
         },
         issue_id: issue.id.clone(),
         blocked_by: Vec::new(),
+        starts_after: Vec::new(),
         created_at: now,
         updated_at: now,
     };
@@ -173,6 +174,7 @@ pub(crate) async fn admit_fix(
                 kind: SquadKind::BugFix,
                 priority: issue.priority,
                 blocked_by: Vec::new(),
+                after: Vec::new(),
             }],
             skipped: Vec::new(),
         },

@@ -141,6 +141,11 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
                         .filter(|key| issues.contains_key(key))
                         .map(squad_id)
                         .collect(),
+                    after: decision
+                        .after
+                        .iter()
+                        .map(|overlap| squad_id(&overlap.issue))
+                        .collect(),
                 });
             }
             Verdict::Admit { .. } => skipped.push(SkippedSquad {
@@ -248,6 +253,11 @@ fn squad_record(
         },
         issue_id: issue.id.clone(),
         blocked_by: decision.waits_for().to_vec(),
+        starts_after: decision
+            .after
+            .iter()
+            .map(|overlap| overlap.issue.clone())
+            .collect(),
         created_at: now,
         updated_at: now,
     }

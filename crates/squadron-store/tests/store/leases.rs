@@ -424,7 +424,7 @@ pub async fn claims_keep_the_cluster_within_its_concurrency_and_each_daemon_to_i
     );
 }
 
-pub async fn a_squad_is_claimed_only_once_every_blocker_of_its_run_ended(db: TestDb) {
+pub async fn a_squad_is_claimed_only_once_every_blocker_or_squad_it_starts_after_ended(db: TestDb) {
     let store = db.open().await;
     store
         .create_run(&milestone_run("r1", at(0)))
@@ -437,6 +437,12 @@ pub async fn a_squad_is_claimed_only_once_every_blocker_of_its_run_ended(db: Tes
     let mut blocked = queued_squad("s2", "r1", "ENG-2", at(2));
     blocked.blocked_by = vec![IssueKey::from("ENG-1")];
     store.create_squad(&blocked).await.expect("blocked squad");
+    let mut second = queued_squad("s4", "r1", "ENG-4", at(2));
+    second.starts_after = vec![IssueKey::from("ENG-1")];
+    store
+        .create_squad(&second)
+        .await
+        .expect("squad naming the same files");
     // The same issue key in another run blocks nothing here.
     store
         .create_run(&milestone_run("r2", at(3)))
@@ -452,7 +458,11 @@ pub async fn a_squad_is_claimed_only_once_every_blocker_of_its_run_ended(db: Tes
         .claim_squads(at(10), terms(), limits(5, 5))
         .await
         .expect("claim");
-    assert_eq!(ids(&claimed), ["s1", "s3"], "ENG-2 waits for ENG-1");
+    assert_eq!(
+        ids(&claimed),
+        ["s1", "s3"],
+        "ENG-2 and ENG-4 wait for ENG-1"
+    );
     store
         .set_phase(
             &SquadId::from("s1"),
@@ -468,8 +478,8 @@ pub async fn a_squad_is_claimed_only_once_every_blocker_of_its_run_ended(db: Tes
         .expect("claim");
     assert_eq!(
         ids(&claimed),
-        ["s2"],
-        "its blocker ended: its claimant settles it"
+        ["s2", "s4"],
+        "what they waited for ended: their claimant settles them"
     );
 }
 

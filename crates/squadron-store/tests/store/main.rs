@@ -65,7 +65,7 @@ on_both_backends! {
     leases::a_daemon_writes_only_for_work_it_holds,
     leases::daemons_claiming_squads_together_take_each_free_squad_once,
     leases::claims_keep_the_cluster_within_its_concurrency_and_each_daemon_to_its_share,
-    leases::a_squad_is_claimed_only_once_every_blocker_of_its_run_ended,
+    leases::a_squad_is_claimed_only_once_every_blocker_or_squad_it_starts_after_ended,
     leases::one_heartbeat_renews_every_lease_held_and_names_those_lost,
     leases::an_admission_is_fenced_by_its_runs_intake_claimed_for_it_and_released_after,
     leases::the_runtime_lease_and_squad_leases_never_work_a_store_at_once,

@@ -68,6 +68,7 @@ pub async fn squads_round_trip_with_every_field(db: TestDb) {
     record.squad.pr = Some(PrNumber(17));
     record.squad.worktree = Some("/work/trees/eng-1".into());
     record.blocked_by = vec![IssueKey::from("ENG-0"), IssueKey::from("ENG-00")];
+    record.starts_after = vec![IssueKey::from("ENG-7")];
     record.updated_at = at(2);
     store.create_squad(&record).await.unwrap();
     let second = queued_squad("s2", "r1", "ENG-2", at(3));
@@ -76,8 +77,12 @@ pub async fn squads_round_trip_with_every_field(db: TestDb) {
     assert_eq!(store.squad(&s1()).await.unwrap().squad, record.squad);
     let stored = store.squad(&s1()).await.unwrap();
     assert_eq!(
-        (stored.blocked_by, stored.issue_id),
-        (record.blocked_by.clone(), record.issue_id.clone())
+        (stored.blocked_by, stored.starts_after, stored.issue_id),
+        (
+            record.blocked_by.clone(),
+            record.starts_after.clone(),
+            record.issue_id.clone()
+        )
     );
     let of_run = store.squads_of_run(&RunId::from("r1")).await.unwrap();
     assert_eq!(

@@ -179,6 +179,7 @@ pub fn queued_squad(id: &str, run: &str, issue: &str, created: Timestamp) -> Squ
         },
         issue_id: IssueId::from(format!("uuid-{issue}")),
         blocked_by: Vec::new(),
+        starts_after: Vec::new(),
         created_at: created,
         updated_at: created,
     }

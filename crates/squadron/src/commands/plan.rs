@@ -1,15 +1,15 @@
 //! `squadron plan <url>`: a dry run of intake and admission that changes nothing in Linear.
 //!
 //! Prints the project, the chosen milestone and why, then the admitted issues in start
-//! order (with what each waits for) and the skipped ones with their reasons; `--json`
-//! prints the same as JSON.
+//! order (with what each waits for: blockers to merge, and issues naming the same files to
+//! finish) and the skipped ones with their reasons; `--json` prints the same as JSON.
 
 use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use squadron_core::IssueKey;
-use squadron_core::admission::{Admission, Verdict, admit};
+use squadron_core::admission::{Admission, Decision, Verdict, admit};
 use squadron_core::ports::MilestoneIntake;
 use squadron_core::refinement::RefinementPolicy;
 use squadron_linear::parse_project_url;
@@ -52,8 +52,8 @@ fn keys(keys: &[IssueKey]) -> Vec<&str> {
 }
 
 /// The plan as JSON: `project`, `milestone` (`id`, `name`, `reason`), and `issues`, each with
-/// `identifier`, `title`, `decision` (`admit` or `skip`), `needs_human`, `reasons` and
-/// `waits_for`.
+/// `identifier`, `title`, `decision` (`admit` or `skip`), `needs_human`, `reasons`,
+/// `waits_for` (blockers) and `starts_after` (issues naming the same `files` that go first).
 pub fn plan_json(intake: &MilestoneIntake, admission: &Admission) -> Value {
     let issues: Vec<Value> = admission
         .decisions
@@ -66,6 +66,10 @@ pub fn plan_json(intake: &MilestoneIntake, admission: &Admission) -> Value {
                 "needs_human": matches!(decision.verdict, Verdict::NeedsHuman { .. }),
                 "reasons": decision.reasons().iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "waits_for": keys(decision.waits_for()),
+                "starts_after": decision.after.iter().map(|overlap| json!({
+                    "issue": overlap.issue.as_str(),
+                    "files": overlap.files,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -82,6 +86,24 @@ pub fn plan_json(intake: &MilestoneIntake, admission: &Admission) -> Value {
         },
         "issues": issues,
     })
+}
+
+/// What an admitted issue waits for, one line each: its blockers, then the issues naming the
+/// same files that go first, with those files (`ENG-1 (same files: src/cart.rs)`).
+fn waits(decision: &Decision) -> String {
+    let mut lines: Vec<String> = decision
+        .waits_for()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    lines.extend(decision.after.iter().map(|overlap| {
+        format!(
+            "{} (same files: {})",
+            overlap.issue,
+            overlap.files.join(", ")
+        )
+    }));
+    lines.join("\n")
 }
 
 /// The plan as text: a heading and two tables.
@@ -112,7 +134,7 @@ pub fn plan_text(intake: &MilestoneIntake, admission: &Admission) -> String {
                 (position + 1).to_string(),
                 decision.key.to_string(),
                 decision.title.clone(),
-                keys(decision.waits_for()).join(", "),
+                waits(decision),
                 note.join("\n"),
             ]);
         }
@@ -169,15 +191,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_has_the_documented_shape() {
+    fn intake(issues: Vec<Issue>) -> MilestoneIntake {
         let milestone = Milestone {
             id: MilestoneId::new("m-1"),
             name: "Beta".to_owned(),
             sort_order: 1.0,
             status: MilestoneStatus::Next,
         };
-        let intake = MilestoneIntake {
+        MilestoneIntake {
             project: Project {
                 id: ProjectId::new("p-1"),
                 name: "Checkout".to_owned(),
@@ -187,16 +208,45 @@ mod tests {
             milestones: vec![milestone.clone()],
             milestone,
             choice: MilestoneChoice::FirstNotDone,
-            issues: vec![
-                issue(
-                    "ENG-1",
-                    "Scenario: a\n  Given x\n  When y\n  Then z\n",
-                    StateType::Unstarted,
-                ),
-                issue("ENG-2", "nothing", StateType::Unstarted),
-                issue("ENG-3", "", StateType::Completed),
-            ],
+            issues,
+        }
+    }
+
+    #[test]
+    fn issues_naming_the_same_files_show_which_goes_first_and_why() {
+        let touching = |key: &str, files: &str| {
+            let description =
+                format!("Scenario: a\n  Given x\n  When y\n  Then z\n\n## Files\n{files}\n");
+            issue(key, &description, StateType::Unstarted)
         };
+        let intake = intake(vec![
+            touching("ENG-1", "- `src/cart.rs`\n- src/lib.rs"),
+            touching("ENG-2", "- ./src/cart.rs:40"),
+            touching("ENG-3", "- src/pay.rs"),
+        ]);
+        let admission = admit(&intake.issues, &RefinementPolicy::default());
+        let value = plan_json(&intake, &admission);
+        assert_eq!(value["issues"][0]["starts_after"], json!([]));
+        assert_eq!(
+            value["issues"][1]["starts_after"],
+            json!([{"issue": "ENG-1", "files": ["src/cart.rs"]}])
+        );
+        assert_eq!(value["issues"][2]["starts_after"], json!([]));
+        let text = plan_text(&intake, &admission);
+        assert!(text.contains("ENG-1 (same files: src/cart.rs)"), "{text}");
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let intake = intake(vec![
+            issue(
+                "ENG-1",
+                "Scenario: a\n  Given x\n  When y\n  Then z\n",
+                StateType::Unstarted,
+            ),
+            issue("ENG-2", "nothing", StateType::Unstarted),
+            issue("ENG-3", "", StateType::Completed),
+        ]);
         let policy = RefinementPolicy {
             max_estimate: Some(5.0),
             require_estimate: false,

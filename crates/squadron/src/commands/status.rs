@@ -309,13 +309,25 @@ fn details(
                 Some(hold) => format!("{} {hold}", squad.issue),
                 None => continue,
             },
-            (Phase::Queued, None) if !overview.record.blocked_by.is_empty() => {
-                let Some(wait) = waits_for(&squad.phase, &overview.record.blocked_by, |blocker| {
-                    squads.iter().any(|other| {
-                        &other.record.squad.issue == blocker
-                            && other.record.squad.phase == Phase::Merged
-                    })
-                }) else {
+            (Phase::Queued, None)
+                if !overview.record.blocked_by.is_empty()
+                    || !overview.record.starts_after.is_empty() =>
+            {
+                let record = &overview.record;
+                let Some(wait) = waits_for(
+                    &squad.phase,
+                    &record.blocked_by,
+                    &record.starts_after,
+                    |key| {
+                        squads
+                            .iter()
+                            .find(|other| {
+                                other.record.squad.run_id == squad.run_id
+                                    && &other.record.squad.issue == key
+                            })
+                            .map(|other| &other.record.squad.phase)
+                    },
+                ) else {
                     continue;
                 };
                 format!("{} {wait}", squad.issue)
@@ -508,6 +520,7 @@ pub fn squad_record_json(record: &SquadRecord) -> Value {
         "branch": squad.branch,
         "worktree": squad.worktree,
         "blocked_by": record.blocked_by.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
+        "starts_after": record.starts_after.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
         "created_at": rfc3339(record.created_at),
         "updated_at": rfc3339(record.updated_at),
     })

@@ -72,6 +72,13 @@ pub fn milestone(count: u32, behaviour: Behaviour) -> WorldSeed {
 
 /// A milestone with one issue per entry of `behaviours`, ENG-1 first.
 pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
+    milestone_naming(behaviours, &[])
+}
+
+/// [`milestone_of`] whose issues name files in a "Files" section of their description: the
+/// `n`-th issue the paths of `files[n]` (none past the end of `files`), which admission
+/// reads to keep squads naming the same files from running at once.
+pub fn milestone_naming(behaviours: &[Behaviour], files: &[&[&str]]) -> WorldSeed {
     let mut workspace = Workspace::new("acme");
     workspace.add_team("ENG", "Engineering");
     let project = workspace.add_project("Plans", SLUG_ID);
@@ -82,10 +89,14 @@ pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
         .filter(|(_, behaviour)| matches!(behaviour, Behaviour::ExportsRate { .. }))
         .map(|(n, _)| n)
         .collect();
-    for (n, behaviour) in (1..).zip(behaviours.iter().copied()) {
+    let named = files
+        .iter()
+        .copied()
+        .chain(std::iter::repeat::<&[&str]>(&[]));
+    for ((n, behaviour), named) in (1..).zip(behaviours.iter().copied()).zip(named) {
         let identifier = workspace.add_issue(
             IssueSpec::new("ENG", &format!("Rate of plan {n}"))
-                .description(&description(n))
+                .description(&description(n, named))
                 .estimate(1.0)
                 .milestone(&milestone),
         );
@@ -100,12 +111,19 @@ pub fn milestone_of(behaviours: &[Behaviour]) -> WorldSeed {
     }
 }
 
-fn description(n: u32) -> String {
-    format!(
+fn description(n: u32, files: &[&str]) -> String {
+    let mut text = format!(
         "Add `ledger/rate_{n}.py` with `rate_{n}()`.\n\n```gherkin\nFeature: Plan {n}\n\n  \
          Scenario: The rate of plan {n}\n    When I ask for the rate of plan {n}\n    \
          Then it is {n}00 cents\n```\n"
-    )
+    );
+    if !files.is_empty() {
+        text.push_str("\n## Files\n");
+        for file in files {
+            text.push_str(&format!("- `{file}`\n"));
+        }
+    }
+    text
 }
 
 fn module(n: u32, revision: u32) -> String {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use squadron_core::event_payload::EventPayload;
 use squadron_core::lease::{Lease, LeaseSubject};
 use squadron_core::ports::{ChatMessage, JournalEntry, SquadEvent, TranscriptEntry};
-use squadron_core::{Phase, RunTrigger, Timestamp, Usd};
+use squadron_core::{RunTrigger, Timestamp, Usd};
 use squadron_store::{DaemonRecord, DaemonState};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -57,6 +57,7 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
         "pr_url": squad.pr.and_then(|pr| links.pull_request(&squad.issue, pr)),
         "branch": squad.branch,
         "blocked_by": record.blocked_by.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
+        "starts_after": record.starts_after.iter().map(|key| key.as_str()).collect::<Vec<_>>(),
         "model_calls": usage.calls,
         "tokens": {
             "prompt": usage.usage.prompt,
@@ -100,12 +101,17 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
                 return value;
             }
             // No runtime here runs it: what the store tells, its blockers.
-            let waiting = waits_for(&record.squad.phase, &record.blocked_by, |blocker| {
-                view.squads.iter().any(|other| {
-                    &other.record.squad.issue == blocker
-                        && other.record.squad.phase == Phase::Merged
-                })
-            });
+            let waiting = waits_for(
+                &record.squad.phase,
+                &record.blocked_by,
+                &record.starts_after,
+                |key| {
+                    view.squads
+                        .iter()
+                        .find(|other| &other.record.squad.issue == key)
+                        .map(|other| &other.record.squad.phase)
+                },
+            );
             value["waits_for"] = json!(waiting.as_ref().map(ToString::to_string));
             value["waiting"] = json!(waiting.as_ref().map(|waiting| waiting.kind()));
             value

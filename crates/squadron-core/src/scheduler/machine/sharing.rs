@@ -30,7 +30,8 @@ impl Scheduler {
     }
 
     /// Forgets `squad`, whose lease this daemon lost or handed over, with the queued squads
-    /// here that wait on it (they cannot start without knowing how it ends). No command is
+    /// here that wait on it, as a blocker or as a squad naming the same files that goes
+    /// first (they cannot start without knowing how it ends). No command is
     /// issued for them any more and their slots, merge tickets and places in merge lanes are
     /// freed; the caller stops their work in flight. Returns the squads forgotten, none when
     /// `squad` is not scheduled.
@@ -42,7 +43,14 @@ impl Scheduler {
         loop {
             let waiting: Vec<usize> = (0..self.squads.len())
                 .filter(|i| !gone.contains(i) && self.squads[*i].phase == Phase::Queued)
-                .filter(|&i| self.squads[i].blocked_by.iter().any(|b| gone.contains(b)))
+                .filter(|&i| {
+                    let squad = &self.squads[i];
+                    squad
+                        .blocked_by
+                        .iter()
+                        .chain(&squad.after)
+                        .any(|b| gone.contains(b))
+                })
                 .collect();
             if waiting.is_empty() {
                 break;
@@ -73,6 +81,7 @@ impl Scheduler {
                 .iter()
                 .filter_map(|&b| renumbered[b])
                 .collect();
+            state.after = state.after.iter().filter_map(|&a| renumbered[a]).collect();
             kept.push(state);
         }
         self.squads = kept;
