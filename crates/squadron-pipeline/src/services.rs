@@ -156,8 +156,6 @@ pub struct PipelineSettings {
     pub agent_turn_limit: u32,
     /// Context budget, tool output caps and hand-off rules of every agent's turn.
     pub turn: TurnSettings,
-    /// How many times a failing test run goes back to the agents before the squad stops.
-    pub verify_attempts: u32,
     /// How approved PRs merge.
     pub merge_method: MergeMethod,
     /// Review delivery and the reviewers the gate counts.
@@ -222,7 +220,6 @@ impl PipelineSettings {
             budgets: Budgets::default(),
             agent_turn_limit: 80,
             turn: TurnSettings::default(),
-            verify_attempts: 2,
             merge_method: MergeMethod::Squash,
             review_mode,
             required_checks: Vec::new(),

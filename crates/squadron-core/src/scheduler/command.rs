@@ -7,6 +7,7 @@ use crate::domain::{IssueKey, Phase, RunId, SquadId, StepFailure, Timestamp};
 use crate::gate::CommitSha;
 use crate::merge_queue::{LandedMerge, MergeLane, RebaseReason};
 use crate::ports::CheckReport;
+use crate::scheduler::event::HandBack;
 
 /// One thing for the runtime to do. Commands come in the order to execute them: a
 /// [`Command::RecordPhase`] always precedes the work of the phase it enters, so the store
@@ -50,6 +51,19 @@ pub enum Command {
         squad: SquadId,
         /// Why to rebase first, if at all.
         rebase: Option<RebaseReason>,
+    },
+    /// Give the Developer (and QA when it concerns them) what verification found failing,
+    /// to fix before the branch is verified again.
+    HandBack {
+        /// The squad.
+        squad: SquadId,
+        /// Which hand-back of this verification, from 1.
+        attempt: u32,
+        /// What failed.
+        failure: HandBack,
+        /// Why the branch was rebased before this verification, if it was (a change that
+        /// passed alone fails on the moved base: the agents are told so).
+        rebased: Option<RebaseReason>,
     },
     /// Push the branch and open the PR (or find the one already open).
     OpenPr {
@@ -170,6 +184,7 @@ impl Command {
             Command::Diagnose { .. } => "diagnose",
             Command::Implement { .. } => "implement",
             Command::Verify { .. } => "verify",
+            Command::HandBack { .. } => "hand-back",
             Command::OpenPr { .. } => "open-pr",
             Command::Review { .. } => "review",
             Command::Fix { .. } => "fix",
@@ -195,6 +210,7 @@ impl Command {
             | Command::Diagnose { squad }
             | Command::Implement { squad }
             | Command::Verify { squad, .. }
+            | Command::HandBack { squad, .. }
             | Command::OpenPr { squad }
             | Command::Review { squad, .. }
             | Command::Fix { squad, .. }

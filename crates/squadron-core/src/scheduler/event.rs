@@ -74,6 +74,51 @@ pub enum Verification {
     Failed(String),
     /// The rebase onto the base stopped on conflicts; nothing was changed.
     Conflicts(RebaseConflict),
+    /// Something the agents can fix failed: the scheduler hands it back to them
+    /// ([`Command::HandBack`](super::Command::HandBack)) while its limit allows, and
+    /// otherwise gives the squad to a person.
+    HandBack(HandBack),
+}
+
+/// What verification hands back to the agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandBack {
+    /// The test command failed before the commit.
+    TestsFailed {
+        /// What it printed, as the agents are shown it (capped; the whole log is kept
+        /// beside the worktree).
+        output: String,
+        /// Its last lines, which a person is told when the agents give up.
+        tail: String,
+        /// Whether one of QA's test files shows up in the failure: QA fixes it too.
+        qa: bool,
+    },
+    /// Changes broke the write rules; the files were put back.
+    WriteRulesBroken {
+        /// The files refused.
+        paths: Vec<String>,
+        /// Each breach, as the agents are told it.
+        breaches: String,
+        /// Whether a test file was refused: QA redoes its work too.
+        qa: bool,
+    },
+}
+
+impl HandBack {
+    /// What is handed back, as the retry log names it (`tests`, `write-rules`).
+    pub const fn what(&self) -> &'static str {
+        match self {
+            HandBack::TestsFailed { .. } => "tests",
+            HandBack::WriteRulesBroken { .. } => "write-rules",
+        }
+    }
+
+    /// Whether QA works on it beside the Developer.
+    pub const fn concerns_qa(&self) -> bool {
+        match self {
+            HandBack::TestsFailed { qa, .. } | HandBack::WriteRulesBroken { qa, .. } => *qa,
+        }
+    }
 }
 
 /// A rebase that stopped on conflicts: the squad resolves them in a bounded number of
@@ -220,6 +265,14 @@ pub enum Event {
         /// The QA specialist's verdict.
         qa_specialist: ReviewVerdict,
     },
+    /// Developer (and QA) worked on what verification handed back (answers `HandBack`): the
+    /// branch is verified again.
+    HandedBack {
+        /// The squad.
+        squad: SquadId,
+        /// The hand-back, from 1; a report of another one is refused as stale.
+        attempt: u32,
+    },
     /// Developer and QA committed fixes for the round's findings (answers `Fix`).
     Fixed {
         /// The squad.
@@ -355,6 +408,7 @@ impl Event {
             Event::Diagnosed { .. } => "diagnosed",
             Event::Implemented { .. } => "implemented",
             Event::Verified { .. } => "verified",
+            Event::HandedBack { .. } => "handed-back",
             Event::PrOpened { .. } => "pr-opened",
             Event::ReviewsCompleted { .. } => "reviews-completed",
             Event::Fixed { .. } => "fixed",

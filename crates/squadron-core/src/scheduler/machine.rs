@@ -21,6 +21,7 @@ use crate::merge_queue::{
 
 mod checks;
 mod conflicts;
+mod hand_backs;
 mod sharing;
 
 use checks::{CiMemory, DEFAULT_CHECK_REPORT_WAIT};
@@ -62,6 +63,9 @@ pub struct SchedulerConfig {
     /// Conflict-resolution rounds a squad gets for rebases that stop on conflicts, counted
     /// apart from review and CI-fix rounds; then it needs a person.
     pub conflict_rounds: u32,
+    /// How many times one verification hands failing tests or broken write rules back to
+    /// the agents before the squad needs a person.
+    pub verify_hand_backs: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -78,6 +82,7 @@ impl Default for SchedulerConfig {
             check_report_wait: DEFAULT_CHECK_REPORT_WAIT,
             test_base_after_merge: false,
             conflict_rounds: 2,
+            verify_hand_backs: 2,
         }
     }
 }
@@ -170,6 +175,8 @@ struct SquadState {
     ci: CiMemory,
     /// Conflict-resolution rounds started.
     conflict_rounds: u32,
+    /// The verification under way: its hand-backs and the rebase before it.
+    verify: hand_backs::VerifyState,
 }
 
 #[derive(Debug)]
@@ -343,7 +350,14 @@ impl Scheduler {
                     Verification::Conflicts(conflict) => {
                         self.conflicted(i, &conflict, now, &mut out);
                     }
+                    Verification::HandBack(failure) => {
+                        self.hand_back(i, failure, now, &mut out);
+                    }
                 }
+            }
+            Event::HandedBack { squad, attempt } => {
+                let i = self.expect(&squad, name, |phase| *phase == Phase::Verifying)?;
+                self.handed_back(i, attempt, name, &mut out)?;
             }
             Event::PrOpened { squad, pr } => {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::PrOpen)?;
@@ -668,6 +682,7 @@ impl Scheduler {
                 failures: 0,
                 ci: CiMemory::default(),
                 conflict_rounds: 0,
+                verify: hand_backs::VerifyState::default(),
             });
         }
         for skip in skipped {
@@ -690,6 +705,7 @@ impl Scheduler {
                 failures: 0,
                 ci: CiMemory::default(),
                 conflict_rounds: 0,
+                verify: hand_backs::VerifyState::default(),
             });
         }
         let state = self.runs.entry(run).or_insert_with(|| RunState {
@@ -1070,6 +1086,7 @@ impl Scheduler {
     fn rebase(&mut self, i: usize, reason: RebaseReason, now: Timestamp, out: &mut Vec<Command>) {
         self.forget_reruns(i);
         self.move_to(i, Phase::Verifying, now, out);
+        self.squads[i].verify.rebased = Some(reason);
         let command = Command::Verify {
             squad: self.squads[i].id.clone(),
             rebase: Some(reason),
@@ -1144,6 +1161,10 @@ impl Scheduler {
         if from == Phase::Approved && to != Phase::Approved {
             self.queue.withdraw(&squad.id);
             squad.gate = GateState::default();
+        }
+        if to == Phase::Verifying {
+            // A new verification: its own hand-backs.
+            squad.verify = hand_backs::VerifyState::default();
         }
         if from == Phase::Merging && to != Phase::Merging {
             // The lane goes on with its next PR; the ones waiting keep their heads (the

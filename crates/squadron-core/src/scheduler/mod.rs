@@ -15,8 +15,8 @@ mod retry;
 
 pub use command::{Command, RunSummary, SquadOutcome};
 pub use event::{
-    BudgetScope, CancelTarget, DiagnosisSummary, Event, FailedCheck, LandedChange, MergeRejection,
-    RebaseConflict, RefusedRerun, SkippedSquad, SquadSpec, Verification,
+    BudgetScope, CancelTarget, DiagnosisSummary, Event, FailedCheck, HandBack, LandedChange,
+    MergeRejection, RebaseConflict, RefusedRerun, SkippedSquad, SquadSpec, Verification,
 };
 pub use machine::{PersistedSquad, Scheduler, SchedulerConfig, SquadStatus};
 pub use refusal::Refusal;

@@ -94,6 +94,21 @@ fn show(commands: &[Command]) -> Vec<String> {
             } => {
                 format!("verify {squad} rebase {reason:?}")
             }
+            Command::HandBack {
+                squad,
+                attempt,
+                failure,
+                rebased,
+            } => format!(
+                "hand-back {squad} #{attempt} {}{}{}",
+                failure.what(),
+                if failure.concerns_qa() {
+                    " with QA"
+                } else {
+                    ""
+                },
+                rebased.map_or(String::new(), |reason| format!(" after rebase {reason:?}"))
+            ),
             Command::OpenPr { squad } => format!("open-pr {squad}"),
             Command::Review { squad, round } => format!("review {squad} r{round}"),
             Command::Fix { squad, round } => format!("fix {squad} r{round}"),
@@ -322,6 +337,7 @@ const WORKING: [&str; 10] = [
 
 mod ci;
 mod conflicts;
+mod hand_backs;
 mod sharing;
 mod stop_the_line;
 

@@ -5,8 +5,8 @@ use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
 use super::{
-    checks, conflicts, diagnose, fix, gate, implement, merge, open_pr, prepare, review, test_base,
-    verify,
+    checks, conflicts, diagnose, fix, gate, hand_back, implement, merge, open_pr, prepare, review,
+    test_base, verify,
 };
 use crate::outcome::Outcome;
 use crate::shared::Shared;
@@ -20,6 +20,12 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
         Command::PrepareWorkspace { .. } => prepare::prepare(shared, ctx).await,
         Command::Implement { .. } => implement::implement(shared, ctx).await,
         Command::Verify { rebase, .. } => verify::verify(shared, ctx, rebase).await,
+        Command::HandBack {
+            attempt,
+            failure,
+            rebased,
+            ..
+        } => hand_back::hand_back(shared, ctx, attempt, failure, rebased).await,
         Command::OpenPr { .. } => open_pr::open_pr(shared, ctx).await,
         Command::Review { round, .. } => review::review(shared, ctx, round).await,
         Command::Fix { round, .. } => fix::fix(shared, ctx, round).await,

@@ -9,6 +9,7 @@ mod diagnose;
 mod dispatch;
 mod fix;
 mod gate;
+mod hand_back;
 mod implement;
 mod merge;
 mod merge_trial;

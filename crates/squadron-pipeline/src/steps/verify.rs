@@ -1,25 +1,19 @@
-//! `Verify`: an optional rebase onto the base, then the test command before the commit, with
-//! failing tests handed back to the agents a bounded number of times; a squad with a PR
-//! pushes the verified head.
+//! `Verify`: an optional rebase onto the base, then the test command and the write rules
+//! before the commit; what fails there is reported for the scheduler to hand back to the
+//! agents (`HandBack`) or give to a person. A squad with a PR pushes the verified head.
 
-use squadron_config::PromptName;
-use squadron_config::fence;
 use squadron_core::Role;
 use squadron_core::StepFailure;
 use squadron_core::merge_queue::RebaseReason;
-use squadron_core::scheduler::{Event, RebaseConflict, Verification};
+use squadron_core::scheduler::{Event, HandBack, RebaseConflict, Verification};
 use squadron_harness::{
-    AuthoredChange, BrokenRule, CommitOutcome, Scratch, WriteBreach, commit_by_author,
-    describe_breaches,
+    AuthoredChange, BrokenRule, CommitOutcome, Scratch, commit_by_author, describe_breaches,
 };
 
 use super::conflicts::landed_changes;
 use super::publish::{push, update_pr_body};
 use super::stop::StepResult;
-use super::writers::{answer_test_change_requests, developer_and_qa};
-use crate::log_events::{self, RETRY};
 use crate::outcome::Outcome;
-use crate::prompts::task_context;
 use crate::shared::Shared;
 use crate::squad::SquadCtx;
 
@@ -69,7 +63,6 @@ pub(crate) async fn verify(
             }
         }
     }
-    let attempts = shared.settings.verify_attempts;
     let summary = ctx
         .developer_summary
         .clone()
@@ -78,111 +71,56 @@ pub(crate) async fn verify(
         .qa_summary
         .clone()
         .unwrap_or_else(|| format!("Test {}", ctx.issue_key));
-    for attempt in 0..=attempts {
-        let now = shared.services.clock.now();
-        // The tests run once on the whole tree; then QA's files are committed as QA and
-        // the rest as the Developer, so the branch shows who wrote what.
-        let qa_paths = workspace.qa_files.paths();
-        let changes = [
-            AuthoredChange {
-                role: Role::Qa,
-                summary: &qa_summary,
-                paths: Some(&qa_paths),
-            },
-            AuthoredChange {
-                role: Role::Developer,
-                summary: &summary,
-                paths: None,
-            },
-        ];
-        let outcome = commit_by_author(&workspace, &changes, now)
-            .await
-            .map_err(|error| {
-                StepFailure::needs_person("commit the squad's work").caused_by(&error)
-            })?;
-        let output = match outcome {
-            CommitOutcome::TestsFailed { output } => output,
-            CommitOutcome::Refused { breaches } => {
-                if attempt == attempts {
-                    let paths: Vec<&str> =
-                        breaches.iter().map(|breach| breach.path.as_str()).collect();
-                    return Ok(verified(
-                        ctx,
-                        Verification::Failed(format!(
-                            "the agents' changes still break the write rules after {attempts} attempts to fix them: {}",
-                            paths.join(", ")
-                        )),
-                    ));
-                }
-                hand_back_breaches(shared, ctx, &breaches, attempt).await?;
-                continue;
-            }
-            CommitOutcome::Committed { .. } | CommitOutcome::NothingToCommit => break,
-        };
-        let rendered = output.render();
-        if attempt == attempts {
+    let now = shared.services.clock.now();
+    // The tests run once on the whole tree; then QA's files are committed as QA and the
+    // rest as the Developer, so the branch shows who wrote what.
+    let qa_paths = workspace.qa_files.paths();
+    let changes = [
+        AuthoredChange {
+            role: Role::Qa,
+            summary: &qa_summary,
+            paths: Some(&qa_paths),
+        },
+        AuthoredChange {
+            role: Role::Developer,
+            summary: &summary,
+            paths: None,
+        },
+    ];
+    let outcome = commit_by_author(&workspace, &changes, now)
+        .await
+        .map_err(|error| StepFailure::needs_person("commit the squad's work").caused_by(&error))?;
+    match outcome {
+        CommitOutcome::TestsFailed { output } => {
+            let rendered = output.render();
+            // Failures go back to whoever can fix them: the Developer always, QA as well
+            // when one of its test files shows up in the failure.
+            let qa = qa_paths.iter().any(|path| rendered.contains(path.as_str()));
             let tail = last_lines(&rendered, 20);
-            return Ok(verified(
-                ctx,
-                Verification::Failed(format!(
-                    "the tests still fail after {attempts} attempts to fix them: {tail}"
-                )),
-            ));
+            // Bounded as a tool result is: a long test log would otherwise fill a fresh
+            // turn's prompt before the agent has done anything.
+            let (output, _) = Scratch::beside(&root).bound(
+                Role::Developer,
+                rendered,
+                shared.settings.turn.tool_output,
+            );
+            let failure = HandBack::TestsFailed { output, tail, qa };
+            return Ok(verified(ctx, Verification::HandBack(failure)));
         }
-        // Failures go back to whoever can fix them: the Developer always, QA as well when
-        // one of its test files shows up in the failure.
-        let qa_at_fault = workspace
-            .qa_files
-            .paths()
-            .iter()
-            .any(|path| rendered.contains(path.as_str()));
-        // `attempt` counts from 0; the run the agents' fix leads to is run number
-        // `attempt + 2`.
-        tracing::info!(
-            event = RETRY,
-            what = "tests",
-            attempt = attempt + 2,
-            qa = qa_at_fault,
-            "tests fail; handing the failure back to the agents"
-        );
-        let why = if qa_at_fault {
-            "the test command failed; the Developer and QA fix it"
-        } else {
-            "the test command failed; the Developer fixes it"
-        };
-        log_events::retried(shared, &ctx.squad, "tests", attempt + 2, why).await;
-        // Bounded as a tool result is: a long test log would otherwise fill a fresh turn's
-        // prompt before the agent has done anything.
-        let (shown, _) = Scratch::beside(&root).bound(
-            Role::Developer,
-            rendered,
-            shared.settings.turn.tool_output,
-        );
-        // After a rebase for a failing merge the change passed alone: say what is new.
-        let moved = if rebase == Some(RebaseReason::MergeFailsTests) {
-            format!(
-                "Your change passed its tests alone, but {} moved on since: the branch was rebased onto it, and together they fail. ",
-                target.base_branch
-            )
-        } else {
-            String::new()
-        };
-        let extra = format!(
-            "## The test command fails\n{moved}The harness ran the test command before committing and it failed. Fix the cause, run the tests, then call `finish`.\n{}",
-            fence("test output", &shown)
-        );
-        let max = shared.settings.scheduler.max_review_rounds;
-        let developer_task = task_context(ctx, Role::Developer, 0, max);
-        let qa_task = task_context(ctx, Role::Qa, 0, max);
-        developer_and_qa(
-            shared,
-            ctx,
-            (PromptName::Implement, &developer_task),
-            qa_at_fault.then_some((PromptName::WriteTests, &qa_task)),
-            Some(&extra),
-        )
-        .await?;
-        answer_test_change_requests(shared, ctx, 0).await?;
+        CommitOutcome::Refused { breaches } => {
+            for breach in &breaches {
+                tracing::warn!(squad = %ctx.squad, issue = %ctx.issue_key, %breach, "a change breaks the write rules");
+            }
+            let failure = HandBack::WriteRulesBroken {
+                paths: breaches.iter().map(|breach| breach.path.clone()).collect(),
+                breaches: describe_breaches(&breaches),
+                qa: breaches
+                    .iter()
+                    .any(|breach| breach.broken == BrokenRule::NotQasTest),
+            };
+            return Ok(verified(ctx, Verification::HandBack(failure)));
+        }
+        CommitOutcome::Committed { .. } | CommitOutcome::NothingToCommit => {}
     }
     let head = workspaces.head(&root).await.map_err(|error| {
         StepFailure::port(format!("read the head of {}", ctx.issue_key), &error)
@@ -204,43 +142,6 @@ pub(crate) async fn verify(
         update_pr_body(shared, ctx, None).await;
     }
     Ok(verified(ctx, Verification::Passed))
-}
-
-/// Tells the writers which of their changes broke the write rules (they were put back) and
-/// lets them redo their work within the rules: the Developer always, QA too when a test
-/// file was refused (it may have written one through a command).
-async fn hand_back_breaches(
-    shared: &Shared,
-    ctx: &mut SquadCtx,
-    breaches: &[WriteBreach],
-    attempt: u32,
-) -> Result<(), super::stop::Stop> {
-    let qa_concerned = breaches
-        .iter()
-        .any(|breach| breach.broken == BrokenRule::NotQasTest);
-    for breach in breaches {
-        tracing::warn!(squad = %ctx.squad, issue = %ctx.issue_key, %breach, "a change breaks the write rules");
-    }
-    let why =
-        "the change breaks the write rules; the files were put back and the agents redo their work";
-    log_events::retried(shared, &ctx.squad, "write-rules", attempt + 2, why).await;
-    let extra = format!(
-        "## Your changes were refused\n{}\nThen call `finish`.",
-        describe_breaches(breaches)
-    );
-    let max = shared.settings.scheduler.max_review_rounds;
-    let developer_task = task_context(ctx, Role::Developer, 0, max);
-    let qa_task = task_context(ctx, Role::Qa, 0, max);
-    developer_and_qa(
-        shared,
-        ctx,
-        (PromptName::Implement, &developer_task),
-        qa_concerned.then_some((PromptName::WriteTests, &qa_task)),
-        Some(&extra),
-    )
-    .await?;
-    answer_test_change_requests(shared, ctx, 0).await?;
-    Ok(())
 }
 
 /// The last `count` lines of `text`.

@@ -633,7 +633,7 @@ async fn a_long_failing_test_log_goes_back_to_the_developer_capped_and_its_copy_
         "seq 1 5000 | sed 's/^/noise line /'\necho 'FAIL: totals differ by one cent'\nexit 1\n",
     )]);
     let mut settings = world.settings("noisy");
-    settings.verify_attempts = 1;
+    settings.scheduler.verify_hand_backs = 1;
     settings.keep_worktrees_on_needs_human = false;
     let running = start(&world, settings);
     let run = running.handle.start_run(URL).await.unwrap();
