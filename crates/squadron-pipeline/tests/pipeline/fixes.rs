@@ -25,6 +25,7 @@ struct Running {
     handle: PipelineHandle,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), squadron_pipeline::PipelineError>>,
+    store: Arc<squadron_store::SqlStore>,
 }
 
 fn start(world: &World, settings: PipelineSettings) -> Running {
@@ -34,7 +35,12 @@ fn start(world: &World, settings: PipelineSettings) -> Running {
     let task = tokio::spawn(pipeline.run(async move {
         let _ = stopped.await;
     }));
-    Running { handle, stop, task }
+    Running {
+        handle,
+        stop,
+        task,
+        store: world.store.clone(),
+    }
 }
 
 async fn finish(running: Running, run: &RunId) -> SquadView {
@@ -42,6 +48,7 @@ async fn finish(running: Running, run: &RunId) -> SquadView {
         .await
         .expect("the fix finishes in time")
         .expect("the runtime keeps running");
+    crate::support::assert_store_agrees(&running.store, run, &squads).await;
     let _ = running.stop.send(());
     running.task.await.unwrap().unwrap();
     assert_eq!(squads.len(), 1, "a fix run has one squad: {squads:?}");

@@ -20,6 +20,7 @@ struct Running {
     handle: PipelineHandle,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), squadron_pipeline::PipelineError>>,
+    store: std::sync::Arc<squadron_store::SqlStore>,
 }
 
 fn start(world: &World, settings: PipelineSettings) -> Running {
@@ -29,7 +30,12 @@ fn start(world: &World, settings: PipelineSettings) -> Running {
     let task = tokio::spawn(pipeline.run(async move {
         let _ = stopped.await;
     }));
-    Running { handle, stop, task }
+    Running {
+        handle,
+        stop,
+        task,
+        store: world.store.clone(),
+    }
 }
 
 async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
@@ -37,6 +43,7 @@ async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
         .await
         .expect("the run finishes in time")
         .expect("the runtime keeps running");
+    crate::support::assert_store_agrees(&running.store, run, &squads).await;
     let _ = running.stop.send(());
     running.task.await.unwrap().unwrap();
     squads

@@ -22,6 +22,7 @@ pub(crate) struct Running {
     pub(crate) handle: PipelineHandle,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), squadron_pipeline::PipelineError>>,
+    store: Arc<squadron_store::SqlStore>,
 }
 
 pub(crate) fn start(world: &World, settings: PipelineSettings) -> Running {
@@ -31,7 +32,12 @@ pub(crate) fn start(world: &World, settings: PipelineSettings) -> Running {
     let task = tokio::spawn(pipeline.run(async move {
         let _ = stopped.await;
     }));
-    Running { handle, stop, task }
+    Running {
+        handle,
+        stop,
+        task,
+        store: world.store.clone(),
+    }
 }
 
 pub(crate) async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
@@ -39,6 +45,7 @@ pub(crate) async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
         .await
         .expect("the run finishes in time")
         .expect("the runtime keeps running");
+    crate::support::assert_store_agrees(&running.store, run, &squads).await;
     let _ = running.stop.send(());
     running.task.await.unwrap().unwrap();
     squads

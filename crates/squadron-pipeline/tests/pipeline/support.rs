@@ -1595,3 +1595,28 @@ impl Notifier for RecordingNotifier {
 }
 
 use tokio::sync::Semaphore;
+
+/// Asserts that the store records every squad of `run` in the phase the scheduler put it in
+/// (the live view's), terminal reasons word for word: no needs-human reason is rewritten on
+/// its way to the store.
+pub async fn assert_store_agrees(
+    store: &SqlStore,
+    run: &squadron_core::RunId,
+    squads: &[squadron_pipeline::SquadView],
+) {
+    let stored = store
+        .squads_of_run(run)
+        .await
+        .expect("read the run's squads");
+    for view in squads {
+        let record = stored
+            .iter()
+            .find(|record| record.squad.id == view.squad)
+            .unwrap_or_else(|| panic!("{} is recorded", view.squad));
+        assert_eq!(
+            record.squad.phase, view.phase,
+            "the store and the scheduler agree on where {} ended",
+            view.issue
+        );
+    }
+}
