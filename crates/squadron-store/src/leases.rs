@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use squadron_core::lease::{Claim, DaemonId, FencingToken, Lease, LeaseSubject, LeaseTerms};
+use squadron_core::merge_queue::MergeLane;
 use squadron_core::ports::SquadRecord;
 use squadron_core::{RunId, SquadId, Timestamp};
 
@@ -266,6 +267,59 @@ impl SqlStore {
             .claim_lease(&subject, at, LeaseTerms::default())
             .await?;
         Ok(claim.held_by_claimant().is_some())
+    }
+
+    /// Takes the merge lane `lane` at `at` for this handle's daemon (claimed, or renewed
+    /// when it holds it): `None` when the daemon holds it now, else the lease of the daemon
+    /// that does. A handle without a daemon, or fenced by the store's runtime lease, works
+    /// the store alone and takes nothing. Held by the daemon's heartbeat like its squads
+    /// ([`SqlStore::renew_held`]).
+    pub async fn take_merge_lane(
+        &self,
+        lane: &MergeLane,
+        at: Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        if !self.fences_each_squad() {
+            return Ok(None);
+        }
+        let claim = self
+            .claim_lease(&lane_subject(lane), at, LeaseTerms::default())
+            .await?;
+        Ok(match claim {
+            Claim::Held(lease) => Some(lease),
+            Claim::Granted { .. } | Claim::Renewed(_) => None,
+        })
+    }
+
+    /// Releases the merge lane `lane` if this handle's daemon holds it.
+    pub async fn release_merge_lane(
+        &self,
+        lane: &MergeLane,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if !self.fences_each_squad() {
+            return Ok(());
+        }
+        self.release_lease(&lane_subject(lane), at).await
+    }
+
+    /// Releases every merge lane this handle's daemon holds: a daemon that lost squads
+    /// (paused or cut off past its leases) lets its lanes go too, since the steps that held
+    /// them were stopped; a merge still running takes its lane again before it merges.
+    pub async fn release_merge_lanes(&self, at: Timestamp) -> Result<(), StoreError> {
+        let Some(book) = &self.fences else {
+            return Ok(());
+        };
+        let lanes: Vec<LeaseSubject> = book
+            .held()
+            .into_iter()
+            .filter_map(|(key, _)| LeaseSubject::from_key(&key))
+            .filter(|subject| matches!(subject, LeaseSubject::MergeLane { .. }))
+            .collect();
+        for lane in lanes {
+            self.release_lease(&lane, at).await?;
+        }
+        Ok(())
     }
 
     /// The stored lease on `subject`, if it was ever claimed.
@@ -781,6 +835,14 @@ async fn claim_free_squads(
         }
     }
     Ok(claimed)
+}
+
+/// The lease subject of a merge lane.
+fn lane_subject(lane: &MergeLane) -> LeaseSubject {
+    LeaseSubject::MergeLane {
+        repository: lane.repo.to_string(),
+        base: lane.base.clone(),
+    }
 }
 
 /// A live lease of `kind` (`"squad"`, `"runtime"`) held by a daemon other than `daemon`,

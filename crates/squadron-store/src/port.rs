@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use squadron_core::effect::{EffectKey, EffectResult};
 use squadron_core::event_payload::EventPayload;
+use squadron_core::lease::Lease;
 use squadron_core::merge_queue::{LaneStop, MergeLane};
 use squadron_core::ports::{
     AdmittedSquad, AgentRecorder, ChatMessage, JournalBegin, PortError, RunRecord, RunStatus,
@@ -199,5 +200,17 @@ impl Store for SqlStore {
 
     async fn lane_stops(&self) -> Result<Vec<StoppedLane>, PortError> {
         Ok(SqlStore::lane_stops(self).await?)
+    }
+
+    async fn take_merge_lane(
+        &self,
+        lane: &MergeLane,
+        at: Timestamp,
+    ) -> Result<Option<Lease>, PortError> {
+        Ok(SqlStore::take_merge_lane(self, lane, at).await?)
+    }
+
+    async fn release_merge_lane(&self, lane: &MergeLane, at: Timestamp) -> Result<(), PortError> {
+        Ok(SqlStore::release_merge_lane(self, lane, at).await?)
     }
 }

@@ -99,6 +99,10 @@ impl SquadClaims {
             warn!(daemon = %self.daemon, squads = ?lost, "other daemons took over squads of this one");
             // A runtime that stopped has nothing to let go of.
             let _ = handle.let_go(lost).await;
+            // Paused or cut off past its leases: the merges that held its lanes may have
+            // been stopped with the squads, so the lanes go too (a merge still running
+            // takes its lane again before it merges).
+            self.store.release_merge_lanes(self.clock.now()).await?;
         }
         let working = self.release_long_ended(handle).await?;
         let limits = ClaimLimits {

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::effect::{EffectKey, EffectResult};
 use crate::event_payload::EventPayload;
+use crate::lease::Lease;
 use crate::merge_queue::{LaneStop, MergeLane};
 
 /// Where a run stands as a whole. The squads' phases say how each issue went.
@@ -373,4 +374,18 @@ pub trait Store: AgentRecorder + Send + Sync {
 
     /// Every stopped lane.
     async fn lane_stops(&self) -> Result<Vec<StoppedLane>, PortError>;
+
+    /// Takes `lane` for this daemon among the daemons sharing the store, at `at`, so that no
+    /// other daemon merges into its base until it is released: claimed, or renewed when this
+    /// daemon holds it already. `None` when this daemon holds it now (a store worked by one
+    /// daemon alone needs no lane of its own: its scheduler's lanes are the store's), else
+    /// the lease of the daemon that holds it. A daemon that lost the lane learns it here.
+    async fn take_merge_lane(
+        &self,
+        lane: &MergeLane,
+        at: Timestamp,
+    ) -> Result<Option<Lease>, PortError>;
+
+    /// Releases `lane` if this daemon holds it, so another daemon's squads may merge.
+    async fn release_merge_lane(&self, lane: &MergeLane, at: Timestamp) -> Result<(), PortError>;
 }

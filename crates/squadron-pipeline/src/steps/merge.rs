@@ -4,12 +4,13 @@
 
 use squadron_core::effect::{EffectKey, EffectResult, OpenedPr, TimeToMerge};
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
-use squadron_core::merge_queue::RebaseReason;
+use squadron_core::merge_queue::{MergeLane, RebaseReason};
 use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
 use squadron_core::scheduler::{Event, MergeRejection};
 use squadron_core::{FailureKind, StepFailure};
 use squadron_core::{PrNumber, SquadId, SquadKind};
 
+use super::lanes::{self, LaneTaken};
 use super::merge_trial;
 use super::publish::move_issue;
 use super::stop::{StepResult, Stop};
@@ -24,7 +25,37 @@ use crate::squad::SquadCtx;
 /// Merges the lane holder's PR guarded by its head, or finds it merged already; a refusal
 /// is reported as [`Event::MergeRejected`] with what it means. The scheduler frees the lane
 /// once the squad leaves `merging`.
+///
+/// Among daemons sharing the store, the merge also holds the store's lane of its base
+/// ([`lanes::wait_for`]): it waits while another daemon merges there, and keeps the lane
+/// through the base test that follows a merge (`TestBase` releases it), else lets it go.
 pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
+    let target = ctx.target(shared).await?;
+    let lane = MergeLane {
+        repo: target.repo.clone(),
+        base: target.base_branch.clone(),
+    };
+    if lanes::wait_for(shared, ctx, &lane).await? == LaneTaken::Stopped {
+        // Another daemon's merge stopped the line while this one waited: back through the
+        // gate, behind the stop, onto the base that merge made.
+        lanes::release(shared, &lane).await;
+        return Ok(vec![Outcome::Event(Event::MergeRejected {
+            squad: ctx.squad.clone(),
+            rejection: MergeRejection::NeedsRebase(RebaseReason::Behind),
+        })]);
+    }
+    let merged = merge_in_lane(shared, ctx, &lane).await;
+    let base_test_follows = shared.settings.scheduler.test_base_after_merge
+        && matches!(&merged, Ok(outcomes) if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Outcome::Event(Event::Merged { .. }))));
+    if !base_test_follows {
+        lanes::release(shared, &lane).await;
+    }
+    merged
+}
+
+async fn merge_in_lane(shared: &Shared, ctx: &mut SquadCtx, lane: &MergeLane) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     let pr = ctx.pr.ok_or_else(|| {
         StepFailure::internal(format!("merge {}: the squad has no PR", ctx.issue_key))
@@ -107,6 +138,14 @@ pub(crate) async fn merge(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
                     squad: ctx.squad.clone(),
                     rejection,
                 })]);
+            }
+            // A daemon paused past its lease may have lost the lane to another: it does not
+            // merge then.
+            if let Err(lost) = lanes::still_held(shared, lane).await {
+                let _ = store
+                    .journal_fail(&key, &lost.to_string(), shared.services.clock.now())
+                    .await;
+                return Err(Stop::Failed(lost));
             }
             let outcome = code_host
                 .merge(&target.repo, pr, &head, shared.settings.merge_method)

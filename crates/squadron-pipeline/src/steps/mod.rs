@@ -11,6 +11,7 @@ mod fix;
 mod gate;
 mod hand_back;
 mod implement;
+mod lanes;
 mod merge;
 mod merge_trial;
 mod needs_human;

@@ -15,6 +15,7 @@ use squadron_core::scheduler::Event;
 use squadron_core::{FailureKind, IssueKey, StepFailure};
 use squadron_harness::{GUARDRAIL_OUTPUT_CAP, guardrails::bounded, run_setup_in};
 
+use super::lanes;
 use crate::evidence::run_tests;
 use crate::log_events;
 use crate::notify::{self, Subject};
@@ -64,6 +65,9 @@ pub(crate) async fn test_base(
         };
         stop_the_line(shared, ctx, &stop).await;
     }
+    // The store's lane, held since the merge, goes once the stop is recorded: a daemon that
+    // takes it next reads the stop before merging.
+    lanes::release(shared, &lane).await;
     vec![Outcome::Event(Event::BaseTested { lane, sha, verdict })]
 }
 

@@ -207,3 +207,57 @@ async fn two_daemons_share_a_run_and_one_finishes_a_squad_the_other_lost_mid_ste
     );
     assert_eq!(world.code_host.merges.lock().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squad_merges_only_once_no_other_daemon_holds_its_bases_merge_lane() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    let (a, b) = (daemon(&world, "a"), daemon(&world, "b"));
+    let lane = squadron_core::merge_queue::MergeLane {
+        repo: squadron_core::ports::RepoRef::new("acme", "shop"),
+        base: "main".to_owned(),
+    };
+    // b merges into main (its lane lease outlives the test unless released).
+    assert_eq!(
+        b.store
+            .take_merge_lane(&lane, TestClock.now())
+            .await
+            .expect("b takes the lane"),
+        None
+    );
+
+    let run = a.handle.start_run(URL).await.expect("start the run");
+    let squad = until("a claims the squad", || claim_one(&a)).await;
+    until("the squad is merging", || async {
+        (phase(&world, &squad).await == Phase::Merging).then_some(())
+    })
+    .await;
+    // a's squad waits in its lane for as long as b holds the store's: several of a's ticks.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(phase(&world, &squad).await, Phase::Merging);
+    assert!(
+        world.code_host.merges.lock().unwrap().is_empty(),
+        "nothing merged into main while b held its lane"
+    );
+
+    b.store
+        .release_merge_lane(&lane, TestClock.now())
+        .await
+        .expect("b lets the lane go");
+    until("the run is finished", || async {
+        let record = world.store.run(&run).await.expect("run");
+        (record.status == RunStatus::Finished).then_some(())
+    })
+    .await;
+    assert_eq!(phase(&world, &squad).await, Phase::Merged);
+    assert_eq!(world.code_host.merges.lock().unwrap().len(), 1);
+    // a let its lane go after the merge (and the base test): b takes it at once.
+    until("a let the lane go", || async {
+        b.store
+            .take_merge_lane(&lane, TestClock.now())
+            .await
+            .expect("take")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use squadron_core::lease::{Claim, DaemonId, FencingToken, LeaseSubject, LeaseTerms};
+use squadron_core::lease::{Claim, DaemonId, FencingToken, Lease, LeaseSubject, LeaseTerms};
+use squadron_core::merge_queue::MergeLane;
+use squadron_core::ports::RepoRef;
 use squadron_core::ports::{JournalBegin, JournalStatus, SquadChange};
 use squadron_core::{IssueKey, Phase, RunId, SquadId};
 use squadron_store::{ClaimLimits, EventWriter, SqlStore, StoreErrorKind};
@@ -663,4 +665,70 @@ pub async fn the_runtime_lease_and_squad_leases_never_work_a_store_at_once(db: T
         .await
         .expect("claim");
     assert_eq!(ids(&shared), ["s1", "s2"]);
+}
+
+pub async fn one_daemon_at_a_time_holds_a_merge_lane_and_one_that_lost_it_learns_so(db: TestDb) {
+    let (a, b) = (daemon(&db, "a").await, daemon(&db, "b").await);
+    let lane = MergeLane {
+        repo: RepoRef::new("acme", "shop"),
+        base: "main".to_owned(),
+    };
+    let other_base = MergeLane {
+        base: "release".to_owned(),
+        ..lane.clone()
+    };
+    let holder = |taken: Option<Lease>| taken.map(|lease| lease.holder.to_string());
+
+    assert_eq!(a.take_merge_lane(&lane, at(0)).await.expect("take"), None);
+    assert_eq!(
+        holder(b.take_merge_lane(&lane, at(1)).await.expect("take")),
+        Some("a".to_owned()),
+        "b waits while a merges into main"
+    );
+    assert_eq!(
+        b.take_merge_lane(&other_base, at(1)).await.expect("take"),
+        None,
+        "another base is another lane"
+    );
+    assert_eq!(
+        a.take_merge_lane(&lane, at(2)).await.expect("take again"),
+        None,
+        "a holds it still"
+    );
+
+    // a pauses past the lane's lease; b takes it, and a, woken right before merging, finds
+    // it lost.
+    let lapsed = at(2) + LeaseTerms::default().ttl();
+    assert_eq!(b.take_merge_lane(&lane, lapsed).await.expect("take"), None);
+    assert_eq!(
+        holder(a.take_merge_lane(&lane, lapsed).await.expect("take")),
+        Some("b".to_owned()),
+        "a cannot merge any more"
+    );
+
+    // Released, the lane is a's again at once; release_merge_lanes lets every lane go.
+    b.release_merge_lane(&lane, lapsed).await.expect("release");
+    assert_eq!(a.take_merge_lane(&lane, lapsed).await.expect("take"), None);
+    a.release_merge_lanes(lapsed).await.expect("release all");
+    assert_eq!(b.take_merge_lane(&lane, lapsed).await.expect("take"), None);
+    b.release_merge_lanes(lapsed).await.expect("release all");
+    assert_eq!(
+        a.take_merge_lane(&other_base, lapsed).await.expect("take"),
+        None
+    );
+
+    // A store worked by one daemon alone, or under the runtime lease, takes no lane.
+    let alone = db.open().await;
+    let runner = alone.fenced_by(DaemonId::new("runner"), LeaseSubject::Runtime);
+    for store in [&alone, &runner] {
+        assert_eq!(
+            store.take_merge_lane(&lane, lapsed).await.expect("take"),
+            None
+        );
+    }
+    assert_eq!(
+        holder(b.take_merge_lane(&lane, lapsed).await.expect("take")),
+        None,
+        "nothing was claimed for them"
+    );
 }

@@ -69,6 +69,7 @@ on_both_backends! {
     leases::one_heartbeat_renews_every_lease_held_and_names_those_lost,
     leases::an_admission_is_fenced_by_its_runs_intake_claimed_for_it_and_released_after,
     leases::the_runtime_lease_and_squad_leases_never_work_a_store_at_once,
+    leases::one_daemon_at_a_time_holds_a_merge_lane_and_one_that_lost_it_learns_so,
     daemons::daemons_register_beat_and_stop_and_one_id_serves_one_live_process,
     requests::a_request_is_taken_by_one_daemon_answered_and_read_back,
     requests::a_lapsed_taker_leaves_its_request_to_the_next_and_a_waiting_one_may_be_withdrawn,
