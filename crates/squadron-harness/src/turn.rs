@@ -9,12 +9,15 @@
 //! into a hand-off the model writes; the system prompt and the task stay byte-identical
 //! through both. A reply cut off at the output limit is asked for again with a higher limit
 //! (after a condensation when the window left it too little room) before the model is told
-//! to reply with less. Every message is persisted as it is appended, every billed call metered
+//! to reply with less, unless it went round in a loop (a longer loop helps nobody) or, at the
+//! speed the model wrote it, a longer one would not come within the call's timeout and the
+//! turn's time for raised limits. Every message is persisted as it is appended, every billed call metered
 //! (unusable replies included), and no call is made whose projected cost would pass a
 //! budget.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use squadron_core::ports::model::UnusableReply;
 use squadron_core::ports::{
@@ -277,6 +280,14 @@ impl std::fmt::Debug for Harness {
 /// cut-off reply is billed, so a model that never stops is not asked ever longer.
 const MAX_OUTPUT_RAISE: u64 = 4;
 
+/// The share of a call's timeout that a reply asked for at a raised limit may be expected to
+/// take, at the speed the cut-off reply was written.
+const RAISED_REPLY_TIMEOUT_SHARE: f64 = 0.8;
+
+/// The time a turn may spend on calls at a raised output limit when the model's adapter has
+/// no timeout to measure it by (with one, that timeout is the bound).
+const RAISED_LIMIT_TIME: Duration = Duration::from_secs(600);
+
 /// What the model is asked when the conversation is condensed or a turn hands off.
 pub const HANDOFF_REQUEST: &str = "Stop working for a moment and write a hand-off for whoever continues this task (it may be you, with only this hand-off and the task). Do not call any tool. Use exactly these headings:\n## Goal\n## Done so far\n## Files changed\n## What is left\n## Failing tests\nBe specific: name files, functions, commands and error messages. Write only what the conversation shows.";
 
@@ -342,6 +353,10 @@ struct Stalls {
     overflows: u32,
     /// The server refused a raised output limit: cut-off replies are not asked again with one.
     raise_refused: bool,
+    /// The last call asked again, with a raised limit, for a reply that was cut off.
+    raising: bool,
+    /// Time spent on asking cut-off replies again at raised output limits.
+    raised_time: Duration,
 }
 
 impl Harness {
@@ -583,7 +598,11 @@ impl Harness {
                     .await?;
                 report.continuations += 1;
                 segment_steps = 0;
-                stalls = Stalls::default();
+                // The time spent on raised limits is the whole turn's, continuations included.
+                stalls = Stalls {
+                    raised_time: stalls.raised_time,
+                    ..Stalls::default()
+                };
                 let message = ChatMessage::User {
                     content: format!(
                         "You used all {} steps of your turn; this is continuation {} of {}. The conversation so far was replaced by this hand-off:\n{}\nGo on from there: work through your tools and call `{}` when you are done.",
@@ -623,7 +642,13 @@ impl Harness {
                 tools: tools.clone(),
                 max_output_tokens: Some(budget.limits.max_output_tokens),
             };
-            let reply = match self.call(model, &request).await? {
+            let started = tokio::time::Instant::now();
+            let answer = self.call(model, &request).await?;
+            let took = started.elapsed();
+            if stalls.raising {
+                stalls.raised_time += took;
+            }
+            let reply = match answer {
                 Ok(reply) => reply,
                 Err(error) => {
                     if let Some(outcome) = self
@@ -635,7 +660,7 @@ impl Harness {
                             &mut budget,
                             report,
                             &mut stalls,
-                            &error,
+                            (&error, took),
                         )
                         .await?
                     {
@@ -646,6 +671,7 @@ impl Harness {
             };
             stalls.unusable.clear();
             stalls.overflows = 0;
+            stalls.raising = false;
             transcript.conversation.calibrate(reply.usage.prompt);
             self.meter(workspace, agent, reply.usage, report).await?;
             transcript
@@ -852,8 +878,8 @@ impl Harness {
         Ok(())
     }
 
-    /// Handles a failed call: an unusable reply is shown to the model (and metered), a
-    /// context overflow condenses, anything else ends the turn.
+    /// Handles a failed call (that took `took`): an unusable reply is shown to the model (and
+    /// metered), a context overflow condenses, anything else ends the turn.
     #[expect(
         clippy::too_many_arguments,
         reason = "one turn's state, passed down once"
@@ -867,8 +893,9 @@ impl Harness {
         budget: &mut ContextBudget,
         report: &mut TurnReport,
         stalls: &mut Stalls,
-        error: &PortError,
+        (error, took): (&PortError, Duration),
     ) -> Result<Option<TurnOutcome>, TurnFailure> {
+        let asked_again = std::mem::take(&mut stalls.raising);
         if let Some(overflow) = ContextOverflow::of(error) {
             stalls.overflows += 1;
             if stalls.overflows > 2 {
@@ -897,11 +924,15 @@ impl Harness {
             if let Some(usage) = BilledUnusable::of(error).and_then(|billed| billed.usage) {
                 self.meter(workspace, agent, usage, report).await?;
             }
-            let cut_off = *problem == UnusableReply::CutOff;
+            let cut_off = matches!(problem, UnusableReply::CutOff { .. });
+            // A reply that went round in a loop is not asked again at a higher limit, which
+            // would only buy a longer loop: it is an unusable reply like any other.
+            let looping = *problem == UnusableReply::CutOff { looping: true };
             if cut_off
+                && !looping
                 && self
                     .make_room_for_reply(
-                        model, workspace, agent, transcript, budget, report, stalls,
+                        model, workspace, agent, transcript, budget, report, stalls, took,
                     )
                     .await?
             {
@@ -916,7 +947,9 @@ impl Harness {
                     last: problem,
                 });
             }
-            let content = if cut_off {
+            let content = if looping {
+                looping_note(budget.limits.max_output_tokens)
+            } else if cut_off {
                 cut_off_note(budget.limits.max_output_tokens)
             } else {
                 format!(
@@ -927,14 +960,18 @@ impl Harness {
             return Ok(None);
         }
         let own_limit = model.limits().max_output_tokens;
-        if error.kind() == PortErrorKind::Invalid && budget.limits.max_output_tokens > own_limit {
-            // The server takes no reply that long: back to the model's own limit, and the
-            // model is asked for a shorter reply instead.
+        let refused = error.kind() == PortErrorKind::Invalid;
+        // A reply asked for again at a raised limit that did not come in time (after the
+        // adapter's own tries) would take longer still: no step retry asks it again.
+        let too_slow = asked_again && error.kind() == PortErrorKind::Transient;
+        if (refused || too_slow) && budget.limits.max_output_tokens > own_limit {
+            // The server takes no reply that long, or the model cannot write one in time:
+            // back to the model's own limit, and the model is asked for a shorter reply.
             tracing::warn!(
                 squad = %workspace.squad_id, role = %agent.role, model = %agent.model,
                 raised = budget.limits.max_output_tokens, own_limit,
                 error = %error_chain(error),
-                "the server refused a raised output limit; asking the model for a shorter reply instead"
+                "a call at a raised output limit failed; asking the model for a shorter reply instead"
             );
             budget.limits.max_output_tokens = own_limit;
             stalls.raise_refused = true;
@@ -949,12 +986,15 @@ impl Harness {
         })
     }
 
-    /// Makes room for a reply cut off at the output limit, the conversation unchanged where
-    /// it can be: when the prompt left the reply less of the window than the limit, the
-    /// conversation is condensed; otherwise the same request is made again with the limit
-    /// doubled, up to what the window leaves and [`MAX_OUTPUT_RAISE`] times the model's own
-    /// limit (its prompt byte-identical, so a provider's cache still serves it). False when
-    /// neither is possible: the model is then asked for less.
+    /// Makes room for a reply cut off at the output limit (after `took`), the conversation
+    /// unchanged where it can be: when the prompt left the reply less of the window than the
+    /// limit, the conversation is condensed; otherwise the same request is made again with
+    /// the limit doubled, up to what the window leaves and [`MAX_OUTPUT_RAISE`] times the
+    /// model's own limit (its prompt byte-identical, so a provider's cache still serves it),
+    /// and up to what the model writes, at the speed it wrote the cut-off reply, within
+    /// [`RAISED_REPLY_TIMEOUT_SHARE`] of a call's timeout and within what is left of the
+    /// turn's time for raised limits (one timeout, or [`RAISED_LIMIT_TIME`]). False when
+    /// none of this is possible: the model is then asked for less.
     #[expect(
         clippy::too_many_arguments,
         reason = "one turn's state, passed down once"
@@ -968,6 +1008,7 @@ impl Harness {
         budget: &mut ContextBudget,
         report: &mut TurnReport,
         stalls: &mut Stalls,
+        took: Duration,
     ) -> Result<bool, TurnFailure> {
         let limit = budget.limits.max_output_tokens;
         let room = budget
@@ -991,8 +1032,19 @@ impl Harness {
             .limits()
             .max_output_tokens
             .saturating_mul(MAX_OUTPUT_RAISE);
-        let raised = limit.saturating_mul(2).min(room).min(ceiling);
+        let timeout = model.request_timeout();
+        let in_time = in_time(limit, took, timeout, stalls.raised_time);
+        let raised = limit.saturating_mul(2).min(room).min(ceiling).min(in_time);
         if stalls.raise_refused || raised <= limit {
+            if in_time <= limit {
+                tracing::info!(
+                    squad = %workspace.squad_id, role = %agent.role, limit,
+                    took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    timeout_s = timeout.map(|timeout| timeout.as_secs()),
+                    raised_s = stalls.raised_time.as_secs(),
+                    "a reply was cut off at the output limit, and a longer one would not come in time; asking for less"
+                );
+            }
             return Ok(false);
         }
         tracing::info!(
@@ -1000,6 +1052,7 @@ impl Harness {
             "a reply was cut off at the output limit; asking again with a higher one"
         );
         budget.limits.max_output_tokens = raised;
+        stalls.raising = true;
         Ok(true)
     }
 
@@ -1138,6 +1191,31 @@ fn text_only_nudge(reply: &ChatReply, agent: &AgentSpec) -> String {
     format!(
         "{cut}Work only through your tools. When you are done, call `{}`.",
         terminal_name(&agent.tools)
+    )
+}
+
+/// The most tokens a model that wrote a cut-off reply of `limit` tokens in `took` can be
+/// expected to write in one call before `timeout` (its [`RAISED_REPLY_TIMEOUT_SHARE`]),
+/// and in what is left of the turn's time for calls at raised limits after `spent` (one
+/// timeout, or [`RAISED_LIMIT_TIME`] without one). Unbounded when the speed is unknown.
+fn in_time(limit: u64, took: Duration, timeout: Option<Duration>, spent: Duration) -> u64 {
+    if took.is_zero() || limit == 0 {
+        return u64::MAX;
+    }
+    let per_token = took.as_secs_f64() / limit as f64;
+    let tokens = |time: Duration| (time.as_secs_f64() / per_token) as u64;
+    let left = tokens(timeout.unwrap_or(RAISED_LIMIT_TIME).saturating_sub(spent));
+    match timeout {
+        Some(timeout) => left.min(tokens(timeout.mul_f64(RAISED_REPLY_TIMEOUT_SHARE))),
+        None => left,
+    }
+}
+
+/// What a model whose reply went round in a loop until it was cut off at `limit` tokens is
+/// asked.
+fn looping_note(limit: u64) -> String {
+    format!(
+        "Your last reply went round in a loop: it repeated the same text until it was cut off at the output limit ({limit} tokens), and could not be used. Do not repeat yourself. Reply again with one tool call that moves the task on, and keep any text short."
     )
 }
 

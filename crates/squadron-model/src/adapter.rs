@@ -182,6 +182,8 @@ struct Provider {
     clock: Arc<dyn Clock>,
     profiles: BTreeMap<String, ModelProfile>,
     default_profile: ModelProfile,
+    /// How long one HTTP exchange may take.
+    request_timeout: Duration,
     /// Per model, the optional fields its server refused; they are no longer sent to it.
     dropped: Mutex<BTreeMap<String, BTreeSet<Droppable>>>,
 }
@@ -268,6 +270,7 @@ impl OpenAiCompatibleModel {
                 clock,
                 profiles: settings.profiles,
                 default_profile: settings.default_profile,
+                request_timeout: settings.request_timeout,
                 dropped: Mutex::default(),
             }),
         })
@@ -314,6 +317,10 @@ impl ChatModel for OpenAiCompatibleModel {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, PortError> {
         self.inner.complete(request).await
     }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        Some(self.inner.request_timeout)
+    }
 }
 
 /// One provider's adapter bound to one model, so that the harness learns that model's
@@ -345,6 +352,10 @@ impl ChatModel for ProfiledModel {
 
     fn limits(&self) -> ModelLimits {
         self.profile().limits
+    }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        Some(self.provider.inner.request_timeout)
     }
 }
 

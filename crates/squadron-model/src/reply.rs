@@ -53,7 +53,11 @@ pub(crate) fn parse_reply(body: &[u8]) -> Result<ChatReply, UnusableReply> {
         "stop" => FinishReason::Stop,
         "tool_calls" => FinishReason::ToolCalls,
         "content_filter" => FinishReason::ContentFilter,
-        "length" => return Err(UnusableReply::CutOff),
+        "length" => {
+            let looping = content.as_deref().is_some_and(loops)
+                || tool_calls.iter().any(|call| loops(&call.arguments));
+            return Err(UnusableReply::CutOff { looping });
+        }
         other => return Err(UnusableReply::UnknownFinishReason(other.to_owned())),
     };
     if finish_reason == FinishReason::ToolCalls && tool_calls.is_empty() {
@@ -185,6 +189,36 @@ fn written_call_name(candidate: &Value) -> Option<String> {
     (call.get("arguments").is_some() || call.get("parameters").is_some()).then(|| name.to_owned())
 }
 
+/// How much of a cut-off text's end is searched for a loop.
+const LOOP_WINDOW: usize = 4096;
+
+/// The shortest run of repetition at a text's end that counts as a loop, in bytes; shorter
+/// runs (a row of dashes, a few similar lines) are ordinary writing.
+const LOOP_MIN_BYTES: usize = 256;
+
+/// How many times a passage must stand in a row at the end to count as a loop.
+const LOOP_MIN_TIMES: usize = 4;
+
+/// Whether `text`, a reply cut off at the token limit, went round in a loop up to the cut:
+/// its end is one passage (of up to a quarter of [`LOOP_WINDOW`]) repeated byte for byte at
+/// least [`LOOP_MIN_TIMES`] times and over at least [`LOOP_MIN_BYTES`]. A model that loops
+/// writes the same thing until the limit stops it, so the repetition reaches the cut.
+pub(crate) fn loops(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(LOOP_WINDOW)..];
+    (1..=tail.len() / LOOP_MIN_TIMES).any(|period| {
+        // The length of the longest end of `tail` that repeats with this period.
+        let repeating = tail
+            .iter()
+            .rev()
+            .zip(tail.iter().rev().skip(period))
+            .take_while(|(later, earlier)| later == earlier)
+            .count()
+            + period;
+        repeating >= LOOP_MIN_BYTES.max(period * LOOP_MIN_TIMES)
+    })
+}
+
 fn required_str<'a>(object: &'a Value, field: &str, path: &str) -> Result<&'a str, UnusableReply> {
     object
         .get(field)
@@ -246,6 +280,40 @@ mod tests {
             r#"{"name": "x"}"#,
         ] {
             assert_eq!(tool_calls_written_as_text(case), None, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_text_repeating_itself_up_to_the_cut_loops() {
+        let intro = "I will look at the repository first.\n";
+        let looping = [
+            // A sentence over and over, cut mid-word.
+            format!(
+                "{intro}{}I will rea",
+                "I will read the file to understand it. ".repeat(40)
+            ),
+            // Blank lines to the limit.
+            format!("{intro}{}", "\n".repeat(600)),
+            // A long paragraph three times and then some, inside tool-call arguments.
+            format!(
+                "{{\"path\": \"a.py\", \"content\": \"{}",
+                "def f():\\n    return g()\\n\\n".repeat(30)
+            ),
+        ];
+        for text in &looping {
+            assert!(loops(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn long_varied_text_cut_off_does_not_loop() {
+        let numbered: String = (1..=200)
+            .map(|n| format!("    assert total({n}) == {}\n", n * 3))
+            .collect();
+        let separators = format!("# Notes\n{}\nsome text", "-".repeat(80));
+        let short_repeat = "ab ab ab ab ab ab".to_owned();
+        for text in [numbered, separators, short_repeat] {
+            assert!(!loops(&text), "{text}");
         }
     }
 }

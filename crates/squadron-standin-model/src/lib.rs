@@ -42,6 +42,8 @@
 //!                                       #   as DeepSeek's thinking mode does
 //! reply_tokens = 3000                   # a request whose max_tokens is smaller gets the next
 //!                                       #   step's reply cut off (`length`), taking no step
+//! tokens_per_second = 30                # each reply takes its completion tokens at this
+//!                                       #   speed to arrive, as a local model's do
 //! ```
 //!
 //! # Script format (TOML)

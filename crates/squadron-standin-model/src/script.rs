@@ -93,6 +93,9 @@ pub struct ServerTraits {
     /// the next step's reply cut off at that limit (`finish_reason: "length"`, tool call
     /// arguments cut short) and takes no step.
     pub reply_tokens: Option<u64>,
+    /// Like a model generating at this speed: each reply arrives after its completion tokens
+    /// (a cut-off reply's output limit) have been written at it, on top of the step's delay.
+    pub tokens_per_second: Option<u64>,
 }
 
 impl Script {
@@ -242,6 +245,7 @@ impl Script {
                 rejects: spec.rejects,
                 reasoning: spec.reasoning,
                 reply_tokens: spec.reply_tokens,
+                tokens_per_second: spec.tokens_per_second,
             },
             steps,
         })
@@ -461,6 +465,7 @@ struct ScriptSpec {
     #[serde(default)]
     reasoning: bool,
     reply_tokens: Option<u64>,
+    tokens_per_second: Option<u64>,
     #[serde(default)]
     step: Vec<StepSpec>,
 }

@@ -370,19 +370,22 @@ fn choose_step(
             played.script.steps().len()
         )));
     };
-    if let Some(cut) = wire::cut_off(played.script.server(), &record.body, &step) {
+    let server = played.script.server();
+    if let Some(cut) = wire::cut_off(server, &record.body, &step) {
         return Ok((
             played.script.name().to_owned(),
             played.played + 1,
-            cut,
-            played.script.server().reasoning,
+            wire::paced(server, cut),
+            server.reasoning,
         ));
     }
+    let step = wire::paced(server, step);
+    let reasoning = server.reasoning;
     played.played += 1;
     Ok((
         played.script.name().to_owned(),
         played.played,
         step,
-        played.script.server().reasoning,
+        reasoning,
     ))
 }

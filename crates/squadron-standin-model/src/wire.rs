@@ -46,15 +46,9 @@ pub(crate) fn completion(
     if !calls.is_empty() {
         message["tool_calls"] = Value::Array(calls);
     }
-    let reply_bytes = reply.content.as_deref().map_or(0, str::len)
-        + reply
-            .tool_calls
-            .iter()
-            .map(|call| call.name.len() + call.arguments.len())
-            .sum::<usize>();
     let usage = reply
         .usage
-        .unwrap_or_else(|| estimated_usage(request_bytes, reply_bytes));
+        .unwrap_or_else(|| estimated_usage(request_bytes, reply_bytes(reply)));
     envelope(
         completion_id,
         model,
@@ -131,6 +125,16 @@ fn envelope(completion_id: &str, model: &str, choices: Value, usage: &ScriptedUs
         "service_tier": "default",
         "system_fingerprint": null,
     })
+}
+
+/// The size of what `reply` writes: its text and its tool calls.
+fn reply_bytes(reply: &Reply) -> usize {
+    reply.content.as_deref().map_or(0, str::len)
+        + reply
+            .tool_calls
+            .iter()
+            .map(|call| call.name.len() + call.arguments.len())
+            .sum::<usize>()
 }
 
 /// Roughly four bytes per token, the usual rule of thumb; at least one token each way.
@@ -350,4 +354,20 @@ pub(crate) fn cut_off(server: &ServerTraits, body: &Value, step: &Step) -> Optio
         action: Action::Reply(cut),
         held_until: step.held_until.clone(),
     })
+}
+
+/// `step` as a server generating at `server.tokens_per_second` answers it: later by the time
+/// its completion tokens take to write (the reported usage, else `server.reply_tokens`, else
+/// an estimate from the reply's size).
+pub(crate) fn paced(server: &ServerTraits, mut step: Step) -> Step {
+    let (Some(speed), Action::Reply(reply)) = (server.tokens_per_second, &step.action) else {
+        return step;
+    };
+    let tokens = reply
+        .usage
+        .map(|usage| usage.completion_tokens)
+        .or(server.reply_tokens)
+        .unwrap_or_else(|| estimated_usage(0, reply_bytes(reply)).completion_tokens);
+    step.delay += std::time::Duration::from_secs_f64(tokens as f64 / speed.max(1) as f64);
+    step
 }

@@ -3,6 +3,8 @@
 //! The shapes follow OpenAI's chat-completions API, which every supported provider speaks;
 //! the adapter owns the wire format, these types only carry what the harness needs.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::error::PortError;
@@ -158,6 +160,12 @@ pub trait ChatModel: Send + Sync {
     fn limits(&self) -> ModelLimits {
         ModelLimits::CONSERVATIVE
     }
+
+    /// How long one call may take before it fails as timed out, when the adapter has such a
+    /// limit: a caller weighing a longer reply against the model's speed reads it.
+    fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The provider refused the request because the conversation does not fit the model's
@@ -236,7 +244,11 @@ pub enum UnusableReply {
     /// `finish_reason` held a value this port does not know.
     UnknownFinishReason(String),
     /// The reply was cut off at the token limit (`finish_reason: "length"`).
-    CutOff,
+    CutOff {
+        /// What it wrote went round in a loop up to the cut (the same passage again and
+        /// again, as small models do): a higher limit would only buy a longer loop.
+        looping: bool,
+    },
     /// The reply carried neither text nor tool calls.
     Empty,
     /// A field the reply needs was missing or had the wrong type.
@@ -269,9 +281,13 @@ impl std::fmt::Display for UnusableReply {
             UnusableReply::UnknownFinishReason(reason) => {
                 write!(f, "the reply has an unknown finish_reason `{reason}`")
             }
-            UnusableReply::CutOff => {
+            UnusableReply::CutOff { looping: false } => {
                 f.write_str("the reply was cut off at the token limit (finish_reason `length`)")
             }
+            UnusableReply::CutOff { looping: true } => f.write_str(
+                "the reply repeated the same text over and over until it was cut off at the \
+                 token limit (finish_reason `length`)",
+            ),
             UnusableReply::Empty => f.write_str("the reply has neither text nor tool calls"),
             UnusableReply::Malformed(problem) => write!(f, "the reply is malformed: {problem}"),
             UnusableReply::NotJson(problem) => write!(f, "the reply is not valid JSON: {problem}"),

@@ -36,11 +36,21 @@ fn text(content: &str) -> Action {
 const HANDOFF: &str = "## Goal\nMake answer() return 42.\n## Done so far\nRead src/lib.rs.\n## Files changed\nsrc/lib.rs\n## What is left\nRun the tests.\n## Failing tests\nnone known";
 
 async fn serve(script: Script, profile: ModelProfile) -> (StandinModel, ProfiledModel) {
+    serve_timed(script, profile, Duration::from_secs(600)).await
+}
+
+/// [`serve`] with calls timing out after `timeout`.
+async fn serve_timed(
+    script: Script,
+    profile: ModelProfile,
+    timeout: Duration,
+) -> (StandinModel, ProfiledModel) {
     let server = StandinModel::start(ScriptBook::new().with(script))
         .await
         .unwrap();
     let mut settings =
         ProviderSettings::new("local", server.base_url()).with_profile("dev-model", profile);
+    settings.request_timeout = timeout;
     settings.retry = RetryPolicy {
         max_tries: 2,
         initial_backoff: Duration::from_millis(1),
@@ -81,10 +91,21 @@ impl Drop for Turn {
 }
 
 async fn run(script: Script, profile: ModelProfile, agent: AgentSpec, policy: RepoPolicy) -> Turn {
+    run_timed(script, profile, agent, policy, Duration::from_secs(600)).await
+}
+
+/// [`run`] with calls timing out after `timeout`.
+async fn run_timed(
+    script: Script,
+    profile: ModelProfile,
+    agent: AgentSpec,
+    policy: RepoPolicy,
+    timeout: Duration,
+) -> Turn {
     let repo = repository();
     let root = repo.path().to_path_buf();
     let workspace = workspace_with(&root, policy, squadron_harness::SandboxMode::Auto).await;
-    let (server, model) = serve(script, profile).await;
+    let (server, model) = serve_timed(script, profile, timeout).await;
     let recorder = Arc::new(MemoryRecorder::default());
     let report = Harness::new(recorder.clone(), Arc::new(FixedClock))
         .run_turn(&model, &workspace, &agent, "Task: make answer() return 42.")
@@ -445,14 +466,26 @@ fn long_winded(reply_tokens: u64) -> (Script, ModelProfile) {
         reply_tokens: Some(reply_tokens),
         ..ServerTraits::default()
     });
-    let profile = ModelProfile {
+    (script, thousand_tokens())
+}
+
+/// The Developer's answer: `answer()` returns 42.
+fn write_answer() -> Action {
+    tool(
+        "write_file",
+        json!({"path": "src/lib.rs", "content": "pub fn answer() -> u32 {\n    42\n}\n"}),
+    )
+}
+
+/// A model with an output limit of 1000 tokens.
+fn thousand_tokens() -> ModelProfile {
+    ModelProfile {
         limits: ModelLimits {
             max_output_tokens: 1000,
             ..ModelLimits::CONSERVATIVE
         },
         ..ModelProfile::default()
-    };
-    (script, profile)
+    }
 }
 
 fn output_limits(requests: &[RecordedRequest]) -> Vec<u64> {
@@ -466,10 +499,7 @@ fn output_limits(requests: &[RecordedRequest]) -> Vec<u64> {
 async fn a_reply_cut_off_at_the_output_limit_is_asked_again_with_a_higher_one() {
     let (script, profile) = long_winded(3000);
     let script = script
-        .then(tool(
-            "write_file",
-            json!({"path": "src/lib.rs", "content": "pub fn answer() -> u32 {\n    42\n}\n"}),
-        ))
+        .then(write_answer())
         .then(tool("finish", json!({"summary": "done"})));
     let turn = run(script, profile, agent(), policy()).await;
 
@@ -513,6 +543,128 @@ async fn a_reply_too_long_for_any_allowed_limit_is_asked_for_in_parts_then_repor
         "{told}"
     );
     assert_eq!(turn.billed, 5);
+}
+
+/// The last message of the request, as the model was told.
+fn last_said(request: &RecordedRequest) -> String {
+    messages(request).last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reply_looping_until_it_was_cut_off_is_not_asked_again_at_a_higher_limit() {
+    // Small models go round in a loop: a higher limit would only buy a longer loop.
+    let profile = thousand_tokens();
+    let script = developer()
+        .then(Action::Reply(
+            Reply::text(format!(
+                "Let me look at the code first. {}",
+                "I will read the file src/lib.rs to understand it. ".repeat(60)
+            ))
+            .finish_reason("length"),
+        ))
+        .then(write_answer())
+        .then(tool("finish", json!({"summary": "done"})));
+    let turn = run(script, profile, agent(), policy()).await;
+
+    assert!(finished(&turn.outcome), "{:?}", turn.outcome);
+    assert_eq!(output_limits(&turn.requests), [1000, 1000, 1000]);
+    let told = last_said(&turn.requests[1]);
+    assert!(
+        told.contains("went round in a loop")
+            && told.contains("(1000 tokens)")
+            && told.contains("Do not repeat yourself"),
+        "{told}"
+    );
+    assert_eq!(turn.billed, 3, "the looping reply is metered too");
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_looping_ends_the_turn_as_unusable_without_raising_the_limit() {
+    let profile = thousand_tokens();
+    let looping = || Action::Reply(Reply::text("\n".repeat(2000)).finish_reason("length"));
+    let script = developer().then(looping()).then(looping()).then(looping());
+    let turn = run(script, profile, agent(), policy()).await;
+
+    let TurnOutcome::Failed(failure @ TurnFailure::UnusableReply { .. }) = &turn.outcome else {
+        panic!("{:?}", turn.outcome)
+    };
+    assert!(failure.to_string().contains("over and over"), "{failure}");
+    assert!(
+        output_limits(&turn.requests)
+            .iter()
+            .all(|limit| *limit == 1000),
+        "{:?}",
+        output_limits(&turn.requests)
+    );
+}
+
+/// A turn against a model with a 1000-token output limit whose replies need `reply_tokens`
+/// and come at `tokens_per_second`, its calls timing out after `timeout`.
+async fn run_paced(reply_tokens: u64, tokens_per_second: u64, timeout: Duration) -> Turn {
+    let script = developer()
+        .with_server(ServerTraits {
+            reply_tokens: Some(reply_tokens),
+            tokens_per_second: Some(tokens_per_second),
+            ..ServerTraits::default()
+        })
+        .then(write_answer());
+    run_timed(script, thousand_tokens(), agent(), policy(), timeout).await
+}
+
+#[tokio::test]
+async fn a_longer_reply_that_would_not_come_before_the_timeout_is_not_asked_for() {
+    // The real run's case: a slow model whose reply at twice the limit would pass the call's
+    // timeout. It writes 800 tokens a second, so its cut-off 1000 tokens took 1.25 s, and
+    // calls time out after 1.5 s: even 1200 tokens would not come in time.
+    let turn = run_paced(3000, 800, Duration::from_millis(1500)).await;
+
+    let TurnOutcome::Failed(failure @ TurnFailure::UnusableReply { .. }) = &turn.outcome else {
+        panic!("{:?}", turn.outcome)
+    };
+    assert!(failure.to_string().contains("cut off"), "{failure}");
+    // Never raised: told twice to reply with less, then reported.
+    assert_eq!(output_limits(&turn.requests), [1000, 1000, 1000]);
+    let told = last_said(&turn.requests[1]);
+    assert!(
+        told.contains("cut off at the output limit (1000 tokens)") && told.contains("in parts"),
+        "{told}"
+    );
+}
+
+#[tokio::test]
+async fn raised_limits_are_asked_only_while_the_turn_has_time_for_them() {
+    // 2000 tokens a second and a 2.5 s timeout, which is also the turn's time for raised
+    // limits: the cut-off 1000 tokens take 0.5 s, so 2000 are asked (1 s); after that about
+    // 1.5 s are left, so the next is asked for about 3000 (less than the 4000 that four
+    // times the limit and the call's timeout allow), and then no more.
+    let turn = run_paced(100_000, 2000, Duration::from_millis(2500)).await;
+
+    assert!(
+        matches!(
+            turn.outcome,
+            TurnOutcome::Failed(TurnFailure::UnusableReply { .. })
+        ),
+        "{:?}",
+        turn.outcome
+    );
+    let limits = output_limits(&turn.requests);
+    assert_eq!(limits[..2], [1000, 2000], "{limits:?}");
+    assert!(
+        (2001..4000).contains(&limits[2]),
+        "the third is bounded by the time left: {limits:?}"
+    );
+    assert!(
+        limits[3..].iter().all(|limit| *limit == limits[2]),
+        "then the model is asked for less: {limits:?}"
+    );
+    assert!(
+        last_said(&turn.requests[3]).contains("in parts"),
+        "{}",
+        last_said(&turn.requests[3])
+    );
 }
 
 #[tokio::test]
