@@ -1,7 +1,7 @@
 //! The scheduler's state machine: squads, runs, and every legal move between phases,
 //! including the merge gate's waits and re-asks and the merge lanes per base branch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::command::{Command, RunSummary, SquadOutcome};
@@ -536,7 +536,7 @@ impl Scheduler {
         self.queue.stops()
     }
 
-    /// One squad, if scheduled.
+    /// One squad, if scheduled (`None` once its run finished).
     pub fn squad(&self, id: &SquadId) -> Option<SquadStatus<'_>> {
         self.index.get(id).map(|&i| self.status(&self.squads[i]))
     }
@@ -560,7 +560,8 @@ impl Scheduler {
             .collect()
     }
 
-    /// Every scheduled squad, in admission order.
+    /// Every scheduled squad (those of unfinished runs: a finished run's squads are let go
+    /// once `RunFinished` is issued), in admission order.
     pub fn squads(&self) -> impl Iterator<Item = SquadStatus<'_>> {
         self.squads.iter().map(|squad| self.status(squad))
     }
@@ -1238,6 +1239,7 @@ impl Scheduler {
     /// Reports runs whose squads have all ended and whose last merges' base heads are
     /// tested: a stopped line is part of the run's outcome.
     fn finish_runs(&mut self, out: &mut Vec<Command>) {
+        let mut finished = Vec::new();
         for (run, state) in &mut self.runs {
             if state.finished
                 || !state.squads.iter().all(|&i| {
@@ -1265,7 +1267,51 @@ impl Scheduler {
                 run: run.clone(),
                 summary: RunSummary { outcomes },
             });
+            finished.extend(state.squads.iter().copied());
         }
+        // A finished run's squads are the store's now: the scheduler keeps nothing of them
+        // (their blockers and the squads starting after them are all of the same run).
+        if !finished.is_empty() {
+            self.forget(&finished.into_iter().collect());
+        }
+    }
+
+    /// Drops the squads at `gone` (indices), renumbering the rest in admission order, and
+    /// the runs left without squads. The caller has freed their slots, tickets and places in
+    /// merge lanes.
+    fn forget(&mut self, gone: &BTreeSet<usize>) {
+        let mut renumbered = vec![None; self.squads.len()];
+        let mut next = 0;
+        for (old, slot) in renumbered.iter_mut().enumerate() {
+            if !gone.contains(&old) {
+                *slot = Some(next);
+                next += 1;
+            }
+        }
+        let mut kept = Vec::with_capacity(next);
+        for (old, mut state) in std::mem::take(&mut self.squads).into_iter().enumerate() {
+            if gone.contains(&old) {
+                continue;
+            }
+            state.blocked_by = state
+                .blocked_by
+                .iter()
+                .filter_map(|&b| renumbered[b])
+                .collect();
+            state.after = state.after.iter().filter_map(|&a| renumbered[a]).collect();
+            kept.push(state);
+        }
+        self.squads = kept;
+        self.index = self
+            .squads
+            .iter()
+            .enumerate()
+            .map(|(i, state)| (state.id.clone(), i))
+            .collect();
+        for run in self.runs.values_mut() {
+            run.squads = run.squads.iter().filter_map(|&i| renumbered[i]).collect();
+        }
+        self.runs.retain(|_, run| !run.squads.is_empty());
     }
 }
 

@@ -12,7 +12,10 @@ use crate::merge_queue::MergeLane;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The event names a squad the scheduler does not track.
-    #[error("handle `{event}` for squad {squad}: no such squad is scheduled")]
+    #[error(
+        "handle `{event}` for squad {squad}: no such squad is scheduled (unknown, or its run \
+         finished)"
+    )]
     UnknownSquad {
         /// The squad named.
         squad: SquadId,
@@ -20,7 +23,7 @@ pub enum Refusal {
         event: &'static str,
     },
     /// The event names a run the scheduler does not track.
-    #[error("handle `{event}` for run {run}: no such run is scheduled")]
+    #[error("handle `{event}` for run {run}: no such run is scheduled (unknown, or it finished)")]
     UnknownRun {
         /// The run named.
         run: RunId,

@@ -1,5 +1,6 @@
 //! The squad scheduler, driven event by event without tokio, HTTP or a clock.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
@@ -159,6 +160,9 @@ fn show(commands: &[Command]) -> Vec<String> {
 struct Harness {
     scheduler: Scheduler,
     now: i64,
+    /// Each squad's last recorded phase and round, as the store would hold them: the
+    /// scheduler keeps nothing of a finished run's squads.
+    recorded: BTreeMap<SquadId, (Phase, u32)>,
 }
 
 impl Harness {
@@ -170,6 +174,7 @@ impl Harness {
         Harness {
             scheduler: Scheduler::new(config),
             now: 0,
+            recorded: BTreeMap::new(),
         }
     }
 
@@ -177,13 +182,24 @@ impl Harness {
         Harness {
             scheduler: Scheduler::new(config),
             now: 0,
+            recorded: BTreeMap::new(),
         }
     }
 
     fn try_send(&mut self, event: Event) -> Result<Vec<Command>, Refusal> {
         self.now += 1;
-        self.scheduler
-            .handle(event, Timestamp::from_millis(self.now))
+        let commands = self
+            .scheduler
+            .handle(event, Timestamp::from_millis(self.now))?;
+        for command in &commands {
+            if let Command::RecordPhase {
+                squad, to, round, ..
+            } = command
+            {
+                self.recorded.insert(squad.clone(), (to.clone(), *round));
+            }
+        }
+        Ok(commands)
     }
 
     fn send(&mut self, event: Event) -> Vec<String> {
@@ -206,19 +222,33 @@ impl Harness {
         })
     }
 
+    /// Where the squad stands: as scheduled, or as last recorded once its run finished.
     fn phase(&self, name: &str) -> String {
-        self.scheduler
-            .squad(&id(name))
-            .expect("squad is scheduled")
-            .phase
-            .to_string()
+        match self.scheduler.squad(&id(name)) {
+            Some(squad) => squad.phase.to_string(),
+            None => self.ended(name).0.to_string(),
+        }
     }
 
     fn round(&self, name: &str) -> u32 {
-        self.scheduler
-            .squad(&id(name))
-            .expect("squad is scheduled")
-            .round
+        match self.scheduler.squad(&id(name)) {
+            Some(squad) => squad.round,
+            None => self.ended(name).1,
+        }
+    }
+
+    /// A squad the scheduler no longer holds: it must have ended.
+    fn ended(&self, name: &str) -> &(Phase, u32) {
+        let recorded = self
+            .recorded
+            .get(&id(name))
+            .unwrap_or_else(|| panic!("{name} was never scheduled"));
+        assert!(
+            recorded.0.is_terminal(),
+            "{name} is not scheduled but was last recorded {}",
+            recorded.0
+        );
+        recorded
     }
 
     /// Drives a started feature squad from `preparing` to the phase named `target`.
@@ -421,9 +451,9 @@ mod transitions {
             let name = event.name();
             assert_eq!(h.send(event), expected, "after {name}");
         }
-        assert_eq!(
-            h.scheduler.squad(&a()).map(|s| s.pr),
-            Some(Some(PrNumber(42)))
+        assert!(
+            h.scheduler.squad(&a()).is_none(),
+            "the finished run's squad is the store's now"
         );
     }
 
@@ -868,7 +898,8 @@ mod retries {
     #[test]
     fn a_cancelled_squad_is_not_retried() {
         let mut h = Harness::with_config(policy_of(3));
-        h.admit(vec![spec("a", &[])]);
+        // `b` keeps the run, and with it `a`, scheduled.
+        h.admit(vec![spec("a", &[]), spec("b", &[])]);
         h.send(Event::CancelRequested {
             target: CancelTarget::Squad(id("a")),
         });
@@ -877,6 +908,56 @@ mod retries {
             matches!(refused, Err(Refusal::IllegalTransition { .. })),
             "{refused:?}"
         );
+    }
+}
+
+mod retention {
+    use super::*;
+
+    fn run_of(name: &str) -> Event {
+        Event::RunAdmitted {
+            run: RunId::new(format!("run-{name}")),
+            squads: vec![spec(name, &[])],
+            skipped: vec![],
+        }
+    }
+
+    #[test]
+    fn the_scheduler_keeps_nothing_of_the_squads_of_finished_runs() {
+        let mut h = Harness::new(2);
+        let names = ["a", "b", "c", "d", "e", "f"];
+        for name in names {
+            h.send(run_of(name));
+            h.drive(name, "merged");
+            assert_eq!(h.phase(name), "merged");
+            assert_eq!(
+                h.scheduler.squads().count(),
+                0,
+                "after {name} merged no squad is held"
+            );
+        }
+        // One that ends another way, beside one still working, is let go alike.
+        h.send(Event::RunAdmitted {
+            run: RunId::new("run-g"),
+            squads: vec![spec("g", &[]), spec("h", &["g"])],
+            skipped: vec![],
+        });
+        h.drive("g", "implementing");
+        h.send(Event::StepNeedsHuman {
+            squad: id("g"),
+            reason: "the developer stopped".into(),
+        });
+        assert_eq!(h.phase("g"), "needs-human (the developer stopped)");
+        assert!(
+            h.phase("h").starts_with("needs-human (blocked by ENG-g"),
+            "{}",
+            h.phase("h")
+        );
+        assert_eq!(h.scheduler.squads().count(), 0);
+        // A run admitted afterwards is scheduled as ever.
+        let out = h.send(run_of("z"));
+        assert_eq!(out, ["record z queued -> preparing r0 @70", "prepare z"]);
+        assert_eq!(h.scheduler.squads().count(), 1);
     }
 }
 
@@ -1066,7 +1147,12 @@ mod refusals {
         ] {
             for event in all_events() {
                 let mut h = Harness::new(1);
-                h.admit(vec![spec("blocker", &[]), spec("a", &["blocker"])]);
+                // `later` keeps the run, and with it `a`, scheduled once `a` merged.
+                h.admit(vec![
+                    spec("blocker", &[]),
+                    spec("a", &["blocker"]),
+                    spec("later", &["a"]),
+                ]);
                 if target != "queued" {
                     h.drive("blocker", "merged");
                     h.drive("a", target);
@@ -1113,7 +1199,8 @@ mod refusals {
     #[test]
     fn a_late_result_after_cancellation_is_refused() {
         let mut h = Harness::new(1);
-        h.admit(vec![spec("a", &[])]);
+        // `b` keeps the run, and with it `a`, scheduled.
+        h.admit(vec![spec("a", &[]), spec("b", &[])]);
         h.drive("a", "implementing");
         h.send(Event::CancelRequested {
             target: CancelTarget::Squad(id("a")),
@@ -1135,13 +1222,15 @@ mod refusals {
         let cases = [
             (
                 Event::Prepared { squad: id("ghost") },
-                "handle `prepared` for squad ghost: no such squad is scheduled",
+                "handle `prepared` for squad ghost: no such squad is scheduled (unknown, or its run \
+                 finished)",
             ),
             (
                 Event::CancelRequested {
                     target: CancelTarget::Run(RunId::new("other")),
                 },
-                "handle `cancel-requested` for run other: no such run is scheduled",
+                "handle `cancel-requested` for run other: no such run is scheduled (unknown, or it \
+                 finished)",
             ),
             (
                 reviews("a", 1, APPROVED, APPROVED),
@@ -1191,8 +1280,14 @@ mod refusals {
             target: CancelTarget::Run(RunId::new("run")),
         });
         assert!(
-            matches!(refusal, Err(Refusal::RunAlreadyFinished { .. })),
-            "{refusal:?}"
+            matches!(refusal, Err(Refusal::UnknownRun { .. })),
+            "the finished run was let go: {refusal:?}"
+        );
+        let late = h.try_send(Event::Implemented { squad: id("a") });
+        assert_eq!(
+            late.unwrap_err().to_string(),
+            "handle `implemented` for squad a: no such squad is scheduled (unknown, or its run \
+             finished)"
         );
     }
 }

@@ -62,39 +62,7 @@ impl Scheduler {
             self.queue.withdraw(name);
             self.queue.finish(name);
         }
-        // Renumber what stays: admission order is kept.
-        let mut renumbered = vec![None; self.squads.len()];
-        let mut next = 0;
-        for (old, slot) in renumbered.iter_mut().enumerate() {
-            if !gone.contains(&old) {
-                *slot = Some(next);
-                next += 1;
-            }
-        }
-        let mut kept = Vec::with_capacity(next);
-        for (old, mut state) in std::mem::take(&mut self.squads).into_iter().enumerate() {
-            if gone.contains(&old) {
-                continue;
-            }
-            state.blocked_by = state
-                .blocked_by
-                .iter()
-                .filter_map(|&b| renumbered[b])
-                .collect();
-            state.after = state.after.iter().filter_map(|&a| renumbered[a]).collect();
-            kept.push(state);
-        }
-        self.squads = kept;
-        self.index = self
-            .squads
-            .iter()
-            .enumerate()
-            .map(|(i, state)| (state.id.clone(), i))
-            .collect();
-        for run in self.runs.values_mut() {
-            run.squads = run.squads.iter().filter_map(|&i| renumbered[i]).collect();
-        }
-        self.runs.retain(|_, run| !run.squads.is_empty());
+        self.forget(&gone);
         // Freed slots and lanes go to the squads that stay.
         let mut out = Vec::new();
         self.settle(now, &mut out);

@@ -211,6 +211,7 @@ fn a_stop_recorded_before_a_restart_holds_the_lane_again() {
     let mut h = Harness {
         scheduler,
         now: 100,
+        recorded: BTreeMap::new(),
     };
     h.scheduler.restore_stop(stop);
     assert_eq!(approved_to_lane(&mut h, "c"), Vec::<String>::new());
