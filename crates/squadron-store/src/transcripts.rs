@@ -95,7 +95,8 @@ impl SqlStore {
     /// kept before.
     ///
     /// # Errors
-    /// A database error.
+    /// [`StoreErrorKind::Fenced`](crate::StoreErrorKind::Fenced) when this handle's daemon
+    /// does not hold the squad's lease; a database error.
     pub async fn keep_conversation(
         &self,
         squad_id: &SquadId,
@@ -103,23 +104,29 @@ impl SqlStore {
         conversation: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let what = || format!("keep the {role}'s conversation of squad `{squad_id}`");
+        // Like the transcript: a daemon that lost the squad cannot replace the conversation
+        // its successor goes on with. The lease check is part of the statement.
+        let fence = self.fence(&LeaseSubject::Squad(squad_id.clone()))?;
+        let sql = format!(
             "INSERT INTO kept_conversations (squad_id, role, conversation, kept_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (squad_id, role) DO UPDATE SET \
+             SELECT $1, $2, $3, $4 WHERE 1 = 1{} \
+             ON CONFLICT (squad_id, role) DO UPDATE SET \
              conversation = excluded.conversation, kept_at = excluded.kept_at",
-        )
-        .bind(squad_id.as_str())
-        .bind(role.as_str())
-        .bind(conversation)
-        .bind(at.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|error| {
-            StoreError::database(
-                format!("keep the {role}'s conversation of squad `{squad_id}`"),
-                error,
-            )
-        })?;
+            Fence::condition(fence.as_ref(), 5)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(squad_id.as_str())
+            .bind(role.as_str())
+            .bind(conversation)
+            .bind(at.as_millis());
+        let kept = Fence::bind(fence.as_ref(), query)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| StoreError::database(what(), error))?;
+        if kept.rows_affected() == 0 {
+            return Err(self.refusal(squad_id, fence.as_ref()).await);
+        }
         Ok(())
     }
 

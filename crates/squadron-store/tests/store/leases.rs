@@ -123,12 +123,19 @@ pub async fn writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad(
     a.append_event(&id, "note", "{}", at(2))
         .await
         .expect("the holder logs");
+    let developer = squadron_core::Role::Developer;
+    a.keep_conversation(&id, developer, "a's implementation", at(2))
+        .await
+        .expect("the holder keeps its agent's conversation");
 
     // `a` stops past its lease; `b` takes over and works.
     b.claim_lease(&s1(), at(40), terms()).await.expect("claim");
     b.set_phase(&id, &Phase::Preparing, &Phase::Implementing, at(41))
         .await
         .expect("the new holder moves the squad");
+    b.keep_conversation(&id, developer, "b's fix", at(41))
+        .await
+        .expect("the new holder keeps its agent's conversation");
 
     // `a` wakes up mid-step: everything it tries is refused and changes nothing.
     let before = a.events(&id).await.expect("events").len();
@@ -156,6 +163,9 @@ pub async fn writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad(
         a.journal_begin("squad/s1/open-pr", Some(&id), "open-pr", at(42))
             .await
             .map(drop),
+        a.keep_conversation(&id, developer, "stale", at(42))
+            .await
+            .map(drop),
     ];
     for refusal in refusals {
         let error = refusal.expect_err("a write after the takeover is refused");
@@ -174,6 +184,14 @@ pub async fn writes_after_a_takeover_change_nothing_and_say_who_holds_the_squad(
     assert_eq!(
         b.journal_entry("squad/s1/open-pr").await.expect("entry"),
         None
+    );
+    assert_eq!(
+        b.kept_conversation(&id, developer)
+            .await
+            .expect("kept")
+            .as_deref(),
+        Some("b's fix"),
+        "the successor continues its own conversation"
     );
 
     // The log says who wrote what: `a` under token 1, then `b` under token 2, never mixed.
