@@ -1,6 +1,8 @@
 //! The scheduler's part in verification: what fails in a way the agents can fix (the test
 //! command, the write rules) goes back to them a bounded number of times per verification,
-//! each time verified again; then a person gets the squad with what still fails.
+//! each time verified again; then a person gets the squad with what still fails. The count
+//! is the scheduler's alone: a restarted daemon resumes a verifying squad with `Verify` and
+//! a verification counted afresh.
 
 use super::Scheduler;
 use crate::domain::{Phase, Timestamp};
