@@ -45,11 +45,13 @@ pub enum EventPayload {
         /// The commit.
         sha: CommitSha,
     },
-    /// A CI-fix round started: the failing checks went back to the agents.
+    /// A CI-fix round started: the failing checks went back to the agents. The scheduler
+    /// notes it before the round's work starts, so the log counts the rounds spent.
     CiFix {
         /// The round.
         round: u32,
-        /// The failing checks' names.
+        /// The failing checks' names; none when the round is for the PR merged with the
+        /// moved base failing the test command.
         checks: Vec<String>,
     },
     /// A conflict-resolution round started: a rebase stopped on conflicts and they went to

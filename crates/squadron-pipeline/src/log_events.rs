@@ -144,15 +144,6 @@ pub(crate) async fn flaky_check(shared: &Shared, squad: &SquadId, check: &str, s
     append(shared, squad, &payload).await;
 }
 
-/// Records the start of CI-fix round `round` for `checks` (the caller logs it).
-pub(crate) async fn ci_fix(shared: &Shared, squad: &SquadId, round: u32, checks: &[&str]) {
-    let payload = EventPayload::CiFix {
-        round,
-        checks: checks.iter().map(|check| (*check).to_owned()).collect(),
-    };
-    append(shared, squad, &payload).await;
-}
-
 /// Records the start of conflict-resolution round `round` over `files`, which conflict with
 /// the PRs of the issues `landed` (the caller logs it).
 pub(crate) async fn conflict_round(

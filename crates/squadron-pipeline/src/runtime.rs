@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::ports::{RunStatus, SpendScope, SquadChange, SquadRecord};
 use squadron_core::scheduler::{
     CancelTarget, Command, Event, PersistedSquad, RunSummary, Scheduler, SquadSpec,
@@ -323,6 +324,29 @@ impl Runtime {
                 .find(|other| &other.squad.issue == key)
                 .map(|other| other.squad.id.clone())
         };
+        // The rounds it spent, as its event log notes them: the limits hold across restarts.
+        let (mut ci_fix_rounds, mut conflict_rounds) = (0, 0);
+        if !squad.phase.is_terminal() {
+            let events = self.shared.services.store.events(&squad.id).await;
+            match events {
+                Ok(events) => {
+                    for note in events.iter().filter_map(|event| event.note.as_ref()) {
+                        match note {
+                            EventPayload::CiFix { round, .. } => {
+                                ci_fix_rounds = ci_fix_rounds.max(*round);
+                            }
+                            EventPayload::ConflictRound { round, .. } => {
+                                conflict_rounds = conflict_rounds.max(*round);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(squad = %squad.id, %error, "could not read the rounds the squad spent; counting from its phase");
+                }
+            }
+        }
         let time_to_merge = if squad.kind == SquadKind::BugFix && squad.phase == Phase::Merged {
             self.shared
                 .services
@@ -378,6 +402,8 @@ impl Runtime {
             phase: squad.phase.clone(),
             round: squad.round,
             pr: squad.pr,
+            ci_fix_rounds,
+            conflict_rounds,
         };
         (view, persisted)
     }
@@ -809,6 +835,9 @@ impl Runtime {
                     round,
                     at,
                 } => self.record_phase(&squad, &from, &to, round, at).await?,
+                Command::RecordNote { squad, note } => {
+                    log_events::append(&self.shared, &squad, &note).await;
+                }
                 Command::StopWork { squad } => {
                     if let Some(handle) = self.running.remove(&squad) {
                         tracing::info!(squad = %squad, "stopping the squad's step in flight");

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::{IssueKey, Phase, RunId, SquadId, StepFailure, Timestamp};
+use crate::event_payload::EventPayload;
 use crate::gate::CommitSha;
 use crate::merge_queue::{LandedMerge, MergeLane, RebaseReason};
 use crate::ports::CheckReport;
@@ -27,6 +28,14 @@ pub enum Command {
         round: u32,
         /// When.
         at: Timestamp,
+    },
+    /// Persist a note in the squad's event log before acting on it: the start of a CI-fix
+    /// round ([`EventPayload::CiFix`]), from which a restarted daemon counts the rounds spent.
+    RecordNote {
+        /// The squad.
+        squad: SquadId,
+        /// What to note.
+        note: EventPayload,
     },
     /// Create the worktree on the issue's branch and move the issue to started.
     PrepareWorkspace {
@@ -180,6 +189,7 @@ impl Command {
     pub const fn name(&self) -> &'static str {
         match self {
             Command::RecordPhase { .. } => "record-phase",
+            Command::RecordNote { .. } => "record-note",
             Command::PrepareWorkspace { .. } => "prepare",
             Command::Diagnose { .. } => "diagnose",
             Command::Implement { .. } => "implement",
@@ -206,6 +216,7 @@ impl Command {
     pub fn squad(&self) -> Option<&SquadId> {
         match self {
             Command::RecordPhase { squad, .. }
+            | Command::RecordNote { squad, .. }
             | Command::PrepareWorkspace { squad }
             | Command::Diagnose { squad }
             | Command::Implement { squad }

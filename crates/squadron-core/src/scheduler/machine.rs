@@ -100,6 +100,11 @@ pub struct PersistedSquad {
     pub round: u32,
     /// The PR, once open.
     pub pr: Option<PrNumber>,
+    /// CI-fix rounds started, as its event log notes them ([`crate::event_payload::EventPayload::CiFix`]).
+    pub ci_fix_rounds: u32,
+    /// Conflict-resolution rounds started, as its event log notes them
+    /// ([`crate::event_payload::EventPayload::ConflictRound`]).
+    pub conflict_rounds: u32,
 }
 
 /// A read-only view of one scheduled squad.
@@ -264,7 +269,10 @@ impl Scheduler {
             state.phase = squad.phase;
             state.round = squad.round;
             state.pr = squad.pr;
-            // A squad resumed in the middle of a CI-fix or conflict round is in one.
+            state.ci.rounds = squad.ci_fix_rounds;
+            state.conflict_rounds = squad.conflict_rounds;
+            // A squad resumed in the middle of a CI-fix or conflict round is in one, noted or
+            // not.
             match state.phase {
                 Phase::FixingChecks => state.ci.rounds = state.ci.rounds.max(1),
                 Phase::ResolvingConflicts => {

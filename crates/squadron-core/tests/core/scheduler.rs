@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::{CommitSha, GateBlocker, GateDecision};
 use squadron_core::merge_queue::{MergeLane, RebaseReason};
 use squadron_core::ports::{Confidence, RepoRef};
@@ -82,6 +83,11 @@ fn show(commands: &[Command]) -> Vec<String> {
             } => {
                 format!("record {squad} {from} -> {to} r{round} @{}", at.as_millis())
             }
+            Command::RecordNote {
+                squad,
+                note: EventPayload::CiFix { round, checks },
+            } => format!("note {squad} ci-fix r{round} [{}]", checks.join(", ")),
+            Command::RecordNote { squad, note } => format!("note {squad} {}", note.kind()),
             Command::PrepareWorkspace { squad } => format!("prepare {squad}"),
             Command::Diagnose { squad } => format!("diagnose {squad}"),
             Command::Implement { squad } => format!("implement {squad}"),
@@ -1680,6 +1686,8 @@ mod restore {
             phase,
             round,
             pr: (round > 0).then_some(PrNumber(9)),
+            ci_fix_rounds: 0,
+            conflict_rounds: 0,
         }
     }
 
@@ -2000,6 +2008,7 @@ mod merge_lanes {
         assert_eq!(
             h.send(fails()),
             [
+                "note a ci-fix r1 []",
                 "record a merging -> verifying r2 @20",
                 "verify a rebase MergeFailsTests",
                 "record b approved -> merging r2 @20",
@@ -2023,11 +2032,9 @@ mod merge_lanes {
             assert_eq!(out[1..], ["merge a"], "{out:?}");
             h.send(fails())
         };
-        assert_eq!(
-            again()[1],
-            "verify a rebase MergeFailsTests",
-            "round 2 of 2"
-        );
+        let out = again();
+        assert_eq!(out[0], "note a ci-fix r2 []", "round 2 of 2, noted first");
+        assert_eq!(out[2], "verify a rebase MergeFailsTests");
         let out = again();
         assert!(
             out[0].starts_with("record a merging -> needs-human")
@@ -2215,6 +2222,8 @@ mod merge_lanes {
             phase,
             round: 1,
             pr: Some(pr_of(name)),
+            ci_fix_rounds: 0,
+            conflict_rounds: 0,
         };
         let squads = vec![
             persisted("a", Phase::Merging),

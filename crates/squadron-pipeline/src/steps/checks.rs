@@ -155,11 +155,12 @@ pub(crate) async fn fix_checks(shared: &Shared, ctx: &mut SquadCtx, round: u32) 
         .iter()
         .map(|(report, _)| report.name.as_str())
         .collect();
+    // The scheduler noted the round in the event log before it started.
     tracing::info!(
+        event = log_events::CI_FIX,
         squad = %ctx.squad, issue = %ctx.issue_key, round, max, ?checks, qa = qa_needed,
         "a CI-fix round: the failing checks go back to the agents"
     );
-    log_events::ci_fix(shared, &ctx.squad, round, &checks).await;
     let review_round = shared.settings.scheduler.max_review_rounds;
     let developer_task = task_context(ctx, Role::Developer, 0, review_round);
     let qa_task = task_context(ctx, Role::Qa, 0, review_round);

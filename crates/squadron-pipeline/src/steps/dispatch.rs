@@ -45,6 +45,7 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
             ..
         } => Ok(test_base::test_base(shared, ctx, lane, sha, previous).await),
         Command::RecordPhase { .. }
+        | Command::RecordNote { .. }
         | Command::Retry { .. }
         | Command::StopWork { .. }
         | Command::CleanUp { .. }

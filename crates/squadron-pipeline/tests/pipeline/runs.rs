@@ -40,6 +40,27 @@ pub(crate) fn start(world: &World, settings: PipelineSettings) -> Running {
     }
 }
 
+/// Starts a run with `settings` and `failpoint` (a phase boundary, `<scope>::<phase>`)
+/// armed with `actions` (`1*return`: the first squad to pass it kills the runtime); returns
+/// the run once it is killed, with the failpoint disarmed again.
+async fn run_until_killed(
+    world: &World,
+    settings: PipelineSettings,
+    failpoint: &str,
+    actions: &str,
+) -> RunId {
+    fail::cfg(failpoint, actions).unwrap();
+    let running = start(world, settings);
+    let run = running.handle.start_run(URL).await.unwrap();
+    let killed = tokio::time::timeout(LIMIT, running.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(killed.is_err(), "the failpoint killed the runtime");
+    fail::remove(failpoint);
+    run
+}
+
 pub(crate) async fn finish(running: Running, run: &RunId) -> Vec<SquadView> {
     let squads = tokio::time::timeout(LIMIT, running.handle.wait_run(run))
         .await
@@ -308,15 +329,8 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
     let scope = "restart";
     // Kill the runtime the second time any squad enters review: one squad has a PR, a
     // review round and perhaps a merge behind it, the other is mid-flight.
-    fail::cfg(format!("{scope}::reviewing"), "1*off->1*return").unwrap();
-    let running = start(&world, world.settings(scope));
-    let run = running.handle.start_run(URL).await.unwrap();
-    let killed = tokio::time::timeout(LIMIT, running.task)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(killed.is_err(), "the failpoint killed the runtime");
-    fail::remove(format!("{scope}::reviewing"));
+    let failpoint = format!("{scope}::reviewing");
+    let run = run_until_killed(&world, world.settings(scope), &failpoint, "1*off->1*return").await;
 
     let running = start(&world, world.settings(scope));
     let resumed = running.handle.start_run(URL).await.unwrap();
@@ -354,6 +368,66 @@ async fn a_runtime_killed_mid_review_resumes_from_the_store_without_repeating_si
             assert_eq!(entry.status, squadron_core::ports::JournalStatus::Done);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ci_fix_rounds_a_squad_spent_still_count_after_a_restart() {
+    let world = World::new(vec![issue(1, &[])], ReviewScript::default()).await;
+    // `test` fails on every commit of the PR and passes on main: the PR's own failure, which
+    // the fake cannot run again.
+    let failing = |state| CommitStatus {
+        context: "test".to_owned(),
+        state,
+        creator: None,
+    };
+    world
+        .code_host
+        .checks
+        .lock()
+        .unwrap()
+        .push(failing(StatusState::Failure));
+    *world.code_host.main_checks.lock().unwrap() = Some(vec![failing(StatusState::Success)]);
+    let scope = "ci-fix-restart";
+    let settings = || {
+        let mut settings = world.settings(scope);
+        settings.required_checks = vec!["test".to_owned()];
+        settings.scheduler.ci_fix_rounds = 1;
+        settings
+    };
+    // Killed when the squad is approved again after its one CI-fix round.
+    let failpoint = format!("{scope}::approved");
+    let run = run_until_killed(&world, settings(), &failpoint, "1*off->1*return").await;
+
+    let running = start(&world, settings());
+    assert_eq!(running.handle.start_run(URL).await.unwrap(), run);
+    let squads = finish(running, &run).await;
+    let phase = view(&squads, "ENG-1").phase.to_string();
+    assert!(
+        phase.contains("CI-fix round 1 of 1 left required check `test` failing"),
+        "the round spent before the restart counts: {phase}"
+    );
+    let ci_fix_turns = world.models[&Role::Developer]
+        .tasks()
+        .iter()
+        .filter(|task| task.contains("## A required check fails on the pull request"))
+        .count();
+    assert_eq!(ci_fix_turns, 1, "one CI-fix round in all");
+    let store: Arc<dyn Store> = world.store.clone();
+    let squad = store.squads_of_run(&run).await.unwrap()[0].squad.id.clone();
+    let noted: Vec<u32> = store
+        .events(&squad)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|event| match &event.note {
+            Some(squadron_core::event_payload::EventPayload::CiFix { round, checks }) => {
+                assert_eq!(checks, &["test".to_owned()]);
+                Some(*round)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(noted, [1], "the round is noted once, before it started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,15 +509,8 @@ async fn after_a_restart_the_developer_still_cannot_rewrite_qas_test() {
     let scope = "qa-record";
     // Killed as the squad enters review: QA's test is committed, the record of it stored,
     // and everything the runtime held in memory is lost.
-    fail::cfg(format!("{scope}::reviewing"), "1*return").unwrap();
-    let running = start(&world, world.settings(scope));
-    let run = running.handle.start_run(URL).await.unwrap();
-    let killed = tokio::time::timeout(LIMIT, running.task)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(killed.is_err(), "the failpoint killed the runtime");
-    fail::remove(format!("{scope}::reviewing"));
+    let failpoint = format!("{scope}::reviewing");
+    let run = run_until_killed(&world, world.settings(scope), &failpoint, "1*return").await;
 
     let running = start(&world, world.settings(scope));
     running.handle.start_run(URL).await.unwrap();

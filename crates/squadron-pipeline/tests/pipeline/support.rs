@@ -597,6 +597,8 @@ pub struct FakeCodeHost {
     pub history: Mutex<Vec<String>>,
     /// Statuses of CI checks every PR's snapshot shows.
     pub checks: Mutex<Vec<CommitStatus>>,
+    /// Statuses the head of `main` shows instead of `checks`, when set.
+    pub main_checks: Mutex<Option<Vec<CommitStatus>>>,
     /// Told on every snapshot read, so a test knows the gate has looked.
     pub snapshot_read: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -614,6 +616,7 @@ impl FakeCodeHost {
             statuses: Mutex::default(),
             history: Mutex::default(),
             checks: Mutex::default(),
+            main_checks: Mutex::default(),
             snapshot_read: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(100),
         }
@@ -831,10 +834,11 @@ impl CodeHost for FakeCodeHost {
         name: &str,
     ) -> Result<Option<CheckReport>, PortError> {
         let sha = self.tip(reference).unwrap_or_else(|_| reference.to_owned());
-        Ok(self
-            .checks
-            .lock()
-            .unwrap()
+        let statuses = match self.main_checks.lock().unwrap().clone() {
+            Some(on_main) if reference == "main" => on_main,
+            _ => self.checks.lock().unwrap().clone(),
+        };
+        Ok(statuses
             .iter()
             .find(|status| status.context == name)
             .map(|status| CheckReport {

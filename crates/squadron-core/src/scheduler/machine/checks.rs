@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Scheduler;
 use crate::ci_triage::{CheckTriage, never_reported, pre_existing_reason, triage_failed_check};
 use crate::domain::{Phase, Timestamp};
+use crate::event_payload::EventPayload;
 use crate::gate::{CommitSha, GateBlocker};
 use crate::merge_queue::RebaseReason;
 use crate::scheduler::command::Command;
@@ -182,6 +183,14 @@ impl Scheduler {
             return;
         }
         squad.ci.rounds += 1;
+        let note = EventPayload::CiFix {
+            round: squad.ci.rounds,
+            checks: Vec::new(),
+        };
+        out.push(Command::RecordNote {
+            squad: squad.id.clone(),
+            note,
+        });
         self.rebase(i, RebaseReason::MergeFailsTests, now, out);
     }
 
@@ -208,6 +217,14 @@ impl Scheduler {
         }
         squad.ci.rounds += 1;
         squad.ci.rerun.clear();
+        let note = EventPayload::CiFix {
+            round: squad.ci.rounds,
+            checks: names.to_vec(),
+        };
+        out.push(Command::RecordNote {
+            squad: squad.id.clone(),
+            note,
+        });
         self.enter(i, Phase::FixingChecks, now, out);
     }
 

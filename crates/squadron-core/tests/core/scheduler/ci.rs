@@ -127,6 +127,7 @@ fn a_check_failing_again_after_its_rerun_gets_a_ci_fix_round_then_a_re_review() 
     assert_eq!(
         h.send(read(check("a", failed(), 1), green_base.clone())),
         [
+            "note a ci-fix r1 [test]",
             "record a approved -> fixing-checks r2 @14",
             "fix-checks a r1"
         ]
@@ -168,6 +169,7 @@ fn ci_fix_rounds_are_bounded_apart_from_review_rounds() {
     assert_eq!(
         h.send(read(check("a", failed(), 2), green_base.clone())),
         [
+            "note a ci-fix r1 [test]",
             "record a approved -> fixing-checks r2 @11",
             "fix-checks a r1"
         ],
@@ -215,6 +217,7 @@ fn a_check_that_cannot_be_run_again_is_the_squads_to_fix() {
     assert_eq!(
         out,
         [
+            "note a ci-fix r1 [test]",
             "record a approved -> fixing-checks r2 @12",
             "fix-checks a r1"
         ]
@@ -295,5 +298,48 @@ fn a_required_check_that_never_reports_is_named_after_the_wait() {
          head after 0 seconds: no workflow or app runs it for this branch. Make the workflow \
          run on `pull_request` for the base branch (or install the app that reports it), or \
          remove it from `github.required_checks` if it is not meant to gate merges) r2 @41"
+    );
+}
+
+#[test]
+fn the_ci_fix_rounds_spent_survive_a_restart() {
+    let restored = |spent: u32| {
+        let squad = PersistedSquad {
+            run: RunId::new("run"),
+            spec: spec("a", &[]),
+            phase: Phase::Approved,
+            round: 2,
+            pr: Some(PrNumber(7)),
+            ci_fix_rounds: spent,
+            conflict_rounds: 0,
+        };
+        let config = SchedulerConfig {
+            ci_fix_rounds: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, commands) =
+            Scheduler::restore(config, vec![squad], Timestamp::from_millis(1)).unwrap();
+        assert_eq!(show(&commands), ["gate a"]);
+        let mut h = Harness { scheduler, now: 1 };
+        h.send(red_check());
+        h.send(read(
+            check("a", failed(), 2),
+            Some(check("b", CheckState::Passed, 1)),
+        ))
+    };
+    assert_eq!(
+        restored(1)[0],
+        "record a approved -> needs-human (CI-fix round 1 of 1 left required check `test` \
+         failing: read the check's output on the PR and finish it by hand) r2 @3",
+        "the round spent before the restart counts"
+    );
+    assert_eq!(
+        restored(0),
+        [
+            "note a ci-fix r1 [test]",
+            "record a approved -> fixing-checks r2 @3",
+            "fix-checks a r1"
+        ],
+        "none spent: the squad gets its round"
     );
 }

@@ -156,6 +156,8 @@ fn a_squad_restored_mid_resolution_resolves_again_and_goes_on() {
         phase: Phase::ResolvingConflicts,
         round: 2,
         pr: Some(PrNumber(9)),
+        ci_fix_rounds: 0,
+        conflict_rounds: 0,
     }];
     let (mut scheduler, commands) = Scheduler::restore(
         SchedulerConfig::default(),

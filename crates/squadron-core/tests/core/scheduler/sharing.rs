@@ -10,6 +10,8 @@ fn persisted(name: &str, blocked_by: &[&str], phase: Phase) -> PersistedSquad {
         phase,
         round: 0,
         pr: None,
+        ci_fix_rounds: 0,
+        conflict_rounds: 0,
     }
 }
 

@@ -197,6 +197,8 @@ fn a_stop_recorded_before_a_restart_holds_the_lane_again() {
         phase: Phase::Approved,
         round: 2,
         pr: Some(pr_of("c")),
+        ci_fix_rounds: 0,
+        conflict_rounds: 0,
     };
     let (scheduler, commands) = Scheduler::restore(
         SchedulerConfig {
