@@ -320,7 +320,11 @@ fn the_ci_fix_rounds_spent_survive_a_restart() {
         let (scheduler, commands) =
             Scheduler::restore(config, vec![squad], Timestamp::from_millis(1)).unwrap();
         assert_eq!(show(&commands), ["gate a"]);
-        let mut h = Harness { scheduler, now: 1 };
+        let mut h = Harness {
+            scheduler,
+            now: 1,
+            recorded: BTreeMap::new(),
+        };
         h.send(red_check());
         h.send(read(
             check("a", failed(), 2),
