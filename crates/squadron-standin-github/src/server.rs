@@ -362,8 +362,9 @@ impl GithubStandin {
         })
     }
 
-    /// How many reads of a PR answer `mergeable: null` after its head or base moved
-    /// (default 1, as GitHub computes mergeability in the background).
+    /// How many `GET`s of a PR answer `mergeable: null` after its head or base moved
+    /// (default 1, as GitHub computes mergeability in the background); the answer to an
+    /// edit of the PR says `null` too meanwhile, without counting.
     pub fn set_mergeable_null_reads(&self, reads: u32) -> Result<(), StandinError> {
         self.state.read(|world| world.mergeable_null_reads = reads)
     }

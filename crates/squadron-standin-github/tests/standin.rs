@@ -303,6 +303,20 @@ mod pulls {
     }
 
     #[tokio::test]
+    async fn an_edit_answers_not_computed_yet_without_counting_as_a_read() {
+        let fx = Fixture::new().await;
+        let (number, _) = fx.open_pull("eng-1", &[("a.txt", "a\n")]).await;
+        let path = format!("/repos/acme/shop/pulls/{number}");
+        let edit = json!({"body": "Closes ENG-1"});
+        let (_, edited) = fx.call("tok-dev", Method::PATCH, &path, Some(edit)).await;
+        assert_eq!(edited["mergeable"], Value::Null);
+        let (_, first) = fx.call("tok-dev", Method::GET, &path, None).await;
+        assert_eq!(first["mergeable"], Value::Null, "still the first read");
+        let (_, second) = fx.call("tok-dev", Method::GET, &path, None).await;
+        assert_eq!(second["mergeable"], true);
+    }
+
+    #[tokio::test]
     async fn an_unchanged_pull_answers_304_to_its_etag() {
         let fx = Fixture::new().await;
         let (number, _) = fx.open_pull("eng-1", &[("a.txt", "a\n")]).await;

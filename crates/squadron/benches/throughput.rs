@@ -1,12 +1,15 @@
 //! Whole runs of generated milestones through the real binary against the loopback
 //! stand-ins, with the scripted zero-latency model: wall time, CPU and peak RSS of the
-//! `squadron run` process, GitHub, Linear and model calls, rebases and model-made reviews
-//! per merged PR, and prompt prefix reuse, for each number of squads and concurrency; the
-//! 10-issue milestone with GitHub's "not computed yet" once per read sequence against
-//! immediate answers; and webhook acknowledgement under many concurrent signed deliveries
-//! against `/healthz` under the same load. Every figure has its baseline measured in the
-//! same run. Prints the figures as JSON and, with `SQUADRON_BENCH_OUT=DIR`, writes them to
-//! `DIR/throughput.json` for `scripts/bench`. Asserts nothing.
+//! `squadron run` process, GitHub, Linear and model calls, rebases, model-made reviews and
+//! re-reviews per merged PR, and prompt prefix reuse (within an agent's conversation and
+//! across squads), for each number of squads and concurrency, with GitHub answering "not
+//! computed yet" once per read sequence as it does after every push; the 10-issue milestone
+//! with those answers against immediate ones, counting the answers the gate saw so that a
+//! setting that did not take effect shows; and webhook acknowledgement under many
+//! concurrent signed deliveries against `/healthz` under the same load. Every figure has
+//! its baseline measured in the same run. Prints the figures as JSON and, with
+//! `SQUADRON_BENCH_OUT=DIR`, writes them to `DIR/throughput.json` for `scripts/bench`.
+//! Asserts nothing.
 //!
 //! Sizes: `SQUADRON_BENCH_SQUADS` (default `1,10,100`), `SQUADRON_BENCH_CONCURRENCY`
 //! (default `4,16`), `SQUADRON_BENCH_NOT_COMPUTED` (squads of the "not computed yet"
@@ -54,41 +57,43 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    // The short measurements first, and the figures written after each, so that a run
+    // stopped part way keeps what it measured.
     let figures = runtime.block_on(async {
-        let mut figures = Vec::new();
+        let immediate = milestone_run(not_computed_squads, 4, 0).await;
+        eprintln!("immediate mergeability: {immediate}");
+        let not_computed = milestone_run(not_computed_squads, 4, 1).await;
+        eprintln!("\"not computed yet\" once per read: {not_computed}");
+        let mut figures = not_computed_figures(not_computed_squads, &not_computed, &immediate);
+        figures.extend(webhook_figures(webhooks).await);
+        save(&figures);
         let mut runs = Vec::new();
         for &c in &concurrency {
             for &n in &squads {
                 let run = milestone_run(n, c, 1).await;
                 eprintln!("{n} squads at concurrency {c}: {run}");
                 runs.push(run);
+                save(&[run_figures(&runs), figures.clone()].concat());
             }
         }
-        figures.extend(run_figures(&runs));
-        let immediate = milestone_run(not_computed_squads, 4, 0).await;
-        eprintln!("immediate mergeability: {immediate}");
-        let not_computed = milestone_run(not_computed_squads, 4, 1).await;
-        eprintln!("\"not computed yet\" once per read: {not_computed}");
-        figures.push(figure(
-            &format!(
-                "{not_computed_squads} squads at concurrency 4, \"not computed yet\" once per read: wall"
-            ),
-            not_computed.wall,
-            "s",
-            "same milestone with immediate answers",
-            immediate.wall,
-        ));
-        figures.extend(webhook_figures(webhooks).await);
-        figures
+        [run_figures(&runs), figures].concat()
     });
-    let report = json!({ "bench": "throughput", "figures": figures });
     println!(
         "{}",
-        serde_json::to_string_pretty(&report).expect("the figures as JSON")
+        serde_json::to_string_pretty(&report(&figures)).expect("the figures as JSON")
     );
+    save(&figures);
+}
+
+fn report(figures: &[Value]) -> Value {
+    json!({ "bench": "throughput", "figures": figures })
+}
+
+/// Writes the figures to `$SQUADRON_BENCH_OUT/throughput.json`, when that is set.
+fn save(figures: &[Value]) {
     if let Ok(dir) = std::env::var("SQUADRON_BENCH_OUT") {
         let path = Path::new(&dir).join("throughput.json");
-        std::fs::write(&path, report.to_string()).expect("write the figures");
+        std::fs::write(&path, report(figures).to_string()).expect("write the figures");
     }
 }
 
@@ -121,15 +126,20 @@ struct Run {
     model: usize,
     rebases: usize,
     model_reviews: usize,
+    /// Model reviews of a PR by a reviewer that had reviewed it before.
+    re_reviews: usize,
     renewed_reviews: usize,
+    /// Gate reads answered "not computed yet".
+    not_computed: usize,
     prefix_share: f64,
+    shared_prefix_share: f64,
 }
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} of {} merged in {:.1} s (daemon cpu {:.1} s, peak rss {:.1} MB), per merged PR: {:.1} GitHub, {:.1} Linear, {:.1} model calls, {:.2} rebases, {:.2} model reviews",
+            "{} of {} merged in {:.1} s (daemon cpu {:.1} s, peak rss {:.1} MB), per merged PR: {:.1} GitHub, {:.1} Linear, {:.1} model calls, {:.2} rebases, {:.2} model reviews, {:.2} re-reviews; {} \"not computed yet\" answers",
             self.merged,
             self.squads,
             self.wall,
@@ -140,6 +150,8 @@ impl std::fmt::Display for Run {
             self.per_merged(self.model),
             self.per_merged(self.rebases),
             self.per_merged(self.model_reviews),
+            self.per_merged(self.re_reviews),
+            self.not_computed,
         )
     }
 }
@@ -201,8 +213,9 @@ async fn milestone_run(squads: u32, concurrency: u32, null_reads: u32) -> Run {
         serde_json::from_slice(&std::fs::read(&usage).expect("the usage")).expect("usage JSON");
     let pulls = world.github.pulls(SAMPLE_REPO).unwrap_or_default();
     let merged = pulls.iter().filter(|pull| pull.merged).count();
-    let (mut model_reviews, mut renewed_reviews) = (0, 0);
+    let (mut model_reviews, mut re_reviews, mut renewed_reviews) = (0, 0, 0);
     for pull in &pulls {
+        let mut reviewers = std::collections::BTreeSet::new();
         for review in world
             .github
             .reviews(SAMPLE_REPO, pull.number)
@@ -212,6 +225,9 @@ async fn milestone_run(squads: u32, concurrency: u32, null_reads: u32) -> Run {
                 renewed_reviews += 1;
             } else {
                 model_reviews += 1;
+                if !reviewers.insert(review.user) {
+                    re_reviews += 1;
+                }
             }
         }
     }
@@ -221,6 +237,8 @@ async fn milestone_run(squads: u32, concurrency: u32, null_reads: u32) -> Run {
         .filter(|request| request.path.contains(".git/"))
         .count();
     let model_requests = world.model.requests();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let prefix = prefix_reuse(&model_requests);
     Run {
         squads,
         concurrency,
@@ -236,18 +254,19 @@ async fn milestone_run(squads: u32, concurrency: u32, null_reads: u32) -> Run {
         git_transfers,
         linear: world.linear.request_count(),
         model: model_requests.len(),
-        rebases: rebases(&String::from_utf8_lossy(&output.stderr)),
+        rebases: rebases(&stderr),
         model_reviews,
+        re_reviews,
         renewed_reviews,
-        prefix_share: prefix_reuse(&model_requests).share(),
+        not_computed: not_computed_answers(&stderr),
+        prefix_share: prefix.share(),
+        shared_prefix_share: prefix.shared_share(),
     }
 }
 
 /// Rebases that moved a branch, from the git adapter's `rebase finished` log lines.
 fn rebases(stderr: &str) -> usize {
-    stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    log_entries(stderr)
         .filter(|entry| {
             entry["fields"]["message"] == "rebase finished"
                 && entry["fields"]["outcome"]
@@ -255,6 +274,27 @@ fn rebases(stderr: &str) -> usize {
                     .is_some_and(|outcome| outcome.starts_with("Rebased"))
         })
         .count()
+}
+
+/// Gate reads answered "not computed yet", from the gate's `gate decided` log lines: proof
+/// that the stand-in answered as it was set to.
+fn not_computed_answers(stderr: &str) -> usize {
+    log_entries(stderr)
+        .filter(|entry| {
+            entry["fields"]["message"] == "gate decided"
+                && entry["fields"]["decision"] == "wait"
+                && entry["fields"]["reasons"]
+                    .as_str()
+                    .is_some_and(|reasons| reasons.contains("not computed"))
+        })
+        .count()
+}
+
+/// The daemon's JSON log lines.
+fn log_entries(stderr: &str) -> impl Iterator<Item = Value> + '_ {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
 }
 
 /// The figures of the milestone runs: each against the single squad at the same
@@ -278,6 +318,13 @@ fn run_figures(runs: &[Run]) -> Vec<Value> {
             "ratio": run.merged as f64 / f64::from(run.squads),
             "exit_ok": run.succeeded,
         }));
+        figures.push(figure(
+            &format!("{label}: wall"),
+            run.wall,
+            "s",
+            &single,
+            baseline.wall,
+        ));
         figures.push(figure(
             &format!("{label}: wall per squad"),
             run.wall / f64::from(run.squads),
@@ -313,6 +360,7 @@ fn run_figures(runs: &[Run]) -> Vec<Value> {
             ("model calls", run.model, baseline.model),
             ("rebases", run.rebases, baseline.rebases),
             ("model reviews", run.model_reviews, baseline.model_reviews),
+            ("re-reviews", run.re_reviews, baseline.re_reviews),
             (
                 "renewed approvals",
                 run.renewed_reviews,
@@ -333,6 +381,65 @@ fn run_figures(runs: &[Run]) -> Vec<Value> {
             "%",
             &single,
             baseline.prefix_share * 100.0,
+        ));
+        figures.push(figure(
+            &format!("{label}: prompt tokens starting like an earlier request of any squad"),
+            run.shared_prefix_share * 100.0,
+            "%",
+            &single,
+            baseline.shared_prefix_share * 100.0,
+        ));
+    }
+    figures
+}
+
+/// The milestone with GitHub answering "not computed yet" once per read sequence against
+/// the same milestone with immediate answers: its wall time, how many such answers the
+/// gate saw (none, for the baseline, shows that the setting took effect), and the calls
+/// the re-reads cost.
+fn not_computed_figures(squads: u32, not_computed: &Run, immediate: &Run) -> Vec<Value> {
+    let label = format!("{squads} squads at concurrency 4, \"not computed yet\" once per read");
+    let baseline = "same milestone with immediate answers";
+    let mut figures = vec![
+        json!({
+            "name": format!("{label}: merged"),
+            "value": not_computed.merged,
+            "unit": "PRs",
+            "baseline_name": baseline,
+            "baseline": immediate.merged,
+            "ratio": not_computed.merged as f64 / immediate.merged as f64,
+            "exit_ok": not_computed.succeeded && immediate.succeeded,
+        }),
+        figure(
+            &format!("{label}: wall"),
+            not_computed.wall,
+            "s",
+            baseline,
+            immediate.wall,
+        ),
+        figure(
+            &format!("{label}: \"not computed yet\" answers seen by the gate"),
+            not_computed.not_computed as f64,
+            "",
+            baseline,
+            immediate.not_computed as f64,
+        ),
+    ];
+    for (what, count, baseline_count) in [
+        (
+            "GitHub REST calls",
+            not_computed.github_rest,
+            immediate.github_rest,
+        ),
+        ("model calls", not_computed.model, immediate.model),
+        ("rebases", not_computed.rebases, immediate.rebases),
+    ] {
+        figures.push(figure(
+            &format!("{label}: {what} per merged PR"),
+            not_computed.per_merged(count),
+            "",
+            baseline,
+            immediate.per_merged(baseline_count),
         ));
     }
     figures

@@ -201,19 +201,32 @@ pub(crate) async fn get(
     Path((owner, name, number)): Path<(String, String, u64)>,
 ) -> Result<Json<Value>, ApiError> {
     state
-        .run(move |world| read_pull(world, &owner, &name, number).map(Json))
+        .run(move |world| read_pull(world, &owner, &name, number, Read::Counted).map(Json))
         .await
 }
 
-/// The full `pull-request` answer, advancing the background mergeability computation.
+/// Whether an answer holding a PR counts as one of the reads after which GitHub has
+/// computed its mergeability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// A `GET` of the PR: what a client polls mergeability with.
+    Counted,
+    /// The answer to a write (an edit of its title or body): it says what is known, and
+    /// does not stand in for the next `GET`.
+    Uncounted,
+}
+
+/// The full `pull-request` answer; a [`Read::Counted`] advances the background
+/// mergeability computation.
 pub(crate) fn read_pull(
     world: &mut World,
     owner: &str,
     name: &str,
     number: u64,
+    read: Read,
 ) -> Result<Value, ApiError> {
     world.refresh_tips(owner, name)?;
-    let detail = detail(world, owner, name, number)?;
+    let detail = detail(world, owner, name, number, read)?;
     let repo = world.repo(owner, name)?;
     Ok(json::pull(world, repo, repo.pull(number)?, Some(detail)))
 }
@@ -234,9 +247,15 @@ fn diff_stats(world: &World, owner: &str, name: &str, number: u64) -> Result<Pul
     })
 }
 
-/// `mergeable` and `mergeable_state`: `null`/`unknown` for the first reads after the head
-/// or base moved, then the result of a real test merge combined with branch protection.
-fn detail(world: &mut World, owner: &str, name: &str, number: u64) -> Result<PullDetail, ApiError> {
+/// `mergeable` and `mergeable_state`: `null`/`unknown` for the first counted reads after the
+/// head or base moved, then the result of a real test merge combined with branch protection.
+fn detail(
+    world: &mut World,
+    owner: &str,
+    name: &str,
+    number: u64,
+    read: Read,
+) -> Result<PullDetail, ApiError> {
     let stats = diff_stats(world, owner, name, number)?;
     let git = world.git(owner, name)?;
     let null_reads = world.mergeable_null_reads;
@@ -259,7 +278,9 @@ fn detail(world: &mut World, owner: &str, name: &str, number: u64) -> Result<Pul
         };
     }
     if pull.mergeability.null_reads_left > 0 {
-        pull.mergeability.null_reads_left -= 1;
+        if read == Read::Counted {
+            pull.mergeability.null_reads_left -= 1;
+        }
         return Ok(stats);
     }
     let check = match pull.mergeability.result {
@@ -343,7 +364,7 @@ pub(crate) async fn update(
                 Some(_) => return Err(invalid("state")),
             }
             pull.updated_at = now;
-            read_pull(world, &owner, &name, number).map(Json)
+            read_pull(world, &owner, &name, number, Read::Uncounted).map(Json)
         })
         .await
 }
