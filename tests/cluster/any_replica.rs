@@ -1,7 +1,9 @@
 //! Any replica answers: a daemon standing by takes a run over its API, a GitHub delivery, a
 //! Linear cancellation and Slack's `/squad fix`, hands each to the daemon that runs the squads through the store, and
 //! gives its caller that daemon's answer; its event stream shows the squads the other one
-//! works. A foreground `squadron run` is refused a store a daemon runs.
+//! works. A foreground `squadron run` is refused a store a daemon runs. When the daemons share
+//! the squads, a GitHub delivery or a Linear cancellation reaching one daemon reaches the
+//! daemon holding the squads it concerns.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,7 +11,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use squadron_standin_slack::SlashCommandRequest;
 
-use crate::support::{Database, Serve, Standins, describe, duties, until, until_runner};
+use squadron_core::lease::LeaseSubject;
+
+use crate::support::{
+    Database, RUN_LIMIT, Serve, Standins, describe, duties, replicas_store, start_milestone_of,
+    until, until_runner,
+};
 
 /// The GitHub webhook secret both replicas are given.
 const GITHUB_SECRET: &str = "cluster-github-webhook-secret";
@@ -34,6 +41,60 @@ fn answered_for(serve: &Serve, kind: &str, from: &str) -> Option<serde_json::Val
         })
         .into_iter()
         .next()
+}
+
+/// Delivers to `serve`, signed, GitHub's news of an approving review of PR #1 of the
+/// sample repository.
+async fn deliver_review(serve: &Serve) -> reqwest::Response {
+    let (owner, name) = squadron::demo::SAMPLE_REPO
+        .split_once('/')
+        .expect("owner/name");
+    let delivery = serde_json::json!({
+        "action": "submitted",
+        "review": { "id": 1, "state": "approved", "user": { "login": "someone" } },
+        "pull_request": { "number": 1 },
+        "repository": { "name": name, "owner": { "login": owner } },
+    })
+    .to_string();
+    reqwest::Client::new()
+        .post(format!("http://{}/webhooks/github", serve.address))
+        .header("x-github-event", "pull_request_review")
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hmac_hex(GITHUB_SECRET, &delivery)),
+        )
+        .header("content-type", "application/json")
+        .body(delivery)
+        .send()
+        .await
+        .expect("deliver to the daemon")
+}
+
+/// Delivers to `serve`, signed, Linear's news that the issue `identifier` was canceled.
+async fn cancel_in_linear(serve: &Serve, identifier: &str) -> reqwest::Response {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    let cancellation = serde_json::json!({
+        "action": "update",
+        "type": "Issue",
+        "webhookTimestamp": u64::try_from(now_ms).expect("millis fit"),
+        "data": {
+            "id": format!("issue-{identifier}"),
+            "identifier": identifier,
+            "state": { "type": "canceled" },
+        },
+    })
+    .to_string();
+    reqwest::Client::new()
+        .post(format!("http://{}/webhooks/linear", serve.address))
+        .header("linear-signature", hmac_hex(LINEAR_SECRET, &cancellation))
+        .header("content-type", "application/json")
+        .body(cancellation)
+        .send()
+        .await
+        .expect("deliver to the daemon")
 }
 
 /// Reads server-sent events from `stream` until one `squad` event's data satisfies `wanted`.
@@ -159,28 +220,7 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
     );
 
     // A GitHub delivery reaching the standby reaches the daemon that runs the squads.
-    let (owner, name) = squadron::demo::SAMPLE_REPO
-        .split_once('/')
-        .expect("owner/name");
-    let delivery = serde_json::json!({
-        "action": "submitted",
-        "review": { "id": 1, "state": "approved", "user": { "login": "someone" } },
-        "pull_request": { "number": 1 },
-        "repository": { "name": name, "owner": { "login": owner } },
-    })
-    .to_string();
-    let answer = reqwest::Client::new()
-        .post(format!("http://{}/webhooks/github", b.address))
-        .header("x-github-event", "pull_request_review")
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", hmac_hex(GITHUB_SECRET, &delivery)),
-        )
-        .header("content-type", "application/json")
-        .body(delivery)
-        .send()
-        .await
-        .expect("deliver to replica-b");
+    let answer = deliver_review(&b).await;
     assert_eq!(answer.status().as_u16(), 202);
     let answer: serde_json::Value = answer.json().await.expect("a JSON answer");
     assert_eq!(answer["reevaluating"], 1, "{answer:#}");
@@ -197,25 +237,7 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
 
     // Linear's cancellation of an issue no squad works, through the standby: the runner's
     // answer (nothing to cancel) is the standby's.
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis();
-    let cancellation = serde_json::json!({
-        "action": "update",
-        "type": "Issue",
-        "webhookTimestamp": u64::try_from(now_ms).expect("millis fit"),
-        "data": { "id": "issue-404", "identifier": "ENG-404", "state": { "type": "canceled" } },
-    })
-    .to_string();
-    let answer = reqwest::Client::new()
-        .post(format!("http://{}/webhooks/linear", b.address))
-        .header("linear-signature", hmac_hex(LINEAR_SECRET, &cancellation))
-        .header("content-type", "application/json")
-        .body(cancellation)
-        .send()
-        .await
-        .expect("deliver to replica-b");
+    let answer = cancel_in_linear(&b, "ENG-404").await;
     assert_eq!(answer.status().as_u16(), 200);
     let answer: serde_json::Value = answer.json().await.expect("a JSON answer");
     assert_eq!(
@@ -277,4 +299,78 @@ async fn a_standby_hands_runs_webhooks_and_fixes_to_the_daemon_that_runs_the_squ
     assert_eq!(phases, ["merged", "merged"], "{finished:#}");
     assert_eq!(a.terminate(), Some(0));
     assert_eq!(b.terminate(), Some(0));
+}
+
+#[tokio::test]
+async fn a_delivery_or_cancellation_reaching_one_sharing_daemon_reaches_the_squads_holder() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let standins = Standins::start(&["--issues", "2"]);
+    let database = Database::new().await;
+    let store = replicas_store(&database).await;
+    let with_secrets = |id| {
+        // The default on PostgreSQL: the daemons share the squads.
+        let mut env = database.env_with_lease(id, "30");
+        env.push(("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET));
+        env.push(("LINEAR_WEBHOOK_SECRET", LINEAR_SECRET));
+        env
+    };
+    let replicas = [
+        ("replica-a", standins.serve(&with_secrets("replica-a"))),
+        ("replica-b", standins.serve(&with_secrets("replica-b"))),
+    ];
+    let (_, squads) = start_milestone_of(&replicas[0].1, &standins, 2).await;
+
+    // Whichever daemon claims a squad first holds it; the other hears of it.
+    let (squad, holder) = until("a daemon holds a squad", RUN_LIMIT, || async {
+        let leases = store.leases().await.expect("leases");
+        let now = squadron_core::Timestamp::from_millis(
+            i64::try_from(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_millis(),
+            )
+            .expect("millis fit"),
+        );
+        leases.into_iter().find_map(|lease| match lease.subject {
+            LeaseSubject::Squad(squad) if lease.expires_at > now && squads.contains(&squad) => {
+                Some((squad, lease.holder.to_string()))
+            }
+            _ => None,
+        })
+    })
+    .await;
+    let (holding, other) = if replicas[0].0 == holder {
+        (&replicas[0], &replicas[1])
+    } else {
+        (&replicas[1], &replicas[0])
+    };
+    let issue = store.squad(&squad).await.expect("the squad").squad.issue;
+
+    // A GitHub delivery to the other daemon has the holder ask its gates again at once.
+    let answer = deliver_review(&other.1).await;
+    assert_eq!(answer.status().as_u16(), 202);
+    until(
+        &format!("{holder} asks its gates again for {}'s delivery", other.0),
+        Duration::from_secs(5),
+        || async { answered_for(&holding.1, "reevaluate", other.0).map(|_| ()) },
+    )
+    .await;
+
+    // Linear's cancellation of the held squad's issue, through the other daemon: the holder
+    // stops the squad and the other answers with it.
+    let answer = cancel_in_linear(&other.1, issue.as_str()).await;
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer: serde_json::Value = answer.json().await.expect("a JSON answer");
+    assert_eq!(
+        answer["squads"],
+        serde_json::json!([squad.as_str()]),
+        "{answer:#}"
+    );
+    assert!(answered_for(&holding.1, "cancel-issue", other.0).is_some());
+    until("the squad is cancelled", RUN_LIMIT, || async {
+        let phase = store.squad(&squad).await.expect("the squad").squad.phase;
+        (phase == squadron_core::Phase::Cancelled).then_some(())
+    })
+    .await;
 }

@@ -657,9 +657,19 @@ pub async fn replicas_store(database: &Database) -> SqlStore {
         .expect("open the replicas' store")
 }
 
-/// Starts the stand-ins' milestone through `serve`'s API; returns the run and its squads,
-/// one per generated issue.
+/// Starts the stand-ins' milestone of [`MILESTONE_ISSUES`] through `serve`'s API; returns
+/// the run and its squads, one per generated issue.
 pub async fn start_milestone(serve: &Serve, standins: &Standins) -> (String, Vec<SquadId>) {
+    start_milestone_of(serve, standins, MILESTONE_ISSUES).await
+}
+
+/// Starts the stand-ins' milestone of `issues` generated issues through `serve`'s API;
+/// returns the run and its squads, one per issue.
+pub async fn start_milestone_of(
+    serve: &Serve,
+    standins: &Standins,
+    issues: usize,
+) -> (String, Vec<SquadId>) {
     let (status, started) = serve
         .post(
             "/api/runs",
@@ -674,10 +684,6 @@ pub async fn start_milestone(serve: &Serve, standins: &Standins) -> (String, Vec
         .iter()
         .map(|squad| SquadId::from(squad["id"].as_str().expect("a squad id")))
         .collect();
-    assert_eq!(
-        squads.len(),
-        MILESTONE_ISSUES,
-        "every generated issue is admitted"
-    );
+    assert_eq!(squads.len(), issues, "every generated issue is admitted");
     (run, squads)
 }

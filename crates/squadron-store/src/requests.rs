@@ -9,11 +9,12 @@
 //! request must be safe to carry out twice; the kinds and bodies are the daemon's to define.
 
 use sqlx::any::AnyRow;
-use squadron_core::Timestamp;
 use squadron_core::lease::DaemonId;
+use squadron_core::{IssueKey, Timestamp};
 
 use crate::codec::{check_json, column, small_count, timestamp};
 use crate::error::StoreError;
+use crate::squads::terminal_phase_names;
 use crate::store::SqlStore;
 
 const REQUEST_COLUMNS: &str = "id, kind, body, received_by, received_at, attempts";
@@ -52,8 +53,9 @@ pub enum RequestState {
 }
 
 impl SqlStore {
-    /// Records a request of `kind` with the JSON `body`, received by `daemon` at `at`;
-    /// returns its id.
+    /// Records a request of `kind` with the JSON `body`, received by `daemon` at `at`, for
+    /// the daemon `to` alone (it holds the squads the request concerns), or for whichever
+    /// daemon takes it; returns its id.
     ///
     /// # Errors
     /// [`StoreErrorKind::Invalid`](crate::StoreErrorKind::Invalid) when `body` is not JSON; a database error otherwise.
@@ -62,17 +64,19 @@ impl SqlStore {
         kind: &str,
         body: &str,
         daemon: &DaemonId,
+        to: Option<&DaemonId>,
         at: Timestamp,
     ) -> Result<i64, StoreError> {
         check_json(body, "request body")?;
         let row = sqlx::query(
-            "INSERT INTO requests (kind, body, received_by, received_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO requests (kind, body, received_by, received_at, addressed_to) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(kind)
         .bind(body)
         .bind(daemon.as_str())
         .bind(at.as_millis())
+        .bind(to.map(DaemonId::as_str))
         .fetch_one(&self.pool)
         .await
         .map_err(|error| StoreError::database(format!("record a {kind} request"), error))?;
@@ -80,7 +84,8 @@ impl SqlStore {
     }
 
     /// Takes, for `taker` until `until`, up to `limit` unanswered requests nobody holds
-    /// (never taken, or whose taker's hold lapsed by `now`), oldest first.
+    /// (never taken, or whose taker's hold lapsed by `now`) that are addressed to `taker` or
+    /// to nobody in particular, oldest first.
     ///
     /// # Errors
     /// A database error.
@@ -101,7 +106,8 @@ impl SqlStore {
         let sql = format!(
             "UPDATE requests SET taken_by = $1, taken_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM requests WHERE answered_at IS NULL \
-             AND (taken_until IS NULL OR taken_until <= $3) ORDER BY id LIMIT $4{lock}) \
+             AND (taken_until IS NULL OR taken_until <= $3) \
+             AND (addressed_to IS NULL OR addressed_to = $1) ORDER BY id LIMIT $4{lock}) \
              RETURNING {REQUEST_COLUMNS}"
         );
         let mut taken = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -191,6 +197,27 @@ impl SqlStore {
         Ok(deleted.rows_affected() == 1)
     }
 
+    /// Deletes the requests addressed to a daemon and left untaken since before `before`:
+    /// their daemon stopped, and whoever took its squads over reads their gates afresh.
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn forget_unclaimed_addressed_requests(
+        &self,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM requests WHERE addressed_to IS NOT NULL AND taken_by IS NULL \
+             AND received_at < $1",
+        )
+        .bind(before.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::database("forget untaken addressed requests", error))?;
+        Ok(deleted.rows_affected())
+    }
+
     /// Deletes the requests answered before `before`; returns how many.
     ///
     /// # Errors
@@ -202,6 +229,46 @@ impl SqlStore {
             .await
             .map_err(|error| StoreError::database("forget answered requests", error))?;
         Ok(deleted.rows_affected())
+    }
+}
+
+impl SqlStore {
+    /// The daemons other than `daemon` holding a live lease at `now` on an unfinished squad,
+    /// of the issue `issue` or of any: where a cancellation or a code host's news of those
+    /// squads must go when the daemons share them.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn squad_holders_besides(
+        &self,
+        daemon: &DaemonId,
+        issue: Option<&IssueKey>,
+        now: Timestamp,
+    ) -> Result<Vec<DaemonId>, StoreError> {
+        let terminal = terminal_phase_names();
+        let placeholders: Vec<String> = (4..4 + terminal.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT leases.holder FROM leases JOIN squads \
+             ON leases.subject = 'squad:' || squads.id \
+             WHERE leases.expires_at > $1 AND leases.holder <> $2 \
+             AND ($3 = '' OR squads.issue_key = $3) AND squads.phase NOT IN ({}) \
+             ORDER BY leases.holder",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now.as_millis())
+            .bind(daemon.as_str())
+            .bind(issue.map_or("", IssueKey::as_str));
+        for name in terminal {
+            query = query.bind(name);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| StoreError::database("read who holds the squads", error))?
+            .iter()
+            .map(|row| column::<String>(row, "holder").map(DaemonId::new))
+            .collect()
     }
 }
 

@@ -234,6 +234,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 "starts after",
                 include_str!("../migrations/sqlite/0008_starts_after.sql"),
             ),
+            (
+                9,
+                "addressed requests",
+                include_str!("../migrations/sqlite/0009_addressed_requests.sql"),
+            ),
         ],
         StoreLocation::Postgres(_) => &[
             (
@@ -275,6 +280,11 @@ fn migrator(location: &StoreLocation) -> Migrator {
                 8,
                 "starts after",
                 include_str!("../migrations/postgres/0008_starts_after.sql"),
+            ),
+            (
+                9,
+                "addressed requests",
+                include_str!("../migrations/postgres/0009_addressed_requests.sql"),
             ),
         ],
     };

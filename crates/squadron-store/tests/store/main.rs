@@ -74,5 +74,6 @@ on_both_backends! {
     requests::a_request_is_taken_by_one_daemon_answered_and_read_back,
     requests::a_lapsed_taker_leaves_its_request_to_the_next_and_a_waiting_one_may_be_withdrawn,
     requests::daemons_taking_together_take_each_request_once,
+    requests::a_request_for_the_holder_of_a_squad_is_taken_by_that_daemon_alone,
     lanes::a_stopped_lane_is_kept_over_a_reopen_until_it_is_resumed,
 }

@@ -150,6 +150,8 @@ pub async fn serve(
             hold_runtime(&context, &control, &readiness, lease, lost_tx).await?
         }
         Duty::Squads(claims) => {
+            // A cancellation or a GitHub delivery for squads another daemon holds goes to it.
+            control.answer_for_holders(Arc::new(SystemClock));
             // Every daemon runs its runtime and works the squads it claims; the runtime
             // writes through the store fenced squad by squad.
             let runtime_store = Arc::new(claims.store().clone());

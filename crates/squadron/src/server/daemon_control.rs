@@ -112,6 +112,50 @@ impl DaemonControl {
         }
     }
 
+    /// Lets this daemon answer for the squads other daemons hold when the daemons share
+    /// the squads: a cancellation or a GitHub delivery it receives also goes, through the
+    /// store, to each daemon holding squads it concerns, and once its own runtime runs it
+    /// carries out what the others address to it. Call within a Tokio runtime, on a control
+    /// made with a daemon id; without one it does nothing.
+    pub fn answer_for_holders(&self, clock: Arc<dyn Clock>) {
+        let Some(daemon) = self.daemon.clone() else {
+            return;
+        };
+        let forwarder = Forwarder::sharing(daemon, Arc::clone(&self.store), clock);
+        if self.forwarder.set(Arc::new(forwarder)).is_err() {
+            return;
+        }
+        if let Runtime::Running(control) = &*self.runtime() {
+            self.start_relay(Arc::clone(control));
+        }
+    }
+
+    /// With the squads shared, records `request` for every other daemon holding squads of
+    /// `issue` (of any issue for `None`), and with `wait` gathers their answers.
+    async fn to_holders(
+        &self,
+        issue: Option<&IssueKey>,
+        request: &Forwarded,
+        wait: bool,
+    ) -> Vec<Result<Answer, ControlError>> {
+        let Some(forwarder) = self.forwarder.get() else {
+            return Vec::new();
+        };
+        let holders = forwarder.holders_elsewhere(issue).await;
+        futures::future::join_all(
+            holders
+                .iter()
+                .map(|holder| forwarder.forward(request.clone(), holder, wait)),
+        )
+        .await
+    }
+
+    fn shares_squads(&self) -> bool {
+        self.forwarder
+            .get()
+            .is_some_and(|forwarder| forwarder.shares_squads())
+    }
+
     fn start_relay(&self, control: Arc<PipelineControl>) {
         let Some(forwarder) = self.forwarder.get() else {
             return;
@@ -281,6 +325,26 @@ impl ServerControl for DaemonControl {
 
     async fn cancel_issue(&self, issue: &IssueKey) -> Result<CancelOutcome, ControlError> {
         let what = "cancel the squads";
+        if self.shares_squads() {
+            // This daemon's squads of the issue, and those the other daemons hold.
+            let request = Forwarded::CancelIssue(issue.clone());
+            let here = async {
+                match self.running(what) {
+                    Ok(control) => control.cancel_issue(issue).await,
+                    // No runtime, no squads held here.
+                    Err(_) => Ok(CancelOutcome {
+                        cancelled: Vec::new(),
+                    }),
+                }
+            };
+            let (here, elsewhere) =
+                futures::future::join(here, self.to_holders(Some(issue), &request, true)).await;
+            let mut cancelled = here?.cancelled;
+            for answer in elsewhere {
+                cancelled.extend(answer.and_then(|answer| answer.cancelled(what))?);
+            }
+            return Ok(CancelOutcome { cancelled });
+        }
         let request = || Forwarded::CancelIssue(issue.clone());
         match self.route(what, request, true).await? {
             Route::Here(control) => control.cancel_issue(issue).await,
@@ -291,6 +355,18 @@ impl ServerControl for DaemonControl {
     }
 
     async fn reevaluate(&self, target: &GateTarget) -> Result<(), ControlError> {
+        if self.shares_squads() {
+            // The squads the delivery concerns may be held anywhere: every daemon holding
+            // squads asks its gates again (one holding none concerned asks nothing).
+            let request = Forwarded::Reevaluate(target.clone());
+            for recorded in self.to_holders(None, &request, false).await {
+                recorded?;
+            }
+            return match self.running("re-evaluate the merge gate") {
+                Ok(control) => control.reevaluate(target).await,
+                Err(_) => Ok(()),
+            };
+        }
         // GitHub wants no answer: recorded is enough, the runner asks the gate soon.
         let request = || Forwarded::Reevaluate(target.clone());
         match self

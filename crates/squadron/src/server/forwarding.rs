@@ -8,6 +8,11 @@
 //! unfinished one, a cancellation or re-evaluation repeats harmlessly), so one whose taker
 //! died is simply taken again.
 //!
+//! When the daemons share the squads, each works runs and fixes itself, but a Linear
+//! cancellation or a GitHub delivery concerns squads other daemons may hold: the receiving
+//! daemon carries it out for its own squads and records it for each daemon holding squads it
+//! concerns, addressed to that daemon, which takes it at its next relay round.
+//!
 //! A daemon that does not run the squads also feeds its event stream from the store
 //! ([`store_feed`]), so the dashboard of any replica shows the squads moving.
 
@@ -250,12 +255,15 @@ fn decode_answer(text: &str, runner: Option<&DaemonId>) -> Result<Answer, Contro
     Ok(Answer::Done)
 }
 
-/// The receiving side: records requests for the daemon that runs the squads.
+/// The receiving side: records requests for the daemon that runs the squads, or, when the
+/// daemons share the squads, for the daemons holding the squads a request concerns.
 pub(crate) struct Forwarder {
     daemon: DaemonId,
     /// The store without this daemon's fences: requests are nobody's squad.
     store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
+    /// Whether the daemons share the squads: requests are then addressed to their holders.
+    sharing: bool,
 }
 
 impl Forwarder {
@@ -264,6 +272,44 @@ impl Forwarder {
             daemon,
             store,
             clock,
+            sharing: false,
+        }
+    }
+
+    /// A forwarder for daemons sharing the squads: each request goes to the daemons holding
+    /// the squads it concerns, addressed to each.
+    pub(crate) fn sharing(
+        daemon: DaemonId,
+        store: Arc<SqlStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Forwarder {
+        Forwarder {
+            sharing: true,
+            ..Forwarder::new(daemon, store, clock)
+        }
+    }
+
+    /// Whether the daemons share the squads.
+    pub(crate) fn shares_squads(&self) -> bool {
+        self.sharing
+    }
+
+    /// The other daemons holding unfinished squads of `issue` (of any issue for `None`),
+    /// when the daemons share the squads; none otherwise, or when the store does not answer.
+    pub(crate) async fn holders_elsewhere(&self, issue: Option<&IssueKey>) -> Vec<DaemonId> {
+        if !self.sharing {
+            return Vec::new();
+        }
+        match self
+            .store
+            .squad_holders_besides(&self.daemon, issue, self.clock.now())
+            .await
+        {
+            Ok(holders) => holders,
+            Err(error) => {
+                warn!(%error, "could not read which daemons hold the squads; answering here alone");
+                Vec::new()
+            }
         }
     }
 
@@ -307,6 +353,9 @@ impl Forwarder {
                 kind,
                 &request.body().to_string(),
                 &self.daemon,
+                // One daemon runs the squads: whichever does when it is taken (it may be
+                // being taken over). Shared: the holder alone.
+                self.sharing.then_some(runner),
                 self.clock.now(),
             )
             .await
@@ -365,8 +414,9 @@ impl Forwarder {
     }
 }
 
-/// The daemon that runs the squads: takes recorded requests every [`RELAY_EVERY`] and
-/// carries each out through `control` in a task of its own, until aborted.
+/// The daemon that runs the squads (every daemon, when they share the squads): takes the
+/// recorded requests it may take every [`RELAY_EVERY`] and carries each out through
+/// `control` in a task of its own, until aborted.
 pub(crate) async fn relay(
     daemon: DaemonId,
     store: Arc<SqlStore>,
@@ -398,12 +448,19 @@ pub(crate) async fn relay(
             ));
         }
         // About once a minute.
-        if rounds.is_multiple_of(120)
-            && let Err(error) = store
+        if rounds.is_multiple_of(120) {
+            if let Err(error) = store
                 .forget_answered_requests(before(now, KEEP_ANSWERED))
                 .await
-        {
-            debug!(%error, "could not delete old answered requests");
+            {
+                debug!(%error, "could not delete old answered requests");
+            }
+            if let Err(error) = store
+                .forget_unclaimed_addressed_requests(before(now, KEEP_ANSWERED))
+                .await
+            {
+                debug!(%error, "could not delete requests for daemons that stopped");
+            }
         }
     }
 }
