@@ -13,6 +13,19 @@ use crate::ports::Confidence;
 /// One note in a squad's event log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventPayload {
+    /// The squad's issue as admitted: what a finished squad is shown under once the
+    /// runtime has let it go.
+    IssueTitle {
+        /// The issue's title when the squad was admitted.
+        title: String,
+    },
+    /// The squad's PR merged.
+    Merged {
+        /// The commit the merge made on the base branch.
+        sha: CommitSha,
+        /// The logins whose approvals of the merged head let it merge.
+        approved_by: Vec<String>,
+    },
     /// The merge gate decided.
     GateDecision {
         /// `merge`, `wait`, `blocked` or `rebase`.
@@ -207,6 +220,10 @@ pub struct TestChangeRequest {
 }
 
 impl EventPayload {
+    /// Kind of [`EventPayload::IssueTitle`].
+    pub const ISSUE_TITLE: &'static str = "issue-title";
+    /// Kind of [`EventPayload::Merged`].
+    pub const MERGED: &'static str = "merged";
     /// Kind of [`EventPayload::GateDecision`].
     pub const GATE_DECISION: &'static str = "gate-decision";
     /// Kind of [`EventPayload::Retry`].
@@ -247,6 +264,8 @@ impl EventPayload {
     /// The event's kind, as the log records it and readers filter on.
     pub const fn kind(&self) -> &'static str {
         match self {
+            EventPayload::IssueTitle { .. } => Self::ISSUE_TITLE,
+            EventPayload::Merged { .. } => Self::MERGED,
             EventPayload::GateDecision { .. } => Self::GATE_DECISION,
             EventPayload::Retry { .. } => Self::RETRY,
             EventPayload::CheckRerun { .. } => Self::CHECK_RERUN,

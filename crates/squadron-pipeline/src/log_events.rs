@@ -29,8 +29,8 @@ pub const PHASE_CHANGED: &str = "phase-changed";
 pub const REVIEW_VERDICT: &str = EventPayload::REVIEW_VERDICT;
 /// The merge gate decided; the line carries `decision` and every `reasons`.
 pub const GATE_DECISION: &str = EventPayload::GATE_DECISION;
-/// A PR merged; the line carries `sha` and `approved_by`.
-pub const MERGED: &str = "merged";
+/// A PR merged; the line and the event log carry `sha` and `approved_by`.
+pub const MERGED: &str = EventPayload::MERGED;
 /// Something is tried again: a side effect whose last attempt failed or was interrupted,
 /// failing tests handed back to the agents, or a model call (logged by the model adapter);
 /// the line carries `what` and `attempt`.

@@ -15,6 +15,10 @@ use squadron_core::{IssueKey, PrNumber, ReviewVerdict, Role, SquadId};
 /// The stored JSON document of `payload`.
 pub(crate) fn encode(payload: &EventPayload) -> String {
     match payload {
+        EventPayload::IssueTitle { title } => json!({ "title": title }),
+        EventPayload::Merged { sha, approved_by } => {
+            json!({ "sha": sha.as_str(), "approved_by": approved_by })
+        }
         EventPayload::GateDecision {
             decision,
             reasons,
@@ -160,6 +164,13 @@ pub(crate) fn decode(kind: &str, document: &str) -> Option<EventPayload> {
     let value: Value = serde_json::from_str(document).ok()?;
     let doc = Doc(&value);
     Some(match kind {
+        EventPayload::ISSUE_TITLE => EventPayload::IssueTitle {
+            title: doc.text("title")?,
+        },
+        EventPayload::MERGED => EventPayload::Merged {
+            sha: CommitSha::new(doc.text("sha")?),
+            approved_by: doc.texts("approved_by")?,
+        },
         EventPayload::GATE_DECISION => EventPayload::GateDecision {
             decision: doc.text("decision")?,
             reasons: doc.texts("reasons")?,
@@ -392,6 +403,26 @@ mod tests {
     #[test]
     fn payloads_are_stored_as_before_and_read_back() {
         let cases = [
+            (
+                EventPayload::IssueTitle {
+                    title: "Free shipping above 50 \"EUR\"".to_owned(),
+                },
+                r#"{"title":"Free shipping above 50 \"EUR\""}"#,
+            ),
+            (
+                EventPayload::Merged {
+                    sha: sha(),
+                    approved_by: vec!["squadron-qa".to_owned(), "octocat".to_owned()],
+                },
+                r#"{"approved_by":["squadron-qa","octocat"],"sha":"0123456789abcdef0123456789abcdef01234567"}"#,
+            ),
+            (
+                EventPayload::Merged {
+                    sha: sha(),
+                    approved_by: Vec::new(),
+                },
+                r#"{"approved_by":[],"sha":"0123456789abcdef0123456789abcdef01234567"}"#,
+            ),
             (
                 EventPayload::GateDecision {
                     decision: "wait".to_owned(),

@@ -119,7 +119,12 @@ pub(crate) async fn admit_fix(
     };
     let squad = AdmittedSquad {
         record,
-        events: vec![origin],
+        events: vec![
+            EventPayload::IssueTitle {
+                title: issue.title.clone(),
+            },
+            origin,
+        ],
     };
     // The run, its squad and who asked, together: a crash never leaves a fix run without
     // its squad.

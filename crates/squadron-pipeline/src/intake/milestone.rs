@@ -174,7 +174,12 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
             marker: comment.marker,
             body: comment.body,
         });
-        let events = comment.iter().map(PendingComment::payload).collect();
+        let title = EventPayload::IssueTitle {
+            title: issue.title.clone(),
+        };
+        let events = std::iter::once(title)
+            .chain(comment.iter().map(PendingComment::payload))
+            .collect();
         comments.extend(comment);
         records.push(AdmittedSquad { record, events });
     }

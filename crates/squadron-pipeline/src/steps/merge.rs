@@ -3,6 +3,7 @@
 //! read again to decide what it means.
 
 use squadron_core::effect::{EffectKey, EffectResult, OpenedPr, TimeToMerge};
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::{CommitSha, PullRequestState, ReviewState};
 use squadron_core::merge_queue::{MergeLane, RebaseReason};
 use squadron_core::ports::{JournalBegin, MergeOutcome, SquadUpdate, WorkflowTarget};
@@ -185,6 +186,7 @@ async fn merge_in_lane(shared: &Shared, ctx: &mut SquadCtx, lane: &MergeLane) ->
         }
     };
     tracing::info!(event = MERGED, sha = %sha, approved_by = ?approved_by, "merged");
+    note_merge(shared, ctx, &sha, &approved_by).await?;
     move_issue(shared, ctx, WorkflowTarget::Done).await?;
     let mut outcomes = vec![Outcome::View(
         ctx.squad.clone(),
@@ -222,6 +224,36 @@ async fn merge_in_lane(shared: &Shared, ctx: &mut SquadCtx, lane: &MergeLane) ->
         sha,
     }));
     Ok(outcomes)
+}
+
+/// Notes the merge and who approved it in the squad's event log, once: a restart that finds
+/// the merge done finds it noted, unless it stopped in between. The squad is shown from
+/// this note once the runtime has let it go.
+async fn note_merge(
+    shared: &Shared,
+    ctx: &SquadCtx,
+    sha: &CommitSha,
+    approved_by: &[String],
+) -> Result<(), StepFailure> {
+    let store = &shared.services.store;
+    let events = store.events(&ctx.squad).await.map_err(|error| {
+        StepFailure::port(format!("read the event log of {}", ctx.squad), &error)
+    })?;
+    if events
+        .iter()
+        .any(|event| matches!(event.note, Some(EventPayload::Merged { .. })))
+    {
+        return Ok(());
+    }
+    let note = EventPayload::Merged {
+        sha: sha.clone(),
+        approved_by: approved_by.to_vec(),
+    };
+    store
+        .record_event(&ctx.squad, &note, shared.services.clock.now())
+        .await
+        .map(drop)
+        .map_err(|error| StepFailure::port(format!("note the merge of {}", ctx.squad), &error))
 }
 
 /// Records a bug fix's time from its trigger (the run's creation) to its merge, once; a

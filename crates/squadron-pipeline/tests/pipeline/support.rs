@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use squadron_config::{AgentCatalog, ModelRef, PromptLibrary};
 use squadron_core::acceptance::parse_acceptance_criteria;
+use squadron_core::event_payload::EventPayload;
 use squadron_core::gate::{
     CommitSha, CommitStatus, PullRequestSnapshot, PullRequestState, ReviewRecord, ReviewState,
     ReviewerIdentities,
@@ -1622,5 +1623,44 @@ pub async fn assert_store_agrees(
             "the store and the scheduler agree on where {} ended",
             view.issue
         );
+        // What a finished squad is shown with, once the runtime lets it go, is in its log.
+        let events = store.events(&view.squad).await.expect("read the event log");
+        let notes: Vec<&EventPayload> = events
+            .iter()
+            .filter_map(|event| event.note.as_ref())
+            .collect();
+        let titles: Vec<&str> = notes
+            .iter()
+            .filter_map(|note| match note {
+                EventPayload::IssueTitle { title } => Some(title.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(titles.len(), 1, "{}'s title is noted once", view.issue);
+        // A squad that ended before a restart is shown without its title by the live view.
+        if !view.title.is_empty() {
+            assert_eq!(titles, [view.title.as_str()], "{}'s title", view.issue);
+        }
+        let merges: Vec<(&CommitSha, &[String])> = notes
+            .iter()
+            .filter_map(|note| match note {
+                EventPayload::Merged { sha, approved_by } => Some((sha, approved_by.as_slice())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            merges.len(),
+            usize::from(view.phase == squadron_core::Phase::Merged),
+            "{}'s merge is noted once, when it merged",
+            view.issue
+        );
+        if let Some(sha) = &view.merged_sha {
+            assert_eq!(
+                merges,
+                [(sha, view.approved_by.as_slice())],
+                "{}'s merge and its approvals",
+                view.issue
+            );
+        }
     }
 }
