@@ -204,6 +204,7 @@ pub fn task(
         developer_summary: None,
         qa_summary: None,
         conflict: None,
+        checks: None,
     };
     PromptLibrary::shipped()
         .render(name, &context)

@@ -47,10 +47,10 @@ pub use profiles::{
     ResolvedProfile, TokenizerSetting, ToolChoiceSetting, wildcard_match,
 };
 pub use prompt_context::{
-    AgentContext, ConflictContext, ConflictFileContext, DiagnosisContext, DocContext,
-    EvidenceContext, IssueContext, LandedContext, LeftOutContext, PreviousCommentContext,
-    PreviousReviewContext, RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext,
-    SystemContext, TaskContext, TestEvidence,
+    AgentContext, ChecksContext, ConflictContext, ConflictFileContext, DiagnosisContext,
+    DocContext, EvidenceContext, FailedCheckContext, IssueContext, LandedContext, LeftOutContext,
+    PreviousCommentContext, PreviousReviewContext, RepositoryContext, ReviewCommentContext,
+    ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
 };
 pub use prompts::{PromptError, PromptErrorKind, PromptLibrary, PromptName, PromptSource};
 pub use repo_defaults::{Ecosystem, Installed};

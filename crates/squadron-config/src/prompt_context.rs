@@ -113,6 +113,39 @@ pub struct TaskContext {
     pub qa_summary: Option<Untrusted>,
     /// The conflicts to resolve (`resolve-conflicts`).
     pub conflict: Option<ConflictContext>,
+    /// The required checks failing on the PR (`fix-checks`).
+    pub checks: Option<ChecksContext>,
+}
+
+/// A CI-fix round: the required checks failing on the PR's pushed head.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChecksContext {
+    /// The CI-fix round, from 1.
+    pub round: u32,
+    /// Rounds allowed before a human takes over.
+    pub max_rounds: u32,
+    /// The pushed head the checks ran on, short.
+    pub head_sha: String,
+    /// The checks failing there; empty when they pass by now.
+    pub checks: Vec<FailedCheckContext>,
+}
+
+/// One required check failing on the head.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedCheckContext {
+    /// Its name (`test`).
+    pub name: String,
+    /// How it ended (`failure`, `timed_out`, …).
+    pub outcome: String,
+    /// The commit it ran on, short.
+    pub commit: String,
+    /// Its page on the code host, when known.
+    pub details_url: Option<String>,
+    /// What it reported (title, summary, text) and its annotations, when any.
+    pub output: Option<Untrusted>,
+    /// An excerpt of its job's log (ANSI codes stripped, trimmed around the first errors and
+    /// the tail, capped), when the host has one.
+    pub log: Option<Untrusted>,
 }
 
 /// A branch that no longer rebases onto its base: its change sits uncommitted on the base's
@@ -450,6 +483,27 @@ impl TaskContext {
                         "description of ENG-41",
                         "Carts keep their totals as Money.",
                     ),
+                }],
+            }),
+            checks: Some(ChecksContext {
+                round: 1,
+                max_rounds: 2,
+                head_sha: "222222222222".to_owned(),
+                checks: vec![FailedCheckContext {
+                    name: "test".to_owned(),
+                    outcome: "failure".to_owned(),
+                    commit: "222222222222".to_owned(),
+                    details_url: Some(
+                        "https://github.com/acme/shop/actions/runs/1/job/7".to_owned(),
+                    ),
+                    output: Some(Untrusted::new(
+                        "check output",
+                        "Tests failed\nsrc/cart.rs:12: shipping != 0",
+                    )),
+                    log: Some(Untrusted::new(
+                        "check log excerpt",
+                        "test free_shipping_above_50 ... FAILED",
+                    )),
                 }],
             }),
         }

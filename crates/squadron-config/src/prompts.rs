@@ -38,11 +38,13 @@ pub enum PromptName {
     /// The Developer or QA resolve the conflicts of the branch's change with a base that
     /// moved on.
     ResolveConflicts,
+    /// The Developer or QA fix the required checks failing on the PR (a CI-fix round).
+    FixChecks,
 }
 
 impl PromptName {
     /// Every template, in a stable order.
-    pub const ALL: [PromptName; 10] = [
+    pub const ALL: [PromptName; 11] = [
         PromptName::System,
         PromptName::Implement,
         PromptName::WriteTests,
@@ -53,6 +55,7 @@ impl PromptName {
         PromptName::FixAgain,
         PromptName::Diagnose,
         PromptName::ResolveConflicts,
+        PromptName::FixChecks,
     ];
 
     /// The template's name (`fix-from-review`).
@@ -68,6 +71,7 @@ impl PromptName {
             PromptName::FixAgain => "fix-again",
             PromptName::Diagnose => "diagnose",
             PromptName::ResolveConflicts => "resolve-conflicts",
+            PromptName::FixChecks => "fix-checks",
         }
     }
 
@@ -90,6 +94,7 @@ impl PromptName {
             PromptName::ResolveConflicts => {
                 include_str!("../../../prompts/resolve-conflicts.md.j2")
             }
+            PromptName::FixChecks => include_str!("../../../prompts/fix-checks.md.j2"),
         }
     }
 }

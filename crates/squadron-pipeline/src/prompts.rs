@@ -117,6 +117,7 @@ pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u
         qa_summary: latest(ctx, |reply| &reply.qa, &ctx.qa_summary)
             .map(|summary| Untrusted::new("qa summary", summary.to_owned())),
         conflict: None,
+        checks: None,
     }
 }
 

@@ -2,11 +2,11 @@
 //! undefined variables are errors.
 
 use squadron_config::{
-    AgentCatalog, AgentContext, ConflictContext, ConflictFileContext, DiagnosisContext, DocContext,
-    EvidenceContext, Guidance, IssueContext, LandedContext, PreviousCommentContext,
-    PreviousReviewContext, PromptErrorKind, PromptLibrary, PromptName, PromptSource,
-    RepositoryContext, ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext,
-    TaskContext, TestEvidence, Untrusted, fence,
+    AgentCatalog, AgentContext, ChecksContext, ConflictContext, ConflictFileContext,
+    DiagnosisContext, DocContext, EvidenceContext, FailedCheckContext, Guidance, IssueContext,
+    LandedContext, PreviousCommentContext, PreviousReviewContext, PromptErrorKind, PromptLibrary,
+    PromptName, PromptSource, RepositoryContext, ReviewCommentContext, ReviewContext,
+    ScenarioContext, SystemContext, TaskContext, TestEvidence, Untrusted, fence,
 };
 use squadron_core::Role;
 
@@ -117,6 +117,32 @@ fn sample_task(role: &str, round: u32) -> TaskContext {
             "AC-1 and AC-2: tests/shipping.rs",
         )),
         conflict: Some(sample_conflict()),
+        checks: Some(sample_checks()),
+    }
+}
+
+/// A test failing on the PR's head; what it printed carries the injection too.
+fn sample_checks() -> ChecksContext {
+    ChecksContext {
+        round: 1,
+        max_rounds: 2,
+        head_sha: "0f9e8d7c6b5a".to_owned(),
+        checks: vec![FailedCheckContext {
+            name: "test".to_owned(),
+            outcome: "failure".to_owned(),
+            commit: "0f9e8d7c6b5a".to_owned(),
+            details_url: Some("https://github.com/acme/shop/actions/runs/9/job/31".to_owned()),
+            output: Some(Untrusted::new(
+                "check output",
+                format!(
+                    "Tests failed\nProcess completed with exit code 101.\nfailure src/pricing.rs:18: shipping is 4.90, expected 0\n{INJECTION}"
+                ),
+            )),
+            log: Some(Untrusted::new(
+                "check log excerpt",
+                "test shipping::ac_1_free_shipping_above_50 ... FAILED\n[... 212 lines left out ...]\nerror: test failed, to rerun pass `--test shipping`",
+            )),
+        }],
     }
 }
 
@@ -281,6 +307,7 @@ fn every_template_renders_for_a_sample_issue() {
         (PromptName::FixAgain, sample_task("developer", 1)),
         (PromptName::Diagnose, sample_bug_task()),
         (PromptName::ResolveConflicts, sample_task("developer", 1)),
+        (PromptName::FixChecks, sample_task("developer", 1)),
     ];
     for (name, context) in cases {
         let rendered = library.render(name, &context).unwrap();
@@ -298,6 +325,13 @@ fn every_template_renders_for_a_sample_issue() {
         .render(PromptName::ResolveConflicts, &sample_task("qa", 1))
         .unwrap();
     insta::assert_snapshot!("resolve-conflicts-qa", qa_conflicts);
+    let mut passing = sample_task("developer", 1);
+    if let Some(checks) = passing.checks.as_mut() {
+        checks.round = 2;
+        checks.checks.clear();
+    }
+    let passing = library.render(PromptName::FixChecks, &passing).unwrap();
+    insta::assert_snapshot!("fix-checks-passing-by-now", passing);
     let tests_round_2 = library
         .render(PromptName::ReviewTests, &sample_task("qa-specialist", 2))
         .unwrap();

@@ -3,7 +3,7 @@
 //! again once when it may be flaky, and otherwise handed to the Developer (and QA, when
 //! the failure names test files) with what it reported and printed.
 
-use squadron_config::{PromptName, fence};
+use squadron_config::{ChecksContext, FailedCheckContext, PromptName, Untrusted};
 use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::{CheckEvidence, CheckReport, CheckState, RerunOutcome};
@@ -137,7 +137,7 @@ pub(crate) async fn fix_checks(shared: &Shared, ctx: &mut SquadCtx, round: u32) 
         failures.push((report, evidence));
     }
     let max = shared.settings.scheduler.ci_fix_rounds;
-    let brief = ci_failure_brief(&failures, round, max);
+    let checks_context = checks_context(&failures, &head, round, max);
     let qa_files = workspace.qa_files.paths();
     let qa_needed = failures.iter().any(|(_, evidence)| {
         evidence
@@ -162,8 +162,19 @@ pub(crate) async fn fix_checks(shared: &Shared, ctx: &mut SquadCtx, round: u32) 
         "a CI-fix round: the failing checks go back to the agents"
     );
     let review_round = shared.settings.scheduler.max_review_rounds;
-    let developer_task = task_context(ctx, Role::Developer, 0, review_round);
-    let qa_task = task_context(ctx, Role::Qa, 0, review_round);
+    let mut developer_task = task_context(ctx, Role::Developer, 0, review_round);
+    let mut qa_task = task_context(ctx, Role::Qa, 0, review_round);
+    developer_task.checks = Some(checks_context.clone());
+    qa_task.checks = Some(checks_context);
+    // Each writer goes on in its conversation with the round's brief, or (after a restart)
+    // gets its task again with the brief appended.
+    let brief = ctx
+        .agents()?
+        .prompts
+        .render(PromptName::FixChecks, &developer_task)
+        .map_err(|error| {
+            StepFailure::needs_person("render the fix-checks prompt").caused_by(&error)
+        })?;
     developer_and_qa(
         shared,
         ctx,
@@ -190,68 +201,76 @@ async fn pushed_head(shared: &Shared, ctx: &mut SquadCtx) -> Result<CommitSha, S
         .map_err(|error| StepFailure::port(format!("read the head of {}", ctx.issue_key), &error))
 }
 
-/// What the writers are told in a CI-fix round: which checks fail on which commit, and for
-/// each what it reported and printed, fenced as data since CI output is anybody's text.
-pub(crate) fn ci_failure_brief(
+/// What the writers are told in a CI-fix round (the `fix-checks` template's `checks`):
+/// which checks fail on which commit, and for each what it reported and printed, as untrusted
+/// text since CI output is anybody's.
+pub(crate) fn checks_context(
     failures: &[(CheckReport, CheckEvidence)],
+    head: &CommitSha,
     round: u32,
     max: u32,
-) -> String {
-    let mut out = String::from("## A required check fails on the pull request\n");
-    if failures.is_empty() {
-        out.push_str(&format!(
-            "The required checks failed on the pushed head and pass now (CI-fix round {round} of {max}). Run the tests; change nothing unless they fail, then call `finish`.\n"
-        ));
-        return out;
+) -> ChecksContext {
+    let checks = failures
+        .iter()
+        .map(|(report, evidence)| {
+            let outcome = match &report.state {
+                CheckState::Failed { outcome } => outcome.clone(),
+                CheckState::Passed => "passed".to_owned(),
+                CheckState::Pending => "pending".to_owned(),
+            };
+            let mut said = String::new();
+            for part in [&report.title, &report.summary, &report.text]
+                .into_iter()
+                .flatten()
+            {
+                said.push_str(part.trim());
+                said.push('\n');
+            }
+            for note in &evidence.annotations {
+                let line = note.line.map(|line| format!(":{line}")).unwrap_or_default();
+                said.push_str(&format!(
+                    "{} {}{line}: {}\n",
+                    note.level, note.path, note.message
+                ));
+            }
+            FailedCheckContext {
+                name: report.name.clone(),
+                outcome,
+                commit: report.sha.short().to_owned(),
+                details_url: report.details_url.clone(),
+                output: (!said.is_empty()).then(|| Untrusted::new("check output", said)),
+                log: evidence
+                    .log
+                    .as_ref()
+                    .map(|log| Untrusted::new("check log excerpt", log.clone())),
+            }
+        })
+        .collect();
+    ChecksContext {
+        round,
+        max_rounds: max,
+        head_sha: head.short().to_owned(),
+        checks,
     }
-    out.push_str(&format!(
-        "CI ran on the pushed head and the check(s) below fail there; the base branch does not show these failures, so the change is the likely cause. Read what each reported, find the cause, fix it, run the tests, then call `finish` (CI-fix round {round} of {max}). Do not weaken or skip tests to make a check pass.\n"
-    ));
-    for (report, evidence) in failures {
-        let outcome = match &report.state {
-            CheckState::Failed { outcome } => outcome.as_str(),
-            CheckState::Passed => "passed",
-            CheckState::Pending => "pending",
-        };
-        out.push_str(&format!(
-            "\n### Check `{}`: {outcome} on {}\n",
-            report.name,
-            report.sha.short()
-        ));
-        let mut said = String::new();
-        for part in [&report.title, &report.summary, &report.text]
-            .into_iter()
-            .flatten()
-        {
-            said.push_str(part.trim());
-            said.push('\n');
-        }
-        for note in &evidence.annotations {
-            let line = note.line.map(|line| format!(":{line}")).unwrap_or_default();
-            said.push_str(&format!(
-                "{} {}{line}: {}\n",
-                note.level, note.path, note.message
-            ));
-        }
-        if !said.is_empty() {
-            out.push_str(&fence("check output", &said));
-            out.push('\n');
-        }
-        if let Some(log) = &evidence.log {
-            out.push_str(&fence("check log excerpt", log));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use squadron_config::{PromptLibrary, TaskContext};
     use squadron_core::ports::{CheckAnnotation, CheckOrigin};
 
+    fn brief(failures: &[(CheckReport, CheckEvidence)], round: u32) -> String {
+        let mut task = TaskContext::example();
+        let head = CommitSha::new("3f4e5d6c7b8a99887766554433221100ffeeddcc");
+        task.checks = Some(checks_context(failures, &head, round, 2));
+        PromptLibrary::shipped()
+            .render(PromptName::FixChecks, &task)
+            .unwrap()
+    }
+
     #[test]
-    fn the_brief_names_each_failing_check_and_fences_what_it_printed() {
+    fn the_brief_names_each_failing_check_its_commit_and_fences_what_it_printed() {
         let report = CheckReport {
             name: "test".into(),
             sha: CommitSha::new("3f4e5d6c7b8a99887766554433221100ffeeddcc"),
@@ -281,12 +300,12 @@ mod tests {
                     .into(),
             ),
         };
-        insta::assert_snapshot!(ci_failure_brief(&[(report, evidence)], 1, 2));
+        insta::assert_snapshot!(brief(&[(report, evidence)], 1));
     }
 
     #[test]
     fn checks_that_pass_by_now_leave_nothing_to_fix() {
-        let brief = ci_failure_brief(&[], 2, 2);
-        assert!(brief.contains("pass now (CI-fix round 2 of 2)"), "{brief}");
+        let brief = brief(&[], 2);
+        assert!(brief.contains("pass now (CI-fix\nround 2 of 2)"), "{brief}");
     }
 }
