@@ -149,73 +149,66 @@ fn extensions_shown(extensions: &[String]) -> String {
         .join(", ")
 }
 
-/// Why a guardrail is absent, from the repository's notes (`format: no formatter: …`).
-fn absent(policy: &crate::workspace::RepoPolicy, key: &str, what: &str) -> String {
+/// Why a guardrail is absent, from the repository's notes (`format: no formatter: …`):
+/// `none configured for this repository` or `none (no formatter: …)`.
+pub(crate) fn absence(policy: &crate::workspace::RepoPolicy, key: &str) -> String {
     let prefix = format!("{key}: ");
     policy
         .notes
         .iter()
         .find_map(|note| note.strip_prefix(&prefix))
         .map_or_else(
-            || format!("{what}: none configured for this repository\n"),
-            |why| format!("{what}: none ({why})\n"),
+            || "none configured for this repository".to_owned(),
+            |why| format!("none ({why})"),
         )
 }
 
-/// Runs the formatter on each written file and then the linter on them (or says that it runs
-/// before `finish`), and describes both for the tool result. `written` are paths relative to
-/// the worktree root.
+/// Runs the formatter on each written file and then the per-file linter on them, and
+/// describes what they did for the tool result. `written` are paths relative to the worktree
+/// root. What does not change from one write to the next (a guardrail the repository lacks, a
+/// whole-project linter that runs at `finish`) is said once, in the write tools'
+/// descriptions, not in every result.
 pub async fn after_write(workspace: &SquadWorkspace, written: &[String]) -> String {
     let policy = &workspace.policy;
     let mut report = String::new();
-    match &policy.format {
-        Some(format) => {
-            for file in written {
-                if !applies_to(&policy.format_extensions, file) {
-                    report.push_str(&format!(
-                        "formatter: not run on `{file}` (it formats {} files)\n",
-                        extensions_shown(&policy.format_extensions)
-                    ));
-                    continue;
-                }
-                let line = if format.contains(FILE) {
-                    fill(format, FILE, std::slice::from_ref(file))
-                } else {
-                    format.clone()
-                };
-                let before = read_regular(workspace, file).await;
-                report.push_str(&run_guardrail(workspace, "formatter", &line).await.0);
-                if before.is_some() && read_regular(workspace, file).await != before {
-                    report.push_str(&format!(
-                        "The formatter changed `{file}`: read it again before you edit it.\n"
-                    ));
-                }
-            }
-        }
-        None => report.push_str(&absent(policy, "format", "formatter")),
-    }
-    match &policy.lint {
-        Some(lint) if lints_per_write(lint) => {
-            let files: Vec<String> = written
-                .iter()
-                .filter(|file| applies_to(&policy.lint_extensions, file))
-                .cloned()
-                .collect();
-            if files.is_empty() {
+    if let Some(format) = &policy.format {
+        for file in written {
+            if !applies_to(&policy.format_extensions, file) {
                 report.push_str(&format!(
-                    "linter: not run (it checks {} files)\n",
-                    extensions_shown(&policy.lint_extensions)
+                    "formatter: not run on `{file}` (it formats {} files)\n",
+                    extensions_shown(&policy.format_extensions)
                 ));
+                continue;
+            }
+            let line = if format.contains(FILE) {
+                fill(format, FILE, std::slice::from_ref(file))
             } else {
-                let line = fill(&fill(lint, FILES, &files), FILE, &files);
-                report.push_str(&run_guardrail(workspace, "linter", &line).await.0);
+                format.clone()
+            };
+            let before = read_regular(workspace, file).await;
+            report.push_str(&run_guardrail(workspace, "formatter", &line).await.0);
+            if before.is_some() && read_regular(workspace, file).await != before {
+                report.push_str(&format!(
+                    "The formatter changed `{file}`: read it again before you edit it.\n"
+                ));
             }
         }
-        Some(lint) if lint_pending_after(policy, written) => report.push_str(&format!(
-            "linter: `{lint}` checks the whole project, so it runs once when you call `finish`\n"
-        )),
-        Some(_) => {}
-        None => report.push_str(&absent(policy, "lint", "linter")),
+    }
+    if let Some(lint) = policy.lint.as_deref().filter(|lint| lints_per_write(lint)) {
+        let files: Vec<String> = written
+            .iter()
+            .filter(|file| applies_to(&policy.lint_extensions, file))
+            .cloned()
+            .collect();
+        if files.is_empty() {
+            report.push_str(&format!(
+                "linter: not run (it checks {} files)\n",
+                extensions_shown(&policy.lint_extensions)
+            ));
+        } else {
+            let line = fill(&fill(lint, FILES, &files), FILE, &files);
+            report.push_str(&run_guardrail(workspace, "linter", &line).await.0);
+        }
     }
     report
 }

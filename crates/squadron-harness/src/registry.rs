@@ -14,7 +14,7 @@ use squadron_core::ports::{ToolCall, ToolSpec};
 
 use crate::command_tools;
 use crate::file_tools;
-use crate::guardrails::{lint_before_finish, lints_per_write};
+use crate::guardrails::{absence, lint_before_finish, lints_per_write};
 use crate::permissions::WriteScope;
 use crate::sandbox::WorktreeAccess;
 use crate::terminal::{self, TerminalCall};
@@ -144,6 +144,8 @@ impl ToolRegistry {
             format: policy.format.clone(),
             lint_per_write,
             lint_at_finish,
+            format_absent: (writes && policy.format.is_none()).then(|| absence(policy, "format")),
+            lint_absent: (writes && policy.lint.is_none()).then(|| absence(policy, "lint")),
             finish_commits,
         };
         self.tools

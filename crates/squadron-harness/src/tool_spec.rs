@@ -312,13 +312,36 @@ pub struct SpecContext {
     pub lint_per_write: Option<String>,
     /// The linter run once before a writer's turn ends (it checks the whole tree).
     pub lint_at_finish: Option<String>,
+    /// Why no formatter runs after a write (`none configured for this repository`), when
+    /// the repository has none.
+    pub format_absent: Option<String>,
+    /// Why no linter runs, when the repository has none.
+    pub lint_absent: Option<String>,
     /// Whether `finish` commits through the test guardrail (otherwise the runtime commits
     /// after the turn).
     pub finish_commits: bool,
 }
 
 impl SpecContext {
+    /// What the write tools' descriptions say about the guardrails run after a write: said
+    /// once here rather than repeated in every write's result.
     fn after_write(&self) -> String {
+        let mut text = self.guardrails_run();
+        if let Some(why) = &self.format_absent {
+            text.push_str(&format!(" No formatter runs: {why}."));
+        }
+        if let Some(lint) = &self.lint_at_finish {
+            text.push_str(&format!(
+                " The linter (`{lint}`) checks the whole project, so it runs once when you call `finish`, not after each write."
+            ));
+        }
+        if let Some(why) = &self.lint_absent {
+            text.push_str(&format!(" No linter runs: {why}."));
+        }
+        text
+    }
+
+    fn guardrails_run(&self) -> String {
         match (&self.format, &self.lint_per_write) {
             (Some(format), Some(lint)) => format!(
                 " Afterwards the harness formats the file (`{format}`) and lints it (`{lint}`), and returns both results."

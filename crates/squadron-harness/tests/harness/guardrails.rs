@@ -247,9 +247,17 @@ async fn a_whole_project_linter_runs_once_before_the_turn_ends() {
         ),
     )
     .await;
+    // The whole-project linter is described once, with the write tools, not in each result.
+    assert_eq!(content, "Wrote `src/a.rs` (15 bytes).\n");
+    let specs = developer.specs_for(&workspace.policy, true);
+    let write = specs
+        .iter()
+        .find(|spec| spec.name == "write_file")
+        .expect("write_file");
     assert!(
-        content.contains("linter: `! grep -rn TODO src` checks the whole project, so it runs once when you call `finish`"),
-        "{content}"
+        write.description.contains("The linter (`! grep -rn TODO src`) checks the whole project, so it runs once when you call `finish`, not after each write."),
+        "{}",
+        write.description
     );
     let (content, is_error) = output_of(&developer, &workspace, finish()).await;
     assert!(is_error, "{content}");

@@ -166,9 +166,18 @@ async fn the_rust_crate_is_formatted_by_rustfmt_linted_by_clippy_and_tested_by_c
         "{}",
         read(root, "src/lib.rs")
     );
+    // Clippy checks the whole crate: the edit tools' description says it runs at `finish`.
+    assert!(!content.contains("clippy"), "{content}");
+    let specs = developer.specs_for(&workspace.policy, true);
+    let edit = specs
+        .iter()
+        .find(|spec| spec.name == "edit_file")
+        .expect("edit_file");
     assert!(
-        content.contains("so it runs once when you call `finish`"),
-        "{content}"
+        edit.description
+            .contains("so it runs once when you call `finish`, not after each write"),
+        "{}",
+        edit.description
     );
 
     // Clippy runs once before the turn ends and finds the needless return.
