@@ -193,13 +193,31 @@ async fn a_required_check_that_never_reports_is_named_after_the_configured_wait(
         .await;
 
     assert!(!rig.pulls()[0].merged, "{}", describe(&output));
-    let detail = squad_detail(&rig);
-    assert!(
-        detail.contains("required check `test` never reported on the PR's head"),
-        "{detail}\n{}",
-        describe(&output)
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let status = rig.squadron(&["status", "--json"], &[]).await;
+    let json: serde_json::Value =
+        serde_json::from_slice(&status.stdout).expect("status prints JSON");
+    assert_eq!(
+        json["runs"][0]["squads"][0]["phase"], "needs-human",
+        "{json:#}"
     );
-    assert!(detail.contains("`github.required_checks`"), "{detail}");
+    let detail = squad_detail(&rig);
+    let named = "required check `test` never reported on the PR's head after ";
+    let waited: u64 = detail
+        .split(named)
+        .nth(1)
+        .and_then(|rest| rest.split(" second").next())
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or_else(|| panic!("{detail}\n{}", describe(&output)));
+    assert!(
+        waited >= 2,
+        "named only after the configured wait: {detail}"
+    );
+    assert!(
+        detail.contains("Make the workflow run on `pull_request` for the base branch")
+            && detail.contains("`github.required_checks`"),
+        "and what to configure: {detail}"
+    );
     let calls = requests(&rig);
     assert_eq!(count(&calls, "POST", "/rerun"), 0);
     assert_eq!(count(&calls, "PUT", "/merge"), 0);
