@@ -134,16 +134,24 @@ impl Standins {
     /// Starts `squadron serve` on a free loopback port with the script's environment plus
     /// `extra`; returns it once it logs its address.
     ///
-    /// Each daemon keeps its mirrors and worktrees in a data directory of its own, as the
-    /// README says replicas do: git's worktree bookkeeping in one mirror is not safe for two
-    /// processes adding worktrees at once.
+    /// Daemons sharing the squads keep their mirrors and worktrees in a data directory of
+    /// their own each, as the README says replicas do: git's worktree bookkeeping in one
+    /// mirror is not safe for two processes adding worktrees at once. Daemons standing by
+    /// for one another (`server.share_squads = false`) share the configuration's, as
+    /// standbys on one host may: one works at a time.
     pub fn serve(&self, extra: &[(&str, &str)]) -> Serve {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
-        let data_dir = self
+        let own_dir = self
             .home
             .path()
             .join("daemons")
             .join(STARTED.fetch_add(1, Ordering::Relaxed).to_string());
+        let standby = extra.contains(&("SQUADRON_SERVER_SHARE_SQUADS", "false"));
+        let data_dir: Vec<(&str, &Path)> = if standby {
+            Vec::new()
+        } else {
+            vec![("SQUADRON_STORE_DATA_DIR", own_dir.as_path())]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_squadron"))
             .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
             .args(["--control-listen", "shared"])
@@ -151,7 +159,7 @@ impl Standins {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .envs(&self.env)
-            .env("SQUADRON_STORE_DATA_DIR", &data_dir)
+            .envs(data_dir)
             .envs(extra.iter().copied())
             .current_dir(self.home.path())
             .stdout(Stdio::null())

@@ -318,11 +318,15 @@ async fn hold_runtime(
             lost,
         )));
     }
+    // Renewed from now on: building the runtime (the sandbox, the reviewers' identities)
+    // may take longer than the lease on a loaded machine.
+    let keeping = tokio::spawn(keep_lease(Arc::clone(lease), lost));
     if let Err(error) = start_or_retry(context, runtime_store, control, readiness).await {
+        keeping.abort();
         lease.release().await;
         return Err(error);
     }
-    Ok(tokio::spawn(keep_lease(Arc::clone(lease), lost)))
+    Ok(keeping)
 }
 
 /// Starts the runtime writing through `store`; when a service it needs does not answer,
@@ -376,17 +380,22 @@ async fn stand_by(
     lease.stand_by(&control).await;
     info!(daemon = %lease.daemon(), "taking over the squads of this store");
     control.still_waiting("taking over the squads of this store: starting the squad runtime");
-    if let Err(error) = start_runtime(&context, &store, &control, &readiness).await {
-        warn!(error = %error.message(), "the squad runtime cannot start yet; retrying");
-        tokio::spawn(retry_start(
-            Arc::clone(&context),
-            Arc::clone(&store),
-            Arc::clone(&control),
-            readiness,
-            error.message().to_owned(),
-        ));
-    }
-    keep_lease(lease, lost).await;
+    // The lease is renewed while the runtime is built, which may take longer than the
+    // lease on a loaded machine: a lapse then would show this daemon standing by and let
+    // another take the store over from under a runtime just started.
+    let starting = async {
+        if let Err(error) = start_runtime(&context, &store, &control, &readiness).await {
+            warn!(error = %error.message(), "the squad runtime cannot start yet; retrying");
+            tokio::spawn(retry_start(
+                Arc::clone(&context),
+                Arc::clone(&store),
+                Arc::clone(&control),
+                readiness.clone(),
+                error.message().to_owned(),
+            ));
+        }
+    };
+    tokio::join!(starting, keep_lease(Arc::clone(&lease), lost));
 }
 
 /// Checks Linear (and GitHub once the runtime runs) every [`PROBE_EVERY`], so `/readyz`
