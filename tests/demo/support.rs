@@ -205,6 +205,7 @@ pub fn task(
         qa_summary: None,
         conflict: None,
         checks: None,
+        revert: None,
     };
     PromptLibrary::shipped()
         .render(name, &context)

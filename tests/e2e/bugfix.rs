@@ -2,8 +2,8 @@
 //! takes the demo's Sentry stub to a merged fix with every step in its Slack thread; a
 //! diagnosis too unsure to act on stops as needs-human with no PR; the acknowledgement
 //! comes before Linear answers anything; `squadron fix` does the same from the command
-//! line; and a signed `/squad revert` takes the merged fix back through a revert PR, told in
-//! the squad's thread.
+//! line; and a signed `/squad revert` takes the merged fix back through a revert squad whose
+//! PR both reviewers approve before it merges, told in the squad's thread.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -143,18 +143,8 @@ async fn a_signed_squad_fix_takes_the_sentry_stub_to_a_merged_fix_told_in_its_th
     let pulls = rig.pulls();
     assert_eq!(pulls.len(), 1, "{pulls:#?}");
     assert!(pulls[0].merged);
-    let mut approvers: Vec<String> = rig
-        .world
-        .github
-        .reviews(SAMPLE_REPO, pulls[0].number)
-        .expect("the PR's reviews")
-        .into_iter()
-        .filter(|review| review.state == "APPROVED" && review.commit_id == pulls[0].head_sha)
-        .map(|review| review.user)
-        .collect();
-    approvers.sort();
     assert_eq!(
-        approvers,
+        rig.approvers(pulls[0].number, &pulls[0].head_sha),
         ["squadron-code-reviewer", "squadron-qa-specialist"]
     );
     assert!(
@@ -272,7 +262,7 @@ async fn squadron_fix_merges_the_fix_from_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_squad_revert_opens_a_revert_pr_reopens_the_issue_and_tells_the_thread() {
+async fn a_signed_squad_revert_is_reviewed_merged_reopens_the_issue_and_tells_the_thread() {
     let rig = rig(BUGFIX_SCRIPTS).await;
     let (_daemon, address) = rig.serve(&[("SQUADRON_SLACK_FIX_USERS", "U2CERLKJA")]);
     slash_command(&rig, &address, "fix ENG-1").await;
@@ -317,7 +307,8 @@ async fn a_signed_squad_revert_opens_a_revert_pr_reopens_the_issue_and_tells_the
     );
     assert_eq!(rig.pulls().len(), 1, "no revert PR for an unknown issue");
 
-    // The merged fix: a revert PR open for review, the issue reopened, the thread told.
+    // The merged fix: a revert squad the daemon takes up, its PR reviewed by both reviewers
+    // and merged, the issue reopened, the thread told.
     let ack = slash_command(&rig, &address, "revert ENG-1").await;
     assert_eq!(
         ack,
@@ -326,16 +317,31 @@ async fn a_signed_squad_revert_opens_a_revert_pr_reopens_the_issue_and_tells_the
             "text": "Reverting ENG-1: opening a PR that takes its merged change back…",
         })
     );
-    let thread = thread_reaching(&rig, ":rewind: Revert opened").await;
+    until("the reply about ENG-1", || {
+        rig.world.slack.responses().len() == 2
+    })
+    .await;
+    let queued = rig.world.slack.responses()[1].body.clone();
+    assert_eq!(queued["response_type"], "in_channel", "{queued}");
+    assert!(
+        queued["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("ENG-1 revert queued")
+                && text.contains("both reviewers review it before it merges")),
+        "{queued}"
+    );
+    let thread = thread_reaching(&rig, ":rewind: Reverted").await;
     let pulls = rig.pulls();
     assert_eq!(pulls.len(), 2, "{pulls:#?}");
     let revert = pulls
         .iter()
         .find(|pull| pull.head_ref == "squadron/revert-eng-1")
         .expect("the revert PR");
-    assert!(
-        !revert.merged,
-        "a revert from Slack is reviewed first: {revert:?}"
+    assert!(revert.merged, "{revert:?}");
+    assert_eq!(
+        rig.approvers(revert.number, &revert.head_sha),
+        ["squadron-code-reviewer", "squadron-qa-specialist"],
+        "a revert from Slack is reviewed like any change"
     );
     assert!(
         revert
@@ -348,21 +354,19 @@ async fn a_signed_squad_revert_opens_a_revert_pr_reopens_the_issue_and_tells_the
         rig.linear_state(BUGFIX_ISSUE).as_deref(),
         Some("In Progress")
     );
-    until("the reply about ENG-1", || {
-        rig.world.slack.responses().len() == 2
-    })
-    .await;
-    let done = rig.world.slack.responses()[1].body.clone();
-    assert_eq!(done["response_type"], "in_channel", "{done}");
-    assert!(
-        done["text"]
-            .as_str()
-            .is_some_and(|text| text.starts_with("ENG-1 revert opened:")),
-        "{done}"
-    );
     let told = texts(&thread).pop().unwrap_or_default();
+    let merged: String = rig
+        .world
+        .github
+        .branch_head(SAMPLE_REPO, "main")
+        .expect("the sample repository")
+        .expect("main")
+        .chars()
+        .take(7)
+        .collect();
     insta::assert_snapshot!(
         "revert_told_in_the_thread",
         told.replace(rig.world.github.base_url(), "<github>")
+            .replace(&merged, "<sha>")
     );
 }

@@ -1,8 +1,10 @@
-//! `squadron revert --now` on the stand-ins: after the demo milestone merged, the last merge
-//! is taken back through a revert PR merged at once, its Linear issue is reopened with a
-//! comment linking the revert, `squadron metrics` counts the change failure, and asking
-//! again changes nothing.
+//! `squadron revert` on the stand-ins. With `--now`: after the demo milestone merged, the last
+//! merge is taken back through a revert PR merged at once, its Linear issue is reopened with
+//! a comment linking the revert, `squadron metrics` counts the change failure, and asking
+//! again changes nothing. Without it, and no daemon running the store's squads: the command
+//! runs the revert squad itself, through both reviews to the merge.
 
+use squadron::demo::generated::{Behaviour, milestone};
 use squadron::demo::{DemoLimits, SAMPLE_REPO, Scenario, WorldSeed};
 use squadron_core::Phase;
 use squadron_store::{SqlStore, StoreLocation};
@@ -105,4 +107,59 @@ async fn revert_now_takes_the_last_merge_back_reopens_its_issue_and_counts_the_f
         "{}",
         describe(&output)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revert_without_a_daemon_runs_the_revert_squad_here_through_review_to_the_merge() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rig = Rig::start(milestone(2, Behaviour::Approve), DemoLimits::default()).await;
+    let output = rig.run(&[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let pulls_before = rig.pulls().len();
+
+    let output = rig
+        .squadron(&["revert", "ENG-1", "--reason", "plan 1 is withdrawn"], &[])
+        .await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("ENG-1 reverted:"), "{stdout}");
+    assert!(stdout.contains("reviewed and merged as"), "{stdout}");
+    let pulls = rig.pulls();
+    assert_eq!(pulls.len(), pulls_before + 1, "one revert PR: {pulls:#?}");
+    let revert = pulls
+        .iter()
+        .find(|pull| pull.head_ref == "squadron/revert-eng-1")
+        .expect("the revert PR");
+    assert!(revert.merged, "{revert:?}");
+    assert_eq!(revert.title, "Revert ENG-1");
+    assert_eq!(
+        rig.approvers(revert.number, &revert.head_sha),
+        ["squadron-code-reviewer", "squadron-qa-specialist"]
+    );
+    assert_eq!(rig.linear_state("ENG-1").as_deref(), Some("In Progress"));
+    assert_eq!(rig.linear_state("ENG-2").as_deref(), Some("Done"));
+    let comments = rig.linear_comments("ENG-1");
+    assert!(
+        comments.iter().any(
+            |comment| comment.contains("Squadron reverted this issue's change")
+                && comment.contains(&format!("/{SAMPLE_REPO}/pull/{}", revert.number))
+                && comment.contains("plan 1 is withdrawn")
+        ),
+        "{comments:#?}"
+    );
+
+    // The revert counts as ENG-1's change failure, not as a merged change of its own.
+    let metrics = rig.metrics_with_one_revert("ENG-1").await;
+    assert_eq!(metrics["total"]["merges"], 2, "{metrics:#}");
+
+    // ENG-1 now names its change again, which is reverted already.
+    let output = rig.squadron(&["revert", "ENG-1"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ENG-1 was reverted already"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(rig.pulls().len(), pulls_before + 1);
 }

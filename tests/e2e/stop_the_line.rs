@@ -2,15 +2,18 @@
 //! break the suite together both merge (the pre-merge test of the merge result is off), the
 //! test command fails on the base head after the second merge, and the base's merge lane
 //! stops. Both merges are named on their Linear issues and in Slack, a third squad approved
-//! meanwhile waits in the lane and `status` says why; `squadron revert --now` on the second
-//! merge takes it back, reopens its issue, counts the change failure and resumes the lane,
-//! and the third squad then merges.
+//! meanwhile waits in the lane and `status` says why; `squadron revert` on the second merge
+//! (no `--now`) records a revert squad, which the running `squadron run` takes up: both
+//! reviewers approve the revert PR, it merges through the stopped lane, the tests pass on its
+//! base, its issue is reopened with a comment linking it, the change failure is counted, the
+//! lane resumes and the third squad then merges.
 
 use std::time::Duration;
 
 use squadron::demo::generated::{Behaviour, held_gate, milestone_of};
 use squadron::demo::{DemoLimits, SAMPLE_REPO};
-use squadron_core::ports::StoppedLane;
+use squadron_core::ports::{SquadEvent, StoppedLane};
+use squadron_core::{Phase, SquadKind};
 use squadron_store::{SqlStore, StoreLocation};
 
 use crate::support::{Rig, describe};
@@ -133,13 +136,31 @@ async fn merges_that_break_the_suite_together_stop_the_lane_until_the_second_is_
             .expect("ENG-3's PR");
         assert!(!eng3.merged, "nothing merges into a stopped lane: {eng3:?}");
 
-        // The second merge goes back; the lane resumes.
-        let output = rig.squadron(&["revert", &failing, "--now"], &[]).await;
+        // The second merge goes back through review: `squadron run` runs the store's
+        // squads, so it takes the recorded revert up.
+        let output = rig
+            .squadron(
+                &["revert", &failing, "--reason", "breaks is_the_cheapest"],
+                &[],
+            )
+            .await;
         assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(&format!("the merge lane {SAMPLE_REPO}:main resumes")),
+            stdout.contains(&format!("{failing} revert recorded for review")),
             "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("the merge lane {SAMPLE_REPO}:main stays stopped")),
+            "{stdout}"
+        );
+        // Asked again while it is under way: the same revert, nothing new.
+        let output = rig.squadron(&["revert", &failing], &[]).await;
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("recorded already"),
+            "{}",
+            describe(&output)
         );
         failing
     };
@@ -152,12 +173,58 @@ async fn merges_that_break_the_suite_together_stop_the_lane_until_the_second_is_
         .find(|pull| pull.title.starts_with("ENG-3"))
         .expect("ENG-3's PR");
     assert!(eng3.merged, "the resumed lane merged ENG-3: {eng3:?}");
-    let revert = pulls
+    let reverts: Vec<_> = pulls
         .iter()
-        .find(|pull| pull.title == format!("Revert {failing}"))
-        .expect("the revert PR");
+        .filter(|pull| pull.title == format!("Revert {failing}"))
+        .collect();
+    assert_eq!(reverts.len(), 1, "one revert PR: {pulls:#?}");
+    let revert = reverts[0];
     assert!(revert.merged, "{revert:?}");
+    assert!(
+        revert
+            .body
+            .as_deref()
+            .is_some_and(|body| body.contains("breaks is_the_cheapest")),
+        "{revert:?}"
+    );
+    // Reviewed like any change: both identities approved the head that merged.
+    assert_eq!(
+        rig.approvers(revert.number, &revert.head_sha),
+        ["squadron-code-reviewer", "squadron-qa-specialist"]
+    );
+    // It merged through the stopped lane, before ENG-3: the way out.
+    let mut merges = Vec::new();
+    for overview in store.squad_overviews(None).await.expect("squads") {
+        let squad = overview.record.squad;
+        let events = store.events(&squad.id).await.expect("events");
+        if let Some(merged) = events
+            .iter()
+            .find(|event| event.kind == SquadEvent::PHASE_CHANGED && event.phase == Phase::Merged)
+        {
+            let name = match squad.kind {
+                SquadKind::Revert => format!("revert {}", squad.issue),
+                _ => squad.issue.as_str().to_owned(),
+            };
+            merges.push((merged.at, name));
+        }
+    }
+    merges.sort();
+    let order: Vec<&str> = merges.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(
+        order[2..],
+        [format!("revert {failing}").as_str(), "ENG-3"],
+        "{order:?}"
+    );
     assert_eq!(rig.linear_state(&failing).as_deref(), Some("In Progress"));
+    let comments = rig.linear_comments(&failing);
+    let comment = comments
+        .iter()
+        .find(|comment| comment.contains("Squadron reverted this issue's change"))
+        .unwrap_or_else(|| panic!("a revert comment on {failing}: {comments:#?}"));
+    assert!(
+        comment.contains(&format!("/{SAMPLE_REPO}/pull/{}", revert.number)),
+        "{comment}"
+    );
     assert_eq!(store.lane_stops().await.expect("read"), Vec::new());
 
     rig.metrics_with_one_revert(&failing).await;

@@ -143,6 +143,21 @@ impl Rig {
         metrics
     }
 
+    /// Who approved the PR `number` of the sample repository on `head`, sorted.
+    pub fn approvers(&self, number: u64, head: &str) -> Vec<String> {
+        let mut approvers: Vec<String> = self
+            .world
+            .github
+            .reviews(SAMPLE_REPO, number)
+            .expect("the PR's reviews")
+            .into_iter()
+            .filter(|review| review.state == "APPROVED" && review.commit_id == head)
+            .map(|review| review.user)
+            .collect();
+        approvers.sort();
+        approvers
+    }
+
     /// Every pull request of the sample repository.
     pub fn pulls(&self) -> Vec<PullSnapshot> {
         self.world

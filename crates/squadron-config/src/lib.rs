@@ -49,8 +49,8 @@ pub use profiles::{
 pub use prompt_context::{
     AgentContext, ChecksContext, ConflictContext, ConflictFileContext, DiagnosisContext,
     DocContext, EvidenceContext, FailedCheckContext, IssueContext, LandedContext, LeftOutContext,
-    PreviousCommentContext, PreviousReviewContext, RepositoryContext, ReviewCommentContext,
-    ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
+    PreviousCommentContext, PreviousReviewContext, RepositoryContext, RevertContext,
+    ReviewCommentContext, ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence,
 };
 pub use prompts::{PromptError, PromptErrorKind, PromptLibrary, PromptName, PromptSource};
 pub use repo_defaults::{Ecosystem, Installed};

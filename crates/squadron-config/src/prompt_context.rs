@@ -115,6 +115,8 @@ pub struct TaskContext {
     pub conflict: Option<ConflictContext>,
     /// The required checks failing on the PR (`fix-checks`).
     pub checks: Option<ChecksContext>,
+    /// The merge a revert squad takes back (`review-code`, `review-tests`), if it is one.
+    pub revert: Option<RevertContext>,
 }
 
 /// A CI-fix round: the required checks failing on the PR's pushed head.
@@ -146,6 +148,20 @@ pub struct FailedCheckContext {
     /// An excerpt of its job's log (ANSI codes stripped, trimmed around the first errors and
     /// the tail, capped), when the host has one.
     pub log: Option<Untrusted>,
+}
+
+/// What a revert squad's PR takes back, and why: its reviewers review the revert, not the
+/// issue's change.
+#[derive(Clone, Debug, Serialize)]
+pub struct RevertContext {
+    /// The merge commit the PR reverts.
+    pub merge_sha: String,
+    /// The reverted change's PR page, when known.
+    pub pr_url: Option<String>,
+    /// Why it is reverted, as the person who asked wrote it.
+    pub reason: Option<Untrusted>,
+    /// Who asked for the revert (a Slack user or `cli`).
+    pub requested_by: String,
 }
 
 /// A branch that no longer rebases onto its base: its change sits uncommitted on the base's
@@ -506,6 +522,7 @@ impl TaskContext {
                     )),
                 }],
             }),
+            revert: None,
         }
     }
 }

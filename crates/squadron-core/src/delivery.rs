@@ -383,10 +383,12 @@ fn figures(
     to: Timestamp,
 ) -> DeliveryFigures {
     let within = |at: Timestamp| at >= from && at <= to;
+    // A revert takes a change back rather than delivering one: it counts as the reverted
+    // change's failure, not as a merged change of its own (its cost and load still count).
     let mut merged: Vec<&SquadFacts> = squads
         .iter()
         .copied()
-        .filter(|facts| facts.merged_at().is_some_and(within))
+        .filter(|facts| facts.kind != SquadKind::Revert && facts.merged_at().is_some_and(within))
         .collect();
     merged.sort_by_key(|facts| (facts.merged_at(), facts.squad.clone()));
     let first = Day::of(from);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{IssueKey, PrNumber, ReviewVerdict, Role};
+use crate::domain::{IssueKey, PrNumber, ReviewVerdict, Role, SquadId};
 use crate::effect::EffectKey;
 use crate::gate::CommitSha;
 use crate::merge_queue::{BaseVerdict, MergeLane};
@@ -184,6 +184,20 @@ pub enum EventPayload {
         /// Whether the revert was merged at once (`squadron revert --now`).
         now: bool,
     },
+    /// A revert squad was asked for: the merge it takes back, and why. Its log starts with
+    /// this.
+    RevertRequested {
+        /// The squad whose merge it reverts.
+        reverted: SquadId,
+        /// That squad's merge commit.
+        merge_sha: CommitSha,
+        /// That squad's PR page, when known.
+        pr_url: Option<String>,
+        /// Why, as the person who asked wrote it.
+        reason: Option<String>,
+        /// Who asked: a Slack user, or `cli`.
+        requested_by: String,
+    },
     /// The repository's setup command ran in the squad's worktree.
     Setup {
         /// The command.
@@ -260,6 +274,8 @@ impl EventPayload {
     pub const REVERTED: &'static str = "reverted";
     /// Kind of [`EventPayload::Setup`].
     pub const SETUP: &'static str = "setup";
+    /// Kind of [`EventPayload::RevertRequested`].
+    pub const REVERT_REQUESTED: &'static str = "revert-requested";
 
     /// The event's kind, as the log records it and readers filter on.
     pub const fn kind(&self) -> &'static str {
@@ -284,6 +300,7 @@ impl EventPayload {
             EventPayload::TimeToMerge { .. } => Self::TIME_TO_MERGE,
             EventPayload::Reverted { .. } => Self::REVERTED,
             EventPayload::Setup { .. } => Self::SETUP,
+            EventPayload::RevertRequested { .. } => Self::REVERT_REQUESTED,
         }
     }
 }

@@ -252,11 +252,26 @@ impl MergeQueue {
     /// flight. The caller re-reads each ticket holder's PR, checks its [`BaseRelation`] and
     /// the gate, merges with the head SHA as a guard, then calls [`MergeQueue::finish`].
     pub fn start_merges(&mut self) -> Vec<QueuedMerge> {
+        self.start_merges_with(|_| false)
+    }
+
+    /// [`MergeQueue::start_merges`], where a stopped lane with no merge in flight or under
+    /// test hands its ticket to the first waiting squad `restores` says may pass the stop (a
+    /// revert: the way out); the others keep waiting.
+    pub fn start_merges_with(&mut self, restores: impl Fn(&SquadId) -> bool) -> Vec<QueuedMerge> {
         let mut started = Vec::new();
         for lane in self.lanes.values_mut() {
-            if lane.free()
-                && let Some(next) = lane.waiting.pop_front()
-            {
+            let next = if lane.free() {
+                lane.waiting.pop_front()
+            } else if lane.merging.is_none() && lane.testing.is_none() {
+                lane.waiting
+                    .iter()
+                    .position(|entry| restores(&entry.squad))
+                    .and_then(|at| lane.waiting.remove(at))
+            } else {
+                None
+            };
+            if let Some(next) = next {
                 lane.merging = Some(next.clone());
                 started.push(next);
             }

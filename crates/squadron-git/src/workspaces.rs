@@ -284,6 +284,23 @@ impl Workspaces for GitWorkspaces {
         Ok(CommitSha::new(head.to_string()))
     }
 
+    async fn commit_revert(
+        &self,
+        worktree: &Path,
+        commit: &CommitSha,
+    ) -> Result<CommitSha, PortError> {
+        let target = self.find_worktree(worktree).await?;
+        let head = self
+            .workspace
+            .commit_revert(
+                &target,
+                &CommitAuthor::for_role(Role::Developer),
+                commit.as_str(),
+            )
+            .await?;
+        Ok(CommitSha::new(head))
+    }
+
     async fn push(
         &self,
         worktree: &Path,

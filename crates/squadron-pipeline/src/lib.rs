@@ -23,6 +23,7 @@ mod outcome;
 mod progress;
 mod prompts;
 mod qa_record;
+mod revert;
 mod review_memory;
 mod runtime;
 mod services;
@@ -33,9 +34,10 @@ mod steps;
 
 pub use error::{PipelineError, PipelineErrorKind};
 pub use handle::{CancelOutcome, PipelineHandle};
-pub use intake::{FixRequest, SlackOrigin};
+pub use intake::{FixRequest, RevertAdmission, RevertRequest, SlackOrigin, admit_revert};
 pub use metrics::{squad_facts, time_to_merge};
 pub use progress::{Progress, RunView, SquadView, Waiting};
+pub use revert::{RevertPlan, revert_branch};
 pub use runtime::Pipeline;
 pub use services::{
     AgentSetup, ModelResolveError, ModelResolver, PipelineSettings, RepositoryTarget,

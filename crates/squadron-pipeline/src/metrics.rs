@@ -73,7 +73,7 @@ pub fn squad_facts(
         cost,
         time_to_restore: match squad.kind {
             SquadKind::BugFix => time_to_merge(events),
-            SquadKind::Feature => None,
+            SquadKind::Feature | SquadKind::Revert => None,
         },
         reverted_at: events
             .iter()

@@ -33,8 +33,14 @@ use crate::squad::SquadCtx;
 impl Subject {
     /// The squad of `ctx`, with its issue's title and page once read.
     pub fn of(ctx: &SquadCtx) -> Subject {
+        Subject::about(ctx, ctx.squad.clone())
+    }
+
+    /// `squad`, another squad of `ctx`'s issue (a revert's reverted squad), with the issue's
+    /// title and page once read.
+    pub fn about(ctx: &SquadCtx, squad: SquadId) -> Subject {
         Subject {
-            squad: ctx.squad.clone(),
+            squad,
             issue: ctx.issue_key.clone(),
             title: ctx
                 .issue

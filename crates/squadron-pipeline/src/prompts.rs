@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use squadron_config::{
     AgentContext, DiagnosisContext, EvidenceContext, IssueContext, PromptName, RepositoryContext,
-    ReviewContext, ScenarioContext, SystemContext, TaskContext, Untrusted,
+    RevertContext, ReviewContext, ScenarioContext, SystemContext, TaskContext, Untrusted,
 };
 use squadron_core::ports::{ChatModel, SpendScope};
 use squadron_core::{FailureKind, Role, StepFailure};
@@ -118,6 +118,15 @@ pub(crate) fn task_context(ctx: &SquadCtx, role: Role, round: u32, max_rounds: u
             .map(|summary| Untrusted::new("qa summary", summary.to_owned())),
         conflict: None,
         checks: None,
+        revert: ctx.revert.as_ref().map(|plan| RevertContext {
+            merge_sha: plan.merge_sha.to_string(),
+            pr_url: plan.pr_url.clone(),
+            reason: plan
+                .reason
+                .as_ref()
+                .map(|reason| Untrusted::new("revert reason", reason.clone())),
+            requested_by: plan.requested_by.clone(),
+        }),
     }
 }
 

@@ -185,10 +185,7 @@ impl Runtime {
                     }
                     Ok(())
                 }
-                _ = tick.tick(), if !self.stopping => match self.follow_lane_stops().await {
-                    Ok(()) => self.apply(Event::Tick).await,
-                    Err(killed) => Err(killed),
-                },
+                _ = tick.tick(), if !self.stopping => self.tick().await,
                 () = sleep_until(deadline), if !self.stopping && deadline.is_some() => {
                     self.apply(Event::Tick).await
                 }
@@ -506,6 +503,48 @@ impl Runtime {
             self.execute(commands).await?;
         }
         Ok(gone)
+    }
+
+    /// The regular tick: the store's stopped lanes and recorded reverts followed, then the
+    /// scheduler's deadlines.
+    async fn tick(&mut self) -> Result<(), Killed> {
+        self.follow_lane_stops().await?;
+        self.take_up_reverts().await?;
+        self.apply(Event::Tick).await
+    }
+
+    /// Takes up, at every tick, the revert squads another command recorded in the store
+    /// since the runtime started (`squadron revert`, `/squad revert`): the store's squads
+    /// are this runtime's to run. A runtime sharing its store claims them like any squad.
+    async fn take_up_reverts(&mut self) -> Result<(), Killed> {
+        if self.shared.settings.shares_squads {
+            return Ok(());
+        }
+        let unfinished = match self.shared.services.store.unfinished_squads().await {
+            Ok(unfinished) => unfinished,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the unfinished squads to find new reverts");
+                return Ok(());
+            }
+        };
+        let recorded: Vec<SquadId> = unfinished
+            .into_iter()
+            .filter(|record| record.squad.kind == SquadKind::Revert)
+            .map(|record| record.squad.id)
+            .filter(|id| self.scheduler.squad(id).is_none())
+            .collect();
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        match self.adopt(recorded).await? {
+            Ok(taken) => {
+                tracing::info!(squads = ?taken, "taking up the reverts recorded in the store")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not take up the reverts recorded in the store")
+            }
+        }
+        Ok(())
     }
 
     /// Follows the store's record of stopped lanes (stop the line), at start and at every
@@ -1190,7 +1229,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn trigger_url(trigger: &RunTrigger) -> Option<String> {
     match trigger {
         RunTrigger::Milestone { url } => Some(url.clone()),
-        RunTrigger::Fix { .. } => None,
+        RunTrigger::Fix { .. } | RunTrigger::Revert { .. } => None,
     }
 }
 

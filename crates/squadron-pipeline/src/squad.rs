@@ -18,6 +18,7 @@ use squadron_harness::{
 };
 
 use crate::progress::SquadView;
+use crate::revert::{RevertPlan, revert_branch};
 use crate::services::{AgentSetup, RepositoryTarget};
 use crate::setup;
 use crate::shared::Shared;
@@ -87,6 +88,8 @@ pub(crate) struct SquadCtx {
     pub writer_threads: BTreeMap<Role, KeptConversation>,
     /// A bug fix's diagnosis, once made or read back from the event log.
     pub diagnosis: Option<Diagnosis>,
+    /// What a revert squad takes back, once read from its event log.
+    pub revert: Option<RevertPlan>,
     /// Its agents and prompts, once the worktree is prepared.
     pub agents: Option<SquadAgents>,
     /// The repository's guidance for agents (`AGENTS.md`, `CLAUDE.md`, its docs), read from
@@ -132,6 +135,7 @@ impl SquadCtx {
             review_threads: BTreeMap::new(),
             writer_threads: BTreeMap::new(),
             diagnosis: None,
+            revert: None,
             agents: None,
             guidance: None,
         }
@@ -147,10 +151,21 @@ impl SquadCtx {
         Ok(())
     }
 
-    /// The issue, read from the tracker on first use (after a restart it is not cached).
+    /// What a revert squad takes back, read back from the event log after a restart; `None`
+    /// for any other squad. Every step of a revert that renders its PR or prompts calls this
+    /// first.
+    pub async fn ensure_revert(&mut self, shared: &Shared) -> Result<(), StepFailure> {
+        if self.kind == SquadKind::Revert && self.revert.is_none() {
+            self.revert = Some(crate::revert::recorded(shared, &self.squad).await?);
+        }
+        Ok(())
+    }
+
+    /// The issue, read from the tracker on first use (after a restart it is not cached). A
+    /// revert squad works the reverted squad's issue on a branch of its own.
     pub async fn issue(&mut self, shared: &Shared) -> Result<&Issue, StepFailure> {
         if self.issue.is_none() {
-            let issue = shared
+            let mut issue = shared
                 .services
                 .tracker
                 .fetch_issue(self.issue_key.as_str())
@@ -158,6 +173,9 @@ impl SquadCtx {
                 .map_err(|error| {
                     StepFailure::port(format!("read issue {}", self.issue_key), &error)
                 })?;
+            if self.kind == SquadKind::Revert {
+                issue.branch_name = revert_branch(&self.issue_key);
+            }
             self.issue = Some(issue);
         }
         self.issue

@@ -66,13 +66,14 @@ pub(crate) const fn squad_kind_name(kind: SquadKind) -> &'static str {
     match kind {
         SquadKind::Feature => "feature",
         SquadKind::BugFix => "bug-fix",
+        SquadKind::Revert => "revert",
     }
 }
 
 /// Reads a squad kind column.
 pub(crate) fn squad_kind(row: &AnyRow, name: &str) -> Result<SquadKind, StoreError> {
     let stored: String = column(row, name)?;
-    [SquadKind::Feature, SquadKind::BugFix]
+    [SquadKind::Feature, SquadKind::BugFix, SquadKind::Revert]
         .into_iter()
         .find(|kind| squad_kind_name(*kind) == stored)
         .ok_or_else(|| StoreError::corrupt(name, &stored))

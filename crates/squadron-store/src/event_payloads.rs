@@ -138,6 +138,19 @@ pub(crate) fn encode(payload: &EventPayload) -> String {
             "reverted_sha": reverted_sha.as_str(),
             "now": now,
         }),
+        EventPayload::RevertRequested {
+            reverted,
+            merge_sha,
+            pr_url,
+            reason,
+            requested_by,
+        } => json!({
+            "reverted": reverted.as_str(),
+            "merge_sha": merge_sha.as_str(),
+            "pr_url": pr_url,
+            "reason": reason,
+            "requested_by": requested_by,
+        }),
         EventPayload::Setup {
             command,
             network,
@@ -290,6 +303,13 @@ pub(crate) fn decode(kind: &str, document: &str) -> Option<EventPayload> {
             url: doc.text("url")?,
             reverted_sha: CommitSha::new(doc.text("reverted_sha")?),
             now: doc.flag("now")?,
+        },
+        EventPayload::REVERT_REQUESTED => EventPayload::RevertRequested {
+            reverted: SquadId::new(doc.text("reverted")?),
+            merge_sha: CommitSha::new(doc.text("merge_sha")?),
+            pr_url: doc.optional_text("pr_url")?,
+            reason: doc.optional_text("reason")?,
+            requested_by: doc.text("requested_by")?,
         },
         EventPayload::SETUP => EventPayload::Setup {
             command: doc.text("command")?,
@@ -618,6 +638,16 @@ mod tests {
                     now: true,
                 },
                 r#"{"now":true,"pr":9,"reverted_sha":"0123456789abcdef0123456789abcdef01234567","url":"https://github.com/acme/shop/pull/9"}"#,
+            ),
+            (
+                EventPayload::RevertRequested {
+                    reverted: SquadId::new("run-1-eng-2"),
+                    merge_sha: sha(),
+                    pr_url: Some("https://github.com/acme/shop/pull/9".to_owned()),
+                    reason: None,
+                    requested_by: "cli".to_owned(),
+                },
+                r#"{"merge_sha":"0123456789abcdef0123456789abcdef01234567","pr_url":"https://github.com/acme/shop/pull/9","reason":null,"requested_by":"cli","reverted":"run-1-eng-2"}"#,
             ),
             (
                 EventPayload::Setup {

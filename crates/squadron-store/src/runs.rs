@@ -93,6 +93,10 @@ fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
             requested_by: required("requested_by")?,
             slack_channel: column(row, "slack_channel")?,
         },
+        "revert" => RunTrigger::Revert {
+            issue: IssueKey::from(required("trigger_issue")?),
+            requested_by: required("requested_by")?,
+        },
         _ => return Err(StoreError::corrupt("trigger_kind", &kind)),
     };
     let status: String = column(row, "status")?;
@@ -123,6 +127,16 @@ pub(crate) async fn insert_run(conn: &mut AnyConnection, run: &Run) -> Result<()
             Some(issue.as_str()),
             Some(requested_by.as_str()),
             slack_channel.as_deref(),
+        ),
+        RunTrigger::Revert {
+            issue,
+            requested_by,
+        } => (
+            "revert",
+            None,
+            Some(issue.as_str()),
+            Some(requested_by.as_str()),
+            None,
         ),
     };
     sqlx::query(

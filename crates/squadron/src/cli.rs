@@ -96,6 +96,8 @@ impl Command {
     pub fn shows_progress(&self) -> bool {
         match self {
             Command::Run(_) | Command::Fix(_) => true,
+            // A reviewed revert may run its squad here, with live progress.
+            Command::Revert(args) => !args.now,
             #[cfg(feature = "demo")]
             Command::Demo(_) => true,
             _ => false,
@@ -135,12 +137,14 @@ pub struct StatusArgs {
 /// Arguments of `squadron revert`.
 #[derive(Debug, Args)]
 pub struct RevertArgs {
-    /// The merged change: its issue's identifier (`ENG-123`, the newest squad of the issue)
-    /// or its PR's URL.
+    /// The merged change: its issue's identifier (`ENG-123`, the newest squad of the issue
+    /// that is no revert) or its PR's URL.
     #[arg(value_name = "ENG-123 | PR URL")]
     pub target: String,
 
-    /// Merge the revert at once, without review: for an emergency.
+    /// Merge the revert at once, without review: for an emergency. Without it the revert is
+    /// a squad of its own whose PR both reviewers review before it merges (through a stopped
+    /// merge lane too): run here to the end, or by the daemon that runs the store's squads.
     #[arg(long)]
     pub now: bool,
 

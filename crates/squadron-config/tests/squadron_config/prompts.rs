@@ -5,8 +5,8 @@ use squadron_config::{
     AgentCatalog, AgentContext, ChecksContext, ConflictContext, ConflictFileContext,
     DiagnosisContext, DocContext, EvidenceContext, FailedCheckContext, Guidance, IssueContext,
     LandedContext, PreviousCommentContext, PreviousReviewContext, PromptErrorKind, PromptLibrary,
-    PromptName, PromptSource, RepositoryContext, ReviewCommentContext, ReviewContext,
-    ScenarioContext, SystemContext, TaskContext, TestEvidence, Untrusted, fence,
+    PromptName, PromptSource, RepositoryContext, RevertContext, ReviewCommentContext,
+    ReviewContext, ScenarioContext, SystemContext, TaskContext, TestEvidence, Untrusted, fence,
 };
 use squadron_core::Role;
 
@@ -118,6 +118,7 @@ fn sample_task(role: &str, round: u32) -> TaskContext {
         )),
         conflict: Some(sample_conflict()),
         checks: Some(sample_checks()),
+        revert: None,
     }
 }
 
@@ -353,6 +354,28 @@ fn every_template_renders_for_a_sample_issue() {
     }
     let again = library.render(PromptName::ReviewAgain, &rebased).unwrap();
     insta::assert_snapshot!("review-again-after-a-rebase", again);
+    // A revert's reviewers review the revert and why it was asked for, not the issue's change.
+    for (name, role) in [
+        (PromptName::ReviewCode, "code-reviewer"),
+        (PromptName::ReviewTests, "qa-specialist"),
+    ] {
+        let mut revert = sample_task(role, 1);
+        revert.revert = Some(RevertContext {
+            merge_sha: "4444444444444444444444444444444444444444".to_owned(),
+            pr_url: Some("https://github.com/acme/shop/pull/42".to_owned()),
+            reason: Some(Untrusted::new(
+                "revert reason",
+                "It broke checkout together with ENG-41.",
+            )),
+            requested_by: "cli".to_owned(),
+        });
+        let rendered = library.render(name, &revert).unwrap();
+        assert!(
+            !rendered.contains("## Acceptance scenarios"),
+            "the reverted issue's scenarios are not the revert's: {rendered}"
+        );
+        insta::assert_snapshot!(format!("{}-revert", name.as_str()), rendered);
+    }
 }
 
 #[test]

@@ -20,6 +20,14 @@ pub enum RunTrigger {
         /// The Slack channel to report to, when started from Slack.
         slack_channel: Option<String>,
     },
+    /// The revert of a squad's merge, taken through review (`squadron revert` without
+    /// `--now`, or `/squad revert` in Slack).
+    Revert {
+        /// The issue whose merge is reverted.
+        issue: IssueKey,
+        /// Who asked (a Slack user or `cli`).
+        requested_by: String,
+    },
 }
 
 /// One run.

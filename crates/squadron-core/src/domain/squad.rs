@@ -135,6 +135,10 @@ pub enum SquadKind {
     Feature,
     /// A bug fix that starts with a diagnosis.
     BugFix,
+    /// The revert of an earlier squad's merge (`squadron revert`): no agent writes, the
+    /// revert commit is the change, both reviewers review it like any change, and it may
+    /// merge through a merge lane stop the line stopped, being the way out.
+    Revert,
 }
 
 /// A pull request number on the code host.

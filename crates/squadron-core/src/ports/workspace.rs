@@ -148,6 +148,18 @@ pub trait Workspaces: Send + Sync {
     /// The worktree's current head commit.
     async fn head(&self, worktree: &Path) -> Result<CommitSha, PortError>;
 
+    /// Commits on the worktree's branch the revert of `commit` (of its first parent's side
+    /// when it is a merge commit) as the Developer, with git's own message (`Revert
+    /// "<subject>"`, `This reverts commit <sha>.`), and checks it out. A head that already
+    /// reverts `commit` is left as it is. Returns the branch's head. A revert that collides
+    /// with later changes fails as [`Conflict`](super::PortErrorKind::Conflict) naming the
+    /// paths, a commit the repository lacks as `NotFound`.
+    async fn commit_revert(
+        &self,
+        worktree: &Path,
+        commit: &CommitSha,
+    ) -> Result<CommitSha, PortError>;
+
     /// Pushes the worktree's head to `branch`, only if the remote branch is still at
     /// `expected_remote` (`None`: the branch must not exist yet). Pushing a head the remote
     /// already has is a success. Returns the pushed head.

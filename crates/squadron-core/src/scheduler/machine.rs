@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::command::{Command, RunSummary, SquadOutcome};
 use super::event::{
-    BudgetScope, CancelTarget, Event, MergeRejection, SkippedSquad, SquadSpec, Verification,
+    BudgetScope, CancelTarget, Event, HandBack, MergeRejection, SkippedSquad, SquadSpec,
+    Verification,
 };
 use super::refusal::Refusal;
 use super::retry::RetryPolicy;
@@ -320,7 +321,10 @@ impl Scheduler {
                 let i = self.expect(&squad, name, |phase| *phase == Phase::Preparing)?;
                 match self.squads[i].kind {
                     SquadKind::BugFix => self.enter(i, Phase::Diagnosing, now, &mut out),
-                    SquadKind::Feature => self.enter(i, Phase::Implementing, now, &mut out),
+                    // A revert's implementation is the revert commit, made without an agent.
+                    SquadKind::Feature | SquadKind::Revert => {
+                        self.enter(i, Phase::Implementing, now, &mut out);
+                    }
                 }
             }
             Event::Diagnosed { squad, diagnosis } => {
@@ -357,6 +361,22 @@ impl Scheduler {
                     }
                     Verification::Conflicts(conflict) => {
                         self.conflicted(i, &conflict, now, &mut out);
+                    }
+                    Verification::HandBack(failure) if self.squads[i].kind == SquadKind::Revert => {
+                        // No agent wrote the revert, so none is handed its failure: a person
+                        // decides.
+                        let why = match failure {
+                            HandBack::TestsFailed { tail, .. } => {
+                                format!("the tests fail with the revert applied: {tail}")
+                            }
+                            HandBack::WriteRulesBroken { paths, .. } => {
+                                format!("the revert breaks the write rules: {}", paths.join(", "))
+                            }
+                        };
+                        let reason = format!(
+                            "verification failed: {why}; revert it by hand, or fix the base first"
+                        );
+                        self.end(i, Phase::NeedsHuman(reason), false, now, &mut out);
                     }
                     Verification::HandBack(failure) => {
                         self.hand_back(i, failure, now, &mut out);
@@ -440,7 +460,19 @@ impl Scheduler {
                     BaseTested::NotTesting => {
                         return Err(Refusal::NotTestingBase { lane, sha });
                     }
-                    BaseTested::Freed(landed) => landed,
+                    BaseTested::Freed(landed) => {
+                        // A revert whose base head passes is the way out of a stopped lane:
+                        // the suite holds again, so the lane resumes (the step deleted the
+                        // store's record of the stop before reporting).
+                        let restores = self
+                            .index
+                            .get(&landed.squad)
+                            .is_some_and(|&i| self.squads[i].kind == SquadKind::Revert);
+                        if restores {
+                            self.queue.resume(&lane);
+                        }
+                        landed
+                    }
                     BaseTested::Stopped(stop) => stop.failing,
                 };
                 // The merged squad kept its worktree for the test; it goes now.
@@ -849,6 +881,17 @@ impl Scheduler {
             self.enter(i, Phase::Approved, now, out);
             return;
         }
+        if self.squads[i].kind == SquadKind::Revert {
+            // A revert takes an earlier change back as it was: there is nothing for an agent
+            // to rework, so a person reads the reviewers' objections.
+            let reason = format!(
+                "the reviewers did not approve the revert (code-reviewer: {code_reviewer}, \
+                 qa-specialist: {qa_specialist}): read their reviews on the revert PR, then \
+                 merge it, close it, or revert with `squadron revert --now`"
+            );
+            self.end(i, Phase::NeedsHuman(reason), false, now, out);
+            return;
+        }
         let round = self.squads[i].round;
         let max = self.config.max_review_rounds;
         if round >= max {
@@ -1007,9 +1050,16 @@ impl Scheduler {
     }
 
     /// Hands the ticket of every free lane to its first waiting squad, which starts merging.
+    /// A stopped lane hands its ticket only to a revert waiting in it: the way out.
     fn start_merges(&mut self, now: Timestamp, out: &mut Vec<Command>) {
         loop {
-            let tickets = self.queue.start_merges();
+            let squads = &self.squads;
+            let index = &self.index;
+            let tickets = self.queue.start_merges_with(|squad| {
+                index
+                    .get(squad)
+                    .is_some_and(|&i| squads[i].kind == SquadKind::Revert)
+            });
             if tickets.is_empty() {
                 return;
             }

@@ -88,7 +88,7 @@ pub(crate) async fn admit_fix(
 ) -> Result<FixAdmitted, PipelineError> {
     let services = &shared.services;
     let now = services.clock.now();
-    let run = mint_run_id(shared, now).await?;
+    let run = mint_run_id(services.store.as_ref(), now).await?;
     let id = SquadId::new(format!("{run}-{}", issue.key.as_str().to_ascii_lowercase()));
     let record = SquadRecord {
         squad: Squad {

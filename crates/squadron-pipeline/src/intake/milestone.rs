@@ -82,7 +82,7 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
         .map_err(|error| PipelineError::port(format!("resolve the milestone of {url}"), error))?;
     let admission = admit(&intake.issues, &shared.settings.refinement);
     let now = services.clock.now();
-    let run = mint_run_id(shared, now).await?;
+    let run = mint_run_id(shared.services.store.as_ref(), now).await?;
     let issues: HashMap<&IssueKey, &Issue> = intake
         .issues
         .iter()
@@ -214,13 +214,16 @@ pub(crate) async fn admit_run(shared: &Shared, url: &str) -> Result<Admitted, Pi
 }
 
 /// A run id unused in the store: `run-<unix millis>`, with a suffix if taken.
-pub(crate) async fn mint_run_id(shared: &Shared, now: Timestamp) -> Result<RunId, PipelineError> {
+pub(crate) async fn mint_run_id(
+    store: &dyn squadron_core::ports::Store,
+    now: Timestamp,
+) -> Result<RunId, PipelineError> {
     for attempt in 0..100_u32 {
         let id = match attempt {
             0 => RunId::new(format!("run-{}", now.as_millis())),
             n => RunId::new(format!("run-{}-{n}", now.as_millis())),
         };
-        match shared.services.store.run(&id).await {
+        match store.run(&id).await {
             Err(error) if error.kind() == squadron_core::ports::PortErrorKind::NotFound => {
                 return Ok(id);
             }

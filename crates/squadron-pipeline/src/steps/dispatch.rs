@@ -1,12 +1,13 @@
 //! Runs one work command of the scheduler for a squad and turns its result into what the
 //! runtime's loop hears back.
 
+use squadron_core::SquadKind;
 use squadron_core::scheduler::Command;
 
 use super::stop::{Stop, stop_event};
 use super::{
-    checks, conflicts, diagnose, fix, gate, hand_back, implement, merge, open_pr, prepare, review,
-    test_base, verify,
+    checks, conflicts, diagnose, fix, gate, hand_back, implement, merge, open_pr, prepare, revert,
+    review, test_base, verify,
 };
 use crate::outcome::Outcome;
 use crate::shared::Shared;
@@ -18,6 +19,9 @@ pub(crate) async fn run(shared: &Shared, ctx: &mut SquadCtx, command: Command) -
     tracing::debug!(squad = %ctx.squad, issue = %ctx.issue_key, step = name, "step started");
     let result = match command {
         Command::PrepareWorkspace { .. } => prepare::prepare(shared, ctx).await,
+        Command::Implement { .. } if ctx.kind == SquadKind::Revert => {
+            revert::implement(shared, ctx).await
+        }
         Command::Implement { .. } => implement::implement(shared, ctx).await,
         Command::Verify { rebase, .. } => verify::verify(shared, ctx, rebase).await,
         Command::HandBack {

@@ -209,6 +209,9 @@ async fn merge_in_lane(shared: &Shared, ctx: &mut SquadCtx, lane: &MergeLane) ->
             .await
             .unwrap_or_default(),
     };
+    if ctx.kind == SquadKind::Revert {
+        super::revert::after_merge(shared, ctx, pr, &url, &sha).await?;
+    }
     notify::post(
         shared,
         &Subject::of(ctx),

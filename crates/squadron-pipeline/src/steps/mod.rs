@@ -20,6 +20,7 @@ mod pr_text;
 mod prepare;
 mod publish;
 mod renewal;
+mod revert;
 mod review;
 mod save_work;
 mod stop;

@@ -20,6 +20,7 @@ use crate::squad::SquadCtx;
 
 pub(crate) async fn open_pr(shared: &Shared, ctx: &mut SquadCtx) -> StepResult {
     ctx.ensure_workspace(shared).await?;
+    ctx.ensure_revert(shared).await?;
     push(shared, ctx).await?;
     let target = ctx.target(shared).await?;
     let issue = ctx.issue(shared).await?.clone();

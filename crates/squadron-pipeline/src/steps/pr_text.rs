@@ -4,6 +4,7 @@
 use squadron_core::acceptance::Scenario;
 use squadron_harness::Diagnosis;
 
+use crate::revert::RevertPlan;
 use crate::squad::{ReviewReply, SquadCtx};
 
 /// GitHub refuses longer titles.
@@ -38,6 +39,8 @@ pub(crate) struct PrFacts<'a> {
     pub evidence: Option<&'a str>,
     /// Why the squad stopped for a person, if it did.
     pub needs_human: Option<&'a str>,
+    /// What a revert squad's PR takes back, if it is one.
+    pub revert: Option<&'a RevertPlan>,
 }
 
 /// A rendered title and body.
@@ -68,6 +71,7 @@ impl<'a> PrFacts<'a> {
             replies: &ctx.review_replies,
             evidence,
             needs_human,
+            revert: ctx.revert.as_ref(),
         }
     }
 }
@@ -80,6 +84,9 @@ pub(crate) fn pr_body(ctx: &SquadCtx, evidence: Option<&str>, needs_human: Optio
 /// Renders the PR's title and body. The Developer's summary of the implementation stays as
 /// written; each review round it answered adds its own section below.
 pub(crate) fn pr_text(facts: &PrFacts<'_>) -> PrText {
+    if let Some(revert) = facts.revert {
+        return revert_text(facts, revert);
+    }
     let title = match &facts.issue {
         Some(issue) => format!("{}: {}", issue.key, one_line(issue.title)),
         None => facts.issue_key.to_owned(),
@@ -143,6 +150,46 @@ pub(crate) fn pr_text(facts: &PrFacts<'_>) -> PrText {
     }
 }
 
+/// A revert squad's PR: what it takes back and why, for its reviewers and the people
+/// watching the lane it may free.
+fn revert_text(facts: &PrFacts<'_>, revert: &RevertPlan) -> PrText {
+    let mut body = String::new();
+    let reverted = match &facts.issue {
+        Some(issue) => format!("[{}]({}): {}", issue.key, issue.url, one_line(issue.title)),
+        None => facts.issue_key.to_owned(),
+    };
+    body.push_str(&format!(
+        "Reverts {reverted}: its merge commit `{}`{} is taken back.\n\n",
+        revert.merge_sha,
+        revert
+            .pr_url
+            .as_deref()
+            .map(|url| format!(" ({url})"))
+            .unwrap_or_default()
+    ));
+    if let Some(reason) = facts.needs_human {
+        body.push_str(&format!("> **Needs a person:** {}\n\n", reason.trim()));
+    }
+    if let Some(reason) = &revert.reason {
+        body.push_str(&format!("### Why\n{}\n\n", reason.trim()));
+    }
+    body.push_str(&format!(
+        "Asked for by {}. The revert commit is git's own, no agent wrote it; both reviewers \
+         review it like any change before it merges, and it may merge through a merge lane \
+         stop the line stopped.\n\n",
+        revert.requested_by
+    ));
+    if let Some(evidence) = facts.evidence {
+        body.push_str(evidence.trim_end());
+        body.push_str("\n\n");
+    }
+    body.push_str("_Opened by Squadron._\n");
+    PrText {
+        title: cut(&format!("Revert {}", facts.issue_key), TITLE_LIMIT, "…"),
+        body: cut(&body, BODY_LIMIT, "\n\n_(cut at GitHub's size limit)_\n"),
+    }
+}
+
 fn written(text: Option<&str>) -> &str {
     text.map(str::trim)
         .filter(|text| !text.is_empty())
@@ -190,7 +237,26 @@ mod tests {
             replies,
             evidence: None,
             needs_human: None,
+            revert: None,
         }
+    }
+
+    #[test]
+    fn a_revert_says_what_it_takes_back_and_why() {
+        let revert = RevertPlan {
+            reverted: squadron_core::SquadId::new("run-1-eng-42"),
+            merge_sha: squadron_core::gate::CommitSha::new(
+                "4444444444444444444444444444444444444444",
+            ),
+            pr_url: Some("https://github.com/acme/shop/pull/42".into()),
+            reason: Some("It broke checkout together with ENG-41.".into()),
+            requested_by: "cli".into(),
+        };
+        let mut facts = facts(&[], &[]);
+        facts.revert = Some(&revert);
+        let text = pr_text(&facts);
+        assert_eq!(text.title, "Revert ENG-42");
+        insta::assert_snapshot!(text.body);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! What several steps publish: the issue's workflow state, the branch pushed with a lease, and
 //! the PR body kept current.
 
-use squadron_core::StepFailure;
 use squadron_core::effect::EffectKey;
 use squadron_core::gate::CommitSha;
 use squadron_core::ports::WorkflowTarget;
+use squadron_core::{SquadKind, StepFailure};
 
 use super::pr_text::pr_body;
 use crate::effects;
@@ -16,6 +16,11 @@ pub(crate) async fn move_issue(
     ctx: &SquadCtx,
     target: WorkflowTarget,
 ) -> Result<(), StepFailure> {
+    // A revert squad works an issue whose change merged: the issue stays where it is until
+    // the revert merges and reopens it (`steps::revert`).
+    if ctx.kind == SquadKind::Revert {
+        return Ok(());
+    }
     let key = EffectKey::MoveIssue {
         squad: ctx.squad.clone(),
         target,

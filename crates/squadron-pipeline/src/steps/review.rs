@@ -28,6 +28,7 @@ use crate::squad::{ReviewThread, SquadCtx};
 pub(crate) async fn review(shared: &Shared, ctx: &mut SquadCtx, round: u32) -> StepResult {
     let workspace = ctx.ensure_workspace(shared).await?;
     ctx.ensure_diagnosis(shared).await?;
+    ctx.ensure_revert(shared).await?;
     let pr = ctx.pr.ok_or_else(|| {
         StepFailure::internal(format!("review {}: the squad has no PR", ctx.issue_key))
     })?;

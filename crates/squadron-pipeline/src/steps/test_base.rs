@@ -12,7 +12,7 @@ use squadron_core::gate::CommitSha;
 use squadron_core::merge_queue::{BaseVerdict, LandedMerge, LaneStop, MergeLane};
 use squadron_core::ports::SquadUpdate;
 use squadron_core::scheduler::Event;
-use squadron_core::{FailureKind, IssueKey, StepFailure};
+use squadron_core::{FailureKind, IssueKey, SquadKind, StepFailure};
 use squadron_harness::{GUARDRAIL_OUTPUT_CAP, guardrails::bounded, run_setup_in};
 
 use super::lanes;
@@ -64,6 +64,19 @@ pub(crate) async fn test_base(
             output: output.clone(),
         };
         stop_the_line(shared, ctx, &stop).await;
+    } else if ctx.kind == SquadKind::Revert {
+        // A merged revert on a base whose tests hold again is the way out of a stopped
+        // lane: its record goes before the scheduler resumes the lane.
+        match shared.services.store.resume_lane(&lane).await {
+            Ok(true) => tracing::info!(
+                squad = %ctx.squad, issue = %ctx.issue_key, %lane,
+                "the base holds again after the revert: the merge lane resumes"
+            ),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(squad = %ctx.squad, %lane, %error, "could not record the stopped lane resumed");
+            }
+        }
     }
     // The store's lane, held since the merge, goes once the stop is recorded: a daemon that
     // takes it next reads the stop before merging.

@@ -183,6 +183,31 @@ impl Workspaces for GitWorkspaces {
             .map_err(port)
     }
 
+    async fn commit_revert(
+        &self,
+        worktree: &Path,
+        commit: &CommitSha,
+    ) -> Result<CommitSha, PortError> {
+        let marker = format!("This reverts commit {commit}.");
+        let message = git(worktree, &["log", "-1", "--format=%B"]).map_err(port)?;
+        if !message.contains(&marker) {
+            let parents = git(
+                worktree,
+                &["rev-list", "--parents", "-n", "1", commit.as_str()],
+            )
+            .map_err(port)?;
+            let mut args = vec!["revert", "--no-edit"];
+            if parents.split_whitespace().count() > 2 {
+                args.extend(["-m", "1"]);
+            }
+            args.push(commit.as_str());
+            git(worktree, &args).map_err(port)?;
+        }
+        git(worktree, &["rev-parse", "HEAD"])
+            .map(CommitSha::new)
+            .map_err(port)
+    }
+
     async fn push(
         &self,
         worktree: &Path,

@@ -28,13 +28,22 @@ pub async fn runs_round_trip_with_their_triggers_and_status(db: TestDb) {
         },
         created_at: at(5),
     };
+    let revert = squadron_core::Run {
+        id: RunId::from("r3"),
+        trigger: RunTrigger::Revert {
+            issue: IssueKey::from("ENG-4"),
+            requested_by: "cli".into(),
+        },
+        created_at: at(7),
+    };
     store.create_run(&milestone).await.unwrap();
     store.create_run(&fix).await.unwrap();
+    store.create_run(&revert).await.unwrap();
 
     let runs = store.runs().await.unwrap();
     assert_eq!(
         runs.iter().map(|record| &record.run).collect::<Vec<_>>(),
-        [&fix, &milestone]
+        [&revert, &fix, &milestone]
     );
     assert!(
         runs.iter()

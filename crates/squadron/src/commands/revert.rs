@@ -1,16 +1,24 @@
-//! `squadron revert <ENG-123 | PR URL> [--now]`: takes a squad's merge back. The revert of
-//! its merge commit goes on a fresh branch from the base and into a PR; with `--now` that PR
-//! merges at once (an emergency), without it the PR waits for review like any change. The
-//! Linear issue is reopened with a comment linking the revert, the squad's Slack thread (if
-//! it has one) is told, and the change failure is recorded in the squad's event log, where
-//! `squadron metrics` counts it. `/squad revert` in Slack runs the same revert in the daemon
-//! ([`DaemonReverts`]).
+//! `squadron revert <ENG-123 | PR URL> [--now]`: takes a squad's merge back.
 //!
-//! When stop the line stopped the base's merge lane naming this merge, a revert merged with
-//! `--now` resumes the lane: the person has acted.
+//! Without `--now` the revert is reviewed like any change: it is recorded as a revert squad
+//! (the pipeline's revert intake) whose change is git's revert of the merge commit, on a
+//! branch of its own; both reviewers review its PR and it merges through the gate, through a
+//! merge lane stop the line stopped too (it is the way out). When no daemon runs the store's
+//! squads the command runs that squad here, with live progress, to its end; otherwise the
+//! daemon takes it up at its next tick (`/squad revert` in Slack records it the same way,
+//! [`DaemonReverts`]). Once the revert merged, the pipeline reopens the Linear issue with a
+//! comment linking it, records the change failure in the reverted squad's event log (where
+//! `squadron metrics` counts it), tells its Slack thread, and resumes the stopped lane when
+//! the base's tests pass again.
+//!
+//! With `--now` (an emergency) the revert of the merge commit goes on a fresh branch from the
+//! base into a PR that merges at once, here, through the adapters directly: the issue is
+//! reopened with the comment, the squad's Slack thread (if it has one) is told, the change
+//! failure is recorded, and a lane stopped naming this merge resumes (the person has acted).
 //!
 //! Every step can be run again: the branch keeps an existing revert, the PR is found rather
-//! than opened twice, the comment carries a marker, and the failure is recorded once.
+//! than opened twice, the comment carries a marker, the failure is recorded once, and a
+//! revert squad of the same merge is found rather than recorded twice.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,16 +35,23 @@ use squadron_core::ports::{
     WorktreeRequest,
 };
 use squadron_core::ports::{RepoRef, SquadUpdate, ThreadRef};
-use squadron_core::{IssueKey, Phase, Role, SquadId};
+use squadron_core::{IssueKey, Phase, Role, SquadId, SquadKind};
 use squadron_git::CommitAuthor;
+use squadron_pipeline::{RevertAdmission, RevertRequest, admit_revert};
 use squadron_store::SqlStore;
 
 use crate::cli::{GlobalArgs, RevertArgs};
+use crate::commands::run::{Here, follow_here, pipeline_error};
 use crate::context::{Context, store_error};
 use crate::error::{CliError, ErrorClass};
 use crate::format::now;
+use crate::progress::{Look, summary_table};
+use crate::runtime_lease::held_by_whom;
 use crate::wiring::{code_host, git_workspaces, linear_client, notifier};
 use squadron_core::ports::{CodeHost as _, IssueTracker, Workspaces as _};
+
+/// Who a revert asked for on the command line is recorded as having been asked by.
+const REQUESTED_BY: &str = "cli";
 
 /// Runs `squadron revert`.
 pub async fn run(global: &GlobalArgs, args: &RevertArgs) -> Result<ExitCode, CliError> {
@@ -48,26 +63,49 @@ pub async fn run(global: &GlobalArgs, args: &RevertArgs) -> Result<ExitCode, Cli
         ))
         .with_hint("`squadron status` lists the squads Squadron ran"));
     };
-    let outcome = revert(&context, &store, args).await;
+    let outcome = match prepare(&store, &args.target).await {
+        Ok(Prepared::Done(report)) => Ok((report, ExitCode::SUCCESS)),
+        Ok(Prepared::Merged(merged)) if args.now => revert_now(&context, &store, args, &merged)
+            .await
+            .map(|report| (report, ExitCode::SUCCESS)),
+        Ok(Prepared::Merged(merged)) => revert_reviewed(&context, &store, args, &merged).await,
+        Err(error) => Err(error),
+    };
     store.close().await;
-    let report = outcome?;
+    let (report, code) = outcome?;
     crate::output::println(&report)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-async fn revert(
-    context: &Context,
-    store: &SqlStore,
-    args: &RevertArgs,
-) -> Result<String, CliError> {
-    let record = find_merged_squad(store, &args.target).await?;
+/// A merged squad to revert, with its merge commit and its PR's page.
+struct MergedSquad {
+    record: SquadRecord,
+    merge_sha: CommitSha,
+    pr_url: Option<String>,
+}
+
+/// What `squadron revert` finds before it does anything.
+enum Prepared {
+    /// Nothing to do: the report says why.
+    Done(String),
+    /// A merged change to revert.
+    Merged(Box<MergedSquad>),
+}
+
+/// Finds the merged squad `target` names, its merge commit and PR, unless its merge was
+/// reverted already.
+async fn prepare(store: &SqlStore, target: &str) -> Result<Prepared, CliError> {
+    let record = find_merged_squad(store, target).await?;
     let squad = &record.squad;
     let events = store.events(&squad.id).await.map_err(store_error)?;
     if let Some(url) = events.iter().find_map(|event| match &event.note {
         Some(EventPayload::Reverted { url, .. }) => Some(url),
         _ => None,
     }) {
-        return Ok(format!("{} was reverted already: {url}", squad.issue));
+        return Ok(Prepared::Done(format!(
+            "{} was reverted already: {url}",
+            squad.issue
+        )));
     }
     let merge_sha: CommitSha = store
         .effect_result(&EffectKey::Merge {
@@ -88,7 +126,147 @@ async fn revert(
         .await
         .map_err(store_error)?
         .map(|pr| pr.url);
+    Ok(Prepared::Merged(Box::new(MergedSquad {
+        record,
+        merge_sha,
+        pr_url: merged_pr,
+    })))
+}
 
+/// Records the revert of `merged` as a revert squad for review, once.
+async fn record_revert(
+    store: &SqlStore,
+    merged: &MergedSquad,
+    requested_by: &str,
+    reason: Option<String>,
+) -> Result<RevertAdmission, CliError> {
+    let request = RevertRequest {
+        reverted: merged.record.clone(),
+        merge_sha: merged.merge_sha.clone(),
+        pr_url: merged.pr_url.clone(),
+        reason,
+        requested_by: requested_by.to_owned(),
+    };
+    admit_revert(store, &request, now())
+        .await
+        .map_err(pipeline_error)
+}
+
+/// The revert through review: recorded as a revert squad, then run here to its end when no
+/// daemon runs the store's squads, or left to the daemon that does.
+async fn revert_reviewed(
+    context: &Context,
+    store: &SqlStore,
+    args: &RevertArgs,
+    merged: &MergedSquad,
+) -> Result<(String, ExitCode), CliError> {
+    let issue = merged.record.squad.issue.clone();
+    let admission = record_revert(store, merged, REQUESTED_BY, args.reason.clone()).await?;
+    let (RevertAdmission::Recorded { run, .. } | RevertAdmission::Pending { run, .. }) = &admission;
+    let run = run.clone();
+    let lane = lane_of(context, &issue)?;
+    let named = lane_named(store, &lane, &merged.record.squad.id).await?;
+    let elsewhere = |holder: &str| {
+        let pending = match &admission {
+            RevertAdmission::Recorded { .. } => "recorded",
+            RevertAdmission::Pending { .. } => "recorded already",
+        };
+        let lane_note = if named {
+            format!(
+                "; the merge lane {lane} stays stopped until the revert merges and the tests \
+                 pass on its base"
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{issue} revert {pending} for review: {holder}, which takes it up (both reviewers \
+             review it before it merges; `squadron status` follows it), and {issue} is reopened \
+             once it merges{lane_note}"
+        )
+    };
+    let look = Look::of_stdout();
+    let interrupted = format!(
+        "interrupted: the revert's progress is recorded; run `squadron revert {issue}` again to \
+         resume it"
+    );
+    let started = run.clone();
+    let here = follow_here(context, look, &interrupted, |_| async move { Ok(started) }).await?;
+    let squad = match here {
+        Here::HeldBy(held) => {
+            return Ok((elsewhere(&held_by_whom(&held)), ExitCode::SUCCESS));
+        }
+        Here::Followed(followed) => followed.squads.into_iter().next().ok_or_else(|| {
+            CliError::internal(format!("the revert run {run} finished without a squad"))
+        })?,
+    };
+    crate::output::println(&summary_table(std::slice::from_ref(&squad), look.width()).to_string())?;
+    if squad.phase != Phase::Merged {
+        return Ok((
+            format!("{issue} not reverted: its revert squad is {}", squad.phase),
+            ExitCode::FAILURE,
+        ));
+    }
+    let resumed = named && !lane_named(store, &lane, &merged.record.squad.id).await?;
+    Ok((
+        format!(
+            "{issue} reverted: {} reviewed and merged as {}; {issue} reopened{}",
+            squad.pr_url.as_deref().unwrap_or("the revert PR"),
+            squad
+                .merged_sha
+                .as_ref()
+                .map_or_else(|| "its merge commit".to_owned(), ToString::to_string),
+            if resumed {
+                format!("; the merge lane {lane} resumes")
+            } else {
+                String::new()
+            }
+        ),
+        ExitCode::SUCCESS,
+    ))
+}
+
+/// The merge lane of `issue`'s team.
+fn lane_of(context: &Context, issue: &IssueKey) -> Result<MergeLane, CliError> {
+    let team = issue.as_str().rsplit_once('-').map_or("", |(team, _)| team);
+    let repository = context.config.repositories.get(team).ok_or_else(|| {
+        CliError::config(format!(
+            "failed to find the repository of team {team}: none is configured"
+        ))
+        .with_hint(format!("add [repositories.{team}] to the configuration"))
+    })?;
+    Ok(MergeLane {
+        repo: RepoRef::new(repository.github.owner(), repository.github.name()),
+        base: repository.base.clone(),
+    })
+}
+
+/// Whether stop the line stopped `lane` naming `squad`'s merge (the failing one or the one
+/// before it).
+async fn lane_named(store: &SqlStore, lane: &MergeLane, squad: &SquadId) -> Result<bool, CliError> {
+    let stops = store.lane_stops().await.map_err(store_error)?;
+    Ok(stops.iter().any(|stopped| {
+        stopped.stop.lane == *lane
+            && (stopped.stop.failing.squad == *squad
+                || stopped
+                    .stop
+                    .previous
+                    .as_ref()
+                    .is_some_and(|previous| previous.squad == *squad))
+    }))
+}
+
+/// The emergency revert: a PR from the base with the revert of the merge commit, merged at
+/// once, here.
+async fn revert_now(
+    context: &Context,
+    store: &SqlStore,
+    args: &RevertArgs,
+    merged: &MergedSquad,
+) -> Result<String, CliError> {
+    let squad = &merged.record.squad;
+    let merge_sha = merged.merge_sha.clone();
+    let merged_pr = merged.pr_url.clone();
     let config = &context.config;
     let team = squad
         .issue
@@ -159,35 +337,26 @@ async fn revert(
                 title: format!("Revert {}", squad.issue),
                 body: format!(
                     "Reverts {reverted}: its merge commit `{merge_sha}` is taken back.{reason}\n\n\
-                     {}",
-                    if args.now {
-                        "Merged at once with `squadron revert --now`, without review."
-                    } else {
-                        "Review it like any change before it merges."
-                    }
+                     Merged at once with `squadron revert --now`, without review."
                 ),
             },
         )
         .await
         .map_err(|error| port_error("open the revert PR", &error))?;
 
-    let merged = if args.now {
-        match host
-            .merge(&repo, pr.number, &head, config.github.merge_method)
-            .await
-            .map_err(|error| port_error("merge the revert PR", &error))?
-        {
-            MergeOutcome::Merged { sha } => Some(sha),
-            MergeOutcome::NotMergeable { message } | MergeOutcome::HeadChanged { message } => {
-                return Err(CliError::transient(format!(
-                    "failed to merge the revert PR {}: GitHub said: {message}",
-                    pr.url
-                ))
-                .with_hint("run the same `squadron revert --now` again once GitHub can merge it"));
-            }
+    let sha = match host
+        .merge(&repo, pr.number, &head, config.github.merge_method)
+        .await
+        .map_err(|error| port_error("merge the revert PR", &error))?
+    {
+        MergeOutcome::Merged { sha } => sha,
+        MergeOutcome::NotMergeable { message } | MergeOutcome::HeadChanged { message } => {
+            return Err(CliError::transient(format!(
+                "failed to merge the revert PR {}: GitHub said: {message}",
+                pr.url
+            ))
+            .with_hint("run the same `squadron revert --now` again once GitHub can merge it"));
         }
-    } else {
-        None
     };
 
     // The issue is open again and says why.
@@ -195,17 +364,13 @@ async fn revert(
     IssueTracker::move_issue(&tracker, &squad.issue, WorkflowTarget::Reopened)
         .await
         .map_err(|error| port_error(&format!("reopen {}", squad.issue), &error))?;
-    let state = match &merged {
-        Some(sha) => format!("merged as `{sha}`"),
-        None => "open for review".to_owned(),
-    };
     IssueTracker::comment_once(
         &tracker,
         &squad.issue,
         &format!("squadron:revert:{merge_sha}"),
         &format!(
-            "Squadron reverted this issue's change: the revert {} is {state}. The issue is \
-                 open again.{reason}",
+            "Squadron reverted this issue's change: the revert {} is merged as `{sha}`. The \
+             issue is open again.{reason}",
             pr.url
         ),
     )
@@ -214,7 +379,7 @@ async fn revert(
     let update = SquadUpdate::Reverted {
         number: pr.number,
         url: pr.url.clone(),
-        merged_sha: merged.as_ref().map(ToString::to_string),
+        merged_sha: Some(sha.to_string()),
         reason: args.reason.clone(),
     };
     let untold = tell_the_thread(context, store, &squad.id, &update).await;
@@ -224,7 +389,7 @@ async fn revert(
         pr: pr.number,
         url: pr.url.clone(),
         reverted_sha: merge_sha,
-        now: args.now,
+        now: true,
     };
     store
         .record_event(&squad.id, &payload, now())
@@ -235,53 +400,20 @@ async fn revert(
         repo: repo.clone(),
         base: repository.base.clone(),
     };
-    let lane_note = lane_after_revert(store, &lane, &squad.id, merged.is_some()).await?;
-    Ok(match merged {
-        Some(sha) => format!(
-            "{} reverted: {} merged as {sha}; {} reopened{lane_note}",
-            squad.issue, pr.url, squad.issue
-        ),
-        None => format!(
-            "{} revert opened: {} (review and merge it); {} reopened{lane_note}",
-            squad.issue, pr.url, squad.issue
-        ),
-    } + &untold)
+    let lane_note = if lane_named(store, &lane, &squad.id).await? {
+        store.resume_lane(&lane).await.map_err(store_error)?;
+        format!("; the merge lane {lane} resumes")
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "{} reverted: {} merged as {sha}; {} reopened{lane_note}{untold}",
+        squad.issue, pr.url, squad.issue
+    ))
 }
 
-/// What the revert means for the base's merge lane when stop the line stopped it naming
-/// this squad's merge: a merged revert is the person acting, so the lane resumes (the next
-/// merge's base test checks the base again); an open one leaves it stopped until then.
-async fn lane_after_revert(
-    store: &SqlStore,
-    lane: &MergeLane,
-    squad: &SquadId,
-    merged: bool,
-) -> Result<String, CliError> {
-    let stops = store.lane_stops().await.map_err(store_error)?;
-    let named = stops.iter().any(|stopped| {
-        stopped.stop.lane == *lane
-            && (stopped.stop.failing.squad == *squad
-                || stopped
-                    .stop
-                    .previous
-                    .as_ref()
-                    .is_some_and(|previous| previous.squad == *squad))
-    });
-    if !named {
-        return Ok(String::new());
-    }
-    if !merged {
-        return Ok(format!(
-            "; the merge lane {lane} stays stopped until the revert merges (then `squadron \
-             resume-lane {} {}`)",
-            lane.repo, lane.base
-        ));
-    }
-    store.resume_lane(lane).await.map_err(store_error)?;
-    Ok(format!("; the merge lane {lane} resumes"))
-}
-
-/// The merged squad `target` names: an issue identifier (its newest squad) or its PR's URL.
+/// The merged squad `target` names: an issue identifier (its newest squad that is no revert)
+/// or its PR's URL.
 async fn find_merged_squad(store: &SqlStore, target: &str) -> Result<SquadRecord, CliError> {
     let target = target.trim();
     let record = if target.contains("/pull/") {
@@ -303,8 +435,33 @@ async fn find_merged_squad(store: &SqlStore, target: &str) -> Result<SquadRecord
             )
         })?
     } else {
-        store.find_squad(target).await.map_err(store_error)?
+        let newest = store.find_squad(target).await.map_err(store_error)?;
+        if newest.squad.kind == SquadKind::Revert && newest.squad.id.as_str() != target {
+            // The issue's revert squads come after its change: the change is what is meant.
+            let mut changes: Vec<SquadRecord> = store
+                .squad_overviews(None)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|overview| overview.record)
+                .filter(|record| {
+                    record.squad.issue == newest.squad.issue
+                        && record.squad.kind != SquadKind::Revert
+                })
+                .collect();
+            changes.sort_by_key(|record| record.created_at);
+            changes.pop().unwrap_or(newest)
+        } else {
+            newest
+        }
     };
+    if record.squad.kind == SquadKind::Revert {
+        return Err(CliError::user(format!(
+            "failed to revert {}: {} is a revert, not a change of its own",
+            record.squad.issue, record.squad.id
+        ))
+        .with_hint("to bring the change back, start the issue again"));
+    }
     if record.squad.phase != Phase::Merged {
         return Err(CliError::user(format!(
             "failed to revert {}: its squad did not merge (it is {})",
@@ -364,32 +521,42 @@ async fn tell_the_thread(
     }
 }
 
-/// `/squad revert` carried out by the daemon: the same revert as `squadron revert`, through
-/// review (Slack offers no `--now`), with who asked written as the reason.
+/// `/squad revert` carried out by the daemon: the revert recorded for review as `squadron
+/// revert` records it (Slack offers no `--now`), with who asked; the daemon's runtime takes
+/// the revert squad up at its next tick.
 pub(crate) struct DaemonReverts {
-    pub(crate) context: Arc<Context>,
     pub(crate) store: Arc<SqlStore>,
 }
 
 #[async_trait]
 impl Reverts for DaemonReverts {
     async fn revert(&self, issue: &IssueKey, requested_by: &str) -> Result<String, ControlError> {
-        let args = RevertArgs {
-            target: issue.as_str().to_owned(),
-            now: false,
-            reason: Some(format!(
-                "asked for with `/squad revert` in Slack by {requested_by}"
-            )),
-        };
-        revert(&self.context, &self.store, &args)
-            .await
-            .map_err(|error| {
-                let kind = match error.class() {
-                    ErrorClass::User => ControlErrorKind::Invalid,
-                    ErrorClass::Transient | ErrorClass::Config => ControlErrorKind::Unavailable,
-                    ErrorClass::Internal | ErrorClass::OutputClosed => ControlErrorKind::Internal,
-                };
-                ControlError::new(kind, error.to_string())
+        let reason = Some(format!(
+            "asked for with `/squad revert` in Slack by {requested_by}"
+        ));
+        let recorded = async {
+            let merged = match prepare(&self.store, issue.as_str()).await? {
+                Prepared::Done(report) => return Ok(report),
+                Prepared::Merged(merged) => merged,
+            };
+            let admission = record_revert(&self.store, &merged, requested_by, reason).await?;
+            Ok(match admission {
+                RevertAdmission::Recorded { squad, .. } => format!(
+                    "{issue} revert queued as squad {squad}: both reviewers review it before it \
+                     merges, then {issue} is reopened"
+                ),
+                RevertAdmission::Pending { squad, .. } => {
+                    format!("{issue} is being reverted already, by squad {squad}")
+                }
             })
+        };
+        recorded.await.map_err(|error: CliError| {
+            let kind = match error.class() {
+                ErrorClass::User => ControlErrorKind::Invalid,
+                ErrorClass::Transient | ErrorClass::Config => ControlErrorKind::Unavailable,
+                ErrorClass::Internal | ErrorClass::OutputClosed => ControlErrorKind::Internal,
+            };
+            ControlError::new(kind, error.to_string())
+        })
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use squadron_core::RunId;
+use squadron_core::lease::Lease;
 use squadron_linear::parse_project_url;
 use squadron_pipeline::{PipelineError, PipelineErrorKind, PipelineHandle};
 use tracing::info;
@@ -62,6 +63,41 @@ where
     F: FnOnce(PipelineHandle) -> Fut,
     Fut: Future<Output = Result<RunId, PipelineError>>,
 {
+    match follow_here(context, look, interrupted, start).await? {
+        Here::Followed(followed) => Ok(followed),
+        Here::HeldBy(held) => Err(CliError::transient(format!(
+            "failed to start: {}",
+            held_by_whom(&held)
+        ))
+        .with_hint(
+            "start the run through that daemon (POST the URL to its /api/runs, or `/squad fix` \
+             in Slack), or stop it first",
+        )),
+    }
+}
+
+/// Where [`follow_here`] ran the squads.
+#[derive(Debug)]
+pub enum Here {
+    /// Here, to the end of the run.
+    Followed(Followed),
+    /// Nowhere: this lease of a daemon's holds the squads of the store (all of them, or some
+    /// it shares); the run was not started.
+    HeldBy(Lease),
+}
+
+/// [`follow_to_end`], saying which daemon runs the store's squads when it is not this
+/// command instead of failing.
+pub async fn follow_here<F, Fut>(
+    context: &Context,
+    look: Look,
+    interrupted: &str,
+    start: F,
+) -> Result<Here, CliError>
+where
+    F: FnOnce(PipelineHandle) -> Fut,
+    Fut: Future<Output = Result<RunId, PipelineError>>,
+{
     let store = context.open_store().await?;
     let lease = RuntimeLease::new(
         foreground_id(),
@@ -70,16 +106,11 @@ where
         membership::terms(&context.config),
     );
     if let Some(held) = lease.claim().await? {
-        return Err(
-            CliError::transient(format!("failed to start: {}", held_by_whom(&held))).with_hint(
-                "start the run through that daemon (POST the URL to its /api/runs, or `/squad fix` \
-             in Slack), or stop it first",
-            ),
-        );
+        return Ok(Here::HeldBy(held));
     }
     let followed = follow_holding(context, &lease, look, interrupted, start).await;
     lease.release().await;
-    followed
+    followed.map(Here::Followed)
 }
 
 async fn follow_holding<F, Fut>(

@@ -192,7 +192,6 @@ pub async fn serve(
     let control: Arc<dyn ServerControl> = control;
     // `/squad revert` needs no runtime: this daemon carries it out with the store it reads.
     let reverts = Arc::new(DaemonReverts {
-        context: Arc::clone(&context),
         store: Arc::clone(&store),
     });
     let server = Server::new(control, Arc::new(SystemClock), settings)

@@ -370,6 +370,10 @@ fn trigger_text(trigger: &RunTrigger) -> String {
             requested_by,
             ..
         } => format!("fix {issue} (by {requested_by})"),
+        RunTrigger::Revert {
+            issue,
+            requested_by,
+        } => format!("revert {issue} (by {requested_by})"),
     }
 }
 
@@ -479,7 +483,7 @@ fn status_json(
                 .collect();
             json!({
                 "id": record.run.id.as_str(),
-                "trigger": trigger_json(&record.run.trigger),
+                "trigger": squadron::server::trigger_json(&record.run.trigger),
                 "status": record.status.as_str(),
                 "created_at": rfc3339(record.run.created_at),
                 "updated_at": rfc3339(record.updated_at),
@@ -488,22 +492,6 @@ fn status_json(
         })
         .collect();
     json!({ "runs": runs })
-}
-
-fn trigger_json(trigger: &RunTrigger) -> Value {
-    match trigger {
-        RunTrigger::Milestone { url } => json!({ "kind": "milestone", "url": url }),
-        RunTrigger::Fix {
-            issue,
-            requested_by,
-            slack_channel,
-        } => json!({
-            "kind": "fix",
-            "issue": issue.as_str(),
-            "requested_by": requested_by,
-            "slack_channel": slack_channel,
-        }),
-    }
 }
 
 /// One squad as JSON, shared with `squadron logs --json`.

@@ -100,7 +100,11 @@ pub fn milestone_naming(behaviours: &[Behaviour], files: &[&[&str]]) -> WorldSee
                 .estimate(1.0)
                 .milestone(&milestone),
         );
-        for script in issue_scripts(&identifier, n, behaviour, &exporters) {
+        let reverts = revert_scripts(&identifier, n);
+        for script in issue_scripts(&identifier, n, behaviour, &exporters)
+            .into_iter()
+            .chain(reverts)
+        {
             scripts = scripts.with(script);
         }
     }
@@ -187,6 +191,23 @@ fn review(verdict: &str, n: u32) -> Action {
         "submit_review",
         &json!({ "verdict": verdict, "summary": format!("Review of plan {n}."), "comments": comments }),
     )
+}
+
+/// Both reviewers of a revert of the issue's merge (`squadron revert`) approve it, also again
+/// after a rebase.
+fn revert_scripts(identifier: &str, n: u32) -> [Script; 2] {
+    [
+        ("code-reviewer", "revert"),
+        ("qa-specialist", "tests after the revert"),
+    ]
+    .map(|(role, what)| {
+        let mut script = Script::new(format!("{role}-revert-{identifier}"))
+            .when_task_contains(format!("# Task: review the {what} of {identifier} (round"));
+        for _ in 0..MAX_ROUNDS {
+            script = script.then(review("approve", n));
+        }
+        script
+    })
 }
 
 fn issue_scripts(identifier: &str, n: u32, behaviour: Behaviour, exporters: &[u32]) -> Vec<Script> {

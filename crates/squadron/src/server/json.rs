@@ -73,11 +73,9 @@ pub fn squad_json(view: &SquadView, now: Timestamp, links: &PageLinks) -> Value 
     })
 }
 
-/// One run with its squads (each with its issue's page and, while queued, what it waits
-/// for), its totals and its budget.
-pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Option<Usd>) -> Value {
-    let record = &view.run;
-    let trigger = match &record.run.trigger {
+/// What started a run, as JSON (`status --json` and the API share it).
+pub fn trigger_json(trigger: &RunTrigger) -> Value {
+    match trigger {
         RunTrigger::Milestone { url } => json!({ "kind": "milestone", "url": url }),
         RunTrigger::Fix {
             issue,
@@ -89,7 +87,22 @@ pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Optio
             "requested_by": requested_by,
             "slack_channel": slack_channel,
         }),
-    };
+        RunTrigger::Revert {
+            issue,
+            requested_by,
+        } => json!({
+            "kind": "revert",
+            "issue": issue.as_str(),
+            "requested_by": requested_by,
+        }),
+    }
+}
+
+/// One run with its squads (each with its issue's page and, while queued, what it waits
+/// for), its totals and its budget.
+pub fn run_json(view: &RunView, now: Timestamp, links: &PageLinks, budget: Option<Usd>) -> Value {
+    let record = &view.run;
+    let trigger = trigger_json(&record.run.trigger);
     let squads: Vec<Value> = view
         .squads
         .iter()

@@ -28,7 +28,7 @@ pub use control::{
     Reverts, RunView, ServerControl, SquadDetail, SquadView,
 };
 pub use daemon_control::DaemonControl;
-pub use json::{daemon_duty, daemon_json, rfc3339};
+pub use json::{daemon_duty, daemon_json, rfc3339, trigger_json};
 pub use links::PageLinks;
 pub use pipeline_control::PipelineControl;
 pub use readiness::{RateLimit, Readiness, RequestBudget, ServiceCheck};

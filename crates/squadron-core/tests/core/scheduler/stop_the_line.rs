@@ -247,3 +247,124 @@ fn without_stop_the_line_a_merge_frees_its_lane_at_once() {
         ]
     );
 }
+
+/// A revert squad `name` of its own run, on `main`, driven to `approved`: prepared, its
+/// revert committed, verified, its PR opened and approved by both reviewers in round 1.
+fn revert_approved(h: &mut Harness, name: &str) {
+    h.send(Event::RunAdmitted {
+        run: RunId::new(format!("revert-{name}")),
+        squads: vec![SquadSpec {
+            kind: SquadKind::Revert,
+            ..on_main(name)
+        }],
+        skipped: vec![],
+    });
+    let squad = id(name);
+    for event in [
+        Event::Prepared {
+            squad: squad.clone(),
+        },
+        Event::Implemented {
+            squad: squad.clone(),
+        },
+        Event::Verified {
+            squad: squad.clone(),
+            outcome: Verification::Passed,
+        },
+        Event::PrOpened {
+            squad: squad.clone(),
+            pr: pr_of(name),
+        },
+        reviews(name, 1, APPROVED, APPROVED),
+    ] {
+        h.send(event);
+    }
+    assert_eq!(h.phase(name), "approved");
+}
+
+#[test]
+fn a_revert_merges_through_the_stopped_lane_and_its_passing_base_resumes_the_lane() {
+    let mut h = b_under_test();
+    tested(&mut h, "b", BaseVerdict::Failed("1 failed".into())).unwrap();
+    revert_approved(&mut h, "r");
+    assert_eq!(
+        approved_to_lane(&mut h, "r"),
+        ["record r approved -> merging r1", "merge r"],
+        "the revert goes before c, which keeps waiting in the stopped lane"
+    );
+    assert_eq!(h.phase("c"), "approved");
+    assert!(h.scheduler.squad(&id("c")).unwrap().lane_stopped.is_some());
+    assert_eq!(
+        merged(&mut h, "r"),
+        [
+            "record r merging -> merged r1",
+            "test-base acme/shop:main at rrr after r (previous: ENG-b)",
+        ]
+    );
+    assert_eq!(
+        tested(&mut h, "r", BaseVerdict::Passed).unwrap(),
+        [
+            "clean r",
+            "record c approved -> merging r2",
+            "merge c",
+            "finished revert-r: 1 merged"
+        ],
+        "the suite holds again: the lane resumes and c merges"
+    );
+    assert_eq!(h.scheduler.lane_stops().count(), 0);
+}
+
+#[test]
+fn a_revert_whose_base_still_fails_keeps_the_lane_stopped_naming_it() {
+    let mut h = b_under_test();
+    tested(&mut h, "b", BaseVerdict::Failed("1 failed".into())).unwrap();
+    revert_approved(&mut h, "r");
+    approved_to_lane(&mut h, "r");
+    merged(&mut h, "r");
+    assert_eq!(
+        tested(&mut h, "r", BaseVerdict::Failed("still 1 failed".into())).unwrap(),
+        ["clean r", "finished revert-r: 1 merged"]
+    );
+    let stop = h.scheduler.lane_stops().next().cloned().unwrap();
+    assert_eq!(stop.failing.issue.as_str(), "ENG-r");
+    assert_eq!(h.phase("c"), "approved", "c still waits");
+}
+
+#[test]
+fn a_revert_the_reviewers_do_not_approve_goes_to_a_person() {
+    let mut h = stopping();
+    h.send(Event::RunAdmitted {
+        run: RunId::new("revert"),
+        squads: vec![SquadSpec {
+            kind: SquadKind::Revert,
+            ..on_main("r")
+        }],
+        skipped: vec![],
+    });
+    let squad = id("r");
+    h.send(Event::Prepared {
+        squad: squad.clone(),
+    });
+    assert_eq!(
+        h.phase("r"),
+        "implementing",
+        "the revert commit is its implementation"
+    );
+    h.send(Event::Implemented {
+        squad: squad.clone(),
+    });
+    h.send(Event::Verified {
+        squad: squad.clone(),
+        outcome: Verification::Passed,
+    });
+    h.send(Event::PrOpened {
+        squad,
+        pr: pr_of("r"),
+    });
+    h.send(reviews("r", 1, APPROVED, CHANGES));
+    let phase = h.phase("r");
+    assert!(
+        phase.starts_with("needs-human") && phase.contains("did not approve the revert"),
+        "{phase}"
+    );
+}
