@@ -7,6 +7,9 @@
 use squadron::demo::generated::{Behaviour, milestone};
 use squadron::demo::{DemoLimits, SAMPLE_REPO, Scenario, WorldSeed};
 use squadron_core::Phase;
+use squadron_core::effect::EffectKey;
+use squadron_core::event_payload::EventPayload;
+use squadron_core::gate::CommitSha;
 use squadron_store::{SqlStore, StoreLocation};
 
 use crate::support::{Rig, describe};
@@ -162,4 +165,71 @@ async fn revert_without_a_daemon_runs_the_revert_squad_here_through_review_to_th
         describe(&output)
     );
     assert_eq!(rig.pulls().len(), pulls_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_reverted_by_hand_on_the_base_counts_as_a_change_failure_once() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rig = Rig::start(milestone(2, Behaviour::Approve), DemoLimits::default()).await;
+    let output = rig.run(&[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let store = SqlStore::open(&StoreLocation::Sqlite(rig.dir().join("squadron.db")))
+        .await
+        .expect("open the store");
+    let squad = store
+        .find_squad("ENG-2")
+        .await
+        .expect("ENG-2's squad")
+        .squad;
+    let merge: CommitSha = store
+        .effect_result(&EffectKey::Merge {
+            squad: squad.id.clone(),
+        })
+        .await
+        .expect("read the journal")
+        .expect("ENG-2's merge");
+
+    // A person takes ENG-2's merge back with git, outside Squadron; another commit names a
+    // revert of something no squad merged.
+    let github = &rig.world.github;
+    github
+        .commit_files(
+            SAMPLE_REPO,
+            "main",
+            &[("ledger/rate_2.py", "")],
+            &format!("Revert \"ENG-2: Rate of plan 2\"\n\nThis reverts commit {merge}.\n"),
+        )
+        .expect("push the revert");
+    github
+        .commit_files(
+            SAMPLE_REPO,
+            "main",
+            &[("NOTES.md", "Notes.\n")],
+            "Revert the notes\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.\n",
+        )
+        .expect("push another revert");
+
+    let metrics = rig.metrics_with_one_revert("ENG-2").await;
+    assert_eq!(metrics["total"]["merges"], 2, "{metrics:#}");
+    // Read again, the revert is still recorded once.
+    rig.metrics_with_one_revert("ENG-2").await;
+    let events = store.events(&squad.id).await.expect("ENG-2's log");
+    let reverts: Vec<_> = events
+        .iter()
+        .filter_map(|event| event.note.as_ref().filter(|note| note.is_revert()))
+        .collect();
+    assert_eq!(reverts.len(), 1, "{reverts:#?}");
+    assert!(
+        matches!(reverts[0], EventPayload::RevertedOnBase { reverted_sha, .. } if *reverted_sha == merge),
+        "{reverts:#?}"
+    );
+    // squadron revert knows it is reverted.
+    let output = rig.squadron(&["revert", "ENG-2"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ENG-2 was reverted already: commit "),
+        "{}",
+        describe(&output)
+    );
+    store.close().await;
 }

@@ -184,6 +184,14 @@ pub enum EventPayload {
         /// Whether the revert was merged at once (`squadron revert --now`).
         now: bool,
     },
+    /// The squad's merge was found reverted on its base by a commit made outside Squadron
+    /// (`git revert`, GitHub's Revert button): a change failure all the same.
+    RevertedOnBase {
+        /// The reverting commit.
+        revert_sha: CommitSha,
+        /// The merge commit it reverts.
+        reverted_sha: CommitSha,
+    },
     /// A revert squad was asked for: the merge it takes back, and why. Its log starts with
     /// this.
     RevertRequested {
@@ -274,8 +282,18 @@ impl EventPayload {
     pub const REVERTED: &'static str = "reverted";
     /// Kind of [`EventPayload::Setup`].
     pub const SETUP: &'static str = "setup";
+    /// Kind of [`EventPayload::RevertedOnBase`].
+    pub const REVERTED_ON_BASE: &'static str = "reverted-on-base";
     /// Kind of [`EventPayload::RevertRequested`].
     pub const REVERT_REQUESTED: &'static str = "revert-requested";
+
+    /// Whether the note says the squad's merge was reverted, by Squadron or on its base.
+    pub const fn is_revert(&self) -> bool {
+        matches!(
+            self,
+            EventPayload::Reverted { .. } | EventPayload::RevertedOnBase { .. }
+        )
+    }
 
     /// The event's kind, as the log records it and readers filter on.
     pub const fn kind(&self) -> &'static str {
@@ -301,6 +319,7 @@ impl EventPayload {
             EventPayload::Reverted { .. } => Self::REVERTED,
             EventPayload::Setup { .. } => Self::SETUP,
             EventPayload::RevertRequested { .. } => Self::REVERT_REQUESTED,
+            EventPayload::RevertedOnBase { .. } => Self::REVERTED_ON_BASE,
         }
     }
 }

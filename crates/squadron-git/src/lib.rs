@@ -21,4 +21,4 @@ pub use identity::CommitAuthor;
 pub use rebase::{ConflictedMerge, RebaseOutcome};
 pub use transport::PushOutcome;
 pub use workspace::{BranchDisposal, RepositorySpec, SquadWorktree, Workspace};
-pub use workspaces::GitWorkspaces;
+pub use workspaces::{FoundRevert, GitWorkspaces, reverted_commits};

@@ -143,6 +143,54 @@ impl GitWorkspaces {
         })
     }
 
+    /// The reverts on `base_branch` of `repo`, fetched first: every commit of the branch's
+    /// history whose message says `This reverts commit <sha>` (git's words, also in GitHub's
+    /// revert commits), newest first. However the revert was made, by hand or by Squadron, it
+    /// is found. Commit dates are whatever their authors' clocks said, so the whole history
+    /// is read rather than cut at a date.
+    ///
+    /// # Errors
+    /// An unknown repository, a fetch that fails, or a base the remote lacks.
+    pub async fn reverts_on_base(
+        &self,
+        repo: &RepoRef,
+        base_branch: &str,
+    ) -> Result<Vec<FoundRevert>, GitError> {
+        let configured = self.repository(repo)?;
+        let spec = configured.on_base(base_branch);
+        let tip = {
+            let _guard = configured.lock.lock().await;
+            self.workspace.sync_mirror(&spec, &configured.token).await?
+        };
+        let mirror = self.workspace.mirror_path(&spec);
+        blocking(move || {
+            let git = Repository::open_bare(&mirror)
+                .map_err(GitError::git("open the mirror", &mirror))?;
+            let fail = |action| GitError::git(action, &mirror);
+            let mut walk = git.revwalk().map_err(fail("walk the base's history"))?;
+            walk.set_sorting(git2::Sort::TIME)
+                .map_err(fail("walk the base's history"))?;
+            let tip = Oid::from_str(&tip).map_err(fail("read the base tip"))?;
+            walk.push(tip).map_err(fail("walk the base's history"))?;
+            let mut found = Vec::new();
+            for oid in walk {
+                let oid = oid.map_err(fail("walk the base's history"))?;
+                let commit = git.find_commit(oid).map_err(fail("read a commit"))?;
+                let at = commit.committer().when().seconds();
+                let message = String::from_utf8_lossy(commit.message_bytes());
+                for reverted in reverted_commits(&message) {
+                    found.push(FoundRevert {
+                        revert: oid.to_string(),
+                        reverted,
+                        committed_at: at,
+                    });
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     fn mirrors(&self) -> Vec<(RepoRef, PathBuf)> {
         self.repositories
             .iter()
@@ -763,4 +811,56 @@ fn prune_everything() -> WorktreePruneOptions {
     let mut options = WorktreePruneOptions::new();
     options.valid(true).locked(true).working_tree(true);
     options
+}
+
+/// A commit on a base branch that reverts another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundRevert {
+    /// The reverting commit.
+    pub revert: String,
+    /// The reverted commit, as the message names it (full, or abbreviated to 7 or more hex
+    /// digits).
+    pub reverted: String,
+    /// When the revert was committed, in seconds since the epoch.
+    pub committed_at: i64,
+}
+
+/// The commits a commit message says it reverts: the hex after each `This reverts commit`.
+pub fn reverted_commits(message: &str) -> Vec<String> {
+    const MARKER: &str = "This reverts commit ";
+    let mut reverted = Vec::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(MARKER) {
+        rest = &rest[at + MARKER.len()..];
+        let sha: String = rest
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if (7..=40).contains(&sha.len()) && !reverted.contains(&sha) {
+            reverted.push(sha);
+        }
+    }
+    reverted
+}
+
+#[cfg(test)]
+mod revert_tests {
+    use super::reverted_commits;
+
+    #[test]
+    fn a_revert_message_names_the_reverted_commit_in_git_and_githubs_words() {
+        let git = "Revert \"ENG-2: Rate of plan 2\"\n\nThis reverts commit \
+                   0123456789abcdef0123456789abcdef01234567.\n";
+        assert_eq!(
+            reverted_commits(git),
+            ["0123456789abcdef0123456789abcdef01234567"]
+        );
+        // GitHub's revert of a merge commit, abbreviated by hand, and two in one squash.
+        let merge = "Revert \"Merge pull request #7\"\n\nThis reverts commit ABCDEF1, reversing\n\
+                     changes made to 1234567.\n\n* This reverts commit 7654321fed.";
+        assert_eq!(reverted_commits(merge), ["abcdef1", "7654321fed"]);
+        assert!(reverted_commits("Revert the rate change (no sha)").is_empty());
+        assert!(reverted_commits("This reverts commit 12345.").is_empty());
+    }
 }

@@ -77,7 +77,7 @@ pub fn squad_facts(
         },
         reverted_at: events
             .iter()
-            .find(|event| matches!(event.note, Some(EventPayload::Reverted { .. })))
+            .find(|event| event.note.as_ref().is_some_and(EventPayload::is_revert))
             .map(|event| event.at),
         blames: events
             .iter()

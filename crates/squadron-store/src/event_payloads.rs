@@ -138,6 +138,13 @@ pub(crate) fn encode(payload: &EventPayload) -> String {
             "reverted_sha": reverted_sha.as_str(),
             "now": now,
         }),
+        EventPayload::RevertedOnBase {
+            revert_sha,
+            reverted_sha,
+        } => json!({
+            "revert_sha": revert_sha.as_str(),
+            "reverted_sha": reverted_sha.as_str(),
+        }),
         EventPayload::RevertRequested {
             reverted,
             merge_sha,
@@ -303,6 +310,10 @@ pub(crate) fn decode(kind: &str, document: &str) -> Option<EventPayload> {
             url: doc.text("url")?,
             reverted_sha: CommitSha::new(doc.text("reverted_sha")?),
             now: doc.flag("now")?,
+        },
+        EventPayload::REVERTED_ON_BASE => EventPayload::RevertedOnBase {
+            revert_sha: CommitSha::new(doc.text("revert_sha")?),
+            reverted_sha: CommitSha::new(doc.text("reverted_sha")?),
         },
         EventPayload::REVERT_REQUESTED => EventPayload::RevertRequested {
             reverted: SquadId::new(doc.text("reverted")?),
@@ -638,6 +649,13 @@ mod tests {
                     now: true,
                 },
                 r#"{"now":true,"pr":9,"reverted_sha":"0123456789abcdef0123456789abcdef01234567","url":"https://github.com/acme/shop/pull/9"}"#,
+            ),
+            (
+                EventPayload::RevertedOnBase {
+                    revert_sha: CommitSha::new("fedcba9876543210fedcba9876543210fedcba98"),
+                    reverted_sha: sha(),
+                },
+                r#"{"revert_sha":"fedcba9876543210fedcba9876543210fedcba98","reverted_sha":"0123456789abcdef0123456789abcdef01234567"}"#,
             ),
             (
                 EventPayload::RevertRequested {

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod error;
 mod format;
+mod hand_reverts;
 mod interrupt;
 mod logging;
 mod membership;

@@ -153,7 +153,7 @@ async fn record_change_failure(
         .map_err(|error| StepFailure::port(format!("read the log of {reverted}"), &error))?;
     if events
         .iter()
-        .any(|event| event.kind == EventPayload::REVERTED)
+        .any(|event| event.note.as_ref().is_some_and(EventPayload::is_revert))
     {
         return Ok(());
     }

@@ -1,6 +1,7 @@
 //! `squadron metrics`: delivery metrics over the store's history (or a run's, or since a
 //! date): one column for everything and one per repository, then the runs, the change
-//! failures and the merges per day.
+//! failures and the merges per day. Reverts of squads' merges made by hand on their bases are
+//! found and recorded first (`hand_reverts`), so they count as change failures.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::cli::{GlobalArgs, MetricsArgs};
 use crate::context::{Context, store_error};
 use crate::error::CliError;
 use crate::format::{elapsed, now, rfc3339};
+use crate::hand_reverts::record_hand_reverts;
 use crate::progress::Look;
 
 /// What a store without runs shows.
@@ -43,6 +45,10 @@ pub async fn run(global: &GlobalArgs, args: &MetricsArgs) -> Result<ExitCode, Cl
         store.run(run).await.map_err(|error| {
             store_error(error).with_hint("`squadron status` lists the runs and their ids")
         })?;
+    }
+    // A merge reverted by hand on its base is a change failure too: found and recorded first.
+    if let Err(error) = record_hand_reverts(&context, &store).await {
+        tracing::warn!(error = %error.message(), "could not look for reverts made by hand; the metrics count only those Squadron knows");
     }
     let facts = FactsCache::default()
         .read(&store, run.as_ref(), &team_repositories(&context.config))

@@ -99,7 +99,10 @@ async fn prepare(store: &SqlStore, target: &str) -> Result<Prepared, CliError> {
     let squad = &record.squad;
     let events = store.events(&squad.id).await.map_err(store_error)?;
     if let Some(url) = events.iter().find_map(|event| match &event.note {
-        Some(EventPayload::Reverted { url, .. }) => Some(url),
+        Some(EventPayload::Reverted { url, .. }) => Some(url.clone()),
+        Some(EventPayload::RevertedOnBase { revert_sha, .. }) => {
+            Some(format!("commit {revert_sha} on the base"))
+        }
         _ => None,
     }) {
         return Ok(Prepared::Done(format!(
