@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sqlx::{ConnectOptions, Connection, Executor};
 use squadron_core::SquadId;
-use squadron_store::SqlStore;
+use squadron_store::{EventWriter, SqlStore};
 
 /// How long the stand-ins may take to come up (a cold machine runs git for the sample
 /// repository first).
@@ -501,16 +501,29 @@ pub async fn until_runner(serve: &Serve, daemon: &str, limit: Duration) {
     .await;
 }
 
-/// How many events of `squads` the daemon `holder` wrote while working on them. The first
-/// event of each squad, its creation, is left out as in [`writers_of`]: it is the admitting
-/// daemon's, which need not work on the squad at all.
+/// The events of a squad after those its admission wrote: the squad's creation and what the
+/// admission noted with it (the title, a decision comment) are the admitting daemon's,
+/// written in one transaction under the run's intake (or the runtime) lease, by a daemon that
+/// need not work on the squad at all. They carry the creation's writer and time.
+fn past_admission(writers: &[EventWriter]) -> &[EventWriter] {
+    let Some(created) = writers.first() else {
+        return writers;
+    };
+    let admitted = writers
+        .iter()
+        .take_while(|writer| writer.at == created.at && writer.holder == created.holder)
+        .count();
+    &writers[admitted..]
+}
+
+/// How many events of `squads` the daemon `holder` wrote while working on them, past their
+/// admission's (see [`past_admission`]).
 pub async fn events_written_by(store: &SqlStore, squads: &[SquadId], holder: &str) -> usize {
     let mut written = 0;
     for squad in squads {
         if let Ok(writers) = store.event_writers(squad).await {
-            written += writers
+            written += past_admission(&writers)
                 .iter()
-                .skip(1)
                 .filter(|writer| {
                     writer
                         .holder
@@ -525,16 +538,15 @@ pub async fn events_written_by(store: &SqlStore, squads: &[SquadId], holder: &st
 
 /// The daemons that worked on `squads`, after checking the event log: every event carries
 /// its writer and token, a squad's tokens never go back, and each token is one daemon's, so
-/// no two daemons wrote one squad at once. The first event, the squad's creation, is the
-/// admitting daemon's, written under the run's intake (or the runtime) lease, and is left
-/// out.
+/// no two daemons wrote one squad at once. The admission's events are left out (see
+/// [`past_admission`]).
 pub async fn writers_of(store: &SqlStore, squads: &[SquadId]) -> BTreeSet<String> {
     let mut writers_seen = BTreeSet::new();
     for squad in squads {
         let writers = store.event_writers(squad).await.expect("the event log");
         let mut newest = 0;
         let mut holders: BTreeMap<u64, String> = BTreeMap::new();
-        for writer in writers.iter().skip(1) {
+        for writer in past_admission(&writers) {
             let holder = writer
                 .holder
                 .as_ref()
